@@ -1,0 +1,63 @@
+# NitroGen Capture: the two commands a newcomer runs are `make demo` and `make test`.
+# Both set everything up on a fresh Debian machine (system packages as root, a .venv, the package
+# with its extras, the CPU build of torch) and are safe to re-run.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+# CPU build pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
+TORCH  ?= torch==2.13.0
+APT_PACKAGES := xvfb x11-utils xdotool xauth
+DEMO_OUT ?= runs/demo
+
+.PHONY: all setup system-deps venv lint typecheck test test-fast demo bench clean
+
+all: test
+
+# Debian packages for the virtual display. Skipped when already there; needs root otherwise.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  elif command -v sudo >/dev/null 2>&1; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages:$$missing (install them as root)"; exit 1; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH)"
+	$(PIP) install -q -e ".[test,torch,video,dataset,demo,gamepad,x11]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+setup: system-deps venv
+
+lint: venv
+	$(VENV)/bin/ruff check src tests bench *.py
+	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --platform win32
+
+typecheck: lint
+
+test: setup lint
+	SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1 $(VENV)/bin/pytest -q
+
+test-fast: venv
+	$(VENV)/bin/pytest -q -m "not x11 and not slow"
+
+demo: setup
+	SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1 $(VENV)/bin/nitrogen-capture demo --out $(DEMO_OUT)
+
+bench: setup
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build src/*.egg-info

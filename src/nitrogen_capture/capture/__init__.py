@@ -1,0 +1,67 @@
+"""Frame sources behind one small base class, chosen by :func:`get_capture_backend`.
+
+Backends: ``mss`` (X11 XShm, macOS, Windows GDI), ``dxcam`` (Windows Desktop Duplication),
+``synthetic`` (a moving test pattern with a frame-number barcode; no display needed).
+``auto`` picks DXCam then mss on Windows and mss elsewhere. The ``NITROGEN_CAPTURE_BACKEND``
+environment variable overrides ``auto``. Each backend is imported only when chosen.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from ..errors import CaptureError, ConfigError, DependencyError
+from .base import Frame, FrameSource, Region
+
+__all__ = ["BACKENDS", "Frame", "FrameSource", "Region", "get_capture_backend"]
+
+BACKENDS: tuple[str, ...] = ("auto", "mss", "dxcam", "synthetic")
+ENV_VAR = "NITROGEN_CAPTURE_BACKEND"
+
+
+def _make(name: str, region: Region, options: dict[str, Any]) -> FrameSource:
+    if name == "synthetic":
+        from ._synthetic import SyntheticSource
+
+        return SyntheticSource(region, seed=int(options.get("seed", 0)))
+    if name == "mss":
+        from ._mss import MssSource
+
+        return MssSource(region)
+    if name == "dxcam":
+        from ._dxcam import DxcamSource
+
+        return DxcamSource(region, output=options.get("monitor"))
+    raise ConfigError(f"unknown capture backend '{name}': choose one of {', '.join(BACKENDS)}")
+
+
+def get_capture_backend(name: str = "auto", *, region: Region, **options: Any) -> FrameSource:
+    """Return an unopened frame source for ``region``.
+
+    Args:
+        name: one of :data:`BACKENDS`; ``auto`` honours ``$NITROGEN_CAPTURE_BACKEND``.
+        region: desktop region to grab.
+        **options: backend options (``seed`` for synthetic, ``monitor`` for dxcam).
+
+    Raises:
+        ConfigError: unknown backend name.
+        DependencyError: the backend's package is missing (the message names the extra).
+        CaptureError: no backend works here.
+    """
+    if name == "auto":
+        name = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
+    if name != "auto":
+        return _make(name, region, options)
+    candidates = ["dxcam", "mss"] if sys.platform == "win32" else ["mss"]
+    errors: list[str] = []
+    for candidate in candidates:
+        try:
+            return _make(candidate, region, options)
+        except (DependencyError, CaptureError) as exc:
+            errors.append(f"{candidate}: {exc}")
+    raise CaptureError(
+        "no capture backend works here (" + "; ".join(errors) + "); "
+        f"pick one with --capture-backend or ${ENV_VAR}, or use --source synthetic"
+    )

@@ -1,0 +1,81 @@
+"""A synthetic frame source: a moving, textured test pattern with a frame-number barcode.
+
+It needs no display, so the whole pipeline (pacing, encoding, chunking, merge, export) runs
+headless on it. Each grab returns the next frame: a smooth colour texture that scrolls one step
+per grab (PNG sizes and encode times then resemble a real game more than a flat fill would),
+with :mod:`nitrogen_capture.barcode` of the grab counter in the top-left corner, so the stored
+frames can be checked against their rows.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..barcode import barcode_width, draw
+from .base import Frame, FrameSource, Region
+
+__all__ = ["SyntheticSource", "read_frame_number"]
+
+_STEP_PX = 4  # horizontal scroll per frame
+
+
+def _cell_for(width: int) -> int:
+    """Largest barcode cell (<= 16 px) that fits the frame width."""
+    cell = 16
+    while cell > 2 and barcode_width(cell) > width:
+        cell //= 2
+    return cell
+
+
+class SyntheticSource(FrameSource):
+    """A test pattern of the region's size; ``seed`` varies the texture."""
+
+    name = "synthetic"
+
+    def __init__(self, region: Region, seed: int = 0) -> None:
+        super().__init__(region)
+        self.seed = seed
+        self.frame_number = 0
+        self._texture: Frame | None = None
+        self.details = {"seed": seed, "barcode_cell": _cell_for(region.width)}
+
+    def _open(self) -> None:
+        self._build()
+
+    def _build(self) -> None:
+        w, h = self.region.size
+        rng = np.random.default_rng(self.seed)
+        # Low-frequency noise scaled up: textured but compressible, like game scenery.
+        small = rng.integers(0, 256, size=(max(h // 16, 2), max(2 * w // 16, 4), 3),
+                             dtype=np.uint8)
+        texture = cv2.resize(small, (2 * w, h), interpolation=cv2.INTER_CUBIC)
+        # Duplicate the first half at the end so a scrolling window wraps seamlessly.
+        texture[:, w:] = texture[:, :w]
+        self._texture = np.ascontiguousarray(texture)
+
+    def set_region(self, region: Region) -> None:
+        """Follow a size change by rebuilding the texture."""
+        resized = region.size != self.region.size
+        super().set_region(region)
+        if resized and self._texture is not None:
+            self.details["barcode_cell"] = _cell_for(region.width)
+            self._build()
+
+    def _grab(self) -> Frame:
+        assert self._texture is not None
+        w, h = self.region.size
+        offset = (self.frame_number * _STEP_PX) % w
+        frame = self._texture[:, offset:offset + w].copy()
+        cell = int(self.details["barcode_cell"])
+        if h >= cell:
+            draw(frame, self.frame_number % (1 << 24), 0, 0, cell)
+        self.frame_number += 1
+        return frame
+
+
+def read_frame_number(frame: Frame) -> int | None:
+    """Read back the frame number a :class:`SyntheticSource` drew into ``frame``."""
+    from ..barcode import decode
+
+    return decode(frame, 0, 0, _cell_for(frame.shape[1]))

@@ -1,0 +1,147 @@
+"""The frame-source base class and the capture region.
+
+A backend only opens, grabs and closes (the python-mss split): timing, stats, chunking and the
+status line belong to the recorder. :meth:`FrameSource.grab` returns a contiguous ``(H, W, 3)``
+uint8 **BGR** array (OpenCV order; convert BGRA with ``cv2.cvtColor``, never channel slicing)
+that the caller may keep: a backend must not reuse its buffer for the next grab.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import CaptureError, ConfigError
+
+__all__ = ["Frame", "FrameSource", "Region"]
+
+Frame = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class Region:
+    """A screen rectangle in desktop pixels: ``left, top`` inclusive, ``right, bottom`` exclusive.
+
+    This is the original tool's ``--region L T R B`` (and DXCam's region) convention.
+    """
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    def __post_init__(self) -> None:
+        if self.right <= self.left or self.bottom <= self.top:
+            raise ConfigError(
+                f"region {self.left} {self.top} {self.right} {self.bottom} is empty or inverted: "
+                "give LEFT TOP RIGHT BOTTOM with RIGHT > LEFT and BOTTOM > TOP"
+            )
+
+    @property
+    def width(self) -> int:
+        """Width in pixels."""
+        return self.right - self.left
+
+    @property
+    def height(self) -> int:
+        """Height in pixels."""
+        return self.bottom - self.top
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)."""
+        return self.width, self.height
+
+    def to_mss(self) -> dict[str, int]:
+        """The monitor dict mss grabs."""
+        return {"left": self.left, "top": self.top, "width": self.width, "height": self.height}
+
+    def to_list(self) -> list[int]:
+        """[left, top, right, bottom] for meta.json."""
+        return [self.left, self.top, self.right, self.bottom]
+
+    def within(self, other: Region) -> bool:
+        """True when this region lies entirely inside ``other``."""
+        return (self.left >= other.left and self.top >= other.top
+                and self.right <= other.right and self.bottom <= other.bottom)
+
+    def overlaps(self, other: Region) -> bool:
+        """True when the two regions share at least one pixel."""
+        return (self.left < other.right and other.left < self.right
+                and self.top < other.bottom and other.top < self.bottom)
+
+    @classmethod
+    def from_xywh(cls, x: int, y: int, w: int, h: int) -> Region:
+        """Build from position and size."""
+        return cls(x, y, x + w, y + h)
+
+
+class FrameSource(ABC):
+    """A source of frames of one region. Use as a context manager; :meth:`close` is idempotent.
+
+    Attributes:
+        name: backend name stored in ``meta.json`` (``mss``, ``dxcam``, ``synthetic``...).
+        details: backend facts for ``meta.json`` (e.g. ``{"xshm": False}`` on the slow path).
+    """
+
+    name: str = "base"
+
+    def __init__(self, region: Region) -> None:
+        self.region = region
+        self.details: dict[str, Any] = {}
+        self._opened = False
+        self._closed = False
+
+    def open(self) -> FrameSource:
+        """Acquire OS resources. Called once by the thread that will grab."""
+        if not self._opened:
+            self._open()
+            self._opened = True
+        return self
+
+    def grab(self) -> Frame:
+        """Return the current content of the region as (H, W, 3) uint8 BGR."""
+        if not self._opened:
+            self.open()
+        if self._closed:
+            raise CaptureError(f"{self.name} capture is closed")
+        return self._grab()
+
+    def set_region(self, region: Region) -> None:
+        """Follow a moved or resized window; the next grab uses the new region."""
+        self.region = region
+
+    def close(self) -> None:
+        """Release OS resources; safe to call twice."""
+        if self._opened and not self._closed:
+            self._closed = True
+            self._close()
+
+    def __enter__(self) -> FrameSource:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.close()
+        except CaptureError:
+            if exc is None:
+                raise
+
+    @abstractmethod
+    def _open(self) -> None: ...
+
+    @abstractmethod
+    def _grab(self) -> Frame: ...
+
+    def _close(self) -> None:  # noqa: B027 - optional hook
+        """Release OS resources (default: nothing)."""

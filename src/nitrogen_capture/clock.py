@@ -1,0 +1,121 @@
+"""One monotonic nanosecond clock for frames and inputs, and the frame pacer.
+
+Frames and input events are stamped with :func:`now_ns` (``time.monotonic_ns``), never with
+``time.time()``: wall-clock time jumps (NTP, DST) and would misalign the two streams. A session
+stores ``t0_ns`` from this clock and every timestamp relative to it.
+
+:class:`FramePacer` sleeps to absolute deadlines ``t0 + k * period``. Sleeping ``1/fps`` after the
+work would add the work's duration to every period and drift; busy-waiting would steal a core
+from the game. When a tick is late:
+
+* by less than one period, the frame is captured at once and the grid is kept (the next deadline
+  is still in the future, so there is no burst);
+* by a whole period or more, without ``skip_late`` the grid is re-anchored at "now" (indices stay
+  contiguous, the missed time is lost, no catch-up burst); with ``skip_late`` the missed periods are
+  skipped (the gap shows in the tick index and is counted as dropped ticks).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+__all__ = ["FramePacer", "Tick", "now_ns"]
+
+now_ns: Callable[[], int] = time.monotonic_ns
+"""The one clock of a recording: monotonic, in nanoseconds."""
+
+# Sleep in short slices near the deadline: time.sleep overshoots by ~50-100 us on Linux and
+# up to a scheduler quantum elsewhere, so the last stretch is slept in small steps.
+_FINE_SLEEP_NS = 2_000_000
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One scheduled capture opportunity.
+
+    Attributes:
+        index: scheduler tick index (0-based; gaps mean skipped periods).
+        deadline_ns: when the tick was due, on the :func:`now_ns` clock.
+        woke_ns: when the pacer returned.
+        skipped: periods skipped just before this tick (``skip_late`` only).
+        late: whether the tick was a whole period or more behind its deadline.
+    """
+
+    index: int
+    deadline_ns: int
+    woke_ns: int
+    skipped: int = 0
+    late: bool = False
+
+
+class FramePacer:
+    """Sleep to absolute deadlines of a fixed-rate grid.
+
+    Args:
+        fps: target rate in frames per second (0 < fps <= 1000).
+        skip_late: skip whole missed periods instead of re-anchoring the grid.
+        clock: nanosecond clock (injectable for tests).
+        sleep: sleep function taking seconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        fps: float,
+        *,
+        skip_late: bool = False,
+        clock: Callable[[], int] = now_ns,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not 0 < fps <= 1000:
+            raise ConfigError(f"fps must be in (0, 1000], got {fps}")
+        self.fps = fps
+        self.period_ns = round(1e9 / fps)
+        self.skip_late = skip_late
+        self._clock = clock
+        self._sleep = sleep
+        self._t0: int | None = None
+        self._next = 0
+        self.ticks = 0
+        self.skipped_ticks = 0
+        self.late_ticks = 0
+
+    def start(self, t0_ns: int | None = None) -> int:
+        """Anchor the grid (tick 0 is due at ``t0_ns``, default now) and return the anchor."""
+        self._t0 = self._clock() if t0_ns is None else t0_ns
+        self._next = 0
+        return self._t0
+
+    def wait(self) -> Tick:
+        """Sleep until the next deadline and return that tick."""
+        if self._t0 is None:
+            self.start()
+        assert self._t0 is not None
+        index = self._next
+        deadline = self._t0 + index * self.period_ns
+        now = self._clock()
+        while now < deadline:
+            remaining = deadline - now
+            self._sleep((remaining - _FINE_SLEEP_NS if remaining > 2 * _FINE_SLEEP_NS
+                         else remaining) / 1e9)
+            now = self._clock()
+        behind = (now - deadline) // self.period_ns
+        skipped = 0
+        late = behind >= 1
+        if late:
+            self.late_ticks += 1
+            if self.skip_late:
+                skipped = int(behind)
+                index += skipped
+                deadline += skipped * self.period_ns
+                self.skipped_ticks += skipped
+            else:
+                # Re-anchor so that this tick is due now: the grid moves, indices stay contiguous.
+                self._t0 += now - deadline
+                deadline = now
+        self._next = index + 1
+        self.ticks += 1
+        return Tick(index=index, deadline_ns=deadline, woke_ns=now, skipped=skipped, late=late)

@@ -1,0 +1,1 @@
+"""Frame storage: lossless PNG (fpng fast path, OpenCV fallback) in encoder processes."""

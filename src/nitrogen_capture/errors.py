@@ -1,0 +1,113 @@
+"""The exception tree of NitroGen Capture.
+
+Every error this package raises on purpose derives from :class:`NitrogenCaptureError`, so a
+caller (and the CLI, which turns them into one readable line and a non-zero exit) can catch the
+whole family at once::
+
+    NitrogenCaptureError
+    ├── ConfigError (ValueError)          a setting or flag is invalid: fps 0, inverted region
+    ├── DependencyError (ImportError)     an optional package is missing; names the extra
+    ├── PlatformError                     no display, Wayland, an OS API that is unavailable
+    ├── TargetError                       the window/process/region to capture cannot be found
+    │   └── TargetNotFound
+    ├── CaptureError                      a frame source failed to open or grab
+    ├── InputError                        an input listener failed
+    ├── EncodeError                       a frame could not be encoded or stored
+    ├── SessionError                      a session on disk is unusable
+    │   ├── SessionExistsError (FileExistsError)
+    │   ├── SessionFormatError            damaged, truncated or inconsistent files
+    │   └── SchemaVersionError            written by a newer version of this tool
+    └── ExportError                       a conversion cannot be done (e.g. output will not fit)
+        └── DiskSpaceError (OSError)
+
+Backends translate the OS or library error they saw at the boundary
+(``raise CaptureError(...) from exc``) so the cause stays attached for ``--debug``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CaptureError",
+    "ConfigError",
+    "DependencyError",
+    "DiskSpaceError",
+    "EncodeError",
+    "ExportError",
+    "InputError",
+    "NitrogenCaptureError",
+    "PlatformError",
+    "SchemaVersionError",
+    "SessionError",
+    "SessionExistsError",
+    "SessionFormatError",
+    "TargetError",
+    "TargetNotFound",
+    "missing_dependency",
+]
+
+
+class NitrogenCaptureError(Exception):
+    """Root of every error raised on purpose by this package."""
+
+
+class ConfigError(NitrogenCaptureError, ValueError):
+    """A setting, flag or configuration file holds an invalid value."""
+
+
+class DependencyError(NitrogenCaptureError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+class PlatformError(NitrogenCaptureError):
+    """The platform cannot do what was asked (no display, Wayland, missing OS API)."""
+
+
+class TargetError(NitrogenCaptureError):
+    """The capture target (window, process or region) is unusable."""
+
+
+class TargetNotFound(TargetError):
+    """No window matches the given process name, title or PID."""
+
+
+class CaptureError(NitrogenCaptureError):
+    """A frame source failed to open or to grab a frame."""
+
+
+class InputError(NitrogenCaptureError):
+    """An input listener failed to start or died."""
+
+
+class EncodeError(NitrogenCaptureError):
+    """A frame could not be encoded or written."""
+
+
+class SessionError(NitrogenCaptureError):
+    """A session directory is unusable."""
+
+
+class SessionExistsError(SessionError, FileExistsError):
+    """The output directory already holds a session."""
+
+
+class SessionFormatError(SessionError):
+    """Files of a session are missing, truncated or inconsistent."""
+
+
+class SchemaVersionError(SessionError):
+    """The session was written by a newer schema than this tool reads."""
+
+
+class ExportError(NitrogenCaptureError):
+    """A conversion or export cannot be done."""
+
+
+class DiskSpaceError(ExportError, OSError):
+    """The output would not fit on the disk."""
+
+
+def missing_dependency(package: str, extra: str, purpose: str) -> DependencyError:
+    """Build the error for a missing optional package, naming the pip extra that installs it."""
+    return DependencyError(
+        f"{purpose} needs the '{package}' package: pip install 'nitrogen-capture[{extra}]'"
+    )

@@ -1,0 +1,148 @@
+"""A deterministic scripted input timeline, delivered through the same interface as real listeners.
+
+Used with the synthetic frame source (``--source synthetic``) and in tests. From a seed it builds,
+block by block, a timeline of:
+
+* key holds of varied length: ~30 % taps of 2-8 ms (shorter than any frame interval, which the
+  binning must never lose), short holds of 50-300 ms and long holds of 0.3-1.5 s, overlapping
+  across keys, sometimes across chunk boundaries;
+* bursts of raw relative mouse motion at 500 Hz;
+* mouse button clicks and wheel steps;
+* with ``gamepad=True``, pad button presses and stick moves.
+
+Each event is stamped with its *scheduled* time on the monotonic clock (start + offset), not the
+time the thread got round to delivering it, so the timeline is exact ground truth. ``t`` and
+``p`` are left out: with ``ctrl`` they form the pause/resume hotkey chords.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..clock import now_ns
+from ..layout import DEFAULT_KEYS, PAD_AXES, PAD_BUTTONS
+from .base import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent, InputSource
+
+__all__ = ["ScriptedInput", "timeline_block"]
+
+BLOCK_NS = 10_000_000_000
+_KEYS = tuple(k for k in DEFAULT_KEYS if k not in ("t", "p", "lmb", "rmb"))
+_MS = 1_000_000
+
+Scheduled = tuple[int, str, str, float]
+
+
+def _hold_ns(rng: np.random.Generator) -> int:
+    kind = rng.random()
+    if kind < 0.3:
+        return int(rng.integers(2, 9)) * _MS
+    if kind < 0.7:
+        return int(rng.integers(50, 301)) * _MS
+    return int(rng.integers(300, 1501)) * _MS
+
+
+def timeline_block(seed: int, block: int, *, gamepad: bool = False) -> list[Scheduled]:
+    """Events of block ``block`` (offsets in ns from the timeline start), sorted by time.
+
+    A block is self-contained: every press in it is released inside it, so blocks can be
+    generated one at a time for a timeline of any length.
+    """
+    rng = np.random.default_rng([seed, block])
+    base = block * BLOCK_NS
+    end = base + BLOCK_NS - 50 * _MS
+    out: list[Scheduled] = []
+    free_at: dict[str, int] = {}
+
+    def hold(device: str, code: str, start: int, length: int) -> None:
+        stop = min(start + length, end)
+        if stop <= start or free_at.get(code, 0) > start:
+            return
+        out.append((start, device, code, 1.0))
+        out.append((stop, device, code, 0.0))
+        free_at[code] = stop + 1
+
+    t = base + int(rng.integers(20, 200)) * _MS
+    while t < end:
+        hold(KEY, str(rng.choice(_KEYS)), t, _hold_ns(rng))
+        t += int(rng.integers(40, 400)) * _MS
+    t = base + int(rng.integers(100, 600)) * _MS
+    while t < end:  # mouse motion bursts
+        burst_end = min(t + int(rng.integers(200, 800)) * _MS, end)
+        vx, vy = rng.integers(-6, 7, size=2)
+        while t < burst_end:
+            out.append((t, MOTION, "dx", float(vx + rng.integers(-1, 2))))
+            out.append((t, MOTION, "dy", float(vy + rng.integers(-1, 2))))
+            t += 2 * _MS
+        t += int(rng.integers(200, 1500)) * _MS
+    t = base + int(rng.integers(300, 900)) * _MS
+    while t < end:  # clicks and wheel
+        if rng.random() < 0.8:
+            hold(BUTTON, "lmb" if rng.random() < 0.7 else "rmb", t,
+                 int(rng.integers(4, 200)) * _MS)
+        else:
+            out.append((t, WHEEL, "dy", float(rng.choice([-1.0, 1.0]))))
+        t += int(rng.integers(300, 1200)) * _MS
+    if gamepad:
+        t = base + int(rng.integers(50, 300)) * _MS
+        while t < end:
+            hold(PAD_BUTTON, str(rng.choice(PAD_BUTTONS)), t, _hold_ns(rng))
+            axis = str(rng.choice(PAD_AXES))
+            out.append((t, PAD_AXIS, axis, float(np.round(rng.uniform(-1, 1), 3))))
+            t += int(rng.integers(80, 500)) * _MS
+        out.extend((end, PAD_AXIS, axis, 0.0) for axis in PAD_AXES)
+    out.sort(key=lambda e: e[0])
+    return out
+
+
+def scheduled_events(seed: int, start_ns: int, *, gamepad: bool = False) -> Iterator[InputEvent]:
+    """The endless timeline as absolute :class:`InputEvent` values starting at ``start_ns``."""
+    block = 0
+    while True:
+        for off, device, code, value in timeline_block(seed, block, gamepad=gamepad):
+            yield InputEvent(start_ns + off, device, code, value)
+        block += 1
+
+
+class ScriptedInput(InputSource):
+    """Plays :func:`timeline_block` events in real time from its own thread."""
+
+    name = "scripted"
+
+    def __init__(self, seed: int = 0, fps: float = 30.0, *, gamepad: bool = False,
+                 start_delay_s: float = 0.05) -> None:
+        super().__init__()
+        self.seed = seed
+        self.fps = fps
+        self.gamepad = gamepad
+        self.start_delay_ns = int(start_delay_s * 1e9)
+        self.start_ns: int | None = None
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _start(self) -> None:
+        self.start_ns = now_ns() + self.start_delay_ns
+        self._stop_event.clear()
+        self._thread = threading.Thread(target=self._run, name="scripted-input", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        assert self.start_ns is not None
+        try:
+            for event in scheduled_events(self.seed, self.start_ns, gamepad=self.gamepad):
+                wait = (event.t_ns - now_ns()) / 1e9
+                if wait > 0 and self._stop_event.wait(wait):
+                    return
+                if self._stop_event.is_set():
+                    return
+                self._emit(event)
+        except Exception as exc:  # handed to the owner through check()/stop()
+            self._fail(exc)
+
+    def _stop(self) -> None:
+        self._stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None

@@ -1,0 +1,157 @@
+"""Input events and the base class of input sources.
+
+Every listener (pynput, XInput2 raw motion, Raw Input, XInput, SDL, the scripted timeline) turns
+what the OS reports into :class:`InputEvent` values stamped on the one monotonic clock
+(:func:`nitrogen_capture.clock.now_ns`) and hands them to a sink. A listener callback does only
+that, stamp and hand over; filtering (layout, focus, hotkeys) happens in
+:class:`nitrogen_capture.inputs.router.InputRouter`, binning on the recorder's thread.
+
+Devices and codes (the ``events_chunk_NNN.npy`` file stores the same four fields):
+
+============  =====================================  ===========================================
+device        code                                   value
+============  =====================================  ===========================================
+``key``       canonical key name (``w``, ``space``)  1 press, 0 release
+``button``    ``lmb`` ``rmb`` ``mmb`` ``mb4`` ``mb5``  1 press, 0 release
+``motion``    ``dx`` or ``dy``                       raw relative device counts (+x right, +y down)
+``wheel``     ``dx`` or ``dy``                       wheel steps (+dy = wheel up, away from user)
+``pad_btn``   NitroGen dataset button name           1 press, 0 release
+``pad_axis``  ``lx`` ``ly`` ``rx`` ``ry``            stick position in [-1, 1], +x right, +y down
+``control``   ``pause`` ``resume`` ``focus_lost``…   1 (what the recorder did; not an input)
+============  =====================================  ===========================================
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Final
+
+from ..errors import InputError
+
+__all__ = [
+    "BUTTON",
+    "CONTROL",
+    "DEVICES",
+    "KEY",
+    "MOTION",
+    "PAD_AXIS",
+    "PAD_BUTTON",
+    "WHEEL",
+    "EventSink",
+    "InputEvent",
+    "InputSource",
+]
+
+KEY: Final = "key"
+BUTTON: Final = "button"
+MOTION: Final = "motion"
+WHEEL: Final = "wheel"
+PAD_BUTTON: Final = "pad_btn"
+PAD_AXIS: Final = "pad_axis"
+CONTROL: Final = "control"
+DEVICES: tuple[str, ...] = (KEY, BUTTON, MOTION, WHEEL, PAD_BUTTON, PAD_AXIS, CONTROL)
+
+
+@dataclass(frozen=True, slots=True)
+class InputEvent:
+    """One timestamped input event.
+
+    Attributes:
+        t_ns: when it happened, on the :func:`~nitrogen_capture.clock.now_ns` clock.
+        device: one of :data:`DEVICES`.
+        code: key/button/axis name (see the module docstring).
+        value: 1/0 for press/release, counts for motion, position for axes.
+    """
+
+    t_ns: int
+    device: str
+    code: str
+    value: float
+
+    @property
+    def is_press(self) -> bool:
+        """True for a key/button press."""
+        return self.device in (KEY, BUTTON, PAD_BUTTON) and self.value > 0
+
+
+EventSink = Callable[[InputEvent], None]
+
+
+class InputSource(ABC):
+    """A listener that delivers :class:`InputEvent` values to a sink from its own thread(s).
+
+    Subclasses implement :meth:`_start` and :meth:`_stop`. An exception raised inside a listener
+    thread must be handed to :meth:`_fail`; :meth:`check` (called by the recorder every tick)
+    and :meth:`stop` re-raise it in the owner's thread, so a dead listener never goes unnoticed.
+    """
+
+    name: str = "input"
+
+    def __init__(self) -> None:
+        self._sink: EventSink | None = None
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._running = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self, sink: EventSink) -> None:
+        """Start delivering events to ``sink``."""
+        if self._running:
+            return
+        self._sink = sink
+        self._start()
+        self._running = True
+
+    def stop(self) -> None:
+        """Stop listening; idempotent. Re-raises the first error of a listener thread."""
+        if self._running:
+            self._running = False
+            self._stop()
+        self.check()
+
+    def check(self) -> None:
+        """Raise the error a listener thread ran into, if any."""
+        with self._lock:
+            err, self._error = self._error, None
+        if err is not None:
+            if isinstance(err, InputError):
+                raise err
+            raise InputError(f"{self.name} listener failed: {err}") from err
+
+    def __enter__(self) -> InputSource:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.stop()
+        except InputError:
+            if exc is None:  # never hide the first error
+                raise
+
+    # -- for subclasses -----------------------------------------------------------------------
+    def _emit(self, event: InputEvent) -> None:
+        sink = self._sink
+        if sink is not None:
+            sink(event)
+
+    def _fail(self, error: BaseException) -> None:
+        with self._lock:
+            if self._error is None:
+                self._error = error
+
+    @abstractmethod
+    def _start(self) -> None:
+        """Open OS resources and start the listener thread(s)."""
+
+    @abstractmethod
+    def _stop(self) -> None:
+        """Stop the threads and release OS resources."""

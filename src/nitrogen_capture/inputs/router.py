@@ -1,0 +1,147 @@
+"""Route raw listener events: hotkeys, privacy filter, focus gating.
+
+Every listener hands its events to :meth:`InputRouter.push` (from the listener's own thread). The
+router, still on that thread and at event time:
+
+1. turns hotkeys into ``control`` events (DESIGN.md 5.2: F8 toggle, F6 resume, F7 pause,
+   Ctrl+T resume, Ctrl+P pause) and swallows the keys that formed them;
+2. drops keys and buttons that are not in the layout (privacy: they are never queued);
+3. drops input while the target window does not have focus, checked *now*, not by a slow poll.
+   A release of a key whose press was forwarded always passes, so no key sticks "held";
+4. appends what is left to a thread-safe queue that the recorder drains each tick.
+
+A Ctrl press is held back for up to :data:`CHORD_HOLD_NS` (keeping its original timestamp): if
+T or P follows while Ctrl is down, the chord is a hotkey and neither key reaches the action
+stream. The recorder bins with a delay longer than that hold, so a held-back press still lands in
+the right frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from ..layout import HOTKEY_KEYS, KeyLayout
+from .base import BUTTON, CONTROL, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
+
+__all__ = ["CHORD_HOLD_NS", "HOTKEY_ACTIONS", "InputRouter"]
+
+log = logging.getLogger(__name__)
+
+CHORD_HOLD_NS = 250_000_000
+HOTKEY_ACTIONS: dict[str, str] = {"f8": "toggle", "f6": "resume", "f7": "pause"}
+CHORD_ACTIONS: dict[str, str] = {"t": "resume", "p": "pause"}
+_GATED = (KEY, BUTTON, WHEEL, MOTION, PAD_BUTTON, PAD_AXIS)
+
+
+class InputRouter:
+    """The sink every input source delivers to.
+
+    Args:
+        layout: keys to keep.
+        is_focused: called at event time; ``False`` drops the event (privacy).
+        hotkeys: recognise the recorder hotkeys (off: every key is plain input).
+    """
+
+    def __init__(self, layout: KeyLayout, is_focused: Callable[[], bool] = lambda: True,
+                 *, hotkeys: bool = True) -> None:
+        self.layout = layout
+        self.is_focused = is_focused
+        self.hotkeys = hotkeys
+        self._queue: deque[InputEvent] = deque()
+        self._lock = threading.Lock()
+        self._forwarded_held: set[tuple[str, str]] = set()
+        self._ctrl_down = False
+        self._pending_ctrl: InputEvent | None = None
+        self._swallowed: set[str] = set()  # keys whose release must be swallowed too
+        self.dropped_unfocused = 0
+        self.dropped_not_in_layout = 0
+        self.hotkeys_seen = 0
+
+    # -- called from listener threads ---------------------------------------------------------
+    def push(self, event: InputEvent) -> None:
+        """Route one event (thread-safe)."""
+        with self._lock:
+            if event.device == KEY and self.hotkeys and self._hotkey(event):
+                return
+            self._route(event)
+
+    def _hotkey(self, ev: InputEvent) -> bool:
+        """Handle hotkeys and the Ctrl hold-back; True when ``ev`` was consumed."""
+        code, pressed = ev.code, ev.value > 0
+        if code in HOTKEY_KEYS:
+            if pressed:
+                self._control(HOTKEY_ACTIONS[code], ev.t_ns)
+            return True
+        if code in self._swallowed:
+            if not pressed:
+                self._swallowed.discard(code)
+            return True
+        if code == "ctrl":
+            self._ctrl_down = pressed
+            if pressed:
+                self._flush_pending()
+                if self.is_focused():
+                    self._pending_ctrl = ev
+                    return True
+                return False
+            if self._pending_ctrl is not None:  # a plain Ctrl tap: let press and release through
+                self._flush_pending()
+            return False
+        if pressed and self._ctrl_down and code in CHORD_ACTIONS:
+            if self._pending_ctrl is not None:  # the Ctrl of a chord never reaches the stream
+                self._pending_ctrl = None
+                self._swallowed.add("ctrl")
+            self._swallowed.add(code)
+            self._control(CHORD_ACTIONS[code], ev.t_ns)
+            return True
+        self._flush_pending()
+        return False
+
+    def _control(self, action: str, t_ns: int) -> None:
+        self.hotkeys_seen += 1
+        if not self.is_focused():
+            log.debug("hotkey %s ignored: target not focused", action)
+            return
+        self._queue.append(InputEvent(t_ns, CONTROL, action, 1.0))
+
+    def _flush_pending(self) -> None:
+        if self._pending_ctrl is not None:
+            ev, self._pending_ctrl = self._pending_ctrl, None
+            self._route(ev)
+
+    def _route(self, ev: InputEvent) -> None:
+        if ev.device in (KEY, BUTTON):
+            if ev.code not in self.layout:
+                self.dropped_not_in_layout += 1
+                return
+            ident = (ev.device, ev.code)
+            if ev.value > 0:
+                if not self.is_focused():
+                    self.dropped_unfocused += 1
+                    return
+                self._forwarded_held.add(ident)
+            elif ident in self._forwarded_held:
+                self._forwarded_held.discard(ident)  # releases of forwarded presses always pass
+            else:
+                return
+        elif ev.device in _GATED and not self.is_focused():
+            self.dropped_unfocused += 1
+            return
+        self._queue.append(ev)
+
+    # -- called from the recorder thread --------------------------------------------------------
+    def flush_due(self, now_ns: int) -> None:
+        """Release a held-back Ctrl press once it is older than :data:`CHORD_HOLD_NS`."""
+        with self._lock:
+            if self._pending_ctrl is not None and now_ns - self._pending_ctrl.t_ns >= CHORD_HOLD_NS:
+                self._flush_pending()
+
+    def drain(self) -> list[InputEvent]:
+        """Take every queued event (in arrival order)."""
+        with self._lock:
+            events = list(self._queue)
+            self._queue.clear()
+        return events

@@ -1,0 +1,105 @@
+"""Recording: build the parts from a :class:`~nitrogen_capture.config.RecordConfig` and run them.
+
+>>> from nitrogen_capture.config import RecordConfig
+>>> from nitrogen_capture.capture.base import Region
+>>> cfg = RecordConfig(out="runs/s1", fps=60, max_frames=600, start_immediately=True,
+...                    capture_backend="synthetic", input_backend="scripted")  # doctest: +SKIP
+>>> build_recorder(cfg, region=Region(0, 0, 1280, 720)).run()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import platform
+import sys
+from typing import Any
+
+from .. import __version__
+from ..capture import get_capture_backend
+from ..capture.base import Region
+from ..config import RecordConfig
+from ..errors import ConfigError, SessionExistsError
+from ..inputs import get_input_backends
+from ..session.layout import META_NAME, SCHEMA_VERSION
+from ..targets.base import FixedRegionTarget, Target
+from .recorder import Recorder, RecordResult, RecordStats
+
+__all__ = ["RecordResult", "RecordStats", "Recorder", "build_recorder", "check_output_dir"]
+
+log = logging.getLogger(__name__)
+
+
+def check_output_dir(config: RecordConfig) -> None:
+    """Refuse an ``--out`` that already holds a session (or anything else)."""
+    out = config.out
+    if out.exists() and not out.is_dir():
+        raise SessionExistsError(f"--out {out} is a file, not a directory")
+    if (out / META_NAME).exists():
+        raise SessionExistsError(
+            f"--out {out} already holds a session: choose a new directory "
+            "(nothing was changed)")
+    if out.is_dir() and any(out.iterdir()):
+        raise SessionExistsError(f"--out {out} is not empty: choose a new or empty directory")
+
+
+def _resolve_target(config: RecordConfig, region: Region | None) -> Target:
+    spec = config.target
+    if config.capture_backend == "synthetic" and not spec.is_window:
+        return FixedRegionTarget(region or spec.region or Region(0, 0, 1280, 720))
+    from ..targets import resolve_target
+
+    return resolve_target(spec)
+
+
+def base_meta(config: RecordConfig, target: Target, source_name: str,
+              details: dict[str, Any], encoder: str) -> dict[str, Any]:
+    """The meta.json written when recording starts (docs/format.md)."""
+    region = target.region()
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "nitrogen-capture", "version": __version__},
+        "platform": {"system": platform.system(), "release": platform.release(),
+                     "machine": platform.machine(), "python": platform.python_version()},
+        "status": "recording",
+        "capture": {"backend": source_name, "details": details, "region": region.to_list(),
+                    "size": list(region.size), "monitor": config.target.monitor},
+        "target": target.describe(),
+        "input": {"backends": [], "raw_motion": False, "warnings": []},
+        "fps": {"target": config.fps, "achieved": None},
+        "skip_late": config.skip_late,
+        "chunk_size": config.chunk_size,
+        "layout": config.layout.to_dict(),
+        "frame_format": {"kind": config.frame_format, "encoder": encoder, "ext": "png"},
+        "gamepad": config.gamepad,
+        "clock": {"source": "monotonic", "t0_ns": None,
+                  "t0_wall": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")},
+        "chunks": [],
+        "pauses": [],
+        "counters": {},
+        "latency_offset_ns": None,
+        "command": sys.argv[1:],
+    }
+
+
+def build_recorder(config: RecordConfig, *, region: Region | None = None,
+                   target: Target | None = None) -> Recorder:
+    """Check the output, resolve the target, open the backends and return a :class:`Recorder`."""
+    from ..codecs.png import get_png_encoder
+
+    if config.frame_format != "png":
+        raise ConfigError(f"--frame-format {config.frame_format} is not available yet: use png")
+    check_output_dir(config)
+    encoder, _ = get_png_encoder(config.png_encoder)
+    target = target or _resolve_target(config, region)
+    source = get_capture_backend(config.capture_backend, region=target.region(),
+                                 seed=config.seed, monitor=config.target.monitor)
+    inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
+                                target=target, gamepad=config.gamepad)
+    meta = base_meta(config, target, source.name, source.details, encoder)
+    meta["input"]["backends"] = [s.name for s in inputs]
+    meta["input"]["raw_motion"] = any(getattr(s, "raw_motion", False) or s.name == "scripted"
+                                      for s in inputs)
+    for s in inputs:
+        meta["input"]["warnings"].extend(getattr(s, "warnings", []))
+    return Recorder(config, source, target, inputs, meta)

@@ -1,0 +1,306 @@
+"""The recorder: the capture loop on one thread, everything else handed off.
+
+Per tick the capture thread (the caller of :meth:`Recorder.run`):
+
+1. sleeps to the tick's absolute deadline (:class:`~nitrogen_capture.clock.FramePacer`);
+2. drains the input router (events and hotkey controls, already stamped at event time) and
+   applies pause/resume;
+3. grabs, stamps ``t_i`` right after the grab returns, and copies the frame into a free slot of
+   the encoder pool (a full pool drops the frame and counts it: the clock never waits on disk);
+4. posts small messages to the writer thread, which bins, journals and finalises chunks.
+
+Pausing keeps the tick grid running without grabbing, so ``frame_indices`` show the pause as a
+gap that ``meta.json`` ``pauses`` explains.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from ..capture.base import FrameSource
+from ..clock import FramePacer, now_ns
+from ..codecs.pool import EncodeResult, EncoderPool
+from ..config import RecordConfig
+from ..errors import CaptureError, EncodeError, TargetError
+from ..inputs.base import CONTROL, InputEvent, InputSource
+from ..inputs.router import InputRouter
+from ..session.layout import SessionPaths
+from ..session.writer import SessionWriter
+from ..targets.base import Target
+from .binning import ActionBinner
+from .pipeline import WriterThread
+
+__all__ = ["RecordResult", "RecordStats", "Recorder"]
+
+log = logging.getLogger(__name__)
+
+_REFRESH_NS = 500_000_000  # how often the target window's geometry is re-read
+
+
+@dataclass(frozen=True)
+class RecordStats:
+    """A snapshot for the status line."""
+
+    frames: int
+    ticks: int
+    elapsed_s: float
+    fps: float
+    dropped_ticks: int
+    late_frames: int
+    queue_full_drops: int
+    queue_depth: int
+    chunk: int
+    paused: bool
+    focused: bool
+    pause_reason: str | None
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """What a finished recording produced."""
+
+    out: str
+    frames: int
+    chunks: int
+    achieved_fps: float
+    stop_reason: str
+    meta: dict[str, Any]
+
+
+class Recorder:
+    """Records ``source`` frames of ``target`` with ``inputs`` into ``config.out``."""
+
+    def __init__(self, config: RecordConfig, source: FrameSource, target: Target,
+                 inputs: list[InputSource], meta: dict[str, Any]) -> None:
+        self.config = config
+        self.source = source
+        self.target = target
+        self.inputs = inputs
+        self.paths = SessionPaths(config.out)
+        self.router = InputRouter(config.layout, target.is_focused)
+        self.meta = meta
+        self._stop = threading.Event()
+        self.stop_reason = "stopped"
+        self.frames = 0
+        self.ticks = 0
+        self.queue_full_drops = 0
+        self.chunk = 0
+        self._rows_in_chunk = 0
+        self._chunk_size: tuple[int, int] | None = None
+        self._user_paused = not config.start_immediately
+        self._pause_reason: str | None = None
+        self._focused = True
+        self._t_start = 0
+        self._pacer = FramePacer(config.fps, skip_late=config.skip_late)
+        self._pool: EncoderPool | None = None
+        self._writer_thread: WriterThread | None = None
+
+    # -- control ------------------------------------------------------------------------------
+    def stop(self, reason: str = "stopped") -> None:
+        """Ask the capture loop to finish (thread- and signal-safe)."""
+        if not self._stop.is_set():
+            self.stop_reason = reason
+            self._stop.set()
+
+    def stats(self) -> RecordStats:
+        """A consistent-enough snapshot for the status line (read from another thread)."""
+        elapsed = max((now_ns() - self._t_start) / 1e9, 1e-9) if self._t_start else 0.0
+        return RecordStats(
+            frames=self.frames, ticks=self.ticks, elapsed_s=elapsed,
+            fps=self.frames / elapsed if elapsed else 0.0,
+            dropped_ticks=self._pacer.skipped_ticks + self.queue_full_drops,
+            late_frames=self._pacer.late_ticks, queue_full_drops=self.queue_full_drops,
+            queue_depth=self._pool.depth if self._pool else 0, chunk=self.chunk,
+            paused=self._pause_reason is not None, focused=self._focused,
+            pause_reason=self._pause_reason)
+
+    # -- run ------------------------------------------------------------------------------------
+    def run(self) -> RecordResult:
+        """Record until max frames/seconds, :meth:`stop`, or the target window closes."""
+        cfg = self.config
+        writer = SessionWriter(self.paths, self.meta, gamepad=cfg.gamepad)
+        inbox: list[WriterThread] = []
+
+        def on_result(res: EncodeResult) -> None:
+            inbox[0].post("encoded", res.tag, res.ms, res.nbytes, res.error)
+            if res.error is not None:
+                self.stop("error: " + res.error)
+
+        # Start the encoder processes first: their imports take a second, which would
+        # otherwise make the first ticks late.
+        self._pool = EncoderPool(cfg.encoder_workers, cfg.queue_frames, on_result,
+                                 cfg.png_encoder)
+        if not self._pool.wait_ready():
+            self._pool.close()
+            raise EncodeError("the frame encoder processes did not start")
+        t0 = self._pacer.start()
+        self._t_start = t0
+        self.meta["clock"]["t0_ns"] = t0
+        writer.start()
+        wt = self._writer_thread = WriterThread(writer, ActionBinner(cfg.layout), t0)
+        inbox.append(wt)
+        wt.start()
+        self.meta["encoder"] = {"name": self.meta["frame_format"]["encoder"],
+                                "workers": cfg.encoder_workers, "slots": cfg.queue_frames}
+        last_tick = 0
+        try:
+            with self.source:
+                for src in self.inputs:
+                    src.start(self.router.push)
+                if self._user_paused:
+                    self._set_paused("start", 0, t0)
+                last_tick = self._loop(wt, t0)
+        finally:
+            for src in self.inputs:
+                try:
+                    src.stop()
+                except Exception:
+                    log.exception("input listener %s failed", src.name)
+            self._post_events(wt, t0, last_tick)
+            self._pool.drain(timeout=120)
+            wt.post("stop")
+            wt.join()
+            self._pool.close()
+            self.target.close()
+            end_rel = now_ns() - t0
+            wt.close_open_pause(last_tick + 1, end_rel)
+            self._finish_meta(writer, wt)
+        if wt.error is not None:
+            raise EncodeError(f"writing the session failed: {wt.error}") from wt.error
+        return RecordResult(str(cfg.out), self.frames, len(self.meta["chunks"]),
+                            float(self.meta["fps"]["achieved"]), self.stop_reason, self.meta)
+
+    def _loop(self, wt: WriterThread, t0: int) -> int:
+        cfg = self.config
+        next_refresh = t0 + _REFRESH_NS
+        tick_index = 0
+        while not self._stop.is_set():
+            tick = self._pacer.wait()
+            tick_index = tick.index
+            self.ticks += 1
+            self._post_events(wt, t0, tick.index)
+            if tick.woke_ns >= next_refresh:
+                next_refresh = tick.woke_ns + _REFRESH_NS
+                if not self._refresh_target():
+                    break
+            focused = self.target.is_focused()
+            self._focused = focused
+            desired: str | None = None
+            if self._user_paused:
+                desired = self._pause_reason or "hotkey"
+            elif cfg.focus_pause and not focused:
+                desired = "focus"
+            if desired is None and self._pause_reason is not None:
+                self._set_resumed(tick.index, tick.woke_ns)
+            elif desired is not None and self._pause_reason is None:
+                self._set_paused(desired, tick.index, tick.woke_ns)
+            for src in self.inputs:
+                src.check()
+            if self._pause_reason is not None:
+                continue
+            frame = self.source.grab()
+            t_frame = now_ns()  # stamped right after the grab returned
+            size = (int(frame.shape[1]), int(frame.shape[0]))
+            if size != self._chunk_size or self._rows_in_chunk >= cfg.chunk_size:
+                self.chunk += 1
+                self._rows_in_chunk = 0
+                self._chunk_size = size
+                self.paths.chunk_frames_dir(self.chunk).mkdir(parents=True, exist_ok=True)
+            path = self.paths.frame_png(self.chunk, self._rows_in_chunk + 1)
+            if not self._pool or not self._pool.submit(frame, path, tag=self.chunk):
+                self.queue_full_drops += 1
+                log.warning("encoder queue full: frame at tick %d dropped", tick.index)
+                continue
+            wt.post("frame", self.chunk, tick.index, t_frame - t0,
+                    self.source.region.to_list(), size)
+            self._rows_in_chunk += 1
+            self.frames += 1
+            if cfg.max_frames and self.frames >= cfg.max_frames:
+                self.stop("max frames")
+            elif cfg.max_seconds and t_frame - t0 >= cfg.max_seconds * 1e9:
+                self.stop("max seconds")
+            if wt.error is not None:
+                self.stop("writer error")
+        return tick_index
+
+    def _post_events(self, wt: WriterThread, t0: int, tick: int) -> None:
+        """Drain the router; apply hotkey controls in order with the events around them."""
+        self.router.flush_due(now_ns())
+        batch: list[InputEvent] = []
+        for ev in self.router.drain():
+            if ev.device != CONTROL:
+                batch.append(InputEvent(ev.t_ns - t0, ev.device, ev.code, ev.value))
+                continue
+            if batch:
+                wt.post("events", batch)
+                batch = []
+            action = ev.code
+            if action == "toggle":
+                action = "resume" if self._user_paused else "pause"
+            log.info("hotkey: %s", action)
+            self._user_paused = action == "pause"
+            if action == "pause" and self._pause_reason is None:
+                self._set_paused("hotkey", tick, ev.t_ns)
+        if batch:
+            wt.post("events", batch)
+
+    def _set_paused(self, reason: str, tick: int, t_ns: int) -> None:
+        self._pause_reason = reason
+        assert self._writer_thread is not None
+        self._writer_thread.post("pause", t_ns - self._t_start, tick, reason)
+        log.info("paused (%s)", reason)
+
+    def _set_resumed(self, tick: int, t_ns: int) -> None:
+        self._pause_reason = None
+        assert self._writer_thread is not None
+        self._writer_thread.post("resume", t_ns - self._t_start, tick)
+        log.info("recording")
+
+    def _refresh_target(self) -> bool:
+        """Follow the window; False when it is gone (the recording then stops)."""
+        try:
+            region = self.target.refresh()
+        except TargetError as exc:
+            log.warning("target lookup failed: %s", exc)
+            return True
+        if region is None:
+            self.stop("target window closed")
+            return False
+        if region != self.source.region:
+            log.info("target moved/resized to %s", region.to_list())
+            self.source.set_region(region)
+        return True
+
+    def _finish_meta(self, writer: SessionWriter, wt: WriterThread) -> None:
+        chunks = self.meta["chunks"]
+        frames = sum(int(c["num_frames"]) for c in chunks)
+        paused_ns = sum(int(p["end_t_ns"]) - int(p["start_t_ns"]) for p in self.meta["pauses"])
+        if frames > 1:
+            span = int(chunks[-1]["last_t_ns"]) - int(chunks[0]["first_t_ns"]) - paused_ns
+            achieved = (frames - 1) / (span / 1e9) if span > 0 else 0.0
+        else:
+            achieved = 0.0
+        ms = sorted(writer.encode_ms)
+        self.meta["fps"]["achieved"] = round(achieved, 3)
+        self.meta["status"] = "complete" if not writer.open_chunks else "interrupted"
+        self.meta["stop_reason"] = self.stop_reason
+        self.meta["encoder"].update(
+            ms_per_frame_mean=round(sum(ms) / len(ms), 3) if ms else None,
+            ms_per_frame_p99=round(ms[int(0.99 * (len(ms) - 1))], 3) if ms else None,
+            bytes_written=writer.bytes_written, errors=writer.errors[:5])
+        self.meta["counters"] = {
+            "frames": frames, "frames_captured": self.frames, "ticks": self.ticks,
+            "dropped_ticks": self._pacer.skipped_ticks + self.queue_full_drops,
+            "skipped_ticks": self._pacer.skipped_ticks, "late_frames": self._pacer.late_ticks,
+            "queue_full_drops": self.queue_full_drops, "events": wt.events_stored,
+            "events_dropped_unfocused": self.router.dropped_unfocused,
+            "events_dropped_not_in_layout": self.router.dropped_not_in_layout,
+            "events_late": wt.events_late, "hotkeys": self.router.hotkeys_seen,
+        }
+        writer.write_meta()
+        if writer.open_chunks:
+            raise CaptureError(f"{len(writer.open_chunks)} chunk(s) could not be completed: "
+                               f"run `nitrogen-capture merge --root {self.config.out}` to recover")

@@ -1,0 +1,54 @@
+"""The live status line while recording (fps, dropped ticks, chunk, queue depth, state).
+
+On a terminal the line is rewritten in place; otherwise (logs, CI) one line is written per
+interval. It runs on its own thread and only reads the recorder's counters.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol, TextIO
+
+from .recorder import RecordStats
+
+__all__ = ["StatusLine", "format_status"]
+
+
+class _HasStats(Protocol):
+    def stats(self) -> RecordStats: ...
+
+
+def format_status(s: RecordStats) -> str:
+    """One status line."""
+    state = f"PAUSED ({s.pause_reason})" if s.paused else "REC"
+    focus = "focused" if s.focused else "unfocused"
+    return (f"{state:<16} {s.elapsed_s:7.1f}s  frames {s.frames:>7}  {s.fps:6.2f} fps  "
+            f"dropped {s.dropped_ticks:>4}  late {s.late_frames:>4}  chunk {s.chunk:>3}  "
+            f"queue {s.queue_depth:>2}  {focus}")
+
+
+class StatusLine:
+    """Writes :func:`format_status` every ``interval`` seconds until stopped."""
+
+    def __init__(self, recorder: _HasStats, interval: float, stream: TextIO) -> None:
+        self.recorder = recorder
+        self.interval = interval
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def run(self, stop: threading.Event) -> None:
+        """Thread body."""
+        if self.interval <= 0:
+            return
+        while not stop.wait(self.interval):
+            self._write(format_status(self.recorder.stats()))
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _write(self, line: str) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + line)
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()

@@ -1,0 +1,44 @@
+"""Crash-safe file writes: every file of a session is replaced atomically.
+
+A reader (or a recovery after ``kill -9``) sees either the old file or the new one, never a
+half-written one: the data goes to a temporary file in the same directory, is flushed and
+fsynced, then renamed over the target with ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["atomic_save_npy", "atomic_write_bytes", "atomic_write_json"]
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        if fsync:
+            f.flush()
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Replace ``path`` with ``obj`` as indented JSON, atomically."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode("utf-8"))
+
+
+def atomic_save_npy(path: Path, array: npt.ArrayLike) -> None:
+    """Save ``array`` as .npy at ``path`` atomically (never pickles)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, np.asarray(array), allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,117 @@
+"""Names and layout of a session directory, format version 1 (see docs/format.md).
+
+Every path a writer or reader touches is built here, so the format lives in one place::
+
+    <session>/
+      frames/chunk_001/000001.png     one PNG per frame, 1-based within the chunk, 6 digits
+      frames/chunk_001.mkv            instead of the PNG folder with --frame-format video
+      actions_chunk_001.npy           (n, K) int8
+      mouse_deltas_chunk_001.npy      (n, 2) float32
+      frame_indices_chunk_001.npy     (n,) int64 scheduler tick index
+      timestamps_chunk_001.npy        (n,) int64 ns since meta clock.t0_ns
+      events_chunk_001.npy            structured (t_ns, device, code, value), t_ns since t0
+      gamepad_chunk_001.npy           (n, 21) float32, only when a gamepad was recorded
+      journal_chunk_001.jsonl         the open chunk's journal; removed once the chunk is complete
+      actions.npy mouse_deltas.npy frame_indices.npy timestamps.npy [gamepad.npy]   merged
+      dataset.npz  dataset.pt  meta.json
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "CHUNK_ARRAYS",
+    "EVENT_DTYPE",
+    "MERGED_ARRAYS",
+    "META_NAME",
+    "SCHEMA_VERSION",
+    "SessionPaths",
+]
+
+SCHEMA_VERSION = 1
+META_NAME = "meta.json"
+
+# Per-chunk arrays by stem; "gamepad" only exists when a pad was recorded.
+CHUNK_ARRAYS: tuple[str, ...] = ("actions", "mouse_deltas", "frame_indices", "timestamps")
+OPTIONAL_CHUNK_ARRAYS: tuple[str, ...] = ("gamepad",)
+MERGED_ARRAYS: tuple[str, ...] = CHUNK_ARRAYS + OPTIONAL_CHUNK_ARRAYS
+
+# The raw event stream. Fixed-width fields so np.load(allow_pickle=False) reads it.
+EVENT_DTYPE = np.dtype([("t_ns", "<i8"), ("device", "<U8"), ("code", "<U16"),
+                        ("value", "<f8")])
+
+
+class SessionPaths:
+    """Path builder for one session directory."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def meta(self) -> Path:
+        """meta.json."""
+        return self.root / META_NAME
+
+    @property
+    def frames_dir(self) -> Path:
+        """frames/."""
+        return self.root / "frames"
+
+    def chunk_frames_dir(self, chunk: int) -> Path:
+        """frames/chunk_NNN/ (PNG storage)."""
+        return self.frames_dir / f"chunk_{chunk:03d}"
+
+    def frame_png(self, chunk: int, number: int) -> Path:
+        """frames/chunk_NNN/NNNNNN.png; ``number`` is 1-based within the chunk."""
+        return self.chunk_frames_dir(chunk) / f"{number:06d}.png"
+
+    def chunk_video(self, chunk: int, ext: str = "mkv") -> Path:
+        """frames/chunk_NNN.mkv (video storage)."""
+        return self.frames_dir / f"chunk_{chunk:03d}.{ext}"
+
+    def chunk_array(self, stem: str, chunk: int) -> Path:
+        """<stem>_chunk_NNN.npy."""
+        return self.root / f"{stem}_chunk_{chunk:03d}.npy"
+
+    def events(self, chunk: int) -> Path:
+        """events_chunk_NNN.npy."""
+        return self.chunk_array("events", chunk)
+
+    def journal(self, chunk: int) -> Path:
+        """journal_chunk_NNN.jsonl."""
+        return self.root / f"journal_chunk_{chunk:03d}.jsonl"
+
+    def merged(self, stem: str) -> Path:
+        """<stem>.npy (merged)."""
+        return self.root / f"{stem}.npy"
+
+    @property
+    def events_merged(self) -> Path:
+        """events.npy (merged)."""
+        return self.root / "events.npy"
+
+    @property
+    def npz(self) -> Path:
+        """dataset.npz."""
+        return self.root / "dataset.npz"
+
+    @property
+    def pt(self) -> Path:
+        """dataset.pt."""
+        return self.root / "dataset.pt"
+
+    def journals(self) -> list[Path]:
+        """Journals left on disk (an unfinished chunk after a crash)."""
+        return sorted(self.root.glob("journal_chunk_*.jsonl"))
+
+    def chunk_numbers_on_disk(self) -> list[int]:
+        """Chunk numbers that have an actions file or a journal."""
+        found: set[int] = set()
+        for p in self.root.glob("actions_chunk_*.npy"):
+            found.add(int(p.stem.rsplit("_", 1)[1]))
+        for p in self.journals():
+            found.add(int(p.stem.rsplit("_", 1)[1]))
+        return sorted(found)

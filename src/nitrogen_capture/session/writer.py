@@ -1,0 +1,279 @@
+"""The session writer: chunk arrays, the journal and meta.json, on one thread.
+
+:class:`SessionWriter` is driven by the recorder's writer thread only (it is not thread-safe by
+design: one owner, no locks). It learns, in this order for each frame:
+
+1. :meth:`on_frame` - a frame was captured and queued for encoding (journal: frame record);
+2. :meth:`on_events` - raw events as they were drained (journal: event records);
+3. :meth:`on_row` - the binned row of the oldest frame without one (after the binning delay);
+4. :meth:`on_encoded` - its PNG is on disk.
+
+A chunk is complete when no more frames can join it (the next chunk started or recording
+stopped), every row is binned and every frame is encoded: then its arrays are saved atomically,
+``meta.json`` is replaced and its journal deleted. Until then the journal (flushed about once a
+second) is what crash recovery rebuilds the chunk from (docs/format.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..inputs.base import BUTTON, KEY, InputEvent
+from .io import atomic_save_npy, atomic_write_json
+from .layout import EVENT_DTYPE, SessionPaths
+
+__all__ = ["ChunkState", "SessionWriter", "events_to_array"]
+
+log = logging.getLogger(__name__)
+
+
+def events_to_array(events: list[InputEvent]) -> npt.NDArray[Any]:
+    """Pack events into the structured array stored as ``events_chunk_NNN.npy``."""
+    arr = np.zeros(len(events), dtype=EVENT_DTYPE)
+    if events:
+        arr["t_ns"] = [e.t_ns for e in events]
+        arr["device"] = [e.device for e in events]
+        arr["code"] = [e.code for e in events]
+        arr["value"] = [e.value for e in events]
+    return arr
+
+
+@dataclass
+class ChunkState:
+    """One chunk while it is being written."""
+
+    number: int
+    first_row: int
+    region: list[int]
+    size: tuple[int, int]
+    held_at_start: list[str]
+    frame_indices: list[int] = field(default_factory=list)
+    timestamps: list[int] = field(default_factory=list)
+    actions: list[npt.NDArray[np.int8]] = field(default_factory=list)
+    mouse: list[npt.NDArray[np.float32]] = field(default_factory=list)
+    gamepad: list[npt.NDArray[np.float32]] = field(default_factory=list)
+    events: list[InputEvent] = field(default_factory=list)
+    journal_events: list[InputEvent] = field(default_factory=list)
+    encoded: int = 0
+    failed: int = 0
+    closed: bool = False
+    journal: IO[str] | None = None
+
+    @property
+    def num_frames(self) -> int:
+        """Frames captured into this chunk so far."""
+        return len(self.timestamps)
+
+    @property
+    def ready(self) -> bool:
+        """Every frame binned and encoded, and no more frames to come."""
+        n = self.num_frames
+        return self.closed and len(self.actions) == n and self.encoded + self.failed == n
+
+
+class SessionWriter:
+    """Writes one session directory (see the module docstring for the call order)."""
+
+    def __init__(self, paths: SessionPaths, meta: dict[str, Any], *, gamepad: bool) -> None:
+        self.paths = paths
+        self.meta = meta
+        self.gamepad = gamepad
+        self.open_chunks: list[ChunkState] = []
+        self.rows_total = 0
+        self.encode_ms: list[float] = []
+        self.bytes_written = 0
+        self.errors: list[str] = []
+        self._held: dict[str, str] = {}  # physical held keys of the journaled stream: code->device
+
+    @property
+    def held(self) -> dict[str, str]:
+        """Keys held in the journaled (stored) event stream: code -> device."""
+        return dict(self._held)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Create the directory tree and the first meta.json."""
+        self.paths.frames_dir.mkdir(parents=True, exist_ok=True)
+        self.meta.setdefault("chunks", [])
+        self.meta.setdefault("pauses", [])
+        self.write_meta()
+
+    def write_meta(self) -> None:
+        """Replace meta.json atomically."""
+        atomic_write_json(self.paths.meta, self.meta)
+
+    # -- inputs from the recorder --------------------------------------------------------------
+    def on_frame(self, chunk: int, tick: int, t_rel: int, region: list[int],
+                 size: tuple[int, int]) -> None:
+        """A frame was captured into ``chunk`` and queued for encoding."""
+        current = self.open_chunks[-1] if self.open_chunks else None
+        if current is None or current.number != chunk:
+            current = self._open_chunk(chunk, region, size, current)
+        current.frame_indices.append(tick)
+        current.timestamps.append(t_rel)
+        self._journal(current, {"kind": "frame", "row": current.num_frames - 1, "index": tick,
+                                "t": t_rel})
+
+    def _open_chunk(self, number: int, region: list[int], size: tuple[int, int],
+                    previous: ChunkState | None) -> ChunkState:
+        moved: list[InputEvent] = []
+        if previous is not None:
+            previous.closed = True
+            # Events journaled after the previous chunk's last frame belong to the new chunk.
+            last_t = previous.timestamps[-1]
+            moved = [e for e in previous.journal_events if e.t_ns > last_t]
+            self._close_journal(previous)
+        first_row = self.rows_total_frames()
+        state = ChunkState(number, first_row, region, size,
+                           held_at_start=sorted(self._held_before(moved)))
+        self.open_chunks.append(state)
+        state.journal = open(self.paths.journal(number), "w", encoding="utf-8")  # noqa: SIM115
+        self._journal(state, {"kind": "chunk", "chunk": number, "first_row": first_row,
+                              "region": region, "size": list(size)})
+        self._journal(state, {"kind": "state", "held": state.held_at_start})
+        for ev in moved:
+            self._journal_event(state, ev)
+        self.maybe_finalize()
+        return state
+
+    def rows_total_frames(self) -> int:
+        """Frames in every chunk started so far."""
+        done = sum(int(c["num_frames"]) for c in self.meta["chunks"])
+        return done + sum(c.num_frames for c in self.open_chunks)
+
+    def _held_before(self, moved: list[InputEvent]) -> set[str]:
+        """Held keys at the new chunk's start: current state with the moved events undone."""
+        held = dict(self._held)
+        for ev in reversed(moved):
+            if ev.device in (KEY, BUTTON):
+                if ev.value > 0:
+                    held.pop(ev.code, None)
+                else:
+                    held[ev.code] = ev.device
+        return set(held)
+
+    def on_events(self, events: list[InputEvent]) -> None:
+        """Raw events as drained (session-relative times); journaled for crash recovery."""
+        if not self.open_chunks:
+            return
+        chunk = self.open_chunks[-1]
+        for ev in events:
+            self._journal_event(chunk, ev)
+
+    def _journal_event(self, chunk: ChunkState, ev: InputEvent) -> None:
+        chunk.journal_events.append(ev)
+        if ev.device in (KEY, BUTTON):
+            if ev.value > 0:
+                self._held[ev.code] = ev.device
+            else:
+                self._held.pop(ev.code, None)
+        self._journal(chunk, {"kind": "event", "t": ev.t_ns, "device": ev.device,
+                              "code": ev.code, "value": ev.value})
+
+    def on_row(self, actions: npt.NDArray[np.int8], mouse: npt.NDArray[np.float32],
+               pad: npt.NDArray[np.float32], events: list[InputEvent]) -> None:
+        """The binned row of the oldest frame that has none yet, with its interval's events."""
+        for chunk in self.open_chunks:
+            if len(chunk.actions) < chunk.num_frames:
+                chunk.actions.append(actions)
+                chunk.mouse.append(mouse)
+                chunk.gamepad.append(pad)
+                chunk.events.extend(events)
+                break
+        else:
+            raise RuntimeError("binned row without a frame")  # a recorder bug, not user input
+        self.maybe_finalize()
+
+    def on_encoded(self, chunk_number: int, ms: float, nbytes: int, error: str | None) -> None:
+        """A frame of ``chunk_number`` was written (or failed to be)."""
+        for chunk in self.open_chunks:
+            if chunk.number == chunk_number:
+                if error is None:
+                    chunk.encoded += 1
+                    self.encode_ms.append(ms)
+                    self.bytes_written += nbytes
+                else:
+                    chunk.failed += 1
+                    self.errors.append(error)
+                break
+        self.maybe_finalize()
+
+    def on_control(self, record: dict[str, Any]) -> None:
+        """Journal a pause/resume record."""
+        if self.open_chunks:
+            self._journal(self.open_chunks[-1], record)
+
+    # -- journal ---------------------------------------------------------------------------------
+    def _journal(self, chunk: ChunkState, record: dict[str, Any]) -> None:
+        if chunk.journal is not None:
+            chunk.journal.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def flush_journal(self) -> None:
+        """Flush the open journals to disk (called about once a second)."""
+        for chunk in self.open_chunks:
+            if chunk.journal is not None:
+                chunk.journal.flush()
+                os.fsync(chunk.journal.fileno())
+
+    def _close_journal(self, chunk: ChunkState) -> None:
+        if chunk.journal is not None:
+            chunk.journal.flush()
+            chunk.journal.close()
+            chunk.journal = None
+
+    # -- completion ------------------------------------------------------------------------------
+    def close_all(self) -> None:
+        """No more frames will come (recording stopped)."""
+        if self.open_chunks:
+            self.open_chunks[-1].closed = True
+        self.maybe_finalize()
+
+    def maybe_finalize(self) -> None:
+        """Write every chunk that is ready, oldest first."""
+        while self.open_chunks and self.open_chunks[0].ready:
+            self._finalize(self.open_chunks.pop(0))
+
+    def _finalize(self, chunk: ChunkState) -> None:
+        n = chunk.num_frames
+        if chunk.failed:
+            # Some frames never reached the disk (e.g. disk full): keep the journal so the
+            # rows whose PNGs exist can still be recovered by `merge`, and say so.
+            log.error("chunk %d: %d of %d frames could not be written; run merge to recover",
+                      chunk.number, chunk.failed, n)
+            self._close_journal(chunk)
+            return
+        k = len(self.meta["layout"]["keys"])
+        arrays: dict[str, npt.NDArray[Any]] = {
+            "actions": np.array(chunk.actions, dtype=np.int8).reshape(n, k),
+            "mouse_deltas": np.array(chunk.mouse, dtype=np.float32).reshape(n, 2),
+            "frame_indices": np.array(chunk.frame_indices, dtype=np.int64),
+            "timestamps": np.array(chunk.timestamps, dtype=np.int64),
+        }
+        if self.gamepad:
+            arrays["gamepad"] = np.array(chunk.gamepad, dtype=np.float32).reshape(n, -1)
+        files = {"frames": f"frames/chunk_{chunk.number:03d}"}
+        for stem, arr in arrays.items():
+            path = self.paths.chunk_array(stem, chunk.number)
+            atomic_save_npy(path, arr)
+            files[stem] = path.name
+        atomic_save_npy(self.paths.events(chunk.number), events_to_array(chunk.events))
+        files["events"] = self.paths.events(chunk.number).name
+        self.meta["chunks"].append({
+            "index": chunk.number, "first_row": chunk.first_row, "num_frames": n,
+            "first_frame_index": chunk.frame_indices[0],
+            "last_frame_index": chunk.frame_indices[-1],
+            "first_t_ns": chunk.timestamps[0], "last_t_ns": chunk.timestamps[-1],
+            "region": chunk.region, "size": list(chunk.size), "held_at_start": chunk.held_at_start,
+            "files": files, "complete": True,
+        })
+        self.write_meta()
+        self._close_journal(chunk)
+        self.paths.journal(chunk.number).unlink(missing_ok=True)
+        log.debug("chunk %d complete: %d frames", chunk.number, n)

@@ -1,0 +1,106 @@
+"""What the recorder captures: a window it follows, or a fixed region.
+
+The recorder only talks to a :class:`Target`:
+
+* :meth:`Target.region` - the region to grab now (the window's **client area** for windows);
+* :meth:`Target.refresh` - re-resolve the geometry (window moved/resized) and return the new
+  region, or ``None`` when the window is gone;
+* :meth:`Target.is_focused` - whether the target has the keyboard focus *now* (called at event
+  time by the input router, so it must be cheap and thread-safe);
+* :meth:`Target.describe` - facts for ``meta.json``.
+
+Window lookup backends (``_x11.py``, ``_win32.py``) subclass :class:`WindowBackend`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from ..capture.base import Region
+
+__all__ = ["FixedRegionTarget", "Target", "WindowBackend", "WindowInfo"]
+
+
+@dataclass(frozen=True)
+class WindowInfo:
+    """One top-level window as a window backend sees it."""
+
+    window_id: int
+    title: str
+    pid: int | None
+    process: str | None
+    region: Region | None  # client area in desktop pixels; None when unmapped/minimised
+    focused: bool = False
+    mapped: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Facts for meta.json and --debug-list-windows."""
+        return {
+            "window_id": self.window_id,
+            "title": self.title,
+            "pid": self.pid,
+            "process": self.process,
+            "region": self.region.to_list() if self.region else None,
+        }
+
+
+class Target(ABC):
+    """A capture target the recorder follows."""
+
+    @abstractmethod
+    def region(self) -> Region:
+        """The region to grab now."""
+
+    def refresh(self) -> Region | None:
+        """Re-resolve the geometry; ``None`` when the target is gone. Default: unchanged."""
+        return self.region()
+
+    def is_focused(self) -> bool:
+        """Whether input goes to the target now. A fixed region is always 'focused'."""
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for meta.json."""
+        return {"kind": "region", "region": self.region().to_list()}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release OS connections (default: nothing)."""
+
+
+class FixedRegionTarget(Target):
+    """A fixed desktop region (``--region``) or a whole monitor; never moves, always focused."""
+
+    def __init__(self, region: Region, monitor: int | None = None) -> None:
+        self._region = region
+        self.monitor = monitor
+
+    def region(self) -> Region:
+        """The fixed region."""
+        return self._region
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for meta.json."""
+        return {"kind": "region", "region": self._region.to_list(), "monitor": self.monitor}
+
+
+class WindowBackend(ABC):
+    """Platform window lookup: list windows, find one, read geometry and focus."""
+
+    name: str = "windows"
+
+    @abstractmethod
+    def list_windows(self) -> list[WindowInfo]:
+        """Visible top-level windows."""
+
+    @abstractmethod
+    def geometry(self, window_id: int) -> Region | None:
+        """Client area of ``window_id`` in desktop pixels, ``None`` if gone or unmapped."""
+
+    @abstractmethod
+    def focused_window(self) -> int | None:
+        """The window that has keyboard focus (top-level id), if known."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the display connection (default: nothing)."""
