@@ -48,7 +48,7 @@ def run_merge(args: argparse.Namespace) -> int:
 
     _check_root(args.root)
     report = merge_session(args.root, progress=not args.no_progress, skip_bad=args.skip_bad)
-    print(report.format() if hasattr(report, "format") else report)
+    print(report.summary())
     return 0
 
 

@@ -10,9 +10,11 @@ from the game. When a tick is late:
 
 * by less than one period, the frame is captured at once and the grid is kept (the next deadline
   is still in the future, so there is no burst);
-* by a whole period or more, without ``skip_late`` the grid is re-anchored at "now" (indices stay
-  contiguous, the missed time is lost, no catch-up burst); with ``skip_late`` the missed periods are
-  skipped (the gap shows in the tick index and is counted as dropped ticks).
+* by a whole period or more, the frame is still captured at once and the next deadline is the next
+  grid point after it: there is no catch-up burst, and the grid keeps its phase. Without
+  ``skip_late`` the tick index stays contiguous (the late frame is counted in ``late_ticks``); with
+  ``skip_late`` the index jumps over the missed periods, so the gap shows in ``frame_indices`` and
+  is counted as dropped (``skipped_ticks``).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class FramePacer:
         self._sleep = sleep
         self._t0: int | None = None
         self._next = 0
+        self._next_deadline = 0
         self.ticks = 0
         self.skipped_ticks = 0
         self.late_ticks = 0
@@ -87,6 +90,7 @@ class FramePacer:
         """Anchor the grid (tick 0 is due at ``t0_ns``, default now) and return the anchor."""
         self._t0 = self._clock() if t0_ns is None else t0_ns
         self._next = 0
+        self._next_deadline = self._t0
         return self._t0
 
     def wait(self) -> Tick:
@@ -95,7 +99,7 @@ class FramePacer:
             self.start()
         assert self._t0 is not None
         index = self._next
-        deadline = self._t0 + index * self.period_ns
+        deadline = self._next_deadline
         now = self._clock()
         while now < deadline:
             remaining = deadline - now
@@ -107,15 +111,13 @@ class FramePacer:
         late = behind >= 1
         if late:
             self.late_ticks += 1
+            # The grid point this late tick stands for: the last one at or before now.
+            deadline += behind * self.period_ns
             if self.skip_late:
                 skipped = int(behind)
                 index += skipped
-                deadline += skipped * self.period_ns
                 self.skipped_ticks += skipped
-            else:
-                # Re-anchor so that this tick is due now: the grid moves, indices stay contiguous.
-                self._t0 += now - deadline
-                deadline = now
         self._next = index + 1
+        self._next_deadline = deadline + self.period_ns
         self.ticks += 1
         return Tick(index=index, deadline_ns=deadline, woke_ns=now, skipped=skipped, late=late)

@@ -26,7 +26,7 @@ from ..clock import now_ns
 from ..layout import DEFAULT_KEYS, PAD_AXES, PAD_BUTTONS
 from .base import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent, InputSource
 
-__all__ = ["ScriptedInput", "timeline_block"]
+__all__ = ["Scheduled", "ScriptedInput", "scheduled_events", "timeline_block"]
 
 BLOCK_NS = 10_000_000_000
 _KEYS = tuple(k for k in DEFAULT_KEYS if k not in ("t", "p", "lmb", "rmb"))
@@ -112,8 +112,10 @@ class ScriptedInput(InputSource):
     name = "scripted"
 
     def __init__(self, seed: int = 0, fps: float = 30.0, *, gamepad: bool = False,
-                 start_delay_s: float = 0.05) -> None:
+                 start_delay_s: float = 0.05, timeline: list[Scheduled] | None = None) -> None:
+        """``timeline`` plays the given (offset_ns, device, code, value) list instead."""
         super().__init__()
+        self.timeline = sorted(timeline, key=lambda e: e[0]) if timeline is not None else None
         self.seed = seed
         self.fps = fps
         self.gamepad = gamepad
@@ -130,8 +132,13 @@ class ScriptedInput(InputSource):
 
     def _run(self) -> None:
         assert self.start_ns is not None
+        start = self.start_ns
+        events: Iterator[InputEvent] = (
+            (InputEvent(start + off, dev, code, val) for off, dev, code, val in self.timeline)
+            if self.timeline is not None
+            else scheduled_events(self.seed, start, gamepad=self.gamepad))
         try:
-            for event in scheduled_events(self.seed, self.start_ns, gamepad=self.gamepad):
+            for event in events:
                 wait = (event.t_ns - now_ns()) / 1e9
                 if wait > 0 and self._stop_event.wait(wait):
                     return

@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+"""The original ``capture_logger.py``: same flags, now ``nitrogen-capture record``."""
+
+import sys
+
+from nitrogen_capture.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["record", *sys.argv[1:]]))

@@ -1,0 +1,159 @@
+"""Real recordings of the synthetic source: files, chunks, alignment with the scripted truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from nitrogen_capture.capture._synthetic import read_frame_number
+from nitrogen_capture.errors import SessionExistsError
+from nitrogen_capture.inputs._scripted import ScriptedInput, scheduled_events
+from nitrogen_capture.inputs.base import KEY, InputEvent
+from nitrogen_capture.layout import DEFAULT_LAYOUT
+from nitrogen_capture.record.binning import bin_events
+from nitrogen_capture.session.layout import EVENT_DTYPE, SessionPaths
+from recording import record_synthetic, synthetic_recorder
+
+MS = 1_000_000
+
+
+def load_chunks(root: Path, stem: str) -> np.ndarray:
+    paths = SessionPaths(root)
+    meta = json.loads(paths.meta.read_text())
+    return np.concatenate([np.load(paths.chunk_array(stem, c["index"]), allow_pickle=False)
+                           for c in meta["chunks"]])
+
+
+def test_files_chunks_and_meta(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    result, _ = record_synthetic(out, max_frames=130, chunk_size=50)
+    assert result.frames == 130 and result.chunks == 3
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["schema_version"] == 1 and meta["status"] == "complete"
+    assert [c["num_frames"] for c in meta["chunks"]] == [50, 50, 30]
+    assert [c["first_row"] for c in meta["chunks"]] == [0, 50, 100]
+    assert meta["layout"]["keys"] == list(DEFAULT_LAYOUT.keys)
+    for c in meta["chunks"]:
+        n = c["num_frames"]
+        pngs = sorted((out / c["files"]["frames"]).glob("*.png"))
+        assert [p.name for p in pngs] == [f"{i:06d}.png" for i in range(1, n + 1)]
+        acts = np.load(out / c["files"]["actions"], allow_pickle=False)
+        assert acts.shape == (n, 28) and acts.dtype == np.int8
+        assert np.load(out / c["files"]["mouse_deltas"]).shape == (n, 2)
+        assert np.load(out / c["files"]["frame_indices"]).dtype == np.int64
+    assert not list(out.glob("journal_*"))  # complete chunks leave no journal
+    idx = load_chunks(out, "frame_indices")
+    assert np.array_equal(idx, np.arange(130))  # no drops at this small size
+    ts = load_chunks(out, "timestamps")
+    assert np.all(np.diff(ts) > 0)
+
+
+def test_frames_are_the_grabbed_frames_in_order(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    record_synthetic(out, max_frames=60, chunk_size=25, size=(480, 64))
+    rows = []
+    for chunk in (1, 2, 3):
+        for png in sorted((out / f"frames/chunk_{chunk:03d}").glob("*.png")):
+            img = cv2.imread(str(png))
+            assert img.shape == (64, 480, 3)
+            rows.append(read_frame_number(img))
+    assert rows == list(range(60))
+
+
+def test_actions_are_exactly_the_binned_scripted_truth(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    rec = synthetic_recorder(out, max_frames=180, chunk_size=70, seed=7)
+    result = rec.run()
+    script = rec.inputs[0]
+    assert isinstance(script, ScriptedInput) and script.start_ns is not None
+    t0 = result.meta["clock"]["t0_ns"]
+    ts = load_chunks(out, "timestamps")
+    truth: list[InputEvent] = []
+    for e in scheduled_events(7, script.start_ns):
+        if e.t_ns - t0 > ts[-1]:
+            break
+        truth.append(InputEvent(e.t_ns - t0, e.device, e.code, e.value))
+    expected = bin_events(truth, ts, DEFAULT_LAYOUT)
+    actions = load_chunks(out, "actions")
+    assert actions.sum() > 0, "the script pressed keys"
+    np.testing.assert_array_equal(actions, expected.actions)
+    np.testing.assert_allclose(load_chunks(out, "mouse_deltas"), expected.mouse_deltas)
+    stored = load_chunks(out, "events")
+    assert stored.dtype == EVENT_DTYPE
+    assert len(stored) == len(truth)
+    assert np.all(np.diff(stored["t_ns"]) >= 0)
+
+
+def test_sub_frame_tap_and_hold_across_chunk_boundary(tmp_path: Path) -> None:
+    # Frames every ~16.7 ms; chunk of 20 frames ends near 330 ms.
+    timeline = [(100 * MS, KEY, "space", 1.0), (103 * MS, KEY, "space", 0.0),
+                (250 * MS, KEY, "w", 1.0), (600 * MS, KEY, "w", 0.0)]
+    out = tmp_path / "s"
+    rec = synthetic_recorder(out, timeline=timeline, max_frames=60, chunk_size=20)
+    result = rec.run()
+    start = rec.inputs[0].start_ns  # type: ignore[attr-defined]
+    t0 = result.meta["clock"]["t0_ns"]
+    ts = load_chunks(out, "timestamps") + t0 - start  # times since the script started
+    actions = load_chunks(out, "actions")
+    space = actions[:, DEFAULT_LAYOUT.index("space")]
+    assert space.sum() == 1  # a 3 ms tap shows in exactly one frame
+    i = int(np.argmax(space))
+    assert ts[i - 1] < 100 * MS <= ts[i]
+    w = actions[:, DEFAULT_LAYOUT.index("w")]
+    held = (ts >= 250 * MS) & (ts < 600 * MS)
+    first_after = int(np.argmax(ts >= 250 * MS))
+    held[first_after] = True
+    np.testing.assert_array_equal(w.astype(bool), held)
+    assert w[19] == 1 and w[20] == 1  # held on both sides of the chunk boundary
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["chunks"][1]["held_at_start"] == ["w"]
+
+
+def test_hotkeys_pause_and_resume(tmp_path: Path) -> None:
+    timeline = [(200 * MS, KEY, "w", 1.0), (400 * MS, KEY, "f7", 1.0),
+                (410 * MS, KEY, "f7", 0.0), (900 * MS, KEY, "ctrl", 1.0),
+                (950 * MS, KEY, "t", 1.0), (960 * MS, KEY, "t", 0.0),
+                (970 * MS, KEY, "ctrl", 0.0), (1300 * MS, KEY, "w", 0.0)]
+    out = tmp_path / "s"
+    rec = synthetic_recorder(out, timeline=timeline, max_frames=60)
+    result = rec.run()
+    meta = result.meta
+    assert len(meta["pauses"]) == 1
+    pause = meta["pauses"][0]
+    assert pause["reason"] == "hotkey" and pause["end_tick"] - pause["start_tick"] >= 25
+    idx = load_chunks(out, "frame_indices")
+    gap = np.flatnonzero(np.diff(idx) > 1)
+    assert len(gap) == 1
+    assert idx[gap[0]] < pause["start_tick"] and idx[gap[0] + 1] == pause["end_tick"]
+    events = load_chunks(out, "events")
+    codes = set(events["code"].tolist())
+    assert not codes & {"f7", "t", "ctrl"}  # hotkeys never reach the stream
+    actions = load_chunks(out, "actions")
+    w = actions[:, DEFAULT_LAYOUT.index("w")]
+    # w was held through the pause: released at the pause, pressed again at the resume.
+    assert w[gap[0]] == 1 and w[gap[0] + 1] == 1
+    assert actions[:, DEFAULT_LAYOUT.index("t")].sum() == 0
+    assert actions[:, DEFAULT_LAYOUT.index("ctrl")].sum() == 0
+
+
+def test_starts_paused_without_start_immediately(tmp_path: Path) -> None:
+    timeline = [(300 * MS, KEY, "f8", 1.0), (310 * MS, KEY, "f8", 0.0)]
+    result = synthetic_recorder(tmp_path / "s", timeline=timeline, max_frames=20,
+                                start_immediately=False).run()
+    pause = result.meta["pauses"][0]
+    assert pause["reason"] == "start" and pause["start_tick"] == 0
+    assert pause["end_tick"] >= 15  # ~300 ms at 60 fps before F8
+    assert result.frames == 20
+
+
+def test_refuses_existing_session(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    record_synthetic(out, max_frames=5)
+    before = (out / "meta.json").read_bytes()
+    with pytest.raises(SessionExistsError, match="already holds a session"):
+        synthetic_recorder(out)
+    assert (out / "meta.json").read_bytes() == before
