@@ -1,0 +1,32 @@
+"""The on-disk session format (docs/format.md): paths, reading, crash repair, merge, validation.
+
+Importing this package loads numpy only: OpenCV, PyAV and torch are imported inside the functions
+that decode frames or write ``dataset.pt``.
+"""
+
+from __future__ import annotations
+
+from .layout import EVENT_DTYPE, SCHEMA_VERSION, SessionPaths
+from .merge import MergeReport, merge_session
+from .reader import SessionReader, events_to_inputs, load_npy, segments
+from .repair import RecoveredChunk, RepairReport, parse_journal, repair_session
+from .validate import Problem, ValidationReport, validate_session
+
+__all__ = [
+    "EVENT_DTYPE",
+    "SCHEMA_VERSION",
+    "MergeReport",
+    "Problem",
+    "RecoveredChunk",
+    "RepairReport",
+    "SessionPaths",
+    "SessionReader",
+    "ValidationReport",
+    "events_to_inputs",
+    "load_npy",
+    "merge_session",
+    "parse_journal",
+    "repair_session",
+    "segments",
+    "validate_session",
+]

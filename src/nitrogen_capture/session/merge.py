@@ -1,0 +1,197 @@
+"""Merge a session's chunks into the dataset files (DESIGN.md section 7, docs/format.md).
+
+:func:`merge_session` first runs :func:`~nitrogen_capture.session.repair.repair_session` (so a
+session killed mid-chunk merges in one step), then concatenates every complete chunk's arrays in
+chunk order into ``actions.npy``, ``mouse_deltas.npy``, ``frame_indices.npy``, ``timestamps.npy``,
+``gamepad.npy`` (when recorded) and ``events.npy``, the same arrays into ``dataset.npz``, and as
+torch tensors into ``dataset.pt`` when torch is installed.
+
+Only the per-frame arrays are read (a few dozen bytes per frame), never the frames, so memory stays
+small for hours of recording. Every output goes through a temporary file and ``os.replace``:
+a crash during merge leaves the previous outputs or the new ones, never a torn file. Chunk files
+are only read, never changed.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import SessionFormatError
+from ..layout import PAD_AXES, PAD_BUTTONS
+from .io import atomic_save_npy, atomic_write_bytes, atomic_write_json
+from .layout import SessionPaths
+from .reader import ARRAY_SPECS, Chunk, SessionReader
+from .repair import RepairReport, repair_session
+
+__all__ = ["MergeReport", "merge_session"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MergeReport:
+    """Result of :func:`merge_session`.
+
+    Attributes:
+        frames: rows in the merged arrays.
+        chunks: indices of the chunks merged, in order.
+        skipped: ``(chunk index, reason)`` of chunks left out (``skip_bad`` or incomplete).
+        files: names of the files written.
+        torch_written: whether ``dataset.pt`` was written.
+        notes: anything else worth telling the user (e.g. torch missing).
+    """
+
+    root: Path
+    frames: int
+    chunks: tuple[int, ...]
+    skipped: tuple[tuple[int, str], ...]
+    files: tuple[str, ...]
+    torch_written: bool
+    repair: RepairReport
+    notes: tuple[str, ...] = field(default=())
+
+    def summary(self) -> str:
+        """A few readable lines for the CLI."""
+        lines = []
+        if self.repair.changed:
+            lines.append(self.repair.summary())
+        lines.append(f"merged {self.frames} frames from {len(self.chunks)} chunks into "
+                     f"{self.root}: {', '.join(self.files)}")
+        lines += [f"skipped chunk {i}: {why}" for i, why in self.skipped]
+        lines += list(self.notes)
+        return "\n".join(lines)
+
+
+def check_chunk(reader: SessionReader, c: Chunk) -> dict[str, npt.NDArray[Any]]:
+    """Load and check one chunk's arrays and events; raise SessionFormatError naming the file."""
+    arrays = reader.chunk_arrays(c)
+    arrays["events"] = reader.chunk_events(c)
+    n = int(c["num_frames"])
+    k = len(reader.layout)
+    for stem, (dtype, tail) in ARRAY_SPECS.items():
+        if stem not in arrays:
+            continue
+        arr, path = arrays[stem], reader.array_path(c, stem)
+        want = (n, *(k if d is None else d for d in tail))
+        if arr.dtype != dtype or arr.shape != want:
+            raise SessionFormatError(
+                f"chunk {c['index']}: {path.name} is {arr.dtype}{list(arr.shape)}, expected "
+                f"{dtype}{list(want)} (meta.json says {n} frames, layout has {k} keys)")
+    return arrays
+
+
+def merge_session(root: str | Path, *, progress: bool = False,
+                  skip_bad: bool = False) -> MergeReport:
+    """Repair, then merge every complete chunk of the session at ``root``.
+
+    Raises:
+        SessionFormatError: a chunk is damaged and ``skip_bad`` is False (nothing is written).
+        SchemaVersionError: the session comes from a newer format version.
+    """
+    repair = repair_session(root)
+    reader = SessionReader(root)
+    paths = SessionPaths(root)
+    merged_idx: list[int] = []
+    skipped: list[tuple[int, str]] = []
+    parts: dict[str, list[npt.NDArray[Any]]] = {}
+    for c in _progress(reader.chunks, progress):
+        if not c.get("complete", True):
+            skipped.append((int(c["index"]), "chunk is not complete"))
+            continue
+        try:
+            arrays = check_chunk(reader, c)
+        except SessionFormatError as exc:
+            msg = str(exc)
+            if not msg.startswith(f"chunk {c['index']}:"):
+                msg = f"chunk {c['index']}: {msg}"
+            if not skip_bad:
+                raise SessionFormatError(
+                    f"{msg}; merge stopped: repair or remove chunk {c['index']}, or rerun with "
+                    "--skip-bad to leave it out") from exc
+            log.warning("skipping %s", msg)
+            skipped.append((int(c["index"]), msg))
+            continue
+        merged_idx.append(int(c["index"]))
+        for stem, arr in arrays.items():
+            parts.setdefault(stem, []).append(arr)
+
+    empty = reader.concat_arrays([])
+    merged = {stem: np.concatenate(parts[stem]) if stem in parts else empty[stem]
+              for stem in (*reader.array_names(), "events")}
+    files = []
+    for stem, arr in merged.items():
+        dest = paths.events_merged if stem == "events" else paths.merged(stem)
+        atomic_save_npy(dest, arr)
+        files.append(dest.name)
+    _save_npz(paths.npz, merged)
+    files.append(paths.npz.name)
+    notes: list[str] = []
+    torch_written = _save_pt(paths.pt, merged, reader)
+    if torch_written:
+        files.append(paths.pt.name)
+    else:
+        notes.append("dataset.pt not written: torch is not installed "
+                     "(pip install 'nitrogen-capture[torch]')")
+
+    frames = len(merged["actions"])
+    meta = dict(reader.meta)
+    meta["merged"] = {"frames": frames, "chunks": merged_idx,
+                      "skipped_chunks": [i for i, _ in skipped], "files": files}
+    counters = dict(meta.get("counters") or {})
+    counters["frames"] = frames
+    meta["counters"] = counters
+    atomic_write_json(paths.meta, meta)
+    return MergeReport(Path(root), frames, tuple(merged_idx), tuple(skipped), tuple(files),
+                       torch_written, repair, tuple(notes))
+
+
+def _progress(chunks: list[Chunk], enabled: bool) -> list[Chunk] | Any:
+    if not enabled:
+        return chunks
+    from rich.progress import track
+
+    return track(chunks, description="merging chunks", transient=True)
+
+
+def _save_npz(path: Path, arrays: dict[str, npt.NDArray[Any]]) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, allow_pickle=False, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _save_pt(path: Path, arrays: dict[str, npt.NDArray[Any]], reader: SessionReader) -> bool:
+    """Write dataset.pt; False when torch is missing.
+
+    Tensors of the merged arrays plus ``events`` as a dict (``t_ns``, ``value`` tensors,
+    ``device``, ``code`` string lists: tensors cannot hold strings) and ``meta`` (layout key
+    names, gamepad column names, target fps, schema version). Everything is loadable with
+    ``torch.load(weights_only=True)``.
+    """
+    try:
+        import torch
+    except ImportError:
+        log.info("torch missing: dataset.pt not written")
+        return False
+    data: dict[str, Any] = {stem: torch.from_numpy(np.ascontiguousarray(arr))
+                            for stem, arr in arrays.items() if stem != "events"}
+    ev = arrays["events"]
+    data["events"] = {"t_ns": torch.from_numpy(ev["t_ns"].astype(np.int64)),
+                      "device": [str(d) for d in ev["device"]],
+                      "code": [str(c) for c in ev["code"]],
+                      "value": torch.from_numpy(ev["value"].astype(np.float64))}
+    fps = (reader.meta.get("fps") or {}).get("target")
+    data["meta"] = {"layout": list(reader.layout.keys), "layout_name": reader.layout.name,
+                    "gamepad_columns": [*PAD_BUTTONS, *PAD_AXES] if reader.has_gamepad else [],
+                    "fps": float(fps) if fps is not None else None,
+                    "schema_version": int(reader.meta["schema_version"])}
+    buf = io.BytesIO()
+    torch.save(data, buf)
+    atomic_write_bytes(path, buf.getvalue())
+    return True

@@ -1,0 +1,320 @@
+"""Read a session directory written in format version 1 (docs/format.md).
+
+:class:`SessionReader` checks ``meta.json`` once and then hands out chunk arrays, events, frame
+paths and decoded frames. Every ``.npy`` is loaded with ``np.load(allow_pickle=False)``: a session
+is data from disk and never gets to run code. A missing, truncated or corrupt file raises
+:class:`~nitrogen_capture.errors.SessionFormatError` naming the file, so merge/validate can name
+the damaged chunk.
+
+Row numbering: merged row ``i`` is chunk ``c`` row ``i - offset(c)`` where the offsets are the
+running sum of ``num_frames`` over the *included* chunks: the chunks listed in
+``meta["merged"]["chunks"]`` after a merge (a merge with ``--skip-bad`` leaves some out), else
+every complete chunk in index order.
+
+Time: event and frame times stay relative to ``meta["clock"]["t0_ns"]`` (ns since the first
+tick); nothing here converts them to absolute monotonic or wall-clock time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import ConfigError, SchemaVersionError, SessionFormatError, missing_dependency
+from ..inputs.base import InputEvent
+from ..layout import KeyLayout
+from .layout import CHUNK_ARRAYS, EVENT_DTYPE, SCHEMA_VERSION, SessionPaths
+
+__all__ = ["SessionReader", "events_to_inputs", "load_npy", "segments"]
+
+Chunk = dict[str, Any]
+# Expected dtype and trailing shape of each chunk array; None stands for K = len(layout).
+ARRAY_SPECS: dict[str, tuple[np.dtype[Any], tuple[int | None, ...]]] = {
+    "actions": (np.dtype(np.int8), (None,)),
+    "mouse_deltas": (np.dtype(np.float32), (2,)),
+    "frame_indices": (np.dtype(np.int64), ()),
+    "timestamps": (np.dtype(np.int64), ()),
+    "gamepad": (np.dtype(np.float32), (21,)),
+}
+
+
+def load_npy(path: Path) -> npt.NDArray[Any]:
+    """Load one ``.npy`` without unpickling; damage becomes a SessionFormatError naming the file."""
+    if not path.is_file():
+        raise SessionFormatError(f"{path} is missing")
+    try:
+        return np.asarray(np.load(path, allow_pickle=False))
+    except (ValueError, OSError, EOFError) as exc:
+        raise SessionFormatError(f"{path} is truncated or corrupt ({exc})") from exc
+
+
+def events_to_inputs(events: npt.NDArray[Any]) -> list[InputEvent]:
+    """Turn an events structured array (EVENT_DTYPE) into InputEvent values.
+
+    ``t_ns`` stays as stored: ns since the session's ``clock.t0_ns``, not absolute monotonic time.
+    """
+    return [InputEvent(int(t), str(d), str(c), float(v))
+            for t, d, c, v in zip(events["t_ns"], events["device"], events["code"],
+                                  events["value"], strict=True)]
+
+
+def segments(
+    frame_indices: npt.ArrayLike,
+    *,
+    valid: npt.ArrayLike | None = None,
+    pauses: Sequence[dict[str, Any]] = (),
+    min_length: int = 1,
+) -> list[tuple[int, int]]:
+    """Contiguous runs of rows as half-open ``(start, stop)`` merged-row ranges.
+
+    Rows ``i`` and ``i + 1`` are in one run when ``frame_indices[i + 1] == frame_indices[i] + 1``,
+    no pause starts between them, and both are ``valid`` (e.g. their frame exists). Invalid rows
+    belong to no run. Runs shorter than ``min_length`` are left out. Exporters build training
+    windows inside one run only, never across a pause or dropped ticks.
+    """
+    fi = np.asarray(frame_indices, dtype=np.int64)
+    n = len(fi)
+    ok = np.ones(n, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    if len(ok) != n:
+        raise ValueError(f"valid has {len(ok)} rows, frame_indices has {n}")
+    if n == 0:
+        return []
+    joined = (fi[1:] == fi[:-1] + 1) & ok[1:] & ok[:-1]
+    for p in pauses:
+        # A pause starting at tick s cuts between rows with fi[i] < s <= fi[i+1].
+        s = int(p.get("start_tick", -1))
+        joined &= ~((fi[:-1] < s) & (fi[1:] >= s))
+    out: list[tuple[int, int]] = []
+    start: int | None = None
+    for i in range(n):
+        if not ok[i]:
+            start = None
+            continue
+        if start is None:
+            start = i
+        if i == n - 1 or not joined[i]:
+            if i + 1 - start >= min_length:
+                out.append((start, i + 1))
+            start = None
+    return out
+
+
+class SessionReader:
+    """Read-only view of one session directory.
+
+    Raises:
+        SessionFormatError: meta.json is missing, not JSON, or lacks required fields.
+        SchemaVersionError: the session was written by a newer format version.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.paths = SessionPaths(self.root)
+        self.meta: dict[str, Any] = self._load_meta()
+        try:
+            self.layout = KeyLayout.from_meta(self.meta["layout"])
+        except (ConfigError, KeyError, TypeError) as exc:
+            raise SessionFormatError(f"{self.paths.meta}: invalid layout ({exc})") from exc
+        self.chunks: list[Chunk] = self._check_chunks(self.meta.get("chunks", []))
+
+    # -- meta ---------------------------------------------------------------------------------
+    def _load_meta(self) -> dict[str, Any]:
+        p = self.paths.meta
+        if not p.is_file():
+            raise SessionFormatError(f"{self.root} has no meta.json: not a session directory")
+        try:
+            meta = json.loads(p.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SessionFormatError(f"{p} is not valid JSON ({exc})") from exc
+        if not isinstance(meta, dict):
+            raise SessionFormatError(f"{p} holds no JSON object")
+        version = meta.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise SessionFormatError(f"{p}: schema_version missing or invalid: {version!r}")
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"session {self.root} is format v{version}, this tool reads v{SCHEMA_VERSION}: "
+                "upgrade nitrogen-capture"
+            )
+        if "layout" not in meta:
+            raise SessionFormatError(f"{p}: no 'layout' entry")
+        return meta
+
+    def _check_chunks(self, raw: object) -> list[Chunk]:
+        if not isinstance(raw, list):
+            raise SessionFormatError(f"{self.paths.meta}: 'chunks' is not a list")
+        for c in raw:
+            if not (isinstance(c, dict) and isinstance(c.get("index"), int)
+                    and isinstance(c.get("num_frames"), int) and c["num_frames"] >= 0):
+                raise SessionFormatError(f"{self.paths.meta}: malformed chunk entry {c!r}")
+        return sorted(raw, key=lambda c: int(c["index"]))
+
+    @property
+    def has_gamepad(self) -> bool:
+        """Whether the session recorded a gamepad (``gamepad_chunk_NNN.npy`` files)."""
+        return bool(self.meta.get("gamepad", False))
+
+    @property
+    def frame_kind(self) -> str:
+        """``png`` or ``video``."""
+        return str((self.meta.get("frame_format") or {}).get("kind", "png"))
+
+    @property
+    def pauses(self) -> list[dict[str, Any]]:
+        """The pause segments of meta.json."""
+        return list(self.meta.get("pauses") or [])
+
+    def array_names(self) -> tuple[str, ...]:
+        """Per-chunk array stems of this session (gamepad only when recorded)."""
+        return CHUNK_ARRAYS + (("gamepad",) if self.has_gamepad else ())
+
+    def chunk(self, index: int) -> Chunk:
+        """The meta entry of chunk ``index``."""
+        for c in self.chunks:
+            if c["index"] == index:
+                return c
+        raise SessionFormatError(f"{self.paths.meta}: no chunk {index}")
+
+    def included_chunks(self) -> list[Chunk]:
+        """Chunks that make up the merged arrays (see the module docstring)."""
+        merged = self.meta.get("merged")
+        if isinstance(merged, dict) and isinstance(merged.get("chunks"), list):
+            wanted = {int(i) for i in merged["chunks"]}
+            return [c for c in self.chunks if c["index"] in wanted]
+        return [c for c in self.chunks if c.get("complete", True)]
+
+    def row_offsets(self) -> dict[int, int]:
+        """Merged row of each included chunk's row 0."""
+        out, row = {}, 0
+        for c in self.included_chunks():
+            out[int(c["index"])] = row
+            row += int(c["num_frames"])
+        return out
+
+    # -- files --------------------------------------------------------------------------------
+    def _file(self, c: Chunk, stem: str, default: Path) -> Path:
+        # The writer records file names in the chunk entry; fall back to the format's names.
+        name = (c.get("files") or {}).get(stem)
+        return self.root / str(name) if name else default
+
+    def array_path(self, c: Chunk, stem: str) -> Path:
+        """Path of one chunk array (``actions``, ``timestamps``, ``events``, ...)."""
+        return self._file(c, stem, self.paths.chunk_array(stem, int(c["index"])))
+
+    def chunk_arrays(self, c: Chunk) -> dict[str, npt.NDArray[Any]]:
+        """Load the per-frame arrays of chunk ``c`` (not events, not frames)."""
+        return {stem: load_npy(self.array_path(c, stem)) for stem in self.array_names()}
+
+    def chunk_events(self, c: Chunk) -> npt.NDArray[Any]:
+        """The chunk's events structured array; a file without the event fields is an error."""
+        p = self.array_path(c, "events")
+        ev = load_npy(p)
+        if ev.dtype.names is None or set(ev.dtype.names) != set(EVENT_DTYPE.names or ()):
+            raise SessionFormatError(f"{p}: not an events array (dtype {ev.dtype})")
+        return ev
+
+    def frames_path(self, c: Chunk) -> Path:
+        """frames/chunk_NNN (PNG folder) or the chunk's video file."""
+        idx = int(c["index"])
+        if self.frame_kind == "video":
+            fmt = self.meta.get("frame_format") or {}
+            ext = str(fmt.get("container") or fmt.get("ext") or "mkv")
+            return self._file(c, "frames", self.paths.chunk_video(idx, ext))
+        return self._file(c, "frames", self.paths.chunk_frames_dir(idx))
+
+    def frame_paths(self, c: Chunk) -> list[Path]:
+        """PNG paths of every row of chunk ``c`` (whether or not they exist)."""
+        d = self.frames_path(c)
+        return [d / f"{r + 1:06d}.png" for r in range(int(c["num_frames"]))]
+
+    def frames_present(self, c: Chunk) -> npt.NDArray[np.bool_]:
+        """Per row of ``c``: does its frame exist on disk (PNG file, or the chunk's video)."""
+        n = int(c["num_frames"])
+        if self.frame_kind == "video":
+            return np.full(n, self.frames_path(c).is_file(), dtype=bool)
+        return np.array([p.is_file() for p in self.frame_paths(c)], dtype=bool)
+
+    def iter_chunk_frames(self, c: Chunk) -> Iterator[npt.NDArray[np.uint8]]:
+        """Decode the chunk's frames in row order as BGR (H, W, 3) uint8 arrays."""
+        if self.frame_kind == "video":
+            yield from _decode_video(self.frames_path(c))
+            return
+        import cv2
+
+        for p in self.frame_paths(c):
+            img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+            if img is None:
+                raise SessionFormatError(f"{p} is missing or cannot be decoded")
+            yield np.asarray(img, dtype=np.uint8)
+
+    def iter_frames(self, start: int = 0, stop: int | None = None,
+                    ) -> Iterator[tuple[int, npt.NDArray[np.uint8]]]:
+        """Yield ``(merged_row, BGR frame)`` for merged rows in ``[start, stop)``, one at a time."""
+        offsets = self.row_offsets()
+        for c in self.included_chunks():
+            off, n = offsets[int(c["index"])], int(c["num_frames"])
+            if off + n <= start or (stop is not None and off >= stop):
+                continue
+            for r, img in enumerate(self.iter_chunk_frames(c)):
+                row = off + r
+                if stop is not None and row >= stop:
+                    return
+                if row >= start:
+                    yield row, img
+
+    # -- merged -------------------------------------------------------------------------------
+    def merged_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """Load the merged arrays (``actions.npy`` ...); run ``nitrogen-capture merge`` first."""
+        if not self.paths.merged("actions").is_file():
+            raise SessionFormatError(
+                f"session {self.root} is not merged: run nitrogen-capture merge --root {self.root}"
+            )
+        out = {stem: load_npy(self.paths.merged(stem)) for stem in self.array_names()}
+        out["events"] = load_npy(self.paths.events_merged)
+        return out
+
+    def concat_arrays(self, chunks: Iterable[Chunk] | None = None) -> dict[str, npt.NDArray[Any]]:
+        """Concatenate chunk arrays and events (default: the included chunks) in memory."""
+        parts: dict[str, list[npt.NDArray[Any]]] = {s: [] for s in self.array_names()}
+        events: list[npt.NDArray[Any]] = []
+        for c in self.included_chunks() if chunks is None else chunks:
+            for stem, arr in self.chunk_arrays(c).items():
+                parts[stem].append(arr)
+            events.append(self.chunk_events(c))
+        k = len(self.layout)
+        empty: dict[str, npt.NDArray[Any]] = {
+            "actions": np.zeros((0, k), np.int8), "mouse_deltas": np.zeros((0, 2), np.float32),
+            "frame_indices": np.zeros(0, np.int64), "timestamps": np.zeros(0, np.int64),
+            "gamepad": np.zeros((0, 21), np.float32)}
+        out = {s: np.concatenate(v) if v else empty[s] for s, v in parts.items()}
+        out["events"] = np.concatenate(events) if events else np.zeros(0, EVENT_DTYPE)
+        return out
+
+    def segments(self, min_length: int = 1) -> list[tuple[int, int]]:
+        """Contiguous merged-row runs: no pause, no tick gap, frame on disk (:func:`segments`)."""
+        fi = [self.chunk_arrays(c)["frame_indices"] for c in self.included_chunks()]
+        ok = [self.frames_present(c) for c in self.included_chunks()]
+        if not fi:
+            return []
+        return segments(np.concatenate(fi), valid=np.concatenate(ok), pauses=self.pauses,
+                        min_length=min_length)
+
+
+def _decode_video(path: Path) -> Iterator[npt.NDArray[np.uint8]]:
+    try:
+        import av
+    except ImportError as exc:
+        raise missing_dependency("av", "video", "reading video frame storage") from exc
+    if not path.is_file():
+        raise SessionFormatError(f"{path} is missing")
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                yield np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+    except av.error.FFmpegError as exc:
+        raise SessionFormatError(f"{path} cannot be decoded ({exc})") from exc

@@ -1,0 +1,281 @@
+"""Rebuild the chunk that was open when the recorder died (kill -9, power loss, disk full).
+
+A chunk with a ``journal_chunk_NNN.jsonl`` on disk was never finished. :func:`repair_session`
+rebuilds it from the journal and the frames on disk (docs/format.md, "Journal"):
+
+1. Parse the journal; a torn last line (the process died mid-write) is ignored.
+2. Keep the longest prefix of rows whose journal ``frame`` record **and** frame both exist. PNGs are
+   written to a temporary name and renamed, so a PNG that exists is whole; for video storage the
+   frames that PyAV can decode from the (crash-tolerant) MKV count.
+3. Re-bin actions, mouse deltas and gamepad from the journal's events with the recorder's own
+   :class:`~nitrogen_capture.record.binning.ActionBinner`, starting from the held keys of the
+   journal's ``state`` line, so the result equals what the live recorder would have written.
+4. Write the chunk arrays atomically, add/replace the chunk entry in ``meta.json``
+   (``complete: true, recovered: true``, status ``recovered``), move frames beyond the kept prefix
+   into ``frames/chunk_NNN/orphans/`` (never deleted), and only then delete the journal.
+
+Every step is idempotent: a repair interrupted half-way can simply be run again. Finished chunks
+are never touched. Limitation: the journal stores no gamepad axis state at chunk start, so stick
+axes of a recovered chunk start at 0 until the pad next reports them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import missing_dependency
+from ..inputs.base import BUTTON, KEY, InputEvent
+from ..layout import MOUSE_BUTTONS
+from ..record.binning import ActionBinner, bin_events
+from .io import atomic_save_npy, atomic_write_json
+from .layout import EVENT_DTYPE, SessionPaths
+from .reader import SessionReader
+
+__all__ = ["Journal", "RecoveredChunk", "RepairReport", "parse_journal", "repair_session"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Journal:
+    """What a chunk journal holds (see docs/format.md)."""
+
+    chunk_line: dict[str, Any] | None = None
+    frames: dict[int, tuple[int, int]] = field(default_factory=dict)  # row -> (tick, t_ns)
+    events: list[InputEvent] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    pauses: list[dict[str, Any]] = field(default_factory=list)
+    torn_last_line: bool = False
+    bad_lines: int = 0
+
+
+def parse_journal(path: Path) -> Journal:
+    """Parse a journal; a torn last line is ignored, other unreadable lines are counted."""
+    j = Journal()
+    lines = path.read_bytes().split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    open_pause: dict[str, Any] | None = None
+    for n, raw in enumerate(lines):
+        try:
+            rec = json.loads(raw)
+            kind = rec["kind"]
+        except (ValueError, KeyError, TypeError):
+            if n == len(lines) - 1:
+                j.torn_last_line = True
+            else:
+                j.bad_lines += 1
+            continue
+        try:
+            if kind == "chunk" and j.chunk_line is None:
+                j.chunk_line = rec
+            elif kind == "frame":
+                j.frames[int(rec["row"])] = (int(rec["index"]), int(rec["t"]))
+            elif kind == "event":
+                j.events.append(InputEvent(int(rec["t"]), str(rec["device"]), str(rec["code"]),
+                                           float(rec["value"])))
+            elif kind == "state" and not j.held:
+                j.held = [str(k) for k in rec.get("held", [])]
+            elif kind == "pause":
+                tick, t = int(rec["start_tick"]), int(rec["start_t"])
+                open_pause = {"start_tick": tick, "end_tick": tick, "start_t_ns": t,
+                              "end_t_ns": t, "reason": str(rec.get("reason", "hotkey"))}
+                j.pauses.append(open_pause)
+            elif kind == "resume" and open_pause is not None:
+                open_pause["end_tick"] = int(rec["end_tick"])
+                open_pause["end_t_ns"] = int(rec["end_t"])
+                open_pause = None
+        except (KeyError, TypeError, ValueError):
+            j.bad_lines += 1
+    j.events.sort(key=lambda e: e.t_ns)  # stable: equal times keep journal order
+    return j
+
+
+@dataclass(frozen=True)
+class RecoveredChunk:
+    """What repair did to one open chunk."""
+
+    index: int
+    rows_kept: int
+    journal_frames: int
+    frames_on_disk: int
+    orphaned: tuple[str, ...]
+    events_kept: int
+    events_dropped: int
+    torn_last_line: bool
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RepairReport:
+    """Result of :func:`repair_session`."""
+
+    root: Path
+    recovered: tuple[RecoveredChunk, ...] = ()
+    journals_removed: tuple[str, ...] = ()  # leftovers of chunks that were already complete
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything on disk was changed."""
+        return bool(self.recovered or self.journals_removed)
+
+    def summary(self) -> str:
+        """One line per recovered chunk."""
+        out = [f"chunk {r.index}: recovered {r.rows_kept} rows (journal {r.journal_frames}, "
+               f"frames on disk {r.frames_on_disk}, {len(r.orphaned)} moved to orphans)"
+               + (f"; {r.note}" if r.note else "") for r in self.recovered]
+        out += [f"removed stale journal {j}" for j in self.journals_removed]
+        return "\n".join(out)
+
+
+def repair_session(root: str | Path) -> RepairReport:
+    """Rebuild every chunk that still has a journal; see the module docstring."""
+    reader = SessionReader(root)
+    paths = reader.paths
+    recovered: list[RecoveredChunk] = []
+    removed: list[str] = []
+    for jpath in paths.journals():
+        idx = int(jpath.stem.rsplit("_", 1)[1])
+        entry = next((c for c in reader.chunks if c["index"] == idx), None)
+        if entry is not None and entry.get("complete") and all(
+                reader.array_path(entry, s).is_file() for s in reader.array_names()):
+            # Died after meta.json was replaced but before the journal was deleted.
+            jpath.unlink()
+            removed.append(jpath.name)
+            continue
+        recovered.append(_repair_chunk(reader, idx, jpath))
+        reader = SessionReader(root)  # meta.json changed
+    return RepairReport(Path(root), tuple(recovered), tuple(removed))
+
+
+def _frames_on_disk(reader: SessionReader, idx: int) -> tuple[int, Path]:
+    """How many leading rows have a frame on disk (PNG files, or decodable video frames)."""
+    if reader.frame_kind == "video":
+        fmt = reader.meta.get("frame_format") or {}
+        video = reader.paths.chunk_video(idx, str(fmt.get("container") or fmt.get("ext") or "mkv"))
+        return _count_video_frames(video), video
+    d = reader.paths.chunk_frames_dir(idx)
+    n = 0
+    while (d / f"{n + 1:06d}.png").is_file():
+        n += 1
+    return n, d
+
+
+def _count_video_frames(path: Path) -> int:
+    try:
+        import av
+    except ImportError as exc:
+        raise missing_dependency("av", "video", "recovering a video chunk") from exc
+    if not path.is_file():
+        return 0
+    n = 0
+    try:
+        with av.open(str(path)) as container:
+            for _ in container.decode(video=0):
+                n += 1
+    except av.error.FFmpegError:
+        pass  # a killed encoder leaves a torn tail: the frames decoded so far are whole
+    return n
+
+
+def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChunk:
+    paths: SessionPaths = reader.paths
+    j = parse_journal(jpath)
+    # Longest prefix of rows with a journal record and a frame on disk.
+    rows = 0
+    while rows in j.frames:
+        rows += 1
+    on_disk, frames_loc = _frames_on_disk(reader, idx)
+    kept = min(rows, on_disk)
+    orphaned = _move_orphans(frames_loc, kept) if reader.frame_kind != "video" else ()
+    if kept == 0:
+        # Nothing to rebuild: keep the journal's data beside the orphans rather than delete it.
+        dest = paths.chunk_frames_dir(idx) / "orphans"
+        dest.mkdir(parents=True, exist_ok=True)
+        os.replace(jpath, dest / jpath.name)
+        log.warning("chunk %d: no frame survived; journal moved to %s", idx, dest)
+        return RecoveredChunk(idx, 0, len(j.frames), on_disk, orphaned, 0, len(j.events),
+                              j.torn_last_line, "no complete frame: journal kept in orphans/")
+
+    ticks = np.array([j.frames[r][0] for r in range(kept)], dtype=np.int64)
+    times = np.array([j.frames[r][1] for r in range(kept)], dtype=np.int64)
+    t_last = int(times[-1])
+    prev = [c for c in reader.chunks if c["index"] < idx]
+    # This chunk's events are those in (t_last(previous chunk), t_last] (docs/format.md).
+    t_prev = int(prev[-1].get("last_t_ns", -1)) if prev else None
+    events = [e for e in j.events
+              if e.t_ns <= t_last and (t_prev is None or e.t_ns > t_prev)]
+    binner = ActionBinner(reader.layout)
+    # Held keys at chunk start: press them, then close a throw-away frame so they count as held
+    # (not as presses latched inside the first interval), exactly like the live binner's state.
+    for k in j.held:
+        binner.feed(InputEvent(int(times[0]), BUTTON if k in MOUSE_BUTTONS else KEY, k, 1.0))
+    binner.close_frame()
+    binned = bin_events(events, times, reader.layout, binner)
+    ev = np.array([(e.t_ns, e.device, e.code, e.value) for e in events], dtype=EVENT_DTYPE)
+
+    arrays: dict[str, npt.NDArray[Any]] = {
+        "actions": binned.actions, "mouse_deltas": binned.mouse_deltas,
+        "frame_indices": ticks, "timestamps": times, "events": ev}
+    if reader.has_gamepad:
+        arrays["gamepad"] = binned.gamepad
+    files = {stem: paths.chunk_array(stem, idx).name for stem in arrays}
+    files["frames"] = str(frames_loc.relative_to(paths.root))
+    for stem, arr in arrays.items():
+        atomic_save_npy(paths.chunk_array(stem, idx), arr)
+
+    meta = dict(reader.meta)
+    # Not the journal's first_row: an earlier chunk recovered with fewer rows shifts this one.
+    first_row = sum(int(c["num_frames"]) for c in prev)
+    line = j.chunk_line or {}
+    capture = meta.get("capture") or {}
+    entry = {"index": idx, "first_row": first_row, "num_frames": kept,
+             "first_frame_index": int(ticks[0]), "last_frame_index": int(ticks[-1]),
+             "first_t_ns": int(times[0]), "last_t_ns": t_last,
+             "region": line.get("region") or capture.get("region"),
+             "size": line.get("size") or capture.get("size"), "held_at_start": sorted(j.held),
+             "files": files, "complete": True, "recovered": True}
+    meta["chunks"] = sorted([c for c in reader.chunks if c["index"] != idx] + [entry],
+                            key=lambda c: int(c["index"]))
+    known = {int(p.get("start_tick", -1)) for p in meta.get("pauses") or []}
+    new_pauses = [p for p in j.pauses if p["start_tick"] not in known]
+    meta["pauses"] = list(meta.get("pauses") or []) + new_pauses
+    counters = dict(meta.get("counters") or {})
+    counters["frames"] = sum(int(c["num_frames"]) for c in meta["chunks"])
+    meta["counters"] = counters
+    meta["status"] = "recovered"
+    atomic_write_json(paths.meta, meta)
+    jpath.unlink()  # last: everything it described is on disk now
+    dropped = len(j.events) - len(events)
+    note = f"{dropped} events outside the kept frames' span dropped" if dropped else ""
+    log.info("chunk %d: recovered %d rows", idx, kept)
+    return RecoveredChunk(idx, kept, len(j.frames), on_disk, orphaned, len(events), dropped,
+                          j.torn_last_line, note)
+
+
+def _move_orphans(folder: Path, kept: int) -> tuple[str, ...]:
+    """Move every file of a PNG chunk folder beyond the kept rows into ``orphans/``."""
+    if not folder.is_dir():
+        return ()
+    keep = {f"{r + 1:06d}.png" for r in range(kept)}
+    moved = []
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.name not in keep:
+            dest_dir = folder / "orphans"
+            dest_dir.mkdir(exist_ok=True)
+            dest = dest_dir / p.name
+            n = 1
+            while dest.exists():  # a second crash of the same chunk: never overwrite
+                dest = dest_dir / f"{p.stem}.{n}{p.suffix}"
+                n += 1
+            os.replace(p, dest)
+            moved.append(p.name)
+    return tuple(moved)

@@ -1,0 +1,409 @@
+"""Check a session and measure it: every problem is collected, none stops the check.
+
+:func:`validate_session` looks at, in order:
+
+* ``meta.json``: present, valid JSON, schema version this tool reads (a newer one ends the check);
+* leftover journals: a chunk left open by a crash is an error ("run merge to recover");
+* each chunk: every array present and loadable, dtype and shape (``K == len(layout)``), row counts
+  equal to each other and to ``num_frames``, first/last frame index as in meta, events sorted;
+* frames (PNG storage): missing and extra files per chunk. With ``check_frames`` every PNG's
+  signature, ``IHDR`` size and ``IEND`` trailer are read (a few bytes per file: catches truncated
+  and foreign files and size changes inside a chunk) and a sample of up to 8 frames per chunk is
+  fully decoded with ``cv2.imread``. Video storage: the file exists and, with ``check_frames`` and
+  PyAV installed, its decodable frame count equals the rows;
+* across chunks: timestamps and frame indices strictly increasing; tick gaps not covered by a pause
+  are dropped ticks (a warning);
+* merged files: when present they must equal the concatenation of the merged chunks.
+
+The report also carries statistics: frames, duration, achieved fps (intervals that span a pause are
+left out), frame interval and jitter (|interval - 1/fps|) p50/p99/max in ms, dropped ticks, pauses,
+late frames, encoder cost, and input activity (presses per key, mouse motion, event counts).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import SchemaVersionError, SessionFormatError
+from ..inputs.base import BUTTON, KEY, MOTION, PAD_BUTTON, WHEEL
+from .reader import ARRAY_SPECS, SessionReader, load_npy
+
+__all__ = ["Problem", "ValidationReport", "validate_session"]
+
+ERROR, WARNING, INFO = "error", "warning", "info"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding: ``level`` is error, warning or info; ``where`` names the file or chunk."""
+
+    level: str
+    where: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """All problems found in a session plus its statistics (see the module docstring)."""
+
+    root: Path
+    problems: tuple[Problem, ...]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem is an error."""
+        return not self.errors
+
+    @property
+    def errors(self) -> list[Problem]:
+        """Problems of level error."""
+        return [p for p in self.problems if p.level == ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """Problems of level warning."""
+        return [p for p in self.problems if p.level == WARNING]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"root": str(self.root), "ok": self.ok, "stats": self.stats,
+                "problems": [{"level": p.level, "where": p.where, "message": p.message}
+                             for p in self.problems]}
+
+    def format(self) -> str:
+        """A readable multi-line report for the CLI."""
+        s = self.stats
+        lines = [f"session {self.root}: {'OK' if self.ok else 'ERRORS'} "
+                 f"({len(self.errors)} errors, {len(self.warnings)} warnings)"]
+        if "frames" in s:
+            lines.append(f"  frames {s['frames']} in {s['chunks']} chunks, "
+                         f"duration {s['duration_s']:.2f} s")
+            fps_t = s.get("fps_target")
+            lines.append(f"  fps achieved {s['fps_achieved']:.2f}"
+                         + (f" (target {fps_t:g})" if fps_t else ""))
+            iv, jt = s["interval_ms"], s["jitter_ms"]
+            lines.append(f"  frame interval ms p50 {iv['p50']:.2f} p99 {iv['p99']:.2f} "
+                         f"max {iv['max']:.2f}; jitter ms p50 {jt['p50']:.2f} "
+                         f"p99 {jt['p99']:.2f} max {jt['max']:.2f}")
+            lines.append(f"  dropped ticks {s['dropped_ticks']}, pauses {s['pauses']} "
+                         f"({s['paused_s']:.2f} s), late frames {s['late_frames']}")
+            enc = s.get("encoder") or {}
+            if enc.get("ms_per_frame_mean") is not None:
+                lines.append(f"  encoder {enc.get('name', '?')}: {enc['ms_per_frame_mean']:.2f} ms"
+                             f"/frame mean, p99 {enc.get('ms_per_frame_p99', float('nan')):.2f}")
+            inp = s["input"]
+            presses = ", ".join(f"{k} {v}" for k, v in inp["presses"].items()) or "none"
+            lines.append(f"  input: {inp['events']} events; presses: {presses}")
+            lines.append(f"  mouse motion |dx| {inp['mouse_abs_dx']:.0f} |dy| "
+                         f"{inp['mouse_abs_dy']:.0f} counts; wheel steps {inp['wheel_steps']:.0f}")
+        for p in self.problems:
+            lines.append(f"  {p.level.upper():7s} {p.where}: {p.message}")
+        return "\n".join(lines)
+
+
+def validate_session(root: str | Path, *, check_frames: bool = True) -> ValidationReport:
+    """Check the session at ``root`` and return every problem found (never raises for damage)."""
+    root = Path(root)
+    probs: list[Problem] = []
+    try:
+        reader = SessionReader(root)
+    except (SessionFormatError, SchemaVersionError) as exc:
+        return ValidationReport(root, (Problem(ERROR, "meta.json", str(exc)),))
+    add = probs.append
+    for j in reader.paths.journals():
+        add(Problem(ERROR, j.name, "a chunk was left open (crash or kill): run merge to recover"))
+    listed = {int(c["index"]) for c in reader.chunks}
+    open_ = {int(j.stem.rsplit("_", 1)[1]) for j in reader.paths.journals()}
+    for idx in sorted(set(reader.paths.chunk_numbers_on_disk()) - listed - open_):
+        add(Problem(WARNING, f"chunk {idx}", "files on disk but not listed in meta.json"))
+
+    good: dict[int, dict[str, npt.NDArray[Any]]] = {}
+    row = 0
+    for c in reader.chunks:
+        if "first_row" in c and int(c["first_row"]) != row:
+            add(Problem(WARNING, f"chunk {c['index']}", f"first_row is {c['first_row']}, the "
+                        f"chunks before it hold {row} rows"))
+        row += int(c["num_frames"])
+        arrays = _check_chunk(reader, c, probs)
+        if arrays is not None:
+            good[int(c["index"])] = arrays
+        if reader.frame_kind == "video":
+            check_video_chunk(reader, c, probs, check_frames)
+        else:
+            check_png_chunk(reader, c, probs, check_frames)
+
+    included = [int(c["index"]) for c in reader.included_chunks()]
+    usable = [i for i in included if i in good]
+    cat = {k: np.concatenate([good[i][k] for i in usable]) if usable else np.zeros(0, np.int64)
+           for k in ("frame_indices", "timestamps")}
+    _check_order(cat["frame_indices"], cat["timestamps"], probs)
+    if reader.paths.merged("actions").is_file() and usable == included:
+        _check_merged(reader, [good[i] for i in usable], probs)
+    events = [good[i]["events"] for i in usable if "events" in good[i]]
+    stats = _stats(reader, cat["frame_indices"], cat["timestamps"], events, len(usable))
+    if stats["dropped_ticks"]:
+        add(Problem(WARNING, "frame_indices",
+                    f"{stats['dropped_ticks']} dropped ticks in {stats['gaps']} gaps not "
+                    "explained by pauses (late capture or full frame queue)"))
+    return ValidationReport(root, tuple(probs), stats)
+
+
+def _check_chunk(reader: SessionReader, c: dict[str, Any],
+                 probs: list[Problem]) -> dict[str, npt.NDArray[Any]] | None:
+    """Check one chunk's arrays; return them when all are usable."""
+    idx, n, k = int(c["index"]), int(c["num_frames"]), len(reader.layout)
+    where = f"chunk {idx}"
+    if not c.get("complete", True):
+        probs.append(Problem(WARNING, where, "not marked complete in meta.json"))
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    ok = True
+    for stem in reader.array_names():
+        path = reader.array_path(c, stem)
+        try:
+            arr = load_npy(path)
+        except SessionFormatError as exc:
+            probs.append(Problem(ERROR, where, str(exc)))
+            ok = False
+            continue
+        dtype, tail = ARRAY_SPECS[stem]
+        want_tail = tuple(k if d is None else d for d in tail)
+        if arr.dtype != dtype or arr.shape[1:] != want_tail:
+            probs.append(Problem(ERROR, where, f"{path.name} is {arr.dtype}{list(arr.shape)}, "
+                                 f"expected {dtype}[n, {', '.join(map(str, want_tail))}]"
+                                 .replace(", ]", "]")))
+            ok = False
+        elif len(arr) != n:
+            probs.append(Problem(ERROR, where, f"{path.name} has {len(arr)} rows, meta.json "
+                                 f"says num_frames {n}"))
+            ok = False
+        arrays[stem] = arr
+    try:
+        ev = reader.chunk_events(c)
+        if len(ev) and np.any(np.diff(ev["t_ns"]) < 0):
+            probs.append(Problem(WARNING, where, "events are not sorted by t_ns"))
+        arrays["events"] = ev
+    except SessionFormatError as exc:
+        probs.append(Problem(ERROR, where, str(exc)))
+    if not ok:
+        return None
+    fi = arrays["frame_indices"]
+    if n and (c.get("first_frame_index", fi[0]) != fi[0]
+              or c.get("last_frame_index", fi[-1]) != fi[-1]):
+        meta_range = f"{c.get('first_frame_index')}..{c.get('last_frame_index')}"
+        probs.append(Problem(WARNING, where, f"frame indices {fi[0]}..{fi[-1]} differ from "
+                             f"meta.json {meta_range}"))
+    return arrays
+
+
+def _check_order(fi: npt.NDArray[Any], ts: npt.NDArray[Any], probs: list[Problem]) -> None:
+    for name, arr in (("frame_indices", fi), ("timestamps", ts)):
+        bad = np.flatnonzero(np.diff(arr) <= 0)
+        if len(bad):
+            i = int(bad[0])
+            probs.append(Problem(ERROR, name, f"not strictly increasing at {len(bad)} rows, first "
+                                 f"at merged row {i + 1} ({arr[i]} -> {arr[i + 1]})"))
+
+
+def _check_merged(reader: SessionReader, chunks: list[dict[str, npt.NDArray[Any]]],
+                  probs: list[Problem]) -> None:
+    for stem in (*reader.array_names(), "events"):
+        path = reader.paths.events_merged if stem == "events" else reader.paths.merged(stem)
+        try:
+            merged = load_npy(path)
+        except SessionFormatError as exc:
+            probs.append(Problem(ERROR, "merged", f"{exc}: run merge again"))
+            continue
+        parts = [c[stem] for c in chunks if stem in c]
+        expect = np.concatenate(parts) if parts else None
+        if expect is None or merged.shape != expect.shape or not np.array_equal(merged, expect):
+            probs.append(Problem(ERROR, "merged", f"{path.name} disagrees with the chunk files: "
+                                 "run merge again"))
+    if not reader.paths.npz.is_file():
+        probs.append(Problem(WARNING, "merged", "dataset.npz is missing: run merge again"))
+
+
+def _pause_cuts(fi: npt.NDArray[Any], pauses: list[dict[str, Any]]) -> npt.NDArray[np.bool_]:
+    """Per interval i -> i+1: does a pause start inside it."""
+    cut = np.zeros(max(len(fi) - 1, 0), dtype=bool)
+    for p in pauses:
+        s = int(p.get("start_tick", -1))
+        cut |= (fi[:-1] < s) & (fi[1:] >= s)
+    return cut
+
+
+def _stats(reader: SessionReader, fi: npt.NDArray[Any], ts: npt.NDArray[Any],
+           events: list[npt.NDArray[Any]], chunks: int) -> dict[str, Any]:
+    meta, pauses = reader.meta, reader.pauses
+    counters = meta.get("counters") or {}
+    fps_t = (meta.get("fps") or {}).get("target")
+    n = len(ts)
+    dt = np.diff(ts).astype(np.float64)
+    cut = _pause_cuts(fi, pauses)
+    live = dt[~cut] if len(dt) else dt
+    gaps = np.diff(fi) - 1 if n > 1 else np.zeros(0, np.int64)
+    dropped, ngaps = 0, 0
+    for i in np.flatnonzero(gaps > 0):
+        lo, hi = int(fi[i]) + 1, int(fi[i + 1])  # missing ticks [lo, hi)
+        covered = sum(max(0, min(hi, int(p.get("end_tick", 0))) - max(lo, int(p["start_tick"])))
+                      for p in pauses if "start_tick" in p)
+        if hi - lo - covered > 0:
+            dropped += hi - lo - covered
+            ngaps += 1
+    period = 1e9 / float(fps_t) if fps_t else None
+
+    def pct(x: npt.NDArray[np.float64]) -> dict[str, float]:
+        if not len(x):
+            return {"p50": 0.0, "p99": 0.0, "max": 0.0}
+        return {"p50": float(np.percentile(x, 50)) / 1e6, "p99": float(np.percentile(x, 99)) / 1e6,
+                "max": float(x.max()) / 1e6}
+
+    ev = np.concatenate(events) if events else None
+    presses: Counter[str] = Counter()
+    inp = {"events": 0, "presses": {}, "mouse_abs_dx": 0.0, "mouse_abs_dy": 0.0,
+           "wheel_steps": 0.0, "by_device": {}}
+    if ev is not None and len(ev):
+        dev, code, val = ev["device"], ev["code"], ev["value"]
+        press = np.isin(dev, [KEY, BUTTON, PAD_BUTTON]) & (val > 0)
+        presses.update(str(c) for c in code[press])
+        mot = dev == MOTION
+        inp = {"events": len(ev), "presses": dict(sorted(presses.items())),
+               "mouse_abs_dx": float(np.abs(val[mot & (code == "dx")]).sum()),
+               "mouse_abs_dy": float(np.abs(val[mot & (code == "dy")]).sum()),
+               "wheel_steps": float(np.abs(val[dev == WHEEL]).sum()),
+               "by_device": {str(d): int(c) for d, c in zip(*np.unique(dev, return_counts=True),
+                                                              strict=True)}}
+    return {
+        "frames": n, "chunks": chunks,
+        "duration_s": float(ts[-1] - ts[0]) / 1e9 if n > 1 else 0.0,
+        "fps_target": float(fps_t) if fps_t else None,
+        "fps_achieved": float(len(live) / live.sum() * 1e9) if len(live) and live.sum() > 0
+        else 0.0,
+        "interval_ms": pct(live),
+        "jitter_ms": pct(np.abs(live - period)) if period else pct(np.zeros(0)),
+        "dropped_ticks": dropped, "gaps": ngaps,
+        "dropped_ticks_meta": counters.get("dropped_ticks"),
+        "pauses": len(pauses),
+        "paused_s": sum(max(0, int(p.get("end_t_ns", 0)) - int(p.get("start_t_ns", 0)))
+                        for p in pauses) / 1e9,
+        "late_frames": int(counters.get("late_frames") or 0),
+        "encoder": meta.get("encoder") or {},
+        "input": inp,
+    }
+
+
+_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_SAMPLE = 8
+
+
+def _png_header(path: Path) -> tuple[int, int] | str:
+    """(width, height) from the IHDR of a whole PNG, or what is wrong with it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(24)
+            if len(head) < 24 or head[:8] != _PNG_SIG or head[12:16] != b"IHDR":
+                return "not a PNG file"
+            f.seek(-12, 2)
+            if f.read(12) != _IEND:
+                return "truncated (no IEND trailer)"
+    except OSError as exc:
+        return f"unreadable ({exc})"
+    w, h = struct.unpack(">II", head[16:24])
+    return int(w), int(h)
+
+
+def check_png_chunk(reader: SessionReader, c: dict[str, Any], probs: list[Problem],
+                    check_frames: bool) -> None:
+    """Missing/extra PNGs of one chunk; with ``check_frames`` headers of all, decode of a sample."""
+    where = f"chunk {c['index']}"
+    folder = reader.frames_path(c)
+    if not folder.is_dir():
+        probs.append(Problem(ERROR, where, f"frame folder {folder} is missing"))
+        return
+    expected = [p.name for p in reader.frame_paths(c)]
+    names = {p.name for p in folder.iterdir() if p.is_file()}
+    missing = [x for x in expected if x not in names]
+    extra = sorted(names - set(expected))
+    if missing:
+        probs.append(Problem(ERROR, where, f"{len(missing)} frames missing: "
+                             f"{_few(missing)} in {folder}"))
+    if extra:
+        probs.append(Problem(ERROR if any(x.endswith(".png") for x in extra) else WARNING, where,
+                             f"{len(extra)} extra files without rows: {_few(extra)} in {folder}"))
+    if (folder / "orphans").is_dir():
+        probs.append(Problem(INFO, where, "orphans/ holds frames set aside by crash recovery"))
+    present = [x for x in expected if x in names]
+    if not check_frames or not present:
+        return
+    bad, sizes = [], Counter[tuple[int, int]]()
+    for name in present:
+        r = _png_header(folder / name)
+        if isinstance(r, str):
+            bad.append(f"{name} {r}")
+        else:
+            sizes[r] += 1
+    import cv2
+
+    picks = sorted({present[int(i)] for i in np.linspace(0, len(present) - 1,
+                                                         min(_SAMPLE, len(present)))})
+    for name in picks:
+        if cv2.imread(str(folder / name), cv2.IMREAD_UNCHANGED) is None:
+            bad.append(f"{name} cannot be decoded")
+    if bad:
+        probs.append(Problem(ERROR, where,
+                             f"{len(bad)} undecodable frames: {_few(sorted(set(bad)))}"))
+    if len(sizes) > 1:
+        probs.append(Problem(ERROR, where, f"frames of different sizes in one chunk: "
+                             f"{dict(sizes.most_common(3))}"))
+    size, region = c.get("size"), c.get("region")
+    want: tuple[int, int] | None = None
+    if isinstance(size, list) and len(size) == 2:
+        want = (int(size[0]), int(size[1]))
+    elif isinstance(region, list) and len(region) == 4:
+        want = (int(region[2]) - int(region[0]), int(region[3]) - int(region[1]))
+    if sizes and want is not None:
+        got = sizes.most_common(1)[0][0]
+        if got != want:
+            probs.append(Problem(WARNING, where, f"frames are {got[0]}x{got[1]}, meta.json says "
+                                 f"{want[0]}x{want[1]}"))
+
+
+def check_video_chunk(reader: SessionReader, c: dict[str, Any], probs: list[Problem],
+                      check_frames: bool) -> None:
+    """The chunk's video exists; with ``check_frames`` and PyAV, it decodes to ``num_frames``."""
+    where = f"chunk {c['index']}"
+    path = reader.frames_path(c)
+    if not path.is_file():
+        probs.append(Problem(ERROR, where, f"video {path} is missing"))
+        return
+    if not check_frames:
+        return
+    try:
+        import av
+    except ImportError:
+        probs.append(Problem(WARNING, where, "PyAV not installed: video frames not checked "
+                             "(pip install 'nitrogen-capture[video]')"))
+        return
+    n = 0
+    try:
+        with av.open(str(path)) as container:
+            for _ in container.decode(video=0):
+                n += 1
+    except av.error.FFmpegError as exc:
+        probs.append(Problem(ERROR, where, f"{path.name} fails to decode after {n} frames: {exc}"))
+        return
+    if n != int(c["num_frames"]):
+        probs.append(Problem(ERROR, where, f"{path.name} has {n} frames, meta.json says "
+                             f"{c['num_frames']}"))
+
+
+def _few(items: list[str], k: int = 5) -> str:
+    return ", ".join(items[:k]) + (f" (+{len(items) - k} more)" if len(items) > k else "")
