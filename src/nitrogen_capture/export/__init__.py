@@ -1,1 +1,49 @@
-"""export package."""
+"""Exports of a recorded session: the NitroGen ``.pt``, the NitroGen dataset chunk tree, a loader.
+
+``convert(settings)`` runs the conversion chosen by ``settings.format``; ``load(path)`` and
+:class:`NitrogenDataset` read a ``.pt`` export (or its shards) back. Importing this package
+imports no torch, pyarrow or PyAV: each is imported by the function that needs it.
+"""
+
+from __future__ import annotations
+
+from .keymap import (
+    ACTION_SPACES,
+    NITROGEN_ACTIONS,
+    Keymap,
+    action_names,
+    default_keymap,
+    load_keymap,
+    map_rows,
+)
+from .loader import NitrogenDataset, load
+from .nitrogen import ConvertResult, Progress, convert_pt
+from .source import ConvertSettings, FreeBytes, disk_free
+from .windows import WindowPlan, plan_windows
+
+__all__ = [
+    "ACTION_SPACES",
+    "NITROGEN_ACTIONS",
+    "ConvertResult",
+    "ConvertSettings",
+    "Keymap",
+    "NitrogenDataset",
+    "WindowPlan",
+    "action_names",
+    "convert",
+    "default_keymap",
+    "load",
+    "load_keymap",
+    "map_rows",
+    "plan_windows",
+]
+
+
+def convert(settings: ConvertSettings, *, progress: Progress | None = None,
+            free_bytes: FreeBytes = disk_free) -> ConvertResult:
+    """Convert a session as ``settings`` says (``.pt`` or ``nitrogen-dataset``)."""
+    if settings.format == "nitrogen-dataset":
+        from .dataset_tree import convert_dataset
+
+        return convert_dataset(settings, progress=progress, free_bytes=free_bytes)
+    return convert_pt(settings, progress=progress, free_bytes=free_bytes)

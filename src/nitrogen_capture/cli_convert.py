@@ -1,0 +1,110 @@
+"""``convert``: a session to NitroGen training data (the original ``convert_to_nitrogen.py``).
+
+Flags of the original tool are kept (``--root --out --img-size 256 --seq-len 16 --mouse-scale 300
+--mouse-clip 1.0``); the rest are ours (docs/export.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from .export.keymap import ACTION_SPACES
+from .export.source import FORMATS, INPUT_SOURCES, OBS_DTYPES
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``convert``."""
+    from .cli import add_common
+
+    p = sub.add_parser(
+        "convert", help="export a session to a NitroGen .pt (or the NitroGen dataset tree)",
+        description="Build NitroGen training windows from a recorded session: obs (M, 3, H, W) "
+                    "RGB, actions (M, T, D) and meta, streamed to disk with bounded memory.")
+    p.add_argument("--root", required=True, type=Path, help="session directory")
+    p.add_argument("--out", required=True, type=Path,
+                   help=".pt file (with --shard-frames: the stem of the shards and the index), "
+                        "or the output directory for --format nitrogen-dataset")
+    p.add_argument("--img-size", type=int, default=256, help="observation side in px (256)")
+    p.add_argument("--seq-len", type=int, default=16, help="action steps per window, T (16)")
+    p.add_argument("--mouse-scale", type=float, default=300.0,
+                   help="mouse counts per step that make a full stick deflection (300)")
+    p.add_argument("--mouse-clip", type=float, default=1.0,
+                   help="mouse stick limit per axis, in (0, 1] (1.0)")
+    p.add_argument("--action-space", choices=ACTION_SPACES, default="nitrogen",
+                   help="nitrogen: the 25-D vector of the released model; raw: layout keys + "
+                        "4 stick axes")
+    p.add_argument("--action-shift", type=int, default=0,
+                   help="steps between the observation and its first action (released "
+                        "checkpoint: 3)")
+    p.add_argument("--action-hz", type=float, default=None,
+                   help="re-bin actions from the raw events onto an exact grid at this rate "
+                        "(NitroGen: 60); default: the session's own per-frame rows")
+    p.add_argument("--obs-dtype", choices=OBS_DTYPES, default="float32",
+                   help="float32 in [0, 1] (the original) or uint8 (4x smaller)")
+    p.add_argument("--shard-frames", type=int, default=0,
+                   help="windows per output file; writes <stem>-NNNNN.pt + <stem>.index.json")
+    p.add_argument("--keymap", type=Path, default=None,
+                   help="keyboard/mouse -> gamepad keymap TOML (default: the shipped one)")
+    p.add_argument("--input-source", choices=INPUT_SOURCES, default="auto",
+                   help="auto: the gamepad when the session recorded one, else keyboard/mouse")
+    p.add_argument("--format", choices=FORMATS, default="pt",
+                   help="pt (default) or nitrogen-dataset (parquet + metadata.json + video.mp4)")
+    p.add_argument("--no-video", action="store_true",
+                   help="nitrogen-dataset: write no video.mp4")
+    p.add_argument("--game", default=None, help="nitrogen-dataset: the 'game' of metadata.json")
+    p.add_argument("--workers", type=int, default=2, help="frame decode threads (2)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_common(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a conversion from parsed flags; errors propagate as package exceptions."""
+    from .errors import SessionError
+    from .export import ConvertSettings, convert
+
+    if not args.root.is_dir():
+        raise SessionError(f"--root {args.root} is not a directory")
+    settings = ConvertSettings(
+        root=args.root, out=args.out, img_size=args.img_size, seq_len=args.seq_len,
+        mouse_scale=args.mouse_scale, mouse_clip=args.mouse_clip, action_space=args.action_space,
+        action_shift=args.action_shift, action_hz=args.action_hz, obs_dtype=args.obs_dtype,
+        shard_frames=args.shard_frames, keymap=args.keymap, input_source=args.input_source,
+        format=args.format, overwrite=args.overwrite, workers=args.workers,
+        video=not args.no_video, game=args.game)
+    t0 = time.perf_counter()
+    if args.no_progress:
+        result = convert(settings)
+    else:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        unit = "rows" if settings.format == "nitrogen-dataset" else "frames"
+        with Progress(TextColumn("convert"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[rate]}"),
+                      TimeRemainingColumn(), transient=True) as bar:
+            task = bar.add_task("convert", total=None, rate="")
+
+            def progress(done: int, total: int) -> None:
+                rate = done / max(time.perf_counter() - t0, 1e-9)
+                bar.update(task, completed=done, total=total, rate=f"{rate:.1f} {unit}/s")
+
+            result = convert(settings, progress=progress)
+    dt = time.perf_counter() - t0
+    what = (f"{result.windows} chunks ({result.frames} rows at 60 Hz)"
+            if settings.format == "nitrogen-dataset"
+            else f"{result.windows} windows in {len(result.files)} file(s)")
+    where = result.index or (result.files[0] if len(result.files) == 1 else settings.out)
+    print(f"wrote {what} to {where} in {dt:.1f} s ({result.frames / max(dt, 1e-9):.1f}/s)")
+    return 0

@@ -1,0 +1,185 @@
+"""``--format nitrogen-dataset``: the chunk tree of NitroGen's public dataset (DESIGN.md 8.2).
+
+::
+
+    <out>/actions/SHARD_0000/<video_id>/<video_id>_chunk_0000/
+        actions_raw.parquet   60 Hz rows: 17 bool button columns (dataset order), then
+                              j_left / j_right as [x, y] float lists in [-1, 1], +y down
+        metadata.json         uuid, chunk_id, chunk_size, game, controller_type, original_video
+                              {...}, bbox_controller_overlay (+ our source_rows)
+        video.mp4             the chunk's frames at 60 fps (H.264), row k = frame shown at row k
+
+Rows sit on an exact 60 Hz grid from the first frame of each contiguous segment (no chunk crosses
+a pause or dropped ticks), re-binned from the raw events with the recorder's semantics
+(:mod:`.resample`); a 20 s chunk holds 1200 rows, the last chunk of a segment may be shorter.
+Keyboard/mouse sessions go through the keymap; pads map 1:1. Each video frame is the latest
+frame captured at or before the row's time, so a 30 fps session shows every frame twice.
+pyarrow (extra ``dataset``) and PyAV (extra ``video``) are imported only here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import ExportError, missing_dependency
+from ..layout import PAD_BUTTONS
+from .keymap import NITROGEN_ACTIONS
+from .nitrogen import ConvertResult, Progress, check_space
+from .resample import step_ns
+from .source import ConvertSettings, ExportSource, FreeBytes, disk_free
+
+__all__ = ["CHUNK_ROWS", "DATASET_HZ", "PARQUET_COLUMNS", "convert_dataset"]
+
+log = logging.getLogger(__name__)
+DATASET_HZ = 60.0
+CHUNK_ROWS = 1200  # 20 s at 60 Hz
+PARQUET_COLUMNS: tuple[str, ...] = (*PAD_BUTTONS, "j_left", "j_right")
+_SLOT = {name: i for i, name in enumerate(NITROGEN_ACTIONS)}
+# Rough H.264 (ultrafast, crf 18) size per pixel per frame, for the free-space check.
+_VIDEO_BYTES_PER_PIXEL = 0.06
+
+
+def _video_id(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "session"
+
+
+def _write_parquet(path: Path, rows: npt.NDArray[np.float32]) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise missing_dependency("pyarrow", "dataset", "--format nitrogen-dataset") from exc
+    cols: dict[str, Any] = {b: pa.array(rows[:, _SLOT[b.upper()]] > 0.5, type=pa.bool_())
+                            for b in PAD_BUTTONS}
+    for name, (x, y) in (("j_left", ("lx", "ly")), ("j_right", ("rx", "ry"))):
+        xy = np.stack([rows[:, _SLOT[x]], rows[:, _SLOT[y]]], axis=1).astype(np.float32)
+        cols[name] = pa.array(xy.tolist(), type=pa.list_(pa.float32()))
+    pq.write_table(pa.table(cols), path)
+
+
+class _Video:
+    """H.264 writer (PyAV, libx264 ultrafast crf 18, yuv420p) at the dataset's 60 fps."""
+
+    def __init__(self, path: Path, width: int, height: int) -> None:
+        try:
+            import av
+        except ImportError as exc:
+            raise missing_dependency("av", "video", "video.mp4 of --format nitrogen-dataset "
+                                     "(or pass --no-video)") from exc
+        # yuv420p needs even dimensions: squash an odd frame by one pixel rather than crop.
+        self.size = (width - width % 2, height - height % 2)
+        self._c = av.open(str(path), "w")
+        self._s = self._c.add_stream("libx264", rate=int(DATASET_HZ))
+        self._s.width, self._s.height = self.size
+        self._s.pix_fmt = "yuv420p"
+        self._s.options = {"preset": "ultrafast", "crf": "18"}
+        self._av = av
+
+    def write(self, bgr: npt.NDArray[np.uint8]) -> None:
+        """Append one BGR frame."""
+        import cv2
+
+        if (bgr.shape[1], bgr.shape[0]) != self.size:
+            bgr = np.asarray(cv2.resize(bgr, self.size, interpolation=cv2.INTER_AREA), np.uint8)
+        frame = self._av.VideoFrame.from_ndarray(bgr, format="bgr24")
+        for packet in self._s.encode(frame):
+            self._c.mux(packet)
+
+    def close(self) -> None:
+        for packet in self._s.encode():
+            self._c.mux(packet)
+        self._c.close()
+
+
+def _segment_grids(src: ExportSource, step: int) -> Iterator[tuple[int, int, npt.NDArray[Any]]]:
+    for a, b in src.segments():
+        t0, t1 = int(src.timestamps[a]), int(src.timestamps[b - 1])
+        yield a, b, t0 + np.arange((t1 - t0) // step + 1, dtype=np.int64) * step
+
+
+def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = None,
+                    free_bytes: FreeBytes = disk_free) -> ConvertResult:
+    """Write the NitroGen dataset chunk tree under ``settings.out`` (a directory)."""
+    src = ExportSource(settings)
+    step = step_ns(DATASET_HZ)
+    plan = list(_segment_grids(src, step))
+    total = sum(len(g) for _, _, g in plan)
+    if total == 0:
+        raise ExportError(f"session {settings.root} has no frames to export")
+    vid = _video_id(settings.root.name)
+    base = settings.out / "actions" / "SHARD_0000" / vid
+    if base.exists() and any(base.iterdir()) and not settings.overwrite:
+        raise ExportError(f"{base} already holds chunks: pass --overwrite or choose another --out")
+    w, h = (src.reader.meta.get("capture") or {}).get("size") or [1280, 720]
+    needed = total * (64 + (w * h * _VIDEO_BYTES_PER_PIXEL if settings.video else 0))
+    check_space(settings.out / "actions", int(needed), free_bytes,
+                f"{total} rows at 60 Hz{' with video' if settings.video else ''}")
+    res = src.resampler()
+    game = settings.game or (src.reader.meta.get("target") or {}).get("process") or vid
+    result = ConvertResult(windows=0)
+    chunk_no, done = 0, 0
+    for a, b, grid in plan:
+        # The frame shown at grid time g: the latest frame of the segment captured at or before g.
+        shown = a + np.searchsorted(src.timestamps[a:b], grid, side="right") - 1
+        frames = src.iter_frames(range(a, b), lambda img: img) if settings.video else None
+        current: tuple[int, Any] = (-1, None)
+        for lo in range(0, len(grid), CHUNK_ROWS):
+            g = grid[lo:lo + CHUNK_ROWS]
+            binned = res.bin_grid(g, step)
+            rows = src.map(binned.actions, binned.mouse_deltas, binned.gamepad)
+            folder = base / f"{vid}_chunk_{chunk_no:04d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_parquet(folder / "actions_raw.parquet", rows)
+            meta = _chunk_meta(src, vid, chunk_no, g, step, game,
+                               (int(shown[lo]), int(shown[lo + len(g) - 1])), settings)
+            (folder / "metadata.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+            if frames is not None:
+                video: _Video | None = None
+                for r in shown[lo:lo + len(g)]:
+                    while current[0] < r:
+                        current = (current[0] + 1 if current[0] >= 0 else a, next(frames))
+                    img = current[1]
+                    if video is None:
+                        video = _Video(folder / "video.mp4", img.shape[1], img.shape[0])
+                    video.write(img)
+                if video is not None:
+                    video.close()
+            done += len(g)
+            result.files.append(folder)
+            result.windows += 1
+            if progress is not None:
+                progress(done, total)
+            chunk_no += 1
+    result.frames = done
+    return result
+
+
+def _chunk_meta(src: ExportSource, vid: str, chunk_no: int, grid: npt.NDArray[Any], step: int,
+                game: str, rows: tuple[int, int], settings: ConvertSettings) -> dict[str, Any]:
+    size = (src.reader.meta.get("capture") or {}).get("size") or [0, 0]
+    start, end = int(grid[0]) / 1e9, (int(grid[-1]) + step) / 1e9
+    first = round(int(grid[0]) / step)
+    return {
+        "uuid": f"{vid}_chunk_{chunk_no:04d}_actions",
+        "chunk_id": f"{chunk_no:04d}",
+        "chunk_size": len(grid),
+        "game": game,
+        "controller_type": "gamepad" if src.use_pad else "keyboard_mouse",
+        "original_video": {
+            "resolution": [int(size[1]), int(size[0])], "video_id": vid,
+            "source": "nitrogen-capture", "url": settings.root.resolve().as_uri(),
+            "start_time": start, "end_time": end, "duration": end - start,
+            "start_frame": first, "end_frame": first + len(grid) - 1,
+        },
+        "bbox_controller_overlay": [0, 0, 0, 0],
+        "source_rows": list(rows),
+        "keymap": None if src.use_pad else src.keymap.name,
+    }

@@ -1,0 +1,196 @@
+"""The NitroGen ``.pt`` export (the original ``convert_to_nitrogen.py``, DESIGN.md 8.4).
+
+Output: a dict with ``obs`` (M, 3, H, W) RGB (float32 in [0, 1], or uint8 with
+``--obs-dtype uint8``; the whole frame squashed with INTER_AREA, no crop), ``actions`` (M, T, D)
+float32 and ``meta`` (every parameter, the action names, the source session, and the
+frame/window index map). With ``--shard-frames N`` the windows are split over numbered files
+``<stem>-00000.pt ...`` listed in ``<stem>.index.json``.
+
+Memory: frames are decoded, resized and streamed straight into the file
+(:class:`~nitrogen_capture.export.ptfile.PtWriter`); only per-frame arrays (~60 bytes a frame) and
+the window index stay in RAM, so peak memory does not grow with the session's pixel volume. Files
+are written to ``*.partial`` and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import __version__
+from ..errors import DiskSpaceError, ExportError
+from .ptfile import PtWriter, TensorSpec
+from .resample import step_ns
+from .source import ConvertSettings, ExportSource, FreeBytes, disk_free
+from .windows import WindowPlan, plan_windows
+
+__all__ = ["PT_FORMAT", "ConvertResult", "Progress", "convert_pt", "human_bytes", "shard_paths"]
+
+log = logging.getLogger(__name__)
+PT_FORMAT = "nitrogen-capture.nitrogen-pt"
+INDEX_FORMAT = "nitrogen-capture.nitrogen-pt-shards"
+Progress = Callable[[int, int], None]
+"""Progress callback: ``(frames done, frames total)``."""
+
+
+@dataclass
+class ConvertResult:
+    """What a conversion wrote."""
+
+    files: list[Path] = field(default_factory=list)
+    index: Path | None = None
+    windows: int = 0
+    frames: int = 0
+    bytes: int = 0
+
+
+def human_bytes(n: float) -> str:
+    """``1.5 GB`` style size for messages."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def shard_paths(out: Path, shards: int) -> tuple[list[Path], Path | None]:
+    """File names for ``shards`` shards of ``out`` (one shard = ``out`` itself, no index)."""
+    if shards <= 1:
+        return [out], None
+    return ([out.with_name(f"{out.stem}-{k:05d}.pt") for k in range(shards)],
+            out.with_name(f"{out.stem}.index.json"))
+
+
+def check_space(out: Path, needed: int, free_bytes: FreeBytes, what: str) -> None:
+    """Raise DiskSpaceError when ``needed`` bytes will not fit where ``out`` goes."""
+    free = free_bytes(out.parent)
+    if needed > free:
+        raise DiskSpaceError(
+            f"{out}: the export needs about {human_bytes(needed)} ({needed} bytes: {what}) but "
+            f"only {human_bytes(free)} ({free} bytes) is free on {out.parent}: use --obs-dtype "
+            "uint8 (4x smaller), a smaller --img-size, --format nitrogen-dataset, or another --out"
+        )
+
+
+def obs_transform(size: int, dtype: str) -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]:
+    """BGR frame -> (3, size, size) RGB, whole frame squashed with INTER_AREA (no crop)."""
+    import cv2
+
+    def run(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
+        small = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
+        chw = cv2.cvtColor(small, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)
+        if dtype == "uint8":
+            return np.ascontiguousarray(chw)
+        return np.divide(chw, 255.0, dtype=np.float32)
+
+    return run
+
+
+def iter_window_actions(src: ExportSource, plan: WindowPlan) -> Iterator[npt.NDArray[np.float32]]:
+    """The (T, D) action chunk of each window, in window order."""
+    t, s = plan.seq_len, plan.shift
+    if plan.action_hz is None:
+        rows = src.frame_rows()
+        for i in plan.starts:
+            yield rows[i + s:i + s + t]
+        return
+    res, step = src.resampler(), step_ns(plan.action_hz)
+    for i in plan.starts:
+        b = res.bin_grid(plan.grid(int(src.timestamps[i])), step)
+        yield src.map(b.actions, b.mouse_deltas, b.gamepad)
+
+
+def _meta(src: ExportSource, plan: WindowPlan, sel: slice, shard: int, shards: int,
+          obs_shape: list[int]) -> dict[str, Any]:
+    rows = plan.starts[sel]
+    fi = np.asarray(src.arrays["frame_indices"], dtype=np.int64)
+    s = src.settings
+    return {
+        "format": PT_FORMAT, "format_version": 1,
+        "tool": {"name": "nitrogen-capture", "version": __version__},
+        "source": src.source_meta(),
+        "params": {**s.params(), "keymap": None if src.use_pad else src.keymap.to_dict()},
+        "action_space": s.action_space, "action_names": list(src.action_names),
+        "action_dim": len(src.action_names),
+        "obs": {"shape": obs_shape, "dtype": s.obs_dtype, "channels": "RGB",
+                "range": "0-1" if s.obs_dtype == "float32" else "0-255",
+                "resize": "whole frame, cv2.INTER_AREA, no crop"},
+        "num_windows": len(rows), "total_windows": len(plan), "first_window": sel.start or 0,
+        "shard": shard, "num_shards": shards,
+        "segments": [list(x) for x in plan.segments],
+        "windows": {"row": rows.tolist(), "frame_index": fi[rows].tolist(),
+                    "t_ns": src.timestamps[rows].tolist(),
+                    "chunk": src.row_chunk[rows].tolist(),
+                    "chunk_row": src.chunk_row[rows].tolist()},
+    }
+
+
+def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
+               free_bytes: FreeBytes = disk_free) -> ConvertResult:
+    """Write the ``.pt`` export (or its shards and index) described by ``settings``."""
+    src = ExportSource(settings)
+    plan = plan_windows(src.timestamps, src.segments(), seq_len=settings.seq_len,
+                        shift=settings.action_shift, action_hz=settings.action_hz)
+    m, size = len(plan), settings.img_size
+    if m == 0:
+        raise ExportError(
+            f"session {settings.root} has no window of {settings.seq_len} steps (shift "
+            f"{settings.action_shift}) inside one contiguous segment (segments: "
+            f"{[b - a for a, b in plan.segments]} frames): lower --seq-len or record longer")
+    per_shard = settings.shard_frames or m
+    n_shards = -(-m // per_shard)
+    files, index = shard_paths(settings.out, n_shards)
+    for p in [*files, *([index] if index else [])]:
+        if p.exists() and not settings.overwrite:
+            raise ExportError(f"{p} already exists: pass --overwrite or choose another --out")
+    d = len(src.action_names)
+    item = np.dtype(settings.obs_dtype).itemsize
+    needed = m * (3 * size * size * item + settings.seq_len * d * 4 + 64) + n_shards * (1 << 20)
+    check_space(settings.out, needed, free_bytes,
+                f"{m} windows of {settings.obs_dtype} 3x{size}x{size} + {settings.seq_len}x{d}")
+    settings.out.parent.mkdir(parents=True, exist_ok=True)
+    log.info("converting %s: %d windows in %d file(s)", settings.root, m, n_shards)
+    transform = obs_transform(size, settings.obs_dtype)
+    frames = src.iter_frames(plan.starts.tolist(), transform)
+    actions = iter_window_actions(src, plan)
+    result = ConvertResult(index=index, windows=m)
+    for k, path in enumerate(files):
+        sel = slice(k * per_shard, min(m, (k + 1) * per_shard))
+        n = sel.stop - sel.start
+        obs = TensorSpec("0", settings.obs_dtype, (n, 3, size, size))
+        act = TensorSpec("1", "float32", (n, settings.seq_len, d))
+        meta = _meta(src, plan, sel, k, n_shards, [n, 3, size, size])
+        tmp = path.with_name(path.name + ".partial")
+        with PtWriter(tmp, {"obs": obs, "actions": act, "meta": meta}) as w:
+            with w.storage(obs) as f:
+                for _ in range(n):
+                    f.write(next(frames))
+                    result.frames += 1
+                    if progress is not None:
+                        progress(result.frames, m)
+            with w.storage(act) as f:
+                for _ in range(n):
+                    f.write(np.ascontiguousarray(next(actions), dtype=np.float32))
+        os.replace(tmp, path)
+        result.files.append(path)
+        result.bytes += path.stat().st_size
+    if index is not None:
+        entries = [{"file": p.name, "first_window": k * per_shard,
+                    "num_windows": min(m, (k + 1) * per_shard) - k * per_shard}
+                   for k, p in enumerate(files)]
+        doc = {"format": INDEX_FORMAT, "format_version": 1, "total_windows": m,
+               "obs_shape": [3, size, size], "obs_dtype": settings.obs_dtype,
+               "seq_len": settings.seq_len, "action_names": list(src.action_names),
+               "params": settings.params(), "source": src.source_meta(), "shards": entries}
+        tmp = index.with_name(index.name + ".partial")
+        tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        os.replace(tmp, index)
+    return result
