@@ -33,7 +33,9 @@ def _make(name: str, region: Region, options: dict[str, Any]) -> FrameSource:
     if name == "dxcam":
         from ._dxcam import DxcamSource
 
-        return DxcamSource(region, output=options.get("monitor"))
+        # --monitor follows mss numbering (1 = first monitor); DXCam outputs count from 0.
+        monitor = options.get("monitor")
+        return DxcamSource(region, output=None if not monitor else int(monitor) - 1)
     raise ConfigError(f"unknown capture backend '{name}': choose one of {', '.join(BACKENDS)}")
 
 
@@ -43,7 +45,8 @@ def get_capture_backend(name: str = "auto", *, region: Region, **options: Any) -
     Args:
         name: one of :data:`BACKENDS`; ``auto`` honours ``$NITROGEN_CAPTURE_BACKEND``.
         region: desktop region to grab.
-        **options: backend options (``seed`` for synthetic, ``monitor`` for dxcam).
+        **options: backend options (``seed`` for synthetic; ``monitor`` for dxcam, numbered as
+            in mss: 1 is the first monitor, 0 or None lets DXCam find the output of the region).
 
     Raises:
         ConfigError: unknown backend name.

@@ -110,6 +110,23 @@ class EncoderPool:
         """Frames queued or being encoded."""
         return self._in_flight
 
+    def preallocate(self, nbytes: int) -> None:
+        """Allocate and touch every slot for frames of ``nbytes`` before recording starts.
+
+        Otherwise the first use of each slot allocates shared memory and page-faults it in on
+        the capture thread (several ms at 720p).
+        """
+        with self._lock:
+            free = list(self._free)
+        for slot in free:
+            shm = self._shms[slot]
+            if shm is None or shm.size < nbytes:
+                if shm is not None:
+                    shm.close()
+                    shm.unlink()
+                shm = self._shms[slot] = shared_memory.SharedMemory(create=True, size=nbytes)
+                shm.buf[:nbytes] = bytes(nbytes)
+
     def submit(self, frame: npt.NDArray[np.uint8], path: Path, tag: Any = None) -> bool:
         """Queue ``frame`` to be written to ``path``; False (not queued) when every slot is busy."""
         with self._lock:

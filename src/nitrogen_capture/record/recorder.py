@@ -133,6 +133,8 @@ class Recorder:
         # otherwise make the first ticks late.
         self._pool = EncoderPool(cfg.encoder_workers, cfg.queue_frames, on_result,
                                  cfg.png_encoder)
+        w, h = self.source.region.size
+        self._pool.preallocate(w * h * 3)
         if not self._pool.wait_ready():
             self._pool.close()
             raise EncodeError("the frame encoder processes did not start")

@@ -1,0 +1,229 @@
+"""Keyboard, mouse buttons and wheel through pynput (XRecord on X11, low-level hooks on Windows).
+
+Each callback stamps the event with :func:`~nitrogen_capture.clock.now_ns` as its first action
+and hands it on; the router filters by layout and focus. Pointer positions are not recorded:
+motion comes from the raw-input sources, which see relative device counts even when a game
+grabs and re-centres the cursor.
+
+Key names are canonicalised to the layout's names (:func:`~nitrogen_capture.layout.
+canonical_key`). pynput reports the *shifted* symbol (``W`` or ``!`` while Shift is held), so a
+character key is folded back to its unshifted key: on X11 through the keyboard mapping (keysym ->
+keycode -> level-0 keysym), on Windows through the virtual-key code, which does not depend on
+Shift. ``shift``/``ctrl``/``alt``/``cmd`` lose their left/right suffix.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from ..clock import now_ns
+from ..errors import InputError, missing_dependency
+from ..layout import canonical_key
+from .base import BUTTON, KEY, WHEEL, InputEvent, InputSource
+
+__all__ = ["PynputInput", "x11_base_keysyms"]
+
+log = logging.getLogger(__name__)
+
+_MODIFIERS = ("shift", "ctrl", "alt", "cmd")
+# Windows virtual-key codes of the punctuation keys (US layout positions).
+_VK_OEM: dict[int, str] = {
+    0xBA: ";", 0xBB: "=", 0xBC: ",", 0xBD: "-", 0xBE: ".", 0xBF: "/", 0xC0: "`",
+    0xDB: "[", 0xDC: "\\", 0xDD: "]", 0xDE: "'",
+}
+_BUTTONS: dict[str, str] = {
+    "left": "lmb", "right": "rmb", "middle": "mmb", "x1": "mb4", "x2": "mb5",
+    "button8": "mb4", "button9": "mb5",
+}
+
+
+def x11_base_keysyms(display: str | None = None) -> dict[int, int]:
+    """Map every keysym of the X keyboard mapping to its key's unshifted (level 0) keysym.
+
+    ``W`` -> ``w``, ``exclam`` -> ``1`` on a US layout. Empty when no X display can be opened.
+    """
+    try:
+        import Xlib.display
+        import Xlib.error
+    except ImportError:
+        return {}
+    try:
+        d = Xlib.display.Display(display)
+    except (Xlib.error.DisplayError, OSError):
+        return {}
+    try:
+        first = d.display.info.min_keycode
+        count = d.display.info.max_keycode - first + 1
+        out: dict[int, int] = {}
+        for row in d.get_keyboard_mapping(first, count):
+            base = row[0] if row else 0
+            if not base:
+                continue
+            for sym in row:
+                if sym:
+                    out.setdefault(int(sym), int(base))
+        return out
+    finally:
+        d.close()
+
+
+def _keysym_name(keysym: int) -> str | None:
+    """The character of a Latin-1 keysym (they equal their code points), else None."""
+    if 0x20 < keysym < 0x7F or 0xA0 <= keysym <= 0xFF:
+        return chr(keysym).lower()
+    return None
+
+
+class PynputInput(InputSource):
+    """Keyboard and mouse-button/wheel listener; emits ``key``, ``button`` and ``wheel`` events."""
+
+    name = "pynput"
+
+    def __init__(self, *, keyboard: bool = True, mouse: bool = True) -> None:
+        super().__init__()
+        self.keyboard = keyboard
+        self.mouse = mouse
+        self._listeners: list[Any] = []
+        self._base_keysyms: dict[int, int] = {}
+        self._windows = sys.platform == "win32"
+
+    # -- names ----------------------------------------------------------------------------------
+    def key_name(self, key: Any) -> str | None:
+        """Canonical name of a pynput ``Key``/``KeyCode`` (None when it has no usable name)."""
+        if key is None:
+            return None
+        name = getattr(key, "name", None)  # pynput.keyboard.Key members
+        if isinstance(name, str):
+            return self._fold_modifier(canonical_key(name))
+        vk = getattr(key, "vk", None)
+        if self._windows and isinstance(vk, int):
+            if 0x41 <= vk <= 0x5A or 0x30 <= vk <= 0x39:
+                return chr(vk).lower()
+            if vk in _VK_OEM:
+                return _VK_OEM[vk]
+        elif isinstance(vk, int) and vk:
+            base = self._base_keysyms.get(vk, vk)
+            char = _keysym_name(base)
+            if char is not None:
+                return canonical_key(char)
+        char = getattr(key, "char", None)
+        if isinstance(char, str) and char:
+            return canonical_key(char.lower())
+        return f"vk_{vk}" if isinstance(vk, int) else None
+
+    @staticmethod
+    def _fold_modifier(name: str) -> str:
+        for mod in _MODIFIERS:
+            if name in (f"{mod}_l", f"{mod}_r"):
+                return mod
+        return name
+
+    # -- callbacks: stamp first, then hand over -------------------------------------------------
+    def _on_key(self, key: Any, value: int) -> None:
+        t = now_ns()
+        try:
+            code = self.key_name(key)
+            if code is not None:
+                self._emit(InputEvent(t, KEY, code, value))
+        except Exception as exc:  # handed to the owner thread by check()/stop()
+            self._fail(exc)
+
+    def _on_press(self, key: Any, *_: Any) -> None:
+        self._on_key(key, 1)
+
+    def _on_release(self, key: Any, *_: Any) -> None:
+        self._on_key(key, 0)
+
+    def _on_click(self, _x: Any, _y: Any, button: Any, pressed: bool, *_: Any) -> None:
+        t = now_ns()
+        try:
+            name = getattr(button, "name", str(button))
+            code = _BUTTONS.get(name, name)
+            self._emit(InputEvent(t, BUTTON, code, 1 if pressed else 0))
+        except Exception as exc:
+            self._fail(exc)
+
+    def _on_scroll(self, _x: Any, _y: Any, dx: int, dy: int, *_: Any) -> None:
+        t = now_ns()
+        try:
+            if dy:
+                self._emit(InputEvent(t, WHEEL, "dy", float(dy)))
+            if dx:
+                self._emit(InputEvent(t, WHEEL, "dx", float(dx)))
+        except Exception as exc:
+            self._fail(exc)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def _start(self) -> None:
+        extra = "windows" if self._windows else "x11"
+        try:
+            import pynput  # noqa: F401 - only to tell "missing" from "cannot start"
+        except ImportError as exc:
+            raise missing_dependency("pynput", extra, "Keyboard and mouse logging") from exc
+        try:
+            from pynput import keyboard, mouse
+        except ImportError as exc:
+            # pynput raises ImportError when no backend can start (no display, Wayland).
+            raise InputError(f"pynput cannot start here: {exc}; on Linux set DISPLAY to an X "
+                             "server (Wayland sessions cannot be logged)") from exc
+        if not self._windows:
+            self._base_keysyms = x11_base_keysyms()
+        try:
+            if self.keyboard:
+                self._listeners.append(keyboard.Listener(on_press=self._on_press,
+                                                         on_release=self._on_release))
+            if self.mouse:
+                self._listeners.append(mouse.Listener(on_click=self._on_click,
+                                                      on_scroll=self._on_scroll))
+            for listener in self._listeners:
+                listener.start()
+            for listener in self._listeners:
+                listener.wait()  # returns once the XRecord context / hook is live
+        except Exception as exc:
+            self._stop()
+            raise InputError(f"pynput listener failed to start: {exc}") from exc
+
+    def _stop(self) -> None:
+        listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            listener.stop()
+        if listeners and not self._windows:
+            _unblock_xrecord(listeners)
+        for listener in listeners:
+            if listener.is_alive():
+                listener.join(timeout=2.0)
+                if listener.is_alive():
+                    log.warning("pynput %s listener did not stop within 2 s",
+                                type(listener).__module__)
+
+
+def _unblock_xrecord(listeners: list[Any]) -> None:
+    """Disable the listeners' XRecord contexts from a connection of our own.
+
+    pynput's ``stop()`` sends ``RecordDisableContext`` on the connection its thread is blocked
+    reading, and python-xlib only flushes it when the next input event arrives: on an idle
+    desktop (or Xvfb) the thread would hang until the user touches a key. Disabling the context
+    from another client makes the server end the recording at once. Uses pynput's private
+    ``_context`` attribute; if it is missing we fall back to pynput's own (slow) stop.
+    """
+    contexts = [c for c in (getattr(lst, "_context", None) for lst in listeners) if c]
+    if not contexts:
+        return
+    try:
+        import Xlib.display
+        import Xlib.error
+
+        d = Xlib.display.Display()
+    except Exception as exc:  # no display any more: pynput's threads die with it
+        log.debug("cannot open a display to stop XRecord: %s", exc)
+        return
+    try:
+        for ctx in contexts:
+            d.record_disable_context(ctx)
+        d.sync()
+    except Xlib.error.XError as exc:  # context already gone: fine
+        log.debug("RecordDisableContext failed: %s", exc)
+    finally:
+        d.close()
