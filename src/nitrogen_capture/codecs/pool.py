@@ -125,7 +125,7 @@ class EncoderPool:
                     shm.close()
                     shm.unlink()
                 shm = self._shms[slot] = shared_memory.SharedMemory(create=True, size=nbytes)
-                shm.buf[:nbytes] = bytes(nbytes)
+                np.ndarray((nbytes,), dtype=np.uint8, buffer=shm.buf).fill(0)  # fault pages in
 
     def submit(self, frame: npt.NDArray[np.uint8], path: Path, tag: Any = None) -> bool:
         """Queue ``frame`` to be written to ``path``; False (not queued) when every slot is busy."""
