@@ -108,28 +108,40 @@ class MssSource(FrameSource):
         self._sct: Any = None
         self._error_type: type[BaseException] = Exception
         self._xshm_checked = False
-        self._monitor = region.to_mss()
+        self._desktop: Region | None = None
 
     def _open(self) -> None:
         self._sct = _new_mss()
         import mss
 
         self._error_type = mss.ScreenShotError
+        all_screens = self._sct.monitors[0]
+        self._desktop = Region.from_xywh(int(all_screens["left"]), int(all_screens["top"]),
+                                         int(all_screens["width"]), int(all_screens["height"]))
         self.details["mss_version"] = getattr(mss, "__version__", "unknown")
         if sys.platform.startswith("linux"):
             self.details["xshm"] = False
 
-    def set_region(self, region: Region) -> None:
-        """Follow a moved or resized window."""
-        super().set_region(region)
-        self._monitor = region.to_mss()
-
     def _grab(self) -> Frame:
+        region = self.region
+        visible = region.intersection(self._desktop) if self._desktop else region
+        if visible != region:
+            # A window partly (or wholly) off the screen: grab what is visible and keep the
+            # frame at the window's size, the rest black, so the chunk's frame size holds.
+            canvas = np.zeros((region.height, region.width, 3), dtype=np.uint8)
+            if visible is not None:
+                part = self._grab_region(visible)
+                x, y = visible.left - region.left, visible.top - region.top
+                canvas[y:y + visible.height, x:x + visible.width] = part
+            return canvas
+        return self._grab_region(region)
+
+    def _grab_region(self, region: Region) -> Frame:
         try:
-            shot = self._sct.grab(self._monitor)
+            shot = self._sct.grab(region.to_mss())
         except self._error_type as exc:
             raise CaptureError(
-                f"mss could not grab region {' '.join(map(str, self.region.to_list()))}: {exc}; "
+                f"mss could not grab region {' '.join(map(str, region.to_list()))}: {exc}; "
                 "is the region inside the screen and the display still open?"
             ) from exc
         if not self._xshm_checked:

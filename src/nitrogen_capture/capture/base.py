@@ -75,6 +75,13 @@ class Region:
         return (self.left < other.right and other.left < self.right
                 and self.top < other.bottom and other.top < self.bottom)
 
+    def intersection(self, other: Region) -> Region | None:
+        """The part of this region inside ``other``; None when they do not overlap."""
+        if not self.overlaps(other):
+            return None
+        return Region(max(self.left, other.left), max(self.top, other.top),
+                      min(self.right, other.right), min(self.bottom, other.bottom))
+
     @classmethod
     def from_xywh(cls, x: int, y: int, w: int, h: int) -> Region:
         """Build from position and size."""

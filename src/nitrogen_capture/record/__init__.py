@@ -29,6 +29,9 @@ __all__ = ["RecordResult", "RecordStats", "Recorder", "build_recorder", "check_o
 
 log = logging.getLogger(__name__)
 
+# Input sources that deliver raw relative mouse motion (not cursor position differences).
+_RAW_MOTION_SOURCES = frozenset({"xi2_raw", "rawinput", "scripted"})
+
 
 def check_output_dir(config: RecordConfig) -> None:
     """Refuse an ``--out`` that already holds a session (or anything else)."""
@@ -98,8 +101,6 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
                                 target=target, gamepad=config.gamepad)
     meta = base_meta(config, target, source.name, source.details, encoder)
     meta["input"]["backends"] = [s.name for s in inputs]
-    meta["input"]["raw_motion"] = any(getattr(s, "raw_motion", False) or s.name == "scripted"
-                                      for s in inputs)
-    for s in inputs:
-        meta["input"]["warnings"].extend(getattr(s, "warnings", []))
+    meta["input"]["raw_motion"] = any(s.name in _RAW_MOTION_SOURCES for s in inputs)
+    meta["input"]["warnings"] = list(getattr(inputs, "warnings", []))
     return Recorder(config, source, target, inputs, meta)

@@ -68,6 +68,9 @@ class WriterThread(threading.Thread):
         """Thread body; an exception is kept in :attr:`error` for the recorder to raise."""
         try:
             self._loop()
+        except OSError as exc:  # disk full, permissions: the recorder stops and says so
+            self.error = exc
+            log.debug("session writer failed", exc_info=True)
         except BaseException as exc:
             self.error = exc
             log.exception("session writer failed")

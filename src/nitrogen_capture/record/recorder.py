@@ -15,7 +15,9 @@ gap that ``meta.json`` ``pauses`` explains.
 
 from __future__ import annotations
 
+import errno
 import logging
+import shutil
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,7 @@ __all__ = ["RecordResult", "RecordStats", "Recorder"]
 log = logging.getLogger(__name__)
 
 _REFRESH_NS = 500_000_000  # how often the target window's geometry is re-read
+_FULL_BYTES = 64 * 2**20  # less free space than this after a failed write: the disk is full
 
 
 @dataclass(frozen=True)
@@ -170,8 +173,7 @@ class Recorder:
             end_rel = now_ns() - t0
             wt.close_open_pause(last_tick + 1, end_rel)
             self._finish_meta(writer, wt)
-        if wt.error is not None:
-            raise EncodeError(f"writing the session failed: {wt.error}") from wt.error
+        self._raise_unfinished(writer, wt)
         return RecordResult(str(cfg.out), self.frames, len(self.meta["chunks"]),
                             float(self.meta["fps"]["achieved"]), self.stop_reason, self.meta)
 
@@ -302,7 +304,33 @@ class Recorder:
             "events_dropped_not_in_layout": self.router.dropped_not_in_layout,
             "events_late": wt.events_late, "hotkeys": self.router.hotkeys_seen,
         }
-        writer.write_meta()
+        try:
+            writer.write_meta()
+        except OSError as exc:  # the last meta.json on disk still lists every finished chunk
+            log.debug("final meta.json not written: %s", exc)
+
+    def _raise_unfinished(self, writer: SessionWriter, wt: WriterThread) -> None:
+        """Raise one clear error when the session could not be completed."""
+        done = len(self.meta["chunks"])
+        advice = (f"the {done} finished chunk(s) are intact; run `nitrogen-capture merge --root "
+                  f"{self.config.out}` to recover the journaled rest")
+        err = wt.error
+        if isinstance(err, OSError):
+            raise EncodeError(f"writing the session failed ({_describe_os_error(err, self.paths)})"
+                              f": {advice}") from err
+        if err is not None:
+            raise EncodeError(f"writing the session failed ({err}): {advice}") from err
+        if writer.errors:
+            raise CaptureError(f"{len(writer.errors)} frame(s) could not be written "
+                               f"({writer.errors[0]}): {advice}")
         if writer.open_chunks:
             raise CaptureError(f"{len(writer.open_chunks)} chunk(s) could not be completed: "
-                               f"run `nitrogen-capture merge --root {self.config.out}` to recover")
+                               f"{advice}")
+
+
+def _describe_os_error(err: OSError, paths: SessionPaths) -> str:
+    """Name the cause; numpy's short writes carry no errno, so look at the free space too."""
+    free = shutil.disk_usage(paths.root).free if paths.root.exists() else None
+    if err.errno == errno.ENOSPC or (free is not None and free < _FULL_BYTES):
+        return f"the disk is full: {free // 2**20 if free is not None else 0} MiB free"
+    return f"{err.strerror or err}{': ' + str(err.filename) if err.filename else ''}"

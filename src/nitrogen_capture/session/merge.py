@@ -84,6 +84,12 @@ def check_chunk(reader: SessionReader, c: Chunk) -> dict[str, npt.NDArray[Any]]:
             raise SessionFormatError(
                 f"chunk {c['index']}: {path.name} is {arr.dtype}{list(arr.shape)}, expected "
                 f"{dtype}{list(want)} (meta.json says {n} frames, layout has {k} keys)")
+    present = reader.frames_present(c)  # existence only: merge never decodes frames
+    if not present.all():
+        missing = int((~present).sum())
+        raise SessionFormatError(
+            f"chunk {c['index']}: {missing} of {n} frame files are missing under "
+            f"{reader.frames_path(c)}")
     return arrays
 
 
@@ -155,9 +161,12 @@ def merge_session(root: str | Path, *, progress: bool = False,
 def _progress(chunks: list[Chunk], enabled: bool) -> list[Chunk] | Any:
     if not enabled:
         return chunks
+    from rich.console import Console
     from rich.progress import track
 
-    return track(chunks, description="merging chunks", transient=True)
+    # Progress goes to stderr so stdout keeps only the summary.
+    return track(chunks, description="merging chunks", transient=True,
+                 console=Console(stderr=True))
 
 
 def _save_npz(path: Path, arrays: dict[str, npt.NDArray[Any]]) -> None:

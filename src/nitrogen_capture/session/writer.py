@@ -245,7 +245,7 @@ class SessionWriter:
         if chunk.failed:
             # Some frames never reached the disk (e.g. disk full): keep the journal so the
             # rows whose PNGs exist can still be recovered by `merge`, and say so.
-            log.error("chunk %d: %d of %d frames could not be written; run merge to recover",
+            log.info("chunk %d: %d of %d frames could not be written; run merge to recover",
                       chunk.number, chunk.failed, n)
             self._close_journal(chunk)
             return
