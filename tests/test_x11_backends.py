@@ -292,7 +292,9 @@ def test_pynput_canonical_names_from_xtest(xwin: XWin) -> None:
         xtest.fake_input(d, X.ButtonRelease, 4)
         d.sync()
         # Wait for the last injected event itself (a late probe event must not end the wait).
-        assert wait_for(lambda: ("dy", 1.0) in sink.of("wheel"))
+        # Keyboard and mouse listeners deliver on separate connections and threads: wait for
+        # the last event of each.
+        assert wait_for(lambda: ("dy", 1.0) in sink.of("wheel") and ("f1", 0.0) in sink.of("key"))
     finally:
         src.stop()
     # A probe event delivered after the clear is not part of what this test injected.

@@ -31,6 +31,8 @@ def add_parser(sub: Any) -> None:
     tgt.add_argument("--region", type=int, nargs=4, metavar=("L", "T", "R", "B"),
                      help="fixed desktop region: left top right bottom")
     tgt.add_argument("--monitor", type=int, help="monitor / output index")
+    tgt.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
+                     help="how long to wait for the window to appear (default 10)")
     p.add_argument("--chunk-size", type=int, default=500, help="frames per chunk (default 500)")
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = no limit)")
     p.add_argument("--seconds", type=float, default=0.0, help="stop after S seconds (0 = no limit)")
@@ -94,7 +96,7 @@ def _config(args: argparse.Namespace) -> Any:
         raise ConfigError("give only one of --process-name, --window-title, --pid, --region")
     region = Region(*args.region) if args.region else None
     spec = TargetSpec(process_name=args.process_name, window_title=args.window_title,
-                      pid=args.pid, region=region, monitor=args.monitor)
+                      pid=args.pid, region=region, monitor=args.monitor, wait_s=args.wait)
     return RecordConfig(
         out=args.out, target=spec, fps=args.fps, chunk_size=args.chunk_size,
         max_frames=args.max_frames, max_seconds=args.seconds, skip_late=args.skip_late,

@@ -20,15 +20,21 @@ FRAME_FORMATS: tuple[str, ...] = ("png", "video")
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """What to capture: a window (by process name, title or PID) or a fixed region."""
+    """What to capture: a window (by process name, title or PID) or a fixed region.
+
+    ``wait_s`` is how long to wait for the window to appear and be mapped.
+    """
 
     process_name: str | None = None
     window_title: str | None = None
     pid: int | None = None
     region: Region | None = None
     monitor: int | None = None
+    wait_s: float = 10.0
 
     def __post_init__(self) -> None:
+        if self.wait_s < 0:
+            raise ConfigError(f"--wait must be >= 0 seconds, got {self.wait_s:g}")
         if self.pid is not None and self.pid <= 0:
             raise ConfigError(f"--pid must be a positive process id, got {self.pid}")
         if self.monitor is not None and self.monitor < 0:

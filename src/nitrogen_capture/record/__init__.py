@@ -52,7 +52,7 @@ def _resolve_target(config: RecordConfig, region: Region | None) -> Target:
         return FixedRegionTarget(region or spec.region or Region(0, 0, 1280, 720))
     from ..targets import resolve_target
 
-    return resolve_target(spec)
+    return resolve_target(spec, wait_s=spec.wait_s)
 
 
 def base_meta(config: RecordConfig, target: Target, source_name: str,

@@ -1,0 +1,263 @@
+"""The bundled demo game: ``python -m nitrogen_capture.demo.game [--size 1280x720] [--fps 60]``.
+
+A small pygame game that reacts to the default layout's keys and the mouse (WASD/arrows walk,
+space jumps, shift runs, the mouse moves an aim reticle by relative motion, lmb shoots, rmb
+recolours) and draws its own truth into every frame (:mod:`nitrogen_capture.demo.markers`): its
+frame number, its total key-press counter and one held/not-held cell per layout key. Tests read
+that truth back from captured pixels and compare it with what the recorder logged.
+
+A key is shown as held while it is down, and also for ``--latch-ms`` after each press: a tap
+shorter than a frame would otherwise never reach the screen, while the recorder (which latches
+presses inside a frame interval) does log it.
+
+F9 toggles the pointer grab (SDL relative mouse mode, where motion comes from XInput2 raw events);
+``--grab-after S`` grabs after S seconds. ``--log FILE`` writes, on exit and on SIGTERM, a JSON of
+what the game saw: per-key press counts, relative motion sums (all / while grabbed), the frame
+count and per-frame records (frame number, drawn marker mask, monotonic ns of the state the
+mask shows: taken right after the frame's events were processed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import numpy as np
+
+from ..layout import DEFAULT_LAYOUT, KeyLayout, canonical_key, load_layout
+from . import markers
+from .scene import Scene
+
+__all__ = ["CAPTION", "GRAB_TOGGLE_KEY", "main", "parse_size", "run_game"]
+
+log = logging.getLogger(__name__)
+
+CAPTION = "NitroGen Capture demo game"
+GRAB_TOGGLE_KEY = "f9"
+_MOUSE_BUTTONS = {1: "lmb", 2: "mmb", 3: "rmb", 8: "mb4", 9: "mb5"}
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """Parse ``WxH`` (e.g. ``1280x720``)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from exc
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
+    return w, h
+
+
+def _key_names(pygame: Any) -> dict[int, str]:
+    """Key codes of pygame whose pygame name differs from our canonical key name."""
+    return {
+        pygame.K_SPACE: "space", pygame.K_LSHIFT: "shift", pygame.K_RSHIFT: "shift",
+        pygame.K_LCTRL: "ctrl", pygame.K_RCTRL: "ctrl", pygame.K_LALT: "alt",
+        pygame.K_RALT: "alt", pygame.K_BACKSPACE: "backspace", pygame.K_ESCAPE: "esc",
+        pygame.K_RETURN: "enter", pygame.K_KP_ENTER: "enter", pygame.K_UP: "up",
+        pygame.K_DOWN: "down", pygame.K_LEFT: "left", pygame.K_RIGHT: "right",
+    }
+
+
+class _Truth:
+    """What the game saw, written as JSON by ``--log``."""
+
+    def __init__(self, layout: KeyLayout, latch_ns: int) -> None:
+        self.layout = layout
+        self.latch_ns = latch_ns
+        self.presses: dict[str, int] = {k: 0 for k in layout.keys}
+        self.other_presses: dict[str, int] = {}
+        self.rel_all = [0, 0]
+        self.rel_grabbed = [0, 0]
+        self.grab_changes: list[tuple[int, bool]] = []
+        self.frames: list[int] = []
+        self.masks: list[int] = []
+        self.times: list[int] = []
+
+    @property
+    def total_presses(self) -> int:
+        return sum(self.presses.values())
+
+    def count_press(self, name: str) -> None:
+        if name in self.presses:
+            self.presses[name] += 1
+        else:
+            self.other_presses[name] = self.other_presses.get(name, 0) + 1
+
+    def write(self, path: Path) -> None:
+        data = {
+            "layout": list(self.layout.keys),
+            "frames": len(self.frames),
+            "latch_ns": self.latch_ns,
+            "presses": self.presses,
+            "total_presses": self.total_presses,
+            "other_presses": self.other_presses,
+            "mouse_rel_all": self.rel_all,
+            "mouse_rel_grabbed": self.rel_grabbed,
+            "grab_changes": [[t, g] for t, g in self.grab_changes],
+            "records": {"frame": self.frames, "held_mask": self.masks, "t_ns": self.times},
+        }
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, path)  # a reader never sees half a log
+
+
+def run_game(size: tuple[int, int] = (1280, 720), fps: float = 60.0, seconds: float = 0.0,
+             log_path: Path | None = None, grab_after: float | None = None,
+             latch_ms: float = 20.0, layout: KeyLayout = DEFAULT_LAYOUT) -> int:
+    """Run the game until the window is closed, SIGTERM/SIGINT, or ``seconds`` elapsed."""
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    # SDL would otherwise back the window surface with an OpenGL renderer, which under Xvfb is
+    # Mesa's software rasteriser: ~5 ms of CPU per update even for a 10x10 rect. The plain X11
+    # framebuffer (XShmPutImage) costs ~0.1 ms and leaves the CPU to the recorder.
+    os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
+    import pygame
+
+    width, height = size
+    need = markers.overlay_width(len(layout))
+    if width < need or height < markers.overlay_height() + 80:
+        raise SystemExit(f"--size {width}x{height} is too small: the game needs at least "
+                         f"{need}x{markers.overlay_height() + 80}")
+    stop = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stop
+        stop = True  # the loop ends at the next frame and writes the log
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    pygame.display.init()
+    try:
+        # SDL2's X11 driver sets _NET_WM_PID (and WM_CLASS) on its windows itself.
+        screen = pygame.display.set_mode((width, height))
+        pygame.display.set_caption(CAPTION)
+        return _loop(pygame, screen, layout, fps, seconds, log_path, grab_after,
+                     int(latch_ms * 1e6), lambda: stop)
+    finally:
+        pygame.display.quit()
+
+
+def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: float,
+          log_path: Path | None, grab_after: float | None, latch_ns: int,
+          stopped: Any) -> int:
+    names = _key_names(pygame)
+    truth = _Truth(layout, latch_ns)
+    width, height = screen.get_size()
+    band_h = markers.overlay_height()
+    scene = Scene(width, height, band_h)
+    overlay = np.zeros((band_h, width, 3), np.uint8)
+    band = pygame.Rect(0, 0, width, band_h)
+    last_dirty: list[Any] = []
+    held: set[str] = set()
+    last_press: dict[str, int] = {}
+    grabbed = False
+    clock = pygame.time.Clock()
+    start = time.monotonic_ns()
+    frame = 0
+
+    def set_grab(on: bool) -> None:
+        nonlocal grabbed
+        # Hidden cursor + grab puts SDL2 in relative mouse mode (XInput2 raw motion on X11).
+        pygame.mouse.set_visible(not on)
+        pygame.event.set_grab(on)
+        grabbed = on
+        truth.grab_changes.append((time.monotonic_ns(), on))
+
+    try:
+        while not stopped():
+            now = time.monotonic_ns()
+            if seconds and now - start >= seconds * 1e9:
+                break
+            if grab_after is not None and not grabbed and now - start >= grab_after * 1e9:
+                grab_after = None
+                set_grab(True)
+            rel = [0, 0]
+            fire = jump = False
+            for ev in pygame.event.get():
+                if ev.type == pygame.QUIT:
+                    return 0
+                if ev.type in (pygame.KEYDOWN, pygame.KEYUP):
+                    name = names.get(ev.key) or canonical_key(pygame.key.name(ev.key))
+                    if ev.type == pygame.KEYUP:
+                        held.discard(name)
+                        continue
+                    truth.count_press(name)
+                    held.add(name)
+                    last_press[name] = time.monotonic_ns()
+                    jump |= name == "space"
+                    if name == GRAB_TOGGLE_KEY:
+                        set_grab(not grabbed)
+                elif ev.type in (pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP):
+                    name = _MOUSE_BUTTONS.get(ev.button, f"mb{ev.button}")
+                    if ev.type == pygame.MOUSEBUTTONUP:
+                        held.discard(name)
+                        continue
+                    truth.count_press(name)
+                    held.add(name)
+                    last_press[name] = time.monotonic_ns()
+                    fire |= name == "lmb"
+                elif ev.type == pygame.MOUSEMOTION:
+                    rel[0] += ev.rel[0]
+                    rel[1] += ev.rel[1]
+            truth.rel_all[0] += rel[0]
+            truth.rel_all[1] += rel[1]
+            if grabbed:
+                truth.rel_grabbed[0] += rel[0]
+                truth.rel_grabbed[1] += rel[1]
+            scene.update(clock.get_time() / 1000.0, held, (rel[0], rel[1]), fire, jump)
+            now = time.monotonic_ns()
+            mask = 0
+            for k, key in enumerate(layout.keys):
+                if key in held or now - last_press.get(key, -latch_ns - 1) <= latch_ns:
+                    mask |= 1 << k
+            frame += 1
+            truth.frames.append(frame)
+            truth.masks.append(mask)
+            truth.times.append(now)  # the state the mask shows is the state at `now`
+            overlay[:] = 0
+            markers.draw_overlay(overlay, frame, truth.total_presses, mask, len(layout))
+            screen.blit(pygame.surfarray.make_surface(overlay.transpose(1, 0, 2)), (0, 0))
+            dirty = scene.draw(pygame, screen, held)
+            if frame == 1:
+                pygame.display.flip()
+            else:  # only what changed: the overlay band and the moving parts, old and new
+                pygame.display.update([band, *dirty, *last_dirty])
+            last_dirty = dirty
+            clock.tick(fps)
+    finally:
+        if log_path is not None:
+            truth.write(log_path)
+            log.info("demo game log written to %s (%d frames)", log_path, frame)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m nitrogen_capture.demo.game``."""
+    p = argparse.ArgumentParser(prog="python -m nitrogen_capture.demo.game",
+                                description="NitroGen Capture's demo game (truth overlay).")
+    p.add_argument("--size", type=parse_size, default=(1280, 720), help="WxH (default 1280x720)")
+    p.add_argument("--fps", type=float, default=60.0, help="frame rate cap (default 60)")
+    p.add_argument("--seconds", type=float, default=0.0, help="quit after S seconds (0 = never)")
+    p.add_argument("--log", type=Path, default=None, help="write the truth JSON here on exit")
+    p.add_argument("--grab-after", type=float, default=None, metavar="S",
+                   help=f"grab the pointer after S seconds ({GRAB_TOGGLE_KEY} toggles it)")
+    p.add_argument("--latch-ms", type=float, default=20.0,
+                   help="show a pressed key as held for at least this long (default 20)")
+    p.add_argument("--layout", type=Path, default=None, help="layout TOML (default: built in)")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    layout = load_layout(a.layout) if a.layout else DEFAULT_LAYOUT
+    return run_game(a.size, a.fps, a.seconds, a.log, a.grab_after, a.latch_ms, layout)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

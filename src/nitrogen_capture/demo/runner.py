@@ -1,0 +1,353 @@
+"""``nitrogen-capture demo``: record the bundled game for real and check the result.
+
+Steps (every one through the same doors a user takes):
+
+1. start a private Xvfb (unless ``--visible``: then the current ``$DISPLAY`` is used);
+2. launch the demo game (:mod:`nitrogen_capture.demo.game`) as a subprocess, find its window by
+   PID, move the pointer into it and focus it (there is no window manager under Xvfb);
+3. run ``python -m nitrogen_capture record --pid PID ...`` with the live backends (mss, pynput +
+   XInput2 raw motion) as a subprocess;
+4. once the recorder's ``meta.json`` names its clock origin, play the scripted input through
+   XTEST (:mod:`nitrogen_capture.demo.player`), keeping clear of the first and last moments;
+5. after the recorder stopped (``--seconds``), stop the game, then ``merge``, ``validate`` and,
+   when that subcommand exists, ``convert``;
+6. compare everything with the truth (:mod:`nitrogen_capture.demo.check`).
+
+The truth files (player log, game log, recorder output) are stored in ``<out>/demo/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, NitrogenCaptureError, PlatformError
+from ..layout import DEFAULT_LAYOUT, load_layout
+from .check import CheckReport, check_session
+from .game import GRAB_TOGGLE_KEY
+from .player import Player, TruthLog, make_script
+from .xvfb import xvfb
+
+__all__ = [
+    "DemoOptions", "DemoResult", "add_demo_arguments", "format_summary", "options_from_args",
+    "run_demo",
+]
+
+log = logging.getLogger(__name__)
+
+_LEAD_IN_S = 0.8  # after the recorder's t0, before the first injected event
+_TAIL_S = 0.8  # quiet time before the recorder's --seconds ends
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """Settings of one demo run.
+
+    Attributes:
+        out: new session directory.
+        seconds: recording length (the scripted input fills it minus ~1.6 s).
+        fps: capture rate; game_fps: the game's frame cap.
+        size: game window (and Xvfb screen) size.
+        visible: use the current ``$DISPLAY`` instead of a private Xvfb.
+        display: use this X display (e.g. the tests' shared Xvfb) instead of starting one.
+        record_args: extra flags for ``record`` (``--frame-format video`` ...).
+        seed: seed of the scripted input.
+        grab: the game grabs the pointer (SDL relative mouse mode) for the whole recording. The
+            player toggles it with the game's F9 *after* moving the pointer into the window: a
+            grab taken before that warp would count the warp as relative motion.
+        hotkeys: (seconds after the script start, hotkey name) to inject, e.g. ``(2.0, "f7")``.
+        convert: run ``convert`` when the subcommand exists.
+    """
+
+    out: Path
+    seconds: float = 20.0
+    fps: float = 30.0
+    size: tuple[int, int] = (1280, 720)
+    visible: bool = False
+    display: str | None = None
+    record_args: tuple[str, ...] = ()
+    seed: int = 0
+    game_fps: float = 60.0
+    grab: bool = False
+    hotkeys: tuple[tuple[float, str], ...] = ()
+    mouse: bool = True
+    convert: bool = True
+    layout: Path | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "out", Path(self.out))
+        if self.seconds < 3:
+            raise ConfigError(f"--seconds must be >= 3 for the demo, got {self.seconds:g}")
+        if not 0 < self.fps <= 240:
+            raise ConfigError(f"--fps must be in (0, 240], got {self.fps:g}")
+
+
+@dataclass
+class DemoResult:
+    """What a demo run produced; ``report`` holds the comparison with the truth."""
+
+    out: Path
+    display: str
+    game_pid: int = 0
+    record_rc: int | None = None
+    merge_rc: int | None = None
+    validate_rc: int | None = None
+    convert_rc: int | None = None
+    converted: Path | None = None
+    truth: TruthLog | None = None
+    game_log: dict[str, Any] | None = None
+    report: CheckReport | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Recording, merge and validate succeeded and the check found no problem."""
+        return (self.record_rc == 0 and self.merge_rc == 0 and self.validate_rc == 0
+                and self.convert_rc in (None, 0) and self.report is not None and self.report.ok)
+
+
+def cli_command(*args: str) -> list[str]:
+    """``python -m nitrogen_capture ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "nitrogen_capture", *args]
+
+
+@contextlib.contextmanager
+def _display(options: DemoOptions) -> Iterator[str]:
+    if options.display:
+        yield options.display
+    elif options.visible:
+        display = os.environ.get("DISPLAY")
+        if not display:
+            raise PlatformError("--visible needs an X display: DISPLAY is not set")
+        yield display
+    else:
+        with xvfb(options.size) as display:
+            yield display
+
+
+def _wait_for_t0(meta: Path, recorder: subprocess.Popen[bytes], log_file: Path,
+                 timeout: float = 30.0) -> int:
+    """The recorder's clock origin, once its meta.json exists."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if recorder.poll() is not None:
+            tail = log_file.read_text(errors="replace").strip().splitlines()[-3:]
+            raise NitrogenCaptureError(f"the recorder exited with {recorder.returncode} before "
+                                       f"it started: {' / '.join(tail)}")
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            return int(json.loads(meta.read_text(encoding="utf-8"))["clock"]["t0_ns"])
+        time.sleep(0.02)
+    raise NitrogenCaptureError(f"the recorder wrote no {meta} within {timeout:g} s")
+
+
+def _run(cmd: list[str], env: dict[str, str], log_file: Path, timeout: float = 600) -> int:
+    with log_file.open("ab") as fh:
+        fh.write(f"$ {' '.join(cmd)}\n".encode())
+        fh.flush()
+        return subprocess.run(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                              timeout=timeout, check=False).returncode
+
+
+def _stop(proc: subprocess.Popen[bytes], sig: int, timeout: float) -> int:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return int(proc.returncode)
+
+
+def run_demo(options: DemoOptions) -> DemoResult:
+    """Run the whole demo (see the module docstring) and return what it found."""
+    out = options.out
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"--out {out} exists and is not empty: choose a new directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="nitrogen-demo-"))
+    try:
+        with _display(options) as display:
+            result = DemoResult(out=out, display=display)
+            _record(options, display, work, result)
+        _finish(options, work, result)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def _record(options: DemoOptions, display: str, work: Path, result: DemoResult) -> None:
+    env = {**os.environ, "DISPLAY": display, "SDL_AUDIODRIVER": "dummy",
+           "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
+    w, h = options.size
+    game_log, rec_log = work / "game.json", work / "record.log"
+    game_cmd = [sys.executable, "-m", "nitrogen_capture.demo.game", "--size", f"{w}x{h}",
+                "--fps", f"{options.game_fps:g}", "--log", str(game_log),
+                # Show a tap for ~1.5 capture periods so at least one captured frame has it.
+                "--latch-ms", f"{1500 / options.fps:.1f}"]
+    layout_args = ["--layout", str(options.layout)] if options.layout else []
+    layout = load_layout(options.layout) if options.layout else DEFAULT_LAYOUT
+    game_cmd += layout_args
+    with (work / "game.log").open("wb") as err:
+        game = subprocess.Popen(game_cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    result.game_pid = game.pid
+    try:
+        with Player(display, layout) as player:
+            player.focus(player.find_window(game.pid))
+            if options.grab:
+                player.type_keys([GRAB_TOGGLE_KEY])  # before the recording: not in the layout
+                time.sleep(0.3)
+            rec_cmd = cli_command(
+                "record", "--pid", str(game.pid), "--out", str(options.out),
+                "--fps", f"{options.fps:g}", "--start-immediately",
+                "--seconds", f"{options.seconds:g}", "--capture-backend", "mss",
+                "--input-backend", "pynput", "--status-interval", "0", *layout_args,
+                *options.record_args)
+            with rec_log.open("wb") as fh:
+                fh.write(f"$ {' '.join(rec_cmd)}\n".encode())
+                fh.flush()
+                recorder = subprocess.Popen(rec_cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+            try:
+                t0 = _wait_for_t0(options.out / "meta.json", recorder, rec_log)
+                start = t0 + int(_LEAD_IN_S * 1e9)
+                length = options.seconds - _LEAD_IN_S - _TAIL_S - (time.monotonic_ns() - t0) / 1e9
+                script = make_script(max(length, 0.5), options.seed, layout,
+                                     hotkeys=options.hotkeys, mouse=options.mouse)
+                result.truth = player.play(script, start_ns=max(start, time.monotonic_ns()))
+                recorder.wait(timeout=options.seconds + 60)
+            finally:
+                # SIGINT is the recorder's clean stop (everything flushed, exit 0).
+                result.record_rc = _stop(recorder, signal.SIGINT, 60)
+    finally:
+        _stop(game, signal.SIGTERM, 10)  # the game writes its log on SIGTERM
+    if game_log.is_file():
+        result.game_log = json.loads(game_log.read_text(encoding="utf-8"))
+
+
+def _finish(options: DemoOptions, work: Path, result: DemoResult) -> None:
+    out, env = options.out, dict(os.environ)
+    steps = work / "steps.log"
+    if result.record_rc == 0:
+        result.merge_rc = _run(cli_command("merge", "--root", str(out), "--no-progress"), env,
+                               steps)
+        result.validate_rc = _run(cli_command("validate", "--root", str(out)), env, steps)
+        if options.convert and _has_convert(env):
+            target = out / "demo" / "nitrogen.pt"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            result.convert_rc = _run(cli_command("convert", "--root", str(out), "--out",
+                                                 str(target)), env, steps)
+            result.converted = target if result.convert_rc == 0 else None
+        if result.merge_rc == 0:
+            result.report = check_session(out, result.truth, result.game_log)
+    keep = out / "demo"
+    keep.mkdir(parents=True, exist_ok=True)
+    if result.truth is not None:
+        result.truth.write(keep / "player_truth.json")
+    for name in ("game.json", "game.log", "record.log", "steps.log"):
+        if (work / name).is_file():
+            shutil.copy(work / name, keep / name)
+            result.files[name] = keep / name
+    result.files["player_truth.json"] = keep / "player_truth.json"
+
+
+def _has_convert(env: dict[str, str]) -> bool:
+    return subprocess.run(cli_command("convert", "--help"), env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, timeout=60, check=False).returncode == 0
+
+
+# Record flags the demo passes through unchanged: (flag, takes a value).
+_RECORD_FLAGS: tuple[tuple[str, bool], ...] = (
+    ("--frame-format", True), ("--chunk-size", True), ("--png-encoder", True),
+    ("--encoder-workers", True), ("--queue-frames", True), ("--skip-late", False),
+    ("--no-focus-pause", False),
+)
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    from .game import parse_size
+
+    return parse_size(text)
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``nitrogen-capture demo``."""
+    parser.add_argument("--out", type=Path, required=True, help="new session directory")
+    parser.add_argument("--seconds", type=float, default=20.0, help="recording length (20)")
+    parser.add_argument("--fps", type=float, default=30.0, help="capture rate (30)")
+    parser.add_argument("--size", type=_parse_size, default=(1280, 720),
+                        help="game window size WxH (1280x720)")
+    parser.add_argument("--visible", action="store_true",
+                        help="play on the current DISPLAY instead of a private Xvfb")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the scripted player")
+    parser.add_argument("--grab", action="store_true",
+                        help="the game grabs the pointer (relative mouse mode) throughout")
+    parser.add_argument("--no-convert", action="store_true", help="skip the NitroGen export")
+    parser.add_argument("--layout", type=Path, default=None, help="key layout TOML")
+    rec = parser.add_argument_group("passed to record")
+    for flag, takes_value in _RECORD_FLAGS:
+        if takes_value:
+            rec.add_argument(flag, default=None)
+        else:
+            rec.add_argument(flag, action="store_true")
+    rec.add_argument("--record-arg", action="append", default=[], metavar="ARG",
+                     help="any other record flag, repeatable (--record-arg=--max-frames=100)")
+
+
+def options_from_args(args: argparse.Namespace) -> DemoOptions:
+    """Build :class:`DemoOptions` from parsed ``demo`` flags."""
+    extra: list[str] = []
+    for flag, takes_value in _RECORD_FLAGS:
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if takes_value and value is not None:
+            extra += [flag, str(value)]
+        elif not takes_value and value:
+            extra.append(flag)
+    return DemoOptions(out=args.out, seconds=args.seconds, fps=args.fps, size=args.size,
+                       visible=args.visible, seed=args.seed, grab=args.grab,
+                       convert=not args.no_convert, layout=args.layout,
+                       record_args=(*extra, *args.record_arg))
+
+
+def format_summary(result: DemoResult) -> str:
+    """The human summary ``nitrogen-capture demo`` prints."""
+    lines = [f"demo session: {result.out}  (display {result.display}, game PID {result.game_pid})"]
+    steps = [f"record {result.record_rc}", f"merge {result.merge_rc}",
+             f"validate {result.validate_rc}"]
+    if result.convert_rc is not None:
+        steps.append(f"convert {result.convert_rc}")
+    lines.append("exit codes: " + ", ".join(steps))
+    r = result.report
+    if r is not None:
+        lines += [
+            f"frames: {r.frames} written, {r.frames_counted} counted by the recorder, "
+            f"{r.dropped_ticks} dropped ticks; {r.fps_achieved:.2f} fps achieved "
+            f"(target {r.fps_target:g})",
+            f"barcodes: {r.barcodes_read}/{r.frames} read, {r.barcodes_backwards} backwards",
+            f"presses: {r.presses_injected} injected, {r.presses_events} logged, "
+            f"{r.presses_actions} in the action arrays, {r.presses_game} counted by the game",
+            f"mouse: injected {r.mouse_injected}, recorded {r.mouse_recorded}, "
+            f"game (grabbed) {r.mouse_game}",
+            f"alignment: markers agree with actions in {r.alignment:.1%} of frames "
+            f"(row by row {r.alignment_rows:.1%}; {r.frames_game_stalled} frames of a stalled "
+            "game left out)",
+        ]
+        lines += [f"PROBLEM: {p}" for p in r.problems]
+    for name, path in sorted(result.files.items()):
+        lines.append(f"  {name}: {path}")
+    if result.converted is not None:
+        lines.append(f"  NitroGen export: {result.converted}")
+    lines.append("OK" if result.ok else "FAILED: see the problems and logs above")
+    return "\n".join(lines)

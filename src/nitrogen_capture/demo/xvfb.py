@@ -1,0 +1,123 @@
+"""A private Xvfb virtual display for the demo and the tier-1 tests.
+
+``Xvfb -displayfd FD`` picks a free display number itself and writes it to FD once the server
+accepts connections, so there is no race on display numbers and no fixed sleep::
+
+    with xvfb((1280, 720)) as display:      # ":99"
+        subprocess.run([...], env={**os.environ, "DISPLAY": display})
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+from ..errors import PlatformError
+
+__all__ = ["XvfbServer", "xvfb"]
+
+log = logging.getLogger(__name__)
+
+_START_TIMEOUT_S = 15.0
+
+
+class XvfbServer:
+    """One Xvfb process. :meth:`start` returns the DISPLAY string; :meth:`stop` is idempotent."""
+
+    def __init__(self, size: tuple[int, int] = (1280, 720), depth: int = 24) -> None:
+        self.size = size
+        self.depth = depth
+        self.display: str | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._err: IO[bytes] | None = None
+
+    def start(self) -> str:
+        """Start Xvfb and wait until it accepts connections."""
+        exe = shutil.which("Xvfb")
+        if exe is None:
+            raise PlatformError(
+                "Xvfb is not installed: install the Debian package xvfb "
+                "(apt-get install xvfb), or use --visible to run on your own display"
+            )
+        w, h = self.size
+        # stderr goes to a file, not a pipe: nobody drains a pipe while Xvfb runs, and a full
+        # pipe would block the server.
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
+        read_fd, write_fd = os.pipe()
+        try:
+            self._proc = subprocess.Popen(
+                [exe, "-displayfd", str(write_fd), "-screen", "0", f"{w}x{h}x{self.depth}",
+                 "-nolisten", "tcp", "-noreset"],
+                pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=self._err,
+            )
+        finally:
+            os.close(write_fd)
+        try:
+            number = self._read_display(read_fd)
+        finally:
+            os.close(read_fd)
+        self.display = f":{number}"
+        log.info("Xvfb %s started (pid %d, %dx%d)", self.display, self._proc.pid, w, h)
+        return self.display
+
+    def _read_display(self, fd: int) -> int:
+        assert self._proc is not None and self._err is not None
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        data = b""
+        while not data.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(left, 0))
+            chunk = os.read(fd, 64) if ready else b""
+            if not chunk:  # EOF (Xvfb died) or timeout
+                if self._proc.poll() is None:
+                    self._proc.terminate()
+                    self._proc.wait(timeout=5)
+                self._err.seek(0)
+                tail = self._err.read().decode(errors="replace").strip().splitlines()[-3:]
+                self.stop()
+                raise PlatformError(
+                    "Xvfb did not start" + (": " + " / ".join(tail) if tail else
+                                            f" within {_START_TIMEOUT_S:g} s")
+                )
+            data += chunk
+        return int(data.strip())
+
+    def stop(self) -> None:
+        """Terminate Xvfb (kill after 5 s)."""
+        proc, self._proc = self._proc, None
+        if self._err is not None:
+            self._err.close()
+            self._err = None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    @property
+    def pid(self) -> int | None:
+        """PID of the running server."""
+        return self._proc.pid if self._proc else None
+
+
+@contextmanager
+def xvfb(size: tuple[int, int] = (1280, 720), depth: int = 24) -> Iterator[str]:
+    """Run a private Xvfb for the duration of the block and yield its DISPLAY string."""
+    server = XvfbServer(size, depth)
+    display = server.start()
+    try:
+        yield display
+    finally:
+        server.stop()
