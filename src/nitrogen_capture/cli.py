@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -51,8 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
         if module in seen:
             continue
         seen.add(module)
-        if importlib.util.find_spec(module) is None:  # TODO(lead): remove once all land
-            continue
         importlib.import_module(module).add_parser(sub)
     return parser
 
