@@ -9,7 +9,7 @@ PIP    := $(VENV)/bin/pip
 # CPU build pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 APT_PACKAGES := xvfb x11-utils xdotool xauth
-DEMO_OUT ?= runs/demo
+DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: all setup system-deps venv lint typecheck test test-fast demo bench clean
 
