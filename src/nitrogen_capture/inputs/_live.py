@@ -7,6 +7,9 @@
   deltas says why.
 * Windows: :class:`~._pynput.PynputInput` and the Raw Input (``WM_INPUT``) motion source
   ``RawInputMotion`` from ``_rawinput_win32``.
+* With ``gamepad=True``: :class:`~._sdl.SdlGamepad` (SDL2 through pygame) on Linux/macOS,
+  :class:`~._xinput.XInputGamepad` on Windows. XInput only sees Xbox-style pads, so
+  ``gamepad_backend="sdl"`` reads a PlayStation pad on Windows through SDL instead.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ import logging
 import sys
 from typing import Any
 
+from ..errors import ConfigError
 from .base import InputSource
 
-__all__ = ["LiveSources", "live_input_sources"]
+__all__ = ["GAMEPAD_BACKENDS", "LiveSources", "gamepad_source", "live_input_sources"]
 
 log = logging.getLogger(__name__)
+
+GAMEPAD_BACKENDS: tuple[str, ...] = ("auto", "xinput", "sdl")
 
 
 class LiveSources(list[InputSource]):
@@ -36,12 +42,16 @@ def live_input_sources(**options: Any) -> LiveSources:
 
     Args:
         **options: ``raw_motion`` (default True) turns the raw-motion source off when False;
-            ``display`` names the X display (default ``$DISPLAY``). Other keys (``seed``,
-            ``fps``, ``region``, ``target``) are accepted and ignored.
+            ``display`` names the X display (default ``$DISPLAY``); ``gamepad`` (default
+            False) adds a gamepad reader, chosen by ``gamepad_backend`` (see
+            :func:`gamepad_source`). Other keys (``seed``, ``fps``, ``region``, ``target``) are
+            accepted and ignored.
     """
     from ._pynput import PynputInput
 
     sources = LiveSources([PynputInput()])
+    if options.get("gamepad"):
+        sources.append(gamepad_source(str(options.get("gamepad_backend") or "auto")))
     if not options.get("raw_motion", True):
         return sources
     if sys.platform == "win32":
@@ -61,3 +71,25 @@ def live_input_sources(**options: Any) -> LiveSources:
         log.warning(msg)
         sources.warnings.append(msg)
     return sources
+
+
+def gamepad_source(backend: str = "auto") -> InputSource:
+    """The unstarted gamepad reader for ``backend``, one of :data:`GAMEPAD_BACKENDS`.
+
+    ``auto`` is XInput on Windows and SDL2 elsewhere.
+
+    Raises:
+        ConfigError: unknown backend.
+        DependencyError: SDL chosen and pygame missing.
+        PlatformError: XInput chosen off Windows.
+    """
+    if backend not in GAMEPAD_BACKENDS:
+        raise ConfigError(f"unknown gamepad backend '{backend}': choose one of "
+                          f"{', '.join(GAMEPAD_BACKENDS)}")
+    if backend == "xinput" or (backend == "auto" and sys.platform == "win32"):
+        from ._xinput import XInputGamepad
+
+        return XInputGamepad()
+    from ._sdl import SdlGamepad
+
+    return SdlGamepad()

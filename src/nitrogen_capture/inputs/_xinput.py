@@ -7,7 +7,7 @@ previous and the new state into ``pad_btn``/``pad_axis`` events stamped with
 (:data:`~nitrogen_capture.layout.PAD_BUTTONS`): A=south, B=east, X=west, Y=north,
 LB/RB=left/right_shoulder, stick clicks=left/right_thumb, View/Back=back, Menu/Start=start,
 dpad_*. ``guide`` is not reported by ``XInputGetState`` (only by an undocumented export), so it
-is never emitted.
+is never emitted. The state -> events diffing is shared with the SDL reader (``_pad_state``).
 
 * Triggers are buttons: pressed above ``XINPUT_GAMEPAD_TRIGGER_THRESHOLD`` (30 of 255).
 * Sticks use Microsoft's radial dead zones (7849 left, 8689 right): inside the zone the stick is
@@ -34,8 +34,8 @@ from typing import Any, Protocol
 
 from ..clock import now_ns
 from ..errors import ConfigError, InputError, PlatformError
-from ..layout import PAD_AXES, PAD_BUTTONS
-from .base import PAD_AXIS, PAD_BUTTON, InputEvent, InputSource
+from ._pad_state import NEUTRAL, PadState, diff_states
+from .base import InputEvent, InputSource
 
 __all__ = [
     "BUTTON_BITS",
@@ -113,17 +113,6 @@ class XInputReading:
                    int(g.sThumbRY))
 
 
-@dataclass(frozen=True)
-class PadState:
-    """A pad in our terms: pressed dataset button names and (lx, ly, rx, ry), +y down."""
-
-    buttons: frozenset[str] = frozenset()
-    axes: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-
-
-NEUTRAL = PadState()
-
-
 def normalise_stick(x: int, y: int, deadzone: int) -> tuple[float, float]:
     """XInput stick counts -> (x, y) in [-1, 1] with a radial dead zone, +y down."""
     magnitude = math.hypot(x, y)
@@ -145,16 +134,6 @@ def pad_state(reading: XInputReading) -> PadState:
     lx, ly = normalise_stick(reading.lx, reading.ly, LEFT_DEADZONE)
     rx, ry = normalise_stick(reading.rx, reading.ry, RIGHT_DEADZONE)
     return PadState(frozenset(pressed), (lx, ly, rx, ry))
-
-
-def diff_states(prev: PadState, cur: PadState, t_ns: int) -> list[InputEvent]:
-    """Events that take ``prev`` to ``cur``: buttons in dataset order, then the axes."""
-    events = [InputEvent(t_ns, PAD_BUTTON, name, 1.0 if name in cur.buttons else 0.0)
-              for name in PAD_BUTTONS if (name in cur.buttons) != (name in prev.buttons)]
-    events.extend(InputEvent(t_ns, PAD_AXIS, axis, new)
-                  for axis, old, new in zip(PAD_AXES, prev.axes, cur.axes, strict=True)
-                  if old != new)
-    return events
 
 
 def load_first_dll(names: Sequence[str], loader: Callable[[str], Any]) -> tuple[Any, str]:
