@@ -51,7 +51,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--input-backend", choices=INPUT_BACKENDS, default="auto")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic source/script")
     p.add_argument("--layout", type=Path, help="key layout TOML (a 'keys' list)")
-    p.add_argument("--frame-format", choices=("png",), default="png")
+    p.add_argument("--frame-format", choices=("png", "video"), default="png",
+                   help="png = one PNG per frame (default); video = H.264 in one MKV per chunk")
+    p.add_argument("--video-crf", type=int, default=18,
+                   help="H.264 quality of --frame-format video, 0..51, lower = better "
+                        "(default 18)")
+    p.add_argument("--video-preset", default="ultrafast",
+                   help="libx264 speed preset of --frame-format video (default ultrafast)")
     p.add_argument("--png-encoder", choices=("auto", "fpng", "opencv"), default="auto")
     p.add_argument("--encoder-workers", type=int, default=2, help="encoder processes")
     p.add_argument("--queue-frames", type=int, default=32,
@@ -106,6 +112,7 @@ def _config(args: argparse.Namespace) -> Any:
         else args.input_backend,
         seed=args.seed, layout=load_layout(args.layout) if args.layout else DEFAULT_LAYOUT,
         frame_format=args.frame_format, png_encoder=args.png_encoder,
+        video_crf=args.video_crf, video_preset=args.video_preset,
         encoder_workers=args.encoder_workers, queue_frames=args.queue_frames,
         status_interval=args.status_interval, focus_pause=not args.no_focus_pause,
         gamepad=args.gamepad)

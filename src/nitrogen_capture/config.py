@@ -72,6 +72,8 @@ class RecordConfig:
         capture_backend / input_backend: backend names, ``auto`` to detect.
         seed: seed of the synthetic source and scripted input timeline.
         frame_format: ``png`` (default, the original layout) or ``video``.
+        video_crf / video_preset: libx264 quality (0..51, lower is better) and speed preset of
+            ``video`` storage (checked by :class:`~nitrogen_capture.codecs.video.VideoSettings`).
         encoder_workers: encoder processes (frames are never encoded on the capture thread).
         queue_frames: bound of the frame queue; a full queue drops the frame and counts it.
         status_interval: seconds between status updates (0 disables the status line).
@@ -92,6 +94,8 @@ class RecordConfig:
     layout: KeyLayout = DEFAULT_LAYOUT
     frame_format: str = "png"
     png_encoder: str = "auto"
+    video_crf: int = 18
+    video_preset: str = "ultrafast"
     encoder_workers: int = 2
     queue_frames: int = 64
     status_interval: float = 1.0
@@ -113,6 +117,10 @@ class RecordConfig:
             raise ConfigError(
                 f"--frame-format must be one of {', '.join(FRAME_FORMATS)}, got {self.frame_format}"
             )
+        if self.frame_format == "video":
+            from .codecs.video import VideoSettings
+
+            VideoSettings(self.fps, self.video_crf, self.video_preset)  # raises ConfigError
         if not 1 <= self.encoder_workers <= 32:
             raise ConfigError(f"--encoder-workers must be in 1..32, got {self.encoder_workers}")
         if self.queue_frames < 1:

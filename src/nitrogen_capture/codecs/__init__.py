@@ -1,1 +1,1 @@
-"""Frame storage: lossless PNG (fpng fast path, OpenCV fallback) in encoder processes."""
+"""Frame storage: PNG (fpng, OpenCV fallback) or H.264 in one MKV per chunk (PyAV)."""

@@ -9,6 +9,12 @@ The capture thread copies a frame into a free shared-memory slot (a memcpy, ~0.3
 queues a tiny task; a worker encodes it and writes the file; a collector thread frees the slot
 and reports the result. When no slot is free the frame is *not* queued: :meth:`submit` returns
 False and the caller counts a drop, so the capture clock is never blocked by a slow disk.
+
+Two kinds of workers share this machinery: PNG workers (any number; any worker takes any frame,
+results come back in any order) and the single video worker of :mod:`.video` (``video=...``),
+which gets the frames in submission order through the one task queue and keeps one open file per
+chunk. A video result of kind ``closed`` says a chunk's file is finished; see
+:class:`EncodeResult`.
 """
 
 from __future__ import annotations
@@ -27,20 +33,47 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .video import VideoSettings
+
 __all__ = ["EncodeResult", "EncoderPool"]
 
 log = logging.getLogger(__name__)
 
+_NICE = 10  # encoder processes' niceness (Unix); Windows keeps normal priority
+
 
 @dataclass(frozen=True)
 class EncodeResult:
-    """What a worker reports for one frame."""
+    """What a worker reports for one frame, or (``kind == "closed"``) for one finished file.
+
+    PNG: a ``frame`` result means the PNG is on disk. Video: a ``frame`` result means the frame
+    was handed to the encoder (its bytes reach the file later, at the latest when the file is
+    closed); the ``closed`` result of the chunk's tag comes after the last frame's, once the
+    file is flushed and closed, with ``nbytes`` the file size. A chunk is complete only then.
+    """
 
     tag: Any
     path: Path
     ms: float
     nbytes: int
     error: str | None = None
+    kind: str = "frame"
+
+
+def _background(worker: Callable[..., None], *args: Any) -> None:
+    """Run ``worker`` at a lower CPU priority.
+
+    Encoding is background work: on a busy machine the game and the capture thread must get the
+    CPU first (a capture thread that wakes late loses frames; an encoder that runs late only
+    fills the queue a little).
+    """
+    import contextlib
+    import os
+
+    if hasattr(os, "nice"):
+        with contextlib.suppress(OSError):  # not permitted: run at normal priority
+            os.nice(_NICE)
+    worker(*args)
 
 
 def _worker(tasks: Any, results: Any, encoder_name: str) -> None:
@@ -64,26 +97,29 @@ def _worker(tasks: Any, results: Any, encoder_name: str) -> None:
             data = encode(frame)
             del frame
             write_atomic(Path(path), data)
-            results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, len(data), None))
+            results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, len(data), None,
+                         "frame"))
         except Exception as exc:  # reported to the owner, who decides (e.g. disk full -> stop)
             results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, 0,
-                         f"{type(exc).__name__}: {exc}"))
+                         f"{type(exc).__name__}: {exc}", "frame"))
     for shm in attached.values():
         shm.close()
 
 
 class EncoderPool:
-    """A pool of PNG encoder processes with ``slots`` shared-memory frame buffers.
+    """A pool of encoder processes with ``slots`` shared-memory frame buffers.
 
     Args:
-        workers: number of encoder processes.
+        workers: number of PNG encoder processes (ignored with ``video``: always one).
         slots: frames that may wait for encoding at once (the queue bound).
-        on_result: called from the collector thread for every finished frame.
+        on_result: called from the collector thread for every finished frame (and, for video,
+            every closed chunk file), in the order the workers report them.
         encoder: PNG encoder name (``auto``, ``fpng``, ``opencv``).
+        video: H.264 settings; one video worker encodes every frame in submission order.
     """
 
     def __init__(self, workers: int, slots: int, on_result: Callable[[EncodeResult], None],
-                 encoder: str = "auto") -> None:
+                 encoder: str = "auto", *, video: VideoSettings | None = None) -> None:
         self._ctx = mp.get_context("spawn")  # no fork: the parent runs threads
         self._tasks: Any = self._ctx.Queue()
         self._results: Any = self._ctx.Queue()
@@ -94,9 +130,19 @@ class EncoderPool:
         self._in_flight = 0
         self._idle = threading.Condition(self._lock)
         self._ready = 0
-        self._procs = [self._ctx.Process(target=_worker, args=(self._tasks, self._results,
-                                                              encoder),
-                                         name=f"encoder-{i}", daemon=True)
+        self._flushed = 0
+        self._video = video is not None
+        target: Callable[..., None] = _worker
+        arg: Any = encoder
+        if video is not None:
+            from .video import video_worker
+
+            # Strict order: one process, one FIFO task queue (x264 threads inside it).
+            workers, target, arg = 1, video_worker, video
+        self._procs = [self._ctx.Process(target=_background, args=(target, self._tasks,
+                                                                   self._results, arg),
+                                         name="encoder-video" if video else f"encoder-{i}",
+                                         daemon=True)
                        for i in range(workers)]
         for p in self._procs:
             p.start()
@@ -152,20 +198,28 @@ class EncoderPool:
             item = self._results.get()
             if item is None:
                 return
-            if item == "ready":
+            if item in ("ready", "flushed"):
                 with self._lock:
-                    self._ready += 1
+                    if item == "ready":
+                        self._ready += 1
+                    else:
+                        self._flushed += 1
                     self._idle.notify_all()
                 continue
-            slot, path, tag, ms, nbytes, error = item
-            with self._lock:
-                self._free.append(slot)
-                self._in_flight -= 1
-                self._idle.notify_all()
+            slot, path, tag, ms, nbytes, error, kind = item
+            if slot >= 0:
+                with self._lock:
+                    self._free.append(slot)  # free at once: the capture thread may reuse it
             try:
-                self._on_result(EncodeResult(tag, Path(path), ms, nbytes, error))
+                self._on_result(EncodeResult(tag, Path(path), ms, nbytes, error, kind))
             except Exception:
                 log.exception("encoder result handler failed")
+            if slot >= 0:
+                # Counted down only after on_result: when drain() returns, every result has
+                # been handed on (the recorder then posts "stop" after the last "encoded").
+                with self._lock:
+                    self._in_flight -= 1
+                    self._idle.notify_all()
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Wait until every worker has started (imports done), so the first frames are not late."""
@@ -187,6 +241,27 @@ class EncoderPool:
                 if remaining is not None and remaining <= 0:
                     return False
                 self._idle.wait(remaining)
+        return True
+
+    def flush(self, timeout: float = 60.0) -> bool:
+        """Wait for queued frames, then close the video worker's open file; False on timeout.
+
+        Its ``closed`` result has been passed to ``on_result`` when this returns True. PNG
+        workers keep no open file: this is :meth:`drain`.
+        """
+        if not self.drain(timeout):
+            return False
+        if not self._video:
+            return True
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            want = self._flushed + 1
+            self._tasks.put(("flush",))
+            while self._flushed < want:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self.alive():
+                    return False
+                self._idle.wait(min(remaining, 0.5))
         return True
 
     def alive(self) -> bool:

@@ -19,7 +19,7 @@ from .. import __version__
 from ..capture import get_capture_backend
 from ..capture.base import Region
 from ..config import RecordConfig
-from ..errors import ConfigError, SessionExistsError
+from ..errors import SessionExistsError
 from ..inputs import get_input_backends
 from ..session.layout import META_NAME, SCHEMA_VERSION
 from ..targets.base import FixedRegionTarget, Target
@@ -90,16 +90,25 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
     """Check the output, resolve the target, open the backends and return a :class:`Recorder`."""
     from ..codecs.png import get_png_encoder
 
-    if config.frame_format != "png":
-        raise ConfigError(f"--frame-format {config.frame_format} is not available yet: use png")
     check_output_dir(config)
-    encoder, _ = get_png_encoder(config.png_encoder)
+    if config.frame_format == "video":
+        from ..codecs.video import check_video_support
+
+        check_video_support()  # av missing -> DependencyError naming the 'video' extra
+        encoder = "libx264"
+    else:
+        encoder, _ = get_png_encoder(config.png_encoder)
     target = target or _resolve_target(config, region)
     source = get_capture_backend(config.capture_backend, region=target.region(),
                                  seed=config.seed, monitor=config.target.monitor)
     inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
                                 target=target, gamepad=config.gamepad)
     meta = base_meta(config, target, source.name, source.details, encoder)
+    if config.frame_format == "video":
+        from ..codecs.video import VideoSettings
+
+        meta["frame_format"] = VideoSettings(config.fps, config.video_crf,
+                                             config.video_preset).meta()
     meta["input"]["backends"] = [s.name for s in inputs]
     meta["input"]["raw_motion"] = any(s.name in _RAW_MOTION_SOURCES for s in inputs)
     meta["input"]["warnings"] = list(getattr(inputs, "warnings", []))

@@ -40,7 +40,8 @@ class WriterThread(threading.Thread):
 
     Messages (tuples, first item the kind): ``("events", [InputEvent])`` with session-relative
     times, ``("frame", chunk, tick, t_rel, region, size)``, ``("encoded", chunk, ms, nbytes,
-    error)``, ``("pause", t_rel, tick, reason)``, ``("resume", t_rel, tick)``, ``("stop",)``.
+    error)``, ``("closed", chunk, nbytes, error)`` (video: the chunk's file is finished),
+    ``("pause", t_rel, tick, reason)``, ``("resume", t_rel, tick)``, ``("stop",)``.
     """
 
     def __init__(self, writer: SessionWriter, binner: ActionBinner, t0_ns: int) -> None:
@@ -110,6 +111,9 @@ class WriterThread(threading.Thread):
         elif kind == "encoded":
             _, chunk, ms, nbytes, error = msg
             self.writer.on_encoded(chunk, ms, nbytes, error)
+        elif kind == "closed":
+            _, chunk, nbytes, error = msg
+            self.writer.on_file_closed(chunk, nbytes, error)
         elif kind == "pause":
             self._on_pause(*msg[1:])
         elif kind == "resume":

@@ -25,6 +25,7 @@ from typing import Any
 from ..capture.base import FrameSource
 from ..clock import FramePacer, now_ns
 from ..codecs.pool import EncodeResult, EncoderPool
+from ..codecs.video import VideoSettings
 from ..config import RecordConfig
 from ..errors import CaptureError, EncodeError, TargetError
 from ..inputs.base import CONTROL, InputEvent, InputSource
@@ -128,44 +129,55 @@ class Recorder:
         inbox: list[WriterThread] = []
 
         def on_result(res: EncodeResult) -> None:
-            inbox[0].post("encoded", res.tag, res.ms, res.nbytes, res.error)
+            if res.kind == "closed":  # video: the chunk's file is finished
+                inbox[0].post("closed", res.tag, res.nbytes, res.error)
+            else:
+                inbox[0].post("encoded", res.tag, res.ms, res.nbytes, res.error)
             if res.error is not None:
                 self.stop("error: " + res.error)
 
         # Start the encoder processes first: their imports take a second, which would
         # otherwise make the first ticks late.
+        video = (VideoSettings(cfg.fps, cfg.video_crf, cfg.video_preset)
+                 if cfg.frame_format == "video" else None)
         self._pool = EncoderPool(cfg.encoder_workers, cfg.queue_frames, on_result,
-                                 cfg.png_encoder)
+                                 cfg.png_encoder, video=video)
         w, h = self.source.region.size
         self._pool.preallocate(w * h * 3)
-        if not self._pool.wait_ready():
+        try:
+            if not self._pool.wait_ready():
+                raise EncodeError("the frame encoder processes did not start")
+            # Open the source on this (the grabbing) thread and start the listeners before the
+            # clock starts, so the first tick is not late by their set-up time.
+            self.source.open()
+            for src in self.inputs:
+                src.start(self.router.push)
+        except BaseException:
+            self._stop_inputs()
+            self.source.close()
             self._pool.close()
-            raise EncodeError("the frame encoder processes did not start")
+            raise
         t0 = self._pacer.start()
         self._t_start = t0
         self.meta["clock"]["t0_ns"] = t0
+        self.meta["encoder"] = {"name": self.meta["frame_format"]["encoder"],
+                                "workers": 1 if video else cfg.encoder_workers,
+                                "slots": cfg.queue_frames}
         writer.start()
         wt = self._writer_thread = WriterThread(writer, ActionBinner(cfg.layout), t0)
         inbox.append(wt)
         wt.start()
-        self.meta["encoder"] = {"name": self.meta["frame_format"]["encoder"],
-                                "workers": cfg.encoder_workers, "slots": cfg.queue_frames}
         last_tick = 0
         try:
-            with self.source:
-                for src in self.inputs:
-                    src.start(self.router.push)
-                if self._user_paused:
-                    self._set_paused("start", 0, t0)
-                last_tick = self._loop(wt, t0)
+            if self._user_paused:
+                self._set_paused("start", 0, t0)
+            last_tick = self._loop(wt, t0)
         finally:
-            for src in self.inputs:
-                try:
-                    src.stop()
-                except Exception:
-                    log.exception("input listener %s failed", src.name)
+            self._stop_inputs()
+            self.source.close()
             self._post_events(wt, t0, last_tick)
-            self._pool.drain(timeout=120)
+            # Video: also close the open chunk file; its "closed" message is posted before "stop".
+            self._pool.flush(timeout=120)
             wt.post("stop")
             wt.join()
             self._pool.close()
@@ -177,10 +189,19 @@ class Recorder:
         return RecordResult(str(cfg.out), self.frames, len(self.meta["chunks"]),
                             float(self.meta["fps"]["achieved"]), self.stop_reason, self.meta)
 
+    def _stop_inputs(self) -> None:
+        for src in self.inputs:
+            try:
+                src.stop()
+            except Exception:
+                log.exception("input listener %s failed", src.name)
+
     def _loop(self, wt: WriterThread, t0: int) -> int:
         cfg = self.config
         next_refresh = t0 + _REFRESH_NS
         tick_index = 0
+        video_ext = (str(self.meta["frame_format"].get("ext") or "mkv")
+                     if cfg.frame_format == "video" else None)
         while not self._stop.is_set():
             tick = self._pacer.wait()
             tick_index = tick.index
@@ -212,8 +233,11 @@ class Recorder:
                 self.chunk += 1
                 self._rows_in_chunk = 0
                 self._chunk_size = size
-                self.paths.chunk_frames_dir(self.chunk).mkdir(parents=True, exist_ok=True)
-            path = self.paths.frame_png(self.chunk, self._rows_in_chunk + 1)
+                if video_ext is None:
+                    self.paths.chunk_frames_dir(self.chunk).mkdir(parents=True, exist_ok=True)
+            # Video: every frame of a chunk names the chunk's one file (the worker keeps it open).
+            path = (self.paths.chunk_video(self.chunk, video_ext) if video_ext
+                    else self.paths.frame_png(self.chunk, self._rows_in_chunk + 1))
             if not self._pool or not self._pool.submit(frame, path, tag=self.chunk):
                 self.queue_full_drops += 1
                 log.warning("encoder queue full: frame at tick %d dropped", tick.index)

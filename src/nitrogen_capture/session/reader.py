@@ -242,7 +242,11 @@ class SessionReader:
     def iter_chunk_frames(self, c: Chunk) -> Iterator[npt.NDArray[np.uint8]]:
         """Decode the chunk's frames in row order as BGR (H, W, 3) uint8 arrays."""
         if self.frame_kind == "video":
-            yield from _decode_video(self.frames_path(c))
+            # H.264 needs even sizes: the recorder pads an odd width/height by one pixel and
+            # the chunk's "size" keeps the real one, so crop back to it.
+            w, h = (c.get("size") or (None, None))[:2]
+            for frame in _decode_video(self.frames_path(c)):
+                yield frame[:h, :w] if w and h else frame
             return
         import cv2
 

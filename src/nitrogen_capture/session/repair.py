@@ -12,7 +12,9 @@ rebuilds it from the journal and the frames on disk (docs/format.md, "Journal"):
    journal's ``state`` line, so the result equals what the live recorder would have written.
 4. Write the chunk arrays atomically, add/replace the chunk entry in ``meta.json``
    (``complete: true, recovered: true``, status ``recovered``), move frames beyond the kept prefix
-   into ``frames/chunk_NNN/orphans/`` (never deleted), and only then delete the journal.
+   into ``frames/chunk_NNN/orphans/`` (never deleted), and only then delete the journal. A video
+   chunk's file (no index, maybe a torn tail, maybe frames beyond the journal) is rewritten as
+   its first ``kept`` frames by stream copy; the original goes to ``frames/orphans/``.
 
 Every step is idempotent: a repair interrupted half-way can simply be run again. Finished chunks
 are never touched. Limitation: the journal stores no gamepad axis state at chunk start, so stick
@@ -195,7 +197,10 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
         rows += 1
     on_disk, frames_loc = _frames_on_disk(reader, idx)
     kept = min(rows, on_disk)
-    orphaned = _move_orphans(frames_loc, kept) if reader.frame_kind != "video" else ()
+    if reader.frame_kind == "video":
+        orphaned = _trim_video(frames_loc, kept)
+    else:
+        orphaned = _move_orphans(frames_loc, kept)
     if kept == 0:
         # Nothing to rebuild: keep the journal's data beside the orphans rather than delete it.
         dest = paths.chunk_frames_dir(idx) / "orphans"
@@ -259,6 +264,31 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     log.info("chunk %d: recovered %d rows", idx, kept)
     return RecoveredChunk(idx, kept, len(j.frames), on_disk, orphaned, len(events), dropped,
                           j.torn_last_line, note)
+
+
+def _trim_video(path: Path, kept: int) -> tuple[str, ...]:
+    """Rewrite a video chunk as its first ``kept`` frames; keep the original in orphans/."""
+    if not path.is_file():
+        return ()
+    tmp = path.with_name(path.stem + ".repair" + path.suffix)
+    if kept > 0:
+        from ..codecs.video import remux_prefix
+
+        # Copy first, move after: an interrupted repair still finds the original in place.
+        written = remux_prefix(path, tmp, kept)
+        if written < kept:
+            log.warning("%s: only %d of %d packets copied", path.name, written, kept)
+    dest_dir = path.parent / "orphans"
+    dest_dir.mkdir(exist_ok=True)
+    dest = dest_dir / path.name
+    n = 1
+    while dest.exists():  # a second crash of the same chunk: never overwrite
+        dest = dest_dir / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    os.replace(path, dest)
+    if kept > 0:
+        os.replace(tmp, path)
+    return (path.name,)
 
 
 def _move_orphans(folder: Path, kept: int) -> tuple[str, ...]:

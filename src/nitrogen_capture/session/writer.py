@@ -6,10 +6,13 @@ design: one owner, no locks). It learns, in this order for each frame:
 1. :meth:`on_frame` - a frame was captured and queued for encoding (journal: frame record);
 2. :meth:`on_events` - raw events as they were drained (journal: event records);
 3. :meth:`on_row` - the binned row of the oldest frame without one (after the binning delay);
-4. :meth:`on_encoded` - its PNG is on disk.
+4. :meth:`on_encoded` - its PNG is on disk (video: the frame is in the encoder);
+5. video only, once per chunk: :meth:`on_file_closed` - the chunk's ``.mkv`` is finished.
 
 A chunk is complete when no more frames can join it (the next chunk started or recording
-stopped), every row is binned and every frame is encoded: then its arrays are saved atomically,
+stopped), every row is binned and every frame is encoded (and, for video storage, its file is
+closed, so a complete chunk never points at a file without its last frames or index): then its
+arrays are saved atomically,
 ``meta.json`` is replaced and its journal deleted. Until then the journal (flushed about once a
 second) is what crash recovery rebuilds the chunk from (docs/format.md).
 """
@@ -64,6 +67,8 @@ class ChunkState:
     encoded: int = 0
     failed: int = 0
     closed: bool = False
+    file_closed: bool = True  # video storage: False until the chunk's file is closed
+    file_error: str | None = None
     journal: IO[str] | None = None
 
     @property
@@ -75,7 +80,8 @@ class ChunkState:
     def ready(self) -> bool:
         """Every frame binned and encoded, and no more frames to come."""
         n = self.num_frames
-        return self.closed and len(self.actions) == n and self.encoded + self.failed == n
+        return (self.closed and self.file_closed and len(self.actions) == n
+                and self.encoded + self.failed == n)
 
 
 class SessionWriter:
@@ -91,6 +97,10 @@ class SessionWriter:
         self.bytes_written = 0
         self.errors: list[str] = []
         self._held: dict[str, str] = {}  # physical held keys of the journaled stream: code->device
+        fmt = meta.get("frame_format") or {}
+        # Video storage: one file per chunk, frames/chunk_NNN.<ext>; None for the PNG folders.
+        self.video_ext: str | None = (str(fmt.get("ext") or "mkv")
+                                      if fmt.get("kind") == "video" else None)
 
     @property
     def held(self) -> dict[str, str]:
@@ -132,7 +142,8 @@ class SessionWriter:
             self._close_journal(previous)
         first_row = self.rows_total_frames()
         state = ChunkState(number, first_row, region, size,
-                           held_at_start=sorted(self._held_before(moved)))
+                           held_at_start=sorted(self._held_before(moved)),
+                           file_closed=self.video_ext is None)
         self.open_chunks.append(state)
         state.journal = open(self.paths.journal(number), "w", encoding="utf-8")  # noqa: SIM115
         self._journal(state, {"kind": "chunk", "chunk": number, "first_row": first_row,
@@ -198,9 +209,22 @@ class SessionWriter:
                 if error is None:
                     chunk.encoded += 1
                     self.encode_ms.append(ms)
-                    self.bytes_written += nbytes
+                    if self.video_ext is None:  # video: counted as file sizes when closed
+                        self.bytes_written += nbytes
                 else:
                     chunk.failed += 1
+                    self.errors.append(error)
+                break
+        self.maybe_finalize()
+
+    def on_file_closed(self, chunk_number: int, nbytes: int, error: str | None) -> None:
+        """Video storage: the file of ``chunk_number`` is flushed and closed (or failed to be)."""
+        for chunk in self.open_chunks:
+            if chunk.number == chunk_number:
+                chunk.file_closed = True
+                chunk.file_error = error
+                self.bytes_written += nbytes
+                if error is not None:
                     self.errors.append(error)
                 break
         self.maybe_finalize()
@@ -242,7 +266,7 @@ class SessionWriter:
 
     def _finalize(self, chunk: ChunkState) -> None:
         n = chunk.num_frames
-        if chunk.failed:
+        if chunk.failed or chunk.file_error:
             # Some frames never reached the disk (e.g. disk full): keep the journal so the
             # rows whose PNGs exist can still be recovered by `merge`, and say so.
             log.info("chunk %d: %d of %d frames could not be written; run merge to recover",
@@ -258,7 +282,9 @@ class SessionWriter:
         }
         if self.gamepad:
             arrays["gamepad"] = np.array(chunk.gamepad, dtype=np.float32).reshape(n, -1)
-        files = {"frames": f"frames/chunk_{chunk.number:03d}"}
+        frames = (self.paths.chunk_video(chunk.number, self.video_ext) if self.video_ext
+                  else self.paths.chunk_frames_dir(chunk.number))
+        files = {"frames": frames.relative_to(self.paths.root).as_posix()}
         for stem, arr in arrays.items():
             path = self.paths.chunk_array(stem, chunk.number)
             atomic_save_npy(path, arr)
