@@ -62,6 +62,11 @@ class SyntheticSource(FrameSource):
             self.details["barcode_cell"] = _cell_for(region.width)
             self._build()
 
+    def warm_up(self) -> None:
+        """Grab once, then restart the frame numbers so the first stored frame is number 0."""
+        super().warm_up()
+        self.frame_number = 0
+
     def _grab(self) -> Frame:
         assert self._texture is not None
         w, h = self.region.size

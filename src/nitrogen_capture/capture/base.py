@@ -119,6 +119,14 @@ class FrameSource(ABC):
             raise CaptureError(f"{self.name} capture is closed")
         return self._grab()
 
+    def warm_up(self) -> None:
+        """Grab once and throw the frame away, before the clock starts.
+
+        First-use costs (XShm segments, buffers, lazy library set-up) would otherwise make the
+        first frame late and skew the achieved-fps figure.
+        """
+        self.grab()
+
     def set_region(self, region: Region) -> None:
         """Follow a moved or resized window; the next grab uses the new region."""
         self.region = region

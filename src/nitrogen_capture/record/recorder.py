@@ -150,6 +150,7 @@ class Recorder:
             # Open the source on this (the grabbing) thread and start the listeners before the
             # clock starts, so the first tick is not late by their set-up time.
             self.source.open()
+            self.source.warm_up()
             for src in self.inputs:
                 src.start(self.router.push)
         except BaseException:
