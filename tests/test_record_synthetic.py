@@ -157,3 +157,38 @@ def test_refuses_existing_session(tmp_path: Path) -> None:
     with pytest.raises(SessionExistsError, match="already holds a session"):
         synthetic_recorder(out)
     assert (out / "meta.json").read_bytes() == before
+
+
+def test_target_resize_starts_a_new_chunk_and_window_close_stops(tmp_path: Path) -> None:
+    from nitrogen_capture.capture.base import Region
+    from nitrogen_capture.clock import now_ns
+    from nitrogen_capture.targets.base import Target
+
+    class ResizingWindow(Target):
+        """A window that is resized after 0.6 s and closed after 1.6 s."""
+
+        def __init__(self) -> None:
+            self.t_start = now_ns()
+
+        def region(self) -> Region:
+            grown = now_ns() - self.t_start > 600 * MS
+            return Region(0, 0, 320, 240) if not grown else Region(10, 10, 410, 310)
+
+        def refresh(self) -> Region | None:
+            return None if now_ns() - self.t_start > 1600 * MS else self.region()
+
+    from nitrogen_capture.config import RecordConfig
+    from nitrogen_capture.record import build_recorder
+
+    out = tmp_path / "s"
+    cfg = RecordConfig(out=out, fps=30, chunk_size=1000, start_immediately=True,
+                       capture_backend="synthetic", input_backend="none", encoder_workers=1,
+                       status_interval=0)
+    result = build_recorder(cfg, target=ResizingWindow()).run()
+    assert result.stop_reason == "target window closed"
+    chunks = result.meta["chunks"]
+    assert [c["size"] for c in chunks] == [[320, 240], [400, 300]]
+    assert chunks[1]["region"] == [10, 10, 410, 310]
+    img = cv2.imread(str(out / chunks[1]["files"]["frames"] / "000001.png"))
+    assert img.shape == (300, 400, 3)
+    assert 35 <= result.frames <= 55  # ~1.6 s at 30 fps

@@ -66,6 +66,9 @@ def add_parser(sub: Any) -> None:
                    help="keep capturing frames while the window is not focused "
                         "(input is still only recorded while it is)")
     p.add_argument("--gamepad", action="store_true", help="record a gamepad too")
+    p.add_argument("--gamepad-backend", choices=("auto", "xinput", "sdl"), default="auto",
+                   help="auto: XInput on Windows, SDL2 elsewhere; sdl reads PlayStation pads "
+                        "on Windows")
     add_common(p)
     p.set_defaults(handler=run_record)
 
@@ -115,7 +118,7 @@ def _config(args: argparse.Namespace) -> Any:
         video_crf=args.video_crf, video_preset=args.video_preset,
         encoder_workers=args.encoder_workers, queue_frames=args.queue_frames,
         status_interval=args.status_interval, focus_pause=not args.no_focus_pause,
-        gamepad=args.gamepad)
+        gamepad=args.gamepad, gamepad_backend=args.gamepad_backend)
 
 
 def run_record(args: argparse.Namespace) -> int:

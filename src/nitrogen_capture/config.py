@@ -79,6 +79,7 @@ class RecordConfig:
         status_interval: seconds between status updates (0 disables the status line).
         focus_pause: pause while the target window is not focused.
         gamepad: record a gamepad (``gamepad_chunk_NNN.npy``).
+        gamepad_backend: ``auto`` (XInput on Windows, SDL elsewhere), ``xinput`` or ``sdl``.
     """
 
     out: Path
@@ -101,6 +102,7 @@ class RecordConfig:
     status_interval: float = 1.0
     focus_pause: bool = True
     gamepad: bool = False
+    gamepad_backend: str = "auto"
     max_seconds: float = 0.0
 
     def __post_init__(self) -> None:

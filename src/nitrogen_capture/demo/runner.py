@@ -9,8 +9,8 @@ Steps (every one through the same doors a user takes):
    XInput2 raw motion) as a subprocess;
 4. once the recorder's ``meta.json`` names its clock origin, play the scripted input through
    XTEST (:mod:`nitrogen_capture.demo.player`), keeping clear of the first and last moments;
-5. after the recorder stopped (``--seconds``), stop the game, then ``merge``, ``validate`` and,
-   when that subcommand exists, ``convert``;
+5. after the recorder stopped (``--seconds``), stop the game, then ``merge``, ``validate`` and
+   ``convert`` (unless ``--no-convert``);
 6. compare everything with the truth (:mod:`nitrogen_capture.demo.check`).
 
 The truth files (player log, game log, recorder output) are stored in ``<out>/demo/``.
@@ -69,7 +69,7 @@ class DemoOptions:
             player toggles it with the game's F9 *after* moving the pointer into the window: a
             grab taken before that warp would count the warp as relative motion.
         hotkeys: (seconds after the script start, hotkey name) to inject, e.g. ``(2.0, "f7")``.
-        convert: run ``convert`` when the subcommand exists.
+        convert: run ``convert`` after merge and validate.
     """
 
     out: Path
@@ -244,7 +244,7 @@ def _finish(options: DemoOptions, work: Path, result: DemoResult) -> None:
         result.merge_rc = _run(cli_command("merge", "--root", str(out), "--no-progress"), env,
                                steps)
         result.validate_rc = _run(cli_command("validate", "--root", str(out)), env, steps)
-        if options.convert and _has_convert(env):
+        if options.convert:
             target = out / "demo" / "nitrogen.pt"
             target.parent.mkdir(parents=True, exist_ok=True)
             result.convert_rc = _run(cli_command("convert", "--root", str(out), "--out",
@@ -261,11 +261,6 @@ def _finish(options: DemoOptions, work: Path, result: DemoResult) -> None:
             shutil.copy(work / name, keep / name)
             result.files[name] = keep / name
     result.files["player_truth.json"] = keep / "player_truth.json"
-
-
-def _has_convert(env: dict[str, str]) -> bool:
-    return subprocess.run(cli_command("convert", "--help"), env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, timeout=60, check=False).returncode == 0
 
 
 # Record flags the demo passes through unchanged: (flag, takes a value).

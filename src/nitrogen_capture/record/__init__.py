@@ -102,7 +102,8 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
     source = get_capture_backend(config.capture_backend, region=target.region(),
                                  seed=config.seed, monitor=config.target.monitor)
     inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
-                                target=target, gamepad=config.gamepad)
+                                target=target, gamepad=config.gamepad,
+                                gamepad_backend=config.gamepad_backend)
     meta = base_meta(config, target, source.name, source.details, encoder)
     if config.frame_format == "video":
         from ..codecs.video import VideoSettings
