@@ -20,6 +20,7 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 
@@ -35,6 +36,7 @@ __all__ = [
     "KeyLayout",
     "canonical_key",
     "load_layout",
+    "read_toml",
 ]
 
 DEFAULT_KEYS: tuple[str, ...] = (
@@ -155,15 +157,24 @@ class KeyLayout:
 DEFAULT_LAYOUT = KeyLayout()
 
 
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """Parse a user's TOML file; a missing or invalid file is a :class:`ConfigError`.
+
+    ``what`` names the file in messages ("layout", "keymap").
+    """
+    p = Path(path)
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{what} file not found: {p}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} file {p} is not valid TOML: {exc}") from exc
+
+
 def load_layout(path: str | Path) -> KeyLayout:
     """Load a layout from a TOML file with a ``keys`` list (and optional ``name``)."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"layout file not found: {p}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"layout file {p} is not valid TOML: {exc}") from exc
+    data = read_toml(p, "layout")
     keys = data.get("keys")
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise ConfigError(f"layout file {p} needs a 'keys' list of key names")

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigError
-from ..layout import PAD_AXES, PAD_BUTTONS, KeyLayout, canonical_key
+from ..layout import PAD_AXES, PAD_BUTTONS, KeyLayout, canonical_key, read_toml
 
 __all__ = [
     "ACTION_SPACES",
@@ -119,13 +119,7 @@ def _parse(data: dict[str, Any], source: str) -> Keymap:
 def load_keymap(path: str | Path) -> Keymap:
     """Load a keymap TOML file (format: see the shipped ``default_keymap.toml``)."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"keymap file not found: {p}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"keymap file {p} is not valid TOML: {exc}") from exc
-    return _parse(data, p.stem)
+    return _parse(read_toml(p, "keymap"), p.stem)
 
 
 def default_keymap() -> Keymap:

@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass
 
 from ..layout import PAD_AXES, PAD_BUTTONS
-from .base import PAD_AXIS, PAD_BUTTON, InputEvent
+from .base import PAD_AXIS, PAD_BUTTON, InputEvent, InputSource
 
-__all__ = ["NEUTRAL", "PadState", "diff_states", "radial_deadzone"]
+__all__ = ["NEUTRAL", "PadSource", "PadState", "diff_states", "radial_deadzone"]
 
 
 @dataclass(frozen=True)
@@ -57,3 +57,19 @@ def diff_states(prev: PadState, cur: PadState, t_ns: int) -> list[InputEvent]:
                   for axis, old, new in zip(PAD_AXES, prev.axes, cur.axes, strict=True)
                   if old != new)
     return events
+
+
+class PadSource(InputSource):
+    """Base of the pad readers: keeps the last state and emits the difference to a new one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._state = NEUTRAL
+
+    def _apply(self, state: PadState, t: int) -> list[InputEvent]:
+        """Emit (and return) the events that take the last state to ``state``, stamped ``t``."""
+        events = diff_states(self._state, state, t)
+        self._state = state
+        for event in events:
+            self._emit(event)
+        return events

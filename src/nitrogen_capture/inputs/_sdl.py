@@ -42,8 +42,8 @@ from typing import Any, Protocol
 
 from ..clock import now_ns
 from ..errors import ConfigError, DependencyError, InputError, missing_dependency
-from ._pad_state import NEUTRAL, PadState, diff_states, radial_deadzone
-from .base import InputEvent, InputSource
+from ._pad_state import NEUTRAL, PadSource, PadState, radial_deadzone
+from .base import InputEvent
 
 __all__ = ["CONTROLLER_BUTTONS", "DEADZONE", "JOYSTICK_BUTTONS", "TRIGGER_THRESHOLD",
            "SdlGamepad", "hat_buttons", "sdl_pad_state"]
@@ -193,7 +193,7 @@ def _import_pygame() -> tuple[Any, Any]:
     return pygame, controller
 
 
-class SdlGamepad(InputSource):
+class SdlGamepad(PadSource):
     """Polls the first SDL2 game controller on its own thread and emits changes as pad events.
 
     Args:
@@ -226,7 +226,6 @@ class SdlGamepad(InputSource):
         self._clock = clock
         self._pad: _Pad | None = None
         self._count = -1
-        self._state = NEUTRAL
         self._stop_event = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -270,13 +269,6 @@ class SdlGamepad(InputSource):
             return
         if old is not None:
             log.warning("gamepad %s disconnected: releasing its buttons", old[0])
-
-    def _apply(self, state: PadState, t: int) -> list[InputEvent]:
-        events = diff_states(self._state, state, t)
-        self._state = state
-        for event in events:
-            self._emit(event)
-        return events
 
     # -- thread -------------------------------------------------------------------------------
     def _start(self) -> None:

@@ -34,8 +34,8 @@ from typing import Any, Protocol
 
 from ..clock import now_ns
 from ..errors import ConfigError, InputError, PlatformError
-from ._pad_state import NEUTRAL, PadState, diff_states
-from .base import InputEvent, InputSource
+from ._pad_state import NEUTRAL, PadSource, PadState, diff_states
+from .base import InputEvent
 
 __all__ = [
     "BUTTON_BITS",
@@ -182,7 +182,7 @@ class _XInputDll:
         return XInputReading.from_struct(state)
 
 
-class XInputGamepad(InputSource):
+class XInputGamepad(PadSource):
     """Polls one XInput pad on its own thread and emits changes as pad events.
 
     Args:
@@ -214,7 +214,6 @@ class XInputGamepad(InputSource):
         self._clock = clock
         self._index: int | None = None
         self._packet: int | None = None
-        self._state = NEUTRAL
         self._next_scan_ns = 0
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
@@ -252,13 +251,6 @@ class XInputGamepad(InputSource):
     def _update(self, reading: XInputReading, t: int) -> list[InputEvent]:
         self._packet = reading.packet
         return self._apply(pad_state(reading), t)
-
-    def _apply(self, state: PadState, t: int) -> list[InputEvent]:
-        events = diff_states(self._state, state, t)
-        self._state = state
-        for event in events:
-            self._emit(event)
-        return events
 
     def _start(self) -> None:
         self._stop_event.clear()
