@@ -102,6 +102,7 @@ class DemoResult:
     out: Path
     display: str
     game_pid: int = 0
+    grabbed: bool = False
     record_rc: int | None = None
     merge_rc: int | None = None
     validate_rc: int | None = None
@@ -181,7 +182,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
     work = Path(tempfile.mkdtemp(prefix="nitrogen-demo-"))
     try:
         with _display(options) as display:
-            result = DemoResult(out=out, display=display)
+            result = DemoResult(out=out, display=display, grabbed=options.grab)
             _record(options, display, work, result)
         _finish(options, work, result)
     finally:
@@ -334,7 +335,8 @@ def format_summary(result: DemoResult) -> str:
             f"presses: {r.presses_injected} injected, {r.presses_events} logged, "
             f"{r.presses_actions} in the action arrays, {r.presses_game} counted by the game",
             f"mouse: injected {r.mouse_injected}, recorded {r.mouse_recorded}, "
-            f"game (grabbed) {r.mouse_game}",
+            + (f"game (pointer grabbed) {r.mouse_game}" if result.grabbed
+               else "game: not counted (the pointer was not grabbed; --grab counts it)"),
             f"alignment: markers agree with actions in {r.alignment:.1%} of frames "
             f"(row by row {r.alignment_rows:.1%}; {r.frames_game_stalled} frames of a stalled "
             "game left out)",
