@@ -11,7 +11,8 @@
 
 Rows sit on an exact 60 Hz grid from the first frame of each contiguous segment (no chunk crosses
 a pause or dropped ticks), re-binned from the raw events with the recorder's semantics
-(:mod:`.resample`); a 20 s chunk holds 1200 rows, the last chunk of a segment may be shorter.
+(:mod:`.resample`); a 20 s chunk holds 1200 rows, the last chunk of a segment may be shorter
+(but not shorter than :data:`MIN_CHUNK_ROWS`, one action chunk of the released model).
 Keyboard/mouse sessions go through the keymap; pads map 1:1. Each video frame is the latest
 frame captured at or before the row's time, so a 30 fps session shows every frame twice.
 pyarrow (extra ``dataset``) and PyAV (extra ``video``) are imported only here.
@@ -41,6 +42,9 @@ __all__ = ["CHUNK_ROWS", "DATASET_HZ", "PARQUET_COLUMNS", "convert_dataset"]
 log = logging.getLogger(__name__)
 DATASET_HZ = 60.0
 CHUNK_ROWS = 1200  # 20 s at 60 Hz
+# A tail chunk shorter than one action chunk of the released checkpoint (18 steps) holds no
+# training window; it is not written (e.g. the 1 row a session ending on a 20 s boundary leaves).
+MIN_CHUNK_ROWS = 18
 PARQUET_COLUMNS: tuple[str, ...] = (*PAD_BUTTONS, "j_left", "j_right")
 _SLOT = {name: i for i, name in enumerate(NITROGEN_ACTIONS)}
 # Rough H.264 (ultrafast, crf 18) size per pixel per frame, for the free-space check.
@@ -133,6 +137,8 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
         current: tuple[int, Any] = (-1, None)
         for lo in range(0, len(grid), CHUNK_ROWS):
             g = grid[lo:lo + CHUNK_ROWS]
+            if len(g) < MIN_CHUNK_ROWS:
+                continue
             binned = res.bin_grid(g, step)
             rows = src.map(binned.actions, binned.mouse_deltas, binned.gamepad)
             folder = base / f"{vid}_chunk_{chunk_no:04d}"
