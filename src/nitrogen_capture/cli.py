@@ -28,6 +28,7 @@ _SUBCOMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("merge", "nitrogen_capture.cli_session"),
     ("convert", "nitrogen_capture.cli_convert"),
     ("demo", "nitrogen_capture.cli_demo"),
+    ("preview", "nitrogen_capture.cli_preview"),
 )
 
 

@@ -1,0 +1,46 @@
+"""``preview``: render a session as an MP4 with an input overlay plus a timing plot."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``preview``."""
+    from .cli import add_common
+
+    p = sub.add_parser(
+        "preview", help="write preview.mp4 (frames + input overlay) and timing.png",
+        description="Check frame/input alignment by eye: preview.mp4 shows the frames of a span "
+                    "with the held keys, mouse delta and gamepad state of each row, the row, "
+                    "tick and time, and a red flash after a pause or dropped ticks; timing.png "
+                    "plots frame intervals, their histogram and input activity per second.")
+    p.add_argument("--root", required=True, type=Path, help="session directory")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: the session folder)")
+    p.add_argument("--width", type=int, default=640, help="video width in px (default 640)")
+    p.add_argument("--start", type=float, default=0.0,
+                   help="span start, seconds since the first tick (default 0)")
+    p.add_argument("--seconds", type=float, default=30.0, help="span length in s (default 30)")
+    p.add_argument("--every", type=int, default=1, help="keep every K-th frame (default 1)")
+    p.add_argument("--no-video", action="store_true", help="only write timing.png")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_common(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the preview files and print their paths."""
+    from .preview import write_preview
+
+    result = write_preview(args.root, args.out, width=args.width, start_s=args.start,
+                           seconds=args.seconds, every=args.every, video=not args.no_video,
+                           progress=not args.no_progress)
+    if result.video is not None:
+        hud = result.hud
+        size = f", {hud.width}x{hud.height}" if hud is not None else ""
+        print(f"{result.video}  ({len(result.rows)} frames{size})")
+    print(result.timing)
+    return 0

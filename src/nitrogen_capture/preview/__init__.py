@@ -1,0 +1,80 @@
+"""Look at a recording instead of reading it: ``preview.mp4`` with an input overlay, ``timing.png``.
+
+:func:`write_preview` is what ``nitrogen-capture preview`` runs. The video shows a span of frames
+with the row's held keys, mouse delta and gamepad state drawn beside them (see :mod:`.overlay`)
+so alignment between frames and actions can be checked by eye; the PNG plots frame intervals and
+input activity for the whole session (see :mod:`.timing`). Importing this package loads numpy
+and OpenCV; PyAV is imported only when the video is encoded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError, SessionError
+from ..session.reader import SessionReader
+from .data import SessionSeries, gap_marks, load_series
+from .overlay import Box, HudLayout, hud_layout
+from .video import VideoSpan, select_span, write_video
+
+__all__ = ["Box", "HudLayout", "PreviewResult", "SessionSeries", "VideoSpan", "gap_marks",
+           "hud_layout", "load_series", "select_span", "write_preview"]
+
+VIDEO_NAME, TIMING_NAME = "preview.mp4", "timing.png"
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    """What :func:`write_preview` wrote.
+
+    Attributes:
+        video: path of the MP4 (None with ``video=False``).
+        timing: path of the timing PNG.
+        rows: merged rows shown in the video, in order.
+        hud: the overlay geometry (output size and key boxes), None without a video.
+        gaps: first rows after a pause or dropped ticks in the whole session, with labels.
+    """
+
+    video: Path | None
+    timing: Path
+    rows: tuple[int, ...]
+    hud: HudLayout | None
+    gaps: dict[int, str]
+
+
+def write_preview(root: str | Path, out: str | Path | None = None, *, width: int = 640,
+                  start_s: float = 0.0, seconds: float = 30.0, every: int = 1,
+                  video: bool = True, progress: bool = True) -> PreviewResult:
+    """Write ``preview.mp4`` and ``timing.png`` for the session at ``root`` into ``out``.
+
+    ``out`` defaults to the session folder. The video covers capture times in
+    ``[start_s, start_s + seconds)``, every ``every``-th frame, scaled to ``width`` px.
+
+    Raises:
+        ConfigError: a bad width/span (exit code 2 in the CLI).
+        SessionError: ``root`` is not a directory; SessionFormatError for a damaged session.
+        DependencyError: PyAV missing (``pip install 'nitrogen-capture[video]'``).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise SessionError(f"--root {root} is not a directory")
+    if width < 64 or width > 7680:
+        raise ConfigError(f"--width must be in 64..7680, got {width}")
+    out_dir = root if out is None else Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reader = SessionReader(root)
+    series = load_series(reader)
+    span = select_span(series, start_s, seconds, every)
+    from .timing import write_timing
+
+    timing = out_dir / TIMING_NAME
+    t = series.t_s
+    write_timing(series, timing, title=f"{root.name}: frame timing and input activity",
+                 span_s=(float(t[span.rows[0]]), float(t[span.rows[-1]])))
+    mp4, hud = None, None
+    if video:
+        mp4 = out_dir / VIDEO_NAME
+        hud = write_video(reader, series, span, mp4, width=width, progress=progress)
+    gaps = gap_marks(series.arrays["frame_indices"], series.arrays["timestamps"], series.pauses)
+    return PreviewResult(mp4, timing, span.rows, hud, gaps)

@@ -1,0 +1,151 @@
+"""``preview.mp4``: a span of the session's frames with the input overlay, encoded by PyAV.
+
+Frames are decoded one at a time through :meth:`SessionReader.iter_frames` (PNG or video
+sessions alike), drawn by :mod:`.overlay` and handed straight to libx264, so memory stays at one
+frame whatever the span. The file is written under a temporary name and renamed when complete:
+an interrupted preview never leaves a torn ``preview.mp4``.
+
+Frame rate: the session's target fps divided by ``every`` (so playback runs at real speed),
+capped at 60 fps; a session recorded faster than 60 fps plays slowed down.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, missing_dependency
+from ..session.reader import SessionReader
+from .data import SessionSeries, gap_marks
+from .overlay import HudLayout, RowInfo, draw_row, hud_layout
+
+__all__ = ["MAX_FPS", "VideoSpan", "select_span", "write_video"]
+
+log = logging.getLogger(__name__)
+
+MAX_FPS = 60
+FLASH_S = 0.2  # how long the PAUSE/GAP flash stays on screen after the first frame
+
+
+@dataclass(frozen=True)
+class VideoSpan:
+    """The rows a preview shows: ``rows`` (merged row numbers, ascending) and the output rate."""
+
+    rows: tuple[int, ...]
+    rate: Fraction
+
+
+def select_span(series: SessionSeries, start_s: float, seconds: float, every: int) -> VideoSpan:
+    """Rows with capture time in ``[start_s, start_s + seconds)``, every ``every``-th one."""
+    if seconds <= 0:
+        raise ConfigError(f"--seconds must be > 0, got {seconds:g}")
+    if start_s < 0:
+        raise ConfigError(f"--start must be >= 0, got {start_s:g}")
+    if every < 1:
+        raise ConfigError(f"--every must be >= 1, got {every}")
+    t = series.t_s
+    if len(t) == 0:
+        raise ConfigError("the session has no frames to preview")
+    lo = int(np.searchsorted(t, start_s, side="left"))
+    hi = int(np.searchsorted(t, start_s + seconds, side="left"))
+    if lo >= hi:
+        raise ConfigError(f"--start {start_s:g} s --seconds {seconds:g} holds no frame: the "
+                          f"session runs from 0 to {t[-1]:.2f} s")
+    rate = min(Fraction(series.fps).limit_denominator(1001) / every, Fraction(MAX_FPS))
+    return VideoSpan(tuple(range(lo, hi, every)), rate)
+
+
+def _flash_labels(series: SessionSeries, span: VideoSpan) -> dict[int, str]:
+    # A gap row skipped by --every still flashes on the next kept row; the flash then stays for
+    # FLASH_S of output so a viewer actually sees it.
+    marks = gap_marks(series.arrays["frame_indices"], series.arrays["timestamps"], series.pauses)
+    hold = max(1, round(float(span.rate) * FLASH_S))
+    out: dict[int, str] = {}
+    prev = span.rows[0] - 1
+    pending: tuple[str, int] | None = None
+    for row in span.rows:
+        hit = [marks[r] for r in range(prev + 1, row + 1) if r in marks] if marks else []
+        if hit:
+            pending = (hit[-1], hold)
+        if pending is not None:
+            out[row] = pending[0]
+            pending = (pending[0], pending[1] - 1) if pending[1] > 1 else None
+        prev = row
+    return out
+
+
+def _frames(reader: SessionReader, span: VideoSpan) -> Iterator[tuple[int, Any]]:
+    wanted = set(span.rows)
+    for row, img in reader.iter_frames(span.rows[0], span.rows[-1] + 1):
+        if row in wanted:
+            yield row, img
+
+
+def _progress(enabled: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    # Progress goes to stderr so stdout keeps only the written paths.
+    return Progress(console=Console(stderr=True), transient=True, disable=not enabled)
+
+
+def write_video(reader: SessionReader, series: SessionSeries, span: VideoSpan, path: Path, *,
+                width: int = 640, progress: bool = True) -> HudLayout:
+    """Encode ``span`` of the session with the overlay into ``path`` (H.264 yuv420p MP4).
+
+    Returns the overlay geometry used (the frame size is ``hud.width`` x ``hud.height``).
+    """
+    try:
+        import av
+    except ImportError as exc:
+        raise missing_dependency("av", "video", "Preview video") from exc
+    arrays = series.arrays
+    deltas = np.asarray(arrays["mouse_deltas"], dtype=np.float64)[list(span.rows)]
+    mag = np.hypot(deltas[:, 0], deltas[:, 1]) if len(deltas) else np.zeros(1)
+    # Scale the arrow so the span's 95th-percentile motion reaches the circle's edge.
+    mouse_scale = 1.0 / max(float(np.percentile(mag, 95)), 1.0)
+    flash = _flash_labels(series, span)
+    pad = arrays.get("gamepad") if reader.has_gamepad else None
+    keys = tuple(reader.layout.keys)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    hud: HudLayout | None = None
+    written = 0
+    try:
+        with av.open(str(tmp), mode="w") as container, _progress(progress) as bar:
+            task = bar.add_task("rendering preview", total=len(span.rows))
+            stream: Any = None
+            for row, img in _frames(reader, span):
+                if hud is None:
+                    hud = hud_layout(keys, (img.shape[1], img.shape[0]), width, pad is not None)
+                    stream = container.add_stream("libx264", rate=span.rate)
+                    stream.width, stream.height, stream.pix_fmt = hud.width, hud.height, "yuv420p"
+                    stream.options = {"crf": "23", "preset": "veryfast"}
+                info = RowInfo(row=row, tick=int(arrays["frame_indices"][row]),
+                               t_s=float(arrays["timestamps"][row]) / 1e9,
+                               actions=arrays["actions"][row],
+                               mouse=(float(arrays["mouse_deltas"][row, 0]),
+                                      float(arrays["mouse_deltas"][row, 1])),
+                               gamepad=None if pad is None else pad[row], flash=flash.get(row))
+                frame = av.VideoFrame.from_ndarray(draw_row(img, hud, info, mouse_scale),
+                                                   format="bgr24")
+                frame.pts = written
+                container.mux(stream.encode(frame))
+                written += 1
+                bar.advance(task)
+            if stream is not None:
+                container.mux(stream.encode(None))  # flush the frames x264 holds back
+        if hud is None:
+            raise ConfigError(f"no frame of rows {span.rows[0]}..{span.rows[-1]} could be read")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("wrote %s: %d frames %dx%d at %s fps", path, written, hud.width, hud.height,
+             span.rate)
+    return hud

@@ -1,0 +1,163 @@
+"""``nitrogen-capture preview``: preview.mp4 with the input overlay and timing.png, end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from nitrogen_capture.errors import DependencyError
+from nitrogen_capture.inputs.base import KEY
+from nitrogen_capture.layout import DEFAULT_KEYS, PAD_BUTTONS
+from nitrogen_capture.preview import gap_marks, hud_layout, load_series, select_span
+from nitrogen_capture.preview.overlay import FLASH_BORDER, RowInfo, draw_row
+from nitrogen_capture.preview.timing import PAUSE_GREY, SIZE
+from nitrogen_capture.preview.video import write_video
+from nitrogen_capture.session import merge_session
+from nitrogen_capture.session.reader import SessionReader
+from recording import record_synthetic, synthetic_recorder
+
+av = pytest.importorskip("av")
+
+MS = 1_000_000
+RED = np.array([40, 40, 230])
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("prev") / "s"
+    record_synthetic(out, max_frames=90, size=(320, 240))
+    merge_session(out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def paused(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    timeline = [(200 * MS, KEY, "w", 1.0), (400 * MS, KEY, "f7", 1.0),
+                (410 * MS, KEY, "f7", 0.0), (700 * MS, KEY, "ctrl", 1.0),
+                (750 * MS, KEY, "t", 1.0), (760 * MS, KEY, "t", 0.0),
+                (770 * MS, KEY, "ctrl", 0.0), (1100 * MS, KEY, "w", 0.0)]
+    out = tmp_path_factory.mktemp("prev") / "p"
+    synthetic_recorder(out, timeline=timeline, max_frames=60).run()
+    merge_session(out, progress=False)
+    return out
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "nitrogen_capture", "preview", *args],
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def _decode(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+
+
+def test_preview_writes_video_with_overlay_and_timing(session: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = _cli("--root", str(session), "--out", str(out), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith(str(out / "preview.mp4")) and lines[1] == str(out / "timing.png")
+    frames = _decode(out / "preview.mp4")
+    hud = hud_layout(DEFAULT_KEYS, (320, 240), 640, gamepad=False)
+    assert len(frames) == 90
+    assert frames[0].shape == (hud.height, hud.width, 3) and hud.width == 640
+    assert hud.height % 2 == 0 and hud.frame_h == 480
+
+    actions = np.load(session / "actions.npy")
+    # A key that is held in some rows and not in others: its box must look different.
+    col = next(k for k in range(actions.shape[1]) if 0 < actions[:, k].sum() < len(actions))
+    held = int(np.flatnonzero(actions[:, col] == 1)[0])
+    idle = int(np.flatnonzero(actions[:, col] == 0)[0])
+    box = hud.key_box(DEFAULT_KEYS[col])
+    g_held = box.slice(frames[held], inset=3)[..., 1].mean()
+    g_idle = box.slice(frames[idle], inset=3)[..., 1].mean()
+    assert g_held - g_idle > 60, (DEFAULT_KEYS[col], g_held, g_idle)
+
+    png = cv2.imread(str(out / "timing.png"), cv2.IMREAD_COLOR)
+    assert png is not None and png.shape == (SIZE[1], SIZE[0], 3)
+    # No pause in this session: the only pause-grey pixels are the legend swatch.
+    assert int(np.all(png == PAUSE_GREY, axis=-1).sum()) < 500
+
+
+def test_span_and_every(session: Path, tmp_path: Path) -> None:
+    res = _cli("--root", str(session), "--out", str(tmp_path), "--start", "0.5",
+               "--seconds", "0.5", "--every", "3", "--width", "321", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    t = np.load(session / "timestamps.npy") / 1e9
+    expected = np.flatnonzero((t >= 0.5) & (t < 1.0))[::3]
+    frames = _decode(tmp_path / "preview.mp4")
+    assert len(frames) == len(expected) > 0
+    assert frames[0].shape[1] == 322 and frames[0].shape[0] % 2 == 0  # even dimensions
+    with av.open(str(tmp_path / "preview.mp4")) as c:
+        assert float(c.streams.video[0].average_rate) == pytest.approx(20.0)  # 60 fps / 3
+
+
+def test_pause_is_flashed_and_shaded(paused: Path, tmp_path: Path) -> None:
+    res = _cli("--root", str(paused), "--out", str(tmp_path), "--no-progress")
+    assert res.returncode == 0, res.stderr
+    fi = np.load(paused / "frame_indices.npy")
+    first = int(np.flatnonzero(np.diff(fi) > 1)[0]) + 1
+    frames = _decode(tmp_path / "preview.mp4")
+    assert len(frames) == len(fi)
+
+    def border(img: np.ndarray) -> np.ndarray:
+        return img[FLASH_BORDER // 2, 300:340].astype(int).mean(axis=0)
+
+    assert np.abs(border(frames[first]) - RED).max() < 40
+    assert np.abs(border(frames[first - 1]) - RED).max() > 80
+    png = cv2.imread(str(tmp_path / "timing.png"), cv2.IMREAD_COLOR)
+    assert int(np.all(png == PAUSE_GREY, axis=-1).sum()) > 5000
+
+
+def test_gap_marks_label_pauses_and_dropped_ticks() -> None:
+    fi = [0, 1, 2, 5, 6, 20, 21]
+    ts = [i * 16_666_667 for i in fi]
+    marks = gap_marks(fi, ts, [{"start_tick": 8, "end_tick": 20}])
+    assert marks == {3: "GAP 2 ticks", 5: "PAUSE 0.23 s"}
+
+
+def test_gamepad_overlay_shows_buttons_and_sticks() -> None:
+    hud = hud_layout(("w", "a"), (320, 240), 640, gamepad=True)
+    frame = np.zeros((240, 320, 3), np.uint8)
+    pad = np.zeros(21, np.float32)
+    base = draw_row(frame, hud, RowInfo(0, 0, 0.0, np.zeros(2, np.int8), (0.0, 0.0), pad), 1.0)
+    pad[PAD_BUTTONS.index("south")] = 1.0
+    pad[17] = 1.0  # lx full right
+    img = draw_row(frame, hud, RowInfo(0, 0, 0.0, np.zeros(2, np.int8), (0.0, 0.0), pad), 1.0)
+    south = hud.pad_boxes[PAD_BUTTONS.index("south")]
+    assert south.slice(img, 2)[..., 1].mean() - south.slice(base, 2)[..., 1].mean() > 60
+    cx, cy = hud.sticks[0]
+    tip = (cy, cx + hud.stick_r - 2)  # the stick dot (BGR 0,200,255) moved to the right edge
+    assert img[tip][2] > 200 and img[tip][0] < 60
+    assert not (base[tip][2] > 200 and base[tip][0] < 60)
+
+
+def test_missing_av_names_the_extra(session: Path, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    reader = SessionReader(session)
+    series = load_series(reader)
+    span = select_span(series, 0.0, 1.0, 1)
+    monkeypatch.setitem(sys.modules, "av", None)
+    with pytest.raises(DependencyError, match=r"nitrogen-capture\[video\]"):
+        write_video(reader, series, span, tmp_path / "p.mp4", progress=False)
+    assert not (tmp_path / "p.mp4").exists()
+
+
+@pytest.mark.parametrize(("args", "code", "needle"), [
+    (("--root", "{missing}"), 1, "is not a directory"),
+    (("--root", "{session}", "--seconds", "0"), 2, "--seconds must be > 0"),
+    (("--root", "{session}", "--start", "999"), 2, "holds no frame"),
+])
+def test_bad_input_is_one_line(session: Path, tmp_path: Path, args: tuple[str, ...], code: int,
+                               needle: str) -> None:
+    argv = [a.format(missing=tmp_path / "nope", session=session) for a in args]
+    res = _cli(*argv, "--out", str(tmp_path / "o"), "--no-progress")
+    assert res.returncode == code
+    assert needle in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
