@@ -75,13 +75,3 @@ def test_gamepad_buttons_latch_and_axes_hold_last_value() -> None:
     assert rows.gamepad[:, south].tolist() == [0, 1, 0, 0, 0]
     assert rows.gamepad[2, 17:19].tolist() == [0.5, -1.0]  # clipped to [-1, 1]
     assert rows.gamepad[4, 17:19].tolist() == [0.5, -1.0]
-
-
-def test_release_all_returns_synthetic_releases() -> None:
-    binner = ActionBinner(DEFAULT_LAYOUT)
-    binner.feed(E(1, KEY, "w", 1))
-    binner.feed(E(2, BUTTON, "lmb", 1))
-    released = binner.release_all(5)
-    assert {(e.device, e.code, e.value) for e in released} == {(KEY, "w", 0.0),
-                                                                (BUTTON, "lmb", 0.0)}
-    assert binner.held_keys == []

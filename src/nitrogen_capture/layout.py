@@ -17,7 +17,7 @@ reader takes the names from there, never from this module's constant.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,11 +137,6 @@ class KeyLayout:
     def to_dict(self) -> dict[str, object]:
         """The form stored in ``meta.json``."""
         return {"name": self.name, "keys": list(self.keys)}
-
-    @classmethod
-    def from_names(cls, keys: Iterable[str], name: str = "custom") -> KeyLayout:
-        """Build a layout from key names."""
-        return cls(keys=tuple(keys), name=name)
 
     @classmethod
     def from_meta(cls, data: dict[str, object] | Sequence[str]) -> KeyLayout:

@@ -62,7 +62,6 @@ class ActionBinner:
         self._pad_held = np.zeros(len(PAD_BUTTONS), dtype=bool)
         self._pad_latched = np.zeros(len(PAD_BUTTONS), dtype=bool)
         self._axes = np.zeros(len(PAD_AXES), dtype=np.float32)
-        self.last_t_ns: int | None = None
 
     @property
     def held_keys(self) -> list[str]:
@@ -101,7 +100,6 @@ class ActionBinner:
             ax = _AXIS_INDEX.get(event.code)
             if ax is not None:
                 self._axes[ax] = float(np.clip(event.value, -1.0, 1.0))
-        self.last_t_ns = event.t_ns
 
     def close_frame(self) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float32],
                                    npt.NDArray[np.float32]]:
@@ -124,16 +122,7 @@ class ActionBinner:
         new = ActionBinner(self.layout)
         for name in ("_held", "_latched", "_mouse", "_pad_held", "_pad_latched", "_axes"):
             getattr(new, name)[:] = getattr(self, name)
-        new.last_t_ns = self.last_t_ns
         return new
-
-    def release_all(self, t_ns: int) -> list[InputEvent]:
-        """Release every held key/button (used at a pause); returns the synthetic events."""
-        events = [InputEvent(t_ns, BUTTON if k in ("lmb", "rmb", "mmb", "mb4", "mb5") else KEY,
-                             k, 0.0) for k in self.held_keys]
-        for ev in events:
-            self.feed(ev)
-        return events
 
 
 def bin_events(

@@ -92,7 +92,6 @@ class SessionWriter:
         self.meta = meta
         self.gamepad = gamepad
         self.open_chunks: list[ChunkState] = []
-        self.rows_total = 0
         self.encode_ms: list[float] = []
         self.bytes_written = 0
         self.errors: list[str] = []
