@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from ..layout import PAD_AXES, PAD_BUTTONS
-from .base import PAD_AXIS, PAD_BUTTON, InputEvent, InputSource
+from .base import PAD_AXIS, PAD_BUTTON, InputEvent, ThreadedInputSource
 
 __all__ = ["NEUTRAL", "PadSource", "PadState", "diff_states", "radial_deadzone"]
 
@@ -59,8 +59,8 @@ def diff_states(prev: PadState, cur: PadState, t_ns: int) -> list[InputEvent]:
     return events
 
 
-class PadSource(InputSource):
-    """Base of the pad readers: keeps the last state and emits the difference to a new one."""
+class PadSource(ThreadedInputSource):
+    """Base of the pad readers (one polling thread each): emits the difference of each state."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -17,14 +17,13 @@ time the thread got round to delivering it, so the timeline is exact ground trut
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import numpy as np
 
 from ..clock import now_ns
 from ..layout import DEFAULT_KEYS, PAD_AXES, PAD_BUTTONS
-from .base import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent, InputSource
+from .base import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent, ThreadedInputSource
 
 __all__ = ["Scheduled", "ScriptedInput", "scheduled_events", "timeline_block"]
 
@@ -106,10 +105,11 @@ def scheduled_events(seed: int, start_ns: int, *, gamepad: bool = False) -> Iter
         block += 1
 
 
-class ScriptedInput(InputSource):
+class ScriptedInput(ThreadedInputSource):
     """Plays :func:`timeline_block` events in real time from its own thread."""
 
     name = "scripted"
+    thread_name = "scripted-input"
 
     def __init__(self, seed: int = 0, fps: float = 30.0, *, gamepad: bool = False,
                  start_delay_s: float = 0.05, timeline: list[Scheduled] | None = None) -> None:
@@ -121,14 +121,10 @@ class ScriptedInput(InputSource):
         self.gamepad = gamepad
         self.start_delay_ns = int(start_delay_s * 1e9)
         self.start_ns: int | None = None
-        self._stop_event = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def _start(self) -> None:
         self.start_ns = now_ns() + self.start_delay_ns
-        self._stop_event.clear()
-        self._thread = threading.Thread(target=self._run, name="scripted-input", daemon=True)
-        self._thread.start()
+        super()._start()
 
     def _run(self) -> None:
         assert self.start_ns is not None
@@ -148,8 +144,3 @@ class ScriptedInput(InputSource):
         except Exception as exc:  # handed to the owner through check()/stop()
             self._fail(exc)
 
-    def _stop(self) -> None:
-        self._stop_event.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None

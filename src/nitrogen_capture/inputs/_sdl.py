@@ -208,6 +208,7 @@ class SdlGamepad(PadSource):
     """
 
     name = "sdl_gamepad"
+    thread_name = "sdl-pad"
 
     def __init__(self, rate_hz: float = 250.0, *, deadzone: float = DEADZONE,
                  trigger_threshold: float = TRIGGER_THRESHOLD,
@@ -226,9 +227,7 @@ class SdlGamepad(PadSource):
         self._clock = clock
         self._pad: _Pad | None = None
         self._count = -1
-        self._stop_event = threading.Event()
         self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def pad(self) -> tuple[str, str] | None:
@@ -274,10 +273,8 @@ class SdlGamepad(PadSource):
     def _start(self) -> None:
         for key, value in _HINTS.items():  # SDL reads hints from the environment at init
             os.environ.setdefault(key, value)
-        self._stop_event.clear()
         self._ready.clear()
-        self._thread = threading.Thread(target=self._run, name="sdl-pad", daemon=True)
-        self._thread.start()
+        super()._start()
         self._ready.wait(timeout=10.0)
         self.check()  # an SDL init failure surfaces here, in the owner's thread
 
@@ -321,8 +318,3 @@ class SdlGamepad(PadSource):
         if owned[0]:
             self._pygame.joystick.quit()
 
-    def _stop(self) -> None:
-        self._stop_event.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None

@@ -26,7 +26,6 @@ import ctypes
 import logging
 import math
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -198,6 +197,7 @@ class XInputGamepad(PadSource):
     """
 
     name = "xinput"
+    thread_name = "xinput-pad"
 
     def __init__(self, user_index: int | None = None, rate_hz: float = 250.0, *,
                  rescan_s: float = 1.0, api: XInputApi | None = None,
@@ -215,8 +215,6 @@ class XInputGamepad(PadSource):
         self._index: int | None = None
         self._packet: int | None = None
         self._next_scan_ns = 0
-        self._stop_event = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def connected_index(self) -> int | None:
@@ -252,11 +250,6 @@ class XInputGamepad(PadSource):
         self._packet = reading.packet
         return self._apply(pad_state(reading), t)
 
-    def _start(self) -> None:
-        self._stop_event.clear()
-        self._thread = threading.Thread(target=self._run, name="xinput-pad", daemon=True)
-        self._thread.start()
-
     def _run(self) -> None:
         deadline = time.monotonic()
         try:
@@ -271,8 +264,3 @@ class XInputGamepad(PadSource):
         except Exception as exc:  # handed to the owner through check()/stop()
             self._fail(exc)
 
-    def _stop(self) -> None:
-        self._stop_event.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            self._thread = None

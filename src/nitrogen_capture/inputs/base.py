@@ -44,6 +44,7 @@ __all__ = [
     "EventSink",
     "InputEvent",
     "InputSource",
+    "ThreadedInputSource",
 ]
 
 KEY: Final = "key"
@@ -155,3 +156,33 @@ class InputSource(ABC):
     @abstractmethod
     def _stop(self) -> None:
         """Stop the threads and release OS resources."""
+
+
+class ThreadedInputSource(InputSource):
+    """An input source whose listener is one thread running :meth:`_run`.
+
+    :meth:`_run` returns when :attr:`_stop_event` is set (wait on it rather than sleeping) and
+    hands any exception to :meth:`_fail`. ``thread_name`` names the thread in debuggers.
+    """
+
+    thread_name: str = "input"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _start(self) -> None:
+        self._stop_event.clear()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def _stop(self) -> None:
+        self._stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None
+
+    @abstractmethod
+    def _run(self) -> None:
+        """The listener loop."""

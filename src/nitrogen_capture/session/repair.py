@@ -203,9 +203,7 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
         orphaned = _move_orphans(frames_loc, kept)
     if kept == 0:
         # Nothing to rebuild: keep the journal's data beside the orphans rather than delete it.
-        dest = paths.chunk_frames_dir(idx) / "orphans"
-        dest.mkdir(parents=True, exist_ok=True)
-        os.replace(jpath, dest / jpath.name)
+        dest = _set_aside(jpath, paths.chunk_frames_dir(idx) / "orphans")
         log.warning("chunk %d: no frame survived; journal moved to %s", idx, dest)
         return RecoveredChunk(idx, 0, len(j.frames), on_disk, orphaned, 0, len(j.events),
                               j.torn_last_line, "no complete frame: journal kept in orphans/")
@@ -278,14 +276,7 @@ def _trim_video(path: Path, kept: int) -> tuple[str, ...]:
         written = remux_prefix(path, tmp, kept)
         if written < kept:
             log.warning("%s: only %d of %d packets copied", path.name, written, kept)
-    dest_dir = path.parent / "orphans"
-    dest_dir.mkdir(exist_ok=True)
-    dest = dest_dir / path.name
-    n = 1
-    while dest.exists():  # a second crash of the same chunk: never overwrite
-        dest = dest_dir / f"{path.stem}.{n}{path.suffix}"
-        n += 1
-    os.replace(path, dest)
+    _set_aside(path, path.parent / "orphans")
     if kept > 0:
         os.replace(tmp, path)
     return (path.name,)
@@ -299,13 +290,18 @@ def _move_orphans(folder: Path, kept: int) -> tuple[str, ...]:
     moved = []
     for p in sorted(folder.iterdir()):
         if p.is_file() and p.name not in keep:
-            dest_dir = folder / "orphans"
-            dest_dir.mkdir(exist_ok=True)
-            dest = dest_dir / p.name
-            n = 1
-            while dest.exists():  # a second crash of the same chunk: never overwrite
-                dest = dest_dir / f"{p.stem}.{n}{p.suffix}"
-                n += 1
-            os.replace(p, dest)
+            _set_aside(p, folder / "orphans")
             moved.append(p.name)
     return tuple(moved)
+
+
+def _set_aside(path: Path, dest_dir: Path) -> Path:
+    """Move ``path`` into ``dest_dir`` without ever overwriting (a chunk may crash twice)."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / path.name
+    n = 1
+    while dest.exists():
+        dest = dest_dir / f"{path.stem}.{n}{path.suffix}"
+        n += 1
+    os.replace(path, dest)
+    return dest
