@@ -172,6 +172,16 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
         grabbed = on
         truth.grab_changes.append((time.monotonic_ns(), on))
 
+    def on_key(name: str, pressed: bool) -> bool:
+        """Track a key or button; returns ``pressed`` (so the caller reacts to presses only)."""
+        if not pressed:
+            held.discard(name)
+            return False
+        truth.count_press(name)
+        held.add(name)
+        last_press[name] = time.monotonic_ns()
+        return True
+
     try:
         while not stopped():
             now = time.monotonic_ns()
@@ -187,24 +197,14 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
                     return 0
                 if ev.type in (pygame.KEYDOWN, pygame.KEYUP):
                     name = names.get(ev.key) or canonical_key(pygame.key.name(ev.key))
-                    if ev.type == pygame.KEYUP:
-                        held.discard(name)
-                        continue
-                    truth.count_press(name)
-                    held.add(name)
-                    last_press[name] = time.monotonic_ns()
-                    jump |= name == "space"
-                    if name == GRAB_TOGGLE_KEY:
-                        set_grab(not grabbed)
+                    if on_key(name, ev.type == pygame.KEYDOWN):
+                        jump |= name == "space"
+                        if name == GRAB_TOGGLE_KEY:
+                            set_grab(not grabbed)
                 elif ev.type in (pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP):
                     name = _MOUSE_BUTTONS.get(ev.button, f"mb{ev.button}")
-                    if ev.type == pygame.MOUSEBUTTONUP:
-                        held.discard(name)
-                        continue
-                    truth.count_press(name)
-                    held.add(name)
-                    last_press[name] = time.monotonic_ns()
-                    fire |= name == "lmb"
+                    if on_key(name, ev.type == pygame.MOUSEBUTTONDOWN):
+                        fire |= name == "lmb"
                 elif ev.type == pygame.MOUSEMOTION:
                     rel[0] += ev.rel[0]
                     rel[1] += ev.rel[1]
