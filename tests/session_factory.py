@@ -14,10 +14,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from nitrogen_capture.inputs.base import BUTTON, KEY, MOTION, InputEvent
-from nitrogen_capture.layout import MOUSE_BUTTONS, KeyLayout
-from nitrogen_capture.record.binning import ActionBinner, bin_events
-from nitrogen_capture.session.layout import EVENT_DTYPE, SessionPaths
+from nitrogen_capture.binning import ActionBinner, bin_events
+from nitrogen_capture.events import BUTTON, EVENT_DTYPE, KEY, MOTION, InputEvent
+from nitrogen_capture.keylayout import MOUSE_BUTTONS, KeyLayout
+from nitrogen_capture.session.paths import SessionPaths
 
 LAYOUT = KeyLayout(("w", "a", "space", "lmb"), name="test")
 PERIOD = 33_333_333  # 30 fps

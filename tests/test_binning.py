@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nitrogen_capture.inputs.base import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL
-from nitrogen_capture.inputs.base import InputEvent as E
-from nitrogen_capture.layout import DEFAULT_LAYOUT, PAD_BUTTONS, KeyLayout
-from nitrogen_capture.record.binning import ActionBinner, bin_events
+from nitrogen_capture.binning import ActionBinner, bin_events
+from nitrogen_capture.events import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL
+from nitrogen_capture.events import InputEvent as E
+from nitrogen_capture.keylayout import DEFAULT_LAYOUT, PAD_BUTTONS, KeyLayout
 
 MS = 1_000_000
 FRAMES = np.array([10, 20, 30, 40, 50]) * MS

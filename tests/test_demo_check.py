@@ -13,7 +13,7 @@ from nitrogen_capture.demo.check import CheckReport, alignment, game_stalled
 from nitrogen_capture.demo.player import HOTKEY_CHORDS, Op, make_script
 from nitrogen_capture.demo.runner import DemoOptions, DemoResult, format_summary
 from nitrogen_capture.errors import ConfigError, PlatformError
-from nitrogen_capture.layout import DEFAULT_LAYOUT
+from nitrogen_capture.keylayout import DEFAULT_LAYOUT
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -10,11 +10,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from nitrogen_capture.binning import bin_events
 from nitrogen_capture.errors import DiskSpaceError
 from nitrogen_capture.export import ConvertSettings, convert, map_rows
 from nitrogen_capture.export.dataset_tree import CHUNK_ROWS
 from nitrogen_capture.export.resample import step_ns
-from nitrogen_capture.record.binning import bin_events
 from session_factory import LAYOUT, make_session
 
 BOOL_COLUMNS = ["dpad_down", "dpad_left", "dpad_right", "dpad_up", "left_shoulder", "left_thumb",

@@ -13,7 +13,7 @@ from nitrogen_capture.export.keymap import (
     load_keymap,
     map_rows,
 )
-from nitrogen_capture.layout import DEFAULT_KEYS, DEFAULT_LAYOUT, PAD_BUTTONS, KeyLayout
+from nitrogen_capture.keylayout import DEFAULT_KEYS, DEFAULT_LAYOUT, PAD_BUTTONS, KeyLayout
 
 # DESIGN.md 8.1, copied here by hand so a reordering in the code fails the test.
 DESIGN_ORDER = [

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from nitrogen_capture.binning import bin_events
 from nitrogen_capture.errors import ConfigError
+from nitrogen_capture.events import BUTTON, KEY, MOTION, InputEvent
 from nitrogen_capture.export import ConvertSettings, convert, load, map_rows, plan_windows
 from nitrogen_capture.export.resample import GridResampler, step_ns
-from nitrogen_capture.inputs.base import BUTTON, KEY, MOTION, InputEvent
-from nitrogen_capture.record.binning import bin_events
 from session_factory import LAYOUT, make_session
 
 P60 = step_ns(60)

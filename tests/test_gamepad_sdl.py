@@ -24,11 +24,11 @@ import pytest
 
 from nitrogen_capture.clock import now_ns
 from nitrogen_capture.errors import DependencyError
+from nitrogen_capture.events import PAD_AXIS, PAD_BUTTON, InputEvent
 from nitrogen_capture.inputs import _sdl, get_input_backends
 from nitrogen_capture.inputs._live import gamepad_source
 from nitrogen_capture.inputs._sdl import CONTROLLER_BUTTONS, JOYSTICK_BUTTONS, SdlGamepad
-from nitrogen_capture.inputs.base import PAD_AXIS, PAD_BUTTON, InputEvent
-from nitrogen_capture.layout import PAD_AXES, PAD_BUTTONS
+from nitrogen_capture.keylayout import PAD_AXES, PAD_BUTTONS
 from nitrogen_capture.session.merge import merge_session
 from recording import synthetic_recorder
 

@@ -41,3 +41,20 @@ def test_missing_backend_package_names_the_extra() -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60, env=env)
     assert "pip install 'nitrogen-capture[" in proc.stdout, proc.stdout + proc.stderr
+
+
+SCRIPT_LAYERS = """
+import sys
+import nitrogen_capture.session, nitrogen_capture.export
+loaded = sorted(m for m in sys.modules if m.startswith(("nitrogen_capture.record",
+    "nitrogen_capture.codecs", "nitrogen_capture.targets", "nitrogen_capture.inputs")))
+print(",".join(loaded) or "none")
+"""
+
+
+def test_session_and_export_load_nothing_from_the_recording_side() -> None:
+    # The import graph points one way: record/ -> session/ -> events/binning, never back.
+    proc = subprocess.run([sys.executable, "-c", SCRIPT_LAYERS], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "none"

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from nitrogen_capture.errors import DependencyError
-from nitrogen_capture.inputs.base import KEY
-from nitrogen_capture.layout import DEFAULT_KEYS, PAD_BUTTONS
+from nitrogen_capture.events import KEY
+from nitrogen_capture.keylayout import DEFAULT_KEYS, PAD_BUTTONS
 from nitrogen_capture.preview import gap_marks, hud_layout, load_series, select_span
 from nitrogen_capture.preview.overlay import FLASH_BORDER, RowInfo, draw_row
 from nitrogen_capture.preview.timing import PAUSE_GREY, SIZE

@@ -9,13 +9,13 @@ import cv2
 import numpy as np
 import pytest
 
+from nitrogen_capture.binning import bin_events
 from nitrogen_capture.capture._synthetic import read_frame_number
 from nitrogen_capture.errors import SessionExistsError
+from nitrogen_capture.events import EVENT_DTYPE, KEY, InputEvent
 from nitrogen_capture.inputs._scripted import ScriptedInput, scheduled_events
-from nitrogen_capture.inputs.base import KEY, InputEvent
-from nitrogen_capture.layout import DEFAULT_LAYOUT
-from nitrogen_capture.record.binning import bin_events
-from nitrogen_capture.session.layout import EVENT_DTYPE, SessionPaths
+from nitrogen_capture.keylayout import DEFAULT_LAYOUT
+from nitrogen_capture.session.paths import SessionPaths
 from recording import record_synthetic, synthetic_recorder
 
 MS = 1_000_000

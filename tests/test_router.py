@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from nitrogen_capture.inputs.base import BUTTON, CONTROL, KEY, MOTION
-from nitrogen_capture.inputs.base import InputEvent as E
+from nitrogen_capture.events import BUTTON, CONTROL, KEY, MOTION
+from nitrogen_capture.events import InputEvent as E
 from nitrogen_capture.inputs.router import CHORD_HOLD_NS, InputRouter
-from nitrogen_capture.layout import DEFAULT_LAYOUT
+from nitrogen_capture.keylayout import DEFAULT_LAYOUT
 
 MS = 1_000_000
 

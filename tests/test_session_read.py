@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
+from nitrogen_capture.binning import bin_events
 from nitrogen_capture.errors import DependencyError, SessionFormatError
-from nitrogen_capture.record.binning import bin_events
 from nitrogen_capture.session import (
     SessionReader,
     events_to_inputs,

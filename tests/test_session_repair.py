@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from nitrogen_capture.inputs.base import InputEvent
-from nitrogen_capture.record.binning import ActionBinner, bin_events
+from nitrogen_capture.binning import ActionBinner, bin_events
+from nitrogen_capture.events import InputEvent
 from nitrogen_capture.session import (
     SessionReader,
     events_to_inputs,

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from nitrogen_capture.errors import ConfigError, InputError, PlatformError
+from nitrogen_capture.events import MOTION, PAD_AXIS, PAD_BUTTON, InputEvent
 from nitrogen_capture.inputs import _rawinput_win32 as ri
 from nitrogen_capture.inputs import _xinput as xi
-from nitrogen_capture.inputs.base import MOTION, PAD_AXIS, PAD_BUTTON, InputEvent
-from nitrogen_capture.layout import PAD_BUTTONS
+from nitrogen_capture.keylayout import PAD_BUTTONS
 
 # ---------------------------------------------------------------------------------------------
 # Raw Input: RAWMOUSE decoding, absolute devices, the listener loop with a fake message queue

@@ -19,7 +19,7 @@ import pytest
 from nitrogen_capture.capture.base import Region
 from nitrogen_capture.config import TargetSpec
 from nitrogen_capture.errors import ConfigError, TargetNotFound
-from nitrogen_capture.inputs.base import InputEvent
+from nitrogen_capture.events import InputEvent
 from nitrogen_capture.targets import (
     FixedRegionTarget,
     WindowTarget,

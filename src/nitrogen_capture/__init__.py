@@ -19,7 +19,7 @@ from .errors import (
     SessionFormatError,
     TargetError,
 )
-from .layout import DEFAULT_LAYOUT, KeyLayout, load_layout
+from .keylayout import DEFAULT_LAYOUT, KeyLayout, load_layout
 
 __version__ = "0.1.0"
 

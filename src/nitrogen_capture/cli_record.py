@@ -94,7 +94,7 @@ def _config(args: argparse.Namespace) -> Any:
     from .capture.base import Region
     from .config import RecordConfig, TargetSpec
     from .errors import ConfigError
-    from .layout import DEFAULT_LAYOUT, load_layout
+    from .keylayout import DEFAULT_LAYOUT, load_layout
 
     if args.out is None:
         raise ConfigError("--out is required (a new session directory)")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .capture.base import Region
 from .errors import ConfigError
-from .layout import DEFAULT_LAYOUT, KeyLayout
+from .keylayout import DEFAULT_LAYOUT, KeyLayout
 
 __all__ = ["FRAME_FORMATS", "RecordConfig", "TargetSpec"]
 

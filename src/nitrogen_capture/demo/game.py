@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..layout import DEFAULT_LAYOUT, KeyLayout, canonical_key, load_layout
+from ..keylayout import DEFAULT_LAYOUT, KeyLayout, canonical_key, load_layout
 from . import markers
 from .scene import Scene
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..clock import now_ns
 from ..errors import PlatformError, TargetNotFound, missing_dependency
-from ..layout import DEFAULT_LAYOUT, MOUSE_BUTTONS, KeyLayout
+from ..keylayout import DEFAULT_LAYOUT, MOUSE_BUTTONS, KeyLayout
 
 __all__ = ["HOTKEY_CHORDS", "Op", "Player", "TruthLog", "make_script"]
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, NitrogenCaptureError, PlatformError
-from ..layout import DEFAULT_LAYOUT, load_layout
+from ..keylayout import DEFAULT_LAYOUT, load_layout
 from .check import CheckReport, check_session
 from .game import GRAB_TOGGLE_KEY
 from .player import Player, TruthLog, make_script

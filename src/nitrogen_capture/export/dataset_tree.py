@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ExportError, missing_dependency
-from ..layout import PAD_BUTTONS
+from ..keylayout import PAD_BUTTONS
 from .keymap import NITROGEN_ACTIONS
 from .nitrogen import ConvertResult, Progress, check_space
 from .resample import step_ns

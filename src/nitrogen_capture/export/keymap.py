@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigError
-from ..layout import PAD_AXES, PAD_BUTTONS, KeyLayout, canonical_key, read_toml
+from ..keylayout import PAD_AXES, PAD_BUTTONS, KeyLayout, canonical_key, read_toml
 
 __all__ = [
     "ACTION_SPACES",

@@ -4,7 +4,7 @@ The recorder bins events at each frame's capture time; an exporter can rebuild t
 any other grid from ``events_chunk_NNN.npy`` (docs/format.md, "Per-frame semantics"). A grid
 ``g_0 < g_1 < ...`` with step ``P`` gets row ``k`` = keys held at ``g_k`` or pressed in
 ``(g_{k-1}, g_k]`` (with ``g_{-1} = g_0 - P``), mouse motion summed over the same interval, pad
-axes as last reported at or before ``g_k``: exactly :class:`~nitrogen_capture.record.binning.
+axes as last reported at or before ``g_k``: exactly :class:`~nitrogen_capture.binning.
 ActionBinner`'s semantics, because that binner does the work.
 
 Sliding windows overlap, so :class:`GridResampler` advances one *state* binner through time to the
@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..inputs.base import InputEvent
-from ..layout import KeyLayout
-from ..record.binning import ActionBinner, BinnedRows, bin_events
+from ..binning import ActionBinner, BinnedRows, bin_events
+from ..events import InputEvent
+from ..keylayout import KeyLayout
 
 __all__ = ["GridResampler", "iter_event_arrays", "step_ns"]
 

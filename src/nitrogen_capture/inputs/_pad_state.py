@@ -2,7 +2,7 @@
 
 A reader (XInput on Windows, SDL2 everywhere) turns what its API reports into a
 :class:`PadState` at each poll and emits :func:`diff_states` of the previous and the new state, so
-all readers agree on names (:data:`~nitrogen_capture.layout.PAD_BUTTONS`), event order and the
+all readers agree on names (:data:`~nitrogen_capture.keylayout.PAD_BUTTONS`), event order and the
 stick convention ([-1, 1], +x right, **+y down**).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..layout import PAD_AXES, PAD_BUTTONS
+from ..keylayout import PAD_AXES, PAD_BUTTONS
 from .base import PAD_AXIS, PAD_BUTTON, InputEvent, ThreadedInputSource
 
 __all__ = ["NEUTRAL", "PadSource", "PadState", "diff_states", "radial_deadzone"]

@@ -5,7 +5,7 @@ and hands it on; the router filters by layout and focus. Pointer positions are n
 motion comes from the raw-input sources, which see relative device counts even when a game
 grabs and re-centres the cursor.
 
-Key names are canonicalised to the layout's names (:func:`~nitrogen_capture.layout.
+Key names are canonicalised to the layout's names (:func:`~nitrogen_capture.keylayout.
 canonical_key`). pynput reports the *shifted* symbol (``W`` or ``!`` while Shift is held), so a
 character key is folded back to its unshifted key: on X11 through the keyboard mapping (keysym ->
 keycode -> level-0 keysym), on Windows through the virtual-key code, which does not depend on
@@ -20,7 +20,7 @@ from typing import Any
 
 from ..clock import now_ns
 from ..errors import InputError, missing_dependency
-from ..layout import canonical_key
+from ..keylayout import canonical_key
 from .base import BUTTON, KEY, WHEEL, InputEvent, InputSource
 
 __all__ = ["PynputInput", "x11_base_keysyms"]

@@ -266,6 +266,7 @@ class RawInputMotion(InputSource):
     """
 
     name = "rawinput"
+    raw_motion = True
 
     def __init__(self, api: RawInputApi | None = None,
                  clock: Callable[[], int] = now_ns) -> None:

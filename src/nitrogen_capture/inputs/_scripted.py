@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..clock import now_ns
-from ..layout import DEFAULT_KEYS, PAD_AXES, PAD_BUTTONS
+from ..keylayout import DEFAULT_KEYS, PAD_AXES, PAD_BUTTONS
 from .base import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent, ThreadedInputSource
 
 __all__ = ["Scheduled", "ScriptedInput", "scheduled_events", "timeline_block"]
@@ -109,6 +109,7 @@ class ScriptedInput(ThreadedInputSource):
     """Plays :func:`timeline_block` events in real time from its own thread."""
 
     name = "scripted"
+    raw_motion = True
     thread_name = "scripted-input"
 
     def __init__(self, seed: int = 0, fps: float = 30.0, *, gamepad: bool = False,

@@ -109,6 +109,7 @@ class XI2RawMotion(InputSource):
     """Emit ``motion`` ``dx``/``dy`` events with raw device counts from XInput2."""
 
     name = "xi2_raw"
+    raw_motion = True
 
     def __init__(self, display: str | None = None) -> None:
         super().__init__()

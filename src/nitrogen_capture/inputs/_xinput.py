@@ -4,7 +4,7 @@ XInput has no events: a thread polls ``XInputGetState`` at a fixed rate (default
 absolute deadlines) and, when ``dwPacketNumber`` changed, turns the difference between the
 previous and the new state into ``pad_btn``/``pad_axis`` events stamped with
 :func:`~nitrogen_capture.clock.now_ns` at the poll. Names are the NitroGen dataset's
-(:data:`~nitrogen_capture.layout.PAD_BUTTONS`): A=south, B=east, X=west, Y=north,
+(:data:`~nitrogen_capture.keylayout.PAD_BUTTONS`): A=south, B=east, X=west, Y=north,
 LB/RB=left/right_shoulder, stick clicks=left/right_thumb, View/Back=back, Menu/Start=start,
 dpad_*. ``guide`` is not reported by ``XInputGetState`` (only by an undocumented export), so it
 is never emitted. The state -> events diffing is shared with the SDL reader (``_pad_state``).

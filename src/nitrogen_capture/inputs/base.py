@@ -1,36 +1,32 @@
-"""Input events and the base class of input sources.
+"""The base class of input sources.
 
 Every listener (pynput, XInput2 raw motion, Raw Input, XInput, SDL, the scripted timeline) turns
-what the OS reports into :class:`InputEvent` values stamped on the one monotonic clock
-(:func:`nitrogen_capture.clock.now_ns`) and hands them to a sink. A listener callback does only
-that, stamp and hand over; filtering (layout, focus, hotkeys) happens in
-:class:`nitrogen_capture.inputs.router.InputRouter`, binning on the recorder's thread.
-
-Devices and codes (the ``events_chunk_NNN.npy`` file stores the same four fields):
-
-============  =====================================  ===========================================
-device        code                                   value
-============  =====================================  ===========================================
-``key``       canonical key name (``w``, ``space``)  1 press, 0 release
-``button``    ``lmb`` ``rmb`` ``mmb`` ``mb4`` ``mb5``  1 press, 0 release
-``motion``    ``dx`` or ``dy``                       raw relative device counts (+x right, +y down)
-``wheel``     ``dx`` or ``dy``                       wheel steps (+dy = wheel up, away from user)
-``pad_btn``   NitroGen dataset button name           1 press, 0 release
-``pad_axis``  ``lx`` ``ly`` ``rx`` ``ry``            stick position in [-1, 1], +x right, +y down
-``control``   ``pause`` ``resume`` ``focus_lost``…   1 (what the recorder did; not an input)
-============  =====================================  ===========================================
+what the OS reports into :class:`~nitrogen_capture.events.InputEvent` values stamped on the one
+monotonic clock (:func:`nitrogen_capture.clock.now_ns`) and hands them to a sink. A listener
+callback does only that, stamp and hand over; filtering (layout, focus, hotkeys) happens in
+:class:`nitrogen_capture.inputs.router.InputRouter`, binning on the recorder's writer thread. The
+devices and codes are listed in :mod:`nitrogen_capture.events`.
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Final
 
 from ..errors import InputError
+from ..events import (
+    BUTTON,
+    CONTROL,
+    DEVICES,
+    KEY,
+    MOTION,
+    PAD_AXIS,
+    PAD_BUTTON,
+    WHEEL,
+    EventSink,
+    InputEvent,
+)
 
 __all__ = [
     "BUTTON",
@@ -47,41 +43,6 @@ __all__ = [
     "ThreadedInputSource",
 ]
 
-KEY: Final = "key"
-BUTTON: Final = "button"
-MOTION: Final = "motion"
-WHEEL: Final = "wheel"
-PAD_BUTTON: Final = "pad_btn"
-PAD_AXIS: Final = "pad_axis"
-CONTROL: Final = "control"
-DEVICES: tuple[str, ...] = (KEY, BUTTON, MOTION, WHEEL, PAD_BUTTON, PAD_AXIS, CONTROL)
-
-
-@dataclass(frozen=True, slots=True)
-class InputEvent:
-    """One timestamped input event.
-
-    Attributes:
-        t_ns: when it happened, on the :func:`~nitrogen_capture.clock.now_ns` clock.
-        device: one of :data:`DEVICES`.
-        code: key/button/axis name (see the module docstring).
-        value: 1/0 for press/release, counts for motion, position for axes.
-    """
-
-    t_ns: int
-    device: str
-    code: str
-    value: float
-
-    @property
-    def is_press(self) -> bool:
-        """True for a key/button press."""
-        return self.device in (KEY, BUTTON, PAD_BUTTON) and self.value > 0
-
-
-EventSink = Callable[[InputEvent], None]
-
-
 class InputSource(ABC):
     """A listener that delivers :class:`InputEvent` values to a sink from its own thread(s).
 
@@ -91,6 +52,9 @@ class InputSource(ABC):
     """
 
     name: str = "input"
+    #: True when this source delivers raw relative mouse motion (device counts, not cursor
+    #: position differences); recorded in meta.json ``input.raw_motion``.
+    raw_motion: bool = False
 
     def __init__(self) -> None:
         self._sink: EventSink | None = None

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ..layout import PAD_BUTTONS
+from ..keylayout import PAD_BUTTONS
 
 __all__ = ["FLASH_BORDER", "Box", "HudLayout", "RowInfo", "draw_row", "hud_layout"]
 

@@ -21,16 +21,13 @@ from ..capture.base import Region
 from ..config import RecordConfig
 from ..errors import SessionExistsError
 from ..inputs import get_input_backends
-from ..session.layout import META_NAME, SCHEMA_VERSION
+from ..session.paths import META_NAME, SCHEMA_VERSION
 from ..targets.base import FixedRegionTarget, Target
 from .recorder import Recorder, RecordResult, RecordStats
 
 __all__ = ["RecordResult", "RecordStats", "Recorder", "build_recorder", "check_output_dir"]
 
 log = logging.getLogger(__name__)
-
-# Input sources that deliver raw relative mouse motion (not cursor position differences).
-_RAW_MOTION_SOURCES = frozenset({"xi2_raw", "rawinput", "scripted"})
 
 
 def check_output_dir(config: RecordConfig) -> None:
@@ -111,6 +108,6 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
         meta["frame_format"] = VideoSettings(config.fps, config.video_crf,
                                              config.video_preset).meta()
     meta["input"]["backends"] = [s.name for s in inputs]
-    meta["input"]["raw_motion"] = any(s.name in _RAW_MOTION_SOURCES for s in inputs)
+    meta["input"]["raw_motion"] = any(s.raw_motion for s in inputs)
     meta["input"]["warnings"] = list(getattr(inputs, "warnings", []))
     return Recorder(config, source, target, inputs, meta)

@@ -7,7 +7,7 @@ owner and needs no locks.
 Why a binning delay: listener threads deliver events a little after they happen (and the router
 holds a Ctrl press back up to 250 ms to recognise hotkey chords). Frame ``i`` is therefore binned
 only once ``t_i + BIN_DELAY_NS`` has passed, when every event up to ``t_i`` has arrived, so the
-stored arrays are exactly :func:`~nitrogen_capture.record.binning.bin_events` of the stored events.
+stored arrays are exactly :func:`~nitrogen_capture.binning.bin_events` of the stored events.
 An event that still arrives later than that is moved just after the last binned frame and counted
 as ``events_late``.
 """
@@ -22,10 +22,10 @@ import threading
 from collections import deque
 from typing import Any
 
+from ..binning import ActionBinner
 from ..clock import now_ns
-from ..inputs.base import BUTTON, KEY, InputEvent
+from ..events import HeldKeys, InputEvent
 from ..session.writer import SessionWriter
-from .binning import ActionBinner
 
 __all__ = ["BIN_DELAY_NS", "WriterThread"]
 
@@ -55,7 +55,7 @@ class WriterThread(threading.Thread):
         self._seq = itertools.count()
         self._last_binned_t = -(1 << 62)
         self._storing = True
-        self._physical: dict[str, str] = {}  # layout keys physically held: code -> device
+        self._physical = HeldKeys()  # layout keys physically held (also while paused)
         self._open_pause: dict[str, Any] | None = None
         self.events_stored = 0
         self.events_late = 0
@@ -124,11 +124,7 @@ class WriterThread(threading.Thread):
     def _on_events(self, events: list[InputEvent]) -> None:
         stored: list[InputEvent] = []
         for ev in events:
-            if ev.device in (KEY, BUTTON):
-                if ev.value > 0:
-                    self._physical[ev.code] = ev.device
-                else:
-                    self._physical.pop(ev.code, None)
+            self._physical.apply(ev)
             if not self._storing:
                 continue
             if ev.t_ns <= self._last_binned_t:
@@ -148,7 +144,7 @@ class WriterThread(threading.Thread):
             return
         # Keys held when the pause starts are released at the pause time (self-consistent stream).
         t = max(t_rel, self._last_binned_t + 1)
-        self._store([InputEvent(t, dev, code, 0.0) for code, dev in self.writer.held.items()])
+        self._store([InputEvent(t, dev, code, 0.0) for code, dev in self.writer.held])
         self._storing = False
         self._open_pause = {"start_tick": tick, "start_t_ns": t_rel, "reason": reason}
         self.writer.on_control({"kind": "pause", "start_t": t_rel, "start_tick": tick,

@@ -22,18 +22,19 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from ..binning import ActionBinner
 from ..capture.base import FrameSource
 from ..clock import FramePacer, now_ns
 from ..codecs.pool import EncodeResult, EncoderPool
 from ..codecs.video import VideoSettings
 from ..config import RecordConfig
 from ..errors import CaptureError, EncodeError, TargetError
-from ..inputs.base import CONTROL, InputEvent, InputSource
+from ..events import CONTROL, InputEvent
+from ..inputs.base import InputSource
 from ..inputs.router import InputRouter
-from ..session.layout import SessionPaths
+from ..session.paths import SessionPaths
 from ..session.writer import SessionWriter
 from ..targets.base import Target
-from .binning import ActionBinner
 from .pipeline import WriterThread
 
 __all__ = ["RecordResult", "RecordStats", "Recorder"]

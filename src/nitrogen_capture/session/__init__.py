@@ -6,9 +6,10 @@ that decode frames or write ``dataset.pt``.
 
 from __future__ import annotations
 
-from .layout import EVENT_DTYPE, SCHEMA_VERSION, SessionPaths
+from ..events import EVENT_DTYPE, events_to_inputs
 from .merge import MergeReport, merge_session
-from .reader import SessionReader, events_to_inputs, load_npy, segments
+from .paths import SCHEMA_VERSION, SessionPaths
+from .reader import SessionReader, load_npy, segments
 from .repair import RecoveredChunk, RepairReport, parse_journal, repair_session
 from .validate import Problem, ValidationReport, validate_session
 

@@ -24,9 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import SessionFormatError
-from ..layout import PAD_AXES, PAD_BUTTONS
+from ..keylayout import PAD_AXES, PAD_BUTTONS
 from .io import atomic_save_npy, atomic_write_bytes, atomic_write_json
-from .layout import SessionPaths
+from .paths import SessionPaths
 from .reader import ARRAY_SPECS, Chunk, SessionReader
 from .repair import RepairReport, repair_session
 

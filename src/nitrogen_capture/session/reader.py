@@ -26,11 +26,11 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigError, SchemaVersionError, SessionFormatError, missing_dependency
-from ..inputs.base import InputEvent
-from ..layout import KeyLayout
-from .layout import CHUNK_ARRAYS, EVENT_DTYPE, SCHEMA_VERSION, SessionPaths
+from ..events import EVENT_DTYPE
+from ..keylayout import KeyLayout
+from .paths import CHUNK_ARRAYS, SCHEMA_VERSION, SessionPaths
 
-__all__ = ["SessionReader", "events_to_inputs", "load_npy", "segments"]
+__all__ = ["SessionReader", "load_npy", "segments"]
 
 Chunk = dict[str, Any]
 # Expected dtype and trailing shape of each chunk array; None stands for K = len(layout).
@@ -51,16 +51,6 @@ def load_npy(path: Path) -> npt.NDArray[Any]:
         return np.asarray(np.load(path, allow_pickle=False))
     except (ValueError, OSError, EOFError) as exc:
         raise SessionFormatError(f"{path} is truncated or corrupt ({exc})") from exc
-
-
-def events_to_inputs(events: npt.NDArray[Any]) -> list[InputEvent]:
-    """Turn an events structured array (EVENT_DTYPE) into InputEvent values.
-
-    ``t_ns`` stays as stored: ns since the session's ``clock.t0_ns``, not absolute monotonic time.
-    """
-    return [InputEvent(int(t), str(d), str(c), float(v))
-            for t, d, c, v in zip(events["t_ns"], events["device"], events["code"],
-                                  events["value"], strict=True)]
 
 
 def segments(

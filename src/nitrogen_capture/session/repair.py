@@ -8,7 +8,7 @@ rebuilds it from the journal and the frames on disk (docs/format.md, "Journal"):
    written to a temporary name and renamed, so a PNG that exists is whole; for video storage the
    frames that PyAV can decode from the (crash-tolerant) MKV count.
 3. Re-bin actions, mouse deltas and gamepad from the journal's events with the recorder's own
-   :class:`~nitrogen_capture.record.binning.ActionBinner`, starting from the held keys of the
+   :class:`~nitrogen_capture.binning.ActionBinner`, starting from the held keys of the
    journal's ``state`` line, so the result equals what the live recorder would have written.
 4. Write the chunk arrays atomically, add/replace the chunk entry in ``meta.json``
    (``complete: true, recovered: true``, status ``recovered``), move frames beyond the kept prefix
@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..binning import ActionBinner, bin_events
 from ..errors import missing_dependency
-from ..inputs.base import BUTTON, KEY, InputEvent
-from ..layout import MOUSE_BUTTONS
-from ..record.binning import ActionBinner, bin_events
+from ..events import BUTTON, KEY, InputEvent, events_to_array
+from ..keylayout import MOUSE_BUTTONS
 from .io import atomic_save_npy, atomic_write_json
-from .layout import EVENT_DTYPE, SessionPaths
+from .paths import SessionPaths
 from .reader import SessionReader
 
 __all__ = ["Journal", "RecoveredChunk", "RepairReport", "parse_journal", "repair_session"]
@@ -223,7 +223,7 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
         binner.feed(InputEvent(int(times[0]), BUTTON if k in MOUSE_BUTTONS else KEY, k, 1.0))
     binner.close_frame()
     binned = bin_events(events, times, reader.layout, binner)
-    ev = np.array([(e.t_ns, e.device, e.code, e.value) for e in events], dtype=EVENT_DTYPE)
+    ev = events_to_array(events)
 
     arrays: dict[str, npt.NDArray[Any]] = {
         "actions": binned.actions, "mouse_deltas": binned.mouse_deltas,

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import SchemaVersionError, SessionFormatError
-from ..inputs.base import BUTTON, KEY, MOTION, PAD_BUTTON, WHEEL
+from ..events import BUTTON, KEY, MOTION, PAD_BUTTON, WHEEL
 from .reader import ARRAY_SPECS, SessionReader, load_npy
 
 __all__ = ["Problem", "ValidationReport", "validate_session"]

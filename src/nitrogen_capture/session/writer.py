@@ -28,24 +28,13 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from ..inputs.base import BUTTON, KEY, InputEvent
+from ..events import HeldKeys, InputEvent, events_to_array
 from .io import atomic_save_npy, atomic_write_json
-from .layout import EVENT_DTYPE, SessionPaths
+from .paths import SessionPaths
 
-__all__ = ["ChunkState", "SessionWriter", "events_to_array"]
+__all__ = ["ChunkState", "SessionWriter"]
 
 log = logging.getLogger(__name__)
-
-
-def events_to_array(events: list[InputEvent]) -> npt.NDArray[Any]:
-    """Pack events into the structured array stored as ``events_chunk_NNN.npy``."""
-    arr = np.zeros(len(events), dtype=EVENT_DTYPE)
-    if events:
-        arr["t_ns"] = [e.t_ns for e in events]
-        arr["device"] = [e.device for e in events]
-        arr["code"] = [e.code for e in events]
-        arr["value"] = [e.value for e in events]
-    return arr
 
 
 @dataclass
@@ -95,16 +84,16 @@ class SessionWriter:
         self.encode_ms: list[float] = []
         self.bytes_written = 0
         self.errors: list[str] = []
-        self._held: dict[str, str] = {}  # physical held keys of the journaled stream: code->device
+        self._held = HeldKeys()  # keys held in the journaled stream
         fmt = meta.get("frame_format") or {}
         # Video storage: one file per chunk, frames/chunk_NNN.<ext>; None for the PNG folders.
         self.video_ext: str | None = (str(fmt.get("ext") or "mkv")
                                       if fmt.get("kind") == "video" else None)
 
     @property
-    def held(self) -> dict[str, str]:
-        """Keys held in the journaled (stored) event stream: code -> device."""
-        return dict(self._held)
+    def held(self) -> list[tuple[str, str]]:
+        """``(code, device)`` of the keys held in the journaled (stored) event stream."""
+        return self._held.items()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -141,7 +130,7 @@ class SessionWriter:
             self._close_journal(previous)
         first_row = self.rows_total_frames()
         state = ChunkState(number, first_row, region, size,
-                           held_at_start=sorted(self._held_before(moved)),
+                           held_at_start=self._held.undo(moved).codes(),
                            file_closed=self.video_ext is None)
         self.open_chunks.append(state)
         state.journal = open(self.paths.journal(number), "w", encoding="utf-8")  # noqa: SIM115
@@ -158,17 +147,6 @@ class SessionWriter:
         done = sum(int(c["num_frames"]) for c in self.meta["chunks"])
         return done + sum(c.num_frames for c in self.open_chunks)
 
-    def _held_before(self, moved: list[InputEvent]) -> set[str]:
-        """Held keys at the new chunk's start: current state with the moved events undone."""
-        held = dict(self._held)
-        for ev in reversed(moved):
-            if ev.device in (KEY, BUTTON):
-                if ev.value > 0:
-                    held.pop(ev.code, None)
-                else:
-                    held[ev.code] = ev.device
-        return set(held)
-
     def on_events(self, events: list[InputEvent]) -> None:
         """Raw events as drained (session-relative times); journaled for crash recovery."""
         if not self.open_chunks:
@@ -179,11 +157,7 @@ class SessionWriter:
 
     def _journal_event(self, chunk: ChunkState, ev: InputEvent) -> None:
         chunk.journal_events.append(ev)
-        if ev.device in (KEY, BUTTON):
-            if ev.value > 0:
-                self._held[ev.code] = ev.device
-            else:
-                self._held.pop(ev.code, None)
+        self._held.apply(ev)
         self._journal(chunk, {"kind": "event", "t": ev.t_ns, "device": ev.device,
                               "code": ev.code, "value": ev.value})
 

@@ -20,11 +20,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 __all__ = [
     "CHUNK_ARRAYS",
-    "EVENT_DTYPE",
     "MERGED_ARRAYS",
     "META_NAME",
     "SCHEMA_VERSION",
@@ -39,9 +36,6 @@ CHUNK_ARRAYS: tuple[str, ...] = ("actions", "mouse_deltas", "frame_indices", "ti
 OPTIONAL_CHUNK_ARRAYS: tuple[str, ...] = ("gamepad",)
 MERGED_ARRAYS: tuple[str, ...] = CHUNK_ARRAYS + OPTIONAL_CHUNK_ARRAYS
 
-# The raw event stream. Fixed-width fields so np.load(allow_pickle=False) reads it.
-EVENT_DTYPE = np.dtype([("t_ns", "<i8"), ("device", "<U8"), ("code", "<U16"),
-                        ("value", "<f8")])
 
 
 class SessionPaths:

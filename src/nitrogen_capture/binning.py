@@ -21,8 +21,8 @@ from collections.abc import Iterable
 import numpy as np
 import numpy.typing as npt
 
-from ..inputs.base import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
-from ..layout import PAD_AXES, PAD_BUTTONS, KeyLayout
+from .events import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
+from .keylayout import PAD_AXES, PAD_BUTTONS, KeyLayout
 
 __all__ = ["GAMEPAD_WIDTH", "ActionBinner", "BinnedRows", "bin_events"]
 
