@@ -160,7 +160,7 @@ def test_keys_typed_into_another_window_are_not_recorded(tmp_path: Path,
     assert sorted(presses["code"].tolist()) == ["a", "f", "r", "w"]
     assert not (ev["device"] == "motion").any()  # motion in the other window is not ours
     assert float(np.abs(reader.merged_arrays()["mouse_deltas"]).sum()) == 0.0
-    assert any(p.get("reason") == "focus" for p in reader.pauses), reader.pauses
+    assert any(p.reason == "focus" for p in reader.pauses), reader.pauses
 
 
 def test_debug_list_windows_shows_the_game(tmp_path: Path, demo_display: str) -> None:

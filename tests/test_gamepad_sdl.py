@@ -314,7 +314,7 @@ def test_recorder_stores_the_fed_pad_state(sdl: Sdl, tmp_path: Path) -> None:
     feeder.join()
     vp.unplug()
     assert not errors and len(fed) == 3
-    t0 = result.meta["clock"]["t0_ns"]
+    t0 = result.meta.clock.t0_ns
     chunks = sorted(out.glob("gamepad_chunk_*.npy"))
     assert len(chunks) == 3
     pad = np.concatenate([np.load(p) for p in chunks])
@@ -334,4 +334,4 @@ def test_recorder_stores_the_fed_pad_state(sdl: Sdl, tmp_path: Path) -> None:
     pad_events = stored[np.isin(stored["device"], [PAD_BUTTON, PAD_AXIS])]
     assert {(str(e["code"]), float(e["value"])) for e in pad_events} >= {
         ("south", 1.0), ("lx", 1.0), ("right_trigger", 1.0), ("ly", -1.0), ("ly", 0.0)}
-    assert result.meta["gamepad"] is True
+    assert result.meta.gamepad is True

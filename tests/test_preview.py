@@ -18,6 +18,7 @@ from nitrogen_capture.preview.overlay import FLASH_BORDER, RowInfo, draw_row
 from nitrogen_capture.preview.timing import PAUSE_GREY, SIZE
 from nitrogen_capture.preview.video import write_video
 from nitrogen_capture.session import merge_session
+from nitrogen_capture.session.meta import Pause
 from nitrogen_capture.session.reader import SessionReader
 from recording import record_synthetic, synthetic_recorder
 
@@ -118,8 +119,9 @@ def test_pause_is_flashed_and_shaded(paused: Path, tmp_path: Path) -> None:
 def test_gap_marks_label_pauses_and_dropped_ticks() -> None:
     fi = [0, 1, 2, 5, 6, 20, 21]
     ts = [i * 16_666_667 for i in fi]
-    marks = gap_marks(fi, ts, [{"start_tick": 8, "end_tick": 20}])
-    assert marks == {3: "GAP 2 ticks", 5: "PAUSE 0.23 s"}
+    marks = gap_marks(fi, ts, [Pause(8, 20, 8 * 16_666_667, 20 * 16_666_667)])
+    # Tick 7 is missing but the pause covers only 8..19: one dropped tick, as validate counts it.
+    assert marks == {3: "GAP 2 ticks", 5: "PAUSE 0.23 s + GAP 1 ticks"}
 
 
 def test_gamepad_overlay_shows_buttons_and_sticks() -> None:

@@ -70,7 +70,7 @@ def test_actions_are_exactly_the_binned_scripted_truth(tmp_path: Path) -> None:
     result = rec.run()
     script = rec.inputs[0]
     assert isinstance(script, ScriptedInput) and script.start_ns is not None
-    t0 = result.meta["clock"]["t0_ns"]
+    t0 = result.meta.clock.t0_ns
     ts = load_chunks(out, "timestamps")
     truth: list[InputEvent] = []
     for e in scheduled_events(7, script.start_ns):
@@ -96,7 +96,7 @@ def test_sub_frame_tap_and_hold_across_chunk_boundary(tmp_path: Path) -> None:
     rec = synthetic_recorder(out, timeline=timeline, max_frames=60, chunk_size=20)
     result = rec.run()
     start = rec.inputs[0].start_ns  # type: ignore[attr-defined]
-    t0 = result.meta["clock"]["t0_ns"]
+    t0 = result.meta.clock.t0_ns
     ts = load_chunks(out, "timestamps") + t0 - start  # times since the script started
     actions = load_chunks(out, "actions")
     space = actions[:, DEFAULT_LAYOUT.index("space")]
@@ -121,7 +121,7 @@ def test_hotkeys_pause_and_resume(tmp_path: Path) -> None:
     out = tmp_path / "s"
     rec = synthetic_recorder(out, timeline=timeline, max_frames=60)
     result = rec.run()
-    meta = result.meta
+    meta = result.meta.to_json()
     assert len(meta["pauses"]) == 1
     pause = meta["pauses"][0]
     assert pause["reason"] == "hotkey" and pause["end_tick"] - pause["start_tick"] >= 25
@@ -144,7 +144,7 @@ def test_starts_paused_without_start_immediately(tmp_path: Path) -> None:
     timeline = [(300 * MS, KEY, "f8", 1.0), (310 * MS, KEY, "f8", 0.0)]
     result = synthetic_recorder(tmp_path / "s", timeline=timeline, max_frames=20,
                                 start_immediately=False).run()
-    pause = result.meta["pauses"][0]
+    pause = result.meta.pauses[0].to_json()
     assert pause["reason"] == "start" and pause["start_tick"] == 0
     assert pause["end_tick"] >= 15  # ~300 ms at 60 fps before F8
     assert result.frames == 20
@@ -186,7 +186,7 @@ def test_target_resize_starts_a_new_chunk_and_window_close_stops(tmp_path: Path)
                        status_interval=0)
     result = build_recorder(cfg, target=ResizingWindow()).run()
     assert result.stop_reason == "target window closed"
-    chunks = result.meta["chunks"]
+    chunks = result.meta.to_json()["chunks"]
     assert [c["size"] for c in chunks] == [[320, 240], [400, 300]]
     assert chunks[1]["region"] == [10, 10, 410, 310]
     img = cv2.imread(str(out / chunks[1]["files"]["frames"] / "000001.png"))

@@ -17,6 +17,7 @@ from nitrogen_capture.session import (
     segments,
     validate_session,
 )
+from nitrogen_capture.session.meta import Pause
 from session_factory import LAYOUT, PERIOD, frame_image, make_session
 
 
@@ -24,7 +25,7 @@ def test_reader_loads_meta_layout_chunks_and_frames(tmp_path):
     b = make_session(tmp_path / "s", (5, 4, 3))
     r = SessionReader(b.root)
     assert r.layout == LAYOUT
-    assert [c["index"] for c in r.chunks] == [1, 2, 3]
+    assert [c.index for c in r.chunks] == [1, 2, 3]
     assert r.row_offsets() == {1: 0, 2: 5, 3: 9}
     arrays = r.chunk_arrays(r.chunk(2))
     assert set(arrays) == {"actions", "mouse_deltas", "frame_indices", "timestamps"}
@@ -124,7 +125,7 @@ def test_segments_split_at_pauses_gaps_and_missing_frames():
     valid[8] = False
     assert segments(fi, valid=valid) == [(0, 3), (3, 6), (6, 8), (9, 10)]
     # A pause whose start falls between two consecutive indices still cuts (defensive).
-    assert segments(np.arange(5), pauses=[{"start_tick": 3, "end_tick": 3}]) == [(0, 3), (3, 5)]
+    assert segments(np.arange(5), pauses=[Pause(3, 3, 0, 0)]) == [(0, 3), (3, 5)]
     assert segments(np.zeros(0, np.int64)) == []
 
 

@@ -51,8 +51,8 @@ def test_repair_torn_journal_and_missing_trailing_pngs(tmp_path):
     # Rows 9..12 survive, re-binned exactly as the live binner did over the whole stream.
     r = SessionReader(b.root)
     c = r.chunk(3)
-    assert c["complete"] and c["recovered"] and c["num_frames"] == 4 and c["first_row"] == 9
-    assert r.meta["status"] == "recovered" and r.meta["counters"]["frames"] == 13
+    assert c.complete and c.recovered and c.num_frames == 4 and c.first_row == 9
+    assert r.meta.status == "recovered" and r.meta.counters.frames == 13
     arrays = r.chunk_arrays(c)
     np.testing.assert_array_equal(arrays["frame_indices"], b.frame_indices[9:13])
     np.testing.assert_array_equal(arrays["timestamps"], b.timestamps[9:13])
@@ -99,7 +99,7 @@ def test_held_key_released_in_first_interval_is_not_latched(tmp_path):
            if x["kind"] == "event"]
     expect = bin_events(evs, [5_000_000_020, 5_000_000_030], LAYOUT, binner)
     np.testing.assert_array_equal(acts, expect.actions)
-    assert r.meta["pauses"][-1] == {"start_tick": 152, "end_tick": 160,
+    assert r.meta.pauses[-1].to_json() == {"start_tick": 152, "end_tick": 160,
                                     "start_t_ns": 5_000_000_031, "end_t_ns": 5_000_000_040,
                                     "reason": "hotkey"}
     assert (p.chunk_frames_dir(2) / "orphans" / "000003.png").is_file()
@@ -113,7 +113,7 @@ def test_open_chunk_without_any_frame_keeps_journal_in_orphans(tmp_path):
     (rc,) = repair_session(b.root).recovered
     assert rc.rows_kept == 0 and "orphans" in rc.note
     assert (p.chunk_frames_dir(2) / "orphans" / "journal_chunk_002.jsonl").is_file()
-    assert [c["index"] for c in SessionReader(b.root).chunks] == [1]
+    assert [c.index for c in SessionReader(b.root).chunks] == [1]
     assert merge_session(b.root).frames == 3
 
 
@@ -151,7 +151,7 @@ def test_two_open_chunks_first_one_short(tmp_path):
     r = SessionReader(b.root)
     c2 = r.chunk(2)
     evs = events_to_inputs(r.chunk_events(c2))
-    _write_journal(p, 2, 3, b.frame_indices[3:7], b.timestamps[3:7], evs, c2["held_at_start"])
+    _write_journal(p, 2, 3, b.frame_indices[3:7], b.timestamps[3:7], evs, list(c2.held_at_start))
     for stem in ("actions", "mouse_deltas", "frame_indices", "timestamps", "events"):
         p.chunk_array(stem, 2).unlink()
     meta = json.loads(p.meta.read_text())
@@ -162,7 +162,7 @@ def test_two_open_chunks_first_one_short(tmp_path):
     report = repair_session(b.root)
     assert [(x.index, x.rows_kept) for x in report.recovered] == [(2, 3), (3, 4)]
     r = SessionReader(b.root)
-    assert [c["first_row"] for c in r.chunks] == [0, 3, 6]  # not the journal's 7
+    assert [c.first_row for c in r.chunks] == [0, 3, 6]  # not the journal's 7
     np.testing.assert_array_equal(r.chunk_arrays(r.chunk(3))["actions"], b.actions[7:11])
     rep = validate_session(b.root)
     assert rep.ok, rep.format()

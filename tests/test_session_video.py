@@ -62,5 +62,5 @@ def test_open_video_chunk_keeps_decodable_frames(tmp_path):
     assert rc.rows_kept == 3 and rc.journal_frames == 4
     r = SessionReader(b.root)
     np.testing.assert_array_equal(r.chunk_arrays(r.chunk(2))["actions"], b.actions[3:6])
-    assert r.chunk(2)["files"]["frames"] == "frames/chunk_002.mkv"
+    assert r.chunk(2).files["frames"] == "frames/chunk_002.mkv"
     assert validate_session(b.root).ok

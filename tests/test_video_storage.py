@@ -41,7 +41,7 @@ def test_video_recording_rows_match_frames_and_export(tmp_path: Path) -> None:
     # 480 px wide or more: the synthetic barcode then uses 16 px cells, which survive crf 18.
     result, _ = record_synthetic(out, size=(512, 288), frame_format="video", max_frames=130,
                                  chunk_size=50, fps=30.0, video_crf=18)
-    meta = result.meta
+    meta = result.meta.to_json()
     assert meta["frame_format"] == {
         "kind": "video", "codec": "h264", "encoder": "libx264", "crf": 18,
         "preset": "ultrafast", "pix_fmt": "yuv420p", "container": "mkv", "ext": "mkv",
@@ -112,13 +112,13 @@ def test_kill_9_leaves_a_decodable_prefix_that_merge_recovers(tmp_path: Path) ->
 
     reader = _merge_validate(out)
     chunk = reader.chunk(2)
-    assert chunk["recovered"] and chunk["files"]["frames"] == "frames/chunk_002.mkv"
-    assert 0 < chunk["num_frames"] <= journaled
+    assert chunk.recovered and chunk.files["frames"] == "frames/chunk_002.mkv"
+    assert 0 < chunk.num_frames <= journaled
     assert (out / "frames" / "orphans" / "chunk_002.mkv").is_file()  # the original, kept
     per_chunk = _decoded_rows(reader)
-    assert [len(r) for r in per_chunk] == [100, chunk["num_frames"]]
-    assert [n for rows in per_chunk for n in rows] == list(range(100 + chunk["num_frames"]))
-    assert len(np.load(out / "actions.npy")) == 100 + chunk["num_frames"]
+    assert [len(r) for r in per_chunk] == [100, chunk.num_frames]
+    assert [n for rows in per_chunk for n in rows] == list(range(100 + chunk.num_frames))
+    assert len(np.load(out / "actions.npy")) == 100 + chunk.num_frames
 
 
 def test_video_flags_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

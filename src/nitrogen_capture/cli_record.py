@@ -150,9 +150,9 @@ def run_record(args: argparse.Namespace) -> int:
         for s, h in previous.items():
             signal.signal(s, h)
     meta = result.meta
-    c = meta["counters"]
+    c = meta.counters
     print(f"recorded {result.frames} frames in {result.chunks} chunk(s) to {result.out} "
-          f"({meta['fps']['achieved']} fps of {meta['fps']['target']:g} target, "
-          f"{c['dropped_ticks']} dropped ticks, {c['late_frames']} late, "
-          f"{c['events']} input events; stopped: {result.stop_reason})")
+          f"({meta.fps_achieved} fps of {meta.fps_target:g} target, "
+          f"{c.dropped_ticks} dropped ticks, {c.late_frames} late, "
+          f"{c.events} input events; stopped: {result.stop_reason})")
     return 0

@@ -26,6 +26,8 @@ Backends translate the OS or library error they saw at the boundary
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "CaptureError",
     "ConfigError",
@@ -91,7 +93,18 @@ class SessionExistsError(SessionError, FileExistsError):
 
 
 class SessionFormatError(SessionError):
-    """Files of a session are missing, truncated or inconsistent."""
+    """Files of a session are missing, truncated or inconsistent.
+
+    Optional context, so callers need not parse the message: ``chunk`` (the chunk number),
+    ``path`` (the damaged file) and ``field`` (the meta.json field, e.g. ``chunks[2].size``).
+    """
+
+    def __init__(self, message: str, *, chunk: int | None = None, path: Path | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(message)
+        self.chunk = chunk
+        self.path = path
+        self.field = field
 
 
 class SchemaVersionError(SessionError):

@@ -188,12 +188,12 @@ def check_session(root: str | Path, truth: TruthLog | None = None,
     p = rep.problems
     rep.frames_on_disk = int(sum(int(reader.frames_present(c).sum())
                                  for c in reader.included_chunks()))
-    counters = reader.meta.get("counters") or {}
-    rep.frames_counted = int(counters.get("frames", -1))
-    rep.dropped_ticks = int(counters.get("dropped_ticks", 0))
-    rep.fps_target = float((reader.meta.get("fps") or {}).get("target", 0.0))
-    pauses = [(float(x.get("start_t_ns") or 0), float(x.get("end_t_ns") or np.inf))
-              for x in reader.pauses if x.get("reason") != "start"]
+    counters = reader.meta.counters
+    rep.frames_counted = counters.frames
+    rep.dropped_ticks = counters.dropped_ticks
+    rep.fps_target = reader.meta.fps_target or 0.0
+    pauses = [(float(x.start_t_ns), float(x.end_t_ns)) for x in reader.pauses
+              if x.reason != "start"]
     rep.pauses = len(pauses)
     if not (rep.frames == rep.frames_on_disk == rep.frames_counted):
         p.append(f"frames: {rep.frames} rows, {rep.frames_on_disk} on disk, "
@@ -220,7 +220,7 @@ def check_session(root: str | Path, truth: TruthLog | None = None,
     rep.alignment_rows = alignment(actions, readout.held, valid, tolerance)
     rep.alignment = rep.alignment_rows
     if game_log is not None and len(ts):
-        t0 = int(reader.meta["clock"]["t0_ns"])
+        t0 = reader.meta.clock.t0_ns or 0
         pos = game_positions(readout.frame_numbers, game_log, ts, t0)
         period = 1e9 / rep.fps_target if rep.fps_target else 1e9 / 30
         latch_rows = int(np.ceil(float(game_log.get("latch_ns", 0)) / period))
@@ -249,7 +249,7 @@ def check_session(root: str | Path, truth: TruthLog | None = None,
         p.append("mouse_deltas do not sum to the recorded motion events")
 
     if truth is not None:
-        t0 = int(reader.meta["clock"]["t0_ns"])
+        t0 = reader.meta.clock.t0_ns or 0
         end = int(ts[-1]) if len(ts) else 0
         want: dict[str, int] = dict.fromkeys(keys, 0)
         dx = dy = 0

@@ -122,12 +122,12 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
     base = settings.out / "actions" / "SHARD_0000" / vid
     if base.exists() and any(base.iterdir()) and not settings.overwrite:
         raise ExportError(f"{base} already holds chunks: pass --overwrite or choose another --out")
-    w, h = (src.reader.meta.get("capture") or {}).get("size") or [1280, 720]
+    w, h = src.frame_size or (1280, 720)
     needed = total * (64 + (w * h * _VIDEO_BYTES_PER_PIXEL if settings.video else 0))
     check_space(settings.out / "actions", int(needed), free_bytes,
                 f"{total} rows at 60 Hz{' with video' if settings.video else ''}")
     res = src.resampler()
-    game = settings.game or (src.reader.meta.get("target") or {}).get("process") or vid
+    game = settings.game or str(src.reader.meta.target.get("process") or vid)
     result = ConvertResult(windows=0)
     chunk_no, done = 0, 0
     for a, b, grid in plan:
@@ -170,7 +170,7 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
 
 def _chunk_meta(src: ExportSource, vid: str, chunk_no: int, grid: npt.NDArray[Any], step: int,
                 game: str, rows: tuple[int, int], settings: ConvertSettings) -> dict[str, Any]:
-    size = (src.reader.meta.get("capture") or {}).get("size") or [0, 0]
+    size = src.frame_size or (0, 0)
     start, end = int(grid[0]) / 1e9, (int(grid[-1]) + step) / 1e9
     first = round(int(grid[0]) / step)
     return {

@@ -127,8 +127,8 @@ class ExportSource:
         self.row_chunk = np.zeros(len(self.timestamps), dtype=np.int64)
         self.chunk_row = np.zeros(len(self.timestamps), dtype=np.int64)
         for c in self.chunks:
-            off, n = offsets[int(c["index"])], int(c["num_frames"])
-            self.row_chunk[off:off + n] = int(c["index"])
+            off, n = offsets[c.index], c.num_frames
+            self.row_chunk[off:off + n] = c.index
             self.chunk_row[off:off + n] = np.arange(n)
 
     def segments(self) -> list[tuple[int, int]]:
@@ -157,10 +157,18 @@ class ExportSource:
         """Where the export came from, for its meta."""
         m = self.reader.meta
         return {"root": str(self.settings.root.resolve()), "session": self.settings.root.name,
-                "t0_wall": (m.get("clock") or {}).get("t0_wall"), "fps": m.get("fps"),
-                "size": (m.get("capture") or {}).get("size"), "layout": self.layout.to_dict(),
+                "t0_wall": m.clock.t0_wall,
+                "fps": {"target": m.fps_target, "achieved": m.fps_achieved},
+                "size": list(self.frame_size) if self.frame_size else None,
+                "layout": self.layout.to_dict(),
                 "input": "gamepad" if self.use_pad else "keyboard_mouse",
-                "frames": len(self.timestamps), "target": m.get("target")}
+                "frames": len(self.timestamps), "target": dict(m.target)}
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """The captured frame size (width, height), when meta.json records it."""
+        capture = self.reader.meta.capture
+        return capture.size if capture else None
 
     def iter_frames(self, rows: Iterable[int],
                     transform: Callable[[npt.NDArray[np.uint8]], Any]) -> Iterator[Any]:
@@ -183,7 +191,7 @@ class ExportSource:
             raise SessionFormatError(f"{self.settings.root}: frame of row {nxt} not found")
         import cv2
 
-        paths = {int(c["index"]): self.reader.frame_paths(c) for c in self.chunks}
+        paths = {c.index: self.reader.frame_paths(c) for c in self.chunks}
 
         def load(row: int) -> Any:
             p = paths[int(self.row_chunk[row])][int(self.chunk_row[row])]

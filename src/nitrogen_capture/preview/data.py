@@ -7,6 +7,7 @@ the small per-frame arrays and events are read here, never frames.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import SessionFormatError
+from ..session.meta import Pause
 from ..session.reader import SessionReader
+from ..session.timeline import tick_jumps
 
 __all__ = ["SessionSeries", "gap_marks", "load_series"]
 
@@ -25,7 +28,7 @@ class SessionSeries:
 
     arrays: dict[str, npt.NDArray[Any]]
     fps: float
-    pauses: tuple[dict[str, Any], ...]
+    pauses: tuple[Pause, ...]
 
     @property
     def rows(self) -> int:
@@ -48,26 +51,16 @@ def load_series(reader: SessionReader) -> SessionSeries:
             raise SessionFormatError(
                 f"session {reader.root}: {stem} has {len(arr)} rows, timestamps {n}: "
                 f"run nitrogen-capture validate --root {reader.root}")
-    fps = float((reader.meta.get("fps") or {}).get("target") or 60.0)
+    fps = reader.meta.fps_target or 60.0
     return SessionSeries(arrays, fps if fps > 0 else 60.0, tuple(reader.pauses))
 
 
 def gap_marks(frame_indices: npt.ArrayLike, timestamps: npt.ArrayLike,
-              pauses: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> dict[int, str]:
+              pauses: Sequence[Pause]) -> dict[int, str]:
     """Rows that come first after a pause or dropped ticks, with a short label.
 
-    Row ``i`` is marked when ``frame_indices[i] > frame_indices[i - 1] + 1``. The label is
-    ``PAUSE <s> s`` when a pause starts inside the jump (``fi[i-1] < start_tick <= fi[i]``), else
-    ``GAP <n> ticks`` with ``n`` the ticks dropped.
+    The rule is :func:`~nitrogen_capture.session.timeline.tick_jumps` (the one validate uses):
+    ``PAUSE <s> s`` when a pause starts inside the jump, ``GAP <n> ticks`` for dropped ticks no
+    pause covers, both joined by ``+`` when a jump has both.
     """
-    fi = np.asarray(frame_indices, dtype=np.int64)
-    ts = np.asarray(timestamps, dtype=np.int64)
-    starts = [int(p.get("start_tick", -1)) for p in pauses]
-    out: dict[int, str] = {}
-    for i in np.flatnonzero(np.diff(fi) > 1) + 1:
-        a, b = int(fi[i - 1]), int(fi[i])
-        if any(a < s <= b for s in starts):
-            out[int(i)] = f"PAUSE {(ts[i] - ts[i - 1]) / 1e9:.2f} s"
-        else:
-            out[int(i)] = f"GAP {b - a - 1} ticks"
-    return out
+    return {j.row: j.label() for j in tick_jumps(frame_indices, timestamps, pauses)}

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from .data import SessionSeries, gap_marks
+from ..session.timeline import tick_jumps
+from .data import SessionSeries
 from .plot import INK, Axes, dashed_hline, legend, text
 
 __all__ = ["SIZE", "render_timing", "write_timing"]
@@ -69,16 +70,16 @@ def render_timing(series: SessionSeries, title: str = "",
     t_end = max(float(t[-1]) if len(t) else 0.0, 1.0)
     iv = np.diff(np.asarray(a["timestamps"], dtype=np.float64)) / 1e6
     ti = t[1:]
-    marks = gap_marks(a["frame_indices"], a["timestamps"], series.pauses)
-    pause_rows = np.array(sorted(r for r, s in marks.items() if s.startswith("PAUSE")), np.int64)
-    gap_rows = np.array(sorted(r for r, s in marks.items() if s.startswith("GAP")), np.int64)
+    jumps = tick_jumps(a["frame_indices"], a["timestamps"], series.pauses)
+    pause_rows = np.array([j.row for j in jumps if j.cut], np.int64)
+    gap_rows = np.array([j.row for j in jumps if j.dropped > 0], np.int64)
     skip = np.zeros(len(iv), dtype=bool)
     skip[pause_rows - 1] = True  # a pause's interval is its length: shaded, not plotted
     plotted = iv[~skip]
     top = max(2.5 * target, float(np.percentile(plotted, 99.5)) * 1.15 if len(plotted) else 0.0)
     top = min(top, 10 * target)
 
-    dropped = int(sum(int(s.split()[1]) for r, s in marks.items() if s.startswith("GAP")))
+    dropped = sum(j.dropped for j in jumps)
     stats = (f"{series.rows} frames, {t_end:.1f} s, target {series.fps:g} fps "
              f"({target:.2f} ms)")
     if len(plotted):

@@ -13,6 +13,7 @@ import datetime as _dt
 import logging
 import platform
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
@@ -21,7 +22,9 @@ from ..capture.base import Region
 from ..config import RecordConfig
 from ..errors import SessionExistsError
 from ..inputs import get_input_backends
-from ..session.paths import META_NAME, SCHEMA_VERSION
+from ..inputs.base import InputSource
+from ..session.meta import CaptureInfo, ClockInfo, FrameFormat, InputInfo, SessionMeta
+from ..session.paths import META_NAME
 from ..targets.base import FixedRegionTarget, Target
 from .recorder import Recorder, RecordResult, RecordStats
 
@@ -53,33 +56,29 @@ def _resolve_target(config: RecordConfig, region: Region | None) -> Target:
 
 
 def base_meta(config: RecordConfig, target: Target, source_name: str,
-              details: dict[str, Any], encoder: str) -> dict[str, Any]:
+              details: dict[str, Any], frame_format: FrameFormat,
+              inputs: Sequence[InputSource] = ()) -> SessionMeta:
     """The meta.json written when recording starts (docs/format.md)."""
     region = target.region()
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "nitrogen-capture", "version": __version__},
-        "platform": {"system": platform.system(), "release": platform.release(),
-                     "machine": platform.machine(), "python": platform.python_version()},
-        "status": "recording",
-        "capture": {"backend": source_name, "details": details, "region": region.to_list(),
-                    "size": list(region.size), "monitor": config.target.monitor},
-        "target": target.describe(),
-        "input": {"backends": [], "raw_motion": False, "warnings": []},
-        "fps": {"target": config.fps, "achieved": None},
-        "skip_late": config.skip_late,
-        "chunk_size": config.chunk_size,
-        "layout": config.layout.to_dict(),
-        "frame_format": {"kind": config.frame_format, "encoder": encoder, "ext": "png"},
-        "gamepad": config.gamepad,
-        "clock": {"source": "monotonic", "t0_ns": None,
-                  "t0_wall": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")},
-        "chunks": [],
-        "pauses": [],
-        "counters": {},
-        "latency_offset_ns": None,
-        "command": sys.argv[1:],
-    }
+    return SessionMeta(
+        layout=config.layout, status="recording",
+        tool={"name": "nitrogen-capture", "version": __version__},
+        platform={"system": platform.system(), "release": platform.release(),
+                  "machine": platform.machine(), "python": platform.python_version()},
+        capture=CaptureInfo(source_name, dict(details), _quad(region.to_list()), region.size,
+                            config.target.monitor),
+        target=target.describe(),
+        input=InputInfo(tuple(s.name for s in inputs), any(s.raw_motion for s in inputs),
+                        tuple(getattr(inputs, "warnings", ()))),
+        fps_target=config.fps, skip_late=config.skip_late, chunk_size=config.chunk_size,
+        frame_format=frame_format, gamepad=config.gamepad,
+        clock=ClockInfo("monotonic", None,
+                        _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")),
+        command=tuple(sys.argv[1:]))
+
+
+def _quad(v: list[int]) -> tuple[int, int, int, int]:
+    return (v[0], v[1], v[2], v[3])
 
 
 def build_recorder(config: RecordConfig, *, region: Region | None = None,
@@ -89,25 +88,20 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
 
     check_output_dir(config)
     if config.frame_format == "video":
-        from ..codecs.video import check_video_support
+        from ..codecs.video import VideoSettings, check_video_support
 
         check_video_support()  # av missing -> DependencyError naming the 'video' extra
-        encoder = "libx264"
+        fmt_json = VideoSettings(config.fps, config.video_crf, config.video_preset).meta()
+        frame_format = FrameFormat(fmt_json.pop("kind"), fmt_json.pop("encoder"),
+                                   fmt_json.pop("ext"), fmt_json)
     else:
         encoder, _ = get_png_encoder(config.png_encoder)
+        frame_format = FrameFormat("png", encoder, "png")
     target = target or _resolve_target(config, region)
     source = get_capture_backend(config.capture_backend, region=target.region(),
                                  seed=config.seed, monitor=config.target.monitor)
     inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
                                 target=target, gamepad=config.gamepad,
                                 gamepad_backend=config.gamepad_backend)
-    meta = base_meta(config, target, source.name, source.details, encoder)
-    if config.frame_format == "video":
-        from ..codecs.video import VideoSettings
-
-        meta["frame_format"] = VideoSettings(config.fps, config.video_crf,
-                                             config.video_preset).meta()
-    meta["input"]["backends"] = [s.name for s in inputs]
-    meta["input"]["raw_motion"] = any(s.raw_motion for s in inputs)
-    meta["input"]["warnings"] = list(getattr(inputs, "warnings", []))
+    meta = base_meta(config, target, source.name, source.details, frame_format, inputs)
     return Recorder(config, source, target, inputs, meta)

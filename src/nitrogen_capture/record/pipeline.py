@@ -25,6 +25,7 @@ from typing import Any
 from ..binning import ActionBinner
 from ..clock import now_ns
 from ..events import HeldKeys, InputEvent
+from ..session.meta import Pause
 from ..session.writer import SessionWriter
 
 __all__ = ["BIN_DELAY_NS", "WriterThread"]
@@ -56,7 +57,7 @@ class WriterThread(threading.Thread):
         self._last_binned_t = -(1 << 62)
         self._storing = True
         self._physical = HeldKeys()  # layout keys physically held (also while paused)
-        self._open_pause: dict[str, Any] | None = None
+        self._open_pause: tuple[int, int, str] | None = None  # start tick, start t, reason
         self.events_stored = 0
         self.events_late = 0
         self.error: BaseException | None = None
@@ -146,7 +147,7 @@ class WriterThread(threading.Thread):
         t = max(t_rel, self._last_binned_t + 1)
         self._store([InputEvent(t, dev, code, 0.0) for code, dev in self.writer.held])
         self._storing = False
-        self._open_pause = {"start_tick": tick, "start_t_ns": t_rel, "reason": reason}
+        self._open_pause = (tick, t_rel, reason)
         self.writer.on_control({"kind": "pause", "start_t": t_rel, "start_tick": tick,
                                 "reason": reason})
 
@@ -156,17 +157,18 @@ class WriterThread(threading.Thread):
         self._storing = True
         t = max(t_rel, self._last_binned_t + 1)
         self._store([InputEvent(t, dev, code, 1.0) for code, dev in sorted(self._physical.items())])
-        if self._open_pause is not None:
-            self._open_pause.update(end_tick=tick, end_t_ns=t_rel)
-            self.writer.meta["pauses"].append(self._open_pause)
-            self._open_pause = None
+        self._end_pause(tick, t_rel)
         self.writer.on_control({"kind": "resume", "end_t": t_rel, "end_tick": tick})
 
     def close_open_pause(self, end_tick: int, end_t_rel: int) -> None:
         """Record a pause still open when recording stops (called after the thread ended)."""
+        self._end_pause(end_tick, end_t_rel)
+
+    def _end_pause(self, end_tick: int, end_t_rel: int) -> None:
         if self._open_pause is not None:
-            self._open_pause.update(end_tick=end_tick, end_t_ns=end_t_rel)
-            self.writer.meta["pauses"].append(self._open_pause)
+            start_tick, start_t, reason = self._open_pause
+            self.writer.meta.pauses.append(Pause(start_tick, max(end_tick, start_tick), start_t,
+                                                 max(end_t_rel, start_t), reason))
             self._open_pause = None
 
     # -- binning ----------------------------------------------------------------------------------

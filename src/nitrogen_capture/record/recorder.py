@@ -15,12 +15,12 @@ gap that ``meta.json`` ``pauses`` explains.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import shutil
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from ..binning import ActionBinner
 from ..capture.base import FrameSource
@@ -32,6 +32,7 @@ from ..errors import CaptureError, EncodeError, TargetError
 from ..events import CONTROL, InputEvent
 from ..inputs.base import InputSource
 from ..inputs.router import InputRouter
+from ..session.meta import Counters, EncoderInfo, SessionMeta
 from ..session.paths import SessionPaths
 from ..session.writer import SessionWriter
 from ..targets.base import Target
@@ -72,14 +73,14 @@ class RecordResult:
     chunks: int
     achieved_fps: float
     stop_reason: str
-    meta: dict[str, Any]
+    meta: SessionMeta
 
 
 class Recorder:
     """Records ``source`` frames of ``target`` with ``inputs`` into ``config.out``."""
 
     def __init__(self, config: RecordConfig, source: FrameSource, target: Target,
-                 inputs: list[InputSource], meta: dict[str, Any]) -> None:
+                 inputs: list[InputSource], meta: SessionMeta) -> None:
         self.config = config
         self.source = source
         self.target = target
@@ -161,10 +162,9 @@ class Recorder:
             raise
         t0 = self._pacer.start()
         self._t_start = t0
-        self.meta["clock"]["t0_ns"] = t0
-        self.meta["encoder"] = {"name": self.meta["frame_format"]["encoder"],
-                                "workers": 1 if video else cfg.encoder_workers,
-                                "slots": cfg.queue_frames}
+        self.meta.clock = dataclasses.replace(self.meta.clock, t0_ns=t0)
+        self.meta.encoder = EncoderInfo(self.meta.frame_format.encoder,
+                                        1 if video else cfg.encoder_workers, cfg.queue_frames)
         writer.start()
         wt = self._writer_thread = WriterThread(writer, ActionBinner(cfg.layout), t0)
         inbox.append(wt)
@@ -188,8 +188,8 @@ class Recorder:
             wt.close_open_pause(last_tick + 1, end_rel)
             self._finish_meta(writer, wt)
         self._raise_unfinished(writer, wt)
-        return RecordResult(str(cfg.out), self.frames, len(self.meta["chunks"]),
-                            float(self.meta["fps"]["achieved"]), self.stop_reason, self.meta)
+        return RecordResult(str(cfg.out), self.frames, len(self.meta.chunks),
+                            self.meta.fps_achieved or 0.0, self.stop_reason, self.meta)
 
     def _stop_inputs(self) -> None:
         for src in self.inputs:
@@ -202,8 +202,8 @@ class Recorder:
         cfg = self.config
         next_refresh = t0 + _REFRESH_NS
         tick_index = 0
-        video_ext = (str(self.meta["frame_format"].get("ext") or "mkv")
-                     if cfg.frame_format == "video" else None)
+        video_ext = (self.meta.frame_format.ext
+                     if self.meta.frame_format.kind == "video" else None)
         while not self._stop.is_set():
             tick = self._pacer.wait()
             tick_index = tick.index
@@ -305,31 +305,33 @@ class Recorder:
         return True
 
     def _finish_meta(self, writer: SessionWriter, wt: WriterThread) -> None:
-        chunks = self.meta["chunks"]
-        frames = sum(int(c["num_frames"]) for c in chunks)
-        paused_ns = sum(int(p["end_t_ns"]) - int(p["start_t_ns"]) for p in self.meta["pauses"])
+        meta = self.meta
+        chunks = meta.chunks
+        frames = meta.frames_listed
+        paused_ns = sum(p.end_t_ns - p.start_t_ns for p in meta.pauses)
         if frames > 1:
-            span = int(chunks[-1]["last_t_ns"]) - int(chunks[0]["first_t_ns"]) - paused_ns
+            span = chunks[-1].last_t_ns - chunks[0].first_t_ns - paused_ns
             achieved = (frames - 1) / (span / 1e9) if span > 0 else 0.0
         else:
             achieved = 0.0
         ms = sorted(writer.encode_ms)
-        self.meta["fps"]["achieved"] = round(achieved, 3)
-        self.meta["status"] = "complete" if not writer.open_chunks else "interrupted"
-        self.meta["stop_reason"] = self.stop_reason
-        self.meta["encoder"].update(
-            ms_per_frame_mean=round(sum(ms) / len(ms), 3) if ms else None,
-            ms_per_frame_p99=round(ms[int(0.99 * (len(ms) - 1))], 3) if ms else None,
-            bytes_written=writer.bytes_written, errors=writer.errors[:5])
-        self.meta["counters"] = {
-            "frames": frames, "frames_captured": self.frames, "ticks": self.ticks,
-            "dropped_ticks": self._pacer.skipped_ticks + self.queue_full_drops,
-            "skipped_ticks": self._pacer.skipped_ticks, "late_frames": self._pacer.late_ticks,
-            "queue_full_drops": self.queue_full_drops, "events": wt.events_stored,
-            "events_dropped_unfocused": self.router.dropped_unfocused,
-            "events_dropped_not_in_layout": self.router.dropped_not_in_layout,
-            "events_late": wt.events_late, "hotkeys": self.router.hotkeys_seen,
-        }
+        meta.fps_achieved = round(achieved, 3)
+        meta.status = "complete" if not writer.open_chunks else "interrupted"
+        meta.stop_reason = self.stop_reason
+        if meta.encoder is not None:
+            meta.encoder = dataclasses.replace(
+                meta.encoder,
+                ms_per_frame_mean=round(sum(ms) / len(ms), 3) if ms else None,
+                ms_per_frame_p99=round(ms[int(0.99 * (len(ms) - 1))], 3) if ms else None,
+                bytes_written=writer.bytes_written, errors=tuple(writer.errors[:5]))
+        meta.counters = Counters(
+            frames=frames, frames_captured=self.frames, ticks=self.ticks,
+            dropped_ticks=self._pacer.skipped_ticks + self.queue_full_drops,
+            skipped_ticks=self._pacer.skipped_ticks, late_frames=self._pacer.late_ticks,
+            queue_full_drops=self.queue_full_drops, events=wt.events_stored,
+            events_dropped_unfocused=self.router.dropped_unfocused,
+            events_dropped_not_in_layout=self.router.dropped_not_in_layout,
+            events_late=wt.events_late, hotkeys=self.router.hotkeys_seen)
         try:
             writer.write_meta()
         except OSError as exc:  # the last meta.json on disk still lists every finished chunk
@@ -337,7 +339,7 @@ class Recorder:
 
     def _raise_unfinished(self, writer: SessionWriter, wt: WriterThread) -> None:
         """Raise one clear error when the session could not be completed."""
-        done = len(self.meta["chunks"])
+        done = len(self.meta.chunks)
         advice = (f"the {done} finished chunk(s) are intact; run `nitrogen-capture merge --root "
                   f"{self.config.out}` to recover the journaled rest")
         err = wt.error

@@ -14,6 +14,7 @@ are only read, never changed.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 from dataclasses import dataclass, field
@@ -25,9 +26,11 @@ import numpy.typing as npt
 
 from ..errors import SessionFormatError
 from ..keylayout import PAD_AXES, PAD_BUTTONS
-from .io import atomic_save_npy, atomic_write_bytes, atomic_write_json
+from .chunkcheck import check_chunk_arrays
+from .io import atomic_save_npy, atomic_write_bytes
+from .meta import ChunkEntry, MergedInfo
 from .paths import SessionPaths
-from .reader import ARRAY_SPECS, Chunk, SessionReader
+from .reader import SessionReader
 from .repair import RepairReport, repair_session
 
 __all__ = ["MergeReport", "merge_session"]
@@ -69,30 +72,6 @@ class MergeReport:
         return "\n".join(lines)
 
 
-def check_chunk(reader: SessionReader, c: Chunk) -> dict[str, npt.NDArray[Any]]:
-    """Load and check one chunk's arrays and events; raise SessionFormatError naming the file."""
-    arrays = reader.chunk_arrays(c)
-    arrays["events"] = reader.chunk_events(c)
-    n = int(c["num_frames"])
-    k = len(reader.layout)
-    for stem, (dtype, tail) in ARRAY_SPECS.items():
-        if stem not in arrays:
-            continue
-        arr, path = arrays[stem], reader.array_path(c, stem)
-        want = (n, *(k if d is None else d for d in tail))
-        if arr.dtype != dtype or arr.shape != want:
-            raise SessionFormatError(
-                f"chunk {c['index']}: {path.name} is {arr.dtype}{list(arr.shape)}, expected "
-                f"{dtype}{list(want)} (meta.json says {n} frames, layout has {k} keys)")
-    present = reader.frames_present(c)  # existence only: merge never decodes frames
-    if not present.all():
-        missing = int((~present).sum())
-        raise SessionFormatError(
-            f"chunk {c['index']}: {missing} of {n} frame files are missing under "
-            f"{reader.frames_path(c)}")
-    return arrays
-
-
 def merge_session(root: str | Path, *, progress: bool = False,
                   skip_bad: bool = False) -> MergeReport:
     """Repair, then merge every complete chunk of the session at ``root``.
@@ -108,24 +87,22 @@ def merge_session(root: str | Path, *, progress: bool = False,
     skipped: list[tuple[int, str]] = []
     parts: dict[str, list[npt.NDArray[Any]]] = {}
     for c in _progress(reader.chunks, progress):
-        if not c.get("complete", True):
-            skipped.append((int(c["index"]), "chunk is not complete"))
+        if not c.complete:
+            skipped.append((c.index, "chunk is not complete"))
             continue
-        try:
-            arrays = check_chunk(reader, c)
-        except SessionFormatError as exc:
-            msg = str(exc)
-            if not msg.startswith(f"chunk {c['index']}:"):
-                msg = f"chunk {c['index']}: {msg}"
+        checked = check_chunk_arrays(reader, c)
+        problem = checked.problems[0] if checked.problems else _frames_problem(reader, c)
+        if problem is not None:
             if not skip_bad:
                 raise SessionFormatError(
-                    f"{msg}; merge stopped: repair or remove chunk {c['index']}, or rerun with "
-                    "--skip-bad to leave it out") from exc
-            log.warning("skipping %s", msg)
-            skipped.append((int(c["index"]), msg))
+                    f"{problem}; merge stopped: repair or remove chunk {c.index}, or rerun "
+                    "with --skip-bad to leave it out", chunk=c.index, path=problem.path
+                ) from problem
+            log.warning("skipping %s", problem)
+            skipped.append((c.index, str(problem)))
             continue
-        merged_idx.append(int(c["index"]))
-        for stem, arr in arrays.items():
+        merged_idx.append(c.index)
+        for stem, arr in checked.arrays.items():
             parts.setdefault(stem, []).append(arr)
 
     empty = reader.concat_arrays([])
@@ -147,18 +124,27 @@ def merge_session(root: str | Path, *, progress: bool = False,
                      "(pip install 'nitrogen-capture[torch]')")
 
     frames = len(merged["actions"])
-    meta = dict(reader.meta)
-    meta["merged"] = {"frames": frames, "chunks": merged_idx,
-                      "skipped_chunks": [i for i, _ in skipped], "files": files}
-    counters = dict(meta.get("counters") or {})
-    counters["frames"] = frames
-    meta["counters"] = counters
-    atomic_write_json(paths.meta, meta)
+    meta = reader.meta
+    meta.merged = MergedInfo(frames, tuple(merged_idx), tuple(i for i, _ in skipped),
+                             tuple(files))
+    meta.counters = dataclasses.replace(meta.counters, frames=frames)
+    meta.save(paths.meta)
     return MergeReport(Path(root), frames, tuple(merged_idx), tuple(skipped), tuple(files),
                        torch_written, repair, tuple(notes))
 
 
-def _progress(chunks: list[Chunk], enabled: bool) -> list[Chunk] | Any:
+def _frames_problem(reader: SessionReader, c: ChunkEntry) -> SessionFormatError | None:
+    """Every row's frame exists (existence only: merge never decodes frames)."""
+    present = reader.frames_present(c)
+    if present.all():
+        return None
+    missing = int((~present).sum())
+    return SessionFormatError(f"chunk {c.index}: {missing} of {c.num_frames} frame files are "
+                              f"missing under {reader.frames_path(c)}", chunk=c.index,
+                              path=reader.frames_path(c))
+
+
+def _progress(chunks: list[ChunkEntry], enabled: bool) -> list[ChunkEntry] | Any:
     if not enabled:
         return chunks
     from rich.console import Console
@@ -195,11 +181,10 @@ def _save_pt(path: Path, arrays: dict[str, npt.NDArray[Any]], reader: SessionRea
                       "device": [str(d) for d in ev["device"]],
                       "code": [str(c) for c in ev["code"]],
                       "value": torch.from_numpy(ev["value"].astype(np.float64))}
-    fps = (reader.meta.get("fps") or {}).get("target")
     data["meta"] = {"layout": list(reader.layout.keys), "layout_name": reader.layout.name,
                     "gamepad_columns": [*PAD_BUTTONS, *PAD_AXES] if reader.has_gamepad else [],
-                    "fps": float(fps) if fps is not None else None,
-                    "schema_version": int(reader.meta["schema_version"])}
+                    "fps": reader.meta.fps_target,
+                    "schema_version": reader.meta.schema_version}
     buf = io.BytesIO()
     torch.save(data, buf)
     atomic_write_bytes(path, buf.getvalue())

@@ -17,7 +17,6 @@ tick); nothing here converts them to absolute monotonic or wall-clock time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,21 +24,23 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import ConfigError, SchemaVersionError, SessionFormatError, missing_dependency
+from ..binning import GAMEPAD_WIDTH
+from ..errors import SessionFormatError, missing_dependency
 from ..events import EVENT_DTYPE
-from ..keylayout import KeyLayout
-from .paths import CHUNK_ARRAYS, SCHEMA_VERSION, SessionPaths
+from .meta import ChunkEntry, Pause, SessionMeta
+from .paths import CHUNK_ARRAYS, SessionPaths
+from .timeline import pause_cuts
 
-__all__ = ["SessionReader", "load_npy", "segments"]
+__all__ = ["ARRAY_SPECS", "SessionReader", "load_npy", "segments"]
 
-Chunk = dict[str, Any]
+Chunk = ChunkEntry
 # Expected dtype and trailing shape of each chunk array; None stands for K = len(layout).
 ARRAY_SPECS: dict[str, tuple[np.dtype[Any], tuple[int | None, ...]]] = {
     "actions": (np.dtype(np.int8), (None,)),
     "mouse_deltas": (np.dtype(np.float32), (2,)),
     "frame_indices": (np.dtype(np.int64), ()),
     "timestamps": (np.dtype(np.int64), ()),
-    "gamepad": (np.dtype(np.float32), (21,)),
+    "gamepad": (np.dtype(np.float32), (GAMEPAD_WIDTH,)),
 }
 
 
@@ -57,7 +58,7 @@ def segments(
     frame_indices: npt.ArrayLike,
     *,
     valid: npt.ArrayLike | None = None,
-    pauses: Sequence[dict[str, Any]] = (),
+    pauses: Sequence[Pause] = (),
     min_length: int = 1,
 ) -> list[tuple[int, int]]:
     """Contiguous runs of rows as half-open ``(start, stop)`` merged-row ranges.
@@ -74,11 +75,7 @@ def segments(
         raise ValueError(f"valid has {len(ok)} rows, frame_indices has {n}")
     if n == 0:
         return []
-    joined = (fi[1:] == fi[:-1] + 1) & ok[1:] & ok[:-1]
-    for p in pauses:
-        # A pause starting at tick s cuts between rows with fi[i] < s <= fi[i+1].
-        s = int(p.get("start_tick", -1))
-        joined &= ~((fi[:-1] < s) & (fi[1:] >= s))
+    joined = (fi[1:] == fi[:-1] + 1) & ok[1:] & ok[:-1] & ~pause_cuts(fi, pauses)
     out: list[tuple[int, int]] = []
     start: int | None = None
     for i in range(n):
@@ -98,103 +95,65 @@ class SessionReader:
     """Read-only view of one session directory.
 
     Raises:
-        SessionFormatError: meta.json is missing, not JSON, or lacks required fields.
+        SessionFormatError: meta.json is missing, not JSON, or a field is invalid.
         SchemaVersionError: the session was written by a newer format version.
     """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.paths = SessionPaths(self.root)
-        self.meta: dict[str, Any] = self._load_meta()
-        try:
-            self.layout = KeyLayout.from_meta(self.meta["layout"])
-        except (ConfigError, KeyError, TypeError) as exc:
-            raise SessionFormatError(f"{self.paths.meta}: invalid layout ({exc})") from exc
-        self.chunks: list[Chunk] = self._check_chunks(self.meta.get("chunks", []))
-
-    # -- meta ---------------------------------------------------------------------------------
-    def _load_meta(self) -> dict[str, Any]:
-        p = self.paths.meta
-        if not p.is_file():
-            raise SessionFormatError(f"{self.root} has no meta.json: not a session directory")
-        try:
-            meta = json.loads(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SessionFormatError(f"{p} is not valid JSON ({exc})") from exc
-        if not isinstance(meta, dict):
-            raise SessionFormatError(f"{p} holds no JSON object")
-        version = meta.get("schema_version")
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise SessionFormatError(f"{p}: schema_version missing or invalid: {version!r}")
-        if version > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"session {self.root} is format v{version}, this tool reads v{SCHEMA_VERSION}: "
-                "upgrade nitrogen-capture"
-            )
-        if "layout" not in meta:
-            raise SessionFormatError(f"{p}: no 'layout' entry")
-        return meta
-
-    def _check_chunks(self, raw: object) -> list[Chunk]:
-        if not isinstance(raw, list):
-            raise SessionFormatError(f"{self.paths.meta}: 'chunks' is not a list")
-        for c in raw:
-            if not (isinstance(c, dict) and isinstance(c.get("index"), int)
-                    and isinstance(c.get("num_frames"), int) and c["num_frames"] >= 0):
-                raise SessionFormatError(f"{self.paths.meta}: malformed chunk entry {c!r}")
-        return sorted(raw, key=lambda c: int(c["index"]))
+        self.meta: SessionMeta = SessionMeta.load(self.paths.meta)
+        self.layout = self.meta.layout
+        self.chunks: list[ChunkEntry] = self.meta.chunks
 
     @property
     def has_gamepad(self) -> bool:
         """Whether the session recorded a gamepad (``gamepad_chunk_NNN.npy`` files)."""
-        return bool(self.meta.get("gamepad", False))
+        return self.meta.gamepad
 
     @property
     def frame_kind(self) -> str:
         """``png`` or ``video``."""
-        return str((self.meta.get("frame_format") or {}).get("kind", "png"))
+        return self.meta.frame_format.kind
 
     @property
-    def pauses(self) -> list[dict[str, Any]]:
+    def pauses(self) -> list[Pause]:
         """The pause segments of meta.json."""
-        return list(self.meta.get("pauses") or [])
+        return list(self.meta.pauses)
 
     def array_names(self) -> tuple[str, ...]:
         """Per-chunk array stems of this session (gamepad only when recorded)."""
         return CHUNK_ARRAYS + (("gamepad",) if self.has_gamepad else ())
 
-    def chunk(self, index: int) -> Chunk:
+    def chunk(self, index: int) -> ChunkEntry:
         """The meta entry of chunk ``index``."""
-        for c in self.chunks:
-            if c["index"] == index:
-                return c
-        raise SessionFormatError(f"{self.paths.meta}: no chunk {index}")
+        entry = self.meta.chunk(index)
+        if entry is None:
+            raise SessionFormatError(f"{self.paths.meta}: no chunk {index}", chunk=index)
+        return entry
 
-    def included_chunks(self) -> list[Chunk]:
+    def included_chunks(self) -> list[ChunkEntry]:
         """Chunks that make up the merged arrays (see the module docstring)."""
-        merged = self.meta.get("merged")
-        if isinstance(merged, dict) and isinstance(merged.get("chunks"), list):
-            wanted = {int(i) for i in merged["chunks"]}
-            return [c for c in self.chunks if c["index"] in wanted]
-        return [c for c in self.chunks if c.get("complete", True)]
+        return self.meta.included_chunks()
 
     def row_offsets(self) -> dict[int, int]:
         """Merged row of each included chunk's row 0."""
         out, row = {}, 0
         for c in self.included_chunks():
-            out[int(c["index"])] = row
-            row += int(c["num_frames"])
+            out[c.index] = row
+            row += c.num_frames
         return out
 
     # -- files --------------------------------------------------------------------------------
     def _file(self, c: Chunk, stem: str, default: Path) -> Path:
-        # The writer records file names in the chunk entry; fall back to the format's names.
-        name = (c.get("files") or {}).get(stem)
-        return self.root / str(name) if name else default
+        # The writer records file names in the chunk entry (checked to stay inside the session
+        # when meta.json was read); fall back to the format's names.
+        name = c.files.get(stem)
+        return self.root / name if name else default
 
     def array_path(self, c: Chunk, stem: str) -> Path:
         """Path of one chunk array (``actions``, ``timestamps``, ``events``, ...)."""
-        return self._file(c, stem, self.paths.chunk_array(stem, int(c["index"])))
+        return self._file(c, stem, self.paths.chunk_array(stem, c.index))
 
     def chunk_arrays(self, c: Chunk) -> dict[str, npt.NDArray[Any]]:
         """Load the per-frame arrays of chunk ``c`` (not events, not frames)."""
@@ -205,26 +164,26 @@ class SessionReader:
         p = self.array_path(c, "events")
         ev = load_npy(p)
         if ev.dtype.names is None or set(ev.dtype.names) != set(EVENT_DTYPE.names or ()):
-            raise SessionFormatError(f"{p}: not an events array (dtype {ev.dtype})")
+            raise SessionFormatError(f"{p}: not an events array (dtype {ev.dtype})",
+                                     chunk=c.index, path=p)
         return ev
 
     def frames_path(self, c: Chunk) -> Path:
         """frames/chunk_NNN (PNG folder) or the chunk's video file."""
-        idx = int(c["index"])
+        idx = c.index
         if self.frame_kind == "video":
-            fmt = self.meta.get("frame_format") or {}
-            ext = str(fmt.get("container") or fmt.get("ext") or "mkv")
+            ext = self.meta.frame_format.ext
             return self._file(c, "frames", self.paths.chunk_video(idx, ext))
         return self._file(c, "frames", self.paths.chunk_frames_dir(idx))
 
     def frame_paths(self, c: Chunk) -> list[Path]:
         """PNG paths of every row of chunk ``c`` (whether or not they exist)."""
         d = self.frames_path(c)
-        return [d / f"{r + 1:06d}.png" for r in range(int(c["num_frames"]))]
+        return [d / f"{r + 1:06d}.png" for r in range(c.num_frames)]
 
     def frames_present(self, c: Chunk) -> npt.NDArray[np.bool_]:
         """Per row of ``c``: does its frame exist on disk (PNG file, or the chunk's video)."""
-        n = int(c["num_frames"])
+        n = c.num_frames
         if self.frame_kind == "video":
             return np.full(n, self.frames_path(c).is_file(), dtype=bool)
         return np.array([p.is_file() for p in self.frame_paths(c)], dtype=bool)
@@ -234,7 +193,7 @@ class SessionReader:
         if self.frame_kind == "video":
             # H.264 needs even sizes: the recorder pads an odd width/height by one pixel and
             # the chunk's "size" keeps the real one, so crop back to it.
-            w, h = (c.get("size") or (None, None))[:2]
+            w, h = c.size or (None, None)
             for frame in _decode_video(self.frames_path(c)):
                 yield frame[:h, :w] if w and h else frame
             return
@@ -251,7 +210,7 @@ class SessionReader:
         """Yield ``(merged_row, BGR frame)`` for merged rows in ``[start, stop)``, one at a time."""
         offsets = self.row_offsets()
         for c in self.included_chunks():
-            off, n = offsets[int(c["index"])], int(c["num_frames"])
+            off, n = offsets[c.index], c.num_frames
             if off + n <= start or (stop is not None and off >= stop):
                 continue
             for r, img in enumerate(self.iter_chunk_frames(c)):
@@ -284,7 +243,7 @@ class SessionReader:
         empty: dict[str, npt.NDArray[Any]] = {
             "actions": np.zeros((0, k), np.int8), "mouse_deltas": np.zeros((0, 2), np.float32),
             "frame_indices": np.zeros(0, np.int64), "timestamps": np.zeros(0, np.int64),
-            "gamepad": np.zeros((0, 21), np.float32)}
+            "gamepad": np.zeros((0, GAMEPAD_WIDTH), np.float32)}
         out = {s: np.concatenate(v) if v else empty[s] for s, v in parts.items()}
         out["events"] = np.concatenate(events) if events else np.zeros(0, EVENT_DTYPE)
         return out

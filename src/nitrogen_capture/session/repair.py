@@ -23,6 +23,7 @@ axes of a recovered chunk start at 0 until the pad next reports them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -37,7 +38,8 @@ from ..binning import ActionBinner, bin_events
 from ..errors import missing_dependency
 from ..events import BUTTON, KEY, InputEvent, events_to_array
 from ..keylayout import MOUSE_BUTTONS
-from .io import atomic_save_npy, atomic_write_json
+from .io import atomic_save_npy
+from .meta import ChunkEntry, Pause
 from .paths import SessionPaths
 from .reader import SessionReader
 
@@ -54,7 +56,7 @@ class Journal:
     frames: dict[int, tuple[int, int]] = field(default_factory=dict)  # row -> (tick, t_ns)
     events: list[InputEvent] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
-    pauses: list[dict[str, Any]] = field(default_factory=list)
+    pauses: list[Pause] = field(default_factory=list)
     torn_last_line: bool = False
     bad_lines: int = 0
 
@@ -65,7 +67,7 @@ def parse_journal(path: Path) -> Journal:
     lines = path.read_bytes().split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    open_pause: dict[str, Any] | None = None
+    open_pause: tuple[int, int, str] | None = None  # start tick, start t, reason
     for n, raw in enumerate(lines):
         try:
             rec = json.loads(raw)
@@ -87,18 +89,25 @@ def parse_journal(path: Path) -> Journal:
             elif kind == "state" and not j.held:
                 j.held = [str(k) for k in rec.get("held", [])]
             elif kind == "pause":
-                tick, t = int(rec["start_tick"]), int(rec["start_t"])
-                open_pause = {"start_tick": tick, "end_tick": tick, "start_t_ns": t,
-                              "end_t_ns": t, "reason": str(rec.get("reason", "hotkey"))}
-                j.pauses.append(open_pause)
+                _close_pause(j, open_pause, None, None)
+                open_pause = (int(rec["start_tick"]), int(rec["start_t"]),
+                              str(rec.get("reason", "hotkey")))
             elif kind == "resume" and open_pause is not None:
-                open_pause["end_tick"] = int(rec["end_tick"])
-                open_pause["end_t_ns"] = int(rec["end_t"])
+                _close_pause(j, open_pause, int(rec["end_tick"]), int(rec["end_t"]))
                 open_pause = None
         except (KeyError, TypeError, ValueError):
             j.bad_lines += 1
+    _close_pause(j, open_pause, None, None)  # still open when the recorder died
     j.events.sort(key=lambda e: e.t_ns)  # stable: equal times keep journal order
     return j
+
+
+def _close_pause(j: Journal, started: tuple[int, int, str] | None, end_tick: int | None,
+                 end_t: int | None) -> None:
+    if started is not None:
+        tick, t, reason = started
+        j.pauses.append(Pause(tick, max(end_tick if end_tick is not None else tick, tick), t,
+                              max(end_t if end_t is not None else t, t), reason))
 
 
 @dataclass(frozen=True)
@@ -146,8 +155,8 @@ def repair_session(root: str | Path) -> RepairReport:
     removed: list[str] = []
     for jpath in paths.journals():
         idx = int(jpath.stem.rsplit("_", 1)[1])
-        entry = next((c for c in reader.chunks if c["index"] == idx), None)
-        if entry is not None and entry.get("complete") and all(
+        entry = reader.meta.chunk(idx)
+        if entry is not None and entry.complete and all(
                 reader.array_path(entry, s).is_file() for s in reader.array_names()):
             # Died after meta.json was replaced but before the journal was deleted.
             jpath.unlink()
@@ -161,8 +170,7 @@ def repair_session(root: str | Path) -> RepairReport:
 def _frames_on_disk(reader: SessionReader, idx: int) -> tuple[int, Path]:
     """How many leading rows have a frame on disk (PNG files, or decodable video frames)."""
     if reader.frame_kind == "video":
-        fmt = reader.meta.get("frame_format") or {}
-        video = reader.paths.chunk_video(idx, str(fmt.get("container") or fmt.get("ext") or "mkv"))
+        video = reader.paths.chunk_video(idx, reader.meta.frame_format.ext)
         return _count_video_frames(video), video
     d = reader.paths.chunk_frames_dir(idx)
     n = 0
@@ -211,9 +219,9 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     ticks = np.array([j.frames[r][0] for r in range(kept)], dtype=np.int64)
     times = np.array([j.frames[r][1] for r in range(kept)], dtype=np.int64)
     t_last = int(times[-1])
-    prev = [c for c in reader.chunks if c["index"] < idx]
+    prev = [c for c in reader.chunks if c.index < idx]
     # This chunk's events are those in (t_last(previous chunk), t_last] (docs/format.md).
-    t_prev = int(prev[-1].get("last_t_ns", -1)) if prev else None
+    t_prev = prev[-1].last_t_ns if prev else None
     events = [e for e in j.events
               if e.t_ns <= t_last and (t_prev is None or e.t_ns > t_prev)]
     binner = ActionBinner(reader.layout)
@@ -235,33 +243,34 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     for stem, arr in arrays.items():
         atomic_save_npy(paths.chunk_array(stem, idx), arr)
 
-    meta = dict(reader.meta)
-    # Not the journal's first_row: an earlier chunk recovered with fewer rows shifts this one.
-    first_row = sum(int(c["num_frames"]) for c in prev)
+    meta = reader.meta
     line = j.chunk_line or {}
-    capture = meta.get("capture") or {}
-    entry = {"index": idx, "first_row": first_row, "num_frames": kept,
-             "first_frame_index": int(ticks[0]), "last_frame_index": int(ticks[-1]),
-             "first_t_ns": int(times[0]), "last_t_ns": t_last,
-             "region": line.get("region") or capture.get("region"),
-             "size": line.get("size") or capture.get("size"), "held_at_start": sorted(j.held),
-             "files": files, "complete": True, "recovered": True}
-    meta["chunks"] = sorted([c for c in reader.chunks if c["index"] != idx] + [entry],
-                            key=lambda c: int(c["index"]))
-    known = {int(p.get("start_tick", -1)) for p in meta.get("pauses") or []}
-    new_pauses = [p for p in j.pauses if p["start_tick"] not in known]
-    meta["pauses"] = list(meta.get("pauses") or []) + new_pauses
-    counters = dict(meta.get("counters") or {})
-    counters["frames"] = sum(int(c["num_frames"]) for c in meta["chunks"])
-    meta["counters"] = counters
-    meta["status"] = "recovered"
-    atomic_write_json(paths.meta, meta)
+    capture = meta.capture
+    # Not the journal's first_row: an earlier chunk recovered with fewer rows shifts this one.
+    meta.put_chunk(ChunkEntry.build(
+        idx, sum(c.num_frames for c in prev), ticks.tolist(), times.tolist(),
+        region=_ints(line.get("region"), 4) or (capture.region if capture else None),
+        size=_ints(line.get("size"), 2) or (capture.size if capture else None),
+        held_at_start=j.held, files=files, recovered=True))
+    known = {p.start_tick for p in meta.pauses}
+    meta.pauses += [p for p in j.pauses if p.start_tick not in known]
+    meta.counters = dataclasses.replace(meta.counters, frames=meta.frames_listed)
+    meta.status = "recovered"
+    meta.save(paths.meta)
     jpath.unlink()  # last: everything it described is on disk now
     dropped = len(j.events) - len(events)
     note = f"{dropped} events outside the kept frames' span dropped" if dropped else ""
     log.info("chunk %d: recovered %d rows", idx, kept)
     return RecoveredChunk(idx, kept, len(j.frames), on_disk, orphaned, len(events), dropped,
                           j.torn_last_line, note)
+
+
+def _ints(value: object, length: int) -> list[int] | None:
+    """A journal's list of ``length`` integers (sizes > 0 for a size), else None."""
+    if (isinstance(value, list) and len(value) == length
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        return value
+    return None
 
 
 def _trim_video(path: Path, kept: int) -> tuple[str, ...]:

@@ -33,7 +33,10 @@ import numpy.typing as npt
 
 from ..errors import SchemaVersionError, SessionFormatError
 from ..events import BUTTON, KEY, MOTION, PAD_BUTTON, WHEEL
-from .reader import ARRAY_SPECS, SessionReader, load_npy
+from .chunkcheck import check_chunk_arrays
+from .meta import ChunkEntry
+from .reader import SessionReader, load_npy
+from .timeline import pause_cuts, tick_jumps
 
 __all__ = ["Problem", "ValidationReport", "validate_session"]
 
@@ -120,7 +123,7 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     add = probs.append
     for j in reader.paths.journals():
         add(Problem(ERROR, j.name, "a chunk was left open (crash or kill): run merge to recover"))
-    listed = {int(c["index"]) for c in reader.chunks}
+    listed = {c.index for c in reader.chunks}
     open_ = {int(j.stem.rsplit("_", 1)[1]) for j in reader.paths.journals()}
     for idx in sorted(set(reader.paths.chunk_numbers_on_disk()) - listed - open_):
         add(Problem(WARNING, f"chunk {idx}", "files on disk but not listed in meta.json"))
@@ -128,19 +131,19 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     good: dict[int, dict[str, npt.NDArray[Any]]] = {}
     row = 0
     for c in reader.chunks:
-        if "first_row" in c and int(c["first_row"]) != row:
-            add(Problem(WARNING, f"chunk {c['index']}", f"first_row is {c['first_row']}, the "
+        if c.first_row != row:
+            add(Problem(WARNING, f"chunk {c.index}", f"first_row is {c.first_row}, the "
                         f"chunks before it hold {row} rows"))
-        row += int(c["num_frames"])
+        row += c.num_frames
         arrays = _check_chunk(reader, c, probs)
         if arrays is not None:
-            good[int(c["index"])] = arrays
+            good[c.index] = arrays
         if reader.frame_kind == "video":
             check_video_chunk(reader, c, probs, check_frames)
         else:
             check_png_chunk(reader, c, probs, check_frames)
 
-    included = [int(c["index"]) for c in reader.included_chunks()]
+    included = [c.index for c in reader.included_chunks()]
     usable = [i for i in included if i in good]
     cat = {k: np.concatenate([good[i][k] for i in usable]) if usable else np.zeros(0, np.int64)
            for k in ("frame_indices", "timestamps")}
@@ -156,51 +159,27 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     return ValidationReport(root, tuple(probs), stats)
 
 
-def _check_chunk(reader: SessionReader, c: dict[str, Any],
+def _check_chunk(reader: SessionReader, c: ChunkEntry,
                  probs: list[Problem]) -> dict[str, npt.NDArray[Any]] | None:
-    """Check one chunk's arrays; return them when all are usable."""
-    idx, n, k = int(c["index"]), int(c["num_frames"]), len(reader.layout)
-    where = f"chunk {idx}"
-    if not c.get("complete", True):
+    """Check one chunk's arrays (the check merge makes too); return them when all are usable."""
+    where = f"chunk {c.index}"
+    if not c.complete:
         probs.append(Problem(WARNING, where, "not marked complete in meta.json"))
-    arrays: dict[str, npt.NDArray[Any]] = {}
-    ok = True
-    for stem in reader.array_names():
-        path = reader.array_path(c, stem)
-        try:
-            arr = load_npy(path)
-        except SessionFormatError as exc:
-            probs.append(Problem(ERROR, where, str(exc)))
-            ok = False
-            continue
-        dtype, tail = ARRAY_SPECS[stem]
-        want_tail = tuple(k if d is None else d for d in tail)
-        if arr.dtype != dtype or arr.shape[1:] != want_tail:
-            probs.append(Problem(ERROR, where, f"{path.name} is {arr.dtype}{list(arr.shape)}, "
-                                 f"expected {dtype}[n, {', '.join(map(str, want_tail))}]"
-                                 .replace(", ]", "]")))
-            ok = False
-        elif len(arr) != n:
-            probs.append(Problem(ERROR, where, f"{path.name} has {len(arr)} rows, meta.json "
-                                 f"says num_frames {n}"))
-            ok = False
-        arrays[stem] = arr
-    try:
-        ev = reader.chunk_events(c)
-        if len(ev) and np.any(np.diff(ev["t_ns"]) < 0):
-            probs.append(Problem(WARNING, where, "events are not sorted by t_ns"))
-        arrays["events"] = ev
-    except SessionFormatError as exc:
-        probs.append(Problem(ERROR, where, str(exc)))
-    if not ok:
+    checked = check_chunk_arrays(reader, c)
+    prefix = f"{where}: "
+    for exc in checked.problems:
+        msg = str(exc)
+        probs.append(Problem(ERROR, where, msg[len(prefix):] if msg.startswith(prefix) else msg))
+    ev = checked.arrays.get("events")
+    if ev is not None and len(ev) and np.any(np.diff(ev["t_ns"]) < 0):
+        probs.append(Problem(WARNING, where, "events are not sorted by t_ns"))
+    if not checked.ok:
         return None
-    fi = arrays["frame_indices"]
-    if n and (c.get("first_frame_index", fi[0]) != fi[0]
-              or c.get("last_frame_index", fi[-1]) != fi[-1]):
-        meta_range = f"{c.get('first_frame_index')}..{c.get('last_frame_index')}"
+    fi = checked.arrays["frame_indices"]
+    if c.num_frames and (c.first_frame_index != fi[0] or c.last_frame_index != fi[-1]):
         probs.append(Problem(WARNING, where, f"frame indices {fi[0]}..{fi[-1]} differ from "
-                             f"meta.json {meta_range}"))
-    return arrays
+                             f"meta.json {c.first_frame_index}..{c.last_frame_index}"))
+    return checked.arrays
 
 
 def _check_order(fi: npt.NDArray[Any], ts: npt.NDArray[Any], probs: list[Problem]) -> None:
@@ -230,33 +209,16 @@ def _check_merged(reader: SessionReader, chunks: list[dict[str, npt.NDArray[Any]
         probs.append(Problem(WARNING, "merged", "dataset.npz is missing: run merge again"))
 
 
-def _pause_cuts(fi: npt.NDArray[Any], pauses: list[dict[str, Any]]) -> npt.NDArray[np.bool_]:
-    """Per interval i -> i+1: does a pause start inside it."""
-    cut = np.zeros(max(len(fi) - 1, 0), dtype=bool)
-    for p in pauses:
-        s = int(p.get("start_tick", -1))
-        cut |= (fi[:-1] < s) & (fi[1:] >= s)
-    return cut
-
-
 def _stats(reader: SessionReader, fi: npt.NDArray[Any], ts: npt.NDArray[Any],
            events: list[npt.NDArray[Any]], chunks: int) -> dict[str, Any]:
     meta, pauses = reader.meta, reader.pauses
-    counters = meta.get("counters") or {}
-    fps_t = (meta.get("fps") or {}).get("target")
+    counters = meta.counters
+    fps_t = meta.fps_target
     n = len(ts)
     dt = np.diff(ts).astype(np.float64)
-    cut = _pause_cuts(fi, pauses)
-    live = dt[~cut] if len(dt) else dt
-    gaps = np.diff(fi) - 1 if n > 1 else np.zeros(0, np.int64)
-    dropped, ngaps = 0, 0
-    for i in np.flatnonzero(gaps > 0):
-        lo, hi = int(fi[i]) + 1, int(fi[i + 1])  # missing ticks [lo, hi)
-        covered = sum(max(0, min(hi, int(p.get("end_tick", 0))) - max(lo, int(p["start_tick"])))
-                      for p in pauses if "start_tick" in p)
-        if hi - lo - covered > 0:
-            dropped += hi - lo - covered
-            ngaps += 1
+    live = dt[~pause_cuts(fi, pauses)] if len(dt) else dt
+    drops = [j.dropped for j in tick_jumps(fi, ts, pauses) if j.dropped > 0]
+    dropped, ngaps = sum(drops), len(drops)
     period = 1e9 / float(fps_t) if fps_t else None
 
     def pct(x: npt.NDArray[np.float64]) -> dict[str, float]:
@@ -289,12 +251,11 @@ def _stats(reader: SessionReader, fi: npt.NDArray[Any], ts: npt.NDArray[Any],
         "interval_ms": pct(live),
         "jitter_ms": pct(np.abs(live - period)) if period else pct(np.zeros(0)),
         "dropped_ticks": dropped, "gaps": ngaps,
-        "dropped_ticks_meta": counters.get("dropped_ticks"),
+        "dropped_ticks_meta": counters.dropped_ticks,
         "pauses": len(pauses),
-        "paused_s": sum(max(0, int(p.get("end_t_ns", 0)) - int(p.get("start_t_ns", 0)))
-                        for p in pauses) / 1e9,
-        "late_frames": int(counters.get("late_frames") or 0),
-        "encoder": meta.get("encoder") or {},
+        "paused_s": sum(p.end_t_ns - p.start_t_ns for p in pauses) / 1e9,
+        "late_frames": counters.late_frames,
+        "encoder": meta.encoder.to_json() if meta.encoder else {},
         "input": inp,
     }
 
@@ -320,10 +281,10 @@ def _png_header(path: Path) -> tuple[int, int] | str:
     return int(w), int(h)
 
 
-def check_png_chunk(reader: SessionReader, c: dict[str, Any], probs: list[Problem],
+def check_png_chunk(reader: SessionReader, c: ChunkEntry, probs: list[Problem],
                     check_frames: bool) -> None:
     """Missing/extra PNGs of one chunk; with ``check_frames`` headers of all, decode of a sample."""
-    where = f"chunk {c['index']}"
+    where = f"chunk {c.index}"
     folder = reader.frames_path(c)
     if not folder.is_dir():
         probs.append(Problem(ERROR, where, f"frame folder {folder} is missing"))
@@ -363,12 +324,8 @@ def check_png_chunk(reader: SessionReader, c: dict[str, Any], probs: list[Proble
     if len(sizes) > 1:
         probs.append(Problem(ERROR, where, f"frames of different sizes in one chunk: "
                              f"{dict(sizes.most_common(3))}"))
-    size, region = c.get("size"), c.get("region")
-    want: tuple[int, int] | None = None
-    if isinstance(size, list) and len(size) == 2:
-        want = (int(size[0]), int(size[1]))
-    elif isinstance(region, list) and len(region) == 4:
-        want = (int(region[2]) - int(region[0]), int(region[3]) - int(region[1]))
+    want = c.size or ((c.region[2] - c.region[0], c.region[3] - c.region[1]) if c.region
+                      else None)
     if sizes and want is not None:
         got = sizes.most_common(1)[0][0]
         if got != want:
@@ -376,10 +333,10 @@ def check_png_chunk(reader: SessionReader, c: dict[str, Any], probs: list[Proble
                                  f"{want[0]}x{want[1]}"))
 
 
-def check_video_chunk(reader: SessionReader, c: dict[str, Any], probs: list[Problem],
+def check_video_chunk(reader: SessionReader, c: ChunkEntry, probs: list[Problem],
                       check_frames: bool) -> None:
     """The chunk's video exists; with ``check_frames`` and PyAV, it decodes to ``num_frames``."""
-    where = f"chunk {c['index']}"
+    where = f"chunk {c.index}"
     path = reader.frames_path(c)
     if not path.is_file():
         probs.append(Problem(ERROR, where, f"video {path} is missing"))
@@ -400,9 +357,9 @@ def check_video_chunk(reader: SessionReader, c: dict[str, Any], probs: list[Prob
     except av.error.FFmpegError as exc:
         probs.append(Problem(ERROR, where, f"{path.name} fails to decode after {n} frames: {exc}"))
         return
-    if n != int(c["num_frames"]):
+    if n != c.num_frames:
         probs.append(Problem(ERROR, where, f"{path.name} has {n} frames, meta.json says "
-                             f"{c['num_frames']}"))
+                             f"{c.num_frames}"))
 
 
 def _few(items: list[str], k: int = 5) -> str:

@@ -28,8 +28,10 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from ..binning import GAMEPAD_WIDTH
 from ..events import HeldKeys, InputEvent, events_to_array
-from .io import atomic_save_npy, atomic_write_json
+from .io import atomic_save_npy
+from .meta import ChunkEntry, SessionMeta
 from .paths import SessionPaths
 
 __all__ = ["ChunkState", "SessionWriter"]
@@ -76,7 +78,7 @@ class ChunkState:
 class SessionWriter:
     """Writes one session directory (see the module docstring for the call order)."""
 
-    def __init__(self, paths: SessionPaths, meta: dict[str, Any], *, gamepad: bool) -> None:
+    def __init__(self, paths: SessionPaths, meta: SessionMeta, *, gamepad: bool) -> None:
         self.paths = paths
         self.meta = meta
         self.gamepad = gamepad
@@ -85,10 +87,9 @@ class SessionWriter:
         self.bytes_written = 0
         self.errors: list[str] = []
         self._held = HeldKeys()  # keys held in the journaled stream
-        fmt = meta.get("frame_format") or {}
+        fmt = meta.frame_format
         # Video storage: one file per chunk, frames/chunk_NNN.<ext>; None for the PNG folders.
-        self.video_ext: str | None = (str(fmt.get("ext") or "mkv")
-                                      if fmt.get("kind") == "video" else None)
+        self.video_ext: str | None = fmt.ext if fmt.kind == "video" else None
 
     @property
     def held(self) -> list[tuple[str, str]]:
@@ -99,13 +100,11 @@ class SessionWriter:
     def start(self) -> None:
         """Create the directory tree and the first meta.json."""
         self.paths.frames_dir.mkdir(parents=True, exist_ok=True)
-        self.meta.setdefault("chunks", [])
-        self.meta.setdefault("pauses", [])
         self.write_meta()
 
     def write_meta(self) -> None:
         """Replace meta.json atomically."""
-        atomic_write_json(self.paths.meta, self.meta)
+        self.meta.save(self.paths.meta)
 
     # -- inputs from the recorder --------------------------------------------------------------
     def on_frame(self, chunk: int, tick: int, t_rel: int, region: list[int],
@@ -144,7 +143,7 @@ class SessionWriter:
 
     def rows_total_frames(self) -> int:
         """Frames in every chunk started so far."""
-        done = sum(int(c["num_frames"]) for c in self.meta["chunks"])
+        done = self.meta.frames_listed
         return done + sum(c.num_frames for c in self.open_chunks)
 
     def on_events(self, events: list[InputEvent]) -> None:
@@ -246,7 +245,7 @@ class SessionWriter:
                       chunk.number, chunk.failed, n)
             self._close_journal(chunk)
             return
-        k = len(self.meta["layout"]["keys"])
+        k = len(self.meta.layout)
         arrays: dict[str, npt.NDArray[Any]] = {
             "actions": np.array(chunk.actions, dtype=np.int8).reshape(n, k),
             "mouse_deltas": np.array(chunk.mouse, dtype=np.float32).reshape(n, 2),
@@ -254,7 +253,7 @@ class SessionWriter:
             "timestamps": np.array(chunk.timestamps, dtype=np.int64),
         }
         if self.gamepad:
-            arrays["gamepad"] = np.array(chunk.gamepad, dtype=np.float32).reshape(n, -1)
+            arrays["gamepad"] = np.array(chunk.gamepad, dtype=np.float32).reshape(n, GAMEPAD_WIDTH)
         frames = (self.paths.chunk_video(chunk.number, self.video_ext) if self.video_ext
                   else self.paths.chunk_frames_dir(chunk.number))
         files = {"frames": frames.relative_to(self.paths.root).as_posix()}
@@ -264,14 +263,9 @@ class SessionWriter:
             files[stem] = path.name
         atomic_save_npy(self.paths.events(chunk.number), events_to_array(chunk.events))
         files["events"] = self.paths.events(chunk.number).name
-        self.meta["chunks"].append({
-            "index": chunk.number, "first_row": chunk.first_row, "num_frames": n,
-            "first_frame_index": chunk.frame_indices[0],
-            "last_frame_index": chunk.frame_indices[-1],
-            "first_t_ns": chunk.timestamps[0], "last_t_ns": chunk.timestamps[-1],
-            "region": chunk.region, "size": list(chunk.size), "held_at_start": chunk.held_at_start,
-            "files": files, "complete": True,
-        })
+        self.meta.put_chunk(ChunkEntry.build(
+            chunk.number, chunk.first_row, chunk.frame_indices, chunk.timestamps,
+            region=chunk.region, size=chunk.size, held_at_start=chunk.held_at_start, files=files))
         self.write_meta()
         self._close_journal(chunk)
         self.paths.journal(chunk.number).unlink(missing_ok=True)

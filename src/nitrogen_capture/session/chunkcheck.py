@@ -1,0 +1,66 @@
+"""One check of a chunk's arrays, shared by merge and validate.
+
+Merge stops at the first problem; validate collects every problem.
+
+Each problem is a :class:`~nitrogen_capture.errors.SessionFormatError` whose message starts with
+``chunk N:`` and whose ``chunk`` and ``path`` attributes name the chunk and the file, so callers
+never parse messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy.typing as npt
+
+from ..errors import SessionFormatError
+from .meta import ChunkEntry
+from .reader import ARRAY_SPECS, SessionReader, load_npy
+
+__all__ = ["ChunkArrays", "check_chunk_arrays"]
+
+
+@dataclass
+class ChunkArrays:
+    """A chunk's arrays as loaded (``events`` included when readable) and what is wrong."""
+
+    chunk: ChunkEntry
+    arrays: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+    problems: list[SessionFormatError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every array present, of the right dtype, shape and row count."""
+        return not self.problems
+
+
+def check_chunk_arrays(reader: SessionReader, c: ChunkEntry) -> ChunkArrays:
+    """Load every array and the events of chunk ``c``; check dtype, shape and rows against meta."""
+    out = ChunkArrays(c)
+    n, k = c.num_frames, len(reader.layout)
+
+    def problem(msg: str, path: Any) -> None:
+        out.problems.append(SessionFormatError(f"chunk {c.index}: {msg}", chunk=c.index,
+                                               path=path))
+
+    for stem in (*reader.array_names(), "events"):
+        path = reader.array_path(c, stem)
+        try:
+            arr = reader.chunk_events(c) if stem == "events" else load_npy(path)
+        except SessionFormatError as exc:
+            problem(str(exc), path)
+            continue
+        out.arrays[stem] = arr
+        if stem == "events":
+            continue
+        dtype, tail = ARRAY_SPECS[stem]
+        want = (n, *(k if d is None else d for d in tail))
+        if arr.dtype != dtype or arr.shape[1:] != want[1:]:
+            shown = ", ".join(["n", *map(str, want[1:])])
+            problem(f"{path.name} is {arr.dtype}{list(arr.shape)}, expected {dtype}[{shown}] "
+                    f"(layout has {k} keys)", path)
+        elif len(arr) != n:
+            problem(f"{path.name} has {len(arr)} rows, meta.json says num_frames {n}", path)
+    return out
+

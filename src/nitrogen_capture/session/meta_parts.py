@@ -1,0 +1,280 @@
+"""The frozen parts of ``meta.json``: chunk entries, pauses, frame format, counters, encoder.
+
+Each part parses itself from a checked :class:`~._check.JsonObject` (``from_json``) and writes the
+same JSON shape back (``to_json``); :mod:`.meta` assembles them into the whole document.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._check import JsonObject
+
+__all__ = ["CaptureInfo", "ChunkEntry", "ClockInfo", "Counters", "EncoderInfo", "FrameFormat",
+           "InputInfo", "MergedInfo", "Pause"]
+
+_EXT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+@dataclass(frozen=True)
+class FrameFormat:
+    """How frames are stored: ``kind`` names the frame store, ``ext`` its file extension.
+
+    ``options`` holds the store's own settings (codec, crf, preset, pix_fmt, ...) as written.
+    """
+
+    kind: str = "png"
+    encoder: str = "fpng"
+    ext: str = "png"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``frame_format`` object of meta.json."""
+        return {"kind": self.kind, "encoder": self.encoder, **self.options, "ext": self.ext}
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> FrameFormat:
+        """Parse and check (the extension is a plain lower-case name: it becomes a path)."""
+        kind = o.text("kind", "png")
+        # Old sessions wrote the video extension as "container"; both name the same thing.
+        ext = o.text("ext", None) or o.text("container", None) or ("mkv" if kind == "video"
+                                                                 else "png")
+        if not (0 < len(ext) <= 8 and set(ext) <= _EXT_CHARS):
+            o.fail(o.path("ext"), "must be a short lower-case file extension", ext)
+        options = {k: v for k, v in o.data.items() if k not in ("kind", "encoder", "ext")}
+        return cls(kind, o.text("encoder", "unknown"), ext, options)
+
+
+@dataclass(frozen=True)
+class ChunkEntry:
+    """One finished (or recovered) chunk: rows ``first_row .. first_row + num_frames``."""
+
+    index: int
+    first_row: int
+    num_frames: int
+    first_frame_index: int
+    last_frame_index: int
+    first_t_ns: int
+    last_t_ns: int
+    region: tuple[int, int, int, int] | None
+    size: tuple[int, int] | None
+    held_at_start: tuple[str, ...] = ()
+    files: dict[str, str] = field(default_factory=dict)
+    complete: bool = True
+    recovered: bool = False
+
+    @classmethod
+    def build(cls, index: int, first_row: int, frame_indices: list[int], timestamps: list[int],
+              *, region: list[int] | tuple[int, ...] | None, size: tuple[int, int] | list[int]
+              | None, held_at_start: list[str], files: dict[str, str],
+              recovered: bool = False) -> ChunkEntry:
+        """The entry of a chunk whose rows have these tick indices and capture times.
+
+        The one builder of chunk entries: the session writer and crash repair both call it.
+        """
+        return cls(index, first_row, len(timestamps), int(frame_indices[0]),
+                   int(frame_indices[-1]), int(timestamps[0]), int(timestamps[-1]),
+                   _quad(region), _pair(size), tuple(sorted(held_at_start)), dict(files),
+                   True, recovered)
+
+    def to_json(self) -> dict[str, Any]:
+        """The chunk's object in meta.json ``chunks``."""
+        out = {"index": self.index, "first_row": self.first_row, "num_frames": self.num_frames,
+               "first_frame_index": self.first_frame_index,
+               "last_frame_index": self.last_frame_index, "first_t_ns": self.first_t_ns,
+               "last_t_ns": self.last_t_ns,
+               "region": list(self.region) if self.region else None,
+               "size": list(self.size) if self.size else None,
+               "held_at_start": list(self.held_at_start), "files": dict(self.files),
+               "complete": self.complete}
+        if self.recovered:
+            out["recovered"] = True
+        return out
+
+    @classmethod
+    def from_json(cls, o: JsonObject, row: int) -> ChunkEntry:
+        """Parse and check; ``row`` (the rows before it) is the default ``first_row``."""
+        n = o.integer("num_frames", lo=0)
+        first_fi = o.integer("first_frame_index", 0, lo=0)
+        first_t = o.integer("first_t_ns", 0)
+        entry = cls(o.integer("index", lo=1), o.integer("first_row", row, lo=0), n, first_fi,
+                    o.integer("last_frame_index", first_fi, lo=first_fi), first_t,
+                    o.integer("last_t_ns", first_t, lo=first_t),
+                    o.ints("region", None, length=4, nullable=True),
+                    o.ints("size", None, length=2, nullable=True),
+                    o.strs("held_at_start", ()), o.files("files"), o.flag("complete", True),
+                    o.flag("recovered", False))
+        if entry.size is not None and min(entry.size) <= 0:
+            o.fail(o.path("size"), "must be two sizes > 0", list(entry.size))
+        return entry
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Ticks ``[start_tick, end_tick)`` not captured, and why (``start``, ``hotkey``, ``focus``)."""
+
+    start_tick: int
+    end_tick: int
+    start_t_ns: int
+    end_t_ns: int
+    reason: str = "hotkey"
+
+    def to_json(self) -> dict[str, Any]:
+        """The pause's object in meta.json ``pauses``."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> Pause:
+        """Parse and check (the end is never before the start)."""
+        start, t0 = o.integer("start_tick", lo=0), o.integer("start_t_ns", 0)
+        return cls(start, o.integer("end_tick", start, lo=start), t0,
+                   o.integer("end_t_ns", t0, lo=t0), o.text("reason", "hotkey"))
+
+
+@dataclass(frozen=True)
+class Counters:
+    """What the recorder counted (frames kept, ticks, drops, events, privacy filter)."""
+
+    frames: int = 0
+    frames_captured: int = 0
+    ticks: int = 0
+    dropped_ticks: int = 0
+    skipped_ticks: int = 0
+    late_frames: int = 0
+    queue_full_drops: int = 0
+    events: int = 0
+    events_dropped_unfocused: int = 0
+    events_dropped_not_in_layout: int = 0
+    events_late: int = 0
+    hotkeys: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``counters`` object of meta.json."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> Counters:
+        """Parse and check (every counter an integer >= 0)."""
+        return cls(**{f.name: o.integer(f.name, 0, lo=0) for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class EncoderInfo:
+    """The frame encoder that ran and what it cost."""
+
+    name: str
+    workers: int = 1
+    slots: int = 0
+    ms_per_frame_mean: float | None = None
+    ms_per_frame_p99: float | None = None
+    bytes_written: int = 0
+    errors: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``encoder`` object of meta.json."""
+        return {**dataclasses.asdict(self), "errors": list(self.errors)}
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> EncoderInfo:
+        """Parse and check."""
+        return cls(o.text("name", "unknown"), o.integer("workers", 1, lo=0),
+                   o.integer("slots", 0, lo=0),
+                   o.number("ms_per_frame_mean", None, lo=0, nullable=True),
+                   o.number("ms_per_frame_p99", None, lo=0, nullable=True),
+                   o.integer("bytes_written", 0, lo=0), o.strs("errors", ()))
+
+
+@dataclass(frozen=True)
+class MergedInfo:
+    """What the last merge wrote: rows, the chunks it took, the ones it left out, its files."""
+
+    frames: int
+    chunks: tuple[int, ...]
+    skipped_chunks: tuple[int, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``merged`` object of meta.json."""
+        return {"frames": self.frames, "chunks": list(self.chunks),
+                "skipped_chunks": list(self.skipped_chunks), "files": list(self.files)}
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> MergedInfo:
+        """Parse and check."""
+        return cls(o.integer("frames", lo=0), o.ints("chunks"), o.ints("skipped_chunks", ()),
+                   o.strs("files", ()))
+
+
+def _quad(v: Any) -> tuple[int, int, int, int] | None:
+    return (int(v[0]), int(v[1]), int(v[2]), int(v[3])) if v is not None else None
+
+
+def _pair(v: Any) -> tuple[int, int] | None:
+    return (int(v[0]), int(v[1])) if v is not None else None
+
+
+
+@dataclass(frozen=True)
+class CaptureInfo:
+    """The frame source: backend, its details, the captured region and size, the monitor."""
+
+    backend: str
+    details: dict[str, Any] = field(default_factory=dict)
+    region: tuple[int, int, int, int] | None = None
+    size: tuple[int, int] | None = None
+    monitor: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``capture`` object of meta.json."""
+        return {"backend": self.backend, "details": dict(self.details),
+                "region": list(self.region) if self.region else None,
+                "size": list(self.size) if self.size else None, "monitor": self.monitor}
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> CaptureInfo:
+        """Parse and check."""
+        details = o.raw("details", {})
+        return cls(o.text("backend", "unknown"), details if isinstance(details, dict) else {},
+                   o.ints("region", None, length=4, nullable=True),
+                   o.ints("size", None, length=2, nullable=True),
+                   o.integer("monitor", None, lo=0, nullable=True))
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """The input sources that ran; ``raw_motion`` when one delivered raw mouse counts."""
+
+    backends: tuple[str, ...] = ()
+    raw_motion: bool = False
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``input`` object of meta.json."""
+        return {"backends": list(self.backends), "raw_motion": self.raw_motion,
+                "warnings": list(self.warnings)}
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> InputInfo:
+        """Parse and check."""
+        return cls(o.strs("backends", ()), o.flag("raw_motion", False), o.strs("warnings", ()))
+
+
+@dataclass(frozen=True)
+class ClockInfo:
+    """The session clock: ``t0_ns`` (monotonic ns of the first tick) and its wall-clock time."""
+
+    source: str = "monotonic"
+    t0_ns: int | None = None
+    t0_wall: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``clock`` object of meta.json."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> ClockInfo:
+        """Parse and check."""
+        return cls(o.text("source", "monotonic"), o.integer("t0_ns", None, nullable=True),
+                   o.text("t0_wall", None, nullable=True))
