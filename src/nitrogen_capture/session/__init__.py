@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..events import EVENT_DTYPE, events_to_inputs
 from .merge import MergeReport, merge_session
+from .meta import ChunkEntry, Pause, SessionMeta
 from .paths import SCHEMA_VERSION, SessionPaths
 from .reader import SessionReader, load_npy, segments
 from .repair import RecoveredChunk, RepairReport, parse_journal, repair_session
@@ -16,10 +17,13 @@ from .validate import Problem, ValidationReport, validate_session
 __all__ = [
     "EVENT_DTYPE",
     "SCHEMA_VERSION",
+    "ChunkEntry",
     "MergeReport",
+    "Pause",
     "Problem",
     "RecoveredChunk",
     "RepairReport",
+    "SessionMeta",
     "SessionPaths",
     "SessionReader",
     "ValidationReport",

@@ -2,14 +2,15 @@
 
 Merge stops at the first problem; validate collects every problem.
 
-Each problem is a :class:`~nitrogen_capture.errors.SessionFormatError` whose message starts with
-``chunk N:`` and whose ``chunk`` and ``path`` attributes name the chunk and the file, so callers
-never parse messages.
+Each problem is a :class:`ChunkProblem` (chunk, file, message); :meth:`ChunkProblem.error` turns
+it into the :class:`~nitrogen_capture.errors.SessionFormatError` that merge raises, with the chunk
+and file as attributes, so no caller parses a message.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy.typing as npt
@@ -18,7 +19,21 @@ from ..errors import SessionFormatError
 from .meta import ChunkEntry
 from .reader import ARRAY_SPECS, SessionReader, load_npy
 
-__all__ = ["ChunkArrays", "check_chunk_arrays"]
+__all__ = ["ChunkArrays", "ChunkProblem", "check_chunk_arrays"]
+
+
+@dataclass(frozen=True)
+class ChunkProblem:
+    """One thing wrong with a chunk's files."""
+
+    chunk: int
+    path: Path
+    message: str
+
+    def error(self) -> SessionFormatError:
+        """The error merge raises for it (``chunk N: message``)."""
+        return SessionFormatError(f"chunk {self.chunk}: {self.message}", chunk=self.chunk,
+                                  path=self.path)
 
 
 @dataclass
@@ -27,7 +42,7 @@ class ChunkArrays:
 
     chunk: ChunkEntry
     arrays: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
-    problems: list[SessionFormatError] = field(default_factory=list)
+    problems: list[ChunkProblem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -40,9 +55,8 @@ def check_chunk_arrays(reader: SessionReader, c: ChunkEntry) -> ChunkArrays:
     out = ChunkArrays(c)
     n, k = c.num_frames, len(reader.layout)
 
-    def problem(msg: str, path: Any) -> None:
-        out.problems.append(SessionFormatError(f"chunk {c.index}: {msg}", chunk=c.index,
-                                               path=path))
+    def problem(msg: str, path: Path) -> None:
+        out.problems.append(ChunkProblem(c.index, path, msg))
 
     for stem in (*reader.array_names(), "events"):
         path = reader.array_path(c, stem)

@@ -91,7 +91,7 @@ def merge_session(root: str | Path, *, progress: bool = False,
             skipped.append((c.index, "chunk is not complete"))
             continue
         checked = check_chunk_arrays(reader, c)
-        problem = checked.problems[0] if checked.problems else _frames_problem(reader, c)
+        problem = checked.problems[0].error() if checked.problems else _frames_problem(reader, c)
         if problem is not None:
             if not skip_bad:
                 raise SessionFormatError(

@@ -166,10 +166,7 @@ def _check_chunk(reader: SessionReader, c: ChunkEntry,
     if not c.complete:
         probs.append(Problem(WARNING, where, "not marked complete in meta.json"))
     checked = check_chunk_arrays(reader, c)
-    prefix = f"{where}: "
-    for exc in checked.problems:
-        msg = str(exc)
-        probs.append(Problem(ERROR, where, msg[len(prefix):] if msg.startswith(prefix) else msg))
+    probs += [Problem(ERROR, where, problem.message) for problem in checked.problems]
     ev = checked.arrays.get("events")
     if ev is not None and len(ev) and np.any(np.diff(ev["t_ns"]) < 0):
         probs.append(Problem(WARNING, where, "events are not sorted by t_ns"))
