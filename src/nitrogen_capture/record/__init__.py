@@ -21,6 +21,7 @@ from ..capture.base import Region
 from ..config import RecordConfig
 from ..errors import SessionExistsError
 from ..inputs import get_input_backends
+from ..session.frames import frame_store_class
 from ..session.paths import META_NAME, SCHEMA_VERSION
 from ..targets.base import FixedRegionTarget, Target
 from .recorder import Recorder, RecordResult, RecordStats
@@ -53,7 +54,7 @@ def _resolve_target(config: RecordConfig, region: Region | None) -> Target:
 
 
 def base_meta(config: RecordConfig, target: Target, source_name: str,
-              details: dict[str, Any], encoder: str) -> dict[str, Any]:
+              details: dict[str, Any], frame_format: dict[str, Any]) -> dict[str, Any]:
     """The meta.json written when recording starts (docs/format.md)."""
     region = target.region()
     return {
@@ -70,7 +71,7 @@ def base_meta(config: RecordConfig, target: Target, source_name: str,
         "skip_late": config.skip_late,
         "chunk_size": config.chunk_size,
         "layout": config.layout.to_dict(),
-        "frame_format": {"kind": config.frame_format, "encoder": encoder, "ext": "png"},
+        "frame_format": frame_format,
         "gamepad": config.gamepad,
         "clock": {"source": "monotonic", "t0_ns": None,
                   "t0_wall": _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")},
@@ -85,28 +86,16 @@ def base_meta(config: RecordConfig, target: Target, source_name: str,
 def build_recorder(config: RecordConfig, *, region: Region | None = None,
                    target: Target | None = None) -> Recorder:
     """Check the output, resolve the target, open the backends and return a :class:`Recorder`."""
-    from ..codecs.png import get_png_encoder
-
     check_output_dir(config)
-    if config.frame_format == "video":
-        from ..codecs.video import check_video_support
-
-        check_video_support()  # av missing -> DependencyError naming the 'video' extra
-        encoder = "libx264"
-    else:
-        encoder, _ = get_png_encoder(config.png_encoder)
+    # The frame store checks its encoder first: a missing package fails before anything opens.
+    frame_format = frame_store_class(config.frame_format).new_format(config)
     target = target or _resolve_target(config, region)
     source = get_capture_backend(config.capture_backend, region=target.region(),
                                  seed=config.seed, monitor=config.target.monitor)
     inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
                                 target=target, gamepad=config.gamepad,
                                 gamepad_backend=config.gamepad_backend)
-    meta = base_meta(config, target, source.name, source.details, encoder)
-    if config.frame_format == "video":
-        from ..codecs.video import VideoSettings
-
-        meta["frame_format"] = VideoSettings(config.fps, config.video_crf,
-                                             config.video_preset).meta()
+    meta = base_meta(config, target, source.name, source.details, frame_format)
     meta["input"]["backends"] = [s.name for s in inputs]
     meta["input"]["raw_motion"] = any(s.raw_motion for s in inputs)
     meta["input"]["warnings"] = list(getattr(inputs, "warnings", []))

@@ -18,21 +18,24 @@ tick); nothing here converts them to absolute monotonic or wall-clock time.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import ConfigError, SchemaVersionError, SessionFormatError, missing_dependency
+from ..errors import ConfigError, SchemaVersionError, SessionFormatError
 from ..events import EVENT_DTYPE
 from ..keylayout import KeyLayout
+from .frames import FrameStore, Size, open_frame_store
 from .paths import CHUNK_ARRAYS, SCHEMA_VERSION, SessionPaths
 
 __all__ = ["SessionReader", "load_npy", "segments"]
 
 Chunk = dict[str, Any]
+T = TypeVar("T")
 # Expected dtype and trailing shape of each chunk array; None stands for K = len(layout).
 ARRAY_SPECS: dict[str, tuple[np.dtype[Any], tuple[int | None, ...]]] = {
     "actions": (np.dtype(np.int8), (None,)),
@@ -149,10 +152,18 @@ class SessionReader:
         """Whether the session recorded a gamepad (``gamepad_chunk_NNN.npy`` files)."""
         return bool(self.meta.get("gamepad", False))
 
+    @cached_property
+    def frame_store(self) -> FrameStore:
+        """The session's frame storage, chosen by meta.json ``frame_format`` (see ``.frames``).
+
+        Raises SessionFormatError naming an unknown ``frame_format`` kind.
+        """
+        return open_frame_store(self.root, self.meta.get("frame_format") or {})
+
     @property
     def frame_kind(self) -> str:
-        """``png`` or ``video``."""
-        return str((self.meta.get("frame_format") or {}).get("kind", "png"))
+        """The frame store's ``frame_format`` kind (a registry key of ``.frames``)."""
+        return self.frame_store.kind
 
     @property
     def pauses(self) -> list[dict[str, Any]]:
@@ -208,43 +219,46 @@ class SessionReader:
             raise SessionFormatError(f"{p}: not an events array (dtype {ev.dtype})")
         return ev
 
+    @staticmethod
+    def frame_size(c: Chunk) -> Size:
+        """The real (w, h) of chunk ``c``'s frames: its ``size``, else its region's; or None."""
+        size, region = c.get("size"), c.get("region")
+        if isinstance(size, list | tuple) and len(size) == 2:
+            return int(size[0]), int(size[1])
+        if isinstance(region, list | tuple) and len(region) == 4:
+            return int(region[2]) - int(region[0]), int(region[3]) - int(region[1])
+        return None
+
     def frames_path(self, c: Chunk) -> Path:
-        """frames/chunk_NNN (PNG folder) or the chunk's video file."""
-        idx = int(c["index"])
-        if self.frame_kind == "video":
-            fmt = self.meta.get("frame_format") or {}
-            ext = str(fmt.get("container") or fmt.get("ext") or "mkv")
-            return self._file(c, "frames", self.paths.chunk_video(idx, ext))
-        return self._file(c, "frames", self.paths.chunk_frames_dir(idx))
+        """Where chunk ``c``'s frames are: its PNG folder or its video file."""
+        return self.frame_store.location(int(c["index"]))
 
     def frame_paths(self, c: Chunk) -> list[Path]:
-        """PNG paths of every row of chunk ``c`` (whether or not they exist)."""
-        d = self.frames_path(c)
-        return [d / f"{r + 1:06d}.png" for r in range(int(c["num_frames"]))]
+        """Where each row's frame is stored, whether or not it exists.
+
+        A one-file store names the chunk's file for every row.
+        """
+        idx = int(c["index"])
+        return [self.frame_store.frame_target(idx, r) for r in range(int(c["num_frames"]))]
 
     def frames_present(self, c: Chunk) -> npt.NDArray[np.bool_]:
-        """Per row of ``c``: does its frame exist on disk (PNG file, or the chunk's video)."""
-        n = int(c["num_frames"])
-        if self.frame_kind == "video":
-            return np.full(n, self.frames_path(c).is_file(), dtype=bool)
-        return np.array([p.is_file() for p in self.frame_paths(c)], dtype=bool)
+        """Per row of ``c``: does its frame exist on disk (nothing is decoded)."""
+        return self.frame_store.frames_present(int(c["index"]), int(c["num_frames"]))
 
     def iter_chunk_frames(self, c: Chunk) -> Iterator[npt.NDArray[np.uint8]]:
         """Decode the chunk's frames in row order as BGR (H, W, 3) uint8 arrays."""
-        if self.frame_kind == "video":
-            # H.264 needs even sizes: the recorder pads an odd width/height by one pixel and
-            # the chunk's "size" keeps the real one, so crop back to it.
-            w, h = (c.get("size") or (None, None))[:2]
-            for frame in _decode_video(self.frames_path(c)):
-                yield frame[:h, :w] if w and h else frame
-            return
-        import cv2
+        return self.frame_store.iter_frames(int(c["index"]), int(c["num_frames"]),
+                                            self.frame_size(c))
 
-        for p in self.frame_paths(c):
-            img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            if img is None:
-                raise SessionFormatError(f"{p} is missing or cannot be decoded")
-            yield np.asarray(img, dtype=np.uint8)
+    def map_chunk_frames(self, c: Chunk, rows: Iterable[int],
+                         transform: Callable[[npt.NDArray[np.uint8]], T], *,
+                         workers: int = 1) -> Iterator[T]:
+        """``transform(BGR frame)`` of each chunk row in ``rows`` (increasing), in order.
+
+        Stores whose frames decode independently (PNG) use ``workers`` threads.
+        """
+        return self.frame_store.map_frames(int(c["index"]), int(c["num_frames"]),
+                                           self.frame_size(c), rows, transform, workers=workers)
 
     def iter_frames(self, start: int = 0, stop: int | None = None,
                     ) -> Iterator[tuple[int, npt.NDArray[np.uint8]]]:
@@ -297,18 +311,3 @@ class SessionReader:
             return []
         return segments(np.concatenate(fi), valid=np.concatenate(ok), pauses=self.pauses,
                         min_length=min_length)
-
-
-def _decode_video(path: Path) -> Iterator[npt.NDArray[np.uint8]]:
-    try:
-        import av
-    except ImportError as exc:
-        raise missing_dependency("av", "video", "reading video frame storage") from exc
-    if not path.is_file():
-        raise SessionFormatError(f"{path} is missing")
-    try:
-        with av.open(str(path)) as container:
-            for frame in container.decode(video=0):
-                yield np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
-    except av.error.FFmpegError as exc:
-        raise SessionFormatError(f"{path} cannot be decoded ({exc})") from exc
