@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,7 +22,7 @@ import numpy.typing as npt
 
 from ..errors import ConfigError, EncodeError
 
-__all__ = ["PNG_ENCODERS", "PngEncode", "get_png_encoder", "write_atomic"]
+__all__ = ["PNG_ENCODERS", "PngEncode", "get_png_encoder", "png_worker", "write_atomic"]
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +78,37 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)  # never leave a partial file that looks like a frame
         raise
+
+
+def png_worker(tasks: Any, results: Any, encoder_name: str) -> None:
+    """Encoder process: encode frames from shared memory and write one PNG each.
+
+    Any number of these run side by side (a frame's file does not depend on the others), so
+    results come back in any order. Tasks and results are those of :mod:`.pool`.
+    """
+    from multiprocessing import shared_memory
+
+    _, encode = get_png_encoder(encoder_name)
+    results.put("ready")
+    attached: dict[str, shared_memory.SharedMemory] = {}
+    while True:
+        task = tasks.get()
+        if task is None:
+            break
+        slot, shm_name, shape, path, tag = task
+        t0 = time.perf_counter()
+        try:
+            shm = attached.get(shm_name)
+            if shm is None:
+                shm = attached[shm_name] = shared_memory.SharedMemory(name=shm_name)
+            frame = np.ndarray(shape, dtype=np.uint8, buffer=shm.buf)
+            data = encode(frame)
+            del frame
+            write_atomic(Path(path), data)
+            results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, len(data), None,
+                         "frame"))
+        except Exception as exc:  # reported to the owner, who decides (e.g. disk full -> stop)
+            results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, 0,
+                         f"{type(exc).__name__}: {exc}", "frame"))
+    for shm in attached.values():
+        shm.close()

@@ -10,11 +10,13 @@ queues a tiny task; a worker encodes it and writes the file; a collector thread 
 and reports the result. When no slot is free the frame is *not* queued: :meth:`submit` returns
 False and the caller counts a drop, so the capture clock is never blocked by a slow disk.
 
-Two kinds of workers share this machinery: PNG workers (any number; any worker takes any frame,
-results come back in any order) and the single video worker of :mod:`.video` (``video=...``),
-which gets the frames in submission order through the one task queue and keeps one open file per
-chunk. A video result of kind ``closed`` says a chunk's file is finished; see
-:class:`EncodeResult`.
+What a worker does is the frame store's choice (``nitrogen_capture.session.frames``): its
+:class:`EncoderSpec` names the worker function, its argument, how many processes and whether
+order matters. Unordered workers (PNG: :func:`.png.png_worker`) may run side by side, any worker
+takes any frame and results come back in any order. An ordered worker (video:
+:func:`.video.video_worker`) runs alone, gets the frames in submission order through the one
+task queue and keeps one open file per chunk; its result of kind ``closed`` says a chunk's file
+is finished (see :class:`EncodeResult`), and :meth:`EncoderPool.flush` closes the open one.
 """
 
 from __future__ import annotations
@@ -33,9 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .video import VideoSettings
-
-__all__ = ["EncodeResult", "EncoderPool"]
+__all__ = ["EncodeResult", "EncoderPool", "EncoderSpec"]
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,12 @@ _NICE = 10  # encoder processes' niceness (Unix); Windows keeps normal priority
 class EncodeResult:
     """What a worker reports for one frame, or (``kind == "closed"``) for one finished file.
 
-    PNG: a ``frame`` result means the PNG is on disk. Video: a ``frame`` result means the frame
-    was handed to the encoder (its bytes reach the file later, at the latest when the file is
-    closed); the ``closed`` result of the chunk's tag comes after the last frame's, once the
-    file is flushed and closed, with ``nbytes`` the file size. A chunk is complete only then.
+    Unordered (PNG) workers: a ``frame`` result means the frame's file is on disk. Ordered
+    (video) workers: a ``frame`` result means the frame was handed to the encoder (its bytes
+    reach the file later, at the latest when the file is closed); the ``closed`` result of the
+    chunk's tag comes after the last frame's, once the file is flushed and closed. A chunk is
+    complete only then. ``nbytes`` is what the result added to the disk, so the results of a
+    session add up to its frame bytes.
     """
 
     tag: Any
@@ -58,6 +60,26 @@ class EncodeResult:
     nbytes: int
     error: str | None = None
     kind: str = "frame"
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """What an :class:`EncoderPool` runs: ``worker(tasks, results, arg)`` in ``workers`` processes.
+
+    ``ordered``: the frames must reach one worker in submission order (it appends them to an
+    open file); the pool then starts exactly one process and :meth:`EncoderPool.flush` asks it
+    to close its file. ``name`` labels the processes.
+    """
+
+    worker: Callable[[Any, Any, Any], None]
+    arg: Any
+    workers: int = 1
+    ordered: bool = False
+    name: str = "encoder"
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or (self.ordered and self.workers != 1):
+            raise ValueError(f"{self.name}: {self.workers} workers (ordered encoders run alone)")
 
 
 def _background(worker: Callable[..., None], *args: Any) -> None:
@@ -76,50 +98,18 @@ def _background(worker: Callable[..., None], *args: Any) -> None:
     worker(*args)
 
 
-def _worker(tasks: Any, results: Any, encoder_name: str) -> None:
-    """Worker process: encode frames from shared memory and write them to disk."""
-    from .png import get_png_encoder, write_atomic
-
-    _, encode = get_png_encoder(encoder_name)
-    results.put("ready")
-    attached: dict[str, shared_memory.SharedMemory] = {}
-    while True:
-        task = tasks.get()
-        if task is None:
-            break
-        slot, shm_name, shape, path, tag = task
-        t0 = time.perf_counter()
-        try:
-            shm = attached.get(shm_name)
-            if shm is None:
-                shm = attached[shm_name] = shared_memory.SharedMemory(name=shm_name)
-            frame = np.ndarray(shape, dtype=np.uint8, buffer=shm.buf)
-            data = encode(frame)
-            del frame
-            write_atomic(Path(path), data)
-            results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, len(data), None,
-                         "frame"))
-        except Exception as exc:  # reported to the owner, who decides (e.g. disk full -> stop)
-            results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, 0,
-                         f"{type(exc).__name__}: {exc}", "frame"))
-    for shm in attached.values():
-        shm.close()
-
-
 class EncoderPool:
     """A pool of encoder processes with ``slots`` shared-memory frame buffers.
 
     Args:
-        workers: number of PNG encoder processes (ignored with ``video``: always one).
+        spec: the worker to run and how (from the session's frame store).
         slots: frames that may wait for encoding at once (the queue bound).
-        on_result: called from the collector thread for every finished frame (and, for video,
-            every closed chunk file), in the order the workers report them.
-        encoder: PNG encoder name (``auto``, ``fpng``, ``opencv``).
-        video: H.264 settings; one video worker encodes every frame in submission order.
+        on_result: called from the collector thread for every finished frame (and, for an
+            ordered worker, every closed chunk file), in the order the workers report them.
     """
 
-    def __init__(self, workers: int, slots: int, on_result: Callable[[EncodeResult], None],
-                 encoder: str = "auto", *, video: VideoSettings | None = None) -> None:
+    def __init__(self, spec: EncoderSpec, slots: int,
+                 on_result: Callable[[EncodeResult], None]) -> None:
         self._ctx = mp.get_context("spawn")  # no fork: the parent runs threads
         self._tasks: Any = self._ctx.Queue()
         self._results: Any = self._ctx.Queue()
@@ -131,19 +121,12 @@ class EncoderPool:
         self._idle = threading.Condition(self._lock)
         self._ready = 0
         self._flushed = 0
-        self._video = video is not None
-        target: Callable[..., None] = _worker
-        arg: Any = encoder
-        if video is not None:
-            from .video import video_worker
-
-            # Strict order: one process, one FIFO task queue (x264 threads inside it).
-            workers, target, arg = 1, video_worker, video
-        self._procs = [self._ctx.Process(target=_background, args=(target, self._tasks,
-                                                                   self._results, arg),
-                                         name="encoder-video" if video else f"encoder-{i}",
-                                         daemon=True)
-                       for i in range(workers)]
+        self.spec = spec
+        # An ordered spec has one process: one FIFO task queue keeps the frames in order.
+        self._procs = [self._ctx.Process(target=_background, args=(spec.worker, self._tasks,
+                                                                   self._results, spec.arg),
+                                         name=f"encoder-{spec.name}-{i}", daemon=True)
+                       for i in range(spec.workers)]
         for p in self._procs:
             p.start()
         self._collector = threading.Thread(target=self._collect, name="encoder-results",
@@ -244,14 +227,14 @@ class EncoderPool:
         return True
 
     def flush(self, timeout: float = 60.0) -> bool:
-        """Wait for queued frames, then close the video worker's open file; False on timeout.
+        """Wait for queued frames, then close an ordered worker's open file; False on timeout.
 
-        Its ``closed`` result has been passed to ``on_result`` when this returns True. PNG
-        workers keep no open file: this is :meth:`drain`.
+        Its ``closed`` result has been passed to ``on_result`` when this returns True.
+        Unordered workers keep no open file: this is :meth:`drain`.
         """
         if not self.drain(timeout):
             return False
-        if not self._video:
+        if not self.spec.ordered:
             return True
         deadline = time.monotonic() + timeout
         with self._lock:

@@ -7,7 +7,9 @@
                               j_left / j_right as [x, y] float lists in [-1, 1], +y down
         metadata.json         uuid, chunk_id, chunk_size, game, controller_type, original_video
                               {...}, bbox_controller_overlay (+ our source_rows)
-        video.mp4             the chunk's frames at 60 fps (H.264), row k = frame shown at row k
+        video.mp4             the chunk's frames at 60 fps (H.264), row k = frame shown at row k;
+                              an odd size is padded by one pixel (docs/format.md), the real
+                              size is original_video.resolution [h, w]
 
 Rows sit on an exact 60 Hz grid from the first frame of each contiguous segment (no chunk crosses
 a pause or dropped ticks), re-binned from the raw events with the recorder's semantics
@@ -23,7 +25,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -69,38 +72,43 @@ def _write_parquet(path: Path, rows: npt.NDArray[np.float32]) -> None:
     pq.write_table(pa.table(cols), path)
 
 
-class _Video:
-    """H.264 writer (PyAV, libx264 ultrafast crf 18, yuv420p) at the dataset's 60 fps."""
+def _frame_at(frames: Iterator[Any], first: int) -> Callable[[int], Any]:
+    """A function giving the frame of merged row ``r``, asked for non-decreasing ``r``.
 
-    def __init__(self, path: Path, width: int, height: int) -> None:
-        try:
-            import av
-        except ImportError as exc:
-            raise missing_dependency("av", "video", "video.mp4 of --format nitrogen-dataset "
-                                     "(or pass --no-video)") from exc
-        # yuv420p needs even dimensions: squash an odd frame by one pixel rather than crop.
-        self.size = (width - width % 2, height - height % 2)
-        self._c = av.open(str(path), "w")
-        self._s = self._c.add_stream("libx264", rate=int(DATASET_HZ))
-        self._s.width, self._s.height = self.size
-        self._s.pix_fmt = "yuv420p"
-        self._s.options = {"preset": "ultrafast", "crf": "18"}
-        self._av = av
+    ``frames`` yields rows ``first``, ``first + 1``, ... and is read only as far as needed.
+    """
+    current: list[Any] = [first - 1, None]
 
-    def write(self, bgr: npt.NDArray[np.uint8]) -> None:
-        """Append one BGR frame."""
-        import cv2
+    def at(row: int) -> Any:
+        while current[0] < row:
+            current[0], current[1] = current[0] + 1, next(frames)
+        return current[1]
 
-        if (bgr.shape[1], bgr.shape[0]) != self.size:
-            bgr = np.asarray(cv2.resize(bgr, self.size, interpolation=cv2.INTER_AREA), np.uint8)
-        frame = self._av.VideoFrame.from_ndarray(bgr, format="bgr24")
-        for packet in self._s.encode(frame):
-            self._c.mux(packet)
+    return at
 
-    def close(self) -> None:
-        for packet in self._s.encode():
-            self._c.mux(packet)
-        self._c.close()
+
+def _write_video(path: Path, images: Iterable[npt.NDArray[np.uint8]]) -> tuple[int, int] | None:
+    """Encode ``images`` at the dataset's 60 fps (libx264 ultrafast crf 18).
+
+    Returns the real frame size; None when there was no image (then no file is written).
+    """
+    from ..codecs.h264 import H264Writer
+
+    with ExitStack() as stack:
+        video: H264Writer | None = None
+        for img in images:
+            if video is None:
+                video = stack.enter_context(H264Writer(
+                    path, (img.shape[1], img.shape[0]), DATASET_HZ, crf=18, preset="ultrafast",
+                    purpose="video.mp4 of --format nitrogen-dataset (or pass --no-video)"))
+            elif (img.shape[1], img.shape[0]) != video.size:
+                import cv2
+
+                # The window was resized inside the chunk: one video keeps one size.
+                img = np.asarray(cv2.resize(img, video.size, interpolation=cv2.INTER_AREA),
+                                 np.uint8)
+            video.write(img)
+        return None if video is None else video.size
 
 
 def _segment_grids(src: ExportSource, step: int) -> Iterator[tuple[int, int, npt.NDArray[Any]]]:
@@ -133,8 +141,8 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
     for a, b, grid in plan:
         # The frame shown at grid time g: the latest frame of the segment captured at or before g.
         shown = a + np.searchsorted(src.timestamps[a:b], grid, side="right") - 1
-        frames = src.iter_frames(range(a, b), lambda img: img) if settings.video else None
-        current: tuple[int, Any] = (-1, None)
+        frame_at = (_frame_at(src.iter_frames(range(a, b), lambda img: img), a)
+                    if settings.video else None)
         for lo in range(0, len(grid), CHUNK_ROWS):
             g = grid[lo:lo + CHUNK_ROWS]
             if len(g) < MIN_CHUNK_ROWS:
@@ -144,20 +152,13 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
             folder = base / f"{vid}_chunk_{chunk_no:04d}"
             folder.mkdir(parents=True, exist_ok=True)
             _write_parquet(folder / "actions_raw.parquet", rows)
+            size = None
+            if frame_at is not None:
+                size = _write_video(folder / "video.mp4",
+                                    (frame_at(int(r)) for r in shown[lo:lo + len(g)]))
             meta = _chunk_meta(src, vid, chunk_no, g, step, game,
-                               (int(shown[lo]), int(shown[lo + len(g) - 1])), settings)
+                               (int(shown[lo]), int(shown[lo + len(g) - 1])), settings, size)
             (folder / "metadata.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-            if frames is not None:
-                video: _Video | None = None
-                for r in shown[lo:lo + len(g)]:
-                    while current[0] < r:
-                        current = (current[0] + 1 if current[0] >= 0 else a, next(frames))
-                    img = current[1]
-                    if video is None:
-                        video = _Video(folder / "video.mp4", img.shape[1], img.shape[0])
-                    video.write(img)
-                if video is not None:
-                    video.close()
             done += len(g)
             result.files.append(folder)
             result.windows += 1
@@ -169,8 +170,10 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
 
 
 def _chunk_meta(src: ExportSource, vid: str, chunk_no: int, grid: npt.NDArray[Any], step: int,
-                game: str, rows: tuple[int, int], settings: ConvertSettings) -> dict[str, Any]:
-    size = src.frame_size or (0, 0)
+                game: str, rows: tuple[int, int], settings: ConvertSettings,
+                video_size: tuple[int, int] | None) -> dict[str, Any]:
+    # The real size of video.mp4's frames (it may be padded to even), else the capture's.
+    size = video_size or src.frame_size or (0, 0)
     start, end = int(grid[0]) / 1e9, (int(grid[-1]) + step) / 1e9
     first = round(int(grid[0]) / step)
     return {

@@ -9,17 +9,16 @@ SessionReader`) and hands the writers what they need: contiguous segments, mappe
 from __future__ import annotations
 
 import shutil
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import ConfigError, SessionFormatError
+from ..errors import ConfigError
 from ..session.reader import SessionReader
 from .keymap import ACTION_SPACES, Keymap, action_names, default_keymap, load_keymap, map_rows
 from .resample import GridResampler, iter_event_arrays
@@ -174,38 +173,12 @@ class ExportSource:
                     transform: Callable[[npt.NDArray[np.uint8]], Any]) -> Iterator[Any]:
         """``transform(BGR frame)`` of each merged row in ``rows`` (increasing), in order.
 
-        PNG frames are decoded and transformed by ``workers`` threads (cv2 releases the GIL) with
-        a bounded number in flight, so memory stays flat; video chunks decode sequentially.
+        Chunk by chunk through the session's frame store: PNG frames are decoded and
+        transformed by ``workers`` threads (cv2 releases the GIL) with a bounded number in
+        flight, so memory stays flat; video chunks decode sequentially.
         """
-        if self.reader.frame_kind == "video":
-            wanted = iter(rows)
-            nxt = next(wanted, None)
-            if nxt is None:
-                return
-            for row, img in self.reader.iter_frames(start=nxt):
-                while nxt is not None and row == nxt:
-                    yield transform(img)
-                    nxt = next(wanted, None)
-                if nxt is None:
-                    return
-            raise SessionFormatError(f"{self.settings.root}: frame of row {nxt} not found")
-        import cv2
-
-        paths = {c.index: self.reader.frame_paths(c) for c in self.chunks}
-
-        def load(row: int) -> Any:
-            p = paths[int(self.row_chunk[row])][int(self.chunk_row[row])]
-            img: Any = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            if img is None:
-                raise SessionFormatError(f"{p} is missing or cannot be decoded")
-            return transform(img)
-
-        depth = 4 * self.settings.workers
-        with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="export") as pool:
-            pending: deque[Future[Any]] = deque()
-            for row in rows:
-                pending.append(pool.submit(load, int(row)))
-                if len(pending) >= depth:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+        by_index = {c.index: c for c in self.chunks}
+        for idx, group in groupby((int(r) for r in rows), key=lambda r: int(self.row_chunk[r])):
+            yield from self.reader.map_chunk_frames(
+                by_index[idx], (int(self.chunk_row[r]) for r in group), transform,
+                workers=self.settings.workers)

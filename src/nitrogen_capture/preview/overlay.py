@@ -59,7 +59,7 @@ class HudLayout:
     """Geometry of one preview: frame area, HUD strip and every box in it.
 
     Attributes:
-        width, height: output size (even), ``height = frame_h + hud_h``.
+        width, height: the drawn size, ``height = frame_h + hud_h`` (the video pads an odd one).
         frame_h: height of the scaled session frame at the top.
         key_boxes: one box per layout key, in layout order.
         mouse: the mouse panel; the arrow starts at its centre.
@@ -97,17 +97,12 @@ class RowInfo:
     flash: str | None = None  # "PAUSE 0.52 s" / "GAP 3 ticks" on the first frame after one
 
 
-def _even(v: float) -> int:
-    # H.264 4:2:0 needs even sizes: round half up to the nearest even number.
-    return max(2, math.floor(v / 2.0 + 0.5) * 2)
-
-
 def hud_layout(keys: tuple[str, ...], src_size: tuple[int, int], width: int,
                gamepad: bool) -> HudLayout:
     """Compute the preview geometry for a session frame of ``src_size`` (w, h)."""
     sw, sh = src_size
-    width = _even(width)
-    frame_h = _even(sh * width / sw)
+    # Any size: the H.264 writer pads an odd one (codecs/h264.py, the package's one rule).
+    frame_h = max(1, math.floor(sh * width / sw + 0.5))
     right = MOUSE_W + (PAD_W if gamepad else 0)
     keys_w = max(KEY_W_MIN, width - right - 2 * MARGIN)
     cols = max(1, min(len(keys), (keys_w + GAP) // (KEY_W_MIN + GAP)))
@@ -120,14 +115,14 @@ def hud_layout(keys: tuple[str, ...], src_size: tuple[int, int], width: int,
     x0 = width - right
     mouse = Box(x0, frame_h + MARGIN, MOUSE_W - MARGIN, hud_h - 2 * MARGIN)
     if not gamepad:
-        return HudLayout(width, _even(frame_h + hud_h), frame_h, keys, boxes, mouse)
+        return HudLayout(width, frame_h + hud_h, frame_h, keys, boxes, mouse)
     pad = Box(x0 + MOUSE_W, frame_h + MARGIN, PAD_W - MARGIN, hud_h - 2 * MARGIN)
     r = 17
     sticks = ((pad.x + 28 + r, pad.y + 6 + r), (pad.x + pad.w - 28 - r, pad.y + 6 + r))
     bw, bh, by = 26, 14, pad.y + 2 * r + 24
     pad_boxes = tuple(Box(pad.x + 4 + (i % 6) * (bw + 2), by + (i // 6) * (bh + 2), bw, bh)
                       for i in range(len(PAD_BUTTONS)))
-    return HudLayout(width, _even(frame_h + hud_h), frame_h, keys, boxes, mouse, pad, pad_boxes,
+    return HudLayout(width, frame_h + hud_h, frame_h, keys, boxes, mouse, pad, pad_boxes,
                      sticks, r)
 
 

@@ -1,9 +1,11 @@
 """``preview.mp4``: a span of the session's frames with the input overlay, encoded by PyAV.
 
 Frames are decoded one at a time through :meth:`SessionReader.iter_frames` (PNG or video
-sessions alike), drawn by :mod:`.overlay` and handed straight to libx264, so memory stays at one
-frame whatever the span. The file is written under a temporary name and renamed when complete:
-an interrupted preview never leaves a torn ``preview.mp4``.
+sessions alike), drawn by :mod:`.overlay` and handed straight to libx264 through the package's
+one H.264 writer (:class:`~nitrogen_capture.codecs.h264.H264Writer`: an odd overlay size is padded
+by one replicated pixel, docs/format.md), so memory stays at one frame whatever the span. The
+file is written under a temporary name and renamed when complete: an interrupted preview never
+leaves a torn ``preview.mp4``.
 
 Frame rate: the session's target fps divided by ``every`` (so playback runs at real speed),
 capped at 60 fps; a session recorded faster than 60 fps plays slowed down.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -21,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, missing_dependency
+from ..codecs.h264 import H264Writer, load_av
+from ..errors import ConfigError
 from ..session.reader import SessionReader
 from .data import SessionSeries, gap_marks
 from .overlay import HudLayout, RowInfo, draw_row, hud_layout
@@ -100,12 +104,10 @@ def write_video(reader: SessionReader, series: SessionSeries, span: VideoSpan, p
                 width: int = 640, progress: bool = True) -> HudLayout:
     """Encode ``span`` of the session with the overlay into ``path`` (H.264 yuv420p MP4).
 
-    Returns the overlay geometry used (the frame size is ``hud.width`` x ``hud.height``).
+    Returns the overlay geometry used: the real frame size is ``hud.width`` x ``hud.height``
+    (the file's is that rounded up to even, padded).
     """
-    try:
-        import av
-    except ImportError as exc:
-        raise missing_dependency("av", "video", "Preview video") from exc
+    load_av("Preview video")  # fail before any frame is decoded
     arrays = series.arrays
     deltas = np.asarray(arrays["mouse_deltas"], dtype=np.float64)[list(span.rows)]
     mag = np.hypot(deltas[:, 0], deltas[:, 1]) if len(deltas) else np.zeros(1)
@@ -118,29 +120,26 @@ def write_video(reader: SessionReader, series: SessionSeries, span: VideoSpan, p
     hud: HudLayout | None = None
     written = 0
     try:
-        with av.open(str(tmp), mode="w") as container, _progress(progress) as bar:
+        with _progress(progress) as bar, ExitStack() as stack:
             task = bar.add_task("rendering preview", total=len(span.rows))
-            stream: Any = None
+            opened: tuple[HudLayout, H264Writer] | None = None
             for row, img in _frames(reader, span):
-                if hud is None:
-                    hud = hud_layout(keys, (img.shape[1], img.shape[0]), width, pad is not None)
-                    stream = container.add_stream("libx264", rate=span.rate)
-                    stream.width, stream.height, stream.pix_fmt = hud.width, hud.height, "yuv420p"
-                    stream.options = {"crf": "23", "preset": "veryfast"}
+                if opened is None:  # the geometry follows the first frame's size
+                    layout = hud_layout(keys, (img.shape[1], img.shape[0]), width,
+                                        pad is not None)
+                    opened = (layout, stack.enter_context(H264Writer(
+                        tmp, (layout.width, layout.height), span.rate, crf=23,
+                        preset="veryfast", purpose="Preview video")))
+                hud, video = opened
                 info = RowInfo(row=row, tick=int(arrays["frame_indices"][row]),
                                t_s=float(arrays["timestamps"][row]) / 1e9,
                                actions=arrays["actions"][row],
                                mouse=(float(arrays["mouse_deltas"][row, 0]),
                                       float(arrays["mouse_deltas"][row, 1])),
                                gamepad=None if pad is None else pad[row], flash=flash.get(row))
-                frame = av.VideoFrame.from_ndarray(draw_row(img, hud, info, mouse_scale),
-                                                   format="bgr24")
-                frame.pts = written
-                container.mux(stream.encode(frame))
+                video.write(draw_row(img, hud, info, mouse_scale))
                 written += 1
                 bar.advance(task)
-            if stream is not None:
-                container.mux(stream.encode(None))  # flush the frames x264 holds back
         if hud is None:
             raise ConfigError(f"no frame of rows {span.rows[0]}..{span.rows[-1]} could be read")
         os.replace(tmp, path)

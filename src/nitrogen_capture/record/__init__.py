@@ -23,6 +23,7 @@ from ..config import RecordConfig
 from ..errors import SessionExistsError
 from ..inputs import get_input_backends
 from ..inputs.base import InputSource
+from ..session.frames import frame_store_class
 from ..session.meta import CaptureInfo, ClockInfo, FrameFormat, InputInfo, SessionMeta
 from ..session.paths import META_NAME
 from ..targets.base import FixedRegionTarget, Target
@@ -84,19 +85,9 @@ def _quad(v: list[int]) -> tuple[int, int, int, int]:
 def build_recorder(config: RecordConfig, *, region: Region | None = None,
                    target: Target | None = None) -> Recorder:
     """Check the output, resolve the target, open the backends and return a :class:`Recorder`."""
-    from ..codecs.png import get_png_encoder
-
     check_output_dir(config)
-    if config.frame_format == "video":
-        from ..codecs.video import VideoSettings, check_video_support
-
-        check_video_support()  # av missing -> DependencyError naming the 'video' extra
-        fmt_json = VideoSettings(config.fps, config.video_crf, config.video_preset).meta()
-        frame_format = FrameFormat(fmt_json.pop("kind"), fmt_json.pop("encoder"),
-                                   fmt_json.pop("ext"), fmt_json)
-    else:
-        encoder, _ = get_png_encoder(config.png_encoder)
-        frame_format = FrameFormat("png", encoder, "png")
+    # The frame store checks its encoder first: a missing package fails before anything opens.
+    frame_format = frame_store_class(config.frame_format).new_format(config)
     target = target or _resolve_target(config, region)
     source = get_capture_backend(config.capture_backend, region=target.region(),
                                  seed=config.seed, monitor=config.target.monitor)

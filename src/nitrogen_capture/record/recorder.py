@@ -26,12 +26,12 @@ from ..binning import ActionBinner
 from ..capture.base import FrameSource
 from ..clock import FramePacer, now_ns
 from ..codecs.pool import EncodeResult, EncoderPool
-from ..codecs.video import VideoSettings
 from ..config import RecordConfig
 from ..errors import CaptureError, EncodeError, TargetError
 from ..events import CONTROL, InputEvent
 from ..inputs.base import InputSource
 from ..inputs.router import InputRouter
+from ..session.frames import open_frame_store
 from ..session.meta import Counters, EncoderInfo, SessionMeta
 from ..session.paths import SessionPaths
 from ..session.writer import SessionWriter
@@ -86,6 +86,7 @@ class Recorder:
         self.target = target
         self.inputs = inputs
         self.paths = SessionPaths(config.out)
+        self.frame_store = open_frame_store(self.paths.root, meta.frame_format)
         self.router = InputRouter(config.layout, target.is_focused)
         self.meta = meta
         self._stop = threading.Event()
@@ -131,7 +132,7 @@ class Recorder:
         inbox: list[WriterThread] = []
 
         def on_result(res: EncodeResult) -> None:
-            if res.kind == "closed":  # video: the chunk's file is finished
+            if res.kind == "closed":  # a one-file store: the chunk's file is finished
                 inbox[0].post("closed", res.tag, res.nbytes, res.error)
             else:
                 inbox[0].post("encoded", res.tag, res.ms, res.nbytes, res.error)
@@ -140,10 +141,8 @@ class Recorder:
 
         # Start the encoder processes first: their imports take a second, which would
         # otherwise make the first ticks late.
-        video = (VideoSettings(cfg.fps, cfg.video_crf, cfg.video_preset)
-                 if cfg.frame_format == "video" else None)
-        self._pool = EncoderPool(cfg.encoder_workers, cfg.queue_frames, on_result,
-                                 cfg.png_encoder, video=video)
+        spec = self.frame_store.encoder_spec(workers=cfg.encoder_workers, fps=cfg.fps)
+        self._pool = EncoderPool(spec, cfg.queue_frames, on_result)
         w, h = self.source.region.size
         self._pool.preallocate(w * h * 3)
         try:
@@ -163,8 +162,8 @@ class Recorder:
         t0 = self._pacer.start()
         self._t_start = t0
         self.meta.clock = dataclasses.replace(self.meta.clock, t0_ns=t0)
-        self.meta.encoder = EncoderInfo(self.meta.frame_format.encoder,
-                                        1 if video else cfg.encoder_workers, cfg.queue_frames)
+        self.meta.encoder = EncoderInfo(self.meta.frame_format.encoder, spec.workers,
+                                        cfg.queue_frames)
         writer.start()
         wt = self._writer_thread = WriterThread(writer, ActionBinner(cfg.layout), t0)
         inbox.append(wt)
@@ -178,7 +177,8 @@ class Recorder:
             self._stop_inputs()
             self.source.close()
             self._post_events(wt, t0, last_tick)
-            # Video: also close the open chunk file; its "closed" message is posted before "stop".
+            # An ordered (video) encoder also closes the open chunk file; its "closed" message
+            # is posted before "stop".
             self._pool.flush(timeout=120)
             wt.post("stop")
             wt.join()
@@ -202,8 +202,7 @@ class Recorder:
         cfg = self.config
         next_refresh = t0 + _REFRESH_NS
         tick_index = 0
-        video_ext = (self.meta.frame_format.ext
-                     if self.meta.frame_format.kind == "video" else None)
+        store = self.frame_store
         while not self._stop.is_set():
             tick = self._pacer.wait()
             tick_index = tick.index
@@ -235,11 +234,9 @@ class Recorder:
                 self.chunk += 1
                 self._rows_in_chunk = 0
                 self._chunk_size = size
-                if video_ext is None:
-                    self.paths.chunk_frames_dir(self.chunk).mkdir(parents=True, exist_ok=True)
-            # Video: every frame of a chunk names the chunk's one file (the worker keeps it open).
-            path = (self.paths.chunk_video(self.chunk, video_ext) if video_ext
-                    else self.paths.frame_png(self.chunk, self._rows_in_chunk + 1))
+                store.prepare_chunk(self.chunk)
+            # A PNG per row, or (video) the chunk's one file, which the worker keeps open.
+            path = store.frame_target(self.chunk, self._rows_in_chunk)
             if not self._pool or not self._pool.submit(frame, path, tag=self.chunk):
                 self.queue_full_drops += 1
                 log.warning("encoder queue full: frame at tick %d dropped", tick.index)

@@ -17,16 +17,18 @@ tick); nothing here converts them to absolute monotonic or wall-clock time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from ..binning import GAMEPAD_WIDTH
-from ..errors import SessionFormatError, missing_dependency
+from ..errors import SessionFormatError
 from ..events import EVENT_DTYPE
+from .frames import FrameStore, Size, open_frame_store
 from .meta import ChunkEntry, Pause, SessionMeta
 from .paths import CHUNK_ARRAYS, SessionPaths
 from .timeline import pause_cuts
@@ -34,6 +36,7 @@ from .timeline import pause_cuts
 __all__ = ["ARRAY_SPECS", "SessionReader", "load_npy", "segments"]
 
 Chunk = ChunkEntry
+T = TypeVar("T")
 # Expected dtype and trailing shape of each chunk array; None stands for K = len(layout).
 ARRAY_SPECS: dict[str, tuple[np.dtype[Any], tuple[int | None, ...]]] = {
     "actions": (np.dtype(np.int8), (None,)),
@@ -111,10 +114,18 @@ class SessionReader:
         """Whether the session recorded a gamepad (``gamepad_chunk_NNN.npy`` files)."""
         return self.meta.gamepad
 
+    @cached_property
+    def frame_store(self) -> FrameStore:
+        """The session's frame storage, chosen by meta.json ``frame_format`` (see ``.frames``).
+
+        Raises SessionFormatError naming an unknown ``frame_format`` kind.
+        """
+        return open_frame_store(self.root, self.meta.frame_format)
+
     @property
     def frame_kind(self) -> str:
-        """``png`` or ``video``."""
-        return self.meta.frame_format.kind
+        """The frame store's ``frame_format`` kind (a registry key of ``.frames``)."""
+        return self.frame_store.kind
 
     @property
     def pauses(self) -> list[Pause]:
@@ -168,42 +179,45 @@ class SessionReader:
                                      chunk=c.index, path=p)
         return ev
 
+    @staticmethod
+    def frame_size(c: Chunk) -> Size:
+        """The real (w, h) of chunk ``c``'s frames: its ``size``, else its region's; or None."""
+        if c.size is not None:
+            return c.size
+        if c.region is not None:
+            return c.region[2] - c.region[0], c.region[3] - c.region[1]
+        return None
+
     def frames_path(self, c: Chunk) -> Path:
-        """frames/chunk_NNN (PNG folder) or the chunk's video file."""
-        idx = c.index
-        if self.frame_kind == "video":
-            ext = self.meta.frame_format.ext
-            return self._file(c, "frames", self.paths.chunk_video(idx, ext))
-        return self._file(c, "frames", self.paths.chunk_frames_dir(idx))
+        """Where chunk ``c``'s frames are: its PNG folder or its video file."""
+        return self.frame_store.location(c.index)
 
     def frame_paths(self, c: Chunk) -> list[Path]:
-        """PNG paths of every row of chunk ``c`` (whether or not they exist)."""
-        d = self.frames_path(c)
-        return [d / f"{r + 1:06d}.png" for r in range(c.num_frames)]
+        """Where each row's frame is stored, whether or not it exists.
+
+        A one-file store names the chunk's file for every row.
+        """
+        idx = c.index
+        return [self.frame_store.frame_target(idx, r) for r in range(c.num_frames)]
 
     def frames_present(self, c: Chunk) -> npt.NDArray[np.bool_]:
-        """Per row of ``c``: does its frame exist on disk (PNG file, or the chunk's video)."""
-        n = c.num_frames
-        if self.frame_kind == "video":
-            return np.full(n, self.frames_path(c).is_file(), dtype=bool)
-        return np.array([p.is_file() for p in self.frame_paths(c)], dtype=bool)
+        """Per row of ``c``: does its frame exist on disk (nothing is decoded)."""
+        return self.frame_store.frames_present(c.index, c.num_frames)
 
     def iter_chunk_frames(self, c: Chunk) -> Iterator[npt.NDArray[np.uint8]]:
         """Decode the chunk's frames in row order as BGR (H, W, 3) uint8 arrays."""
-        if self.frame_kind == "video":
-            # H.264 needs even sizes: the recorder pads an odd width/height by one pixel and
-            # the chunk's "size" keeps the real one, so crop back to it.
-            w, h = c.size or (None, None)
-            for frame in _decode_video(self.frames_path(c)):
-                yield frame[:h, :w] if w and h else frame
-            return
-        import cv2
+        return self.frame_store.iter_frames(c.index, c.num_frames,
+                                            self.frame_size(c))
 
-        for p in self.frame_paths(c):
-            img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-            if img is None:
-                raise SessionFormatError(f"{p} is missing or cannot be decoded")
-            yield np.asarray(img, dtype=np.uint8)
+    def map_chunk_frames(self, c: Chunk, rows: Iterable[int],
+                         transform: Callable[[npt.NDArray[np.uint8]], T], *,
+                         workers: int = 1) -> Iterator[T]:
+        """``transform(BGR frame)`` of each chunk row in ``rows`` (increasing), in order.
+
+        Stores whose frames decode independently (PNG) use ``workers`` threads.
+        """
+        return self.frame_store.map_frames(c.index, c.num_frames,
+                                           self.frame_size(c), rows, transform, workers=workers)
 
     def iter_frames(self, start: int = 0, stop: int | None = None,
                     ) -> Iterator[tuple[int, npt.NDArray[np.uint8]]]:
@@ -256,18 +270,3 @@ class SessionReader:
             return []
         return segments(np.concatenate(fi), valid=np.concatenate(ok), pauses=self.pauses,
                         min_length=min_length)
-
-
-def _decode_video(path: Path) -> Iterator[npt.NDArray[np.uint8]]:
-    try:
-        import av
-    except ImportError as exc:
-        raise missing_dependency("av", "video", "reading video frame storage") from exc
-    if not path.is_file():
-        raise SessionFormatError(f"{path} is missing")
-    try:
-        with av.open(str(path)) as container:
-            for frame in container.decode(video=0):
-                yield np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
-    except av.error.FFmpegError as exc:
-        raise SessionFormatError(f"{path} cannot be decoded ({exc})") from exc

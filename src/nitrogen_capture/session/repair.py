@@ -4,17 +4,18 @@ A chunk with a ``journal_chunk_NNN.jsonl`` on disk was never finished. :func:`re
 rebuilds it from the journal and the frames on disk (docs/format.md, "Journal"):
 
 1. Parse the journal; a torn last line (the process died mid-write) is ignored.
-2. Keep the longest prefix of rows whose journal ``frame`` record **and** frame both exist. PNGs are
-   written to a temporary name and renamed, so a PNG that exists is whole; for video storage the
-   frames that PyAV can decode from the (crash-tolerant) MKV count.
+2. Keep the longest prefix of rows whose journal ``frame`` record **and** frame both exist, as the
+   session's frame store counts them (``FrameStore.count_on_disk``): PNGs are written to a
+   temporary name and renamed, so a PNG that exists is whole; for video storage the frames that
+   PyAV can decode from the (crash-tolerant) MKV count.
 3. Re-bin actions, mouse deltas and gamepad from the journal's events with the recorder's own
    :class:`~nitrogen_capture.binning.ActionBinner`, starting from the held keys of the
    journal's ``state`` line, so the result equals what the live recorder would have written.
 4. Write the chunk arrays atomically, add/replace the chunk entry in ``meta.json``
-   (``complete: true, recovered: true``, status ``recovered``), move frames beyond the kept prefix
-   into ``frames/chunk_NNN/orphans/`` (never deleted), and only then delete the journal. A video
-   chunk's file (no index, maybe a torn tail, maybe frames beyond the journal) is rewritten as
-   its first ``kept`` frames by stream copy; the original goes to ``frames/orphans/``.
+   (``complete: true, recovered: true``, status ``recovered``), set aside what is beyond the kept
+   prefix (``FrameStore.trim``: PNGs to ``frames/chunk_NNN/orphans/``; a video chunk's file is
+   rewritten as its first ``kept`` frames by stream copy and the original goes to
+   ``frames/orphans/``; never deleted), and only then delete the journal.
 
 Every step is idempotent: a repair interrupted half-way can simply be run again. Finished chunks
 are never touched. Limitation: the journal stores no gamepad axis state at chunk start, so stick
@@ -26,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,10 +35,9 @@ import numpy as np
 import numpy.typing as npt
 
 from ..binning import ActionBinner, bin_events
-from ..errors import missing_dependency
 from ..events import BUTTON, KEY, InputEvent, events_to_array
 from ..keylayout import MOUSE_BUTTONS
-from .io import atomic_save_npy
+from .io import atomic_save_npy, set_aside
 from .meta import ChunkEntry, Pause
 from .paths import SessionPaths
 from .reader import SessionReader
@@ -167,35 +166,6 @@ def repair_session(root: str | Path) -> RepairReport:
     return RepairReport(Path(root), tuple(recovered), tuple(removed))
 
 
-def _frames_on_disk(reader: SessionReader, idx: int) -> tuple[int, Path]:
-    """How many leading rows have a frame on disk (PNG files, or decodable video frames)."""
-    if reader.frame_kind == "video":
-        video = reader.paths.chunk_video(idx, reader.meta.frame_format.ext)
-        return _count_video_frames(video), video
-    d = reader.paths.chunk_frames_dir(idx)
-    n = 0
-    while (d / f"{n + 1:06d}.png").is_file():
-        n += 1
-    return n, d
-
-
-def _count_video_frames(path: Path) -> int:
-    try:
-        import av
-    except ImportError as exc:
-        raise missing_dependency("av", "video", "recovering a video chunk") from exc
-    if not path.is_file():
-        return 0
-    n = 0
-    try:
-        with av.open(str(path)) as container:
-            for _ in container.decode(video=0):
-                n += 1
-    except av.error.FFmpegError:
-        pass  # a killed encoder leaves a torn tail: the frames decoded so far are whole
-    return n
-
-
 def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChunk:
     paths: SessionPaths = reader.paths
     j = parse_journal(jpath)
@@ -203,15 +173,13 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     rows = 0
     while rows in j.frames:
         rows += 1
-    on_disk, frames_loc = _frames_on_disk(reader, idx)
+    store = reader.frame_store
+    on_disk = store.count_on_disk(idx)
     kept = min(rows, on_disk)
-    if reader.frame_kind == "video":
-        orphaned = _trim_video(frames_loc, kept)
-    else:
-        orphaned = _move_orphans(frames_loc, kept)
+    orphaned = store.trim(idx, kept)
     if kept == 0:
         # Nothing to rebuild: keep the journal's data beside the orphans rather than delete it.
-        dest = _set_aside(jpath, paths.chunk_frames_dir(idx) / "orphans")
+        dest = set_aside(jpath, store.orphans_dir(idx))
         log.warning("chunk %d: no frame survived; journal moved to %s", idx, dest)
         return RecoveredChunk(idx, 0, len(j.frames), on_disk, orphaned, 0, len(j.events),
                               j.torn_last_line, "no complete frame: journal kept in orphans/")
@@ -239,7 +207,7 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     if reader.has_gamepad:
         arrays["gamepad"] = binned.gamepad
     files = {stem: paths.chunk_array(stem, idx).name for stem in arrays}
-    files["frames"] = str(frames_loc.relative_to(paths.root))
+    files["frames"] = store.relative_location(idx)
     for stem, arr in arrays.items():
         atomic_save_npy(paths.chunk_array(stem, idx), arr)
 
@@ -272,45 +240,3 @@ def _ints(value: object, length: int) -> list[int] | None:
         return value
     return None
 
-
-def _trim_video(path: Path, kept: int) -> tuple[str, ...]:
-    """Rewrite a video chunk as its first ``kept`` frames; keep the original in orphans/."""
-    if not path.is_file():
-        return ()
-    tmp = path.with_name(path.stem + ".repair" + path.suffix)
-    if kept > 0:
-        from ..codecs.video import remux_prefix
-
-        # Copy first, move after: an interrupted repair still finds the original in place.
-        written = remux_prefix(path, tmp, kept)
-        if written < kept:
-            log.warning("%s: only %d of %d packets copied", path.name, written, kept)
-    _set_aside(path, path.parent / "orphans")
-    if kept > 0:
-        os.replace(tmp, path)
-    return (path.name,)
-
-
-def _move_orphans(folder: Path, kept: int) -> tuple[str, ...]:
-    """Move every file of a PNG chunk folder beyond the kept rows into ``orphans/``."""
-    if not folder.is_dir():
-        return ()
-    keep = {f"{r + 1:06d}.png" for r in range(kept)}
-    moved = []
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and p.name not in keep:
-            _set_aside(p, folder / "orphans")
-            moved.append(p.name)
-    return tuple(moved)
-
-
-def _set_aside(path: Path, dest_dir: Path) -> Path:
-    """Move ``path`` into ``dest_dir`` without ever overwriting (a chunk may crash twice)."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    dest = dest_dir / path.name
-    n = 1
-    while dest.exists():
-        dest = dest_dir / f"{path.stem}.{n}{path.suffix}"
-        n += 1
-    os.replace(path, dest)
-    return dest

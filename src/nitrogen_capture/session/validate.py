@@ -6,11 +6,13 @@
 * leftover journals: a chunk left open by a crash is an error ("run merge to recover");
 * each chunk: every array present and loadable, dtype and shape (``K == len(layout)``), row counts
   equal to each other and to ``num_frames``, first/last frame index as in meta, events sorted;
-* frames (PNG storage): missing and extra files per chunk. With ``check_frames`` every PNG's
-  signature, ``IHDR`` size and ``IEND`` trailer are read (a few bytes per file: catches truncated
-  and foreign files and size changes inside a chunk) and a sample of up to 8 frames per chunk is
-  fully decoded with ``cv2.imread``. Video storage: the file exists and, with ``check_frames`` and
-  PyAV installed, its decodable frame count equals the rows;
+* frames, by the session's frame store (``FrameStore.check``). PNG storage: missing and extra
+  files per chunk; with ``check_frames`` every PNG's signature, ``IHDR`` size and ``IEND``
+  trailer are read (a few bytes per file: catches truncated and foreign files and size changes
+  inside a chunk) and a sample of up to 8 frames per chunk is fully decoded with
+  ``cv2.imread``. Video storage: the file exists and, with ``check_frames`` and PyAV installed,
+  its decodable frame count equals the rows. A ``files.frames`` entry naming another place than
+  the store reads is a warning; an unknown ``frame_format`` kind an error;
 * across chunks: timestamps and frame indices strictly increasing; tick gaps not covered by a pause
   are dropped ticks (a warning);
 * merged files: when present they must equal the concatenation of the merged chunks.
@@ -22,7 +24,6 @@ late frames, encoder cost, and input activity (presses per key, mouse motion, ev
 
 from __future__ import annotations
 
-import struct
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,13 +35,12 @@ import numpy.typing as npt
 from ..errors import SchemaVersionError, SessionFormatError
 from ..events import BUTTON, KEY, MOTION, PAD_BUTTON, WHEEL
 from .chunkcheck import check_chunk_arrays
+from .frames import ERROR, WARNING
 from .meta import ChunkEntry
 from .reader import SessionReader, load_npy
 from .timeline import pause_cuts, tick_jumps
 
 __all__ = ["Problem", "ValidationReport", "validate_session"]
-
-ERROR, WARNING, INFO = "error", "warning", "info"
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,12 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     for idx in sorted(set(reader.paths.chunk_numbers_on_disk()) - listed - open_):
         add(Problem(WARNING, f"chunk {idx}", "files on disk but not listed in meta.json"))
 
+    frames_ok = True
+    try:
+        _ = reader.frame_store
+    except SessionFormatError as exc:  # an unknown frame_format kind: frames are not checked
+        add(Problem(ERROR, "meta.json", str(exc)))
+        frames_ok = False
     good: dict[int, dict[str, npt.NDArray[Any]]] = {}
     row = 0
     for c in reader.chunks:
@@ -138,10 +144,8 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
         arrays = _check_chunk(reader, c, probs)
         if arrays is not None:
             good[c.index] = arrays
-        if reader.frame_kind == "video":
-            check_video_chunk(reader, c, probs, check_frames)
-        else:
-            check_png_chunk(reader, c, probs, check_frames)
+        if frames_ok:
+            check_chunk_frames(reader, c, probs, check_frames)
 
     included = [c.index for c in reader.included_chunks()]
     usable = [i for i in included if i in good]
@@ -257,107 +261,15 @@ def _stats(reader: SessionReader, fi: npt.NDArray[Any], ts: npt.NDArray[Any],
     }
 
 
-_PNG_SIG = b"\x89PNG\r\n\x1a\n"
-_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-_SAMPLE = 8
-
-
-def _png_header(path: Path) -> tuple[int, int] | str:
-    """(width, height) from the IHDR of a whole PNG, or what is wrong with it."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(24)
-            if len(head) < 24 or head[:8] != _PNG_SIG or head[12:16] != b"IHDR":
-                return "not a PNG file"
-            f.seek(-12, 2)
-            if f.read(12) != _IEND:
-                return "truncated (no IEND trailer)"
-    except OSError as exc:
-        return f"unreadable ({exc})"
-    w, h = struct.unpack(">II", head[16:24])
-    return int(w), int(h)
-
-
-def check_png_chunk(reader: SessionReader, c: ChunkEntry, probs: list[Problem],
-                    check_frames: bool) -> None:
-    """Missing/extra PNGs of one chunk; with ``check_frames`` headers of all, decode of a sample."""
-    where = f"chunk {c.index}"
-    folder = reader.frames_path(c)
-    if not folder.is_dir():
-        probs.append(Problem(ERROR, where, f"frame folder {folder} is missing"))
-        return
-    expected = [p.name for p in reader.frame_paths(c)]
-    names = {p.name for p in folder.iterdir() if p.is_file()}
-    missing = [x for x in expected if x not in names]
-    extra = sorted(names - set(expected))
-    if missing:
-        probs.append(Problem(ERROR, where, f"{len(missing)} frames missing: "
-                             f"{_few(missing)} in {folder}"))
-    if extra:
-        probs.append(Problem(ERROR if any(x.endswith(".png") for x in extra) else WARNING, where,
-                             f"{len(extra)} extra files without rows: {_few(extra)} in {folder}"))
-    if (folder / "orphans").is_dir():
-        probs.append(Problem(INFO, where, "orphans/ holds frames set aside by crash recovery"))
-    present = [x for x in expected if x in names]
-    if not check_frames or not present:
-        return
-    bad, sizes = [], Counter[tuple[int, int]]()
-    for name in present:
-        r = _png_header(folder / name)
-        if isinstance(r, str):
-            bad.append(f"{name} {r}")
-        else:
-            sizes[r] += 1
-    import cv2
-
-    picks = sorted({present[int(i)] for i in np.linspace(0, len(present) - 1,
-                                                         min(_SAMPLE, len(present)))})
-    for name in picks:
-        if cv2.imread(str(folder / name), cv2.IMREAD_UNCHANGED) is None:
-            bad.append(f"{name} cannot be decoded")
-    if bad:
-        probs.append(Problem(ERROR, where,
-                             f"{len(bad)} undecodable frames: {_few(sorted(set(bad)))}"))
-    if len(sizes) > 1:
-        probs.append(Problem(ERROR, where, f"frames of different sizes in one chunk: "
-                             f"{dict(sizes.most_common(3))}"))
-    want = c.size or ((c.region[2] - c.region[0], c.region[3] - c.region[1]) if c.region
-                      else None)
-    if sizes and want is not None:
-        got = sizes.most_common(1)[0][0]
-        if got != want:
-            probs.append(Problem(WARNING, where, f"frames are {got[0]}x{got[1]}, meta.json says "
-                                 f"{want[0]}x{want[1]}"))
-
-
-def check_video_chunk(reader: SessionReader, c: ChunkEntry, probs: list[Problem],
-                      check_frames: bool) -> None:
-    """The chunk's video exists; with ``check_frames`` and PyAV, it decodes to ``num_frames``."""
-    where = f"chunk {c.index}"
-    path = reader.frames_path(c)
-    if not path.is_file():
-        probs.append(Problem(ERROR, where, f"video {path} is missing"))
-        return
-    if not check_frames:
-        return
-    try:
-        import av
-    except ImportError:
-        probs.append(Problem(WARNING, where, "PyAV not installed: video frames not checked "
-                             "(pip install 'nitrogen-capture[video]')"))
-        return
-    n = 0
-    try:
-        with av.open(str(path)) as container:
-            for _ in container.decode(video=0):
-                n += 1
-    except av.error.FFmpegError as exc:
-        probs.append(Problem(ERROR, where, f"{path.name} fails to decode after {n} frames: {exc}"))
-        return
-    if n != c.num_frames:
-        probs.append(Problem(ERROR, where, f"{path.name} has {n} frames, meta.json says "
-                             f"{c.num_frames}"))
-
-
-def _few(items: list[str], k: int = 5) -> str:
-    return ", ".join(items[:k]) + (f" (+{len(items) - k} more)" if len(items) > k else "")
+def check_chunk_frames(reader: SessionReader, c: ChunkEntry, probs: list[Problem],
+                       check_frames: bool) -> None:
+    """Chunk ``c``'s frames as the session's frame store checks them (module docstring)."""
+    store, idx = reader.frame_store, c.index
+    where = f"chunk {idx}"
+    listed, reads = c.files.get("frames"), store.relative_location(idx)
+    if listed and listed != reads:
+        probs.append(Problem(WARNING, where, f"files.frames is {listed}, but this session's "
+                             f"frames are read from {reads}"))
+    for level, message in store.check(idx, c.num_frames, reader.frame_size(c),
+                                      check_frames):
+        probs.append(Problem(level, where, message))

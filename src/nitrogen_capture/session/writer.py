@@ -7,10 +7,11 @@ design: one owner, no locks). It learns, in this order for each frame:
 2. :meth:`on_events` - raw events as they were drained (journal: event records);
 3. :meth:`on_row` - the binned row of the oldest frame without one (after the binning delay);
 4. :meth:`on_encoded` - its PNG is on disk (video: the frame is in the encoder);
-5. video only, once per chunk: :meth:`on_file_closed` - the chunk's ``.mkv`` is finished.
+5. one-file frame stores (video) only, once per chunk: :meth:`on_file_closed` - the chunk's
+   ``.mkv`` is finished.
 
 A chunk is complete when no more frames can join it (the next chunk started or recording
-stopped), every row is binned and every frame is encoded (and, for video storage, its file is
+stopped), every row is binned and every frame is encoded (and, for a one-file store, its file is
 closed, so a complete chunk never points at a file without its last frames or index): then its
 arrays are saved atomically,
 ``meta.json`` is replaced and its journal deleted. Until then the journal (flushed about once a
@@ -30,6 +31,7 @@ import numpy.typing as npt
 
 from ..binning import GAMEPAD_WIDTH
 from ..events import HeldKeys, InputEvent, events_to_array
+from .frames import open_frame_store
 from .io import atomic_save_npy
 from .meta import ChunkEntry, SessionMeta
 from .paths import SessionPaths
@@ -87,9 +89,8 @@ class SessionWriter:
         self.bytes_written = 0
         self.errors: list[str] = []
         self._held = HeldKeys()  # keys held in the journaled stream
-        fmt = meta.frame_format
-        # Video storage: one file per chunk, frames/chunk_NNN.<ext>; None for the PNG folders.
-        self.video_ext: str | None = fmt.ext if fmt.kind == "video" else None
+        # Where frames go and whether a chunk waits for its file to be closed.
+        self.frame_store = open_frame_store(paths.root, meta.frame_format)
 
     @property
     def held(self) -> list[tuple[str, str]]:
@@ -130,7 +131,7 @@ class SessionWriter:
         first_row = self.rows_total_frames()
         state = ChunkState(number, first_row, region, size,
                            held_at_start=self._held.undo(moved).codes(),
-                           file_closed=self.video_ext is None)
+                           file_closed=not self.frame_store.single_file)
         self.open_chunks.append(state)
         state.journal = open(self.paths.journal(number), "w", encoding="utf-8")  # noqa: SIM115
         self._journal(state, {"kind": "chunk", "chunk": number, "first_row": first_row,
@@ -181,8 +182,9 @@ class SessionWriter:
                 if error is None:
                     chunk.encoded += 1
                     self.encode_ms.append(ms)
-                    if self.video_ext is None:  # video: counted as file sizes when closed
-                        self.bytes_written += nbytes
+                    # What this frame added to the disk (a one-file store's closing result
+                    # adds the rest of the file): the results sum to the bytes written.
+                    self.bytes_written += nbytes
                 else:
                     chunk.failed += 1
                     self.errors.append(error)
@@ -190,7 +192,7 @@ class SessionWriter:
         self.maybe_finalize()
 
     def on_file_closed(self, chunk_number: int, nbytes: int, error: str | None) -> None:
-        """Video storage: the file of ``chunk_number`` is flushed and closed (or failed to be)."""
+        """One-file store: chunk ``chunk_number``'s file is closed (or failed to be)."""
         for chunk in self.open_chunks:
             if chunk.number == chunk_number:
                 chunk.file_closed = True
@@ -254,9 +256,7 @@ class SessionWriter:
         }
         if self.gamepad:
             arrays["gamepad"] = np.array(chunk.gamepad, dtype=np.float32).reshape(n, GAMEPAD_WIDTH)
-        frames = (self.paths.chunk_video(chunk.number, self.video_ext) if self.video_ext
-                  else self.paths.chunk_frames_dir(chunk.number))
-        files = {"frames": frames.relative_to(self.paths.root).as_posix()}
+        files = {"frames": self.frame_store.relative_location(chunk.number)}
         for stem, arr in arrays.items():
             path = self.paths.chunk_array(stem, chunk.number)
             atomic_save_npy(path, arr)

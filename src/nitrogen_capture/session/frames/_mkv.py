@@ -1,0 +1,188 @@
+"""The Matroska store (``frame_format`` kind ``video``): one H.264 file per chunk.
+
+Chunk ``n`` is ``frames/chunk_NNN.<ext>``; decoded frame ``k`` is row ``k`` (docs/format.md,
+"Video frame storage"). One ordered encoder process
+(:func:`nitrogen_capture.codecs.video.video_worker`) appends the frames and closes the file when
+the chunk ends. An odd size is padded on write and cropped back here to the chunk's real size
+(:mod:`nitrogen_capture.codecs.h264`, the one rule for every H.264 writer).
+
+File extension: ``frame_format.ext`` (:class:`~nitrogen_capture.session.meta.FrameFormat`
+reads it, or an older session's ``container``, with ``mkv`` as the default).
+
+Reading, crash repair and validate share one decode loop (:meth:`MkvStore._decode`): a file that
+a killed encoder left with a torn tail yields its whole frames, then raises SessionFormatError
+saying how many came out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from ...errors import DependencyError, SessionFormatError
+from ..io import set_aside
+from ..meta_parts import FrameFormat
+from .base import ERROR, INFO, WARNING, Finding, Frame, FrameStore, Size
+
+if TYPE_CHECKING:
+    from ...codecs.pool import EncoderSpec
+    from ...config import RecordConfig
+
+__all__ = ["MkvStore"]
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_EXT = "mkv"
+
+
+class MkvStore(FrameStore):
+    """One Matroska (H.264) file per chunk (see the module docstring)."""
+
+    kind: ClassVar[str] = "video"
+    single_file: ClassVar[bool] = True
+
+    @classmethod
+    def new_format(cls, config: RecordConfig) -> FrameFormat:
+        """The libx264 settings of ``config`` (checks PyAV and libx264 first)."""
+        from ...codecs.video import VideoSettings, check_video_support
+
+        check_video_support()  # av missing -> DependencyError naming the 'video' extra
+        s = VideoSettings(config.fps, config.video_crf, config.video_preset)
+        return FrameFormat(cls.kind, "libx264", _DEFAULT_EXT, {
+            "codec": "h264", "crf": s.crf, "preset": s.preset, "pix_fmt": "yuv420p",
+            "container": _DEFAULT_EXT,
+            "odd_size": "padded by one replicated pixel; chunk size is the real size"})
+
+    # -- write side ------------------------------------------------------------------------------
+    def frame_target(self, n: int, row: int) -> Path:
+        """Every row of a chunk names the chunk's one file (the worker keeps it open)."""
+        return self.location(n)
+
+    def encoder_spec(self, *, workers: int, fps: float) -> EncoderSpec:
+        """One ordered libx264 process (``workers`` is ignored: x264 threads inside it)."""
+        from ...codecs.pool import EncoderSpec
+        from ...codecs.video import VideoSettings, video_worker
+
+        options = self.format.options
+        settings = VideoSettings(fps, int(options.get("crf", 18)),
+                                 str(options.get("preset", "ultrafast")))
+        return EncoderSpec(video_worker, settings, 1, ordered=True, name="video")
+
+    # -- read side -------------------------------------------------------------------------------
+    def location(self, n: int) -> Path:
+        """``frames/chunk_NNN.<ext>``."""
+        return self.paths.chunk_video(n, self.format.ext)
+
+    def orphans_dir(self, n: int) -> Path:
+        """``frames/orphans/`` (shared by the chunks: the files keep their chunk names)."""
+        return self.paths.frames_dir / "orphans"
+
+    def frames_present(self, n: int, num_frames: int) -> npt.NDArray[np.bool_]:
+        """Every row when the chunk's file exists, none otherwise."""
+        return np.full(num_frames, self.location(n).is_file(), dtype=bool)
+
+    def _decode(self, path: Path, purpose: str) -> Generator[Any, None, None]:
+        """The decode loop: ``av.VideoFrame`` objects of ``path`` in order.
+
+        Raises SessionFormatError when the file is missing or, after the frames decoded so far,
+        when it fails (a killed encoder leaves a torn tail); DependencyError without PyAV.
+        """
+        from ...codecs.h264 import load_av
+
+        av = load_av(purpose)
+        if not path.is_file():
+            raise SessionFormatError(f"{path} is missing")
+        n = 0
+        try:
+            with av.open(str(path)) as container:
+                for frame in container.decode(video=0):
+                    yield frame
+                    n += 1
+        except av.error.FFmpegError as exc:
+            raise SessionFormatError(f"{path.name} fails to decode after {n} frames: {exc}",
+                                     ) from exc
+
+    def count_on_disk(self, n: int) -> int:
+        """Frames that decode from the start of the file (0 when it is missing)."""
+        count = 0
+        try:
+            for _ in self._decode(self.location(n), "recovering a video chunk"):
+                count += 1
+        except SessionFormatError as exc:  # the frames decoded so far are whole
+            log.info("chunk %d: %s", n, exc)
+        return count
+
+    def iter_frames(self, n: int, num_frames: int, size: Size,
+                    ) -> Generator[Frame, None, None]:
+        """Decode the file's first ``num_frames`` frames, cropped back to ``size``."""
+        from ...codecs.h264 import crop_to
+
+        path = self.location(n)
+        frames = self._decode(path, "reading video frame storage")
+        got = 0
+        try:
+            for frame in frames:
+                if got == num_frames:
+                    return
+                yield crop_to(np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8),
+                              size)
+                got += 1
+        finally:
+            frames.close()
+        if got < num_frames:
+            raise SessionFormatError(f"{path} has {got} frames, meta.json says {num_frames}")
+
+    def check(self, n: int, num_frames: int, size: Size, check_frames: bool) -> list[Finding]:
+        """The file exists; with ``check_frames`` and PyAV it decodes to ``num_frames``."""
+        from ...codecs.h264 import even_size
+
+        path = self.location(n)
+        if not path.is_file():
+            return [(ERROR, f"video {path} is missing")]
+        out: list[Finding] = []
+        if any(self.orphans_dir(n).glob(f"{path.stem}.*")):
+            out.append((INFO, "orphans/ holds the original file set aside by crash recovery"))
+        if not check_frames:
+            return out
+        count, coded = 0, None
+        try:
+            for frame in self._decode(path, "checking video frames"):
+                coded = coded or (int(frame.width), int(frame.height))
+                count += 1
+        except DependencyError:
+            return [*out, (WARNING, "PyAV not installed: video frames not checked "
+                                    "(pip install 'nitrogen-capture[video]')")]
+        except SessionFormatError as exc:
+            return [*out, (ERROR, str(exc))]
+        if count != num_frames:
+            out.append((ERROR, f"{path.name} has {count} frames, meta.json says {num_frames}"))
+        if coded is not None and size is not None and coded not in (size, even_size(*size)):
+            out.append((WARNING, f"frames are {coded[0]}x{coded[1]}, meta.json says "
+                                 f"{size[0]}x{size[1]}"))
+        return out
+
+    def trim(self, n: int, kept: int) -> tuple[str, ...]:
+        """Rewrite the file as its first ``kept`` frames (stream copy); the original to orphans/.
+
+        Copy first, move after: an interrupted repair still finds the original in place.
+        """
+        path = self.location(n)
+        if not path.is_file():
+            return ()
+        tmp = path.with_name(path.stem + ".repair" + path.suffix)
+        if kept > 0:
+            from ...codecs.video import remux_prefix
+
+            written = remux_prefix(path, tmp, kept)
+            if written < kept:
+                log.warning("%s: only %d of %d packets copied", path.name, written, kept)
+        set_aside(path, self.orphans_dir(n))
+        if kept > 0:
+            os.replace(tmp, path)
+        return (path.name,)

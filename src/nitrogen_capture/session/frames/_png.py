@@ -1,0 +1,202 @@
+"""The PNG folder store (``frame_format`` kind ``png``): the original tool's layout, lossless.
+
+Chunk ``n`` is the folder ``frames/chunk_NNN/`` with one 24-bit PNG per row, ``{row + 1:06d}.png``
+(docs/format.md). Encoder workers (:func:`nitrogen_capture.codecs.png.png_worker`, fpng or
+OpenCV) write each PNG under a temporary name and rename it, so a PNG that exists is whole:
+crash repair keeps the longest prefix of existing files without decoding anything. Frames decode
+independently, so :meth:`PngFolderStore.map_frames` decodes them on a few threads (OpenCV
+releases the GIL).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter, deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from ...errors import SessionFormatError
+from ..io import set_aside
+from ..meta_parts import FrameFormat
+from .base import ERROR, INFO, WARNING, Finding, Frame, FrameStore, Size, few
+
+if TYPE_CHECKING:
+    from ...codecs.pool import EncoderSpec
+    from ...config import RecordConfig
+
+__all__ = ["PngFolderStore"]
+
+T = TypeVar("T")
+_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_SAMPLE = 8  # frames per chunk fully decoded by validate (all are header-checked)
+
+
+def _read(path: Path) -> Frame:
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise SessionFormatError(f"{path} is missing or cannot be decoded")
+    return np.asarray(img, dtype=np.uint8)
+
+
+def _png_header(path: Path) -> tuple[int, int] | str:
+    """(width, height) from the IHDR of a whole PNG, or what is wrong with it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(24)
+            if len(head) < 24 or head[:8] != _PNG_SIG or head[12:16] != b"IHDR":
+                return "not a PNG file"
+            f.seek(-12, 2)
+            if f.read(12) != _IEND:
+                return "truncated (no IEND trailer)"
+    except OSError as exc:
+        return f"unreadable ({exc})"
+    w, h = struct.unpack(">II", head[16:24])
+    return int(w), int(h)
+
+
+class PngFolderStore(FrameStore):
+    """One folder of PNGs per chunk (see the module docstring)."""
+
+    kind: ClassVar[str] = "png"
+
+    @classmethod
+    def new_format(cls, config: RecordConfig) -> FrameFormat:
+        """``{"kind": "png", "encoder": <resolved name>, "ext": "png"}``."""
+        from ...codecs.png import get_png_encoder
+
+        encoder, _ = get_png_encoder(config.png_encoder)  # "auto" -> fpng or opencv
+        return FrameFormat(cls.kind, encoder, "png")
+
+    # -- write side ------------------------------------------------------------------------------
+    def prepare_chunk(self, n: int) -> None:
+        """Create ``frames/chunk_NNN/``."""
+        self.location(n).mkdir(parents=True, exist_ok=True)
+
+    def frame_target(self, n: int, row: int) -> Path:
+        """``frames/chunk_NNN/{row + 1:06d}.png``."""
+        return self.paths.frame_png(n, row + 1)
+
+    def encoder_spec(self, *, workers: int, fps: float) -> EncoderSpec:
+        """``workers`` PNG encoder processes, in any order."""
+        from ...codecs.png import png_worker
+        from ...codecs.pool import EncoderSpec
+
+        return EncoderSpec(png_worker, self.format.encoder or "auto", workers,
+                           ordered=False, name="png")
+
+    # -- read side -------------------------------------------------------------------------------
+    def location(self, n: int) -> Path:
+        """``frames/chunk_NNN/``."""
+        return self.paths.chunk_frames_dir(n)
+
+    def orphans_dir(self, n: int) -> Path:
+        """``frames/chunk_NNN/orphans/``."""
+        return self.location(n) / "orphans"
+
+    def frames_present(self, n: int, num_frames: int) -> npt.NDArray[np.bool_]:
+        """Per row: does its PNG exist."""
+        return np.array([self.frame_target(n, r).is_file() for r in range(num_frames)],
+                        dtype=bool)
+
+    def count_on_disk(self, n: int) -> int:
+        """Leading rows whose PNG exists (an existing PNG is whole: it was renamed into place)."""
+        rows = 0
+        while self.frame_target(n, rows).is_file():
+            rows += 1
+        return rows
+
+    def iter_frames(self, n: int, num_frames: int, size: Size,
+                    ) -> Generator[Frame, None, None]:
+        """Decode the PNGs in row order (stored at the real size: ``size`` is not needed)."""
+        for r in range(num_frames):
+            yield _read(self.frame_target(n, r))
+
+    def map_frames(self, n: int, num_frames: int, size: Size, rows: Iterable[int],
+                   transform: Callable[[Frame], T], *, workers: int = 1) -> Iterator[T]:
+        """Decode and transform on ``workers`` threads, a bounded number in flight, in order."""
+
+        def load(row: int) -> T:
+            return transform(_read(self.frame_target(n, row)))
+
+        depth = 4 * workers  # memory stays flat: at most this many frames wait
+        with ThreadPoolExecutor(workers, thread_name_prefix="frames") as pool:
+            pending: deque[Future[T]] = deque()
+            for row in rows:
+                pending.append(pool.submit(load, int(row)))
+                if len(pending) >= depth:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    def check(self, n: int, num_frames: int, size: Size, check_frames: bool) -> list[Finding]:
+        """Missing/extra PNGs; with ``check_frames`` every header and a decoded sample."""
+        folder = self.location(n)
+        if not folder.is_dir():
+            return [(ERROR, f"frame folder {folder} is missing")]
+        out: list[Finding] = []
+        expected = [self.frame_target(n, r).name for r in range(num_frames)]
+        names = {p.name for p in folder.iterdir() if p.is_file()}
+        missing = [x for x in expected if x not in names]
+        extra = sorted(names - set(expected))
+        if missing:
+            out.append((ERROR, f"{len(missing)} frames missing: {few(missing)} in {folder}"))
+        if extra:
+            out.append((ERROR if any(x.endswith(".png") for x in extra) else WARNING,
+                        f"{len(extra)} extra files without rows: {few(extra)} in {folder}"))
+        if self.orphans_dir(n).is_dir():
+            out.append((INFO, "orphans/ holds frames set aside by crash recovery"))
+        present = [x for x in expected if x in names]
+        if check_frames and present:
+            out += self._check_files(folder, present, size)
+        return out
+
+    def _check_files(self, folder: Path, present: list[str], size: Size) -> list[Finding]:
+        # Headers and trailers of all (a few bytes each: catches truncated and foreign files
+        # and size changes inside a chunk), a full decode of an even sample.
+        out: list[Finding] = []
+        bad, sizes = [], Counter[tuple[int, int]]()
+        for name in present:
+            r = _png_header(folder / name)
+            if isinstance(r, str):
+                bad.append(f"{name} {r}")
+            else:
+                sizes[r] += 1
+        import cv2
+
+        picks = sorted({present[int(i)] for i in np.linspace(0, len(present) - 1,
+                                                             min(_SAMPLE, len(present)))})
+        for name in picks:
+            if cv2.imread(str(folder / name), cv2.IMREAD_UNCHANGED) is None:
+                bad.append(f"{name} cannot be decoded")
+        if bad:
+            out.append((ERROR, f"{len(bad)} undecodable frames: {few(sorted(set(bad)))}"))
+        if len(sizes) > 1:
+            out.append((ERROR, f"frames of different sizes in one chunk: "
+                               f"{dict(sizes.most_common(3))}"))
+        if sizes and size is not None:
+            got = sizes.most_common(1)[0][0]
+            if got != size:
+                out.append((WARNING, f"frames are {got[0]}x{got[1]}, meta.json says "
+                                     f"{size[0]}x{size[1]}"))
+        return out
+
+    def trim(self, n: int, kept: int) -> tuple[str, ...]:
+        """Move every file of the folder beyond the kept rows (temporaries too) to orphans/."""
+        folder = self.location(n)
+        if not folder.is_dir():
+            return ()
+        keep = {self.frame_target(n, r).name for r in range(kept)}
+        moved = []
+        for p in sorted(folder.iterdir()):
+            if p.is_file() and p.name not in keep:
+                set_aside(p, self.orphans_dir(n))
+                moved.append(p.name)
+        return tuple(moved)
