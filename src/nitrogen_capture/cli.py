@@ -3,21 +3,27 @@
 The CLI is thin: each subcommand parses flags into a config and calls a library function.
 Exit codes: 0 ok, 1 failure (including a validation with errors), 2 usage (bad flags or values).
 Errors of this package become one line on stderr (``--debug`` shows the traceback).
+
+Flags that fill a settings dataclass (``RecordConfig``, ``TargetSpec``, ``ConvertSettings``) use
+the field's name as ``dest`` and :func:`field_default` as their default, so the settings are the
+one place a default is written. A :class:`~nitrogen_capture.errors.ConfigError` naming a
+``setting`` is printed with that setting's flag (the flag whose ``dest`` it is).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import __version__
 from .errors import ConfigError, NitrogenCaptureError
 
-__all__ = ["main"]
+__all__ = ["build_parser", "field_default", "main", "setting_flag", "subcommand_parser"]
 
 log = logging.getLogger("nitrogen_capture")
 
@@ -55,6 +61,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommand_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of subcommand ``command`` inside the full parser from :func:`build_parser`."""
+    # argparse has no public way to list a parser's actions; _actions is stable since 3.2.
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            sub: argparse.ArgumentParser = action.choices[command]
+            return sub
+    raise KeyError(command)
+
+
+def field_default(cls: type[Any], name: str) -> Any:
+    """The default of field ``name`` of the settings dataclass ``cls``: its flag's default."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+            break
+    raise TypeError(f"{cls.__name__} has no field {name!r} with a default")
+
+
+def setting_flag(parser: argparse.ArgumentParser, setting: str) -> str | None:
+    """The flag of ``parser`` that fills settings field ``setting`` (its ``dest``), if any."""
+    for action in parser._actions:
+        if action.dest == setting and action.option_strings:
+            return action.option_strings[0]
+    return None
+
+
+def _config_message(parser: argparse.ArgumentParser, command: str, exc: ConfigError) -> str:
+    """The error's message, naming the flag of its setting.
+
+    The settings' own messages already name the flag; one that does not gets it as a prefix.
+    """
+    message = str(exc)
+    flag = setting_flag(subcommand_parser(parser, command), exc.setting) if exc.setting else None
+    return message if flag is None or flag in message else f"{flag}: {message}"
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     """Flags every subcommand takes."""
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
@@ -82,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         if debug:
             raise
-        print(f"nitrogen-capture {args.command}: error: {exc}", file=sys.stderr)
+        print(f"nitrogen-capture {args.command}: error: "
+              f"{_config_message(parser, args.command, exc)}", file=sys.stderr)
         return 2
     except NitrogenCaptureError as exc:
         if debug:

@@ -1,7 +1,9 @@
 """``convert``: a session to NitroGen training data (the original ``convert_to_nitrogen.py``).
 
 Flags of the original tool are kept (``--root --out --img-size 256 --seq-len 16 --mouse-scale 300
---mouse-clip 1.0``); the rest are ours (docs/export.md).
+--mouse-clip 1.0``); the rest are ours (docs/export.md). Each flag's ``dest`` is the
+:class:`~nitrogen_capture.export.settings.ConvertSettings` field it fills, its default that field's
+default and its choices the tuple the settings check against (``tests/test_settings.py``).
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from .export.keymap import ACTION_SPACES
-from .export.source import FORMATS, INPUT_SOURCES, OBS_DTYPES
+from .export.settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
 
 __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: Any) -> None:
     """Register ``convert``."""
-    from .cli import add_common
+    from .cli import add_common, field_default
+
+    def conv(name: str) -> Any:
+        return field_default(ConvertSettings, name)
 
     p = sub.add_parser(
         "convert", help="export a session to a NitroGen .pt (or the NitroGen dataset tree)",
@@ -29,36 +34,41 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, type=Path,
                    help=".pt file (with --shard-frames: the stem of the shards and the index), "
                         "or the output directory for --format nitrogen-dataset")
-    p.add_argument("--img-size", type=int, default=256, help="observation side in px (256)")
-    p.add_argument("--seq-len", type=int, default=16, help="action steps per window, T (16)")
-    p.add_argument("--mouse-scale", type=float, default=300.0,
-                   help="mouse counts per step that make a full stick deflection (300)")
-    p.add_argument("--mouse-clip", type=float, default=1.0,
-                   help="mouse stick limit per axis, in (0, 1] (1.0)")
-    p.add_argument("--action-space", choices=ACTION_SPACES, default="nitrogen",
+    p.add_argument("--img-size", type=int, default=conv("img_size"),
+                   help="observation side in px (%(default)s)")
+    p.add_argument("--seq-len", type=int, default=conv("seq_len"),
+                   help="action steps per window, T (%(default)s)")
+    p.add_argument("--mouse-scale", type=float, default=conv("mouse_scale"),
+                   help="mouse counts per step that make a full stick deflection (%(default)g)")
+    p.add_argument("--mouse-clip", type=float, default=conv("mouse_clip"),
+                   help="mouse stick limit per axis, in (0, 1] (%(default)s)")
+    p.add_argument("--action-space", choices=ACTION_SPACES, default=conv("action_space"),
                    help="nitrogen: the 25-D vector of the released model; raw: layout keys + "
                         "4 stick axes")
-    p.add_argument("--action-shift", type=int, default=0,
+    p.add_argument("--action-shift", type=int, default=conv("action_shift"),
                    help="steps between the observation and its first action (released "
                         "checkpoint: 3)")
-    p.add_argument("--action-hz", type=float, default=None,
+    p.add_argument("--action-hz", type=float, default=conv("action_hz"),
                    help="re-bin actions from the raw events onto an exact grid at this rate "
                         "(NitroGen: 60); default: the session's own per-frame rows")
-    p.add_argument("--obs-dtype", choices=OBS_DTYPES, default="float32",
+    p.add_argument("--obs-dtype", choices=OBS_DTYPES, default=conv("obs_dtype"),
                    help="float32 in [0, 1] (the original) or uint8 (4x smaller)")
-    p.add_argument("--shard-frames", type=int, default=0,
+    p.add_argument("--shard-frames", type=int, default=conv("shard_frames"),
                    help="windows per output file; writes <stem>-NNNNN.pt + <stem>.index.json")
-    p.add_argument("--keymap", type=Path, default=None,
+    p.add_argument("--keymap", type=Path, default=conv("keymap"),
                    help="keyboard/mouse -> gamepad keymap TOML (default: the shipped one)")
-    p.add_argument("--input-source", choices=INPUT_SOURCES, default="auto",
+    p.add_argument("--input-source", choices=INPUT_SOURCES, default=conv("input_source"),
                    help="auto: the gamepad when the session recorded one, else keyboard/mouse")
-    p.add_argument("--format", choices=FORMATS, default="pt",
+    p.add_argument("--format", choices=FORMATS, default=conv("format"),
                    help="pt (default) or nitrogen-dataset (parquet + metadata.json + video.mp4)")
-    p.add_argument("--no-video", action="store_true",
+    p.add_argument("--no-video", dest="video", action="store_false", default=conv("video"),
                    help="nitrogen-dataset: write no video.mp4")
-    p.add_argument("--game", default=None, help="nitrogen-dataset: the 'game' of metadata.json")
-    p.add_argument("--workers", type=int, default=2, help="frame decode threads (2)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--game", default=conv("game"),
+                   help="nitrogen-dataset: the 'game' of metadata.json")
+    p.add_argument("--workers", type=int, default=conv("workers"),
+                   help="frame decode threads (%(default)s)")
+    p.add_argument("--overwrite", action="store_true", default=conv("overwrite"),
+                   help="replace an existing output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_common(p)
     p.set_defaults(handler=run)
@@ -67,7 +77,7 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run a conversion from parsed flags; errors propagate as package exceptions."""
     from .errors import SessionError
-    from .export import ConvertSettings, convert
+    from .export import convert
 
     if not args.root.is_dir():
         raise SessionError(f"--root {args.root} is not a directory")
@@ -77,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         action_shift=args.action_shift, action_hz=args.action_hz, obs_dtype=args.obs_dtype,
         shard_frames=args.shard_frames, keymap=args.keymap, input_source=args.input_source,
         format=args.format, overwrite=args.overwrite, workers=args.workers,
-        video=not args.no_video, game=args.game)
+        video=args.video, game=args.game)
     t0 = time.perf_counter()
     if args.no_progress:
         result = convert(settings)

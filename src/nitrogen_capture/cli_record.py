@@ -1,72 +1,125 @@
-"""``record`` (the original ``capture_logger.py`` flags) and ``windows``."""
+"""``record`` (the original ``capture_logger.py`` flags) and ``windows``.
+
+Each flag that fills a setting has the field's name as ``dest``, the field's default
+(:func:`~nitrogen_capture.cli.field_default` of :class:`RecordConfig` or :class:`TargetSpec`)
+and, for a choice, the tuple the library checks against; ``tests/test_settings.py`` holds them
+together. ``--source``, ``--layout`` (a file, read into ``layout``) and ``--debug-list-windows``
+belong to the command only.
+
+After a clean stop (a limit, Ctrl+C / SIGINT, SIGTERM, the window closed) ``record`` merges the
+session exactly as ``nitrogen-capture merge`` does, so it ends with the layout of
+docs/format.md; ``--no-merge`` leaves only the chunks. A failed stop merges nothing: its error
+already says to run ``merge``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .capture import BACKENDS as CAPTURE_BACKENDS
+from .codecs.png import PNG_ENCODERS
+from .codecs.video import X264_PRESETS
+from .config import FRAME_FORMATS, RecordConfig, TargetSpec
 from .inputs import BACKENDS as INPUT_BACKENDS
+from .inputs._live import GAMEPAD_BACKENDS
+
+if TYPE_CHECKING:
+    from .record import Recorder, RecordResult
+    from .session import MergeReport
+
+__all__ = ["SOURCES", "add_parser", "run_record", "run_windows"]
+
+SOURCES: tuple[str, ...] = ("screen", "synthetic")
+_SignalHandler = Callable[[int, FrameType | None], None]
 
 
 def add_parser(sub: Any) -> None:
     """Register ``record`` and ``windows``."""
-    from .cli import add_common
+    from .cli import add_common, field_default
+
+    def rec(name: str) -> Any:
+        return field_default(RecordConfig, name)
 
     p = sub.add_parser("record", help="record a game window (frames + input)",
                        description="Record frames at a locked FPS plus keyboard, mouse and "
-                                   "gamepad input into a chunked session directory. Starts "
-                                   "paused: F8 toggles, F6 or Ctrl+T resume, F7 or Ctrl+P pause.")
+                                   "gamepad input into a chunked session directory, then merge "
+                                   "it. Starts paused: F8 toggles, F6 or Ctrl+T resume, F7 or "
+                                   "Ctrl+P pause.")
     p.add_argument("--out", type=Path, help="new session directory")
-    p.add_argument("--fps", type=float, default=30.0, help="target capture rate (default 30)")
-    tgt = p.add_argument_group("target (one of)")
-    tgt.add_argument("--process-name", help="executable name, e.g. Game.exe or game")
-    tgt.add_argument("--window-title", help="substring of the window title")
-    tgt.add_argument("--pid", type=int, help="process id owning the window")
+    p.add_argument("--fps", type=float, default=rec("fps"),
+                   help="target capture rate (default %(default)g)")
+    tgt = p.add_argument_group("target", "a window (its flags narrow each other) or a region")
+    tgt.add_argument("--process-name", default=field_default(TargetSpec, "process_name"),
+                     help="executable name, e.g. Game.exe or game")
+    tgt.add_argument("--window-title", default=field_default(TargetSpec, "window_title"),
+                     help="substring of the window title")
+    tgt.add_argument("--pid", type=int, default=field_default(TargetSpec, "pid"),
+                     help="process id owning the window")
     tgt.add_argument("--region", type=int, nargs=4, metavar=("L", "T", "R", "B"),
+                     default=field_default(TargetSpec, "region"),
                      help="fixed desktop region: left top right bottom")
-    tgt.add_argument("--monitor", type=int, help="monitor / output index")
-    tgt.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
-                     help="how long to wait for the window to appear (default 10)")
-    p.add_argument("--chunk-size", type=int, default=500, help="frames per chunk (default 500)")
-    p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = no limit)")
-    p.add_argument("--seconds", type=float, default=0.0, help="stop after S seconds (0 = no limit)")
-    p.add_argument("--skip-late", action="store_true",
+    tgt.add_argument("--monitor", type=int, default=field_default(TargetSpec, "monitor"),
+                     help="monitor / output index")
+    tgt.add_argument("--wait", dest="wait_s", type=float, metavar="SECONDS",
+                     default=field_default(TargetSpec, "wait_s"),
+                     help="how long to wait for the window to appear (default %(default)g)")
+    p.add_argument("--chunk-size", type=int, default=rec("chunk_size"),
+                   help="frames per chunk (default %(default)s)")
+    p.add_argument("--max-frames", type=int, default=rec("max_frames"),
+                   help="stop after N frames (0 = no limit)")
+    p.add_argument("--seconds", dest="max_seconds", type=float, default=rec("max_seconds"),
+                   metavar="SECONDS", help="stop after S seconds (0 = no limit)")
+    p.add_argument("--skip-late", action="store_true", default=rec("skip_late"),
                    help="skip whole missed periods instead of re-anchoring the schedule")
     p.add_argument("--start-immediately", action="store_true",
+                   default=rec("start_immediately"),
                    help="record from the start instead of waiting for a resume hotkey")
-    p.add_argument("--status-interval", type=float, default=1.0,
-                   help="seconds between status updates (0 = off)")
+    p.add_argument("--status-interval", type=float, default=rec("status_interval"),
+                   help="seconds between status updates (0 = off; default %(default)g)")
+    p.add_argument("--no-merge", dest="merge", action="store_false", default=rec("merge"),
+                   help="leave only the chunks; merge later with nitrogen-capture merge")
     p.add_argument("--debug-list-windows", action="store_true",
                    help="list visible windows (title, PID, process, geometry) and exit")
-    p.add_argument("--source", choices=("screen", "synthetic"), default="screen",
+    p.add_argument("--source", choices=SOURCES, default=SOURCES[0],
                    help="synthetic = test pattern + scripted input, no display needed "
                         "(implies --start-immediately)")
-    p.add_argument("--capture-backend", choices=CAPTURE_BACKENDS, default="auto")
-    p.add_argument("--input-backend", choices=INPUT_BACKENDS, default="auto")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic source/script")
-    p.add_argument("--layout", type=Path, help="key layout TOML (a 'keys' list)")
-    p.add_argument("--frame-format", choices=("png", "video"), default="png",
+    p.add_argument("--capture-backend", choices=CAPTURE_BACKENDS, default=rec("capture_backend"))
+    p.add_argument("--input-backend", choices=INPUT_BACKENDS, default=rec("input_backend"))
+    p.add_argument("--seed", type=int, default=rec("seed"),
+                   help="seed of the synthetic source/script")
+    # A file read into the `layout` setting; no file means the field's default layout.
+    p.add_argument("--layout", dest="layout_file", type=Path, metavar="FILE",
+                   help="key layout TOML (a 'keys' list)")
+    p.add_argument("--frame-format", choices=FRAME_FORMATS, default=rec("frame_format"),
                    help="png = one PNG per frame (default); video = H.264 in one MKV per chunk")
-    p.add_argument("--video-crf", type=int, default=18,
+    p.add_argument("--video-crf", type=int, default=rec("video_crf"),
                    help="H.264 quality of --frame-format video, 0..51, lower = better "
-                        "(default 18)")
-    p.add_argument("--video-preset", default="ultrafast",
-                   help="libx264 speed preset of --frame-format video (default ultrafast)")
-    p.add_argument("--png-encoder", choices=("auto", "fpng", "opencv"), default="auto")
-    p.add_argument("--encoder-workers", type=int, default=2, help="encoder processes")
-    p.add_argument("--queue-frames", type=int, default=32,
-                   help="frames that may wait for the encoder before frames are dropped")
-    p.add_argument("--no-focus-pause", action="store_true",
+                        "(default %(default)s)")
+    p.add_argument("--video-preset", choices=X264_PRESETS, default=rec("video_preset"),
+                   metavar="PRESET",
+                   help="libx264 speed preset of --frame-format video: %(choices)s "
+                        "(default %(default)s)")
+    p.add_argument("--png-encoder", choices=PNG_ENCODERS, default=rec("png_encoder"))
+    p.add_argument("--encoder-workers", type=int, default=rec("encoder_workers"),
+                   help="encoder processes (default %(default)s)")
+    p.add_argument("--queue-frames", type=int, default=rec("queue_frames"),
+                   help="frames that may wait for the encoder before frames are dropped "
+                        "(default %(default)s)")
+    p.add_argument("--no-focus-pause", dest="focus_pause", action="store_false",
+                   default=rec("focus_pause"),
                    help="keep capturing frames while the window is not focused "
                         "(input is still only recorded while it is)")
-    p.add_argument("--gamepad", action="store_true", help="record a gamepad too")
-    p.add_argument("--gamepad-backend", choices=("auto", "xinput", "sdl"), default="auto",
+    p.add_argument("--gamepad", action="store_true", default=rec("gamepad"),
+                   help="record a gamepad too")
+    p.add_argument("--gamepad-backend", choices=GAMEPAD_BACKENDS, default=rec("gamepad_backend"),
                    help="auto: XInput on Windows, SDL2 elsewhere; sdl reads PlayStation pads "
                         "on Windows")
     add_common(p)
@@ -90,69 +143,130 @@ def run_windows(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config(args: argparse.Namespace) -> Any:
+def _config(args: argparse.Namespace) -> RecordConfig:
     from .capture.base import Region
-    from .config import RecordConfig, TargetSpec
+    from .cli import field_default
     from .errors import ConfigError
-    from .keylayout import DEFAULT_LAYOUT, load_layout
+    from .keylayout import load_layout
 
     if args.out is None:
-        raise ConfigError("--out is required (a new session directory)")
+        raise ConfigError("--out is required (a new session directory)", setting="out")
     synthetic = args.source == "synthetic"
-    chosen = [n for n in ("process_name", "window_title", "pid", "region")
-              if getattr(args, n) is not None]
-    if len(chosen) > 1:
-        raise ConfigError("give only one of --process-name, --window-title, --pid, --region")
-    region = Region(*args.region) if args.region else None
     spec = TargetSpec(process_name=args.process_name, window_title=args.window_title,
-                      pid=args.pid, region=region, monitor=args.monitor, wait_s=args.wait)
+                      pid=args.pid, region=Region(*args.region) if args.region else None,
+                      monitor=args.monitor, wait_s=args.wait_s)
+    layout = (load_layout(args.layout_file) if args.layout_file
+              else field_default(RecordConfig, "layout"))
     return RecordConfig(
         out=args.out, target=spec, fps=args.fps, chunk_size=args.chunk_size,
-        max_frames=args.max_frames, max_seconds=args.seconds, skip_late=args.skip_late,
+        max_frames=args.max_frames, max_seconds=args.max_seconds, skip_late=args.skip_late,
         start_immediately=args.start_immediately or synthetic,
         capture_backend="synthetic" if synthetic else args.capture_backend,
         input_backend="scripted" if synthetic and args.input_backend == "auto"
         else args.input_backend,
-        seed=args.seed, layout=load_layout(args.layout) if args.layout else DEFAULT_LAYOUT,
-        frame_format=args.frame_format, png_encoder=args.png_encoder,
-        video_crf=args.video_crf, video_preset=args.video_preset,
+        seed=args.seed, layout=layout, frame_format=args.frame_format,
+        png_encoder=args.png_encoder, video_crf=args.video_crf, video_preset=args.video_preset,
         encoder_workers=args.encoder_workers, queue_frames=args.queue_frames,
-        status_interval=args.status_interval, focus_pause=not args.no_focus_pause,
-        gamepad=args.gamepad, gamepad_backend=args.gamepad_backend)
+        status_interval=args.status_interval, focus_pause=args.focus_pause,
+        gamepad=args.gamepad, gamepad_backend=args.gamepad_backend, merge=args.merge)
 
 
-def run_record(args: argparse.Namespace) -> int:
-    """Record until a limit, Ctrl+C or SIGTERM; print a summary."""
-    if args.debug_list_windows:
-        return run_windows(args)
-    from .record import build_recorder
+@contextlib.contextmanager
+def _on_signals(handler: _SignalHandler) -> Iterator[None]:
+    """Handle SIGINT and SIGTERM with ``handler`` inside the block, then restore the old ones."""
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _record(recorder: Recorder, config: RecordConfig) -> RecordResult:
+    """Run the recorder with the status line; Ctrl+C and SIGTERM stop it cleanly."""
     from .record.status import StatusLine
 
-    config = _config(args)
-    recorder = build_recorder(config)
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
+    def stop(signum: int, frame: FrameType | None) -> None:
         recorder.stop(signal.Signals(signum).name)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     status = StatusLine(recorder, config.status_interval, sys.stderr)
     if not config.start_immediately:
         print("paused: focus the game and press F8 (or F6 / Ctrl+T) to start recording; "
               "F7 or Ctrl+P pauses, Ctrl+C stops", file=sys.stderr)
     stop_status = threading.Event()
     status_thread = threading.Thread(target=status.run, args=(stop_status,), daemon=True)
-    status_thread.start()
+    with _on_signals(stop):
+        status_thread.start()
+        try:
+            return recorder.run()
+        finally:
+            stop_status.set()
+            status_thread.join()
+
+
+def _summary(result: RecordResult) -> str:
+    """The recording's summary line (the one place this command reads the result's meta)."""
+    meta, c = result.meta, result.meta.counters
+    return (f"recorded {result.frames} frames in {result.chunks} chunk(s) to {result.out} "
+            f"({meta.fps_achieved} fps of {meta.fps_target or 0:g} target, "
+            f"{c.dropped_ticks} dropped ticks, {c.late_frames} late, "
+            f"{c.events} input events; stopped: {result.stop_reason})")
+
+
+def _merge(config: RecordConfig) -> MergeReport:
+    """Merge the finished session as ``nitrogen-capture merge`` does."""
+    from .errors import SessionError
+    from .session import merge_session
+
     try:
-        result = recorder.run()
-    finally:
-        stop_status.set()
-        status_thread.join()
-        for s, h in previous.items():
-            signal.signal(s, h)
-    meta = result.meta
-    c = meta.counters
-    print(f"recorded {result.frames} frames in {result.chunks} chunk(s) to {result.out} "
-          f"({meta.fps_achieved} fps of {meta.fps_target:g} target, "
-          f"{c.dropped_ticks} dropped ticks, {c.late_frames} late, "
-          f"{c.events} input events; stopped: {result.stop_reason})")
+        return merge_session(config.out,
+                             progress=sys.stderr.isatty() or config.status_interval > 0)
+    except (SessionError, OSError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise SessionError(f"the recording is complete but the final merge failed ({detail}); "
+                           f"fix that and run `nitrogen-capture merge --root {config.out}`"
+                           ) from exc
+
+
+def _print_merged(report: MergeReport) -> None:
+    if report.repair.changed:
+        print(report.repair.summary())
+    for index, why in report.skipped:
+        print(f"skipped chunk {index}: {why}")
+    for note in report.notes:
+        print(note)
+    print(f"merged {report.frames} frames from {len(report.chunks)} chunk(s) into "
+          f"{', '.join(report.files)}; next: nitrogen-capture validate --root {report.root}")
+
+
+def run_record(args: argparse.Namespace) -> int:
+    """Record until a limit, Ctrl+C, SIGTERM or the window closes; merge; print a summary."""
+    if args.debug_list_windows:
+        return run_windows(args)
+    from .record import build_recorder
+
+    config = _config(args)
+    # Outside the recording (opening the backends, the final merge) Ctrl+C and SIGTERM
+    # interrupt; during it they stop the recorder cleanly.
+    with _on_signals(_interrupt):
+        result = _record(build_recorder(config), config)  # a failed stop raises: no merge
+        try:
+            print(_summary(result), flush=True)
+            if not config.merge:
+                print(f"not merged (--no-merge): run `nitrogen-capture merge --root "
+                      f"{config.out}` to write actions.npy ... dataset.pt")
+                return 0
+            # Every merged file is replaced atomically: an interrupted merge leaves whole
+            # files (or none), never torn ones, and rerunning merge completes them.
+            report = _merge(config)
+        except KeyboardInterrupt as exc:
+            print(f"nitrogen-capture record: {str(exc) or 'SIGINT'} during the final merge: the "
+                  f"recording is complete; run `nitrogen-capture merge --root {config.out}` "
+                  "to write the merged files", file=sys.stderr)
+            return 130
+    _print_merged(report)
     return 0

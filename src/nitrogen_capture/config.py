@@ -1,7 +1,10 @@
 """Frozen settings for recording, checked when built.
 
-The CLI parses flags into a :class:`RecordConfig`; library users build one directly. Every check
-raises :class:`~nitrogen_capture.errors.ConfigError` with the bad value and what is allowed.
+The CLI parses flags into a :class:`RecordConfig`; library users build one directly. The fields'
+defaults are the flags' defaults: ``nitrogen-capture record`` reads them from here (and
+``tests/test_settings.py`` fails if a flag drifts). Every check raises
+:class:`~nitrogen_capture.errors.ConfigError` with the bad value, what is allowed, the field's
+flag in the message and the field's name in ``setting``.
 """
 
 from __future__ import annotations
@@ -13,15 +16,28 @@ from .capture.base import Region
 from .errors import ConfigError
 from .keylayout import DEFAULT_LAYOUT, KeyLayout
 
-__all__ = ["FRAME_FORMATS", "RecordConfig", "TargetSpec"]
+__all__ = ["FRAME_FORMATS", "WINDOW_FIELDS", "RecordConfig", "TargetSpec"]
 
 FRAME_FORMATS: tuple[str, ...] = ("png", "video")
+# The fields that pick a window; given together, a window must match all of them.
+WINDOW_FIELDS: tuple[str, ...] = ("process_name", "window_title", "pid")
+
+
+def _check(checks: list[tuple[bool, str, str]]) -> None:
+    """Raise a ConfigError for the first ``(ok, setting, message)`` that is not ok."""
+    for ok, setting, message in checks:
+        if not ok:
+            raise ConfigError(message, setting=setting)
 
 
 @dataclass(frozen=True)
 class TargetSpec:
     """What to capture: a window (by process name, title or PID) or a fixed region.
 
+    A window is picked by ``process_name``, ``window_title`` and/or ``pid``; given together they
+    narrow each other (the window must match all, as
+    :func:`~nitrogen_capture.targets.resolve_target` documents). ``region`` excludes them all:
+    a target is a window or a region, never both (neither: the whole of ``monitor``).
     ``wait_s`` is how long to wait for the window to appear and be mapped.
     """
 
@@ -33,17 +49,24 @@ class TargetSpec:
     wait_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if self.wait_s < 0:
-            raise ConfigError(f"--wait must be >= 0 seconds, got {self.wait_s:g}")
-        if self.pid is not None and self.pid <= 0:
-            raise ConfigError(f"--pid must be a positive process id, got {self.pid}")
-        if self.monitor is not None and self.monitor < 0:
-            raise ConfigError(f"--monitor must be >= 0, got {self.monitor}")
+        window = ["--" + name.replace("_", "-") for name in WINDOW_FIELDS
+                  if getattr(self, name) is not None]
+        if window and self.region is not None:
+            raise ConfigError(f"give a window (--process-name, --window-title, --pid) or "
+                              f"--region, not both: got {' and '.join(window)} and --region",
+                              setting="region")
+        _check([
+            (self.wait_s >= 0, "wait_s", f"--wait must be >= 0 seconds, got {self.wait_s:g}"),
+            (self.pid is None or self.pid > 0, "pid",
+             f"--pid must be a positive process id, got {self.pid}"),
+            (self.monitor is None or self.monitor >= 0, "monitor",
+             f"--monitor must be >= 0, got {self.monitor}"),
+        ])
 
     @property
     def is_window(self) -> bool:
         """True when a window is to be looked up (rather than a fixed region)."""
-        return any(v is not None for v in (self.process_name, self.window_title, self.pid))
+        return any(getattr(self, name) is not None for name in WINDOW_FIELDS)
 
     def describe(self) -> str:
         """Human description for messages."""
@@ -71,7 +94,9 @@ class RecordConfig:
         start_immediately: record from the start instead of waiting for a resume hotkey.
         capture_backend / input_backend: backend names, ``auto`` to detect.
         seed: seed of the synthetic source and scripted input timeline.
+        layout: the keys that become action columns.
         frame_format: ``png`` (default, the original layout) or ``video``.
+        png_encoder: ``auto`` (fpng when installed), ``fpng`` or ``opencv``.
         video_crf / video_preset: libx264 quality (0..51, lower is better) and speed preset of
             ``video`` storage (checked by :class:`~nitrogen_capture.codecs.video.VideoSettings`).
         encoder_workers: encoder processes (frames are never encoded on the capture thread).
@@ -80,6 +105,10 @@ class RecordConfig:
         focus_pause: pause while the target window is not focused.
         gamepad: record a gamepad (``gamepad_chunk_NNN.npy``).
         gamepad_backend: ``auto`` (XInput on Windows, SDL elsewhere), ``xinput`` or ``sdl``.
+        max_seconds: stop after this many seconds (0 = no limit).
+        merge: after a clean stop, ``nitrogen-capture record`` merges the chunks into the
+            dataset files (:func:`~nitrogen_capture.session.merge_session`); the
+            :class:`~nitrogen_capture.record.Recorder` itself only writes chunks.
     """
 
     out: Path
@@ -104,28 +133,29 @@ class RecordConfig:
     gamepad: bool = False
     gamepad_backend: str = "auto"
     max_seconds: float = 0.0
+    merge: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
-        if not 0 < self.fps <= 240:
-            raise ConfigError(f"--fps must be in (0, 240], got {self.fps:g}")
-        if self.chunk_size < 1:
-            raise ConfigError(f"--chunk-size must be >= 1, got {self.chunk_size}")
-        if self.max_frames < 0:
-            raise ConfigError(f"--max-frames must be >= 0 (0 = unlimited), got {self.max_frames}")
-        if self.max_seconds < 0:
-            raise ConfigError(f"--seconds must be >= 0, got {self.max_seconds:g}")
-        if self.frame_format not in FRAME_FORMATS:
-            raise ConfigError(
-                f"--frame-format must be one of {', '.join(FRAME_FORMATS)}, got {self.frame_format}"
-            )
+        _check([
+            (0 < self.fps <= 240, "fps", f"--fps must be in (0, 240], got {self.fps:g}"),
+            (self.chunk_size >= 1, "chunk_size",
+             f"--chunk-size must be >= 1, got {self.chunk_size}"),
+            (self.max_frames >= 0, "max_frames",
+             f"--max-frames must be >= 0 (0 = unlimited), got {self.max_frames}"),
+            (self.max_seconds >= 0, "max_seconds",
+             f"--seconds must be >= 0, got {self.max_seconds:g}"),
+            (self.frame_format in FRAME_FORMATS, "frame_format",
+             f"--frame-format must be one of {', '.join(FRAME_FORMATS)}, "
+             f"got {self.frame_format}"),
+            (1 <= self.encoder_workers <= 32, "encoder_workers",
+             f"--encoder-workers must be in 1..32, got {self.encoder_workers}"),
+            (self.queue_frames >= 1, "queue_frames",
+             f"--queue-frames must be >= 1, got {self.queue_frames}"),
+            (self.status_interval >= 0, "status_interval",
+             f"--status-interval must be >= 0, got {self.status_interval:g}"),
+        ])
         if self.frame_format == "video":
             from .codecs.video import VideoSettings
 
             VideoSettings(self.fps, self.video_crf, self.video_preset)  # raises ConfigError
-        if not 1 <= self.encoder_workers <= 32:
-            raise ConfigError(f"--encoder-workers must be in 1..32, got {self.encoder_workers}")
-        if self.queue_frames < 1:
-            raise ConfigError(f"--queue-frames must be >= 1, got {self.queue_frames}")
-        if self.status_interval < 0:
-            raise ConfigError(f"--status-interval must be >= 0, got {self.status_interval:g}")

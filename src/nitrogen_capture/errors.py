@@ -53,7 +53,16 @@ class NitrogenCaptureError(Exception):
 
 
 class ConfigError(NitrogenCaptureError, ValueError):
-    """A setting, flag or configuration file holds an invalid value."""
+    """A setting, flag or configuration file holds an invalid value.
+
+    ``setting`` names the settings field at fault (``"fps"``, ``"img_size"``) when there is one;
+    the message itself names the field's command-line flag (``--fps``), so a library caller and
+    a CLI user read the same line.
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class DependencyError(NitrogenCaptureError, ImportError):

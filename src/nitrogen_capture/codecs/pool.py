@@ -21,12 +21,14 @@ is finished (see :class:`EncodeResult`), and :meth:`EncoderPool.flush` closes th
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
+import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from pathlib import Path
@@ -89,13 +91,34 @@ def _background(worker: Callable[..., None], *args: Any) -> None:
     CPU first (a capture thread that wakes late loses frames; an encoder that runs late only
     fills the queue a little).
     """
-    import contextlib
     import os
+    import signal
 
+    # A terminal's Ctrl+C reaches the whole process group: the recorder (the parent) decides
+    # when to stop and then drains and stops its workers through the task queue, so a worker
+    # that died of the same SIGINT would lose the frames still queued.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(os, "nice"):
         with contextlib.suppress(OSError):  # not permitted: run at normal priority
             os.nice(_NICE)
     worker(*args)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while worker processes start (main thread only; elsewhere a no-op).
+
+    An ignored signal stays ignored across exec, so a Ctrl+C during a worker's imports (before
+    :func:`_background` runs) cannot kill it either.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class EncoderPool:
@@ -127,8 +150,9 @@ class EncoderPool:
                                                                    self._results, spec.arg),
                                          name=f"encoder-{spec.name}-{i}", daemon=True)
                        for i in range(spec.workers)]
-        for p in self._procs:
-            p.start()
+        with _sigint_ignored():  # inherited through spawn: ignored from the child's first line
+            for p in self._procs:
+                p.start()
         self._collector = threading.Thread(target=self._collect, name="encoder-results",
                                            daemon=True)
         self._collector.start()

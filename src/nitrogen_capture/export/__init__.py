@@ -1,6 +1,7 @@
 """Exports of a recorded session: the NitroGen ``.pt``, the NitroGen dataset chunk tree, a loader.
 
-``convert(settings)`` runs the conversion chosen by ``settings.format``; ``load(path)`` and
+``convert(settings)`` runs the conversion chosen by ``settings.format`` (a
+:class:`ConvertSettings`, from :mod:`.settings`); ``load(path)`` and
 :class:`NitrogenDataset` read a ``.pt`` export (or its shards) back. Importing this package
 imports no torch, pyarrow or PyAV: each is imported by the function that needs it.
 """
@@ -18,12 +19,16 @@ from .keymap import (
 )
 from .loader import NitrogenDataset, load
 from .nitrogen import ConvertResult, Progress, convert_pt
-from .source import ConvertSettings, FreeBytes, disk_free
+from .settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
+from .source import FreeBytes, disk_free
 from .windows import WindowPlan, plan_windows
 
 __all__ = [
     "ACTION_SPACES",
+    "FORMATS",
+    "INPUT_SOURCES",
     "NITROGEN_ACTIONS",
+    "OBS_DTYPES",
     "ConvertResult",
     "ConvertSettings",
     "Keymap",

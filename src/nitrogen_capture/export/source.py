@@ -1,16 +1,16 @@
-"""Convert settings and the session side of every export: arrays, segments, actions, frames.
+"""The session side of every export: arrays, segments, actions, frames.
 
-:class:`ConvertSettings` holds every flag of ``nitrogen-capture convert`` (checked when built).
-:class:`ExportSource` opens the session once (through :class:`~nitrogen_capture.session.reader.
-SessionReader`) and hands the writers what they need: contiguous segments, mapped action rows
-(per frame or re-binned on a grid) and observation frames decoded ahead by a small thread pool.
+:class:`ExportSource` opens the session once (through
+:class:`~nitrogen_capture.session.reader.SessionReader`) and hands the writers what they need:
+contiguous segments, mapped action rows (per frame or re-binned on a grid) and observation frames
+decoded ahead by a small thread pool. :class:`ConvertSettings` and its choice tuples live in
+:mod:`.settings` and are re-exported here for older imports.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -20,15 +20,13 @@ import numpy.typing as npt
 
 from ..errors import ConfigError
 from ..session.reader import SessionReader
-from .keymap import ACTION_SPACES, Keymap, action_names, default_keymap, load_keymap, map_rows
+from .keymap import Keymap, action_names, default_keymap, load_keymap, map_rows
 from .resample import GridResampler, iter_event_arrays
+from .settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
 
 __all__ = ["FORMATS", "INPUT_SOURCES", "OBS_DTYPES", "ConvertSettings", "ExportSource",
            "FreeBytes", "disk_free"]
 
-FORMATS: tuple[str, ...] = ("pt", "nitrogen-dataset")
-OBS_DTYPES: tuple[str, ...] = ("float32", "uint8")
-INPUT_SOURCES: tuple[str, ...] = ("auto", "keyboard", "gamepad")
 FreeBytes = Callable[[Path], int]
 
 
@@ -38,69 +36,6 @@ def disk_free(path: Path) -> int:
     while not p.exists() and p != p.parent:
         p = p.parent
     return int(shutil.disk_usage(p).free)
-
-
-@dataclass(frozen=True)
-class ConvertSettings:
-    """Every parameter of a conversion (the flags of ``nitrogen-capture convert``).
-
-    ``action_hz`` None keeps the session's own per-frame rows; a rate re-bins the raw events onto
-    an exact grid starting at each observation's capture time. ``shard_frames`` 0 writes one file.
-    """
-
-    root: Path
-    out: Path
-    img_size: int = 256
-    seq_len: int = 16
-    mouse_scale: float = 300.0
-    mouse_clip: float = 1.0
-    action_space: str = "nitrogen"
-    action_shift: int = 0
-    action_hz: float | None = None
-    obs_dtype: str = "float32"
-    shard_frames: int = 0
-    keymap: Path | None = None
-    input_source: str = "auto"
-    format: str = "pt"
-    overwrite: bool = False
-    workers: int = 2
-    video: bool = True
-    game: str | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
-        object.__setattr__(self, "out", Path(self.out))
-        checks = [
-            (8 <= self.img_size <= 4096, f"--img-size must be in 8..4096, got {self.img_size}"),
-            (self.seq_len >= 1, f"--seq-len must be >= 1, got {self.seq_len}"),
-            (self.mouse_scale > 0, f"--mouse-scale must be > 0, got {self.mouse_scale:g}"),
-            (0 < self.mouse_clip <= 1,
-             f"--mouse-clip must be in (0, 1] (sticks live in [-1, 1]), got {self.mouse_clip:g}"),
-            (self.action_shift >= 0, f"--action-shift must be >= 0, got {self.action_shift}"),
-            (self.action_hz is None or 0 < self.action_hz <= 1000,
-             f"--action-hz must be in (0, 1000], got {self.action_hz}"),
-            (self.shard_frames >= 0, f"--shard-frames must be >= 0 (0 = one file), "
-                                     f"got {self.shard_frames}"),
-            (1 <= self.workers <= 32, f"--workers must be in 1..32, got {self.workers}"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise ConfigError(msg)
-        for value, allowed, flag in ((self.action_space, ACTION_SPACES, "--action-space"),
-                                     (self.obs_dtype, OBS_DTYPES, "--obs-dtype"),
-                                     (self.input_source, INPUT_SOURCES, "--input-source"),
-                                     (self.format, FORMATS, "--format")):
-            if value not in allowed:
-                raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, got {value!r}")
-
-    def params(self) -> dict[str, Any]:
-        """The parameters as plain data, for the export's meta."""
-        return {"img_size": self.img_size, "seq_len": self.seq_len,
-                "mouse_scale": self.mouse_scale, "mouse_clip": self.mouse_clip,
-                "action_space": self.action_space, "action_shift": self.action_shift,
-                "action_hz": self.action_hz, "obs_dtype": self.obs_dtype,
-                "shard_frames": self.shard_frames, "input_source": self.input_source,
-                "format": self.format}
 
 
 class ExportSource:

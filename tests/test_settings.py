@@ -1,0 +1,174 @@
+"""Flags and settings come from one place: every flag's default, dest and choices are its field's.
+
+A flag whose default drifts from its settings field, a new flag without a field, a new field
+without a flag, or a choice list typed by hand fails here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nitrogen_capture import cli
+from nitrogen_capture.capture import BACKENDS as CAPTURE_BACKENDS
+from nitrogen_capture.capture.base import Region
+from nitrogen_capture.cli_record import SOURCES
+from nitrogen_capture.codecs.png import PNG_ENCODERS
+from nitrogen_capture.codecs.video import X264_PRESETS
+from nitrogen_capture.config import FRAME_FORMATS, RecordConfig, TargetSpec
+from nitrogen_capture.errors import ConfigError
+from nitrogen_capture.export import ACTION_SPACES
+from nitrogen_capture.export.settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
+from nitrogen_capture.inputs import BACKENDS as INPUT_BACKENDS
+from nitrogen_capture.inputs._live import GAMEPAD_BACKENDS
+
+# Flags of a command that fill no settings field (dest -> why).
+COMMON = {"help", "debug", "verbose"}
+RECORD_ONLY = COMMON | {"debug_list_windows", "source", "layout_file"}
+CONVERT_ONLY = COMMON | {"no_progress"}
+# Fields a flag cannot fill directly: `target` is built from its own flags, `layout` is read from
+# the --layout file (dest layout_file).
+RECORD_UNFLAGGED = {"target", "layout"}
+
+
+def sub(command: str) -> argparse.ArgumentParser:
+    return cli.subcommand_parser(cli.build_parser(), command)
+
+
+def fields_of(*classes: type[Any]) -> dict[str, tuple[type[Any], dataclasses.Field[Any]]]:
+    return {f.name: (cls, f) for cls in classes for f in dataclasses.fields(cls)}
+
+
+def check_defaults(parser: argparse.ArgumentParser, classes: tuple[type[Any], ...],
+                   cli_only: set[str]) -> set[str]:
+    """Assert every settings flag defaults to its field; return the fields that have a flag."""
+    fields = fields_of(*classes)
+    flagged = set()
+    for action in parser._actions:
+        if action.dest in cli_only:
+            continue
+        assert action.dest in fields, f"{action.option_strings} fills no settings field"
+        cls, f = fields[action.dest]
+        flagged.add(action.dest)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            assert action.default is None  # a required setting: the command checks it
+            continue
+        assert action.default == cli.field_default(cls, action.dest), (
+            f"{action.option_strings[0]} defaults to {action.default!r}, "
+            f"{cls.__name__}.{action.dest} to {cli.field_default(cls, action.dest)!r}")
+        assert type(action.default) is type(cli.field_default(cls, action.dest))
+    return flagged
+
+
+def test_every_record_flag_defaults_to_its_field() -> None:
+    flagged = check_defaults(sub("record"), (RecordConfig, TargetSpec), RECORD_ONLY)
+    every = set(fields_of(RecordConfig, TargetSpec)) - RECORD_UNFLAGGED
+    assert flagged == every, f"fields without a flag: {sorted(every - flagged)}"
+
+
+def test_every_convert_flag_defaults_to_its_field() -> None:
+    flagged = check_defaults(sub("convert"), (ConvertSettings,), CONVERT_ONLY)
+    assert flagged == set(fields_of(ConvertSettings))
+
+
+@pytest.mark.parametrize(("command", "table"), [
+    ("record", {"frame_format": FRAME_FORMATS, "png_encoder": PNG_ENCODERS,
+                "video_preset": X264_PRESETS, "gamepad_backend": GAMEPAD_BACKENDS,
+                "capture_backend": CAPTURE_BACKENDS, "input_backend": INPUT_BACKENDS,
+                "source": SOURCES}),
+    ("convert", {"action_space": ACTION_SPACES, "obs_dtype": OBS_DTYPES,
+                 "input_source": INPUT_SOURCES, "format": FORMATS}),
+])
+def test_choices_are_the_constants(command: str, table: dict[str, tuple[str, ...]]) -> None:
+    choices = {a.dest: a.choices for a in sub(command)._actions if a.choices is not None}
+    assert set(choices) == set(table), "a flag with choices is missing from this table"
+    for dest, constant in table.items():
+        assert choices[dest] is constant, f"{dest}: choices typed by hand, not the constant"
+
+
+def test_original_flags_keep_their_original_defaults() -> None:
+    rec = cli.build_parser().parse_args(["record"])
+    assert (rec.fps, rec.chunk_size, rec.max_frames, rec.status_interval) == (30, 500, 0, 1.0)
+    assert (rec.skip_late, rec.start_immediately, rec.debug_list_windows) == (False,) * 3
+    assert (rec.out, rec.process_name, rec.window_title, rec.region, rec.monitor) == (None,) * 5
+    conv = cli.build_parser().parse_args(["convert", "--root", "r", "--out", "o.pt"])
+    assert (conv.root, conv.out) == (Path("r"), Path("o.pt"))
+    assert (conv.img_size, conv.seq_len, conv.mouse_scale, conv.mouse_clip) == (256, 16, 300, 1.0)
+
+
+def test_settled_defaults_and_merge_switch() -> None:
+    rec = cli.build_parser().parse_args(["record"])
+    assert rec.queue_frames == RecordConfig(out=Path("s")).queue_frames == 64
+    assert rec.merge is True
+    assert cli.build_parser().parse_args(["record", "--no-merge"]).merge is False
+
+
+def test_reexports_are_the_same_objects() -> None:
+    from nitrogen_capture import export
+    from nitrogen_capture.export import settings, source
+
+    for name in ("ConvertSettings", "FORMATS", "INPUT_SOURCES", "OBS_DTYPES"):
+        assert getattr(source, name) is getattr(settings, name) is getattr(export, name), name
+
+
+@pytest.mark.parametrize(("build", "setting"), [
+    (lambda: RecordConfig(out=Path("s"), fps=0), "fps"),
+    (lambda: RecordConfig(out=Path("s"), chunk_size=0), "chunk_size"),
+    (lambda: RecordConfig(out=Path("s"), max_seconds=-1), "max_seconds"),
+    (lambda: RecordConfig(out=Path("s"), queue_frames=0), "queue_frames"),
+    (lambda: RecordConfig(out=Path("s"), frame_format="gif"), "frame_format"),
+    (lambda: RecordConfig(out=Path("s"), status_interval=-1), "status_interval"),
+    (lambda: TargetSpec(wait_s=-1), "wait_s"),
+    (lambda: TargetSpec(pid=0), "pid"),
+    (lambda: TargetSpec(monitor=-1), "monitor"),
+    (lambda: TargetSpec(process_name="game", region=Region(0, 0, 8, 8)), "region"),
+])
+def test_record_errors_name_the_setting_and_its_flag(build: Any, setting: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build()
+    assert info.value.setting == setting
+    flag = cli.setting_flag(sub("record"), setting)
+    assert flag is not None and flag in str(info.value), (flag, str(info.value))
+
+
+@pytest.mark.parametrize(("kw", "setting"), [
+    ({"img_size": 4}, "img_size"), ({"seq_len": 0}, "seq_len"), ({"mouse_scale": 0}, "mouse_scale"),
+    ({"mouse_clip": 2.0}, "mouse_clip"), ({"action_hz": 0.0}, "action_hz"),
+    ({"workers": 0}, "workers"), ({"obs_dtype": "f16"}, "obs_dtype"), ({"format": "zip"}, "format"),
+])
+def test_convert_errors_name_the_setting_and_its_flag(kw: dict[str, Any], setting: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        ConvertSettings(root=Path("r"), out=Path("o.pt"), **kw)
+    assert info.value.setting == setting
+    flag = cli.setting_flag(sub("convert"), setting)
+    assert flag is not None and flag in str(info.value), (flag, str(info.value))
+
+
+def test_cli_names_the_flag_of_a_setting() -> None:
+    parser = cli.build_parser()
+
+    def message(exc: ConfigError) -> str:
+        return cli._config_message(parser, "record", exc)
+
+    assert message(ConfigError("--wait must be >= 0", setting="wait_s")) == "--wait must be >= 0"
+    assert message(ConfigError("must be >= 0", setting="max_seconds")) == "--seconds: must be >= 0"
+    assert message(ConfigError("plain")) == "plain"
+
+
+def test_target_rule_is_the_settings_rule(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # Window fields narrow each other (resolve_target matches all); a region excludes them.
+    both = TargetSpec(process_name="game", window_title="Game", pid=5)
+    assert both.is_window and not TargetSpec(region=Region(0, 0, 8, 8)).is_window
+    rc = cli.main(["record", "--window-title", "Game", "--region", "0", "0", "8", "8",
+                   "--out", str(tmp_path / "s")])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("nitrogen-capture record: error: give a window (--process-name, "
+                   "--window-title, --pid) or --region, not both: got --window-title and "
+                   "--region")
+    assert not (tmp_path / "s").exists()
