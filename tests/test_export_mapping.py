@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nitrogen_capture.binning import GAMEPAD_WIDTH
 from nitrogen_capture.errors import ConfigError
 from nitrogen_capture.export.keymap import (
     NITROGEN_ACTIONS,
@@ -107,7 +108,7 @@ def test_right_face_aliases_and_guide_stay_zero() -> None:
 
 
 def test_gamepad_maps_one_to_one() -> None:
-    pad = np.zeros((len(PAD_BUTTONS) + 1, 21), np.float32)
+    pad = np.zeros((len(PAD_BUTTONS) + 1, GAMEPAD_WIDTH), np.float32)
     for i in range(len(PAD_BUTTONS)):
         pad[i, i] = 1.0
     pad[-1, 17:] = [0.5, -0.25, -1.0, 0.75]  # lx ly rx ry, already +y down

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from nitrogen_capture.binning import GAMEPAD_WIDTH
 from nitrogen_capture.errors import DependencyError
 from nitrogen_capture.events import KEY
 from nitrogen_capture.keylayout import DEFAULT_KEYS, PAD_BUTTONS
@@ -125,7 +126,7 @@ def test_gap_marks_label_pauses_and_dropped_ticks() -> None:
 def test_gamepad_overlay_shows_buttons_and_sticks() -> None:
     hud = hud_layout(("w", "a"), (320, 240), 640, gamepad=True)
     frame = np.zeros((240, 320, 3), np.uint8)
-    pad = np.zeros(21, np.float32)
+    pad = np.zeros(GAMEPAD_WIDTH, np.float32)
     base = draw_row(frame, hud, RowInfo(0, 0, 0.0, np.zeros(2, np.int8), (0.0, 0.0), pad), 1.0)
     pad[PAD_BUTTONS.index("south")] = 1.0
     pad[17] = 1.0  # lx full right

@@ -190,8 +190,9 @@ def map_rows(
     Args:
         actions: ``(n, K)`` 0/1 key rows of ``layout``.
         mouse: ``(n, 2)`` raw mouse counts summed per step.
-        gamepad: ``(n, 21)`` pad rows, or None for a keyboard/mouse session. When given, the
-            sticks (and, for ``nitrogen``, the buttons) come from the pad 1:1.
+        gamepad: ``(n, GAMEPAD_WIDTH)`` pad rows (:mod:`nitrogen_capture.binning`), or None
+            for a keyboard/mouse session. When given, the sticks (and, for ``nitrogen``, the
+            buttons) come from the pad 1:1.
         layout: the session's key layout.
         space: ``nitrogen`` or ``raw``.
         keymap: keyboard mapping (default: :func:`default_keymap`).
