@@ -32,7 +32,6 @@ __all__ = [
     "MOUSE_BUTTONS",
     "PAD_AXES",
     "PAD_BUTTONS",
-    "WHEEL_KEYS",
     "KeyLayout",
     "canonical_key",
     "load_layout",
@@ -45,7 +44,6 @@ DEFAULT_KEYS: tuple[str, ...] = (
 )
 
 MOUSE_BUTTONS: frozenset[str] = frozenset({"lmb", "rmb", "mmb", "mb4", "mb5"})
-WHEEL_KEYS: frozenset[str] = frozenset({"wheel_up", "wheel_down", "wheel_left", "wheel_right"})
 # The 17 buttons of the NitroGen dataset, in its column order (DESIGN.md 8.2), then the stick axes.
 # gamepad_chunk_NNN.npy rows are these 17 as 0/1 followed by lx, ly, rx, ry in [-1, 1], +y down.
 PAD_BUTTONS: tuple[str, ...] = (

@@ -49,7 +49,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RIM_TYPEMOUSE = 0
-MOUSE_MOVE_RELATIVE = 0x00
 MOUSE_MOVE_ABSOLUTE = 0x01
 MOUSE_VIRTUAL_DESKTOP = 0x02
 WM_INPUT = 0x00FF

@@ -164,12 +164,11 @@ class _XInputDll:
     """The real ``XInputGetState`` through ctypes (Windows only)."""
 
     _dll: Any  # declared here: mypy on Linux sees the code after the platform check as dead
-    dll_name: str
 
     def __init__(self) -> None:
         if sys.platform != "win32":
             raise PlatformError("XInput gamepads need Windows; on Linux use the SDL2 gamepad")
-        self._dll, self.dll_name = load_first_dll(XINPUT_DLLS, ctypes.WinDLL)
+        self._dll = load_first_dll(XINPUT_DLLS, ctypes.WinDLL)[0]
 
     def get_state(self, index: int) -> XInputReading | None:
         state = XINPUT_STATE()
