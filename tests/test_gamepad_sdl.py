@@ -280,6 +280,7 @@ def test_missing_pygame_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
         SdlGamepad()
 
 
+@pytest.mark.slow  # 110 frames at 60 fps
 def test_recorder_stores_the_fed_pad_state(sdl: Sdl, tmp_path: Path) -> None:
     vp = VirtualPad(sdl, TYPE_GAMECONTROLLER, 6, 15, 0)
     out = tmp_path / "s"
