@@ -1,4 +1,4 @@
-"""Bad input gets one clear line and a non-zero exit, never a traceback (DESIGN.md 11).
+"""Bad input gets one clear line and a non-zero exit, never a traceback (docs/architecture.md 11).
 
 The CLI runs in-process (``cli_run.run_cli``); only the repo-root shim scripts, whose point is
 being run as programs, start a process.

@@ -16,7 +16,7 @@ from nitrogen_capture.export.keymap import (
 )
 from nitrogen_capture.keylayout import DEFAULT_KEYS, DEFAULT_LAYOUT, PAD_BUTTONS, KeyLayout
 
-# DESIGN.md 8.1, copied here by hand so a reordering in the code fails the test.
+# docs/architecture.md 8.1, copied here by hand so a reordering in the code fails the test.
 DESIGN_ORDER = [
     "BACK", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT", "DPAD_UP", "EAST", "GUIDE", "LEFT_SHOULDER",
     "LEFT_THUMB", "LEFT_TRIGGER", "NORTH", "RIGHT_BOTTOM", "RIGHT_LEFT", "RIGHT_RIGHT",

@@ -1,4 +1,4 @@
-"""The SDL2 gamepad reader, fed by SDL's virtual joystick in the same process (DESIGN.md 10).
+"""The SDL2 gamepad reader, fed by SDL's virtual joystick in-process (docs/architecture.md 10).
 
 No uinput here: ``SDL_JoystickAttachVirtual`` (called through ctypes on the libSDL2 that pygame
 bundles, which is the library pygame itself runs on) makes a pad that the reader finds and reads

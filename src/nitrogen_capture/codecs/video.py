@@ -6,8 +6,8 @@ reach the encoder in row order, so video uses a *single* encoder process fed thr
 shared-memory slots as the PNG workers (:class:`~nitrogen_capture.codecs.pool.EncoderPool` with
 ``video=...``); libx264 runs its own threads inside it, so one process still uses both cores.
 
-Cost (DESIGN.md 6): libx264 ``ultrafast`` at crf 18 is ~6 ms a frame at 720p and ~13 ms at 1080p
-on one core, ~50-80 KiB a frame. Colour: the frame is converted with OpenCV's BGR->I420
+Cost (docs/architecture.md 6): libx264 ``ultrafast`` at crf 18 is ~6 ms a frame at 720p and ~13 ms
+at 1080p on one core, ~50-80 KiB a frame. Colour: the frame is converted with OpenCV's BGR->I420
 (BT.601 limited range, ~0.5 ms at 720p), which is what FFmpeg assumes when it decodes an untagged
 stream back to BGR.
 

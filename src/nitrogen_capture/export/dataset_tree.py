@@ -1,4 +1,4 @@
-"""``--format nitrogen-dataset``: the chunk tree of NitroGen's public dataset (DESIGN.md 8.2).
+"""``--format nitrogen-dataset``: NitroGen's public dataset chunk tree (docs/architecture.md 8.2).
 
 ::
 

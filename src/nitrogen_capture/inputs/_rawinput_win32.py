@@ -1,7 +1,7 @@
 """Raw relative mouse motion on Windows through Raw Input (``WM_INPUT``).
 
 Why raw input: games that lock or re-centre the cursor make cursor-position differences useless
-(DESIGN.md 5.3). Raw Input reports the device's own counts before pointer acceleration.
+(docs/architecture.md 5.3). Raw Input reports the device's own counts before pointer acceleration.
 
 How: a thread creates a message-only window (class ``STATIC``, parent ``HWND_MESSAGE``, so no
 window procedure of ours is needed), registers the mouse (usage page 1, usage 2) with
