@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nitrogen_capture.binning import ActionBinner, bin_events
+from nitrogen_capture.binning import GAMEPAD_WIDTH, ActionBinner, bin_events
 from nitrogen_capture.events import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL
 from nitrogen_capture.events import InputEvent as E
 from nitrogen_capture.keylayout import DEFAULT_LAYOUT, PAD_BUTTONS, KeyLayout
@@ -71,7 +71,7 @@ def test_gamepad_buttons_latch_and_axes_hold_last_value() -> None:
     events = [E(12 * MS, PAD_BUTTON, "south", 1), E(13 * MS, PAD_BUTTON, "south", 0),
               E(25 * MS, PAD_AXIS, "lx", 0.5), E(26 * MS, PAD_AXIS, "ly", -2.0)]
     rows = bin_events(events, FRAMES, DEFAULT_LAYOUT)
-    assert rows.gamepad.shape == (5, 21)
+    assert rows.gamepad.shape == (5, GAMEPAD_WIDTH)
     assert rows.gamepad[:, south].tolist() == [0, 1, 0, 0, 0]
     assert rows.gamepad[2, 17:19].tolist() == [0.5, -1.0]  # clipped to [-1, 1]
     assert rows.gamepad[4, 17:19].tolist() == [0.5, -1.0]

@@ -30,6 +30,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(mnt)], check=False)
 
 
+@pytest.mark.slow  # records until a 6 MB disk is full
 def test_disk_full_stops_cleanly_and_keeps_finished_chunks(small_disk: Path) -> None:
     out = small_disk / "s"
     proc = subprocess.run(

@@ -2,7 +2,8 @@
 
 Each recording runs ``python -m nitrogen_capture record --pid ...`` with the live backends (mss,
 pynput/XRecord, XInput2 raw motion) and is judged by ``nitrogen_capture.demo.check`` against the
-game's pixels (barcodes, markers), the game's log and the player's truth log.
+game's pixels (barcodes, markers), the game's log and the player's truth log. Those recordings are
+also ``slow``; the window listing and the target error run the CLI in-process.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_run import run_cli
 from e2e_fixtures import cli, demo_display, running_game, wait_for_t0, x_env
 from nitrogen_capture.demo.check import CheckReport
 from nitrogen_capture.demo.player import Player
@@ -55,6 +57,7 @@ def run60(tmp_path_factory: pytest.TempPathFactory, demo_display: str) -> DemoRe
     return _demo(tmp_path_factory, demo_display, "p60", seconds=8, fps=60, seed=4, grab=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["run30", "run60"])
 def test_frames_barcodes_and_rate(which: str, request: pytest.FixtureRequest) -> None:
     result: DemoResult = request.getfixturevalue(which)
@@ -66,6 +69,7 @@ def test_frames_barcodes_and_rate(which: str, request: pytest.FixtureRequest) ->
     assert r.barcodes_backwards == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["run30", "run60"])
 def test_presses_and_markers_match_the_truth(which: str, request: pytest.FixtureRequest) -> None:
     result: DemoResult = request.getfixturevalue(which)
@@ -77,6 +81,7 @@ def test_presses_and_markers_match_the_truth(which: str, request: pytest.Fixture
     assert r.alignment >= 0.98, (r.alignment, r.alignment_rows, r.frames_game_stalled)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["run30", "run60"])
 def test_raw_mouse_sums_match(which: str, request: pytest.FixtureRequest) -> None:
     result: DemoResult = request.getfixturevalue(which)
@@ -93,6 +98,7 @@ def test_raw_mouse_sums_match(which: str, request: pytest.FixtureRequest) -> Non
         # recorder they differ from the injected raw motion (SDL, not the recorder).
 
 
+@pytest.mark.slow
 def test_hotkeys_pause_and_never_reach_actions(tmp_path_factory: pytest.TempPathFactory,
                                                demo_display: str) -> None:
     result = _demo(tmp_path_factory, demo_display, "hot", seconds=9, fps=30, seed=5,
@@ -117,6 +123,7 @@ def test_hotkeys_pause_and_never_reach_actions(tmp_path_factory: pytest.TempPath
     assert r.mouse_recorded == (float(r.mouse_injected[0]), float(r.mouse_injected[1]))
 
 
+@pytest.mark.slow
 def test_keys_typed_into_another_window_are_not_recorded(tmp_path: Path,
                                                          demo_display: str) -> None:
     out = tmp_path / "session"
@@ -163,23 +170,25 @@ def test_keys_typed_into_another_window_are_not_recorded(tmp_path: Path,
     assert any(p.reason == "focus" for p in reader.pauses), reader.pauses
 
 
-def test_debug_list_windows_shows_the_game(tmp_path: Path, demo_display: str) -> None:
+def test_debug_list_windows_shows_the_game(tmp_path: Path, demo_display: str,
+                                           capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISPLAY", demo_display)
     with running_game(demo_display, tmp_path / "game.json") as game, \
             Player(demo_display) as player:
         player.find_window(game.pid)  # mapped
-        res = subprocess.run(cli("record", "--debug-list-windows"), env=x_env(demo_display),
-                             capture_output=True, text=True, timeout=60)
-    assert res.returncode == 0, res.stderr
-    line = next((ln for ln in res.stdout.splitlines() if str(game.pid) in ln), "")
-    assert "NitroGen Capture demo game" in line, res.stdout
+        res = run_cli(capsys, "record", "--debug-list-windows")
+    assert res.code == 0, res.err
+    line = next((ln for ln in res.out.splitlines() if str(game.pid) in ln), "")
+    assert "NitroGen Capture demo game" in line, res.out
 
 
-def test_unknown_process_name_is_one_clear_line(tmp_path: Path, demo_display: str) -> None:
-    res = subprocess.run(
-        cli("record", "--process-name", "nosuchgame", "--out", str(tmp_path / "s"),
-            "--fps", "30", "--start-immediately", "--max-frames", "5", "--wait", "0.5"),
-        env=x_env(demo_display), capture_output=True, text=True, timeout=60)
-    assert res.returncode != 0
-    assert "Traceback" not in res.stderr + res.stdout
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "nosuchgame" in lines[0], res.stderr
+def test_unknown_process_name_is_one_clear_line(tmp_path: Path, demo_display: str,
+                                                capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISPLAY", demo_display)
+    res = run_cli(capsys, "record", "--process-name", "nosuchgame", "--out",
+                  str(tmp_path / "s"), "--fps", "30", "--start-immediately", "--max-frames",
+                  "5", "--wait", "0.5")
+    assert res.code != 0 and "Traceback" not in res.err + res.out
+    assert "nosuchgame" in res.one_line_error(res.code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nitrogen_capture.binning import GAMEPAD_WIDTH
 from nitrogen_capture.errors import ConfigError
 from nitrogen_capture.export.keymap import (
     NITROGEN_ACTIONS,
@@ -15,7 +16,7 @@ from nitrogen_capture.export.keymap import (
 )
 from nitrogen_capture.keylayout import DEFAULT_KEYS, DEFAULT_LAYOUT, PAD_BUTTONS, KeyLayout
 
-# DESIGN.md 8.1, copied here by hand so a reordering in the code fails the test.
+# docs/architecture.md 8.1, copied here by hand so a reordering in the code fails the test.
 DESIGN_ORDER = [
     "BACK", "DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT", "DPAD_UP", "EAST", "GUIDE", "LEFT_SHOULDER",
     "LEFT_THUMB", "LEFT_TRIGGER", "NORTH", "RIGHT_BOTTOM", "RIGHT_LEFT", "RIGHT_RIGHT",
@@ -107,7 +108,7 @@ def test_right_face_aliases_and_guide_stay_zero() -> None:
 
 
 def test_gamepad_maps_one_to_one() -> None:
-    pad = np.zeros((len(PAD_BUTTONS) + 1, 21), np.float32)
+    pad = np.zeros((len(PAD_BUTTONS) + 1, GAMEPAD_WIDTH), np.float32)
     for i in range(len(PAD_BUTTONS)):
         pad[i, i] = 1.0
     pad[-1, 17:] = [0.5, -0.25, -1.0, 0.75]  # lx ly rx ry, already +y down

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from nitrogen_capture.binning import GAMEPAD_WIDTH
 from nitrogen_capture.cli import main
 from nitrogen_capture.errors import ConfigError, DiskSpaceError, ExportError
 from nitrogen_capture.export import (
@@ -171,7 +172,7 @@ def test_import_is_light() -> None:
 
 def test_gamepad_session_maps_one_to_one(tmp_path: Path) -> None:
     b = make_session(tmp_path / "pad", (6,), gamepad=True)
-    pad = np.zeros((6, 21), np.float32)
+    pad = np.zeros((6, GAMEPAD_WIDTH), np.float32)
     pad[np.arange(6), np.arange(6)] = 1.0  # dpad_down, dpad_left, ..., left_thumb
     pad[:, 17:] = [0.5, -0.5, 0.25, 1.0]
     np.save(b.paths.chunk_array("gamepad", 1), pad)

@@ -1,4 +1,4 @@
-"""The SDL2 gamepad reader, fed by SDL's virtual joystick in the same process (DESIGN.md 10).
+"""The SDL2 gamepad reader, fed by SDL's virtual joystick in-process (docs/architecture.md 10).
 
 No uinput here: ``SDL_JoystickAttachVirtual`` (called through ctypes on the libSDL2 that pygame
 bundles, which is the library pygame itself runs on) makes a pad that the reader finds and reads
@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from nitrogen_capture.binning import GAMEPAD_WIDTH
 from nitrogen_capture.clock import now_ns
 from nitrogen_capture.errors import DependencyError
 from nitrogen_capture.events import PAD_AXIS, PAD_BUTTON, InputEvent
@@ -279,6 +280,7 @@ def test_missing_pygame_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None
         SdlGamepad()
 
 
+@pytest.mark.slow  # 110 frames at 60 fps
 def test_recorder_stores_the_fed_pad_state(sdl: Sdl, tmp_path: Path) -> None:
     vp = VirtualPad(sdl, TYPE_GAMECONTROLLER, 6, 15, 0)
     out = tmp_path / "s"
@@ -287,13 +289,13 @@ def test_recorder_stores_the_fed_pad_state(sdl: Sdl, tmp_path: Path) -> None:
     rec.inputs[:] = [reader]
     south, rtrig = PAD_BUTTONS.index("south"), PAD_BUTTONS.index("right_trigger")
     lx, ly = (len(PAD_BUTTONS) + PAD_AXES.index(a) for a in ("lx", "ly"))
-    row1, row2 = np.zeros(21, np.float32), np.zeros(21, np.float32)
+    row1, row2 = np.zeros(GAMEPAD_WIDTH, np.float32), np.zeros(GAMEPAD_WIDTH, np.float32)
     row1[[south, lx]] = 1.0
     row2[rtrig], row2[ly] = 1.0, -1.0
     steps: list[tuple[npt.NDArray[np.float32], Callable[[], None]]] = [
         (row1, lambda: vp.set(buttons={0: True}, axes={0: MAX})),
         (row2, lambda: vp.set(buttons={0: False}, axes={0: 0, 5: MAX, 1: MIN})),
-        (np.zeros(21, np.float32), lambda: vp.set(axes={5: MIN, 1: 0})),
+        (np.zeros(GAMEPAD_WIDTH, np.float32), lambda: vp.set(axes={5: MIN, 1: 0})),
     ]
     fed: list[int] = []
     errors: list[BaseException] = []
@@ -319,7 +321,7 @@ def test_recorder_stores_the_fed_pad_state(sdl: Sdl, tmp_path: Path) -> None:
     assert len(chunks) == 3
     pad = np.concatenate([np.load(p) for p in chunks])
     ts = np.concatenate([np.load(p) for p in sorted(out.glob("timestamps_chunk_*.npy"))])
-    assert pad.shape == (len(ts), 21) and pad.dtype == np.float32
+    assert pad.shape == (len(ts), GAMEPAD_WIDTH) and pad.dtype == np.float32
     assert ts[-1] > fed[-1] - t0 + 0.1e9, "the recording outlived the feeding"
     first = [int(np.searchsorted(ts, t - t0)) for t in fed] + [len(ts) + 1]
     np.testing.assert_array_equal(pad[:first[0]], 0.0)  # nothing before the first press

@@ -1,15 +1,21 @@
-"""``nitrogen-capture preview``: preview.mp4 with the input overlay and timing.png, end to end."""
+"""``nitrogen-capture preview``: preview.mp4 with the input overlay and timing.png, end to end.
+
+The rendering checks run on real (synthetic-source) recordings and are ``slow``; the flag and
+error checks run the CLI in-process on a small hand-written session.
+"""
 
 from __future__ import annotations
 
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from cli_run import CliRun, run_cli
+from nitrogen_capture.binning import GAMEPAD_WIDTH
 from nitrogen_capture.errors import DependencyError
 from nitrogen_capture.events import KEY
 from nitrogen_capture.keylayout import DEFAULT_KEYS, PAD_BUTTONS
@@ -21,6 +27,7 @@ from nitrogen_capture.session import merge_session
 from nitrogen_capture.session.meta import Pause
 from nitrogen_capture.session.reader import SessionReader
 from recording import record_synthetic, synthetic_recorder
+from session_factory import make_session
 
 av = pytest.importorskip("av")
 
@@ -48,9 +55,16 @@ def paused(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "nitrogen_capture", "preview", *args],
-                          capture_output=True, text=True, timeout=300, check=False)
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 12-frame session written by the test factory: no recording needed."""
+    return make_session(tmp_path_factory.mktemp("prev") / "small").root
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliRun]:
+    """``nitrogen-capture preview ARGS`` in-process."""
+    return lambda *args: run_cli(capsys, "preview", *args)
 
 
 def _decode(path: Path) -> list[np.ndarray]:
@@ -58,11 +72,13 @@ def _decode(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
 
 
-def test_preview_writes_video_with_overlay_and_timing(session: Path, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_preview_writes_video_with_overlay_and_timing(session: Path, tmp_path: Path,
+                                                      cli: Callable[..., CliRun]) -> None:
     out = tmp_path / "out"
-    res = _cli("--root", str(session), "--out", str(out), "--no-progress")
-    assert res.returncode == 0, res.stderr
-    lines = res.stdout.splitlines()
+    res = cli("--root", str(session), "--out", str(out), "--no-progress")
+    assert res.code == 0, res.err
+    lines = res.out.splitlines()
     assert lines[0].startswith(str(out / "preview.mp4")) and lines[1] == str(out / "timing.png")
     frames = _decode(out / "preview.mp4")
     hud = hud_layout(DEFAULT_KEYS, (320, 240), 640, gamepad=False)
@@ -86,10 +102,11 @@ def test_preview_writes_video_with_overlay_and_timing(session: Path, tmp_path: P
     assert int(np.all(png == PAUSE_GREY, axis=-1).sum()) < 500
 
 
-def test_span_and_every(session: Path, tmp_path: Path) -> None:
-    res = _cli("--root", str(session), "--out", str(tmp_path), "--start", "0.5",
-               "--seconds", "0.5", "--every", "3", "--width", "321", "--no-progress")
-    assert res.returncode == 0, res.stderr
+@pytest.mark.slow
+def test_span_and_every(session: Path, tmp_path: Path, cli: Callable[..., CliRun]) -> None:
+    res = cli("--root", str(session), "--out", str(tmp_path), "--start", "0.5",
+              "--seconds", "0.5", "--every", "3", "--width", "321", "--no-progress")
+    assert res.code == 0, res.err
     t = np.load(session / "timestamps.npy") / 1e9
     expected = np.flatnonzero((t >= 0.5) & (t < 1.0))[::3]
     frames = _decode(tmp_path / "preview.mp4")
@@ -99,9 +116,11 @@ def test_span_and_every(session: Path, tmp_path: Path) -> None:
         assert float(c.streams.video[0].average_rate) == pytest.approx(20.0)  # 60 fps / 3
 
 
-def test_pause_is_flashed_and_shaded(paused: Path, tmp_path: Path) -> None:
-    res = _cli("--root", str(paused), "--out", str(tmp_path), "--no-progress")
-    assert res.returncode == 0, res.stderr
+@pytest.mark.slow
+def test_pause_is_flashed_and_shaded(paused: Path, tmp_path: Path,
+                                     cli: Callable[..., CliRun]) -> None:
+    res = cli("--root", str(paused), "--out", str(tmp_path), "--no-progress")
+    assert res.code == 0, res.err
     fi = np.load(paused / "frame_indices.npy")
     first = int(np.flatnonzero(np.diff(fi) > 1)[0]) + 1
     frames = _decode(tmp_path / "preview.mp4")
@@ -127,7 +146,7 @@ def test_gap_marks_label_pauses_and_dropped_ticks() -> None:
 def test_gamepad_overlay_shows_buttons_and_sticks() -> None:
     hud = hud_layout(("w", "a"), (320, 240), 640, gamepad=True)
     frame = np.zeros((240, 320, 3), np.uint8)
-    pad = np.zeros(21, np.float32)
+    pad = np.zeros(GAMEPAD_WIDTH, np.float32)
     base = draw_row(frame, hud, RowInfo(0, 0, 0.0, np.zeros(2, np.int8), (0.0, 0.0), pad), 1.0)
     pad[PAD_BUTTONS.index("south")] = 1.0
     pad[17] = 1.0  # lx full right
@@ -140,9 +159,9 @@ def test_gamepad_overlay_shows_buttons_and_sticks() -> None:
     assert not (base[tip][2] > 200 and base[tip][0] < 60)
 
 
-def test_missing_av_names_the_extra(session: Path, tmp_path: Path,
+def test_missing_av_names_the_extra(small: Path, tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    reader = SessionReader(session)
+    reader = SessionReader(small)
     series = load_series(reader)
     span = select_span(series, 0.0, 1.0, 1)
     monkeypatch.setitem(sys.modules, "av", None)
@@ -156,10 +175,7 @@ def test_missing_av_names_the_extra(session: Path, tmp_path: Path,
     (("--root", "{session}", "--seconds", "0"), 2, "--seconds must be > 0"),
     (("--root", "{session}", "--start", "999"), 2, "holds no frame"),
 ])
-def test_bad_input_is_one_line(session: Path, tmp_path: Path, args: tuple[str, ...], code: int,
-                               needle: str) -> None:
-    argv = [a.format(missing=tmp_path / "nope", session=session) for a in args]
-    res = _cli(*argv, "--out", str(tmp_path / "o"), "--no-progress")
-    assert res.returncode == code
-    assert needle in res.stderr and "Traceback" not in res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1
+def test_bad_input_is_one_line(small: Path, tmp_path: Path, cli: Callable[..., CliRun],
+                               args: tuple[str, ...], code: int, needle: str) -> None:
+    argv = [a.format(missing=tmp_path / "nope", session=small) for a in args]
+    cli(*argv, "--out", str(tmp_path / "o"), "--no-progress").one_line_error(code, needle)

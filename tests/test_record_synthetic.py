@@ -28,6 +28,7 @@ def load_chunks(root: Path, stem: str) -> np.ndarray:
                            for c in meta["chunks"]])
 
 
+@pytest.mark.slow  # 130 frames at 60 fps
 def test_files_chunks_and_meta(tmp_path: Path) -> None:
     out = tmp_path / "s"
     result, _ = record_synthetic(out, max_frames=130, chunk_size=50)
@@ -64,6 +65,7 @@ def test_frames_are_the_grabbed_frames_in_order(tmp_path: Path) -> None:
     assert rows == list(range(60))
 
 
+@pytest.mark.slow  # 180 frames at 60 fps
 def test_actions_are_exactly_the_binned_scripted_truth(tmp_path: Path) -> None:
     out = tmp_path / "s"
     rec = synthetic_recorder(out, max_frames=180, chunk_size=70, seed=7)
@@ -113,6 +115,7 @@ def test_sub_frame_tap_and_hold_across_chunk_boundary(tmp_path: Path) -> None:
     assert meta["chunks"][1]["held_at_start"] == ["w"]
 
 
+@pytest.mark.slow  # 60 frames at 60 fps around a 0.5 s pause
 def test_hotkeys_pause_and_resume(tmp_path: Path) -> None:
     timeline = [(200 * MS, KEY, "w", 1.0), (400 * MS, KEY, "f7", 1.0),
                 (410 * MS, KEY, "f7", 0.0), (900 * MS, KEY, "ctrl", 1.0),
@@ -159,6 +162,7 @@ def test_refuses_existing_session(tmp_path: Path) -> None:
     assert (out / "meta.json").read_bytes() == before
 
 
+@pytest.mark.slow  # 1.6 s of recording
 def test_target_resize_starts_a_new_chunk_and_window_close_stops(tmp_path: Path) -> None:
     from nitrogen_capture.capture.base import Region
     from nitrogen_capture.clock import now_ns

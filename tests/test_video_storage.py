@@ -36,6 +36,7 @@ def _merge_validate(root: Path) -> SessionReader:
     return SessionReader(root)
 
 
+@pytest.mark.slow  # 130 frames at 30 fps
 def test_video_recording_rows_match_frames_and_export(tmp_path: Path) -> None:
     out = tmp_path / "s"
     # 480 px wide or more: the synthetic barcode then uses 16 px cells, which survive crf 18.
@@ -91,6 +92,7 @@ def _wait_for(cond: Any, what: str, timeout: float = 60.0) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow  # a real recording process, killed
 def test_kill_9_leaves_a_decodable_prefix_that_merge_recovers(tmp_path: Path) -> None:
     out = tmp_path / "s"
     proc = subprocess.Popen(

@@ -102,7 +102,6 @@ def test_list_windows_finds_window_with_pid_and_geometry(backend: Any, xwin: XWi
     assert info.pid == os.getpid()
     assert info.process == psutil.Process().name()
     assert info.region == Region.from_xywh(*GEOM)
-    assert info.mapped
     table = format_window_table([info])
     assert TITLE in table and "100,80 320x240" in table and str(os.getpid()) in table
 
@@ -448,7 +447,7 @@ def test_format_window_table_and_near_matches() -> None:
 
     wins = [WindowInfo(0x400001, "Hollow Knight", 42, "hollow_knight.x86_64",
                        Region(0, 0, 1280, 720), focused=True),
-            WindowInfo(0x500001, "Terminal", 7, "xterm", None, mapped=False)]
+            WindowInfo(0x500001, "Terminal", 7, "xterm", None)]
     table = format_window_table(wins).splitlines()
     assert table[0].split()[:3] == ["ID", "PID", "PROCESS"]
     assert "0x400001" in table[1] and "0,0 1280x720" in table[1] and "*" in table[1]

@@ -1,4 +1,4 @@
-"""Turn a time-ordered event stream into per-frame rows (DESIGN.md section 3).
+"""Turn a time-ordered event stream into per-frame rows (docs/architecture.md section 3).
 
 For frame ``i`` captured at ``t_i`` (previous frame at ``t_{i-1}``):
 

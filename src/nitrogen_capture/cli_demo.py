@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_parser", "demo_main", "run"]
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: Any) -> None:
@@ -30,6 +30,3 @@ def run(args: argparse.Namespace) -> int:
     result = run_demo(options_from_args(args))
     print(format_summary(result))
     return 0 if result.ok else 1
-
-
-demo_main = run

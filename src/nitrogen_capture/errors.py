@@ -26,6 +26,7 @@ Backends translate the OS or library error they saw at the boundary
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
@@ -78,7 +79,16 @@ class TargetError(NitrogenCaptureError):
 
 
 class TargetNotFound(TargetError):
-    """No window matches the given process name, title or PID."""
+    """No window matches the given process name, title or PID.
+
+    Attributes:
+        near_matches: descriptions of the windows that resemble the request (also in the
+            message), empty when there are none or the raiser did not give them.
+    """
+
+    def __init__(self, *args: object, near_matches: Sequence[str] = ()) -> None:
+        super().__init__(*args)
+        self.near_matches: tuple[str, ...] = tuple(near_matches)
 
 
 class CaptureError(NitrogenCaptureError):
@@ -104,13 +114,19 @@ class SessionExistsError(SessionError, FileExistsError):
 class SessionFormatError(SessionError):
     """Files of a session are missing, truncated or inconsistent.
 
-    Optional context, so callers need not parse the message: ``chunk`` (the chunk number),
-    ``path`` (the damaged file) and ``field`` (the meta.json field, e.g. ``chunks[2].size``).
+    The message says it all for a person; the attributes say it for a program (which chunk to
+    skip, which file to repair) so no caller parses the message. Each is None when unknown or
+    not applicable.
+
+    Attributes:
+        chunk: the chunk at fault, numbered as in its file names and ``meta.json`` (from 1).
+        path: the file or directory at fault.
+        field: the array or ``meta.json`` field at fault (e.g. ``"timestamps"``).
     """
 
-    def __init__(self, message: str, *, chunk: int | None = None, path: Path | None = None,
+    def __init__(self, *args: object, chunk: int | None = None, path: Path | None = None,
                  field: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(*args)
         self.chunk = chunk
         self.path = path
         self.field = field

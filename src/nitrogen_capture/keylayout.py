@@ -1,6 +1,6 @@
 """The key layout: which keys and buttons become columns of the action arrays.
 
-The default layout (DESIGN.md 5.1, the original tool's 28 columns) is
+The default layout (docs/architecture.md 5.1, the original tool's 28 columns) is
 ``w a s d space shift ctrl e q r f g c v x z t p i backspace esc 1 2 3 4 enter lmb rmb``.
 
 A layout can be loaded from TOML (``--layout FILE``)::
@@ -32,7 +32,6 @@ __all__ = [
     "MOUSE_BUTTONS",
     "PAD_AXES",
     "PAD_BUTTONS",
-    "WHEEL_KEYS",
     "KeyLayout",
     "canonical_key",
     "load_layout",
@@ -45,16 +44,16 @@ DEFAULT_KEYS: tuple[str, ...] = (
 )
 
 MOUSE_BUTTONS: frozenset[str] = frozenset({"lmb", "rmb", "mmb", "mb4", "mb5"})
-WHEEL_KEYS: frozenset[str] = frozenset({"wheel_up", "wheel_down", "wheel_left", "wheel_right"})
-# The 17 buttons of the NitroGen dataset, in its column order (DESIGN.md 8.2), then the stick axes.
-# gamepad_chunk_NNN.npy rows are these 17 as 0/1 followed by lx, ly, rx, ry in [-1, 1], +y down.
+# The 17 buttons of the NitroGen dataset, in its column order (docs/architecture.md 8.2), then the
+# stick axes. gamepad_chunk_NNN.npy rows are these 17 as 0/1 followed by lx, ly, rx, ry in
+# [-1, 1], +y down.
 PAD_BUTTONS: tuple[str, ...] = (
     "dpad_down", "dpad_left", "dpad_right", "dpad_up", "left_shoulder", "left_thumb",
     "left_trigger", "right_shoulder", "right_thumb", "right_trigger", "south", "west", "east",
     "north", "back", "start", "guide",
 )
 PAD_AXES: tuple[str, ...] = ("lx", "ly", "rx", "ry")
-# Keys that drive the recorder (DESIGN.md 5.2). They never reach the action stream.
+# Keys that drive the recorder (docs/architecture.md 5.2). They never reach the action stream.
 HOTKEY_KEYS: frozenset[str] = frozenset({"f6", "f7", "f8"})
 
 KEY_ALIASES: dict[str, str] = {

@@ -1,8 +1,8 @@
 """Lossless PNG encoding of BGR frames: fpng when installed, OpenCV otherwise.
 
-Measured on the 2-core build machine at 720p (DESIGN.md section 6): OpenCV's PNG at level 1 costs
-~45 ms a frame and cannot hold 30 fps on one core; ``fpng`` (PyPI) costs ~3-5 ms and writes
-ordinary PNGs that OpenCV, PIL and browsers open. Both are bit-exact (lossless). Files are
+Measured on the 2-core build machine at 720p (docs/architecture.md section 6): OpenCV's PNG at
+level 1 costs ~45 ms a frame and cannot hold 30 fps on one core; ``fpng`` (PyPI) costs ~3-5 ms and
+writes ordinary PNGs that OpenCV, PIL and browsers open. Both are bit-exact (lossless). Files are
 written to a temporary name and renamed, so a PNG that exists on disk is always whole, which
 crash recovery relies on.
 """

@@ -1,9 +1,9 @@
 """Frame encoding in worker processes, fed through shared-memory slots.
 
-Encoding is the expensive part of recording (DESIGN.md 6), so it never runs on the capture
-thread. Worker *processes*, not threads: the fast PNG encoder holds the GIL while it works
-(measured: two threads take twice as long as one, and a spinning Python thread gets ~8x fewer
-turns during an encode), which would add milliseconds of jitter to the capture clock.
+Encoding is the expensive part of recording (docs/architecture.md 6), so it never runs on the
+capture thread. Worker *processes*, not threads: the fast PNG encoder holds the GIL while it works
+(measured: two threads take twice as long as one, and a spinning Python thread gets ~8x fewer turns
+during an encode), which would add milliseconds of jitter to the capture clock.
 
 The capture thread copies a frame into a free shared-memory slot (a memcpy, ~0.3 ms at 720p) and
 queues a tiny task; a worker encodes it and writes the file; a collector thread frees the slot

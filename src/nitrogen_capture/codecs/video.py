@@ -7,10 +7,10 @@ time base ``1/fps``). Frames of one chunk must reach the encoder in row order, s
 (:func:`video_worker`) fed through the same shared-memory slots as the PNG workers; libx264 runs
 its own threads inside it, so one process still uses both cores.
 
-Cost (DESIGN.md 6): libx264 ``ultrafast`` at crf 18 is ~6 ms a frame at 720p and ~13 ms at 1080p
-on one core, ~50-80 KiB a frame. Stream set-up, colour conversion and the odd-size rule (pad by
-one replicated pixel, crop back on read) are :mod:`.h264`'s, shared with the export and preview
-writers.
+Cost (docs/architecture.md 6): libx264 ``ultrafast`` at crf 18 is ~6 ms a frame at 720p and
+~13 ms at 1080p on one core, ~50-80 KiB a frame. Stream set-up, colour conversion and the
+odd-size rule (pad by one replicated pixel, crop back on read) are :mod:`.h264`'s, shared with
+the export and preview writers.
 
 Crash safety: Matroska is written cluster by cluster. FFmpeg keeps the open cluster in memory and
 writes it when it ends, so the cluster length is capped at :data:`CLUSTER_MS` (the journal is

@@ -40,7 +40,6 @@ class Scene:
     vy: float = 0.0
     aim_x: float = 0.0
     aim_y: float = 0.0
-    shots: int = 0
     bullets: list[_Bullet] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -69,7 +68,6 @@ class Scene:
         self.aim_x = min(max(self.aim_x + rel[0], 0.0), self.width - 1.0)
         self.aim_y = min(max(self.aim_y + rel[1], float(self.top)), self.height - 1.0)
         if fire:
-            self.shots += 1
             vx, vy = self.aim_x - self.x, self.aim_y - (self.y - 20)
             norm = max((vx * vx + vy * vy) ** 0.5, 1e-6)
             self.bullets.append(_Bullet(self.x, self.y - 20, vx / norm * _BULLET_SPEED,

@@ -1,4 +1,4 @@
-"""``--format nitrogen-dataset``: the chunk tree of NitroGen's public dataset (DESIGN.md 8.2).
+"""``--format nitrogen-dataset``: NitroGen's public dataset chunk tree (docs/architecture.md 8.2).
 
 ::
 
@@ -40,7 +40,7 @@ from .nitrogen import ConvertResult, Progress, check_space
 from .resample import step_ns
 from .source import ConvertSettings, ExportSource, FreeBytes, disk_free
 
-__all__ = ["CHUNK_ROWS", "DATASET_HZ", "PARQUET_COLUMNS", "convert_dataset"]
+__all__ = ["CHUNK_ROWS", "DATASET_HZ", "convert_dataset"]
 
 log = logging.getLogger(__name__)
 DATASET_HZ = 60.0
@@ -48,7 +48,6 @@ CHUNK_ROWS = 1200  # 20 s at 60 Hz
 # A tail chunk shorter than one action chunk of the released checkpoint (18 steps) holds no
 # training window; it is not written (e.g. the 1 row a session ending on a 20 s boundary leaves).
 MIN_CHUNK_ROWS = 18
-PARQUET_COLUMNS: tuple[str, ...] = (*PAD_BUTTONS, "j_left", "j_right")
 _SLOT = {name: i for i, name in enumerate(NITROGEN_ACTIONS)}
 # Rough H.264 (ultrafast, crf 18) size per pixel per frame, for the free-space check.
 _VIDEO_BYTES_PER_PIXEL = 0.06

@@ -1,4 +1,4 @@
-"""Action spaces of the NitroGen export and the keyboard/mouse -> gamepad keymap (DESIGN.md 8).
+"""NitroGen export action spaces and the keyboard/mouse -> gamepad keymap (docs/architecture.md 8).
 
 Two action spaces, named in every export's ``meta``:
 
@@ -46,7 +46,7 @@ NITROGEN_BUTTONS: tuple[str, ...] = (
 )
 NITROGEN_ACTIONS: tuple[str, ...] = (*NITROGEN_BUTTONS, "lx", "ly", "rx", "ry")
 ACTION_SPACES: tuple[str, ...] = ("nitrogen", "raw")
-# Never emitted by NitroGen's own player (DESIGN.md 8.1): no keymap may target them.
+# Never emitted by NitroGen's own player (docs/architecture.md 8.1): no keymap may target them.
 _UNUSED_SLOTS = frozenset({"RIGHT_BOTTOM", "RIGHT_LEFT", "RIGHT_RIGHT", "RIGHT_UP"})
 _SLOT = {name: i for i, name in enumerate(NITROGEN_BUTTONS)}
 # Dataset button -> model slot: the names are the same up to case.
@@ -190,8 +190,9 @@ def map_rows(
     Args:
         actions: ``(n, K)`` 0/1 key rows of ``layout``.
         mouse: ``(n, 2)`` raw mouse counts summed per step.
-        gamepad: ``(n, 21)`` pad rows, or None for a keyboard/mouse session. When given, the
-            sticks (and, for ``nitrogen``, the buttons) come from the pad 1:1.
+        gamepad: ``(n, GAMEPAD_WIDTH)`` pad rows (:mod:`nitrogen_capture.binning`), or None
+            for a keyboard/mouse session. When given, the sticks (and, for ``nitrogen``, the
+            buttons) come from the pad 1:1.
         layout: the session's key layout.
         space: ``nitrogen`` or ``raw``.
         keymap: keyboard mapping (default: :func:`default_keymap`).

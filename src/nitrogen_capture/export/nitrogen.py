@@ -1,4 +1,4 @@
-"""The NitroGen ``.pt`` export (the original ``convert_to_nitrogen.py``, DESIGN.md 8.4).
+"""The NitroGen ``.pt`` export (the original ``convert_to_nitrogen.py``, docs/architecture.md 8.4).
 
 Output: a dict with ``obs`` (M, 3, H, W) RGB (float32 in [0, 1], or uint8 with
 ``--obs-dtype uint8``; the whole frame squashed with INTER_AREA, no crop), ``actions`` (M, T, D)

@@ -33,14 +33,12 @@ class WindowPlan:
 
     Attributes:
         starts: merged row of each window's observation frame, increasing.
-        segment: index into ``segments`` of each window.
         segments: the contiguous ``(start, stop)`` row runs the windows were cut from.
         seq_len, shift: T and S.
         action_hz: grid rate, or None for per-frame actions.
     """
 
     starts: npt.NDArray[np.int64]
-    segment: npt.NDArray[np.int64]
     segments: tuple[tuple[int, int], ...]
     seq_len: int
     shift: int
@@ -81,8 +79,7 @@ def plan_windows(
         raise ConfigError(f"--action-hz must be in (0, 1000], got {action_hz:g}")
     ts = np.asarray(timestamps, dtype=np.int64)
     starts: list[npt.NDArray[np.int64]] = []
-    seg_of: list[npt.NDArray[np.int64]] = []
-    for k, (a, b) in enumerate(segments):
+    for a, b in segments:
         rows = np.arange(a, b, dtype=np.int64)
         if action_hz is None:
             ok = rows + shift + seq_len <= b
@@ -90,11 +87,9 @@ def plan_windows(
             span = (shift + seq_len - 1) * step_ns(action_hz)
             ok = ts[a:b] + span <= ts[b - 1]
         starts.append(rows[ok])
-        seg_of.append(np.full(int(ok.sum()), k, dtype=np.int64))
     empty = np.zeros(0, dtype=np.int64)
     return WindowPlan(
         starts=np.concatenate(starts) if starts else empty,
-        segment=np.concatenate(seg_of) if seg_of else empty,
         segments=tuple((int(a), int(b)) for a, b in segments),
         seq_len=seq_len, shift=shift, action_hz=action_hz,
     )

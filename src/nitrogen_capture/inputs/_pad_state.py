@@ -1,16 +1,24 @@
-"""Gamepad state in our terms, and the pure state -> events diffing every pad reader shares.
+"""Gamepad state in our terms, the state -> events diffing, and the one pad poll loop.
 
-A reader (XInput on Windows, SDL2 everywhere) turns what its API reports into a
-:class:`PadState` at each poll and emits :func:`diff_states` of the previous and the new state, so
-all readers agree on names (:data:`~nitrogen_capture.keylayout.PAD_BUTTONS`), event order and the
-stick convention ([-1, 1], +x right, **+y down**).
+XInput has no events at all and SDL's need its video subsystem, so every pad reader is a poller.
+:class:`PadSource` owns the poll: one thread that wakes at absolute deadlines on the monotonic
+clock, asks the backend for the pad's current :class:`PadState`, and emits :func:`diff_states` of
+the previous and the new state, stamped at the poll. A backend (XInput on Windows, SDL2
+everywhere) only turns what its API reports into a :class:`PadState`, so all readers agree on names
+(:data:`~nitrogen_capture.keylayout.PAD_BUTTONS`), event order, the stick convention ([-1, 1],
++x right, **+y down**), pacing and error handling.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..clock import now_ns
+from ..errors import ConfigError
 from ..keylayout import PAD_AXES, PAD_BUTTONS
 from .base import PAD_AXIS, PAD_BUTTON, InputEvent, ThreadedInputSource
 
@@ -60,11 +68,63 @@ def diff_states(prev: PadState, cur: PadState, t_ns: int) -> list[InputEvent]:
 
 
 class PadSource(ThreadedInputSource):
-    """Base of the pad readers (one polling thread each): emits the difference of each state."""
+    """Base of the pad readers: one thread polls :meth:`_read_state` and emits the changes.
 
-    def __init__(self) -> None:
+    The thread calls :meth:`_open` once, then polls at ``rate_hz`` to absolute deadlines of the
+    monotonic clock (a poll that overruns a whole period moves the schedule to the next grid point
+    after it: no catch-up burst), then :meth:`_close`, also after an error. Whatever it raises is
+    handed to :meth:`_fail` and re-raised in the owner's thread by ``check()``/``stop()``; an error
+    of :meth:`_open` already by ``start()``. Subclasses implement :meth:`_read_state`, and
+    :meth:`_open`/:meth:`_close` when their API must be set up on the polling thread.
+
+    Args:
+        rate_hz: polls per second, in (0, 2000].
+        clock: the nanosecond clock that stamps events (the recording's by default).
+
+    Raises:
+        ConfigError: bad rate.
+    """
+
+    #: Longest wait for :meth:`_open` on the new thread before ``start()`` returns.
+    open_timeout_s: float = 10.0
+
+    def __init__(self, rate_hz: float = 250.0, *, clock: Callable[[], int] = now_ns) -> None:
         super().__init__()
+        if not 0 < rate_hz <= 2000:
+            raise ConfigError(f"gamepad polling rate must be in (0, 2000] Hz, got {rate_hz}")
+        self.period_ns = round(1e9 / rate_hz)
+        self._clock = clock
         self._state = NEUTRAL
+        self._ready = threading.Event()
+
+    @property
+    def state(self) -> PadState:
+        """The state as of the last poll (neutral before the first)."""
+        return self._state
+
+    def poll(self) -> list[InputEvent]:
+        """Read the pad once; emit (and return) the events of what changed, stamped now.
+
+        The poll thread calls this; tests call it directly (without starting the thread) to
+        drive a reader step by step. The stamp is taken once the state is known.
+        """
+        state = self._read_state()
+        return self._apply(state, self._clock())
+
+    # -- for subclasses -----------------------------------------------------------------------
+    @abstractmethod
+    def _read_state(self) -> PadState:
+        """The pad's state now (:data:`NEUTRAL` when no pad is connected).
+
+        Return :attr:`state` when nothing was read or nothing changed: equal states emit
+        nothing.
+        """
+
+    def _open(self) -> None:
+        """Set up the API on the polling thread, before the first poll."""
+
+    def _close(self) -> None:
+        """Release the API on the polling thread after the last poll (also after an error)."""
 
     def _apply(self, state: PadState, t: int) -> list[InputEvent]:
         """Emit (and return) the events that take the last state to ``state``, stamped ``t``."""
@@ -73,3 +133,37 @@ class PadSource(ThreadedInputSource):
         for event in events:
             self._emit(event)
         return events
+
+    # -- the thread ---------------------------------------------------------------------------
+    def _start(self) -> None:
+        self._ready.clear()
+        super()._start()
+        self._ready.wait(timeout=self.open_timeout_s)
+        self.check()  # an _open failure surfaces here, in the owner's thread
+
+    def _run(self) -> None:
+        try:
+            try:
+                self._open()
+            finally:
+                self._ready.set()
+            self._loop()
+        except Exception as exc:  # handed to the owner through check()/stop()
+            self._fail(exc)
+        finally:
+            try:
+                self._close()
+            except Exception as exc:
+                self._fail(exc)  # kept only if nothing failed before
+
+    def _loop(self) -> None:
+        period = self.period_ns
+        deadline = now_ns()
+        while True:
+            self.poll()
+            deadline += period
+            now = now_ns()
+            if now - deadline >= period:  # stalled: the next grid point after now, no burst
+                deadline += (now - deadline) // period * period + period
+            if self._stop_event.wait(max(0, deadline - now) / 1e9):
+                return

@@ -1,7 +1,7 @@
 """Raw relative mouse motion on Windows through Raw Input (``WM_INPUT``).
 
 Why raw input: games that lock or re-centre the cursor make cursor-position differences useless
-(DESIGN.md 5.3). Raw Input reports the device's own counts before pointer acceleration.
+(docs/architecture.md 5.3). Raw Input reports the device's own counts before pointer acceleration.
 
 How: a thread creates a message-only window (class ``STATIC``, parent ``HWND_MESSAGE``, so no
 window procedure of ours is needed), registers the mouse (usage page 1, usage 2) with
@@ -49,7 +49,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RIM_TYPEMOUSE = 0
-MOUSE_MOVE_RELATIVE = 0x00
 MOUSE_MOVE_ABSOLUTE = 0x01
 MOUSE_VIRTUAL_DESKTOP = 0x02
 WM_INPUT = 0x00FF

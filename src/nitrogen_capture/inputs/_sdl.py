@@ -1,11 +1,12 @@
 """Gamepads through SDL2 (pygame): Linux, macOS, and PlayStation pads on Windows.
 
-A thread owns the whole SDL joystick lifecycle: it initialises the joystick and game-controller
-subsystems, polls at a fixed rate (default 250 Hz, to absolute deadlines), and quits them (unless
-something else in the process had started them). Init, update and quit stay on one thread: on
-Windows SDL's device notifications, on macOS its HID run loop, belong to the initialising
-thread. Each poll calls ``pygame._sdl2.controller.update`` (``SDL_GameControllerUpdate``, which
-runs ``SDL_JoystickUpdate``: device detection and state), reads the pad, and emits the
+The poll thread of :class:`~._pad_state.PadSource` (default 250 Hz, to absolute deadlines) owns the
+whole SDL joystick lifecycle: it initialises the joystick and game-controller subsystems
+(``_open``), polls, and quits them (``_close``, unless something else in the process had started
+them). Init, update and quit stay on one thread: on Windows SDL's device notifications, on macOS
+its HID run loop, belong to the initialising thread. Each poll calls
+``pygame._sdl2.controller.update`` (``SDL_GameControllerUpdate``, which runs
+``SDL_JoystickUpdate``: device detection and state) and reads the pad; ``PadSource`` emits the
 difference to the previous state (:func:`~._pad_state.diff_states`) stamped with
 :func:`~nitrogen_capture.clock.now_ns` at the poll. pygame's event queue is not read: it needs
 pygame's video subsystem, which a recorder has no business opening (SDL's own queue fills up to
@@ -35,15 +36,12 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from ..clock import now_ns
 from ..errors import ConfigError, DependencyError, InputError, missing_dependency
 from ._pad_state import NEUTRAL, PadSource, PadState, radial_deadzone
-from .base import InputEvent
 
 __all__ = ["CONTROLLER_BUTTONS", "DEADZONE", "JOYSTICK_BUTTONS", "TRIGGER_THRESHOLD",
            "SdlGamepad", "hat_buttons", "sdl_pad_state"]
@@ -194,7 +192,7 @@ def _import_pygame() -> tuple[Any, Any]:
 
 
 class SdlGamepad(PadSource):
-    """Polls the first SDL2 game controller on its own thread and emits changes as pad events.
+    """Reads the first SDL2 game controller; :class:`~._pad_state.PadSource` polls it.
 
     Args:
         rate_hz: polling rate.
@@ -213,39 +211,31 @@ class SdlGamepad(PadSource):
     def __init__(self, rate_hz: float = 250.0, *, deadzone: float = DEADZONE,
                  trigger_threshold: float = TRIGGER_THRESHOLD,
                  clock: Callable[[], int] = now_ns) -> None:
-        super().__init__()
-        if not 0 < rate_hz <= 2000:
-            raise ConfigError(f"SDL gamepad polling rate must be in (0, 2000] Hz, got {rate_hz}")
+        super().__init__(rate_hz, clock=clock)
         if not 0 <= deadzone <= 0.9:
             raise ConfigError(f"gamepad stick dead zone must be in [0, 0.9], got {deadzone}")
         if not 0 < trigger_threshold < 1:
             raise ConfigError(f"gamepad trigger threshold must be in (0, 1), got "
                               f"{trigger_threshold}")
         self._pygame, self._controller = _import_pygame()
-        self.period_s = 1.0 / rate_hz
         self._opts = {"deadzone": deadzone, "trigger_threshold": trigger_threshold}
-        self._clock = clock
         self._pad: _Pad | None = None
         self._count = -1
-        self._ready = threading.Event()
+        self._owned = (False, False)
 
     @property
     def pad(self) -> tuple[str, str] | None:
         """(name, GUID) of the pad being read, None while no pad is connected."""
         return None if self._pad is None else (self._pad.name, self._pad.guid)
 
-    def poll(self) -> list[InputEvent]:
-        """Update SDL, read the pad once, emit (and return) the events of what changed.
-
-        Call only on the thread that initialised SDL's joystick subsystem (the reader's own).
-        """
+    def _read_state(self) -> PadState:
+        """Update SDL and read the pad (only on the thread that initialised SDL's joysticks)."""
         self._controller.update()  # SDL_JoystickUpdate: detects devices, refreshes state
-        t = self._clock()
         count = int(self._pygame.joystick.get_count())
         if count != self._count:
             self._count = count
             self._select()
-        return self._apply(NEUTRAL if self._pad is None else self._pad.read(), t)
+        return NEUTRAL if self._pad is None else self._pad.read()
 
     def _select(self) -> None:
         """Close the current pad and open the best one (controllers first) of those present."""
@@ -269,52 +259,30 @@ class SdlGamepad(PadSource):
         if old is not None:
             log.warning("gamepad %s disconnected: releasing its buttons", old[0])
 
-    # -- thread -------------------------------------------------------------------------------
+    # -- on the polling thread ----------------------------------------------------------------
     def _start(self) -> None:
         for key, value in _HINTS.items():  # SDL reads hints from the environment at init
             os.environ.setdefault(key, value)
-        self._ready.clear()
         super()._start()
-        self._ready.wait(timeout=10.0)
-        self.check()  # an SDL init failure surfaces here, in the owner's thread
 
-    def _run(self) -> None:
+    def _open(self) -> None:
         pygame, controller = self._pygame, self._controller
         # pygame's init functions are no-ops when SDL already runs the subsystem (another user
         # in this process): then it is theirs, and we must not quit it.
-        owned = not pygame.joystick.get_init(), not controller.get_init()
+        self._owned = not pygame.joystick.get_init(), not controller.get_init()
         try:
-            try:
-                pygame.joystick.init()
-                controller.init()
-            except pygame.error as exc:
-                raise InputError(f"SDL could not start its joystick subsystem: {exc}") from exc
-            finally:
-                self._ready.set()
-            self._loop()
-        except Exception as exc:  # handed to the owner through check()/stop()
-            self._fail(exc)
-        finally:
-            self._close_sdl(owned)
+            pygame.joystick.init()
+            controller.init()
+        except pygame.error as exc:
+            raise InputError(f"SDL could not start its joystick subsystem: {exc}") from exc
 
-    def _loop(self) -> None:
-        deadline = time.monotonic()
-        while True:
-            self.poll()
-            deadline += self.period_s
-            delay = deadline - time.monotonic()
-            if delay < -self.period_s:  # stalled: restart the schedule, no catch-up burst
-                deadline, delay = time.monotonic(), 0.0
-            if self._stop_event.wait(max(0.0, delay)):
-                return
-
-    def _close_sdl(self, owned: tuple[bool, bool]) -> None:
+    def _close(self) -> None:
         if self._pad is not None:
             self._pad.close()
             self._pad = None
         self._count = -1
+        owned, self._owned = self._owned, (False, False)
         if owned[1]:
             self._controller.quit()
         if owned[0]:
             self._pygame.joystick.quit()
-

@@ -1,8 +1,9 @@
 """Xbox-style gamepads on Windows through XInput (``XInputGetState`` via ctypes).
 
-XInput has no events: a thread polls ``XInputGetState`` at a fixed rate (default 250 Hz, to
-absolute deadlines) and, when ``dwPacketNumber`` changed, turns the difference between the
-previous and the new state into ``pad_btn``/``pad_axis`` events stamped with
+XInput has no events: the poll thread of :class:`~._pad_state.PadSource` (default 250 Hz, to
+absolute deadlines) calls ``XInputGetState`` and, when ``dwPacketNumber`` changed, translates the
+reading into a :class:`~._pad_state.PadState`; ``PadSource`` turns the difference to the
+previous state into ``pad_btn``/``pad_axis`` events stamped with
 :func:`~nitrogen_capture.clock.now_ns` at the poll. Names are the NitroGen dataset's
 (:data:`~nitrogen_capture.keylayout.PAD_BUTTONS`): A=south, B=east, X=west, Y=north,
 LB/RB=left/right_shoulder, stick clicks=left/right_thumb, View/Back=back, Menu/Start=start,
@@ -26,7 +27,6 @@ import ctypes
 import logging
 import math
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -34,7 +34,6 @@ from typing import Any, Protocol
 from ..clock import now_ns
 from ..errors import ConfigError, InputError, PlatformError
 from ._pad_state import NEUTRAL, PadSource, PadState, diff_states
-from .base import InputEvent
 
 __all__ = [
     "BUTTON_BITS",
@@ -164,12 +163,11 @@ class _XInputDll:
     """The real ``XInputGetState`` through ctypes (Windows only)."""
 
     _dll: Any  # declared here: mypy on Linux sees the code after the platform check as dead
-    dll_name: str
 
     def __init__(self) -> None:
         if sys.platform != "win32":
             raise PlatformError("XInput gamepads need Windows; on Linux use the SDL2 gamepad")
-        self._dll, self.dll_name = load_first_dll(XINPUT_DLLS, ctypes.WinDLL)
+        self._dll = load_first_dll(XINPUT_DLLS, ctypes.WinDLL)[0]
 
     def get_state(self, index: int) -> XInputReading | None:
         state = XINPUT_STATE()
@@ -182,14 +180,14 @@ class _XInputDll:
 
 
 class XInputGamepad(PadSource):
-    """Polls one XInput pad on its own thread and emits changes as pad events.
+    """Reads one XInput pad; :class:`~._pad_state.PadSource` polls it.
 
     Args:
         user_index: pad slot 0-3; ``None`` takes the first connected pad.
         rate_hz: polling rate.
         rescan_s: how often empty slots are polled while no pad is connected.
         api: the XInput layer (tests pass a fake); default loads the DLL (Windows only).
-        clock: the nanosecond clock used to stamp events.
+        clock: the nanosecond clock used to stamp events (and to time the rescans).
 
     Raises:
         ConfigError: bad slot or rate.
@@ -202,16 +200,12 @@ class XInputGamepad(PadSource):
     def __init__(self, user_index: int | None = None, rate_hz: float = 250.0, *,
                  rescan_s: float = 1.0, api: XInputApi | None = None,
                  clock: Callable[[], int] = now_ns) -> None:
-        super().__init__()
+        super().__init__(rate_hz, clock=clock)
         if user_index is not None and not 0 <= user_index < _MAX_PADS:
             raise ConfigError(f"XInput pad index must be 0..3, got {user_index}")
-        if not 0 < rate_hz <= 2000:
-            raise ConfigError(f"XInput polling rate must be in (0, 2000] Hz, got {rate_hz}")
         self.user_index = user_index
-        self.period_s = 1.0 / rate_hz
         self.rescan_ns = int(rescan_s * 1e9)
         self._api: XInputApi = api if api is not None else _XInputDll()
-        self._clock = clock
         self._index: int | None = None
         self._packet: int | None = None
         self._next_scan_ns = 0
@@ -221,12 +215,11 @@ class XInputGamepad(PadSource):
         """The slot being read, None while no pad is connected."""
         return self._index
 
-    def poll(self) -> list[InputEvent]:
-        """Read the pad once and emit (and return) the events of what changed."""
-        t = self._clock()
+    def _read_state(self) -> PadState:
         if self._index is None:
+            t = self._clock()
             if t < self._next_scan_ns:
-                return []
+                return NEUTRAL
             self._next_scan_ns = t + self.rescan_ns
             slots = range(_MAX_PADS) if self.user_index is None else (self.user_index,)
             for slot in slots:
@@ -234,33 +227,18 @@ class XInputGamepad(PadSource):
                 if reading is not None:
                     log.info("XInput pad %d connected", slot)
                     self._index = slot
-                    return self._update(reading, t)
-            return []
+                    return self._translate(reading)
+            return NEUTRAL
         reading = self._api.get_state(self._index)
         if reading is None:
             log.warning("XInput pad %d disconnected: releasing its buttons", self._index)
             self._index, self._packet = None, None
-            self._next_scan_ns = t  # look for it again at once
-            return self._apply(NEUTRAL, t)
+            self._next_scan_ns = 0  # look for it again at the next poll
+            return NEUTRAL
         if reading.packet == self._packet:
-            return []  # XInput bumps the packet number whenever anything changed
-        return self._update(reading, t)
+            return self.state  # XInput bumps the packet number whenever anything changed
+        return self._translate(reading)
 
-    def _update(self, reading: XInputReading, t: int) -> list[InputEvent]:
+    def _translate(self, reading: XInputReading) -> PadState:
         self._packet = reading.packet
-        return self._apply(pad_state(reading), t)
-
-    def _run(self) -> None:
-        deadline = time.monotonic()
-        try:
-            while True:
-                self.poll()
-                deadline += self.period_s
-                delay = deadline - time.monotonic()
-                if delay < -self.period_s:  # stalled (a slow empty-slot poll): no catch-up burst
-                    deadline, delay = time.monotonic(), 0.0
-                if self._stop_event.wait(max(0.0, delay)):
-                    return
-        except Exception as exc:  # handed to the owner through check()/stop()
-            self._fail(exc)
-
+        return pad_state(reading)

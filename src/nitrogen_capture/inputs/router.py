@@ -3,7 +3,7 @@
 Every listener hands its events to :meth:`InputRouter.push` (from the listener's own thread). The
 router, still on that thread and at event time:
 
-1. turns hotkeys into ``control`` events (DESIGN.md 5.2: F8 toggle, F6 resume, F7 pause,
+1. turns hotkeys into ``control`` events (docs/architecture.md 5.2: F8 toggle, F6 resume, F7 pause,
    Ctrl+T resume, Ctrl+P pause) and swallows the keys that formed them;
 2. drops keys and buttons that are not in the layout (privacy: they are never queued);
 3. drops input while the target window does not have focus, checked *now*, not by a slow poll.

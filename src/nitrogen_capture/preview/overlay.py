@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from ..binning import GAMEPAD_WIDTH
 from ..keylayout import PAD_BUTTONS
 
 __all__ = ["FLASH_BORDER", "Box", "HudLayout", "RowInfo", "draw_row", "hud_layout"]
@@ -179,7 +180,7 @@ def _draw_pad(img: npt.NDArray[np.uint8], hud: HudLayout, pad: npt.NDArray[np.fl
         return
     p = hud.pad
     cv2.rectangle(img, (p.x, p.y), (p.x + p.w - 1, p.y + p.h - 1), DIM, 1)
-    axes = pad[len(PAD_BUTTONS):len(PAD_BUTTONS) + 4]
+    axes = pad[len(PAD_BUTTONS):GAMEPAD_WIDTH]
     for (cx, cy), (ax, ay), name in zip(hud.sticks, (axes[0:2], axes[2:4]), ("L", "R"),
                                         strict=True):
         r = hud.stick_r

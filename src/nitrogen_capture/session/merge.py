@@ -1,4 +1,4 @@
-"""Merge a session's chunks into the dataset files (DESIGN.md section 7, docs/format.md).
+"""Merge a session's chunks into the dataset files (docs/architecture.md section 7, docs/format.md).
 
 :func:`merge_session` first runs :func:`~nitrogen_capture.session.repair.repair_session` (so a
 session killed mid-chunk merges in one step), then concatenates every complete chunk's arrays in

@@ -22,7 +22,6 @@ from pathlib import Path
 
 __all__ = [
     "CHUNK_ARRAYS",
-    "MERGED_ARRAYS",
     "META_NAME",
     "SCHEMA_VERSION",
     "SessionPaths",
@@ -31,10 +30,9 @@ __all__ = [
 SCHEMA_VERSION = 1
 META_NAME = "meta.json"
 
-# Per-chunk arrays by stem; "gamepad" only exists when a pad was recorded.
+# Per-chunk arrays by stem; "gamepad_chunk_NNN.npy" (GAMEPAD_WIDTH columns) is added when a pad
+# was recorded.
 CHUNK_ARRAYS: tuple[str, ...] = ("actions", "mouse_deltas", "frame_indices", "timestamps")
-OPTIONAL_CHUNK_ARRAYS: tuple[str, ...] = ("gamepad",)
-MERGED_ARRAYS: tuple[str, ...] = CHUNK_ARRAYS + OPTIONAL_CHUNK_ARRAYS
 
 
 

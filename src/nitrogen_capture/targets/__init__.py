@@ -217,7 +217,7 @@ def resolve_target(spec: TargetSpec, *, wait_s: float = 10.0,
     near = _near_matches(windows, spec)
     hint = ("near matches: " + "; ".join(near)) if near else f"{len(windows)} windows seen"
     raise TargetNotFound(f"no window for {spec.describe()} after {wait_s:g} s ({hint}); "
-                         "list windows with --debug-list-windows")
+                         "list windows with --debug-list-windows", near_matches=near)
 
 
 def _region_target(spec: TargetSpec) -> FixedRegionTarget:

@@ -250,7 +250,6 @@ class Win32WindowBackend(WindowBackend):
             process=self._proc_name(pid) if pid else None,
             region=None if minimised else client_region(self._api.client_rect(hwnd)),
             focused=hwnd == focus,
-            mapped=not minimised,
         )
 
     def geometry(self, window_id: int) -> Region | None:

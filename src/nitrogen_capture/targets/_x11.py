@@ -193,7 +193,7 @@ class X11WindowBackend(WindowBackend):
         except self._XError:
             return None  # the window vanished between listing and querying
         return WindowInfo(window_id=wid, title=title, pid=pid, process=_process_name(pid),
-                          region=region, focused=focus == wid, mapped=region is not None)
+                          region=region, focused=focus == wid)
 
     def _has_wm(self) -> bool:
         prop = self._root.get_full_property(self._a["_NET_SUPPORTING_WM_CHECK"],

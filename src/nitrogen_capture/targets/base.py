@@ -33,7 +33,6 @@ class WindowInfo:
     process: str | None
     region: Region | None  # client area in desktop pixels; None when unmapped/minimised
     focused: bool = False
-    mapped: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """Facts for meta.json and --debug-list-windows."""
