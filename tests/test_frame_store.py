@@ -123,7 +123,7 @@ def test_png_store_round_trip_is_bit_exact(tmp_path: Path) -> None:
 
 def test_mkv_store_round_trip_at_an_odd_size(tmp_path: Path) -> None:
     store = _mkv_store(tmp_path)
-    assert store.single_file and store.format.ext == "mkv"
+    assert store.single_file and store.ext == "mkv"
     frames = [_texture(r, *ODD) for r in range(12)]
     results = _write(store, frames)
     path = store.location(1)

@@ -15,10 +15,12 @@ from pathlib import Path
 from .capture.base import Region
 from .errors import ConfigError
 from .keylayout import DEFAULT_LAYOUT, KeyLayout
+from .session.frames import FRAME_STORES
 
 __all__ = ["FRAME_FORMATS", "WINDOW_FIELDS", "RecordConfig", "TargetSpec"]
 
-FRAME_FORMATS: tuple[str, ...] = ("png", "video")
+# The frame stores' registry names them (session/frames): a new store is a new choice.
+FRAME_FORMATS: tuple[str, ...] = tuple(FRAME_STORES)
 # The fields that pick a window; given together, a window must match all of them.
 WINDOW_FIELDS: tuple[str, ...] = ("process_name", "window_title", "pid")
 
@@ -155,7 +157,4 @@ class RecordConfig:
             (self.status_interval >= 0, "status_interval",
              f"--status-interval must be >= 0, got {self.status_interval:g}"),
         ])
-        if self.frame_format == "video":
-            from .codecs.video import VideoSettings
-
-            VideoSettings(self.fps, self.video_crf, self.video_preset)  # raises ConfigError
+        FRAME_STORES[self.frame_format].check_settings(self)  # e.g. the video crf and preset

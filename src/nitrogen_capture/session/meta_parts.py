@@ -22,26 +22,28 @@ _EXT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 class FrameFormat:
     """How frames are stored: ``kind`` names the frame store, ``ext`` its file extension.
 
-    ``options`` holds the store's own settings (codec, crf, preset, pix_fmt, ...) as written.
+    ``ext`` None means the store's default. ``options`` holds the store's own settings (codec,
+    crf, preset, pix_fmt, ...) as written.
     """
 
     kind: str = "png"
     encoder: str = "fpng"
-    ext: str = "png"
+    ext: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The ``frame_format`` object of meta.json."""
-        return {"kind": self.kind, "encoder": self.encoder, **self.options, "ext": self.ext}
+        ext = {"ext": self.ext} if self.ext else {}
+        return {"kind": self.kind, "encoder": self.encoder, **self.options, **ext}
 
     @classmethod
     def from_json(cls, o: JsonObject) -> FrameFormat:
         """Parse and check (the extension is a plain lower-case name: it becomes a path)."""
         kind = o.text("kind", "png")
-        # Old sessions wrote the video extension as "container"; both name the same thing.
-        ext = o.text("ext", None) or o.text("container", None) or ("mkv" if kind == "video"
-                                                                 else "png")
-        if not (0 < len(ext) <= 8 and set(ext) <= _EXT_CHARS):
+        # The one extension rule: "ext", else "container" (what early video sessions wrote),
+        # else the store's default (FrameStore.default_ext).
+        ext = o.text("ext", None) or o.text("container", None)
+        if ext is not None and not (0 < len(ext) <= 8 and set(ext) <= _EXT_CHARS):
             o.fail(o.path("ext"), "must be a short lower-case file extension", ext)
         options = {k: v for k, v in o.data.items() if k not in ("kind", "encoder", "ext")}
         return cls(kind, o.text("encoder", "unknown"), ext, options)

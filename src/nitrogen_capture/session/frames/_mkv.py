@@ -7,7 +7,7 @@ the chunk ends. An odd size is padded on write and cropped back here to the chun
 (:mod:`nitrogen_capture.codecs.h264`, the one rule for every H.264 writer).
 
 File extension: ``frame_format.ext`` (:class:`~nitrogen_capture.session.meta.FrameFormat`
-reads it, or an older session's ``container``, with ``mkv`` as the default).
+reads it, or an older session's ``container``), ``mkv`` by default.
 
 Reading, crash repair and validate share one decode loop (:meth:`MkvStore._decode`): a file that
 a killed encoder left with a torn tail yields its whole frames, then raises SessionFormatError
@@ -45,7 +45,15 @@ class MkvStore(FrameStore):
     """One Matroska (H.264) file per chunk (see the module docstring)."""
 
     kind: ClassVar[str] = "video"
+    default_ext: ClassVar[str] = _DEFAULT_EXT
     single_file: ClassVar[bool] = True
+
+    @classmethod
+    def check_settings(cls, config: RecordConfig) -> None:
+        """``--video-crf`` and ``--video-preset`` (libx264's ranges)."""
+        from ...codecs.video import VideoSettings
+
+        VideoSettings(config.fps, config.video_crf, config.video_preset)  # raises ConfigError
 
     @classmethod
     def new_format(cls, config: RecordConfig) -> FrameFormat:
@@ -77,7 +85,7 @@ class MkvStore(FrameStore):
     # -- read side -------------------------------------------------------------------------------
     def location(self, n: int) -> Path:
         """``frames/chunk_NNN.<ext>``."""
-        return self.paths.chunk_video(n, self.format.ext)
+        return self.paths.chunk_video(n, self.ext)
 
     def orphans_dir(self, n: int) -> Path:
         """``frames/orphans/`` (shared by the chunks: the files keep their chunk names)."""

@@ -66,6 +66,7 @@ class PngFolderStore(FrameStore):
     """One folder of PNGs per chunk (see the module docstring)."""
 
     kind: ClassVar[str] = "png"
+    default_ext: ClassVar[str] = "png"
 
     @classmethod
     def new_format(cls, config: RecordConfig) -> FrameFormat:

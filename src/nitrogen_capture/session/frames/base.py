@@ -55,12 +55,21 @@ class FrameStore(ABC):
     """
 
     kind: ClassVar[str]
+    default_ext: ClassVar[str]
     single_file: ClassVar[bool] = False
 
     def __init__(self, root: Path, frame_format: FrameFormat) -> None:
         self.root = Path(root)
         self.paths = SessionPaths(self.root)
         self.format = frame_format
+        self.ext = frame_format.ext or self.default_ext  # frames' file extension
+
+    @classmethod  # noqa: B027 - an optional hook: most stores have no settings of their own
+    def check_settings(cls, config: RecordConfig) -> None:
+        """Check this store's own settings of ``config`` (ConfigError naming the flag).
+
+        Called when the settings are built, before anything is opened; nothing to check here.
+        """
 
     @classmethod
     @abstractmethod
