@@ -12,7 +12,8 @@ import os
 from typing import Any
 
 from ..errors import ConfigError
-from .base import InputEvent, InputSource
+from ..events import InputEvent
+from .base import InputSource
 
 __all__ = ["BACKENDS", "InputEvent", "InputSource", "get_input_backends"]
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 from ..clock import now_ns
 from ..errors import ConfigError
+from ..events import PAD_AXIS, PAD_BUTTON, InputEvent
 from ..keylayout import PAD_AXES, PAD_BUTTONS
-from .base import PAD_AXIS, PAD_BUTTON, InputEvent, ThreadedInputSource
+from .base import ThreadedInputSource
 
 __all__ = ["NEUTRAL", "PadSource", "PadState", "diff_states", "radial_deadzone"]
 

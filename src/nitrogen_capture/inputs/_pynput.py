@@ -20,8 +20,9 @@ from typing import Any
 
 from ..clock import now_ns
 from ..errors import InputError, missing_dependency
+from ..events import BUTTON, KEY, WHEEL, InputEvent
 from ..keylayout import canonical_key
-from .base import BUTTON, KEY, WHEEL, InputEvent, InputSource
+from .base import InputSource
 
 __all__ = ["PynputInput", "x11_base_keysyms"]
 

@@ -33,7 +33,8 @@ from typing import Any, Protocol
 
 from ..clock import now_ns
 from ..errors import InputError, PlatformError
-from .base import MOTION, InputEvent, InputSource
+from ..events import MOTION, InputEvent
+from .base import InputSource
 
 __all__ = [
     "MOUSE_MOVE_ABSOLUTE",

@@ -22,8 +22,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..clock import now_ns
+from ..events import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
 from ..keylayout import DEFAULT_KEYS, PAD_AXES, PAD_BUTTONS
-from .base import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent, ThreadedInputSource
+from .base import ThreadedInputSource
 
 __all__ = ["Scheduled", "ScriptedInput", "scheduled_events", "timeline_block"]
 

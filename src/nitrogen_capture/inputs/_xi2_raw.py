@@ -30,7 +30,8 @@ from typing import Any
 
 from ..clock import now_ns
 from ..errors import InputError, PlatformError, missing_dependency
-from .base import MOTION, InputEvent, InputSource
+from ..events import MOTION, InputEvent
+from .base import InputSource
 
 __all__ = ["XI2RawMotion", "decode_raw_event", "probe_xi2"]
 

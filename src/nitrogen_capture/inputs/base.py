@@ -15,33 +15,9 @@ from abc import ABC, abstractmethod
 from types import TracebackType
 
 from ..errors import InputError
-from ..events import (
-    BUTTON,
-    CONTROL,
-    DEVICES,
-    KEY,
-    MOTION,
-    PAD_AXIS,
-    PAD_BUTTON,
-    WHEEL,
-    EventSink,
-    InputEvent,
-)
+from ..events import EventSink, InputEvent
 
-__all__ = [
-    "BUTTON",
-    "CONTROL",
-    "DEVICES",
-    "KEY",
-    "MOTION",
-    "PAD_AXIS",
-    "PAD_BUTTON",
-    "WHEEL",
-    "EventSink",
-    "InputEvent",
-    "InputSource",
-    "ThreadedInputSource",
-]
+__all__ = ["InputSource", "ThreadedInputSource"]
 
 class InputSource(ABC):
     """A listener that delivers :class:`InputEvent` values to a sink from its own thread(s).

@@ -23,8 +23,8 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
+from ..events import BUTTON, CONTROL, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
 from ..keylayout import HOTKEY_KEYS, KeyLayout
-from .base import BUTTON, CONTROL, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
 
 __all__ = ["CHORD_HOLD_NS", "HOTKEY_ACTIONS", "InputRouter"]
 
