@@ -129,3 +129,14 @@ def test_merge_refuses_bad_chunk_and_skip_bad_skips_it(tmp_path, damage):
     assert r.row_offsets() == {1: 0, 3: 4}
     assert [row for row, _ in r.iter_frames()] == list(range(8))
     assert "skipped chunk 2" in report.summary()
+
+
+def test_stray_files_that_look_like_chunks_are_ignored(tmp_path) -> None:
+    from nitrogen_capture.session import merge_session, validate_session
+    from session_factory import make_session
+
+    b = make_session(tmp_path / "s")
+    (b.root / "journal_chunk_abc.jsonl").write_text("{}\n")
+    (b.root / "actions_chunk_.npy").write_bytes(b"")
+    assert validate_session(b.root).ok
+    assert merge_session(b.root).frames == 12

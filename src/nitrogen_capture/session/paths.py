@@ -96,14 +96,23 @@ class SessionPaths:
         return self.root / "dataset.pt"
 
     def journals(self) -> list[Path]:
-        """Journals left on disk (an unfinished chunk after a crash)."""
-        return sorted(self.root.glob("journal_chunk_*.jsonl"))
+        """Journals left on disk (an unfinished chunk after a crash), by chunk number."""
+        return list(self.open_journals().values())
+
+    def open_journals(self) -> dict[int, Path]:
+        """Chunk number -> its journal, for every journal left on disk, in chunk order."""
+        return self._numbered("journal_chunk_*.jsonl")
 
     def chunk_numbers_on_disk(self) -> list[int]:
         """Chunk numbers that have an actions file or a journal."""
-        found: set[int] = set()
-        for p in self.root.glob("actions_chunk_*.npy"):
-            found.add(int(p.stem.rsplit("_", 1)[1]))
-        for p in self.journals():
-            found.add(int(p.stem.rsplit("_", 1)[1]))
-        return sorted(found)
+        return sorted({*self._numbered("actions_chunk_*.npy"), *self.open_journals()})
+
+    def _numbered(self, pattern: str) -> dict[int, Path]:
+        # Names that do not end in a chunk number (e.g. a stray "journal_chunk_x.jsonl") are
+        # not ours: ignored, never a crash.
+        found = {}
+        for p in self.root.glob(pattern):
+            number = p.stem.rsplit("_", 1)[-1]
+            if number.isdigit() and number.isascii():
+                found[int(number)] = p
+        return dict(sorted(found.items()))

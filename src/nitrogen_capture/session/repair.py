@@ -152,8 +152,8 @@ def repair_session(root: str | Path) -> RepairReport:
     paths = reader.paths
     recovered: list[RecoveredChunk] = []
     removed: list[str] = []
-    for jpath in paths.journals():
-        idx = int(jpath.stem.rsplit("_", 1)[1])
+    for number, jpath in paths.open_journals().items():
+        idx = number
         entry = reader.meta.chunk(idx)
         if entry is not None and entry.complete and all(
                 reader.array_path(entry, s).is_file() for s in reader.array_names()):

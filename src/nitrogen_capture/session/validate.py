@@ -124,7 +124,7 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     for j in reader.paths.journals():
         add(Problem(ERROR, j.name, "a chunk was left open (crash or kill): run merge to recover"))
     listed = {c.index for c in reader.chunks}
-    open_ = {int(j.stem.rsplit("_", 1)[1]) for j in reader.paths.journals()}
+    open_ = set(reader.paths.open_journals())
     for idx in sorted(set(reader.paths.chunk_numbers_on_disk()) - listed - open_):
         add(Problem(WARNING, f"chunk {idx}", "files on disk but not listed in meta.json"))
 
