@@ -5,6 +5,12 @@
 >>> cfg = RecordConfig(out="runs/s1", fps=60, max_frames=600, start_immediately=True,
 ...                    capture_backend="synthetic", input_backend="scripted")  # doctest: +SKIP
 >>> build_recorder(cfg, region=Region(0, 0, 1280, 720)).run()  # doctest: +SKIP
+>>> from nitrogen_capture.session import merge_session
+>>> merge_session(cfg.out)  # as `nitrogen-capture record` does  # doctest: +SKIP
+
+The :class:`Recorder` writes chunks, journals and ``meta.json`` only; the merged files are
+:func:`~nitrogen_capture.session.merge_session`'s, which the ``record`` command runs after every
+clean stop unless ``RecordConfig.merge`` is False.
 """
 
 from __future__ import annotations
