@@ -126,6 +126,20 @@ def test_reexports_are_the_same_objects() -> None:
     (lambda: TargetSpec(pid=0), "pid"),
     (lambda: TargetSpec(monitor=-1), "monitor"),
     (lambda: TargetSpec(process_name="game", region=Region(0, 0, 8, 8)), "region"),
+    # Non-finite and huge values (the bounds: nitrogen_capture.bounds and config.py).
+    (lambda: RecordConfig(out=Path("s"), fps=float("nan")), "fps"),
+    (lambda: RecordConfig(out=Path("s"), fps=1e-300), "fps"),
+    (lambda: RecordConfig(out=Path("s"), chunk_size=10**30), "chunk_size"),
+    (lambda: RecordConfig(out=Path("s"), max_frames=10**30), "max_frames"),
+    (lambda: RecordConfig(out=Path("s"), max_seconds=float("nan")), "max_seconds"),
+    (lambda: RecordConfig(out=Path("s"), queue_frames=10**9), "queue_frames"),
+    (lambda: RecordConfig(out=Path("s"), status_interval=float("inf")), "status_interval"),
+    (lambda: RecordConfig(out=Path("s"), seed=-1), "seed"),
+    (lambda: RecordConfig(out=""), "out"),  # type: ignore[arg-type]
+    (lambda: TargetSpec(wait_s=float("nan")), "wait_s"),
+    (lambda: TargetSpec(pid=2**40), "pid"),
+    (lambda: TargetSpec(monitor=10**30), "monitor"),
+    (lambda: TargetSpec(region=Region(0, 0, 100_000, 100_000)), "region"),
 ])
 def test_record_errors_name_the_setting_and_its_flag(build: Any, setting: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -139,10 +153,15 @@ def test_record_errors_name_the_setting_and_its_flag(build: Any, setting: str) -
     ({"img_size": 4}, "img_size"), ({"seq_len": 0}, "seq_len"), ({"mouse_scale": 0}, "mouse_scale"),
     ({"mouse_clip": 2.0}, "mouse_clip"), ({"action_hz": 0.0}, "action_hz"),
     ({"workers": 0}, "workers"), ({"obs_dtype": "f16"}, "obs_dtype"), ({"format": "zip"}, "format"),
+    ({"seq_len": 10**30}, "seq_len"), ({"action_shift": 10**30}, "action_shift"),
+    ({"action_hz": 1e-12}, "action_hz"), ({"mouse_scale": float("inf")}, "mouse_scale"),
+    ({"mouse_clip": float("nan")}, "mouse_clip"), ({"shard_frames": 10**30}, "shard_frames"),
+    ({"img_size": 10**30}, "img_size"), ({"out": Path("o.npz")}, "out"),
+    ({"out": Path("d.pt"), "format": "nitrogen-dataset"}, "out"), ({"root": ""}, "root"),
 ])
 def test_convert_errors_name_the_setting_and_its_flag(kw: dict[str, Any], setting: str) -> None:
     with pytest.raises(ConfigError) as info:
-        ConvertSettings(root=Path("r"), out=Path("o.pt"), **kw)
+        ConvertSettings(**{"root": Path("r"), "out": Path("o.pt"), **kw})
     assert info.value.setting == setting
     flag = cli.setting_flag(sub("convert"), setting)
     assert flag is not None and flag in str(info.value), (flag, str(info.value))

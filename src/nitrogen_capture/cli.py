@@ -2,7 +2,10 @@
 
 The CLI is thin: each subcommand parses flags into a config and calls a library function.
 Exit codes: 0 ok, 1 failure (including a validation with errors), 2 usage (bad flags or values).
-Errors of this package become one line on stderr (``--debug`` shows the traceback).
+Errors of this package become one line on stderr (``--debug`` shows the traceback). A bad value
+of a flag is a usage error (2), a number out of its bounds or a bad file given to a flag
+(``--layout``, ``--keymap``) included. A reader that closes stdout early (``validate | head -1``)
+is not an error: the command stops quietly with 0.
 
 Flags that fill a settings dataclass (``RecordConfig``, ``TargetSpec``, ``ConvertSettings``) use
 the field's name as ``dest`` and :func:`field_default` as their default, so the settings are the
@@ -16,14 +19,17 @@ import argparse
 import dataclasses
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
 from .errors import ConfigError, NitrogenCaptureError
 
-__all__ = ["build_parser", "field_default", "main", "setting_flag", "subcommand_parser"]
+__all__ = ["build_parser", "field_default", "main", "path_arg", "setting_flag",
+           "subcommand_parser"]
 
 log = logging.getLogger("nitrogen_capture")
 
@@ -44,6 +50,16 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
         raise SystemExit(2)
+
+
+def path_arg(text: str) -> Path:
+    """The ``type`` of a path flag: an empty string (``--out ""``) is refused, not read as ".".
+
+    ``Path("")`` is the current directory, so ``record --out ""`` would record into it.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty: give a path")
+    return Path(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,6 +131,53 @@ def _setup_logging(debug: bool, verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's final flush
+        return code
+    except BrokenPipeError:  # stdout's reader went away (_main lets only that one through)
+        _drop_stdout()
+        return 0
+
+
+def _stdout_fd() -> int | None:
+    try:
+        return sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a test's capture has no descriptor
+        return None
+
+
+def _stdout_gone() -> bool:
+    """True when stdout is a pipe whose reader has closed it (``| head -1``)."""
+    fd = _stdout_fd()
+    if fd is None:
+        return False
+    if sys.platform == "win32":  # no poll(): a broken pipe there is taken to be stdout's
+        return True
+    import select
+
+    poll = select.poll()
+    poll.register(fd, select.POLLOUT)
+    # A pipe whose reader closed it reports POLLERR to its writer.
+    return any(events & select.POLLERR for _, events in poll.poll(0))
+
+
+def _drop_stdout() -> None:
+    """Point stdout at devnull after its reader went away (the Python docs' SIGPIPE recipe).
+
+    Without this the interpreter's last flush of the dead pipe prints "Exception ignored".
+    """
+    fd = _stdout_fd()
+    if fd is None:
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -140,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nitrogen-capture {args.command}: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_gone():
+            raise  # the reader of stdout went away: main() stops quietly
         if debug:
             raise
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""

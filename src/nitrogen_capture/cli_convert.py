@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
-from .export.keymap import ACTION_SPACES
-from .export.settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
+from .export.keymap import ACTION_SPACES, MAX_MOUSE_SCALE
+from .export.settings import (
+    FORMATS,
+    INPUT_SOURCES,
+    MAX_ACTION_HZ,
+    MAX_SHARD_FRAMES,
+    MAX_STEPS,
+    MIN_ACTION_HZ,
+    OBS_DTYPES,
+    ConvertSettings,
+)
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "settings_from_args"]
 
 
 def add_parser(sub: Any) -> None:
     """Register ``convert``."""
-    from .cli import add_common, field_default
+    from .cli import add_common, field_default, path_arg
 
     def conv(name: str) -> Any:
         return field_default(ConvertSettings, name)
@@ -30,32 +38,35 @@ def add_parser(sub: Any) -> None:
         "convert", help="export a session to a NitroGen .pt (or the NitroGen dataset tree)",
         description="Build NitroGen training windows from a recorded session: obs (M, 3, H, W) "
                     "RGB, actions (M, T, D) and meta, streamed to disk with bounded memory.")
-    p.add_argument("--root", required=True, type=Path, help="session directory")
-    p.add_argument("--out", required=True, type=Path,
-                   help=".pt file (with --shard-frames: the stem of the shards and the index), "
-                        "or the output directory for --format nitrogen-dataset")
+    p.add_argument("--root", required=True, type=path_arg, help="session directory")
+    p.add_argument("--out", required=True, type=path_arg,
+                   help="a *.pt file (with --shard-frames: the stem of the shards and the "
+                        "index), or the output directory for --format nitrogen-dataset")
     p.add_argument("--img-size", type=int, default=conv("img_size"),
-                   help="observation side in px (%(default)s)")
+                   help="observation side in px, 8..4096 (%(default)s)")
     p.add_argument("--seq-len", type=int, default=conv("seq_len"),
-                   help="action steps per window, T (%(default)s)")
+                   help=f"action steps per window, T, 1..{MAX_STEPS} (%(default)s)")
     p.add_argument("--mouse-scale", type=float, default=conv("mouse_scale"),
-                   help="mouse counts per step that make a full stick deflection (%(default)g)")
+                   help="mouse counts per step that make a full stick deflection, at most "
+                        f"{MAX_MOUSE_SCALE} (%(default)g)")
     p.add_argument("--mouse-clip", type=float, default=conv("mouse_clip"),
                    help="mouse stick limit per axis, in (0, 1] (%(default)s)")
     p.add_argument("--action-space", choices=ACTION_SPACES, default=conv("action_space"),
                    help="nitrogen: the 25-D vector of the released model; raw: layout keys + "
                         "4 stick axes")
     p.add_argument("--action-shift", type=int, default=conv("action_shift"),
-                   help="steps between the observation and its first action (released "
-                        "checkpoint: 3)")
+                   help=f"steps between the observation and its first action, 0..{MAX_STEPS} "
+                        "(released checkpoint: 3)")
     p.add_argument("--action-hz", type=float, default=conv("action_hz"),
-                   help="re-bin actions from the raw events onto an exact grid at this rate "
-                        "(NitroGen: 60); default: the session's own per-frame rows")
+                   help="re-bin actions from the raw events onto an exact grid at this rate, "
+                        f"{MIN_ACTION_HZ:g}..{MAX_ACTION_HZ:g} Hz (NitroGen: 60); default: the "
+                        "session's own per-frame rows")
     p.add_argument("--obs-dtype", choices=OBS_DTYPES, default=conv("obs_dtype"),
                    help="float32 in [0, 1] (the original) or uint8 (4x smaller)")
     p.add_argument("--shard-frames", type=int, default=conv("shard_frames"),
-                   help="windows per output file; writes <stem>-NNNNN.pt + <stem>.index.json")
-    p.add_argument("--keymap", type=Path, default=conv("keymap"),
+                   help=f"windows per output file, at most {MAX_SHARD_FRAMES} (0 = one file); "
+                        "writes <stem>-NNNNN.pt + <stem>.index.json")
+    p.add_argument("--keymap", type=path_arg, default=conv("keymap"),
                    help="keyboard/mouse -> gamepad keymap TOML (default: the shipped one)")
     p.add_argument("--input-source", choices=INPUT_SOURCES, default=conv("input_source"),
                    help="auto: the gamepad when the session recorded one, else keyboard/mouse")
@@ -66,7 +77,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--game", default=conv("game"),
                    help="nitrogen-dataset: the 'game' of metadata.json")
     p.add_argument("--workers", type=int, default=conv("workers"),
-                   help="frame decode threads (%(default)s)")
+                   help="frame decode threads, 1..32 (%(default)s)")
     p.add_argument("--overwrite", action="store_true", default=conv("overwrite"),
                    help="replace an existing output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -74,20 +85,27 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run a conversion from parsed flags; errors propagate as package exceptions."""
-    from .errors import SessionError
-    from .export import convert
-
-    if not args.root.is_dir():
-        raise SessionError(f"--root {args.root} is not a directory")
-    settings = ConvertSettings(
+def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
+    """The settings of parsed ``convert`` flags (checked when built: a ConfigError)."""
+    return ConvertSettings(
         root=args.root, out=args.out, img_size=args.img_size, seq_len=args.seq_len,
         mouse_scale=args.mouse_scale, mouse_clip=args.mouse_clip, action_space=args.action_space,
         action_shift=args.action_shift, action_hz=args.action_hz, obs_dtype=args.obs_dtype,
         shard_frames=args.shard_frames, keymap=args.keymap, input_source=args.input_source,
         format=args.format, overwrite=args.overwrite, workers=args.workers,
         video=args.video, game=args.game)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a conversion from parsed flags; errors propagate as package exceptions."""
+    from .errors import SessionError
+    from .export import convert, load_keymap
+
+    settings = settings_from_args(args)
+    if settings.keymap is not None:
+        load_keymap(settings.keymap)  # a bad --keymap file is a usage error, before any reading
+    if not settings.root.is_dir():  # after the flags: a bad value is a usage error first
+        raise SessionError(f"--root {settings.root} is not a directory")
     t0 = time.perf_counter()
     if args.no_progress:
         result = convert(settings)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
+
+from .bounds import MAX_EVERY
 
 
 def add_parser(sub: Any) -> None:
     """Register ``preview``."""
-    from .cli import add_common
+    from .cli import add_common, path_arg
 
     p = sub.add_parser(
         "preview", help="write preview.mp4 (frames + input overlay) and timing.png",
@@ -17,14 +18,17 @@ def add_parser(sub: Any) -> None:
                     "with the held keys, mouse delta and gamepad state of each row, the row, "
                     "tick and time, and a red flash after a pause or dropped ticks; timing.png "
                     "plots frame intervals, their histogram and input activity per second.")
-    p.add_argument("--root", required=True, type=Path, help="session directory")
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("--root", required=True, type=path_arg, help="session directory")
+    p.add_argument("--out", type=path_arg, default=None,
                    help="output folder (default: the session folder)")
-    p.add_argument("--width", type=int, default=640, help="video width in px (default 640)")
+    p.add_argument("--width", type=int, default=640,
+                   help="video width in px, 64..7680 (default 640)")
     p.add_argument("--start", type=float, default=0.0,
-                   help="span start, seconds since the first tick (default 0)")
-    p.add_argument("--seconds", type=float, default=30.0, help="span length in s (default 30)")
-    p.add_argument("--every", type=int, default=1, help="keep every K-th frame (default 1)")
+                   help="span start, seconds since the first tick, at most a week (default 0)")
+    p.add_argument("--seconds", type=float, default=30.0,
+                   help="span length in s, more than 0 and at most a week (default 30)")
+    p.add_argument("--every", type=int, default=1,
+                   help=f"keep every K-th frame, 1..{MAX_EVERY} (default 1)")
     p.add_argument("--no-video", action="store_true", help="only write timing.png")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_common(p)

@@ -20,14 +20,25 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from .bounds import MAX_SECONDS
 from .capture import BACKENDS as CAPTURE_BACKENDS
+from .capture.base import MAX_REGION_SIDE
 from .codecs.png import PNG_ENCODERS
 from .codecs.video import X264_PRESETS
-from .config import FRAME_FORMATS, RecordConfig, TargetSpec
+from .config import (
+    FRAME_FORMATS,
+    MAX_CHUNK_SIZE,
+    MAX_FRAMES,
+    MAX_MONITOR,
+    MAX_QUEUE_FRAMES,
+    MAX_STATUS_INTERVAL,
+    MIN_STATUS_INTERVAL,
+    RecordConfig,
+    TargetSpec,
+)
 from .inputs import BACKENDS as INPUT_BACKENDS
 from .inputs._live import GAMEPAD_BACKENDS
 
@@ -43,7 +54,7 @@ _SignalHandler = Callable[[int, FrameType | None], None]
 
 def add_parser(sub: Any) -> None:
     """Register ``record`` and ``windows``."""
-    from .cli import add_common, field_default
+    from .cli import add_common, field_default, path_arg
 
     def rec(name: str) -> Any:
         return field_default(RecordConfig, name)
@@ -53,37 +64,41 @@ def add_parser(sub: Any) -> None:
                                    "gamepad input into a chunked session directory, then merge "
                                    "it. Starts paused: F8 toggles, F6 or Ctrl+T resume, F7 or "
                                    "Ctrl+P pause.")
-    p.add_argument("--out", type=Path, help="new session directory")
+    p.add_argument("--out", type=path_arg, help="new session directory")
     p.add_argument("--fps", type=float, default=rec("fps"),
-                   help="target capture rate (default %(default)g)")
+                   help="target capture rate, 0.001..240 (default %(default)g)")
     tgt = p.add_argument_group("target", "a window (its flags narrow each other) or a region")
     tgt.add_argument("--process-name", default=field_default(TargetSpec, "process_name"),
                      help="executable name, e.g. Game.exe or game")
     tgt.add_argument("--window-title", default=field_default(TargetSpec, "window_title"),
                      help="substring of the window title")
     tgt.add_argument("--pid", type=int, default=field_default(TargetSpec, "pid"),
-                     help="process id owning the window")
+                     help="process id owning the window (1..2^32-1)")
     tgt.add_argument("--region", type=int, nargs=4, metavar=("L", "T", "R", "B"),
                      default=field_default(TargetSpec, "region"),
-                     help="fixed desktop region: left top right bottom")
+                     help="fixed desktop region: left top right bottom (int32 coordinates, "
+                          f"each side 1..{MAX_REGION_SIDE} px)")
     tgt.add_argument("--monitor", type=int, default=field_default(TargetSpec, "monitor"),
-                     help="monitor / output index")
+                     help=f"monitor / output index (0..{MAX_MONITOR})")
     tgt.add_argument("--wait", dest="wait_s", type=float, metavar="SECONDS",
                      default=field_default(TargetSpec, "wait_s"),
-                     help="how long to wait for the window to appear (default %(default)g)")
+                     help="how long to wait for the window to appear, at most a week "
+                          "(default %(default)g)")
     p.add_argument("--chunk-size", type=int, default=rec("chunk_size"),
-                   help="frames per chunk (default %(default)s)")
+                   help=f"frames per chunk, 1..{MAX_CHUNK_SIZE} (default %(default)s)")
     p.add_argument("--max-frames", type=int, default=rec("max_frames"),
-                   help="stop after N frames (0 = no limit)")
+                   help=f"stop after N frames, at most {MAX_FRAMES} (0 = no limit)")
     p.add_argument("--seconds", dest="max_seconds", type=float, default=rec("max_seconds"),
-                   metavar="SECONDS", help="stop after S seconds (0 = no limit)")
+                   metavar="SECONDS",
+                   help=f"stop after S seconds, at most {MAX_SECONDS} (a week; 0 = no limit)")
     p.add_argument("--skip-late", action="store_true", default=rec("skip_late"),
                    help="skip whole missed periods instead of re-anchoring the schedule")
     p.add_argument("--start-immediately", action="store_true",
                    default=rec("start_immediately"),
                    help="record from the start instead of waiting for a resume hotkey")
     p.add_argument("--status-interval", type=float, default=rec("status_interval"),
-                   help="seconds between status updates (0 = off; default %(default)g)")
+                   help=f"seconds between status updates, {MIN_STATUS_INTERVAL:g}.."
+                        f"{MAX_STATUS_INTERVAL:g} (0 = off; default %(default)g)")
     p.add_argument("--no-merge", dest="merge", action="store_false", default=rec("merge"),
                    help="leave only the chunks; merge later with nitrogen-capture merge")
     p.add_argument("--debug-list-windows", action="store_true",
@@ -94,9 +109,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--capture-backend", choices=CAPTURE_BACKENDS, default=rec("capture_backend"))
     p.add_argument("--input-backend", choices=INPUT_BACKENDS, default=rec("input_backend"))
     p.add_argument("--seed", type=int, default=rec("seed"),
-                   help="seed of the synthetic source/script")
+                   help="seed of the synthetic source/script (0..2^32-1)")
     # A file read into the `layout` setting; no file means the field's default layout.
-    p.add_argument("--layout", dest="layout_file", type=Path, metavar="FILE",
+    p.add_argument("--layout", dest="layout_file", type=path_arg, metavar="FILE",
                    help="key layout TOML (a 'keys' list)")
     p.add_argument("--frame-format", choices=FRAME_FORMATS, default=rec("frame_format"),
                    help="png = one PNG per frame (default); video = H.264 in one MKV per chunk")
@@ -109,10 +124,10 @@ def add_parser(sub: Any) -> None:
                         "(default %(default)s)")
     p.add_argument("--png-encoder", choices=PNG_ENCODERS, default=rec("png_encoder"))
     p.add_argument("--encoder-workers", type=int, default=rec("encoder_workers"),
-                   help="encoder processes (default %(default)s)")
+                   help="encoder processes, 1..32 (default %(default)s)")
     p.add_argument("--queue-frames", type=int, default=rec("queue_frames"),
-                   help="frames that may wait for the encoder before frames are dropped "
-                        "(default %(default)s)")
+                   help="frames that may wait for the encoder before frames are dropped, "
+                        f"1..{MAX_QUEUE_FRAMES} (default %(default)s)")
     p.add_argument("--no-focus-pause", dest="focus_pause", action="store_false",
                    default=rec("focus_pause"),
                    help="keep capturing frames while the window is not focused "

@@ -9,14 +9,14 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     """Register ``merge`` and ``validate``."""
-    from .cli import add_common
+    from .cli import add_common, path_arg
 
     merge = sub.add_parser(
         "merge", help="recover an interrupted chunk, concatenate chunks, write dataset.npz/.pt",
         description="Recover any chunk left open by a crash (from its journal), concatenate "
                     "all chunks into the merged arrays, write dataset.npz and dataset.pt "
                     "(when torch is installed) and refresh meta.json.")
-    merge.add_argument("--root", required=True, type=Path, help="session directory")
+    merge.add_argument("--root", required=True, type=path_arg, help="session directory")
     merge.add_argument("--skip-bad", action="store_true",
                        help="leave damaged chunks out (listed in meta.json) instead of failing")
     merge.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -27,7 +27,7 @@ def add_parser(sub: Any) -> None:
                          description="Collect every problem of a session (missing or extra "
                                      "frames, length mismatches, non-monotonic timestamps, gaps, "
                                      "undecodable frames, schema) and print statistics.")
-    val.add_argument("--root", required=True, type=Path, help="session directory")
+    val.add_argument("--root", required=True, type=path_arg, help="session directory")
     val.add_argument("--no-frames", action="store_true",
                      help="skip decoding frame files (faster)")
     val.add_argument("--json", action="store_true", help="print the report as JSON")

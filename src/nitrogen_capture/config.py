@@ -4,7 +4,9 @@ The CLI parses flags into a :class:`RecordConfig`; library users build one direc
 defaults are the flags' defaults: ``nitrogen-capture record`` reads them from here (and
 ``tests/test_settings.py`` fails if a flag drifts). Every check raises
 :class:`~nitrogen_capture.errors.ConfigError` with the bad value, what is allowed, the field's
-flag in the message and the field's name in ``setting``.
+flag in the message and the field's name in ``setting``. Every number must be finite and within
+a sane upper bound (:func:`~nitrogen_capture.bounds.number_check`; the constants below and the
+flags' help name them): ``nan``/``inf`` never reach the recorder.
 """
 
 from __future__ import annotations
@@ -12,17 +14,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .capture.base import Region
+from .bounds import MAX_SECONDS, UINT32_MAX, format_number, number_check
+from .capture.base import MAX_REGION_SIDE, Region
 from .errors import ConfigError
 from .keylayout import DEFAULT_LAYOUT, KeyLayout
 from .session.frames import FRAME_STORES
 
-__all__ = ["FRAME_FORMATS", "WINDOW_FIELDS", "RecordConfig", "TargetSpec"]
+__all__ = ["FRAME_FORMATS", "MIN_FPS", "WINDOW_FIELDS", "RecordConfig", "TargetSpec"]
 
 # The frame stores' registry names them (session/frames): a new store is a new choice.
 FRAME_FORMATS: tuple[str, ...] = tuple(FRAME_STORES)
+# The slowest capture rate: one frame per 1000 s (a slower one is not a recording; 1e-300 would
+# overflow the pacer's nanosecond period).
+MIN_FPS = 0.001
+# Sanity bounds of the record flags (the messages name them).
+MAX_CHUNK_SIZE = 100_000  # frames per chunk (about 7 min at 240 fps)
+MAX_FRAMES = 1_000_000_000  # --max-frames (48 days at 240 fps)
+MAX_QUEUE_FRAMES = 1024  # each queued frame is held in memory: 6 MB at 1080p
+MAX_STATUS_INTERVAL = 3600.0
+MIN_STATUS_INTERVAL = 0.1
+MAX_MONITOR = 63
 # The fields that pick a window; given together, a window must match all of them.
 WINDOW_FIELDS: tuple[str, ...] = ("process_name", "window_title", "pid")
+
+
+_OK = (True, "", "")
 
 
 def _check(checks: list[tuple[bool, str, str]]) -> None:
@@ -57,13 +73,19 @@ class TargetSpec:
             raise ConfigError(f"give a window (--process-name, --window-title, --pid) or "
                               f"--region, not both: got {' and '.join(window)} and --region",
                               setting="region")
-        _check([
-            (self.wait_s >= 0, "wait_s", f"--wait must be >= 0 seconds, got {self.wait_s:g}"),
-            (self.pid is None or self.pid > 0, "pid",
-             f"--pid must be a positive process id, got {self.pid}"),
-            (self.monitor is None or self.monitor >= 0, "monitor",
-             f"--monitor must be >= 0, got {self.monitor}"),
-        ])
+        checks = [
+            number_check(self.wait_s, "wait_s", "--wait", 0, MAX_SECONDS, note=" seconds"),
+            number_check(self.pid, "pid", "--pid", 1, UINT32_MAX, interval=True,
+                         note=" (a process id)") if self.pid is not None else _OK,
+            number_check(self.monitor, "monitor", "--monitor", 0, MAX_MONITOR)
+            if self.monitor is not None else _OK,
+        ]
+        if self.region is not None:
+            r = self.region
+            checks.append((max(r.size) <= MAX_REGION_SIDE, "region",
+                           f"--region {' '.join(map(str, r.to_list()))} is {r.width}x{r.height} "
+                           f"px: each side must be at most {MAX_REGION_SIDE}"))
+        _check(checks)
 
     @property
     def is_window(self) -> bool:
@@ -138,23 +160,33 @@ class RecordConfig:
     merge: bool = True
 
     def __post_init__(self) -> None:
+        if isinstance(self.out, str) and not self.out.strip():
+            raise ConfigError("--out must name a session directory, got an empty path",
+                              setting="out")
         object.__setattr__(self, "out", Path(self.out))
+        status = self.status_interval
         _check([
-            (0 < self.fps <= 240, "fps", f"--fps must be in (0, 240], got {self.fps:g}"),
-            (self.chunk_size >= 1, "chunk_size",
-             f"--chunk-size must be >= 1, got {self.chunk_size}"),
-            (self.max_frames >= 0, "max_frames",
-             f"--max-frames must be >= 0 (0 = unlimited), got {self.max_frames}"),
-            (self.max_seconds >= 0, "max_seconds",
-             f"--seconds must be >= 0, got {self.max_seconds:g}"),
+            number_check(self.fps, "fps", "--fps", 0, 240, lo_open=True, interval=True),
+            number_check(self.fps, "fps", "--fps", MIN_FPS, 240,
+                         note=" (one frame per 1000 s)"),
+            number_check(self.chunk_size, "chunk_size", "--chunk-size", 1, MAX_CHUNK_SIZE),
+            number_check(self.max_frames, "max_frames", "--max-frames", 0, MAX_FRAMES,
+                         note=" (0 = unlimited)"),
+            number_check(self.max_seconds, "max_seconds", "--seconds", 0, MAX_SECONDS,
+                         note=" seconds (0 = unlimited)"),
             (self.frame_format in FRAME_FORMATS, "frame_format",
              f"--frame-format must be one of {', '.join(FRAME_FORMATS)}, "
              f"got {self.frame_format}"),
-            (1 <= self.encoder_workers <= 32, "encoder_workers",
-             f"--encoder-workers must be in 1..32, got {self.encoder_workers}"),
-            (self.queue_frames >= 1, "queue_frames",
-             f"--queue-frames must be >= 1, got {self.queue_frames}"),
-            (self.status_interval >= 0, "status_interval",
-             f"--status-interval must be >= 0, got {self.status_interval:g}"),
+            number_check(self.encoder_workers, "encoder_workers", "--encoder-workers", 1, 32,
+                         interval=True),
+            number_check(self.queue_frames, "queue_frames", "--queue-frames", 1,
+                         MAX_QUEUE_FRAMES, note=" (queued frames are held in memory)"),
+            (status == 0 or number_check(status, "", "", MIN_STATUS_INTERVAL,
+                                         MAX_STATUS_INTERVAL)[0], "status_interval",
+             f"--status-interval must be 0 (off) or in [{MIN_STATUS_INTERVAL:g}, "
+             f"{MAX_STATUS_INTERVAL:g}] seconds, got {format_number(status)}"),
+            number_check(self.seed, "seed", "--seed", 0, UINT32_MAX, interval=True),
         ])
-        FRAME_STORES[self.frame_format].check_settings(self)  # e.g. the video crf and preset
+        # The store's own settings: --video-crf / --video-preset for video (a png recording
+        # ignores them and, by design, does not check them; tests/test_video_storage.py).
+        FRAME_STORES[self.frame_format].check_settings(self)

@@ -152,24 +152,48 @@ DEFAULT_LAYOUT = KeyLayout()
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:
-    """Parse a user's TOML file; a missing or invalid file is a :class:`ConfigError`.
+    """Parse a user's TOML file; a missing, unreadable or invalid file is a :class:`ConfigError`.
 
-    ``what`` names the file in messages ("layout", "keymap").
+    ``what`` names the file in messages ("layout", "keymap"). The file comes from a flag
+    (``--layout``, ``--keymap``), so a bad one is a usage error like any bad flag value (exit 2),
+    a directory included.
     """
     p = Path(path)
     try:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"{what} file not found: {p}") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{what} file {p} is a directory: give a .toml file") from exc
+    except OSError as exc:
+        raise ConfigError(f"{what} file {p} cannot be read: {exc.strerror or exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{what} file {p} is not valid TOML: {exc}") from exc
 
 
 def load_layout(path: str | Path) -> KeyLayout:
-    """Load a layout from a TOML file with a ``keys`` list (and optional ``name``)."""
+    """Load a layout from a TOML file with a ``keys`` list of strings (and an optional ``name``).
+
+    Anything else in the file (another setting, a non-string key or name) is a
+    :class:`ConfigError` naming the file and the entry.
+    """
     p = Path(path)
     data = read_toml(p, "layout")
+    unknown = sorted(set(data) - {"keys", "name"})
+    if unknown:
+        raise ConfigError(f"layout file {p}: {unknown[0]} is not a layout setting: "
+                          "give keys = [...] and optionally name = \"...\"")
     keys = data.get("keys")
-    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+    if not isinstance(keys, list):
         raise ConfigError(f"layout file {p} needs a 'keys' list of key names")
-    return KeyLayout(keys=tuple(keys), name=str(data.get("name", p.stem)))
+    bad = [k for k in keys if not isinstance(k, str)]
+    if bad:
+        raise ConfigError(f"layout file {p}: keys must all be key names (strings), "
+                          f"got {bad[0]!r}")
+    name = data.get("name", p.stem)
+    if not isinstance(name, str):
+        raise ConfigError(f"layout file {p}: name must be a string, got {name!r}")
+    try:
+        return KeyLayout(keys=tuple(keys), name=name)
+    except ConfigError as exc:
+        raise ConfigError(f"layout file {p}: {exc}") from exc

@@ -10,17 +10,23 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from numbers import Integral
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ..bounds import INT32_MAX, INT32_MIN
 from ..errors import CaptureError, ConfigError
 
-__all__ = ["Frame", "FrameSource", "Region"]
+__all__ = ["MAX_REGION_SIDE", "Frame", "FrameSource", "Region"]
 
 Frame = npt.NDArray[np.uint8]
+# The largest side of a region to capture (``--region``): 16384 px, past every single display
+# (8K is 7680) and every capture API's texture limit. A Region itself (a window's, a virtual
+# desktop's) only needs coordinates that fit in int32, the OS APIs' type.
+MAX_REGION_SIDE = 16384
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,11 @@ class Region:
     bottom: int
 
     def __post_init__(self) -> None:
+        corners = (self.left, self.top, self.right, self.bottom)
+        if not all(isinstance(c, Integral) and INT32_MIN <= c <= INT32_MAX for c in corners):
+            raise ConfigError(
+                f"region {' '.join(map(str, corners))}: each coordinate must be a whole number "
+                f"of pixels in {INT32_MIN}..{INT32_MAX} (int32)")
         if self.right <= self.left or self.bottom <= self.top:
             raise ConfigError(
                 f"region {self.left} {self.top} {self.right} {self.bottom} is empty or inverted: "

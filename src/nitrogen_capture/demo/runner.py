@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bounds import number_check
 from ..errors import ConfigError, NitrogenCaptureError, PlatformError
 from ..keylayout import DEFAULT_LAYOUT, load_layout
 from .check import CheckReport, check_session
@@ -89,10 +90,16 @@ class DemoOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
-        if self.seconds < 3:
-            raise ConfigError(f"--seconds must be >= 3 for the demo, got {self.seconds:g}")
-        if not 0 < self.fps <= 240:
-            raise ConfigError(f"--fps must be in (0, 240], got {self.fps:g}")
+        w, h = self.size
+        for ok, setting, message in (
+            number_check(self.seconds, "seconds", "--seconds", 3, 3600, interval=True,
+                         note=" seconds for the demo"),
+            number_check(self.fps, "fps", "--fps", 1, 240, interval=True),
+            (number_check(w, "", "", 64, 7680)[0] and number_check(h, "", "", 64, 4320)[0],
+             "size", f"--size must be within 64x64..7680x4320, got {w}x{h}"),
+        ):
+            if not ok:
+                raise ConfigError(message, setting=setting)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..bounds import number_check
 from ..errors import ConfigError
 from ..keylayout import PAD_AXES, PAD_BUTTONS, KeyLayout, canonical_key, read_toml
 
@@ -37,6 +38,7 @@ __all__ = [
     "default_keymap",
     "load_keymap",
     "map_rows",
+    "mouse_checks",
 ]
 
 NITROGEN_BUTTONS: tuple[str, ...] = (
@@ -52,6 +54,7 @@ _SLOT = {name: i for i, name in enumerate(NITROGEN_BUTTONS)}
 # Dataset button -> model slot: the names are the same up to case.
 PAD_TO_SLOT: tuple[int, ...] = tuple(_SLOT[b.upper()] for b in PAD_BUTTONS)
 _DIRECTIONS = ("up", "down", "left", "right")
+MAX_MOUSE_SCALE = 1_000_000  # --mouse-scale: counts per full stick deflection
 _STICKS = ("left", "right")
 
 
@@ -94,32 +97,77 @@ class Keymap:
                 "mouse_stick": self.mouse_stick}
 
 
+def _names(value: object) -> list[str] | None:
+    """A TOML value that is one name or a list of names, as a list; None for anything else."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
 def _parse(data: dict[str, Any], source: str) -> Keymap:
+    """Build a keymap from parsed TOML; ``source`` names the file in every message.
+
+    Every key and value is checked: a wrong type, an unknown table, direction or slot is a
+    :class:`ConfigError` naming the file and the key, never silently ignored.
+    """
+    def bad(where: str, why: str) -> ConfigError:
+        return ConfigError(f"keymap file {source}: {where} {why}")
+
+    unknown = sorted(set(data) - {"name", "buttons", "mouse", *(f"{s}_stick" for s in _STICKS)})
+    if unknown:
+        raise bad(unknown[0], "is not a keymap setting: use name, [buttons], [left_stick], "
+                              "[right_stick] and [mouse]")
+    name = data.get("name", Path(source).stem)
+    if not isinstance(name, str):
+        raise bad("name", f"must be a string, got {name!r}")
     buttons: list[tuple[str, str]] = []
     raw_buttons = data.get("buttons", {})
     if not isinstance(raw_buttons, dict):
-        raise ConfigError(f"{source}: [buttons] must be a table of key = \"SLOT\"")
-    for key, slots in raw_buttons.items():
-        for slot in [slots] if isinstance(slots, str) else list(slots):
-            buttons.append((canonical_key(str(key)), str(slot).upper()))
+        raise bad("[buttons]", 'must be a table of key = "SLOT"')
+    for key, value in raw_buttons.items():
+        slots = _names(value)
+        if slots is None:
+            raise bad(f"[buttons] {key}", f"must be a slot name or a list of slot names, "
+                                          f"got {value!r}")
+        for slot in slots:
+            if slot.upper() not in _SLOT:
+                usable = (b for b in NITROGEN_BUTTONS if b not in _UNUSED_SLOTS)
+                raise bad(f"[buttons] {key}", f"names unknown button slot {slot!r}: use one of "
+                                              f"{', '.join(usable)}")
+            buttons.append((canonical_key(key), slot.upper()))
     sticks: dict[str, dict[str, tuple[str, ...]]] = {}
     for stick in _STICKS:
         table = data.get(f"{stick}_stick", {})
         if not isinstance(table, dict):
-            raise ConfigError(f"{source}: [{stick}_stick] must be a table")
-        sticks[stick] = {str(d): tuple(canonical_key(str(k)) for k in ([v] if isinstance(v, str)
-                                                                         else v))
-                         for d, v in table.items()}
+            raise bad(f"[{stick}_stick]", "must be a table of up/down/left/right key lists")
+        dirs: dict[str, tuple[str, ...]] = {}
+        for d, value in table.items():
+            keys = _names(value)
+            if d not in _DIRECTIONS:
+                raise bad(f"[{stick}_stick] {d}", "is not a direction: use up, down, left, right")
+            if keys is None:
+                raise bad(f"[{stick}_stick] {d}", f"must be a key name or a list of key names, "
+                                                  f"got {value!r}")
+            dirs[d] = tuple(canonical_key(k) for k in keys)
+        sticks[stick] = dirs
     mouse = data.get("mouse", {})
-    stick = str(mouse.get("stick", "right")) if isinstance(mouse, dict) else "right"
-    return Keymap(buttons=tuple(buttons), sticks=sticks, mouse_stick=stick,
-                  name=str(data.get("name", source)))
+    if not isinstance(mouse, dict) or not set(mouse) <= {"stick"}:
+        raise bad("[mouse]", 'must be a table with only stick = "right", "left" or "none"')
+    stick = mouse.get("stick", "right")
+    if not isinstance(stick, str):
+        raise bad("[mouse] stick", f'must be "right", "left" or "none", got {stick!r}')
+    try:
+        return Keymap(buttons=tuple(buttons), sticks=sticks, mouse_stick=stick, name=name)
+    except ConfigError as exc:
+        raise ConfigError(f"keymap file {source}: {exc}") from exc
 
 
 def load_keymap(path: str | Path) -> Keymap:
     """Load a keymap TOML file (format: see the shipped ``default_keymap.toml``)."""
     p = Path(path)
-    return _parse(read_toml(p, "keymap"), p.stem)
+    return _parse(read_toml(p, "keymap"), str(p))
 
 
 def default_keymap() -> Keymap:
@@ -127,6 +175,16 @@ def default_keymap() -> Keymap:
     text = resources.files("nitrogen_capture").joinpath("data/default_keymap.toml").read_text(
         encoding="utf-8")
     return _parse(tomllib.loads(text), "default")
+
+
+def mouse_checks(mouse_scale: float, mouse_clip: float) -> list[tuple[bool, str, str]]:
+    """The checks of ``--mouse-scale`` and ``--mouse-clip`` (finite, in their bounds)."""
+    return [
+        number_check(mouse_scale, "mouse_scale", "--mouse-scale", 0, MAX_MOUSE_SCALE,
+                     lo_open=True, note=" (mouse counts per full stick)"),
+        number_check(mouse_clip, "mouse_clip", "--mouse-clip", 0, 1, lo_open=True,
+                     interval=True, note=" (sticks live in [-1, 1])"),
+    ]
 
 
 def action_names(space: str, layout: KeyLayout) -> list[str]:
@@ -199,11 +257,9 @@ def map_rows(
         mouse_scale: divisor from mouse counts per step to stick units.
         mouse_clip: mouse stick magnitude limit per axis, in (0, 1].
     """
-    if mouse_scale <= 0:
-        raise ConfigError(f"--mouse-scale must be > 0, got {mouse_scale:g}")
-    if not 0 < mouse_clip <= 1:
-        raise ConfigError(f"--mouse-clip must be in (0, 1] (sticks live in [-1, 1]), "
-                          f"got {mouse_clip:g}")
+    for ok, setting, message in mouse_checks(mouse_scale, mouse_clip):
+        if not ok:
+            raise ConfigError(message, setting=setting)
     names = action_names(space, layout)
     n = len(actions)
     km = keymap or default_keymap()

@@ -12,12 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..bounds import number_check
 from ..errors import ConfigError
-from .keymap import ACTION_SPACES
+from .keymap import ACTION_SPACES, mouse_checks
 
-__all__ = ["FORMATS", "INPUT_SOURCES", "OBS_DTYPES", "ConvertSettings"]
+__all__ = ["FORMATS", "INPUT_SOURCES", "MAX_STEPS", "OBS_DTYPES", "ConvertSettings"]
 
 FORMATS: tuple[str, ...] = ("pt", "nitrogen-dataset")
+# The file suffix each format writes (None: a directory).
+FORMAT_SUFFIX: dict[str, str | None] = {"pt": ".pt", "nitrogen-dataset": None}
+# Sanity bounds (the messages name them): --seq-len and --action-shift count action steps,
+# 4096 of them is over a minute at 60 Hz; a shard of 1,000,000 windows is far past any RAM.
+MAX_STEPS = 4096
+MAX_SHARD_FRAMES = 1_000_000
+MIN_ACTION_HZ, MAX_ACTION_HZ = 1.0, 1000.0
 OBS_DTYPES: tuple[str, ...] = ("float32", "uint8")
 INPUT_SOURCES: tuple[str, ...] = ("auto", "keyboard", "gamepad")
 
@@ -50,23 +58,22 @@ class ConvertSettings:
     game: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
-        object.__setattr__(self, "out", Path(self.out))
+        for name in ("root", "out"):
+            value = getattr(self, name)
+            if isinstance(value, str) and not value.strip():
+                raise ConfigError(f"--{name} must name a path, got an empty one", setting=name)
+            object.__setattr__(self, name, Path(value))
         checks = [
-            (8 <= self.img_size <= 4096, "img_size",
-             f"--img-size must be in 8..4096, got {self.img_size}"),
-            (self.seq_len >= 1, "seq_len", f"--seq-len must be >= 1, got {self.seq_len}"),
-            (self.mouse_scale > 0, "mouse_scale",
-             f"--mouse-scale must be > 0, got {self.mouse_scale:g}"),
-            (0 < self.mouse_clip <= 1, "mouse_clip",
-             f"--mouse-clip must be in (0, 1] (sticks live in [-1, 1]), got {self.mouse_clip:g}"),
-            (self.action_shift >= 0, "action_shift",
-             f"--action-shift must be >= 0, got {self.action_shift}"),
-            (self.action_hz is None or 0 < self.action_hz <= 1000, "action_hz",
-             f"--action-hz must be in (0, 1000], got {self.action_hz}"),
-            (self.shard_frames >= 0, "shard_frames",
-             f"--shard-frames must be >= 0 (0 = one file), got {self.shard_frames}"),
-            (1 <= self.workers <= 32, "workers", f"--workers must be in 1..32, got {self.workers}"),
+            number_check(self.img_size, "img_size", "--img-size", 8, 4096, interval=True),
+            number_check(self.seq_len, "seq_len", "--seq-len", 1, MAX_STEPS),
+            *mouse_checks(self.mouse_scale, self.mouse_clip),
+            number_check(self.action_shift, "action_shift", "--action-shift", 0, MAX_STEPS),
+            number_check(self.action_hz, "action_hz", "--action-hz", MIN_ACTION_HZ,
+                         MAX_ACTION_HZ, interval=True, note=" Hz")
+            if self.action_hz is not None else (True, "", ""),
+            number_check(self.shard_frames, "shard_frames", "--shard-frames", 0,
+                         MAX_SHARD_FRAMES, note=" (0 = one file)"),
+            number_check(self.workers, "workers", "--workers", 1, 32, interval=True),
         ]
         for setting, allowed in (("action_space", ACTION_SPACES), ("obs_dtype", OBS_DTYPES),
                                  ("input_source", INPUT_SOURCES), ("format", FORMATS)):
@@ -74,6 +81,16 @@ class ConvertSettings:
             flag = "--" + setting.replace("_", "-")
             checks.append((value in allowed, setting,
                            f"{flag} must be one of {', '.join(allowed)}, got {value!r}"))
+        suffix = FORMAT_SUFFIX.get(self.format, "")
+        if suffix is None:
+            checks.append((self.out.suffix.lower() != ".pt", "out",
+                           f"--format {self.format} writes a directory, not a .pt file: "
+                           f"give --out a directory name, got {self.out}"))
+        elif suffix:
+            checks.append((self.out.suffix.lower() == suffix, "out",
+                           f"--format {self.format} writes a {suffix} file (with "
+                           f"--shard-frames: <stem>-NNNNN{suffix} and <stem>.index.json): "
+                           f"give --out a name ending in {suffix}, got {self.out}"))
         for ok, setting, message in checks:
             if not ok:
                 raise ConfigError(message, setting=setting)

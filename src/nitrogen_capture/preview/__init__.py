@@ -12,16 +12,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..bounds import MAX_EVERY, MAX_SECONDS, number_check
 from ..errors import ConfigError, SessionError
 from ..session.reader import SessionReader
 from .data import SessionSeries, gap_marks, load_series
 from .overlay import Box, HudLayout, hud_layout
 from .video import VideoSpan, select_span, write_video
 
-__all__ = ["Box", "HudLayout", "PreviewResult", "SessionSeries", "VideoSpan", "gap_marks",
-           "hud_layout", "load_series", "select_span", "write_preview"]
+__all__ = ["Box", "HudLayout", "PreviewResult", "SessionSeries", "VideoSpan",
+           "check_preview_options", "gap_marks", "hud_layout", "load_series", "select_span",
+           "write_preview"]
 
 VIDEO_NAME, TIMING_NAME = "preview.mp4", "timing.png"
+
+
+def check_preview_options(width: int, start_s: float, seconds: float, every: int) -> None:
+    """Check the numbers of a preview (the ``preview`` flags); a bad one is a ConfigError.
+
+    Width in 64..7680 px, span start in [0, a week], span length in (0, a week], ``every`` in
+    1..1000; nan and inf are refused.
+    """
+    for ok, setting, message in (
+        number_check(width, "width", "--width", 64, 7680, interval=True, note=" px"),
+        number_check(start_s, "start", "--start", 0, MAX_SECONDS, note=" seconds"),
+        number_check(seconds, "seconds", "--seconds", 0, MAX_SECONDS, lo_open=True,
+                     note=" seconds"),
+        number_check(every, "every", "--every", 1, MAX_EVERY),
+    ):
+        if not ok:
+            raise ConfigError(message, setting=setting)
 
 
 @dataclass(frozen=True)
@@ -52,15 +71,14 @@ def write_preview(root: str | Path, out: str | Path | None = None, *, width: int
     ``[start_s, start_s + seconds)``, every ``every``-th frame, scaled to ``width`` px.
 
     Raises:
-        ConfigError: a bad width/span (exit code 2 in the CLI).
+        ConfigError: a bad width/span (:func:`check_preview_options`; exit code 2 in the CLI).
         SessionError: ``root`` is not a directory; SessionFormatError for a damaged session.
         DependencyError: PyAV missing (``pip install 'nitrogen-capture[video]'``).
     """
+    check_preview_options(width, start_s, seconds, every)
     root = Path(root)
     if not root.is_dir():
         raise SessionError(f"--root {root} is not a directory")
-    if width < 64 or width > 7680:
-        raise ConfigError(f"--width must be in 64..7680, got {width}")
     out_dir = root if out is None else Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     reader = SessionReader(root)

@@ -1,0 +1,374 @@
+"""Hostile flag values: every number is finite and in its documented bounds, or one line and exit 2.
+
+A table of real command lines runs ``main()`` in-process (nothing is recorded or converted: each
+fails before that) and asserts one stderr line, the exit code and no traceback. Property tests
+(hypothesis) feed any int/float text to the numeric flags of ``record``, ``convert`` and
+``preview`` through the parser and the settings layer: the value either builds settings inside
+the bounds of ``nitrogen_capture.bounds`` and the settings modules, or fails with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cli_run import run_cli
+from nitrogen_capture import cli
+from nitrogen_capture.capture.base import MAX_REGION_SIDE, Region
+from nitrogen_capture.cli_convert import settings_from_args
+from nitrogen_capture.cli_record import _config as record_config
+from nitrogen_capture.config import TargetSpec
+from nitrogen_capture.errors import ConfigError
+from nitrogen_capture.preview import check_preview_options
+
+BIG = str(10**30)
+SYNTH = ["record", "--source", "synthetic", "--status-interval", "0"]
+
+
+# ---- the table: real main() runs ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--fps", "1e-300"], "--fps must be >= 0.001"),
+    (["--fps", "nan"], "--fps must be in (0, 240], got nan"),
+    (["--fps", "inf"], "--fps must be in (0, 240], got inf"),
+    (["--seed", "-1"], "--seed must be in 0..4294967295, got -1"),
+    (["--queue-frames", "1000000000"], "--queue-frames must be <= 1024"),
+    (["--region", "0", "0", "9223372036854775808", "240"], "int32"),
+    (["--region", "0", "0", "100000", "100000"], "each side must be at most 16384"),
+    (["--region", "-5", "0", "5", "0"], "empty or inverted"),
+    (["--status-interval", "inf"], "--status-interval must be 0 (off) or in [0.1, 3600]"),
+    (["--status-interval", "1e-300"], "--status-interval"),
+    (["--seconds", "nan"], "--seconds must be in [0, 604800]"),
+    (["--seconds", "-0.5"], "--seconds must be >= 0"),
+    (["--wait", "nan"], "--wait must be in [0, 604800]"),
+    (["--wait", "inf"], "--wait"),
+    (["--chunk-size", BIG], "--chunk-size must be <= 100000"),
+    (["--encoder-workers", BIG], "--encoder-workers must be in 1..32"),
+    (["--frame-format", "video", "--video-crf", BIG], "--video-crf must be in 0..51"),
+    (["--frame-format", "video", "--video-crf", "-1"], "--video-crf must be in 0..51"),
+    (["--max-frames", BIG], "--max-frames must be <= 1000000000"),
+    (["--monitor", BIG], "--monitor must be <= 63"),
+    (["--out", ""], "argument --out: must not be empty"),
+    (["--fps", "1e5x"], "invalid float value"),
+    (["--chunk-size", "1e3"], "invalid int value"),
+])
+def test_record_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any,
+                        args: list[str], needle: str) -> None:
+    monkeypatch.chdir(tmp_path)  # --out "" would be the current directory
+    out = ["--out", str(tmp_path / "s")] if "--out" not in args else []
+    run_cli(capsys, *SYNTH, *out, *args).one_line_error(2, needle)
+    assert not (tmp_path / "s").exists()
+    assert list(tmp_path.iterdir()) == [], "something was recorded"
+
+
+def test_record_pid_bounds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_cli(capsys, "record", "--pid", BIG, "--out", str(tmp_path / "s")).one_line_error(
+        2, "--pid must be in 1..4294967295")
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--seq-len", BIG], "--seq-len must be <= 4096"),
+    (["--action-shift", BIG], "--action-shift must be <= 4096"),
+    (["--action-hz", "1e-12"], "--action-hz must be in [1, 1000] Hz, got 1e-12"),
+    (["--action-hz", "nan"], "--action-hz"),
+    (["--img-size", BIG], "--img-size must be in 8..4096"),
+    (["--mouse-scale", "inf"], "--mouse-scale must be in (0, 1000000]"),
+    (["--mouse-scale", "-0"], "--mouse-scale"),
+    (["--mouse-clip", "nan"], "--mouse-clip must be in (0, 1]"),
+    (["--shard-frames", BIG], "--shard-frames must be <= 1000000"),
+    (["--workers", BIG], "--workers must be in 1..32"),
+    (["--workers", "0"], "--workers must be in 1..32"),
+    (["--out", "x.npz"], "--format pt writes a .pt file"),
+    (["--out", "x"], "give --out a name ending in .pt"),
+    (["--format", "nitrogen-dataset", "--out", "x.pt"], "nitrogen-dataset writes a directory"),
+    (["--out", ""], "argument --out: must not be empty"),
+    (["--root", ""], "argument --root: must not be empty"),
+])
+def test_convert_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                         args: list[str], needle: str) -> None:
+    # The root does not exist: the flags are checked first, so nothing is read or written.
+    base = {"--root": str(tmp_path / "nope"), "--out": str(tmp_path / "o.pt")}
+    for flag in ("--root", "--out"):
+        if flag in args:
+            del base[flag]
+    argv = [x for kv in base.items() for x in kv]
+    run_cli(capsys, "convert", *argv, *args, "--no-progress").one_line_error(2, needle)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--every", BIG], "--every must be <= 1000"),
+    (["--every", "0"], "--every must be >= 1"),
+    (["--start", "inf"], "--start must be in [0, 604800] seconds, got inf"),
+    (["--start", "-1"], "--start must be >= 0"),
+    (["--seconds", "nan"], "--seconds must be in (0, 604800]"),
+    (["--seconds", "1e300"], "--seconds must be <= 604800"),
+    (["--width", BIG], "--width must be in 64..7680"),
+    (["--root", ""], "argument --root: must not be empty"),
+])
+def test_preview_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                         args: list[str], needle: str) -> None:
+    root = [] if "--root" in args else ["--root", str(tmp_path / "nope")]
+    run_cli(capsys, "preview", *root, *args, "--out", str(tmp_path / "o"),
+            "--no-progress").one_line_error(2, needle)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--seconds", "nan"], "--seconds must be in [3, 3600]"),
+    (["--seconds", "inf"], "--seconds"),
+    (["--fps", "nan"], "--fps must be in [1, 240]"),
+    (["--fps", "1e-300"], "--fps"),
+    (["--size", "100000x100000"], "--size must be within 64x64..7680x4320"),
+])
+def test_demo_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                      args: list[str], needle: str) -> None:
+    run_cli(capsys, "demo", "--out", str(tmp_path / "d"), *args).one_line_error(2, needle)
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("command", ["merge", "validate"])
+def test_empty_root_is_refused(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    run_cli(capsys, command, "--root", "").one_line_error(2, "argument --root: must not be empty")
+
+
+# ---- files given to flags: usage errors, each naming the file and the entry ---------------------
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("[buttons]\nw = 5\n", "[buttons] w must be a slot name"),
+    ('[buttons]\nw = ["SOUTH", 3]\n', "[buttons] w must be a slot name"),
+    ('[buttons]\nw = "FOO"\n', "[buttons] w names unknown button slot 'FOO'"),
+    ('[buttons]\nw = "RIGHT_UP"\n', "slot RIGHT_UP is never used"),
+    ("buttons = 3\n", "[buttons] must be a table"),
+    ('[left_stick]\nupp = "w"\n', "[left_stick] upp is not a direction"),
+    ("[left_stick]\nup = 1.5\n", "[left_stick] up must be a key name"),
+    ("[mouse]\nstick = 1\n", "[mouse] stick must be"),
+    ('[mouse]\nstick = "middle"\n', "mouse.stick must be left, right or none"),
+    ('[mouse]\nspeed = 2\n', "[mouse] must be a table with only stick"),
+    ("name = 7\n", "name must be a string"),
+    ("extra = 1\n", "extra is not a keymap setting"),
+    ("[buttons\n", "is not valid TOML"),
+])
+def test_bad_keymap_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                         needle: str) -> None:
+    keymap = tmp_path / "km.toml"
+    keymap.write_text(text)
+    line = run_cli(capsys, "convert", "--root", str(tmp_path / "nope"), "--out",
+                   str(tmp_path / "o.pt"), "--keymap", str(keymap)).one_line_error(2, needle)
+    assert str(keymap) in line
+
+
+def test_keymap_directory_is_a_usage_error(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    run_cli(capsys, "convert", "--root", str(tmp_path), "--out", str(tmp_path / "o.pt"),
+            "--keymap", str(tmp_path)).one_line_error(2, "is a directory")
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ('keys = ["w", 5]\n', "keys must all be key names (strings), got 5"),
+    ("keys = 5\n", "needs a 'keys' list"),
+    ('keys = ["w"]\nname = 3\n', "name must be a string"),
+    ('keys = ["w"]\ncolumns = 3\n', "columns is not a layout setting"),
+    ('keys = ["w", "W"]\n', "lists keys twice: w"),
+])
+def test_bad_layout_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                         needle: str) -> None:
+    layout = tmp_path / "lay.toml"
+    layout.write_text(text)
+    line = run_cli(capsys, *SYNTH, "--out", str(tmp_path / "s"), "--layout",
+                   str(layout)).one_line_error(2, needle)
+    assert str(layout) in line
+    assert not (tmp_path / "s").exists()
+
+
+def test_layout_directory_is_a_usage_error(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "dir").mkdir()
+    run_cli(capsys, *SYNTH, "--out", str(tmp_path / "s"), "--layout",
+            str(tmp_path / "dir")).one_line_error(2, "is a directory")
+    assert not (tmp_path / "s").exists()
+
+
+# ---- a closed stdout --------------------------------------------------------------------------
+
+def test_closed_stdout_exits_quietly(tmp_path: Path) -> None:
+    """``validate | head -1`` when head is gone before the first write: exit 0, no stderr."""
+    (tmp_path / "empty").mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-m", "nitrogen_capture", "validate", "--root",
+                             str(tmp_path / "empty"), "--no-frames"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the command prints anything
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 0, err
+    assert err == ""
+
+
+def test_other_broken_pipe_is_an_error(capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken pipe that is not stdout's (a worker, a child) is a failure, not a quiet 0."""
+    def broken(args: argparse.Namespace) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("nitrogen_capture.cli_session.run_validate", broken)
+    run_cli(capsys, "validate", "--root", ".").one_line_error(1, "Broken pipe")
+
+
+# ---- property tests: any number text through the parser and the settings ------------------------
+
+NUMBER_TEXT = st.one_of(
+    st.integers(min_value=-(10**40), max_value=10**40).map(str),
+    st.integers(min_value=-3, max_value=5000).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.floats(min_value=-1e4, max_value=1e4).map(repr),
+    st.sampled_from(["nan", "-nan", "inf", "-inf", "Infinity", "-0", "-0.0", "0", "1e-300",
+                     "5e-324", "1e308", "1e400", "9" * 40, "1_000", " 7 ", "0x10", "1e3", ""]),
+)
+PROPERTY = settings(max_examples=150, deadline=None)
+
+
+def _parse(argv: list[str]) -> tuple[argparse.Namespace | None, str]:
+    """Parse ``argv``; (None, stderr) when argparse refuses it (it must say so in one line)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            return cli.build_parser().parse_args(argv), ""
+        except SystemExit as exc:
+            assert exc.code == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1 and "error:" in lines[0], err.getvalue()
+    return None, lines[0]
+
+
+def _finite_in(value: float, lo: float, hi: float) -> bool:
+    return (not isinstance(value, float) or math.isfinite(value)) and lo <= value <= hi
+
+
+# flag -> (dest, documented bounds as a predicate)
+RECORD_BOUNDS: dict[str, tuple[str, Any]] = {
+    "--fps": ("fps", lambda v: _finite_in(v, 0.001, 240)),
+    "--chunk-size": ("chunk_size", lambda v: _finite_in(v, 1, 100_000)),
+    "--max-frames": ("max_frames", lambda v: _finite_in(v, 0, 10**9)),
+    "--seconds": ("max_seconds", lambda v: _finite_in(v, 0, 604_800)),
+    "--status-interval": ("status_interval", lambda v: v == 0 or _finite_in(v, 0.1, 3600)),
+    "--seed": ("seed", lambda v: _finite_in(v, 0, 2**32 - 1)),
+    "--encoder-workers": ("encoder_workers", lambda v: _finite_in(v, 1, 32)),
+    "--queue-frames": ("queue_frames", lambda v: _finite_in(v, 1, 1024)),
+}
+TARGET_BOUNDS: dict[str, tuple[str, Any]] = {
+    "--wait": ("wait_s", lambda v: _finite_in(v, 0, 604_800)),
+    "--pid": ("pid", lambda v: _finite_in(v, 1, 2**32 - 1)),
+    "--monitor": ("monitor", lambda v: _finite_in(v, 0, 63)),
+}
+CONVERT_BOUNDS: dict[str, tuple[str, Any]] = {
+    "--img-size": ("img_size", lambda v: _finite_in(v, 8, 4096)),
+    "--seq-len": ("seq_len", lambda v: _finite_in(v, 1, 4096)),
+    "--mouse-scale": ("mouse_scale", lambda v: _finite_in(v, 0, 1e6) and v > 0),
+    "--mouse-clip": ("mouse_clip", lambda v: _finite_in(v, 0, 1) and v > 0),
+    "--action-shift": ("action_shift", lambda v: _finite_in(v, 0, 4096)),
+    "--action-hz": ("action_hz", lambda v: _finite_in(v, 1, 1000)),
+    "--shard-frames": ("shard_frames", lambda v: _finite_in(v, 0, 10**6)),
+    "--workers": ("workers", lambda v: _finite_in(v, 1, 32)),
+}
+PREVIEW_BOUNDS: dict[str, tuple[str, Any]] = {
+    "--width": ("width", lambda v: _finite_in(v, 64, 7680)),
+    "--start": ("start", lambda v: _finite_in(v, 0, 604_800)),
+    "--seconds": ("seconds", lambda v: _finite_in(v, 0, 604_800) and v > 0),
+    "--every": ("every", lambda v: _finite_in(v, 1, 1000)),
+}
+
+
+def _one_line_config_error(exc: ConfigError, flag: str) -> None:
+    message = str(exc)
+    assert "\n" not in message and flag in message, message
+
+
+@PROPERTY
+@given(flag=st.sampled_from(sorted({*RECORD_BOUNDS, *TARGET_BOUNDS})), text=NUMBER_TEXT)
+def test_record_numbers_are_in_bounds_or_refused(flag: str, text: str) -> None:
+    args, _ = _parse(["record", "--out", "never-created", flag, text])
+    if args is None:
+        return
+    try:
+        config = record_config(args)
+    except ConfigError as exc:
+        _one_line_config_error(exc, flag)
+        return
+    dest, ok = {**RECORD_BOUNDS, **TARGET_BOUNDS}[flag]
+    owner = config.target if flag in TARGET_BOUNDS else config
+    assert ok(getattr(owner, dest)), (flag, text, getattr(owner, dest))
+
+
+@PROPERTY
+@given(flag=st.sampled_from(sorted(CONVERT_BOUNDS)), text=NUMBER_TEXT)
+def test_convert_numbers_are_in_bounds_or_refused(flag: str, text: str) -> None:
+    args, _ = _parse(["convert", "--root", "never", "--out", "never.pt", flag, text])
+    if args is None:
+        return
+    try:
+        conv = settings_from_args(args)
+    except ConfigError as exc:
+        _one_line_config_error(exc, flag)
+        return
+    dest, ok = CONVERT_BOUNDS[flag]
+    assert ok(getattr(conv, dest)), (flag, text, getattr(conv, dest))
+
+
+@PROPERTY
+@given(flag=st.sampled_from(sorted(PREVIEW_BOUNDS)), text=NUMBER_TEXT)
+def test_preview_numbers_are_in_bounds_or_refused(flag: str, text: str) -> None:
+    args, _ = _parse(["preview", "--root", "never", flag, text])
+    if args is None:
+        return
+    try:
+        check_preview_options(args.width, args.start, args.seconds, args.every)
+    except ConfigError as exc:
+        _one_line_config_error(exc, flag)
+        return
+    dest, ok = PREVIEW_BOUNDS[flag]
+    assert ok(getattr(args, dest)), (flag, text, getattr(args, dest))
+
+
+COORD = st.one_of(st.integers(min_value=-(2**70), max_value=2**70),
+                  st.integers(min_value=-40_000, max_value=40_000))
+
+
+@PROPERTY
+@given(corners=st.tuples(COORD, COORD, COORD, COORD))
+def test_region_is_in_bounds_or_refused(corners: tuple[int, int, int, int]) -> None:
+    args, _ = _parse(["record", "--out", "never-created", "--region", *map(str, corners)])
+    assert args is not None
+    try:
+        spec = record_config(args).target
+    except ConfigError as exc:
+        assert "\n" not in str(exc) and "region" in str(exc)
+        return
+    region = spec.region
+    assert isinstance(region, Region)
+    assert all(-(2**31) <= c < 2**31 for c in region.to_list())
+    assert 1 <= region.width <= MAX_REGION_SIDE and 1 <= region.height <= MAX_REGION_SIDE
+
+
+def test_library_callers_get_the_same_checks() -> None:
+    with pytest.raises(ConfigError, match="--wait"):
+        TargetSpec(wait_s=float("nan"))
+    with pytest.raises(ConfigError, match="int32"):
+        Region(0, 0, 2**40, 8)
+    with pytest.raises(ConfigError, match="--width"):
+        check_preview_options(10**30, 0.0, 30.0, 1)
+    with pytest.raises(ConfigError, match="--every"):
+        check_preview_options(640, 0.0, 30.0, 0)
