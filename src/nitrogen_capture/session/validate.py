@@ -128,7 +128,7 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     live = _check_lock(reader, probs)
     for j in reader.paths.journals():
         if live:
-            add(Problem(INFO, j.name, "the chunk being recorded"))
+            add(Problem(INFO, j.name, "open chunk: the lock holder is still writing it"))
         else:
             add(Problem(ERROR, j.name,
                         "a chunk was left open (crash or kill): run merge to recover"))
