@@ -16,6 +16,7 @@ whole family at once::
     ├── SessionError                      a session on disk is unusable
     │   ├── SessionExistsError (FileExistsError)
     │   ├── SessionFormatError            damaged, truncated or inconsistent files
+    │   ├── SessionLockedError            being recorded (or merged) by a live process
     │   └── SchemaVersionError            written by a newer version of this tool
     └── ExportError                       a conversion cannot be done (e.g. output will not fit)
         └── DiskSpaceError (OSError)
@@ -43,6 +44,7 @@ __all__ = [
     "SessionError",
     "SessionExistsError",
     "SessionFormatError",
+    "SessionLockedError",
     "TargetError",
     "TargetNotFound",
     "missing_dependency",
@@ -130,6 +132,26 @@ class SessionFormatError(SessionError):
         self.chunk = chunk
         self.path = path
         self.field = field
+
+
+class SessionLockedError(SessionError):
+    """The session's lock file names a process that may still be working on it.
+
+    Raised by merge, repair and convert (and a second recorder) instead of touching a session
+    that is being recorded or merged (docs/format.md, "Lock").
+
+    Attributes:
+        pid: the holder's process id (None when the lock file is unreadable).
+        host: the holder's host name (None when the lock file is unreadable).
+        path: the lock file.
+    """
+
+    def __init__(self, *args: object, pid: int | None = None, host: str | None = None,
+                 path: Path | None = None) -> None:
+        super().__init__(*args)
+        self.pid = pid
+        self.host = host
+        self.path = path
 
 
 class SchemaVersionError(SessionError):

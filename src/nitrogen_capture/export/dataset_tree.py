@@ -35,6 +35,8 @@ import numpy.typing as npt
 
 from ..errors import ExportError, missing_dependency
 from ..keylayout import PAD_BUTTONS
+from ..session.lock import check_not_locked
+from ..session.paths import SessionPaths
 from .keymap import NITROGEN_ACTIONS
 from .nitrogen import ConvertResult, Progress, check_space
 from .resample import step_ns
@@ -119,6 +121,8 @@ def _segment_grids(src: ExportSource, step: int) -> Iterator[tuple[int, int, npt
 def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = None,
                     free_bytes: FreeBytes = disk_free) -> ConvertResult:
     """Write the NitroGen dataset chunk tree under ``settings.out`` (a directory)."""
+    # A session being recorded or merged is refused (docs/format.md, "Lock").
+    check_not_locked(SessionPaths(settings.root), "convert")
     src = ExportSource(settings)
     step = step_ns(DATASET_HZ)
     plan = list(_segment_grids(src, step))

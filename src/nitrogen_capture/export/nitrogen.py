@@ -27,6 +27,8 @@ import numpy.typing as npt
 
 from .. import __version__
 from ..errors import DiskSpaceError, ExportError
+from ..session.lock import check_not_locked
+from ..session.paths import SessionPaths
 from .ptfile import PtWriter, TensorSpec
 from .resample import step_ns
 from .source import ConvertSettings, ExportSource, FreeBytes, disk_free
@@ -136,6 +138,8 @@ def _meta(src: ExportSource, plan: WindowPlan, sel: slice, shard: int, shards: i
 def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
                free_bytes: FreeBytes = disk_free) -> ConvertResult:
     """Write the ``.pt`` export (or its shards and index) described by ``settings``."""
+    # A session being recorded or merged is refused (docs/format.md, "Lock").
+    check_not_locked(SessionPaths(settings.root), "convert")
     src = ExportSource(settings)
     plan = plan_windows(src.timestamps, src.segments(), seq_len=settings.seq_len,
                         shift=settings.action_shift, action_hz=settings.action_hz)

@@ -32,6 +32,7 @@ from ..events import CONTROL, InputEvent
 from ..inputs.base import InputSource
 from ..inputs.router import InputRouter
 from ..session.frames import open_frame_store
+from ..session.lock import SessionLock
 from ..session.meta import Counters, EncoderInfo, SessionMeta
 from ..session.paths import SessionPaths
 from ..session.writer import SessionWriter
@@ -126,7 +127,20 @@ class Recorder:
 
     # -- run ------------------------------------------------------------------------------------
     def run(self) -> RecordResult:
-        """Record until max frames/seconds, :meth:`stop`, or the target window closes."""
+        """Record until max frames/seconds, :meth:`stop`, or the target window closes.
+
+        The session lock (docs/format.md, "Lock") is taken before anything is written and
+        released on every exit path, so merge, repair and convert refuse the session while it is
+        being recorded; ``record``'s own merge runs after it is released.
+
+        Raises:
+            SessionLockedError: another process holds the session's lock.
+        """
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        with SessionLock.acquire(self.paths, "record"):
+            return self._run()
+
+    def _run(self) -> RecordResult:
         cfg = self.config
         writer = SessionWriter(self.paths, self.meta, gamepad=cfg.gamepad)
         inbox: list[WriterThread] = []

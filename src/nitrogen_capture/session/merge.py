@@ -28,6 +28,7 @@ from ..errors import SessionFormatError
 from ..keylayout import PAD_AXES, PAD_BUTTONS
 from .chunkcheck import check_chunk_arrays
 from .io import atomic_save_npy, atomic_write_bytes
+from .lock import SessionLock
 from .meta import ChunkEntry, MergedInfo
 from .paths import SessionPaths
 from .reader import SessionReader
@@ -76,11 +77,21 @@ def merge_session(root: str | Path, *, progress: bool = False,
                   skip_bad: bool = False) -> MergeReport:
     """Repair, then merge every complete chunk of the session at ``root``.
 
+    Merge holds the session lock (docs/format.md, "Lock") for its whole run: a session being
+    recorded, or merged by another process, is refused; a stale lock is removed.
+
     Raises:
         SessionFormatError: a chunk is damaged and ``skip_bad`` is False (nothing is written).
         SchemaVersionError: the session comes from a newer format version.
+        SessionLockedError: the session is being recorded or merged.
     """
-    repair = repair_session(root)
+    with SessionLock.acquire(SessionPaths(root), "merge") as lock:
+        return _merge(root, lock, progress=progress, skip_bad=skip_bad)
+
+
+def _merge(root: str | Path, lock: SessionLock, *, progress: bool,
+           skip_bad: bool) -> MergeReport:
+    repair = repair_session(root, held=lock)
     reader = SessionReader(root)
     paths = SessionPaths(root)
     merged_idx: list[int] = []

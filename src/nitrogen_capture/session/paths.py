@@ -14,6 +14,7 @@ Every path a writer or reader touches is built here, so the format lives in one 
       journal_chunk_001.jsonl         the open chunk's journal; removed once the chunk is complete
       actions.npy mouse_deltas.npy frame_indices.npy timestamps.npy [gamepad.npy]   merged
       dataset.npz  dataset.pt  meta.json
+      session.lock                    while a recorder or merge works on the session (.lock)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 __all__ = [
     "CHUNK_ARRAYS",
+    "LOCK_NAME",
     "META_NAME",
     "SCHEMA_VERSION",
     "SessionPaths",
@@ -29,6 +31,7 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 META_NAME = "meta.json"
+LOCK_NAME = "session.lock"  # held by record and merge (session/lock.py, docs/format.md "Lock")
 
 # Per-chunk arrays by stem; "gamepad_chunk_NNN.npy" (GAMEPAD_WIDTH columns) is added when a pad
 # was recorded.
@@ -46,6 +49,11 @@ class SessionPaths:
     def meta(self) -> Path:
         """meta.json."""
         return self.root / META_NAME
+
+    @property
+    def lock(self) -> Path:
+        """session.lock: who is recording (or merging) the session right now."""
+        return self.root / LOCK_NAME
 
     @property
     def frames_dir(self) -> Path:

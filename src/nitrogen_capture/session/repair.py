@@ -38,6 +38,7 @@ from ..binning import ActionBinner, bin_events
 from ..events import BUTTON, KEY, InputEvent, events_to_array
 from ..keylayout import MOUSE_BUTTONS
 from .io import atomic_save_npy, set_aside
+from .lock import SessionLock
 from .meta import ChunkEntry, Pause
 from .paths import SessionPaths
 from .reader import SessionReader
@@ -146,8 +147,15 @@ class RepairReport:
         return "\n".join(out)
 
 
-def repair_session(root: str | Path) -> RepairReport:
-    """Rebuild every chunk that still has a journal; see the module docstring."""
+def repair_session(root: str | Path, *, held: SessionLock | None = None) -> RepairReport:
+    """Rebuild every chunk that still has a journal; see the module docstring.
+
+    ``held`` is the caller's lock of this session (merge's); without it repair takes the
+    session lock itself (docs/format.md, "Lock"), refusing a session that is being recorded.
+    """
+    if held is None:
+        with SessionLock.acquire(SessionPaths(root), "repair") as lock:
+            return repair_session(root, held=lock)
     reader = SessionReader(root)
     paths = reader.paths
     recovered: list[RecoveredChunk] = []

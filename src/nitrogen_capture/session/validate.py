@@ -3,6 +3,8 @@
 :func:`validate_session` looks at, in order:
 
 * ``meta.json``: present, valid JSON, schema version this tool reads (a newer one ends the check);
+* the session lock: a live one (being recorded) is a warning and its open chunk's journal no
+  error; a stale one (the recorder died) is a warning, and its journal an error as below;
 * leftover journals: a chunk left open by a crash is an error ("run merge to recover");
 * each chunk: every array present and loadable, dtype and shape (``K == len(layout)``), row counts
   equal to each other and to ``num_frames``, first/last frame index as in meta, events sorted;
@@ -35,7 +37,8 @@ import numpy.typing as npt
 from ..errors import SchemaVersionError, SessionFormatError
 from ..events import BUTTON, KEY, MOTION, PAD_BUTTON, WHEEL
 from .chunkcheck import check_chunk_arrays
-from .frames import ERROR, WARNING
+from .frames import ERROR, INFO, WARNING
+from .lock import lock_status
 from .meta import ChunkEntry
 from .reader import SessionReader, load_npy
 from .timeline import pause_cuts, tick_jumps
@@ -121,8 +124,14 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     except (SessionFormatError, SchemaVersionError) as exc:
         return ValidationReport(root, (Problem(ERROR, "meta.json", str(exc)),))
     add = probs.append
+    # The session lock (docs/format.md, "Lock"): the open chunk of a live recording is no error.
+    live = _check_lock(reader, probs)
     for j in reader.paths.journals():
-        add(Problem(ERROR, j.name, "a chunk was left open (crash or kill): run merge to recover"))
+        if live:
+            add(Problem(INFO, j.name, "open chunk: the lock holder is still writing it"))
+        else:
+            add(Problem(ERROR, j.name,
+                        "a chunk was left open (crash or kill): run merge to recover"))
     listed = {c.index for c in reader.chunks}
     open_ = set(reader.paths.open_journals())
     for idx in sorted(set(reader.paths.chunk_numbers_on_disk()) - listed - open_):
@@ -161,6 +170,25 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
                     f"{stats['dropped_ticks']} dropped ticks in {stats['gaps']} gaps not "
                     "explained by pauses (late capture or full frame queue)"))
     return ValidationReport(root, tuple(probs), stats)
+
+
+def _check_lock(reader: SessionReader, probs: list[Problem]) -> bool:
+    """Report the session lock; True while it keeps other processes out (not stale)."""
+    status = lock_status(reader.paths)
+    if status is None:
+        return False
+    name = reader.paths.lock.name
+    if not status.blocks:
+        h = status.holder
+        assert h is not None  # only a parsed lock can be stale
+        probs.append(Problem(WARNING, name, f"stale lock of PID {h.pid} ({h.action} since "
+                             f"{h.started}; the process is gone): merge removes it"))
+    elif status.holder is not None and status.holder.action == "record":
+        probs.append(Problem(WARNING, name, f"{status.holder.describe()}: its last chunk is "
+                             "still open; validate again once it has finished"))
+    else:
+        probs.append(Problem(WARNING, name, status.message(reader.root)))
+    return status.blocks
 
 
 def _check_chunk(reader: SessionReader, c: ChunkEntry,
