@@ -6,7 +6,8 @@
 * leftover journals: a chunk left open by a crash is an error ("run merge to recover");
 * each chunk: every array present and loadable, dtype and shape (``K == len(layout)``), row counts
   equal to each other and to ``num_frames``, first/last frame index as in meta, events sorted;
-* frames, by the session's frame store (``FrameStore.check``). PNG storage: missing and extra
+* frames, by the session's frame store (``FrameStore.check``); frames behind a symbolic link or
+  outside the session are an error and are not read. PNG storage: missing and extra
   files per chunk; with ``check_frames`` every PNG's signature, ``IHDR`` size and ``IEND``
   trailer are read (a few bytes per file: catches truncated and foreign files and size changes
   inside a chunk) and a sample of up to 8 frames per chunk is fully decoded with
@@ -15,7 +16,9 @@
   the store reads is a warning; an unknown ``frame_format`` kind an error;
 * across chunks: timestamps and frame indices strictly increasing; tick gaps not covered by a pause
   are dropped ticks (a warning);
-* merged files: when present they must equal the concatenation of the merged chunks.
+* merged files: when present they must equal the concatenation of the merged chunks;
+* a session without any frame (killed before its first frame reached the disk; merge writes an
+  empty dataset for it) is a warning, not an error.
 
 The report also carries statistics: frames, duration, achieved fps (intervals that span a pause are
 left out), frame interval and jitter (|interval - 1/fps|) p50/p99/max in ms, dropped ticks, pauses,
@@ -37,7 +40,7 @@ from ..events import BUTTON, KEY, MOTION, PAD_BUTTON, WHEEL
 from .chunkcheck import check_chunk_arrays
 from .frames import ERROR, WARNING
 from .meta import ChunkEntry
-from .reader import SessionReader, load_npy
+from .reader import SessionReader
 from .timeline import pause_cuts, tick_jumps
 
 __all__ = ["Problem", "ValidationReport", "validate_session"]
@@ -156,6 +159,9 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
         _check_merged(reader, [good[i] for i in usable], probs)
     events = [good[i]["events"] for i in usable if "events" in good[i]]
     stats = _stats(reader, cat["frame_indices"], cat["timestamps"], events, len(usable))
+    if not stats["frames"] and not reader.paths.journals():
+        # e.g. killed before the first frame reached the disk: merge wrote an empty dataset.
+        add(Problem(WARNING, "session", "no frames: nothing was recorded (or recovered)"))
     if stats["dropped_ticks"]:
         add(Problem(WARNING, "frame_indices",
                     f"{stats['dropped_ticks']} dropped ticks in {stats['gaps']} gaps not "
@@ -194,16 +200,18 @@ def _check_order(fi: npt.NDArray[Any], ts: npt.NDArray[Any], probs: list[Problem
 
 def _check_merged(reader: SessionReader, chunks: list[dict[str, npt.NDArray[Any]]],
                   probs: list[Problem]) -> None:
+    empty = reader.concat_arrays([])  # what merge writes when no chunk survived
     for stem in (*reader.array_names(), "events"):
         path = reader.paths.events_merged if stem == "events" else reader.paths.merged(stem)
         try:
-            merged = load_npy(path)
+            merged = reader.load_array(path)
         except SessionFormatError as exc:
             probs.append(Problem(ERROR, "merged", f"{exc}: run merge again"))
             continue
         parts = [c[stem] for c in chunks if stem in c]
-        expect = np.concatenate(parts) if parts else None
-        if expect is None or merged.shape != expect.shape or not np.array_equal(merged, expect):
+        expect = np.concatenate(parts) if parts else empty[stem]
+        if (merged.dtype != expect.dtype or merged.shape != expect.shape
+                or not np.array_equal(merged, expect)):
             probs.append(Problem(ERROR, "merged", f"{path.name} disagrees with the chunk files: "
                                  "run merge again"))
     if not reader.paths.npz.is_file():
@@ -270,6 +278,10 @@ def check_chunk_frames(reader: SessionReader, c: ChunkEntry, probs: list[Problem
     if listed and listed != reads:
         probs.append(Problem(WARNING, where, f"files.frames is {listed}, but this session's "
                              f"frames are read from {reads}"))
+    why = store.unsafe(idx)
+    if why is not None:  # never read through a link or outside the session
+        probs.append(Problem(ERROR, where, why))
+        return
     for level, message in store.check(idx, c.num_frames, reader.frame_size(c),
                                       check_frames):
         probs.append(Problem(level, where, message))
