@@ -154,9 +154,11 @@ def _frames_problem(reader: SessionReader, c: ChunkEntry) -> SessionFormatError 
         return exc
     if present.all():
         return None
-    missing = int((~present).sum())
-    return SessionFormatError(f"chunk {c.index}: {missing} of {c.num_frames} frame files are "
-                              f"missing under {reader.frames_path(c)}", chunk=c.index,
+    absent = np.flatnonzero(~present)
+    first = ", ".join(reader.frame_store.frame_target(c.index, int(r)).name for r in absent[:3])
+    return SessionFormatError(f"chunk {c.index}: {len(absent)} of {c.num_frames} frame files are "
+                              f"missing under {reader.frames_path(c)} (first: {first})",
+                              chunk=c.index,
                               path=reader.frames_path(c))
 
 

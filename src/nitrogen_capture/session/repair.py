@@ -224,7 +224,7 @@ def repair_session(root: str | Path) -> RepairReport:
         why = _unsafe(reader, idx, jpath)
         if why is not None:
             # Never read or move anything through a link or outside the session.
-            log.warning("chunk %d: not recovered: %s", idx, why)
+            log.info("chunk %d: not recovered: %s", idx, why)
             refused.append((idx, why))
             continue
         entry = reader.meta.chunk(idx)

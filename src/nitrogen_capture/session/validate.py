@@ -39,6 +39,7 @@ from ..errors import SchemaVersionError, SessionFormatError
 from ..events import BUTTON, KEY, MOTION, PAD_BUTTON, WHEEL
 from .chunkcheck import check_chunk_arrays
 from .frames import ERROR, WARNING
+from .io import inside, is_plain_file
 from .meta import ChunkEntry
 from .reader import SessionReader
 from .timeline import pause_cuts, tick_jumps
@@ -124,8 +125,10 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     except (SessionFormatError, SchemaVersionError) as exc:
         return ValidationReport(root, (Problem(ERROR, "meta.json", str(exc)),))
     add = probs.append
-    for j in reader.paths.journals():
-        add(Problem(ERROR, j.name, "a chunk was left open (crash or kill): run merge to recover"))
+    for number, j in reader.paths.open_journals().items():
+        why = _open_chunk_unsafe(reader, number, j)
+        add(Problem(ERROR, j.name, "a chunk was left open (crash or kill): " + (
+            f"merge cannot recover it: {why}" if why else "run merge to recover")))
     listed = {c.index for c in reader.chunks}
     open_ = set(reader.paths.open_journals())
     for idx in sorted(set(reader.paths.chunk_numbers_on_disk()) - listed - open_):
@@ -167,6 +170,16 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
                     f"{stats['dropped_ticks']} dropped ticks in {stats['gaps']} gaps not "
                     "explained by pauses (late capture or full frame queue)"))
     return ValidationReport(root, tuple(probs), stats)
+
+
+def _open_chunk_unsafe(reader: SessionReader, number: int, journal: Path) -> str | None:
+    """Why merge will refuse to recover an open chunk (a symbolic link, not a file), or None."""
+    if not is_plain_file(journal) or not inside(journal, reader.root):
+        return f"{journal.name} is not a regular file inside the session"
+    try:
+        return reader.frame_store.unsafe(number)
+    except SessionFormatError as exc:
+        return str(exc)
 
 
 def _check_chunk(reader: SessionReader, c: ChunkEntry,
