@@ -82,8 +82,9 @@ def load_npy(path: Path, root: Path | None = None) -> npt.NDArray[Any]:
         with open(path, "rb") as f:
             _npy_payload(f, path)
         return np.asarray(np.load(path, allow_pickle=False))
-    except (ValueError, OSError, EOFError, MemoryError, SyntaxError, TypeError,
-            OverflowError, RecursionError) as exc:
+    except Exception as exc:
+        # numpy's header parser raises many types (ValueError, SyntaxError,
+        # tokenize.TokenError, MemoryError, ...): for a file from disk all of them mean damage.
         shown = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise SessionFormatError(f"{path} is truncated or corrupt ({shown})",
                                  path=path) from exc
