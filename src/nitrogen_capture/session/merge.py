@@ -189,13 +189,7 @@ def _write_outputs(root: Path, outputs: list[tuple[Path, bytes | npt.NDArray[Any
             tmp = dest.with_name(f".{dest.name}.tmp")
             tmp.unlink(missing_ok=True)  # a leftover (or a planted link) is never written into
             tmps.append(tmp)
-            with open(tmp, "xb") as f:
-                if isinstance(data, bytes):
-                    f.write(data)
-                else:
-                    np.save(f, data, allow_pickle=False)
-                f.flush()
-                os.fsync(f.fileno())
+            _write_temp(tmp, data)
     except BaseException as exc:
         for tmp in tmps:
             tmp.unlink(missing_ok=True)
@@ -205,6 +199,17 @@ def _write_outputs(root: Path, outputs: list[tuple[Path, bytes | npt.NDArray[Any
         raise
     for (dest, _), tmp in zip(outputs, tmps, strict=True):
         os.replace(tmp, dest)
+
+
+def _write_temp(tmp: Path, data: bytes | npt.NDArray[Any]) -> None:
+    """Write one output's temporary file (a new file: never through a leftover or a link)."""
+    with open(tmp, "xb") as f:
+        if isinstance(data, bytes):
+            f.write(data)
+        else:
+            np.save(f, data, allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _space_message(root: Path, needed: int, free: int) -> str:

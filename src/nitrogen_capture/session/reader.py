@@ -146,6 +146,10 @@ class SessionReader:
         except RecursionError:  # e.g. 100k "[": json gives up, and so do we, in one line
             raise SessionFormatError(f"{self.paths.meta} is not a valid meta.json (nested too "
                                      "deeply)", path=self.paths.meta) from None
+        except (AttributeError, TypeError, KeyError) as exc:
+            # A field the typed parser does not check yet (e.g. "tool": true): still one line.
+            raise SessionFormatError(f"{self.paths.meta}: a field has the wrong type ({exc})",
+                                     path=self.paths.meta) from exc
         self.layout = self.meta.layout
         self.chunks: list[ChunkEntry] = self.meta.chunks
         self._rows_checked: set[int] = set()  # chunks whose num_frames the files bear out
