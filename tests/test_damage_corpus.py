@@ -47,6 +47,7 @@ class Case:
     sizes: tuple[int, ...] = (5, 4, 3)
     open_last: bool = False
     video: bool = False
+    gamepad: bool = False
     merge_args: tuple[str, ...] = ()
     # What the failing commands must name (stderr line, or validate's report).
     says: str = ""
@@ -185,6 +186,35 @@ def both(*builds: Build) -> Build:
     return build
 
 
+def _nan_rows(a: np.ndarray) -> np.ndarray:
+    a = a.copy()
+    a[::2] = np.nan
+    a[1::2] = np.inf
+    return a
+
+
+def _nan_values(ev: np.ndarray) -> np.ndarray:
+    ev = ev.copy()
+    ev["value"][::2] = np.nan
+    ev["value"][1::2] = np.inf
+    return ev
+
+
+def _strange_devices(ev: np.ndarray) -> np.ndarray:
+    ev = ev.copy()
+    ev["device"] = "zzz"
+    ev["code"] = "?"
+    return ev
+
+
+def _float_times(ev: np.ndarray) -> np.ndarray:
+    dtype = [(n, np.float64 if n == "t_ns" else ev.dtype[n]) for n in ev.dtype.names]
+    out = np.zeros(len(ev), dtype=dtype)
+    for n in ev.dtype.names:
+        out[n] = ev[n]
+    return out
+
+
 CASES: list[Case] = [
     # -- meta.json: wrong types and values anywhere ---------------------------------------------
     Case("meta-not-json", write_meta_text("{not json"), ALL_FAIL, says="meta.json"),
@@ -241,6 +271,22 @@ CASES: list[Case] = [
          says="events_chunk_001.npy"),
     Case("array-missing", unlink("mouse_deltas_chunk_002.npy"), ALL_FAIL,
          says="mouse_deltas_chunk_002.npy"),
+    Case("mouse-deltas-nan", transform("mouse_deltas_chunk_001.npy", _nan_rows), ALL_FAIL,
+         says="mouse_deltas_chunk_001.npy"),
+    Case("gamepad-wrong-width", transform("gamepad_chunk_002.npy", lambda a: a[:, :5].copy()),
+         ALL_FAIL, gamepad=True, says="gamepad_chunk_002.npy"),
+    Case("gamepad-nan", transform("gamepad_chunk_001.npy", _nan_rows), ALL_FAIL,
+         gamepad=True, says="gamepad_chunk_001.npy"),
+    Case("gamepad-missing", unlink("gamepad_chunk_003.npy"), ALL_FAIL, gamepad=True,
+         says="gamepad_chunk_003.npy"),
+    Case("events-unsorted", transform("events_chunk_001.npy", lambda a: a[::-1].copy()),
+         codes(merge=0, validate=0, convert=0, preview=0)),
+    Case("events-nan-value", transform("events_chunk_002.npy", _nan_values), ALL_FAIL,
+         says="events_chunk_002.npy"),
+    Case("events-strange-device", transform("events_chunk_001.npy", _strange_devices),
+         codes(merge=0, validate=0, convert=0, preview=0)),
+    Case("events-float-times", transform("events_chunk_001.npy", _float_times), ALL_FAIL,
+         says="events_chunk_001.npy"),
     # -- time order ------------------------------------------------------------------------------
     Case("timestamps-unsorted", swap_rows("timestamps_chunk_001.npy", 1, 3),
          codes(merge=0), says="timestamps"),
@@ -386,7 +432,7 @@ def build_case(case: Case, tmp: Path) -> tuple[Path, Path]:
     root, outside = tmp / "s", tmp / "canary"
     outside.mkdir()
     (outside / "keep.txt").write_text("outside the session: never touched\n")
-    make_session(root, case.sizes, open_last=case.open_last)
+    make_session(root, case.sizes, open_last=case.open_last, gamepad=case.gamepad)
     if case.video:
         _make_video(root, case.sizes)
     case.build(root, outside)

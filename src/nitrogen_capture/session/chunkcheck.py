@@ -47,7 +47,7 @@ class ChunkArrays:
 
     @property
     def ok(self) -> bool:
-        """Every array present, of the right dtype, shape and row count."""
+        """Every array present, of the right dtype, shape and row count, and finite."""
         return not self.problems
 
 
@@ -77,6 +77,9 @@ def check_chunk_arrays(reader: SessionReader, c: ChunkEntry) -> ChunkArrays:
                     f"(layout has {k} keys)", path)
         elif len(arr) != n:
             problem(f"{path.name} has {len(arr)} rows, meta.json says num_frames {n}", path)
+        elif arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            bad = int(np.count_nonzero(~np.isfinite(arr)))
+            problem(f"{path.name} holds {bad} NaN or infinite values", path)
     return out
 
 

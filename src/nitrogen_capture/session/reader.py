@@ -231,6 +231,10 @@ class SessionReader:
                 or any(ev.dtype[f].kind != EVENT_DTYPE[f].kind for f in names)):
             raise SessionFormatError(f"{p}: not an events array (dtype {ev.dtype}, shape "
                                      f"{list(ev.shape)})", chunk=c.index, path=p)
+        bad = int(np.count_nonzero(~np.isfinite(ev["value"])))
+        if bad:
+            raise SessionFormatError(f"{p}: {bad} events have a NaN or infinite value",
+                                     chunk=c.index, path=p)
         return ev
 
     def checked_arrays(self, c: Chunk) -> dict[str, npt.NDArray[Any]]:
