@@ -134,26 +134,26 @@ def test_interrupted_final_merge_leaves_whole_files_and_one_line(
         signum: signal.Signals) -> None:
     from nitrogen_capture.session import merge as merge_module
 
-    real_save = merge_module.atomic_save_npy
+    real_write = merge_module._write_temp
     saved: list[str] = []
 
-    def save_then_interrupt(path: Path, array: Any) -> None:
+    def write_then_interrupt(tmp: Path, data: Any) -> None:
         if len(saved) == 2:  # the third merged file: Ctrl+C (or SIGTERM) while it is written
             os.kill(os.getpid(), signum)
-        real_save(path, array)
-        saved.append(path.name)
+        real_write(tmp, data)
+        saved.append(tmp.name)
 
-    monkeypatch.setattr(merge_module, "atomic_save_npy", save_then_interrupt)
+    monkeypatch.setattr(merge_module, "_write_temp", write_then_interrupt)
     root = tmp_path / "S"
     assert main(["record", *synth(root, 20)]) == 130
     captured = capsys.readouterr()
     assert captured.err.strip() == (
         f"nitrogen-capture record: {signum.name} during the final merge: the recording is "
         f"complete; run `nitrogen-capture merge --root {root}` to write the merged files")
-    assert saved == ["actions.npy", "mouse_deltas.npy"]
+    assert saved == [".actions.npy.tmp", ".mouse_deltas.npy.tmp"]
     assert not list(root.glob(".*.tmp")), "no temporary is left behind"
-    assert not (root / "frame_indices.npy").exists() and not (root / "dataset.npz").exists()
-    assert len(np.load(root / "actions.npy")) == 20  # what was written is whole
+    # Outputs are renamed only once all are written: an interrupted merge leaves none of them.
+    assert not [name for name in MERGED if (root / name).exists()]
     monkeypatch.undo()
     assert main(["merge", "--root", str(root), "--no-progress"]) == 0
     for name in MERGED:

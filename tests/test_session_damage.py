@@ -140,3 +140,139 @@ def test_stray_files_that_look_like_chunks_are_ignored(tmp_path) -> None:
     (b.root / "actions_chunk_.npy").write_bytes(b"")
     assert validate_session(b.root).ok
     assert merge_session(b.root).frames == 12
+
+
+# -- full disk, interrupted writes, outputs that would overwrite the input ----------------------
+def _tree(root):
+    return {p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else b"dir")
+            for p in sorted(root.rglob("*"))}
+
+
+def test_merge_on_a_full_disk_says_so_and_replaces_nothing(tmp_path, monkeypatch):
+    from nitrogen_capture.errors import SessionError
+    from nitrogen_capture.session import merge as merge_mod
+
+    b = make_session(tmp_path / "s", (4, 4), merge=True)
+    before = _tree(b.root)
+
+    class Usage:
+        free = 1000
+
+    monkeypatch.setattr(merge_mod.shutil, "disk_usage", lambda p: Usage)
+    with pytest.raises(SessionError, match=r"disk full: the merged files need about [\d.]+ MB, "
+                                           r"0\.0 MB are free .*nothing was replaced"):
+        merge_session(b.root)
+    assert _tree(b.root) == before
+
+
+def test_merge_write_error_removes_every_temporary(tmp_path, monkeypatch):
+    from nitrogen_capture.errors import SessionError
+    from nitrogen_capture.session import merge as merge_mod
+
+    b = make_session(tmp_path / "s", (4, 4), merge=True)
+    before = _tree(b.root)
+    real_save, calls = np.save, []
+
+    def save(f, arr, **kw):
+        calls.append(1)
+        if len(calls) == 3:  # numpy's own message when the disk fills mid-write
+            raise OSError("1700 requested and 1168 written")
+        real_save(f, arr, **kw)
+
+    monkeypatch.setattr(merge_mod.np, "save", save)
+    with pytest.raises(SessionError, match="disk full"):
+        merge_session(b.root)
+    assert _tree(b.root) == before  # old outputs intact, no .tmp left
+
+
+def test_repair_of_a_video_chunk_names_the_space_its_copy_needs(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("av")
+    from nitrogen_capture.cli import main
+    from nitrogen_capture.session.frames import _mkv
+    from test_damage_corpus import _make_video
+
+    b = make_session(tmp_path / "s", (3, 3), open_last=True)
+    _make_video(b.root, (3, 3))
+    before = _tree(b.root)
+
+    class Usage:
+        free = 10
+
+    monkeypatch.setattr(_mkv.shutil, "disk_usage", lambda p: Usage)
+    assert main(["merge", "--root", str(b.root), "--no-progress"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "not enough free disk space to repair chunk_002.mkv" in line
+    assert "MB free" in line and "run merge again" in line
+    assert _tree(b.root) == before
+
+
+@pytest.mark.parametrize("out, fmt", [("s/meta.json", "pt"), ("s", "pt"), ("s/sub/x.pt", "pt"),
+                                      ("s/dataset.pt", "pt"),
+                                      (".", "nitrogen-dataset"), ("s", "nitrogen-dataset")])
+def test_convert_never_writes_into_or_over_its_session(tmp_path, capsys, out, fmt):
+    from nitrogen_capture.cli import main
+
+    b = make_session(tmp_path / "s", (5, 5))
+    before = _tree(b.root)
+    rc = main(["convert", "--root", str(b.root), "--out", str(tmp_path / out), "--format", fmt,
+               "--overwrite", "--seq-len", "2", "--no-progress"])
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    if fmt == "pt" and not out.endswith(".pt"):
+        assert rc == 2 and "--out" in err  # not a .pt name: refused as a usage error first
+    else:
+        assert rc == 1 and "session" in err and "--out" in err
+    assert _tree(b.root) == before
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_convert_interrupted_leaves_no_partial(tmp_path, monkeypatch, capsys):
+    from nitrogen_capture.cli import main
+    from nitrogen_capture.export import nitrogen
+
+    b = make_session(tmp_path / "s", (5, 5))
+    real = nitrogen.obs_transform
+
+    def transform(size, dtype):
+        inner, n = real(size, dtype), [0]
+
+        def run(img):
+            n[0] += 1
+            if n[0] == 3:
+                raise KeyboardInterrupt
+            return inner(img)
+        return run
+
+    monkeypatch.setattr(nitrogen, "obs_transform", transform)
+    out = tmp_path / "out"
+    rc = main(["convert", "--root", str(b.root), "--out", str(out / "x.pt"), "--seq-len", "2",
+               "--workers", "1", "--no-progress"])
+    assert rc == 130
+    assert list(out.iterdir()) == []
+
+
+def test_dataset_chunk_is_complete_or_has_no_metadata(tmp_path, monkeypatch):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("av")
+    from nitrogen_capture.cli import main
+    from nitrogen_capture.export import dataset_tree
+
+    b = make_session(tmp_path / "s", (40, 40))
+    out = tmp_path / "ds"
+    args = ["convert", "--root", str(b.root), "--out", str(out), "--format", "nitrogen-dataset",
+            "--no-progress"]
+    assert main(args) == 0
+    (folder,) = out.glob("actions/SHARD_0000/*/*_chunk_0000")
+    assert sorted(p.name for p in folder.iterdir()) == ["actions_raw.parquet", "metadata.json",
+                                                        "video.mp4"]
+    before = _tree(folder)
+
+    def killed(path, images):
+        path.write_bytes(b"half a video")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset_tree, "_write_video", killed)
+    assert main([*args, "--overwrite"]) == 130
+    # Killed while the new chunk was written: the old complete chunk is untouched (the new files
+    # were temporaries, now removed), never a new video beside old metadata.
+    assert _tree(folder) == before

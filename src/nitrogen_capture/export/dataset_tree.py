@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -53,6 +54,43 @@ MIN_CHUNK_ROWS = 18
 _SLOT = {name: i for i, name in enumerate(NITROGEN_ACTIONS)}
 # Rough H.264 (ultrafast, crf 18) size per pixel per frame, for the free-space check.
 _VIDEO_BYTES_PER_PIXEL = 0.06
+
+
+PARQUET, VIDEO, METADATA = "actions_raw.parquet", "video.mp4", "metadata.json"
+
+
+class _ChunkFiles:
+    """A chunk folder's files, written under temporary names and renamed when all are written.
+
+    ``metadata.json`` is renamed last (and an old one removed first), so a folder whose
+    ``metadata.json`` exists is complete: a kill or Ctrl+C mid-chunk never leaves an undecodable
+    ``video.mp4`` beside complete-looking metadata. On any error the temporaries are removed.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def tmp(self, name: str) -> Path:
+        """The temporary path of ``name`` (same suffix: writers pick the format from it)."""
+        stem, _, ext = name.rpartition(".")
+        return self.folder / f".{stem}.partial.{ext}"
+
+    def __enter__(self) -> _ChunkFiles:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: object) -> None:
+        temps = {name: self.tmp(name) for name in (PARQUET, VIDEO, METADATA)}
+        if et is not None:
+            for p in temps.values():
+                p.unlink(missing_ok=True)
+            return
+        (self.folder / METADATA).unlink(missing_ok=True)  # incomplete until the new one lands
+        for name in (PARQUET, VIDEO, METADATA):
+            if temps[name].exists():
+                os.replace(temps[name], self.folder / name)
+            elif name == VIDEO:
+                (self.folder / name).unlink(missing_ok=True)  # no video this time: no stale one
 
 
 def _video_id(name: str) -> str:
@@ -154,14 +192,15 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
             rows = src.map(binned.actions, binned.mouse_deltas, binned.gamepad)
             folder = base / f"{vid}_chunk_{chunk_no:04d}"
             folder.mkdir(parents=True, exist_ok=True)
-            _write_parquet(folder / "actions_raw.parquet", rows)
-            size = None
-            if frame_at is not None:
-                size = _write_video(folder / "video.mp4",
-                                    (frame_at(int(r)) for r in shown[lo:lo + len(g)]))
-            meta = _chunk_meta(src, vid, chunk_no, g, step, game,
-                               (int(shown[lo]), int(shown[lo + len(g) - 1])), settings, size)
-            (folder / "metadata.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+            with _ChunkFiles(folder) as files:
+                _write_parquet(files.tmp(PARQUET), rows)
+                size = None
+                if frame_at is not None:
+                    size = _write_video(files.tmp(VIDEO),
+                                        (frame_at(int(r)) for r in shown[lo:lo + len(g)]))
+                meta = _chunk_meta(src, vid, chunk_no, g, step, game,
+                                   (int(shown[lo]), int(shown[lo + len(g) - 1])), settings, size)
+                files.tmp(METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
             done += len(g)
             result.files.append(folder)
             result.windows += 1

@@ -173,17 +173,21 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
         act = TensorSpec("1", "float32", (n, settings.seq_len, d))
         meta = _meta(src, plan, sel, k, n_shards, [n, 3, size, size])
         tmp = path.with_name(path.name + ".partial")
-        with PtWriter(tmp, {"obs": obs, "actions": act, "meta": meta}) as w:
-            with w.storage(obs) as f:
-                for _ in range(n):
-                    f.write(next(frames))
-                    result.frames += 1
-                    if progress is not None:
-                        progress(result.frames, m)
-            with w.storage(act) as f:
-                for _ in range(n):
-                    f.write(np.ascontiguousarray(next(actions), dtype=np.float32))
-        os.replace(tmp, path)
+        try:
+            with PtWriter(tmp, {"obs": obs, "actions": act, "meta": meta}) as w:
+                with w.storage(obs) as f:
+                    for _ in range(n):
+                        f.write(next(frames))
+                        result.frames += 1
+                        if progress is not None:
+                            progress(result.frames, m)
+                with w.storage(act) as f:
+                    for _ in range(n):
+                        f.write(np.ascontiguousarray(next(actions), dtype=np.float32))
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # Ctrl+C or any error: no .partial is left behind
+            raise
         result.files.append(path)
         result.bytes += path.stat().st_size
     if index is not None:
@@ -195,6 +199,10 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
                "seq_len": settings.seq_len, "action_names": list(src.action_names),
                "params": settings.params(), "source": src.source_meta(), "shards": entries}
         tmp = index.with_name(index.name + ".partial")
-        tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
-        os.replace(tmp, index)
+        try:
+            tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+            os.replace(tmp, index)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return result

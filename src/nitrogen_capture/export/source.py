@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ExportError
 from ..session.reader import SessionReader
 from .keymap import Keymap, action_names, default_keymap, load_keymap, map_rows
 from .resample import GridResampler, iter_event_arrays
 from .settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
 
 __all__ = ["FORMATS", "INPUT_SOURCES", "OBS_DTYPES", "ConvertSettings", "ExportSource",
-           "FreeBytes", "disk_free"]
+           "FreeBytes", "check_apart", "disk_free"]
 
 FreeBytes = Callable[[Path], int]
 
@@ -38,11 +38,26 @@ def disk_free(path: Path) -> int:
     return int(shutil.disk_usage(p).free)
 
 
+def check_apart(root: Path, out: Path) -> None:
+    """Refuse an output that is, or is inside, the session; or a session inside the output.
+
+    Both are resolved first (symlinks, ``..``), so ``--out S/meta.json`` and ``--out S`` cannot
+    overwrite the input, nor ``--overwrite`` of a folder delete a session inside it.
+    """
+    r, o = root.resolve(), out.resolve()
+    if o == r or o.is_relative_to(r):
+        raise ExportError(f"--out {out} is inside the session {root}: choose an output outside "
+                          "the session folder")
+    if r.is_relative_to(o):
+        raise ExportError(f"the session {root} is inside --out {out}: choose another output")
+
+
 class ExportSource:
     """One session opened for export (per-frame arrays in memory: ~60 bytes per frame)."""
 
     def __init__(self, settings: ConvertSettings) -> None:
         self.settings = settings
+        check_apart(settings.root, settings.out)
         self.reader = SessionReader(settings.root)
         self.layout = self.reader.layout
         self.chunks = self.reader.included_chunks()

@@ -1,8 +1,10 @@
 """The per-row series a preview needs, loaded once from a session.
 
-The merged arrays are used when the session is merged, else the chunk arrays are concatenated in
-memory (same rows, see :class:`~nitrogen_capture.session.reader.SessionReader`); either way only
-the small per-frame arrays and events are read here, never frames.
+The chunk arrays of the merged chunks are concatenated in memory (the rows of the merged files,
+see :class:`~nitrogen_capture.session.reader.SessionReader`), each read through the checked path
+merge uses (:meth:`~nitrogen_capture.session.reader.SessionReader.checked_arrays`), so a damaged
+chunk is refused in one line naming it. Only the small per-frame arrays and events are read
+here, never frames.
 """
 
 from __future__ import annotations
@@ -42,9 +44,8 @@ class SessionSeries:
 
 
 def load_series(reader: SessionReader) -> SessionSeries:
-    """Load the session's per-row arrays (merged when available) and its target fps."""
-    arrays = (reader.merged_arrays() if reader.paths.merged("actions").is_file()
-              else reader.concat_arrays())
+    """Load the session's per-row arrays (checked, chunk by chunk) and its target fps."""
+    arrays = reader.concat_arrays()
     n = len(arrays["timestamps"])
     for stem, arr in arrays.items():
         if stem != "events" and len(arr) != n:

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 
 from ..errors import SessionFormatError
 from .meta import ChunkEntry
-from .reader import ARRAY_SPECS, SessionReader, load_npy
+from .reader import ARRAY_SPECS, SessionReader
 
-__all__ = ["ChunkArrays", "ChunkProblem", "check_chunk_arrays"]
+__all__ = ["ChunkArrays", "ChunkProblem", "check_chunk_arrays", "check_order"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class ChunkArrays:
 
     @property
     def ok(self) -> bool:
-        """Every array present, of the right dtype, shape and row count."""
+        """Every array present, of the right dtype, shape and row count, and finite."""
         return not self.problems
 
 
@@ -61,7 +62,7 @@ def check_chunk_arrays(reader: SessionReader, c: ChunkEntry) -> ChunkArrays:
     for stem in (*reader.array_names(), "events"):
         path = reader.array_path(c, stem)
         try:
-            arr = reader.chunk_events(c) if stem == "events" else load_npy(path)
+            arr = reader.chunk_events(c) if stem == "events" else reader.load_array(path)
         except SessionFormatError as exc:
             problem(str(exc), path)
             continue
@@ -70,11 +71,33 @@ def check_chunk_arrays(reader: SessionReader, c: ChunkEntry) -> ChunkArrays:
             continue
         dtype, tail = ARRAY_SPECS[stem]
         want = (n, *(k if d is None else d for d in tail))
-        if arr.dtype != dtype or arr.shape[1:] != want[1:]:
+        if arr.dtype != dtype or arr.ndim != len(want) or arr.shape[1:] != want[1:]:
             shown = ", ".join(["n", *map(str, want[1:])])
             problem(f"{path.name} is {arr.dtype}{list(arr.shape)}, expected {dtype}[{shown}] "
                     f"(layout has {k} keys)", path)
         elif len(arr) != n:
             problem(f"{path.name} has {len(arr)} rows, meta.json says num_frames {n}", path)
+        elif arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            bad = int(np.count_nonzero(~np.isfinite(arr)))
+            problem(f"{path.name} holds {bad} NaN or infinite values", path)
     return out
 
+
+
+def check_order(reader: SessionReader, c: ChunkEntry,
+                arrays: dict[str, npt.NDArray[Any]]) -> list[ChunkProblem]:
+    """Problems of order: timestamps and frame indices must strictly increase.
+
+    For a chunk whose arrays passed :func:`check_chunk_arrays` (the exporters' and preview's time
+    axis needs it).
+    """
+    out = []
+    for stem in ("timestamps", "frame_indices"):
+        arr = arrays[stem]
+        bad = np.flatnonzero(np.diff(arr) <= 0)
+        if len(bad):
+            i = int(bad[0])
+            path = reader.array_path(c, stem)
+            out.append(ChunkProblem(c.index, path, f"{path.name} is not strictly increasing at "
+                                    f"row {i + 1} ({arr[i]} -> {arr[i + 1]})"))
+    return out

@@ -10,20 +10,44 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["atomic_save_npy", "atomic_write_bytes", "atomic_write_json", "set_aside"]
+__all__ = ["atomic_save_npy", "atomic_write_bytes", "atomic_write_json", "inside",
+           "is_plain_file", "set_aside"]
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` resolves (symlinks followed) to a place inside the directory ``root``."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+
+
+def is_plain_file(path: Path) -> bool:
+    """A regular file that is not a symbolic link (what repair may read, move or replace)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _open_new(tmp: Path) -> Any:
+    # A temporary left by a crash (or planted as a link) is removed, never written through.
+    tmp.unlink(missing_ok=True)
+    return open(tmp, "xb")
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        with _open_new(tmp) as f:
             f.write(data)
             if fsync:
                 f.flush()
@@ -43,7 +67,7 @@ def atomic_save_npy(path: Path, array: npt.ArrayLike) -> None:
     """Save ``array`` as .npy at ``path`` atomically (never pickles)."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        with _open_new(tmp) as f:
             np.save(f, np.asarray(array), allow_pickle=False)
             f.flush()
             os.fsync(f.fileno())
@@ -59,6 +83,8 @@ def set_aside(path: Path, dest_dir: Path) -> Path:
     A name already taken gets a counter: ``000006.png`` then ``000006.1.png``. Returns where
     the file went.
     """
+    if dest_dir.is_symlink() or path.is_symlink():
+        raise OSError(f"refusing to move {path} through a symbolic link")
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / path.name
     n = 1

@@ -7,16 +7,21 @@ chunk order into ``actions.npy``, ``mouse_deltas.npy``, ``frame_indices.npy``, `
 torch tensors into ``dataset.pt`` when torch is installed.
 
 Only the per-frame arrays are read (a few dozen bytes per frame), never the frames, so memory stays
-small for hours of recording. Every output goes through a temporary file and ``os.replace``:
-a crash during merge leaves the previous outputs or the new ones, never a torn file. Chunk files
-are only read, never changed.
+small for hours of recording. Every output is first written under a temporary name and only
+when all are written are they renamed (``os.replace``): a crash or a full disk during merge
+leaves the previous outputs, never a mix or a torn file, and a full disk is named in one line
+with the space needed. Chunk files are only read, never changed; a chunk whose frames sit behind
+a symbolic link or outside the session is refused (``skip_bad`` leaves it out).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import logging
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +29,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import SessionFormatError
+from ..errors import SessionError, SessionFormatError
 from ..keylayout import PAD_AXES, PAD_BUTTONS
 from .chunkcheck import check_chunk_arrays
-from .io import atomic_save_npy, atomic_write_bytes
 from .lock import SessionLock
 from .meta import ChunkEntry, MergedInfo
 from .paths import SessionPaths
@@ -97,7 +101,16 @@ def _merge(root: str | Path, lock: SessionLock, *, progress: bool,
     merged_idx: list[int] = []
     skipped: list[tuple[int, str]] = []
     parts: dict[str, list[npt.NDArray[Any]]] = {}
+    for idx, why in repair.refused:
+        if not skip_bad:
+            raise SessionFormatError(
+                f"chunk {idx}: {why}; merge stopped: fix or remove chunk {idx}, or rerun with "
+                "--skip-bad to leave it out", chunk=idx)
+        log.warning("skipping chunk %d: %s", idx, why)
+        skipped.append((idx, why))
     for c in _progress(reader.chunks, progress):
+        if any(i == c.index for i, _ in skipped):
+            continue
         if not c.complete:
             skipped.append((c.index, "chunk is not complete"))
             continue
@@ -119,20 +132,20 @@ def _merge(root: str | Path, lock: SessionLock, *, progress: bool,
     empty = reader.concat_arrays([])
     merged = {stem: np.concatenate(parts[stem]) if stem in parts else empty[stem]
               for stem in (*reader.array_names(), "events")}
-    files = []
-    for stem, arr in merged.items():
-        dest = paths.events_merged if stem == "events" else paths.merged(stem)
-        atomic_save_npy(dest, arr)
-        files.append(dest.name)
-    _save_npz(paths.npz, merged)
-    files.append(paths.npz.name)
+    outputs: list[tuple[Path, bytes | npt.NDArray[Any]]] = [
+        (paths.events_merged if stem == "events" else paths.merged(stem), arr)
+        for stem, arr in merged.items()]
+    outputs.append((paths.npz, _npz_bytes(merged)))
     notes: list[str] = []
-    torch_written = _save_pt(paths.pt, merged, reader)
-    if torch_written:
-        files.append(paths.pt.name)
+    pt = _pt_bytes(merged, reader)
+    torch_written = pt is not None
+    if pt is not None:
+        outputs.append((paths.pt, pt))
     else:
         notes.append("dataset.pt not written: torch is not installed "
                      "(pip install 'nitrogen-capture[torch]')")
+    _write_outputs(Path(root), outputs)
+    files = [dest.name for dest, _ in outputs]
 
     frames = len(merged["actions"])
     meta = reader.meta
@@ -146,12 +159,17 @@ def _merge(root: str | Path, lock: SessionLock, *, progress: bool,
 
 def _frames_problem(reader: SessionReader, c: ChunkEntry) -> SessionFormatError | None:
     """Every row's frame exists (existence only: merge never decodes frames)."""
-    present = reader.frames_present(c)
+    try:
+        present = reader.frames_present(c)
+    except SessionFormatError as exc:  # a symbolic link, a location outside the session
+        return exc
     if present.all():
         return None
-    missing = int((~present).sum())
-    return SessionFormatError(f"chunk {c.index}: {missing} of {c.num_frames} frame files are "
-                              f"missing under {reader.frames_path(c)}", chunk=c.index,
+    absent = np.flatnonzero(~present)
+    first = ", ".join(reader.frame_store.frame_target(c.index, int(r)).name for r in absent[:3])
+    return SessionFormatError(f"chunk {c.index}: {len(absent)} of {c.num_frames} frame files are "
+                              f"missing under {reader.frames_path(c)} (first: {first})",
+                              chunk=c.index,
                               path=reader.frames_path(c))
 
 
@@ -166,14 +184,59 @@ def _progress(chunks: list[ChunkEntry], enabled: bool) -> list[ChunkEntry] | Any
                  console=Console(stderr=True))
 
 
-def _save_npz(path: Path, arrays: dict[str, npt.NDArray[Any]]) -> None:
+def _write_outputs(root: Path, outputs: list[tuple[Path, bytes | npt.NDArray[Any]]]) -> None:
+    """Write every output under a temporary name, then rename them all (docs/format.md).
+
+    A failure (a full disk, Ctrl+C) removes the temporaries and leaves the previous outputs as
+    they were; a full disk is reported in one line with the space needed and free.
+    """
+    needed = sum(len(d) if isinstance(d, bytes) else d.nbytes + 256 for _, d in outputs)
+    free = shutil.disk_usage(root).free
+    if needed > free:
+        raise SessionError(_space_message(root, needed, free))
+    tmps: list[Path] = []
+    try:
+        for dest, data in outputs:
+            tmp = dest.with_name(f".{dest.name}.tmp")
+            tmp.unlink(missing_ok=True)  # a leftover (or a planted link) is never written into
+            tmps.append(tmp)
+            _write_temp(tmp, data)
+    except BaseException as exc:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and (exc.errno == errno.ENOSPC or "requested and" in str(exc)):
+            raise SessionError(_space_message(root, needed, shutil.disk_usage(root).free)
+                               ) from exc
+        raise
+    for (dest, _), tmp in zip(outputs, tmps, strict=True):
+        os.replace(tmp, dest)
+
+
+def _write_temp(tmp: Path, data: bytes | npt.NDArray[Any]) -> None:
+    """Write one output's temporary file (a new file: never through a leftover or a link)."""
+    with open(tmp, "xb") as f:
+        if isinstance(data, bytes):
+            f.write(data)
+        else:
+            np.save(f, data, allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _space_message(root: Path, needed: int, free: int) -> str:
+    mb = 1 << 20
+    return (f"disk full: the merged files need about {needed / mb:.1f} MB, {free / mb:.1f} MB "
+            f"are free on {root}: free space and run merge again (nothing was replaced)")
+
+
+def _npz_bytes(arrays: dict[str, npt.NDArray[Any]]) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, allow_pickle=False, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
-def _save_pt(path: Path, arrays: dict[str, npt.NDArray[Any]], reader: SessionReader) -> bool:
-    """Write dataset.pt; False when torch is missing.
+def _pt_bytes(arrays: dict[str, npt.NDArray[Any]], reader: SessionReader) -> bytes | None:
+    """dataset.pt's bytes; None when torch is missing.
 
     Tensors of the merged arrays plus ``events`` as a dict (``t_ns``, ``value`` tensors,
     ``device``, ``code`` string lists: tensors cannot hold strings) and ``meta`` (layout key
@@ -184,7 +247,7 @@ def _save_pt(path: Path, arrays: dict[str, npt.NDArray[Any]], reader: SessionRea
         import torch
     except ImportError:
         log.info("torch missing: dataset.pt not written")
-        return False
+        return None
     data: dict[str, Any] = {stem: torch.from_numpy(np.ascontiguousarray(arr))
                             for stem, arr in arrays.items() if stem != "events"}
     ev = arrays["events"]
@@ -198,5 +261,4 @@ def _save_pt(path: Path, arrays: dict[str, npt.NDArray[Any]], reader: SessionRea
                     "schema_version": reader.meta.schema_version}
     buf = io.BytesIO()
     torch.save(data, buf)
-    atomic_write_bytes(path, buf.getvalue())
-    return True
+    return buf.getvalue()

@@ -29,11 +29,12 @@ from ..binning import GAMEPAD_WIDTH
 from ..errors import SessionFormatError
 from ..events import EVENT_DTYPE
 from .frames import FrameStore, Size, open_frame_store
+from .io import inside
 from .meta import ChunkEntry, Pause, SessionMeta
 from .paths import CHUNK_ARRAYS, SessionPaths
 from .timeline import pause_cuts
 
-__all__ = ["ARRAY_SPECS", "SessionReader", "load_npy", "segments"]
+__all__ = ["ARRAY_SPECS", "SessionReader", "inside", "load_npy", "segments"]
 
 Chunk = ChunkEntry
 T = TypeVar("T")
@@ -47,14 +48,46 @@ ARRAY_SPECS: dict[str, tuple[np.dtype[Any], tuple[int | None, ...]]] = {
 }
 
 
-def load_npy(path: Path) -> npt.NDArray[Any]:
-    """Load one ``.npy`` without unpickling; damage becomes a SessionFormatError naming the file."""
+def _npy_payload(f: Any, path: Path) -> None:
+    """Check the header of an open ``.npy``: its data must fit in the file (before allocating)."""
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, _, dtype = fmt.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"npy format version {version} is not read")
+    if dtype.hasobject:
+        raise ValueError("holds Python objects")
+    count = 1
+    for d in shape:
+        count *= int(d)
+    size = path.stat().st_size
+    if count * dtype.itemsize > size - f.tell():
+        raise ValueError(f"header says {list(shape)} {dtype}, the file holds {size} bytes")
+
+
+def load_npy(path: Path, root: Path | None = None) -> npt.NDArray[Any]:
+    """Load one ``.npy`` without unpickling; damage becomes a SessionFormatError naming the file.
+
+    With ``root``, a file that resolves outside that session directory (a symlink) is refused.
+    The header is checked against the file size first, so a damaged shape allocates nothing.
+    """
+    if root is not None and not inside(path, root):
+        raise SessionFormatError(f"{path} points outside the session {root}", path=path)
     if not path.is_file():
-        raise SessionFormatError(f"{path} is missing")
+        raise SessionFormatError(f"{path} is missing", path=path)
     try:
+        with open(path, "rb") as f:
+            _npy_payload(f, path)
         return np.asarray(np.load(path, allow_pickle=False))
-    except (ValueError, OSError, EOFError) as exc:
-        raise SessionFormatError(f"{path} is truncated or corrupt ({exc})") from exc
+    except Exception as exc:
+        # numpy's header parser raises many types (ValueError, SyntaxError,
+        # tokenize.TokenError, MemoryError, ...): for a file from disk all of them mean damage.
+        shown = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise SessionFormatError(f"{path} is truncated or corrupt ({shown})",
+                                 path=path) from exc
 
 
 def segments(
@@ -105,9 +138,21 @@ class SessionReader:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.paths = SessionPaths(self.root)
-        self.meta: SessionMeta = SessionMeta.load(self.paths.meta)
+        if self.paths.meta.is_symlink() and not inside(self.paths.meta, self.root):
+            raise SessionFormatError(f"{self.paths.meta} points outside the session",
+                                     path=self.paths.meta)
+        try:
+            self.meta: SessionMeta = SessionMeta.load(self.paths.meta)
+        except RecursionError:  # e.g. 100k "[": json gives up, and so do we, in one line
+            raise SessionFormatError(f"{self.paths.meta} is not a valid meta.json (nested too "
+                                     "deeply)", path=self.paths.meta) from None
+        except (AttributeError, TypeError, KeyError) as exc:
+            # A field the typed parser does not check yet (e.g. "tool": true): still one line.
+            raise SessionFormatError(f"{self.paths.meta}: a field has the wrong type ({exc})",
+                                     path=self.paths.meta) from exc
         self.layout = self.meta.layout
         self.chunks: list[ChunkEntry] = self.meta.chunks
+        self._rows_checked: set[int] = set()  # chunks whose num_frames the files bear out
 
     @property
     def has_gamepad(self) -> bool:
@@ -166,18 +211,64 @@ class SessionReader:
         """Path of one chunk array (``actions``, ``timestamps``, ``events``, ...)."""
         return self._file(c, stem, self.paths.chunk_array(stem, c.index))
 
+    def load_array(self, path: Path) -> npt.NDArray[Any]:
+        """:func:`load_npy` of a file of this session (refused when it resolves outside)."""
+        return load_npy(path, self.root)
+
     def chunk_arrays(self, c: Chunk) -> dict[str, npt.NDArray[Any]]:
-        """Load the per-frame arrays of chunk ``c`` (not events, not frames)."""
-        return {stem: load_npy(self.array_path(c, stem)) for stem in self.array_names()}
+        """Load the per-frame arrays of chunk ``c`` (not events, not frames), unchecked.
+
+        Readers that use the values go through :meth:`checked_arrays`.
+        """
+        return {stem: self.load_array(self.array_path(c, stem)) for stem in self.array_names()}
 
     def chunk_events(self, c: Chunk) -> npt.NDArray[Any]:
         """The chunk's events structured array; a file without the event fields is an error."""
         p = self.array_path(c, "events")
-        ev = load_npy(p)
-        if ev.dtype.names is None or set(ev.dtype.names) != set(EVENT_DTYPE.names or ()):
-            raise SessionFormatError(f"{p}: not an events array (dtype {ev.dtype})",
+        ev = self.load_array(p)
+        names = ev.dtype.names
+        if (names is None or set(names) != set(EVENT_DTYPE.names or ()) or ev.ndim != 1
+                or any(ev.dtype[f].kind != EVENT_DTYPE[f].kind for f in names)):
+            raise SessionFormatError(f"{p}: not an events array (dtype {ev.dtype}, shape "
+                                     f"{list(ev.shape)})", chunk=c.index, path=p)
+        bad = int(np.count_nonzero(~np.isfinite(ev["value"])))
+        if bad:
+            raise SessionFormatError(f"{p}: {bad} events have a NaN or infinite value",
                                      chunk=c.index, path=p)
         return ev
+
+    def checked_arrays(self, c: Chunk) -> dict[str, npt.NDArray[Any]]:
+        """Chunk ``c``'s arrays and events, checked as merge checks them, and in time order.
+
+        The one path by which convert and preview read a chunk's arrays: dtype, shape and row
+        count against ``num_frames`` (:func:`~.chunkcheck.check_chunk_arrays`), then timestamps
+        and frame indices strictly increasing. Raises SessionFormatError naming the chunk and file.
+        """
+        from .chunkcheck import check_chunk_arrays, check_order
+
+        checked = check_chunk_arrays(self, c)
+        problems = checked.problems or check_order(self, c, checked.arrays)
+        if problems:
+            raise problems[0].error()
+        self._rows_checked.add(c.index)
+        return checked.arrays
+
+    def _require_frames(self, c: Chunk) -> None:
+        """Check before per-row work on ``c``'s frames.
+
+        Its location is safe and its ``num_frames`` is what its timestamps file holds (so a
+        damaged ``num_frames`` costs nothing).
+        """
+        self.frame_store.require_safe(c.index)
+        if c.index in self._rows_checked:
+            return
+        path = self.array_path(c, "timestamps")
+        ts = self.load_array(path)
+        if ts.ndim != 1 or len(ts) != c.num_frames:
+            raise SessionFormatError(
+                f"chunk {c.index}: {path.name} has {len(ts) if ts.ndim else 0} rows, meta.json "
+                f"says num_frames {c.num_frames}", chunk=c.index, path=path)
+        self._rows_checked.add(c.index)
 
     @staticmethod
     def frame_size(c: Chunk) -> Size:
@@ -197,15 +288,18 @@ class SessionReader:
 
         A one-file store names the chunk's file for every row.
         """
+        self._require_frames(c)
         idx = c.index
         return [self.frame_store.frame_target(idx, r) for r in range(c.num_frames)]
 
     def frames_present(self, c: Chunk) -> npt.NDArray[np.bool_]:
         """Per row of ``c``: does its frame exist on disk (nothing is decoded)."""
+        self._require_frames(c)
         return self.frame_store.frames_present(c.index, c.num_frames)
 
     def iter_chunk_frames(self, c: Chunk) -> Iterator[npt.NDArray[np.uint8]]:
         """Decode the chunk's frames in row order as BGR (H, W, 3) uint8 arrays."""
+        self._require_frames(c)
         return self.frame_store.iter_frames(c.index, c.num_frames,
                                             self.frame_size(c))
 
@@ -216,6 +310,7 @@ class SessionReader:
 
         Stores whose frames decode independently (PNG) use ``workers`` threads.
         """
+        self._require_frames(c)
         return self.frame_store.map_frames(c.index, c.num_frames,
                                            self.frame_size(c), rows, transform, workers=workers)
 
@@ -241,18 +336,33 @@ class SessionReader:
             raise SessionFormatError(
                 f"session {self.root} is not merged: run nitrogen-capture merge --root {self.root}"
             )
-        out = {stem: load_npy(self.paths.merged(stem)) for stem in self.array_names()}
-        out["events"] = load_npy(self.paths.events_merged)
+        out = {stem: self.load_array(self.paths.merged(stem)) for stem in self.array_names()}
+        out["events"] = self.load_array(self.paths.events_merged)
         return out
 
     def concat_arrays(self, chunks: Iterable[Chunk] | None = None) -> dict[str, npt.NDArray[Any]]:
-        """Concatenate chunk arrays and events (default: the included chunks) in memory."""
+        """Concatenate chunk arrays and events (default: the included chunks) in memory.
+
+        Each chunk is read through :meth:`checked_arrays`; times must also increase from one
+        chunk to the next (SessionFormatError naming the chunk and file otherwise).
+        """
         parts: dict[str, list[npt.NDArray[Any]]] = {s: [] for s in self.array_names()}
         events: list[npt.NDArray[Any]] = []
+        last: dict[str, int] = {}
         for c in self.included_chunks() if chunks is None else chunks:
-            for stem, arr in self.chunk_arrays(c).items():
-                parts[stem].append(arr)
-            events.append(self.chunk_events(c))
+            arrays = self.checked_arrays(c)
+            for stem in ("timestamps", "frame_indices"):
+                arr = arrays[stem]
+                if len(arr) and stem in last and int(arr[0]) <= last[stem]:
+                    path = self.array_path(c, stem)
+                    raise SessionFormatError(
+                        f"chunk {c.index}: {path.name} starts at {int(arr[0])}, not after the "
+                        f"previous chunk's last value {last[stem]}", chunk=c.index, path=path)
+                if len(arr):
+                    last[stem] = int(arr[-1])
+            for stem in self.array_names():
+                parts[stem].append(arrays[stem])
+            events.append(arrays["events"])
         k = len(self.layout)
         empty: dict[str, npt.NDArray[Any]] = {
             "actions": np.zeros((0, k), np.int8), "mouse_deltas": np.zeros((0, 2), np.float32),
@@ -264,7 +374,7 @@ class SessionReader:
 
     def segments(self, min_length: int = 1) -> list[tuple[int, int]]:
         """Contiguous merged-row runs: no pause, no tick gap, frame on disk (:func:`segments`)."""
-        fi = [self.chunk_arrays(c)["frame_indices"] for c in self.included_chunks()]
+        fi = [self.checked_arrays(c)["frame_indices"] for c in self.included_chunks()]
         ok = [self.frames_present(c) for c in self.included_chunks()]
         if not fi:
             return []

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ..binning import ActionBinner, bin_events
+from ..errors import SessionFormatError
 from ..events import BUTTON, KEY, InputEvent, events_to_array
 from ..keylayout import MOUSE_BUTTONS
-from .io import atomic_save_npy, set_aside
+from .io import atomic_save_npy, inside, is_plain_file, set_aside
 from .lock import SessionLock
 from .meta import ChunkEntry, Pause
 from .paths import SessionPaths
@@ -61,8 +63,64 @@ class Journal:
     bad_lines: int = 0
 
 
+_MAX_LINE = 1 << 16  # bytes: a journal line is a few hundred at most
+_MAX_DEPTH = 8  # nesting of a journal line's JSON (a chunk line nests 2 deep)
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_MAX_ROW = 1 << 40
+_MAX_NAME = 64
+
+
+class _BadLine(ValueError):
+    """A journal line that parses as JSON but does not hold what its kind needs."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _BadLine(f"{name} is not a number")
+
+
+def _load_line(raw: bytes) -> Any:
+    """One journal line as JSON: too long, too deeply nested or NaN/Infinity is a ValueError."""
+    if len(raw) > _MAX_LINE:
+        raise _BadLine("line too long")
+    depth = 0
+    for ch in raw:  # brackets inside strings count too: a generous, cheap bound
+        if ch in b"[{":
+            depth += 1
+            if depth > _MAX_DEPTH:
+                raise _BadLine("nested too deeply")
+        elif ch in b"]}":
+            depth -= 1
+    return json.loads(raw, parse_constant=_reject_constant)
+
+
+def _int(rec: dict[str, Any], key: str, lo: int = _INT64[0], hi: int = _INT64[1]) -> int:
+    v = rec[key]
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise _BadLine(f"{key} must be an integer in [{lo}, {hi}]")
+    return v
+
+
+def _num(rec: dict[str, Any], key: str) -> float:
+    v = rec[key]
+    if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(float(v)):
+        raise _BadLine(f"{key} must be a finite number")
+    return float(v)
+
+
+def _name(rec: dict[str, Any], key: str, default: str | None = None) -> str:
+    v = rec.get(key, default) if default is not None else rec[key]
+    if not isinstance(v, str) or len(v) > _MAX_NAME:
+        raise _BadLine(f"{key} must be a short string")
+    return v
+
+
 def parse_journal(path: Path) -> Journal:
-    """Parse a journal; a torn last line is ignored, other unreadable lines are counted."""
+    """Parse a journal; a torn last line is ignored, other unreadable lines are counted.
+
+    A journal is data from disk: any line that is not JSON, nests deeper than a journal does,
+    holds NaN or Infinity, or whose numbers are not integers in int64 range (times, ticks; rows
+    below 2**40) or finite (values) is a bad line, counted and skipped, never an error.
+    """
     j = Journal()
     lines = path.read_bytes().split(b"\n")
     if lines and lines[-1] == b"":
@@ -70,9 +128,9 @@ def parse_journal(path: Path) -> Journal:
     open_pause: tuple[int, int, str] | None = None  # start tick, start t, reason
     for n, raw in enumerate(lines):
         try:
-            rec = json.loads(raw)
+            rec = _load_line(raw)
             kind = rec["kind"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, IndexError, RecursionError):
             if n == len(lines) - 1:
                 j.torn_last_line = True
             else:
@@ -80,22 +138,28 @@ def parse_journal(path: Path) -> Journal:
             continue
         try:
             if kind == "chunk" and j.chunk_line is None:
-                j.chunk_line = rec
+                j.chunk_line = dict(rec)
             elif kind == "frame":
-                j.frames[int(rec["row"])] = (int(rec["index"]), int(rec["t"]))
+                j.frames[_int(rec, "row", 0, _MAX_ROW)] = (_int(rec, "index"), _int(rec, "t"))
             elif kind == "event":
-                j.events.append(InputEvent(int(rec["t"]), str(rec["device"]), str(rec["code"]),
-                                           float(rec["value"])))
+                j.events.append(InputEvent(_int(rec, "t"), _name(rec, "device"),
+                                           _name(rec, "code"), _num(rec, "value")))
             elif kind == "state" and not j.held:
-                j.held = [str(k) for k in rec.get("held", [])]
+                held = rec.get("held", [])
+                if not isinstance(held, list) or not all(
+                        isinstance(k, str) and len(k) <= _MAX_NAME for k in held):
+                    raise _BadLine("held must be a list of key names")
+                j.held = list(held)
             elif kind == "pause":
+                started = (_int(rec, "start_tick"), _int(rec, "start_t"),
+                           _name(rec, "reason", "hotkey"))
                 _close_pause(j, open_pause, None, None)
-                open_pause = (int(rec["start_tick"]), int(rec["start_t"]),
-                              str(rec.get("reason", "hotkey")))
+                open_pause = started
             elif kind == "resume" and open_pause is not None:
-                _close_pause(j, open_pause, int(rec["end_tick"]), int(rec["end_t"]))
+                end = (_int(rec, "end_tick"), _int(rec, "end_t"))
+                _close_pause(j, open_pause, *end)
                 open_pause = None
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             j.bad_lines += 1
     _close_pause(j, open_pause, None, None)  # still open when the recorder died
     j.events.sort(key=lambda e: e.t_ns)  # stable: equal times keep journal order
@@ -132,6 +196,7 @@ class RepairReport:
     root: Path
     recovered: tuple[RecoveredChunk, ...] = ()
     journals_removed: tuple[str, ...] = ()  # leftovers of chunks that were already complete
+    refused: tuple[tuple[int, str], ...] = ()  # open chunks left as they are, and why
 
     @property
     def changed(self) -> bool:
@@ -144,6 +209,7 @@ class RepairReport:
                f"frames on disk {r.frames_on_disk}, {len(r.orphaned)} moved to orphans)"
                + (f"; {r.note}" if r.note else "") for r in self.recovered]
         out += [f"removed stale journal {j}" for j in self.journals_removed]
+        out += [f"chunk {i}: not recovered: {why}" for i, why in self.refused]
         return "\n".join(out)
 
 
@@ -160,8 +226,15 @@ def repair_session(root: str | Path, *, held: SessionLock | None = None) -> Repa
     paths = reader.paths
     recovered: list[RecoveredChunk] = []
     removed: list[str] = []
+    refused: list[tuple[int, str]] = []
     for number, jpath in paths.open_journals().items():
         idx = number
+        why = _unsafe(reader, idx, jpath)
+        if why is not None:
+            # Never read or move anything through a link or outside the session.
+            log.info("chunk %d: not recovered: %s", idx, why)
+            refused.append((idx, why))
+            continue
         entry = reader.meta.chunk(idx)
         if entry is not None and entry.complete and all(
                 reader.array_path(entry, s).is_file() for s in reader.array_names()):
@@ -171,7 +244,18 @@ def repair_session(root: str | Path, *, held: SessionLock | None = None) -> Repa
             continue
         recovered.append(_repair_chunk(reader, idx, jpath))
         reader = SessionReader(root)  # meta.json changed
-    return RepairReport(Path(root), tuple(recovered), tuple(removed))
+    return RepairReport(Path(root), tuple(recovered), tuple(removed), tuple(refused))
+
+
+def _unsafe(reader: SessionReader, idx: int, jpath: Path) -> str | None:
+    """Why the open chunk ``idx`` may not be repaired (a link, a non-file), or None."""
+    if not is_plain_file(jpath) or not inside(jpath, reader.root):
+        return f"{jpath.name} is not a regular file inside the session"
+    try:
+        store = reader.frame_store
+    except SessionFormatError as exc:
+        return str(exc)
+    return store.unsafe(idx)
 
 
 def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChunk:

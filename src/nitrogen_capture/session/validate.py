@@ -8,7 +8,8 @@
 * leftover journals: a chunk left open by a crash is an error ("run merge to recover");
 * each chunk: every array present and loadable, dtype and shape (``K == len(layout)``), row counts
   equal to each other and to ``num_frames``, first/last frame index as in meta, events sorted;
-* frames, by the session's frame store (``FrameStore.check``). PNG storage: missing and extra
+* frames, by the session's frame store (``FrameStore.check``); frames behind a symbolic link or
+  outside the session are an error and are not read. PNG storage: missing and extra
   files per chunk; with ``check_frames`` every PNG's signature, ``IHDR`` size and ``IEND``
   trailer are read (a few bytes per file: catches truncated and foreign files and size changes
   inside a chunk) and a sample of up to 8 frames per chunk is fully decoded with
@@ -17,7 +18,9 @@
   the store reads is a warning; an unknown ``frame_format`` kind an error;
 * across chunks: timestamps and frame indices strictly increasing; tick gaps not covered by a pause
   are dropped ticks (a warning);
-* merged files: when present they must equal the concatenation of the merged chunks.
+* merged files: when present they must equal the concatenation of the merged chunks;
+* a session without any frame (killed before its first frame reached the disk; merge writes an
+  empty dataset for it) is a warning, not an error.
 
 The report also carries statistics: frames, duration, achieved fps (intervals that span a pause are
 left out), frame interval and jitter (|interval - 1/fps|) p50/p99/max in ms, dropped ticks, pauses,
@@ -38,9 +41,10 @@ from ..errors import SchemaVersionError, SessionFormatError
 from ..events import BUTTON, KEY, MOTION, PAD_BUTTON, WHEEL
 from .chunkcheck import check_chunk_arrays
 from .frames import ERROR, INFO, WARNING
+from .io import inside, is_plain_file
 from .lock import lock_status
 from .meta import ChunkEntry
-from .reader import SessionReader, load_npy
+from .reader import SessionReader
 from .timeline import pause_cuts, tick_jumps
 
 __all__ = ["Problem", "ValidationReport", "validate_session"]
@@ -126,12 +130,13 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     add = probs.append
     # The session lock (docs/format.md, "Lock"): the open chunk of a live recording is no error.
     live = _check_lock(reader, probs)
-    for j in reader.paths.journals():
+    for number, j in reader.paths.open_journals().items():
         if live:
             add(Problem(INFO, j.name, "open chunk: the lock holder is still writing it"))
-        else:
-            add(Problem(ERROR, j.name,
-                        "a chunk was left open (crash or kill): run merge to recover"))
+            continue
+        why = _open_chunk_unsafe(reader, number, j)
+        add(Problem(ERROR, j.name, "a chunk was left open (crash or kill): " + (
+            f"merge cannot recover it: {why}" if why else "run merge to recover")))
     listed = {c.index for c in reader.chunks}
     open_ = set(reader.paths.open_journals())
     for idx in sorted(set(reader.paths.chunk_numbers_on_disk()) - listed - open_):
@@ -165,6 +170,9 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
         _check_merged(reader, [good[i] for i in usable], probs)
     events = [good[i]["events"] for i in usable if "events" in good[i]]
     stats = _stats(reader, cat["frame_indices"], cat["timestamps"], events, len(usable))
+    if not stats["frames"] and not reader.paths.journals():
+        # e.g. killed before the first frame reached the disk: merge wrote an empty dataset.
+        add(Problem(WARNING, "session", "no frames: nothing was recorded (or recovered)"))
     if stats["dropped_ticks"]:
         add(Problem(WARNING, "frame_indices",
                     f"{stats['dropped_ticks']} dropped ticks in {stats['gaps']} gaps not "
@@ -189,6 +197,14 @@ def _check_lock(reader: SessionReader, probs: list[Problem]) -> bool:
     else:
         probs.append(Problem(WARNING, name, status.message(reader.root)))
     return status.blocks
+def _open_chunk_unsafe(reader: SessionReader, number: int, journal: Path) -> str | None:
+    """Why merge will refuse to recover an open chunk (a symbolic link, not a file), or None."""
+    if not is_plain_file(journal) or not inside(journal, reader.root):
+        return f"{journal.name} is not a regular file inside the session"
+    try:
+        return reader.frame_store.unsafe(number)
+    except SessionFormatError as exc:
+        return str(exc)
 
 
 def _check_chunk(reader: SessionReader, c: ChunkEntry,
@@ -222,16 +238,18 @@ def _check_order(fi: npt.NDArray[Any], ts: npt.NDArray[Any], probs: list[Problem
 
 def _check_merged(reader: SessionReader, chunks: list[dict[str, npt.NDArray[Any]]],
                   probs: list[Problem]) -> None:
+    empty = reader.concat_arrays([])  # what merge writes when no chunk survived
     for stem in (*reader.array_names(), "events"):
         path = reader.paths.events_merged if stem == "events" else reader.paths.merged(stem)
         try:
-            merged = load_npy(path)
+            merged = reader.load_array(path)
         except SessionFormatError as exc:
             probs.append(Problem(ERROR, "merged", f"{exc}: run merge again"))
             continue
         parts = [c[stem] for c in chunks if stem in c]
-        expect = np.concatenate(parts) if parts else None
-        if expect is None or merged.shape != expect.shape or not np.array_equal(merged, expect):
+        expect = np.concatenate(parts) if parts else empty[stem]
+        if (merged.dtype != expect.dtype or merged.shape != expect.shape
+                or not np.array_equal(merged, expect)):
             probs.append(Problem(ERROR, "merged", f"{path.name} disagrees with the chunk files: "
                                  "run merge again"))
     if not reader.paths.npz.is_file():
@@ -298,6 +316,10 @@ def check_chunk_frames(reader: SessionReader, c: ChunkEntry, probs: list[Problem
     if listed and listed != reads:
         probs.append(Problem(WARNING, where, f"files.frames is {listed}, but this session's "
                              f"frames are read from {reads}"))
+    why = store.unsafe(idx)
+    if why is not None:  # never read through a link or outside the session
+        probs.append(Problem(ERROR, where, why))
+        return
     for level, message in store.check(idx, c.num_frames, reader.frame_size(c),
                                       check_frames):
         probs.append(Problem(level, where, message))

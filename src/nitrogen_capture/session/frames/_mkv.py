@@ -16,8 +16,10 @@ saying how many came out.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -25,8 +27,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from ...errors import DependencyError, SessionFormatError
-from ..io import set_aside
+from ...errors import DependencyError, SessionError, SessionFormatError
+from ..io import is_plain_file, set_aside
 from ..meta_parts import FrameFormat
 from .base import ERROR, INFO, WARNING, Finding, Frame, FrameStore, Size
 
@@ -39,6 +41,13 @@ __all__ = ["MkvStore"]
 log = logging.getLogger(__name__)
 
 _DEFAULT_EXT = "mkv"
+
+
+def _space_message(n: int, path: Path, needed: int, free: int) -> str:
+    mb = 1 << 20
+    return (f"chunk {n}: not enough free disk space to repair {path.name}: the repair writes a "
+            f"copy of its frames first and needs about {needed / mb:.0f} MB free, "
+            f"{free / mb:.0f} MB are free on {path.parent}: free space and run merge again")
 
 
 class MkvStore(FrameStore):
@@ -91,6 +100,12 @@ class MkvStore(FrameStore):
         """``frames/orphans/`` (shared by the chunks: the files keep their chunk names)."""
         return self.paths.frames_dir / "orphans"
 
+    def _unsafe_entries(self, n: int) -> str | None:
+        path = self.location(n)
+        if path.exists() and not path.is_file():
+            return f"{path} is not a regular file"
+        return None
+
     def frames_present(self, n: int, num_frames: int) -> npt.NDArray[np.bool_]:
         """Every row when the chunk's file exists, none otherwise."""
         return np.full(num_frames, self.location(n).is_file(), dtype=bool)
@@ -104,6 +119,9 @@ class MkvStore(FrameStore):
         from ...codecs.h264 import load_av
 
         av = load_av(purpose)
+        if path.is_symlink():
+            raise SessionFormatError(f"{path} is a symbolic link (frames are never read through "
+                                     "one)")
         if not path.is_file():
             raise SessionFormatError(f"{path} is missing")
         n = 0
@@ -181,13 +199,28 @@ class MkvStore(FrameStore):
         Copy first, move after: an interrupted repair still finds the original in place.
         """
         path = self.location(n)
-        if not path.is_file():
+        self.require_safe(n)
+        if not is_plain_file(path):
             return ()
         tmp = path.with_name(path.stem + ".repair" + path.suffix)
         if kept > 0:
             from ...codecs.video import remux_prefix
 
-            written = remux_prefix(path, tmp, kept)
+            # The copy is written before the original is set aside: it needs up to the
+            # original's size free. Say so (one line) instead of failing half-way.
+            needed = path.stat().st_size + (1 << 20)
+            free = shutil.disk_usage(path.parent).free
+            if free < needed:
+                raise SessionError(_space_message(n, path, needed, free))
+            tmp.unlink(missing_ok=True)
+            try:
+                written = remux_prefix(path, tmp, kept)
+            except BaseException as exc:
+                tmp.unlink(missing_ok=True)
+                if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                    free = shutil.disk_usage(path.parent).free
+                    raise SessionError(_space_message(n, path, needed, free)) from exc
+                raise
             if written < kept:
                 log.warning("%s: only %d of %d packets copied", path.name, written, kept)
         set_aside(path, self.orphans_dir(n))

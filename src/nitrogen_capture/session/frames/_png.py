@@ -10,6 +10,7 @@ releases the GIL).
 
 from __future__ import annotations
 
+import os
 import struct
 from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -21,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...errors import SessionFormatError
-from ..io import set_aside
+from ..io import is_plain_file, set_aside
 from ..meta_parts import FrameFormat
 from .base import ERROR, INFO, WARNING, Finding, Frame, FrameStore, Size, few
 
@@ -40,6 +41,8 @@ _SAMPLE = 8  # frames per chunk fully decoded by validate (all are header-checke
 def _read(path: Path) -> Frame:
     import cv2
 
+    if path.is_symlink():
+        raise SessionFormatError(f"{path} is a symbolic link (frames are never read through one)")
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise SessionFormatError(f"{path} is missing or cannot be decoded")
@@ -102,15 +105,45 @@ class PngFolderStore(FrameStore):
         """``frames/chunk_NNN/orphans/``."""
         return self.location(n) / "orphans"
 
+    def _unsafe_entries(self, n: int) -> str | None:
+        folder = self.location(n)
+        if folder.exists() and not folder.is_dir():
+            return f"{folder} is not a folder"
+        if folder.is_dir():
+            links = sorted(p.name for p in folder.iterdir() if p.is_symlink())
+            if links:
+                return f"{folder} holds symbolic links: {few(links)}"
+        return None
+
+    def _rows_listed(self, n: int, num_frames: int) -> set[int]:
+        """Rows in ``0..num_frames-1`` whose PNG is a regular file: one listing of the folder.
+
+        Work and memory are bounded by the files on disk, not by ``num_frames``.
+        """
+        folder = self.location(n)
+        if not folder.is_dir() or folder.is_symlink():
+            return set()
+        rows = set()
+        for entry in os.scandir(folder):
+            stem, dot, ext = entry.name.partition(".")
+            if (dot and ext == "png" and len(stem) >= 6 and stem.isdigit() and stem.isascii()
+                    and f"{int(stem):06d}" == stem and 1 <= int(stem) <= num_frames
+                    and entry.is_file(follow_symlinks=False)):
+                rows.add(int(stem) - 1)
+        return rows
+
     def frames_present(self, n: int, num_frames: int) -> npt.NDArray[np.bool_]:
-        """Per row: does its PNG exist."""
-        return np.array([self.frame_target(n, r).is_file() for r in range(num_frames)],
-                        dtype=bool)
+        """Per row: does its PNG exist (a regular file, not a link)."""
+        out = np.zeros(num_frames, dtype=bool)
+        rows = self._rows_listed(n, num_frames)
+        if rows:
+            out[np.fromiter(rows, np.int64, len(rows))] = True
+        return out
 
     def count_on_disk(self, n: int) -> int:
         """Leading rows whose PNG exists (an existing PNG is whole: it was renamed into place)."""
         rows = 0
-        while self.frame_target(n, rows).is_file():
+        while is_plain_file(self.frame_target(n, rows)):
             rows += 1
         return rows
 
@@ -143,18 +176,26 @@ class PngFolderStore(FrameStore):
         if not folder.is_dir():
             return [(ERROR, f"frame folder {folder} is missing")]
         out: list[Finding] = []
-        expected = [self.frame_target(n, r).name for r in range(num_frames)]
+        rows = self._rows_listed(n, num_frames)  # bounded by the files on disk
         names = {p.name for p in folder.iterdir() if p.is_file()}
-        missing = [x for x in expected if x not in names]
-        extra = sorted(names - set(expected))
-        if missing:
-            out.append((ERROR, f"{len(missing)} frames missing: {few(missing)} in {folder}"))
+        expected = {self.frame_target(n, r).name for r in rows}
+        extra = sorted(names - expected)
+        if len(rows) < num_frames:
+            first: list[str] = []
+            r = 0
+            while len(first) < 6 and r < num_frames:  # stops within len(rows) + 6 steps
+                if r not in rows:
+                    first.append(self.frame_target(n, r).name)
+                r += 1
+            missing = num_frames - len(rows)
+            shown = ", ".join(first[:5]) + (f" (+{missing - 5} more)" if missing > 5 else "")
+            out.append((ERROR, f"{missing} frames missing: {shown} in {folder}"))
         if extra:
             out.append((ERROR if any(x.endswith(".png") for x in extra) else WARNING,
                         f"{len(extra)} extra files without rows: {few(extra)} in {folder}"))
         if self.orphans_dir(n).is_dir():
             out.append((INFO, "orphans/ holds frames set aside by crash recovery"))
-        present = [x for x in expected if x in names]
+        present = [self.frame_target(n, r).name for r in sorted(rows)]
         if check_frames and present:
             out += self._check_files(folder, present, size)
         return out
@@ -197,7 +238,7 @@ class PngFolderStore(FrameStore):
         keep = {self.frame_target(n, r).name for r in range(kept)}
         moved = []
         for p in sorted(folder.iterdir()):
-            if p.is_file() and p.name not in keep:
+            if is_plain_file(p) and p.name not in keep:
                 set_aside(p, self.orphans_dir(n))
                 moved.append(p.name)
         return tuple(moved)

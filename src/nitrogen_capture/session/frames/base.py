@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...errors import SessionFormatError
+from ..io import inside
 from ..meta_parts import FrameFormat
 from ..paths import SessionPaths
 
@@ -105,6 +106,31 @@ class FrameStore(ABC):
     @abstractmethod
     def orphans_dir(self, n: int) -> Path:
         """Where crash repair sets aside what it does not keep of chunk ``n``."""
+
+    def unsafe(self, n: int) -> str | None:
+        """Why chunk ``n``'s frames may be neither read nor moved, or None when they may.
+
+        Frames are never read or moved through a symbolic link, nor outside the session
+        (docs/format.md): ``frames/``, the chunk's location and its orphans folder must not be
+        links and must resolve inside the session. A store adds its own rules in
+        :meth:`_unsafe_entries`. Cheap: a few ``lstat`` calls (and one listing for a folder).
+        """
+        for p in (self.paths.frames_dir, self.location(n), self.orphans_dir(n)):
+            if p.is_symlink():
+                return f"{p} is a symbolic link (frames are never read or moved through one)"
+            if p.exists() and not inside(p, self.root):
+                return f"{p} is outside the session"
+        return self._unsafe_entries(n)
+
+    def _unsafe_entries(self, n: int) -> str | None:
+        """A store's own reason the chunk's location is unusable (None: it is usable)."""
+        return None
+
+    def require_safe(self, n: int) -> None:
+        """Raise SessionFormatError (one line, naming the chunk) when :meth:`unsafe`."""
+        why = self.unsafe(n)
+        if why is not None:
+            raise SessionFormatError(f"chunk {n}: {why}", chunk=n, path=self.location(n))
 
     @abstractmethod
     def frames_present(self, n: int, num_frames: int) -> npt.NDArray[np.bool_]:
