@@ -114,6 +114,16 @@ class JsonObject:
         value = self.data.get(key, default)
         return dict(value) if isinstance(value, dict) else value
 
+    def labels(self, key: str) -> dict[str, str]:
+        """A flat object of short descriptive values (tool, platform) as strings."""
+        value = self._get(key, {}, lambda v: v is None or isinstance(v, dict), "must be an object")
+        out: dict[str, str] = {}
+        for name, item in (value or {}).items():
+            if not isinstance(item, str | int | float | bool) and item is not None:
+                self.fail(f"{self.path(key)}.{name}", "must be a string", item)
+            out[str(name)] = str(item)
+        return out
+
     def objects(self, key: str) -> list[JsonObject]:
         """A list of objects (empty when absent)."""
         items = self._get(key, [], lambda v: isinstance(v, list), "must be a list")

@@ -158,8 +158,7 @@ class SessionMeta:
         return cls(
             layout=layout, schema_version=version,
             status=o.text("status", "complete", choices=STATUSES),
-            tool={str(k): str(v) for k, v in (o.raw("tool", {}) or {}).items()},
-            platform={str(k): str(v) for k, v in (o.raw("platform", {}) or {}).items()},
+            tool=o.labels("tool"), platform=o.labels("platform"),
             capture=CaptureInfo.from_json(capture) if capture else None,
             target=target if isinstance(target, dict) else {"description": str(target)},
             input=InputInfo.from_json(o.obj("input", None) or JsonObject({}, "input", source)),
@@ -194,6 +193,9 @@ class SessionMeta:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SessionFormatError(f"{path} is not valid JSON ({exc})", path=path) from exc
+        except RecursionError:  # e.g. 100k "[": the parser gives up, in one line
+            raise SessionFormatError(f"{path} is not a valid meta.json (nested too deeply)",
+                                     path=path) from None
         except OSError as exc:
             raise SessionFormatError(f"{path} cannot be read ({exc.strerror or exc})",
                                      path=path) from exc
