@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 
 X264_PRESETS: tuple[str, ...] = ("ultrafast", "superfast", "veryfast", "faster", "fast",
                                  "medium", "slow", "slower", "veryslow")
-CLUSTER_MS = 1000  # longest Matroska cluster: what a kill -9 can lose beyond x264's delay
+# Longest Matroska cluster: what a kill -9 can lose beyond x264's delay. Half the 1 s loss
+# promise (docs/reliability.md), like the journal's flush interval; a cluster costs ~20 bytes.
+CLUSTER_MS = 500
 
 
 @dataclass(frozen=True)

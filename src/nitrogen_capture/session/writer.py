@@ -214,7 +214,7 @@ class SessionWriter:
             chunk.journal.write(json.dumps(record, separators=(",", ":")) + "\n")
 
     def flush_journal(self) -> None:
-        """Flush the open journals to disk (called about once a second)."""
+        """Flush the open journals to disk (called about twice a second)."""
         for chunk in self.open_chunks:
             if chunk.journal is not None:
                 chunk.journal.flush()
