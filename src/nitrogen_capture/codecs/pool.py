@@ -31,10 +31,11 @@ Processes and shared memory outlive nothing (docs/architecture.md 2):
   ``/dev/shm``. The workers map the segments when they are created (an ``attach`` message, one
   per worker, in :meth:`EncoderPool.preallocate` and on a resize), not on their first frame: an
   unordered worker might otherwise never see some slot. Measured on the 2-core build machine
-  (``bench/kill9.py``, 64 slots at 640x360): the segments are unlinked within a few ms of the
-  workers' start-up, before the first frame. The alternative, workers unlinking the parent's
-  segments when they notice it died, needs a worker that outlives its parent and loses
-  everything when the whole group is killed. Until the acknowledgements arrive (start-up, a
+  (64 slots at 640x360, PNG with 2 workers and video): all are unlinked 1-5 ms after the
+  workers report ready, so before the recorder's clock starts; ``bench/kill9.py`` counts the
+  ones still linked at the kill (none in its trials). The alternative, workers unlinking the
+  parent's segments when they notice it died, needs a worker that outlives its parent and
+  loses everything when the whole group is killed. Until the acknowledgements arrive (start-up, a
   resize) a segment is still linked: :meth:`EncoderPool.close`, an atexit hook and, after a
   ``kill -9`` of the parent alone, multiprocessing's resource tracker unlink it. The tracker is
   our child too; it exits by itself once every holder of its pipe (the parent and the workers)
