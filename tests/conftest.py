@@ -3,17 +3,77 @@
 ``xvfb_display``: a private Xvfb (1280x720x24, the one ``nitrogen-capture demo`` uses) for the
 whole session, for tests marked ``x11``; ``DISPLAY`` points at it while it runs. Tier-1 tests
 always run: ``make test`` installs Xvfb, so a missing one is a failure, not a skip.
+
+``no_process_left_behind`` (autouse, whole session): every process the tests start inherits
+``NITROGEN_CAPTURE_TEST_RUN`` (a token of this pytest run), so at the end the ones still alive
+are found even after they were re-parented (an orphaned encoder worker, a resource tracker, an
+Xvfb): they are killed and the session fails with their list. The token, not "nitrogen_capture
+in the command line", because other test runs on the same machine have that too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
+import uuid
 from collections.abc import Iterator
 
+import psutil
 import pytest
 
 from nitrogen_capture.demo.xvfb import xvfb
 from nitrogen_capture.errors import PlatformError
+
+_RUN_TOKEN_VAR = "NITROGEN_CAPTURE_TEST_RUN"
+_GRACE_S = 5.0  # a process that is already stopping gets this long
+
+
+def _ours(token: str) -> list[psutil.Process]:
+    """Live processes of this test run other than pytest itself and its resource tracker."""
+    from multiprocessing import resource_tracker
+
+    keep = {os.getpid(), getattr(resource_tracker._resource_tracker, "_pid", None)}
+    me = psutil.Process()
+    found = {p.pid: p for p in me.children(recursive=True)}
+    for p in psutil.process_iter():
+        if p.pid in found or p.pid in keep:
+            continue
+        with contextlib.suppress(psutil.Error):
+            if p.environ().get(_RUN_TOKEN_VAR) == token:
+                found[p.pid] = p
+    alive = []
+    for p in found.values():
+        with contextlib.suppress(psutil.Error):
+            if p.pid not in keep and p.status() != psutil.STATUS_ZOMBIE:
+                alive.append(p)
+    return alive
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Fail the session when a process started by the tests outlives them (and kill it)."""
+    token = uuid.uuid4().hex
+    old = os.environ.get(_RUN_TOKEN_VAR)
+    os.environ[_RUN_TOKEN_VAR] = token
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(_RUN_TOKEN_VAR, None)
+        else:
+            os.environ[_RUN_TOKEN_VAR] = old
+    deadline = time.monotonic() + _GRACE_S
+    while (left := _ours(token)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    described = []
+    for p in left:
+        with contextlib.suppress(psutil.Error):
+            described.append(f"{p.pid} {' '.join(p.cmdline())[:160]}")
+            p.kill()
+    if described:
+        pytest.fail("processes started by the tests outlived them (killed now):\n"
+                    + "\n".join(described), pytrace=False)
 
 
 @pytest.fixture(scope="session")

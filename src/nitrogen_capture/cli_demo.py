@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 __all__ = ["add_parser", "run"]
@@ -24,9 +25,27 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo and print its summary; 0 when every check passed."""
-    from .demo.runner import format_summary, options_from_args, run_demo
+    """Run the demo and print its summary; 0 when every check passed.
 
-    result = run_demo(options_from_args(args))
+    SIGINT or SIGTERM stops the game, the recorder and Xvfb, prints one line and returns
+    128 + the signal number.
+    """
+    from .demo.runner import (
+        DemoInterrupted,
+        format_summary,
+        options_from_args,
+        run_demo,
+        stop_on_signals,
+    )
+
+    options = options_from_args(args)
+    try:
+        with stop_on_signals():
+            result = run_demo(options)
+    except DemoInterrupted as exc:
+        print(f"nitrogen-capture demo: stopped by {exc.signal_name}: the game, the recorder "
+              f"and Xvfb are stopped; the unchecked session is in {options.out}",
+              file=sys.stderr)
+        return 128 + exc.signum
     print(format_summary(result))
     return 0 if result.ok else 1

@@ -84,13 +84,12 @@ def png_worker(tasks: Any, results: Any, encoder_name: str) -> None:
     """Encoder process: encode frames from shared memory and write one PNG each.
 
     Any number of these run side by side (a frame's file does not depend on the others), so
-    results come back in any order. Tasks and results are those of :mod:`.pool`.
+    results come back in any order. ``tasks`` is the pool's
+    :class:`~nitrogen_capture.codecs.pool.SlotReader`; tasks and results are those of
+    :mod:`.pool`.
     """
-    from multiprocessing import shared_memory
-
     _, encode = get_png_encoder(encoder_name)
     results.put("ready")
-    attached: dict[str, shared_memory.SharedMemory] = {}
     while True:
         task = tasks.get()
         if task is None:
@@ -98,10 +97,7 @@ def png_worker(tasks: Any, results: Any, encoder_name: str) -> None:
         slot, shm_name, shape, path, tag = task
         t0 = time.perf_counter()
         try:
-            shm = attached.get(shm_name)
-            if shm is None:
-                shm = attached[shm_name] = shared_memory.SharedMemory(name=shm_name)
-            frame = np.ndarray(shape, dtype=np.uint8, buffer=shm.buf)
+            frame = tasks.frame(shm_name, shape)
             data = encode(frame)
             del frame
             write_atomic(Path(path), data)
@@ -110,5 +106,3 @@ def png_worker(tasks: Any, results: Any, encoder_name: str) -> None:
         except Exception as exc:  # reported to the owner, who decides (e.g. disk full -> stop)
             results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, 0,
                          f"{type(exc).__name__}: {exc}", "frame"))
-    for shm in attached.values():
-        shm.close()

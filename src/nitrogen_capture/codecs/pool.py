@@ -17,16 +17,43 @@ takes any frame and results come back in any order. An ordered worker (video:
 :func:`.video.video_worker`) runs alone, gets the frames in submission order through the one
 task queue and keeps one open file per chunk; its result of kind ``closed`` says a chunk's file
 is finished (see :class:`EncodeResult`), and :meth:`EncoderPool.flush` closes the open one.
+
+Processes and shared memory outlive nothing (docs/architecture.md 2):
+
+- A worker dies with its parent: on Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (then a check of
+  ``os.getppid()``, in case the parent died before the call), elsewhere a watchdog thread that
+  polls the parent with psutil (:func:`_die_with_parent`). ``PR_SET_PDEATHSIG`` fires when the
+  *thread* that started the worker ends, so a pool must be closed by the thread that made it
+  (the recorder's capture thread does both).
+- A segment is unlinked as soon as every worker has mapped it (:meth:`EncoderPool._on_attached`);
+  the mappings stay valid (Linux frees the memory when the last one goes), so from then on no
+  death of any process, not even a ``kill -9`` of the whole process group, leaves it in
+  ``/dev/shm``. The workers map the segments when they are created (an ``attach`` message, one
+  per worker, in :meth:`EncoderPool.preallocate` and on a resize), not on their first frame: an
+  unordered worker might otherwise never see some slot. Measured on the 2-core build machine
+  (64 slots at 640x360, PNG with 2 workers and video): all are unlinked 1-5 ms after the
+  workers report ready, so before the recorder's clock starts; ``bench/kill9.py`` counts the
+  ones still linked at the kill (none in its trials). The alternative, workers unlinking the
+  parent's segments when they notice it died, needs a worker that outlives its parent and
+  loses everything when the whole group is killed. Until the acknowledgements arrive (start-up, a
+  resize) a segment is still linked: :meth:`EncoderPool.close`, an atexit hook and, after a
+  ``kill -9`` of the parent alone, multiprocessing's resource tracker unlink it. The tracker is
+  our child too; it exits by itself once every holder of its pipe (the parent and the workers)
+  is gone, which the parent-death rule makes immediate (tests/test_process_faults.py).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import multiprocessing as mp
+import os
 import signal
+import sys
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -37,11 +64,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["EncodeResult", "EncoderPool", "EncoderSpec"]
+__all__ = ["EncodeResult", "EncoderPool", "EncoderSpec", "SlotReader"]
 
 log = logging.getLogger(__name__)
 
 _NICE = 10  # encoder processes' niceness (Unix); Windows keeps normal priority
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_WATCHDOG_S = 0.5  # how often a worker without PR_SET_PDEATHSIG checks its parent
+_BARRIER_S = 60.0  # how long a worker waits for the others to map new segments
 
 
 @dataclass(frozen=True)
@@ -84,24 +114,121 @@ class EncoderSpec:
             raise ValueError(f"{self.name}: {self.workers} workers (ordered encoders run alone)")
 
 
-def _background(worker: Callable[..., None], *args: Any) -> None:
-    """Run ``worker`` at a lower CPU priority.
+def _die_with_parent(parent_pid: int) -> None:
+    """End this process when ``parent_pid`` (the pool's owner) dies, however it dies.
+
+    Linux: the kernel sends SIGKILL (``PR_SET_PDEATHSIG``); a parent that died before the call
+    shows as a different ``os.getppid()``. Elsewhere, or when prctl fails: a daemon thread polls
+    the parent every :data:`_WATCHDOG_S` and leaves with ``os._exit`` (psutil compares the
+    process's start time, so a reused PID does not keep the worker alive).
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            return
+    import psutil
+
+    try:
+        parent = psutil.Process(parent_pid)
+    except psutil.Error:
+        os._exit(1)
+
+    def watch() -> None:
+        while parent.is_running() and parent.status() != psutil.STATUS_ZOMBIE:
+            time.sleep(_WATCHDOG_S)
+        os._exit(1)
+
+    def guarded() -> None:
+        try:
+            watch()
+        except psutil.Error:
+            os._exit(1)
+
+    threading.Thread(target=guarded, name="parent-watchdog", daemon=True).start()
+
+
+def _background(worker: Callable[..., None], tasks: Any, results: Any, arg: Any,
+                parent_pid: int, barrier: Any) -> None:
+    """Run ``worker`` at a lower CPU priority, tied to the life of the parent.
 
     Encoding is background work: on a busy machine the game and the capture thread must get the
     CPU first (a capture thread that wakes late loses frames; an encoder that runs late only
     fills the queue a little).
     """
-    import os
-    import signal
-
     # A terminal's Ctrl+C reaches the whole process group: the recorder (the parent) decides
     # when to stop and then drains and stops its workers through the task queue, so a worker
     # that died of the same SIGINT would lose the frames still queued.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent_pid)
     if hasattr(os, "nice"):
         with contextlib.suppress(OSError):  # not permitted: run at normal priority
             os.nice(_NICE)
-    worker(*args)
+    reader = SlotReader(tasks, results, barrier)
+    try:
+        worker(reader, results, arg)
+    finally:
+        reader.close()
+
+
+class SlotReader:
+    """A worker's end of the pool: its tasks, and the frames in the shared-memory slots.
+
+    :meth:`get` returns the next task for the worker (a frame tuple, a worker-specific control
+    tuple or ``None`` to stop) and handles the pool's own ``("attach", names)`` messages on the
+    way: it maps the new segments, tells the parent (which may then unlink them) and waits
+    until every worker has taken its copy, so that each worker maps each segment.
+    """
+
+    def __init__(self, tasks: Any, results: Any, barrier: Any) -> None:
+        self._tasks = tasks
+        self._results = results
+        self._barrier = barrier
+        self._attached: dict[str, shared_memory.SharedMemory] = {}
+
+    def get(self) -> Any:
+        """The next task (blocks)."""
+        while True:
+            task = self._tasks.get()
+            if isinstance(task, tuple) and len(task) == 2 and task[0] == "attach":
+                self._attach(task[1])
+                continue
+            return task
+
+    def _attach(self, names: list[str]) -> None:
+        mapped = []
+        for name in names:
+            try:
+                self._segment(name)
+                mapped.append(name)
+            except OSError:  # replaced by a later resize and already unlinked
+                continue
+        self._results.put(("attached", mapped, os.getpid()))
+        if self._barrier is not None:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                # A dead sibling breaks the barrier: its segments then stay linked until the
+                # parent closes the pool (or the resource tracker cleans up).
+                self._barrier.wait(_BARRIER_S)
+
+    def _segment(self, name: str) -> shared_memory.SharedMemory:
+        shm = self._attached.get(name)
+        if shm is None:
+            shm = self._attached[name] = shared_memory.SharedMemory(name=name)
+        return shm
+
+    def frame(self, name: str, shape: tuple[int, ...]) -> npt.NDArray[np.uint8]:
+        """The frame in segment ``name`` (a view: delete it before :meth:`close`)."""
+        return np.ndarray(shape, dtype=np.uint8, buffer=self._segment(name).buf)
+
+    def close(self) -> None:
+        """Unmap every segment."""
+        for shm in self._attached.values():
+            with contextlib.suppress(BufferError):  # a view still exported: the exit unmaps
+                shm.close()
+        self._attached.clear()
 
 
 @contextlib.contextmanager
@@ -144,12 +271,19 @@ class EncoderPool:
         self._idle = threading.Condition(self._lock)
         self._ready = 0
         self._flushed = 0
+        # Segments not yet unlinked, and which workers (PIDs) have mapped each of them.
+        self._linked: dict[str, shared_memory.SharedMemory] = {}
+        self._mapped_by: dict[str, set[int]] = {}
         self.spec = spec
+        # Kept while the pool lives: a collected barrier unlinks its semaphores at once.
+        self._barrier = self._ctx.Barrier(spec.workers) if spec.workers > 1 else None
         # An ordered spec has one process: one FIFO task queue keeps the frames in order.
-        self._procs = [self._ctx.Process(target=_background, args=(spec.worker, self._tasks,
-                                                                   self._results, spec.arg),
+        self._procs = [self._ctx.Process(target=_background,
+                                         args=(spec.worker, self._tasks, self._results,
+                                               spec.arg, os.getpid(), self._barrier),
                                          name=f"encoder-{spec.name}-{i}", daemon=True)
                        for i in range(spec.workers)]
+        _open_pools.add(self)
         with _sigint_ignored():  # inherited through spawn: ignored from the child's first line
             for p in self._procs:
                 p.start()
@@ -171,14 +305,53 @@ class EncoderPool:
         """
         with self._lock:
             free = list(self._free)
+        new = []
         for slot in free:
             shm = self._shms[slot]
             if shm is None or shm.size < nbytes:
-                if shm is not None:
-                    shm.close()
-                    shm.unlink()
-                shm = self._shms[slot] = shared_memory.SharedMemory(create=True, size=nbytes)
+                shm = self._allocate(slot, nbytes)
                 np.ndarray((nbytes,), dtype=np.uint8, buffer=shm.buf).fill(0)  # fault pages in
+                new.append(shm.name)
+        self._announce(new)
+
+    def _allocate(self, slot: int, nbytes: int) -> shared_memory.SharedMemory:
+        """(Re)allocate ``slot`` with ``nbytes``; the caller announces it to the workers."""
+        old = self._shms[slot]
+        if old is not None:
+            old.close()
+            self._unlink(old.name)
+        shm = self._shms[slot] = shared_memory.SharedMemory(create=True, size=nbytes)
+        with self._lock:
+            self._linked[shm.name] = shm
+        return shm
+
+    def _announce(self, names: list[str]) -> None:
+        """Ask every worker to map ``names`` (one message each; see :class:`SlotReader`)."""
+        if names:
+            for _ in self._procs:
+                self._tasks.put(("attach", names))
+
+    def _unlink(self, name: str) -> None:
+        """Remove segment ``name`` from /dev/shm once (mappings stay valid)."""
+        with self._lock:
+            shm = self._linked.pop(name, None)
+            self._mapped_by.pop(name, None)
+        if shm is not None:
+            with contextlib.suppress(FileNotFoundError):
+                shm.unlink()
+
+    def _on_attached(self, names: list[str], pid: int) -> None:
+        """A worker mapped ``names``: unlink those every worker has mapped."""
+        done = []
+        with self._lock:
+            for name in names:
+                if name in self._linked:
+                    pids = self._mapped_by.setdefault(name, set())
+                    pids.add(pid)
+                    if len(pids) >= len(self._procs):
+                        done.append(name)
+        for name in done:
+            self._unlink(name)
 
     def submit(self, frame: npt.NDArray[np.uint8], path: Path, tag: Any = None) -> bool:
         """Queue ``frame`` to be written to ``path``; False (not queued) when every slot is busy."""
@@ -190,10 +363,8 @@ class EncoderPool:
         shm = self._shms[slot]
         if shm is None or shm.size < frame.nbytes:
             # First use of the slot, or the window grew: (re)allocate this slot only.
-            if shm is not None:
-                shm.close()
-                shm.unlink()
-            shm = self._shms[slot] = shared_memory.SharedMemory(create=True, size=frame.nbytes)
+            shm = self._allocate(slot, frame.nbytes)
+            self._announce([shm.name])
         view = np.ndarray(frame.shape, dtype=np.uint8, buffer=shm.buf)
         view[...] = frame
         del view
@@ -212,6 +383,9 @@ class EncoderPool:
                     else:
                         self._flushed += 1
                     self._idle.notify_all()
+                continue
+            if item[0] == "attached":
+                self._on_attached(item[1], item[2])
                 continue
             slot, path, tag, ms, nbytes, error, kind = item
             if slot >= 0:
@@ -293,9 +467,16 @@ class EncoderPool:
         for shm in self._shms:
             if shm is not None:
                 shm.close()
-                shm.unlink()
+        self.unlink_segments()
         self._tasks.close()
         self._results.close()
+
+    def unlink_segments(self) -> None:
+        """Unlink every segment still linked (mappings stay valid). Safe from any thread."""
+        with self._lock:
+            names = list(self._linked)
+        for name in names:
+            self._unlink(name)
 
     def __enter__(self) -> EncoderPool:
         return self
@@ -303,3 +484,19 @@ class EncoderPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+
+
+_open_pools: weakref.WeakSet[EncoderPool] = weakref.WeakSet()
+
+
+@atexit.register
+def _atexit() -> None:
+    """Unlink the segments of every pool its owner never closed.
+
+    Registered after multiprocessing's own exit hook (imported with ``shared_memory`` above),
+    so it runs before it: an exception between ``EncoderPool()`` and the owner's ``try`` still
+    leaves nothing in /dev/shm, and the resource tracker finds nothing to warn about.
+    """
+    for pool in list(_open_pools):
+        pool.unlink_segments()

@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import ConfigError
 from .h264 import H264Writer, load_av
 
@@ -97,13 +95,11 @@ def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
     free; ``nbytes`` are the packets muxed so far by this frame) and kind ``closed`` (slot -1)
     once the chunk's file is flushed and closed, which is when the chunk may be marked
     complete; its ``nbytes`` is the rest of the file, so a file's results add up to its size.
-    ``"flushed"`` answers a flush.
+    ``"flushed"`` answers a flush. ``tasks`` is the pool's
+    :class:`~nitrogen_capture.codecs.pool.SlotReader`.
     """
-    from multiprocessing import shared_memory
-
     check_video_support()
     results.put("ready")
-    attached: dict[str, shared_memory.SharedMemory] = {}
     cur: H264Writer | None = None
     cur_tag: Any = None
     cur_path = ""
@@ -150,10 +146,7 @@ def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
                 # An earlier frame of this chunk failed: later frames would land on the wrong
                 # rows, so the rest of the chunk is refused and recovery keeps the prefix.
                 raise RuntimeError(f"an earlier frame of {Path(path).name} failed: {cur_error}")
-            shm = attached.get(shm_name)
-            if shm is None:
-                shm = attached[shm_name] = shared_memory.SharedMemory(name=shm_name)
-            frame = np.ndarray(shape, dtype=np.uint8, buffer=shm.buf)
+            frame = tasks.frame(shm_name, shape)
             nbytes = cur.write(frame)
             cur_bytes += nbytes
             del frame
@@ -162,8 +155,6 @@ def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
             if cur_error is None:
                 cur_error = error
         results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, nbytes, error, "frame"))
-    for shm in attached.values():
-        shm.close()
 
 
 def remux_prefix(src: Path, dst: Path, frames: int) -> int:

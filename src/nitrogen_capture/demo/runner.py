@@ -14,6 +14,12 @@ Steps (every one through the same doors a user takes):
 6. compare everything with the truth (:mod:`nitrogen_capture.demo.check`).
 
 The truth files (player log, game log, recorder output) are stored in ``<out>/demo/``.
+
+Stopping: inside :func:`stop_on_signals` (``nitrogen-capture demo`` runs in it) the first SIGINT
+or SIGTERM raises :class:`DemoInterrupted` and later ones are ignored, so the clean-up runs to
+its end: the recorder gets SIGINT (its clean stop), the game SIGTERM, then Xvfb is stopped, each
+killed when it does not stop in time. Every process is started through
+:func:`~nitrogen_capture.demo.xvfb.spawn`, so none can be started and then forgotten.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from ..bounds import number_check
@@ -40,17 +47,51 @@ from ..keylayout import DEFAULT_LAYOUT, load_layout
 from .check import CheckReport, check_session
 from .game import GRAB_TOGGLE_KEY
 from .player import Player, TruthLog, make_script
-from .xvfb import xvfb
+from .xvfb import spawn, xvfb
 
 __all__ = [
-    "DemoOptions", "DemoResult", "add_demo_arguments", "format_summary", "options_from_args",
-    "run_demo",
+    "DemoInterrupted", "DemoOptions", "DemoResult", "add_demo_arguments", "format_summary",
+    "options_from_args", "run_demo", "stop_on_signals",
 ]
 
 log = logging.getLogger(__name__)
 
 _LEAD_IN_S = 0.8  # after the recorder's t0, before the first injected event
 _TAIL_S = 0.8  # quiet time before the recorder's --seconds ends
+_RECORDER_STOP_S = 60.0  # a clean stop merges the session: seconds for a long recording
+_GAME_STOP_S = 10.0
+
+
+class DemoInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the demo (everything it started is stopped when this leaves)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(self.signal_name)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn the first SIGINT/SIGTERM into :class:`DemoInterrupted`; ignore later ones.
+
+    Later signals are ignored so that a second Ctrl+C cannot cut the clean-up short and leave
+    the game, the recorder or Xvfb running (each clean-up step has its own time limit). Main
+    thread only, like every signal handler.
+    """
+    received: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if not received:
+            received.append(signum)
+            raise DemoInterrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 @dataclass(frozen=True)
@@ -180,6 +221,21 @@ def _stop(proc: subprocess.Popen[bytes], sig: int, timeout: float) -> int:
     return int(proc.returncode)
 
 
+@dataclass
+class _Started:
+    """The processes a demo run started, with how each stops cleanly (newest stops first)."""
+
+    procs: list[tuple[subprocess.Popen[bytes], int, float]] = field(default_factory=list)
+
+    def spawn(self, cmd: list[str], sig: int, timeout: float,
+              **kwargs: Any) -> subprocess.Popen[bytes]:
+        return spawn(cmd, lambda proc: self.procs.append((proc, sig, timeout)), **kwargs)
+
+    def stop_all(self) -> None:
+        for proc, sig, timeout in reversed(self.procs):
+            _stop(proc, sig, timeout)
+
+
 def run_demo(options: DemoOptions) -> DemoResult:
     """Run the whole demo (see the module docstring) and return what it found."""
     out = options.out
@@ -187,17 +243,22 @@ def run_demo(options: DemoOptions) -> DemoResult:
         raise ConfigError(f"--out {out} exists and is not empty: choose a new directory")
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="nitrogen-demo-"))
+    started = _Started()
     try:
         with _display(options) as display:
             result = DemoResult(out=out, display=display, grabbed=options.grab)
-            _record(options, display, work, result)
+            try:
+                _record(options, display, work, result, started)
+            finally:  # _record stops what it started; this covers a signal between the steps
+                started.stop_all()
         _finish(options, work, result)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return result
 
 
-def _record(options: DemoOptions, display: str, work: Path, result: DemoResult) -> None:
+def _record(options: DemoOptions, display: str, work: Path, result: DemoResult,
+            started: _Started) -> None:
     env = {**os.environ, "DISPLAY": display, "SDL_AUDIODRIVER": "dummy",
            "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
     w, h = options.size
@@ -210,7 +271,9 @@ def _record(options: DemoOptions, display: str, work: Path, result: DemoResult) 
     layout = load_layout(options.layout) if options.layout else DEFAULT_LAYOUT
     game_cmd += layout_args
     with (work / "game.log").open("wb") as err:
-        game = subprocess.Popen(game_cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        # The game writes its log on SIGTERM.
+        game = started.spawn(game_cmd, signal.SIGTERM, _GAME_STOP_S, env=env,
+                             stdout=subprocess.DEVNULL, stderr=err)
     result.game_pid = game.pid
     try:
         with Player(display, layout) as player:
@@ -227,7 +290,9 @@ def _record(options: DemoOptions, display: str, work: Path, result: DemoResult) 
             with rec_log.open("wb") as fh:
                 fh.write(f"$ {' '.join(rec_cmd)}\n".encode())
                 fh.flush()
-                recorder = subprocess.Popen(rec_cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+                # SIGINT is the recorder's clean stop (everything flushed, exit 0).
+                recorder = started.spawn(rec_cmd, signal.SIGINT, _RECORDER_STOP_S, env=env,
+                                         stdout=fh, stderr=subprocess.STDOUT)
             try:
                 t0 = _wait_for_t0(options.out / "meta.json", recorder, rec_log)
                 start = t0 + int(_LEAD_IN_S * 1e9)
@@ -237,10 +302,9 @@ def _record(options: DemoOptions, display: str, work: Path, result: DemoResult) 
                 result.truth = player.play(script, start_ns=max(start, time.monotonic_ns()))
                 recorder.wait(timeout=options.seconds + 60)
             finally:
-                # SIGINT is the recorder's clean stop (everything flushed, exit 0).
-                result.record_rc = _stop(recorder, signal.SIGINT, 60)
+                result.record_rc = _stop(recorder, signal.SIGINT, _RECORDER_STOP_S)
     finally:
-        _stop(game, signal.SIGTERM, 10)  # the game writes its log on SIGTERM
+        _stop(game, signal.SIGTERM, _GAME_STOP_S)
     if game_log.is_file():
         result.game_log = json.loads(game_log.read_text(encoding="utf-8"))
 

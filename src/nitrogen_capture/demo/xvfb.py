@@ -5,6 +5,10 @@ accepts connections, so there is no race on display numbers and no fixed sleep::
 
     with xvfb((1280, 720)) as display:      # ":99"
         subprocess.run([...], env={**os.environ, "DISPLAY": display})
+
+:func:`spawn` starts a process with SIGINT and SIGTERM held until its owner has it: the demo
+turns those signals into an exception (:mod:`.runner`), and one raised between the fork and the
+assignment of the ``Popen`` would leave a process nobody stops.
 """
 
 from __future__ import annotations
@@ -13,20 +17,39 @@ import logging
 import os
 import select
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Any
 
 from ..errors import PlatformError
 
-__all__ = ["XvfbServer", "xvfb"]
+__all__ = ["XvfbServer", "spawn", "xvfb"]
 
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 15.0
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+def spawn(cmd: list[str], register: Callable[[subprocess.Popen[bytes]], None],
+          **kwargs: Any) -> subprocess.Popen[bytes]:
+    """``Popen(cmd, **kwargs)``, handed to ``register`` before a pending SIGINT/SIGTERM runs."""
+    if sys.platform == "win32":  # no signal mask; the demo needs X11 anyway
+        proc = subprocess.Popen(cmd, **kwargs)
+        register(proc)
+        return proc
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        proc = subprocess.Popen(cmd, **kwargs)
+        register(proc)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    return proc
 
 
 class XvfbServer:
@@ -39,8 +62,18 @@ class XvfbServer:
         self._proc: subprocess.Popen[bytes] | None = None
         self._err: IO[bytes] | None = None
 
+    def _keep(self, proc: subprocess.Popen[bytes]) -> None:
+        self._proc = proc
+
     def start(self) -> str:
-        """Start Xvfb and wait until it accepts connections."""
+        """Start Xvfb and wait until it accepts connections (stopped again if that fails)."""
+        try:
+            return self._start()
+        except BaseException:  # a signal while waiting, a timeout: Xvfb must not survive
+            self.stop()
+            raise
+
+    def _start(self) -> str:
         exe = shutil.which("Xvfb")
         if exe is None:
             raise PlatformError(
@@ -53,11 +86,9 @@ class XvfbServer:
         self._err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         read_fd, write_fd = os.pipe()
         try:
-            self._proc = subprocess.Popen(
-                [exe, "-displayfd", str(write_fd), "-screen", "0", f"{w}x{h}x{self.depth}",
-                 "-nolisten", "tcp", "-noreset"],
-                pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=self._err,
-            )
+            spawn([exe, "-displayfd", str(write_fd), "-screen", "0", f"{w}x{h}x{self.depth}",
+                   "-nolisten", "tcp", "-noreset"], self._keep,
+                  pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=self._err)
         finally:
             os.close(write_fd)
         try:
@@ -65,6 +96,7 @@ class XvfbServer:
         finally:
             os.close(read_fd)
         self.display = f":{number}"
+        assert self._proc is not None
         log.info("Xvfb %s started (pid %d, %dx%d)", self.display, self._proc.pid, w, h)
         return self.display
 

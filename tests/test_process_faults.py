@@ -1,0 +1,291 @@
+"""Processes and shared memory never outlive their owner (src/nitrogen_capture/codecs/pool.py).
+
+- an encoder worker dies with its parent (``PR_SET_PDEATHSIG`` on Linux, the psutil watchdog
+  elsewhere), and the resource tracker then exits by itself;
+- a segment is unlinked once every worker mapped it, so ``kill -9`` leaves nothing in /dev/shm;
+- a clean close and a failed start print no resource-tracker warning;
+- ``kill -9`` of ``record`` at random moments (bench/kill9.py): nothing survives, ``merge``
+  recovers a valid session, and less than 1.5 s is lost;
+- a process-group SIGINT (Ctrl+C) at random moments: exit 0, merged, valid, nothing left;
+- ``demo`` stopped by SIGTERM or Ctrl+C stops the game, the recorder and Xvfb.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import psutil
+import pytest
+
+from nitrogen_capture.codecs.png import png_worker
+from nitrogen_capture.codecs.pool import EncodeResult, EncoderPool, EncoderSpec
+from nitrogen_capture.session import validate_session
+
+REPO = Path(__file__).resolve().parents[1]
+SHM = Path("/dev/shm")
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="/dev/shm and process groups are Linux's")
+
+
+def _kill9() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("kill9", REPO / "bench" / "kill9.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["kill9"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+kill9 = _kill9()
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float = 5.0) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    while (left := [p for p in procs if kill9._alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+# -- the pool in-process ------------------------------------------------------------------------
+@linux_only
+def test_segments_are_unlinked_once_every_worker_mapped_them(tmp_path: Path) -> None:
+    results: list[EncodeResult] = []
+    spec = EncoderSpec(png_worker, "opencv", workers=2)
+    with EncoderPool(spec, 4, results.append) as pool:
+        pool.preallocate(32 * 24 * 3)
+        names = [shm.name for shm in pool._shms if shm is not None]
+        assert len(names) == 4
+        assert pool.wait_ready()
+        deadline = time.monotonic() + 10
+        while any((SHM / n).exists() for n in names) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not [n for n in names if (SHM / n).exists()], "still linked after the acks"
+        frame = np.full((24, 32, 3), 7, np.uint8)
+        for i in range(6):  # every slot is reused: the unlinked mappings still carry frames
+            while not pool.submit(frame, tmp_path / f"{i}.png", tag=i):
+                time.sleep(0.01)
+        assert pool.drain(timeout=30)
+    assert sorted(r.tag for r in results) == list(range(6))
+    assert all(r.error is None for r in results), results
+    assert len(list(tmp_path.glob("*.png"))) == 6
+
+
+_POOL_SCRIPT = textwrap.dedent("""
+    import os, sys, time
+    import numpy as np
+    from nitrogen_capture.codecs.pool import EncoderPool, EncoderSpec
+    from nitrogen_capture.codecs.png import png_worker
+    pool = EncoderPool(EncoderSpec(png_worker, "opencv", workers=2), 8, lambda r: None)
+    pool.preallocate(64 * 48 * 3)
+    assert pool.wait_ready()
+    print(" ".join(shm.name for shm in pool._shms), flush=True)
+    print(" ".join(str(p.pid) for p in pool._procs), flush=True)
+    if sys.argv[1] == "close":
+        pool.submit(np.zeros((48, 64, 3), np.uint8), __import__("pathlib").Path(sys.argv[2]))
+        pool.close()
+    elif sys.argv[1] == "forget":
+        raise SystemExit(3)  # never closed: the atexit hook unlinks
+    else:
+        time.sleep(60)
+""")
+
+
+@linux_only
+@pytest.mark.parametrize("how", ["close", "forget"])
+def test_no_resource_tracker_warning_on_a_clean_or_forgotten_pool(tmp_path: Path,
+                                                                  how: str) -> None:
+    proc = subprocess.run([sys.executable, "-c", _POOL_SCRIPT, how, str(tmp_path / "f.png")],
+                          capture_output=True, text=True, timeout=60, env=_env())
+    assert proc.returncode == (0 if how == "close" else 3), proc.stderr
+    assert "resource_tracker" not in proc.stderr and "leaked" not in proc.stderr, proc.stderr
+    names = proc.stdout.split("\n")[0].split()
+    assert len(names) == 8 and not [n for n in names if (SHM / n).exists()]
+
+
+@linux_only
+def test_workers_and_resource_tracker_die_with_a_killed_parent() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", _POOL_SCRIPT, "sleep"], env=_env(),
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        names = proc.stdout.readline().split()
+        workers = [int(p) for p in proc.stdout.readline().split()]
+        kids = psutil.Process(proc.pid).children(recursive=True)
+        assert set(workers) < {p.pid for p in kids}  # the rest: the resource tracker
+        assert any("resource_tracker" in " ".join(p.cmdline()) for p in kids)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert not _wait_gone(kids), "a worker or the resource tracker outlived its parent"
+        assert not [n for n in names if (SHM / n).exists()]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def test_the_watchdog_ends_a_worker_whose_parent_died() -> None:
+    # The non-Linux path (Windows, macOS), forced here: a psutil poll of the parent.
+    child = ("import os, sys, time\n"
+             "from nitrogen_capture.codecs.pool import _die_with_parent\n"
+             "sys.platform = 'win32'\n"
+             "_die_with_parent(os.getppid()); time.sleep(60)")
+    middle = ("import subprocess, sys, time\n"
+              f"p = subprocess.Popen([sys.executable, '-c', {child!r}])\n"
+              "print(p.pid, flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", middle], env=_env(), stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        worker = psutil.Process(int(proc.stdout.readline()))
+        time.sleep(1.0)  # its imports
+        proc.kill()
+        proc.wait(timeout=10)
+        assert not _wait_gone([worker], timeout=10), "the watchdog did not end the worker"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def test_a_failed_start_is_one_line_without_tracker_warnings(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = subprocess.run(
+        [sys.executable, "-m", "nitrogen_capture", "record", "--source", "synthetic",
+         "--region", "0", "0", "320", "240", "--seconds", "2", "--status-interval", "0",
+         "--out", str(blocker / "s")], capture_output=True, text=True, timeout=60, env=_env())
+    assert proc.returncode == 1
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("nitrogen-capture record: error:"), \
+        proc.stderr
+
+
+# -- record killed or interrupted at random moments ---------------------------------------------
+@linux_only
+@pytest.mark.slow  # ~5 s a trial
+@pytest.mark.parametrize(("frame_format", "trials", "size"),
+                         [("png", 5, (320, 240)), ("video", 3, (640, 360))])
+def test_kill_9_of_record_leaves_nothing_and_loses_under_1_5_s(
+        tmp_path: Path, frame_format: str, trials: int, size: tuple[int, int]) -> None:
+    results = [kill9.kill9_trial(tmp_path / str(i), frame_format, delay, size=size)
+               for i, delay in enumerate(kill9.delays(seed=11, trials=trials))]
+    for t in results:
+        assert not t.survivors, t
+        assert not t.leftover_segments, t
+        assert t.merge_rc == 0 and t.valid, t
+        assert t.loss_s is not None and 0 <= t.loss_s < 1.5, t
+
+
+def _sigint_trial(root: Path, frame_format: str, delay_s: float) -> None:
+    out = root / "s"
+    root.mkdir()
+    proc = subprocess.Popen(kill9.record_cmd(out, frame_format, (320, 240), 30.0),
+                            start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=_env())
+    try:
+        t0_ns = kill9.wait_for_t0(out, proc)
+        time.sleep(max(0.0, t0_ns / 1e9 + delay_s - time.monotonic()))
+        parent = psutil.Process(proc.pid)
+        known = [parent, *parent.children(recursive=True)]
+        mapped = kill9.mapped_segments(known)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C in a terminal does
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "stopped: SIGINT" in stdout and "merged " in stdout, stdout
+    assert "resource_tracker" not in stderr, stderr
+    # The resource tracker leaves on its own once it reads EOF, a moment after the recorder.
+    deadline = time.monotonic() + 5
+    while (left := kill9.session_processes(proc.pid, known)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [kill9._describe(p) for p in left]
+    assert not [n for n in mapped if (SHM / n).exists()]
+    report = validate_session(out)
+    assert report.ok, report.format()
+    assert (out / "actions.npy").is_file()
+
+
+@linux_only
+@pytest.mark.slow  # ~3-5 s a trial
+@pytest.mark.parametrize("frame_format", ["png", "video"])
+def test_ctrl_c_of_record_at_random_moments_merges_and_leaves_nothing(
+        tmp_path: Path, frame_format: str) -> None:
+    for i, delay in enumerate(kill9.delays(seed=5, trials=2, low=0.0, high=2.5)):
+        _sigint_trial(tmp_path / str(i), frame_format, delay)
+
+
+# -- demo ---------------------------------------------------------------------------------------
+def test_only_the_first_signal_interrupts_the_demo() -> None:
+    from nitrogen_capture.demo.runner import DemoInterrupted, stop_on_signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    with stop_on_signals():
+        with pytest.raises(DemoInterrupted) as info:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs at the next bytecode
+        assert info.value.signal_name == "SIGTERM" and info.value.signum == signal.SIGTERM
+        os.kill(os.getpid(), signal.SIGINT)  # during clean-up: ignored
+        time.sleep(0.05)
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+@linux_only
+@pytest.mark.x11
+@pytest.mark.slow  # starts Xvfb, the game and the recorder (~10 s)
+@pytest.mark.parametrize("group", [False, True], ids=["sigterm", "ctrl-c"])
+def test_a_stopped_demo_stops_everything_it_started(tmp_path: Path, group: bool) -> None:
+    out = tmp_path / "demo"
+    env = {**_env(), "SDL_AUDIODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nitrogen_capture", "demo", "--out", str(out), "--seconds", "30",
+         "--size", "640x360"], env=env, start_new_session=True, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "meta.json").is_file():  # the recorder's clock started
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(1.0)
+        parent = psutil.Process(proc.pid)
+        known = parent.children(recursive=True)
+        names = {p.name() for p in known}
+        assert "Xvfb" in names and len(known) >= 4, names  # Xvfb, game, record + its workers
+        if group:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    signum = signal.SIGINT if group else signal.SIGTERM
+    assert proc.returncode == 128 + signum, (proc.returncode, stdout, stderr)
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    assert lines == [f"nitrogen-capture demo: stopped by {signum.name}: the game, the recorder "
+                     f"and Xvfb are stopped; the unchecked session is in {out}"], stderr
+    assert not [kill9._describe(p) for p in kill9.session_processes(proc.pid, known)]
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["clock"]["t0_ns"] > 0
