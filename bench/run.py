@@ -27,8 +27,8 @@ import numpy as np
 from nitrogen_capture.capture._synthetic import SyntheticSource
 from nitrogen_capture.capture.base import Region
 from nitrogen_capture.clock import FramePacer, now_ns
-from nitrogen_capture.codecs.png import get_png_encoder
-from nitrogen_capture.codecs.pool import EncoderPool
+from nitrogen_capture.codecs.png import get_png_encoder, png_worker
+from nitrogen_capture.codecs.pool import EncoderPool, EncoderSpec
 
 
 def frames(w: int, h: int, n: int) -> list[np.ndarray]:
@@ -61,7 +61,8 @@ def bench_capture_thread(n: int) -> dict[str, object]:
     _, encode = get_png_encoder("auto")
     with tempfile.TemporaryDirectory() as tmp:
         done: list[float] = []
-        pool = EncoderPool(2, 64, lambda r: done.append(r.ms))
+        pool = EncoderPool(EncoderSpec(png_worker, "auto", 2, name="png"), 64,
+                           lambda r: done.append(r.ms))
         pool.preallocate(fr[0].nbytes)
         pool.wait_ready()
         handoffs = []
