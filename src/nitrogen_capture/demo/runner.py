@@ -47,7 +47,7 @@ from ..keylayout import DEFAULT_LAYOUT, load_layout
 from .check import CheckReport, check_session
 from .game import GRAB_TOGGLE_KEY
 from .player import Player, TruthLog, make_script
-from .xvfb import spawn, xvfb
+from .xvfb import interrupt, spawn, xvfb
 
 __all__ = [
     "DemoInterrupted", "DemoOptions", "DemoResult", "add_demo_arguments", "format_summary",
@@ -84,7 +84,7 @@ def stop_on_signals() -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         if not received:
             received.append(signum)
-            raise DemoInterrupted(signum)
+            interrupt(DemoInterrupted(signum))  # held back while a child is being started
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

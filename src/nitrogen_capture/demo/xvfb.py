@@ -17,9 +17,7 @@ import logging
 import os
 import select
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -28,27 +26,48 @@ from typing import IO, Any
 
 from ..errors import PlatformError
 
-__all__ = ["XvfbServer", "spawn", "xvfb"]
+__all__ = ["XvfbServer", "interrupt", "spawn", "xvfb"]
 
 log = logging.getLogger(__name__)
 
 _START_TIMEOUT_S = 15.0
-_HELD = {signal.SIGINT, signal.SIGTERM}
+class _Spawning:
+    """Children being started now, and a stop requested meanwhile (main thread only)."""
+
+    depth = 0
+    pending: BaseException | None = None
+
+
+_spawning = _Spawning()
+
+
+def interrupt(exc: BaseException) -> None:
+    """Raise ``exc`` (from a signal handler) now, or once :func:`spawn` registered its child.
+
+    So a child being started when the stop comes is always among the processes that get stopped.
+
+    A held-back signal, not a blocked one: a signal mask is inherited through ``exec``, and a
+    child started with SIGTERM blocked would never see the SIGTERM that asks it to stop.
+    """
+    if _spawning.depth:
+        _spawning.pending = exc
+        return
+    raise exc
 
 
 def spawn(cmd: list[str], register: Callable[[subprocess.Popen[bytes]], None],
           **kwargs: Any) -> subprocess.Popen[bytes]:
-    """``Popen(cmd, **kwargs)``, handed to ``register`` before a pending SIGINT/SIGTERM runs."""
-    if sys.platform == "win32":  # no signal mask; the demo needs X11 anyway
-        proc = subprocess.Popen(cmd, **kwargs)
-        register(proc)
-        return proc
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    """``Popen(cmd, **kwargs)``, handed to ``register`` before a pending stop is raised."""
+    _spawning.depth += 1
     try:
         proc = subprocess.Popen(cmd, **kwargs)
         register(proc)
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        _spawning.depth -= 1
+    pending = _spawning.pending
+    if pending is not None and not _spawning.depth:
+        _spawning.pending = None
+        raise pending
     return proc
 
 
@@ -86,8 +105,10 @@ class XvfbServer:
         self._err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         read_fd, write_fd = os.pipe()
         try:
+            # Its own session: a terminal's Ctrl+C goes to the demo's process group, and the
+            # display must outlive it until the demo has stopped the game and the recorder.
             spawn([exe, "-displayfd", str(write_fd), "-screen", "0", f"{w}x{h}x{self.depth}",
-                   "-nolisten", "tcp", "-noreset"], self._keep,
+                   "-nolisten", "tcp", "-noreset"], self._keep, start_new_session=True,
                   pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=self._err)
         finally:
             os.close(write_fd)
