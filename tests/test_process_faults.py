@@ -143,7 +143,7 @@ def test_workers_and_resource_tracker_die_with_a_killed_parent() -> None:
 def test_the_watchdog_ends_a_worker_whose_parent_died() -> None:
     # The non-Linux path (Windows, macOS), forced here: a psutil poll of the parent.
     child = ("import os, sys, time\n"
-             "from nitrogen_capture.codecs.pool import _die_with_parent\n"
+             "from nitrogen_capture.codecs.worker import _die_with_parent\n"
              "sys.platform = 'win32'\n"
              "_die_with_parent(os.getppid()); time.sleep(60)")
     middle = ("import subprocess, sys, time\n"

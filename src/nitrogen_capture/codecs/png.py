@@ -85,7 +85,7 @@ def png_worker(tasks: Any, results: Any, encoder_name: str) -> None:
 
     Any number of these run side by side (a frame's file does not depend on the others), so
     results come back in any order. ``tasks`` is the pool's
-    :class:`~nitrogen_capture.codecs.pool.SlotReader`; tasks and results are those of
+    :class:`~nitrogen_capture.codecs.worker.SlotReader`; tasks and results are those of
     :mod:`.pool`.
     """
     _, encode = get_png_encoder(encoder_name)

@@ -22,7 +22,7 @@ Processes and shared memory outlive nothing (docs/architecture.md 2):
 
 - A worker dies with its parent: on Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (then a check of
   ``os.getppid()``, in case the parent died before the call), elsewhere a watchdog thread that
-  polls the parent with psutil (:func:`_die_with_parent`). ``PR_SET_PDEATHSIG`` fires when the
+  polls the parent with psutil (:func:`.worker._die_with_parent`). ``PR_SET_PDEATHSIG`` fires when the
   *thread* that started the worker ends, so a pool must be closed by the thread that made it
   (the recorder's capture thread does both).
 - A segment is unlinked as soon as every worker has mapped it (:meth:`EncoderPool._on_attached`);
@@ -50,7 +50,6 @@ import logging
 import multiprocessing as mp
 import os
 import signal
-import sys
 import threading
 import time
 import weakref
@@ -64,14 +63,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .worker import SlotReader, run_worker
+
 __all__ = ["EncodeResult", "EncoderPool", "EncoderSpec", "SlotReader"]
 
-log = logging.getLogger(__name__)
 
-_NICE = 10  # encoder processes' niceness (Unix); Windows keeps normal priority
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-_WATCHDOG_S = 0.5  # how often a worker without PR_SET_PDEATHSIG checks its parent
-_BARRIER_S = 60.0  # how long a worker waits for the others to map new segments
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -113,130 +110,12 @@ class EncoderSpec:
         if self.workers < 1 or (self.ordered and self.workers != 1):
             raise ValueError(f"{self.name}: {self.workers} workers (ordered encoders run alone)")
 
-
-def _die_with_parent(parent_pid: int) -> None:
-    """End this process when ``parent_pid`` (the pool's owner) dies, however it dies.
-
-    Linux: the kernel sends SIGKILL (``PR_SET_PDEATHSIG``); a parent that died before the call
-    shows as a different ``os.getppid()``. Elsewhere, or when prctl fails: a daemon thread polls
-    the parent every :data:`_WATCHDOG_S` and leaves with ``os._exit`` (psutil compares the
-    process's start time, so a reused PID does not keep the worker alive).
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
-            if os.getppid() != parent_pid:
-                os._exit(1)
-            return
-    import psutil
-
-    try:
-        parent = psutil.Process(parent_pid)
-    except psutil.Error:
-        os._exit(1)
-
-    def watch() -> None:
-        while parent.is_running() and parent.status() != psutil.STATUS_ZOMBIE:
-            time.sleep(_WATCHDOG_S)
-        os._exit(1)
-
-    def guarded() -> None:
-        try:
-            watch()
-        except psutil.Error:
-            os._exit(1)
-
-    threading.Thread(target=guarded, name="parent-watchdog", daemon=True).start()
-
-
-def _background(worker: Callable[..., None], tasks: Any, results: Any, arg: Any,
-                parent_pid: int, barrier: Any) -> None:
-    """Run ``worker`` at a lower CPU priority, tied to the life of the parent.
-
-    Encoding is background work: on a busy machine the game and the capture thread must get the
-    CPU first (a capture thread that wakes late loses frames; an encoder that runs late only
-    fills the queue a little).
-    """
-    # A terminal's Ctrl+C reaches the whole process group: the recorder (the parent) decides
-    # when to stop and then drains and stops its workers through the task queue, so a worker
-    # that died of the same SIGINT would lose the frames still queued.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(parent_pid)
-    if hasattr(os, "nice"):
-        with contextlib.suppress(OSError):  # not permitted: run at normal priority
-            os.nice(_NICE)
-    reader = SlotReader(tasks, results, barrier)
-    try:
-        worker(reader, results, arg)
-    finally:
-        reader.close()
-
-
-class SlotReader:
-    """A worker's end of the pool: its tasks, and the frames in the shared-memory slots.
-
-    :meth:`get` returns the next task for the worker (a frame tuple, a worker-specific control
-    tuple or ``None`` to stop) and handles the pool's own ``("attach", names)`` messages on the
-    way: it maps the new segments, tells the parent (which may then unlink them) and waits
-    until every worker has taken its copy, so that each worker maps each segment.
-    """
-
-    def __init__(self, tasks: Any, results: Any, barrier: Any) -> None:
-        self._tasks = tasks
-        self._results = results
-        self._barrier = barrier
-        self._attached: dict[str, shared_memory.SharedMemory] = {}
-
-    def get(self) -> Any:
-        """The next task (blocks)."""
-        while True:
-            task = self._tasks.get()
-            if isinstance(task, tuple) and len(task) == 2 and task[0] == "attach":
-                self._attach(task[1])
-                continue
-            return task
-
-    def _attach(self, names: list[str]) -> None:
-        mapped = []
-        for name in names:
-            try:
-                self._segment(name)
-                mapped.append(name)
-            except OSError:  # replaced by a later resize and already unlinked
-                continue
-        self._results.put(("attached", mapped, os.getpid()))
-        if self._barrier is not None:
-            with contextlib.suppress(threading.BrokenBarrierError):
-                # A dead sibling breaks the barrier: its segments then stay linked until the
-                # parent closes the pool (or the resource tracker cleans up).
-                self._barrier.wait(_BARRIER_S)
-
-    def _segment(self, name: str) -> shared_memory.SharedMemory:
-        shm = self._attached.get(name)
-        if shm is None:
-            shm = self._attached[name] = shared_memory.SharedMemory(name=name)
-        return shm
-
-    def frame(self, name: str, shape: tuple[int, ...]) -> npt.NDArray[np.uint8]:
-        """The frame in segment ``name`` (a view: delete it before :meth:`close`)."""
-        return np.ndarray(shape, dtype=np.uint8, buffer=self._segment(name).buf)
-
-    def close(self) -> None:
-        """Unmap every segment."""
-        for shm in self._attached.values():
-            with contextlib.suppress(BufferError):  # a view still exported: the exit unmaps
-                shm.close()
-        self._attached.clear()
-
-
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """Ignore SIGINT while worker processes start (main thread only; elsewhere a no-op).
 
     An ignored signal stays ignored across exec, so a Ctrl+C during a worker's imports (before
-    :func:`_background` runs) cannot kill it either.
+    :func:`.worker.run_worker` runs) cannot kill it either.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -278,7 +157,7 @@ class EncoderPool:
         # Kept while the pool lives: a collected barrier unlinks its semaphores at once.
         self._barrier = self._ctx.Barrier(spec.workers) if spec.workers > 1 else None
         # An ordered spec has one process: one FIFO task queue keeps the frames in order.
-        self._procs = [self._ctx.Process(target=_background,
+        self._procs = [self._ctx.Process(target=run_worker,
                                          args=(spec.worker, self._tasks, self._results,
                                                spec.arg, os.getpid(), self._barrier),
                                          name=f"encoder-{spec.name}-{i}", daemon=True)

@@ -96,7 +96,7 @@ def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
     once the chunk's file is flushed and closed, which is when the chunk may be marked
     complete; its ``nbytes`` is the rest of the file, so a file's results add up to its size.
     ``"flushed"`` answers a flush. ``tasks`` is the pool's
-    :class:`~nitrogen_capture.codecs.pool.SlotReader`.
+    :class:`~nitrogen_capture.codecs.worker.SlotReader`.
     """
     check_video_support()
     results.put("ready")
