@@ -22,7 +22,7 @@ Processes and shared memory outlive nothing (docs/architecture.md 2):
 
 - A worker dies with its parent: on Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (then a check of
   ``os.getppid()``, in case the parent died before the call), elsewhere a watchdog thread that
-  polls the parent with psutil (:func:`.worker._die_with_parent`). ``PR_SET_PDEATHSIG`` fires when the
+  polls the parent with psutil (:mod:`.worker`). ``PR_SET_PDEATHSIG`` fires when the
   *thread* that started the worker ends, so a pool must be closed by the thread that made it
   (the recorder's capture thread does both).
 - A segment is unlinked as soon as every worker has mapped it (:meth:`EncoderPool._on_attached`);
