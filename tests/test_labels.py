@@ -15,6 +15,7 @@ from nitrogen_capture.config import RecordConfig
 from nitrogen_capture.errors import ConfigError, SessionFormatError
 from nitrogen_capture.export import ConvertSettings, convert
 from nitrogen_capture.record import base_meta
+from nitrogen_capture.session import merge_session
 from nitrogen_capture.session.frames import FrameFormat
 from nitrogen_capture.session.lock import LockHolder
 from nitrogen_capture.session.meta import Labels, SessionMeta
@@ -145,6 +146,8 @@ def test_label_prints_and_edits_atomically(tmp_path: Path,
     assert [p.name for p in b.root.iterdir() if p.name.startswith(".")] == []  # no temp left
     run = run_cli(capsys, "label", "--root", str(b.root))
     assert run.out.strip() == "game Celeste, controller xbox; notes: 1-A"
+    merge_session(b.root)  # merge (like repair) rewrites meta.json and keeps the labels
+    assert SessionMeta.load(b.paths.meta).labels == Labels("Celeste", "1-A", "xbox")
 
 
 def test_label_refuses_a_locked_session(tmp_path: Path,
@@ -163,6 +166,9 @@ def test_label_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     run_cli(capsys, "label", "--root", str(b.root), "--game", "").one_line_error(2, "--game")
     run_cli(capsys, "label", "--root", str(tmp_path / "nope")).one_line_error(
         1, "not a directory")
+    run_cli(capsys, "label", "--root", str(tmp_path), "--game", "X").one_line_error(
+        1, "no meta.json")
+    assert not (tmp_path / "session.lock").exists()
 
 
 # -- validate, preview, exporters -----------------------------------------------------------------

@@ -73,6 +73,7 @@ def run_label(args: argparse.Namespace) -> int:
         print(meta.effective_labels.describe() + stored)
         return 0
     check_labels(given.get("game"), given.get("notes"), given.get("controller"))
+    SessionMeta.load(paths.meta)  # not a session, or a damaged one: refused before locking it
     with SessionLock.acquire(paths, "label"):
         meta = SessionMeta.load(paths.meta)
         meta.labels = dataclasses.replace(meta.effective_labels, **given)
