@@ -25,6 +25,7 @@ from nitrogen_capture.export import ACTION_SPACES
 from nitrogen_capture.export.settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
 from nitrogen_capture.inputs import BACKENDS as INPUT_BACKENDS
 from nitrogen_capture.inputs._live import GAMEPAD_BACKENDS
+from nitrogen_capture.session.meta_parts import CONTROLLERS
 
 # Flags of a command that fill no settings field (dest -> why).
 COMMON = {"help", "debug", "verbose"}
@@ -79,7 +80,7 @@ def test_every_convert_flag_defaults_to_its_field() -> None:
     ("record", {"frame_format": FRAME_FORMATS, "png_encoder": PNG_ENCODERS,
                 "video_preset": X264_PRESETS, "gamepad_backend": GAMEPAD_BACKENDS,
                 "capture_backend": CAPTURE_BACKENDS, "input_backend": INPUT_BACKENDS,
-                "source": SOURCES}),
+                "source": SOURCES, "controller": CONTROLLERS}),
     ("convert", {"action_space": ACTION_SPACES, "obs_dtype": OBS_DTYPES,
                  "input_source": INPUT_SOURCES, "format": FORMATS}),
 ])

@@ -41,6 +41,8 @@ _SUBCOMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("convert", "nitrogen_capture.cli_convert"),
     ("demo", "nitrogen_capture.cli_demo"),
     ("preview", "nitrogen_capture.cli_preview"),
+    ("label", "nitrogen_capture.cli_library"),
+    ("sessions", "nitrogen_capture.cli_library"),
 )
 
 

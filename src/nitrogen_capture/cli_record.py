@@ -41,6 +41,7 @@ from .config import (
 )
 from .inputs import BACKENDS as INPUT_BACKENDS
 from .inputs._live import GAMEPAD_BACKENDS
+from .session.meta_parts import CONTROLLERS
 
 if TYPE_CHECKING:
     from .record import Recorder, RecordResult
@@ -137,6 +138,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--gamepad-backend", choices=GAMEPAD_BACKENDS, default=rec("gamepad_backend"),
                    help="auto: XInput on Windows, SDL2 elsewhere; sdl reads PlayStation pads "
                         "on Windows")
+    lab = p.add_argument_group("labels", "stored in meta.json; edit later with "
+                                         "nitrogen-capture label")
+    lab.add_argument("--game", default=rec("game"),
+                     help="the game (default: the window's executable name without extension)")
+    lab.add_argument("--notes", default=rec("notes"), help="free-form notes")
+    lab.add_argument("--controller", choices=CONTROLLERS, default=rec("controller"),
+                     help="the controller played with (default: xbox with --gamepad, "
+                          "else keyboard)")
     add_common(p)
     p.set_defaults(handler=run_record)
 
@@ -183,7 +192,8 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         png_encoder=args.png_encoder, video_crf=args.video_crf, video_preset=args.video_preset,
         encoder_workers=args.encoder_workers, queue_frames=args.queue_frames,
         status_interval=args.status_interval, focus_pause=args.focus_pause,
-        gamepad=args.gamepad, gamepad_backend=args.gamepad_backend, merge=args.merge)
+        gamepad=args.gamepad, gamepad_backend=args.gamepad_backend, merge=args.merge,
+        game=args.game, notes=args.notes, controller=args.controller)
 
 
 @contextlib.contextmanager

@@ -19,8 +19,10 @@ from .capture.base import MAX_REGION_SIDE, Region
 from .errors import ConfigError
 from .keylayout import DEFAULT_LAYOUT, KeyLayout
 from .session.frames import FRAME_STORES
+from .session.meta_parts import CONTROLLERS, MAX_LABEL_CHARS, MAX_NOTES_CHARS
 
-__all__ = ["FRAME_FORMATS", "MIN_FPS", "WINDOW_FIELDS", "RecordConfig", "TargetSpec"]
+__all__ = ["FRAME_FORMATS", "MIN_FPS", "WINDOW_FIELDS", "RecordConfig", "TargetSpec",
+           "check_labels"]
 
 # The frame stores' registry names them (session/frames): a new store is a new choice.
 FRAME_FORMATS: tuple[str, ...] = tuple(FRAME_STORES)
@@ -39,6 +41,18 @@ WINDOW_FIELDS: tuple[str, ...] = ("process_name", "window_title", "pid")
 
 
 _OK = (True, "", "")
+
+
+def check_labels(game: str | None, notes: str | None, controller: str | None) -> None:
+    """Check the session labels of ``record`` and ``label`` (None: not given)."""
+    _check([
+        (game is None or (bool(game.strip()) and len(game) <= MAX_LABEL_CHARS), "game",
+         f"--game must be 1..{MAX_LABEL_CHARS} characters, got {len(game or '')}"),
+        (notes is None or len(notes) <= MAX_NOTES_CHARS, "notes",
+         f"--notes must be at most {MAX_NOTES_CHARS} characters, got {len(notes or '')}"),
+        (controller is None or controller in CONTROLLERS, "controller",
+         f"--controller must be one of {', '.join(CONTROLLERS)}, got {controller}"),
+    ])
 
 
 def _check(checks: list[tuple[bool, str, str]]) -> None:
@@ -133,6 +147,9 @@ class RecordConfig:
         merge: after a clean stop, ``nitrogen-capture record`` merges the chunks into the
             dataset files (:func:`~nitrogen_capture.session.merge_session`); the
             :class:`~nitrogen_capture.record.Recorder` itself only writes chunks.
+        game / notes / controller: the session's labels (meta.json ``labels``). ``game`` None
+            is the window's executable name without extension (unset for a region);
+            ``controller`` None is ``xbox`` with ``gamepad``, else ``keyboard``.
     """
 
     out: Path
@@ -158,8 +175,12 @@ class RecordConfig:
     gamepad_backend: str = "auto"
     max_seconds: float = 0.0
     merge: bool = True
+    game: str | None = None
+    notes: str = ""
+    controller: str | None = None
 
     def __post_init__(self) -> None:
+        check_labels(self.game, self.notes, self.controller)
         if isinstance(self.out, str) and not self.out.strip():
             raise ConfigError("--out must name a session directory, got an empty path",
                               setting="out")

@@ -43,11 +43,14 @@ from .nitrogen import ConvertResult, Progress, check_space
 from .resample import step_ns
 from .source import ConvertSettings, ExportSource, FreeBytes, disk_free
 
-__all__ = ["CHUNK_ROWS", "DATASET_HZ", "convert_dataset"]
+__all__ = ["CHUNK_ROWS", "CONTROLLER_TYPES", "DATASET_HZ", "convert_dataset"]
 
 log = logging.getLogger(__name__)
 DATASET_HZ = 60.0
 CHUNK_ROWS = 1200  # 20 s at 60 Hz
+# metadata.json controller_type of each session label (docs/export.md): the dataset names the
+# pad whose overlay was read; a keyboard session keeps our own value.
+CONTROLLER_TYPES = {"keyboard": "keyboard_mouse", "xbox": "xbox", "ps": "playstation"}
 # A tail chunk shorter than one action chunk of the released checkpoint (18 steps) holds no
 # training window; it is not written (e.g. the 1 row a session ending on a 20 s boundary leaves).
 MIN_CHUNK_ROWS = 18
@@ -176,7 +179,8 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
     check_space(settings.out / "actions", int(needed), free_bytes,
                 f"{total} rows at 60 Hz{' with video' if settings.video else ''}")
     res = src.resampler()
-    game = settings.game or str(src.reader.meta.target.get("process") or vid)
+    labels = src.reader.meta.effective_labels
+    game = settings.game or labels.game or vid  # --game overrides the session's label
     result = ConvertResult(windows=0)
     chunk_no, done = 0, 0
     for a, b, grid in plan:
@@ -198,7 +202,7 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
                 if frame_at is not None:
                     size = _write_video(files.tmp(VIDEO),
                                         (frame_at(int(r)) for r in shown[lo:lo + len(g)]))
-                meta = _chunk_meta(src, vid, chunk_no, g, step, game,
+                meta = _chunk_meta(src, vid, chunk_no, g, step, (game, labels.controller),
                                    (int(shown[lo]), int(shown[lo + len(g) - 1])), settings, size)
                 files.tmp(METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
             done += len(g)
@@ -212,7 +216,7 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
 
 
 def _chunk_meta(src: ExportSource, vid: str, chunk_no: int, grid: npt.NDArray[Any], step: int,
-                game: str, rows: tuple[int, int], settings: ConvertSettings,
+                labels: tuple[str, str], rows: tuple[int, int], settings: ConvertSettings,
                 video_size: tuple[int, int] | None) -> dict[str, Any]:
     # The real size of video.mp4's frames (it may be padded to even), else the capture's.
     size = video_size or src.frame_size or (0, 0)
@@ -222,8 +226,8 @@ def _chunk_meta(src: ExportSource, vid: str, chunk_no: int, grid: npt.NDArray[An
         "uuid": f"{vid}_chunk_{chunk_no:04d}_actions",
         "chunk_id": f"{chunk_no:04d}",
         "chunk_size": len(grid),
-        "game": game,
-        "controller_type": "gamepad" if src.use_pad else "keyboard_mouse",
+        "game": labels[0],
+        "controller_type": CONTROLLER_TYPES[labels[1]],
         "original_video": {
             "resolution": [int(size[1]), int(size[0])], "video_id": vid,
             "source": "nitrogen-capture", "url": settings.root.resolve().as_uri(),

@@ -118,7 +118,7 @@ def _meta(src: ExportSource, plan: WindowPlan, sel: slice, shard: int, shards: i
     return {
         "format": PT_FORMAT, "format_version": 1,
         "tool": {"name": "nitrogen-capture", "version": __version__},
-        "source": src.source_meta(),
+        "source": _source(src),
         "params": {**s.params(), "keymap": None if src.use_pad else src.keymap.to_dict()},
         "action_space": s.action_space, "action_names": list(src.action_names),
         "action_dim": len(src.action_names),
@@ -197,7 +197,7 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
         doc = {"format": INDEX_FORMAT, "format_version": 1, "total_windows": m,
                "obs_shape": [3, size, size], "obs_dtype": settings.obs_dtype,
                "seq_len": settings.seq_len, "action_names": list(src.action_names),
-               "params": settings.params(), "source": src.source_meta(), "shards": entries}
+               "params": settings.params(), "source": _source(src), "shards": entries}
         tmp = index.with_name(index.name + ".partial")
         try:
             tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
@@ -206,3 +206,9 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
             tmp.unlink(missing_ok=True)
             raise
     return result
+
+
+def _source(src: ExportSource) -> dict[str, Any]:
+    """Where the export came from, with the session's labels (game, notes, controller)."""
+    return {**src.source_meta(), **src.reader.meta.effective_labels.to_json()}
+

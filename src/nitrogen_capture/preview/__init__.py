@@ -88,7 +88,7 @@ def write_preview(root: str | Path, out: str | Path | None = None, *, width: int
 
     timing = out_dir / TIMING_NAME
     t = series.t_s
-    write_timing(series, timing, title=f"{root.name}: frame timing and input activity",
+    write_timing(series, timing, title=f"{root.name}: {reader.meta.effective_labels.describe()}",
                  span_s=(float(t[span.rows[0]]), float(t[span.rows[-1]])))
     mp4, hud = None, None
     if video:

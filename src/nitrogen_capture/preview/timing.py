@@ -22,6 +22,8 @@ from .plot import INK, Axes, dashed_hline, legend, text
 
 __all__ = ["SIZE", "render_timing", "write_timing"]
 
+_TITLE_CHARS = 110  # what fits across the figure at the title's size
+
 SIZE = (1200, 860)  # (width, height) of timing.png
 BLUE, GREEN, RED, ORANGE = (200, 110, 30), (40, 160, 40), (40, 40, 220), (0, 140, 255)
 PAUSE_GREY, SPAN_TINT = (215, 215, 215), (205, 245, 255)
@@ -86,7 +88,10 @@ def render_timing(series: SessionSeries, title: str = "",
         stats += (f" | interval mean {plotted.mean():.2f} ms, p99 "
                   f"{np.percentile(plotted, 99):.2f} ms, max {plotted.max():.2f} ms")
     stats += f" | {dropped} dropped ticks, {len(pause_rows)} pauses"
-    text(img, title or "frame timing", (20, 28), 0.6, INK, 2)
+    # The title carries the session's labels, whose notes may be long: one line of the figure.
+    title = title or "frame timing"
+    text(img, title if len(title) <= _TITLE_CHARS else title[:_TITLE_CHARS - 3] + "...",
+         (20, 28), 0.6, INK, 2)
     text(img, stats, (20, 52), 0.45)
 
     ax = Axes(70, 90, 860, 420, (0.0, t_end), (0.0, top))

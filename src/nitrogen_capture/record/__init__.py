@@ -30,7 +30,8 @@ from ..errors import SessionExistsError
 from ..inputs import get_input_backends
 from ..inputs.base import InputSource
 from ..session.frames import frame_store_class
-from ..session.meta import CaptureInfo, ClockInfo, FrameFormat, InputInfo, SessionMeta
+from ..session.meta import CaptureInfo, ClockInfo, FrameFormat, InputInfo, Labels, SessionMeta
+from ..session.meta_parts import default_controller, default_game
 from ..session.paths import META_NAME
 from ..targets.base import FixedRegionTarget, Target
 from .recorder import Recorder, RecordResult, RecordStats
@@ -67,6 +68,9 @@ def base_meta(config: RecordConfig, target: Target, source_name: str,
               inputs: Sequence[InputSource] = ()) -> SessionMeta:
     """The meta.json written when recording starts (docs/format.md)."""
     region = target.region()
+    described = target.describe()
+    labels = Labels(config.game if config.game is not None else default_game(described),
+                    config.notes, config.controller or default_controller(config.gamepad))
     return SessionMeta(
         layout=config.layout, status="recording",
         tool={"name": "nitrogen-capture", "version": __version__},
@@ -74,7 +78,7 @@ def base_meta(config: RecordConfig, target: Target, source_name: str,
                   "machine": platform.machine(), "python": platform.python_version()},
         capture=CaptureInfo(source_name, dict(details), _quad(region.to_list()), region.size,
                             config.target.monitor),
-        target=target.describe(),
+        target=described, labels=labels,
         input=InputInfo(tuple(s.name for s in inputs), any(s.raw_motion for s in inputs),
                         tuple(getattr(inputs, "warnings", ()))),
         fps_target=config.fps, skip_late=config.skip_late, chunk_size=config.chunk_size,

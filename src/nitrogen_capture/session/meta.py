@@ -33,20 +33,24 @@ from .meta_parts import (
     EncoderInfo,
     FrameFormat,
     InputInfo,
+    Labels,
     MergedInfo,
     Pause,
+    default_controller,
+    default_game,
 )
 from .paths import META_NAME, SCHEMA_VERSION
 
 __all__ = ["STATUSES", "CaptureInfo", "ChunkEntry", "ClockInfo", "Counters", "EncoderInfo",
-           "FrameFormat", "InputInfo", "MergedInfo", "Pause", "SessionMeta"]
+           "FrameFormat", "InputInfo", "Labels", "MergedInfo", "Pause", "SessionMeta"]
 
 STATUSES: tuple[str, ...] = ("recording", "complete", "recovered", "interrupted")
 # Top-level keys this version reads; anything else is kept in ``extra``.
 _KNOWN = frozenset({
     "schema_version", "tool", "platform", "status", "capture", "target", "input", "fps",
     "skip_late", "chunk_size", "layout", "frame_format", "gamepad", "clock", "chunks", "pauses",
-    "counters", "encoder", "stop_reason", "command", "latency_offset_ns", "merged"})
+    "counters", "encoder", "stop_reason", "command", "latency_offset_ns", "merged",
+    "labels"})
 
 
 @dataclass
@@ -76,6 +80,7 @@ class SessionMeta:
     command: tuple[str, ...] = ()
     latency_offset_ns: int | None = None
     merged: MergedInfo | None = None
+    labels: Labels | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     # -- queries ---------------------------------------------------------------------------------
@@ -98,6 +103,16 @@ class SessionMeta:
     def frames_listed(self) -> int:
         """Rows in every listed chunk."""
         return sum(c.num_frames for c in self.chunks)
+
+    @property
+    def effective_labels(self) -> Labels:
+        """The labels; for a session recorded before labels existed, the recording defaults.
+
+        Those are the window's executable name and ``xbox`` with a gamepad, else ``keyboard``.
+        """
+        if self.labels is not None:
+            return self.labels
+        return Labels(default_game(self.target), "", default_controller(self.gamepad))
 
     def put_chunk(self, entry: ChunkEntry) -> None:
         """Add ``entry``, replacing a listed chunk of the same index; keep index order."""
@@ -124,6 +139,8 @@ class SessionMeta:
             "latency_offset_ns": self.latency_offset_ns}
         if self.merged is not None:
             out["merged"] = self.merged.to_json()
+        if self.labels is not None:  # sessions recorded before labels existed have none
+            out["labels"] = self.labels.to_json()
         out.update(self.extra)
         return out
 
@@ -148,7 +165,8 @@ class SessionMeta:
         if layout is None:
             o.fail("layout", "is missing", None)
         fps = o.obj("fps", None)
-        capture, encoder, merged = (o.obj(k, None) for k in ("capture", "encoder", "merged"))
+        capture, encoder, merged, labels = (o.obj(k, None) for k in ("capture", "encoder",
+                                                                     "merged", "labels"))
         chunks: list[ChunkEntry] = []
         for c in o.objects("chunks"):
             chunks.append(ChunkEntry.from_json(c, sum(x.num_frames for x in chunks)))
@@ -180,6 +198,7 @@ class SessionMeta:
             command=o.strs("command", ()),
             latency_offset_ns=o.integer("latency_offset_ns", None, nullable=True),
             merged=MergedInfo.from_json(merged) if merged else None,
+            labels=Labels.from_json(labels) if labels else None,
             extra={k: v for k, v in o.data.items() if k not in _KNOWN})
 
     # -- files -----------------------------------------------------------------------------------

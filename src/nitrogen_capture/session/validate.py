@@ -43,7 +43,7 @@ from .chunkcheck import check_chunk_arrays
 from .frames import ERROR, INFO, WARNING
 from .io import inside, is_plain_file
 from .lock import lock_status
-from .meta import ChunkEntry
+from .meta import ChunkEntry, Labels
 from .reader import SessionReader
 from .timeline import pause_cuts, tick_jumps
 
@@ -94,6 +94,8 @@ class ValidationReport:
         lines = [f"session {self.root}: {'OK' if self.ok else 'ERRORS'} "
                  f"({len(self.errors)} errors, {len(self.warnings)} warnings)"]
         if "frames" in s:
+            if s.get("labels"):
+                lines.append(f"  {Labels(**s['labels']).describe()}")
             lines.append(f"  frames {s['frames']} in {s['chunks']} chunks, "
                          f"duration {s['duration_s']:.2f} s")
             fps_t = s.get("fps_target")
@@ -304,6 +306,7 @@ def _stats(reader: SessionReader, fi: npt.NDArray[Any], ts: npt.NDArray[Any],
         "late_frames": counters.late_frames,
         "encoder": meta.encoder.to_json() if meta.encoder else {},
         "input": inp,
+        "labels": meta.effective_labels.to_json(),
     }
 
 

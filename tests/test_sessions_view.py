@@ -1,0 +1,133 @@
+"""``nitrogen-capture sessions DIR``: the library view over factory-made sessions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_run import run_cli
+from nitrogen_capture.session.library import disk_size, find_sessions, scan_library
+from nitrogen_capture.session.lock import LockHolder
+from session_factory import make_session
+
+
+def _edit_meta(root: Path, **fields: object) -> None:
+    path = root / "meta.json"
+    meta = json.loads(path.read_text())
+    meta.update(fields)
+    path.write_text(json.dumps(meta))
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait(timeout=30)
+    return proc.pid
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    """Five sessions: complete, unmerged, interrupted, crashed (open journal and a stale lock)
+    and one being recorded (a live lock: this process)."""
+    top = tmp_path / "lib"
+    a = make_session(top / "a_complete", (5, 4), merge=True)
+    _edit_meta(a.root, labels={"game": "Celeste", "notes": "", "controller": "ps"},
+               fps={"target": 30.0, "achieved": 29.97})
+    make_session(top / "games" / "b_unmerged", (6,))
+    c = make_session(top / "c_interrupted", (3, 3), merge=True)
+    _edit_meta(c.root, status="interrupted")
+    d = make_session(top / "d_crashed", (4, 2), open_last=True)
+    holder = LockHolder.current("record")
+    d.paths.lock.write_text(json.dumps({"pid": _dead_pid(), "host": holder.host,
+                                        "started": "2026-11-29T10:00:00+00:00",
+                                        "process_start": None, "action": "record"}))
+    e = make_session(top / "e_live", (3, 2), open_last=True)
+    e.paths.lock.write_bytes(holder.to_bytes())
+    return top
+
+
+def test_rows_and_totals(library: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = {r.session: r for r in scan_library(library)}
+    assert list(rows) == ["a_complete", "c_interrupted", "d_crashed", "e_live",
+                          "games/b_unmerged"]
+    a = rows["a_complete"]
+    assert (a.game, a.controller, a.status, a.merged, a.frames) == (
+        "Celeste", "ps", "complete", True, 9)
+    assert a.fps_achieved == 29.97 and a.dropped_ticks == 0
+    assert a.date is not None and len(a.date) == len("2026-11-24 15:00")
+    assert a.duration_s is not None and 0.2 < a.duration_s < 0.4  # 9 frames at 30 fps
+    assert a.size_bytes == disk_size(library / "a_complete") > 0
+    assert (rows["games/b_unmerged"].status, rows["games/b_unmerged"].merged) == (
+        "complete", False)
+    assert rows["c_interrupted"].status == "interrupted"
+    assert rows["d_crashed"].status == "interrupted (run merge)"
+    assert rows["d_crashed"].frames == 4  # the listed chunk; the open one is not counted yet
+    assert rows["e_live"].status == "recording"
+    assert rows["games/b_unmerged"].game is None  # a synthetic recording names no game
+    assert (library / "d_crashed" / "session.lock").exists()  # the view changes nothing
+
+    run = run_cli(capsys, "sessions", str(library))
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert lines[0].split() == ["session", "game", "date", "duration", "size", "frames", "fps",
+                                "dropped", "merged", "status"]
+    assert len(lines) == 7
+    assert lines[1].startswith("a_complete ") and " Celeste " in lines[1]
+    assert lines[1].split()[-2:] == ["yes", "complete"] and " 29.97 " in lines[1]
+    assert lines[4].split()[-1] == "recording"
+    assert lines[-1].startswith(f"total: 5 session(s), {9 + 6 + 6 + 4 + 3} frames, ")
+
+
+def test_json(library: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_cli(capsys, "sessions", str(library), "--json")
+    assert run.code == 0, run.err
+    data = json.loads(run.out)
+    assert [d["session"] for d in data] == ["a_complete", "c_interrupted", "d_crashed", "e_live",
+                                           "games/b_unmerged"]
+    assert set(data[0]) == {"session", "status", "game", "controller", "date", "duration_s",
+                            "size_bytes", "frames", "fps_achieved", "dropped_ticks", "merged"}
+    assert data[0]["game"] == "Celeste" and data[0]["merged"] is True
+
+
+def test_a_damaged_meta_is_a_row_not_an_abort(library: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    bad = library / "f_damaged"
+    bad.mkdir()
+    (bad / "meta.json").write_text("{broken")
+    worse = library / "g_bad_field"
+    make_session(worse, (3,))
+    _edit_meta(worse, labels={"controller": "joystick"})
+    rows = {r.session: r for r in scan_library(library)}
+    assert rows["f_damaged"].status.startswith("damaged: meta.json is not valid JSON")
+    assert rows["g_bad_field"].status.startswith("damaged: ")
+    assert "labels.controller" in rows["g_bad_field"].status
+    run = run_cli(capsys, "sessions", str(library))
+    assert run.code == 0 and "total: 7 session(s)" in run.out
+    line = next(ln for ln in run.out.splitlines() if ln.startswith("f_damaged"))
+    assert "damaged: meta.json is not valid JSON" in line and str(bad) not in line
+
+
+def test_search_stays_inside_and_skips_session_trees(tmp_path: Path) -> None:
+    top = tmp_path / "lib"
+    s = make_session(top / "s", (3,))
+    # A "session" inside a session's frames tree is never looked for.
+    inner = s.paths.frames_dir / "nested"
+    inner.mkdir()
+    (inner / "meta.json").write_text("{}")
+    outside = make_session(tmp_path / "outside", (3,))
+    if hasattr(os, "symlink"):
+        os.symlink(outside.root, top / "link", target_is_directory=True)
+    assert list(find_sessions(top)) == [s.root]
+    assert list(find_sessions(s.root)) == [s.root]  # DIR may be a session itself
+
+
+def test_bad_dir_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_cli(capsys, "sessions", str(tmp_path / "nope")).one_line_error(1, "not a directory")
+    run = run_cli(capsys, "sessions", str(tmp_path))
+    assert run.code == 0 and run.out.strip() == (
+        "session  game  date  duration  size  frames  fps  dropped  merged  status\n"
+        "total: 0 session(s), 0 frames, 0.0 s, 0 B")
