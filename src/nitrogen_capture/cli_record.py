@@ -39,6 +39,7 @@ from .config import (
     RecordConfig,
     TargetSpec,
 )
+from .cues import CUE_BACKENDS
 from .inputs import BACKENDS as INPUT_BACKENDS
 from .inputs._live import GAMEPAD_BACKENDS
 
@@ -137,6 +138,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--gamepad-backend", choices=GAMEPAD_BACKENDS, default=rec("gamepad_backend"),
                    help="auto: XInput on Windows, SDL2 elsewhere; sdl reads PlayStation pads "
                         "on Windows")
+    p.add_argument("--cue", choices=CUE_BACKENDS, default=rec("cue"),
+                   help="signal start/pause/resume/stop: sound (a short tone), notify (a "
+                        "desktop notification) or none (default %(default)s)")
+    p.add_argument("--no-chord-hotkeys", dest="chord_hotkeys", action="store_false",
+                   default=rec("chord_hotkeys"),
+                   help="drop the Ctrl chord hotkeys (Ctrl+T, Ctrl+P): they become plain keys")
     add_common(p)
     p.set_defaults(handler=run_record)
 
@@ -183,7 +190,8 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         png_encoder=args.png_encoder, video_crf=args.video_crf, video_preset=args.video_preset,
         encoder_workers=args.encoder_workers, queue_frames=args.queue_frames,
         status_interval=args.status_interval, focus_pause=args.focus_pause,
-        gamepad=args.gamepad, gamepad_backend=args.gamepad_backend, merge=args.merge)
+        gamepad=args.gamepad, gamepad_backend=args.gamepad_backend, merge=args.merge,
+        cue=args.cue, chord_hotkeys=args.chord_hotkeys)
 
 
 @contextlib.contextmanager
@@ -210,8 +218,8 @@ def _record(recorder: Recorder, config: RecordConfig) -> RecordResult:
 
     status = StatusLine(recorder, config.status_interval, sys.stderr)
     if not config.start_immediately:
-        print("paused: focus the game and press F8 (or F6 / Ctrl+T) to start recording; "
-              "F7 or Ctrl+P pauses, Ctrl+C stops", file=sys.stderr)
+        print(f"paused: focus the game and use the hotkeys ({config.layout.hotkeys.describe()}); "
+              "Ctrl+C stops", file=sys.stderr)
     stop_status = threading.Event()
     status_thread = threading.Thread(target=status.run, args=(stop_status,), daemon=True)
     with _on_signals(stop):
