@@ -18,6 +18,7 @@ def synthetic_recorder(out: Path, *, size: tuple[int, int] = (320, 240),
                             "start_immediately": True, "encoder_workers": 1,
                             "status_interval": 0}
     opts.update(kw)
+    opts.setdefault("cue", "none")  # no tones from the test suite on a machine with a player
     cfg = RecordConfig(out=out, capture_backend="synthetic", input_backend="scripted", **opts)
     rec = build_recorder(cfg, region=Region(0, 0, *size))
     if timeline is not None:

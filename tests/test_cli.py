@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cli_run import run_cli
+from nitrogen_capture.keylayout import DEFAULT_HOTKEYS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,7 +56,8 @@ def test_layout_file_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str])
                   "--max-frames", "10")
     assert res.code == 0, res.err
     meta = json.loads((tmp_path / "s" / "meta.json").read_text())
-    assert meta["layout"] == {"name": "arrows", "keys": ["up", "down", "space", "lmb"]}
+    assert meta["layout"] == {"name": "arrows", "keys": ["up", "down", "space", "lmb"],
+                              "hotkeys": DEFAULT_HOTKEYS.to_dict()}
 
 
 def test_existing_session_is_refused_and_untouched(tmp_path: Path,

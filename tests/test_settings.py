@@ -20,6 +20,7 @@ from nitrogen_capture.cli_record import SOURCES
 from nitrogen_capture.codecs.png import PNG_ENCODERS
 from nitrogen_capture.codecs.video import X264_PRESETS
 from nitrogen_capture.config import FRAME_FORMATS, RecordConfig, TargetSpec
+from nitrogen_capture.cues import CUE_BACKENDS
 from nitrogen_capture.errors import ConfigError
 from nitrogen_capture.export import ACTION_SPACES
 from nitrogen_capture.export.settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
@@ -80,7 +81,7 @@ def test_every_convert_flag_defaults_to_its_field() -> None:
     ("record", {"frame_format": FRAME_FORMATS, "png_encoder": PNG_ENCODERS,
                 "video_preset": X264_PRESETS, "gamepad_backend": GAMEPAD_BACKENDS,
                 "capture_backend": CAPTURE_BACKENDS, "input_backend": INPUT_BACKENDS,
-                "source": SOURCES, "controller": CONTROLLERS}),
+                "source": SOURCES, "controller": CONTROLLERS, "cue": CUE_BACKENDS}),
     ("convert", {"action_space": ACTION_SPACES, "obs_dtype": OBS_DTYPES,
                  "input_source": INPUT_SOURCES, "format": FORMATS}),
 ])

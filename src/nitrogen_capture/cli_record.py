@@ -39,6 +39,7 @@ from .config import (
     RecordConfig,
     TargetSpec,
 )
+from .cues import CUE_BACKENDS
 from .inputs import BACKENDS as INPUT_BACKENDS
 from .inputs._live import GAMEPAD_BACKENDS
 from .session.meta_parts import CONTROLLERS
@@ -146,6 +147,12 @@ def add_parser(sub: Any) -> None:
     lab.add_argument("--controller", choices=CONTROLLERS, default=rec("controller"),
                      help="the controller played with (default: xbox with --gamepad, "
                           "else keyboard)")
+    p.add_argument("--cue", choices=CUE_BACKENDS, default=rec("cue"),
+                   help="signal start/pause/resume/stop: sound (a short tone), notify (a "
+                        "desktop notification) or none (default %(default)s)")
+    p.add_argument("--no-chord-hotkeys", dest="chord_hotkeys", action="store_false",
+                   default=rec("chord_hotkeys"),
+                   help="drop the Ctrl chord hotkeys (Ctrl+T, Ctrl+P): they become plain keys")
     add_common(p)
     p.set_defaults(handler=run_record)
 
@@ -193,7 +200,8 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         encoder_workers=args.encoder_workers, queue_frames=args.queue_frames,
         status_interval=args.status_interval, focus_pause=args.focus_pause,
         gamepad=args.gamepad, gamepad_backend=args.gamepad_backend, merge=args.merge,
-        game=args.game, notes=args.notes, controller=args.controller)
+        game=args.game, notes=args.notes, controller=args.controller,
+        cue=args.cue, chord_hotkeys=args.chord_hotkeys)
 
 
 @contextlib.contextmanager
@@ -220,8 +228,8 @@ def _record(recorder: Recorder, config: RecordConfig) -> RecordResult:
 
     status = StatusLine(recorder, config.status_interval, sys.stderr)
     if not config.start_immediately:
-        print("paused: focus the game and press F8 (or F6 / Ctrl+T) to start recording; "
-              "F7 or Ctrl+P pauses, Ctrl+C stops", file=sys.stderr)
+        print(f"paused: focus the game and use the hotkeys ({config.layout.hotkeys.describe()}); "
+              "Ctrl+C stops", file=sys.stderr)
     stop_status = threading.Event()
     status_thread = threading.Thread(target=status.run, args=(stop_status,), daemon=True)
     with _on_signals(stop):

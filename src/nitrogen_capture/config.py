@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .bounds import MAX_SECONDS, UINT32_MAX, format_number, number_check
 from .capture.base import MAX_REGION_SIDE, Region
+from .cues import CUE_BACKENDS
 from .errors import ConfigError
 from .keylayout import DEFAULT_LAYOUT, KeyLayout
 from .session.frames import FRAME_STORES
@@ -150,6 +151,10 @@ class RecordConfig:
         game / notes / controller: the session's labels (meta.json ``labels``). ``game`` None
             is the window's executable name without extension (unset for a region);
             ``controller`` None is ``xbox`` with ``gamepad``, else ``keyboard``.
+        cue: how start/pause/resume/stop are signalled (:data:`~nitrogen_capture.cues.
+            CUE_BACKENDS`: ``sound``, ``notify`` or ``none``).
+        chord_hotkeys: keep the layout's Ctrl chord hotkeys; False drops them from ``layout``
+            (its ``hotkeys``), so Ctrl+T / Ctrl+P are plain keys and Ctrl is never held back.
     """
 
     out: Path
@@ -178,6 +183,8 @@ class RecordConfig:
     game: str | None = None
     notes: str = ""
     controller: str | None = None
+    cue: str = "sound"
+    chord_hotkeys: bool = True
 
     def __post_init__(self) -> None:
         check_labels(self.game, self.notes, self.controller)
@@ -207,7 +214,12 @@ class RecordConfig:
              f"--status-interval must be 0 (off) or in [{MIN_STATUS_INTERVAL:g}, "
              f"{MAX_STATUS_INTERVAL:g}] seconds, got {format_number(status)}"),
             number_check(self.seed, "seed", "--seed", 0, UINT32_MAX, interval=True),
+            (self.cue in CUE_BACKENDS, "cue",
+             f"--cue must be one of {', '.join(CUE_BACKENDS)}, got {self.cue}"),
         ])
+        if not self.chord_hotkeys and self.layout.hotkeys.chords:
+            object.__setattr__(self, "layout", self.layout.with_hotkeys(
+                self.layout.hotkeys.without_chords()))
         # The store's own settings: --video-crf / --video-preset for video (a png recording
         # ignores them and, by design, does not check them; tests/test_video_storage.py).
         FRAME_STORES[self.frame_format].check_settings(self)

@@ -12,6 +12,15 @@ Key names are canonical lower-case names (see :data:`KEY_ALIASES` for the accept
 ``lmb``/``rmb``/``mmb`` are mouse buttons; ``wheel_up``/``wheel_down``/``wheel_left``/
 ``wheel_right`` are wheel steps, which count as taps. ``meta.json`` stores the layout used and every
 reader takes the names from there, never from this module's constant.
+
+The same file may remap or disable the recorder's hotkeys (:class:`Hotkeys`)::
+
+    hotkeys = {toggle = "f9", resume = ["f6"], pause = ["f7", "ctrl+p"]}
+
+Each action takes a key name, a list of them, or ``""`` / ``[]`` (disabled); an action left out
+keeps its default (:data:`DEFAULT_HOTKEYS`: F8 toggles, F6 / Ctrl+T resume, F7 / Ctrl+P pause).
+A hotkey is a canonical keyboard key name or ``ctrl+<key>``. A layout may use any key that is not
+a single-key hotkey (keys of chords stay plain keys when Ctrl is not held).
 """
 
 from __future__ import annotations
@@ -25,13 +34,16 @@ from typing import Any
 from .errors import ConfigError
 
 __all__ = [
+    "DEFAULT_HOTKEYS",
     "DEFAULT_KEYS",
     "DEFAULT_LAYOUT",
+    "HOTKEY_ACTIONS",
     "HOTKEY_KEYS",
     "KEY_ALIASES",
     "MOUSE_BUTTONS",
     "PAD_AXES",
     "PAD_BUTTONS",
+    "Hotkeys",
     "KeyLayout",
     "canonical_key",
     "load_layout",
@@ -53,8 +65,10 @@ PAD_BUTTONS: tuple[str, ...] = (
     "north", "back", "start", "guide",
 )
 PAD_AXES: tuple[str, ...] = ("lx", "ly", "rx", "ry")
-# Keys that drive the recorder (docs/architecture.md 5.2). They never reach the action stream.
-HOTKEY_KEYS: frozenset[str] = frozenset({"f6", "f7", "f8"})
+# The recorder's hotkey actions (docs/architecture.md 5.2) and the one chord modifier.
+HOTKEY_ACTIONS: tuple[str, ...] = ("toggle", "resume", "pause")
+CHORD_PREFIX = "ctrl+"
+_NOT_KEYBOARD = MOUSE_BUTTONS | {"wheel_up", "wheel_down", "wheel_left", "wheel_right"}
 
 KEY_ALIASES: dict[str, str] = {
     "escape": "esc",
@@ -96,12 +110,126 @@ def canonical_key(name: str) -> str:
     return KEY_ALIASES.get(low, low)
 
 
+def _hotkey_name(spec: str, action: str) -> str:
+    """Canonical form of one hotkey (``f8`` or ``ctrl+t``); ConfigError naming it otherwise."""
+    where = f"hotkeys.{action}"
+    if not isinstance(spec, str):
+        raise ConfigError(f"{where}: a hotkey is a key name string, got {spec!r}")
+    low = spec.strip().lower()
+    chord = low.startswith(CHORD_PREFIX)
+    key = canonical_key(low[len(CHORD_PREFIX):] if chord else low)
+    if not key or "+" in key or any(c.isspace() for c in key):
+        raise ConfigError(f"{where}: {spec!r} is not a key name: give a key like \"f8\" or a "
+                          "chord \"ctrl+<key>\" (Ctrl is the only chord modifier)")
+    if key in _NOT_KEYBOARD or key in PAD_BUTTONS:
+        raise ConfigError(f"{where}: {spec!r} is not a keyboard key (hotkeys are keys)")
+    if key == "ctrl":
+        raise ConfigError(f"{where}: {spec!r}: Ctrl is the chord modifier, not a hotkey on its "
+                          "own (give ctrl+<key>)")
+    return CHORD_PREFIX + key if chord else key
+
+
+@dataclass(frozen=True)
+class Hotkeys:
+    """The keys that drive the recorder; each action has zero or more (an empty tuple: disabled).
+
+    A hotkey is a canonical key name (``"f8"``) or a Ctrl chord (``"ctrl+t"``). Single keys never
+    reach the action stream; the key of a chord is only swallowed while Ctrl is held.
+    """
+
+    toggle: tuple[str, ...] = ("f8",)
+    resume: tuple[str, ...] = ("f6", "ctrl+t")
+    pause: tuple[str, ...] = ("f7", "ctrl+p")
+
+    def __post_init__(self) -> None:
+        seen: dict[str, str] = {}
+        for action in HOTKEY_ACTIONS:
+            names = getattr(self, action)
+            if isinstance(names, str):
+                names = (names,) if names.strip() else ()
+            fixed = tuple(_hotkey_name(n, action) for n in names)
+            for n in fixed:
+                if n in seen:
+                    raise ConfigError(f"hotkeys: {n} is both the {seen[n]} and the {action} "
+                                      "hotkey: give each key one action")
+                seen[n] = action
+            object.__setattr__(self, action, fixed)
+        both = sorted(set(self.keys) & set(self.chords))
+        if both:
+            raise ConfigError(f"hotkeys: {both[0]} is both a hotkey and the key of the chord "
+                              f"ctrl+{both[0]}: drop one of them")
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """Single-key hotkeys: key name -> action."""
+        return {n: a for a in HOTKEY_ACTIONS for n in getattr(self, a) if "+" not in n}
+
+    @property
+    def chords(self) -> dict[str, str]:
+        """Ctrl chords: the key pressed with Ctrl -> action."""
+        return {n[len(CHORD_PREFIX):]: a for a in HOTKEY_ACTIONS for n in getattr(self, a)
+                if n.startswith(CHORD_PREFIX)}
+
+    def without_chords(self) -> Hotkeys:
+        """These hotkeys with every Ctrl chord dropped (``record --no-chord-hotkeys``)."""
+        return Hotkeys(**{a: tuple(n for n in getattr(self, a) if "+" not in n)
+                          for a in HOTKEY_ACTIONS})
+
+    def describe(self) -> str:
+        """Human summary, e.g. ``F8 toggles, F6 / Ctrl+T resume, F7 / Ctrl+P pause``."""
+        def pretty(name: str) -> str:
+            chord = name.startswith(CHORD_PREFIX)
+            key = name[len(CHORD_PREFIX):] if chord else name
+            key = key.upper() if len(key) <= 3 else key.capitalize()
+            return "Ctrl+" + key if chord else key
+
+        verbs = {"toggle": "toggles", "resume": "resume", "pause": "pause"}
+        parts = [" / ".join(map(pretty, getattr(self, a))) + " " + verbs[a]
+                 for a in HOTKEY_ACTIONS if getattr(self, a)]
+        return ", ".join(parts) if parts else "no hotkeys"
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """The form stored in ``meta.json`` (and accepted in a layout file)."""
+        return {a: list(getattr(self, a)) for a in HOTKEY_ACTIONS}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Hotkeys:
+        """Parse a ``hotkeys`` table: action -> key, list of keys, or ``""`` / ``[]``."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"hotkeys must be a table like {{toggle = \"f8\"}}, got {data!r}")
+        unknown = sorted(set(data) - set(HOTKEY_ACTIONS))
+        if unknown:
+            raise ConfigError(f"hotkeys.{unknown[0]} is not a hotkey action: give "
+                              f"{', '.join(HOTKEY_ACTIONS)}")
+        fields: dict[str, tuple[str, ...]] = {}
+        for action, value in data.items():
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list):
+                raise ConfigError(f"hotkeys.{action}: give a key name or a list of them, "
+                                  f"got {value!r}")
+            for n in items:
+                if not isinstance(n, str):
+                    raise ConfigError(f"hotkeys.{action}: a hotkey is a key name string, "
+                                      f"got {n!r}")
+            fields[action] = tuple(n for n in items if n.strip())
+        return cls(**fields)
+
+
+DEFAULT_HOTKEYS = Hotkeys()
+# The default single-key hotkeys (a layout checks against its own :class:`Hotkeys`).
+HOTKEY_KEYS: frozenset[str] = frozenset(DEFAULT_HOTKEYS.keys)
+
+
 @dataclass(frozen=True)
 class KeyLayout:
-    """An ordered set of key names; column ``k`` of the action arrays is ``keys[k]``."""
+    """An ordered set of key names; column ``k`` of the action arrays is ``keys[k]``.
+
+    ``hotkeys`` are the recorder's hotkeys for this layout; its single keys cannot be columns.
+    """
 
     keys: tuple[str, ...] = DEFAULT_KEYS
     name: str = "default"
+    hotkeys: Hotkeys = DEFAULT_HOTKEYS
     _index: dict[str, int] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -111,10 +239,11 @@ class KeyLayout:
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
             raise ConfigError(f"key layout '{self.name}' lists keys twice: {', '.join(dupes)}")
-        hot = sorted(HOTKEY_KEYS.intersection(keys))
+        hot = sorted(set(self.hotkeys.keys).intersection(keys))
         if hot:
             raise ConfigError(
-                f"key layout '{self.name}' uses recorder hotkeys {', '.join(hot)}: remove them"
+                f"key layout '{self.name}' uses recorder hotkeys {', '.join(hot)}: remove them "
+                "or remap the hotkeys (hotkeys = {...} in the layout file)"
             )
         object.__setattr__(self, "keys", keys)
         object.__setattr__(self, "_index", {k: i for i, k in enumerate(keys)})
@@ -135,16 +264,26 @@ class KeyLayout:
 
     def to_dict(self) -> dict[str, object]:
         """The form stored in ``meta.json``."""
-        return {"name": self.name, "keys": list(self.keys)}
+        return {"name": self.name, "keys": list(self.keys), "hotkeys": self.hotkeys.to_dict()}
+
+    def with_hotkeys(self, hotkeys: Hotkeys) -> KeyLayout:
+        """A copy of the layout with other hotkeys (checked against the keys again)."""
+        return KeyLayout(keys=self.keys, name=self.name, hotkeys=hotkeys)
 
     @classmethod
     def from_meta(cls, data: dict[str, object] | Sequence[str]) -> KeyLayout:
-        """Rebuild the layout stored in ``meta.json`` (a dict or a bare list of names)."""
+        """Rebuild the layout stored in ``meta.json`` (a dict or a bare list of names).
+
+        A session written before hotkeys were configurable has no ``hotkeys``: the defaults.
+        """
         if isinstance(data, dict):
             keys = data.get("keys")
             if not isinstance(keys, list):
                 raise ConfigError("meta.json layout has no 'keys' list")
-            return cls(keys=tuple(str(k) for k in keys), name=str(data.get("name", "custom")))
+            hotkeys = (Hotkeys.from_dict(data["hotkeys"]) if "hotkeys" in data
+                       else DEFAULT_HOTKEYS)
+            return cls(keys=tuple(str(k) for k in keys), name=str(data.get("name", "custom")),
+                       hotkeys=hotkeys)
         return cls(keys=tuple(str(k) for k in data), name="custom")
 
 
@@ -179,10 +318,11 @@ def load_layout(path: str | Path) -> KeyLayout:
     """
     p = Path(path)
     data = read_toml(p, "layout")
-    unknown = sorted(set(data) - {"keys", "name"})
+    unknown = sorted(set(data) - {"keys", "name", "hotkeys"})
     if unknown:
         raise ConfigError(f"layout file {p}: {unknown[0]} is not a layout setting: "
-                          "give keys = [...] and optionally name = \"...\"")
+                          "give keys = [...] and optionally name = \"...\" and "
+                          "hotkeys = {...}")
     keys = data.get("keys")
     if not isinstance(keys, list):
         raise ConfigError(f"layout file {p} needs a 'keys' list of key names")
@@ -194,6 +334,7 @@ def load_layout(path: str | Path) -> KeyLayout:
     if not isinstance(name, str):
         raise ConfigError(f"layout file {p}: name must be a string, got {name!r}")
     try:
-        return KeyLayout(keys=tuple(keys), name=name)
+        hotkeys = Hotkeys.from_dict(data["hotkeys"]) if "hotkeys" in data else DEFAULT_HOTKEYS
+        return KeyLayout(keys=tuple(keys), name=name, hotkeys=hotkeys)
     except ConfigError as exc:
         raise ConfigError(f"layout file {p}: {exc}") from exc

@@ -3,17 +3,19 @@
 Every listener hands its events to :meth:`InputRouter.push` (from the listener's own thread). The
 router, still on that thread and at event time:
 
-1. turns hotkeys into ``control`` events (docs/architecture.md 5.2: F8 toggle, F6 resume, F7 pause,
-   Ctrl+T resume, Ctrl+P pause) and swallows the keys that formed them;
+1. turns hotkeys into ``control`` events and swallows the keys that formed them. The hotkeys are a
+   :class:`~nitrogen_capture.keylayout.Hotkeys` (the layout's; by default docs/architecture.md
+   5.2: F8 toggle, F6 resume, F7 pause, Ctrl+T resume, Ctrl+P pause);
 2. drops keys and buttons that are not in the layout (privacy: they are never queued);
 3. drops input while the target window does not have focus, checked *now*, not by a slow poll.
    A release of a key whose press was forwarded always passes, so no key sticks "held";
 4. appends what is left to a thread-safe queue that the recorder drains each tick.
 
-A Ctrl press is held back for up to :data:`CHORD_HOLD_NS` (keeping its original timestamp): if
-T or P follows while Ctrl is down, the chord is a hotkey and neither key reaches the action
-stream. The recorder bins with a delay longer than that hold, so a held-back press still lands in
-the right frame.
+When there are chord hotkeys, a Ctrl press is held back for up to :data:`CHORD_HOLD_NS` (keeping
+its original timestamp): if a chord's key (T or P by default) follows while Ctrl is down, the
+chord is a hotkey and neither key reaches the action stream. The recorder bins with a delay
+longer than that hold, so a held-back press still lands in the right frame. Without chord hotkeys
+Ctrl is a plain key and is never held back.
 """
 
 from __future__ import annotations
@@ -24,15 +26,13 @@ from collections import deque
 from collections.abc import Callable
 
 from ..events import BUTTON, CONTROL, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
-from ..keylayout import HOTKEY_KEYS, KeyLayout
+from ..keylayout import Hotkeys, KeyLayout
 
-__all__ = ["CHORD_HOLD_NS", "HOTKEY_ACTIONS", "InputRouter"]
+__all__ = ["CHORD_HOLD_NS", "InputRouter"]
 
 log = logging.getLogger(__name__)
 
 CHORD_HOLD_NS = 250_000_000
-HOTKEY_ACTIONS: dict[str, str] = {"f8": "toggle", "f6": "resume", "f7": "pause"}
-CHORD_ACTIONS: dict[str, str] = {"t": "resume", "p": "pause"}
 _GATED = (KEY, BUTTON, WHEEL, MOTION, PAD_BUTTON, PAD_AXIS)
 
 
@@ -42,14 +42,17 @@ class InputRouter:
     Args:
         layout: keys to keep.
         is_focused: called at event time; ``False`` drops the event (privacy).
-        hotkeys: recognise the recorder hotkeys (off: every key is plain input).
+        hotkeys: the recorder hotkeys to recognise; None means the layout's
+            (``Hotkeys(toggle=(), resume=(), pause=())``: every key is plain input).
     """
 
     def __init__(self, layout: KeyLayout, is_focused: Callable[[], bool] = lambda: True,
-                 *, hotkeys: bool = True) -> None:
+                 *, hotkeys: Hotkeys | None = None) -> None:
         self.layout = layout
         self.is_focused = is_focused
-        self.hotkeys = hotkeys
+        self.hotkeys = layout.hotkeys if hotkeys is None else hotkeys
+        self._keys = self.hotkeys.keys
+        self._chords = self.hotkeys.chords
         self._queue: deque[InputEvent] = deque()
         self._lock = threading.Lock()
         self._forwarded_held: set[tuple[str, str]] = set()
@@ -64,17 +67,19 @@ class InputRouter:
     def push(self, event: InputEvent) -> None:
         """Route one event (thread-safe)."""
         with self._lock:
-            if event.device == KEY and self.hotkeys and self._hotkey(event):
+            if event.device == KEY and self._hotkey(event):
                 return
             self._route(event)
 
     def _hotkey(self, ev: InputEvent) -> bool:
         """Handle hotkeys and the Ctrl hold-back; True when ``ev`` was consumed."""
         code, pressed = ev.code, ev.value > 0
-        if code in HOTKEY_KEYS:
+        if code in self._keys:
             if pressed:
-                self._control(HOTKEY_ACTIONS[code], ev.t_ns)
+                self._control(self._keys[code], ev.t_ns)
             return True
+        if not self._chords:
+            return False
         if code in self._swallowed:
             if not pressed:
                 self._swallowed.discard(code)
@@ -90,12 +95,12 @@ class InputRouter:
             if self._pending_ctrl is not None:  # a plain Ctrl tap: let press and release through
                 self._flush_pending()
             return False
-        if pressed and self._ctrl_down and code in CHORD_ACTIONS:
+        if pressed and self._ctrl_down and code in self._chords:
             if self._pending_ctrl is not None:  # the Ctrl of a chord never reaches the stream
                 self._pending_ctrl = None
                 self._swallowed.add("ctrl")
             self._swallowed.add(code)
-            self._control(CHORD_ACTIONS[code], ev.t_ns)
+            self._control(self._chords[code], ev.t_ns)
             return True
         self._flush_pending()
         return False

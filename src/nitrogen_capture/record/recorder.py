@@ -27,6 +27,7 @@ from ..capture.base import FrameSource
 from ..clock import FramePacer, now_ns
 from ..codecs.pool import EncodeResult, EncoderPool
 from ..config import RecordConfig
+from ..cues import get_cue_backend
 from ..errors import CaptureError, EncodeError, TargetError
 from ..events import CONTROL, InputEvent
 from ..inputs.base import InputSource
@@ -88,7 +89,11 @@ class Recorder:
         self.inputs = inputs
         self.paths = SessionPaths(config.out)
         self.frame_store = open_frame_store(self.paths.root, meta.frame_format)
-        self.router = InputRouter(config.layout, target.is_focused)
+        self.router = InputRouter(config.layout, target.is_focused,
+                                  hotkeys=config.layout.hotkeys)
+        # Start/pause/resume/stop cues: play() hands off and returns at once (cues/base.py).
+        self.cue = get_cue_backend(config.cue)
+        self._cued_start = False
         self.meta = meta
         self._stop = threading.Event()
         self.stop_reason = "stopped"
@@ -186,8 +191,12 @@ class Recorder:
         try:
             if self._user_paused:
                 self._set_paused("start", 0, t0)
+            else:
+                self._cue_recording()
             last_tick = self._loop(wt, t0)
         finally:
+            self.cue.play("stop")
+            self.cue.close()
             self._stop_inputs()
             self.source.close()
             self._post_events(wt, t0, last_tick)
@@ -293,12 +302,19 @@ class Recorder:
         assert self._writer_thread is not None
         self._writer_thread.post("pause", t_ns - self._t_start, tick, reason)
         log.info("paused (%s)", reason)
+        if reason != "start":  # waiting for the first hotkey is not a pause the player made
+            self.cue.play("pause")
 
     def _set_resumed(self, tick: int, t_ns: int) -> None:
         self._pause_reason = None
         assert self._writer_thread is not None
         self._writer_thread.post("resume", t_ns - self._t_start, tick)
         log.info("recording")
+        self._cue_recording()
+
+    def _cue_recording(self) -> None:
+        self.cue.play("resume" if self._cued_start else "start")
+        self._cued_start = True
 
     def _refresh_target(self) -> bool:
         """Follow the window; False when it is gone (the recording then stops)."""
