@@ -44,6 +44,7 @@ from typing import Any
 from ..bounds import number_check
 from ..errors import ConfigError, NitrogenCaptureError, PlatformError
 from ..keylayout import DEFAULT_LAYOUT, load_layout
+from ..xdisplay import no_display_message
 from .check import CheckReport, check_session
 from .game import GRAB_TOGGLE_KEY
 from .player import Player, TruthLog, make_script
@@ -178,9 +179,10 @@ def _display(options: DemoOptions) -> Iterator[str]:
     if options.display:
         yield options.display
     elif options.visible:
+        message = no_display_message()
         display = os.environ.get("DISPLAY")
-        if not display:
-            raise PlatformError("--visible needs an X display: DISPLAY is not set")
+        if message is not None or not display:
+            raise PlatformError(f"--visible needs an X display: {message or 'DISPLAY is not set'}")
         yield display
     else:
         with xvfb(options.size) as display:

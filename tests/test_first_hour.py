@@ -1,0 +1,78 @@
+"""A researcher's first hour: the hints the commands give on the way (tier 0, no display).
+
+The end of ``record`` (where the merged files are, the next commands), ``convert``'s output size
+line and uint8 default, the demo summary's explanations, and the one message for a missing X
+display or a Wayland session.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_run import run_cli
+from nitrogen_capture.errors import PlatformError
+from nitrogen_capture.xdisplay import check_x11_display, no_display_message
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 is Linux here")
+
+
+def _no_x(monkeypatch: pytest.MonkeyPatch, wayland: bool) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
+    if wayland:
+        monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    else:
+        monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+
+
+@linux_only
+def test_display_message_for_x11_and_wayland() -> None:
+    assert no_display_message({"DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0"}) is None
+    assert no_display_message({}) == "no X display: set DISPLAY or run under Xvfb"
+    for env in ({"WAYLAND_DISPLAY": "wayland-0"}, {"XDG_SESSION_TYPE": "wayland"}):
+        msg = no_display_message(env)
+        assert msg is not None
+        assert "native Wayland capture is not supported yet" in msg
+        assert "Proton/Wine" in msg and "DISPLAY=:0" in msg
+    with pytest.raises(PlatformError, match="XWayland"):
+        check_x11_display({"WAYLAND_DISPLAY": "wayland-0"})
+
+
+@linux_only
+@pytest.mark.parametrize("wayland", [False, True])
+@pytest.mark.parametrize("command", [["record", "--window-title", "x"], ["windows"]])
+def test_record_and_windows_without_x_display(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        wayland: bool, command: list[str]) -> None:
+    _no_x(monkeypatch, wayland)
+    args = [*command, "--out", str(tmp_path / "s")] if command[0] == "record" else command
+    r = run_cli(capsys, *args)
+    line = r.one_line_error(1, "native Wayland capture is not supported yet"
+                            if wayland else "no X display: set DISPLAY or run under Xvfb")
+    if wayland:
+        assert "DISPLAY=:0" in line
+    assert not (tmp_path / "s").exists()
+
+
+@linux_only
+def test_xi2_raw_motion_without_x_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("Xlib")
+    from nitrogen_capture.inputs._xi2_raw import _open_display
+
+    _no_x(monkeypatch, wayland=True)
+    with pytest.raises(PlatformError, match="native Wayland capture is not supported yet"):
+        _open_display(None)
+
+
+@linux_only
+def test_demo_visible_without_x_display(monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    _no_x(monkeypatch, wayland=True)
+    r = run_cli(capsys, "demo", "--visible", "--out", str(tmp_path / "d"))
+    line = r.one_line_error(1, "--visible needs an X display",
+                            "native Wayland capture is not supported yet")
+    assert "DISPLAY=:0" in line
