@@ -76,3 +76,21 @@ def test_demo_visible_without_x_display(monkeypatch: pytest.MonkeyPatch,
     line = r.one_line_error(1, "--visible needs an X display",
                             "native Wayland capture is not supported yet")
     assert "DISPLAY=:0" in line
+
+
+def test_record_ends_with_the_session_and_the_next_commands(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "my runs" / "S"
+    r = run_cli(capsys, "record", "--source", "synthetic", "--region", "0", "0", "64", "48",
+                "--fps", "60", "--max-frames", "6", "--start-immediately",
+                "--status-interval", "0", "--out", str(root))
+    assert r.code == 0, r.err
+    q = f"'{root}'"  # a path with a space is quoted, ready to paste
+    assert r.out.splitlines()[-5:] == [
+        f"session: {root}  (the merged files above are in this folder)",
+        "next:",
+        f"  nitrogen-capture validate --root {q}",
+        f"  nitrogen-capture preview --root {q}",
+        f"  nitrogen-capture convert --root {q} --out '{root}.pt'",
+    ]
+    assert r.out.splitlines()[-6].startswith("merged 6 frames from 1 chunk(s) into actions.npy")
