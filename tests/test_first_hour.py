@@ -94,3 +94,49 @@ def test_record_ends_with_the_session_and_the_next_commands(
         f"  nitrogen-capture convert --root {q} --out '{root}.pt'",
     ]
     assert r.out.splitlines()[-6].startswith("merged 6 frames from 1 chunk(s) into actions.npy")
+
+
+def test_convert_defaults_to_uint8_and_says_the_size_first(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    torch = pytest.importorskip("torch")
+    from nitrogen_capture.export import ConvertSettings, NitrogenDataset, load
+    from nitrogen_capture.export.nitrogen import human_bytes, pt_size_estimate
+    from session_factory import make_session
+
+    assert ConvertSettings(root=tmp_path, out=tmp_path / "o.pt").obs_dtype == "uint8"
+    session = make_session(tmp_path / "sess", (8, 7, 5))
+    out = tmp_path / "c.pt"
+    r = run_cli(capsys, "convert", "--root", str(session.root), "--out", str(out),
+                "--img-size", "16", "--seq-len", "4", "--no-progress")
+    assert r.code == 0, r.err
+    first, last = r.out.splitlines()[0], r.out.splitlines()[-1]
+    estimate = pt_size_estimate(17, 16, "uint8", 4, 25)
+    assert estimate == 17 * (3 * 16 * 16 + 4 * 25 * 4 + 64)
+    assert first == f"writing ~{human_bytes(estimate)} to {out}"
+    assert last.startswith("wrote 17 windows in 1 file(s)")
+    # The estimate is the tensors' bytes; the file adds only a small header and the meta.
+    assert estimate <= out.stat().st_size < estimate + 64 * 1024
+    assert load(out)["obs"].dtype == torch.uint8
+    obs, _ = NitrogenDataset(out)[0]  # the loader hands out float in [0, 1]
+    assert obs.dtype == torch.float32 and float(obs.max()) <= 1.0
+
+
+def test_convert_to_nitrogen_shim_keeps_float32_unless_told(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runpy
+
+    torch = pytest.importorskip("torch")
+    from nitrogen_capture.export import load
+    from session_factory import make_session
+
+    session = make_session(tmp_path / "sess", (8, 7, 5))
+    shim = str(Path(__file__).resolve().parents[1] / "convert_to_nitrogen.py")
+    for given, dtype in (([], torch.float32), (["--obs-dtype", "uint8"], torch.uint8)):
+        out = tmp_path / f"s{len(given)}.pt"
+        monkeypatch.setattr(sys, "argv", [shim, "--root", str(session.root), "--out", str(out),
+                                          "--img-size", "8", "--seq-len", "4", "--no-progress",
+                                          *given])
+        with pytest.raises(SystemExit) as exc:
+            runpy.run_path(shim, run_name="__main__")
+        assert exc.value.code == 0
+        assert load(out)["obs"].dtype == dtype
