@@ -7,6 +7,8 @@ display or a Wayland session.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -140,3 +142,73 @@ def test_convert_to_nitrogen_shim_keeps_float32_unless_told(
             runpy.run_path(shim, run_name="__main__")
         assert exc.value.code == 0
         assert load(out)["obs"].dtype == dtype
+
+
+def test_demo_summary_explains_each_figure(tmp_path: Path) -> None:
+    from nitrogen_capture.demo.check import CheckReport
+    from nitrogen_capture.demo.runner import DemoResult, format_summary
+
+    res = DemoResult(out=tmp_path, display=":5", record_rc=0, merge_rc=0, validate_rc=0,
+                     report=CheckReport(frames=10, alignment=0.998, alignment_rows=0.992),
+                     files={"timing.png": tmp_path / "demo" / "timing.png"})
+    lines = format_summary(res).splitlines()
+    for figure in ("frames:", "barcodes:", "presses:", "mouse:", "alignment:"):
+        i = next(k for k, ln in enumerate(lines) if ln.startswith(figure))
+        assert lines[i + 1].startswith("  = "), (figure, lines[i + 1])
+    assert "markers agree with actions in 99.8% of frames (row by row 99.2%" in "\n".join(lines)
+    why = next(ln for ln in lines if "the moment the game read its input" in ln)
+    assert "+-1 frame" in why and "without the game's timing" in why
+    assert any(ln.startswith("  = preview.mp4") for ln in lines)
+    assert lines[-1] == "OK"
+    res.preview_error = "PyAV is missing"
+    assert "  preview: not written (PyAV is missing)" in format_summary(res)
+
+
+def test_demo_no_preview_flag() -> None:
+    import argparse
+
+    from nitrogen_capture.demo.runner import add_demo_arguments, options_from_args
+
+    parser = argparse.ArgumentParser()
+    add_demo_arguments(parser)
+    assert options_from_args(parser.parse_args(["--out", "d"])).preview
+    assert not options_from_args(parser.parse_args(["--out", "d", "--no-preview"])).preview
+
+
+def test_demo_preview_step_writes_into_out_demo(tmp_path: Path) -> None:
+    pytest.importorskip("av")
+    from nitrogen_capture.demo.runner import DemoResult, _preview
+    from session_factory import make_session
+
+    session = make_session(tmp_path / "sess", (8, 7, 5))
+    res = DemoResult(out=session.root, display=":5")
+    _preview(session.root, res)
+    assert res.preview_error is None
+    assert res.files["preview.mp4"] == session.root / "demo" / "preview.mp4"
+    assert res.files["timing.png"].is_file() and res.files["preview.mp4"].stat().st_size > 0
+
+
+def test_demo_preview_failure_is_a_note_not_a_crash(tmp_path: Path) -> None:
+    from nitrogen_capture.demo.runner import DemoResult, _preview
+
+    res = DemoResult(out=tmp_path / "missing", display=":5")
+    _preview(tmp_path / "missing", res)
+    assert res.preview_error is not None and "is not a directory" in res.preview_error
+    assert not res.files
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_demo_keeps_the_three_newest_runs(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    names = ["demo-20251231-235959", "demo-20260101-000001", "demo-20260101-000002",
+             "demo-20260102-000000", "demo-20260103-120000"]
+    for name in [*names, "mine"]:
+        (runs / name).mkdir(parents=True)
+    (runs / names[-1] / "big").write_bytes(b"\0" * 2_500_000)
+    makefile = Path(__file__).resolve().parents[1] / "Makefile"
+    r = subprocess.run(["make", "-s", "-f", str(makefile), "demo-prune"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in runs.iterdir()) == [*names[-3:], "mine"]
+    assert r.stdout.strip() == ("kept the 3 newest demo runs in runs/; remove runs/ to free "
+                                "3 MB")
