@@ -59,10 +59,11 @@ demo: setup
 	SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1 $(VENV)/bin/nitrogen-capture demo --out $(DEMO_OUT)
 	@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) demo-prune
 
-# The run names sort by their timestamp: keep the newest DEMO_KEEP, remove the rest.
+# The run names sort by their timestamp: keep the newest DEMO_KEEP runs (the session folder and
+# its NitroGen export runs/demo-*.pt), remove the rest.
 demo-prune:
-	@old=$$(ls -1d runs/demo-* 2>/dev/null | sort -r | tail -n +$$(($(DEMO_KEEP) + 1))); \
-	if [ -n "$$old" ]; then rm -rf $$old; fi; \
+	@old=$$(ls -1d runs/demo-* 2>/dev/null | sed 's/\.pt$$//' | sort -ru | tail -n +$$(($(DEMO_KEEP) + 1))); \
+	for run in $$old; do rm -rf "$$run" "$$run.pt"; done; \
 	if [ -d runs ]; then \
 	  echo "kept the $(DEMO_KEEP) newest demo runs in runs/; remove runs/ to free $$(du -sm runs | cut -f1) MB"; \
 	fi

@@ -204,11 +204,14 @@ def test_make_demo_keeps_the_three_newest_runs(tmp_path: Path) -> None:
              "demo-20260102-000000", "demo-20260103-120000"]
     for name in [*names, "mine"]:
         (runs / name).mkdir(parents=True)
+    for name in names[:2] + names[-1:]:
+        (runs / f"{name}.pt").write_bytes(b"pt")  # the demo's export beside its session
     (runs / names[-1] / "big").write_bytes(b"\0" * 2_500_000)
     makefile = Path(__file__).resolve().parents[1] / "Makefile"
     r = subprocess.run(["make", "-s", "-f", str(makefile), "demo-prune"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in runs.iterdir()) == [*names[-3:], "mine"]
+    assert sorted(p.name for p in runs.iterdir()) == [*names[-3:-1], names[-1],
+                                                      f"{names[-1]}.pt", "mine"]
     assert r.stdout.strip() == ("kept the 3 newest demo runs in runs/; remove runs/ to free "
                                 "3 MB")

@@ -15,8 +15,9 @@ Steps (every one through the same doors a user takes):
 7. write ``preview.mp4`` and ``timing.png`` (:func:`nitrogen_capture.preview.write_preview`,
    unless ``--no-preview``).
 
-The truth files (player log, game log, recorder output), the export and the preview are stored in
-``<out>/demo/``. :func:`format_summary` follows every figure with a line saying what it means.
+The truth files (player log, game log, recorder output) and the preview are stored in
+``<out>/demo/``; the NitroGen export beside the session, in ``<out>.pt`` (:func:`export_path`).
+:func:`format_summary` follows every figure with a line saying what it means.
 
 Stopping: inside :func:`stop_on_signals` (``nitrogen-capture demo`` runs in it) the first SIGINT
 or SIGTERM raises :class:`DemoInterrupted` and later ones are ignored, so the clean-up runs to
@@ -54,7 +55,8 @@ from .player import Player, TruthLog, make_script
 from .xvfb import interrupt, spawn, xvfb
 
 __all__ = [
-    "DemoInterrupted", "DemoOptions", "DemoResult", "add_demo_arguments", "format_summary",
+    "DemoInterrupted", "DemoOptions", "DemoResult", "add_demo_arguments", "export_path",
+    "format_summary",
     "options_from_args", "run_demo", "stop_on_signals",
 ]
 
@@ -328,8 +330,8 @@ def _finish(options: DemoOptions, work: Path, result: DemoResult) -> None:
         result.merge_rc = 0 if merged else 1
         result.validate_rc = _run(cli_command("validate", "--root", str(out)), env, steps)
         if options.convert:
-            target = out / "demo" / "nitrogen.pt"
-            target.parent.mkdir(parents=True, exist_ok=True)
+            # Beside the session, as record's "next:" says: convert refuses an output inside it.
+            target = export_path(out)
             result.convert_rc = _run(cli_command("convert", "--root", str(out), "--out",
                                                  str(target)), env, steps)
             result.converted = target if result.convert_rc == 0 else None
@@ -346,6 +348,11 @@ def _finish(options: DemoOptions, work: Path, result: DemoResult) -> None:
             shutil.copy(work / name, keep / name)
             result.files[name] = keep / name
     result.files["player_truth.json"] = keep / "player_truth.json"
+
+
+def export_path(out: Path) -> Path:
+    """Where the demo's ``convert`` writes: ``<out>.pt`` beside the session folder."""
+    return out.with_name(out.name + ".pt")
 
 
 def _preview(out: Path, result: DemoResult) -> None:
