@@ -10,8 +10,10 @@ PIP    := $(VENV)/bin/pip
 TORCH  ?= torch==2.13.0
 APT_PACKAGES := xvfb x11-utils xdotool xauth
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
+# After a successful `make demo`, older runs/demo-* beyond the newest DEMO_KEEP are removed.
+DEMO_KEEP ?= 3
 
-.PHONY: all setup system-deps venv lint typecheck test test-fast demo bench clean
+.PHONY: all setup system-deps venv lint typecheck test test-fast demo demo-prune bench clean
 
 all: test
 
@@ -55,6 +57,16 @@ test-fast: venv
 
 demo: setup
 	SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1 $(VENV)/bin/nitrogen-capture demo --out $(DEMO_OUT)
+	@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) demo-prune
+
+# The run names sort by their timestamp: keep the newest DEMO_KEEP runs (the session folder and
+# its NitroGen export runs/demo-*.pt), remove the rest.
+demo-prune:
+	@old=$$(ls -1d runs/demo-* 2>/dev/null | sed 's/\.pt$$//' | sort -ru | tail -n +$$(($(DEMO_KEEP) + 1))); \
+	for run in $$old; do rm -rf "$$run" "$$run.pt"; done; \
+	if [ -d runs ]; then \
+	  echo "kept the $(DEMO_KEEP) newest demo runs in runs/; remove runs/ to free $$(du -sm runs | cut -f1) MB"; \
+	fi
 
 bench: setup
 	$(PY) bench/run.py

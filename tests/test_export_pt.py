@@ -40,7 +40,8 @@ def expected_obs(row: int, size: int) -> np.ndarray:
 
 def test_float_export_layout_and_content(session, tmp_path: Path) -> None:
     out = tmp_path / "o.pt"
-    res = convert(ConvertSettings(root=session.root, out=out, seq_len=4, img_size=8))
+    res = convert(ConvertSettings(root=session.root, out=out, seq_len=4, img_size=8,
+                                  obs_dtype="float32"))
     data = torch.load(out, weights_only=True)
     n = 20
     assert res.windows == n - 4 + 1 and res.files == [out]
@@ -63,8 +64,9 @@ def test_float_export_layout_and_content(session, tmp_path: Path) -> None:
 
 def test_uint8_is_the_same_pixels_four_times_smaller(session, tmp_path: Path) -> None:
     f32, u8 = tmp_path / "f.pt", tmp_path / "u.pt"
-    convert(ConvertSettings(root=session.root, out=f32, seq_len=2, img_size=32))
-    convert(ConvertSettings(root=session.root, out=u8, seq_len=2, img_size=32, obs_dtype="uint8"))
+    convert(ConvertSettings(root=session.root, out=f32, seq_len=2, img_size=32,
+                            obs_dtype="float32"))
+    convert(ConvertSettings(root=session.root, out=u8, seq_len=2, img_size=32))  # the default
     a, b = torch.load(f32, weights_only=True), torch.load(u8, weights_only=True)
     assert b["obs"].dtype == torch.uint8 and b["meta"]["obs"]["range"] == "0-255"
     np.testing.assert_array_equal(b["obs"].numpy(), np.rint(a["obs"].numpy() * 255))
@@ -159,7 +161,9 @@ def test_cli_and_shim(session, tmp_path: Path, capsys: pytest.CaptureFixture[str
                            "--seq-len", "4", "--no-progress"], capture_output=True, text=True,
                           timeout=120)
     assert shim.returncode == 0, shim.stderr
-    assert load(tmp_path / "s.pt")["actions"].shape == (17, 4, 25)
+    shimmed = load(tmp_path / "s.pt")
+    assert shimmed["actions"].shape == (17, 4, 25)
+    assert shimmed["obs"].dtype == torch.float32  # the original tool's obs, not convert's uint8
 
 
 def test_import_is_light() -> None:

@@ -75,10 +75,11 @@ def test_record_writes_the_original_layout_merged(tmp_path: Path,
     assert main(["record", *synth(root, 120)]) == 0
     out = capsys.readouterr().out
     assert "recorded 120 frames in 3 chunk(s)" in out
-    assert last_line(out) == (
+    assert (
         "merged 120 frames from 3 chunk(s) into actions.npy, mouse_deltas.npy, "
-        "frame_indices.npy, timestamps.npy, events.npy, dataset.npz, dataset.pt; "
-        f"next: nitrogen-capture validate --root {root}")
+        "frame_indices.npy, timestamps.npy, events.npy, dataset.npz, dataset.pt\n"
+        f"session: {root}  (the merged files above are in this folder)\nnext:\n") in out
+    assert last_line(out) == f"  nitrogen-capture convert --root {root} --out {root}.pt"
     for name in ORIGINAL_LAYOUT:
         assert (root / name).is_file(), name
     assert len(np.load(root / "actions.npy")) == 120
@@ -91,7 +92,8 @@ def test_capture_logger_shim_merges_too(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "capture_logger.py", *synth(root, 120)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert last_line(proc.stdout).startswith("merged 120 frames from 3 chunk(s) into actions.npy")
+    assert "\nmerged 120 frames from 3 chunk(s) into actions.npy" in proc.stdout
+    assert last_line(proc.stdout).startswith("  nitrogen-capture convert --root")
     for name in ORIGINAL_LAYOUT:
         assert (root / name).is_file(), name
     assert_same_as_a_later_merge(root, tmp_path)
@@ -179,6 +181,7 @@ def test_sigint_to_the_process_group_stops_and_merges(tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
     assert proc.returncode == 0, err
-    assert "stopped: SIGINT" in out and last_line(out).startswith("merged ")
+    assert "stopped: SIGINT" in out and "\nmerged " in out
+    assert last_line(out).startswith("  nitrogen-capture convert --root")
     for name in ORIGINAL_LAYOUT:
         assert (root / name).is_file(), name

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any
 
 from .export.keymap import ACTION_SPACES, MAX_MOUSE_SCALE
@@ -62,7 +63,8 @@ def add_parser(sub: Any) -> None:
                         f"{MIN_ACTION_HZ:g}..{MAX_ACTION_HZ:g} Hz (NitroGen: 60); default: the "
                         "session's own per-frame rows")
     p.add_argument("--obs-dtype", choices=OBS_DTYPES, default=conv("obs_dtype"),
-                   help="float32 in [0, 1] (the original) or uint8 (4x smaller)")
+                   help="uint8 0-255 (the default; the loaders return float in [0, 1]) or "
+                        "float32 in [0, 1] (the original tool's, 4x larger)")
     p.add_argument("--shard-frames", type=int, default=conv("shard_frames"),
                    help=f"windows per output file, at most {MAX_SHARD_FRAMES} (0 = one file); "
                         "writes <stem>-NNNNN.pt + <stem>.index.json")
@@ -96,6 +98,12 @@ def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
         video=args.video, game=args.game)
 
 
+def _size_line(estimate: int, out: Path) -> None:
+    from .export.nitrogen import human_bytes
+
+    print(f"writing ~{human_bytes(estimate)} to {out}", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run a conversion from parsed flags; errors propagate as package exceptions."""
     from .errors import SessionError
@@ -108,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         raise SessionError(f"--root {settings.root} is not a directory")
     t0 = time.perf_counter()
     if args.no_progress:
-        result = convert(settings)
+        result = convert(settings, size_note=_size_line)
     else:
         from rich.progress import (
             BarColumn,
@@ -128,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
                 rate = done / max(time.perf_counter() - t0, 1e-9)
                 bar.update(task, completed=done, total=total, rate=f"{rate:.1f} {unit}/s")
 
-            result = convert(settings, progress=progress)
+            result = convert(settings, progress=progress, size_note=_size_line)
     dt = time.perf_counter() - t0
     what = (f"{result.windows} chunks ({result.frames} rows at 60 Hz)"
             if settings.format == "nitrogen-dataset"

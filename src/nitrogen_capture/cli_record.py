@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -273,7 +275,24 @@ def _print_merged(report: MergeReport) -> None:
     for note in report.notes:
         print(note)
     print(f"merged {report.frames} frames from {len(report.chunks)} chunk(s) into "
-          f"{', '.join(report.files)}; next: nitrogen-capture validate --root {report.root}")
+          f"{', '.join(report.files)}")
+    print("\n".join(next_steps(report.root)))
+
+
+def next_steps(root: str | Path) -> list[str]:
+    """Where the merged files are and the commands that usually come next (the end of record).
+
+    Check the session (``validate``), look at it (``preview``: preview.mp4 and timing.png in the
+    session folder) and export it (``convert`` to ``<session>.pt`` beside the folder).
+    """
+    root = Path(root)
+    q = shlex.quote
+    pt = root.with_name(root.name + ".pt")
+    return [f"session: {root}  (the merged files above are in this folder)",
+            "next:",
+            f"  nitrogen-capture validate --root {q(str(root))}",
+            f"  nitrogen-capture preview --root {q(str(root))}",
+            f"  nitrogen-capture convert --root {q(str(root))} --out {q(str(pt))}"]
 
 
 def run_record(args: argparse.Namespace) -> int:

@@ -23,32 +23,13 @@ from typing import Any, cast
 import cv2
 import numpy as np
 
-from ..errors import CaptureError, PlatformError, missing_dependency
+from ..errors import CaptureError, missing_dependency
+from ..xdisplay import check_x11_display
 from .base import Frame, FrameSource, Region
 
 __all__ = ["MssSource", "check_x11_display", "monitor_regions"]
 
 log = logging.getLogger(__name__)
-
-
-def check_x11_display() -> None:
-    """Raise :class:`PlatformError` when no X server can be reached on Linux.
-
-    A Wayland session without ``DISPLAY`` gets its own message: Wayland forbids global screen and
-    input capture by design, but XWayland windows (games run through SDL/Wine usually are) work
-    when ``DISPLAY`` points at XWayland. Does nothing on other platforms.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    if os.environ.get("DISPLAY"):
-        return
-    if os.environ.get("WAYLAND_DISPLAY") or os.environ.get("XDG_SESSION_TYPE") == "wayland":
-        raise PlatformError(
-            "this is a Wayland session without an X display: Wayland does not allow global screen "
-            "or input capture; run the game under XWayland (most SDL/Wine games are) with DISPLAY "
-            "set, or log in to an X11 session"
-        )
-    raise PlatformError("no X display: set DISPLAY or run under Xvfb")
 
 
 def _new_mss() -> Any:

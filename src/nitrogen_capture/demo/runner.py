@@ -11,9 +11,13 @@ Steps (every one through the same doors a user takes):
    XTEST (:mod:`nitrogen_capture.demo.player`), keeping clear of the first and last moments;
 5. after the recorder stopped (``--seconds``) and merged, stop the game, then ``validate`` and
    ``convert`` (unless ``--no-convert``);
-6. compare everything with the truth (:mod:`nitrogen_capture.demo.check`).
+6. compare everything with the truth (:mod:`nitrogen_capture.demo.check`);
+7. write ``preview.mp4`` and ``timing.png`` (:func:`nitrogen_capture.preview.write_preview`,
+   unless ``--no-preview``).
 
-The truth files (player log, game log, recorder output) are stored in ``<out>/demo/``.
+The truth files (player log, game log, recorder output) and the preview are stored in
+``<out>/demo/``; the NitroGen export beside the session, in ``<out>.pt`` (:func:`export_path`).
+:func:`format_summary` follows every figure with a line saying what it means.
 
 Stopping: inside :func:`stop_on_signals` (``nitrogen-capture demo`` runs in it) the first SIGINT
 or SIGTERM raises :class:`DemoInterrupted` and later ones are ignored, so the clean-up runs to
@@ -44,13 +48,15 @@ from typing import Any
 from ..bounds import number_check
 from ..errors import ConfigError, NitrogenCaptureError, PlatformError
 from ..keylayout import DEFAULT_LAYOUT, load_layout
+from ..xdisplay import no_display_message
 from .check import CheckReport, check_session
 from .game import GRAB_TOGGLE_KEY
 from .player import Player, TruthLog, make_script
 from .xvfb import interrupt, spawn, xvfb
 
 __all__ = [
-    "DemoInterrupted", "DemoOptions", "DemoResult", "add_demo_arguments", "format_summary",
+    "DemoInterrupted", "DemoOptions", "DemoResult", "add_demo_arguments", "export_path",
+    "format_summary",
     "options_from_args", "run_demo", "stop_on_signals",
 ]
 
@@ -60,6 +66,7 @@ _LEAD_IN_S = 0.8  # after the recorder's t0, before the first injected event
 _TAIL_S = 0.8  # quiet time before the recorder's --seconds ends
 _RECORDER_STOP_S = 60.0  # a clean stop merges the session: seconds for a long recording
 _GAME_STOP_S = 10.0
+_PREVIEW_SPAN_S = 3660.0  # the whole recording: --seconds is at most an hour
 
 
 class DemoInterrupted(KeyboardInterrupt):
@@ -112,6 +119,7 @@ class DemoOptions:
             grab taken before that warp would count the warp as relative motion.
         hotkeys: (seconds after the script start, hotkey name) to inject, e.g. ``(2.0, "f7")``.
         convert: run ``convert`` after merge and validate.
+        preview: write ``preview.mp4`` and ``timing.png`` into ``<out>/demo/``.
     """
 
     out: Path
@@ -128,6 +136,7 @@ class DemoOptions:
     mouse: bool = True
     convert: bool = True
     layout: Path | None = None
+    preview: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
@@ -160,6 +169,7 @@ class DemoResult:
     game_log: dict[str, Any] | None = None
     report: CheckReport | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    preview_error: str | None = None  # why the preview was not written (it fails no check)
 
     @property
     def ok(self) -> bool:
@@ -178,9 +188,10 @@ def _display(options: DemoOptions) -> Iterator[str]:
     if options.display:
         yield options.display
     elif options.visible:
+        message = no_display_message()
         display = os.environ.get("DISPLAY")
-        if not display:
-            raise PlatformError("--visible needs an X display: DISPLAY is not set")
+        if message is not None or not display:
+            raise PlatformError(f"--visible needs an X display: {message or 'DISPLAY is not set'}")
         yield display
     else:
         with xvfb(options.size) as display:
@@ -319,13 +330,15 @@ def _finish(options: DemoOptions, work: Path, result: DemoResult) -> None:
         result.merge_rc = 0 if merged else 1
         result.validate_rc = _run(cli_command("validate", "--root", str(out)), env, steps)
         if options.convert:
-            target = out / "demo" / "nitrogen.pt"
-            target.parent.mkdir(parents=True, exist_ok=True)
+            # Beside the session, as record's "next:" says: convert refuses an output inside it.
+            target = export_path(out)
             result.convert_rc = _run(cli_command("convert", "--root", str(out), "--out",
                                                  str(target)), env, steps)
             result.converted = target if result.convert_rc == 0 else None
         if result.merge_rc == 0:
             result.report = check_session(out, result.truth, result.game_log)
+            if options.preview:
+                _preview(out, result)
     keep = out / "demo"
     keep.mkdir(parents=True, exist_ok=True)
     if result.truth is not None:
@@ -335,6 +348,25 @@ def _finish(options: DemoOptions, work: Path, result: DemoResult) -> None:
             shutil.copy(work / name, keep / name)
             result.files[name] = keep / name
     result.files["player_truth.json"] = keep / "player_truth.json"
+
+
+def export_path(out: Path) -> Path:
+    """Where the demo's ``convert`` writes: ``<out>.pt`` beside the session folder."""
+    return out.with_name(out.name + ".pt")
+
+
+def _preview(out: Path, result: DemoResult) -> None:
+    """preview.mp4 + timing.png of the whole recording into ``<out>/demo/`` (as ``preview``)."""
+    from ..preview import write_preview
+
+    try:
+        written = write_preview(out, out / "demo", seconds=_PREVIEW_SPAN_S, progress=False)
+    except (NitrogenCaptureError, OSError) as exc:  # PyAV missing, a full disk: say so, go on
+        result.preview_error = str(exc)
+        return
+    if written.video is not None:
+        result.files["preview.mp4"] = written.video
+    result.files["timing.png"] = written.timing
 
 
 # Record flags the demo passes through unchanged: (flag, takes a value).
@@ -364,6 +396,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grab", action="store_true",
                         help="the game grabs the pointer (relative mouse mode) throughout")
     parser.add_argument("--no-convert", action="store_true", help="skip the NitroGen export")
+    parser.add_argument("--no-preview", action="store_true",
+                        help="skip preview.mp4 and timing.png (written into OUT/demo/)")
     parser.add_argument("--layout", type=Path, default=None, help="key layout TOML")
     rec = parser.add_argument_group("passed to record")
     for flag, takes_value in _RECORD_FLAGS:
@@ -387,11 +421,12 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
     return DemoOptions(out=args.out, seconds=args.seconds, fps=args.fps, size=args.size,
                        visible=args.visible, seed=args.seed, grab=args.grab,
                        convert=not args.no_convert, layout=args.layout,
+                       preview=not args.no_preview,
                        record_args=(*extra, *args.record_arg))
 
 
 def format_summary(result: DemoResult) -> str:
-    """The human summary ``nitrogen-capture demo`` prints."""
+    """The human summary ``nitrogen-capture demo`` prints: each figure, then what it means."""
     lines = [f"demo session: {result.out}  (display {result.display}, game PID {result.game_pid})"]
     steps = [f"record {result.record_rc}", f"merge {result.merge_rc}",
              f"validate {result.validate_rc}"]
@@ -404,20 +439,47 @@ def format_summary(result: DemoResult) -> str:
             f"frames: {r.frames} written, {r.frames_counted} counted by the recorder, "
             f"{r.dropped_ticks} dropped ticks; {r.fps_achieved:.2f} fps achieved "
             f"(target {r.fps_target:g})",
+            "  = rows of the merged arrays, which must equal the frames on disk and the "
+            "recorder's own count; a dropped tick is a capture period skipped after a late "
+            "grab; the rate is measured over the recorded spans and must be within 1% of the "
+            "target",
             f"barcodes: {r.barcodes_read}/{r.frames} read, {r.barcodes_backwards} backwards",
+            "  = the game draws its frame number as a barcode; every stored frame must decode "
+            "and the numbers must never go back (the game runs at ~60 fps, so repeats and skips "
+            "between captured frames are normal)",
             f"presses: {r.presses_injected} injected, {r.presses_events} logged, "
             f"{r.presses_actions} in the action arrays, {r.presses_game} counted by the game",
+            "  = key presses the scripted player sent through XTEST outside pauses, press events "
+            "in the recorded events, rising edges of actions.npy, and presses the game saw "
+            "itself (with hotkey chords and pauses); the first three must be equal",
             f"mouse: injected {r.mouse_injected}, recorded {r.mouse_recorded}, "
             + (f"game (pointer grabbed) {r.mouse_game}" if result.grabbed
                else "game: not counted (the pointer was not grabbed; --grab counts it)"),
+            "  = sums of raw mouse motion (dx, dy) sent by the player and summed from "
+            "mouse_deltas.npy (they must be equal), and what the game got while it held the "
+            "pointer",
             f"alignment: markers agree with actions in {r.alignment:.1%} of frames "
             f"(row by row {r.alignment_rows:.1%}; {r.frames_game_stalled} frames of a stalled "
             "game left out)",
+            "  = a frame agrees when the held-key markers the game drew match the recorded "
+            "actions within +-1 frame of the moment the game read its input (from the game's "
+            "log; at least 98% needed); row by row compares each frame with its own row, "
+            "without the game's timing, so the game's drawing lag counts against it; frames "
+            "drawn while the game's loop stalled (a busy machine) are left out of the first "
+            "figure",
         ]
         lines += [f"PROBLEM: {p}" for p in r.problems]
     for name, path in sorted(result.files.items()):
         lines.append(f"  {name}: {path}")
+    if "preview.mp4" in result.files or "timing.png" in result.files:
+        lines.append("  = preview.mp4 shows the frames with the recorded keys and mouse drawn "
+                     "beside them (check the alignment by eye); timing.png plots frame "
+                     "intervals and input activity")
+    if result.preview_error is not None:
+        lines.append(f"  preview: not written ({result.preview_error})")
     if result.converted is not None:
         lines.append(f"  NitroGen export: {result.converted}")
+        lines.append("  = the training windows `nitrogen-capture convert` made (uint8 obs, "
+                     "actions, meta); load them with nitrogen_capture.export.NitrogenDataset")
     lines.append("OK" if result.ok else "FAILED: see the problems and logs above")
     return "\n".join(lines)

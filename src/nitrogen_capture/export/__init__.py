@@ -18,7 +18,7 @@ from .keymap import (
     map_rows,
 )
 from .loader import NitrogenDataset, load
-from .nitrogen import ConvertResult, Progress, convert_pt
+from .nitrogen import ConvertResult, Progress, SizeNote, convert_pt
 from .settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
 from .source import FreeBytes, disk_free
 from .windows import WindowPlan, plan_windows
@@ -45,10 +45,14 @@ __all__ = [
 
 
 def convert(settings: ConvertSettings, *, progress: Progress | None = None,
-            free_bytes: FreeBytes = disk_free) -> ConvertResult:
-    """Convert a session as ``settings`` says (``.pt`` or ``nitrogen-dataset``)."""
+            free_bytes: FreeBytes = disk_free, size_note: SizeNote | None = None) -> ConvertResult:
+    """Convert a session as ``settings`` says (``.pt`` or ``nitrogen-dataset``).
+
+    ``size_note(bytes, path)`` is called with the estimated output size before a ``.pt`` export
+    writes anything (the dataset tree does not call it).
+    """
     if settings.format == "nitrogen-dataset":
         from .dataset_tree import convert_dataset
 
         return convert_dataset(settings, progress=progress, free_bytes=free_bytes)
-    return convert_pt(settings, progress=progress, free_bytes=free_bytes)
+    return convert_pt(settings, progress=progress, free_bytes=free_bytes, size_note=size_note)

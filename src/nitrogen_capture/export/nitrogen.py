@@ -1,7 +1,7 @@
 """The NitroGen ``.pt`` export (the original ``convert_to_nitrogen.py``, docs/architecture.md 8.4).
 
-Output: a dict with ``obs`` (M, 3, H, W) RGB (float32 in [0, 1], or uint8 with
-``--obs-dtype uint8``; the whole frame squashed with INTER_AREA, no crop), ``actions`` (M, T, D)
+Output: a dict with ``obs`` (M, 3, H, W) RGB (uint8 0-255 by default, float32 in [0, 1] with
+``--obs-dtype float32``; the whole frame squashed with INTER_AREA, no crop), ``actions`` (M, T, D)
 float32 and ``meta`` (every parameter, the action names, the source session, and the
 frame/window index map). With ``--shard-frames N`` the windows are split over numbered files
 ``<stem>-00000.pt ...`` listed in ``<stem>.index.json``.
@@ -34,13 +34,16 @@ from .resample import step_ns
 from .source import ConvertSettings, ExportSource, FreeBytes, disk_free
 from .windows import WindowPlan, plan_windows
 
-__all__ = ["PT_FORMAT", "ConvertResult", "Progress", "convert_pt", "human_bytes", "shard_paths"]
+__all__ = ["PT_FORMAT", "ConvertResult", "Progress", "SizeNote", "convert_pt", "human_bytes",
+           "pt_size_estimate", "shard_paths"]
 
 log = logging.getLogger(__name__)
 PT_FORMAT = "nitrogen-capture.nitrogen-pt"
 INDEX_FORMAT = "nitrogen-capture.nitrogen-pt-shards"
 Progress = Callable[[int, int], None]
 """Progress callback: ``(frames done, frames total)``."""
+SizeNote = Callable[[int, Path], None]
+"""Called once before anything is written: ``(estimated bytes, output path)``."""
 
 
 @dataclass
@@ -69,6 +72,13 @@ def shard_paths(out: Path, shards: int) -> tuple[list[Path], Path | None]:
         return [out], None
     return ([out.with_name(f"{out.stem}-{k:05d}.pt") for k in range(shards)],
             out.with_name(f"{out.stem}.index.json"))
+
+
+def pt_size_estimate(windows: int, img_size: int, obs_dtype: str, seq_len: int,
+                     action_dim: int) -> int:
+    """Bytes of a ``.pt`` export: windows x (obs + actions) plus ~64 bytes of meta a window."""
+    obs = 3 * img_size * img_size * np.dtype(obs_dtype).itemsize
+    return windows * (obs + seq_len * action_dim * 4 + 64)
 
 
 def check_space(out: Path, needed: int, free_bytes: FreeBytes, what: str) -> None:
@@ -136,8 +146,12 @@ def _meta(src: ExportSource, plan: WindowPlan, sel: slice, shard: int, shards: i
 
 
 def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
-               free_bytes: FreeBytes = disk_free) -> ConvertResult:
-    """Write the ``.pt`` export (or its shards and index) described by ``settings``."""
+               free_bytes: FreeBytes = disk_free,
+               size_note: SizeNote | None = None) -> ConvertResult:
+    """Write the ``.pt`` export (or its shards and index) described by ``settings``.
+
+    ``size_note`` gets the estimated size (:func:`pt_size_estimate`) before the first byte.
+    """
     # A session being recorded or merged is refused (docs/format.md, "Lock").
     check_not_locked(SessionPaths(settings.root), "convert")
     src = ExportSource(settings)
@@ -156,10 +170,11 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
         if p.exists() and not settings.overwrite:
             raise ExportError(f"{p} already exists: pass --overwrite or choose another --out")
     d = len(src.action_names)
-    item = np.dtype(settings.obs_dtype).itemsize
-    needed = m * (3 * size * size * item + settings.seq_len * d * 4 + 64) + n_shards * (1 << 20)
-    check_space(settings.out, needed, free_bytes,
+    estimate = pt_size_estimate(m, size, settings.obs_dtype, settings.seq_len, d)
+    check_space(settings.out, estimate + n_shards * (1 << 20), free_bytes,
                 f"{m} windows of {settings.obs_dtype} 3x{size}x{size} + {settings.seq_len}x{d}")
+    if size_note is not None:
+        size_note(estimate, index or settings.out)
     settings.out.parent.mkdir(parents=True, exist_ok=True)
     log.info("converting %s: %d windows in %d file(s)", settings.root, m, n_shards)
     transform = obs_transform(size, settings.obs_dtype)

@@ -47,7 +47,7 @@ class ConvertSettings:
     action_space: str = "nitrogen"
     action_shift: int = 0
     action_hz: float | None = None
-    obs_dtype: str = "float32"
+    obs_dtype: str = "uint8"
     shard_frames: int = 0
     keymap: Path | None = None
     input_source: str = "auto"

@@ -31,6 +31,7 @@ from typing import Any
 from ..clock import now_ns
 from ..errors import InputError, PlatformError, missing_dependency
 from ..events import MOTION, InputEvent
+from ..xdisplay import check_x11_display
 from .base import InputSource
 
 __all__ = ["XI2RawMotion", "decode_raw_event", "probe_xi2"]
@@ -69,8 +70,8 @@ def _open_display(display: str | None) -> Any:
         import Xlib.error
     except ImportError as exc:
         raise missing_dependency("python-xlib", "x11", "Raw mouse motion") from exc
-    if display is None and not os.environ.get("DISPLAY"):
-        raise PlatformError("no X display: set DISPLAY or run under Xvfb")
+    if display is None:
+        check_x11_display()
     try:
         return Xlib.display.Display(display)
     except (Xlib.error.DisplayError, OSError) as exc:

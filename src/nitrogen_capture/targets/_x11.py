@@ -24,9 +24,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ..capture._mss import check_x11_display
 from ..capture.base import Region
 from ..errors import ConfigError, PlatformError, missing_dependency
+from ..xdisplay import check_x11_display
 from .base import WindowBackend, WindowInfo
 
 __all__ = ["X11WindowBackend"]
