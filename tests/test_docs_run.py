@@ -2,7 +2,9 @@
 
 The marker is one line right above the fence: ``<!-- run -->`` takes the language from the fence
 (``bash``/``sh``/``shell`` or ``python``), ``<!-- run: bash -->`` / ``<!-- run: python -->``
-names it when the fence does not. Unmarked blocks are illustrative (README, "Development").
+names it when the fence does not. Unmarked blocks are illustrative (README, "Development"); a
+``bash``/``python`` block that cannot run here carries ``<!-- not run: REASON -->`` instead, so a
+new block without either fails the fast test below.
 
 Each file's blocks run in order in one scratch directory, so a block sees what the blocks above it
 wrote, the way a reader follows the page. The directory holds the README's example session
@@ -37,6 +39,7 @@ LANGUAGES = {"bash": "bash", "sh": "bash", "shell": "bash", "python": "python", 
 BLOCK_TIMEOUT_S = 120
 
 _MARKER = re.compile(r"^<!--\s*run(?::\s*(?P<lang>\w+))?\s*-->\s*$")
+_NOT_RUN = re.compile(r"^<!--\s*not run:\s*\S.*-->\s*$")
 _FENCE = re.compile(r"^```(?P<info>\S*)")
 
 
@@ -50,29 +53,50 @@ class Block:
     code: str
 
     def where(self) -> str:
-        return f"{self.path.relative_to(ROOT)}:{self.line}"
+        return f"{_shown(self.path)}:{self.line}"
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def marked_blocks(path: Path) -> list[Block]:
-    """The marked blocks of one Markdown file; a malformed marker fails with its line."""
+    """The marked blocks of one Markdown file, checking every marker and shell/python fence.
+
+    Fails with the line when a run marker is not right above a fence or names an unknown
+    language, and when a ``bash``/``python`` block has neither ``<!-- run -->`` nor
+    ``<!-- not run: REASON -->`` above it (a new block must decide).
+    """
     lines = path.read_text(encoding="utf-8").splitlines()
+    name = _shown(path)
     blocks: list[Block] = []
     i = 0
     while i < len(lines):
-        m = _MARKER.match(lines[i])
-        i += 1
-        if not m:
+        run = _MARKER.match(lines[i])
+        if run:
+            fence = _FENCE.match(lines[i + 1]) if i + 1 < len(lines) else None
+            assert fence, f"{name}:{i + 1}: a run marker must be right above a ``` fence"
+            i += 1
             continue
-        where = f"{path.relative_to(ROOT)}:{i}"
-        fence = _FENCE.match(lines[i]) if i < len(lines) else None
-        assert fence, f"{where}: a run marker must be right above a ``` fence"
-        name = m["lang"] or fence["info"]
-        assert name in LANGUAGES, f"{where}: run marker on a block of language {name!r}"
+        fence = _FENCE.match(lines[i])
+        if not fence:
+            i += 1
+            continue
         end = i + 1
         while end < len(lines) and not lines[end].startswith("```"):
             end += 1
-        assert end < len(lines), f"{where}: the marked block is never closed"
-        blocks.append(Block(path, i + 1, LANGUAGES[name], "\n".join(lines[i + 1:end]) + "\n"))
+        assert end < len(lines), f"{name}:{i + 1}: the block is never closed"
+        above = lines[i - 1] if i else ""
+        marker = _MARKER.match(above)
+        if marker:
+            lang = marker["lang"] or fence["info"]
+            assert lang in LANGUAGES, f"{name}:{i + 1}: run marker on a {lang!r} block"
+            code = "\n".join(lines[i + 1:end]) + "\n"
+            blocks.append(Block(path, i + 1, LANGUAGES[lang], code))
+        elif fence["info"] in LANGUAGES:
+            assert _NOT_RUN.match(above), (
+                f"{name}:{i + 1}: a {fence['info']} block needs <!-- run --> or "
+                "<!-- not run: REASON --> on the line above")
         i = end + 1
     return blocks
 
@@ -102,6 +126,29 @@ def test_markers_are_well_formed_and_counted() -> None:
     counts = {p.name: len(marked_blocks(p)) for p in DOC_FILES}
     print(f"marked blocks: {counts}")
     assert sum(counts.values()) >= MIN_BLOCKS, counts
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("<!-- run -->\ntext\n```bash\ntrue\n```\n", "right above"),
+    ("<!-- run -->\n```json\n{}\n```\n", "run marker on a 'json' block"),
+    ("```bash\ntrue\n```\n", "needs <!-- run --> or <!-- not run"),
+    ("<!-- not run: -->\n```python\npass\n```\n", "needs <!-- run --> or <!-- not run"),
+    ("<!-- run -->\n```bash\ntrue\n", "never closed"),
+])
+def test_marker_mistakes_fail(tmp_path: Path, text: str, problem: str) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text(text, encoding="utf-8")
+    with pytest.raises(AssertionError, match=re.escape(problem)):
+        marked_blocks(doc)
+
+
+def test_marker_forms(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text("<!-- run: bash -->\n```\necho a\n```\n\n<!-- run -->\n```python\n"
+                   "print(1)\n```\n<!-- not run: needs a game -->\n```bash\nx\n```\n"
+                   "```\na tree\n```\n", encoding="utf-8")
+    assert [(b.lang, b.line, b.code) for b in marked_blocks(doc)] == [
+        ("bash", 2, "echo a\n"), ("python", 7, "print(1)\n")]
 
 
 @pytest.fixture(scope="module")
