@@ -22,7 +22,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "src" / "nitrogen_capture"
 # Non-Python files the package needs at run time; a new one must be listed here and shipped.
-DATA_FILES = {"py.typed", "data/default_keymap.toml"}
+DATA_FILES = {"py.typed", "data/default_keymap.toml", "data/cue_start.wav", "data/cue_pause.wav",
+              "data/cue_stop.wav"}
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +102,8 @@ def test_installed_wheel_imports_from_target_and_loads_its_data(
     )
     out = _run([sys.executable, "-c", code], tmp_path, _env(installed)).splitlines()
     assert Path(out[0]).resolve().is_relative_to(installed.resolve()), out[0]
-    assert out[1] == "default_keymap.toml", out
+    assert out[1] == ",".join(sorted(f.removeprefix("data/") for f in DATA_FILES
+                                     if f.startswith("data/"))), out
 
 
 def test_installed_wheel_records_and_merges(installed: Path, tmp_path: Path) -> None:
