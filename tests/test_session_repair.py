@@ -170,3 +170,14 @@ def test_two_open_chunks_first_one_short(tmp_path):
     assert [w.message[:15] for w in rep.warnings] == ["1 dropped ticks"]
     assert r.segments() == [(0, 6), (6, 10)]
     assert merge_session(b.root).frames == 10
+
+
+def test_repair_measures_the_fps_the_dead_recorder_could_not(tmp_path):
+    b = make_session(tmp_path / "s", (5, 4, 6), open_last=True)
+    meta = json.loads(b.paths.meta.read_text())
+    assert meta["fps"]["achieved"] is None
+    repair_session(b.root)
+    r = SessionReader(b.root)
+    fps = r.meta.fps_achieved
+    assert fps is not None and fps == r.meta.measured_fps()
+    assert abs(fps - 30.0) < 0.5  # the factory's frames are 1/30 s apart

@@ -66,8 +66,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("record", help="record a game window (frames + input)",
                        description="Record frames at a locked FPS plus keyboard, mouse and "
                                    "gamepad input into a chunked session directory, then merge "
-                                   "it. Starts paused: F8 toggles, F6 or Ctrl+T resume, F7 or "
-                                   "Ctrl+P pause.")
+                                   "it. Starts paused: by default F8 toggles, F6 or Ctrl+T "
+                                   "resume, F7 or Ctrl+P pause (remap them in the layout TOML).")
     p.add_argument("--out", type=path_arg, help="new session directory")
     p.add_argument("--fps", type=float, default=rec("fps"),
                    help="target capture rate, 0.001..240 (default %(default)g)")

@@ -333,16 +333,9 @@ class Recorder:
 
     def _finish_meta(self, writer: SessionWriter, wt: WriterThread) -> None:
         meta = self.meta
-        chunks = meta.chunks
         frames = meta.frames_listed
-        paused_ns = sum(p.end_t_ns - p.start_t_ns for p in meta.pauses)
-        if frames > 1:
-            span = chunks[-1].last_t_ns - chunks[0].first_t_ns - paused_ns
-            achieved = (frames - 1) / (span / 1e9) if span > 0 else 0.0
-        else:
-            achieved = 0.0
         ms = sorted(writer.encode_ms)
-        meta.fps_achieved = round(achieved, 3)
+        meta.fps_achieved = meta.measured_fps()
         meta.status = "complete" if not writer.open_chunks else "interrupted"
         meta.stop_reason = self.stop_reason
         if meta.encoder is not None:
