@@ -191,3 +191,20 @@ def _write_journal(paths: SessionPaths, idx: int, first_row: int, fi: np.ndarray
     recs.sort(key=lambda x: (x[0], x[1]))
     lines += [r[2] for r in recs]
     paths.journal(idx).write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+def chunk_to_video(root: Path, chunk: int, first_row: int, rows: int) -> None:
+    """Replace a chunk's PNG folder by a lossless FFV1 MKV of the same frames (needs PyAV)."""
+    import shutil
+
+    import av
+
+    path = root / "frames" / f"chunk_{chunk:03d}.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=30)
+        stream.width, stream.height, stream.pix_fmt = W, H, "bgr0"
+        for r in range(rows):
+            frame = av.VideoFrame.from_ndarray(frame_image(first_row + r), format="bgr24")
+            out.mux(stream.encode(frame.reformat(format="bgr0")))
+        out.mux(stream.encode(None))
+    shutil.rmtree(root / "frames" / f"chunk_{chunk:03d}", ignore_errors=True)

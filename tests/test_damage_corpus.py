@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from nitrogen_capture.cli import main
-from session_factory import H, W, frame_image, make_session
+from session_factory import chunk_to_video, frame_image, make_session
 
 MERGE_OUTPUTS = {"actions.npy", "mouse_deltas.npy", "frame_indices.npy", "timestamps.npy",
                  "events.npy", "gamepad.npy", "dataset.npz", "dataset.pt", "meta.json"}
@@ -354,24 +354,10 @@ CASES: list[Case] = [
 
 
 # -- video chunks (PyAV) -------------------------------------------------------------------------
-def _to_video(root: Path, chunk: int, first_row: int, rows: int) -> None:
-    import av
-
-    path = root / "frames" / f"chunk_{chunk:03d}.mkv"
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("ffv1", rate=30)
-        stream.width, stream.height, stream.pix_fmt = W, H, "bgr0"
-        for r in range(rows):
-            frame = av.VideoFrame.from_ndarray(frame_image(first_row + r), format="bgr24")
-            out.mux(stream.encode(frame.reformat(format="bgr0")))
-        out.mux(stream.encode(None))
-    shutil.rmtree(root / "frames" / f"chunk_{chunk:03d}", ignore_errors=True)
-
-
 def _make_video(root: Path, sizes: tuple[int, ...]) -> None:
     row = 0
     for i, n in enumerate(sizes, start=1):
-        _to_video(root, i, row, n)
+        chunk_to_video(root, i, row, n)
         row += n
     meta = json.loads((root / "meta.json").read_text())
     meta["frame_format"] = {"kind": "video", "codec": "ffv1", "ext": "mkv"}
@@ -389,7 +375,7 @@ def _png_as_mkv(root: Path, outside: Path) -> None:
 
 VIDEO_CASES: list[Case] = [
     Case("video-ok", lambda root, out: None, codes(0, 0, 0, 0), video=True),
-    Case("video-short", lambda root, out: _to_video(root, 2, 5, 2),
+    Case("video-short", lambda root, out: chunk_to_video(root, 2, 5, 2),
          codes(merge=0), video=True, says="chunk_002.mkv"),
     Case("video-png-inside", _png_as_mkv, codes(merge=0), video=True, says="chunk_002.mkv"),
     Case("video-link", link_out("frames/chunk_002.mkv"), ALL_FAIL, video=True,

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 
 from nitrogen_capture.session import SessionReader, repair_session, validate_session
-from session_factory import H, W, frame_image, make_session
+from session_factory import chunk_to_video, frame_image, make_session
 
 av = pytest.importorskip("av")
-
-
-def _to_video(b, chunk: int, first_row: int, rows: int) -> None:
-    """Replace a chunk's PNG folder by a lossless FFV1 MKV of the same frames."""
-    path = b.paths.chunk_video(chunk)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("ffv1", rate=30)
-        stream.width, stream.height, stream.pix_fmt = W, H, "bgr0"
-        for r in range(rows):
-            frame = av.VideoFrame.from_ndarray(frame_image(first_row + r), format="bgr24")
-            out.mux(stream.encode(frame.reformat(format="bgr0")))
-        out.mux(stream.encode(None))
-    shutil.rmtree(b.paths.chunk_frames_dir(chunk), ignore_errors=True)
 
 
 def _video_meta(b) -> None:
@@ -37,8 +23,8 @@ def _video_meta(b) -> None:
 
 def test_video_session_reads_and_validates(tmp_path):
     b = make_session(tmp_path / "s", (3, 2))
-    _to_video(b, 1, 0, 3)
-    _to_video(b, 2, 3, 2)
+    chunk_to_video(b.root, 1, 0, 3)
+    chunk_to_video(b.root, 2, 3, 2)
     _video_meta(b)
     r = SessionReader(b.root)
     got = list(r.iter_frames())
@@ -48,15 +34,15 @@ def test_video_session_reads_and_validates(tmp_path):
     assert r.segments() == [(0, 5)]
     assert validate_session(b.root).ok
     # One frame short in the video: validate says so.
-    _to_video(b, 2, 3, 1)
+    chunk_to_video(b.root, 2, 3, 1)
     errs = [p.message for p in validate_session(b.root).errors]
     assert errs == ["chunk_002.mkv has 1 frames, meta.json says 2"]
 
 
 def test_open_video_chunk_keeps_decodable_frames(tmp_path):
     b = make_session(tmp_path / "s", (3, 4), open_last=True)
-    _to_video(b, 1, 0, 3)
-    _to_video(b, 2, 3, 3)  # 4 rows journaled, the encoder died after 3 frames
+    chunk_to_video(b.root, 1, 0, 3)
+    chunk_to_video(b.root, 2, 3, 3)  # 4 rows journaled, the encoder died after 3 frames
     _video_meta(b)
     (rc,) = repair_session(b.root).recovered
     assert rc.rows_kept == 3 and rc.journal_frames == 4

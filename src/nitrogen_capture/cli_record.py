@@ -15,12 +15,10 @@ already says to run ``merge``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shlex
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -45,6 +43,7 @@ from .cues import CUE_BACKENDS
 from .inputs import BACKENDS as INPUT_BACKENDS
 from .inputs._live import GAMEPAD_BACKENDS
 from .session.meta_parts import CONTROLLERS
+from .stopsignals import handling_stop_signals
 
 if TYPE_CHECKING:
     from .record import Recorder, RecordResult
@@ -53,7 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["SOURCES", "add_parser", "run_record", "run_windows"]
 
 SOURCES: tuple[str, ...] = ("screen", "synthetic")
-_SignalHandler = Callable[[int, FrameType | None], None]
 
 
 def add_parser(sub: Any) -> None:
@@ -206,17 +204,6 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         cue=args.cue, chord_hotkeys=args.chord_hotkeys)
 
 
-@contextlib.contextmanager
-def _on_signals(handler: _SignalHandler) -> Iterator[None]:
-    """Handle SIGINT and SIGTERM with ``handler`` inside the block, then restore the old ones."""
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
@@ -234,7 +221,7 @@ def _record(recorder: Recorder, config: RecordConfig) -> RecordResult:
               "Ctrl+C stops", file=sys.stderr)
     stop_status = threading.Event()
     status_thread = threading.Thread(target=status.run, args=(stop_status,), daemon=True)
-    with _on_signals(stop):
+    with handling_stop_signals(stop):
         status_thread.start()
         try:
             return recorder.run()
@@ -304,7 +291,7 @@ def run_record(args: argparse.Namespace) -> int:
     config = _config(args)
     # Outside the recording (opening the backends, the final merge) Ctrl+C and SIGTERM
     # interrupt; during it they stop the recorder cleanly.
-    with _on_signals(_interrupt):
+    with handling_stop_signals(_interrupt):
         result = _record(build_recorder(config), config)  # a failed stop raises: no merge
         try:
             print(_summary(result), flush=True)

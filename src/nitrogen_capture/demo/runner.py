@@ -48,6 +48,7 @@ from typing import Any
 from ..bounds import number_check
 from ..errors import ConfigError, NitrogenCaptureError, PlatformError
 from ..keylayout import DEFAULT_LAYOUT, load_layout
+from ..stopsignals import handling_stop_signals
 from ..xdisplay import no_display_message
 from .check import CheckReport, check_session
 from .game import GRAB_TOGGLE_KEY
@@ -93,12 +94,8 @@ def stop_on_signals() -> Iterator[None]:
             received.append(signum)
             interrupt(DemoInterrupted(signum))  # held back while a child is being started
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with handling_stop_signals(handler):
         yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 @dataclass(frozen=True)
