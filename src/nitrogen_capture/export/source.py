@@ -82,7 +82,7 @@ class ExportSource:
 
     def segments(self) -> list[tuple[int, int]]:
         """Contiguous row runs: no pause, no dropped ticks, every frame on disk."""
-        return self.reader.segments()
+        return self.reader.segments(frame_indices=self.arrays["frame_indices"])
 
     def map(self, actions: npt.NDArray[Any], mouse: npt.NDArray[Any],
             gamepad: npt.NDArray[Any] | None) -> npt.NDArray[np.float32]:

@@ -364,11 +364,17 @@ class SessionReader:
         out["events"] = np.concatenate(events) if events else np.zeros(0, EVENT_DTYPE)
         return out
 
-    def segments(self, min_length: int = 1) -> list[tuple[int, int]]:
-        """Contiguous merged-row runs: no pause, no tick gap, frame on disk (:func:`segments`)."""
-        fi = [self.checked_arrays(c)["frame_indices"] for c in self.included_chunks()]
-        ok = [self.frames_present(c) for c in self.included_chunks()]
-        if not fi:
+    def segments(self, min_length: int = 1,
+                 frame_indices: npt.NDArray[Any] | None = None) -> list[tuple[int, int]]:
+        """Contiguous merged-row runs: no pause, no tick gap, frame on disk (:func:`segments`).
+
+        ``frame_indices``: the included chunks' merged frame indices when the caller already
+        loaded them (:meth:`concat_arrays`), so they are not read and checked a second time.
+        """
+        chunks = self.included_chunks()
+        if not chunks:
             return []
-        return segments(np.concatenate(fi), valid=np.concatenate(ok), pauses=self.pauses,
-                        min_length=min_length)
+        fi = (np.concatenate([self.checked_arrays(c)["frame_indices"] for c in chunks])
+              if frame_indices is None else frame_indices)
+        ok = np.concatenate([self.frames_present(c) for c in chunks])
+        return segments(fi, valid=ok, pauses=self.pauses, min_length=min_length)
