@@ -43,20 +43,16 @@ class CueBackend:
 
     def __init__(self) -> None:
         self._pending: queue.Queue[str | None] = queue.Queue(MAX_PENDING)
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self._closed = False
+        # Started here, when the recorder is built, not on the first cue: that one comes from
+        # the capture thread, which must only queue it.
+        self._thread = threading.Thread(target=self._work, daemon=True, name=f"cue-{self.name}")
+        self._thread.start()
 
     def play(self, event: str) -> None:
         """Signal ``event`` (one of :data:`CUE_EVENTS`) without waiting for it."""
         if self._closed:
             return
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._work, daemon=True,
-                                                    name=f"cue-{self.name}")
-                    self._thread.start()
         try:
             self._pending.put_nowait(event)
         except queue.Full:
@@ -67,10 +63,9 @@ class CueBackend:
         if self._closed:
             return
         self._closed = True
-        if self._thread is not None:
-            # A full queue: the worker is a daemon thread, it ends with the process.
-            with contextlib.suppress(queue.Full):
-                self._pending.put_nowait(None)
+        # A full queue: the worker is a daemon thread, it ends with the process.
+        with contextlib.suppress(queue.Full):
+            self._pending.put_nowait(None)
 
     def _work(self) -> None:
         while (event := self._pending.get()) is not None:
@@ -88,6 +83,9 @@ class NullCue(CueBackend):
     """No cue at all (``--cue none``, or nothing on this machine can play one)."""
 
     name = "none"
+
+    def __init__(self) -> None:  # no worker thread: there is nothing to play
+        self._closed = True
 
     def play(self, event: str) -> None:
         """Do nothing."""
