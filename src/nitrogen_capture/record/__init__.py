@@ -76,7 +76,8 @@ def base_meta(config: RecordConfig, target: Target, source_name: str,
         tool={"name": "nitrogen-capture", "version": __version__},
         platform={"system": platform.system(), "release": platform.release(),
                   "machine": platform.machine(), "python": platform.python_version()},
-        capture=CaptureInfo(source_name, dict(details), _quad(region.to_list()), region.size,
+        capture=CaptureInfo(source_name, dict(details),
+                            (region.left, region.top, region.right, region.bottom), region.size,
                             config.target.monitor),
         target=described, labels=labels,
         input=InputInfo(tuple(s.name for s in inputs), any(s.raw_motion for s in inputs),
@@ -86,10 +87,6 @@ def base_meta(config: RecordConfig, target: Target, source_name: str,
         clock=ClockInfo("monotonic", None,
                         _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")),
         command=tuple(sys.argv[1:]))
-
-
-def _quad(v: list[int]) -> tuple[int, int, int, int]:
-    return (v[0], v[1], v[2], v[3])
 
 
 def build_recorder(config: RecordConfig, *, region: Region | None = None,
