@@ -136,7 +136,7 @@ def test_interrupted_final_merge_leaves_whole_files_and_one_line(
         signum: signal.Signals) -> None:
     from nitrogen_capture.session import merge as merge_module
 
-    real_write = merge_module._write_temp
+    real_write = merge_module.write_new
     saved: list[str] = []
 
     def write_then_interrupt(tmp: Path, data: Any) -> None:
@@ -145,7 +145,7 @@ def test_interrupted_final_merge_leaves_whole_files_and_one_line(
         real_write(tmp, data)
         saved.append(tmp.name)
 
-    monkeypatch.setattr(merge_module, "_write_temp", write_then_interrupt)
+    monkeypatch.setattr(merge_module, "write_new", write_then_interrupt)
     root = tmp_path / "S"
     assert main(["record", *synth(root, 20)]) == 130
     captured = capsys.readouterr()

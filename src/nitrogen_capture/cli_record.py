@@ -272,9 +272,11 @@ def next_steps(root: str | Path) -> list[str]:
     Check the session (``validate``), look at it (``preview``: preview.mp4 and timing.png in the
     session folder) and export it (``convert`` to ``<session>.pt`` beside the folder).
     """
+    from .export.settings import pt_beside
+
     root = Path(root)
     q = shlex.quote
-    pt = root.with_name(root.name + ".pt")
+    pt = pt_beside(root)
     return [f"session: {root}  (the merged files above are in this folder)",
             "next:",
             f"  nitrogen-capture validate --root {q(str(root))}",

@@ -16,7 +16,8 @@ Steps (every one through the same doors a user takes):
    unless ``--no-preview``).
 
 The truth files (player log, game log, recorder output) and the preview are stored in
-``<out>/demo/``; the NitroGen export beside the session, in ``<out>.pt`` (:func:`export_path`).
+``<out>/demo/``; the NitroGen export beside the session, in ``<out>.pt``
+(:func:`~nitrogen_capture.export.settings.pt_beside`).
 :func:`format_summary` follows every figure with a line saying what it means.
 
 Stopping: inside :func:`stop_on_signals` (``nitrogen-capture demo`` runs in it) the first SIGINT
@@ -47,6 +48,7 @@ from typing import Any
 
 from ..bounds import number_check
 from ..errors import ConfigError, NitrogenCaptureError, PlatformError
+from ..export.settings import pt_beside
 from ..keylayout import DEFAULT_LAYOUT, load_layout
 from ..stopsignals import handling_stop_signals
 from ..xdisplay import no_display_message
@@ -56,7 +58,7 @@ from .player import Player, TruthLog, make_script
 from .xvfb import interrupt, spawn, xvfb
 
 __all__ = [
-    "DemoInterrupted", "DemoOptions", "DemoResult", "add_demo_arguments", "export_path",
+    "DemoInterrupted", "DemoOptions", "DemoResult", "add_demo_arguments",
     "format_summary",
     "options_from_args", "run_demo", "stop_on_signals",
 ]
@@ -328,7 +330,7 @@ def _finish(options: DemoOptions, work: Path, result: DemoResult) -> None:
         result.validate_rc = _run(cli_command("validate", "--root", str(out)), env, steps)
         if options.convert:
             # Beside the session, as record's "next:" says: convert refuses an output inside it.
-            target = export_path(out)
+            target = pt_beside(out)
             result.convert_rc = _run(cli_command("convert", "--root", str(out), "--out",
                                                  str(target)), env, steps)
             result.converted = target if result.convert_rc == 0 else None
@@ -345,11 +347,6 @@ def _finish(options: DemoOptions, work: Path, result: DemoResult) -> None:
             shutil.copy(work / name, keep / name)
             result.files[name] = keep / name
     result.files["player_truth.json"] = keep / "player_truth.json"
-
-
-def export_path(out: Path) -> Path:
-    """Where the demo's ``convert`` writes: ``<out>.pt`` beside the session folder."""
-    return out.with_name(out.name + ".pt")
 
 
 def _preview(out: Path, result: DemoResult) -> None:

@@ -16,7 +16,8 @@ from ..bounds import number_check
 from ..errors import ConfigError
 from .keymap import ACTION_SPACES, mouse_checks
 
-__all__ = ["FORMATS", "INPUT_SOURCES", "MAX_STEPS", "OBS_DTYPES", "ConvertSettings"]
+__all__ = ["FORMATS", "INPUT_SOURCES", "MAX_STEPS", "OBS_DTYPES", "ConvertSettings",
+           "pt_beside"]
 
 FORMATS: tuple[str, ...] = ("pt", "nitrogen-dataset")
 # The file suffix each format writes (None: a directory).
@@ -103,3 +104,11 @@ class ConvertSettings:
                 "action_hz": self.action_hz, "obs_dtype": self.obs_dtype,
                 "shard_frames": self.shard_frames, "input_source": self.input_source,
                 "format": self.format}
+
+
+def pt_beside(session: Path) -> Path:
+    """The ``.pt`` a session's export is suggested to go to: ``<session>.pt`` beside its folder.
+
+    Beside, not inside: convert refuses an output inside its input session.
+    """
+    return session.with_name(session.name + ".pt")

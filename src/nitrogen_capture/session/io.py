@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["atomic_save_npy", "atomic_write_bytes", "atomic_write_json", "inside",
-           "is_plain_file", "set_aside"]
+           "is_plain_file", "set_aside", "temp_path", "write_new"]
 
 
 def inside(path: Path, root: Path) -> bool:
@@ -37,25 +37,41 @@ def is_plain_file(path: Path) -> bool:
         return False
 
 
-def _open_new(tmp: Path) -> Any:
-    # A temporary left by a crash (or planted as a link) is removed, never written through.
+def temp_path(path: Path) -> Path:
+    """The temporary name ``path`` is written under before it is renamed into place."""
+    return path.with_name(f".{path.name}.tmp")
+
+
+def write_new(tmp: Path, data: bytes | npt.ArrayLike, *, fsync: bool = True) -> None:
+    """Write ``data`` (bytes, or an array saved as .npy without pickling) to a new file ``tmp``.
+
+    A temporary left by a crash (or planted as a link) is removed first and never written
+    through; the file is flushed and fsynced before it may be renamed into place.
+    """
     tmp.unlink(missing_ok=True)
-    return open(tmp, "xb")
-
-
-def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
-    """Replace ``path`` with ``data`` atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with _open_new(tmp) as f:
+    with open(tmp, "xb") as f:
+        if isinstance(data, bytes):
             f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
+        else:
+            np.save(f, np.asarray(data), allow_pickle=False)
+        if fsync:
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _replace_with(path: Path, data: bytes | npt.ArrayLike, *, fsync: bool = True) -> None:
+    tmp = temp_path(path)
+    try:
+        write_new(tmp, data, fsync=fsync)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)  # e.g. disk full: leave no half-written temporary behind
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically."""
+    _replace_with(path, data, fsync=fsync)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -65,16 +81,7 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 def atomic_save_npy(path: Path, array: npt.ArrayLike) -> None:
     """Save ``array`` as .npy at ``path`` atomically (never pickles)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with _open_new(tmp) as f:
-            np.save(f, np.asarray(array), allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    _replace_with(path, np.asarray(array))
 
 
 def set_aside(path: Path, dest_dir: Path) -> Path:

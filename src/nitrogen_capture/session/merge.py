@@ -32,6 +32,7 @@ import numpy.typing as npt
 from ..errors import SessionError, SessionFormatError
 from ..keylayout import PAD_AXES, PAD_BUTTONS
 from .chunkcheck import check_chunk_arrays
+from .io import temp_path, write_new
 from .lock import SessionLock
 from .meta import ChunkEntry, MergedInfo
 from .paths import SessionPaths
@@ -197,10 +198,9 @@ def _write_outputs(root: Path, outputs: list[tuple[Path, bytes | npt.NDArray[Any
     tmps: list[Path] = []
     try:
         for dest, data in outputs:
-            tmp = dest.with_name(f".{dest.name}.tmp")
-            tmp.unlink(missing_ok=True)  # a leftover (or a planted link) is never written into
+            tmp = temp_path(dest)
             tmps.append(tmp)
-            _write_temp(tmp, data)
+            write_new(tmp, data)
     except BaseException as exc:
         for tmp in tmps:
             tmp.unlink(missing_ok=True)
@@ -210,17 +210,6 @@ def _write_outputs(root: Path, outputs: list[tuple[Path, bytes | npt.NDArray[Any
         raise
     for (dest, _), tmp in zip(outputs, tmps, strict=True):
         os.replace(tmp, dest)
-
-
-def _write_temp(tmp: Path, data: bytes | npt.NDArray[Any]) -> None:
-    """Write one output's temporary file (a new file: never through a leftover or a link)."""
-    with open(tmp, "xb") as f:
-        if isinstance(data, bytes):
-            f.write(data)
-        else:
-            np.save(f, data, allow_pickle=False)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _space_message(root: Path, needed: int, free: int) -> str:
