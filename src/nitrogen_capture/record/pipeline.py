@@ -168,9 +168,7 @@ class WriterThread(threading.Thread):
 
     def _end_pause(self, end_tick: int, end_t_rel: int) -> None:
         if self._open_pause is not None:
-            start_tick, start_t, reason = self._open_pause
-            self.writer.meta.pauses.append(Pause(start_tick, max(end_tick, start_tick), start_t,
-                                                 max(end_t_rel, start_t), reason))
+            self.writer.meta.pauses.append(Pause.closed(*self._open_pause, end_tick, end_t_rel))
             self._open_pause = None
 
     # -- binning ----------------------------------------------------------------------------------

@@ -129,6 +129,18 @@ class Pause:
         return dataclasses.asdict(self)
 
     @classmethod
+    def closed(cls, start_tick: int, start_t_ns: int, reason: str,
+               end_tick: int | None = None, end_t_ns: int | None = None) -> Pause:
+        """A pause that began at ``start_*`` and ended at ``end_*`` (None: where it began).
+
+        The one rule for closing a pause, live (the writer thread) and in crash repair (the
+        journal): the end is never before the start.
+        """
+        return cls(start_tick, max(start_tick if end_tick is None else end_tick, start_tick),
+                   start_t_ns, max(start_t_ns if end_t_ns is None else end_t_ns, start_t_ns),
+                   reason)
+
+    @classmethod
     def from_json(cls, o: JsonObject) -> Pause:
         """Parse and check (the end is never before the start)."""
         start, t0 = o.integer("start_tick", lo=0), o.integer("start_t_ns", 0)

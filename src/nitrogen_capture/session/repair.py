@@ -169,9 +169,7 @@ def parse_journal(path: Path) -> Journal:
 def _close_pause(j: Journal, started: tuple[int, int, str] | None, end_tick: int | None,
                  end_t: int | None) -> None:
     if started is not None:
-        tick, t, reason = started
-        j.pauses.append(Pause(tick, max(end_tick if end_tick is not None else tick, tick), t,
-                              max(end_t if end_t is not None else t, t), reason))
+        j.pauses.append(Pause.closed(*started, end_tick, end_t))
 
 
 @dataclass(frozen=True)
