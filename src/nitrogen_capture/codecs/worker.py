@@ -131,7 +131,7 @@ class SlotReader:
     def _segment(self, name: str) -> shared_memory.SharedMemory:
         shm = self._attached.get(name)
         if shm is None:
-            shm = self._attached[name] = shared_memory.SharedMemory(name=name)
+            shm = self._attached[name] = _attach_untracked(name)
         return shm
 
     def frame(self, name: str, shape: tuple[int, ...]) -> npt.NDArray[np.uint8]:
@@ -144,3 +144,24 @@ class SlotReader:
             with contextlib.suppress(BufferError):  # a view still exported: the exit unmaps
                 shm.close()
         self._attached.clear()
+
+
+def _attach_untracked(name: str) -> shared_memory.SharedMemory:
+    """Map the parent's segment ``name`` without registering it with the resource tracker.
+
+    The segment is the parent's: it registers it when it creates it and unregisters it when it
+    unlinks it. Python before 3.13 also registers a segment a process merely attaches to
+    (CPython issue 82300); with the tracker shared by parent and workers, a worker that mapped a
+    segment just as the parent unlinked it would leave a stale registration behind, and the
+    tracker would warn of a "leaked" segment at exit that was in fact already gone.
+    """
+    if sys.version_info >= (3, 13):
+        return shared_memory.SharedMemory(name=name, track=False)  # type: ignore[call-arg]
+    from multiprocessing import resource_tracker
+
+    register = resource_tracker.register
+    resource_tracker.register = lambda *args, **kwargs: None  # the worker maps, never owns
+    try:
+        return shared_memory.SharedMemory(name=name)
+    finally:
+        resource_tracker.register = register
