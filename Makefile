@@ -13,7 +13,7 @@ DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 # After a successful `make demo`, older runs/demo-* beyond the newest DEMO_KEEP are removed.
 DEMO_KEEP ?= 3
 
-.PHONY: all setup system-deps venv lint typecheck test test-fast demo demo-prune bench clean
+.PHONY: all setup system-deps venv lint typecheck test test-fast test-windows wine-tier demo demo-prune bench clean
 
 all: test
 
@@ -43,7 +43,7 @@ venv: $(VENV)/.installed
 setup: system-deps venv
 
 lint: venv
-	$(VENV)/bin/ruff check src tests bench *.py
+	$(VENV)/bin/ruff check src tests tests_wine bench scripts *.py
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --platform win32
 
@@ -54,6 +54,14 @@ test: setup lint
 
 test-fast: venv
 	$(VENV)/bin/pytest -q -m "not x11 and not slow"
+
+# The Windows tier (docs/windows.md): Debian's Wine, the official Windows CPython and the Windows
+# wheels in .wine-tier/ (built once, ignored by git), then the tests_wine/ suite under Xvfb.
+wine-tier: setup
+	bash scripts/wine_setup.sh
+
+test-windows: wine-tier
+	SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1 $(VENV)/bin/pytest -q -p no:cacheprovider tests_wine
 
 demo: setup
 	SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1 $(VENV)/bin/nitrogen-capture demo --out $(DEMO_OUT)
@@ -72,4 +80,4 @@ bench: setup
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build src/*.egg-info
+	rm -rf $(VENV) .wine-tier .mypy_cache .pytest_cache .ruff_cache build src/*.egg-info

@@ -134,6 +134,9 @@ def _setup_logging(debug: bool, verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
+    from . import winecompat
+
+    winecompat.prepare()
     try:
         code = _main(argv)
         sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's final flush
