@@ -112,6 +112,7 @@ def test_session_matches_what_was_injected(recorded: dict[str, Any]) -> None:
 def test_meta_names_the_windows_backends(recorded: dict[str, Any]) -> None:
     meta = json.loads((recorded["out"] / "meta.json").read_text(encoding="utf-8"))
     assert meta["platform"]["system"] == "Windows"
+    assert meta["platform"]["wine"].split(".")[0].isdigit()  # the session says it ran under Wine
     assert meta["target"]["backend"] == "win32"
     assert meta["target"]["title"] == CAPTION
     assert meta["input"]["backends"] == ["pynput", "rawinput"]

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .. import __version__
+from .. import __version__, winecompat
 from ..capture import get_capture_backend
 from ..capture.base import Region
 from ..config import RecordConfig
@@ -71,11 +71,15 @@ def base_meta(config: RecordConfig, target: Target, source_name: str,
     described = target.describe()
     labels = Labels(config.game if config.game is not None else default_game(described),
                     config.notes, config.controller or default_controller(config.gamepad))
+    system = {"system": platform.system(), "release": platform.release(),
+              "machine": platform.machine(), "python": platform.python_version()}
+    wine = winecompat.wine_version()
+    if wine is not None:  # a Windows build under Wine: its capture and input are Wine's
+        system["wine"] = wine
     return SessionMeta(
         layout=config.layout, status="recording",
         tool={"name": "nitrogen-capture", "version": __version__},
-        platform={"system": platform.system(), "release": platform.release(),
-                  "machine": platform.machine(), "python": platform.python_version()},
+        platform=system,
         capture=CaptureInfo(source_name, dict(details),
                             (region.left, region.top, region.right, region.bottom), region.size,
                             config.target.monitor),
