@@ -97,7 +97,11 @@ def test_recorder_exits_cleanly_and_merges(recorded: dict[str, Any]) -> None:
 
 def test_session_matches_what_was_injected(recorded: dict[str, Any]) -> None:
     game_log = json.loads(recorded["game_log"].read_text(encoding="utf-8"))
-    report = check_session(recorded["out"], recorded["truth"], game_log)
+    # +-1 frame as on Linux; the share of frames may dip to ~97.8% (seen once, with 13 stalled
+    # game frames while other Wine programs loaded both cores): under Wine a key reaches the
+    # game and the recorder's hook through wineserver, one more scheduling hop each. 95% still
+    # fails for a label off by one frame systematically (that gives ~86% here).
+    report = check_session(recorded["out"], recorded["truth"], game_log, min_alignment=0.95)
     print(f"\nwine e2e: {report.frames} frames at {report.fps_achieved:.3f} fps "
           f"(target {report.fps_target:g}), {report.dropped_ticks} dropped ticks, "
           f"barcodes {report.barcodes_read}/{report.frames} read, "
