@@ -20,11 +20,13 @@ from nitrogen_capture.errors import (
     ConfigError,
     DependencyError,
     PlatformError,
+    TargetNotFound,
 )
 
 WIN_MODULES = (
     "nitrogen_capture.capture._dxcam",
     "nitrogen_capture.targets._win32",
+    "nitrogen_capture.targets._win32api",
     "nitrogen_capture.inputs._rawinput_win32",
     "nitrogen_capture.inputs._xinput",
 )
@@ -304,6 +306,9 @@ class FakeUser32:
         self.fg: int | None = 0x10
         self.dpi = [False, True, True]
         self.dpi_calls: list[str] = []
+        self.cloaked: set[int] = set()
+        self.awareness: int | None = 0  # DPI_AWARENESS_UNAWARE until a set_* call succeeds
+        self.images: dict[int, str] = {}
 
     def enum_windows(self) -> list[int]:
         return list(self.windows)
@@ -323,6 +328,15 @@ class FakeUser32:
     def pid(self, hwnd: int) -> int | None:
         return self.windows[hwnd][3]
 
+    def is_cloaked(self, hwnd: int) -> bool:
+        return hwnd in self.cloaked
+
+    def process_image(self, pid: int) -> str | None:
+        return self.images.get(pid)
+
+    def dpi_awareness(self) -> int | None:
+        return self.awareness
+
     def client_rect(self, hwnd: int) -> tuple[int, int, int, int] | None:
         rect: tuple[int, int, int, int] | None = self.windows[hwnd][4]
         return rect
@@ -332,14 +346,20 @@ class FakeUser32:
 
     def set_dpi_awareness_context(self) -> bool:
         self.dpi_calls.append("ctx")
+        if self.dpi[0]:
+            self.awareness = 2
         return self.dpi[0]
 
     def set_process_dpi_awareness(self) -> bool:
         self.dpi_calls.append("shcore")
+        if self.dpi[1]:
+            self.awareness = 2
         return self.dpi[1]
 
     def set_process_dpi_aware(self) -> bool:
         self.dpi_calls.append("legacy")
+        if self.dpi[2]:
+            self.awareness = 1
         return self.dpi[2]
 
 
@@ -378,8 +398,11 @@ def test_win32_dpi_awareness_fallback_and_once(fresh_dpi: None) -> None:
     assert first.dpi_awareness == "per-monitor" and api.dpi_calls == ["ctx", "shcore"]
     second = w32.Win32WindowBackend(api, proc_name=lambda pid: None)
     assert second.dpi_awareness == "already set" and api.dpi_calls == ["ctx", "shcore"]
-    api.dpi = [False, False, False]
+    api.dpi, api.awareness = [False, False, False], 0
     assert w32.enable_dpi_awareness(api) == "unchanged"
+    api.dpi_calls.clear()
+    api.awareness = 2  # per-monitor from the start (a manifest; every process under Wine 8)
+    assert w32.enable_dpi_awareness(api) == "per-monitor (already set)" and api.dpi_calls == []
 
 
 def test_win32_client_region_and_process_name() -> None:
@@ -387,3 +410,34 @@ def test_win32_client_region_and_process_name() -> None:
     assert w32.client_region(None) is None and w32.client_region((5, 5, 0, 10)) is None
     assert w32.process_name(os.getpid()) is not None
     assert w32.process_name(2**22 + 12345) is None  # above Linux's pid_max
+
+
+def test_win32_process_name_from_the_os_layer_then_the_fallback(fresh_dpi: None) -> None:
+    api = FakeUser32()
+    api.images = {100: "NOTEPAD.EXE"}
+    fallback: list[int] = []
+
+    def psutil_like(pid: int) -> str | None:
+        fallback.append(pid)
+        return "fallback.exe" if pid == 104 else None
+
+    backend = w32.Win32WindowBackend(api, proc_name=psutil_like)
+    wins = {w.window_id: w for w in backend.list_windows()}
+    assert wins[0x10].process == "NOTEPAD.EXE"  # QueryFullProcessImageNameW answered
+    assert wins[0x50].process == "fallback.exe" and wins[0x40].process is None
+    assert 100 not in fallback and sorted(fallback) == [103, 104]
+
+
+def test_win32_cloaked_windows_are_neither_listed_nor_targetable(fresh_dpi: None) -> None:
+    from nitrogen_capture.config import TargetSpec
+    from nitrogen_capture.targets import resolve_target
+
+    api = FakeUser32()
+    api.cloaked = {0x10}  # e.g. a suspended UWP app: "visible" to user32, not on screen
+    backend = w32.Win32WindowBackend(api, proc_name={100: "Game.exe"}.get)
+    assert 0x10 not in {w.window_id for w in backend.list_windows()}
+    with pytest.raises(TargetNotFound):
+        resolve_target(TargetSpec(process_name="Game.exe"), wait_s=0, backend=backend)
+    api.cloaked = set()  # uncloaked (brought to this virtual desktop): targetable again
+    target = resolve_target(TargetSpec(process_name="Game.exe"), wait_s=0, backend=backend)
+    assert target.region() == Region(-1500, 40, -220, 760)
