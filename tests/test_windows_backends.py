@@ -193,8 +193,9 @@ class FakeDxApi:
         self.cameras.append(cam)
         return cam
 
-    def output_rect(self, camera: Any) -> Region:
-        rect: Region = self.rects[camera.index]
+    def output_rect(self, camera: Any, index: int) -> Region:
+        assert camera.index == index
+        rect: Region = self.rects[index]
         return rect
 
 
@@ -285,6 +286,80 @@ def test_dxcam_grab_errors_are_classified() -> None:
     with src, pytest.raises(CaptureError, match=r"ACCESS_LOST.*--capture-backend mss") as info:
         src.grab()
     assert isinstance(info.value.__cause__, FakeCOMError)
+
+
+def test_dxcam_output_position_from_public_output_info_and_the_monitors() -> None:
+    from nitrogen_capture.capture import _dxcam_api as api
+
+    info = ("Device[0] Output[0]: Res:(1920, 1080) Rot:0 Primary:True\n"
+            "Device[0] Output[1]: Res:(1280, 1024) Rot:90 Primary:False\n"
+            "Device[0] Output[2]: Res:(2560, 1440) Rot:0 Primary:False\n"
+            "Device[1] Output[0]: Res:(800, 600) Rot:0 Primary:False\n")
+    outputs = api.parse_outputs(info)
+    assert outputs == {0: (1920, 1080, True), 1: (1280, 1024, False), 2: (2560, 1440, False)}
+    monitors = [LEFT, PRIMARY, RIGHT]  # as Windows lists them: any order
+    assert [api.match_output(outputs[i], monitors) for i in range(3)] == [PRIMARY, LEFT, RIGHT]
+    twins = [PRIMARY, Region(1920, 0, 4480, 1440), Region(-2560, 0, 0, 1440)]
+    assert api.match_output(outputs[2], twins) is None  # two candidates: ambiguous
+    assert api.match_output(api.OutputFacts(800, 600, True), monitors) is None
+
+
+def test_wine_e_notimpl_is_classified_with_a_short_reason() -> None:
+    error = dx.classify_dxgi_error(FakeCOMError(-2147467263, "Not implemented."), "open output 0")
+    assert "E_NOTIMPL (0x80004001)" in str(error) and "--capture-backend mss" in str(error)
+    assert error.short == "could not open output 0: E_NOTIMPL (0x80004001)"
+
+
+class FakeSource:
+    """A frame source whose open or grab fails as scripted."""
+
+    made: list[FakeSource] = []
+
+    def __init__(self, name: str, fail_at: str | None) -> None:
+        self.name, self.fail_at = name, fail_at
+        self.calls: list[str] = []
+        FakeSource.made.append(self)
+
+    def open(self) -> None:
+        self.calls.append("open")
+        if self.fail_at == "open":
+            raise dx.classify_dxgi_error(FakeCOMError(-2147467263), "open output 0")
+
+    def grab(self) -> Any:
+        self.calls.append("grab")
+        if self.fail_at == "grab":
+            raise dx.classify_dxgi_error(FakeCOMError(-2005270490), "grab")
+        return np.zeros((4, 4, 3), np.uint8)
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+
+@pytest.mark.parametrize("fail_at", [None, "open", "grab"])
+def test_auto_capture_tries_dxcam_then_falls_back_to_mss_with_one_line(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        fail_at: str | None) -> None:
+    import nitrogen_capture.capture as capture
+
+    FakeSource.made = []
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.delenv(capture.ENV_VAR, raising=False)
+    monkeypatch.setattr(capture, "_make", lambda name, region, options: FakeSource(
+        name, fail_at if name == "dxcam" else None))
+    with caplog.at_level("DEBUG", logger="nitrogen_capture.capture"):
+        source = capture.get_capture_backend("auto", region=Region(0, 0, 4, 4))
+    tried = FakeSource.made[0]
+    assert tried.name == "dxcam" and tried.calls[-1] == "close"  # the tried one is closed
+    assert source is FakeSource.made[1] and source.calls == []  # a fresh, unopened source
+    lines = [r.getMessage() for r in caplog.records]
+    if fail_at is None:
+        assert source.name == "dxcam" and lines == []
+        return
+    assert source.name == "mss"
+    reason = "open output 0: E_NOTIMPL (0x80004001)" if fail_at == "open" else "grab: DXGI_ERR"
+    assert len(lines) == 1
+    assert lines[0].startswith(f"capture: dxcam unavailable (could not {reason}")
+    assert lines[0].endswith("; using mss (GDI)")
 
 
 # ---------------------------------------------------------------------------------------------
