@@ -6,6 +6,7 @@ test_windows_inputs.py; the import and construction checks here cover all four m
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from nitrogen_capture.errors import (
 
 WIN_MODULES = (
     "nitrogen_capture.capture._dxcam",
+    "nitrogen_capture.capture._dxcam_api",
     "nitrogen_capture.targets._win32",
     "nitrogen_capture.targets._win32api",
     "nitrogen_capture.inputs._rawinput_win32",
@@ -302,6 +304,79 @@ def test_dxcam_output_position_from_public_output_info_and_the_monitors() -> Non
     twins = [PRIMARY, Region(1920, 0, 4480, 1440), Region(-2560, 0, 0, 1440)]
     assert api.match_output(outputs[2], twins) is None  # two candidates: ambiguous
     assert api.match_output(api.OutputFacts(800, 600, True), monitors) is None
+
+
+class FakeDesc:
+    """DXCam's private DXGI_OUTPUT_DESC.DesktopCoordinates, for the ambiguous case."""
+
+    def __init__(self, rect: Region) -> None:
+        self.left, self.top, self.right, self.bottom = rect.to_list()
+
+
+class FakeDxcamModule:
+    """The public face of the ``dxcam`` package: output_info() and create()."""
+
+    def __init__(self, info: str, create: Any = None) -> None:
+        self.info, self.create = info, create
+
+    def output_info(self) -> str:
+        return self.info
+
+
+@pytest.fixture
+def real_api_with(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from nitrogen_capture.capture import _dxcam_api, _mss
+
+    def build(module: FakeDxcamModule, monitors: list[Region]) -> Any:
+        monkeypatch.setattr(sys, "platform", "win32")
+        monkeypatch.setitem(sys.modules, "dxcam", module)
+        monkeypatch.setattr(_mss, "monitor_regions", lambda: [Region(-9, -9, 9, 9), *monitors])
+        return _dxcam_api.RealDxcamApi()
+
+    return build
+
+
+def test_real_dxcam_api_reads_the_position_through_public_facts(real_api_with: Any) -> None:
+    info = ("Device[0] Output[0]: Res:(1920, 1080) Rot:0 Primary:True\n"
+            "Device[0] Output[1]: Res:(2560, 1440) Rot:0 Primary:False\n"
+            "Device[0] Output[2]: Res:(2560, 1440) Rot:0 Primary:False\n")
+    twin_a, twin_b = Region(1920, 0, 4480, 1440), Region(-2560, 0, 0, 1440)
+    api = real_api_with(FakeDxcamModule(info), [twin_b, PRIMARY, twin_a])
+    assert api.output_count() == 3
+    # Public facts suffice: the camera (and its private attributes) is never looked at.
+    assert api.output_rect(object(), 0) == PRIMARY
+    # Two secondary monitors of one size: only DXCam's own descriptor can tell them apart.
+    camera = type("Cam", (), {})()
+    camera._output = type("Out", (), {"desc": type("D", (), {})()})()
+    camera._output.desc.DesktopCoordinates = FakeDesc(twin_b)
+    assert api.output_rect(camera, 2) == twin_b
+    with pytest.raises(CaptureError, match=r"does not expose its output position"):
+        api.output_rect(object(), 1)
+
+
+def test_real_dxcam_api_logs_the_com_clean_up_errors_of_a_failed_open(
+        real_api_with: Any) -> None:
+    class HalfBuilt:
+        def __del__(self) -> None:  # comtypes releasing a NULL pointer, as under Wine 8
+            raise OSError("exception: access violation writing 0x0000000000000000")
+
+    def create(**_kw: Any) -> Any:
+        half = HalfBuilt()  # noqa: F841 - freed with this frame, after the raise
+        raise FakeCOMError(-2147467263, "Not implemented.")
+
+    printed: list[Any] = []
+    previous, sys.unraisablehook = sys.unraisablehook, printed.append
+    try:
+        api = real_api_with(FakeDxcamModule("", create), [PRIMARY])
+        with pytest.raises(CaptureError, match=r"E_NOTIMPL") as info:
+            api.open_output(0)
+        assert isinstance(info.value.__cause__, FakeCOMError)
+        assert sys.unraisablehook == printed.append  # restored
+        del info
+        gc.collect()  # whatever the error still held would be freed (and printed) here
+    finally:
+        sys.unraisablehook = previous
+    assert printed == []  # logged at debug level, not printed as "Exception ignored"
 
 
 def test_wine_e_notimpl_is_classified_with_a_short_reason() -> None:
