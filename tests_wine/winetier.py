@@ -130,6 +130,10 @@ class WineTier:
         """Start ``exe args`` (the Windows CPython by default) under Wine."""
         return WinProcess([str(exe), *args], {**self.env, **(env or {})}, cwd=cwd)
 
+    def start(self, program: str, *args: str, cwd: Path | None = None) -> WinProcess:
+        """Start any Windows program by name or path (``notepad``, a ``.exe``) under Wine."""
+        return WinProcess([program, *args], self.env, cwd=cwd)
+
     def python(self, *args: str, timeout: float = 120, cwd: Path | None = None,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """Run the Windows CPython to its end; returns the exit code and the output."""

@@ -4,10 +4,17 @@ Backends: ``mss`` (X11 XShm, macOS, Windows GDI), ``dxcam`` (Windows Desktop Dup
 ``synthetic`` (a moving test pattern with a frame-number barcode; no display needed).
 ``auto`` picks DXCam then mss on Windows and mss elsewhere. The ``NITROGEN_CAPTURE_BACKEND``
 environment variable overrides ``auto``. Each backend is imported only when chosen.
+
+DXCam does not fail when constructed but when it opens (``DuplicateOutput``: E_NOTIMPL under
+Wine 8, E_ACCESSDENIED on a locked screen, unsupported over remote desktop) or grabs. ``auto``
+therefore *tries* it - open, one grab, close - before choosing it, and otherwise falls back to
+mss (GDI on Windows) with one warning saying why. The tried source is closed and a fresh one is
+returned: the recorder opens it on its grabbing thread.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from typing import Any
@@ -19,6 +26,8 @@ __all__ = ["BACKENDS", "Frame", "FrameSource", "Region", "get_capture_backend"]
 
 BACKENDS: tuple[str, ...] = ("auto", "mss", "dxcam", "synthetic")
 ENV_VAR = "NITROGEN_CAPTURE_BACKEND"
+
+log = logging.getLogger(__name__)
 
 
 def _make(name: str, region: Region, options: dict[str, Any]) -> FrameSource:
@@ -57,14 +66,35 @@ def get_capture_backend(name: str = "auto", *, region: Region, **options: Any) -
         name = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     if name != "auto":
         return _make(name, region, options)
-    candidates = ["dxcam", "mss"] if sys.platform == "win32" else ["mss"]
     errors: list[str] = []
-    for candidate in candidates:
+    reason: str | None = None
+    if sys.platform == "win32":
         try:
-            return _make(candidate, region, options)
-        except (DependencyError, CaptureError) as exc:
-            errors.append(f"{candidate}: {exc}")
+            _try_source(_make("dxcam", region, options))
+            return _make("dxcam", region, options)
+        except (DependencyError, CaptureError, ConfigError) as exc:
+            # ConfigError too: a region across two monitors is no single DXGI output's, and
+            # GDI grabs it whole.
+            reason = getattr(exc, "short", None) or str(exc)
+            errors.append(f"dxcam: {exc}")
+    try:
+        source = _make("mss", region, options)
+    except (DependencyError, CaptureError) as exc:
+        errors.append(f"mss: {exc}")
+    else:
+        if reason is not None:
+            log.warning("capture: dxcam unavailable (%s); using mss (GDI)", reason)
+        return source
     raise CaptureError(
         "no capture backend works here (" + "; ".join(errors) + "); "
         f"pick one with --capture-backend or ${ENV_VAR}, or use --source synthetic"
     )
+
+
+def _try_source(source: FrameSource) -> None:
+    """Open ``source``, grab one frame and close it; raises what the backend raises."""
+    try:
+        source.open()
+        source.grab()
+    finally:
+        source.close()

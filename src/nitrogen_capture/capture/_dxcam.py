@@ -22,6 +22,9 @@ duplicate (remote desktop, a locked screen or UAC prompt, a GPU/driver without d
 support, ``DXGI_ERROR_ACCESS_LOST``) becomes a :class:`CaptureError` that says to use
 ``--capture-backend mss`` (GDI, slower but works everywhere).
 
+The calls into the ``dxcam`` package (and the output position, which DXCam has no public
+accessor for) are in ``_dxcam_api.py``.
+
 DXCam calls ``SetProcessDpiAwareness(2)`` itself, so its coordinates are physical pixels, the
 same as the Win32 window backend's (see ``targets/_win32.py``).
 """
@@ -29,15 +32,20 @@ same as the Win32 window backend's (see ``targets/_win32.py``).
 from __future__ import annotations
 
 import logging
-import re
-import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import CaptureError, ConfigError, PlatformError, missing_dependency
+from ..errors import CaptureError, ConfigError
+from ._dxcam_api import (
+    MSS_ADVICE,
+    DxcamApi,
+    DxcamCamera,
+    RealDxcamApi,
+    classify_dxgi_error,
+    count_outputs,
+)
 from .base import Frame, FrameSource, Region
 
 __all__ = [
@@ -54,18 +62,7 @@ log = logging.getLogger(__name__)
 FRESH_FRAME_TIMEOUT_S = 1.0
 """How long to wait for a first frame (or one of a new size) before giving up or resizing."""
 _POLL_S = 0.005
-
-# HRESULTs (as unsigned 32-bit) meaning "this desktop cannot be duplicated here".
-_DXGI_UNAVAILABLE: dict[int, str] = {
-    0x887A0026: "DXGI_ERROR_ACCESS_LOST",
-    0x887A0028: "DXGI_ERROR_SESSION_DISCONNECTED",
-    0x887A0004: "DXGI_ERROR_UNSUPPORTED",
-    0x887A0022: "DXGI_ERROR_NOT_CURRENTLY_AVAILABLE",
-    0x887A0005: "DXGI_ERROR_DEVICE_REMOVED",
-    0x887A0002: "DXGI_ERROR_NOT_FOUND",
-    0x80070005: "E_ACCESSDENIED",
-}
-_MSS_ADVICE = "use --capture-backend mss (GDI capture, slower but works over remote desktop)"
+_MSS_ADVICE = MSS_ADVICE
 
 
 def output_relative_region(region: Region, output_rect: Region,
@@ -101,98 +98,6 @@ def pick_output(region: Region, outputs: Sequence[tuple[int, Region]]) -> int:
     )
 
 
-def count_outputs(output_info: str, device: int = 0) -> int:
-    """Count the outputs of adapter ``device`` in the text of ``dxcam.output_info()``."""
-    return len(re.findall(rf"Device\[{device}\]\s*Output\[\d+\]", output_info))
-
-
-def _hresult(exc: BaseException) -> int | None:
-    value = getattr(exc, "hresult", None)  # comtypes.COMError carries it; so does OSError.winerror
-    if value is None:
-        value = getattr(exc, "winerror", None)
-    if value is None and exc.args and isinstance(exc.args[0], int):
-        value = exc.args[0]
-    return int(value) & 0xFFFFFFFF if isinstance(value, int) else None
-
-
-def classify_dxgi_error(exc: BaseException, action: str) -> CaptureError:
-    """Translate an exception from DXCam/comtypes into a :class:`CaptureError` with advice."""
-    code = _hresult(exc)
-    if code is not None and code in _DXGI_UNAVAILABLE:
-        return CaptureError(
-            f"Desktop Duplication could not {action}: {_DXGI_UNAVAILABLE[code]} (0x{code:08X}). "
-            "The desktop cannot be duplicated here (remote desktop session, locked screen or UAC "
-            f"prompt, display mode change, or a GPU/driver without support): {_MSS_ADVICE}"
-        )
-    return CaptureError(f"DXCam could not {action}: {exc!r}; {_MSS_ADVICE}")
-
-
-class DxcamCamera(Protocol):
-    """The part of ``dxcam.DXCamera`` we use."""
-
-    def grab(self, region: tuple[int, int, int, int]) -> Frame | None:
-        """A new frame of ``region`` (output-relative), or None when nothing changed."""
-
-    def release(self) -> None:
-        """Free the duplication and staging surfaces."""
-
-
-class DxcamApi(Protocol):
-    """The calls into DXCam; tests replace it with a fake."""
-
-    def output_count(self) -> int:
-        """Number of outputs of adapter 0."""
-
-    def open_output(self, index: int) -> DxcamCamera:
-        """A BGR camera on output ``index``."""
-
-    def output_rect(self, camera: DxcamCamera) -> Region:
-        """The camera's output rectangle in desktop pixels."""
-
-
-class _RealDxcamApi:
-    """Thin layer over the ``dxcam`` package (0.0.5 - 0.3.0)."""
-
-    def __init__(self) -> None:
-        if sys.platform != "win32":
-            raise PlatformError(
-                "the dxcam capture backend needs Windows (DXGI Desktop Duplication): "
-                "use --capture-backend mss"
-            )
-        try:
-            import dxcam
-        except ImportError as exc:
-            raise missing_dependency("dxcam", "windows", "Desktop Duplication capture") from exc
-        except Exception as exc:  # dxcam <= 0.1 enumerates adapters at import time
-            raise classify_dxgi_error(exc, "enumerate the display adapters") from exc
-        self._dxcam: Any = dxcam
-
-    def output_count(self) -> int:
-        try:
-            return count_outputs(str(self._dxcam.output_info()))
-        except Exception as exc:
-            raise classify_dxgi_error(exc, "list the outputs") from exc
-
-    def open_output(self, index: int) -> DxcamCamera:
-        try:
-            camera: DxcamCamera = self._dxcam.create(output_idx=index, output_color="BGR")
-        except Exception as exc:
-            raise classify_dxgi_error(exc, f"open output {index}") from exc
-        return camera
-
-    def output_rect(self, camera: DxcamCamera) -> Region:
-        # DXCamera keeps its Output as ``_output`` with the DXGI_OUTPUT_DESC in ``desc`` in every
-        # release from 0.0.5 to 0.3.0; DesktopCoordinates is the output's rectangle on the desktop.
-        try:
-            rect = camera._output.desc.DesktopCoordinates  # type: ignore[attr-defined]
-            return Region(int(rect.left), int(rect.top), int(rect.right), int(rect.bottom))
-        except AttributeError as exc:
-            raise CaptureError(
-                f"this dxcam version does not expose its output position ({exc}): "
-                f"install dxcam 0.0.5 - 0.3.0 or {_MSS_ADVICE}"
-            ) from exc
-
-
 class DxcamSource(FrameSource):
     """Frames of a desktop region through DXCam (Desktop Duplication).
 
@@ -216,7 +121,7 @@ class DxcamSource(FrameSource):
         super().__init__(region)
         if output is not None and output < 0:
             raise ConfigError(f"DXCam output index must be >= 0, got {output}")
-        self._api: DxcamApi = api if api is not None else _RealDxcamApi()
+        self._api: DxcamApi = api if api is not None else RealDxcamApi()
         self._want_output = output
         self._sleep = sleep
         self._camera: DxcamCamera | None = None
@@ -302,7 +207,7 @@ class DxcamSource(FrameSource):
                     f"{count} output(s), 0..{count - 1}"
                 )
             camera = self._api.open_output(self._want_output)
-            rect = self._api.output_rect(camera)
+            rect = self._api.output_rect(camera, self._want_output)
             try:
                 output_relative_region(region, rect, self._want_output)
             except ConfigError:
@@ -313,7 +218,7 @@ class DxcamSource(FrameSource):
         seen: list[tuple[int, Region]] = []
         for index in range(self._api.output_count()):
             camera = self._api.open_output(index)
-            rect = self._api.output_rect(camera)
+            rect = self._api.output_rect(camera, index)
             if region.within(rect):
                 self._set_camera(camera, index, rect)
                 return

@@ -1,9 +1,11 @@
 """Window lookup on Windows through user32 (ctypes, no pywin32 needed).
 
 * Windows: ``EnumWindows``, keeping visible top-level windows that have a title (the ones a user
-  can pick from ``--debug-list-windows``).
-* Process: ``GetWindowThreadProcessId`` gives the PID, psutil the executable name (``Game.exe``;
-  the resolver compares names case-insensitively).
+  can pick from ``--debug-list-windows``) and are not *cloaked* by DWM (a suspended UWP app or a
+  window on another virtual desktop is "visible" to user32 but not on the screen).
+* Process: ``GetWindowThreadProcessId`` gives the PID, ``QueryFullProcessImageNameW`` the
+  executable name (``Game.exe``; the resolver compares names case-insensitively); psutil, when
+  installed, is only a fallback (its Windows backend fails under Wine).
 * Geometry: the **client area** (no title bar, no borders), from ``GetClientRect`` (its size) and
   ``ClientToScreen`` of its origin (its desktop position). A minimised (``IsIconic``) or gone
   window has no region.
@@ -16,34 +18,31 @@ The backend therefore makes the process per-monitor DPI aware once, before the f
 ``SetProcessDpiAwareness(PROCESS_PER_MONITOR_DPI_AWARE)`` (8.1+), else ``SetProcessDPIAware``
 (Vista+). A call that fails because awareness was already set (by DXCam, or a manifest) is fine.
 
-Every user32 call lives in :class:`_User32Api`; the logic around it is tested with a fake.
+Every OS call lives in :class:`~nitrogen_capture.targets._win32api.User32Api`; the logic here is
+tested with a fake.
 """
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import sys
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..capture.base import Region
-from ..errors import PlatformError
 from .base import WindowBackend, WindowInfo
 
 __all__ = ["Win32WindowBackend", "client_region", "enable_dpi_awareness", "process_name"]
 
 log = logging.getLogger(__name__)
 
-_DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2 = -4
-_PROCESS_PER_MONITOR_DPI_AWARE = 2
+_PER_MONITOR = 2  # DPI_AWARENESS_PER_MONITOR_AWARE
 _dpi_lock = threading.Lock()
 _dpi_done = False
 
 
 class User32(Protocol):
-    """The user32 calls the backend needs; :class:`_User32Api` is the real one."""
+    """The OS calls the backend needs; :class:`~._win32api.User32Api` is the real one."""
 
     def enum_windows(self) -> list[int]:
         """Top-level window handles, in z-order."""
@@ -57,11 +56,17 @@ class User32(Protocol):
     def is_iconic(self, hwnd: int) -> bool:
         """``IsIconic`` (minimised)."""
 
+    def is_cloaked(self, hwnd: int) -> bool:
+        """``DwmGetWindowAttribute(DWMWA_CLOAKED)`` nonzero; False when the call fails."""
+
     def title(self, hwnd: int) -> str:
         """``GetWindowTextW``."""
 
     def pid(self, hwnd: int) -> int | None:
         """``GetWindowThreadProcessId``'s process id (None when the window is gone)."""
+
+    def process_image(self, pid: int) -> str | None:
+        """Executable file name of ``pid`` (``QueryFullProcessImageNameW``); None if refused."""
 
     def client_rect(self, hwnd: int) -> tuple[int, int, int, int] | None:
         """Client origin on the desktop and client size: (x, y, width, height)."""
@@ -78,6 +83,9 @@ class User32(Protocol):
     def set_process_dpi_aware(self) -> bool:
         """System DPI awareness (Vista); False when refused."""
 
+    def dpi_awareness(self) -> int | None:
+        """The thread's ``DPI_AWARENESS`` (2 = per monitor); None when Windows cannot say."""
+
 
 def client_region(rect: tuple[int, int, int, int] | None) -> Region | None:
     """Client area (x, y, width, height) -> :class:`Region`; None when empty or unknown."""
@@ -90,7 +98,14 @@ def client_region(rect: tuple[int, int, int, int] | None) -> Region | None:
 
 
 def enable_dpi_awareness(api: User32) -> str:
-    """Make the process DPI aware with the best API available; return which one worked."""
+    """Make the process DPI aware with the best API available; return which one worked.
+
+    A process that is per-monitor aware already (a manifest, DXCam, or Wine 8, where every
+    process starts so) is left alone: awareness can be set only once, and the legacy call would
+    report success without changing anything.
+    """
+    if api.dpi_awareness() == _PER_MONITOR:
+        return "per-monitor (already set)"
     for name, call in (("per-monitor-v2", api.set_dpi_awareness_context),
                        ("per-monitor", api.set_process_dpi_awareness),
                        ("system", api.set_process_dpi_aware)):
@@ -101,109 +116,24 @@ def enable_dpi_awareness(api: User32) -> str:
 
 
 def process_name(pid: int) -> str | None:
-    """Executable name of ``pid`` through psutil (None when the process is gone or protected)."""
-    import psutil
-
+    """Executable name of ``pid`` through psutil: None when psutil is missing or refuses."""
+    try:
+        import psutil
+    except ImportError:
+        return None
     try:
         return psutil.Process(pid).name()
     except (psutil.Error, OSError):
         return None
 
 
-class _User32Api:
-    """The real user32 calls through ctypes (Windows only)."""
-
-    # Declared here: mypy on Linux sees the body after the platform check as unreachable.
-    _wt: Any
-    _user32: Any
-    _enum_proc: Any
-    _windll: Callable[[str], Any]
-    _last_error: Callable[[], int]
-
-    def __init__(self) -> None:
-        if sys.platform != "win32":
-            raise PlatformError(
-                "the Win32 window backend needs Windows; on Linux the X11 backend is used"
-            )
-        import ctypes.wintypes as wt
-
-        self._wt = wt
-        self._windll = ctypes.WinDLL
-        self._last_error = ctypes.get_last_error
-        self._user32 = ctypes.WinDLL("user32", use_last_error=True)
-        self._user32.GetForegroundWindow.restype = wt.HWND
-        self._enum_proc = ctypes.WINFUNCTYPE(wt.BOOL, wt.HWND, wt.LPARAM)
-
-    def enum_windows(self) -> list[int]:
-        found: list[int] = []
-
-        def collect(hwnd: int | None, _lparam: int) -> bool:
-            if hwnd:
-                found.append(int(hwnd))
-            return True
-
-        if not self._user32.EnumWindows(self._enum_proc(collect), 0):
-            raise PlatformError(f"EnumWindows failed: Windows error {self._last_error()}")
-        return found
-
-    def is_window(self, hwnd: int) -> bool:
-        return bool(self._user32.IsWindow(self._wt.HWND(hwnd)))
-
-    def is_visible(self, hwnd: int) -> bool:
-        return bool(self._user32.IsWindowVisible(self._wt.HWND(hwnd)))
-
-    def is_iconic(self, hwnd: int) -> bool:
-        return bool(self._user32.IsIconic(self._wt.HWND(hwnd)))
-
-    def title(self, hwnd: int) -> str:
-        length = int(self._user32.GetWindowTextLengthW(self._wt.HWND(hwnd)))
-        if length <= 0:
-            return ""
-        buf = ctypes.create_unicode_buffer(length + 1)
-        self._user32.GetWindowTextW(self._wt.HWND(hwnd), buf, length + 1)
-        return buf.value
-
-    def pid(self, hwnd: int) -> int | None:
-        pid = self._wt.DWORD(0)
-        if not self._user32.GetWindowThreadProcessId(self._wt.HWND(hwnd), ctypes.byref(pid)):
-            return None
-        return int(pid.value) or None
-
-    def client_rect(self, hwnd: int) -> tuple[int, int, int, int] | None:
-        rect = self._wt.RECT()
-        if not self._user32.GetClientRect(self._wt.HWND(hwnd), ctypes.byref(rect)):
-            return None
-        origin = self._wt.POINT(0, 0)
-        if not self._user32.ClientToScreen(self._wt.HWND(hwnd), ctypes.byref(origin)):
-            return None
-        width, height = int(rect.right - rect.left), int(rect.bottom - rect.top)
-        return int(origin.x), int(origin.y), width, height
-
-    def foreground(self) -> int | None:
-        hwnd = self._user32.GetForegroundWindow()
-        return int(hwnd) if hwnd else None
-
-    def set_dpi_awareness_context(self) -> bool:
-        func = getattr(self._user32, "SetProcessDpiAwarenessContext", None)
-        return bool(func and func(ctypes.c_void_p(_DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2)))
-
-    def set_process_dpi_awareness(self) -> bool:
-        try:
-            shcore = self._windll("shcore")
-        except OSError:  # Windows 7: no shcore.dll
-            return False
-        return int(shcore.SetProcessDpiAwareness(_PROCESS_PER_MONITOR_DPI_AWARE)) == 0  # S_OK
-
-    def set_process_dpi_aware(self) -> bool:
-        return bool(self._user32.SetProcessDPIAware())
-
-
 class Win32WindowBackend(WindowBackend):
     """Top-level windows, their client areas and the foreground window, through user32.
 
     Args:
-        api: the user32 layer (tests pass a fake); default is the real one (Windows only).
-        proc_name: PID -> executable name (default: psutil).
+        api: the OS layer (tests pass a fake); default is the real one (Windows only).
+        proc_name: PID -> executable name when ``api.process_image`` cannot tell (default:
+            psutil, if installed).
 
     Raises:
         PlatformError: not on Windows.
@@ -213,13 +143,18 @@ class Win32WindowBackend(WindowBackend):
 
     def __init__(self, api: User32 | None = None,
                  proc_name: Callable[[int], str | None] = process_name) -> None:
-        self._api: User32 = api if api is not None else _User32Api()
+        if api is None:
+            from ._win32api import User32Api
+
+            api = User32Api()
+        self._api: User32 = api
         self._proc_name = proc_name
         global _dpi_done
         with _dpi_lock:  # once per process: awareness cannot be changed after it is set
             if not _dpi_done:
                 self.dpi_awareness = enable_dpi_awareness(self._api)
-                log.debug("DPI awareness: %s", self.dpi_awareness)
+                log.debug("DPI awareness: %s (now %s)", self.dpi_awareness,
+                          self._api.dpi_awareness())
                 _dpi_done = True
             else:
                 self.dpi_awareness = "already set"
@@ -235,11 +170,11 @@ class Win32WindowBackend(WindowBackend):
         return out
 
     def info(self, hwnd: int, focus: int | None = None) -> WindowInfo | None:
-        """Facts about one window; None when it is invisible, untitled or gone."""
+        """Facts about one window; None when it is invisible, cloaked, untitled or gone."""
         if not self._api.is_visible(hwnd):
             return None
         title = self._api.title(hwnd)
-        if not title:
+        if not title or self._api.is_cloaked(hwnd):
             return None
         pid = self._api.pid(hwnd)
         minimised = self._api.is_iconic(hwnd)
@@ -247,10 +182,14 @@ class Win32WindowBackend(WindowBackend):
             window_id=hwnd,
             title=title,
             pid=pid,
-            process=self._proc_name(pid) if pid else None,
+            process=self.process(pid) if pid else None,
             region=None if minimised else client_region(self._api.client_rect(hwnd)),
             focused=hwnd == focus,
         )
+
+    def process(self, pid: int) -> str | None:
+        """Executable name of ``pid``: the OS layer's answer, else the fallback's."""
+        return self._api.process_image(pid) or self._proc_name(pid)
 
     def geometry(self, window_id: int) -> Region | None:
         """Client area in desktop pixels; None when the window is gone or minimised."""
