@@ -187,6 +187,19 @@ def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
         results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, nbytes, error, "frame"))
 
 
+def _stream_copy_of(out: Any, in_stream: Any) -> Any:
+    """An output stream for copying ``in_stream``'s packets (no encoder is looked up).
+
+    ``opaque=True`` takes the input's own (decoder) codec: without it PyAV looks up an *encoder*
+    by the decoder's name, which fails for AV1 (read by ``libdav1d``, which has no encoder).
+    PyAV releases before ``opaque`` existed take the plain call (H.264 only, as before).
+    """
+    try:
+        return out.add_stream_from_template(in_stream, opaque=True)
+    except TypeError:
+        return out.add_stream_from_template(in_stream)
+
+
 def remux_prefix(src: Path, dst: Path, frames: int) -> int:
     """Copy the first ``frames`` video packets of ``src`` into a new, whole file ``dst``.
 
@@ -201,7 +214,7 @@ def remux_prefix(src: Path, dst: Path, frames: int) -> int:
     with av.open(str(src)) as inp, av.open(str(dst), "w", format="matroska") as out:
         in_stream = inp.streams.video[0]
         if hasattr(out, "add_stream_from_template"):
-            out_stream = out.add_stream_from_template(in_stream)
+            out_stream = _stream_copy_of(out, in_stream)
         else:  # PyAV < 14
             out_stream = out.add_stream(template=in_stream)
         try:
