@@ -109,7 +109,7 @@ def test_explicit_unavailable_encoder_is_a_config_error(tmp_path: Path,
                   "--frame-format", "video", "--video-encoder", "h264_nvenc", "--seconds", "1",
                   "--cue", "none")
     run.one_line_error(2, "--video-encoder h264_nvenc cannot encode on this machine")
-    assert not (tmp_path / "s" / "meta.json").exists()
+    assert not (tmp_path / "s").exists()  # refused before anything is written
 
 
 def test_options_follow_ffmpegs_documented_names() -> None:
