@@ -1,9 +1,14 @@
 """Benchmarks, each against a baseline measured in the same run; prints JSON.
 
-    python bench/run.py [--frames N] [--quick]
+    python bench/run.py [--frames N] [--quick] [--scene textured|synthetic]
+
+Frames (``--scene``): ``textured`` (default) is the demo game's textured scene drawn off-screen
+(``nitrogen_capture.demo.scene.render_frames``: scrolling multi-scale noise and sprites, every
+frame differs, ~1 MB per 720p PNG, like a real game; needs pygame); ``synthetic`` is the
+synthetic capture source's test pattern (compresses far better than a game).
 
 1. ``png_encode``: ms per frame of the fast PNG path (fpng) vs OpenCV PNG level 1, at 720p and
-   1080p, on the synthetic source's textured frames.
+   1080p.
 2. ``capture_thread_cost``: time the capture thread spends per frame handing a 720p frame to the
    encoder pool (shared-memory copy) vs encoding it on the capture thread itself.
 3. ``pacing``: achieved fps and interval jitter of the FramePacer (absolute deadlines) vs the naive
@@ -30,8 +35,14 @@ from nitrogen_capture.clock import FramePacer, now_ns
 from nitrogen_capture.codecs.png import get_png_encoder, png_worker
 from nitrogen_capture.codecs.pool import EncoderPool, EncoderSpec
 
+SCENE = "textured"  # set by --scene
+
 
 def frames(w: int, h: int, n: int) -> list[np.ndarray]:
+    if SCENE == "textured":
+        from nitrogen_capture.demo.scene import render_frames
+
+        return render_frames(w, h, n)
     with SyntheticSource(Region(0, 0, w, h)) as src:
         return [src.grab() for _ in range(n)]
 
@@ -44,7 +55,7 @@ def ms_per_frame(fn, items) -> float:  # type: ignore[no-untyped-def]
 
 
 def bench_png(n: int) -> dict[str, object]:
-    out: dict[str, object] = {}
+    out: dict[str, object] = {"frames": SCENE}
     _, fast = get_png_encoder("fpng")
     _, slow = get_png_encoder("opencv")
     for name, (w, h) in {"720p": (1280, 720), "1080p": (1920, 1080)}.items():
@@ -108,7 +119,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--quick", action="store_true", help="fewer frames")
+    ap.add_argument("--scene", choices=("textured", "synthetic"), default="textured",
+                    help="frames to encode: the demo game's textured scene (default) or the "
+                         "synthetic source's pattern")
     args = ap.parse_args()
+    global SCENE
+    SCENE = args.scene
     n = 10 if args.quick else args.frames
     result = {"png_encode": bench_png(n), "capture_thread_cost": bench_capture_thread(n * 2),
               "pacing": bench_pacing(n * 5)}

@@ -109,3 +109,18 @@ def test_newer_schema_and_non_json(tmp_path: Path) -> None:
     with pytest.raises(SessionFormatError, match="not valid JSON"):
         SessionReader(b.root)
     assert not validate_session(b.root).ok
+
+
+def test_encoder_settings_round_trip_and_older_sessions_load() -> None:
+    from nitrogen_capture.session._check import JsonObject
+    from nitrogen_capture.session.meta_parts import EncoderInfo
+
+    settings = {"encoder": "h264_nvenc", "codec": "h264", "pix_fmt": "yuv420p",
+                "options": {"rc": "vbr", "cq": "18", "b": "0", "preset": "p1"}}
+    info = EncoderInfo("h264_nvenc", 1, 64, settings=settings)
+    back = EncoderInfo.from_json(JsonObject(info.to_json(), "encoder", "meta.json"))
+    assert back == info and back.settings["options"]["preset"] == "p1"
+    old = {"name": "libx264", "workers": 1, "slots": 64, "bytes_written": 5, "errors": []}
+    assert EncoderInfo.from_json(JsonObject(old, "encoder", "meta.json")).settings == {}
+    odd = {**old, "settings": ["not", "an", "object"]}
+    assert EncoderInfo.from_json(JsonObject(odd, "encoder", "meta.json")).settings == {}

@@ -17,6 +17,7 @@ from nitrogen_capture import cli
 from nitrogen_capture.capture import BACKENDS as CAPTURE_BACKENDS
 from nitrogen_capture.capture.base import Region
 from nitrogen_capture.cli_record import SOURCES
+from nitrogen_capture.codecs.encoders import ENCODER_NAMES
 from nitrogen_capture.codecs.png import PNG_ENCODERS
 from nitrogen_capture.codecs.video import X264_PRESETS
 from nitrogen_capture.config import FRAME_FORMATS, RecordConfig, TargetSpec
@@ -79,7 +80,8 @@ def test_every_convert_flag_defaults_to_its_field() -> None:
 
 @pytest.mark.parametrize(("command", "table"), [
     ("record", {"frame_format": FRAME_FORMATS, "png_encoder": PNG_ENCODERS,
-                "video_preset": X264_PRESETS, "gamepad_backend": GAMEPAD_BACKENDS,
+                "video_preset": X264_PRESETS, "video_encoder": ENCODER_NAMES,
+                "gamepad_backend": GAMEPAD_BACKENDS,
                 "capture_backend": CAPTURE_BACKENDS, "input_backend": INPUT_BACKENDS,
                 "source": SOURCES, "controller": CONTROLLERS, "cue": CUE_BACKENDS}),
     ("convert", {"action_space": ACTION_SPACES, "obs_dtype": OBS_DTYPES,

@@ -41,12 +41,15 @@ def test_video_recording_rows_match_frames_and_export(tmp_path: Path) -> None:
     out = tmp_path / "s"
     # 480 px wide or more: the synthetic barcode then uses 16 px cells, which survive crf 18.
     result, _ = record_synthetic(out, size=(512, 288), frame_format="video", max_frames=130,
-                                 chunk_size=50, fps=30.0, video_crf=18)
+                                 chunk_size=50, fps=30.0, video_crf=18,
+                                 video_encoder="libx264")
     meta = result.meta.to_json()
     assert meta["frame_format"] == {
         "kind": "video", "codec": "h264", "encoder": "libx264", "crf": 18,
         "preset": "ultrafast", "pix_fmt": "yuv420p", "container": "mkv", "ext": "mkv",
-        "odd_size": meta["frame_format"]["odd_size"]}
+        "odd_size": meta["frame_format"]["odd_size"],
+        "encoder_options": {"crf": "18", "preset": "ultrafast"},
+        "requested_encoder": "libx264"}
     assert meta["status"] == "complete" and meta["encoder"]["workers"] == 1
     assert [c["files"]["frames"] for c in meta["chunks"]] == [
         "frames/chunk_001.mkv", "frames/chunk_002.mkv", "frames/chunk_003.mkv"]

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .bounds import MAX_SECONDS
 from .capture import BACKENDS as CAPTURE_BACKENDS
 from .capture.base import MAX_REGION_SIDE
+from .codecs.encoders import ENCODER_NAMES
 from .codecs.png import PNG_ENCODERS
 from .codecs.video import X264_PRESETS
 from .config import (
@@ -124,6 +125,10 @@ def add_parser(sub: Any) -> None:
                    metavar="PRESET",
                    help="libx264 speed preset of --frame-format video: %(choices)s "
                         "(default %(default)s)")
+    p.add_argument("--video-encoder", choices=ENCODER_NAMES, default=rec("video_encoder"),
+                   metavar="ENC",
+                   help="encoder of --frame-format video: %(choices)s (default %(default)s: "
+                        "the first hardware encoder that opens here, else libx264)")
     p.add_argument("--png-encoder", choices=PNG_ENCODERS, default=rec("png_encoder"))
     p.add_argument("--encoder-workers", type=int, default=rec("encoder_workers"),
                    help="encoder processes, 1..32 (default %(default)s)")
@@ -197,6 +202,7 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         else args.input_backend,
         seed=args.seed, layout=layout, frame_format=args.frame_format,
         png_encoder=args.png_encoder, video_crf=args.video_crf, video_preset=args.video_preset,
+        video_encoder=args.video_encoder,
         encoder_workers=args.encoder_workers, queue_frames=args.queue_frames,
         status_interval=args.status_interval, focus_pause=args.focus_pause,
         gamepad=args.gamepad, gamepad_backend=args.gamepad_backend, merge=args.merge,

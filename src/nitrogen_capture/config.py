@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .bounds import MAX_SECONDS, UINT32_MAX, format_number, number_check
 from .capture.base import MAX_REGION_SIDE, Region
+from .codecs.encoders import ENCODER_NAMES
 from .cues import CUE_BACKENDS
 from .errors import ConfigError
 from .keylayout import DEFAULT_LAYOUT, KeyLayout
@@ -138,6 +139,9 @@ class RecordConfig:
         png_encoder: ``auto`` (fpng when installed), ``fpng`` or ``opencv``.
         video_crf / video_preset: libx264 quality (0..51, lower is better) and speed preset of
             ``video`` storage (checked by :class:`~nitrogen_capture.codecs.video.VideoSettings`).
+        video_encoder: ``auto`` or an encoder of :data:`~nitrogen_capture.codecs.encoders.
+            ENCODERS` for ``video`` storage; probed when recording starts (an explicit one
+            that cannot encode here is a ConfigError, ``auto`` falls back to libx264).
         encoder_workers: encoder processes (frames are never encoded on the capture thread).
         queue_frames: bound of the frame queue; a full queue drops the frame and counts it.
         status_interval: seconds between status updates (0 disables the status line).
@@ -172,6 +176,7 @@ class RecordConfig:
     png_encoder: str = "auto"
     video_crf: int = 18
     video_preset: str = "ultrafast"
+    video_encoder: str = "auto"
     encoder_workers: int = 2
     queue_frames: int = 64
     status_interval: float = 1.0
@@ -223,3 +228,6 @@ class RecordConfig:
         # The store's own settings: --video-crf / --video-preset for video (a png recording
         # ignores them and, by design, does not check them; tests/test_video_storage.py).
         FRAME_STORES[self.frame_format].check_settings(self)
+        if self.frame_format == "video" and self.video_encoder not in ENCODER_NAMES:
+            raise ConfigError(f"--video-encoder must be one of {', '.join(ENCODER_NAMES)}, "
+                              f"got {self.video_encoder}", setting="video_encoder")

@@ -75,26 +75,38 @@ def crop_to(frame: npt.NDArray[np.uint8], size: tuple[int, int] | None,
 
 
 class H264Writer:
-    """One H.264 (libx264, ``yuv420p``) stream in a new container file, frames given as BGR.
+    """One video stream (libx264 ``yuv420p`` by default) in a new container file, frames as BGR.
+
+    ``encoder`` picks another encoder of :data:`.encoders.ENCODERS` (``--video-encoder``: NVENC,
+    QSV, AMF, SVT-AV1); ``crf`` / ``preset`` are mapped onto its own options there, and the
+    odd-size rule and ``max_b_frames`` hold for all of them.
 
     Args:
         path: the file to create (replaced if it exists).
         size: the real frame size (w, h); an odd one is padded (see the module docstring).
         rate: frames per second; ``pts`` of frame ``k`` is ``k`` in time base ``1/rate``.
-        crf, preset, threads: libx264 quality, speed preset and threads (0 = one per core).
+        crf, preset, threads: quality, speed preset (libx264's names) and threads (0 = one per
+            core).
         max_b_frames: None keeps the preset's; 0 makes packet order equal frame order (the
             frame store's crash recovery copies a prefix of packets).
         container_format: FFmpeg muxer name; None guesses it from the file name.
         container_options: muxer options (e.g. Matroska's ``cluster_time_limit``).
         purpose: what needs PyAV, for the missing-dependency message.
+        encoder: the FFmpeg encoder (default libx264).
     """
 
     def __init__(self, path: Path, size: tuple[int, int], rate: Fraction | float, *,
                  crf: int = 18, preset: str = "ultrafast", threads: int = 0,
                  max_b_frames: int | None = None, container_format: str | None = None,
                  container_options: Mapping[str, str] | None = None,
-                 purpose: str = "H.264 video") -> None:
+                 purpose: str = "H.264 video", encoder: str = "libx264") -> None:
+        from .encoders import ENCODERS, quiet_native_logs
+
         av = load_av(purpose)
+        spec = ENCODERS[encoder]
+        self.encoder = spec.name
+        self._pix_fmt = spec.pix_fmt
+        quiet_native_logs()
         self._av = av
         self.path = Path(path)
         self.size = (int(size[0]), int(size[1]))
@@ -105,14 +117,14 @@ class H264Writer:
         self._container: Any = av.open(str(self.path), "w", format=container_format,
                                        container_options=dict(container_options or {}))
         try:
-            stream: Any = self._container.add_stream("libx264", rate=fps)
+            stream: Any = self._container.add_stream(spec.name, rate=fps)
             stream.width, stream.height = self.encoded_size
-            stream.pix_fmt = "yuv420p"
+            stream.pix_fmt = spec.pix_fmt
             stream.time_base = 1 / fps
             stream.codec_context.thread_count = threads
-            if max_b_frames is not None:
+            if max_b_frames is not None and spec.b_frames:
                 stream.codec_context.max_b_frames = max_b_frames
-            stream.options = {"crf": str(crf), "preset": preset}
+            stream.options = spec.options(crf, preset)
         except BaseException:
             self._container.close()
             raise
@@ -129,6 +141,8 @@ class H264Writer:
         # cvtColor copies: the caller may reuse its buffer (a shared-memory slot) at once.
         i420: Any = cv2.cvtColor(pad_to_even(frame_bgr), cv2.COLOR_BGR2YUV_I420)
         vf = self._av.VideoFrame.from_ndarray(i420, format="yuv420p")
+        if self._pix_fmt != "yuv420p":  # QSV / AMF take NV12 (same samples, UV interleaved)
+            vf = vf.reformat(format=self._pix_fmt)
         vf.pts = self.frames
         self.frames += 1
         return self._mux(self._stream.encode(vf))

@@ -1,4 +1,7 @@
-"""H.264 frame storage: one Matroska file per chunk, encoded by one worker process (PyAV).
+"""Video frame storage: one Matroska file per chunk, encoded by one worker process (PyAV).
+
+The encoder is libx264 unless ``--video-encoder`` picks another (:mod:`.encoders`: NVENC, QSV,
+AMF, SVT-AV1); ``auto`` probes the hardware ones and falls back to libx264 (:func:`choose_encoder`).
 
 The video frame store (``nitrogen_capture.session.frames``, kind ``video``) stores chunk ``c`` as
 ``frames/chunk_NNN.mkv``; frame ``k`` of the file is row ``k`` of the chunk's arrays (``pts = k``,
@@ -29,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .encoders import ENCODER_NAMES, ENCODERS, Choice, choose
 from .h264 import H264Writer, load_av
 
-__all__ = ["CLUSTER_MS", "X264_PRESETS", "VideoSettings", "check_video_support",
-           "remux_prefix", "video_worker"]
+__all__ = ["CLUSTER_MS", "X264_PRESETS", "VideoSettings", "check_video_encoder",
+           "check_video_support", "choose_encoder", "remux_prefix", "video_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +49,17 @@ CLUSTER_MS = 500
 
 @dataclass(frozen=True)
 class VideoSettings:
-    """libx264 settings of ``--frame-format video`` (checked when built)."""
+    """Encoder settings of ``--frame-format video`` (checked when built).
+
+    ``encoder`` is a resolved name of :data:`.encoders.ENCODERS` (never ``auto``:
+    :func:`choose_encoder` resolves it in the parent, before the worker starts).
+    """
 
     fps: float
     crf: int = 18
     preset: str = "ultrafast"
-    threads: int = 0  # 0 = libx264 picks (one per core)
+    threads: int = 0  # 0 = the encoder picks (one per core)
+    encoder: str = "libx264"
 
     def __post_init__(self) -> None:
         if not 0 <= self.crf <= 51:
@@ -60,16 +69,37 @@ class VideoSettings:
                               f"got {self.preset}")
         if self.fps <= 0:
             raise ConfigError(f"video fps must be > 0, got {self.fps:g}")
+        if self.encoder not in ENCODERS:
+            raise ConfigError(f"--video-encoder must be one of {', '.join(ENCODER_NAMES)}, "
+                              f"got {self.encoder}", setting="video_encoder")
 
 
-def check_video_support() -> str:
-    """Fail early, in the parent, when PyAV or its libx264 encoder is missing; return av version."""
+def check_video_encoder(name: str) -> None:
+    """``--video-encoder`` names ``auto`` or a known encoder (no probe: that is at record start)."""
+    if name not in ENCODER_NAMES:
+        raise ConfigError(f"--video-encoder must be one of {', '.join(ENCODER_NAMES)}, "
+                          f"got {name}", setting="video_encoder")
+
+
+def choose_encoder(requested: str, width: int, height: int, crf: int, preset: str) -> Choice:
+    """Resolve ``--video-encoder`` with a real probe; log the one fallback line of ``auto``.
+
+    An explicit encoder that cannot encode here is a ConfigError (:func:`.encoders.choose`).
+    """
+    choice = choose(requested, width, height, crf=crf, preset=preset)
+    if choice.fallback_reason:
+        log.warning("%s", choice.fallback_reason)
+    return choice
+
+
+def check_video_support(encoder: str = "libx264") -> str:
+    """Fail early, in the parent, when PyAV or its encoder is missing; return av version."""
     av = load_av("Video frame storage")
     try:
-        av.codec.Codec("libx264", "w")
+        av.codec.Codec(encoder, "w")
     except Exception as exc:  # av raises its own UnknownCodecError / ValueError by version
-        raise ConfigError("--frame-format video needs PyAV built with libx264 (the PyPI wheels "
-                          f"are): {exc}") from exc
+        raise ConfigError(f"--frame-format video needs PyAV built with {encoder} (the PyPI "
+                          f"wheels have libx264): {exc}") from exc
     return str(av.__version__)
 
 
@@ -83,7 +113,7 @@ def _open_chunk_file(path: Path, width: int, height: int, settings: VideoSetting
                       container_format="matroska",
                       container_options={"cluster_time_limit": str(CLUSTER_MS),
                                          "flush_packets": "1"},
-                      purpose="Video frame storage")
+                      purpose="Video frame storage", encoder=settings.encoder)
 
 
 def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
@@ -98,7 +128,7 @@ def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
     ``"flushed"`` answers a flush. ``tasks`` is the pool's
     :class:`~nitrogen_capture.codecs.worker.SlotReader`.
     """
-    check_video_support()
+    check_video_support(settings.encoder)
     results.put("ready")
     cur: H264Writer | None = None
     cur_tag: Any = None
@@ -157,6 +187,19 @@ def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
         results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, nbytes, error, "frame"))
 
 
+def _stream_copy_of(out: Any, in_stream: Any) -> Any:
+    """An output stream for copying ``in_stream``'s packets (no encoder is looked up).
+
+    ``opaque=True`` takes the input's own (decoder) codec: without it PyAV looks up an *encoder*
+    by the decoder's name, which fails for AV1 (read by ``libdav1d``, which has no encoder).
+    PyAV releases before ``opaque`` existed take the plain call (H.264 only, as before).
+    """
+    try:
+        return out.add_stream_from_template(in_stream, opaque=True)
+    except TypeError:
+        return out.add_stream_from_template(in_stream)
+
+
 def remux_prefix(src: Path, dst: Path, frames: int) -> int:
     """Copy the first ``frames`` video packets of ``src`` into a new, whole file ``dst``.
 
@@ -171,7 +214,7 @@ def remux_prefix(src: Path, dst: Path, frames: int) -> int:
     with av.open(str(src)) as inp, av.open(str(dst), "w", format="matroska") as out:
         in_stream = inp.streams.video[0]
         if hasattr(out, "add_stream_from_template"):
-            out_stream = out.add_stream_from_template(in_stream)
+            out_stream = _stream_copy_of(out, in_stream)
         else:  # PyAV < 14
             out_stream = out.add_stream(template=in_stream)
         try:

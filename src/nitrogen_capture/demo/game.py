@@ -34,7 +34,7 @@ import numpy as np
 
 from ..keylayout import DEFAULT_LAYOUT, KeyLayout, canonical_key, load_layout
 from . import markers
-from .scene import Scene
+from .scene import SCENES, Scene
 
 __all__ = ["CAPTION", "GRAB_TOGGLE_KEY", "main", "parse_size", "run_game"]
 
@@ -112,8 +112,14 @@ class _Truth:
 
 def run_game(size: tuple[int, int] = (1280, 720), fps: float = 60.0, seconds: float = 0.0,
              log_path: Path | None = None, grab_after: float | None = None,
-             latch_ms: float = 20.0, layout: KeyLayout = DEFAULT_LAYOUT) -> int:
-    """Run the game until the window is closed, SIGTERM/SIGINT, or ``seconds`` elapsed."""
+             latch_ms: float = 20.0, layout: KeyLayout = DEFAULT_LAYOUT,
+             scene: str = "flat") -> int:
+    """Run the game until the window is closed, SIGTERM/SIGINT, or ``seconds`` elapsed.
+
+    ``scene``: ``flat`` or ``textured`` (:mod:`nitrogen_capture.demo.scene`).
+    """
+    if scene not in SCENES:
+        raise SystemExit(f"--scene must be one of {', '.join(SCENES)}, got {scene}")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     # SDL would otherwise back the window surface with an OpenGL renderer, which under Xvfb is
@@ -141,19 +147,20 @@ def run_game(size: tuple[int, int] = (1280, 720), fps: float = 60.0, seconds: fl
         screen = pygame.display.set_mode((width, height))
         pygame.display.set_caption(CAPTION)
         return _loop(pygame, screen, layout, fps, seconds, log_path, grab_after,
-                     int(latch_ms * 1e6), lambda: stop)
+                     int(latch_ms * 1e6), lambda: stop, scene)
     finally:
         pygame.display.quit()
 
 
 def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: float,
           log_path: Path | None, grab_after: float | None, latch_ns: int,
-          stopped: Any) -> int:
+          stopped: Any, look: str = "flat") -> int:
     names = _key_names(pygame)
     truth = _Truth(layout, latch_ns)
     width, height = screen.get_size()
     band_h = markers.overlay_height()
-    scene = Scene(width, height, band_h)
+    scene = Scene(width, height, band_h, look=look)
+    scene.prepare(pygame)  # the textured background, before the first frame
     overlay = np.zeros((band_h, width, 3), np.uint8)
     band = pygame.Rect(0, 0, width, band_h)
     last_dirty: list[Any] = []
@@ -253,10 +260,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--latch-ms", type=float, default=20.0,
                    help="show a pressed key as held for at least this long (default 20)")
     p.add_argument("--layout", type=Path, default=None, help="layout TOML (default: built in)")
+    p.add_argument("--scene", choices=SCENES, default="flat",
+                   help="flat = plain background (default); textured = scrolling noise and "
+                        "sprites, every frame differs (~1 MB per 720p PNG)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     layout = load_layout(a.layout) if a.layout else DEFAULT_LAYOUT
-    return run_game(a.size, a.fps, a.seconds, a.log, a.grab_after, a.latch_ms, layout)
+    return run_game(a.size, a.fps, a.seconds, a.log, a.grab_after, a.latch_ms, layout,
+                    a.scene)
 
 
 if __name__ == "__main__":

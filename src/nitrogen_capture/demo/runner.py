@@ -55,6 +55,7 @@ from ..xdisplay import no_display_message
 from .check import CheckReport, check_session
 from .game import GRAB_TOGGLE_KEY
 from .player import Player, TruthLog, make_script
+from .scene import SCENES
 from .xvfb import interrupt, spawn, xvfb
 
 __all__ = [
@@ -119,6 +120,8 @@ class DemoOptions:
         hotkeys: (seconds after the script start, hotkey name) to inject, e.g. ``(2.0, "f7")``.
         convert: run ``convert`` after merge and validate.
         preview: write ``preview.mp4`` and ``timing.png`` into ``<out>/demo/``.
+        scene: the game's look, ``flat`` or ``textured`` (every frame differs and weighs ~1 MB
+            as a 720p PNG: for runs where encoder load matters).
     """
 
     out: Path
@@ -136,9 +139,13 @@ class DemoOptions:
     convert: bool = True
     layout: Path | None = None
     preview: bool = True
+    scene: str = "flat"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
+        if self.scene not in SCENES:
+            raise ConfigError(f"--scene must be one of {', '.join(SCENES)}, got {self.scene}",
+                              setting="scene")
         w, h = self.size
         for ok, setting, message in (
             number_check(self.seconds, "seconds", "--seconds", 3, 3600, interval=True,
@@ -276,7 +283,7 @@ def _record(options: DemoOptions, display: str, work: Path, result: DemoResult,
     game_cmd = [sys.executable, "-m", "nitrogen_capture.demo.game", "--size", f"{w}x{h}",
                 "--fps", f"{options.game_fps:g}", "--log", str(game_log),
                 # Show a tap for ~1.5 capture periods so at least one captured frame has it.
-                "--latch-ms", f"{1500 / options.fps:.1f}"]
+                "--latch-ms", f"{1500 / options.fps:.1f}", "--scene", options.scene]
     layout_args = ["--layout", str(options.layout)] if options.layout else []
     layout = load_layout(options.layout) if options.layout else DEFAULT_LAYOUT
     game_cmd += layout_args
@@ -367,7 +374,7 @@ def _preview(out: Path, result: DemoResult) -> None:
 _RECORD_FLAGS: tuple[tuple[str, bool], ...] = (
     ("--frame-format", True), ("--chunk-size", True), ("--png-encoder", True),
     ("--encoder-workers", True), ("--queue-frames", True), ("--skip-late", False),
-    ("--no-focus-pause", False),
+    ("--no-focus-pause", False), ("--video-encoder", True),
 )
 
 
@@ -393,6 +400,9 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-preview", action="store_true",
                         help="skip preview.mp4 and timing.png (written into OUT/demo/)")
     parser.add_argument("--layout", type=Path, default=None, help="key layout TOML")
+    parser.add_argument("--scene", choices=SCENES, default="flat",
+                        help="the game's look: flat (default) or textured (scrolling noise and "
+                             "sprites, every frame differs: for encoder load)")
     rec = parser.add_argument_group("passed to record")
     for flag, takes_value in _RECORD_FLAGS:
         if takes_value:
@@ -415,7 +425,7 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
     return DemoOptions(out=args.out, seconds=args.seconds, fps=args.fps, size=args.size,
                        visible=args.visible, seed=args.seed, grab=args.grab,
                        convert=not args.no_convert, layout=args.layout,
-                       preview=not args.no_preview,
+                       preview=not args.no_preview, scene=args.scene,
                        record_args=(*extra, *args.record_arg))
 
 

@@ -1,18 +1,34 @@
 """The playable part of the demo game: a square that walks and jumps, an aim reticle, bullets.
 
 Kept apart from the game loop (:mod:`nitrogen_capture.demo.game`) so the loop only deals with
-events, timing, the truth overlay and the log. Drawing uses pygame primitives only; the scene
-never paints into the overlay band at the top
-(:func:`~nitrogen_capture.demo.markers.overlay_height`) so the truth cells stay readable.
+events, timing, the truth overlay and the log. The scene never paints into the overlay band at
+the top (:func:`~nitrogen_capture.demo.markers.overlay_height`) so the truth cells stay readable.
+
+Two looks (``--scene``):
+
+- ``flat`` (default): a plain background and pygame primitives. Frames compress to almost
+  nothing, and only the moving parts are pushed to the screen.
+- ``textured``: a scrolling multi-scale noise background with textured sprites drifting over
+  it, so that every frame differs and compresses like a real game (~1 MB per 1280x720 PNG),
+  for measuring what the encoders cost. The noise is computed once (:func:`noise_tile`: four
+  octaves of periodic value noise, 256 down to 4 px, in a tile larger than the window so no
+  row repeats within a frame; ~0.3 s at start, :meth:`Scene.prepare`); a frame is then a
+  handful of blits at a scroll offset, about a millisecond of CPU at 720p.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Scene"]
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["SCENES", "Scene", "noise_tile", "render_frames"]
+
+SCENES: tuple[str, ...] = ("flat", "textured")
 
 _SPEED = 320.0  # px/s
 _GRAVITY = 2400.0  # px/s^2
@@ -41,8 +57,14 @@ class Scene:
     aim_x: float = 0.0
     aim_y: float = 0.0
     bullets: list[_Bullet] = field(default_factory=list)
+    look: str = "flat"
+    seed: int = 0
+    t: float = 0.0  # seconds of game time (what the textured background scrolls with)
+    _textured: _Textured | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.look not in SCENES:
+            raise ValueError(f"scene must be one of {', '.join(SCENES)}, got {self.look!r}")
         self.x = self.width / 2
         self.y = self.ground
         self.aim_x, self.aim_y = self.width / 2, (self.top + self.height) / 2
@@ -55,6 +77,7 @@ class Scene:
     def update(self, dt: float, held: Set[str], rel: tuple[int, int], fire: bool,
                jump: bool) -> None:
         """Advance by ``dt`` seconds with the keys held now, mouse motion and fire/jump edges."""
+        self.t += dt
         dx = (("d" in held or "right" in held) - ("a" in held or "left" in held))
         dy = (("s" in held or "down" in held) - ("w" in held or "up" in held))
         speed = _SPEED * (1.8 if "shift" in held else 1.0)
@@ -82,9 +105,33 @@ class Scene:
         """Draw the scene below the overlay band; returns the rectangles of the moving parts.
 
         The caller pushes only those (and last frame's) to the screen, which keeps the X
-        server's copying small.
+        server's copying small. The textured scene changes everywhere: it returns the whole
+        area below the overlay band.
         """
-        surface.fill((40, 44, 52), pygame.Rect(0, self.top, self.width, self.height - self.top))
+        area = pygame.Rect(0, self.top, self.width, self.height - self.top)
+        if self.look == "textured":
+            self.prepare(pygame)
+            assert self._textured is not None
+            clip = surface.get_clip()
+            surface.set_clip(area)  # nothing of the scene reaches the overlay band
+            try:
+                self._textured.draw(pygame, surface, area, self.t)
+                self._draw_actors(pygame, surface, held)
+            finally:
+                surface.set_clip(clip)
+            return [area]
+        surface.fill((40, 44, 52), area)
+        return self._draw_actors(pygame, surface, held)
+
+    def prepare(self, pygame: Any) -> None:
+        """Build the textured scene's background and sprites now, not at the first frame.
+
+        Call after the window is open (the surfaces take its pixel format). Flat: nothing.
+        """
+        if self.look == "textured" and self._textured is None:
+            self._textured = _Textured(pygame, self.width, self.height, self.seed)
+
+    def _draw_actors(self, pygame: Any, surface: Any, held: Set[str]) -> list[Any]:
         pygame.draw.rect(surface, (90, 90, 90),
                          pygame.Rect(0, int(self.ground), self.width, self.height))
         colour = (230, 80, 60) if "rmb" in held else (80, 170, 230)
@@ -99,3 +146,137 @@ class Scene:
         pygame.draw.line(surface, (240, 240, 240), (ax, ay - 16), (ax, ay + 16))
         dirty.append(pygame.Rect(ax - 17, ay - 17, 35, 35))
         return dirty
+
+
+# (feature size in px, amplitude).
+# Tuned so a 1280x720 frame is ~1 MB as PNG (tests/test_demo_scene.py): the 4 px octave is
+# what costs bytes; per-pixel grain on top would double them.
+_OCTAVES: tuple[tuple[int, float], ...] = ((256, 1.0), (64, 0.55), (16, 0.35), (4, 0.1))
+_TILE_STEP = 512
+
+
+def _periodic_upsample(grid: npt.NDArray[np.float32], cell: int) -> npt.NDArray[np.float32]:
+    """Bicubic upsampling of ``grid`` (gy, gx, 3) by ``cell`` px, wrapping at the edges.
+
+    The result (gy * cell, gx * cell, 3) tiles seamlessly (OpenCV: ~10 ms for 2048x1536).
+    """
+    import cv2
+
+    gy, gx = grid.shape[:2]
+    pad = 2  # bicubic reads two cells either side
+    wrapped = cv2.copyMakeBorder(grid, pad, pad, pad, pad, cv2.BORDER_WRAP)
+    big = cv2.resize(wrapped, ((gx + 2 * pad) * cell, (gy + 2 * pad) * cell),
+                     interpolation=cv2.INTER_CUBIC)
+    return np.asarray(big[pad * cell:(pad + gy) * cell, pad * cell:(pad + gx) * cell],
+                      dtype=np.float32)
+
+
+def noise_tile(width: int, height: int, seed: int = 0) -> npt.NDArray[np.uint8]:
+    """A seamlessly tiling colour noise image (height, width, 3) uint8, RGB.
+
+    ``width`` and ``height`` must be multiples of 256 (:data:`_OCTAVES`' largest feature).
+    """
+    if width % 256 or height % 256:
+        raise ValueError(f"noise tile {width}x{height}: sides must be multiples of 256")
+    rng = np.random.default_rng(seed)
+    acc = np.zeros((height, width, 3), np.float32)
+    for cell, amp in _OCTAVES:
+        # Mostly shared across channels (brightness), partly per channel (hue).
+        grey = rng.random((height // cell, width // cell, 1), dtype=np.float32)
+        tint = rng.random((height // cell, width // cell, 3), dtype=np.float32)
+        acc += amp * _periodic_upsample(0.7 * grey + 0.3 * tint, cell)
+    acc /= sum(a for _, a in _OCTAVES)
+    palette = np.array([0.55, 0.75, 0.5], np.float32)  # a greenish, earthy look
+    img = (acc - 0.5) * 2.2 + 0.5  # stretch the contrast the averaging of octaves lost
+    img = img * palette * 255 + np.array([20, 10, 25], np.float32)
+    out: npt.NDArray[np.uint8] = np.clip(img, 0, 255).astype(np.uint8)
+    return out
+
+
+@dataclass
+class _Sprite:
+    surface: Any
+    cx: float
+    cy: float
+    ax: float
+    ay: float
+    wx: float
+    wy: float
+    phase: float
+
+
+class _Textured:
+    """The textured scene's precomputed background tile and sprites."""
+
+    def __init__(self, pygame: Any, width: int, height: int, seed: int) -> None:
+        tw = (width // _TILE_STEP + 2) * _TILE_STEP  # wider/taller than the window
+        th = (height // _TILE_STEP + 2) * _TILE_STEP
+        rgb = noise_tile(tw, th, seed)
+        self.tile = self._surface(pygame, rgb)
+        self.tw, self.th = tw, th
+        rng = np.random.default_rng(seed + 1)
+        self.sprites: list[_Sprite] = []
+        for k in range(12):
+            side = int(rng.integers(36, 96))
+            x0, y0 = int(rng.integers(0, tw - side)), int(rng.integers(0, th - side))
+            tint = rng.uniform(0.5, 1.6, 3).astype(np.float32)
+            patch = np.clip(rgb[y0:y0 + side, x0:x0 + side] * tint, 0, 255).astype(np.uint8)
+            patch[:3], patch[-3:], patch[:, :3], patch[:, -3:] = 250, 250, 250, 250  # a rim
+            self.sprites.append(_Sprite(
+                self._surface(pygame, patch), float(rng.uniform(0.15, 0.85) * width),
+                float(rng.uniform(0.35, 0.75) * height), float(rng.uniform(60, 0.3 * width)),
+                float(rng.uniform(30, 0.2 * height)), float(rng.uniform(0.3, 1.4)),
+                float(rng.uniform(0.3, 1.4)) * (1 if k % 2 else -1),
+                float(rng.uniform(0, 2 * math.pi))))
+
+    @staticmethod
+    def _surface(pygame: Any, rgb: npt.NDArray[np.uint8]) -> Any:
+        surf = pygame.surfarray.make_surface(rgb.transpose(1, 0, 2))
+        # In the window's pixel format: a blit is then a plain copy.
+        return surf.convert() if pygame.display.get_surface() is not None else surf
+
+    def draw(self, pygame: Any, surface: Any, area: Any, t: float) -> None:
+        """Blit the background scrolled to time ``t`` over ``area``, then the sprites."""
+        ox = int(t * 97.0) % self.tw  # px/s: a slow pan right and down
+        oy = int(t * 41.0) % self.th
+        for dx in (0, self.tw):
+            for dy in (0, self.th):
+                surface.blit(self.tile, (area.left - ox + dx, area.top - oy + dy))
+        for s in self.sprites:
+            x = s.cx + s.ax * math.sin(s.wx * t + s.phase)
+            y = s.cy + s.ay * math.sin(s.wy * t + 2 * s.phase)
+            surface.blit(s.surface, (int(x) - s.surface.get_width() // 2,
+                                     int(y) - s.surface.get_height() // 2))
+
+
+def render_frames(width: int, height: int, n: int, *, look: str = "textured", fps: float = 60.0,
+                  seed: int = 0) -> list[npt.NDArray[np.uint8]]:
+    """``n`` frames of the demo game as BGR arrays, drawn off-screen (no window, no display).
+
+    Each has the truth overlay (frame numbers 1..n, no presses, nothing held) over the scene
+    advanced by ``1/fps`` a frame, with the player walking right: what a capture of the game
+    would hold, for benchmarks (``bench/run.py --scene textured``) and tests. Needs pygame.
+    """
+    import os
+
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # stdout may be a JSON report
+    import pygame
+
+    from ..keylayout import DEFAULT_LAYOUT
+    from . import markers
+
+    band_h = markers.overlay_height()
+    surface = pygame.Surface((width, height))
+    scene = Scene(width, height, band_h, look=look, seed=seed)
+    overlay = np.zeros((band_h, width, 3), np.uint8)
+    out: list[npt.NDArray[np.uint8]] = []
+    for frame in range(1, n + 1):
+        scene.update(1.0 / fps, {"d"}, (3, 1), frame % 10 == 0, frame % 25 == 0)
+        overlay[:] = 0
+        markers.draw_overlay(overlay, frame, 0, 0, len(DEFAULT_LAYOUT))
+        surface.blit(pygame.surfarray.make_surface(overlay.transpose(1, 0, 2)), (0, 0))
+        scene.draw(pygame, surface, {"d"})
+        rgb = pygame.surfarray.pixels3d(surface)
+        out.append(np.ascontiguousarray(rgb.transpose(1, 0, 2)[:, :, ::-1]))
+        del rgb  # unlocks the surface
+    return out

@@ -177,7 +177,13 @@ class Counters:
 
 @dataclass(frozen=True)
 class EncoderInfo:
-    """The frame encoder that ran and what it cost."""
+    """The frame encoder that ran and what it cost.
+
+    ``settings``: what the encoder was given, for a video encoder its codec, pixel format and
+    FFmpeg options (``{"encoder": "libx264", "codec": "h264", "pix_fmt": "yuv420p", "options":
+    {"crf": "18", "preset": "ultrafast"}}``) and, when ``--video-encoder auto`` fell back,
+    ``fallback`` (the line it logged); empty for PNG and in sessions written before it existed.
+    """
 
     name: str
     workers: int = 1
@@ -186,6 +192,7 @@ class EncoderInfo:
     ms_per_frame_p99: float | None = None
     bytes_written: int = 0
     errors: tuple[str, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The ``encoder`` object of meta.json."""
@@ -198,7 +205,13 @@ class EncoderInfo:
                    o.integer("slots", 0, lo=0),
                    o.number("ms_per_frame_mean", None, lo=0, nullable=True),
                    o.number("ms_per_frame_p99", None, lo=0, nullable=True),
-                   o.integer("bytes_written", 0, lo=0), o.strs("errors", ()))
+                   o.integer("bytes_written", 0, lo=0), o.strs("errors", ()),
+                   _settings(o.raw("settings", {})))
+
+
+def _settings(value: Any) -> dict[str, Any]:
+    """``encoder.settings``, leniently: anything but a JSON object (or missing) reads as {}."""
+    return dict(value) if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
