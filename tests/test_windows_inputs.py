@@ -6,6 +6,7 @@ The OS calls themselves cannot run on Linux; the decoding, state diffing and lis
 from __future__ import annotations
 
 import ctypes
+import logging
 import queue
 import threading
 import time
@@ -19,9 +20,7 @@ from nitrogen_capture.inputs import _rawinput_win32 as ri
 from nitrogen_capture.inputs import _xinput as xi
 from nitrogen_capture.keylayout import PAD_BUTTONS
 
-# ---------------------------------------------------------------------------------------------
-# Raw Input: RAWMOUSE decoding, absolute devices, the listener loop with a fake message queue
-# ---------------------------------------------------------------------------------------------
+# --- Raw Input: RAWMOUSE decoding, absolute devices, the listener loop with a fake message queue
 
 
 def raw_buffer(flags: int, x: int, y: int, dev_type: int = 0) -> bytes:
@@ -132,9 +131,7 @@ def test_rawinput_listener_errors_reach_the_owner() -> None:
         src.stop()
 
 
-# ---------------------------------------------------------------------------------------------
-# XInput: state -> events, dead zones, triggers, the poller with a fake XInputGetState
-# ---------------------------------------------------------------------------------------------
+# --- XInput: state -> events, dead zones, triggers, the poller with a fake XInputGetState
 
 
 def reading(packet: int = 1, buttons: int = 0, lt: int = 0, rt: int = 0, lx: int = 0,
@@ -283,3 +280,19 @@ def test_xinput_thread_delivers_events() -> None:
     calls = len(api.calls)
     time.sleep(0.05)
     assert len(api.calls) == calls  # the thread has stopped polling
+
+
+
+
+def test_xinput_says_once_that_no_controller_is_connected(caplog: Any) -> None:
+    api, now = FakeXInput(), [0]
+    pad = xi.XInputGamepad(api=api, clock=lambda: now[0], rescan_s=1.0)
+    with caplog.at_level(logging.INFO, logger=xi.__name__):
+        for now[0] in (0, 10**9, 2 * 10**9):  # three empty scans: one warning
+            pad.poll()
+        api.slots[1], now[0] = reading(1), 3 * 10**9
+        pad.poll()
+    msgs = [(r.levelname, r.getMessage().split(":")[0]) for r in caplog.records]
+    assert msgs == [("WARNING", "no XInput controller connected in any slot (0-3)"),
+                    ("INFO", "XInput pad 1 connected")]
+    assert caplog.records[0].getMessage().endswith("stay neutral until one is plugged in")
