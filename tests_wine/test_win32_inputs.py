@@ -1,115 +1,30 @@
 """The Win32 input backends for real: the Windows CPython under Wine, input injected through XTEST.
 
-Each test starts small pygame windows ("games") and a driver, all Windows programs. The driver
-builds the input sources with the factory ``record`` uses (``get_input_backends("pynput")``:
-pynput's low-level hooks plus Raw Input motion), routes them through the recorder's
-:class:`InputRouter` with focus read from the real Win32 window backend (``resolve_target`` by
-title, ``GetForegroundWindow``), prints ``READY``, and once the Linux side touches a stop file
-prints what the sources delivered (``raw``) and what the router kept (``routed``) as JSON.
-Foreground changes go through :func:`winetier.activate` (X focus plus ``WM_TAKE_FOCUS``, what a
-window manager does; the Xvfb has none).
+Each test starts small pygame windows ("games") and a driver, all Windows programs (their scripts
+are in tests_wine/inputrig.py). The driver builds the input sources with the factory ``record``
+uses (``get_input_backends("pynput")``: pynput's low-level hooks plus Raw Input motion), routes
+them through the recorder's :class:`InputRouter` with focus read from the real Win32 window
+backend (``resolve_target`` by title, ``GetForegroundWindow``), prints ``READY``, and once the
+Linux side touches a stop file prints what the sources delivered (``raw``) and what the router
+kept (``routed``) as JSON. Foreground changes go through :func:`winetier.activate` (X focus plus
+``WM_TAKE_FOCUS``, what a window manager does; the Xvfb has none).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from inputrig import Rig, keydowns, motion, presses, tap
 from nitrogen_capture.demo.player import Player
-from winetier import WineTier, WinProcess, activate, winpath, x_window
-
-GAME = """\
-import os, sys, time
-import pygame
-pygame.display.init()
-screen = pygame.display.set_mode((320, 240))
-pygame.display.set_caption(sys.argv[1])
-print("GAME READY", flush=True)
-end = time.monotonic() + 90
-while not os.path.exists(sys.argv[2]) and time.monotonic() < end:
-    for ev in pygame.event.get():
-        if ev.type == pygame.KEYDOWN:
-            print("KEYDOWN", pygame.key.name(ev.key), flush=True)
-    screen.fill((30, 60, 90))
-    pygame.display.flip()
-    time.sleep(0.01)
-"""
-
-DRIVER = """\
-import json, logging, os, sys, time
-logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-from nitrogen_capture import winecompat
-winecompat.prepare()
-from nitrogen_capture.config import TargetSpec
-from nitrogen_capture.inputs import get_input_backends
-from nitrogen_capture.inputs.router import InputRouter
-from nitrogen_capture.keylayout import DEFAULT_LAYOUT
-from nitrogen_capture.targets import resolve_target
-cfg = json.loads(sys.argv[1])
-target = resolve_target(TargetSpec(window_title=cfg["title"]), wait_s=30)
-router = InputRouter(DEFAULT_LAYOUT, target.is_focused)
-raw = []
-def sink(event):
-    raw.append(event)
-    router.push(event)
-sources = get_input_backends("pynput", target=target)
-for source in sources:
-    source.start(sink)
-print("READY", json.dumps([s.name for s in sources]), flush=True)
-end = time.monotonic() + 60
-while not os.path.exists(cfg["stop"]) and time.monotonic() < end:
-    time.sleep(0.05)
-    router.flush_due(time.monotonic_ns())  # what the recorder's tick does
-for source in sources:
-    source.stop()
-router.flush_due(1 << 62)
-rows = lambda events: [[e.device, e.code, e.value] for e in events]
-print("RESULT " + json.dumps({"raw": rows(raw), "routed": rows(router.drain()),
-                              "dropped_unfocused": router.dropped_unfocused,
-                              "hotkeys_seen": router.hotkeys_seen}), flush=True)
-"""
-
-
-class Rig:
-    """Games, one driver and a stop file in ``tmp``; every program is killed at teardown."""
-
-    def __init__(self, wine: WineTier, tmp: Path) -> None:
-        self.wine, self.tmp = wine, tmp
-        self.stop = tmp / "stop"
-        (tmp / "game.py").write_text(GAME)
-        (tmp / "driver.py").write_text(DRIVER)
-        self.procs: list[WinProcess] = []
-
-    def game(self, title: str) -> tuple[WinProcess, int]:
-        """Start a game window titled ``title``; returns it and its X window."""
-        proc = self.wine.spawn(winpath(self.tmp / "game.py"), title, winpath(self.stop))
-        self.procs.append(proc)
-        proc.wait_for("GAME READY", 60)
-        return proc, x_window(self.wine.display, title)
-
-    def driver(self, title: str) -> WinProcess:
-        """Start the driver on the game titled ``title`` and wait until its hooks are live."""
-        cfg = {"title": title, "stop": winpath(self.stop)}
-        proc = self.wine.spawn(winpath(self.tmp / "driver.py"), json.dumps(cfg))
-        self.procs.append(proc)
-        proc.wait_for("READY", 60)
-        return proc
-
-    def finish(self, driver: WinProcess) -> dict[str, Any]:
-        """Stop everything; the driver's result."""
-        time.sleep(0.5)  # the hooks' threads deliver the last events
-        self.stop.touch()
-        assert driver.wait(60) == 0, driver.stderr
-        line = next(x for x in driver.stdout.splitlines() if x.startswith("RESULT "))
-        result: dict[str, Any] = json.loads(line[len("RESULT "):])
-        assert "Traceback" not in driver.stderr, driver.stderr
-        return result
+from winetier import WineTier, activate, winpath
 
 
 @pytest.fixture
@@ -123,34 +38,6 @@ def rig(wine: WineTier, tmp_path: Path) -> Iterator[Rig]:
         for proc in made.procs:
             with contextlib.suppress(AssertionError):  # wait killed it: fine at teardown
                 proc.wait(15)
-
-
-def tap(player: Player, keys: Sequence[str], hold: float = 0.04) -> None:
-    """Press and release each key (or button) in turn through XTEST."""
-    for key in keys:
-        player.key(key, True)
-        time.sleep(hold)
-        player.key(key, False)
-        time.sleep(hold)
-
-
-def presses(rows: list[list[Any]], devices: tuple[str, ...] = ("key", "button")) -> list[str]:
-    """The codes of the presses among ``rows``, in order."""
-    return [code for device, code, value in rows if device in devices and value > 0]
-
-
-def motion(rows: list[list[Any]]) -> tuple[float, float]:
-    """Sums of the ``motion`` dx and dy events."""
-    sums = {"dx": 0.0, "dy": 0.0}
-    for device, code, value in rows:
-        if device == "motion":
-            sums[code] += value
-    return sums["dx"], sums["dy"]
-
-
-def keydowns(game: WinProcess) -> list[str]:
-    """The pygame key names a game window received, in order."""
-    return [x.split(" ", 1)[1] for x in game.stdout.splitlines() if x.startswith("KEYDOWN ")]
 
 
 IN_LAYOUT = ["w", "a", "s", "d", "space", "e", "q", "1", "enter", "backspace", "lmb", "rmb"]
@@ -197,6 +84,32 @@ def test_raw_input_motion_sums_equal_the_injected_motion(rig: Rig) -> None:
     assert motion(result["routed"]) == injected
     assert not presses(result["raw"])
 
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "Wine 8 makes WM_INPUT from X pointer motion over its own windows: motion once the pointer "
+    "has left the game window, or is pinned at the screen edge, never reaches Raw Input"))
+def test_raw_input_motion_beyond_the_window_and_the_screen_edge(rig: Rig) -> None:
+    """On Windows Raw Input reports device counts wherever the cursor is; not under Wine 8.
+
+    Measured here (Xvfb 1280x800, the 320x240 game at 480,280, the pointer from its centre):
+    30 x (+50, 0) then 5 x (-10, 0) were injected, (1450, 0) in all; Raw Input reported 3 x 50
+    while the pointer was over the game, then nothing: the pointer ended at x=1229 (pinned at
+    1279, then back 50) over the root window. The deltas are position differences (two moves
+    sometimes arrive as one ``dx`` of 100), not device counts.
+    """
+    _, wid = rig.game("ng-edge")
+    with Player(rig.wine.display) as player:
+        player.focus(wid)
+        driver = rig.driver("ng-edge")
+        activate(rig.wine.display, wid)
+        time.sleep(0.3)
+        for dx in [50] * 30 + [-10] * 5:
+            player.move(dx, 0)
+            time.sleep(0.01)
+        result = rig.finish(driver)
+    assert motion(result["raw"])[0] >= 150.0  # what Wine delivers: the moves over the game
+    assert motion(result["raw"]) == (1450.0, 0.0)
 
 def test_input_for_another_foreground_window_is_not_recorded(rig: Rig) -> None:
     target, t_wid = rig.game("ng-target")
@@ -295,3 +208,40 @@ def test_record_with_gamepad_tells_the_user_in_one_line(wine: WineTier, tmp_path
     assert "_xinput" not in done.stderr.replace(NO_PAD, "")
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+
+
+WIDE = """\
+name = "wide"
+keys = ["up", "down", "left", "right", "esc", "shift", "ctrl", "alt", "-", ";", "/",
+        "mmb", "mb4", "mb5"]
+"""
+
+
+def test_key_and_button_names_of_a_layout_through_the_hooks(rig: Rig) -> None:
+    """Right-hand modifiers fold, Shift does not change a key's name, X buttons are mb4/mb5."""
+    (rig.tmp / "wide.toml").write_text(WIDE)
+    _, wid = rig.game("ng-names")
+    display = rig.wine.display
+    with Player(display) as player:
+        player.focus(wid)
+        driver = rig.driver("ng-names", rig.tmp / "wide.toml")
+        activate(display, wid)
+        time.sleep(0.3)
+        tap(player, ["up", "down", "left", "right", "esc", "Shift_R", "Control_R", "Alt_L",
+                     "minus", "semicolon", "slash"])
+        player.key("shift", True)  # "_" and ":" are the - and ; keys
+        tap(player, ["minus", "semicolon"])
+        player.key("shift", False)
+        tap(player, ["mmb", "wheel_up", "wheel_up", "wheel_up", "wheel_down"])
+        for button in ("8", "9"):  # X buttons back / forward
+            for action in ("mousedown", "mouseup"):
+                subprocess.run(["xdotool", action, button], env={**os.environ, "DISPLAY": display},
+                               check=True, timeout=10)
+                time.sleep(0.04)
+        result = rig.finish(driver)
+    names = ["up", "down", "left", "right", "esc", "shift", "ctrl", "alt", "-", ";", "/",
+             "shift", "-", ";", "mmb", "mb4", "mb5"]
+    assert presses(result["raw"]) == names
+    assert presses(result["routed"]) == names
+    wheel = [value for device, _, value in result["raw"] if device == "wheel"]
+    assert wheel == [1.0, 1.0, 1.0, -1.0]
