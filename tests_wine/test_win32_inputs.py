@@ -165,6 +165,24 @@ def test_hotkeys_through_the_low_level_hooks(rig: Rig) -> None:
     assert not {code for _, code, _ in result["routed"]} & {"f6", "f7", "f8"}
 
 
+
+def test_a_held_key_is_one_press_through_the_hooks(rig: Rig) -> None:
+    """The hook reports each typematic repeat as a key-down (22 for a 1.5 s hold, before the fix
+    in PynputInput): a held F8 toggled the recorder 22 times."""
+    _, wid = rig.game("ng-hold")
+    with Player(rig.wine.display) as player:
+        player.focus(wid)
+        driver = rig.driver("ng-hold")
+        activate(rig.wine.display, wid)
+        time.sleep(0.3)
+        for key in ("w", "f8"):
+            player.key(key, True)
+            time.sleep(1.5)  # the X server repeats from 0.66 s, 25 a second
+            player.key(key, False)
+        result = rig.finish(driver)
+    assert result["raw"] == [["key", "w", 1], ["key", "w", 0], ["key", "f8", 1], ["key", "f8", 0]]
+    assert result["routed"] == [["key", "w", 1], ["key", "w", 0], ["control", "toggle", 1.0]]
+
 PAD = """\
 import json, logging, time
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,78 @@
+"""PynputInput's key handling as on Windows, with fake pynput keys (the hooks need Windows).
+
+tests_wine/test_win32_inputs.py runs the same code under Wine with the real low-level hooks.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from nitrogen_capture.events import KEY, InputEvent
+from nitrogen_capture.inputs._pynput import PynputInput
+from nitrogen_capture.inputs.router import InputRouter
+from nitrogen_capture.keylayout import DEFAULT_LAYOUT
+
+
+def named(name: str) -> SimpleNamespace:
+    """A pynput ``Key`` member (F8, shift_r ...)."""
+    return SimpleNamespace(name=name)
+
+
+def char(vk: int, ch: str) -> SimpleNamespace:
+    """A Windows pynput ``KeyCode``: its char follows Shift, its virtual-key code does not."""
+    return SimpleNamespace(vk=vk, char=ch)
+
+
+def windows_source() -> tuple[PynputInput, list[InputEvent]]:
+    src = PynputInput()
+    src._windows = True  # the names as the Windows hooks give them
+    events: list[InputEvent] = []
+    src._sink = events.append
+    return src, events
+
+
+def rows(events: list[InputEvent]) -> list[tuple[str, float]]:
+    return [(e.code, e.value) for e in events if e.device == KEY]
+
+
+def test_windows_key_names_do_not_follow_shift() -> None:
+    src, _ = windows_source()
+    assert [src.key_name(k) for k in (char(0x57, "W"), char(0x31, "!"), char(0xBA, ":"),
+                                      char(0xBD, "_"), named("shift_r"), named("ctrl_l"),
+                                      named("alt_gr"), named("esc"))] == [
+        "w", "1", ";", "-", "shift", "ctrl", "alt", "esc"]
+
+
+def test_typematic_repeats_of_the_hook_are_one_press() -> None:
+    src, events = windows_source()
+    for _ in range(22):  # a 1.5 s hold under Wine 8: 22 key-downs, one key-up
+        src._on_press(named("f8"))
+    src._on_release(named("f8"))
+    src._on_press(char(0x57, "w"))
+    src._on_press(char(0x57, "W"))  # Shift went down meanwhile: the same key repeating
+    src._on_release(char(0x57, "W"))
+    src._on_press(char(0x57, "w"))  # a new press after the release counts again
+    src._on_release(char(0x57, "w"))
+    assert rows(events) == [("f8", 1), ("f8", 0), ("w", 1), ("w", 0), ("w", 1), ("w", 0)]
+
+
+def test_both_shift_keys_are_one_held_shift() -> None:
+    src, events = windows_source()
+    src._on_press(named("shift_l"))
+    src._on_press(named("shift_r"))
+    src._on_press(named("shift_r"))
+    src._on_release(named("shift_l"))  # right Shift is still down: shift stays held
+    assert rows(events) == [("shift", 1)]
+    src._on_release(named("shift_r"))
+    src._on_release(named("ctrl_r"))  # held before the listener started: passed on
+    assert rows(events) == [("shift", 1), ("shift", 0), ("ctrl", 0)]
+
+
+def test_a_held_hotkey_toggles_the_recorder_once() -> None:
+    src, _ = windows_source()
+    router = InputRouter(DEFAULT_LAYOUT)
+    src._sink = router.push
+    for _ in range(10):
+        src._on_press(named("f8"))
+    src._on_release(named("f8"))
+    assert [(e.device, e.code) for e in router.drain()] == [("control", "toggle")]
