@@ -184,10 +184,10 @@ def test_a_held_key_is_one_press_through_the_hooks(rig: Rig) -> None:
     assert result["routed"] == [["key", "w", 1], ["key", "w", 0], ["control", "toggle", 1.0]]
 
 PAD = """\
-import json, logging, time
+import json, logging, sys, time
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 from nitrogen_capture.inputs._live import gamepad_source
-pad = gamepad_source("auto")
+pad = gamepad_source(sys.argv[1])
 events = []
 pad.start(events.append)
 time.sleep(2.5)  # the first scan and two rescans of the empty slots
@@ -196,14 +196,20 @@ print(json.dumps({"source": pad.name, "events": len(events)}))
 """
 NO_PAD = ("WARNING nitrogen_capture.inputs._xinput: no XInput controller connected in any slot "
           "(0-3): the gamepad columns stay neutral until one is plugged in")
+NO_SDL_PAD = ("WARNING nitrogen_capture.inputs._sdl: no gamepad found through SDL: the gamepad "
+              "columns stay neutral until one is plugged in")
 
 
-def test_xinput_loads_and_says_no_controller_in_one_line(wine: WineTier, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("backend", "source", "line"), [
+    ("auto", "xinput", NO_PAD), ("sdl", "sdl_gamepad", NO_SDL_PAD)])
+def test_gamepad_readers_load_and_say_no_controller_in_one_line(
+        wine: WineTier, tmp_path: Path, backend: str, source: str, line: str) -> None:
+    """XInput (xinput1_4) and SDL2 (pygame's SDL2.dll) both load under Wine 8 and find no pad."""
     (tmp_path / "pad.py").write_text(PAD)
-    done = wine.python(winpath(tmp_path / "pad.py"), timeout=120)
+    done = wine.python(winpath(tmp_path / "pad.py"), backend, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"source": "xinput", "events": 0}
-    assert done.stderr.splitlines() == [NO_PAD]
+    assert json.loads(done.stdout) == {"source": source, "events": 0}
+    assert done.stderr.splitlines() == [line]
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
