@@ -86,6 +86,21 @@ def test_raw_input_motion_sums_equal_the_injected_motion(rig: Rig) -> None:
 
 
 
+
+def test_short_fast_taps_are_all_logged(rig: Rig) -> None:
+    """Taps of 5 ms, 5 ms apart (far shorter than a 60 fps frame), keys and buttons mixed."""
+    _, wid = rig.game("ng-taps")
+    keys = ["w", "a", "s", "d", "space", "e", "lmb", "q", "r", "rmb"] * 8
+    with Player(rig.wine.display) as player:
+        player.focus(wid)
+        driver = rig.driver("ng-taps")
+        activate(rig.wine.display, wid)
+        time.sleep(0.3)
+        tap(player, keys, hold=0.005)
+        result = rig.finish(driver)
+    assert presses(result["raw"]) == keys
+    assert presses(result["routed"]) == keys
+
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "Wine 8 makes WM_INPUT from X pointer motion over its own windows: motion once the pointer "
     "has left the game window, or is pinned at the screen edge, never reaches Raw Input"))
