@@ -253,11 +253,13 @@ WIDE = """\
 name = "wide"
 keys = ["up", "down", "left", "right", "esc", "shift", "ctrl", "alt", "-", ";", "/",
         "mmb", "mb4", "mb5"]
+hotkeys = {toggle = "f9", resume = "f10", pause = []}
 """
 
 
 def test_key_and_button_names_of_a_layout_through_the_hooks(rig: Rig) -> None:
-    """Right-hand modifiers fold, Shift does not change a key's name, X buttons are mb4/mb5."""
+    """Right-hand modifiers fold, Shift does not change a key's name, X buttons are mb4/mb5;
+    the layout's own hotkeys (F9, F10) act and the default ones (F8, F7) are plain keys."""
     (rig.tmp / "wide.toml").write_text(WIDE)
     _, wid = rig.game("ng-names")
     display = rig.wine.display
@@ -277,10 +279,12 @@ def test_key_and_button_names_of_a_layout_through_the_hooks(rig: Rig) -> None:
                 subprocess.run(["xdotool", action, button], env={**os.environ, "DISPLAY": display},
                                check=True, timeout=10)
                 time.sleep(0.04)
+        tap(player, ["f9", "f8", "f10", "f7"])
         result = rig.finish(driver)
     names = ["up", "down", "left", "right", "esc", "shift", "ctrl", "alt", "-", ";", "/",
              "shift", "-", ";", "mmb", "mb4", "mb5"]
-    assert presses(result["raw"]) == names
-    assert presses(result["routed"]) == names
+    assert presses(result["raw"]) == [*names, "f9", "f8", "f10", "f7"]
+    assert presses(result["routed"]) == names  # F8, F7: neither hotkeys nor in the layout
+    assert [c for d, c, _ in result["routed"] if d == "control"] == ["toggle", "resume"]
     wheel = [value for device, _, value in result["raw"] if device == "wheel"]
     assert wheel == [1.0, 1.0, 1.0, -1.0]
