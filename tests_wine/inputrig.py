@@ -55,7 +55,7 @@ def sink(event):
 sources = get_input_backends("pynput", target=target)
 for source in sources:
     source.start(sink)
-print("READY", json.dumps([s.name for s in sources]), flush=True)
+print("READY", json.dumps([s.name for s in sources]), target.describe()["backend"], flush=True)
 end = time.monotonic() + 60
 while not os.path.exists(cfg["stop"]) and time.monotonic() < end:
     time.sleep(0.05)

@@ -56,6 +56,8 @@ def test_keys_and_buttons_through_the_low_level_hooks(rig: Rig) -> None:
         tap(player, ["w", "1"])
         player.key("shift", False)
         result = rig.finish(driver)
+    # record's sources (pynput hooks, Raw Input) and focus from the Win32 window backend
+    assert 'READY ["pynput", "rawinput"] win32' in driver.stdout
     injected = [*IN_LAYOUT, *OUTSIDE, "shift", "w", "1"]
     assert presses(result["raw"]) == injected
     kept = [k for k in injected if k not in OUTSIDE]
