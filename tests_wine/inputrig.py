@@ -66,7 +66,8 @@ router.flush_due(1 << 62)
 rows = lambda events: [[e.device, e.code, e.value] for e in events]
 print("RESULT " + json.dumps({"raw": rows(raw), "routed": rows(router.drain()),
                               "dropped_unfocused": router.dropped_unfocused,
-                              "hotkeys_seen": router.hotkeys_seen}), flush=True)
+                              "hotkeys_seen": router.hotkeys_seen,
+                              "warnings": getattr(sources, "warnings", [])}), flush=True)
 """
 
 

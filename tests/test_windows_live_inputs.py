@@ -1,4 +1,5 @@
-"""PynputInput's key handling as on Windows, with fake pynput keys (the hooks need Windows).
+"""The Windows live sources on Linux: PynputInput's key handling with fake pynput keys, and the
+source list ``record`` gets on Windows and under Wine (the hooks themselves need Windows).
 
 tests_wine/test_win32_inputs.py runs the same code under Wine with the real low-level hooks.
 """
@@ -7,7 +8,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from nitrogen_capture.events import KEY, InputEvent
+from nitrogen_capture.inputs import _live, _rawinput_win32
 from nitrogen_capture.inputs._pynput import PynputInput
 from nitrogen_capture.inputs.router import InputRouter
 from nitrogen_capture.keylayout import DEFAULT_LAYOUT
@@ -76,3 +80,16 @@ def test_a_held_hotkey_toggles_the_recorder_once() -> None:
         src._on_press(named("f8"))
     src._on_release(named("f8"))
     assert [(e.device, e.code) for e in router.drain()] == [("control", "toggle")]
+
+
+@pytest.mark.parametrize("wine", [None, "8.0"])
+def test_windows_sources_say_when_wine_makes_the_motion(monkeypatch: pytest.MonkeyPatch,
+                                                        wine: str | None) -> None:
+    monkeypatch.setattr(_live.sys, "platform", "win32")
+    monkeypatch.setattr(_live, "wine_version", lambda: wine)
+    monkeypatch.setattr(_rawinput_win32, "RawInputMotion", lambda: SimpleNamespace(name="raw"))
+    sources = _live.live_input_sources()
+    assert [s.name for s in sources] == ["pynput", "raw"]
+    assert sources.warnings == ([] if wine is None else [
+        "running under Wine 8.0: Raw Input motion comes from the cursor over Wine's windows, "
+        "so mouse_deltas miss motion outside the game window or at the screen edge"])
