@@ -8,6 +8,7 @@ backend; :class:`Rig` starts both under Wine and reads the driver's result.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -70,6 +71,10 @@ print("RESULT " + json.dumps({"raw": rows(raw), "routed": rows(router.drain()),
                               "warnings": getattr(sources, "warnings", [])}), flush=True)
 """
 
+# What a user sees when the XInput reader finds no pad (inputs/_xinput.py).
+NO_PAD = ("WARNING nitrogen_capture.inputs._xinput: no XInput controller connected in any slot "
+          "(0-3): the gamepad columns stay neutral until one is plugged in")
+
 
 class Rig:
     """Games, one driver and a stop file in ``tmp``; every program is killed at teardown."""
@@ -96,6 +101,13 @@ class Rig:
         self.procs.append(proc)
         proc.wait_for("READY", 60)
         return proc
+
+    def close(self) -> None:
+        """Stop every program of the rig (a program that does not exit in time is killed)."""
+        self.stop.touch()
+        for proc in self.procs:
+            with contextlib.suppress(AssertionError):  # wait killed it: fine at teardown
+                proc.wait(15)
 
     def finish(self, driver: WinProcess) -> dict[str, Any]:
         """Stop everything; the driver's result."""
