@@ -224,6 +224,7 @@ class PynputInput(InputSource):
                 if listener.is_alive():
                     log.warning("pynput %s listener did not stop within 2 s",
                                 type(listener).__module__)
+        self._down.clear()  # a restarted source must not take a key still held for a repeat
 
 
 def _unblock_xrecord(listeners: list[Any]) -> None:
