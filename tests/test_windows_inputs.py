@@ -19,9 +19,7 @@ from nitrogen_capture.inputs import _rawinput_win32 as ri
 from nitrogen_capture.inputs import _xinput as xi
 from nitrogen_capture.keylayout import PAD_BUTTONS
 
-# ---------------------------------------------------------------------------------------------
-# Raw Input: RAWMOUSE decoding, absolute devices, the listener loop with a fake message queue
-# ---------------------------------------------------------------------------------------------
+# --- Raw Input: RAWMOUSE decoding, absolute devices, the listener loop with a fake message queue
 
 
 def raw_buffer(flags: int, x: int, y: int, dev_type: int = 0) -> bytes:
@@ -132,9 +130,7 @@ def test_rawinput_listener_errors_reach_the_owner() -> None:
         src.stop()
 
 
-# ---------------------------------------------------------------------------------------------
-# XInput: state -> events, dead zones, triggers, the poller with a fake XInputGetState
-# ---------------------------------------------------------------------------------------------
+# --- XInput: state -> events, dead zones, triggers, the poller with a fake XInputGetState
 
 
 def reading(packet: int = 1, buttons: int = 0, lt: int = 0, rt: int = 0, lx: int = 0,

@@ -162,3 +162,56 @@ class WineTier:
             exe = shutil.which(args[0]) or "/usr/lib/wine/wineserver"
             subprocess.run([exe, *args[1:]], env=env, timeout=30, check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def x_window(display: str, title: str, timeout: float = 30) -> int:
+    """The X window that Wine made for the Windows window titled ``title`` (exact WM_NAME).
+
+    Found by title: under Wine ``_NET_WM_PID`` is the Unix PID of the wine process, which the
+    tests do not know for a program started through the ``wine`` launcher.
+    """
+    from Xlib import X
+    from Xlib import display as xdisplay
+
+    d = xdisplay.Display(display)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            stack = [d.screen().root]
+            while stack:
+                win = stack.pop()
+                if (win.get_wm_name() == title
+                        and win.get_attributes().map_state == X.IsViewable):
+                    return int(win.id)
+                stack.extend(win.query_tree().children)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no mapped X window titled {title!r} after {timeout:g} s")
+            time.sleep(0.1)
+    finally:
+        d.close()
+
+
+def activate(display: str, window_id: int) -> None:
+    """Make a Wine window the foreground window, as a window manager would.
+
+    The tests' Xvfb has no window manager. Wine's windows take part in ICCCM's ``WM_TAKE_FOCUS``
+    protocol, so Wine ignores a bare X focus change (``FocusIn``) and makes the desktop window
+    the foreground on ``FocusOut``: keys then reach no window and ``GetForegroundWindow`` is the
+    desktop. Probed under Wine 8: X focus plus the ``WM_TAKE_FOCUS`` client message a WM sends
+    make ``GetForegroundWindow`` follow the X focus, and the keys reach that window.
+    """
+    from Xlib import X
+    from Xlib import display as xdisplay
+    from Xlib.protocol import event
+
+    d = xdisplay.Display(display)
+    try:
+        win = d.create_resource_object("window", window_id)
+        protocols, take = d.intern_atom("WM_PROTOCOLS"), d.intern_atom("WM_TAKE_FOCUS")
+        win.set_input_focus(X.RevertToPointerRoot, X.CurrentTime)
+        win.send_event(event.ClientMessage(window=win, client_type=protocols,
+                                           data=(32, [take, X.CurrentTime, 0, 0, 0])),
+                       event_mask=0)
+        d.sync()
+    finally:
+        d.close()

@@ -6,7 +6,10 @@
   :attr:`LiveSources.warnings` into ``meta.json`` ``input.warnings`` so a session without mouse
   deltas says why.
 * Windows: :class:`~._pynput.PynputInput` and the Raw Input (``WM_INPUT``) motion source
-  ``RawInputMotion`` from ``_rawinput_win32``.
+  ``RawInputMotion`` from ``_rawinput_win32``. Under Wine a warning says that the motion is not
+  raw: Wine 8 makes ``WM_INPUT`` from the X pointer's moves over its own windows (cursor
+  position differences; nothing while the pointer is outside them or pinned at the screen edge),
+  measured by tests_wine/test_win32_inputs.py.
 * With ``gamepad=True``: :class:`~._sdl.SdlGamepad` (SDL2 through pygame) on Linux/macOS,
   :class:`~._xinput.XInputGamepad` on Windows. XInput only sees Xbox-style pads, so
   ``gamepad_backend="sdl"`` reads a PlayStation pad on Windows through SDL instead.
@@ -19,6 +22,7 @@ import sys
 from typing import Any
 
 from ..errors import ConfigError
+from ..winecompat import wine_version
 from .base import InputSource
 
 __all__ = ["GAMEPAD_BACKENDS", "LiveSources", "gamepad_source", "live_input_sources"]
@@ -59,6 +63,13 @@ def live_input_sources(**options: Any) -> LiveSources:
 
         motion_cls: Any = _rawinput_win32.RawInputMotion
         sources.append(motion_cls())
+        wine = wine_version()
+        if wine is not None:
+            msg = (f"running under Wine {wine}: Raw Input motion comes from the cursor over "
+                   "Wine's windows, so mouse_deltas miss motion outside the game window or at "
+                   "the screen edge")
+            log.warning(msg)
+            sources.warnings.append(msg)
         return sources
     from ._xi2_raw import XI2RawMotion, probe_xi2
 

@@ -28,7 +28,7 @@ its cap of 65535 events and then drops new ones, which costs a few MB and nothin
   -1 when the pad is opened (SDL's own test for trigger-like axes).
 * Hot-plug: when the number of SDL devices changes the pad is chosen again (game controllers
   first). A pad that goes away releases everything; one connected later is picked up. The pad
-  used is logged with its name and GUID.
+  used is logged with its name and GUID; no pad at the first look is one warning.
 * ``SDL_JOYSTICK_ALLOW_BACKGROUND_EVENTS`` defaults to 1: the game has the focus, not us.
 """
 
@@ -222,6 +222,7 @@ class SdlGamepad(PadSource):
         self._pad: _Pad | None = None
         self._count = -1
         self._owned = (False, False)
+        self._absence_told = False  # "no gamepad" is said once; later absences are unplugs
 
     @property
     def pad(self) -> tuple[str, str] | None:
@@ -255,9 +256,14 @@ class SdlGamepad(PadSource):
             if old != (pad.name, pad.guid):
                 log.info("gamepad: %s (GUID %s) through SDL %s", pad.name, pad.guid, pad.api)
             self._pad = pad
+            self._absence_told = True
             return
         if old is not None:
             log.warning("gamepad %s disconnected: releasing its buttons", old[0])
+        elif not self._absence_told:
+            self._absence_told = True
+            log.warning("no gamepad found through SDL: the gamepad columns stay neutral until "
+                        "one is plugged in")
 
     # -- on the polling thread ----------------------------------------------------------------
     def _start(self) -> None:

@@ -19,6 +19,8 @@ is never emitted. The state -> events diffing is shared with the SDL reader (``_
   ``xinput9_1_0`` (Vista+) that loads.
 * A disconnected pad releases everything (events back to neutral). Polling an empty slot can take
   a long time on some systems, so empty slots are re-scanned only every ``rescan_s``.
+* When the first scan finds no pad, one warning says so (the pad columns stay neutral until one
+  is plugged in); a user who asked for ``--gamepad`` must not learn it only from empty arrays.
 """
 
 from __future__ import annotations
@@ -209,6 +211,7 @@ class XInputGamepad(PadSource):
         self._index: int | None = None
         self._packet: int | None = None
         self._next_scan_ns = 0
+        self._absence_told = False  # the "no controller" warning is given once per recording
 
     @property
     def connected_index(self) -> int | None:
@@ -227,7 +230,14 @@ class XInputGamepad(PadSource):
                 if reading is not None:
                     log.info("XInput pad %d connected", slot)
                     self._index = slot
+                    self._absence_told = True  # a later absence is a disconnect: warned there
                     return self._translate(reading)
+            if not self._absence_told:
+                self._absence_told = True
+                where = ("in any slot (0-3)" if self.user_index is None
+                         else f"in slot {self.user_index}")
+                log.warning("no XInput controller connected %s: the gamepad columns stay "
+                            "neutral until one is plugged in", where)
             return NEUTRAL
         reading = self._api.get_state(self._index)
         if reading is None:
