@@ -98,8 +98,12 @@ def test_short_fast_taps_are_all_logged(rig: Rig) -> None:
         time.sleep(0.3)
         tap(player, keys, hold=0.005)
         result = rig.finish(driver)
-    assert presses(result["raw"]) == keys
-    assert presses(result["routed"]) == keys
+    # pynput hooks the keyboard and the mouse on two threads: each device keeps its order, but
+    # a button 5 ms after a key may be stamped first on a loaded machine (seen once: rmb, r).
+    buttons = {"lmb", "rmb"}
+    for seen in (presses(result["raw"]), presses(result["routed"])):
+        assert [k for k in seen if k not in buttons] == [k for k in keys if k not in buttons]
+        assert [k for k in seen if k in buttons] == [k for k in keys if k in buttons]
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "Wine 8 makes WM_INPUT from X pointer motion over its own windows: motion once the pointer "
