@@ -42,6 +42,9 @@ _SETUP_S = 2.0  # an unreadable lock younger than this is still being written by
 _GUARD_STALE_S = 10.0  # a reclaim guard is held for microseconds; older is a crash leftover
 _ATTEMPTS = 100
 _RETRY_S = 0.05
+# os.open on Windows opens in text mode unless O_BINARY is given: the lock's "\n" would be
+# written as "\r\n", and release() would no longer recognise its own lock.
+_CREATE_NEW = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,7 @@ class SessionLock:
         reclaimed = None
         for _ in range(_ATTEMPTS):
             try:
-                fd = os.open(paths.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                fd = os.open(paths.lock, _CREATE_NEW, 0o644)
             except FileExistsError:
                 status = lock_status(paths)
                 if status is not None:
@@ -264,7 +267,7 @@ def _remove_if_unchanged(paths: SessionPaths, seen: bytes) -> bool:
     """
     guard = paths.lock.with_name(f".{paths.lock.name}.reclaim")
     try:
-        os.close(os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        os.close(os.open(guard, _CREATE_NEW, 0o644))
     except FileExistsError:
         try:
             if time.time() - guard.stat().st_mtime > _GUARD_STALE_S:
