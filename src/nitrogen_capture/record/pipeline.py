@@ -91,7 +91,7 @@ class WriterThread(threading.Thread):
                 if msg[0] == "stop":
                     stopping = True
                 else:
-                    self._handle(msg)
+                    self._dispatch(msg)
             self._bin_due(flush_all=stopping and self.inbox.empty())
             now = now_ns()
             if now >= next_flush:
@@ -103,7 +103,9 @@ class WriterThread(threading.Thread):
         self.writer.flush_journal()
 
     # -- messages ---------------------------------------------------------------------------------
-    def _handle(self, msg: tuple[Any, ...]) -> None:
+    # Not `_handle`: CPython 3.13's Thread keeps its _ThreadHandle in self._handle, which would
+    # shadow the method ("'_thread._ThreadHandle' object is not callable").
+    def _dispatch(self, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
         if kind == "events":
             self._on_events(msg[1])
