@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from markers import needs_torch
 from nitrogen_capture.capture._synthetic import read_frame_number
 from nitrogen_capture.cli import main
 from nitrogen_capture.errors import ConfigError, DependencyError
@@ -37,6 +38,7 @@ def _merge_validate(root: Path) -> SessionReader:
 
 
 @pytest.mark.slow  # 130 frames at 30 fps
+@needs_torch  # the export step writes a .pt
 def test_video_recording_rows_match_frames_and_export(tmp_path: Path) -> None:
     out = tmp_path / "s"
     # 480 px wide or more: the synthetic barcode then uses 16 px cells, which survive crf 18.
