@@ -70,6 +70,8 @@ def test_existing_session_is_refused_and_untouched(tmp_path: Path,
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="DISPLAY/WAYLAND_DISPLAY are X11's and "
+                    "Wayland's: Windows always has a desktop, there is nothing to unset")
 def test_no_display_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISPLAY", "")

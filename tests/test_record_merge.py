@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from markers import HAS_TORCH
 from nitrogen_capture.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -141,7 +142,7 @@ def test_interrupted_final_merge_leaves_whole_files_and_one_line(
 
     def write_then_interrupt(tmp: Path, data: Any) -> None:
         if len(saved) == 2:  # the third merged file: Ctrl+C (or SIGTERM) while it is written
-            os.kill(os.getpid(), signum)
+            signal.raise_signal(signum)  # not os.kill: on Windows that terminates the process
         real_write(tmp, data)
         saved.append(tmp.name)
 
@@ -158,8 +159,8 @@ def test_interrupted_final_merge_leaves_whole_files_and_one_line(
     assert not [name for name in MERGED if (root / name).exists()]
     monkeypatch.undo()
     assert main(["merge", "--root", str(root), "--no-progress"]) == 0
-    for name in MERGED:
-        assert (root / name).is_file(), name
+    for name in MERGED:  # without torch merge writes no .pt (and says so: test_session_read)
+        assert (root / name).is_file() == (HAS_TORCH or name != "dataset.pt"), name
 
 
 @pytest.mark.slow
