@@ -8,7 +8,18 @@ always run: ``make test`` installs Xvfb, so a missing one is a failure, not a sk
 ``NITROGEN_CAPTURE_TEST_RUN`` (a token of this pytest run), so at the end the ones still alive
 are found even after they were re-parented (an orphaned encoder worker, a resource tracker, an
 Xvfb): they are killed and the session fails with their list. The token, not "nitrogen_capture
-in the command line", because other test runs on the same machine have that too.
+in the command line", because other test runs on the same machine have that too. On Windows the
+guard works the same way (psutil reads other processes' environments there too); under Wine it
+leaves Wine's own programs alone (explorer.exe /desktop, services.exe, winedevice.exe...): Wine
+starts them on demand from whichever program first needs them, so they inherit the token, but
+they belong to the prefix (``wineserver -k`` ends them), and killing the desktop process would
+break every later window of the prefix.
+
+Under Wine 8 (tests_wine/, the Windows tier) one more thing is set up: ``kernel32.CopyFile2``
+is unimplemented there and Wine kills the calling process (no exception) the moment CPython 3.13's
+``shutil.copy2`` / ``copytree`` reach it. The tests copy trees with those, so under Wine the
+session hides ``_winapi.CopyFile2``; shutil then takes its documented fallback (copyfile +
+copystat), the path it takes on Windows builds without CopyFile2. Real Windows is unchanged.
 """
 
 from __future__ import annotations
@@ -24,9 +35,30 @@ import pytest
 
 from nitrogen_capture.demo.xvfb import xvfb
 from nitrogen_capture.errors import PlatformError
+from nitrogen_capture.winecompat import wine_version
 
 _RUN_TOKEN_VAR = "NITROGEN_CAPTURE_TEST_RUN"
 _GRACE_S = 5.0  # a process that is already stopping gets this long
+_WINE = wine_version() is not None
+
+if _WINE:
+    import _winapi
+
+    if hasattr(_winapi, "CopyFile2"):
+        del _winapi.CopyFile2  # Wine 8 aborts the process in it (see the module docstring)
+
+
+def _wine_own(p: psutil.Process) -> bool:
+    """Whether ``p`` is one of Wine's programs (it lives in C:\\windows), under Wine only."""
+    if not _WINE:
+        return False
+    windir = os.environ.get("WINDIR") or os.environ.get("SYSTEMROOT") or r"C:\windows"
+    with contextlib.suppress(psutil.Error, OSError, IndexError):
+        # cmdline, not exe(): psutil's exe() needs NtQuerySystemInformation's
+        # SystemProcessIdInformation, which Wine 8 answers with ERROR_INVALID_PARAMETER.
+        program = p.cmdline()[0]
+        return os.path.normcase(program).startswith(os.path.normcase(windir) + os.sep)
+    return False
 
 
 def _ours(token: str) -> list[psutil.Process]:
@@ -45,7 +77,8 @@ def _ours(token: str) -> list[psutil.Process]:
     alive = []
     for p in found.values():
         with contextlib.suppress(psutil.Error):
-            if p.pid not in keep and p.status() != psutil.STATUS_ZOMBIE:
+            if (p.pid not in keep and p.status() != psutil.STATUS_ZOMBIE
+                    and not _wine_own(p)):
                 alive.append(p)
     return alive
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cli_run import run_cli
+from markers import HAS_TORCH
 from nitrogen_capture.keylayout import DEFAULT_HOTKEYS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,6 +71,8 @@ def test_existing_session_is_refused_and_untouched(tmp_path: Path,
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="DISPLAY/WAYLAND_DISPLAY are X11's and "
+                    "Wayland's: Windows always has a desktop, there is nothing to unset")
 def test_no_display_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISPLAY", "")
@@ -113,7 +116,7 @@ def test_original_shims_run_unchanged(tmp_path: Path) -> None:
     proc = run_script("dataset_merge.py", "--root", str(out))
     assert proc.returncode == 0, proc.stderr
     for name in ("actions.npy", "mouse_deltas.npy", "frame_indices.npy", "dataset.npz",
-                 "dataset.pt", "meta.json"):
-        assert (out / name).is_file(), name
+                 "dataset.pt", "meta.json"):  # without torch: no .pt (test_session_read)
+        assert (out / name).is_file() == (HAS_TORCH or name != "dataset.pt"), name
     assert (out / "frames" / "chunk_003" / "000004.png").is_file()
     assert not (out / "frames" / "chunk_003" / "000005.png").exists()

@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
+from markers import HAS_TORCH, needs_torch
 from nitrogen_capture.binning import GAMEPAD_WIDTH
 from nitrogen_capture.cli import main
 from nitrogen_capture.errors import ConfigError, DiskSpaceError, ExportError
@@ -24,6 +24,9 @@ from nitrogen_capture.export import (
     map_rows,
 )
 from session_factory import LAYOUT, frame_image, make_session
+
+if HAS_TORCH:  # the tests that use it are marked needs_torch
+    import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,6 +41,7 @@ def expected_obs(row: int, size: int) -> np.ndarray:
     return cv2.cvtColor(small, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)
 
 
+@needs_torch
 def test_float_export_layout_and_content(session, tmp_path: Path) -> None:
     out = tmp_path / "o.pt"
     res = convert(ConvertSettings(root=session.root, out=out, seq_len=4, img_size=8,
@@ -62,6 +66,7 @@ def test_float_export_layout_and_content(session, tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.partial"))
 
 
+@needs_torch
 def test_uint8_is_the_same_pixels_four_times_smaller(session, tmp_path: Path) -> None:
     f32, u8 = tmp_path / "f.pt", tmp_path / "u.pt"
     convert(ConvertSettings(root=session.root, out=f32, seq_len=2, img_size=32,
@@ -74,6 +79,7 @@ def test_uint8_is_the_same_pixels_four_times_smaller(session, tmp_path: Path) ->
     assert u8.stat().st_size < f32.stat().st_size - 0.7 * obs_f
 
 
+@needs_torch
 def test_shards_and_index_load_back(session, tmp_path: Path) -> None:
     whole = tmp_path / "whole.pt"
     convert(ConvertSettings(root=session.root, out=whole, seq_len=3, img_size=8,
@@ -104,6 +110,7 @@ def test_shards_and_index_load_back(session, tmp_path: Path) -> None:
     assert obs.shape == (8, 3, 8, 8) and acts.shape == (8, 3, 25)
 
 
+@needs_torch
 def test_mmap_load_and_weights_only(session, tmp_path: Path) -> None:
     out = tmp_path / "o.pt"
     convert(ConvertSettings(root=session.root, out=out, seq_len=2, img_size=16))
@@ -113,6 +120,7 @@ def test_mmap_load_and_weights_only(session, tmp_path: Path) -> None:
     assert torch.equal(eager["actions"], mapped["actions"])
 
 
+@needs_torch
 def test_refuses_when_disk_too_small(session, tmp_path: Path) -> None:
     out = tmp_path / "o.pt"
     msg = r"needs about .* bytes.* only 1.0 KB \(1000 bytes\) is free"
@@ -122,6 +130,7 @@ def test_refuses_when_disk_too_small(session, tmp_path: Path) -> None:
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
+@needs_torch
 def test_refuses_existing_output_and_no_windows(session, tmp_path: Path) -> None:
     out = tmp_path / "o.pt"
     out.write_bytes(b"x")
@@ -144,6 +153,7 @@ def test_bad_settings(kw: dict[str, object], match: str) -> None:
         ConvertSettings(root=Path("."), out=Path("o.pt"), **kw)  # type: ignore[arg-type]
 
 
+@needs_torch
 def test_cli_and_shim(session, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "c.pt"
     rc = main(["convert", "--root", str(session.root), "--out", str(out), "--img-size", "8",
@@ -174,6 +184,7 @@ def test_import_is_light() -> None:
     assert r.stdout.strip() == "[]"
 
 
+@needs_torch
 def test_gamepad_session_maps_one_to_one(tmp_path: Path) -> None:
     b = make_session(tmp_path / "pad", (6,), gamepad=True)
     pad = np.zeros((6, GAMEPAD_WIDTH), np.float32)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
+from markers import needs_torch
 from nitrogen_capture.binning import bin_events
 from nitrogen_capture.errors import ConfigError
 from nitrogen_capture.events import BUTTON, KEY, MOTION, InputEvent
@@ -39,6 +39,7 @@ def test_resampled_windows_need_the_grid_inside_the_segment() -> None:
         plan_windows(ts, [(0, 10)], seq_len=2, action_hz=0)
 
 
+@needs_torch  # convert writes a .pt
 def test_no_window_across_pause_gap_or_missing_frames(tmp_path: Path) -> None:
     # 14 rows; a pause before row 5, dropped ticks before row 10; row 12's PNG deleted.
     b = make_session(tmp_path / "s", (6, 4, 4), gaps={5: (7, "hotkey"), 10: (2, None)})
@@ -56,11 +57,14 @@ def test_no_window_across_pause_gap_or_missing_frames(tmp_path: Path) -> None:
     assert meta["windows"]["frame_index"] == fi[rows].tolist()
 
 
+@needs_torch  # convert writes a .pt
 def test_action_shift_per_frame(tmp_path: Path) -> None:
     b = make_session(tmp_path / "s", (6, 6))
     out = tmp_path / "o.pt"
     convert(ConvertSettings(root=b.root, out=out, seq_len=4, action_shift=3, img_size=8,
                             action_space="raw"))
+    import torch
+
     data = torch.load(out, weights_only=True)
     acts = data["actions"].numpy()
     assert acts.shape == (12 - 4 - 3 + 1, 4, len(LAYOUT) + 4)
@@ -108,11 +112,14 @@ def test_held_state_carries_into_grid() -> None:
     np.testing.assert_array_equal(rows.actions[:, LAYOUT.index("a")], [1, 1])
 
 
+@needs_torch  # convert writes a .pt
 def test_convert_60hz_matches_fresh_binning_per_window(tmp_path: Path) -> None:
     b = make_session(tmp_path / "s", (10, 10), seed=3)
     out = tmp_path / "o.pt"
     convert(ConvertSettings(root=b.root, out=out, seq_len=5, action_shift=3, action_hz=60,
                             img_size=8, action_space="raw"))
+    import torch
+
     data = torch.load(out, weights_only=True)
     rows = data["meta"]["windows"]["row"]
     assert len(rows) > 0 and data["meta"]["params"]["action_hz"] == 60

@@ -263,7 +263,8 @@ def test_hotplug_and_the_reader_owns_sdl(sdl_env: Sdl) -> None:
 
 def test_gamepad_source_choice(sdl_env: Sdl) -> None:
     live = get_input_backends("pynput", gamepad=True, raw_motion=False)
-    assert [s.name for s in live] == ["pynput", "sdl_gamepad"]
+    # The default gamepad reader ("auto") is XInput on Windows, SDL2 elsewhere.
+    assert [s.name for s in live] == ["pynput", "xinput" if os.name == "nt" else "sdl_gamepad"]
     assert [s.name for s in get_input_backends("pynput", raw_motion=False)] == ["pynput"]
     assert isinstance(gamepad_source("sdl"), SdlGamepad)
     if os.name != "nt":

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from markers import HAS_TORCH, needs_torch
 from nitrogen_capture.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,6 +70,7 @@ def last_line(text: str) -> str:
 
 
 @pytest.mark.slow
+@needs_torch  # compares the .pt with a later merge's
 def test_record_writes_the_original_layout_merged(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "S"
@@ -87,6 +89,7 @@ def test_record_writes_the_original_layout_merged(tmp_path: Path,
 
 
 @pytest.mark.slow
+@needs_torch  # compares the .pt with a later merge's
 def test_capture_logger_shim_merges_too(tmp_path: Path) -> None:
     root = tmp_path / "S"
     proc = subprocess.run([sys.executable, "capture_logger.py", *synth(root, 120)], cwd=REPO,
@@ -141,7 +144,7 @@ def test_interrupted_final_merge_leaves_whole_files_and_one_line(
 
     def write_then_interrupt(tmp: Path, data: Any) -> None:
         if len(saved) == 2:  # the third merged file: Ctrl+C (or SIGTERM) while it is written
-            os.kill(os.getpid(), signum)
+            signal.raise_signal(signum)  # not os.kill: on Windows that terminates the process
         real_write(tmp, data)
         saved.append(tmp.name)
 
@@ -158,11 +161,13 @@ def test_interrupted_final_merge_leaves_whole_files_and_one_line(
     assert not [name for name in MERGED if (root / name).exists()]
     monkeypatch.undo()
     assert main(["merge", "--root", str(root), "--no-progress"]) == 0
-    for name in MERGED:
-        assert (root / name).is_file(), name
+    for name in MERGED:  # without torch merge writes no .pt (and says so: test_session_read)
+        assert (root / name).is_file() == (HAS_TORCH or name != "dataset.pt"), name
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and killpg are POSIX; "
+                    "Windows' Ctrl+C is a console event")
 def test_sigint_to_the_process_group_stops_and_merges(tmp_path: Path) -> None:
     root = tmp_path / "S"
     cmd = [sys.executable, "-m", "nitrogen_capture", "record", *synth(root, 0)]

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from markers import needs_torch
 from nitrogen_capture.errors import SchemaVersionError, SessionFormatError
 from nitrogen_capture.session import SessionReader, merge_session, validate_session
 from session_factory import make_session
@@ -226,6 +227,7 @@ def test_convert_never_writes_into_or_over_its_session(tmp_path, capsys, out, fm
     assert not list(tmp_path.glob("*.partial"))
 
 
+@needs_torch
 def test_convert_interrupted_leaves_no_partial(tmp_path, monkeypatch, capsys):
     from nitrogen_capture.cli import main
     from nitrogen_capture.export import nitrogen

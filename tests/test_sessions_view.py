@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cli_run import run_cli
+from markers import make_symlink, wine_lacks_symlinks
 from nitrogen_capture.session.library import disk_size, find_sessions, scan_library
 from nitrogen_capture.session.lock import LockHolder
 from session_factory import make_session
@@ -111,6 +111,7 @@ def test_a_damaged_meta_is_a_row_not_an_abort(library: Path,
     assert "damaged: meta.json is not valid JSON" in line and str(bad) not in line
 
 
+@wine_lacks_symlinks
 def test_search_stays_inside_and_skips_session_trees(tmp_path: Path) -> None:
     top = tmp_path / "lib"
     s = make_session(top / "s", (3,))
@@ -119,8 +120,7 @@ def test_search_stays_inside_and_skips_session_trees(tmp_path: Path) -> None:
     inner.mkdir()
     (inner / "meta.json").write_text("{}")
     outside = make_session(tmp_path / "outside", (3,))
-    if hasattr(os, "symlink"):
-        os.symlink(outside.root, top / "link", target_is_directory=True)
+    make_symlink(top / "link", outside.root)
     assert list(find_sessions(top)) == [s.root]
     assert list(find_sessions(s.root)) == [s.root]  # DIR may be a session itself
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from markers import needs_torch
 from nitrogen_capture.capture._synthetic import read_frame_number
 from nitrogen_capture.cli import main
 from nitrogen_capture.errors import ConfigError, DependencyError
@@ -37,6 +38,7 @@ def _merge_validate(root: Path) -> SessionReader:
 
 
 @pytest.mark.slow  # 130 frames at 30 fps
+@needs_torch  # the export step writes a .pt
 def test_video_recording_rows_match_frames_and_export(tmp_path: Path) -> None:
     out = tmp_path / "s"
     # 480 px wide or more: the synthetic barcode then uses 16 px cells, which survive crf 18.
@@ -96,6 +98,8 @@ def _wait_for(cond: Any, what: str, timeout: float = 60.0) -> None:
 
 
 @pytest.mark.slow  # a real recording process, killed
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX (Windows has no "
+                    "signal.SIGKILL; its TerminateProcess analogue is not what this test checks)")
 def test_kill_9_leaves_a_decodable_prefix_that_merge_recovers(tmp_path: Path) -> None:
     out = tmp_path / "s"
     proc = subprocess.Popen(

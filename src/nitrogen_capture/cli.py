@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import importlib
 import logging
 import os
@@ -141,9 +142,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _main(argv)
         sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's final flush
         return code
-    except BrokenPipeError:  # stdout's reader went away (_main lets only that one through)
+    except OSError as exc:  # stdout's reader went away (_main lets only that one through)
+        if not isinstance(exc, BrokenPipeError) and not (_broken_pipe(exc) and _stdout_gone()):
+            raise
         _drop_stdout()
         return 0
+
+
+# Windows: a write to a pipe whose reader has closed it fails with ERROR_NO_DATA ("the pipe is
+# being closed"); the C runtime's write() that CPython uses maps that to EINVAL, so Python raises
+# a plain OSError(EINVAL) with no winerror and no file name, not BrokenPipeError.
+_ERROR_BROKEN_PIPE = 109
+_ERROR_NO_DATA = 232
+
+
+def _broken_pipe(exc: OSError) -> bool:
+    """Whether ``exc`` may say a pipe's reader went away (BrokenPipeError or its Windows form).
+
+    On Windows the form is ambiguous (EINVAL), so callers also ask :func:`_stdout_gone`.
+    """
+    if isinstance(exc, BrokenPipeError):
+        return True
+    return (sys.platform == "win32" and exc.errno == errno.EINVAL
+            and getattr(exc, "winerror", None) is None and exc.filename is None)
 
 
 def _stdout_fd() -> int | None:
@@ -158,8 +179,15 @@ def _stdout_gone() -> bool:
     fd = _stdout_fd()
     if fd is None:
         return False
-    if sys.platform == "win32":  # no poll(): a broken pipe there is taken to be stdout's
-        return True
+    if sys.platform == "win32":  # no poll(): a zero-byte write says whether the reader is gone
+        import _winapi
+        import msvcrt
+
+        try:
+            _winapi.WriteFile(msvcrt.get_osfhandle(fd), b"")
+        except OSError as exc:
+            return getattr(exc, "winerror", None) in (_ERROR_NO_DATA, _ERROR_BROKEN_PIPE)
+        return False
     import select
 
     poll = select.poll()
@@ -209,7 +237,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"nitrogen-capture {args.command}: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
-        if isinstance(exc, BrokenPipeError) and _stdout_gone():
+        if _broken_pipe(exc) and _stdout_gone():
             raise  # the reader of stdout went away: main() stops quietly
         if debug:
             raise

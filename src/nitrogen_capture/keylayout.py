@@ -305,6 +305,9 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
     except IsADirectoryError as exc:
         raise ConfigError(f"{what} file {p} is a directory: give a .toml file") from exc
     except OSError as exc:
+        # Windows refuses to open a directory with EACCES (PermissionError), not EISDIR.
+        if p.is_dir():
+            raise ConfigError(f"{what} file {p} is a directory: give a .toml file") from exc
         raise ConfigError(f"{what} file {p} cannot be read: {exc.strerror or exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{what} file {p} is not valid TOML: {exc}") from exc

@@ -35,7 +35,6 @@ from .paths import SessionPaths
 __all__ = ["LockHolder", "LockStatus", "SessionLock", "check_not_locked", "lock_status"]
 
 log = logging.getLogger(__name__)
-_O_BINARY: int = getattr(os, "O_BINARY", 0)
 
 _DOING = {"record": "being recorded", "merge": "being merged", "repair": "being repaired"}
 _START_SLACK_S = 1.0  # psutil start times of one process agree to far better than this
@@ -43,6 +42,9 @@ _SETUP_S = 2.0  # an unreadable lock younger than this is still being written by
 _GUARD_STALE_S = 10.0  # a reclaim guard is held for microseconds; older is a crash leftover
 _ATTEMPTS = 100
 _RETRY_S = 0.05
+# os.open on Windows opens in text mode unless O_BINARY is given: the lock's "\n" would be
+# written as "\r\n", and release() would no longer recognise its own lock.
+_CREATE_NEW = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
 
 
 @dataclass(frozen=True)
@@ -197,9 +199,7 @@ class SessionLock:
         reclaimed = None
         for _ in range(_ATTEMPTS):
             try:
-                # O_BINARY: Windows opens in text mode by default and would write "\r\n", so
-                # release() would no longer recognise the bytes it wrote (found under Wine).
-                fd = os.open(paths.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY | _O_BINARY, 0o644)
+                fd = os.open(paths.lock, _CREATE_NEW, 0o644)
             except FileExistsError:
                 status = lock_status(paths)
                 if status is not None:
@@ -267,7 +267,7 @@ def _remove_if_unchanged(paths: SessionPaths, seen: bytes) -> bool:
     """
     guard = paths.lock.with_name(f".{paths.lock.name}.reclaim")
     try:
-        os.close(os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        os.close(os.open(guard, _CREATE_NEW, 0o644))
     except FileExistsError:
         try:
             if time.time() - guard.stat().st_mtime > _GUARD_STALE_S:

@@ -22,6 +22,7 @@ import io
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,8 +220,14 @@ def _space_message(root: Path, needed: int, free: int) -> str:
 
 
 def _npz_bytes(arrays: dict[str, npt.NDArray[Any]]) -> bytes:
+    # No allow_pickle=False: numpy before 2.2 (the package supports >= 1.26; the Windows wheels
+    # are 2.1) has no such parameter and stores it as one more array, named "allow_pickle".
+    # What it would guard against cannot happen: no merged array holds Python objects.
+    if any(a.dtype.hasobject for a in arrays.values()):
+        raise ValueError("dataset.npz: an array of Python objects")  # a programming error
     buf = io.BytesIO()
-    np.savez(buf, allow_pickle=False, **arrays)
+    savez: Callable[..., None] = np.savez  # numpy's stubs type **arrays as allow_pickle too
+    savez(buf, **arrays)
     return buf.getvalue()
 
 
