@@ -57,6 +57,7 @@ def test_platform_independent_tests_pass_under_the_windows_interpreter(wine: Win
     tail = "\n".join((done.stdout + "\n" + done.stderr).splitlines()[-80:])
     counts = summary_counts(done.stdout)
     assert counts is not None, f"no pytest summary line (exit {done.returncode}):\n{tail}"
+    print(f"tier 0 under Wine: {counts}")
     assert done.returncode == 0, f"exit {done.returncode}, {counts}:\n{tail}"
     assert not counts.get("failed") and not counts.get("error") and not counts.get("errors"), \
         f"{counts}:\n{tail}"
