@@ -11,19 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from dxcam_fakes import LEFT, PRIMARY, RIGHT, FakeCOMError
 from nitrogen_capture.capture import _dxcam as dx
 from nitrogen_capture.capture.base import Region
 from nitrogen_capture.errors import CaptureError, ConfigError
-
-PRIMARY = Region(0, 0, 1920, 1080)
-LEFT = Region(-1280, 0, 0, 1024)  # a monitor left of the primary: negative desktop x
-RIGHT = Region(1920, -200, 4480, 1240)  # a taller monitor right of it, starting above it
-
-
-class FakeCOMError(Exception):
-    def __init__(self, hresult: int, text: str = "com") -> None:
-        super().__init__(hresult, text)
-        self.hresult = hresult
 
 
 def test_region_relative_to_output() -> None:
