@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -63,6 +62,23 @@ def record_textured(out: Path, frame_format: str, frames: int, unique: int = 90)
     rec.run()
 
 
+def peak_rss() -> int:
+    """This process's peak resident set in bytes.
+
+    ``VmHWM`` on Linux: ``ru_maxrss`` would count the forking parent (it survives ``exec``).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import psutil
+
+    info = psutil.Process().memory_info()
+    return int(getattr(info, "peak_wset", info.rss))  # Windows keeps the peak working set
+
+
 def one(root: Path, out: Path, mode: str) -> dict[str, Any]:
     """Convert once in this process (``--one``): frames/s and this process's peak RSS."""
     from unittest import mock
@@ -81,9 +97,8 @@ def one(root: Path, out: Path, mode: str) -> dict[str, Any]:
         t0 = time.perf_counter()
         result = convert(settings)
     elapsed = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {"frames_per_s": round(result.frames / elapsed, 1), "seconds": round(elapsed, 2),
-            "peak_rss_mb": round(rss / 1024), "workers": settings.workers,
+            "peak_rss_mb": round(peak_rss() / 2**20), "workers": settings.workers,
             "inflate": inflater()[0] if mode == "parallel" else "libpng (OpenCV)"}
 
 

@@ -57,6 +57,7 @@ def test_other_pngs_fall_back_to_opencv_with_the_same_pixels(tmp_path: Path) -> 
     for name, params in [("l1", [cv2.IMWRITE_PNG_COMPRESSION, 1]),
                          ("l9", [cv2.IMWRITE_PNG_COMPRESSION, 9])]:
         ok, buf = cv2.imencode(".png", bgr, params)
+        assert ok
         path = tmp_path / f"{name}.png"
         path.write_bytes(buf.tobytes())
         np.testing.assert_array_equal(dec.read_png_rgb(path, t), bgr)
@@ -216,5 +217,5 @@ def test_missing_video_frames_are_named(tmp_path: Path) -> None:
     root = _video_session(tmp_path)
     chunk_to_video(root, 2, 9, 5)  # 5 of 8 frames
     src = ExportSource(ConvertSettings(root=root, out=tmp_path / "o.pt", workers=2))
-    with pytest.raises(SessionFormatError, match="has 5 frames, meta.json says 8"):
+    with pytest.raises(SessionFormatError, match=r"has 5 frames, meta\.json says 8"):
         list(src.iter_frames(range(17), lambda img: img))
