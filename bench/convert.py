@@ -83,6 +83,10 @@ def one(root: Path, out: Path, mode: str) -> dict[str, Any]:
     """Convert once in this process (``--one``): frames/s and this process's peak RSS."""
     from unittest import mock
 
+    import av  # noqa: F401  (imported before the clock starts, as both modes need them)
+    import cv2  # noqa: F401
+    import torch  # noqa: F401
+
     from nitrogen_capture.export import ConvertSettings, convert
     from nitrogen_capture.export.decode import inflater
     from nitrogen_capture.export.source import ExportSource

@@ -319,4 +319,21 @@ def iter_session_frames(reader: SessionReader, chunks: list[Chunk],
         for idx, group in groupby(rows, key=lambda x: x[0]):
             yield from make(reader, by_index[idx], (r for _, r in group), transform)
 
-    return (pool or OrderedPool(workers)).map(jobs())
+    pool = pool or OrderedPool(workers)
+    return _cv2_serial(pool.map(jobs())) if pool.workers > 1 else pool.map(jobs())
+
+
+def _cv2_serial(results: Iterator[T]) -> Iterator[T]:
+    """``results`` with OpenCV's own thread pool off while they run (restored after).
+
+    Our workers already keep the cores busy; OpenCV splitting each resize over its threads on
+    top of that costs more than it gains (measured: 227 -> 380 frames/s on 720p video, 2 cores).
+    """
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield from results
+    finally:
+        cv2.setNumThreads(before)
