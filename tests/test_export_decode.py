@@ -219,3 +219,13 @@ def test_missing_video_frames_are_named(tmp_path: Path) -> None:
     src = ExportSource(ConvertSettings(root=root, out=tmp_path / "o.pt", workers=2))
     with pytest.raises(SessionFormatError, match=r"has 5 frames, meta\.json says 8"):
         list(src.iter_frames(range(17), lambda img: img))
+
+
+def test_opencv_threads_are_off_while_converting_and_restored(tmp_path: Path) -> None:
+    root = _fpng_session(tmp_path, (6,))
+    before = cv2.getNumThreads()
+    src = ExportSource(ConvertSettings(root=root, out=tmp_path / "o.pt", workers=2))
+    seen = []
+    for _ in src.iter_frames(range(6), lambda img: img):
+        seen.append(cv2.getNumThreads())
+    assert seen == [1] * 6 and cv2.getNumThreads() == before

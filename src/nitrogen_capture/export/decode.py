@@ -14,7 +14,8 @@ Per store:
   ``None``/``Up`` row filters in numpy. Those are the only filters fpng writes (the recorder's
   default encoder), so the fast path covers every fpng frame; any other PNG (adaptive filters,
   palette, 16-bit, interlaced, a bad CRC) is decoded by OpenCV as before. Pixels are identical
-  either way (PNG is lossless); the fast path is ~2x faster than libpng on fpng frames.
+  either way (PNG is lossless); with ISA-L the fast path is ~2x faster than libpng on fpng
+  frames (with zlib about as fast).
 * Video chunks: one thread demuxes and decodes (FFmpeg's own decoder threads), jobs convert each
   wanted frame to BGR (swscale, as the store's reader does), crop the odd-size padding and
   transform it.

@@ -30,8 +30,16 @@ MAX_SHARD_FRAMES = 1_000_000
 MIN_ACTION_HZ, MAX_ACTION_HZ = 1.0, 1000.0
 OBS_DTYPES: tuple[str, ...] = ("float32", "uint8")
 INPUT_SOURCES: tuple[str, ...] = ("auto", "keyboard", "gamepad")
+
+
+def _cores() -> int:
+    """Cores this process may run on (its affinity where the OS has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 # --workers: frame decode threads, one per core by default (export/decode.py).
-DEFAULT_WORKERS = max(1, min(32, os.cpu_count() or 1))
+DEFAULT_WORKERS = max(1, min(32, _cores()))
 
 
 @dataclass(frozen=True)
