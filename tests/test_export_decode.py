@@ -229,3 +229,10 @@ def test_opencv_threads_are_off_while_converting_and_restored(tmp_path: Path) ->
     for _ in src.iter_frames(range(6), lambda img: img):
         seen.append(cv2.getNumThreads())
     assert seen == [1] * 6 and cv2.getNumThreads() == before
+
+
+def test_absurd_png_header_is_left_to_opencv() -> None:
+    data = bytearray(_fpng(_picture(8, 8, 4)))
+    data[16:24] = (1 << 30).to_bytes(4, "big") + (1 << 30).to_bytes(4, "big")  # w, h
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")  # a valid IHDR CRC
+    assert dec.decode_png_rgb(bytes(data)) is None

@@ -52,12 +52,14 @@ T = TypeVar("T")
 Image = npt.NDArray[np.uint8]
 
 _SIG = b"\x89PNG\r\n\x1a\n"
+_MAX_BYTES = 1 << 28  # 256 MB of pixels: beyond 8K x 8K RGB
 
 
-_CODEC: list[tuple[Callable[[Any], bytes], Callable[[Any, int], int]]] = []
+Inflate = Callable[[Any, int, int], bytes]  # (data, wbits, bufsize), as zlib.decompress
+_CODEC: list[tuple[Inflate, Callable[[Any, int], int]]] = []
 
 
-def inflater() -> tuple[str, Callable[[Any], bytes], Callable[[Any, int], int]]:
+def inflater() -> tuple[str, Inflate, Callable[[Any, int], int]]:
     """``(name, decompress, crc32)``: ISA-L's when ``isal`` is installed, else zlib's.
 
     Both release the GIL; ISA-L is ~2x faster on fpng's streams and its CRC ~5x
@@ -67,19 +69,22 @@ def inflater() -> tuple[str, Callable[[Any], bytes], Callable[[Any, int], int]]:
         from isal import isal_zlib  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return "zlib", zlib.decompress, zlib.crc32
-    return ("isal", cast(Callable[[Any], bytes], isal_zlib.decompress),
+    return ("isal", cast(Inflate, isal_zlib.decompress),
             cast(Callable[[Any, int], int], isal_zlib.crc32))
 
 
-def _codec() -> tuple[Callable[[Any], bytes], Callable[[Any, int], int]]:
+def _codec() -> tuple[Inflate, Callable[[Any, int], int]]:
     if not _CODEC:
         _CODEC.append(inflater()[1:])
     return _CODEC[0]
 
 
-def inflate(data: Any) -> bytes:
-    """Decompress a zlib stream (bytes or a buffer) with :func:`inflater`'s choice."""
-    return _codec()[0](data)
+def inflate(data: Any, size: int = 16384) -> bytes:
+    """Decompress a zlib stream (bytes or a buffer) with :func:`inflater`'s choice.
+
+    ``size``: the expected output size (one allocation instead of a growing buffer).
+    """
+    return _codec()[0](data, zlib.MAX_WBITS, size)
 
 
 def crc32(data: Any, value: int = 0) -> int:
@@ -205,11 +210,13 @@ def decode_png_rgb(data: bytes) -> Image | None:
     w, h, depth, colour, comp, filt, interlace = header
     if (depth, colour, comp, filt, interlace) != (8, 2, 0, 0, 0) or w == 0 or h == 0:
         return None
+    stride = 3 * w + 1
+    if h * stride > _MAX_BYTES:  # a damaged header must not allocate gigabytes: OpenCV decides
+        return None
     try:
-        raw = inflate(idat[0] if len(idat) == 1 else b"".join(idat))
+        raw = inflate(idat[0] if len(idat) == 1 else b"".join(idat), h * stride)
     except Exception:  # zlib.error / isal's IsalError: let OpenCV say what is wrong
         return None
-    stride = 3 * w + 1
     if len(raw) != h * stride:
         return None
     rows = np.frombuffer(raw, np.uint8).reshape(h, stride)
