@@ -78,6 +78,7 @@ demo-prune:
 
 bench: setup
 	$(PY) bench/run.py
+	$(PY) bench/convert.py
 
 clean:
 	rm -rf $(VENV) .wine-tier .mypy_cache .pytest_cache .ruff_cache build src/*.egg-info

@@ -228,7 +228,8 @@ def test_convert_never_writes_into_or_over_its_session(tmp_path, capsys, out, fm
 
 
 @needs_torch
-def test_convert_interrupted_leaves_no_partial(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("workers", ["1", "2"])  # inline, and raised in a decode thread
+def test_convert_interrupted_leaves_no_partial(tmp_path, monkeypatch, capsys, workers):
     from nitrogen_capture.cli import main
     from nitrogen_capture.export import nitrogen
 
@@ -248,7 +249,7 @@ def test_convert_interrupted_leaves_no_partial(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(nitrogen, "obs_transform", transform)
     out = tmp_path / "out"
     rc = main(["convert", "--root", str(b.root), "--out", str(out / "x.pt"), "--seq-len", "2",
-               "--workers", "1", "--no-progress"])
+               "--workers", workers, "--no-progress"])
     assert rc == 130
     assert list(out.iterdir()) == []
 

@@ -79,7 +79,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--game", default=conv("game"),
                    help="nitrogen-dataset: the 'game' of metadata.json")
     p.add_argument("--workers", type=int, default=conv("workers"),
-                   help="frame decode threads, 1..32 (%(default)s)")
+                   help="frame decode and resize threads, 1..32 (default: one per core, "
+                        "%(default)s here)")
     p.add_argument("--overwrite", action="store_true", default=conv("overwrite"),
                    help="replace an existing output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -29,6 +29,7 @@ from .. import __version__
 from ..errors import DiskSpaceError, ExportError
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
+from .decode import FrameTransform
 from .ptfile import PtWriter, TensorSpec
 from .resample import step_ns
 from .source import ConvertSettings, ExportSource, FreeBytes, disk_free
@@ -92,18 +93,30 @@ def check_space(out: Path, needed: int, free_bytes: FreeBytes, what: str) -> Non
         )
 
 
-def obs_transform(size: int, dtype: str) -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]:
-    """BGR frame -> (3, size, size) RGB, whole frame squashed with INTER_AREA (no crop)."""
+def obs_transform(size: int, dtype: str) -> FrameTransform[npt.NDArray[Any]]:
+    """BGR frame -> (3, size, size) RGB, whole frame squashed with INTER_AREA (no crop).
+
+    Its ``rgb`` side takes an RGB frame (the PNG fast path decodes RGB) and gives the same bytes:
+    INTER_AREA treats each channel alike, so resizing then reordering equals reordering then
+    resizing (tests/test_export_decode.py).
+    """
     import cv2
 
-    def run(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
-        small = cv2.resize(bgr, (size, size), interpolation=cv2.INTER_AREA)
-        chw = cv2.cvtColor(small, cv2.COLOR_BGR2RGB).transpose(2, 0, 1)
+    def finish(small: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
+        chw = small.transpose(2, 0, 1)
         if dtype == "uint8":
             return np.ascontiguousarray(chw)
         return np.divide(chw, 255.0, dtype=np.float32)
 
-    return run
+    def bgr(img: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
+        small = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+        return finish(np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB), np.uint8))
+
+    def rgb(img: npt.NDArray[np.uint8]) -> npt.NDArray[Any]:
+        return finish(np.asarray(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA),
+                                 np.uint8))
+
+    return FrameTransform(bgr, rgb)
 
 
 def iter_window_actions(src: ExportSource, plan: WindowPlan) -> Iterator[npt.NDArray[np.float32]]:

@@ -8,6 +8,7 @@ tuples below are the flags' choices. A bad value raises
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,16 @@ MAX_SHARD_FRAMES = 1_000_000
 MIN_ACTION_HZ, MAX_ACTION_HZ = 1.0, 1000.0
 OBS_DTYPES: tuple[str, ...] = ("float32", "uint8")
 INPUT_SOURCES: tuple[str, ...] = ("auto", "keyboard", "gamepad")
+
+
+def _cores() -> int:
+    """Cores this process may run on (its affinity where the OS has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+# --workers: frame decode threads, one per core by default (export/decode.py).
+DEFAULT_WORKERS = max(1, min(32, _cores()))
 
 
 @dataclass(frozen=True)
@@ -54,7 +65,7 @@ class ConvertSettings:
     input_source: str = "auto"
     format: str = "pt"
     overwrite: bool = False
-    workers: int = 2
+    workers: int = DEFAULT_WORKERS
     video: bool = True
     game: str | None = None
 

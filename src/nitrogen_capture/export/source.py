@@ -13,13 +13,14 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from itertools import groupby
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigError, ExportError
 from ..session.reader import SessionReader
+from .decode import FrameTransform, iter_session_frames
 from .keymap import Keymap, action_names, default_keymap, load_keymap, map_rows
 from .resample import GridResampler, iter_event_arrays
 from .settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
@@ -28,6 +29,7 @@ __all__ = ["FORMATS", "INPUT_SOURCES", "OBS_DTYPES", "ConvertSettings", "ExportS
            "FreeBytes", "check_apart", "disk_free"]
 
 FreeBytes = Callable[[Path], int]
+T = TypeVar("T")
 
 
 def disk_free(path: Path) -> int:
@@ -120,12 +122,24 @@ class ExportSource:
         return capture.size if capture else None
 
     def iter_frames(self, rows: Iterable[int],
-                    transform: Callable[[npt.NDArray[np.uint8]], Any]) -> Iterator[Any]:
+                    transform: Callable[[npt.NDArray[np.uint8]], T] | FrameTransform[T],
+                    ) -> Iterator[T]:
         """``transform(BGR frame)`` of each merged row in ``rows`` (increasing), in order.
 
-        Chunk by chunk through the session's frame store: PNG frames are decoded and
-        transformed by ``workers`` threads (cv2 releases the GIL) with a bounded number in
-        flight, so memory stays flat; video chunks decode sequentially.
+        Frames are decoded and transformed on ``workers`` threads with a bounded number in
+        flight, so memory stays flat (:mod:`.decode`).
+        """
+        t = transform if isinstance(transform, FrameTransform) else FrameTransform(transform)
+        pairs = ((int(self.row_chunk[r]), int(self.chunk_row[r])) for r in rows)
+        return iter_session_frames(self.reader, self.chunks, pairs, t,
+                                   workers=self.settings.workers)
+
+    def iter_frames_store(self, rows: Iterable[int],
+                          transform: Callable[[npt.NDArray[np.uint8]], Any]) -> Iterator[Any]:
+        """:meth:`iter_frames` through each frame store's own ``map_frames``.
+
+        PNG on ``workers`` threads, video sequentially: the converter before :mod:`.decode`,
+        kept as the reference that the tests and ``bench/convert.py`` compare with.
         """
         by_index = {c.index: c for c in self.chunks}
         for idx, group in groupby((int(r) for r in rows), key=lambda r: int(self.row_chunk[r])):
