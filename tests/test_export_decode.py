@@ -15,6 +15,7 @@ import fpng
 import numpy as np
 import pytest
 
+from markers import needs_torch
 from nitrogen_capture.errors import SessionFormatError
 from nitrogen_capture.export import ConvertSettings, convert
 from nitrogen_capture.export import decode as dec
@@ -181,6 +182,7 @@ def _both(root: Path, tmp: Path, **kw: object) -> tuple[bytes, bytes]:
     return out[0], out[1]
 
 
+@needs_torch
 @pytest.mark.parametrize("kw", [{"img_size": 8, "workers": 3},
                                 {"img_size": 12, "obs_dtype": "float32", "workers": 1},
                                 {"img_size": 8, "action_hz": 60.0, "shard_frames": 0,
@@ -192,6 +194,7 @@ def test_convert_is_byte_identical_to_the_store_path_png(tmp_path: Path,
     assert old == new
 
 
+@needs_torch
 def test_convert_is_byte_identical_to_the_store_path_video(tmp_path: Path) -> None:
     root = _video_session(tmp_path)
     old, new = _both(root, tmp_path, img_size=8, workers=2)
