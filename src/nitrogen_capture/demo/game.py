@@ -34,7 +34,7 @@ import numpy as np
 
 from ..keylayout import DEFAULT_LAYOUT, KeyLayout, canonical_key, load_layout
 from . import markers
-from .scene import SCENES, Scene
+from .scene import SCENES, Scene, prewarm
 
 __all__ = ["CAPTION", "GRAB_TOGGLE_KEY", "main", "parse_size", "run_game"]
 
@@ -141,6 +141,8 @@ def run_game(size: tuple[int, int] = (1280, 720), fps: float = 60.0, seconds: fl
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if scene == "textured":
+        prewarm(width, height)  # before the window exists: its first frame must come at once
     pygame.display.init()
     try:
         # SDL2's X11 driver sets _NET_WM_PID (and WM_CLASS) on its windows itself.

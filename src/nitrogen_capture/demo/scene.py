@@ -18,6 +18,7 @@ Two looks (``--scene``):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Set
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SCENES", "Scene", "noise_tile", "render_frames"]
+__all__ = ["SCENES", "Scene", "noise_tile", "prewarm", "render_frames"]
 
 SCENES: tuple[str, ...] = ("flat", "textured")
 
@@ -205,13 +206,34 @@ class _Sprite:
     phase: float
 
 
+def _tile_size(width: int, height: int) -> tuple[int, int]:
+    """The background tile: wider and taller than the window, so nothing repeats in a frame."""
+    return (width // _TILE_STEP + 2) * _TILE_STEP, (height // _TILE_STEP + 2) * _TILE_STEP
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_tile(width: int, height: int, seed: int) -> npt.NDArray[np.uint8]:
+    tile = noise_tile(width, height, seed)
+    tile.flags.writeable = False  # shared by every caller
+    return tile
+
+
+def prewarm(width: int, height: int, seed: int = 0) -> None:
+    """Compute the textured background (~0.3-0.5 s) before the game opens its window.
+
+    A window mapped before its first frame shows nothing readable: a recorder that finds it at
+    once would store frames without the truth overlay. The surfaces still need the window's
+    pixel format, so only the numpy part happens here.
+    """
+    _cached_tile(*_tile_size(width, height), seed)
+
+
 class _Textured:
     """The textured scene's precomputed background tile and sprites."""
 
     def __init__(self, pygame: Any, width: int, height: int, seed: int) -> None:
-        tw = (width // _TILE_STEP + 2) * _TILE_STEP  # wider/taller than the window
-        th = (height // _TILE_STEP + 2) * _TILE_STEP
-        rgb = noise_tile(tw, th, seed)
+        tw, th = _tile_size(width, height)
+        rgb = _cached_tile(tw, th, seed)
         self.tile = self._surface(pygame, rgb)
         self.tw, self.th = tw, th
         rng = np.random.default_rng(seed + 1)
