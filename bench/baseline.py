@@ -74,6 +74,7 @@ def run(pid: int, fps: float, seconds: float, kind: str, out: Path, chunk_size: 
     frames_dir.mkdir(exist_ok=True)
     inputs: queue.Queue[tuple[int, str, int]] = queue.Queue()  # the listeners' queue
     stamps: list[int] = []
+    work_ms: list[float] = []  # encode + write of each frame
     rows: list[int] = []
     writer = None
     sct = mss.mss()
@@ -84,6 +85,7 @@ def run(pid: int, fps: float, seconds: float, kind: str, out: Path, chunk_size: 
         while not stop and now_ns() < end:
             img = np.array(sct.grab(mon))[:, :, :3]
             t = now_ns()
+            w0 = time.perf_counter()
             if kind == "png":
                 cv2.imwrite(str(frames_dir / f"{i:06d}.png"), img)
             else:
@@ -95,6 +97,7 @@ def run(pid: int, fps: float, seconds: float, kind: str, out: Path, chunk_size: 
                     writer = H264Writer(frames_dir / f"chunk_{i // chunk_size + 1:03d}.mkv",
                                         (region.width, region.height), fps)
                 writer.write(np.ascontiguousarray(img))
+            work_ms.append((time.perf_counter() - w0) * 1e3)
             held = 0
             while True:  # log the inputs of this frame
                 try:
@@ -117,7 +120,10 @@ def run(pid: int, fps: float, seconds: float, kind: str, out: Path, chunk_size: 
         (out / "baseline.json").write_text(json.dumps({
             "frames": len(stamps), "t0_ns": t0, "fps": fps, "seconds": seconds,
             "frame_format": kind, "size": [region.width, region.height],
-            "encoder": "opencv-png" if kind == "png" else "libx264"}), encoding="utf-8")
+            "encoder": "opencv-png" if kind == "png" else "libx264",
+            "encode_ms_mean": round(float(np.mean(work_ms)), 3) if work_ms else None,
+            "encode_ms_p99": round(float(np.percentile(work_ms, 99)), 3) if work_ms else None,
+        }), encoding="utf-8")
     return 0
 
 
