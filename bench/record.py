@@ -391,7 +391,10 @@ def run_config(name: str, cfg: Config, seconds: float, game_fps: float, work: Pa
                  "--fps", f"{cfg.fps:g}", "--seconds", f"{seconds:g}",
                  "--frame-format", cfg.kind, "--start-immediately", "--status-interval", "0",
                  "--input-backend", "none", "--cue", "none", "--no-merge", "--no-focus-pause",
-                 "--capture-backend", "mss", "--out", str(session)],
+                 "--capture-backend", "mss", "--out", str(session),
+                 # the baseline's encoder; auto would probe hardware encoders first, and falls
+                 # back to it on a machine without them
+                 *(["--video-encoder", "libx264"] if cfg.kind == "video" else [])],
                 env, started, work / f"{name}-ours.log", roots, seconds, signal.SIGINT)
             ours, t0 = measure_ours(session, cfg.fps)
             ours["cpu_pct"] = sampler.percent(t0 + int(WARMUP_S * 1e9), t0 + int(seconds * 1e9))
