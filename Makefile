@@ -76,9 +76,12 @@ demo-prune:
 	  echo "kept the $(DEMO_KEEP) newest demo runs in runs/; remove runs/ to free $$(du -sm runs | cut -f1) MB"; \
 	fi
 
+# Micro-benchmarks (JSON), then sustained recordings of the demo game against the original loop
+# (~8 min: JSON in bench/results/latest.json, the table into bench/README.md).
 bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/convert.py
+	SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1 $(PY) bench/record.py --readme bench/README.md
 
 clean:
 	rm -rf $(VENV) .wine-tier .mypy_cache .pytest_cache .ruff_cache build src/*.egg-info

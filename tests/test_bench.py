@@ -34,3 +34,40 @@ def test_bench_convert_quick_is_identical(tmp_path: Path) -> None:
         assert result[name]["identical"] is True
         assert result[name]["parallel"]["frames_per_s"] > 0
         assert result[name]["parallel"]["peak_rss_mb"] < 1024
+
+
+@pytest.mark.slow
+@pytest.mark.x11
+def test_bench_record_short_run_reports_every_field(tmp_path: Path) -> None:
+    """Two seconds of 720p60 PNG, ours and the baseline: the JSON has every field, sanely."""
+    out = tmp_path / "latest.json"
+    proc = subprocess.run([sys.executable, str(BENCH / "record.py"), "--seconds", "2",
+                           "--configs", "720p60-png", "--out", str(out)],
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert json.loads(out.read_text()) == result
+    assert set(result["configs"]) == {"720p60-png"}
+    cfg = result["configs"]["720p60-png"]
+    assert cfg["size"] == [1280, 720] and cfg["fps"] == 60
+    for side in ("ours", "baseline"):
+        m = cfg[side]
+        # loose bounds: the baseline gets a few fps on a busy 2-core machine
+        assert m["frames"] >= 3, (side, m)
+        assert 0.5 < m["span_s"] <= 2.5
+        assert 1 < m["fps_achieved"] <= 61
+        assert m["dropped_ticks"] >= 0 and m["missed_periods"] >= 0
+        iv = m["interval_ms"]
+        assert 0 <= iv["std"] <= iv["max"] and 0 < iv["p99"] <= iv["max"] < 2000
+        assert set(m["cpu_pct"]) == {"recorder", "recorder_main", "game", "xvfb"}
+        assert 0 <= m["cpu_pct"]["recorder_main"] <= m["cpu_pct"]["recorder"]
+        assert m["cpu_ms_per_frame"]["recorder"] > 0
+        assert m["cpu_pct"]["recorder"] > 0 and all(v >= 0 for v in m["cpu_pct"].values())
+        assert m["bytes_per_frame"] > 10_000  # textured 720p PNG: ~1 MB
+    assert cfg["ours"]["encoder"]["name"] in ("fpng", "opencv")
+    assert cfg["ratio"]["fps"] == pytest.approx(
+        cfg["ours"]["fps_achieved"] / cfg["baseline"]["fps_achieved"], rel=1e-2)
+    metrics = {t["metric"] for t in result["targets"] if t["config"] == "720p60-png"}
+    assert metrics == {"dropped_ticks", "fps", "interval_std_ms"}
+    assert all(t["pass"] in (True, False) for t in result["targets"])
+    assert "| config | metric | ours | baseline | ratio | target | pass/miss |" in proc.stderr
