@@ -21,12 +21,11 @@ import logging
 import shutil
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from ..binning import ActionBinner
 from ..capture.base import FrameSource
 from ..clock import FramePacer, now_ns
-from ..codecs.pool import EncodeResult, EncoderPool, EncoderSpec
+from ..codecs.pool import EncodeResult, EncoderPool
 from ..config import RecordConfig
 from ..cues import get_cue_backend
 from ..errors import CaptureError, EncodeError, TargetError
@@ -35,7 +34,7 @@ from ..inputs.base import InputSource
 from ..inputs.router import InputRouter
 from ..session.frames import open_frame_store
 from ..session.lock import SessionLock
-from ..session.meta import Counters, EncoderInfo, FrameFormat, SessionMeta
+from ..session.meta import Counters, EncoderInfo, SessionMeta
 from ..session.paths import SessionPaths
 from ..session.writer import SessionWriter
 from ..targets.base import Target
@@ -162,7 +161,6 @@ class Recorder:
         # Start the encoder processes first: their imports take a second, which would
         # otherwise make the first ticks late.
         spec = self.frame_store.encoder_spec(workers=cfg.encoder_workers, fps=cfg.fps)
-        spec, settings = _with_video_encoder(spec, self.meta.frame_format)
         self._pool = EncoderPool(spec, cfg.queue_frames, on_result)
         w, h = self.source.region.size
         self._pool.preallocate(w * h * 3)
@@ -184,7 +182,8 @@ class Recorder:
         self._t_start = t0
         self.meta.clock = dataclasses.replace(self.meta.clock, t0_ns=t0)
         self.meta.encoder = EncoderInfo(self.meta.frame_format.encoder, spec.workers,
-                                        cfg.queue_frames, settings=settings)
+                                        cfg.queue_frames,
+                                        settings=self.frame_store.encoder_settings())
         writer.start()
         wt = self._writer_thread = WriterThread(writer, ActionBinner(cfg.layout), t0)
         inbox.append(wt)
@@ -384,25 +383,3 @@ def _describe_os_error(err: OSError, paths: SessionPaths) -> str:
     if err.errno == errno.ENOSPC or (free is not None and free < _FULL_BYTES):
         return f"the disk is full: {free // 2**20 if free is not None else 0} MiB free"
     return f"{err.strerror or err}{': ' + str(err.filename) if err.filename else ''}"
-
-
-def _with_video_encoder(spec: EncoderSpec, frame_format: FrameFormat,
-                        ) -> tuple[EncoderSpec, dict[str, Any]]:
-    """The video store's worker set to the encoder chosen at start, and meta's ``settings``.
-
-    The store builds its :class:`~nitrogen_capture.codecs.video.VideoSettings` from crf and
-    preset only (libx264); the encoder ``--video-encoder`` resolved to is in ``frame_format``
-    (:func:`nitrogen_capture.record.video_frame_format`). A PNG spec is returned unchanged.
-    """
-    from ..codecs.video import VideoSettings
-
-    if not isinstance(spec.arg, VideoSettings):
-        return spec, {}
-    o = frame_format.options
-    settings: dict[str, Any] = {"encoder": frame_format.encoder, "codec": o.get("codec", "h264"),
-                                "pix_fmt": o.get("pix_fmt", "yuv420p"),
-                                "options": dict(o.get("encoder_options") or {})}
-    if o.get("encoder_fallback"):
-        settings["fallback"] = o["encoder_fallback"]
-    arg = dataclasses.replace(spec.arg, encoder=frame_format.encoder)
-    return dataclasses.replace(spec, arg=arg), settings

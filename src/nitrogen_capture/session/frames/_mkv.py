@@ -82,14 +82,30 @@ class MkvStore(FrameStore):
         return self.location(n)
 
     def encoder_spec(self, *, workers: int, fps: float) -> EncoderSpec:
-        """One ordered libx264 process (``workers`` is ignored: x264 threads inside it)."""
+        """One ordered encoder process (``workers`` is ignored: the encoder threads inside it).
+
+        The encoder is the one ``--video-encoder`` resolved to at start
+        (:func:`nitrogen_capture.record.video_frame_format` puts it in the format).
+        """
         from ...codecs.pool import EncoderSpec
         from ...codecs.video import VideoSettings, video_worker
 
         options = self.format.options
         settings = VideoSettings(fps, int(options.get("crf", 18)),
-                                 str(options.get("preset", "ultrafast")))
+                                 str(options.get("preset", "ultrafast")),
+                                 encoder=self.format.encoder)
         return EncoderSpec(video_worker, settings, 1, ordered=True, name="video")
+
+    def encoder_settings(self) -> dict[str, Any]:
+        """The encoder, its codec, pixel format and FFmpeg options, and why ``auto`` fell back."""
+        o = self.format.options
+        settings: dict[str, Any] = {"encoder": self.format.encoder,
+                                    "codec": o.get("codec", "h264"),
+                                    "pix_fmt": o.get("pix_fmt", "yuv420p"),
+                                    "options": dict(o.get("encoder_options") or {})}
+        if o.get("encoder_fallback"):
+            settings["fallback"] = o["encoder_fallback"]
+        return settings
 
     # -- read side -------------------------------------------------------------------------------
     def location(self, n: int) -> Path:

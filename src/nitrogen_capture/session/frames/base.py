@@ -18,7 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -93,6 +93,10 @@ class FrameStore(ABC):
     @abstractmethod
     def encoder_spec(self, *, workers: int, fps: float) -> EncoderSpec:
         """What the recorder's EncoderPool runs (``workers``: processes the user allows)."""
+
+    def encoder_settings(self) -> dict[str, Any]:
+        """meta.json's ``encoder.settings``: what the encoder was given (none by default)."""
+        return {}
 
     def relative_location(self, n: int) -> str:
         """Chunk ``n``'s :meth:`location` relative to the session (meta.json ``files.frames``)."""
