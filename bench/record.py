@@ -49,17 +49,16 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import numpy as np
 import psutil
 
-from nitrogen_capture.demo.xvfb import XvfbServer, interrupt, spawn
-from nitrogen_capture.stopsignals import handling_stop_signals
+from nitrogen_capture.demo.runner import DemoInterrupted, Started, stop_on_signals
+from nitrogen_capture.demo.xvfb import XvfbServer
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results" / "latest.json"
@@ -135,61 +134,6 @@ METRICS: dict[str, tuple[str, Callable[[dict[str, Any]], float], str]] = {
     "cpu_xvfb_pct": ("CPU Xvfb %", lambda m: m["cpu_pct"]["xvfb"], "{:.0f}"),
     "kib_per_frame": ("KiB per frame", lambda m: m["bytes_per_frame"] / 1024, "{:.0f}"),
 }
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM: stop what was started, remove the temporary files, exit 130."""
-
-
-# -- processes --------------------------------------------------------------------------------
-
-
-class Started:
-    """Processes started here, each with its clean-stop signal; stopped newest first."""
-
-    def __init__(self) -> None:
-        self.procs: list[tuple[subprocess.Popen[bytes], int, float]] = []
-
-    def spawn(self, cmd: list[str], sig: int, timeout: float,
-              **kwargs: Any) -> subprocess.Popen[bytes]:
-        return spawn(cmd, lambda p: self.procs.append((p, sig, timeout)), **kwargs)
-
-    def stop(self, proc: subprocess.Popen[bytes]) -> None:
-        for i, (p, sig, timeout) in enumerate(self.procs):
-            if p is proc:
-                del self.procs[i]
-                _stop(p, sig, timeout)
-                return
-
-    def stop_all(self) -> None:
-        while self.procs:
-            p, sig, timeout = self.procs.pop()
-            _stop(p, sig, timeout)
-
-
-def _stop(proc: subprocess.Popen[bytes], sig: int, timeout: float) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """First SIGINT/SIGTERM raises :class:`Interrupted`; later ones wait for the clean-up."""
-    got: list[int] = []
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if not got:
-            got.append(signum)
-            interrupt(Interrupted(signal.Signals(signum).name))
-
-    with handling_stop_signals(handler):
-        yield
 
 
 class CpuSampler:
@@ -545,8 +489,9 @@ def main() -> int:
                                                          a.game_fps, work, started)
             finally:
                 started.stop_all()
-    except Interrupted as exc:
-        print(f"interrupted ({exc}): stopped everything, removed {work}", file=sys.stderr)
+    except DemoInterrupted as exc:
+        print(f"interrupted ({exc.signal_name}): stopped everything, removed {work}",
+              file=sys.stderr)
         return 130
     finally:
         shutil.rmtree(work, ignore_errors=True)

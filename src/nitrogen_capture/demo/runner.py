@@ -59,7 +59,7 @@ from .scene import SCENES
 from .xvfb import interrupt, spawn, xvfb
 
 __all__ = [
-    "DemoInterrupted", "DemoOptions", "DemoResult", "add_demo_arguments",
+    "DemoInterrupted", "DemoOptions", "DemoResult", "Started", "add_demo_arguments",
     "format_summary",
     "options_from_args", "run_demo", "stop_on_signals",
 ]
@@ -239,17 +239,32 @@ def _stop(proc: subprocess.Popen[bytes], sig: int, timeout: float) -> int:
 
 
 @dataclass
-class _Started:
-    """The processes a demo run started, with how each stops cleanly (newest stops first)."""
+class Started:
+    """Processes started here, with how each stops cleanly (newest stops first).
+
+    The demo and ``bench/record.py`` use it: every process is registered the moment it exists
+    (:func:`~nitrogen_capture.demo.xvfb.spawn`), so a signal at any point finds it.
+    """
 
     procs: list[tuple[subprocess.Popen[bytes], int, float]] = field(default_factory=list)
 
     def spawn(self, cmd: list[str], sig: int, timeout: float,
               **kwargs: Any) -> subprocess.Popen[bytes]:
+        """Start ``cmd``; ``sig`` then ``timeout`` seconds (else SIGKILL) stop it."""
         return spawn(cmd, lambda proc: self.procs.append((proc, sig, timeout)), **kwargs)
 
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        """Stop one process started here (now, not with the others)."""
+        for i, (p, sig, timeout) in enumerate(self.procs):
+            if p is proc:
+                del self.procs[i]
+                _stop(p, sig, timeout)
+                return
+
     def stop_all(self) -> None:
-        for proc, sig, timeout in reversed(self.procs):
+        """Stop every process still registered, newest first."""
+        while self.procs:
+            proc, sig, timeout = self.procs.pop()
             _stop(proc, sig, timeout)
 
 
@@ -260,7 +275,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
         raise ConfigError(f"--out {out} exists and is not empty: choose a new directory")
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="nitrogen-demo-"))
-    started = _Started()
+    started = Started()
     try:
         with _display(options) as display:
             result = DemoResult(out=out, display=display, grabbed=options.grab)
@@ -275,7 +290,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
 
 
 def _record(options: DemoOptions, display: str, work: Path, result: DemoResult,
-            started: _Started) -> None:
+            started: Started) -> None:
     env = {**os.environ, "DISPLAY": display, "SDL_AUDIODRIVER": "dummy",
            "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
     w, h = options.size
