@@ -7,6 +7,7 @@ allowed, since nothing else fills a disk for real.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,7 +32,8 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.mark.slow  # records until a 6 MB disk is full
-def test_disk_full_stops_cleanly_and_keeps_finished_chunks(small_disk: Path) -> None:
+def test_disk_full_stops_cleanly_and_keeps_finished_chunks(small_disk: Path,
+                                                           tmp_path: Path) -> None:
     out = small_disk / "s"
     proc = subprocess.run(
         [sys.executable, "-m", "nitrogen_capture", "record", "--source", "synthetic",
@@ -43,10 +45,24 @@ def test_disk_full_stops_cleanly_and_keeps_finished_chunks(small_disk: Path) -> 
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "the disk is full" in lines[0] and "finished chunk(s) are intact" in lines[0]
     meta = json.loads((out / "meta.json").read_text())
-    assert len(meta["chunks"]) >= 2
+    # How many chunks are sealed when the disk fills depends on how far the PNG workers ran
+    # ahead (frames of up to five chunks are in flight), so only "at least one" is certain;
+    # the rest is journaled, and the merge below shows none of it is lost.
+    assert len(meta["chunks"]) >= 1
     for c in meta["chunks"]:
         n = c["num_frames"]
         for stem in ("actions", "mouse_deltas", "frame_indices", "timestamps"):
             assert len(np.load(out / c["files"][stem], allow_pickle=False)) == n
         assert len(list((out / c["files"]["frames"]).glob("*.png"))) == n
     assert not list(out.rglob("*.tmp")), "no half-written temporaries are left behind"
+
+    # Off the full disk, merge recovers the journaled chunks too: the 6 MB held about 40
+    # frames of ~140 KB, so well over two chunks' worth come back.
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, symlinks=True)
+    merged = subprocess.run(
+        [sys.executable, "-m", "nitrogen_capture", "merge", "--root", str(copy)],
+        capture_output=True, text=True, timeout=120)
+    assert merged.returncode == 0, merged.stderr
+    rows = sum(c["num_frames"] for c in json.loads((copy / "meta.json").read_text())["chunks"])
+    assert rows >= 20 and len(np.load(copy / "actions.npy")) == rows
