@@ -291,10 +291,31 @@ def _wait_window(pid: int, display: str, timeout: float = 20.0) -> None:
     raise RuntimeError(f"the demo game (PID {pid}) showed no window within {timeout:g} s")
 
 
+def _profiler(pid: int, seconds: float, svg: Path, started: Started) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` and its encoder processes for ``seconds``, into a flame graph.
+
+    ``--native`` shows the C frames (libx264, fpng, XShm) under the Python ones; it needs the
+    process paused for each sample (py-spy refuses ``--nonblocking`` with it), so a profiled
+    run's timing and CPU figures are skewed: read the flame graph, not that run's table.
+    """
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise RuntimeError("--profile needs py-spy: pip install py-spy")
+    return started.spawn(
+        [spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", "100",
+         "--duration", str(max(1, int(seconds))), "--format", "flamegraph", "--output", str(svg)],
+        signal.SIGINT, 30.0, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def _run_measured(cmd: list[str], env: dict[str, str], started: Started, log: Path,
-                  roots: dict[str, int], seconds: float, stop_sig: int) -> CpuSampler:
+                  roots: dict[str, int], seconds: float, stop_sig: int,
+                  profile: Path | None = None) -> CpuSampler:
     with log.open("wb") as fh:
         proc = started.spawn(cmd, stop_sig, 60.0, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    spy = None
+    if profile is not None:
+        time.sleep(1.0)  # past start-up: the encoder processes exist and frames flow
+        spy = _profiler(proc.pid, seconds - 1.5, profile, started)
     with CpuSampler({"recorder": proc.pid, **roots}, {"recorder"}) as sampler:
         try:
             rc = proc.wait(timeout=seconds + 120)
@@ -302,6 +323,8 @@ def _run_measured(cmd: list[str], env: dict[str, str], started: Started, log: Pa
             rc = -1
         finally:
             started.stop(proc)
+            if spy is not None:
+                spy.wait(timeout=60)
     if rc != 0:
         tail = log.read_text(errors="replace").strip().splitlines()[-5:]
         raise RuntimeError(f"{Path(cmd[1]).name if cmd[1] != '-m' else cmd[2]} exited with "
@@ -310,7 +333,7 @@ def _run_measured(cmd: list[str], env: dict[str, str], started: Started, log: Pa
 
 
 def run_config(name: str, cfg: Config, seconds: float, game_fps: float, work: Path,
-               started: Started) -> dict[str, Any]:
+               started: Started, profile_dir: Path | None = None) -> dict[str, Any]:
     size = (cfg.width, cfg.height)
     server = XvfbServer(size)
     display = server.start()
@@ -339,7 +362,8 @@ def run_config(name: str, cfg: Config, seconds: float, game_fps: float, work: Pa
                  # the baseline's encoder; auto would probe hardware encoders first, and falls
                  # back to it on a machine without them
                  *(["--video-encoder", "libx264"] if cfg.kind == "video" else [])],
-                env, started, work / f"{name}-ours.log", roots, seconds, signal.SIGINT)
+                env, started, work / f"{name}-ours.log", roots, seconds, signal.SIGINT,
+                profile_dir / f"{name}.svg" if profile_dir else None)
             ours, t0 = measure_ours(session, cfg.fps)
             ours["cpu_pct"] = sampler.percent(t0 + int(WARMUP_S * 1e9), t0 + int(seconds * 1e9))
             _per_frame(ours)
@@ -457,6 +481,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file (%(default)s)")
     ap.add_argument("--readme", type=Path, default=None,
                     help="replace the figures between the markers in this Markdown file")
+    ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                    help="also profile our recorder with py-spy: DIR/<config>.svg flame graphs "
+                         "(the profiler's own CPU skews that run's figures)")
     a = ap.parse_args()
     names = [n.strip() for n in a.configs.split(",") if n.strip()]
     if a.quick:
@@ -477,6 +504,8 @@ def main() -> int:
                  "load_at_start": [round(x, 2) for x in os.getloadavg()]},
         "configs": {},
     }
+    if a.profile is not None:
+        a.profile.mkdir(parents=True, exist_ok=True)
     started = Started()
     work = Path(tempfile.mkdtemp(prefix="nitrogen-bench-"))
     try:
@@ -486,7 +515,7 @@ def main() -> int:
                     print(f"{name}: recording {a.seconds:g} s (ours, then baseline)...",
                           file=sys.stderr, flush=True)
                     result["configs"][name] = run_config(name, CONFIGS[name], a.seconds,
-                                                         a.game_fps, work, started)
+                                                         a.game_fps, work, started, a.profile)
             finally:
                 started.stop_all()
     except DemoInterrupted as exc:

@@ -129,6 +129,10 @@ class H264Writer:
             self._container.close()
             raise
         self._stream = stream
+        # A fresh I420 array per frame is wrapped without a copy (PyAV keeps it alive with
+        # the frame); from_ndarray copies its 1.4 MB (720p) once more.
+        wrap = getattr(self._av.VideoFrame, "from_numpy_buffer", None)
+        self._wrap = wrap if wrap is not None else self._av.VideoFrame.from_ndarray
 
     def write(self, frame_bgr: npt.NDArray[np.uint8]) -> int:
         """Encode the next frame; return the bytes muxed by this call (x264 holds some back)."""
@@ -140,7 +144,11 @@ class H264Writer:
                              f"{self.size[0]}x{self.size[1]}")
         # cvtColor copies: the caller may reuse its buffer (a shared-memory slot) at once.
         i420: Any = cv2.cvtColor(pad_to_even(frame_bgr), cv2.COLOR_BGR2YUV_I420)
-        vf = self._av.VideoFrame.from_ndarray(i420, format="yuv420p")
+        vf = self._wrap(i420, format="yuv420p")
+        if (vf.width, vf.height) != self.encoded_size:
+            # PyAV 18's from_numpy_buffer gets the height wrong for yuv420p when it is not a
+            # multiple of 4 (242 -> 240): copy those instead.
+            vf = self._av.VideoFrame.from_ndarray(i420, format="yuv420p")
         if self._pix_fmt != "yuv420p":  # QSV / AMF take NV12 (same samples, UV interleaved)
             vf = vf.reformat(format=self._pix_fmt)
         vf.pts = self.frames

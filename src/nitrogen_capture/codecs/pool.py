@@ -233,21 +233,34 @@ class EncoderPool:
             self._unlink(name)
 
     def submit(self, frame: npt.NDArray[np.uint8], path: Path, tag: Any = None) -> bool:
-        """Queue ``frame`` to be written to ``path``; False (not queued) when every slot is busy."""
+        """Queue ``frame`` to be written to ``path``; False (not queued) when every slot is busy.
+
+        ``frame`` is (H, W, 3) BGR or (H, W, 4) BGRA; the slot always holds BGR, converted
+        while copied (one pass over the pixels instead of a conversion and then a copy).
+        """
         with self._lock:
             if not self._free:
                 return False
             slot = self._free.popleft()
             self._in_flight += 1
+        shape = (int(frame.shape[0]), int(frame.shape[1]), 3)
+        nbytes = shape[0] * shape[1] * 3
         shm = self._shms[slot]
-        if shm is None or shm.size < frame.nbytes:
+        if shm is None or shm.size < nbytes:
             # First use of the slot, or the window grew: (re)allocate this slot only.
-            shm = self._allocate(slot, frame.nbytes)
+            shm = self._allocate(slot, nbytes)
             self._announce([shm.name])
-        view = np.ndarray(frame.shape, dtype=np.uint8, buffer=shm.buf)
-        view[...] = frame
+        view = np.ndarray(shape, dtype=np.uint8, buffer=shm.buf)
+        if frame.shape[2] == 4:
+            import cv2
+
+            out = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR, dst=view)
+            if out is not view:  # OpenCV allocates anew when dst does not fit: never silent
+                view[...] = out
+        else:
+            view[...] = frame
         del view
-        self._tasks.put((slot, shm.name, frame.shape, str(path), tag))
+        self._tasks.put((slot, shm.name, shape, str(path), tag))
         return True
 
     def _collect(self) -> None:

@@ -251,7 +251,7 @@ class Recorder:
                 src.check()
             if self._pause_reason is not None:
                 continue
-            frame = self.source.grab()
+            frame = self.source.grab_raw()  # BGR or BGRA: the pool converts as it copies
             t_frame = now_ns()  # stamped right after the grab returned
             size = (int(frame.shape[1]), int(frame.shape[0]))
             if size != self._chunk_size or self._rows_in_chunk >= cfg.chunk_size:

@@ -10,7 +10,10 @@
 * Focus: ``_NET_ACTIVE_WINDOW`` when an EWMH window manager runs (checked through
   ``_NET_SUPPORTING_WM_CHECK``); otherwise ``XGetInputFocus``. Without a WM the focus may be
   ``PointerRoot`` (SDL1 games and a fresh X server leave it there): keys then go to the window
-  under the pointer, which we look up with ``QueryPointer``.
+  under the pointer, which we look up with ``QueryPointer``. The recorder asks every tick, so
+  what rarely changes is kept for :data:`_STABLE_NS`: whether a WM runs, and which titled
+  client owns a given focus window. A steady-state check is then one round trip to the server
+  (it was four without a WM).
 
 One backend holds one display connection and a lock: a python-xlib ``Display`` must not be
 used by two threads at once, and the input router asks for focus from listener threads.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,6 +38,10 @@ __all__ = ["X11WindowBackend"]
 log = logging.getLogger(__name__)
 
 _MAX_DEPTH = 4  # frames of reparenting WMs nest the client 1-3 levels below the root child
+# How long "a WM runs" and "focus window W belongs to client C" are trusted. A WM starting
+# or a window being reparented is noticed this late; focus *changes* are seen at once, since
+# the focus window itself is read on every call.
+_STABLE_NS = 1_000_000_000
 
 
 def _process_name(pid: int | None) -> str | None:
@@ -78,6 +86,8 @@ class X11WindowBackend(WindowBackend):
             "_NET_CLIENT_LIST", "_NET_WM_NAME", "UTF8_STRING", "_NET_WM_PID",
             "_NET_ACTIVE_WINDOW", "_NET_SUPPORTING_WM_CHECK")}
         self._closed = False
+        self._wm_cache: tuple[bool, int] | None = None  # (has a WM, expires at)
+        self._owner_cache: tuple[int, int | None, int] | None = None  # (focus, client, expires)
 
     # -- public API ---------------------------------------------------------------------------
     def list_windows(self) -> list[WindowInfo]:
@@ -196,9 +206,14 @@ class X11WindowBackend(WindowBackend):
                           region=region, focused=focus == wid)
 
     def _has_wm(self) -> bool:
+        t = time.monotonic_ns()
+        if self._wm_cache is not None and t < self._wm_cache[1]:
+            return self._wm_cache[0]
         prop = self._root.get_full_property(self._a["_NET_SUPPORTING_WM_CHECK"],
                                             self._X.AnyPropertyType)
-        return prop is not None and len(prop.value) > 0 and int(prop.value[0]) != 0
+        has_wm = prop is not None and len(prop.value) > 0 and int(prop.value[0]) != 0
+        self._wm_cache = (has_wm, t + _STABLE_NS)
+        return has_wm
 
     def _focused(self) -> int | None:
         try:
@@ -216,9 +231,20 @@ class X11WindowBackend(WindowBackend):
                 if not child or int(getattr(child, "id", child)) == 0:
                     return None
                 return next(iter(self._titled_below(child, 0)), None)
-            return self._titled_ancestor(focus)
+            return self._owner_of(focus)
         except self._XError:
             return None
+
+    def _owner_of(self, focus: Any) -> int | None:
+        """:meth:`_titled_ancestor` of the focus window, remembered for :data:`_STABLE_NS`."""
+        t = time.monotonic_ns()
+        fid = int(focus.id)
+        cached = self._owner_cache
+        if cached is not None and cached[0] == fid and t < cached[2]:
+            return cached[1]
+        owner = self._titled_ancestor(focus)
+        self._owner_cache = (fid, owner, t + _STABLE_NS)
+        return owner
 
     def _titled_ancestor(self, win: Any) -> int | None:
         """Walk up from ``win`` to the first titled window (the client owning the focus)."""
