@@ -121,6 +121,18 @@ def test_png_store_round_trip_is_bit_exact(tmp_path: Path) -> None:
     assert store.check(1, 6, ODD, True) == []
 
 
+def test_bgra_frames_are_stored_as_their_bgr(tmp_path: Path) -> None:
+    # The recorder hands the pool mss's BGRA (FrameSource.grab_raw); the slot converts it.
+    store = open_frame_store(tmp_path, frame_store_class("png").new_format(
+        RecordConfig(out=tmp_path, png_encoder="opencv")))
+    rng = np.random.default_rng(1)
+    bgra = [rng.integers(0, 256, (ODD[1], ODD[0], 4), dtype=np.uint8) for _ in range(3)]
+    mixed = [bgra[0], np.ascontiguousarray(bgra[1][:, :, :3]), bgra[2]]
+    _write(store, mixed)
+    for got, want in zip(store.iter_frames(1, 3, ODD), bgra, strict=True):
+        np.testing.assert_array_equal(got, want[:, :, :3])
+
+
 def test_mkv_store_round_trip_at_an_odd_size(tmp_path: Path) -> None:
     store = _mkv_store(tmp_path)
     assert store.single_file and store.ext == "mkv"

@@ -173,6 +173,7 @@ def test_mss_grabs_window_pixels(xwin: XWin) -> None:
         with get_capture_backend("mss", region=target.region()) as src:
             frame = src.grab()
             again = src.grab()
+            raw = src.grab_raw()
             assert src.details["xshm"] is True  # Xvfb supports MIT-SHM
     finally:
         target.close()
@@ -180,6 +181,9 @@ def test_mss_grabs_window_pixels(xwin: XWin) -> None:
     assert (frame == (0xCC, 0x66, 0x33)).all()
     # Fresh arrays that own their memory: the caller may keep them across grabs.
     assert frame.base is None and not np.shares_memory(frame, again)
+    # The recorder's grab: mss's BGRA as it came, also the caller's to keep.
+    assert raw.shape == (240, 320, 4) and (raw[:, :, :3] == frame).all()
+    assert not np.shares_memory(raw, frame)
 
 
 @x11
