@@ -132,6 +132,8 @@ METRICS: dict[str, tuple[str, Callable[[dict[str, Any]], float], str]] = {
                   or 0.0, "{:.1f}"),
     "cpu_game_pct": ("CPU game %", lambda m: m["cpu_pct"]["game"], "{:.0f}"),
     "cpu_xvfb_pct": ("CPU Xvfb %", lambda m: m["cpu_pct"]["xvfb"], "{:.0f}"),
+    # Anything else busy on the machine meanwhile: a run with tens of % here was contended.
+    "cpu_others_pct": ("CPU others %", lambda m: m["cpu_pct"].get("others", 0.0), "{:.0f}"),
     "kib_per_frame": ("KiB per frame", lambda m: m["bytes_per_frame"] / 1024, "{:.0f}"),
 }
 
@@ -177,6 +179,10 @@ class CpuSampler:
         totals = {r: sum(v.values()) for r, v in self.seen.items()}
         for role in self.trees:  # the root alone, without its children
             totals[f"{role}_main"] = self.seen[role].get(self.roots[role], 0.0)
+        # The whole machine's busy time: what is not ours, the game's or Xvfb's is another
+        # load that skews the run ("others" in the results; this machine is shared).
+        cpu = psutil.cpu_times()
+        totals["machine"] = sum(cpu) - cpu.idle - getattr(cpu, "iowait", 0.0)
         self.samples.append((time.monotonic_ns(), totals))
 
     def _run(self) -> None:
@@ -200,7 +206,10 @@ class CpuSampler:
             inside = self.samples[:1] + self.samples[-1:]
         (ta, a), (tb, b) = inside[0], inside[-1]
         wall = (tb - ta) / 1e9
-        return {r: round(100 * (b[r] - a[r]) / wall, 1) if wall > 0 else 0.0 for r in b}
+        pct = {r: round(100 * (b[r] - a[r]) / wall, 1) if wall > 0 else 0.0 for r in b}
+        machine = pct.pop("machine")
+        pct["others"] = round(max(0.0, machine - sum(pct[r] for r in self.roots)), 1)
+        return pct
 
 
 # -- measuring ---------------------------------------------------------------------------------
