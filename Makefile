@@ -77,10 +77,8 @@ demo-prune:
 	fi
 
 # Micro-benchmarks (JSON), then sustained recordings of the demo game against the original loop
-# (~8 min: JSON in bench/results/latest.json, the table into bench/README.md). The bench extra
-# adds py-spy, for `bench/record.py --profile DIR` (flame graphs of the recorder).
+# (~8 min: JSON in bench/results/latest.json, the table into bench/README.md).
 bench: setup
-	$(PIP) install -q -e ".[bench]"
 	$(PY) bench/run.py
 	$(PY) bench/convert.py
 	SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1 $(PY) bench/record.py --readme bench/README.md

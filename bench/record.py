@@ -301,11 +301,13 @@ def _wait_window(pid: int, display: str, timeout: float = 20.0) -> None:
 
 
 def _profiler(pid: int, seconds: float, svg: Path, started: Started) -> subprocess.Popen[bytes]:
-    """py-spy sampling ``pid`` and its encoder processes for ``seconds``, into a flame graph.
+    """py-spy sampling ``pid`` and its encoder processes until it exits (at most ``seconds``).
 
-    ``--native`` shows the C frames (libx264, fpng, XShm) under the Python ones; it needs the
-    process paused for each sample (py-spy refuses ``--nonblocking`` with it), so a profiled
-    run's timing and CPU figures are skewed: read the flame graph, not that run's table.
+    ``--nonblocking`` reads the stacks without pausing the processes, so the run keeps its
+    timing (py-spy's own CPU still shows in the table: read the graph, not that run's
+    figures). Python frames only: the C time (libx264, fpng, XShm) shows under the Python
+    line that called it. py-spy counts a thread as busy while it waits in C (a lock, a
+    ``sleep``), so read the capture thread's and the encoders' towers, not the idle ones.
     """
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if spy is None:
@@ -321,10 +323,9 @@ def _run_measured(cmd: list[str], env: dict[str, str], started: Started, log: Pa
                   profile: Path | None = None) -> CpuSampler:
     with log.open("wb") as fh:
         proc = started.spawn(cmd, stop_sig, 60.0, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    spy = None
-    if profile is not None:
-        time.sleep(1.0)  # past start-up: the encoder processes exist and frames flow
-        spy = _profiler(proc.pid, seconds - 1.5, profile, started)
+    # From the start to the recorder's exit (py-spy then writes the graph): start-up shows as
+    # its own towers (imports, the pool's slots) beside the recording loop.
+    spy = _profiler(proc.pid, seconds + 60, profile, started) if profile is not None else None
     with CpuSampler({"recorder": proc.pid, **roots}, {"recorder"}) as sampler:
         try:
             rc = proc.wait(timeout=seconds + 120)
