@@ -45,6 +45,7 @@ _SUBCOMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("preview", "nitrogen_capture.cli_preview"),
     ("label", "nitrogen_capture.cli_library"),
     ("sessions", "nitrogen_capture.cli_library"),
+    ("report", "nitrogen_capture.cli_report"),
 )
 
 
