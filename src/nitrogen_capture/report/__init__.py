@@ -112,11 +112,12 @@ def write_index(top: Path, out_dir: Path, *, idle_seconds: float = DEFAULT_IDLE_
     row per session (:func:`~..session.library.session_row`). A session whose report fails
     (damaged) gets a row saying why and no page.
     """
-    from ..session.library import find_sessions, session_row
+    from ..session.library import LibraryRow, find_sessions, session_row
     from .page import index_page
 
     check_report_options(idle_seconds, tiles)
-    entries, pages = [], []
+    entries: list[tuple[LibraryRow, str | None, str]] = []
+    pages: list[tuple[str, Path | None, str]] = []
     for root in find_sessions(top):
         row = session_row(root, top)
         if on_session is not None:

@@ -65,11 +65,12 @@ def _shade(ax: Any, rep: SessionReport, idle: bool = True) -> None:
             ax.axvspan(s.start_ns / 1e9, s.end_ns / 1e9, color=IDLE, alpha=0.35, lw=0)
 
 
-def _bins(rep: SessionReport) -> tuple[npt.NDArray[np.float64], float]:
-    """Time-bin edges (s) over the session and the bin width: 1 s, wider for long sessions."""
+def _bins(rep: SessionReport, finest: float = 1.0) -> tuple[npt.NDArray[np.float64], float]:
+    """Time-bin edges (s) over the session and the bin width: ``finest``, wider when long."""
     t = rep.series.t_s
     end = float(t[-1]) if len(t) else 1.0
-    width = max(1.0, float(np.ceil(end / MAX_COLUMNS)))
+    width = max(finest, end / MAX_COLUMNS)
+    width = float(np.ceil(width)) if width >= 1.0 else width
     return np.arange(0.0, end + width, width), width
 
 
@@ -141,8 +142,8 @@ def timeline_plot(rep: SessionReport) -> bytes:
 
 
 def _pooled(values: npt.NDArray[Any], t: npt.NDArray[np.float64], edges: npt.NDArray[np.float64],
-            how: Callable[..., Any]) -> npt.NDArray[np.float64]:
-    """Reduce rows into time bins (``how`` = np.maximum or np.add), per column."""
+            how: Any) -> npt.NDArray[np.float64]:
+    """Reduce rows into time bins (``how``: the ufunc np.maximum or np.add), per column."""
     idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(edges) - 2)
     out = np.zeros((len(edges) - 1, *values.shape[1:]), dtype=np.float64)
     how.at(out, idx, values.astype(np.float64))
@@ -163,7 +164,7 @@ def key_plot(rep: SessionReport) -> bytes:
         ax.text(0.5, 0.5, "no key or mouse button was pressed", ha="center", va="center")
         ax.set_axis_off()
         return _png(fig)
-    edges, _ = _bins(rep)
+    edges, _ = _bins(rep, finest=1.0 / rep.series.fps)  # one frame a column when it fits
     held = _pooled(actions[:, used] > 0, rep.series.t_s, edges, np.maximum)
     fps = rep.series.fps
     ax.imshow(held.T, aspect="auto", interpolation="nearest", cmap="Greens", vmin=0, vmax=1.4,

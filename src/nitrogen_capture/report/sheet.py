@@ -36,10 +36,9 @@ def sheet_rows(rep: SessionReport, tiles: int) -> list[int]:
     present = np.concatenate([rep.reader.frames_present(c)
                               for c in rep.reader.included_chunks()] or [np.zeros(0, bool)])
     rows = np.flatnonzero(present)
-    if len(rows) <= tiles:
-        return rows.tolist()
-    pick = np.unique(np.round(np.linspace(0, len(rows) - 1, tiles)).astype(np.int64))
-    return rows[pick].tolist()
+    if len(rows) > tiles:
+        rows = rows[np.unique(np.round(np.linspace(0, len(rows) - 1, tiles)).astype(np.int64))]
+    return [int(r) for r in rows]
 
 
 def _caption(rep: SessionReport, row: int) -> list[tuple[str, tuple[int, int, int]]]:
