@@ -117,11 +117,14 @@ def test_dataset_export_chunks_carry_the_cut(quiet_session: Path, tmp_path: Path
     out = tmp_path / "ds"
     r = run_cli(capsys, "convert", "--root", str(quiet_session), "--out", str(out), "--format",
                 "nitrogen-dataset", "--no-video", "--drop-idle-seconds", "1.5", "--no-progress")
-    if r.code != 0:  # the two short sides may hold too few 60 Hz rows for a chunk
-        assert "no frames to export" in r.err
-        return
+    assert r.code == 0, r.err
     metas = [json.loads(p.read_text()) for p in out.rglob("metadata.json")]
-    assert metas and all(m["idle"]["count"] == 1 for m in metas)
+    # Both sides of the cut (~0.45 s and ~0.6 s: 27 and 36 rows at 60 Hz) are chunks of their own.
+    assert len(metas) == 2 and all(m["idle"]["count"] == 1 for m in metas)
+    spans = sorted((m["original_video"]["start_time"], m["original_video"]["end_time"])
+                   for m in metas)
+    start, end = metas[0]["idle"]["stretches"][0]
+    assert spans[0][1] <= start + 0.05 and spans[1][0] >= end - 0.05
 
 
 @pytest.mark.parametrize("value", ["0.5", "nan", "-3", "1e9"])

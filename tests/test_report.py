@@ -65,7 +65,7 @@ def test_the_page_is_self_contained_escaped_and_says_the_facts(
     assert text.count('src="data:image/png;base64,') == 6
     assert "No gamepad was recorded" in text
     for needle in ("320 x 240", "target 30, achieved", "png", "capture synthetic",
-                   "validate: OK", "Exporter&#x27;s view", "frame-interval", "Idle stretches"):
+                   "validate: OK", "Exporter&#x27;s view", "Frame intervals", "Idle stretches"):
         assert needle in text, needle
     # The exporter's view: per-frame windows of T=16 inside each contiguous segment.
     segs = SessionReader(session).segments()
