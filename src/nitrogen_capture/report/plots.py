@@ -80,11 +80,16 @@ def fps_plot(rep: SessionReport) -> bytes:
     edges, width = _bins(rep)
     counts, _ = np.histogram(rep.series.t_s, bins=edges)
     fps = counts / width
-    # The last bin is partial: scale it by the time it covers so the line does not fall off.
+    # The last bin is partial: scale it by the time it covers (or leave it out when it covers
+    # under half a bin) so the line does not fall off at the end.
     if len(counts) and len(rep.series.t_s):
         covered = float(rep.series.t_s[-1]) - edges[-2]
-        fps[-1] = counts[-1] / max(covered, 1e-3) if covered > 0.5 else np.nan
-    ax.step(edges[:-1], fps, where="post", color=LINE, lw=1.2, label="achieved")
+        if covered > width / 2:
+            fps[-1] = counts[-1] / covered
+            edges[-1] = float(rep.series.t_s[-1])
+        elif len(counts) > 1:
+            fps, edges = fps[:-1], edges[:-1]
+    ax.stairs(fps, edges, baseline=None, color=LINE, lw=1.2, label="achieved")
     ax.axhline(rep.series.fps, color="k", ls="--", lw=0.8, label=f"target {rep.series.fps:g}")
     _shade(ax, rep, idle=False)
     ax.set_ylim(0, rep.series.fps * 1.25)
