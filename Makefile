@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 # CPU build pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
-APT_PACKAGES := xvfb x11-utils xdotool xauth
+APT_PACKAGES := xvfb x11-utils xdotool xauth chromium
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 # After a successful `make demo`, older runs/demo-* beyond the newest DEMO_KEEP are removed.
 DEMO_KEEP ?= 3
@@ -17,7 +17,8 @@ DEMO_KEEP ?= 3
 
 all: test
 
-# Debian packages for the virtual display. Skipped when already there; needs root otherwise.
+# Debian packages for the virtual display (and chromium: the report's headless-browser test).
+# Skipped when already there; needs root otherwise.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -35,7 +36,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[test,torch,video,dataset,demo,gamepad,x11]"
+	$(PIP) install -q -e ".[test,torch,video,dataset,demo,gamepad,x11,report]"
 	touch $@
 
 venv: $(VENV)/.installed

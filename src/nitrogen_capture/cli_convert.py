@@ -18,9 +18,11 @@ from .export.settings import (
     FORMATS,
     INPUT_SOURCES,
     MAX_ACTION_HZ,
+    MAX_IDLE_SECONDS,
     MAX_SHARD_FRAMES,
     MAX_STEPS,
     MIN_ACTION_HZ,
+    MIN_IDLE_SECONDS,
     OBS_DTYPES,
     ConvertSettings,
 )
@@ -84,6 +86,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--overwrite", action="store_true", default=conv("overwrite"),
                    help="replace an existing output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # Idle trimming (docs/export.md, "Idle trimming"): one rule with report's idle stretches.
+    p.add_argument("--drop-idle-seconds", type=float, default=conv("drop_idle_seconds"),
+                   metavar="N",
+                   help="leave out stretches with no input for more than N s (menus, AFK), "
+                        f"{MIN_IDLE_SECONDS:g}..{MAX_IDLE_SECONDS:g}; no window spans a cut; "
+                        "the cut stretches are recorded in the export's meta (default: keep all)")
     add_common(p)
     p.set_defaults(handler=run)
 
@@ -96,7 +104,8 @@ def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
         action_shift=args.action_shift, action_hz=args.action_hz, obs_dtype=args.obs_dtype,
         shard_frames=args.shard_frames, keymap=args.keymap, input_source=args.input_source,
         format=args.format, overwrite=args.overwrite, workers=args.workers,
-        video=args.video, game=args.game)
+        video=args.video, game=args.game,
+        drop_idle_seconds=args.drop_idle_seconds)
 
 
 def _size_line(estimate: int, out: Path) -> None:
@@ -144,4 +153,9 @@ def run(args: argparse.Namespace) -> int:
             else f"{result.windows} windows in {len(result.files)} file(s)")
     where = result.index or (result.files[0] if len(result.files) == 1 else settings.out)
     print(f"wrote {what} to {where} in {dt:.1f} s ({result.frames / max(dt, 1e-9):.1f}/s)")
+    if result.idle is not None:
+        idle = result.idle
+        print(f"left out {idle['count']} idle stretch(es) of more than "
+              f"{idle['drop_idle_seconds']:g} s: {idle['seconds']:.1f} s, "
+              f"{idle['rows_dropped']} frames")
     return 0

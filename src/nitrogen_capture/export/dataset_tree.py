@@ -181,7 +181,7 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
     res = src.resampler()
     labels = src.reader.meta.effective_labels
     game = settings.game or labels.game or vid  # --game overrides the session's label
-    result = ConvertResult(windows=0)
+    result = ConvertResult(windows=0, idle=src.idle)
     chunk_no, done = 0, 0
     for a, b, grid in plan:
         # The frame shown at grid time g: the latest frame of the segment captured at or before g.
@@ -237,4 +237,5 @@ def _chunk_meta(src: ExportSource, vid: str, chunk_no: int, grid: npt.NDArray[An
         "bbox_controller_overlay": [0, 0, 0, 0],
         "source_rows": list(rows),
         "keymap": None if src.use_pad else src.keymap.name,
+        **({"idle": src.idle} if src.idle is not None else {}),
     }

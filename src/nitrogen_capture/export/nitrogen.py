@@ -56,6 +56,7 @@ class ConvertResult:
     windows: int = 0
     frames: int = 0
     bytes: int = 0
+    idle: dict[str, Any] | None = None  # what --drop-idle-seconds cut (session/idle.py)
 
 
 def human_bytes(n: float) -> str:
@@ -193,7 +194,7 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
     transform = obs_transform(size, settings.obs_dtype)
     frames = src.iter_frames(plan.starts.tolist(), transform)
     actions = iter_window_actions(src, plan)
-    result = ConvertResult(index=index, windows=m)
+    result = ConvertResult(index=index, windows=m, idle=src.idle)
     for k, path in enumerate(files):
         sel = slice(k * per_shard, min(m, (k + 1) * per_shard))
         n = sel.stop - sel.start

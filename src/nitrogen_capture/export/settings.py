@@ -30,6 +30,8 @@ MAX_SHARD_FRAMES = 1_000_000
 MIN_ACTION_HZ, MAX_ACTION_HZ = 1.0, 1000.0
 OBS_DTYPES: tuple[str, ...] = ("float32", "uint8")
 INPUT_SOURCES: tuple[str, ...] = ("auto", "keyboard", "gamepad")
+# --drop-idle-seconds: shorter than a second would cut ordinary pauses in play; a day is any AFK.
+MIN_IDLE_SECONDS, MAX_IDLE_SECONDS = 1.0, 86400.0
 
 
 def _cores() -> int:
@@ -68,6 +70,8 @@ class ConvertSettings:
     workers: int = DEFAULT_WORKERS
     video: bool = True
     game: str | None = None
+    # --drop-idle-seconds: leave out stretches with no input for more than this (session/idle.py)
+    drop_idle_seconds: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("root", "out"):
@@ -86,6 +90,9 @@ class ConvertSettings:
             number_check(self.shard_frames, "shard_frames", "--shard-frames", 0,
                          MAX_SHARD_FRAMES, note=" (0 = one file)"),
             number_check(self.workers, "workers", "--workers", 1, 32, interval=True),
+            number_check(self.drop_idle_seconds, "drop_idle_seconds", "--drop-idle-seconds",
+                         MIN_IDLE_SECONDS, MAX_IDLE_SECONDS, interval=True, note=" seconds")
+            if self.drop_idle_seconds is not None else (True, "", ""),
         ]
         for setting, allowed in (("action_space", ACTION_SPACES), ("obs_dtype", OBS_DTYPES),
                                  ("input_source", INPUT_SOURCES), ("format", FORMATS)):
@@ -114,7 +121,7 @@ class ConvertSettings:
                 "action_space": self.action_space, "action_shift": self.action_shift,
                 "action_hz": self.action_hz, "obs_dtype": self.obs_dtype,
                 "shard_frames": self.shard_frames, "input_source": self.input_source,
-                "format": self.format}
+                "format": self.format, "drop_idle_seconds": self.drop_idle_seconds}
 
 
 def pt_beside(session: Path) -> Path:

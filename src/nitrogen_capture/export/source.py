@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterable, Iterator
+from functools import cached_property
 from itertools import groupby
 from pathlib import Path
 from typing import Any, TypeVar
@@ -74,6 +75,7 @@ class ExportSource:
                               "gamepad (no gamepad_chunk_NNN.npy); use keyboard or auto")
         self.use_pad = self.reader.has_gamepad if src == "auto" else src == "gamepad"
         self.action_names = action_names(settings.action_space, self.layout)
+        self._idle_drop = np.zeros(len(self.timestamps), dtype=bool)  # set by ``idle``
         offsets = self.reader.row_offsets()
         self.row_chunk = np.zeros(len(self.timestamps), dtype=np.int64)
         self.chunk_row = np.zeros(len(self.timestamps), dtype=np.int64)
@@ -83,8 +85,30 @@ class ExportSource:
             self.chunk_row[off:off + n] = np.arange(n)
 
     def segments(self) -> list[tuple[int, int]]:
-        """Contiguous row runs: no pause, no dropped ticks, every frame on disk."""
-        return self.reader.segments(frame_indices=self.arrays["frame_indices"])
+        """Contiguous row runs: no pause, no dropped ticks, every frame on disk.
+
+        With ``--drop-idle-seconds`` the idle rows are taken out too (:attr:`idle`).
+        """
+        segs = self.reader.segments(frame_indices=self.arrays["frame_indices"])
+        if self.idle is None:
+            return segs
+        from ..session.idle import cut_segments
+
+        return cut_segments(segs, self._idle_drop)
+
+    @cached_property
+    def idle(self) -> dict[str, Any] | None:
+        """What ``--drop-idle-seconds`` cuts (:func:`~..session.idle.idle_summary`), or None."""
+        n = self.settings.drop_idle_seconds
+        if n is None:
+            return None
+        from ..session.idle import idle_rows, idle_stretches, idle_summary
+
+        ts = self.timestamps
+        stretches = (idle_stretches((self.reader.chunk_events(c) for c in self.chunks),
+                                    int(ts[0]), int(ts[-1]), n) if len(ts) else [])
+        self._idle_drop = idle_rows(ts, stretches)
+        return idle_summary(stretches, self._idle_drop, n)
 
     def map(self, actions: npt.NDArray[Any], mouse: npt.NDArray[Any],
             gamepad: npt.NDArray[Any] | None) -> npt.NDArray[np.float32]:
@@ -113,7 +137,8 @@ class ExportSource:
                 "size": list(self.frame_size) if self.frame_size else None,
                 "layout": self.layout.to_dict(),
                 "input": "gamepad" if self.use_pad else "keyboard_mouse",
-                "frames": len(self.timestamps), "target": dict(m.target)}
+                "frames": len(self.timestamps), "target": dict(m.target),
+                **({"idle": self.idle} if self.idle is not None else {})}
 
     @property
     def frame_size(self) -> tuple[int, int] | None:

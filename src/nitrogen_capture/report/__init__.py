@@ -1,0 +1,139 @@
+"""``nitrogen-capture report``: one self-contained HTML page per session (docs/report.md).
+
+:func:`write_report` gathers a session (:mod:`.facts`), draws its contact sheet (:mod:`.sheet`)
+and plots (:mod:`.plots`, matplotlib from the ``report`` extra) and writes the page
+(:mod:`.page`); :func:`write_index` does that for every session under a folder plus an
+``index.html`` linking each page. Importing this package imports neither matplotlib nor any
+frame decoder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError, NitrogenCaptureError
+from .facts import DEFAULT_IDLE_SECONDS, SessionReport, gather
+
+__all__ = ["DEFAULT_IDLE_SECONDS", "IndexResult", "ReportResult", "SessionReport",
+           "check_report_options", "gather", "write_index", "write_report"]
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+MAX_TILES = 400
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What :func:`write_report` wrote (None: not asked for)."""
+
+    page: Path | None
+    sheet: Path | None
+    report: SessionReport
+    tiles: int
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    """What :func:`write_index` wrote: the index and each session's page (None: failed)."""
+
+    index: Path
+    pages: tuple[tuple[str, Path | None, str], ...]
+
+
+def check_report_options(idle_seconds: float, tiles: int) -> None:
+    """A bad ``--idle-seconds`` or ``--tiles`` is a ConfigError naming the flag."""
+    from ..bounds import number_check
+    from ..export.settings import MAX_IDLE_SECONDS, MIN_IDLE_SECONDS
+
+    for ok, setting, message in (
+        number_check(idle_seconds, "idle_seconds", "--idle-seconds", MIN_IDLE_SECONDS,
+                     MAX_IDLE_SECONDS, interval=True, note=" seconds"),
+        number_check(tiles, "tiles", "--tiles", 1, MAX_TILES, interval=True),
+    ):
+        if not ok:
+            raise ConfigError(message, setting=setting)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_report(root: str | Path, out: Path | None, *, sheet: Path | None = None,
+                 idle_seconds: float = DEFAULT_IDLE_SECONDS, tiles: int = 24,
+                 progress: Progress | None = None, back: str | None = None) -> ReportResult:
+    """Write session ``root``'s page to ``out`` and/or its contact sheet PNG to ``sheet``."""
+    import cv2
+
+    from .page import session_page
+    from .plots import ALL_PLOTS, load_matplotlib
+    from .sheet import render_sheet
+
+    check_report_options(idle_seconds, tiles)
+    if out is not None:
+        load_matplotlib("The report's plots")  # before any reading
+    rep = gather(root, idle_seconds=idle_seconds)
+    img = render_sheet(rep, tiles=tiles, progress=progress)
+    ok, buf = cv2.imencode(".png", img)
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 BGR image
+        raise NitrogenCaptureError("the contact sheet could not be encoded as PNG")
+    sheet_png = buf.tobytes()
+    if sheet is not None:
+        _write_atomic(sheet, sheet_png)
+    if out is not None:
+        plots = [(a, h, png) for a, h, fn in ALL_PLOTS if (png := fn(rep)) is not None]
+        _write_atomic(out, session_page(rep, sheet_png, plots, back=back).encode("utf-8"))
+        log.info("wrote %s", out)
+    from .sheet import sheet_rows
+
+    return ReportResult(out, sheet, rep, len(sheet_rows(rep, tiles)))
+
+
+def page_name(session: str) -> str:
+    """The file name of a session's page in an index folder (``a/b`` -> ``a__b.html``)."""
+    return (session.replace("/", "__") if session != "." else "session") + ".html"
+
+
+def write_index(top: Path, out_dir: Path, *, idle_seconds: float = DEFAULT_IDLE_SECONDS,
+                tiles: int = 24, progress: Progress | None = None,
+                on_session: Callable[[str], None] | None = None) -> IndexResult:
+    """Write a page per session under ``top`` and ``out_dir/index.html`` linking each.
+
+    Sessions are found by :func:`~..session.library.find_sessions`; the index has one summary
+    row per session (:func:`~..session.library.session_row`). A session whose report fails
+    (damaged) gets a row saying why and no page.
+    """
+    from ..session.library import LibraryRow, find_sessions, session_row
+    from .page import index_page
+
+    check_report_options(idle_seconds, tiles)
+    entries: list[tuple[LibraryRow, str | None, str]] = []
+    pages: list[tuple[str, Path | None, str]] = []
+    for root in find_sessions(top):
+        row = session_row(root, top)
+        if on_session is not None:
+            on_session(row.session)
+        name = page_name(row.session)
+        try:
+            write_report(root, out_dir / name, idle_seconds=idle_seconds, tiles=tiles,
+                         progress=progress, back="index.html")
+        except NitrogenCaptureError as exc:
+            note = "no report: " + " ".join(str(exc).split())[:200]
+            log.warning("%s: %s", root, note)
+            entries.append((row, None, note))
+            pages.append((row.session, None, note))
+            continue
+        entries.append((row, name, ""))
+        pages.append((row.session, out_dir / name, ""))
+    index = out_dir / "index.html"
+    _write_atomic(index, index_page(str(top), entries).encode("utf-8"))
+    return IndexResult(index, tuple(pages))

@@ -1,0 +1,150 @@
+"""The report's HTML: one self-contained page per session and an index page for a folder.
+
+Self-contained: the CSS is inline and every image is a ``data:image/png;base64`` URI, so the file
+opens offline and can be mailed as is; the page names no external URL at all. Every value that
+comes from the session (window titles, labels, notes, problem messages: user data) goes through
+:func:`html.escape`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from collections.abc import Iterable, Sequence
+from html import escape
+
+import numpy as np
+
+from .. import __version__
+from ..session.library import LibraryRow
+from .facts import SessionReport
+
+__all__ = ["data_uri", "index_page", "session_page"]
+
+CSS = """
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1160px; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px;
+  border-bottom: 1px solid #ddd; padding-bottom: 3px; }
+table { border-collapse: collapse; } td, th { padding: 3px 10px 3px 0; text-align: left;
+  vertical-align: top; } th { color: #555; font-weight: 600; }
+table.grid td, table.grid th { border-bottom: 1px solid #eee; padding-right: 16px; }
+.error { color: #b00020; font-weight: 600; } .warning { color: #a65e00; } .info { color: #555; }
+.ok { color: #1b7f2a; font-weight: 600; } .dim { color: #777; }
+img { display: block; max-width: 100%; margin: 6px 0; }
+nav a { margin-right: 12px; }
+"""
+
+
+def data_uri(png: bytes) -> str:
+    """A PNG as a ``data:`` URI."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _table(rows: Iterable[Sequence[str]], head: Sequence[str] = (), cls: str = "") -> str:
+    """A table of already-escaped cells."""
+    h = "<tr>" + "".join(f"<th>{c}</th>" for c in head) + "</tr>" if head else ""
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f'<table class="{cls}">{h}{body}</table>'
+
+
+def _problems(rep: SessionReport) -> str:
+    v = rep.validation
+    head = (f'<p class="{"ok" if v.ok else "error"}">validate: {"OK" if v.ok else "ERRORS"} '
+            f"({len(v.errors)} errors, {len(v.warnings)} warnings)</p>")
+    if not v.problems:
+        return head + '<p class="dim">validate found no problem.</p>'
+    return head + _table(([f'<span class="{escape(p.level)}">{escape(p.level)}</span>',
+                           escape(p.where), escape(p.message)] for p in v.problems),
+                         ("level", "where", "problem"), "grid")
+
+
+def _exports(rep: SessionReport) -> str:
+    rows = [[escape(e.rate), "yes" if e.idle_dropped else "no", str(e.windows), str(e.segments),
+             str(e.rows)] for e in rep.exports]
+    note = (f"<p>Windows of <code>convert</code>'s defaults (T = {rep.seq_len} action steps, "
+            f"shift {rep.shift}) inside one contiguous segment (no pause, no dropped tick, "
+            "frame on disk); with idle trimming: <code>--drop-idle-seconds "
+            f"{rep.idle_seconds:g}</code>.</p>")
+    return note + _table(rows, ("action rate", f"idle &gt; {rep.idle_seconds:g} s cut",
+                                "windows", "segments", "rows in segments"), "grid")
+
+
+def _idle(rep: SessionReport) -> str:
+    if not rep.idle:
+        return (f'<p class="dim">No stretch without input for more than {rep.idle_seconds:g} s: '
+                "idle trimming would cut nothing.</p>")
+    ts = np.asarray(rep.series.arrays["timestamps"], dtype=np.int64)
+    rows = []
+    for s in rep.idle:
+        lo, hi = np.searchsorted(ts, s.start_ns, "right"), np.searchsorted(ts, s.end_ns, "left")
+        rows.append([f"{s.start_ns / 1e9:.2f} s", f"{s.end_ns / 1e9:.2f} s", f"{s.seconds:.2f} s",
+                     str(int(hi - lo))])
+    total = sum(s.seconds for s in rep.idle)
+    return (f"<p><code>convert --drop-idle-seconds {rep.idle_seconds:g}</code> would leave out "
+            f"{len(rep.idle)} stretch(es), {total:.1f} s, {int(rep.idle_mask.sum())} frames:</p>"
+            + _table(rows, ("from", "to", "length", "frames"), "grid"))
+
+
+def session_page(rep: SessionReport, sheet_png: bytes, plots: Sequence[tuple[str, str, bytes]],
+                 *, back: str | None = None) -> str:
+    """The HTML of one session's report; ``back``: relative link to an index page."""
+    name = rep.root.resolve().name
+    game = rep.reader.meta.effective_labels.game
+    title = f"{name}" + (f" ({game})" if game else "")
+    sections = [("facts", "Session"), ("problems", "Problems"), ("export", "Exporter's view"),
+                ("idle", "Idle stretches"), ("sheet", "Contact sheet"),
+                *((a, h) for a, h, _ in plots)]
+    nav = "".join(f'<a href="#{a}">{escape(h)}</a>' for a, h in sections)
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{escape(title)}: nitrogen-capture report</title>",
+        f"<style>{CSS}</style></head><body>",
+        (f'<p><a href="{escape(back)}">&larr; all sessions</a></p>' if back else ""),
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="dim">{escape(str(rep.root))}</p>', f"<nav>{nav}</nav>",
+        '<h2 id="facts">Session</h2>',
+        _table([f"<th>{escape(k)}</th>", escape(v)] for k, v in rep.facts),
+        '<h2 id="problems">Problems</h2>', _problems(rep),
+        '<h2 id="export">Exporter\'s view</h2>', _exports(rep),
+        '<h2 id="idle">Idle stretches</h2>', _idle(rep),
+        '<h2 id="sheet">Contact sheet</h2>',
+        f'<img id="contact-sheet" alt="contact sheet" src="{data_uri(sheet_png)}">',
+    ]
+    for anchor, heading, png in plots:
+        parts += [f'<h2 id="{anchor}">{escape(heading)}</h2>',
+                  f'<img alt="{escape(heading)}" src="{data_uri(png)}">']
+    if not any(a == "gamepad" for a, _, _ in plots):
+        parts += ['<h2 id="gamepad">Gamepad use</h2>',
+                  '<p class="dim">No gamepad was recorded in this session.</p>']
+    parts.append(_footer())
+    return "\n".join(parts)
+
+
+def _footer() -> str:
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (f'<p class="dim">Written by nitrogen-capture {escape(__version__)} report, {now}.</p>'
+            "</body></html>\n")
+
+
+def index_page(top: str, entries: Sequence[tuple[LibraryRow, str | None, str]]) -> str:
+    """The index of a folder of sessions: one summary row each, linking its page.
+
+    ``entries``: (library row, relative link to the page or None, note such as a failure).
+    """
+    rows = []
+    for r, link, note in entries:
+        name = escape(r.session)
+        cell = f'<a href="{escape(link)}">{name}</a>' if link else name
+        rows.append([cell, escape(r.game or "-"), escape(r.date or "-"),
+                     f"{r.duration_s:.1f} s" if r.duration_s is not None else "-",
+                     str(r.frames), f"{r.fps_achieved:.2f}" if r.fps_achieved else "-",
+                     str(r.dropped_ticks), escape(r.status), escape(note)])
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{escape(top)}: nitrogen-capture sessions</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>Sessions in {escape(top)}</h1>",
+        f"<p>{len(entries)} session(s).</p>",
+        _table(rows, ("session", "game", "recorded", "duration", "frames", "fps",
+                      "dropped ticks", "status", "report"), "grid"),
+        _footer()])

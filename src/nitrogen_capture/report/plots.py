@@ -1,0 +1,242 @@
+"""The report's plots, drawn with matplotlib (Agg, no display) and returned as PNG bytes.
+
+Each function takes a :class:`~.facts.SessionReport` and returns one PNG. matplotlib is imported
+inside :func:`_figure` only (the ``report`` extra); nothing touches the global backend, so a
+program that imports this module keeps its own. Time axes are seconds since the session's first
+tick, as everywhere in the package. Long sessions are binned before plotting (at most
+:data:`MAX_COLUMNS` time bins), so a plot costs the same for a minute or for hours.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..events import BUTTON, KEY, PAD_BUTTON
+from ..keylayout import PAD_AXES, PAD_BUTTONS
+from ..session.timeline import pause_cuts
+from .facts import SessionReport
+
+__all__ = ["ALL_PLOTS", "fps_plot", "gamepad_plot", "interval_histogram", "key_plot",
+           "load_matplotlib", "mouse_plot", "timeline_plot"]
+
+WIDTH_IN, DPI = 11.0, 100  # 1100 px wide
+MAX_COLUMNS = 1000
+PAUSE, DROP, IDLE, LINE = "#9bb7d4", "#d62728", "#bbbbbb", "#1f77b4"
+
+
+def load_matplotlib(purpose: str = "report") -> None:
+    """Import matplotlib; when it is missing raise a DependencyError naming the ``report`` extra."""
+    from ..errors import missing_dependency
+
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise missing_dependency("matplotlib", "report", purpose) from exc
+
+
+def _figure(height_in: float, rows: int = 1) -> tuple[Any, Any]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
+    return fig, axes
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _shade(ax: Any, rep: SessionReport, idle: bool = True) -> None:
+    """Pauses (blue) and idle stretches (grey) as spans behind a time plot."""
+    for p in rep.reader.pauses:
+        ax.axvspan(p.start_t_ns / 1e9, p.end_t_ns / 1e9, color=PAUSE, alpha=0.5, lw=0)
+    if idle:
+        for s in rep.idle:
+            ax.axvspan(s.start_ns / 1e9, s.end_ns / 1e9, color=IDLE, alpha=0.35, lw=0)
+
+
+def _bins(rep: SessionReport, finest: float = 1.0) -> tuple[npt.NDArray[np.float64], float]:
+    """Time-bin edges (s) over the session and the bin width: ``finest``, wider when long."""
+    t = rep.series.t_s
+    end = float(t[-1]) if len(t) else 1.0
+    width = max(finest, end / MAX_COLUMNS)
+    width = float(np.ceil(width)) if width >= 1.0 else width
+    return np.arange(0.0, end + width, width), width
+
+
+def fps_plot(rep: SessionReport) -> bytes:
+    """Frames captured per second over time, with the target as a dashed line."""
+    fig, (ax,) = _figure(2.6)
+    edges, width = _bins(rep)
+    counts, _ = np.histogram(rep.series.t_s, bins=edges)
+    fps = counts / width
+    # The last bin is partial: scale it by the time it covers (or leave it out when it covers
+    # under half a bin) so the line does not fall off at the end.
+    if len(counts) and len(rep.series.t_s):
+        covered = float(rep.series.t_s[-1]) - edges[-2]
+        if covered > width / 2:
+            fps[-1] = counts[-1] / covered
+            edges[-1] = float(rep.series.t_s[-1])
+        elif len(counts) > 1:
+            fps, edges = fps[:-1], edges[:-1]
+    ax.stairs(fps, edges, baseline=None, color=LINE, lw=1.2, label="achieved")
+    ax.axhline(rep.series.fps, color="k", ls="--", lw=0.8, label=f"target {rep.series.fps:g}")
+    _shade(ax, rep, idle=False)
+    ax.set_ylim(0, rep.series.fps * 1.25)
+    ax.set_ylabel("frames / s")
+    ax.set_xlabel("time (s)")
+    ax.set_title(f"fps over time ({width:g} s bins; blue: pauses)", fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    return _png(fig)
+
+
+def _live_intervals(rep: SessionReport) -> npt.NDArray[np.float64]:
+    a = rep.series.arrays
+    ts = np.asarray(a["timestamps"], dtype=np.int64)
+    iv = np.diff(ts).astype(np.float64) / 1e6
+    return iv[~pause_cuts(a["frame_indices"], rep.reader.pauses)] if len(iv) else iv
+
+
+def interval_histogram(rep: SessionReport) -> bytes:
+    """The frame-interval histogram (ms, log count), intervals spanning a pause left out."""
+    fig, (ax,) = _figure(2.6)
+    iv = _live_intervals(rep)
+    period = 1000.0 / rep.series.fps
+    if len(iv):
+        hi = max(float(np.percentile(iv, 99.9)) * 1.2, period * 2.5)
+        ax.hist(np.clip(iv, 0, hi), bins=120, range=(0, hi), color=LINE, log=True)
+    ax.axvline(period, color="k", ls="--", lw=0.8, label=f"target {period:.2f} ms")
+    ax.set_xlabel("interval between consecutive frames (ms; the last bin holds everything above)")
+    ax.set_ylabel("frames")
+    ax.set_title(f"frame-interval histogram ({len(iv)} intervals)", fontsize=10)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def timeline_plot(rep: SessionReport) -> bytes:
+    """Pauses, dropped ticks, idle stretches and input events on one time axis."""
+    fig, (ax,) = _figure(2.2)
+    t_end = float(rep.series.t_s[-1]) if rep.series.rows else 1.0
+    ts = np.asarray(rep.series.arrays["timestamps"], dtype=np.int64)
+    pauses = [(p.start_t_ns / 1e9, (p.end_t_ns - p.start_t_ns) / 1e9) for p in rep.reader.pauses]
+    ax.broken_barh(pauses, (3.6, 0.8), color=PAUSE)
+    drops = [float(ts[j.row - 1]) / 1e9 for j in rep.jumps if j.dropped > 0]
+    ax.vlines(drops, 2.6, 3.4, color=DROP, lw=1.5)
+    ax.broken_barh([(s.start_ns / 1e9, s.seconds) for s in rep.idle], (1.6, 0.8), color=IDLE)
+    ev = rep.series.arrays["events"]
+    inputs = ev["t_ns"][ev["device"] != "control"] / 1e9
+    ax.vlines(inputs, 0.6, 1.4, color="#2ca02c", lw=0.4, alpha=0.6)
+    ax.set_yticks([1, 2, 3, 4], ["input events", f"idle > {rep.idle_seconds:g} s",
+                                 f"dropped ticks ({sum(j.dropped for j in rep.jumps)})",
+                                 f"pauses ({len(pauses)})"])
+    ax.set_ylim(0.4, 4.6)
+    ax.set_xlim(0, max(t_end, 1e-3))
+    ax.set_xlabel("time (s)")
+    ax.set_title("timeline", fontsize=10)
+    return _png(fig)
+
+
+def _pooled(values: npt.NDArray[Any], t: npt.NDArray[np.float64], edges: npt.NDArray[np.float64],
+            how: Any) -> npt.NDArray[np.float64]:
+    """Reduce rows into time bins (``how``: the ufunc np.maximum or np.add), per column."""
+    idx = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, len(edges) - 2)
+    out = np.zeros((len(edges) - 1, *values.shape[1:]), dtype=np.float64)
+    how.at(out, idx, values.astype(np.float64))
+    return out
+
+
+def key_plot(rep: SessionReport) -> bytes:
+    """Per-key activity: when each used key or button was held, and how often it was pressed."""
+    a, keys = rep.series.arrays, rep.reader.layout.keys
+    ev = a["events"]
+    press = np.isin(ev["device"], [KEY, BUTTON, PAD_BUTTON]) & (ev["value"] > 0)
+    codes, counts = np.unique(ev["code"][press], return_counts=True)
+    presses = {str(c): int(n) for c, n in zip(codes, counts, strict=True)}
+    actions = np.asarray(a["actions"])
+    used = [i for i, k in enumerate(keys) if presses.get(k) or actions[:, i].any()]
+    fig, (ax,) = _figure(max(1.6, 0.5 + 0.28 * max(len(used), 1)))
+    if not used:
+        ax.text(0.5, 0.5, "no key or mouse button was pressed", ha="center", va="center")
+        ax.set_axis_off()
+        return _png(fig)
+    edges, _ = _bins(rep, finest=1.0 / rep.series.fps)  # one frame a column when it fits
+    held = _pooled(actions[:, used] > 0, rep.series.t_s, edges, np.maximum)
+    fps = rep.series.fps
+    ax.imshow(held.T, aspect="auto", interpolation="nearest", cmap="Greens", vmin=0, vmax=1.4,
+              extent=(edges[0], edges[-1], len(used) - 0.5, -0.5))
+    ax.set_yticks(range(len(used)), [
+        f"{keys[i]}  {presses.get(keys[i], 0)}x, {np.count_nonzero(actions[:, i]) / fps:.1f} s"
+        for i in used], fontsize=8)
+    ax.set_xlabel("time (s)")
+    ax.set_title("per-key activity (held; label: presses, seconds held)", fontsize=10)
+    return _png(fig)
+
+
+def mouse_plot(rep: SessionReport) -> bytes:
+    """Mouse speed (raw counts per second) over time; idle stretches grey."""
+    fig, (ax,) = _figure(2.4)
+    a = rep.series.arrays
+    d = np.asarray(a["mouse_deltas"], dtype=np.float64)
+    edges, width = _bins(rep)
+    dist = _pooled(np.hypot(d[:, 0], d[:, 1]), rep.series.t_s, edges, np.add) if len(d) else \
+        np.zeros(len(edges) - 1)
+    ax.fill_between(edges[:-1], dist / width, step="post", color=LINE, alpha=0.7)
+    _shade(ax, rep)
+    ax.set_ylabel("counts / s")
+    ax.set_xlabel("time (s)")
+    ax.set_title(f"mouse speed ({width:g} s bins; total {float(d.__abs__().sum()):.0f} counts "
+                 "|dx|+|dy|)", fontsize=10)
+    return _png(fig)
+
+
+def gamepad_plot(rep: SessionReport) -> bytes | None:
+    """Stick deflection and buttons held over time, or None when no gamepad was recorded."""
+    g = rep.series.arrays.get("gamepad")
+    if not rep.reader.has_gamepad or g is None or not len(g):
+        return None
+    fig, (ax, bx) = _figure(3.6, rows=2)
+    edges, _ = _bins(rep)
+    t = rep.series.t_s
+    nb = len(PAD_BUTTONS)
+    axes = np.asarray(g[:, nb:nb + len(PAD_AXES)], dtype=np.float64)
+    left = _pooled(np.hypot(axes[:, 0], axes[:, 1]), t, edges, np.maximum)
+    right = _pooled(np.hypot(axes[:, 2], axes[:, 3]), t, edges, np.maximum)
+    ax.step(edges[:-1], left, where="post", label="left stick")
+    ax.step(edges[:-1], right, where="post", label="right stick")
+    ax.set_ylim(0, 1.5)
+    ax.set_ylabel("deflection")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title("gamepad use", fontsize=10)
+    buttons = g[:, :nb] > 0.5
+    used = [i for i in range(nb) if buttons[:, i].any()]
+    if used:
+        held = _pooled(buttons[:, used], t, edges, np.maximum)
+        bx.imshow(held.T, aspect="auto", interpolation="nearest", cmap="Purples", vmin=0,
+                  vmax=1.4, extent=(edges[0], edges[-1], len(used) - 0.5, -0.5))
+        bx.set_yticks(range(len(used)), [PAD_BUTTONS[i] for i in used], fontsize=8)
+    else:
+        bx.text(0.5, 0.5, "no gamepad button pressed", ha="center", va="center",
+                transform=bx.transAxes)
+    bx.set_xlabel("time (s)")
+    return _png(fig)
+
+
+# (anchor, heading, function) in page order.
+ALL_PLOTS: tuple[tuple[str, str, Callable[[SessionReport], bytes | None]], ...] = (
+    ("fps", "fps over time", fps_plot),
+    ("intervals", "Frame intervals", interval_histogram),
+    ("timeline", "Dropped ticks, pauses and idle stretches", timeline_plot),
+    ("keys", "Per-key activity", key_plot),
+    ("mouse", "Mouse speed", mouse_plot),
+    ("gamepad", "Gamepad use", gamepad_plot),
+)

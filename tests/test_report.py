@@ -1,0 +1,171 @@
+"""``nitrogen-capture report``: the page of a real recording, its contact sheet, the index page,
+and the page as a real browser (Debian's chromium, headless) draws it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cli_run import run_cli
+from nitrogen_capture.report.sheet import PAD, TILE_WIDTH
+from nitrogen_capture.session.reader import SessionReader
+
+pytest.importorskip("matplotlib")
+GAME = '<script>alert("x")</script> & Co'
+
+
+def _record(root: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> Path:
+    r = run_cli(capsys, "record", "--source", "synthetic", "--region", "0", "0", "320", "240",
+                "--fps", "30", "--max-frames", "90", "--start-immediately",
+                "--status-interval", "0", "--out", str(root), *extra)
+    assert r.code == 0, r.err
+    return root
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 s of the synthetic source through the real CLI (PNG frames), labelled with markup."""
+    from nitrogen_capture.cli import main
+
+    root = tmp_path_factory.mktemp("rep") / "S"
+    assert main(["record", "--source", "synthetic", "--region", "0", "0", "320", "240",
+                 "--fps", "30", "--max-frames", "90", "--start-immediately",
+                 "--status-interval", "0", "--out", str(root)]) == 0
+    assert main(["label", "--root", str(root), "--game", GAME]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def page(session: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    from nitrogen_capture.cli import main
+
+    out = tmp_path_factory.mktemp("page")
+    html, sheet = out / "report.html", out / "sheet.png"
+    assert main(["report", "--root", str(session), "--out", str(html), "--contact-sheet",
+                 str(sheet), "--tiles", "8", "--idle-seconds", "1", "--no-progress"]) == 0
+    return html, sheet, html.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_the_page_is_self_contained_escaped_and_says_the_facts(
+        page: tuple[Path, Path, str], session: Path) -> None:
+    _, _, text = page
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*https?://""", text, re.I)
+    assert "http://" not in text and "https://" not in text
+    assert "<script" not in text  # the game label is user data: escaped, never markup
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in text
+    # Contact sheet + fps, histogram, timeline, keys, mouse; no gamepad was recorded.
+    assert text.count('src="data:image/png;base64,') == 6
+    assert "No gamepad was recorded" in text
+    for needle in ("320 x 240", "target 30, achieved", "png", "capture synthetic",
+                   "validate: OK", "Exporter&#x27;s view", "Frame intervals", "Idle stretches"):
+        assert needle in text, needle
+    # The exporter's view: per-frame windows of T=16 inside each contiguous segment.
+    segs = SessionReader(session).segments()
+    expected = sum(max(0, b - a - 15) for a, b in segs)
+    row = re.search(r"<td>per frame \(30 fps\)</td><td>no</td><td>(\d+)</td>", text)
+    assert row and int(row.group(1)) == expected > 0
+
+
+@pytest.mark.slow
+def test_the_contact_sheet_shows_the_frames_with_their_actions(
+        page: tuple[Path, Path, str], session: Path) -> None:
+    _, sheet_path, _ = page
+    sheet = cv2.imread(str(sheet_path))
+    assert sheet is not None and sheet.shape[1] == 4 * (TILE_WIDTH + 2 * PAD) + PAD
+    reader = SessionReader(session)
+    first = next(reader.iter_frames(0, 1))[1]
+    h = round(TILE_WIDTH * 240 / 320)
+    want = cv2.resize(first, (TILE_WIDTH, h), interpolation=cv2.INTER_AREA)
+    tile = sheet[PAD:PAD + h, PAD:PAD + TILE_WIDTH]
+    assert np.abs(tile.astype(int) - want.astype(int)).max() <= 1  # row 0 is the first tile
+    caption = sheet[PAD + h:PAD + h + 60, PAD:PAD + TILE_WIDTH]
+    assert (caption < 128).any()  # text was written under the frame
+
+
+@pytest.mark.slow
+def test_contact_sheet_alone_and_a_video_session(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("av")
+    root = _record(tmp_path / "V", capsys, "--frame-format", "video")
+    assert json.loads((root / "meta.json").read_text())["frame_format"]["kind"] != "png"
+    sheet = tmp_path / "sheet.png"
+    r = run_cli(capsys, "report", "--root", str(root), "--contact-sheet", str(sheet),
+                "--tiles", "5", "--no-progress")
+    assert r.code == 0, r.err
+    assert r.out.strip() == f"{sheet}  (5 frames)"
+    assert not (root / "report.html").exists() and sorted(tmp_path.iterdir()) == [root, sheet]
+    img = cv2.imread(str(sheet))
+    assert img is not None and img.shape[1] == 4 * (TILE_WIDTH + 2 * PAD) + PAD
+    assert float(img[PAD:PAD + 100, PAD:PAD + TILE_WIDTH].std()) > 5  # a frame, not blank
+
+
+@pytest.mark.slow
+def test_a_folder_of_sessions_gets_an_index_linking_each(
+        session: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    top = tmp_path / "day"
+    shutil.copytree(session, top / "morning" / "run1")
+    (top / "broken").mkdir(parents=True)
+    (top / "broken" / "meta.json").write_text("{not json", encoding="utf-8")
+    r = run_cli(capsys, "report", "--root", str(top), "--tiles", "4", "--no-progress")
+    assert r.code == 0, r.err
+    index = top / "reports" / "index.html"
+    assert r.out.splitlines()[-1] == f"{index}  (2 session(s))"
+    text = index.read_text(encoding="utf-8")
+    links = re.findall(r'href="([^"]+)"', text)
+    assert links == ["morning__run1.html"]
+    assert (index.parent / links[0]).is_file()
+    assert "damaged" in text and "no report" in text
+    sub = (index.parent / links[0]).read_text(encoding="utf-8")
+    assert 'href="index.html"' in sub
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--tiles", "0"], "--tiles must be in 1..400"),
+    (["--idle-seconds", "nan"], "--idle-seconds must be in [1, 86400]"),
+])
+def test_bad_flags_are_one_line(args: list[str], needle: str, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    run_cli(capsys, "report", "--root", str(tmp_path), *args).one_line_error(2, needle)
+
+
+def test_a_missing_root_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_cli(capsys, "report", "--root", str(tmp_path / "nope")).one_line_error(
+        1, "is not a directory")
+
+
+SHOT_W, SHOT_H = 1280, 2600
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_chromium_draws_the_page_with_its_contact_sheet(page: tuple[Path, Path, str],
+                                                        tmp_path: Path) -> None:
+    html, sheet_path, _ = page
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--no-first-run", "--hide-scrollbars", "--force-device-scale-factor=1",
+         f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={SHOT_W},{SHOT_H}",
+         f"--screenshot={shot}", html.as_uri()],
+        capture_output=True, text=True, timeout=180, check=False)
+    assert shot.is_file(), proc.stderr[-2000:]
+    img = cv2.imread(str(shot))
+    assert img is not None and img.shape[:2] == (SHOT_H, SHOT_W)
+    assert float(img.std()) > 20  # not a blank page
+    # Dark text near the top (the title and the facts table).
+    assert (img[:400, :600] < 80).sum() > 2000
+    # The contact sheet is drawn 1:1: its first tile is found in the screenshot.
+    sheet = cv2.imread(str(sheet_path))
+    assert sheet is not None
+    h = round(TILE_WIDTH * 240 / 320)
+    tile = sheet[PAD:PAD + h + 40, PAD:PAD + TILE_WIDTH]
+    score = cv2.minMaxLoc(cv2.matchTemplate(img, tile, cv2.TM_CCOEFF_NORMED))[1]
+    assert score > 0.9
