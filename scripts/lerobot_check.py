@@ -61,7 +61,7 @@ def main(root: Path, repo_id: str, expected: Path) -> int:
             item = ds[i]
             img = item[VIDEO_KEY].numpy()
             assert img.shape == tuple(exp["frame_shape"]), (img.shape, exp["frame_shape"])
-            assert 0.0 <= img.min() and img.max() <= 1.0
+            assert img.min() >= 0.0 and img.max() <= 1.0
             means = img.reshape(3, -1).mean(axis=1)
             worst = max(worst, float(np.abs(means - exp["frame_means"][i]).max()))
             assert worst <= 2 / 255, (i, means, exp["frame_means"][i])

@@ -158,7 +158,7 @@ def test_two_sessions_schema_rows_video_stats(tmp_path: Path,
     img = stats[KEY]
     assert np.asarray(img["mean"]).shape == (3, 1, 1) and set(img) == STAT_KEYS
     assert img["count"] == [sum(len(sample_rows(n)) for n in lengths)]
-    assert 0 <= np.min(img["min"]) and np.max(img["max"]) <= 1
+    assert np.min(img["min"]) >= 0 and np.max(img["max"]) <= 1
     # Blue (BGR channel 0) is LeRobot's channel 2: its mean is about the mean shown row.
     assert abs(img["mean"][2][0][0] * 255 - shown.mean()) < 4
 

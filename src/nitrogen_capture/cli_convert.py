@@ -49,14 +49,16 @@ def add_parser(sub: Any) -> None:
         return field_default(ConvertSettings, name)
 
     p = sub.add_parser(
-        "convert", help="export a session to a NitroGen .pt (or the NitroGen dataset tree)",
+        "convert", help="export a session to a NitroGen .pt (or the NitroGen dataset tree, or "
+                        "a LeRobot dataset)",
         description="Build NitroGen training windows from a recorded session: obs (M, 3, H, W) "
                     "RGB, actions (M, T, D) and meta, streamed to disk with bounded memory.")
     p.add_argument("--root", required=True, type=path_arg, action="append",
                    help="session directory (--format lerobot: repeat it for more sessions)")
     p.add_argument("--out", required=True, type=path_arg,
                    help="a *.pt file (with --shard-frames: the stem of the shards and the "
-                        "index), or the output directory for --format nitrogen-dataset")
+                        "index), or the output directory for --format nitrogen-dataset and "
+                        "lerobot (lerobot: an existing dataset gets the episodes appended)")
     p.add_argument("--img-size", type=int, default=conv("img_size"), action=_GivenInt,
                    help="observation side in px, 8..4096 (%(default)s; --format lerobot: "
                         "the capture size unless given)")
@@ -88,11 +90,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--input-source", choices=INPUT_SOURCES, default=conv("input_source"),
                    help="auto: the gamepad when the session recorded one, else keyboard/mouse")
     p.add_argument("--format", choices=FORMATS, default=conv("format"),
-                   help="pt (default) or nitrogen-dataset (parquet + metadata.json + video.mp4)")
+                   help="pt (default), nitrogen-dataset (parquet + metadata.json + video.mp4) or "
+                        "lerobot (a LeRobot v3.0 dataset)")
     p.add_argument("--no-video", dest="video", action="store_false", default=conv("video"),
                    help="nitrogen-dataset: write no video.mp4")
     p.add_argument("--game", default=conv("game"),
-                   help="nitrogen-dataset: the 'game' of metadata.json")
+                   help="nitrogen-dataset: the 'game' of metadata.json; lerobot: the game of the "
+                        "default task")
     # --format lerobot (docs/export.md, "LeRobot").
     p.add_argument("--episode-per", choices=EPISODE_PER, default=conv("episode_per"),
                    help="lerobot: one episode per session, or per pause-free segment")
