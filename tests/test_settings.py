@@ -109,7 +109,8 @@ def test_original_flags_keep_their_original_defaults() -> None:
     assert (rec.skip_late, rec.start_immediately, rec.debug_list_windows) == (False,) * 3
     assert (rec.out, rec.process_name, rec.window_title, rec.region, rec.monitor) == (None,) * 5
     conv = cli.build_parser().parse_args(["convert", "--root", "r", "--out", "o.pt"])
-    assert (conv.root, conv.out) == (Path("r"), Path("o.pt"))
+    # --root may be repeated (--format lerobot): the parsed value is the list of them.
+    assert (conv.root, conv.out) == ([Path("r")], Path("o.pt"))
     assert (conv.img_size, conv.seq_len, conv.mouse_scale, conv.mouse_clip) == (256, 16, 300, 1.0)
 
 
