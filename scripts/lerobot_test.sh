@@ -24,5 +24,6 @@ done
   --root "$WORK/session-2" --out "$WORK/dataset" --repo-id "$REPO_ID" --no-progress
 "$PY" scripts/lerobot_expect.py "$WORK/dataset" "$WORK/expected.npz"
 # LeRobot reads the local copy only: no hub, and the datasets cache stays under $WORK.
-HF_HUB_OFFLINE=1 HF_HOME="$WORK/hf" "$VENV/bin/python" scripts/lerobot_check.py \
+HF_HUB_OFFLINE=1 HF_HOME="$WORK/hf" PYTHONWARNINGS="ignore::UserWarning" \
+  "$VENV/bin/python" scripts/lerobot_check.py \
   "$WORK/dataset" "$REPO_ID" "$WORK/expected.npz"
