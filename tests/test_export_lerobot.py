@@ -27,7 +27,6 @@ from nitrogen_capture.export.resample import step_ns
 from nitrogen_capture.keylayout import PAD_AXES, PAD_BUTTONS
 from session_factory import LAYOUT, Built, make_session
 
-pytestmark = pytest.mark.slow
 KEY = "observation.images.game"
 STAT_KEYS = {"min", "max", "mean", "std", "count", "q01", "q10", "q50", "q90", "q99"}
 INFO_KEYS = {"codebase_version", "robot_type", "total_episodes", "total_frames", "total_tasks",
@@ -247,3 +246,27 @@ def test_fps_resamples_and_overwrite(tmp_path: Path) -> None:
     d = table(out / "data").to_pydict()
     np.testing.assert_array_equal(np.asarray(d["action"], np.float32),
                                   want_actions(b, [(0, 30)], 10, space="nitrogen"))
+
+
+def test_failed_append_leaves_the_dataset_as_it_was(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    b1 = make_session(tmp_path / "a", (12,), seed=7)
+    b2 = make_session(tmp_path / "b", (20, 20), gaps={20: (10, "hotkey")}, seed=8)
+    out = tmp_path / "ds"
+    convert(ConvertSettings(root=b1.root, out=out, format="lerobot"))
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    from nitrogen_capture.export.lerobot import writer
+
+    calls = []
+    real = writer._Run.episode
+
+    def fail_second(self: Any, ep: Any) -> None:
+        calls.append(ep)
+        if len(calls) == 2:  # the first new episode is encoded, the second fails
+            raise OSError("disk on fire")
+        real(self, ep)
+
+    monkeypatch.setattr(writer._Run, "episode", fail_second)
+    with pytest.raises(OSError, match="disk on fire"):
+        convert(ConvertSettings(root=b2.root, out=out, format="lerobot", episode_per="segment"))
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
