@@ -29,6 +29,7 @@ from session_factory import LAYOUT, Built, make_session
 
 KEY = "observation.images.game"
 STAT_KEYS = {"min", "max", "mean", "std", "count", "q01", "q10", "q50", "q90", "q99"}
+AV1_OR_H264 = "av1" if "libsvtav1" in av.codecs_available else "h264"
 INFO_KEYS = {"codebase_version", "robot_type", "total_episodes", "total_frames", "total_tasks",
              "chunks_size", "data_files_size_in_mb", "video_files_size_in_mb", "fps", "splits",
              "data_path", "video_path", "features"}
@@ -98,6 +99,8 @@ def test_two_sessions_schema_rows_video_stats(tmp_path: Path,
                            "task_index"]
     assert feats[KEY]["dtype"] == "video" and feats[KEY]["shape"] == [64, 64, 3]
     assert feats[KEY]["info"]["video.fps"] == 30 and feats[KEY]["info"]["video.g"] == 2
+    # LeRobot's default codec, AV1, where this FFmpeg build has SVT-AV1.
+    assert feats[KEY]["info"]["video.codec"] == AV1_OR_H264
     assert feats["action"] == {"dtype": "float32", "shape": [len(LAYOUT) + 4],
                                "names": [*LAYOUT.keys, *PAD_AXES]}
 
@@ -174,6 +177,7 @@ def test_append_segments_and_gamepad(tmp_path: Path, capsys: pytest.CaptureFixtu
     info = json.loads((out / "meta/info.json").read_text())
     assert info["features"]["gamepad"]["names"] == [*PAD_BUTTONS, *PAD_AXES]
     assert info["features"][KEY]["shape"] == [12, 16, 3]  # the capture size
+    assert info["features"][KEY]["info"]["video.codec"] == AV1_OR_H264
     assert info["total_episodes"] == 3 and info["total_tasks"] == 2
     lengths = [len(g) for g in grids(b1, [(0, 20), (20, 40)])] + [len(grids(b2, [(0, 25)])[0])]
     assert info["total_frames"] == sum(lengths)
@@ -199,6 +203,8 @@ def test_append_segments_and_gamepad(tmp_path: Path, capsys: pytest.CaptureFixtu
     np.testing.assert_allclose(stats["action"]["std"], v.std(0), atol=1e-9)
     assert stats["action"]["count"] == [sum(lengths)]
     for f in (out / f"videos/{KEY}/chunk-000").iterdir():
+        with av.open(str(f)) as box:
+            assert box.streams.video[0].codec_context.codec.canonical_name == AV1_OR_H264
         frames, pts = decode(f)
         assert pts == [Fraction(k, 30) for k in range(len(frames))]
     assert not list(out.rglob("*.partial*"))
@@ -270,3 +276,24 @@ def test_failed_append_leaves_the_dataset_as_it_was(tmp_path: Path,
     with pytest.raises(OSError, match="disk on fire"):
         convert(ConvertSettings(root=b2.root, out=out, format="lerobot", episode_per="segment"))
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_without_av1_the_videos_are_h264(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nitrogen_capture.codecs import encoders
+
+    real = encoders.probe
+
+    def no_av1(name: str, *a: Any, **kw: Any) -> str | None:
+        return "not in this FFmpeg build" if "av1" in name else real(name, *a, **kw)
+
+    monkeypatch.setattr(encoders, "probe", no_av1)
+    b = make_session(tmp_path / "s", (12,), seed=9)
+    out = tmp_path / "ds"
+    convert(ConvertSettings(root=b.root, out=out, format="lerobot"))
+    info = json.loads((out / "meta/info.json").read_text())
+    assert info["features"][KEY]["info"]["video.codec"] == "h264"
+    path = out / f"videos/{KEY}/chunk-000/file-000.mp4"
+    with av.open(str(path)) as box:
+        assert box.streams.video[0].codec_context.codec.canonical_name == "h264"
+    frames, pts = decode(path)
+    assert len(frames) == info["total_frames"] and pts[-1] == Fraction(len(frames) - 1, 30)

@@ -34,8 +34,8 @@ PRESET = "ultrafast"  # SVT-AV1 preset 10 (LeRobot's default is 12, its fastest)
 def choose_encoder(size: tuple[int, int]) -> tuple[str, str]:
     """``(encoder, codec)``: the first AV1 encoder that opens at ``size``, else ``auto``'s H.264.
 
-    Each candidate is probed for real (a frame encoded at this size: SVT-AV1 refuses frames
-    under 64 px a side); a fallback is logged.
+    Each candidate is probed for real (a frame encoded at this size: a codec name in the build
+    says nothing about a GPU or a size the encoder accepts); a fallback is logged.
     """
     from ...codecs.encoders import ENCODERS, choose, probe
 
