@@ -13,7 +13,7 @@ DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 # After a successful `make demo`, older runs/demo-* beyond the newest DEMO_KEEP are removed.
 DEMO_KEEP ?= 3
 
-.PHONY: all setup system-deps venv lint typecheck test test-fast test-windows wine-tier demo demo-prune bench clean
+.PHONY: all setup system-deps venv lint typecheck test test-fast test-windows test-lerobot wine-tier demo demo-prune bench clean
 
 all: test
 
@@ -55,6 +55,12 @@ test: setup lint
 
 test-fast: venv
 	$(VENV)/bin/pytest -q -m "not x11 and not slow"
+
+# LeRobot itself loads a `convert --format lerobot` export (docs/export.md, "LeRobot"). LeRobot
+# pins its own torch, so it gets its own environment, .cache/lerobot-venv (ignored by git): built
+# once per machine, several GB of downloads the first time. Not part of `make test`.
+test-lerobot: venv
+	PY=$(PY) bash scripts/lerobot_test.sh
 
 # The Windows tier (docs/windows.md): Debian's Wine, the official Windows CPython and the Windows
 # wheels in .wine-tier/ (built once, ignored by git), then the tests_wine/ suite under Xvfb.

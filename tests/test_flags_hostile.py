@@ -283,6 +283,7 @@ CONVERT_BOUNDS: dict[str, tuple[str, Any]] = {
     "--action-hz": ("action_hz", lambda v: _finite_in(v, 1, 1000)),
     "--shard-frames": ("shard_frames", lambda v: _finite_in(v, 0, 10**6)),
     "--workers": ("workers", lambda v: _finite_in(v, 1, 32)),
+    "--fps": ("fps", lambda v: _finite_in(v, 1, 1000)),
 }
 PREVIEW_BOUNDS: dict[str, tuple[str, Any]] = {
     "--width": ("width", lambda v: _finite_in(v, 64, 7680)),

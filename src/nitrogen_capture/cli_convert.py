@@ -15,6 +15,7 @@ from typing import Any
 
 from .export.keymap import ACTION_SPACES, MAX_MOUSE_SCALE
 from .export.settings import (
+    EPISODE_PER,
     FORMATS,
     INPUT_SOURCES,
     MAX_ACTION_HZ,
@@ -30,6 +31,18 @@ from .export.settings import (
 __all__ = ["add_parser", "run", "settings_from_args"]
 
 
+class _GivenInt(argparse.Action):
+    """Store an int and note that the flag was given.
+
+    ``--img-size``: --format lerobot keeps the capture size unless it is given.
+    """
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_set", True)
+
+
 def add_parser(sub: Any) -> None:
     """Register ``convert``."""
     from .cli import add_common, field_default, path_arg
@@ -38,15 +51,19 @@ def add_parser(sub: Any) -> None:
         return field_default(ConvertSettings, name)
 
     p = sub.add_parser(
-        "convert", help="export a session to a NitroGen .pt (or the NitroGen dataset tree)",
+        "convert", help="export a session to a NitroGen .pt (or the NitroGen dataset tree, or "
+                        "a LeRobot dataset)",
         description="Build NitroGen training windows from a recorded session: obs (M, 3, H, W) "
                     "RGB, actions (M, T, D) and meta, streamed to disk with bounded memory.")
-    p.add_argument("--root", required=True, type=path_arg, help="session directory")
+    p.add_argument("--root", required=True, type=path_arg, action="append",
+                   help="session directory (--format lerobot: repeat it for more sessions)")
     p.add_argument("--out", required=True, type=path_arg,
                    help="a *.pt file (with --shard-frames: the stem of the shards and the "
-                        "index), or the output directory for --format nitrogen-dataset")
-    p.add_argument("--img-size", type=int, default=conv("img_size"),
-                   help="observation side in px, 8..4096 (%(default)s)")
+                        "index), or the output directory for --format nitrogen-dataset and "
+                        "lerobot (lerobot: an existing dataset gets the episodes appended)")
+    p.add_argument("--img-size", type=int, default=conv("img_size"), action=_GivenInt,
+                   help="observation side in px, 8..4096 (%(default)s; --format lerobot: "
+                        "the capture size unless given)")
     p.add_argument("--seq-len", type=int, default=conv("seq_len"),
                    help=f"action steps per window, T, 1..{MAX_STEPS} (%(default)s)")
     p.add_argument("--mouse-scale", type=float, default=conv("mouse_scale"),
@@ -75,11 +92,24 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--input-source", choices=INPUT_SOURCES, default=conv("input_source"),
                    help="auto: the gamepad when the session recorded one, else keyboard/mouse")
     p.add_argument("--format", choices=FORMATS, default=conv("format"),
-                   help="pt (default) or nitrogen-dataset (parquet + metadata.json + video.mp4)")
+                   help="pt (default), nitrogen-dataset (parquet + metadata.json + video.mp4) or "
+                        "lerobot (a LeRobot v3.0 dataset)")
     p.add_argument("--no-video", dest="video", action="store_false", default=conv("video"),
                    help="nitrogen-dataset: write no video.mp4")
     p.add_argument("--game", default=conv("game"),
-                   help="nitrogen-dataset: the 'game' of metadata.json")
+                   help="nitrogen-dataset: the 'game' of metadata.json; lerobot: the game of the "
+                        "default task")
+    # --format lerobot (docs/export.md, "LeRobot").
+    p.add_argument("--episode-per", choices=EPISODE_PER, default=conv("episode_per"),
+                   help="lerobot: one episode per session, or per pause-free segment")
+    p.add_argument("--repo-id", default=conv("repo_id"),
+                   help="lerobot: the dataset's repo id (default: local/<out folder name>)")
+    p.add_argument("--task", default=conv("task"),
+                   help="lerobot: the task string of the episodes (default: 'Play <game>', the "
+                        "game from each session's meta.json)")
+    p.add_argument("--fps", type=int, default=conv("fps"),
+                   help="lerobot: frames (and actions) per second of the dataset (default: the "
+                        "first session's target fps); frames are resampled, actions re-binned")
     p.add_argument("--workers", type=int, default=conv("workers"),
                    help="frame decode and resize threads, 1..32 (default: one per core, "
                         "%(default)s here)")
@@ -99,12 +129,14 @@ def add_parser(sub: Any) -> None:
 def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
     """The settings of parsed ``convert`` flags (checked when built: a ConfigError)."""
     return ConvertSettings(
-        root=args.root, out=args.out, img_size=args.img_size, seq_len=args.seq_len,
+        root=args.root[0], out=args.out, img_size=args.img_size, seq_len=args.seq_len,
         mouse_scale=args.mouse_scale, mouse_clip=args.mouse_clip, action_space=args.action_space,
         action_shift=args.action_shift, action_hz=args.action_hz, obs_dtype=args.obs_dtype,
         shard_frames=args.shard_frames, keymap=args.keymap, input_source=args.input_source,
         format=args.format, overwrite=args.overwrite, workers=args.workers,
-        video=args.video, game=args.game,
+        video=args.video, game=args.game, more_roots=tuple(args.root[1:]),
+        episode_per=args.episode_per, repo_id=args.repo_id, task=args.task, fps=args.fps,
+        img_size_set=getattr(args, "img_size_set", False),
         drop_idle_seconds=args.drop_idle_seconds)
 
 
@@ -122,8 +154,9 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if settings.keymap is not None:
         load_keymap(settings.keymap)  # a bad --keymap file is a usage error, before any reading
-    if not settings.root.is_dir():  # after the flags: a bad value is a usage error first
-        raise SessionError(f"--root {settings.root} is not a directory")
+    for root in (settings.root, *settings.more_roots):  # after the flags: usage errors first
+        if not root.is_dir():
+            raise SessionError(f"--root {root} is not a directory")
     t0 = time.perf_counter()
     if args.no_progress:
         result = convert(settings, size_note=_size_line)
@@ -136,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
             TimeRemainingColumn,
         )
 
-        unit = "rows" if settings.format == "nitrogen-dataset" else "frames"
+        unit = "frames" if settings.format == "pt" else "rows"
         with Progress(TextColumn("convert"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[rate]}"),
                       TimeRemainingColumn(), transient=True) as bar:
@@ -148,10 +181,11 @@ def run(args: argparse.Namespace) -> int:
 
             result = convert(settings, progress=progress, size_note=_size_line)
     dt = time.perf_counter() - t0
-    what = (f"{result.windows} chunks ({result.frames} rows at 60 Hz)"
-            if settings.format == "nitrogen-dataset"
-            else f"{result.windows} windows in {len(result.files)} file(s)")
-    where = result.index or (result.files[0] if len(result.files) == 1 else settings.out)
+    what = {"nitrogen-dataset": f"{result.windows} chunks ({result.frames} rows at 60 Hz)",
+            "lerobot": f"{result.windows} episode(s) ({result.frames} frames)"}.get(
+        settings.format, f"{result.windows} windows in {len(result.files)} file(s)")
+    where = (settings.out if settings.format == "lerobot" else
+             result.index or (result.files[0] if len(result.files) == 1 else settings.out))
     print(f"wrote {what} to {where} in {dt:.1f} s ({result.frames / max(dt, 1e-9):.1f}/s)")
     if result.idle is not None:
         idle = result.idle

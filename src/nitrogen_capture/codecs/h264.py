@@ -93,13 +93,15 @@ class H264Writer:
         container_options: muxer options (e.g. Matroska's ``cluster_time_limit``).
         purpose: what needs PyAV, for the missing-dependency message.
         encoder: the FFmpeg encoder (default libx264).
+        gop: keyframe interval in frames (FFmpeg's ``g``); None keeps the encoder's.
     """
 
     def __init__(self, path: Path, size: tuple[int, int], rate: Fraction | float, *,
                  crf: int = 18, preset: str = "ultrafast", threads: int = 0,
                  max_b_frames: int | None = None, container_format: str | None = None,
                  container_options: Mapping[str, str] | None = None,
-                 purpose: str = "H.264 video", encoder: str = "libx264") -> None:
+                 purpose: str = "H.264 video", encoder: str = "libx264",
+                 gop: int | None = None) -> None:
         from .encoders import ENCODERS, quiet_native_logs
 
         av = load_av(purpose)
@@ -125,6 +127,8 @@ class H264Writer:
             if max_b_frames is not None and spec.b_frames:
                 stream.codec_context.max_b_frames = max_b_frames
             stream.options = spec.options(crf, preset)
+            if gop is not None:
+                stream.codec_context.gop_size = gop
         except BaseException:
             self._container.close()
             raise

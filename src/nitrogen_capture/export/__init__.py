@@ -51,6 +51,10 @@ def convert(settings: ConvertSettings, *, progress: Progress | None = None,
     ``size_note(bytes, path)`` is called with the estimated output size before a ``.pt`` export
     writes anything (the dataset tree does not call it).
     """
+    if settings.format == "lerobot":
+        from .lerobot.writer import convert_lerobot
+
+        return convert_lerobot(settings, progress=progress, free_bytes=free_bytes)
     if settings.format == "nitrogen-dataset":
         from .dataset_tree import convert_dataset
 

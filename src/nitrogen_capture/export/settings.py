@@ -17,12 +17,14 @@ from ..bounds import number_check
 from ..errors import ConfigError
 from .keymap import ACTION_SPACES, mouse_checks
 
-__all__ = ["FORMATS", "INPUT_SOURCES", "MAX_STEPS", "OBS_DTYPES", "ConvertSettings",
-           "pt_beside"]
+__all__ = ["EPISODE_PER", "FORMATS", "INPUT_SOURCES", "MAX_STEPS", "OBS_DTYPES",
+           "ConvertSettings", "pt_beside"]
 
-FORMATS: tuple[str, ...] = ("pt", "nitrogen-dataset")
+FORMATS: tuple[str, ...] = ("pt", "nitrogen-dataset", "lerobot")
 # The file suffix each format writes (None: a directory).
-FORMAT_SUFFIX: dict[str, str | None] = {"pt": ".pt", "nitrogen-dataset": None}
+FORMAT_SUFFIX: dict[str, str | None] = {"pt": ".pt", "nitrogen-dataset": None, "lerobot": None}
+# --episode-per of --format lerobot: one episode per session, or per pause-free segment.
+EPISODE_PER: tuple[str, ...] = ("session", "segment")
 # Sanity bounds (the messages name them): --seq-len and --action-shift count action steps,
 # 4096 of them is over a minute at 60 Hz; a shard of 1,000,000 windows is far past any RAM.
 MAX_STEPS = 4096
@@ -72,6 +74,16 @@ class ConvertSettings:
     game: str | None = None
     # --drop-idle-seconds: leave out stretches with no input for more than this (session/idle.py)
     drop_idle_seconds: float | None = None
+    # --format lerobot (docs/export.md, "LeRobot"): the sessions after the first (--root given
+    # again), episodes per session or segment, the dataset's repo id and task, its frame rate
+    # (default: the first session's target fps) and whether --img-size was given (without it
+    # the frames keep the capture size).
+    more_roots: tuple[Path, ...] = ()
+    episode_per: str = "session"
+    repo_id: str | None = None
+    task: str | None = None
+    fps: int | None = None
+    img_size_set: bool = False
 
     def __post_init__(self) -> None:
         for name in ("root", "out"):
@@ -79,6 +91,7 @@ class ConvertSettings:
             if isinstance(value, str) and not value.strip():
                 raise ConfigError(f"--{name} must name a path, got an empty one", setting=name)
             object.__setattr__(self, name, Path(value))
+        object.__setattr__(self, "more_roots", tuple(Path(r) for r in self.more_roots))
         checks = [
             number_check(self.img_size, "img_size", "--img-size", 8, 4096, interval=True),
             number_check(self.seq_len, "seq_len", "--seq-len", 1, MAX_STEPS),
@@ -93,9 +106,11 @@ class ConvertSettings:
             number_check(self.drop_idle_seconds, "drop_idle_seconds", "--drop-idle-seconds",
                          MIN_IDLE_SECONDS, MAX_IDLE_SECONDS, interval=True, note=" seconds")
             if self.drop_idle_seconds is not None else (True, "", ""),
+            *_lerobot_checks(self),
         ]
         for setting, allowed in (("action_space", ACTION_SPACES), ("obs_dtype", OBS_DTYPES),
-                                 ("input_source", INPUT_SOURCES), ("format", FORMATS)):
+                                 ("input_source", INPUT_SOURCES), ("format", FORMATS),
+                                 ("episode_per", EPISODE_PER)):
             value = getattr(self, setting)
             flag = "--" + setting.replace("_", "-")
             checks.append((value in allowed, setting,
@@ -122,6 +137,27 @@ class ConvertSettings:
                 "action_hz": self.action_hz, "obs_dtype": self.obs_dtype,
                 "shard_frames": self.shard_frames, "input_source": self.input_source,
                 "format": self.format, "drop_idle_seconds": self.drop_idle_seconds}
+
+
+def _lerobot_checks(s: ConvertSettings) -> list[tuple[bool, str, str]]:
+    """The checks of the --format lerobot flags (more than one --root is that format's only)."""
+    checks: list[tuple[bool, str, str]] = [
+        (not s.more_roots or s.format == "lerobot", "root",
+         f"--root is given {1 + len(s.more_roots)} times: only --format lerobot takes more "
+         "than one session"),
+        (s.repo_id is None or bool(s.repo_id.strip()), "repo_id", "--repo-id must not be empty"),
+        (s.task is None or bool(s.task.strip()), "task", "--task must not be empty"),
+    ]
+    if s.fps is not None:
+        checks.append(number_check(s.fps, "fps", "--fps", 1, int(MAX_ACTION_HZ), note=" Hz"))
+        checks.append((s.action_hz is None or s.action_hz == s.fps, "fps",
+                       f"--fps {s.fps} and --action-hz {s.action_hz:g} differ: a LeRobot "
+                       "dataset has one rate for frames and actions" if s.action_hz else ""))
+    elif s.format == "lerobot" and s.action_hz is not None:
+        checks.append((float(s.action_hz).is_integer(), "action_hz",
+                       f"--format lerobot needs a whole number of frames per second, got "
+                       f"--action-hz {s.action_hz:g}"))
+    return checks
 
 
 def pt_beside(session: Path) -> Path:

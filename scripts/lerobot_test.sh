@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make test-lerobot` (docs/export.md, "LeRobot"): two short synthetic recordings, converted with
+# our CLI to a LeRobot v3.0 dataset, then loaded by LeRobot itself in its own environment
+# (scripts/lerobot_env.sh, built once per machine) and checked by scripts/lerobot_check.py.
+set -euo pipefail
+
+PY="${PY:-.venv/bin/python}"
+VENV="${LEROBOT_VENV:-.cache/lerobot-venv}"
+WORK="${LEROBOT_WORK:-.cache/lerobot-check}"
+REPO_ID="nitrogen-capture/lerobot-check"
+
+start=$(date +%s)
+bash scripts/lerobot_env.sh
+echo "lerobot environment: $VENV ($("$VENV/bin/python" -c 'import importlib.metadata as m; print("lerobot", m.version("lerobot"))'), ready in $(( $(date +%s) - start )) s)"
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+export SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1
+for seed in 1 2; do
+  "$PY" -m nitrogen_capture record --source synthetic --out "$WORK/session-$seed" --fps 30 \
+    --max-frames $(( 45 + 30 * seed )) --seed "$seed" --cue none --status-interval 0 >/dev/null
+done
+"$PY" -m nitrogen_capture convert --format lerobot --root "$WORK/session-1" \
+  --root "$WORK/session-2" --out "$WORK/dataset" --repo-id "$REPO_ID" --no-progress
+"$PY" scripts/lerobot_expect.py "$WORK/dataset" "$WORK/expected.npz"
+# LeRobot reads the local copy only: no hub, and the datasets cache stays under $WORK.
+HF_HUB_OFFLINE=1 HF_HOME="$WORK/hf" PYTHONWARNINGS="ignore::UserWarning" \
+  "$VENV/bin/python" scripts/lerobot_check.py \
+  "$WORK/dataset" "$REPO_ID" "$WORK/expected.npz"

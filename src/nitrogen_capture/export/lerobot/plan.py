@@ -1,0 +1,132 @@
+"""What a LeRobot conversion will write: the sessions, their episodes, the rate and frame size.
+
+Each ``--root`` is opened as an :class:`~nitrogen_capture.export.source.ExportSource`. Its
+pause-free segments (:meth:`ExportSource.segments`) each get an exact grid at the dataset's rate
+from the segment's first frame; an episode is a whole session (its segments' grids one after
+the other: a pause is cut out, not shown as a frozen picture) or, with ``--episode-per segment``,
+one segment. Rows are numbered ``frame_index = 0, 1, ...`` with ``timestamp = frame_index / fps``,
+the constant rate LeRobot assumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ...errors import ExportError
+from ...session.lock import check_not_locked
+from ...session.paths import SessionPaths
+from ..resample import GridResampler, step_ns
+from ..source import ConvertSettings, ExportSource
+
+__all__ = ["Episode", "Plan", "dataset_fps", "frame_size", "plan_episodes"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Episode:
+    """One episode: a session's segments (first row, end row, grid in ns) and its task."""
+
+    src: ExportSource
+    res: GridResampler
+    parts: list[tuple[int, int, npt.NDArray[np.int64]]]
+    task: str
+
+    @property
+    def length(self) -> int:
+        """Rows (frames) of the episode."""
+        return sum(len(g) for _, _, g in self.parts)
+
+
+@dataclass
+class Plan:
+    """Every episode to write, in order, at ``fps``."""
+
+    fps: int
+    episodes: list[Episode] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        """Rows over all episodes."""
+        return sum(e.length for e in self.episodes)
+
+
+def dataset_fps(settings: ConvertSettings, first: ExportSource) -> int:
+    """The dataset's rate: ``--fps``, else ``--action-hz``, else the first session's target."""
+    if settings.fps is not None:
+        return settings.fps
+    if settings.action_hz is not None:
+        return int(settings.action_hz)
+    meta = first.reader.meta
+    rate = meta.fps_target or meta.fps_achieved
+    if not rate:
+        raise ExportError(f"session {settings.root} records no frame rate: pass --fps")
+    fps = max(1, round(rate))
+    if abs(fps - rate) > 1e-6:
+        log.info("the dataset runs at %d fps (the session's target is %g fps)", fps, rate)
+    return fps
+
+
+def _task(settings: ConvertSettings, src: ExportSource) -> str:
+    if settings.task:
+        return settings.task
+    game = settings.game or src.reader.meta.effective_labels.game or src.settings.root.name
+    return f"Play {game}"
+
+
+def _parts(src: ExportSource, step: int) -> list[tuple[int, int, npt.NDArray[np.int64]]]:
+    out = []
+    for a, b in src.segments():
+        t0, t1 = int(src.timestamps[a]), int(src.timestamps[b - 1])
+        out.append((a, b, t0 + np.arange((t1 - t0) // step + 1, dtype=np.int64) * step))
+    return out
+
+
+def plan_episodes(settings: ConvertSettings) -> Plan:
+    """Open every session and plan its episodes (nothing is written)."""
+    roots = (settings.root, *settings.more_roots)
+    if len(set(r.resolve() for r in roots)) != len(roots):
+        raise ExportError("the same session is given twice as --root")
+    sources: list[ExportSource] = []
+    for root in roots:
+        # A session being recorded or merged is refused (docs/format.md, "Lock").
+        check_not_locked(SessionPaths(root), "convert")
+        sources.append(ExportSource(dataclasses.replace(settings, root=root, more_roots=())))
+    plan = Plan(fps=dataset_fps(settings, sources[0]))
+    step = step_ns(plan.fps)
+    for src in sources:
+        parts = _parts(src, step)
+        if not parts:
+            raise ExportError(f"session {src.settings.root} has no frames to export")
+        res, task = src.resampler(), _task(settings, src)
+        groups = [parts] if settings.episode_per == "session" else [[p] for p in parts]
+        plan.episodes.extend(Episode(src, res, g, task) for g in groups)
+    return plan
+
+
+def frame_size(settings: ConvertSettings, plan: Plan,
+               existing: dict[str, Any] | None) -> tuple[int, int]:
+    """The dataset's frame size (w, h).
+
+    ``--img-size`` squared when given, else an existing dataset's, else the first session's
+    capture size (rounded down to even: yuv420p subsamples chroma 2x2).
+    """
+    from .info import VIDEO_KEY
+
+    if settings.img_size_set:
+        return settings.img_size, settings.img_size
+    if existing is not None and VIDEO_KEY in existing["features"]:
+        h, w = existing["features"][VIDEO_KEY]["shape"][:2]
+        return int(w), int(h)
+    src = plan.episodes[0].src
+    size = src.frame_size
+    if size is None:  # an old session without capture size in meta.json: ask a frame
+        size = next(iter(src.iter_frames([0], lambda img: (img.shape[1], img.shape[0]))))
+    w, h = size
+    return max(2, w - w % 2), max(2, h - h % 2)

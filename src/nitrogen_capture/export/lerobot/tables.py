@@ -1,0 +1,127 @@
+"""The parquet tables of a LeRobot dataset: per-frame rows (``data/``) and the episodes table.
+
+``data/chunk-CCC/file-FFF.parquet`` holds many episodes' rows, one row per frame: the features
+(``action``, ``gamepad``: fixed-size float32 lists) then ``timestamp`` (float32, ``frame_index /
+fps``), ``frame_index``, ``episode_index``, ``index`` (the row's place in the whole dataset) and
+``task_index``. A file holding about :data:`~.info.DATA_FILE_MB` is closed and the next episode
+starts the next file. Files are written under temporary names (LeRobot loads every
+``data/*/*.parquet``, so a half-written one must not match) and renamed by
+:meth:`DataFiles.publish`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .info import DATA_FILE_MB, DATA_PATH, EPISODES_PATH, next_file, rel_path
+
+__all__ = ["DataFiles", "first_free", "frame_table", "last_file", "write_episodes"]
+
+
+def frame_table(columns: dict[str, npt.NDArray[Any]]) -> Any:
+    """A pyarrow table of one episode's rows: 2-D float arrays as fixed-size float32 lists."""
+    import pyarrow as pa
+
+    arrays, names = [], []
+    for name, values in columns.items():
+        if values.ndim == 2:
+            flat = pa.array(np.ascontiguousarray(values, dtype=np.float32).ravel())
+            arrays.append(pa.FixedSizeListArray.from_arrays(flat, values.shape[1]))
+        else:
+            arrays.append(pa.array(values))
+        names.append(name)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+class DataFiles:
+    """The data parquet files written by one conversion."""
+
+    def __init__(self, root: Path, start: tuple[int, int]) -> None:
+        self.root = root
+        self.chunk, self.file = start
+        self._writer: Any = None
+        self._bytes = 0
+        self.written: list[tuple[Path, Path]] = []
+
+    def write(self, table: Any) -> dict[str, int]:
+        """Append one episode's rows; return its ``data/chunk_index`` and ``data/file_index``."""
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            final = self.root / rel_path(DATA_PATH, self.chunk, self.file)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = final.with_name(f".{final.name}.partial")
+            self._writer = pq.ParquetWriter(tmp, table.schema, compression="snappy")
+            self.written.append((tmp, final))
+            self._bytes = 0
+        self._writer.write_table(table)
+        cols = {"data/chunk_index": self.chunk, "data/file_index": self.file}
+        self._bytes += int(table.nbytes)
+        if self._bytes >= DATA_FILE_MB * (1 << 20):
+            self.close()
+            self.chunk, self.file = next_file(self.chunk, self.file)
+        return cols
+
+    def close(self) -> None:
+        """Close the current file (idempotent)."""
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.close()
+
+    def abort(self) -> None:
+        """After an error: remove every file of this conversion."""
+        try:
+            self.close()
+        finally:
+            for tmp, _ in self.written:
+                tmp.unlink(missing_ok=True)
+
+    def publish(self) -> list[Path]:
+        """Rename the finished files to their final names; return them."""
+        self.close()
+        for tmp, final in self.written:
+            os.replace(tmp, final)
+        return [final for _, final in self.written]
+
+
+_NAME = re.compile(r"^chunk-(\d+)/file-(\d+)\.(parquet|mp4)$")
+
+
+def last_file(folder: Path) -> tuple[int, int] | None:
+    """The highest ``(chunk, file)`` under ``folder`` (``chunk-CCC/file-FFF.*``), if any."""
+    best: tuple[int, int] | None = None
+    if folder.is_dir():
+        for p in folder.glob("chunk-*/file-*"):
+            m = _NAME.match(f"{p.parent.name}/{p.name}")
+            if m:
+                key = (int(m.group(1)), int(m.group(2)))
+                best = key if best is None or key > best else best
+    return best
+
+
+def first_free(folder: Path) -> tuple[int, int]:
+    """Where the next new file under ``folder`` goes: after the highest existing one."""
+    last = last_file(folder)
+    return (0, 0) if last is None else next_file(*last)
+
+
+def write_episodes(root: Path, rows: list[dict[str, Any]]) -> Path:
+    """Write this conversion's episodes table to the next free ``meta/episodes`` file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    chunk, file = first_free(root / "meta" / "episodes")
+    for row in rows:
+        row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = chunk, file
+    path = root / rel_path(EPISODES_PATH, chunk, file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    pq.write_table(pa.Table.from_pylist(rows), tmp)
+    os.replace(tmp, path)
+    return path
