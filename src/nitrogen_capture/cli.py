@@ -1,6 +1,7 @@
 """The command line: ``nitrogen-capture <command>``.
 
-Commands: record, merge, validate, convert, preview, label, sessions, demo, windows. The CLI is
+Commands: record, merge, validate, convert, preview, label, sessions, demo, windows,
+calibrate. The CLI is
 thin: each subcommand parses flags into a config and calls a library function.
 Exit codes: 0 ok, 1 failure (including a validation with errors), 2 usage (bad flags or values).
 Errors of this package become one line on stderr (``--debug`` shows the traceback). A bad value
@@ -45,6 +46,7 @@ _SUBCOMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("preview", "nitrogen_capture.cli_preview"),
     ("label", "nitrogen_capture.cli_library"),
     ("sessions", "nitrogen_capture.cli_library"),
+    ("calibrate", "nitrogen_capture.cli_calibrate"),
 )
 
 

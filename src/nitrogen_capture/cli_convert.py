@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .bounds import MAX_LATENCY_MS
 from .export.keymap import ACTION_SPACES, MAX_MOUSE_SCALE
 from .export.settings import (
     FORMATS,
@@ -83,6 +84,12 @@ def add_parser(sub: Any) -> None:
                         "%(default)s here)")
     p.add_argument("--overwrite", action="store_true", default=conv("overwrite"),
                    help="replace an existing output")
+    p.add_argument("--latency-offset-ms", type=float, default=conv("latency_offset_ms"),
+                   metavar="MS",
+                   help=f"input-to-frame latency offset in ms within +-{MAX_LATENCY_MS:g}: "
+                        "actions move MS later before they are paired with frames; overrides "
+                        "the session's (meta.json latency_offset_ns), 0 turns it off "
+                        "(docs/calibration.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_common(p)
     p.set_defaults(handler=run)
@@ -96,7 +103,7 @@ def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
         action_shift=args.action_shift, action_hz=args.action_hz, obs_dtype=args.obs_dtype,
         shard_frames=args.shard_frames, keymap=args.keymap, input_source=args.input_source,
         format=args.format, overwrite=args.overwrite, workers=args.workers,
-        video=args.video, game=args.game)
+        video=args.video, game=args.game, latency_offset_ms=args.latency_offset_ms)
 
 
 def _size_line(estimate: int, out: Path) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..bounds import number_check
+from ..bounds import MAX_LATENCY_MS, number_check
 from ..errors import ConfigError
 from .keymap import ACTION_SPACES, mouse_checks
 
@@ -48,6 +48,8 @@ class ConvertSettings:
 
     ``action_hz`` None keeps the session's own per-frame rows; a rate re-bins the raw events onto
     an exact grid starting at each observation's capture time. ``shard_frames`` 0 writes one file.
+    ``latency_offset_ms`` None applies the session's ``latency_offset_ns`` (if any); a value
+    overrides it and 0 turns it off (:mod:`.latency`, docs/calibration.md).
     """
 
     root: Path
@@ -68,6 +70,7 @@ class ConvertSettings:
     workers: int = DEFAULT_WORKERS
     video: bool = True
     game: str | None = None
+    latency_offset_ms: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("root", "out"):
@@ -86,6 +89,9 @@ class ConvertSettings:
             number_check(self.shard_frames, "shard_frames", "--shard-frames", 0,
                          MAX_SHARD_FRAMES, note=" (0 = one file)"),
             number_check(self.workers, "workers", "--workers", 1, 32, interval=True),
+            number_check(self.latency_offset_ms, "latency_offset_ms", "--latency-offset-ms",
+                         -MAX_LATENCY_MS, MAX_LATENCY_MS, interval=True, note=" ms")
+            if self.latency_offset_ms is not None else (True, "", ""),
         ]
         for setting, allowed in (("action_space", ACTION_SPACES), ("obs_dtype", OBS_DTYPES),
                                  ("input_source", INPUT_SOURCES), ("format", FORMATS)):
@@ -114,7 +120,7 @@ class ConvertSettings:
                 "action_space": self.action_space, "action_shift": self.action_shift,
                 "action_hz": self.action_hz, "obs_dtype": self.obs_dtype,
                 "shard_frames": self.shard_frames, "input_source": self.input_source,
-                "format": self.format}
+                "format": self.format, "latency_offset_ms": self.latency_offset_ms}
 
 
 def pt_beside(session: Path) -> Path:
