@@ -27,7 +27,7 @@ from nitrogen_capture.calibrate._sendinput_win32 import (
     pack_inputs,
 )
 from nitrogen_capture.calibrate.measure import match_presses
-from nitrogen_capture.calibrate.profile import aligned_count
+from nitrogen_capture.calibrate.profile import aligned_count, offset_run
 from nitrogen_capture.calibrate.runner import CalibrationOptions
 from nitrogen_capture.capture.base import Region
 from nitrogen_capture.errors import ConfigError, InputError
@@ -44,7 +44,7 @@ def simulate(pipeline_ns: list[int], seed: int = 0, period: int = P
     definitions (first frame at or after ``e + pipeline``), worked out here by brute force.
     """
     rng = random.Random(seed)
-    frames = [k * period for k in range(400)]
+    frames = [k * period for k in range(8 * len(pipeline_ns) + 20)]
     events, lower, delay = [], [], []
     t = 3 * period
     for d in pipeline_ns:
@@ -75,6 +75,8 @@ def test_best_offset_recovers_a_constant_pipeline_latency(pipeline_ms: float) ->
     offset = best_offset(lower, delay)
     assert abs(offset - d) < 2_000_000  # random phases pin it within ~P/60
     assert aligned_count(lower, delay, offset) == 60
+    lo, hi = offset_run(lower, delay)
+    assert lo < d <= hi and hi - lo < P / 10  # every offset in the run aligns all 60
     # The raw delays include the wait for the next tick: their median is ~half a frame more.
     assert np.median(delay) - d > P / 4
     if d > 2_000_000:
@@ -118,8 +120,11 @@ def test_match_presses_reports_unseen_and_uncounted_presses() -> None:
     assert m.seen == 1
     assert any("never showed" in p for p in m.problems)
     assert any("the window counted 1 presses" in p for p in m.problems)
-    early = match_presses([12 * P], frames, counters)  # shown before it was logged
+    early = match_presses([12 * P], frames, counters)  # shown 2 frames before it was logged
     assert any("before it was logged" in p for p in early.problems)
+    late_stamp = match_presses([10 * P + 5_000_000], frames, counters)  # a listener 5 ms late
+    assert late_stamp.problems == [] and late_stamp.delays_ns == [-5_000_000]
+    assert late_stamp.stamped_late == 1
     blank = match_presses([P], frames, [-1] * 30)
     assert blank.seen == 0 and "no frame" in blank.problems[0]
 

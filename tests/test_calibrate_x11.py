@@ -39,9 +39,12 @@ def test_calibrate_sees_every_injected_event(demo_display: str, tmp_path: Path,
     assert prof.method == "xtest" and prof.capture_backend == "mss"
     period_ms = 1000 / fps
     st = prof.stats
-    assert min(prof.delays_ns) >= 0
-    assert st.max_ms < 4 * period_ms + 50, proc.stdout  # a few frames, with room for a stall
-    assert st.p50_ms < 2 * period_ms + 20, proc.stdout
+    # The window redraws the moment it gets the event: the delay is the wait for the next tick
+    # plus the grab. A busy machine may run the listener thread a little late (a frame can show a
+    # press before its timestamp) or stall a grab: hence median and p90, with margins.
+    assert 0 <= st.p50_ms < period_ms + 20, proc.stdout
+    assert st.p90_ms < 3 * period_ms + 30, proc.stdout
+    assert sum(d >= 0 for d in prof.delays_ns) >= 0.8 * COUNT, prof.delays_ns
     assert -period_ms < prof.offset_ms < 2 * period_ms + 20
     assert prof.aligned(prof.offset_ns) >= prof.aligned(0)
     assert "delay from the event's timestamp" in proc.stdout

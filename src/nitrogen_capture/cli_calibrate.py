@@ -58,6 +58,7 @@ def format_report(result: Any) -> list[str]:
     lines = []
     if prof is not None:
         lags = sorted(prof.row_lags)
+        lo, hi = prof.offset_run_ms
         lines += [
             f"calibrated at {prof.fps:g} fps ({prof.method}; capture {prof.capture_backend}, "
             f"input {prof.input_backend}): {prof.injected} presses, {prof.logged} logged, "
@@ -68,8 +69,12 @@ def format_report(result: Any) -> list[str]:
             f"p50 {lags[len(lags) // 2]}, max {lags[-1]}",
             f"offset: {prof.offset_ms:.1f} ms ({prof.aligned(prof.offset_ns)}/{prof.seen} "
             f"events land in the row of the first frame showing them; "
-            f"{prof.aligned(0)}/{prof.seen} with no offset)",
+            f"{prof.aligned(0)}/{prof.seen} with no offset; any offset in {lo:.1f}..{hi:.1f} ms "
+            "aligns as many)",
         ]
+        if m.stamped_late:
+            lines.append(f"{m.stamped_late} press(es) showed in a frame before the recorder's "
+                         "timestamp of them (its input thread ran late: a busy machine)")
     lines += [f"PROBLEM: {p}" for p in result.problems]
     return lines
 

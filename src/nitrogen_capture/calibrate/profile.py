@@ -39,20 +39,12 @@ from ..bounds import MAX_LATENCY_MS
 from ..errors import ConfigError
 
 __all__ = ["MAX_LATENCY_MS", "PROFILE_FORMAT", "DelayStats", "LatencyProfile", "aligned_count",
-           "best_offset", "delay_stats", "offset_ns_from_ms"]
+           "best_offset", "delay_stats", "offset_run"]
 
 PROFILE_FORMAT = "nitrogen-capture.latency-profile"
 PROFILE_VERSION = 1
 MAX_SAMPLES = 100_000
 _SETTING = "latency_profile"
-
-
-def offset_ns_from_ms(ms: float, flag: str, setting: str) -> int:
-    """``ms`` (a flag's value) as ns, checked: finite and within +-:data:`MAX_LATENCY_MS`."""
-    if not (isinstance(ms, (int, float)) and math.isfinite(ms) and abs(ms) <= MAX_LATENCY_MS):
-        raise ConfigError(f"{flag} must be a number of milliseconds in [-{MAX_LATENCY_MS:g}, "
-                          f"{MAX_LATENCY_MS:g}] (0 = no shift), got {ms}", setting=setting)
-    return round(ms * 1e6)
 
 
 @dataclass(frozen=True)
@@ -103,8 +95,17 @@ def aligned_count(lower_ns: Sequence[int], delays_ns: Sequence[int], offset_ns: 
 def best_offset(lower_ns: Sequence[int], delays_ns: Sequence[int]) -> int:
     """The offset inside the most ``(lower, delay]`` intervals (module docstring).
 
-    Among several best runs the one whose middle is nearest the median interval middle wins; the
-    middle of that run is returned (rounded to the ns).
+    The middle of :func:`offset_run`, rounded to the ns.
+    """
+    a, b = offset_run(lower_ns, delays_ns)
+    return round((a + b) / 2)
+
+
+def offset_run(lower_ns: Sequence[int], delays_ns: Sequence[int]) -> tuple[float, float]:
+    """The span of offsets inside the most ``(lower, delay]`` intervals (ns).
+
+    Every offset in it aligns as many events; its width says how sharply the samples pin the
+    offset. Among several best runs the one whose middle is nearest the median interval middle.
     """
     lo = np.asarray(lower_ns, dtype=np.int64)
     hi = np.asarray(delays_ns, dtype=np.int64)
@@ -125,8 +126,7 @@ def best_offset(lower_ns: Sequence[int], delays_ns: Sequence[int]) -> int:
             runs.append((float(points[start]), float(points[k + 1])))
         k += 1
     centre = float(np.median((lo + hi) / 2.0))
-    a, b = min(runs, key=lambda r: abs((r[0] + r[1]) / 2 - centre))
-    return round((a + b) / 2)
+    return min(runs, key=lambda r: abs((r[0] + r[1]) / 2 - centre))
 
 
 def _fail(source: str, message: str) -> ConfigError:
@@ -174,6 +174,12 @@ class LatencyProfile:
         return delay_stats(self.delays_ns, self.fps)
 
     @property
+    def offset_run_ms(self) -> tuple[float, float]:
+        """The span of equally good offsets in ms (:func:`offset_run`)."""
+        a, b = offset_run(self.lower_ns, self.delays_ns)
+        return a / 1e6, b / 1e6
+
+    @property
     def offset_ms(self) -> float:
         """The offset in ms."""
         return self.offset_ns / 1e6
@@ -193,6 +199,7 @@ class LatencyProfile:
             "platform": dict(self.platform),
             "events": {"injected": self.injected, "logged": self.logged, "seen": self.seen},
             "offset_ns": self.offset_ns, "offset_ms": round(self.offset_ms, 3),
+            "offset_run_ms": [round(v, 3) for v in self.offset_run_ms],
             "delay": self.stats.to_json(),
             "row_lag": {"p50": float(np.percentile(lags, 50)), "max": int(lags.max())},
             "aligned": {"offset_0": self.aligned(0), "offset": self.aligned(self.offset_ns)},
