@@ -49,3 +49,58 @@ def test_calibrate_sees_every_injected_event(demo_display: str, tmp_path: Path,
     assert prof.aligned(prof.offset_ns) >= prof.aligned(0)
     assert "delay from the event's timestamp" in proc.stdout
     assert (tmp_path / "session" / "meta.json").is_file()  # --keep-session kept it
+
+
+@pytest.mark.slow
+def test_calibrate_manual_counts_the_persons_presses(demo_display: str, tmp_path: Path) -> None:
+    """``--manual``: nothing is injected; the 'person' (XTEST from this test) presses space."""
+    import queue
+    import threading
+    import time
+
+    import psutil
+
+    from nitrogen_capture.demo.player import Player
+
+    save = tmp_path / "manual.json"
+    proc = subprocess.Popen(cli("calibrate", "--manual", "--count", "4", "--timeout", "60",
+                                "--save", str(save)),
+                            env=x_env(demo_display), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stderr is not None
+    stderr = proc.stderr
+
+    def pump() -> None:  # stderr line by line, without blocking the test on it
+        for ln in stderr:
+            lines.put(ln)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 60
+        seen = ""
+        while "press SPACE" not in seen:
+            assert time.monotonic() < deadline, seen
+            try:
+                seen += lines.get(timeout=1)
+            except queue.Empty:
+                assert proc.poll() is None, seen
+        window = next(p for p in psutil.Process(proc.pid).children()
+                      if "nitrogen_capture.calibrate.window" in " ".join(p.cmdline()))
+        with Player(demo_display) as person:
+            person.focus(person.find_window(window.pid))
+            for _ in range(4):
+                time.sleep(0.25)
+                person.key("space", True)
+                time.sleep(0.04)
+                person.key("space", False)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out + seen
+    prof = LatencyProfile.load(save)
+    assert prof.method == "manual"
+    assert (prof.injected, prof.logged, prof.seen) == (4, 4, 4)
+    assert min(prof.delays_ns) > -30_000_000 and prof.stats.p50_ms < 100
