@@ -215,8 +215,8 @@ def test_sendinput_injector_builds_the_events_and_focuses_the_window() -> None:
     for key in ("space", "lmb"):
         inj.press(key, True)
         inj.press(key, False)
-    assert api.sent == [InputSpec(INPUT_KEYBOARD, 0x20, 0),
-                        InputSpec(INPUT_KEYBOARD, 0x20, KEYEVENTF_KEYUP),
+    assert api.sent == [InputSpec(INPUT_KEYBOARD, 0x20, 0, 0x39),
+                        InputSpec(INPUT_KEYBOARD, 0x20, KEYEVENTF_KEYUP, 0x39),
                         InputSpec(INPUT_MOUSE, 0, 0x0002), InputSpec(INPUT_MOUSE, 0, 0x0004)]
     with pytest.raises(InputError, match="cannot press 'f13'"):
         inj.press("f13", True)
@@ -233,9 +233,10 @@ def test_sendinput_failures_name_the_fix() -> None:
 def test_input_struct_has_the_windows_layout() -> None:
     if ctypes.sizeof(ctypes.c_void_p) == 8:
         assert ctypes.sizeof(INPUT) == 40  # sizeof(INPUT) on 64-bit Windows
-    arr = pack_inputs([InputSpec(INPUT_KEYBOARD, 0x20, KEYEVENTF_KEYUP),
+    arr = pack_inputs([InputSpec(INPUT_KEYBOARD, 0x20, KEYEVENTF_KEYUP, 0x39),
                        InputSpec(INPUT_MOUSE, 0, 0x0004)])
-    assert (arr[0].type, arr[0].u.ki.wVk, arr[0].u.ki.dwFlags) == (1, 0x20, KEYEVENTF_KEYUP)
+    assert (arr[0].type, arr[0].u.ki.wVk, arr[0].u.ki.wScan, arr[0].u.ki.dwFlags) == (
+        1, 0x20, 0x39, KEYEVENTF_KEYUP)
     assert (arr[1].type, arr[1].u.mi.dwFlags) == (0, 0x0004)
 
 

@@ -28,9 +28,18 @@ __all__ = ["INPUT", "InputApi", "InputSpec", "SendInputInjector", "Win32InputApi
 
 INPUT_MOUSE, INPUT_KEYBOARD = 0, 1
 KEYEVENTF_KEYUP = 0x0002
-# Virtual-key codes of the keys calibrate presses (and a few a person might choose).
-VIRTUAL_KEYS = {"space": 0x20, "enter": 0x0D, "shift": 0x10, "ctrl": 0x11, "alt": 0x12,
-                **{c: ord(c.upper()) for c in "abcdefghijklmnopqrstuvwxyz0123456789"}}
+# (virtual-key code, set-1 scan code) of the keys calibrate can press. Both are sent: a program
+# that reads scan codes (SDL, so pygame and many games) sees a key sent with only its virtual
+# key as "unknown" (measured under Wine: the calibration window never saw such a space).
+_LETTER_SCANS = dict(zip("qwertyuiop", range(0x10, 0x1A), strict=True)) | dict(
+    zip("asdfghjkl", range(0x1E, 0x27), strict=True)) | dict(
+    zip("zxcvbnm", range(0x2C, 0x33), strict=True))
+KEYS: dict[str, tuple[int, int]] = {
+    "space": (0x20, 0x39), "enter": (0x0D, 0x1C), "shift": (0x10, 0x2A), "ctrl": (0x11, 0x1D),
+    "alt": (0x12, 0x38),
+    **{c: (ord(c.upper()), sc) for c, sc in _LETTER_SCANS.items()},
+    **{str(d): (ord(str(d)), 0x02 + (d - 1) % 10) for d in range(10)},
+}
 # (down flag, up flag) of MOUSEINPUT.dwFlags per button.
 MOUSE_BUTTON_FLAGS = {"lmb": (0x0002, 0x0004), "rmb": (0x0008, 0x0010), "mmb": (0x0020, 0x0040)}
 
@@ -39,23 +48,25 @@ MOUSE_BUTTON_FLAGS = {"lmb": (0x0002, 0x0004), "rmb": (0x0008, 0x0010), "mmb": (
 class InputSpec:
     """One event for ``SendInput``.
 
-    ``kind`` is INPUT_KEYBOARD (``code`` a virtual key) or INPUT_MOUSE (``code`` 0).
+    ``kind`` is INPUT_KEYBOARD (``code`` a virtual key, ``scan`` its scan code) or INPUT_MOUSE
+    (``code`` and ``scan`` 0).
     """
 
     kind: int
     code: int
     flags: int
+    scan: int = 0
 
 
 def input_specs(key: str, down: bool) -> list[InputSpec]:
     """The ``SendInput`` events of pressing or releasing ``key``."""
     if key in MOUSE_BUTTON_FLAGS:
         return [InputSpec(INPUT_MOUSE, 0, MOUSE_BUTTON_FLAGS[key][0 if down else 1])]
-    vk = VIRTUAL_KEYS.get(key)
-    if vk is None:
+    codes = KEYS.get(key)
+    if codes is None:
         raise InputError(f"calibrate cannot press '{key}' with SendInput: choose one of "
-                         f"{', '.join(sorted([*VIRTUAL_KEYS, *MOUSE_BUTTON_FLAGS]))}")
-    return [InputSpec(INPUT_KEYBOARD, vk, 0 if down else KEYEVENTF_KEYUP)]
+                         f"{', '.join(sorted([*KEYS, *MOUSE_BUTTON_FLAGS]))}")
+    return [InputSpec(INPUT_KEYBOARD, codes[0], 0 if down else KEYEVENTF_KEYUP, codes[1])]
 
 
 class InputApi(Protocol):
@@ -113,6 +124,7 @@ def pack_inputs(inputs: Sequence[InputSpec]) -> Any:
         item.type = spec.kind
         if spec.kind == INPUT_KEYBOARD:
             item.u.ki.wVk = spec.code
+            item.u.ki.wScan = spec.scan
             item.u.ki.dwFlags = spec.flags
         else:
             item.u.mi.dwFlags = spec.flags
