@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import json
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -250,6 +251,11 @@ def test_calibration_options_are_checked(kw: dict[str, object], needle: str) -> 
         CalibrationOptions(**kw)  # type: ignore[arg-type]
 
 
-def test_calibrate_cli_bad_values_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_calibrate_cli_bad_values_are_one_line(capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     run_cli(capsys, "calibrate", "--count", "0").one_line_error(2, "--count")
     run_cli(capsys, "calibrate", "--fps", "nan").one_line_error(2, "--fps")
+    if sys.platform.startswith("linux"):
+        for var in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE"):
+            monkeypatch.delenv(var, raising=False)
+        run_cli(capsys, "calibrate", "--count", "3").one_line_error(1, "no X display")

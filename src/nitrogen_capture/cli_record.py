@@ -231,6 +231,10 @@ def _latency(args: argparse.Namespace) -> tuple[float | None, LatencyInfo | None
 
         path = args.latency_profile_file
         prof = LatencyProfile.load(path)
+        if abs(prof.fps - args.fps) > 1e-6:  # the offset is in ms: it still applies
+            print(f"note: {path} was calibrated at {prof.fps:g} fps, this records at "
+                  f"{args.fps:g}: calibrate at {args.fps:g} fps for this rate's own figures",
+                  file=sys.stderr)
         st = prof.stats
         return prof.offset_ns / 1e6, LatencyInfo(
             "profile", str(Path(path).resolve()), prof.fps, round(st.p50_ms, 3),

@@ -230,8 +230,10 @@ def run_calibration(options: CalibrationOptions, say: Say = log.info) -> Calibra
     from ..config import RecordConfig, TargetSpec
     from ..demo.runner import Started
     from ..record import build_recorder
+    from ..xdisplay import check_x11_display
     from .inject import get_injector
 
+    check_x11_display()  # before anything starts (a no-op where X11 is not the display)
     work = Path(tempfile.mkdtemp(prefix="nitrogen-calibrate-"))
     session = options.keep_session or work / "session"
     started = Started()
