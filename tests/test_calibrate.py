@@ -255,6 +255,8 @@ def test_calibrate_cli_bad_values_are_one_line(capsys: pytest.CaptureFixture[str
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     run_cli(capsys, "calibrate", "--count", "0").one_line_error(2, "--count")
     run_cli(capsys, "calibrate", "--fps", "nan").one_line_error(2, "--fps")
+    run_cli(capsys, "calibrate", "--save", "/nonexistent-dir/x.json").one_line_error(
+        2, "does not exist")
     if sys.platform.startswith("linux"):
         for var in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE"):
             monkeypatch.delenv(var, raising=False)
