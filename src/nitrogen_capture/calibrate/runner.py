@@ -40,7 +40,7 @@ from typing import IO, TYPE_CHECKING
 
 from ..bounds import UINT32_MAX, number_check
 from ..clock import now_ns
-from ..errors import ConfigError, TargetError, missing_dependency
+from ..errors import CaptureError, ConfigError, TargetError, missing_dependency
 from ..stopsignals import handling_stop_signals
 from .inject import Injector
 from .measure import Measurement, measure_session
@@ -143,10 +143,15 @@ class _Driver:
         return not self.abort.wait(max(0.0, seconds))
 
     def _ready(self) -> bool:
+        """Wait for half a second of frames; False when stopped first."""
         deadline = time.monotonic() + _READY_TIMEOUT_S
         lead = max(5, round(self.options.fps * 0.5))
         while self.recorder.frames < lead:
-            if time.monotonic() > deadline or not self._wait(0.02):
+            if time.monotonic() > deadline:
+                raise CaptureError(f"the recorder captured {self.recorder.frames} frames of the "
+                                   f"calibration window in {_READY_TIMEOUT_S:g} s: is the "
+                                   "machine overloaded, or the window hidden?")
+            if not self._wait(0.02):
                 return False
         return True
 
