@@ -121,13 +121,16 @@ def test_match_presses_reports_unseen_and_uncounted_presses() -> None:
     assert m.seen == 1
     assert any("never showed" in p for p in m.problems)
     assert any("the window counted 1 presses" in p for p in m.problems)
-    late_stamp = match_presses([10 * P + 5_000_000], frames, counters)  # a listener 5 ms late
-    assert late_stamp.problems == [] and late_stamp.delays_ns == [-5_000_000]
+    counters3 = [0] * 10 + [1] * 10 + [2] * 10 + [3] * 10
+    frames3 = [k * P for k in range(40)]
+    # The first press stamped by a listener that ran 5 ms late: a negative sample, no problem.
+    late_stamp = match_presses([10 * P + 5_000_000, 20 * P - 4_000_000, 30 * P - 3_000_000],
+                               frames3, counters3)
+    assert late_stamp.problems == []
+    assert late_stamp.delays_ns == [-5_000_000, 4_000_000, 3_000_000]
     assert late_stamp.stamped_late == 1
     # One press the window saw but the recorder did not, one the other way round: the counts
     # agree, but every press after the slip pairs with the next counter value, seen before it.
-    counters3 = [0] * 10 + [1] * 10 + [2] * 10 + [3] * 10
-    frames3 = [k * P for k in range(40)]
     slipped = match_presses([15 * P + 1, 25 * P + 1, 35 * P + 1], frames3, counters3)
     assert any("paired different presses" in p for p in slipped.problems)
     blank = match_presses([P], frames, [-1] * 30)
