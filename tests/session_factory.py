@@ -89,10 +89,12 @@ def make_session(
     gamepad: bool = False,
     seed: int = 0,
     merge: bool = False,
+    jitter_ns: int = 2_000_000,
 ) -> Built:
     """Write a session; ``gaps[row] = (ticks, reason)`` skips ticks before merged ``row``
     (a pause entry when ``reason`` is given, dropped ticks otherwise). ``open_last`` leaves the
-    last chunk open: a journal, its PNGs, no arrays and no meta entry (a kill -9)."""
+    last chunk open: a journal, its PNGs, no arrays and no meta entry (a kill -9). ``jitter_ns``
+    is the bound of the random capture-time jitter added to each frame's grid time."""
     gaps = gaps or {}
     paths = SessionPaths(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -110,7 +112,8 @@ def make_session(
         tick += 1
     frame_indices = np.array(fi, np.int64)
     rng = np.random.default_rng(seed)
-    timestamps = frame_indices * PERIOD + rng.integers(0, 2_000_000, n)
+    # jitter_ns 0: frames exactly on the 30 fps grid (tests that shift events by whole periods)
+    timestamps = frame_indices * PERIOD + (rng.integers(0, jitter_ns, n) if jitter_ns else 0)
     events = _events(timestamps, seed)
     binner = ActionBinner(LAYOUT)
     binned = bin_events(events, timestamps, LAYOUT, binner)

@@ -268,6 +268,7 @@ RECORD_BOUNDS: dict[str, tuple[str, Any]] = {
     "--seed": ("seed", lambda v: _finite_in(v, 0, 2**32 - 1)),
     "--encoder-workers": ("encoder_workers", lambda v: _finite_in(v, 1, 32)),
     "--queue-frames": ("queue_frames", lambda v: _finite_in(v, 1, 1024)),
+    "--latency-offset-ms": ("latency_offset_ms", lambda v: _finite_in(v, -1000, 1000)),
 }
 TARGET_BOUNDS: dict[str, tuple[str, Any]] = {
     "--wait": ("wait_s", lambda v: _finite_in(v, 0, 604_800)),
@@ -284,6 +285,7 @@ CONVERT_BOUNDS: dict[str, tuple[str, Any]] = {
     "--shard-frames": ("shard_frames", lambda v: _finite_in(v, 0, 10**6)),
     "--workers": ("workers", lambda v: _finite_in(v, 1, 32)),
     "--fps": ("fps", lambda v: _finite_in(v, 1, 1000)),
+    "--latency-offset-ms": ("latency_offset_ms", lambda v: _finite_in(v, -1000, 1000)),
 }
 PREVIEW_BOUNDS: dict[str, tuple[str, Any]] = {
     "--width": ("width", lambda v: _finite_in(v, 64, 7680)),

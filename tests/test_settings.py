@@ -37,11 +37,11 @@ from nitrogen_capture.session.meta_parts import CONTROLLERS
 
 # Flags of a command that fill no settings field (dest -> why).
 COMMON = {"help", "debug", "verbose"}
-RECORD_ONLY = COMMON | {"debug_list_windows", "source", "layout_file"}
+RECORD_ONLY = COMMON | {"debug_list_windows", "source", "layout_file", "latency_profile_file"}
 CONVERT_ONLY = COMMON | {"no_progress"}
 # Fields a flag cannot fill directly: `target` is built from its own flags, `layout` is read from
-# the --layout file (dest layout_file).
-RECORD_UNFLAGGED = {"target", "layout"}
+# the --layout file (dest layout_file), `latency` from the --latency-profile file.
+RECORD_UNFLAGGED = {"target", "layout", "latency"}
 # `more_roots` is filled by --root given again, `img_size_set` by --img-size being given.
 CONVERT_UNFLAGGED = {"more_roots", "img_size_set"}
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["INT32_MAX", "INT32_MIN", "MAX_EVERY", "MAX_SECONDS", "UINT32_MAX", "format_number",
-           "number_check"]
+__all__ = ["INT32_MAX", "INT32_MIN", "MAX_EVERY", "MAX_LATENCY_MS", "MAX_SECONDS", "UINT32_MAX",
+           "format_number", "number_check"]
 
 # The longest duration any flag accepts (--seconds, --wait, preview --start/--seconds): a week.
 MAX_SECONDS = 7 * 24 * 3600
@@ -21,6 +21,9 @@ UINT32_MAX = 2**32 - 1
 # preview --every: keep every K-th frame (1000 at 240 fps is one frame per 4 s). Here, not in
 # preview/, so that building the CLI's parser does not import OpenCV.
 MAX_EVERY = 1000
+# An input-to-frame latency offset (record/convert --latency-offset-ms, a calibration profile)
+# beyond a second is a mistake (seconds given as ms, a wrong file), not a latency.
+MAX_LATENCY_MS = 1000.0
 
 
 def format_number(value: float) -> str:

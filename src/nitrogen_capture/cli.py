@@ -1,7 +1,8 @@
 """The command line: ``nitrogen-capture <command>``.
 
-Commands: record, merge, validate, convert, preview, label, sessions, report, demo, windows. The
-CLI is thin: each subcommand parses flags into a config and calls a library function.
+Commands: record, merge, validate, convert, preview, label, sessions, report, calibrate, demo,
+windows. The CLI is thin: each subcommand parses flags into a config and calls a library
+function.
 Exit codes: 0 ok, 1 failure (including a validation with errors), 2 usage (bad flags or values).
 Errors of this package become one line on stderr (``--debug`` shows the traceback). A bad value
 of a flag is a usage error (2), a number out of its bounds or a bad file given to a flag
@@ -46,6 +47,7 @@ _SUBCOMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("label", "nitrogen_capture.cli_library"),
     ("sessions", "nitrogen_capture.cli_library"),
     ("report", "nitrogen_capture.cli_report"),
+    ("calibrate", "nitrogen_capture.cli_calibrate"),
 )
 
 

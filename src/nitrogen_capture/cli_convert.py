@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .bounds import MAX_LATENCY_MS
 from .export.keymap import ACTION_SPACES, MAX_MOUSE_SCALE
 from .export.settings import (
     EPISODE_PER,
@@ -115,6 +116,12 @@ def add_parser(sub: Any) -> None:
                         "%(default)s here)")
     p.add_argument("--overwrite", action="store_true", default=conv("overwrite"),
                    help="replace an existing output")
+    p.add_argument("--latency-offset-ms", type=float, default=conv("latency_offset_ms"),
+                   metavar="MS",
+                   help=f"input-to-frame latency offset in ms within +-{MAX_LATENCY_MS:g}: "
+                        "actions move MS later before they are paired with frames; overrides "
+                        "the session's (meta.json latency_offset_ns), 0 turns it off "
+                        "(docs/calibration.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Idle trimming (docs/export.md, "Idle trimming"): one rule with report's idle stretches.
     p.add_argument("--drop-idle-seconds", type=float, default=conv("drop_idle_seconds"),
@@ -137,7 +144,7 @@ def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
         video=args.video, game=args.game, more_roots=tuple(args.root[1:]),
         episode_per=args.episode_per, repo_id=args.repo_id, task=args.task, fps=args.fps,
         img_size_set=getattr(args, "img_size_set", False),
-        drop_idle_seconds=args.drop_idle_seconds)
+        drop_idle_seconds=args.drop_idle_seconds, latency_offset_ms=args.latency_offset_ms)
 
 
 def _size_line(estimate: int, out: Path) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from .bounds import MAX_SECONDS
+from .bounds import MAX_LATENCY_MS, MAX_SECONDS
 from .capture import BACKENDS as CAPTURE_BACKENDS
 from .capture.base import MAX_REGION_SIDE
 from .codecs.encoders import ENCODER_NAMES
@@ -49,6 +49,7 @@ from .stopsignals import handling_stop_signals
 if TYPE_CHECKING:
     from .record import Recorder, RecordResult
     from .session import MergeReport
+    from .session.meta_latency import LatencyInfo
 
 __all__ = ["SOURCES", "add_parser", "run_record", "run_windows"]
 
@@ -158,6 +159,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-chord-hotkeys", dest="chord_hotkeys", action="store_false",
                    default=rec("chord_hotkeys"),
                    help="drop the Ctrl chord hotkeys (Ctrl+T, Ctrl+P): they become plain keys")
+    lat = p.add_argument_group(
+        "latency", "the input-to-frame latency offset stored in meta.json and applied by every "
+                   "exporter (docs/calibration.md); give one of the two")
+    lat_x = lat.add_mutually_exclusive_group()
+    lat_x.add_argument("--latency-profile", dest="latency_profile_file", type=path_arg,
+                       metavar="FILE", help="a nitrogen-capture calibrate --save file")
+    lat_x.add_argument("--latency-offset-ms", type=float, default=rec("latency_offset_ms"),
+                       metavar="MS", help=f"the offset by hand, in ms within "
+                                          f"+-{MAX_LATENCY_MS:g} (0 = none)")
     add_common(p)
     p.set_defaults(handler=run_record)
 
@@ -193,6 +203,7 @@ def _config(args: argparse.Namespace) -> RecordConfig:
                       monitor=args.monitor, wait_s=args.wait_s)
     layout = (load_layout(args.layout_file) if args.layout_file
               else field_default(RecordConfig, "layout"))
+    offset_ms, latency = _latency(args)
     return RecordConfig(
         out=args.out, target=spec, fps=args.fps, chunk_size=args.chunk_size,
         max_frames=args.max_frames, max_seconds=args.max_seconds, skip_late=args.skip_late,
@@ -207,7 +218,30 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         status_interval=args.status_interval, focus_pause=args.focus_pause,
         gamepad=args.gamepad, gamepad_backend=args.gamepad_backend, merge=args.merge,
         game=args.game, notes=args.notes, controller=args.controller,
-        cue=args.cue, chord_hotkeys=args.chord_hotkeys)
+        cue=args.cue, chord_hotkeys=args.chord_hotkeys,
+        latency_offset_ms=offset_ms, latency=latency)
+
+
+def _latency(args: argparse.Namespace) -> tuple[float | None, LatencyInfo | None]:
+    """The offset (ms) and its ``meta.json`` ``latency`` part from the latency flags."""
+    from .session.meta_latency import LatencyInfo
+
+    if args.latency_profile_file is not None:
+        from .calibrate.profile import LatencyProfile
+
+        path = args.latency_profile_file
+        prof = LatencyProfile.load(path)
+        if abs(prof.fps - args.fps) > 1e-6:  # the offset is in ms: it still applies
+            print(f"note: {path} was calibrated at {prof.fps:g} fps, this records at "
+                  f"{args.fps:g}: calibrate at {args.fps:g} fps for this rate's own figures",
+                  file=sys.stderr)
+        st = prof.stats
+        return prof.offset_ns / 1e6, LatencyInfo(
+            "profile", str(Path(path).resolve()), prof.fps, round(st.p50_ms, 3),
+            round(st.p90_ms, 3), round(st.max_ms, 3), prof.seen)
+    if args.latency_offset_ms is not None:
+        return args.latency_offset_ms, LatencyInfo("flag")
+    return None, None
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -14,13 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bounds import MAX_SECONDS, UINT32_MAX, format_number, number_check
+from .bounds import MAX_LATENCY_MS, MAX_SECONDS, UINT32_MAX, format_number, number_check
 from .capture.base import MAX_REGION_SIDE, Region
 from .codecs.encoders import ENCODER_NAMES
 from .cues import CUE_BACKENDS
 from .errors import ConfigError
 from .keylayout import DEFAULT_LAYOUT, KeyLayout
 from .session.frames import FRAME_STORES
+from .session.meta_latency import LatencyInfo
 from .session.meta_parts import CONTROLLERS, MAX_LABEL_CHARS, MAX_NOTES_CHARS
 
 __all__ = ["FRAME_FORMATS", "MIN_FPS", "WINDOW_FIELDS", "RecordConfig", "TargetSpec",
@@ -159,6 +160,11 @@ class RecordConfig:
             CUE_BACKENDS`: ``sound``, ``notify`` or ``none``).
         chord_hotkeys: keep the layout's Ctrl chord hotkeys; False drops them from ``layout``
             (its ``hotkeys``), so Ctrl+T / Ctrl+P are plain keys and Ctrl is never held back.
+        latency_offset_ms: the input-to-frame latency offset stored as ``meta.json``
+            ``latency_offset_ns`` (None: not calibrated; docs/calibration.md), within
+            +-:data:`~nitrogen_capture.bounds.MAX_LATENCY_MS`. ``record --latency-profile FILE``
+            fills it from a calibration profile, ``--latency-offset-ms`` by hand.
+        latency: how the offset was obtained (``meta.json`` ``latency``); None without one.
     """
 
     out: Path
@@ -190,6 +196,14 @@ class RecordConfig:
     controller: str | None = None
     cue: str = "sound"
     chord_hotkeys: bool = True
+    latency_offset_ms: float | None = None
+    latency: LatencyInfo | None = None
+
+    @property
+    def latency_offset_ns(self) -> int | None:
+        """:attr:`latency_offset_ms` in ns (what meta.json stores)."""
+        ms = self.latency_offset_ms
+        return None if ms is None else round(ms * 1e6)
 
     def __post_init__(self) -> None:
         check_labels(self.game, self.notes, self.controller)
@@ -221,6 +235,9 @@ class RecordConfig:
             number_check(self.seed, "seed", "--seed", 0, UINT32_MAX, interval=True),
             (self.cue in CUE_BACKENDS, "cue",
              f"--cue must be one of {', '.join(CUE_BACKENDS)}, got {self.cue}"),
+            number_check(self.latency_offset_ms, "latency_offset_ms", "--latency-offset-ms",
+                         -MAX_LATENCY_MS, MAX_LATENCY_MS, interval=True, note=" ms")
+            if self.latency_offset_ms is not None else _OK,
         ])
         if not self.chord_hotkeys and self.layout.hotkeys.chords:
             object.__setattr__(self, "layout", self.layout.with_hotkeys(

@@ -237,5 +237,6 @@ def _chunk_meta(src: ExportSource, vid: str, chunk_no: int, grid: npt.NDArray[An
         "bbox_controller_overlay": [0, 0, 0, 0],
         "source_rows": list(rows),
         "keymap": None if src.use_pad else src.keymap.name,
+        "latency_offset_ns": src.latency_offset_ns,  # applied to the actions (export/latency.py)
         **({"idle": src.idle} if src.idle is not None else {}),
     }

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..bounds import number_check
+from ..bounds import MAX_LATENCY_MS, number_check
 from ..errors import ConfigError
 from .keymap import ACTION_SPACES, mouse_checks
 
@@ -52,6 +52,8 @@ class ConvertSettings:
 
     ``action_hz`` None keeps the session's own per-frame rows; a rate re-bins the raw events onto
     an exact grid starting at each observation's capture time. ``shard_frames`` 0 writes one file.
+    ``latency_offset_ms`` None applies the session's ``latency_offset_ns`` (if any); a value
+    overrides it and 0 turns it off (:mod:`.latency`, docs/calibration.md).
     """
 
     root: Path
@@ -84,6 +86,7 @@ class ConvertSettings:
     task: str | None = None
     fps: int | None = None
     img_size_set: bool = False
+    latency_offset_ms: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("root", "out"):
@@ -107,6 +110,9 @@ class ConvertSettings:
                          MIN_IDLE_SECONDS, MAX_IDLE_SECONDS, interval=True, note=" seconds")
             if self.drop_idle_seconds is not None else (True, "", ""),
             *_lerobot_checks(self),
+            number_check(self.latency_offset_ms, "latency_offset_ms", "--latency-offset-ms",
+                         -MAX_LATENCY_MS, MAX_LATENCY_MS, interval=True, note=" ms")
+            if self.latency_offset_ms is not None else (True, "", ""),
         ]
         for setting, allowed in (("action_space", ACTION_SPACES), ("obs_dtype", OBS_DTYPES),
                                  ("input_source", INPUT_SOURCES), ("format", FORMATS),
@@ -136,7 +142,8 @@ class ConvertSettings:
                 "action_space": self.action_space, "action_shift": self.action_shift,
                 "action_hz": self.action_hz, "obs_dtype": self.obs_dtype,
                 "shard_frames": self.shard_frames, "input_source": self.input_source,
-                "format": self.format, "drop_idle_seconds": self.drop_idle_seconds}
+                "format": self.format, "drop_idle_seconds": self.drop_idle_seconds,
+                "latency_offset_ms": self.latency_offset_ms}
 
 
 def _lerobot_checks(s: ConvertSettings) -> list[tuple[bool, str, str]]:

@@ -5,6 +5,11 @@
 contiguous segments, mapped action rows (per frame or re-binned on a grid) and observation frames
 decoded ahead by a small thread pool. :class:`ConvertSettings` and its choice tuples live in
 :mod:`.settings` and are re-exported here for older imports.
+
+Every action an exporter gets from here (:meth:`ExportSource.frame_rows`,
+:meth:`ExportSource.resampler`) has the input-to-frame latency offset applied
+(:mod:`.latency`: the session's ``latency_offset_ns`` or ``--latency-offset-ms``), and
+:meth:`ExportSource.source_meta` says which offset that was.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from ..binning import bin_events
 from ..errors import ConfigError, ExportError
 from ..session.reader import SessionReader
 from .decode import FrameTransform, iter_session_frames
 from .keymap import Keymap, action_names, default_keymap, load_keymap, map_rows
+from .latency import applied_offset, shift_events
 from .resample import GridResampler, iter_event_arrays
 from .settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
 
@@ -76,6 +83,8 @@ class ExportSource:
         self.use_pad = self.reader.has_gamepad if src == "auto" else src == "gamepad"
         self.action_names = action_names(settings.action_space, self.layout)
         self._idle_drop = np.zeros(len(self.timestamps), dtype=bool)  # set by ``idle``
+        self.latency_offset_ns, self.latency_source = applied_offset(
+            settings.latency_offset_ms, self.reader.meta)
         offsets = self.reader.row_offsets()
         self.row_chunk = np.zeros(len(self.timestamps), dtype=np.int64)
         self.chunk_row = np.zeros(len(self.timestamps), dtype=np.int64)
@@ -119,14 +128,25 @@ class ExportSource:
                         mouse_clip=s.mouse_clip)
 
     def frame_rows(self) -> npt.NDArray[np.float32]:
-        """Every per-frame row mapped to the action space, ``(N, D)``."""
+        """Every per-frame row mapped to the action space, ``(N, D)``.
+
+        Without a latency offset these are the recorder's rows; with one, the rows re-binned
+        from the shifted events onto the frames' capture times (the recorder's own rule).
+        """
         a = self.arrays
-        return self.map(a["actions"], a["mouse_deltas"], a.get("gamepad"))
+        if self.latency_offset_ns == 0:
+            return self.map(a["actions"], a["mouse_deltas"], a.get("gamepad"))
+        b = bin_events(iter_event_arrays(self._events()), self.timestamps, self.layout)
+        return self.map(b.actions, b.mouse_deltas, b.gamepad if "gamepad" in a else None)
+
+    def _events(self) -> Iterator[npt.NDArray[Any]]:
+        """The included chunks' events, read one chunk at a time, latency offset applied."""
+        for c in self.chunks:
+            yield shift_events(self.reader.chunk_events(c), self.latency_offset_ns)
 
     def resampler(self) -> GridResampler:
-        """A resampler over the session's events, read lazily chunk by chunk."""
-        return GridResampler(iter_event_arrays(self.reader.chunk_events(c) for c in self.chunks),
-                             self.layout)
+        """A resampler over the session's events (offset applied), read lazily chunk by chunk."""
+        return GridResampler(iter_event_arrays(self._events()), self.layout)
 
     def source_meta(self) -> dict[str, Any]:
         """Where the export came from, for its meta."""
@@ -138,6 +158,8 @@ class ExportSource:
                 "layout": self.layout.to_dict(),
                 "input": "gamepad" if self.use_pad else "keyboard_mouse",
                 "frames": len(self.timestamps), "target": dict(m.target),
+                "latency_offset_ns": self.latency_offset_ns,
+                "latency_offset_source": self.latency_source,
                 **({"idle": self.idle} if self.idle is not None else {})}
 
     @property

@@ -91,7 +91,8 @@ def base_meta(config: RecordConfig, target: Target, source_name: str,
         frame_format=frame_format, gamepad=config.gamepad,
         clock=ClockInfo("monotonic", None,
                         _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")),
-        command=tuple(sys.argv[1:]))
+        command=tuple(sys.argv[1:]), latency_offset_ns=config.latency_offset_ns,
+        latency=config.latency)
 
 
 def video_frame_format(frame_format: FrameFormat, config: RecordConfig,

@@ -25,6 +25,7 @@ from ..errors import ConfigError, SchemaVersionError, SessionFormatError
 from ..keylayout import KeyLayout
 from ._check import JsonObject
 from .io import atomic_write_json
+from .meta_latency import LatencyInfo
 from .meta_parts import (
     CaptureInfo,
     ChunkEntry,
@@ -50,7 +51,9 @@ _KNOWN = frozenset({
     "schema_version", "tool", "platform", "status", "capture", "target", "input", "fps",
     "skip_late", "chunk_size", "layout", "frame_format", "gamepad", "clock", "chunks", "pauses",
     "counters", "encoder", "stop_reason", "command", "latency_offset_ns", "merged",
-    "labels"})
+    "labels", "latency"})
+# |latency_offset_ns| beyond this (1 s, bounds.MAX_LATENCY_MS) is damage, not a latency.
+_MAX_OFFSET_NS = 1_000_000_000
 
 
 @dataclass
@@ -81,6 +84,7 @@ class SessionMeta:
     latency_offset_ns: int | None = None
     merged: MergedInfo | None = None
     labels: Labels | None = None
+    latency: LatencyInfo | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     # -- queries ---------------------------------------------------------------------------------
@@ -154,6 +158,8 @@ class SessionMeta:
             out["merged"] = self.merged.to_json()
         if self.labels is not None:  # sessions recorded before labels existed have none
             out["labels"] = self.labels.to_json()
+        if self.latency is not None:  # how latency_offset_ns was obtained (calibration)
+            out["latency"] = self.latency.to_json()
         out.update(self.extra)
         return out
 
@@ -178,8 +184,11 @@ class SessionMeta:
         if layout is None:
             o.fail("layout", "is missing", None)
         fps = o.obj("fps", None)
-        capture, encoder, merged, labels = (o.obj(k, None) for k in ("capture", "encoder",
-                                                                     "merged", "labels"))
+        capture, encoder, merged, labels, latency = (
+            o.obj(k, None) for k in ("capture", "encoder", "merged", "labels", "latency"))
+        offset = o.integer("latency_offset_ns", None, lo=-_MAX_OFFSET_NS, nullable=True)
+        if offset is not None and offset > _MAX_OFFSET_NS:
+            o.fail("latency_offset_ns", f"must be within +-{_MAX_OFFSET_NS} ns (1 s)", offset)
         chunks: list[ChunkEntry] = []
         for c in o.objects("chunks"):
             chunks.append(ChunkEntry.from_json(c, sum(x.num_frames for x in chunks)))
@@ -209,9 +218,10 @@ class SessionMeta:
             encoder=EncoderInfo.from_json(encoder) if encoder else None,
             stop_reason=o.text("stop_reason", None, nullable=True),
             command=o.strs("command", ()),
-            latency_offset_ns=o.integer("latency_offset_ns", None, nullable=True),
+            latency_offset_ns=offset,
             merged=MergedInfo.from_json(merged) if merged else None,
             labels=Labels.from_json(labels) if labels else None,
+            latency=LatencyInfo.from_json(latency) if latency else None,
             extra={k: v for k, v in o.data.items() if k not in _KNOWN})
 
     # -- files -----------------------------------------------------------------------------------

@@ -1,0 +1,76 @@
+"""Injectors: make real key presses and clicks the X server or Windows treats as device input.
+
+* X11: XTEST through :class:`~nitrogen_capture.demo.player.Player` (python-xlib): XRecord (the
+  recorder's pynput listener) sees the events exactly like a real keyboard's.
+* Windows: ``SendInput`` (:mod:`._sendinput_win32`): the low-level hooks pynput uses see them.
+
+:func:`get_injector` is the one place that picks by platform; ``calibrate --manual`` uses none
+and asks the person to press instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from abc import ABC, abstractmethod
+
+from ..targets.base import Target
+
+__all__ = ["Injector", "XTestInjector", "get_injector"]
+
+
+class Injector(ABC):
+    """Presses and releases keys and mouse buttons for the calibration."""
+
+    name = "injector"
+
+    @abstractmethod
+    def prepare(self, target: Target) -> None:
+        """Move the pointer into the target window and give it the keyboard focus."""
+
+    @abstractmethod
+    def press(self, key: str, down: bool) -> None:
+        """Press (``down``) or release ``key``: a canonical key name or ``lmb``/``rmb``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the injector holds."""
+
+
+class XTestInjector(Injector):
+    """XTEST on an X display (``$DISPLAY`` by default)."""
+
+    name = "xtest"
+
+    def __init__(self, display: str | None = None) -> None:
+        from ..demo.player import Player
+
+        self._player = Player(display)
+
+    def prepare(self, target: Target) -> None:
+        """Focus the target's X window (no window manager needed), pointer at its centre."""
+        window_id = getattr(target, "window_id", None)
+        if window_id is None:
+            from ..errors import TargetError
+
+            raise TargetError("the calibration target is not a window: cannot focus it")
+        self._player.focus(int(window_id))
+
+    def press(self, key: str, down: bool) -> None:
+        """One XTEST key or button event, synced with the server."""
+        self._player.key(key, down)
+
+    def close(self) -> None:
+        """Close the X connection."""
+        self._player.close()
+
+
+def get_injector() -> Injector:
+    """The injector of this platform: SendInput on Windows, XTEST elsewhere."""
+    if sys.platform == "win32":
+        from ._sendinput_win32 import SendInputInjector
+
+        return SendInputInjector()
+    from ..xdisplay import check_x11_display
+
+    check_x11_display()
+    return XTestInjector(os.environ.get("DISPLAY"))
