@@ -62,20 +62,23 @@ def run_local(jobs: Sequence[TaskJob], workers: int, on_result: OnResult, *,
             queue = iter(todo)
             lost: list[TaskJob] = []
 
-            def submit(queue: Iterator[TaskJob] = queue,
+            def submit(queue: Iterator[TaskJob] = queue, lost: list[TaskJob] = lost,
                        running: dict[Future[dict[str, Any]], TaskJob] = running) -> None:
                 # At most ``workers`` in flight: a task counts as started when it really runs.
-                while len(running) < workers:
+                while len(running) < workers and not lost:
                     job = next(queue, None)
                     if job is None:
                         return
                     if on_start is not None:
                         on_start(job)
-                    running[pool.submit(task_fn, job)] = job
+                    try:
+                        running[pool.submit(task_fn, job)] = job
+                    except BrokenProcessPool:
+                        lost.append(job)
 
             try:
                 submit()
-                while running:
+                while running and not lost:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in done:
                         job = running.pop(fut)
@@ -83,11 +86,9 @@ def run_local(jobs: Sequence[TaskJob], workers: int, on_result: OnResult, *,
                             on_result(fut.result())
                         except BrokenProcessPool:
                             lost.append(job)
-                    if lost:  # a worker died: the pool is unusable, every running task is lost
-                        lost += list(running.values()) + list(queue)
-                        running.clear()
-                        break
                     submit()
+                # A worker died: the pool is unusable, every task still running is lost.
+                lost += [*running.values(), *queue]
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
@@ -98,6 +99,11 @@ def run_local(jobs: Sequence[TaskJob], workers: int, on_result: OnResult, *,
             return
         if todo:
             log.warning("a worker process died: %d task(s) run again", len(todo))
+
+
+def _call(fn: TaskFn, job: TaskJob) -> dict[str, Any]:
+    """The Ray task: ``fn(job)`` (Ray wraps functions only, and ``fn`` may be a partial)."""
+    return fn(job)
 
 
 @contextmanager
@@ -150,10 +156,10 @@ def run_ray(jobs: Sequence[TaskJob], workers: int, on_result: OnResult, *,
                               f"{' '.join(str(exc).split())[:200]}") from None
         try:
             remote = ray.remote(num_cpus=cpus_per_task, max_retries=max_retries,
-                                retry_exceptions=False)(task_fn)
+                                retry_exceptions=False)(_call)
             pending: dict[Any, TaskJob] = {}
             for job in jobs:
-                pending[remote.remote(job)] = job
+                pending[remote.remote(task_fn, job)] = job
                 if on_start is not None:
                     on_start(job)
             while pending:

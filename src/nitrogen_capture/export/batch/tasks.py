@@ -149,9 +149,13 @@ def run_task(job: TaskJob) -> dict[str, Any]:
     final = job.staging / task.task_id
     tmp = job.staging / f".tmp-{task.task_id}-{os.getpid()}"
     base = {"task_id": task.task_id, "session": str(task.session), "segment": task.segment}
-    settings = dataclasses.replace(job.settings, root=task.session, out=tmp, overwrite=False)
     shutil.rmtree(tmp, ignore_errors=True)
     try:
+        # The per-task settings: this session, written into the task's folder (a .pt format's
+        # settings must name a .pt; the part writer writes its own files there).
+        out = tmp / "part.pt" if job.settings.format == "pt" else tmp
+        settings = dataclasses.replace(job.settings, root=task.session, out=out,
+                                       overwrite=False)
         # A session being recorded or merged is refused (docs/format.md, "Lock").
         check_not_locked(SessionPaths(task.session), "convert")
         tmp.mkdir(parents=True)
