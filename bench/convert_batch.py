@@ -5,8 +5,10 @@
 Records one 720p session of the demo game's textured frames as H.264 video with the real
 recorder (:func:`bench.convert.record_textured`; needs pygame), copies it to ``--sessions``
 session folders, and converts the library with ``nitrogen-capture convert --root LIB --recursive
---out lib.pt`` (256 px uint8) four times: ``--engine local`` and ``--engine ray``, each with
-``--jobs 1`` and ``--jobs 2``, each in a fresh process. frames/s is the library's frames over the
+--out lib.pt`` (256 px uint8): ``--engine local`` and ``--engine ray``, each with 1 worker
+(``--jobs 1 --workers 1``: one core) and 2 workers (``--jobs 2 --workers 2``: two processes of
+one decode thread), plus ``local --jobs 1 --workers 2`` (one process, two decode threads: the
+one-session default), each in a fresh process. frames/s is the library's frames over the
 command's wall time, start-up included (so Ray's start is in it), and over the converting time
 the command reports itself (``convert_fps``). The four outputs must be byte-identical
 (``identical``). On a shared 2-core machine compare the columns of one run, not runs.
@@ -29,20 +31,22 @@ from typing import Any
 
 from convert import record_textured  # bench/convert.py: the script's folder is on sys.path
 
-CONFIGS = (("local", 1), ("local", 2), ("ray", 1), ("ray", 2))
+# (engine, jobs, decode threads in all)
+CONFIGS = (("local", 1, 1), ("local", 2, 2), ("ray", 1, 1), ("ray", 2, 2), ("local", 1, 2))
 
 
-def run_one(lib: Path, out: Path, engine: str, jobs: int, frames: int) -> dict[str, Any]:
+def run_one(lib: Path, out: Path, config: tuple[str, int, int], frames: int) -> dict[str, Any]:
+    engine, jobs, workers = config
     cmd = [sys.executable, "-m", "nitrogen_capture", "convert", "--root", str(lib),
            "--recursive", "--out", str(out), "--engine", engine, "--jobs", str(jobs),
-           "--no-progress"]
+           "--workers", str(workers), "--no-progress"]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
     said = re.search(r"in ([\d.]+) s \(([\d.]+) frames/s\)", proc.stdout)
-    return {"engine": engine, "jobs": jobs, "wall_s": round(wall, 2),
+    return {"engine": engine, "jobs": jobs, "threads": workers, "wall_s": round(wall, 2),
             "frames_per_s": round(frames / wall, 1),
             "convert_s": float(said[1]) if said else None,
             "convert_fps": float(said[2]) if said else None,
@@ -67,9 +71,9 @@ def main() -> int:
             shutil.copytree(one, lib / f"session{k:02d}")
         total = frames * n
         runs = []
-        for engine, jobs in CONFIGS:
-            out = Path(tmp) / f"{engine}{jobs}" / "lib.pt"  # same name: comparable bytes
-            runs.append(run_one(lib, out, engine, jobs, total))
+        for config in CONFIGS:
+            out = Path(tmp) / "-".join(map(str, config)) / "lib.pt"  # same name: same bytes
+            runs.append(run_one(lib, out, config, total))
             shutil.rmtree(out.parent)
     result = {"sessions": n, "frames_per_session": frames, "total_frames": total,
               "size": [1280, 720], "img_size": 256, "cores": os.cpu_count(),
@@ -77,10 +81,11 @@ def main() -> int:
               "identical": len({r.pop("sha256") for r in runs}) == 1}
     json.dump(result, sys.stdout, indent=2)
     print()
-    print("| engine | jobs | wall s | frames/s (wall) | frames/s (converting) |",
+    print("| engine | jobs | threads | wall s | frames/s (wall) | frames/s (converting) |",
           file=sys.stderr)
     for r in runs:
-        print(f"| {r['engine']} | {r['jobs']} | {r['wall_s']} | {r['frames_per_s']} | "
+        print(f"| {r['engine']} | {r['jobs']} | {r['threads']} | {r['wall_s']} | "
+              f"{r['frames_per_s']} | "
               f"{r['convert_fps']} |", file=sys.stderr)
     return 0
 
