@@ -77,3 +77,13 @@ def test_a_killed_ray_worker_is_retried(library: Path, tmp_path: Path) -> None:
     ref = ConvertSettings(root=library, out=tmp_path / "ref" / "k.pt", img_size=16)
     run_batch(BatchSettings(ref, roots, recursive=True, jobs=1))
     assert pt_outputs(tmp_path / "k.pt") == pt_outputs(tmp_path / "ref" / "k.pt")
+
+
+def test_no_cluster_to_join_is_one_line(library: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    r = run_cli(capsys, "convert", "--root", str(library / "game_a"), "--recursive", "--out",
+                str(tmp_path / "a.pt"), "--engine", "ray", "--ray-address", "auto",
+                "--no-progress")
+    r.one_line_error(1, "cannot start or join the Ray cluster at auto")
