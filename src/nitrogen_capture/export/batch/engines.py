@@ -16,6 +16,8 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -34,6 +36,28 @@ MAX_RETRIES = 3
 TaskFn = Callable[[TaskJob], dict[str, Any]]
 OnResult = Callable[[dict[str, Any]], None]
 OnStart = Callable[[TaskJob], None]
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT held back in this thread meanwhile (delivered after; POSIX only).
+
+    A spawned process inherits the mask across exec, so a worker that is still importing when
+    Ctrl+C reaches the process group does not print a traceback: only the driver sees it.
+    """
+    if sys.platform == "win32":  # no signal masks; Ctrl+C reaches console processes anyway
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _ignore_sigint() -> None:
+    """Pool workers leave Ctrl+C to the driver, which stops them (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _died(job: TaskJob, why: str) -> dict[str, Any]:
@@ -57,7 +81,8 @@ def run_local(jobs: Sequence[TaskJob], workers: int, on_result: OnResult, *,
     ctx = multiprocessing.get_context("spawn")
     while todo:
         attempts += 1
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                 initializer=_ignore_sigint) as pool:
             running: dict[Future[dict[str, Any]], TaskJob] = {}
             queue = iter(todo)
             lost: list[TaskJob] = []
@@ -72,7 +97,8 @@ def run_local(jobs: Sequence[TaskJob], workers: int, on_result: OnResult, *,
                     if on_start is not None:
                         on_start(job)
                     try:
-                        running[pool.submit(task_fn, job)] = job
+                        with _sigint_blocked():  # a worker spawned here starts with it blocked
+                            running[pool.submit(task_fn, job)] = job
                     except BrokenProcessPool:
                         lost.append(job)
 
@@ -89,7 +115,11 @@ def run_local(jobs: Sequence[TaskJob], workers: int, on_result: OnResult, *,
                     submit()
                 # A worker died: the pool is unusable, every task still running is lost.
                 lost += [*running.values(), *queue]
-            except BaseException:
+            except BaseException:  # Ctrl+C (or an error in on_result): stop the workers now
+                # The workers ignore SIGINT (no traceback from each); end their tasks here. Their
+                # temporary folders are removed by the next run. (3.14 has terminate_workers.)
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
         todo = lost

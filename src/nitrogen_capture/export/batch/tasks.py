@@ -169,8 +169,9 @@ def run_task(job: TaskJob) -> dict[str, Any]:
         return {k: v for k, v in report.items() if k not in _PART_ONLY}
     except Skip as exc:
         return {**base, "state": "skipped", "reason": str(exc), "windows": 0, "frames": 0}
-    except (NitrogenCaptureError, OSError, ValueError, EOFError, KeyError, IndexError) as exc:
-        # A damaged session (SessionFormatError, a truncated array or frame...) fails alone.
+    except Exception as exc:
+        # A damaged session (SessionFormatError, a truncated array or frame, whatever a decoder
+        # raises on bad bytes) fails alone: the batch goes on (Ctrl+C is no Exception).
         log.debug("task %s failed", task.task_id, exc_info=True)
         reason = one_line(exc) if isinstance(exc, NitrogenCaptureError) else (
             f"{type(exc).__name__}: {one_line(exc)}")
