@@ -114,6 +114,18 @@ def test_dataset_tree_of_a_library(library: Path, tmp_path: Path,
     assert states(manifest(out / "manifest.json")) == {"s1": "done", "s2": "done", "s3": "done"}
 
 
+def test_sessions_file(library: Path, tmp_path: Path,
+                       capsys: pytest.CaptureFixture[str]) -> None:
+    listing = library / "todo.txt"
+    listing.write_text("# two of them\ngame_a/s2\n\n" + str(library / "game_b" / "s3") + "\n")
+    r = run_cli(capsys, "convert", "--sessions", str(listing), "--out", str(tmp_path / "l.pt"),
+                "--jobs", "1", "--img-size", "16", "--no-progress")
+    assert r.code == 0, r.err
+    doc = manifest(tmp_path / "l.manifest.json")
+    assert states(doc) == {"s2": "done", "s3": "done"} and doc["totals"]["windows"] == 60
+    listing.unlink()
+
+
 def test_bad_batch_flags_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_session(tmp_path / "lib" / "s", (5,))
     base = ["convert", "--out", str(tmp_path / "o.pt"), "--no-progress"]
