@@ -232,3 +232,22 @@ def test_a_killed_worker_process_is_retried(library: Path, tmp_path: Path) -> No
     assert pt_outputs(tmp_path / "k.pt") == pt_outputs(tmp_path / "r" / "k.pt")
     s2 = next(r for s, r in got.sessions.items() if s.endswith("s2"))
     assert next(iter(s2["tasks"].values()))["attempts"] == 2
+
+
+@pytest.mark.slow
+def test_two_sessions_with_one_name_get_two_video_ids(tmp_path: Path) -> None:
+    import json
+
+    for game in ("a", "b"):
+        make_session(tmp_path / game / "run", (30,), seed=len(game))
+    conv = ConvertSettings(root=tmp_path, out=tmp_path / "tree", format="nitrogen-dataset",
+                           video=False)
+    got = run_batch(BatchSettings(conv, (tmp_path / "a", tmp_path / "b"), recursive=True,
+                                  jobs=1))
+    assert got.count("done") == 2
+    vids = sorted(p.name for p in (tmp_path / "tree" / "actions" / "SHARD_0000").iterdir())
+    assert len(vids) == 2 and all(v.startswith("run-") for v in vids) and vids[0] != vids[1]
+    for v in vids:
+        meta = json.loads((tmp_path / "tree" / "actions" / "SHARD_0000" / v / f"{v}_chunk_0000"
+                           / "metadata.json").read_text())
+        assert meta["original_video"]["video_id"] == v

@@ -78,10 +78,12 @@ def merge_pt(settings: ConvertSettings, staging: Path, task_ids: Sequence[str]) 
                 f"{m} windows of {settings.obs_dtype} 3x{size}x{size} + {t}x{d}")
     sources: list[dict[str, Any]] = []
     where: list[tuple[int, dict[str, Any], int]] = []  # (source number, part, first window)
+    first = 0
     for p in parts:
         if not sources or sources[-1]["root"] != p["source"]["root"]:
             sources.append({**p["source"], "keymap": p["keymap"], "segments": p["segments"]})
-        where.append((len(sources) - 1, p, sum(q["windows"] for _, q, _ in where)))
+        where.append((len(sources) - 1, p, first))
+        first += p["windows"]
     for k, path in enumerate(files):
         a, b = k * per_shard, min(m, (k + 1) * per_shard)
         spans = [(src, p, max(a, lo) - lo, min(b, lo + p["windows"]) - lo)

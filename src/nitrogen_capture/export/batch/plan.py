@@ -19,8 +19,8 @@ from ...session.library import find_sessions
 from ...session.meta import SessionMeta
 from ...session.paths import META_NAME, SessionPaths
 
-__all__ = ["DEFAULT_TASK_FRAMES", "Planned", "Task", "collect_sessions", "plan_tasks",
-           "read_session_list"]
+__all__ = ["DEFAULT_TASK_FRAMES", "Planned", "Task", "collect_sessions", "path_hash",
+           "plan_tasks", "read_session_list", "task_id"]
 
 # Five minutes at 60 fps: a task decodes at most this many frames (~10-30 s of CPU on one
 # core at 720p), whatever the session's length.
@@ -96,11 +96,15 @@ def collect_sessions(roots: Sequence[Path], *, recursive: bool,
     return sorted(found)
 
 
+def path_hash(session: Path) -> str:
+    """A short stable hash of a session's path (12 hex digits)."""
+    return hashlib.sha256(str(session).encode("utf-8")).hexdigest()[:12]
+
+
 def task_id(session: Path, segment: int) -> str:
     """A stable name for a task: the session's folder name, a hash of its path, the segment."""
-    digest = hashlib.sha256(str(session).encode("utf-8")).hexdigest()[:12]
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in session.name)[:40]
-    return f"{safe}-{digest}-{segment:04d}"
+    return f"{safe}-{path_hash(session)}-{segment:04d}"
 
 
 def session_rows(session: Path) -> int:

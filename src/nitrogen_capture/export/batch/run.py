@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from .plan import (
     Planned,
     Task,
     collect_sessions,
+    path_hash,
     plan_tasks,
     read_session_list,
 )
@@ -123,14 +125,8 @@ def _output_exists(settings: ConvertSettings) -> bool:
 def _video_ids(sessions: tuple[Path, ...]) -> dict[Path, str]:
     """Each session's dataset name: its folder name, plus a path hash when two share it."""
     names = {s: _video_id(s.name) for s in sessions}
-    taken = [n for n in names.values()]
-    return {s: n if taken.count(n) == 1 else f"{n}-{_task_hash(s)}" for s, n in names.items()}
-
-
-def _task_hash(s: Path) -> str:
-    from .plan import task_id
-
-    return task_id(s, 0).rsplit("-", 2)[-2]
+    taken = Counter(names.values())
+    return {s: n if taken[n] == 1 else f"{n}-{path_hash(s)}" for s, n in names.items()}
 
 
 def _task_frames(t: Task, planned: Planned) -> int:
