@@ -88,6 +88,7 @@ demo-prune:
 bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/convert.py
+	$(PY) bench/convert_batch.py
 	SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1 $(PY) bench/record.py --readme bench/README.md
 
 clean:

@@ -37,6 +37,21 @@ def test_bench_convert_quick_is_identical(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_bench_convert_batch_quick_is_identical(tmp_path: Path) -> None:
+    """Local and Ray, 1 and 2 workers: five runs, every output the same bytes."""
+    for module in ("pygame", "av", "ray", "torch"):
+        pytest.importorskip(module)
+    proc = subprocess.run([sys.executable, str(BENCH / "convert_batch.py"), "--quick", "--keep",
+                           str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["identical"] is True and result["total_frames"] == 240
+    assert {(r["engine"], r["jobs"]) for r in result["runs"]} == {
+        ("local", 1), ("local", 2), ("ray", 1), ("ray", 2)}
+    assert all(r["frames_per_s"] > 0 and r["convert_fps"] > 0 for r in result["runs"])
+
+
+@pytest.mark.slow
 @pytest.mark.x11
 def test_bench_record_short_run_reports_every_field(tmp_path: Path) -> None:
     """Two seconds of 720p60 PNG, ours and the baseline: the JSON has every field, sanely;

@@ -24,6 +24,8 @@ from nitrogen_capture.config import FRAME_FORMATS, RecordConfig, TargetSpec
 from nitrogen_capture.cues import CUE_BACKENDS
 from nitrogen_capture.errors import ConfigError
 from nitrogen_capture.export import ACTION_SPACES
+from nitrogen_capture.export.batch import BatchSettings
+from nitrogen_capture.export.batch.engines import ENGINES
 from nitrogen_capture.export.settings import (
     EPISODE_PER,
     FORMATS,
@@ -82,8 +84,10 @@ def test_every_record_flag_defaults_to_its_field() -> None:
 
 
 def test_every_convert_flag_defaults_to_its_field() -> None:
-    flagged = check_defaults(sub("convert"), (ConvertSettings,), CONVERT_ONLY)
-    assert flagged == set(fields_of(ConvertSettings)) - CONVERT_UNFLAGGED
+    flagged = check_defaults(sub("convert"), (ConvertSettings, BatchSettings), CONVERT_ONLY)
+    # BatchSettings.convert is the ConvertSettings; its roots are --root (ConvertSettings.root).
+    assert flagged == (set(fields_of(ConvertSettings, BatchSettings)) - {"convert", "roots"}
+                       - CONVERT_UNFLAGGED)
 
 
 @pytest.mark.parametrize(("command", "table"), [
@@ -94,7 +98,7 @@ def test_every_convert_flag_defaults_to_its_field() -> None:
                 "source": SOURCES, "controller": CONTROLLERS, "cue": CUE_BACKENDS}),
     ("convert", {"action_space": ACTION_SPACES, "obs_dtype": OBS_DTYPES,
                  "input_source": INPUT_SOURCES, "format": FORMATS,
-                 "episode_per": EPISODE_PER}),
+                 "episode_per": EPISODE_PER, "engine": ENGINES}),
 ])
 def test_choices_are_the_constants(command: str, table: dict[str, tuple[str, ...]]) -> None:
     choices = {a.dest: a.choices for a in sub(command)._actions if a.choices is not None}
@@ -109,7 +113,7 @@ def test_original_flags_keep_their_original_defaults() -> None:
     assert (rec.skip_late, rec.start_immediately, rec.debug_list_windows) == (False,) * 3
     assert (rec.out, rec.process_name, rec.window_title, rec.region, rec.monitor) == (None,) * 5
     conv = cli.build_parser().parse_args(["convert", "--root", "r", "--out", "o.pt"])
-    # --root may be repeated (--format lerobot): the parsed value is the list of them.
+    # --root repeats (a batch, or --format lerobot's episodes): the parsed value is a list.
     assert (conv.root, conv.out) == ([Path("r")], Path("o.pt"))
     assert (conv.img_size, conv.seq_len, conv.mouse_scale, conv.mouse_clip) == (256, 16, 300, 1.0)
 

@@ -47,17 +47,23 @@ class _GivenInt(argparse.Action):
 def add_parser(sub: Any) -> None:
     """Register ``convert``."""
     from .cli import add_common, field_default, path_arg
+    from .export.batch import BatchSettings
+    from .export.batch.engines import ENGINES
 
     def conv(name: str) -> Any:
         return field_default(ConvertSettings, name)
+
+    def batch(name: str) -> Any:
+        return field_default(BatchSettings, name)
 
     p = sub.add_parser(
         "convert", help="export a session to a NitroGen .pt (or the NitroGen dataset tree, or "
                         "a LeRobot dataset)",
         description="Build NitroGen training windows from a recorded session: obs (M, 3, H, W) "
                     "RGB, actions (M, T, D) and meta, streamed to disk with bounded memory.")
-    p.add_argument("--root", required=True, type=path_arg, action="append",
-                   help="session directory (--format lerobot: repeat it for more sessions)")
+    p.add_argument("--root", action="append", type=path_arg,
+                   help="session directory; repeat it, or add --recursive, to convert many "
+                        "sessions into one output (--format lerobot: one episode each)")
     p.add_argument("--out", required=True, type=path_arg,
                    help="a *.pt file (with --shard-frames: the stem of the shards and the "
                         "index), or the output directory for --format nitrogen-dataset and "
@@ -129,22 +135,54 @@ def add_parser(sub: Any) -> None:
                    help="leave out stretches with no input for more than N s (menus, AFK), "
                         f"{MIN_IDLE_SECONDS:g}..{MAX_IDLE_SECONDS:g}; no window spans a cut; "
                         "the cut stretches are recorded in the export's meta (default: keep all)")
+    # Many sessions at once (docs/export.md, "Many sessions"): export/batch.
+    p.add_argument("--recursive", action="store_true", default=batch("recursive"),
+                   help="convert every session found under each --root")
+    p.add_argument("--sessions", dest="session_list", type=path_arg,
+                   default=batch("session_list"),
+                   help="a text file of session paths, one a line (with or without --root)")
+    p.add_argument("--engine", choices=ENGINES, default=batch("engine"),
+                   help="local: a process pool here (default); ray: Ray tasks")
+    p.add_argument("--jobs", type=int, default=batch("jobs"),
+                   help="sessions converted at once (processes, or Ray CPUs of a local Ray); "
+                        "--workers threads are shared out among them (%(default)s here)")
+    p.add_argument("--ray-address", default=batch("ray_address"),
+                   help="join this Ray cluster (auto: the one `ray start` made here) instead "
+                        "of starting a private local Ray")
+    p.add_argument("--task-frames", type=int, default=batch("task_frames"),
+                   help="pt: cut sessions into tasks of at most this many frames "
+                        "(%(default)s)")
+    p.add_argument("--keep-idle", action="store_true", default=batch("keep_idle"),
+                   help="convert sessions with no input at all too (skipped by default)")
     add_common(p)
     p.set_defaults(handler=run)
 
 
 def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
     """The settings of parsed ``convert`` flags (checked when built: a ConfigError)."""
+    roots = args.root or [args.session_list]  # a batch's root is unused: its sessions are listed
     return ConvertSettings(
-        root=args.root[0], out=args.out, img_size=args.img_size, seq_len=args.seq_len,
+        root=roots[0], out=args.out, img_size=args.img_size, seq_len=args.seq_len,
         mouse_scale=args.mouse_scale, mouse_clip=args.mouse_clip, action_space=args.action_space,
         action_shift=args.action_shift, action_hz=args.action_hz, obs_dtype=args.obs_dtype,
         shard_frames=args.shard_frames, keymap=args.keymap, input_source=args.input_source,
         format=args.format, overwrite=args.overwrite, workers=args.workers,
-        video=args.video, game=args.game, more_roots=tuple(args.root[1:]),
+        video=args.video, game=args.game, more_roots=_lerobot_more_roots(args),
         episode_per=args.episode_per, repo_id=args.repo_id, task=args.task, fps=args.fps,
         img_size_set=getattr(args, "img_size_set", False),
         drop_idle_seconds=args.drop_idle_seconds, latency_offset_ms=args.latency_offset_ms)
+
+
+def _lerobot_more_roots(args: argparse.Namespace) -> tuple[Path, ...]:
+    """The sessions after the first for ``--format lerobot``'s own writer (one episode each).
+
+    Several ``--root`` of another format (or with ``--recursive`` / ``--sessions`` / Ray) are a
+    batch (``cli_batch.is_batch``), which lists its sessions itself.
+    """
+    from .cli_batch import is_batch
+
+    roots = args.root or []
+    return tuple(roots[1:]) if args.format == "lerobot" and not is_batch(args) else ()
 
 
 def _size_line(estimate: int, out: Path) -> None:
@@ -155,12 +193,17 @@ def _size_line(estimate: int, out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run a conversion from parsed flags; errors propagate as package exceptions."""
-    from .errors import SessionError
+    from .cli_batch import is_batch, run_batch_cli
+    from .errors import ConfigError, SessionError
     from .export import convert, load_keymap
 
+    if not args.root and not args.session_list:
+        raise ConfigError("--root is required (or --sessions FILE)", setting="root")
     settings = settings_from_args(args)
     if settings.keymap is not None:
         load_keymap(settings.keymap)  # a bad --keymap file is a usage error, before any reading
+    if is_batch(args):
+        return run_batch_cli(args, settings)
     for root in (settings.root, *settings.more_roots):  # after the flags: usage errors first
         if not root.is_dir():
             raise SessionError(f"--root {root} is not a directory")

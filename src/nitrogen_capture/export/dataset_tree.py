@@ -160,8 +160,13 @@ def _segment_grids(src: ExportSource, step: int) -> Iterator[tuple[int, int, npt
 
 
 def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = None,
-                    free_bytes: FreeBytes = disk_free) -> ConvertResult:
-    """Write the NitroGen dataset chunk tree under ``settings.out`` (a directory)."""
+                    free_bytes: FreeBytes = disk_free,
+                    video_id: str | None = None) -> ConvertResult:
+    """Write the NitroGen dataset chunk tree under ``settings.out`` (a directory).
+
+    ``video_id``: the tree's name for the session (default: its folder name, made safe); a
+    batch conversion passes a unique one when two sessions share a folder name.
+    """
     # A session being recorded or merged is refused (docs/format.md, "Lock").
     check_not_locked(SessionPaths(settings.root), "convert")
     src = ExportSource(settings)
@@ -170,7 +175,7 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
     total = sum(len(g) for _, _, g in plan)
     if total == 0:
         raise ExportError(f"session {settings.root} has no frames to export")
-    vid = _video_id(settings.root.name)
+    vid = video_id or _video_id(settings.root.name)
     base = settings.out / "actions" / "SHARD_0000" / vid
     if base.exists() and any(base.iterdir()) and not settings.overwrite:
         raise ExportError(f"{base} already holds chunks: pass --overwrite or choose another --out")

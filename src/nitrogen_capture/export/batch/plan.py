@@ -1,0 +1,142 @@
+"""What a batch conversion will do: the sessions it found and the tasks it cuts them into.
+
+A task is one session, or one bounded stretch of a long one (``--task-frames`` rows of
+observation frames), so no task holds more than a bounded amount of work or memory, and a retried
+or resumed task redoes little. Task ids are stable (a hash of the session's resolved path plus
+the segment number), so a rerun finds the parts an earlier run finished
+(docs/export.md, "Many sessions").
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import ConfigError, NitrogenCaptureError
+from ...session.library import find_sessions
+from ...session.meta import SessionMeta
+from ...session.paths import META_NAME, SessionPaths
+
+__all__ = ["DEFAULT_TASK_FRAMES", "Planned", "Task", "collect_sessions", "path_hash",
+           "plan_tasks", "read_session_list", "task_id"]
+
+# Five minutes at 60 fps: a task decodes at most this many frames (~10-30 s of CPU on one
+# core at 720p), whatever the session's length.
+DEFAULT_TASK_FRAMES = 18_000
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: rows ``[first_row, last_row)`` of one session.
+
+    ``last_row`` None: to the end. ``segment``/``segments`` number it within its session.
+    """
+
+    task_id: str
+    session: Path
+    segment: int
+    segments: int
+    first_row: int
+    last_row: int | None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The tasks of every readable session, and the sessions refused while planning."""
+
+    sessions: tuple[Path, ...]
+    tasks: tuple[Task, ...]
+    failed: dict[Path, str]
+    frames: dict[Path, int]
+
+
+def read_session_list(path: Path) -> list[Path]:
+    """Session paths listed in a text file, one a line (``#`` comments, blank lines skipped).
+
+    Relative paths are relative to the file's folder.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--sessions {path}: cannot read it ({exc})",
+                          setting="sessions") from None
+    out = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            p = Path(line)
+            out.append(p if p.is_absolute() else path.parent / p)
+    return out
+
+
+def collect_sessions(roots: Sequence[Path], *, recursive: bool,
+                     listed: Iterable[Path] = ()) -> list[Path]:
+    """Every session to convert: each root (its sessions with ``recursive``) and each listed one.
+
+    Resolved, without duplicates, in sorted order (the order of the output).
+    """
+    found: set[Path] = set()
+    for root in roots:
+        if not root.is_dir():
+            raise ConfigError(f"--root {root} is not a directory", setting="root")
+        if recursive:
+            hits = list(find_sessions(root))
+            if not hits:
+                raise ConfigError(f"--root {root}: no session (a folder with {META_NAME}) under "
+                                  "it", setting="root")
+            found.update(p.resolve() for p in hits)
+        else:
+            found.add(root.resolve())
+    for p in listed:
+        if not p.is_dir():
+            raise ConfigError(f"--sessions: {p} is not a directory", setting="sessions")
+        found.add(p.resolve())
+    return sorted(found)
+
+
+def path_hash(session: Path) -> str:
+    """A short stable hash of a session's path (12 hex digits)."""
+    return hashlib.sha256(str(session).encode("utf-8")).hexdigest()[:12]
+
+
+def task_id(session: Path, segment: int) -> str:
+    """A stable name for a task: the session's folder name, a hash of its path, the segment."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in session.name)[:40]
+    return f"{safe}-{path_hash(session)}-{segment:04d}"
+
+
+def session_rows(session: Path) -> int:
+    """Rows the session's merged arrays will have (from ``meta.json`` alone)."""
+    meta = SessionMeta.load(SessionPaths(session).meta)
+    return sum(c.num_frames for c in meta.included_chunks())
+
+
+def plan_tasks(sessions: Sequence[Path], *, task_frames: int, split: bool) -> Planned:
+    """Cut each session into tasks of at most ``task_frames`` rows (one task when not ``split``).
+
+    A session whose ``meta.json`` cannot be read is not planned: it is in ``failed`` with the
+    reason, and the others go on.
+    """
+    tasks: list[Task] = []
+    failed: dict[Path, str] = {}
+    frames: dict[Path, int] = {}
+    for s in sessions:
+        try:
+            rows = session_rows(s)
+        except NitrogenCaptureError as exc:
+            failed[s] = one_line(exc)
+            continue
+        frames[s] = rows
+        n = max(1, -(-rows // task_frames)) if split else 1
+        for k in range(n):
+            last = (k + 1) * task_frames if k < n - 1 else None
+            tasks.append(Task(task_id(s, k), s, k, n, k * task_frames if n > 1 else 0, last))
+    return Planned(tuple(sessions), tuple(tasks), failed, frames)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one short line (the summary's reason column)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -1,0 +1,187 @@
+"""The per-task function both engines run: one session (or one stretch of it) -> one part.
+
+:func:`run_task` is pure in the sense that matters here: its output depends only on the task
+and the settings (never on the engine, the worker or the attempt), and it writes only inside its
+own staging folder, ``<staging>/<task id>``, built under a temporary name and renamed when
+complete. A task killed halfway leaves a temporary folder that the next run removes; a task that
+ran twice (Ray retried it after its worker died) leaves the same part. A damaged session is not
+an exception for the caller: the report says ``failed`` with the reason, an idle or too-short
+session ``skipped``.
+
+Formats plug in through :data:`FORMATS`: a part writer here and a merger in :mod:`.aggregate`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import ExportError, NitrogenCaptureError
+from ...session.lock import check_not_locked
+from ...session.paths import SessionPaths
+from ..settings import ConvertSettings
+from ..source import ExportSource
+from .plan import Task, one_line
+
+__all__ = ["FORMATS", "PART_META", "Skip", "TaskJob", "run_task"]
+
+log = logging.getLogger(__name__)
+PART_META = "part.json"
+
+
+class Skip(Exception):
+    """The session holds nothing to convert (idle, too short): skipped with this reason."""
+
+
+@dataclass(frozen=True)
+class TaskJob:
+    """Everything a worker needs for one task (picklable: it crosses process/Ray boundaries)."""
+
+    task: Task
+    settings: ConvertSettings  # root/out are replaced per task; workers = decode threads
+    staging: Path
+    video_id: str
+    keep_idle: bool = False
+
+
+def _idle_check(src: ExportSource, keep_idle: bool) -> None:
+    if keep_idle:
+        return
+    rows = src.frame_rows()
+    if len(rows) and not np.any(rows):
+        raise Skip(f"idle: no input in {len(rows)} frames")
+
+
+def _write_npy(path: Path, dtype: str, shape: tuple[int, ...],
+               blocks: Callable[[], Any]) -> None:
+    """Stream an ``.npy`` file: the header, then the bytes of each block ``blocks()`` yields."""
+    with path.open("wb") as f:
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape})
+        for block in blocks():
+            f.write(np.ascontiguousarray(block, dtype=dtype).data)
+
+
+def pt_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[str, Any]:
+    """Windows of the task's rows as ``obs.npy`` + ``actions.npy`` + their per-window meta."""
+    from ..nitrogen import _source, iter_window_actions, obs_transform
+    from ..windows import plan_windows
+
+    task = job.task
+    src = ExportSource(settings)
+    _idle_check(src, job.keep_idle)
+    plan = plan_windows(src.timestamps, src.segments(), seq_len=settings.seq_len,
+                        shift=settings.action_shift, action_hz=settings.action_hz)
+    if len(plan) == 0:
+        raise Skip(f"too short: {len(src.timestamps)} frames hold no window of "
+                   f"{settings.seq_len} steps (shift {settings.action_shift}) in one segment")
+    keep = plan.starts >= task.first_row
+    if task.last_row is not None:
+        keep &= plan.starts < task.last_row
+    sub = dataclasses.replace(plan, starts=plan.starts[keep])
+    n, size, d = len(sub), settings.img_size, len(src.action_names)
+    frames = src.iter_frames(sub.starts.tolist(), obs_transform(size, settings.obs_dtype))
+    _write_npy(folder / "obs.npy", settings.obs_dtype, (n, 3, size, size),
+               lambda: (next(frames) for _ in range(n)))
+    actions = iter_window_actions(src, sub)
+    _write_npy(folder / "actions.npy", "float32", (n, settings.seq_len, d),
+               lambda: (next(actions) for _ in range(n)))
+    rows = sub.starts
+    fi = np.asarray(src.arrays["frame_indices"], dtype=np.int64)
+    return {"windows": n, "frames": n, "action_names": list(src.action_names),
+            "keymap": None if src.use_pad else src.keymap.to_dict(),
+            "source": _source(src), "segments": [list(x) for x in plan.segments],
+            "rows": {"row": rows.tolist(), "frame_index": fi[rows].tolist(),
+                     "t_ns": src.timestamps[rows].tolist(),
+                     "chunk": src.row_chunk[rows].tolist(),
+                     "chunk_row": src.chunk_row[rows].tolist()}}
+
+
+def dataset_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[str, Any]:
+    """The session's chunk folders of the NitroGen dataset tree, under ``folder``."""
+    from ..dataset_tree import DATASET_HZ, MIN_CHUNK_ROWS, convert_dataset
+    from ..resample import step_ns
+
+    src = ExportSource(settings)
+    _idle_check(src, job.keep_idle)
+    step, ts = step_ns(DATASET_HZ), src.timestamps
+    longest = max(((int(ts[b - 1]) - int(ts[a])) // step + 1 for a, b in src.segments()),
+                  default=0)
+    if longest < MIN_CHUNK_ROWS:
+        raise Skip(f"too short: its longest segment gives {longest} rows at 60 Hz, a chunk "
+                   f"needs {MIN_CHUNK_ROWS}")
+    result = convert_dataset(settings, video_id=job.video_id)
+    return {"windows": result.windows, "frames": result.frames, "video_id": job.video_id}
+
+
+# format -> part writer. A format plugs into batch conversion with a part writer here and a
+# merger in aggregate.MERGERS.
+# LeRobot hook: "lerobot": the per-session writer of export/lerobot (episodes of one session
+# into ``folder``), wired when that exporter lands; aggregate.MERGERS gets its merger.
+FORMATS: dict[str, Callable[[TaskJob, ConvertSettings, Path], dict[str, Any]]] = {
+    "pt": pt_part,
+    "nitrogen-dataset": dataset_part,
+}
+# Formats whose sessions may be cut into several tasks (the dataset tree's chunk numbering runs
+# over a whole session, so one task per session; its chunks stream, memory stays bounded).
+SPLITTABLE = frozenset({"pt"})
+# Keys of a part's report kept in its part.json only (the manifest stays small).
+_PART_ONLY = frozenset({"rows", "source", "keymap", "segments"})
+
+
+def run_task(job: TaskJob) -> dict[str, Any]:
+    """Convert one task into ``<staging>/<task id>``; the report as plain data.
+
+    The report: ``task_id``, ``session``, ``state`` (done, skipped, failed), ``reason``,
+    ``windows``, ``frames``, ``seconds``, plus what the format's part writer returned.
+    """
+    task, t0 = job.task, time.perf_counter()
+    final = job.staging / task.task_id
+    tmp = job.staging / f".tmp-{task.task_id}-{os.getpid()}"
+    base = {"task_id": task.task_id, "session": str(task.session), "segment": task.segment}
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        # The per-task settings: this session, written into the task's folder (a .pt format's
+        # settings must name a .pt; the part writer writes its own files there).
+        out = tmp / "part.pt" if job.settings.format == "pt" else tmp
+        settings = dataclasses.replace(job.settings, root=task.session, out=out,
+                                       overwrite=False)
+        # A session being recorded or merged is refused (docs/format.md, "Lock").
+        check_not_locked(SessionPaths(task.session), "convert")
+        tmp.mkdir(parents=True)
+        info = FORMATS[settings.format](job, settings, tmp)
+        report = {**base, "state": "done", "reason": None, **info,
+                  "seconds": round(time.perf_counter() - t0, 3)}
+        (tmp / PART_META).write_text(json.dumps(report), encoding="utf-8")
+        if final.exists():  # an earlier attempt finished but its report was lost: same bytes
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        return {k: v for k, v in report.items() if k not in _PART_ONLY}
+    except Skip as exc:
+        return {**base, "state": "skipped", "reason": str(exc), "windows": 0, "frames": 0}
+    except Exception as exc:
+        # A damaged session (SessionFormatError, a truncated array or frame, whatever a decoder
+        # raises on bad bytes) fails alone: the batch goes on (Ctrl+C is no Exception).
+        log.debug("task %s failed", task.task_id, exc_info=True)
+        reason = one_line(exc) if isinstance(exc, NitrogenCaptureError) else (
+            f"{type(exc).__name__}: {one_line(exc)}")
+        return {**base, "state": "failed", "reason": reason, "windows": 0, "frames": 0}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_format(fmt: str) -> None:
+    """Refuse a format that has no batch writer yet (one line)."""
+    if fmt not in FORMATS:
+        raise ExportError(f"--format {fmt} cannot convert many sessions yet (batch formats: "
+                          f"{', '.join(FORMATS)})")
