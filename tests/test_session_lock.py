@@ -170,13 +170,13 @@ def test_the_recorder_holds_the_lock_and_removes_it(tmp_path: Path) -> None:
     out = tmp_path / "s"
     rec = synthetic_recorder(out, max_frames=10)
     seen: list[LockStatus | None] = []
-    grab = rec.source.grab
+    grab = rec.source.grab_raw  # what the recorder's capture loop calls
 
     def grab_and_look() -> Any:
         seen.append(lock_status(rec.paths))
         return grab()
 
-    rec.source.grab = grab_and_look  # type: ignore[method-assign]
+    rec.source.grab_raw = grab_and_look  # type: ignore[method-assign]
     assert rec.run().frames == 10
     status = seen[0]
     assert status is not None and status.state == "live" and status.holder is not None
@@ -188,7 +188,7 @@ def test_the_recorder_holds_the_lock_and_removes_it(tmp_path: Path) -> None:
 def test_a_failed_recording_removes_the_lock(tmp_path: Path) -> None:
     out = tmp_path / "s"
     rec = synthetic_recorder(out, max_frames=100)
-    grab, calls = rec.source.grab, []
+    grab, calls = rec.source.grab_raw, []  # what the recorder's capture loop calls
 
     def failing_grab() -> Any:
         calls.append(1)
@@ -196,7 +196,7 @@ def test_a_failed_recording_removes_the_lock(tmp_path: Path) -> None:
             raise CaptureError("the capture backend died")
         return grab()
 
-    rec.source.grab = failing_grab  # type: ignore[method-assign]
+    rec.source.grab_raw = failing_grab  # type: ignore[method-assign]
     with pytest.raises(CaptureError, match="backend died"):
         rec.run()
     assert not rec.paths.lock.exists()
