@@ -220,21 +220,34 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
         result.files.append(path)
         result.bytes += path.stat().st_size
     if index is not None:
-        entries = [{"file": p.name, "first_window": k * per_shard,
-                    "num_windows": min(m, (k + 1) * per_shard) - k * per_shard}
-                   for k, p in enumerate(files)]
-        doc = {"format": INDEX_FORMAT, "format_version": 1, "total_windows": m,
-               "obs_shape": [3, size, size], "obs_dtype": settings.obs_dtype,
-               "seq_len": settings.seq_len, "action_names": list(src.action_names),
-               "params": settings.params(), "source": _source(src), "shards": entries}
-        tmp = index.with_name(index.name + ".partial")
-        try:
-            tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
-            os.replace(tmp, index)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_shard_index(index, files, per_shard, m, settings, size=size,
+                          seq_len=settings.seq_len, action_names=list(src.action_names),
+                          provenance={"source": _source(src)})
     return result
+
+
+def write_shard_index(index: Path, files: list[Path], per_shard: int, total: int,
+                      settings: ConvertSettings, *, size: int, seq_len: int,
+                      action_names: list[str], provenance: dict[str, Any]) -> None:
+    """The ``<stem>.index.json`` of ``--shard-frames`` shards, written atomically.
+
+    ``provenance`` is ``{"source": ...}`` for one session, ``{"sources": [...]}`` for a batch
+    (docs/export.md, "Many sessions").
+    """
+    entries = [{"file": p.name, "first_window": k * per_shard,
+                "num_windows": min(total, (k + 1) * per_shard) - k * per_shard}
+               for k, p in enumerate(files)]
+    doc = {"format": INDEX_FORMAT, "format_version": 1, "total_windows": total,
+           "obs_shape": [3, size, size], "obs_dtype": settings.obs_dtype,
+           "seq_len": seq_len, "action_names": action_names, "params": settings.params(),
+           **provenance, "shards": entries}
+    tmp = index.with_name(index.name + ".partial")
+    try:
+        tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        os.replace(tmp, index)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _source(src: ExportSource) -> dict[str, Any]:

@@ -22,7 +22,13 @@ import numpy as np
 
 from ... import __version__
 from ...errors import ExportError
-from ..nitrogen import INDEX_FORMAT, PT_FORMAT, check_space, pt_size_estimate, shard_paths
+from ..nitrogen import (
+    PT_FORMAT,
+    check_space,
+    pt_size_estimate,
+    shard_paths,
+    write_shard_index,
+)
 from ..ptfile import PtWriter, TensorSpec
 from ..settings import ConvertSettings
 from .tasks import PART_META
@@ -106,16 +112,8 @@ def merge_pt(settings: ConvertSettings, staging: Path, task_ids: Sequence[str]) 
             raise
         merged.outputs.append(path)
     if index is not None:
-        entries = [{"file": p.name, "first_window": k * per_shard,
-                    "num_windows": min(m, (k + 1) * per_shard) - k * per_shard}
-                   for k, p in enumerate(files)]
-        doc = {"format": INDEX_FORMAT, "format_version": 1, "total_windows": m,
-               "obs_shape": [3, size, size], "obs_dtype": settings.obs_dtype,
-               "seq_len": t, "action_names": names, "params": settings.params(),
-               "sources": sources, "shards": entries}
-        tmp = index.with_name(index.name + ".partial")
-        tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
-        os.replace(tmp, index)
+        write_shard_index(index, files, per_shard, m, settings, size=size, seq_len=t,
+                          action_names=names, provenance={"sources": sources})
         merged.outputs.append(index)
     merged.windows = merged.frames = m
     return merged
