@@ -90,8 +90,9 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     else:
         where = result.outputs[-1] if len(result.outputs) == 1 or settings.format == "pt" \
             else settings.out
+        unit = {"pt": "windows", "lerobot": "episodes"}.get(settings.format, "chunks")
         print(f"converted {done} of {total} sessions ({skipped} skipped, {failed} failed) on "
-              f"{engine}: {result.windows} {'windows' if settings.format == 'pt' else 'chunks'}"
+              f"{engine}: {result.windows} {unit}"
               f" to {where} in {result.seconds:.1f} s "
               f"({_rate(result.frames_this_run, result.seconds):.1f} frames/s)")
     print(f"manifest: {result.manifest}")
