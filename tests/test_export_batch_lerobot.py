@@ -8,6 +8,8 @@ the same for any ``--jobs`` and on Ray; a rerun has nothing to do.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +21,9 @@ import pytest
 
 from batch_library import make_broken, make_library, tree_digest
 from cli_run import run_cli
+from nitrogen_capture.export import ConvertSettings
+from nitrogen_capture.export.batch import BatchSettings, run_batch
+from nitrogen_capture.export.batch.tasks import TaskJob, run_task
 from test_export_lerobot import KEY, decode, table
 
 pytestmark = pytest.mark.slow
@@ -123,6 +128,28 @@ def test_rate_and_size_are_fixed_for_every_part(library: Path, tmp_path: Path,
     run_cli(capsys, "convert", "--format", "lerobot", "--sessions", str(lst), "--out",
             str(out), "--no-progress", "--action-hz", "15", "--img-size", "8").one_line_error(
         1, "other settings", "fps 10 -> 15")
+
+
+def other_rate(job: TaskJob, *, session: str) -> dict[str, Any]:
+    """``run_task``, but the part of ``session`` is written at 15 fps (a mismatched part)."""
+    if Path(job.task.session).name == session:
+        job = dataclasses.replace(job, settings=dataclasses.replace(job.settings, fps=15))
+    return run_task(job)
+
+
+def test_a_part_of_another_rate_fails_alone(library: Path, tmp_path: Path) -> None:
+    conv = ConvertSettings(root=library, out=tmp_path / "ds", format="lerobot")
+    got = run_batch(BatchSettings(conv, (library,), recursive=True, jobs=1),
+                    task_fn=functools.partial(other_rate, session="s2"))
+    by_name = {Path(s).name: r for s, r in got.sessions.items()}
+    assert by_name["s2"]["state"] == "failed", by_name["s2"]
+    assert by_name["s2"]["reason"] == "its LeRobot part is 15 fps, the dataset 30 fps"
+    assert [by_name[s]["state"] for s in ("s1", "s3", "broken")] == ["done", "done", "failed"]
+    info = json.loads((tmp_path / "ds/meta/info.json").read_text())
+    rows = table(tmp_path / "ds/data")
+    assert info["total_episodes"] == got.windows == 2 and info["fps"] == 30
+    assert rows.column("index").to_pylist() == list(range(info["total_frames"]))
+    assert sorted(set(rows.column("episode_index").to_pylist())) == [0, 1]
 
 
 def test_ray_writes_the_same_dataset_as_local(library: Path, tmp_path: Path,
