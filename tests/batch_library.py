@@ -29,14 +29,20 @@ def make_library(top: Path, *, damaged: bool = True, extra: dict[str, tuple[int,
     for k, (name, sizes) in enumerate({**GOOD, **(extra or {})}.items()):
         make_session(top / name, sizes, seed=k + 1)
     if damaged:
-        make_session(top / "broken", (20, 20), seed=7)
-        (top / "broken" / "frames" / "chunk_002" / "000004.png").write_bytes(b"not a png")
+        make_broken(top / "broken")
         make_session(top / "short", (3,), seed=8)
         idle = make_session(top / "idle", (25,), seed=9)
         for c in idle.paths.root.glob("*_chunk_*.npy"):
             if c.name.startswith(("actions_", "mouse_deltas_")):
                 np.save(c, np.zeros_like(np.load(c)))
     return top
+
+
+def make_broken(root: Path) -> Path:
+    """A session with a chunk PNG replaced by junk: its conversion fails on that frame."""
+    make_session(root, (20, 20), seed=7)
+    (root / "frames" / "chunk_002" / "000004.png").write_bytes(b"not a png")
+    return root
 
 
 def tree_digest(root: Path, *, skip: tuple[str, ...] = ("manifest.json",)) -> dict[str, str]:

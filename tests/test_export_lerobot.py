@@ -222,13 +222,15 @@ def test_refusals_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str
         1, "cannot append", "shape")
     run_cli(capsys, *base, "--out", str(out), "--action-space", "raw").one_line_error(
         1, "cannot append", "action")
+    # A batch (--recursive, --sessions, Ray) writes a new dataset: it does not append to one
+    # made without a batch manifest (docs/export.md, "Many sessions"), nor mix two rates.
+    run_cli(capsys, *base, "--recursive", "--out", str(out)).one_line_error(
+        1, "already exists and has no batch manifest", "--overwrite")
+    run_cli(capsys, *base, "--recursive", "--out", str(tmp_path / "x"), "--fps", "30",
+            "--action-hz", "60").one_line_error(2, "--fps 30 and --action-hz 60 differ")
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # untouched
     run_cli(capsys, "convert", "--format", "lerobot", "--root", str(tmp_path / "nope"),
             "--out", str(tmp_path / "x")).one_line_error(1, "nope")
-    # Several --root are this format's episodes; a batch of lerobot (--recursive, --sessions,
-    # Ray) has no part writer yet and says so (docs/export.md, "Many sessions").
-    run_cli(capsys, *base, "--recursive", "--out", str(tmp_path / "x")).one_line_error(
-        1, "cannot convert many sessions yet")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "keep.txt").write_text("mine")
     run_cli(capsys, *base, "--out", str(tmp_path / "other")).one_line_error(

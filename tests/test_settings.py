@@ -44,8 +44,9 @@ CONVERT_ONLY = COMMON | {"no_progress"}
 # Fields a flag cannot fill directly: `target` is built from its own flags, `layout` is read from
 # the --layout file (dest layout_file), `latency` from the --latency-profile file.
 RECORD_UNFLAGGED = {"target", "layout", "latency"}
-# `more_roots` is filled by --root given again, `img_size_set` by --img-size being given.
-CONVERT_UNFLAGGED = {"more_roots", "img_size_set"}
+# `more_roots` is filled by --root given again, `img_size_set` by --img-size being given,
+# `frame_size` by a lerobot batch (the size it fixes for every part).
+CONVERT_UNFLAGGED = {"more_roots", "img_size_set", "frame_size"}
 
 
 def sub(command: str) -> argparse.ArgumentParser:

@@ -38,17 +38,17 @@ def _rate(frames: int, seconds: float) -> float:
     return frames / max(seconds, 1e-9)
 
 
-def summary_lines(result: Any, roots: list[Path]) -> list[str]:
-    """The table of every session (state, windows, reason) for the end of a run."""
+def summary_lines(result: Any, roots: list[Path], unit: str = "windows") -> list[str]:
+    """The table of every session (state, windows or episodes, reason) for the end of a run."""
     rows = []
     for session, rec in sorted(result.sessions.items()):
         windows = sum(int(t.get("windows") or 0) for t in rec["tasks"].values()
                       if t.get("state") == "done")
         rows.append((_shown(session, roots), rec["state"],
                      str(windows) if rec["state"] == "done" else "-", rec.get("reason") or ""))
-    width = max([len("session"), *(len(r[0]) for r in rows)])
-    out = [f"{'session':<{width}}  {'state':<7}  {'windows':>7}  reason"]
-    out += [f"{a:<{width}}  {b:<7}  {c:>7}  {d}".rstrip() for a, b, c, d in rows]
+    width, n = max([len("session"), *(len(r[0]) for r in rows)]), max(7, len(unit))
+    out = [f"{'session':<{width}}  {'state':<7}  {unit:>{n}}  reason"]
+    out += [f"{a:<{width}}  {b:<7}  {c:>{n}}  {d}".rstrip() for a, b, c, d in rows]
     return out
 
 
@@ -77,7 +77,8 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
                                 f"{rate:.1f} frames/s, ETA {eta}")
 
             result = run_batch(bs, progress=progress)
-    for line in summary_lines(result, roots):
+    unit = {"pt": "windows", "lerobot": "episodes"}.get(settings.format, "chunks")
+    for line in summary_lines(result, roots, "episodes" if unit == "episodes" else "windows"):
         print(line)
     failed, skipped, done = result.count("failed"), result.count("skipped"), result.count("done")
     total = len(result.sessions)
@@ -91,7 +92,7 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
         where = result.outputs[-1] if len(result.outputs) == 1 or settings.format == "pt" \
             else settings.out
         print(f"converted {done} of {total} sessions ({skipped} skipped, {failed} failed) on "
-              f"{engine}: {result.windows} {'windows' if settings.format == 'pt' else 'chunks'}"
+              f"{engine}: {result.windows} {unit}"
               f" to {where} in {result.seconds:.1f} s "
               f"({_rate(result.frames_this_run, result.seconds):.1f} frames/s)")
     print(f"manifest: {result.manifest}")

@@ -87,6 +87,9 @@ class ConvertSettings:
     fps: int | None = None
     img_size_set: bool = False
     latency_offset_ms: float | None = None
+    # --format lerobot in a batch: the dataset's frame size (w, h), fixed once for every part
+    # (export/batch/lerobot.py; None: frame_size() decides).
+    frame_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         for name in ("root", "out"):

@@ -3,7 +3,8 @@
 Parts are taken in the order of (session path, segment): the order of the sessions sorted, not
 the order the workers finished in. ``pt``: every window of every part streamed into
 ``--out`` (or ``--shard-frames`` shards + one index), the meta naming each window's source
-session; ``nitrogen-dataset``: each session's chunk folders moved into one tree. A session whose
+session; ``nitrogen-dataset``: each session's chunk folders moved into one tree; ``lerobot``:
+each session's episodes joined into one dataset (:mod:`.lerobot_merge`). A session whose
 part cannot be merged (e.g. another action layout than the first session's, with
 ``--action-space raw``) is reported failed, and the others are merged.
 """
@@ -33,7 +34,7 @@ from ..ptfile import PtWriter, TensorSpec
 from ..settings import ConvertSettings
 from .tasks import PART_META
 
-__all__ = ["MERGERS", "Merged", "merge_dataset", "merge_pt"]
+__all__ = ["MERGERS", "Merged", "merge_dataset", "merge_lerobot", "merge_pt", "parts_of"]
 
 _BLOCK = 64  # windows copied at a time: a few MB, whatever the part's size
 
@@ -48,7 +49,8 @@ class Merged:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def _parts(staging: Path, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+def parts_of(staging: Path, task_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The reports (part.json) of the parts ``task_ids``, each with its folder as ``dir``."""
     out = []
     for tid in task_ids:
         doc = json.loads((staging / tid / PART_META).read_text(encoding="utf-8"))
@@ -65,7 +67,7 @@ def _copy(f: Any, path: Path, lo: int, hi: int) -> None:
 
 def merge_pt(settings: ConvertSettings, staging: Path, task_ids: Sequence[str]) -> Merged:
     """Stream the windows of the parts ``task_ids`` (in that order) into the ``.pt`` output."""
-    parts, merged = _parts(staging, task_ids), Merged()
+    parts, merged = parts_of(staging, task_ids), Merged()
     names = next((p["action_names"] for p in parts if p["windows"]), None)
     for p in parts:
         if p["action_names"] != names:
@@ -154,7 +156,7 @@ def merge_dataset(settings: ConvertSettings, staging: Path, task_ids: Sequence[s
     merged = Merged()
     shard = settings.out / "actions" / "SHARD_0000"
     shard.mkdir(parents=True, exist_ok=True)
-    for p in _parts(staging, task_ids):
+    for p in parts_of(staging, task_ids):
         vid = p["video_id"]
         src, dst = p["dir"] / "actions" / "SHARD_0000" / vid, shard / vid
         if src.is_dir():
@@ -172,9 +174,16 @@ def merge_dataset(settings: ConvertSettings, staging: Path, task_ids: Sequence[s
     return merged
 
 
-# format -> merger (see tasks.FORMATS). LeRobot hook: "lerobot": the merger that appends each
-# session's episodes to one LeRobot dataset, wired when export/lerobot lands.
+def merge_lerobot(settings: ConvertSettings, staging: Path, task_ids: Sequence[str]) -> Merged:
+    """Join the parts' LeRobot datasets into one at ``--out`` (see :mod:`.lerobot_merge`)."""
+    from .lerobot_merge import merge_lerobot as merge
+
+    return merge(settings, staging, task_ids)
+
+
+# format -> merger (see tasks.FORMATS).
 MERGERS: dict[str, Callable[[ConvertSettings, Path, Sequence[str]], Merged]] = {
     "pt": merge_pt,
     "nitrogen-dataset": merge_dataset,
+    "lerobot": merge_lerobot,
 }

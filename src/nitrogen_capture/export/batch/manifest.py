@@ -33,8 +33,13 @@ def _settings_doc(settings: ConvertSettings, task_frames: int) -> dict[str, Any]
     keymap = None
     if settings.keymap is not None:
         keymap = hashlib.sha256(settings.keymap.read_bytes()).hexdigest()
-    return {**settings.params(), "keymap_sha256": keymap, "video": settings.video,
-            "game": settings.game, "task_frames": task_frames}
+    doc = {**settings.params(), "keymap_sha256": keymap, "video": settings.video,
+           "game": settings.game, "task_frames": task_frames}
+    if settings.format == "lerobot":  # the dataset's rate, size and episodes
+        size = settings.frame_size
+        doc.update(fps=settings.fps, frame_size=list(size) if size else None,
+                   episode_per=settings.episode_per, task=settings.task)
+    return doc
 
 
 def fingerprint_of(doc: dict[str, Any]) -> str:

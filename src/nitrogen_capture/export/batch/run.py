@@ -119,6 +119,9 @@ def _output_exists(settings: ConvertSettings) -> bool:
     out = settings.out
     if settings.format == "pt":
         return out.exists() or out.with_name(f"{out.stem}.index.json").exists()
+    if settings.format == "lerobot":
+        return out.is_dir() and any(p.name not in (".parts", "manifest.json")
+                                    for p in out.iterdir())
     return (out / "actions").is_dir() and any((out / "actions").iterdir())
 
 
@@ -151,6 +154,10 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     elif not manifest_path.exists() and _output_exists(cs):
         raise ExportError(f"{cs.out} already exists and has no batch manifest: pass --overwrite "
                           "or choose another --out")
+    if cs.format == "lerobot":  # one rate and frame size for every part (batch/lerobot.py)
+        from .lerobot import fix_settings
+
+        cs = fix_settings(cs, sessions)
     manifest = Manifest.open(manifest_path, cs, bs.task_frames, overwrite=cs.overwrite)
     if manifest.doc.get("complete"):
         if set(manifest.sessions) == {str(s) for s in sessions}:
@@ -201,12 +208,11 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
                 task_fn=task_fn, cpus_per_task=bs.threads)
     else:
         run_local(jobs, bs.jobs, on_result, on_start=on_start, task_fn=task_fn)
-    return _merge(bs, manifest, planned, staging, run_frames[0], t0)
+    return _merge(cs, manifest, planned, staging, run_frames[0], t0)
 
 
-def _merge(bs: BatchSettings, manifest: Manifest, planned: Planned, staging: Path,
+def _merge(cs: ConvertSettings, manifest: Manifest, planned: Planned, staging: Path,
            frames: int, t0: float) -> BatchResult:
-    cs = bs.convert
     done = {s for s, r in manifest.sessions.items() if r["state"] == "done"}
     ids = [t.task_id for t in sorted(planned.tasks, key=lambda t: (str(t.session), t.segment))
            if str(t.session) in done]

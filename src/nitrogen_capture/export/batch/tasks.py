@@ -33,7 +33,7 @@ from ..settings import ConvertSettings
 from ..source import ExportSource
 from .plan import Task, one_line
 
-__all__ = ["FORMATS", "PART_META", "Skip", "TaskJob", "run_task"]
+__all__ = ["FORMATS", "PART_META", "Skip", "TaskJob", "idle_check", "run_task"]
 
 log = logging.getLogger(__name__)
 PART_META = "part.json"
@@ -54,7 +54,8 @@ class TaskJob:
     keep_idle: bool = False
 
 
-def _idle_check(src: ExportSource, keep_idle: bool) -> None:
+def idle_check(src: ExportSource, keep_idle: bool) -> None:
+    """Skip a session whose input is all zero (unless ``--keep-idle``)."""
     if keep_idle:
         return
     rows = src.frame_rows()
@@ -79,7 +80,7 @@ def pt_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[str, 
 
     task = job.task
     src = ExportSource(settings)
-    _idle_check(src, job.keep_idle)
+    idle_check(src, job.keep_idle)
     plan = plan_windows(src.timestamps, src.segments(), seq_len=settings.seq_len,
                         shift=settings.action_shift, action_hz=settings.action_hz)
     if len(plan) == 0:
@@ -113,7 +114,7 @@ def dataset_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[
     from ..resample import step_ns
 
     src = ExportSource(settings)
-    _idle_check(src, job.keep_idle)
+    idle_check(src, job.keep_idle)
     step, ts = step_ns(DATASET_HZ), src.timestamps
     longest = max(((int(ts[b - 1]) - int(ts[a])) // step + 1 for a, b in src.segments()),
                   default=0)
@@ -124,13 +125,19 @@ def dataset_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[
     return {"windows": result.windows, "frames": result.frames, "video_id": job.video_id}
 
 
+def lerobot_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[str, Any]:
+    """The session as a standalone LeRobot dataset in ``folder`` (see :mod:`.lerobot`)."""
+    from .lerobot import lerobot_part as write
+
+    return write(job, settings, folder)
+
+
 # format -> part writer. A format plugs into batch conversion with a part writer here and a
 # merger in aggregate.MERGERS.
-# LeRobot hook: "lerobot": the per-session writer of export/lerobot (episodes of one session
-# into ``folder``), wired when that exporter lands; aggregate.MERGERS gets its merger.
 FORMATS: dict[str, Callable[[TaskJob, ConvertSettings, Path], dict[str, Any]]] = {
     "pt": pt_part,
     "nitrogen-dataset": dataset_part,
+    "lerobot": lerobot_part,
 }
 # Formats whose sessions may be cut into several tasks (the dataset tree's chunk numbering runs
 # over a whole session, so one task per session; its chunks stream, memory stays bounded).

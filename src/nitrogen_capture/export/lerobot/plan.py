@@ -24,7 +24,7 @@ from ...session.paths import SessionPaths
 from ..resample import GridResampler, step_ns
 from ..source import ConvertSettings, ExportSource
 
-__all__ = ["Episode", "Plan", "dataset_fps", "frame_size", "plan_episodes"]
+__all__ = ["Episode", "Plan", "capture_size", "dataset_fps", "frame_size", "plan_episodes"]
 
 log = logging.getLogger(__name__)
 
@@ -114,17 +114,23 @@ def frame_size(settings: ConvertSettings, plan: Plan,
                existing: dict[str, Any] | None) -> tuple[int, int]:
     """The dataset's frame size (w, h).
 
-    ``--img-size`` squared when given, else an existing dataset's, else the first session's
-    capture size (rounded down to even: yuv420p subsamples chroma 2x2).
+    A batch's fixed ``settings.frame_size``, else ``--img-size`` squared when given, else an
+    existing dataset's, else the first session's capture size (:func:`capture_size`).
     """
     from .info import VIDEO_KEY
 
+    if settings.frame_size is not None:
+        return settings.frame_size
     if settings.img_size_set:
         return settings.img_size, settings.img_size
     if existing is not None and VIDEO_KEY in existing["features"]:
         h, w = existing["features"][VIDEO_KEY]["shape"][:2]
         return int(w), int(h)
-    src = plan.episodes[0].src
+    return capture_size(plan.episodes[0].src)
+
+
+def capture_size(src: ExportSource) -> tuple[int, int]:
+    """A session's capture size (w, h), rounded down to even (yuv420p subsamples chroma 2x2)."""
     size = src.frame_size
     if size is None:  # an old session without capture size in meta.json: ask a frame
         size = next(iter(src.iter_frames([0], lambda img: (img.shape[1], img.shape[0]))))
