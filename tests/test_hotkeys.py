@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -198,3 +199,16 @@ def test_synthetic_record_with_a_remapped_toggle(tmp_path: Path) -> None:
     assert actions[:, layout.index("f8")].sum() > 0  # f8 is a recorded key now
     codes = {str(c) for p in sorted(out.glob("events_chunk_*.npy")) for c in np.load(p)["code"]}
     assert "f9" not in codes and "f8" in codes
+
+
+def test_seconds_run_out_while_paused(tmp_path: Path) -> None:
+    # --seconds is wall time: a recording still paused (never started, focus lost) when it
+    # runs out stops then, with what it has, instead of waiting for a frame to stop on.
+    rec = synthetic_recorder(tmp_path / "s", timeline=[], max_frames=0, max_seconds=0.5,
+                             start_immediately=False)
+    t = time.monotonic()
+    result = rec.run()
+    assert time.monotonic() - t < 10
+    assert result.frames == 0 and result.meta.stop_reason == "max seconds"
+    pause = result.meta.pauses[0].to_json()
+    assert pause["reason"] == "start" and pause["end_t_ns"] >= 0.45e9

@@ -250,6 +250,10 @@ class Recorder:
             for src in self.inputs:
                 src.check()
             if self._pause_reason is not None:
+                # --seconds is wall time from the start: a session paused when it runs out
+                # (focus lost, hotkey) stops too, instead of waiting for a frame to stop on.
+                if cfg.max_seconds and tick.woke_ns - t0 >= cfg.max_seconds * 1e9:
+                    self.stop("max seconds")
                 continue
             frame = self.source.grab_raw()  # BGR or BGRA: the pool converts as it copies
             t_frame = now_ns()  # stamped right after the grab returned
