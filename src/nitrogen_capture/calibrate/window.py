@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 
 from .. import barcode
 from ..keylayout import canonical_key
+from ..stopsignals import handling_stop_signals
 from .measure import COUNTER_CELL
 
 __all__ = ["CAPTION", "DEFAULT_KEYS", "WINDOW_SIZE", "main", "run_window"]
@@ -68,38 +68,38 @@ def run_window(keys: Sequence[str] = DEFAULT_KEYS, size: tuple[int, int] = WINDO
         nonlocal stop
         stop = True
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    pygame.display.init()
-    pygame.font.init()
-    count = 0
-    try:
-        screen = pygame.display.set_mode(size)
-        pygame.display.set_caption(CAPTION)
-        font = pygame.font.Font(None, 96)
-        _draw(pygame, screen, font, count)
-        while not stop:
-            ev = pygame.event.wait(_WAIT_MS)
-            if ev.type == pygame.QUIT:
-                break
-            name = None
-            if ev.type == pygame.KEYDOWN:
-                name = canonical_key(pygame.key.name(ev.key))
-            elif ev.type == pygame.MOUSEBUTTONDOWN:
-                name = _BUTTONS.get(ev.button)
-            if name in counted:
-                count += 1
-                _draw(pygame, screen, font, count)  # at once: this is what is measured
-                sys.stdout.write(f"{count}\n")  # after drawing: calibrate --manual counts
-                sys.stdout.flush()
-            elif ev.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED):
-                _draw(pygame, screen, font, count)
-    finally:
-        pygame.display.quit()
-        if log_path is not None:
-            tmp = log_path.with_suffix(log_path.suffix + ".tmp")
-            tmp.write_text(json.dumps({"presses": count}), encoding="utf-8")
-            os.replace(tmp, log_path)
+    # Restored on the way out: a caller's own handlers come back (stopsignals.py).
+    with handling_stop_signals(on_signal):
+        pygame.display.init()
+        pygame.font.init()
+        count = 0
+        try:
+            screen = pygame.display.set_mode(size)
+            pygame.display.set_caption(CAPTION)
+            font = pygame.font.Font(None, 96)
+            _draw(pygame, screen, font, count)
+            while not stop:
+                ev = pygame.event.wait(_WAIT_MS)
+                if ev.type == pygame.QUIT:
+                    break
+                name = None
+                if ev.type == pygame.KEYDOWN:
+                    name = canonical_key(pygame.key.name(ev.key))
+                elif ev.type == pygame.MOUSEBUTTONDOWN:
+                    name = _BUTTONS.get(ev.button)
+                if name in counted:
+                    count += 1
+                    _draw(pygame, screen, font, count)  # at once: this is what is measured
+                    sys.stdout.write(f"{count}\n")  # after drawing: calibrate --manual counts
+                    sys.stdout.flush()
+                elif ev.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED):
+                    _draw(pygame, screen, font, count)
+        finally:
+            pygame.display.quit()
+            if log_path is not None:
+                tmp = log_path.with_suffix(log_path.suffix + ".tmp")
+                tmp.write_text(json.dumps({"presses": count}), encoding="utf-8")
+                os.replace(tmp, log_path)
     return count
 
 
