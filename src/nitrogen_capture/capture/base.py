@@ -124,10 +124,7 @@ class FrameSource(ABC):
 
     def grab(self) -> Frame:
         """Return the current content of the region as (H, W, 3) uint8 BGR."""
-        if not self._opened:
-            self.open()
-        if self._closed:
-            raise CaptureError(f"{self.name} capture is closed")
+        self._ready()
         return self._grab()
 
     def grab_raw(self) -> Frame:
@@ -138,11 +135,15 @@ class FrameSource(ABC):
         capture thread's 3 ms per frame at 720p60 (docs/architecture.md). The frame is
         still the caller's to keep.
         """
+        self._ready()
+        return self._grab_raw()
+
+    def _ready(self) -> None:
+        """Open on first use; refuse once closed."""
         if not self._opened:
             self.open()
         if self._closed:
             raise CaptureError(f"{self.name} capture is closed")
-        return self._grab_raw()
 
     def warm_up(self) -> None:
         """Grab once and throw the frame away, before the clock starts.
