@@ -82,7 +82,6 @@ class ExportSource:
                               "gamepad (no gamepad_chunk_NNN.npy); use keyboard or auto")
         self.use_pad = self.reader.has_gamepad if src == "auto" else src == "gamepad"
         self.action_names = action_names(settings.action_space, self.layout)
-        self._idle_drop = np.zeros(len(self.timestamps), dtype=bool)  # set by ``idle``
         self.latency_offset_ns, self.latency_source = applied_offset(
             settings.latency_offset_ms, self.reader.meta)
         offsets = self.reader.row_offsets()
@@ -99,25 +98,31 @@ class ExportSource:
         With ``--drop-idle-seconds`` the idle rows are taken out too (:attr:`idle`).
         """
         segs = self.reader.segments(frame_indices=self.arrays["frame_indices"])
-        if self.idle is None:
+        summary, drop = self._idle_cut
+        if summary is None:
             return segs
         from ..session.idle import cut_segments
 
-        return cut_segments(segs, self._idle_drop)
+        return cut_segments(segs, drop)
 
-    @cached_property
+    @property
     def idle(self) -> dict[str, Any] | None:
         """What ``--drop-idle-seconds`` cuts (:func:`~..session.idle.idle_summary`), or None."""
+        return self._idle_cut[0]
+
+    @cached_property
+    def _idle_cut(self) -> tuple[dict[str, Any] | None, npt.NDArray[np.bool_]]:
+        """The idle summary and the rows it drops (computed once; none without the flag)."""
+        ts = self.timestamps
         n = self.settings.drop_idle_seconds
         if n is None:
-            return None
+            return None, np.zeros(len(ts), dtype=bool)
         from ..session.idle import idle_rows, idle_stretches, idle_summary
 
-        ts = self.timestamps
         stretches = (idle_stretches((self.reader.chunk_events(c) for c in self.chunks),
                                     int(ts[0]), int(ts[-1]), n) if len(ts) else [])
-        self._idle_drop = idle_rows(ts, stretches)
-        return idle_summary(stretches, self._idle_drop, n)
+        drop = idle_rows(ts, stretches)
+        return idle_summary(stretches, drop, n), drop
 
     def map(self, actions: npt.NDArray[Any], mouse: npt.NDArray[Any],
             gamepad: npt.NDArray[Any] | None) -> npt.NDArray[np.float32]:
