@@ -137,7 +137,12 @@ class ExportSource:
 
         Without a latency offset these are the recorder's rows; with one, the rows re-binned
         from the shifted events onto the frames' capture times (the recorder's own rule).
+        Computed once: a batch task asks for them for its idle check and for its windows.
         """
+        return self._frame_rows
+
+    @cached_property
+    def _frame_rows(self) -> npt.NDArray[np.float32]:
         a = self.arrays
         if self.latency_offset_ns == 0:
             return self.map(a["actions"], a["mouse_deltas"], a.get("gamepad"))
