@@ -361,9 +361,24 @@ def run_config(name: str, cfg: Config, seconds: float, game_fps: float, work: Pa
             roots = {"game": game.pid, "xvfb": server.pid}
             result: dict[str, Any] = {"size": list(size), "fps": cfg.fps, "frame_format": cfg.kind}
 
+            def measured(side: str, cmd: list[str], out: Path, stop_sig: int,
+                         measure: Callable[[Path, float], tuple[dict[str, Any], int]],
+                         profile: Path | None = None) -> dict[str, Any]:
+                """Run one side, then its figures: timing, CPU after warm-up, per frame."""
+                load = os.getloadavg()[0]
+                sampler = _run_measured(cmd, env, started, work / f"{name}-{side}.log", roots,
+                                        seconds, stop_sig, profile)
+                m, t0 = measure(out, cfg.fps)
+                m["cpu_pct"] = sampler.percent(t0 + int(WARMUP_S * 1e9),
+                                               t0 + int(seconds * 1e9))
+                _per_frame(m)
+                m["load_before"] = round(load, 2)
+                shutil.rmtree(out, ignore_errors=True)
+                return m
+
             session = work / f"{name}-ours"
-            load = os.getloadavg()[0]
-            sampler = _run_measured(
+            ours = result["ours"] = measured(
+                "ours",
                 [sys.executable, "-m", "nitrogen_capture", "record", "--pid", str(game.pid),
                  "--fps", f"{cfg.fps:g}", "--seconds", f"{seconds:g}",
                  "--frame-format", cfg.kind, "--start-immediately", "--status-interval", "0",
@@ -372,28 +387,15 @@ def run_config(name: str, cfg: Config, seconds: float, game_fps: float, work: Pa
                  # the baseline's encoder; auto would probe hardware encoders first, and falls
                  # back to it on a machine without them
                  *(["--video-encoder", "libx264"] if cfg.kind == "video" else [])],
-                env, started, work / f"{name}-ours.log", roots, seconds, signal.SIGINT,
+                session, signal.SIGINT, measure_ours,
                 profile_dir / f"{name}.svg" if profile_dir else None)
-            ours, t0 = measure_ours(session, cfg.fps)
-            ours["cpu_pct"] = sampler.percent(t0 + int(WARMUP_S * 1e9), t0 + int(seconds * 1e9))
-            _per_frame(ours)
-            ours["load_before"] = round(load, 2)
-            shutil.rmtree(session, ignore_errors=True)
-            result["ours"] = ours
-
             out = work / f"{name}-baseline"
-            load = os.getloadavg()[0]
-            sampler = _run_measured(
+            base = result["baseline"] = measured(
+                "baseline",
                 [sys.executable, str(HERE / "baseline.py"), "--pid", str(game.pid),
                  "--fps", f"{cfg.fps:g}", "--seconds", f"{seconds:g}",
                  "--frame-format", cfg.kind, "--out", str(out)],
-                env, started, work / f"{name}-baseline.log", roots, seconds, signal.SIGTERM)
-            base, t0 = measure_baseline(out, cfg.fps)
-            base["cpu_pct"] = sampler.percent(t0 + int(WARMUP_S * 1e9), t0 + int(seconds * 1e9))
-            _per_frame(base)
-            base["load_before"] = round(load, 2)
-            shutil.rmtree(out, ignore_errors=True)
-            result["baseline"] = base
+                out, signal.SIGTERM, measure_baseline)
         finally:
             started.stop(game)
     finally:
