@@ -54,7 +54,10 @@ def test_platform_independent_tests_pass_under_the_windows_interpreter(wine: Win
     args = ["-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "not x11 and not slow",
             *(f"tests/test_{name}.py" for name in FILES)]
     done = wine.python(*args, timeout=TIMEOUT_S, cwd=ROOT)
-    tail = "\n".join((done.stdout + "\n" + done.stderr).splitlines()[-80:])
+    lines = (done.stdout + "\n" + done.stderr).splitlines()
+    # The failures first: the summary's skip and xfail lines alone fill any tail of the output.
+    failures = [line for line in lines if line.startswith(("FAILED", "ERROR", "E   "))][:60]
+    tail = "\n".join([*failures, "...", *lines[-30:]])
     counts = summary_counts(done.stdout)
     assert counts is not None, f"no pytest summary line (exit {done.returncode}):\n{tail}"
     print(f"tier 0 under Wine: {counts}")

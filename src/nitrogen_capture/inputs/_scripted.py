@@ -137,9 +137,11 @@ class ScriptedInput(ThreadedInputSource):
             else scheduled_events(self.seed, start, gamepad=self.gamepad))
         try:
             for event in events:
-                wait = (event.t_ns - now_ns()) / 1e9
-                if wait > 0 and self._stop_event.wait(wait):
-                    return
+                # Never early: a timed wait may return before its timeout (seen under Wine),
+                # and an event delivered before its own timestamp is one no listener can make.
+                while (wait := (event.t_ns - now_ns()) / 1e9) > 0:
+                    if self._stop_event.wait(wait):
+                        return
                 if self._stop_event.is_set():
                     return
                 self._emit(event)
