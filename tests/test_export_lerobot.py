@@ -301,3 +301,29 @@ def test_without_av1_the_videos_are_h264(tmp_path: Path, monkeypatch: pytest.Mon
         assert box.streams.video[0].codec_context.codec.canonical_name == "h264"
     frames, pts = decode(path)
     assert len(frames) == info["total_frames"] and pts[-1] == Fraction(len(frames) - 1, 30)
+
+
+def test_failed_overwrite_leaves_the_old_dataset(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    b1 = make_session(tmp_path / "a", (12,), seed=7)
+    b2 = make_session(tmp_path / "b", (20,), seed=8)
+    out = tmp_path / "ds"
+    convert(ConvertSettings(root=b1.root, out=out, format="lerobot"))
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    from nitrogen_capture.export.lerobot import writer
+
+    def fail(self: Any, ep: Any) -> None:
+        raise KeyboardInterrupt  # Ctrl+C in the middle of the new dataset's first episode
+
+    monkeypatch.setattr(writer._Run, "episode", fail)
+    with pytest.raises(KeyboardInterrupt):
+        convert(ConvertSettings(root=b2.root, out=out, format="lerobot", overwrite=True))
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "ds"]  # no staging left
+    monkeypatch.undo()
+    done = convert(ConvertSettings(root=b2.root, out=out, format="lerobot", overwrite=True))
+    info = json.loads((out / "meta/info.json").read_text())
+    n = len(grids(b2, [(0, 20)])[0])
+    assert info["total_episodes"] == 1 and info["total_frames"] == n
+    assert all(f.is_file() and out in f.parents for f in done.files)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "ds"]

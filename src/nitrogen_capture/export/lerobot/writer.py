@@ -4,14 +4,18 @@ Order of work, so that neither a failure nor Ctrl+C leaves a dataset LeRobot can
 new data and video file is written under a temporary name; only when all episodes are encoded are
 they renamed, then this run's episodes table is written, then ``tasks.parquet``, ``stats.json``
 and last ``info.json`` (whose totals name the episodes). On an error the temporaries are removed
-and an existing dataset is left as it was.
+and an existing dataset is left as it was. ``--overwrite`` writes the new dataset in a hidden
+folder beside ``--out`` and swaps it in only once it is complete, so a failed or interrupted
+overwrite also leaves the old dataset as it was.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +59,39 @@ def _existing(out: Path, overwrite: bool) -> dict[str, Any] | None:
         return None
     raise ExportError(f"--out {out} exists and is not a LeRobot dataset (no {meta.INFO}): "
                       "choose another --out, or pass --overwrite to replace it")
+
+
+def _staging(out: Path) -> Path:
+    """A fresh folder beside ``out`` for an ``--overwrite`` run (same filesystem: renames)."""
+    out = Path(os.path.abspath(out))  # "--out ." has no name to put beside; no link followed
+    staging = out.with_name(f".{out.name}.new-{os.getpid()}")
+    _discard(staging)  # left by a killed run of a process that had this pid
+    return staging
+
+
+def _discard(path: Path | None) -> None:
+    """Remove ``path`` (a file, a folder, or a symbolic link, never what a link points to)."""
+    if path is None or not os.path.lexists(path):
+        return
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _replace_with(out: Path, staging: Path) -> None:
+    """Swap the finished ``staging`` dataset in for ``out``, then delete the old one.
+
+    Two renames: between them the old dataset sits under a hidden name beside ``out``, so a
+    crash there loses nothing (the log line names both).
+    """
+    out = Path(os.path.abspath(out))
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    _discard(old)
+    out.rename(old)
+    log.debug("replacing %s: old dataset at %s, new at %s", out, old, staging)
+    staging.rename(out)
+    _discard(old)
 
 
 def _resizer(size: tuple[int, int]) -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.uint8]]:
@@ -195,9 +232,10 @@ def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = No
         meta.check_compatible(existing, plan.fps, feats, out)
     check_space(out, int(plan.rows * (size[0] * size[1] * _VIDEO_BYTES_PER_PIXEL + 200)),
                 free_bytes, f"{plan.rows} frames at {size[0]}x{size[1]}")
-    if settings.overwrite and out.exists():
-        shutil.rmtree(out) if out.is_dir() else out.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    staging = _staging(out) if settings.overwrite and out.exists() else None
+    if staging is not None:  # --overwrite: the old dataset stays until the new one is whole
+        settings = replace(settings, out=staging)
+    settings.out.mkdir(parents=True, exist_ok=True)
     run = _Run(settings, plan, size, existing, progress)
     feats[meta.VIDEO_KEY]["info"] = meta.video_info(run.codec, size, plan.fps)
     try:
@@ -205,8 +243,16 @@ def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = No
             run.episode(ep)
     except BaseException:
         run.abort()
+        _discard(staging)
         raise
-    files = run.publish(existing, feats)
+    try:
+        files = run.publish(existing, feats)
+    except BaseException:
+        _discard(staging)
+        raise
+    if staging is not None:
+        _replace_with(out, staging)
+        files = [out / f.relative_to(staging) for f in files]
     log.info("wrote %d episode(s) to %s (%s, %dx%d, %d fps)", len(run.rows), out, run.encoder,
              size[0], size[1], plan.fps)
     return ConvertResult(files=files, windows=len(run.rows), frames=plan.rows)
