@@ -20,8 +20,16 @@ for seed in 1 2; do
   "$PY" -m nitrogen_capture record --source synthetic --out "$WORK/session-$seed" --fps 30 \
     --max-frames $(( 45 + 30 * seed )) --seed "$seed" --cue none --status-interval 0 >/dev/null
 done
+# Session 1 alone first, then both with --overwrite: what LeRobot loads is the dataset that
+# replaced an older one (written beside it and swapped in), not only a first write.
 "$PY" -m nitrogen_capture convert --format lerobot --root "$WORK/session-1" \
-  --root "$WORK/session-2" --out "$WORK/dataset" --repo-id "$REPO_ID" --no-progress
+  --out "$WORK/dataset" --repo-id "$REPO_ID" --no-progress >/dev/null
+"$PY" -m nitrogen_capture convert --format lerobot --root "$WORK/session-1" \
+  --root "$WORK/session-2" --out "$WORK/dataset" --repo-id "$REPO_ID" --no-progress --overwrite
+if compgen -G "$WORK/.dataset.*" >/dev/null; then
+  echo "the --overwrite left a staging folder: $(ls -d "$WORK"/.dataset.*)" >&2
+  exit 1
+fi
 "$PY" scripts/lerobot_expect.py "$WORK/dataset" "$WORK/expected.npz"
 # LeRobot reads the local copy only: no hub, and the datasets cache stays under $WORK.
 HF_HUB_OFFLINE=1 HF_HOME="$WORK/hf" PYTHONWARNINGS="ignore::UserWarning" \

@@ -137,8 +137,9 @@ class ScriptedInput(ThreadedInputSource):
             else scheduled_events(self.seed, start, gamepad=self.gamepad))
         try:
             for event in events:
-                # Never early: a timed wait may return before its timeout (seen under Wine),
-                # and an event delivered before its own timestamp is one no listener can make.
+                # Never early: a timed wait may return before its timeout (Windows timers are
+                # coarse), and an event delivered before its own timestamp is one no real
+                # listener can make.
                 while (wait := (event.t_ns - now_ns()) / 1e9) > 0:
                     if self._stop_event.wait(wait):
                         return
