@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from .info import DATA_FILE_MB, DATA_PATH, EPISODES_PATH, next_file, rel_path
 
-__all__ = ["DataFiles", "first_free", "frame_table", "last_file", "write_episodes"]
+__all__ = ["DataFiles", "StagedFiles", "first_free", "frame_table", "last_file", "write_episodes"]
 
 
 def frame_table(columns: dict[str, npt.NDArray[Any]]) -> Any:
@@ -39,34 +39,22 @@ def frame_table(columns: dict[str, npt.NDArray[Any]]) -> Any:
     return pa.Table.from_arrays(arrays, names=names)
 
 
-class DataFiles:
-    """The data parquet files written by one conversion."""
+class StagedFiles:
+    """Rolling output files written under temporary names: ``publish`` renames them all.
 
-    def __init__(self, root: Path, start: tuple[int, int]) -> None:
-        self.root = root
-        self.chunk, self.file = start
+    Subclasses open ``self._writer`` on their ``final`` path's temporary (registered with
+    :meth:`_stage`); closing, aborting and publishing are the same for data and video files.
+    """
+
+    def __init__(self) -> None:
         self._writer: Any = None
-        self._bytes = 0
-        self.written: list[tuple[Path, Path]] = []
+        self.written: list[tuple[Path, Path]] = []  # (temporary, final) of each file
 
-    def write(self, table: Any) -> dict[str, int]:
-        """Append one episode's rows; return its ``data/chunk_index`` and ``data/file_index``."""
-        import pyarrow.parquet as pq
-
-        if self._writer is None:
-            final = self.root / rel_path(DATA_PATH, self.chunk, self.file)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = final.with_name(f".{final.name}.partial")
-            self._writer = pq.ParquetWriter(tmp, table.schema, compression="snappy")
-            self.written.append((tmp, final))
-            self._bytes = 0
-        self._writer.write_table(table)
-        cols = {"data/chunk_index": self.chunk, "data/file_index": self.file}
-        self._bytes += int(table.nbytes)
-        if self._bytes >= DATA_FILE_MB * (1 << 20):
-            self.close()
-            self.chunk, self.file = next_file(self.chunk, self.file)
-        return cols
+    def _stage(self, tmp: Path, final: Path) -> Path:
+        """Note that ``tmp`` becomes ``final`` on :meth:`publish`; returns ``tmp``."""
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.written.append((tmp, final))
+        return tmp
 
     def close(self) -> None:
         """Close the current file (idempotent)."""
@@ -74,10 +62,14 @@ class DataFiles:
             writer, self._writer = self._writer, None
             writer.close()
 
+    def _drop_writer(self) -> None:
+        """After an error: end the current file without finishing it (here: close it)."""
+        self.close()
+
     def abort(self) -> None:
         """After an error: remove every file of this conversion."""
         try:
-            self.close()
+            self._drop_writer()
         finally:
             for tmp, _ in self.written:
                 tmp.unlink(missing_ok=True)
@@ -88,6 +80,33 @@ class DataFiles:
         for tmp, final in self.written:
             os.replace(tmp, final)
         return [final for _, final in self.written]
+
+
+class DataFiles(StagedFiles):
+    """The data parquet files written by one conversion."""
+
+    def __init__(self, root: Path, start: tuple[int, int]) -> None:
+        super().__init__()
+        self.root = root
+        self.chunk, self.file = start
+        self._bytes = 0
+
+    def write(self, table: Any) -> dict[str, int]:
+        """Append one episode's rows; return its ``data/chunk_index`` and ``data/file_index``."""
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            final = self.root / rel_path(DATA_PATH, self.chunk, self.file)
+            tmp = self._stage(final.with_name(f".{final.name}.partial"), final)
+            self._writer = pq.ParquetWriter(tmp, table.schema, compression="snappy")
+            self._bytes = 0
+        self._writer.write_table(table)
+        cols = {"data/chunk_index": self.chunk, "data/file_index": self.file}
+        self._bytes += int(table.nbytes)
+        if self._bytes >= DATA_FILE_MB * (1 << 20):
+            self.close()
+            self.chunk, self.file = next_file(self.chunk, self.file)
+        return cols
 
 
 _NAME = re.compile(r"^chunk-(\d+)/file-(\d+)\.(parquet|mp4)$")

@@ -15,7 +15,6 @@ A file is written under a temporary name (``.file-NNN.partial.mp4``) and renamed
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .info import VIDEO_CRF, VIDEO_FILE_MB, VIDEO_G, VIDEO_KEY, VIDEO_PATH, next_file, rel_path
+from .tables import StagedFiles
 
 __all__ = ["AV1_ORDER", "VideoFiles", "choose_encoder"]
 
@@ -51,34 +51,29 @@ def choose_encoder(size: tuple[int, int]) -> tuple[str, str]:
     return picked.name, picked.codec
 
 
-class VideoFiles:
+class VideoFiles(StagedFiles):
     """The video files of one video key written by one conversion."""
 
     def __init__(self, root: Path, size: tuple[int, int], fps: int, encoder: str,
                  start: tuple[int, int], key: str = VIDEO_KEY) -> None:
+        super().__init__()
         self.root, self.size, self.fps, self.encoder, self.key = root, size, fps, encoder, key
         self.chunk, self.file = start
         self.frames = 0  # frames in the current file
         self.bytes = 0
-        self._writer: Any = None
         self._ep_start = 0
-        self.written: list[tuple[Path, Path]] = []  # (temporary, final) of each file
-
-    def _final(self) -> Path:
-        return self.root / rel_path(VIDEO_PATH, self.chunk, self.file, self.key)
 
     def begin_episode(self) -> None:
         """Open the current file if needed and note where the episode starts."""
         if self._writer is None:
             from ...codecs.h264 import H264Writer
 
-            final = self._final()
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = final.with_name(f".{final.stem}.partial.mp4")
+            final = self.root / rel_path(VIDEO_PATH, self.chunk, self.file, self.key)
+            # The temporary keeps the .mp4 suffix: the container is picked from it.
+            tmp = self._stage(final.with_name(f".{final.stem}.partial.mp4"), final)
             self._writer = H264Writer(tmp, self.size, self.fps, crf=VIDEO_CRF, preset=PRESET,
                                       max_b_frames=0, encoder=self.encoder, gop=VIDEO_G,
                                       purpose="the videos of --format lerobot")
-            self.written.append((tmp, final))
             self.frames, self.bytes = 0, 0
         self._ep_start = self.frames
 
@@ -98,23 +93,8 @@ class VideoFiles:
             self.chunk, self.file = next_file(self.chunk, self.file)
         return cols
 
-    def close(self) -> None:
-        """Flush and close the current file (idempotent)."""
-        if self._writer is not None:
-            writer, self._writer = self._writer, None
-            writer.close()
-
-    def abort(self) -> None:
-        """After an error: close without flushing and remove every file of this conversion."""
+    def _drop_writer(self) -> None:
+        """After an error: close without flushing (the file is removed anyway)."""
         if self._writer is not None:
             writer, self._writer = self._writer, None
             writer.abort()
-        for tmp, _ in self.written:
-            tmp.unlink(missing_ok=True)
-
-    def publish(self) -> list[Path]:
-        """Rename the finished files to their final names; return them."""
-        self.close()
-        for tmp, final in self.written:
-            os.replace(tmp, final)
-        return [final for _, final in self.written]
