@@ -18,8 +18,10 @@ whole family at once::
     │   ├── SessionFormatError            damaged, truncated or inconsistent files
     │   ├── SessionLockedError            being recorded (or merged) by a live process
     │   └── SchemaVersionError            written by a newer version of this tool
-    └── ExportError                       a conversion cannot be done (e.g. output will not fit)
-        └── DiskSpaceError (OSError)
+    ├── ExportError                       a conversion cannot be done (e.g. output will not fit)
+    │   └── DiskSpaceError (OSError)
+    └── OutputError                       an output path would replace or write through
+                                          something this tool did not write (outputs.py)
 
 Backends translate the OS or library error they saw at the boundary
 (``raise CaptureError(...) from exc``) so the cause stays attached for ``--debug``.
@@ -39,6 +41,7 @@ __all__ = [
     "ExportError",
     "InputError",
     "NitrogenCaptureError",
+    "OutputError",
     "PlatformError",
     "SchemaVersionError",
     "SessionError",
@@ -164,6 +167,14 @@ class ExportError(NitrogenCaptureError):
 
 class DiskSpaceError(ExportError, OSError):
     """The output would not fit on the disk."""
+
+
+class OutputError(NitrogenCaptureError):
+    """An output path is refused; nothing on disk was changed.
+
+    It lies inside a session or dataset that is not the command's, is a special file or a
+    link, or holds something this tool did not write (outputs.py, docs/reliability.md).
+    """
 
 
 def missing_dependency(package: str, extra: str, purpose: str) -> DependencyError:

@@ -10,12 +10,14 @@ frame decoder.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import atomic_write, make_dirs
 from ..errors import ConfigError, NitrogenCaptureError
+from ..marks import HTML_MARK, has_mark, mark_png, png_mark
+from ..outputs import OutputKind, check_output
 from .facts import DEFAULT_IDLE_SECONDS, SessionReport, gather
 
 __all__ = ["DEFAULT_IDLE_SECONDS", "IndexResult", "ReportResult", "SessionReport",
@@ -58,14 +60,18 @@ def check_report_options(idle_seconds: float, tiles: int) -> None:
             raise ConfigError(message, setting=setting)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _page_is_ours(path: Path) -> bool:
+    # Pages of earlier versions carry no generator mark, but their title says what they are.
+    return has_mark(path, HTML_MARK.encode(), b"nitrogen-capture report</title>",
+                    b"nitrogen-capture sessions</title>")
+
+
+SHEET_MARK = "contact-sheet"
+REPORT_PAGE = OutputKind("report page", _page_is_ours, home_names=("report.html",))
+CONTACT_SHEET = OutputKind("contact sheet",
+                           lambda p: has_mark(p, png_mark(SHEET_MARK)))
+# The index folder: its pages are checked one by one, the folder only for where it is.
+REPORT_FOLDER = OutputKind("report folder", lambda p: True, folder=True)
 
 
 def write_report(root: str | Path, out: Path | None, *, sheet: Path | None = None,
@@ -79,8 +85,15 @@ def write_report(root: str | Path, out: Path | None, *, sheet: Path | None = Non
     from .sheet import render_sheet
 
     check_report_options(idle_seconds, tiles)
+    root = Path(root)
+    # Where the outputs go is checked before any reading (outputs.py): never into another
+    # session, never over a file that is not a page (or sheet) this tool wrote.
     if out is not None:
-        load_matplotlib("The report's plots")  # before any reading
+        check_output(out, REPORT_PAGE, label="--out", home=root)
+    if sheet is not None:
+        check_output(sheet, CONTACT_SHEET, label="--contact-sheet", home=root)
+    if out is not None:
+        load_matplotlib("The report's plots")
     rep = gather(root, idle_seconds=idle_seconds)
     img = render_sheet(rep, tiles=tiles, progress=progress)
     ok, buf = cv2.imencode(".png", img)
@@ -88,14 +101,20 @@ def write_report(root: str | Path, out: Path | None, *, sheet: Path | None = Non
         raise NitrogenCaptureError("the contact sheet could not be encoded as PNG")
     sheet_png = buf.tobytes()
     if sheet is not None:
-        _write_atomic(sheet, sheet_png)
+        _write_file(sheet, mark_png(sheet_png, SHEET_MARK))
     if out is not None:
         plots = [(a, h, png) for a, h, fn in ALL_PLOTS if (png := fn(rep)) is not None]
-        _write_atomic(out, session_page(rep, sheet_png, plots, back=back).encode("utf-8"))
+        _write_file(out, session_page(rep, sheet_png, plots, back=back).encode("utf-8"))
         log.info("wrote %s", out)
     from .sheet import sheet_rows
 
     return ReportResult(out, sheet, rep, len(sheet_rows(rep, tiles)))
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    if not path.parent.is_dir():
+        make_dirs(path.parent)
+    atomic_write(path, data)
 
 
 def page_name(session: str) -> str:
@@ -116,6 +135,8 @@ def write_index(top: Path, out_dir: Path, *, idle_seconds: float = DEFAULT_IDLE_
     from .page import index_page
 
     check_report_options(idle_seconds, tiles)
+    check_output(out_dir, REPORT_FOLDER, label="--out")
+    index = check_output(out_dir / "index.html", REPORT_PAGE, label="--out")
     entries: list[tuple[LibraryRow, str | None, str]] = []
     pages: list[tuple[str, Path | None, str]] = []
     for root in find_sessions(top):
@@ -134,6 +155,5 @@ def write_index(top: Path, out_dir: Path, *, idle_seconds: float = DEFAULT_IDLE_
             continue
         entries.append((row, name, ""))
         pages.append((row.session, out_dir / name, ""))
-    index = out_dir / "index.html"
-    _write_atomic(index, index_page(str(top), entries).encode("utf-8"))
+    _write_file(index, index_page(str(top), entries).encode("utf-8"))
     return IndexResult(index, tuple(pages))

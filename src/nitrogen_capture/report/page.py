@@ -16,11 +16,14 @@ from html import escape
 import numpy as np
 
 from .. import __version__
+from ..marks import HTML_MARK
 from ..session.library import LibraryRow
 from .facts import SessionReport
 
 __all__ = ["data_uri", "index_page", "session_page"]
 
+# The mark that tells a later run this page is ours to replace (marks.py).
+_HEAD = f'<html lang="en"><head><meta charset="utf-8">{HTML_MARK}'
 CSS = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1160px; }
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px;
@@ -96,7 +99,7 @@ def session_page(rep: SessionReport, sheet_png: bytes, plots: Sequence[tuple[str
                 *((a, h) for a, h, _ in plots)]
     nav = "".join(f'<a href="#{a}">{escape(h)}</a>' for a, h in sections)
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>", _HEAD,
         f"<title>{escape(title)}: nitrogen-capture report</title>",
         f"<style>{CSS}</style></head><body>",
         (f'<p><a href="{escape(back)}">&larr; all sessions</a></p>' if back else ""),
@@ -140,7 +143,7 @@ def index_page(top: str, entries: Sequence[tuple[LibraryRow, str | None, str]]) 
                      str(r.frames), f"{r.fps_achieved:.2f}" if r.fps_achieved else "-",
                      str(r.dropped_ticks), escape(r.status), escape(note)])
     return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>", _HEAD,
         f"<title>{escape(top)}: nitrogen-capture sessions</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>Sessions in {escape(top)}</h1>",
