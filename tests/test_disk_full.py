@@ -54,7 +54,7 @@ def test_disk_full_stops_cleanly_and_keeps_finished_chunks(small_disk: Path,
         for stem in ("actions", "mouse_deltas", "frame_indices", "timestamps"):
             assert len(np.load(out / c["files"][stem], allow_pickle=False)) == n
         assert len(list((out / c["files"]["frames"]).glob("*.png"))) == n
-    assert not list(out.rglob("*.tmp")), "no half-written temporaries are left behind"
+    assert not list(out.rglob("*.partial")), "no half-written temporaries are left behind"
 
     # Off the full disk, merge recovers the journaled chunks too: the 6 MB held about 40
     # frames of ~140 KB, so well over two chunks' worth come back.

@@ -14,7 +14,7 @@ import pytest
 from markers import HAS_TORCH, needs_torch
 from nitrogen_capture.binning import GAMEPAD_WIDTH
 from nitrogen_capture.cli import main
-from nitrogen_capture.errors import ConfigError, DiskSpaceError, ExportError
+from nitrogen_capture.errors import ConfigError, DiskSpaceError, ExportError, OutputError
 from nitrogen_capture.export import (
     NITROGEN_ACTIONS,
     ConvertSettings,
@@ -133,11 +133,22 @@ def test_refuses_when_disk_too_small(session, tmp_path: Path) -> None:
 @needs_torch
 def test_refuses_existing_output_and_no_windows(session, tmp_path: Path) -> None:
     out = tmp_path / "o.pt"
-    out.write_bytes(b"x")
-    with pytest.raises(ExportError, match="already exists"):
+    convert(ConvertSettings(root=session.root, out=out, seq_len=2, img_size=8))
+    before = out.read_bytes()
+    with pytest.raises(OutputError, match="already exists"):
         convert(ConvertSettings(root=session.root, out=out, seq_len=2, img_size=8))
-    convert(ConvertSettings(root=session.root, out=out, seq_len=2, img_size=8, overwrite=True))
-    assert load(out)["obs"].shape[0] == 19
+    assert out.read_bytes() == before
+    # --overwrite replaces this tool's own export...
+    convert(ConvertSettings(root=session.root, out=out, seq_len=3, img_size=8, overwrite=True))
+    assert load(out)["obs"].shape[0] == 18
+    # ...and nothing else, even with --overwrite: the file is left as it was (outputs.py).
+    other = tmp_path / "notes.pt"
+    other.write_bytes(b"x")
+    for overwrite in (False, True):
+        with pytest.raises(OutputError, match=r"not a NitroGen \.pt export written by"):
+            convert(ConvertSettings(root=session.root, out=other, seq_len=2, img_size=8,
+                                    overwrite=overwrite))
+    assert other.read_bytes() == b"x"
     with pytest.raises(ExportError, match="no window of 30 steps"):
         convert(ConvertSettings(root=session.root, out=tmp_path / "b.pt", seq_len=30))
 

@@ -155,8 +155,8 @@ def test_interrupted_final_merge_leaves_whole_files_and_one_line(
     assert captured.err.strip() == (
         f"nitrogen-capture record: {signum.name} during the final merge: the recording is "
         f"complete; run `nitrogen-capture merge --root {root}` to write the merged files")
-    assert saved == [".actions.npy.tmp", ".mouse_deltas.npy.tmp"]
-    assert not list(root.glob(".*.tmp")), "no temporary is left behind"
+    assert saved == [".actions.npy.partial", ".mouse_deltas.npy.partial"]
+    assert not list(root.glob(".*.partial")), "no temporary is left behind"
     # Outputs are renamed only once all are written: an interrupted merge leaves none of them.
     assert not [name for name in MERGED if (root / name).exists()]
     monkeypatch.undo()

@@ -73,7 +73,7 @@ def test_merge_good_session(tmp_path):
     meta = json.loads(p.meta.read_text())
     assert meta["merged"]["frames"] == 12 and meta["merged"]["chunks"] == [1, 2, 3]
     assert meta["counters"]["frames"] == 12
-    assert not list(b.root.glob("*.tmp")) and not list(b.root.glob(".*.tmp"))
+    assert not list(b.root.glob("*.partial")) and not list(b.root.glob(".*.partial"))
     assert SessionReader(b.root).merged_arrays()["actions"].shape == (12, 4)
 
 

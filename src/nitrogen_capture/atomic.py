@@ -1,4 +1,4 @@
-"""Write a file whole or not at all, and never through a link (docs/reliability.md, "Outputs").
+"""Write a file whole or not at all, and never through a link (docs/reliability.md, section 5).
 
 Every file this tool writes goes through :func:`atomic_file` (or :func:`atomic_path` for a
 library that wants a file name, or :func:`atomic_write` for bytes in hand):

@@ -82,11 +82,14 @@ def format_report(result: Any) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Calibrate, print the report, save it; 0 when every press was logged and seen."""
     from .calibrate import CalibrationOptions, run_calibration
+    from .calibrate.profile import check_save_path
     from .errors import ConfigError
 
-    if args.save is not None and not args.save.parent.is_dir():  # before a minute of work
-        raise ConfigError(f"--save {args.save}: the folder {args.save.parent} does not exist",
-                          setting="save")
+    if args.save is not None:  # before a minute of work
+        if not args.save.parent.is_dir():
+            raise ConfigError(f"--save {args.save}: the folder {args.save.parent} does not "
+                              "exist", setting="save")
+        check_save_path(args.save)
     options = CalibrationOptions(
         fps=args.fps, count=args.count, manual=args.manual, timeout_s=args.timeout_s,
         keep_session=args.keep_session, seed=args.seed, capture_backend=args.capture_backend,

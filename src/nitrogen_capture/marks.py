@@ -1,4 +1,4 @@
-"""How this tool marks the files it writes, and recognises them again (docs/reliability.md).
+"""How this tool marks the files it writes, and recognises them again (docs/reliability.md 5).
 
 A command replaces an existing file only when it holds this tool's output of the same kind
 (:mod:`nitrogen_capture.outputs`); the mark is how it tells. Each kind carries it where its

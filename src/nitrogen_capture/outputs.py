@@ -2,7 +2,7 @@
 
 Every command that writes (record, merge, convert in every format and batch, report, preview,
 calibrate, demo) checks its target here before the first byte, then writes it through
-:mod:`nitrogen_capture.atomic`. The rule (docs/reliability.md, "Outputs"):
+:mod:`nitrogen_capture.atomic`. The rule (docs/reliability.md, section 5):
 
 1. **Not inside somebody else's data.** A *store* is a folder whose loss would hurt: a session
    (``meta.json``), a LeRobot dataset (``meta/info.json``), a NitroGen dataset tree

@@ -39,7 +39,7 @@ from ..bounds import MAX_LATENCY_MS
 from ..errors import ConfigError
 
 __all__ = ["MAX_LATENCY_MS", "PROFILE_FORMAT", "DelayStats", "LatencyProfile", "aligned_count",
-           "best_offset", "delay_stats", "offset_run"]
+           "best_offset", "check_save_path", "delay_stats", "offset_run"]
 
 PROFILE_FORMAT = "nitrogen-capture.latency-profile"
 PROFILE_VERSION = 1
@@ -273,10 +273,20 @@ class LatencyProfile:
         return cls.from_json(data, str(path))
 
     def save(self, path: Path) -> None:
-        """Write the profile as JSON (temporary file, then rename)."""
-        from ..session.io import atomic_write_json
+        """Write the profile as JSON (atomic.py); ``path`` must pass :func:`check_save_path`."""
+        from ..atomic import atomic_write
 
-        atomic_write_json(Path(path), self.to_json())
+        check_save_path(Path(path))
+        atomic_write(Path(path), (json.dumps(self.to_json(), indent=2) + "\n").encode("utf-8"))
+
+
+def check_save_path(path: Path) -> Path:
+    """Refuse a profile path that is not this tool's to write (outputs.py), before any work."""
+    from ..marks import has_format
+    from ..outputs import OutputKind, check_output
+
+    kind = OutputKind("latency profile", lambda p: has_format(p, PROFILE_FORMAT))
+    return check_output(path, kind, label="--save")
 
 
 def _int(v: object) -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import barcode
+from ..atomic import atomic_write
 from ..keylayout import canonical_key
 from ..stopsignals import handling_stop_signals
 from .measure import COUNTER_CELL
@@ -97,9 +98,7 @@ def run_window(keys: Sequence[str] = DEFAULT_KEYS, size: tuple[int, int] = WINDO
         finally:
             pygame.display.quit()
             if log_path is not None:
-                tmp = log_path.with_suffix(log_path.suffix + ".tmp")
-                tmp.write_text(json.dumps({"presses": count}), encoding="utf-8")
-                os.replace(tmp, log_path)
+                atomic_write(log_path, json.dumps({"presses": count}).encode("utf-8"))
     return count
 
 

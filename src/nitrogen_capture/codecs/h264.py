@@ -94,6 +94,7 @@ class H264Writer:
         purpose: what needs PyAV, for the missing-dependency message.
         encoder: the FFmpeg encoder (default libx264).
         gop: keyframe interval in frames (FFmpeg's ``g``); None keeps the encoder's.
+        metadata: container tags (e.g. marks.video_metadata: what wrote the file).
     """
 
     def __init__(self, path: Path, size: tuple[int, int], rate: Fraction | float, *,
@@ -101,7 +102,7 @@ class H264Writer:
                  max_b_frames: int | None = None, container_format: str | None = None,
                  container_options: Mapping[str, str] | None = None,
                  purpose: str = "H.264 video", encoder: str = "libx264",
-                 gop: int | None = None) -> None:
+                 gop: int | None = None, metadata: Mapping[str, str] | None = None) -> None:
         from .encoders import ENCODERS, quiet_native_logs
 
         av = load_av(purpose)
@@ -119,6 +120,7 @@ class H264Writer:
         self._container: Any = av.open(str(self.path), "w", format=container_format,
                                        container_options=dict(container_options or {}))
         try:
+            self._container.metadata.update(dict(metadata or {}))
             stream: Any = self._container.add_stream(spec.name, rate=fps)
             stream.width, stream.height = self.encoded_size
             stream.pix_fmt = spec.pix_fmt

@@ -10,7 +10,6 @@ crash recovery relies on.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from ..atomic import atomic_write
 from ..errors import ConfigError, EncodeError
 
 __all__ = ["PNG_ENCODERS", "PngEncode", "get_png_encoder", "png_worker", "write_atomic"]
@@ -69,15 +69,12 @@ def get_png_encoder(name: str = "auto") -> tuple[str, PngEncode]:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # never leave a partial file that looks like a frame
-        raise
+    """Write ``data`` to ``path`` through a temporary file and a rename (atomic.py).
+
+    No fsync: a frame is one of thousands, and crash repair checks every PNG it keeps; a partial
+    file never looks like a frame (it keeps its ``.NAME.partial`` name until whole).
+    """
+    atomic_write(path, data, fsync=False)
 
 
 def png_worker(tasks: Any, results: Any, encoder_name: str) -> None:

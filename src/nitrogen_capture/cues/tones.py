@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
+
 __all__ = ["RATE", "TONES", "tone_wav", "write_tones"]
 
 RATE = 22_050
@@ -56,6 +58,6 @@ def write_tones(directory: str | Path) -> list[Path]:
     out = []
     for name in TONES:
         path = Path(directory) / f"cue_{name}.wav"
-        path.write_bytes(tone_wav(name))
+        atomic_write(path, tone_wav(name))
         out.append(path)
     return out

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..keylayout import DEFAULT_LAYOUT, KeyLayout, canonical_key, load_layout
 from . import markers
 from .scene import SCENES, Scene, prewarm
@@ -105,9 +106,7 @@ class _Truth:
             "grab_changes": [[t, g] for t, g in self.grab_changes],
             "records": {"frame": self.frames, "held_mask": self.masks, "t_ns": self.times},
         }
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, path)  # a reader never sees half a log
+        atomic_write(path, json.dumps(data).encode("utf-8"))  # a reader never sees half a log
 
 
 def run_game(size: tuple[int, int] = (1280, 720), fps: float = 60.0, seconds: float = 0.0,

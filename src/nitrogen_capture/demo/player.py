@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write
 from ..clock import now_ns
 from ..errors import PlatformError, TargetNotFound, missing_dependency
 from ..keylayout import DEFAULT_LAYOUT, MOUSE_BUTTONS, KeyLayout
@@ -87,7 +88,7 @@ class TruthLog:
 
     def write(self, path: Path) -> None:
         """Write the log as JSON."""
-        path.write_text(json.dumps(asdict(self)), encoding="utf-8")
+        atomic_write(path, json.dumps(asdict(self)).encode("utf-8"))
 
     @classmethod
     def read(cls, path: Path) -> TruthLog:

@@ -268,11 +268,23 @@ class Started:
             _stop(proc, sig, timeout)
 
 
+def _check_outputs(options: DemoOptions) -> None:
+    """Refuse the demo's outputs before a minute of work, as record and convert would."""
+    from ..export.nitrogen import PT_FILE
+    from ..outputs import check_output
+    from ..record import NEW_SESSION
+
+    check_output(options.out, NEW_SESSION, label="--out")
+    if options.convert:
+        check_output(pt_beside(options.out), PT_FILE, label="--out", overwrite=False)
+
+
 def run_demo(options: DemoOptions) -> DemoResult:
     """Run the whole demo (see the module docstring) and return what it found."""
     out = options.out
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"--out {out} exists and is not empty: choose a new directory")
+    _check_outputs(options)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="nitrogen-demo-"))
     started = Started()

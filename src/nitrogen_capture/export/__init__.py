@@ -20,7 +20,7 @@ from .keymap import (
 from .loader import NitrogenDataset, load
 from .nitrogen import ConvertResult, Progress, SizeNote, convert_pt
 from .settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
-from .source import FreeBytes, disk_free
+from .source import FreeBytes, check_apart, disk_free
 from .windows import WindowPlan, plan_windows
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "NitrogenDataset",
     "WindowPlan",
     "action_names",
+    "check_convert_output",
     "convert",
     "default_keymap",
     "load",
@@ -44,6 +45,25 @@ __all__ = [
 ]
 
 
+def check_convert_output(settings: ConvertSettings) -> None:
+    """Refuse an ``--out`` that is not this format's to write (outputs.py), before any work.
+
+    Inside a session or another dataset, a special file, a link, or something this tool did
+    not write as this format: one line, nothing changed. Whether an existing export of ours may
+    be replaced (``--overwrite``) is decided by each format, which knows its files.
+    """
+    from ..outputs import check_output
+
+    if settings.format == "nitrogen-dataset":
+        from .dataset_tree import DATASET_TREE
+
+        check_output(settings.out, DATASET_TREE, label="--out")
+    elif settings.format == "pt":
+        from .nitrogen import PT_FILE
+
+        check_output(settings.out, PT_FILE, label="--out")
+
+
 def convert(settings: ConvertSettings, *, progress: Progress | None = None,
             free_bytes: FreeBytes = disk_free, size_note: SizeNote | None = None) -> ConvertResult:
     """Convert a session as ``settings`` says (``.pt`` or ``nitrogen-dataset``).
@@ -51,6 +71,8 @@ def convert(settings: ConvertSettings, *, progress: Progress | None = None,
     ``size_note(bytes, path)`` is called with the estimated output size before a ``.pt`` export
     writes anything (the dataset tree does not call it).
     """
+    check_apart(settings.root, settings.out)  # the input is never inside the output, nor it
+    check_convert_output(settings)
     if settings.format == "lerobot":
         from .lerobot.writer import convert_lerobot
 

@@ -34,8 +34,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import ExportError, missing_dependency
+from ..atomic import is_partial_name, make_dirs, open_new, partial_path, remove_entry
+from ..errors import ExportError, OutputError, missing_dependency
 from ..keylayout import PAD_BUTTONS
+from ..marks import has_mark
+from ..outputs import OutputKind, describe
+from ..session.io import is_plain_file
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
 from .keymap import NITROGEN_ACTIONS
@@ -43,7 +47,8 @@ from .nitrogen import ConvertResult, Progress, check_space
 from .resample import step_ns
 from .source import ConvertSettings, ExportSource, FreeBytes, disk_free
 
-__all__ = ["CHUNK_ROWS", "CONTROLLER_TYPES", "DATASET_HZ", "convert_dataset"]
+__all__ = ["CHUNK_ROWS", "CONTROLLER_TYPES", "DATASET_HZ", "DATASET_TREE", "check_session_folder",
+           "convert_dataset"]
 
 log = logging.getLogger(__name__)
 DATASET_HZ = 60.0
@@ -62,35 +67,85 @@ _VIDEO_BYTES_PER_PIXEL = 0.06
 PARQUET, VIDEO, METADATA = "actions_raw.parquet", "video.mp4", "metadata.json"
 
 
+def _tree_is_ours(folder: Path) -> bool:
+    """A folder that holds a dataset tree and nothing else (a batch's manifest and parts too)."""
+    try:
+        names = [e.name for e in os.scandir(folder)]
+    except OSError:
+        return False
+    return "actions" in names and all(
+        n in ("actions", "manifest.json", ".parts") or is_partial_name(n) for n in names)
+
+
+DATASET_TREE = OutputKind("NitroGen dataset tree", _tree_is_ours, folder=True,
+                          store="NitroGen dataset tree")
+_CHUNK_DIR = re.compile(r"(.+)_chunk_\d{4}")
+
+
+def _chunk_is_ours(folder: Path) -> bool:
+    """A chunk folder this tool wrote: its metadata.json names nitrogen-capture as the source."""
+    meta = folder / METADATA
+    if not has_mark(meta, b'"source": "nitrogen-capture"'):
+        return not meta.exists() and all(  # a chunk a kill stopped before its metadata
+            is_partial_name(e.name) or e.name in (PARQUET, VIDEO) for e in os.scandir(folder))
+    return True
+
+
+def check_session_folder(base: Path, overwrite: bool) -> None:
+    """Refuse a session's folder of the tree that is not new or, with ``--overwrite``, ours.
+
+    Ours: it holds only chunk folders this tool wrote (outputs.py).
+    """
+    try:
+        entries = list(os.scandir(base))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"{base} cannot be read ({exc.strerror})") from exc
+    if not entries:
+        return
+    if not overwrite:
+        raise ExportError(f"{base} already holds chunks: pass --overwrite or choose another --out")
+    for e in entries:
+        if not (e.is_dir(follow_symlinks=False) and _CHUNK_DIR.fullmatch(e.name)
+                and _chunk_is_ours(Path(e.path))):
+            raise OutputError(f"--out: {e.path} is {describe(Path(e.path))}, not a dataset "
+                              "chunk written by nitrogen-capture: nothing was changed")
+
+
 class _ChunkFiles:
     """A chunk folder's files, written under temporary names and renamed when all are written.
 
-    ``metadata.json`` is renamed last (and an old one removed first), so a folder whose
-    ``metadata.json`` exists is complete: a kill or Ctrl+C mid-chunk never leaves an undecodable
-    ``video.mp4`` beside complete-looking metadata. On any error the temporaries are removed.
+    The folder is made without following a link (atomic.make_dirs) and the temporaries are
+    created new (atomic.open_new: ``.NAME.partial``), so a link planted in the tree is never
+    written through. ``metadata.json`` is renamed last (and an old one removed first), so a
+    folder whose ``metadata.json`` exists is complete: a kill or Ctrl+C mid-chunk never leaves
+    an undecodable ``video.mp4`` beside complete-looking metadata. On any error the temporaries
+    are removed.
     """
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, top: Path) -> None:
+        self.folder = make_dirs(folder, below=top)
 
     def tmp(self, name: str) -> Path:
-        """The temporary path of ``name`` (same suffix: writers pick the format from it)."""
-        stem, _, ext = name.rpartition(".")
-        return self.folder / f".{stem}.partial.{ext}"
+        """The temporary of ``name``, created new and empty (writers are told their format)."""
+        path = partial_path(self.folder / name)
+        open_new(path).close()
+        return path
 
     def __enter__(self) -> _ChunkFiles:
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
                  tb: object) -> None:
-        temps = {name: self.tmp(name) for name in (PARQUET, VIDEO, METADATA)}
+        temps = {name: partial_path(self.folder / name) for name in (PARQUET, VIDEO, METADATA)}
         if et is not None:
             for p in temps.values():
-                p.unlink(missing_ok=True)
+                remove_entry(p)
             return
         (self.folder / METADATA).unlink(missing_ok=True)  # incomplete until the new one lands
         for name in (PARQUET, VIDEO, METADATA):
-            if temps[name].exists():
+            if is_plain_file(temps[name]):
                 os.replace(temps[name], self.folder / name)
             elif name == VIDEO:
                 (self.folder / name).unlink(missing_ok=True)  # no video this time: no stale one
@@ -142,7 +197,8 @@ def _write_video(path: Path, images: Iterable[npt.NDArray[np.uint8]]) -> tuple[i
             if video is None:
                 video = stack.enter_context(H264Writer(
                     path, (img.shape[1], img.shape[0]), DATASET_HZ, crf=18, preset="ultrafast",
-                    purpose="video.mp4 of --format nitrogen-dataset (or pass --no-video)"))
+                    purpose="video.mp4 of --format nitrogen-dataset (or pass --no-video)",
+                    container_format="mp4"))
             elif (img.shape[1], img.shape[0]) != video.size:
                 import cv2
 
@@ -177,8 +233,7 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
         raise ExportError(f"session {settings.root} has no frames to export")
     vid = video_id or _video_id(settings.root.name)
     base = settings.out / "actions" / "SHARD_0000" / vid
-    if base.exists() and any(base.iterdir()) and not settings.overwrite:
-        raise ExportError(f"{base} already holds chunks: pass --overwrite or choose another --out")
+    check_session_folder(base, settings.overwrite)
     w, h = src.frame_size or (1280, 720)
     needed = total * (64 + (w * h * _VIDEO_BYTES_PER_PIXEL if settings.video else 0))
     check_space(settings.out / "actions", int(needed), free_bytes,
@@ -199,17 +254,19 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
                 continue
             binned = res.bin_grid(g, step)
             rows = src.map(binned.actions, binned.mouse_deltas, binned.gamepad)
-            folder = base / f"{vid}_chunk_{chunk_no:04d}"
-            folder.mkdir(parents=True, exist_ok=True)
-            with _ChunkFiles(folder) as files:
+            with _ChunkFiles(base / f"{vid}_chunk_{chunk_no:04d}", settings.out) as files:
+                folder = files.folder
                 _write_parquet(files.tmp(PARQUET), rows)
                 size = None
                 if frame_at is not None:
-                    size = _write_video(files.tmp(VIDEO),
+                    video_tmp = files.tmp(VIDEO)
+                    size = _write_video(video_tmp,
                                         (frame_at(int(r)) for r in shown[lo:lo + len(g)]))
+                    if size is None:  # no image: no video.mp4
+                        remove_entry(video_tmp)
                 meta = _chunk_meta(src, vid, chunk_no, g, step, (game, labels.controller),
                                    (int(shown[lo]), int(shown[lo + len(g) - 1])), settings, size)
-                files.tmp(METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+                files.tmp(METADATA).write_bytes(json.dumps(meta, indent=2).encode("utf-8"))
             done += len(g)
             result.files.append(folder)
             result.windows += 1

@@ -9,14 +9,14 @@ frame/window index map). With ``--shard-frames N`` the windows are split over nu
 Memory: frames are decoded, resized and streamed straight into the file
 (:class:`~nitrogen_capture.export.ptfile.PtWriter`); only per-frame arrays (~60 bytes a frame) and
 the window index stay in RAM, so peak memory does not grow with the session's pixel volume. Files
-are written to ``*.partial`` and renamed when complete.
+are written to ``.NAME.partial`` and renamed when complete (atomic.py); an existing file is
+replaced only with ``--overwrite`` and only when it is this tool's export (outputs.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,21 +26,28 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import __version__
+from ..atomic import atomic_path, atomic_write
 from ..errors import DiskSpaceError, ExportError
+from ..marks import has_format
+from ..outputs import OutputKind, check_output
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
 from .decode import FrameTransform
-from .ptfile import PtWriter, TensorSpec
+from .ptfile import PtWriter, TensorSpec, pickle_mentions
 from .resample import step_ns
 from .source import ConvertSettings, ExportSource, FreeBytes, disk_free
 from .windows import WindowPlan, plan_windows
 
-__all__ = ["PT_FORMAT", "ConvertResult", "Progress", "SizeNote", "convert_pt", "human_bytes",
-           "pt_size_estimate", "shard_paths"]
+__all__ = ["PT_FILE", "PT_FORMAT", "PT_INDEX", "ConvertResult", "Progress", "SizeNote",
+           "check_pt_outputs", "convert_pt", "human_bytes", "pt_size_estimate", "shard_paths"]
 
 log = logging.getLogger(__name__)
 PT_FORMAT = "nitrogen-capture.nitrogen-pt"
 INDEX_FORMAT = "nitrogen-capture.nitrogen-pt-shards"
+# What a .pt export writes (outputs.py): recognised by the format its meta (or index) names.
+PT_FILE = OutputKind("NitroGen .pt export",
+                     lambda p: pickle_mentions(p, PT_FORMAT.encode("utf-8")))
+PT_INDEX = OutputKind("shard index", lambda p: has_format(p, INDEX_FORMAT))
 Progress = Callable[[int, int], None]
 """Progress callback: ``(frames done, frames total)``."""
 SizeNote = Callable[[int, Path], None]
@@ -74,6 +81,14 @@ def shard_paths(out: Path, shards: int) -> tuple[list[Path], Path | None]:
         return [out], None
     return ([out.with_name(f"{out.stem}-{k:05d}.pt") for k in range(shards)],
             out.with_name(f"{out.stem}.index.json"))
+
+
+def check_pt_outputs(files: list[Path], index: Path | None, overwrite: bool) -> None:
+    """Refuse any shard or index path that is not ours to write (outputs.py), before any work."""
+    for p in files:
+        check_output(p, PT_FILE, label="--out", overwrite=overwrite)
+    if index is not None:
+        check_output(index, PT_INDEX, label="--out", overwrite=overwrite)
 
 
 def pt_size_estimate(windows: int, img_size: int, obs_dtype: str, seq_len: int,
@@ -180,9 +195,7 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
     per_shard = settings.shard_frames or m
     n_shards = -(-m // per_shard)
     files, index = shard_paths(settings.out, n_shards)
-    for p in [*files, *([index] if index else [])]:
-        if p.exists() and not settings.overwrite:
-            raise ExportError(f"{p} already exists: pass --overwrite or choose another --out")
+    check_pt_outputs(files, index, settings.overwrite)
     d = len(src.action_names)
     estimate = pt_size_estimate(m, size, settings.obs_dtype, settings.seq_len, d)
     check_space(settings.out, estimate + n_shards * (1 << 20), free_bytes,
@@ -201,22 +214,19 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
         obs = TensorSpec("0", settings.obs_dtype, (n, 3, size, size))
         act = TensorSpec("1", "float32", (n, settings.seq_len, d))
         meta = _meta(src, plan, sel, k, n_shards, [n, 3, size, size])
-        tmp = path.with_name(path.name + ".partial")
-        try:
-            with PtWriter(tmp, {"obs": obs, "actions": act, "meta": meta}) as w:
-                with w.storage(obs) as f:
-                    for _ in range(n):
-                        f.write(next(frames))
-                        result.frames += 1
-                        if progress is not None:
-                            progress(result.frames, m)
-                with w.storage(act) as f:
-                    for _ in range(n):
-                        f.write(np.ascontiguousarray(next(actions), dtype=np.float32))
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # Ctrl+C or any error: no .partial is left behind
-            raise
+        # Ctrl+C or any error: no temporary is left behind, the old file stays (atomic.py).
+        with atomic_path(path) as tmp, \
+                PtWriter(tmp, {"obs": obs, "actions": act, "meta": meta},
+                         archive=path.name) as w:
+            with w.storage(obs) as f:
+                for _ in range(n):
+                    f.write(next(frames))
+                    result.frames += 1
+                    if progress is not None:
+                        progress(result.frames, m)
+            with w.storage(act) as f:
+                for _ in range(n):
+                    f.write(np.ascontiguousarray(next(actions), dtype=np.float32))
         result.files.append(path)
         result.bytes += path.stat().st_size
     if index is not None:
@@ -241,13 +251,7 @@ def write_shard_index(index: Path, files: list[Path], per_shard: int, total: int
            "obs_shape": [3, size, size], "obs_dtype": settings.obs_dtype,
            "seq_len": seq_len, "action_names": action_names, "params": settings.params(),
            **provenance, "shards": entries}
-    tmp = index.with_name(index.name + ".partial")
-    try:
-        tmp.write_text(json.dumps(doc, indent=2), encoding="utf-8")
-        os.replace(tmp, index)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(index, json.dumps(doc, indent=2).encode("utf-8"))
 
 
 def _source(src: ExportSource) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import missing_dependency
 
-__all__ = ["PtWriter", "TensorSpec"]
+__all__ = ["PtWriter", "TensorSpec", "pickle_mentions"]
 
 _ALIGN = 64
 _STORAGE_TYPES = {"float32": "FloatStorage", "uint8": "ByteStorage", "int64": "LongStorage",
@@ -93,13 +93,16 @@ class PtWriter:
     Every storage named in the object must be written exactly once, with exactly its size.
     """
 
-    def __init__(self, path: str | Path, obj: Any) -> None:
+    def __init__(self, path: str | Path, obj: Any, *, archive: str | None = None) -> None:
         try:
             import torch  # noqa: F401  (needed to pickle the tensor rebuild references)
         except ImportError as exc:
             raise missing_dependency("torch", "torch", "writing .pt files") from exc
         self.path = Path(path)
-        self._archive = self.path.stem.replace(" ", "_") or "archive"
+        # The folder name inside the ZIP; a file written under a temporary name passes the
+        # name its final file's archive would have.
+        self._archive = (archive if archive is not None else self.path.stem).replace(" ", "_") \
+            or "archive"
         self._zip = zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_STORED,
                                     allowZip64=True)
         self._pending: dict[str, TensorSpec] = {}
@@ -188,3 +191,21 @@ class _StorageStream:
         if et is None and self.written != self.spec.nbytes:
             raise ValueError(f"storage {self.spec.key}: wrote {self.written} of "
                              f"{self.spec.nbytes} bytes")
+
+
+def pickle_mentions(path: Path, text: bytes, *, limit: int = 1 << 26) -> bool:
+    """Whether the ``.pt`` at ``path`` is a ZIP whose ``data.pkl`` holds ``text`` (never unpickled).
+
+    How a later run recognises its own export before replacing it (outputs.py): the pickle
+    carries ``meta["format"]``. Reads the ZIP's directory and at most ``limit`` bytes of the
+    pickle; anything that is not such a file is False.
+    """
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if n.endswith("/data.pkl")]
+            if len(names) != 1:
+                return False
+            with z.open(names[0]) as f:
+                return text in f.read(limit)
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError, NotImplementedError):
+        return False

@@ -12,18 +12,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import make_dirs
 from ..bounds import MAX_EVERY, MAX_SECONDS, number_check
 from ..errors import ConfigError, SessionError
+from ..marks import has_mark, png_mark, video_mark
+from ..outputs import OutputKind, check_output
 from ..session.reader import SessionReader
 from .data import SessionSeries, gap_marks, load_series
 from .overlay import Box, HudLayout, hud_layout
-from .video import VideoSpan, select_span, write_video
+from .timing import TIMING_MARK
+from .video import VIDEO_MARK, VideoSpan, select_span, write_video
 
 __all__ = ["Box", "HudLayout", "PreviewResult", "SessionSeries", "VideoSpan",
            "check_preview_options", "gap_marks", "hud_layout", "load_series", "select_span",
            "write_preview"]
 
 VIDEO_NAME, TIMING_NAME = "preview.mp4", "timing.png"
+# What preview writes (outputs.py); an MP4's tags sit in its index, at the end of the file.
+PREVIEW_VIDEO = OutputKind("preview video",
+                           lambda p: has_mark(p, video_mark(VIDEO_MARK), tail=1 << 20),
+                           home_names=(VIDEO_NAME,))
+TIMING_PLOT = OutputKind("timing plot", lambda p: has_mark(p, png_mark(TIMING_MARK)),
+                         home_names=(TIMING_NAME,))
 
 
 def check_preview_options(width: int, start_s: float, seconds: float, every: int) -> None:
@@ -80,19 +90,23 @@ def write_preview(root: str | Path, out: str | Path | None = None, *, width: int
     if not root.is_dir():
         raise SessionError(f"--root {root} is not a directory")
     out_dir = root if out is None else Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    # Both targets are checked before any work (outputs.py): never into another session,
+    # over a session's own files, or over a file that is not this tool's preview.
+    timing = check_output(out_dir / TIMING_NAME, TIMING_PLOT, label="--out", home=root)
+    mp4 = check_output(out_dir / VIDEO_NAME, PREVIEW_VIDEO, label="--out", home=root) \
+        if video else None
+    if not out_dir.is_dir():
+        make_dirs(out_dir)
     reader = SessionReader(root)
     series = load_series(reader)
     span = select_span(series, start_s, seconds, every)
     from .timing import write_timing
 
-    timing = out_dir / TIMING_NAME
     t = series.t_s
     write_timing(series, timing, title=f"{root.name}: {reader.meta.effective_labels.describe()}",
                  span_s=(float(t[span.rows[0]]), float(t[span.rows[-1]])))
-    mp4, hud = None, None
-    if video:
-        mp4 = out_dir / VIDEO_NAME
+    hud = None
+    if mp4 is not None:
         hud = write_video(reader, series, span, mp4, width=width, progress=progress)
     gaps = gap_marks(series.arrays["frame_indices"], series.arrays["timestamps"], series.pauses)
     return PreviewResult(mp4, timing, span.rows, hud, gaps)

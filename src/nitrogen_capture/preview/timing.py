@@ -16,11 +16,15 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from ..atomic import atomic_write
+from ..marks import mark_png
 from ..session.timeline import tick_jumps
 from .data import SessionSeries
 from .plot import INK, Axes, dashed_hline, legend, text
 
-__all__ = ["SIZE", "render_timing", "write_timing"]
+__all__ = ["SIZE", "TIMING_MARK", "render_timing", "write_timing"]
+
+TIMING_MARK = "timing-plot"  # the PNG's Software text (marks.py): a later run may replace it
 
 _TITLE_CHARS = 110  # what fits across the figure at the title's size
 
@@ -164,9 +168,9 @@ def render_timing(series: SessionSeries, title: str = "",
 
 def write_timing(series: SessionSeries, path: Path, title: str = "",
                  span_s: tuple[float, float] | None = None) -> None:
-    """Render the timing figure and write it as PNG to ``path`` (temporary name, then rename)."""
+    """Render the timing figure and write it as PNG to ``path`` (atomic.py), marked as ours."""
     img = render_timing(series, title, span_s)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    if not cv2.imwrite(str(tmp), img):
-        raise OSError(f"could not write {tmp}")
-    tmp.replace(path)
+    ok, buf = cv2.imencode(".png", img)
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 BGR image
+        raise OSError(f"the timing plot for {path} could not be encoded as PNG")
+    atomic_write(path, mark_png(buf.tobytes(), TIMING_MARK))

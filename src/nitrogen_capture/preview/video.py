@@ -14,7 +14,6 @@ capped at 60 fps; a session recorded faster than 60 fps plays slowed down.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -24,13 +23,17 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..codecs.h264 import H264Writer, load_av
 from ..errors import ConfigError
+from ..marks import video_metadata
 from ..session.reader import SessionReader
 from .data import SessionSeries, gap_marks
 from .overlay import HudLayout, RowInfo, draw_row, hud_layout
 
-__all__ = ["MAX_FPS", "VideoSpan", "select_span", "write_video"]
+__all__ = ["MAX_FPS", "VIDEO_MARK", "VideoSpan", "select_span", "write_video"]
+
+VIDEO_MARK = "preview"  # the MP4's comment tag (marks.py): a later run may replace it
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +119,9 @@ def write_video(reader: SessionReader, series: SessionSeries, span: VideoSpan, p
     flash = _flash_labels(series, span)
     pad = arrays.get("gamepad") if reader.has_gamepad else None
     keys = tuple(reader.layout.keys)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     hud: HudLayout | None = None
     written = 0
-    try:
+    with atomic_path(path) as tmp:  # no link followed; nothing left behind on an error
         with _progress(progress) as bar, ExitStack() as stack:
             task = bar.add_task("rendering preview", total=len(span.rows))
             opened: tuple[HudLayout, H264Writer] | None = None
@@ -129,7 +131,8 @@ def write_video(reader: SessionReader, series: SessionSeries, span: VideoSpan, p
                                         pad is not None)
                     opened = (layout, stack.enter_context(H264Writer(
                         tmp, (layout.width, layout.height), span.rate, crf=23,
-                        preset="veryfast", purpose="Preview video")))
+                        preset="veryfast", purpose="Preview video", container_format="mp4",
+                        metadata=video_metadata(VIDEO_MARK))))
                 hud, video = opened
                 info = RowInfo(row=row, tick=int(arrays["frame_indices"][row]),
                                t_s=float(arrays["timestamps"][row]) / 1e9,
@@ -142,9 +145,6 @@ def write_video(reader: SessionReader, series: SessionSeries, span: VideoSpan, p
                 bar.advance(task)
         if hud is None:
             raise ConfigError(f"no frame of rows {span.rows[0]}..{span.rows[-1]} could be read")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     log.info("wrote %s: %d frames %dx%d at %s fps", path, written, hud.width, hud.height,
              span.rate)
     return hud

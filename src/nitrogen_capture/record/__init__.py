@@ -30,6 +30,7 @@ from ..config import RecordConfig
 from ..errors import SessionExistsError
 from ..inputs import get_input_backends
 from ..inputs.base import InputSource
+from ..outputs import OutputKind, check_output
 from ..session.frames import frame_store_class
 from ..session.meta import CaptureInfo, ClockInfo, FrameFormat, InputInfo, Labels, SessionMeta
 from ..session.meta_parts import default_controller, default_game
@@ -40,6 +41,8 @@ from .recorder import Recorder, RecordResult, RecordStats
 __all__ = ["RecordResult", "RecordStats", "Recorder", "build_recorder", "check_output_dir"]
 
 log = logging.getLogger(__name__)
+# A recording's folder: new or empty (check_output_dir refuses anything else first).
+NEW_SESSION = OutputKind("session", lambda p: False, folder=True, store="session")
 
 
 def check_output_dir(config: RecordConfig) -> None:
@@ -53,6 +56,8 @@ def check_output_dir(config: RecordConfig) -> None:
             "(nothing was changed)")
     if out.is_dir() and any(out.iterdir()):
         raise SessionExistsError(f"--out {out} is not empty: choose a new or empty directory")
+    # Not inside another session or dataset, not through a link (outputs.py).
+    check_output(out, NEW_SESSION, label="--out")
 
 
 def _resolve_target(config: RecordConfig, region: Region | None) -> Target:

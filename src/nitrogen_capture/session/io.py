@@ -2,8 +2,9 @@
 
 A reader (or a recovery after ``kill -9``) sees either the old file or the new one, never a
 half-written one: the data goes to a temporary file in the same directory, is flushed and
-fsynced, then renamed over the target with ``os.replace``. Crash recovery never deletes: what it
-does not keep is moved aside with :func:`set_aside`, which never overwrites.
+fsynced, then renamed over the target with ``os.replace`` (the tool's one writer,
+:mod:`nitrogen_capture.atomic`, which never follows a link). Crash recovery never deletes: what
+it does not keep is moved aside with :func:`set_aside`, which never overwrites.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
+
+from ..atomic import atomic_file, atomic_write, open_new, partial_path
 
 __all__ = ["atomic_save_npy", "atomic_write_bytes", "atomic_write_json", "inside",
            "is_plain_file", "set_aside", "temp_path", "write_new"]
@@ -39,39 +42,32 @@ def is_plain_file(path: Path) -> bool:
 
 def temp_path(path: Path) -> Path:
     """The temporary name ``path`` is written under before it is renamed into place."""
-    return path.with_name(f".{path.name}.tmp")
+    return partial_path(path)
 
 
 def write_new(tmp: Path, data: bytes | npt.ArrayLike, *, fsync: bool = True) -> None:
     """Write ``data`` (bytes, or an array saved as .npy without pickling) to a new file ``tmp``.
 
     A temporary left by a crash (or planted as a link) is removed first and never written
-    through; the file is flushed and fsynced before it may be renamed into place.
+    through (atomic.open_new); the file is flushed and fsynced before it may be renamed.
     """
-    tmp.unlink(missing_ok=True)
-    with open(tmp, "xb") as f:
-        if isinstance(data, bytes):
-            f.write(data)
-        else:
-            np.save(f, np.asarray(data), allow_pickle=False)
+    with open_new(tmp) as f:
+        _write_data(f, data)
         if fsync:
             f.flush()
             os.fsync(f.fileno())
 
 
-def _replace_with(path: Path, data: bytes | npt.ArrayLike, *, fsync: bool = True) -> None:
-    tmp = temp_path(path)
-    try:
-        write_new(tmp, data, fsync=fsync)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # e.g. disk full: leave no half-written temporary behind
-        raise
+def _write_data(f: BinaryIO, data: bytes | npt.ArrayLike) -> None:
+    if isinstance(data, bytes):
+        f.write(data)
+    else:
+        np.save(f, np.asarray(data), allow_pickle=False)
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically."""
-    _replace_with(path, data, fsync=fsync)
+    atomic_write(path, data, fsync=fsync)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -81,7 +77,8 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 def atomic_save_npy(path: Path, array: npt.ArrayLike) -> None:
     """Save ``array`` as .npy at ``path`` atomically (never pickles)."""
-    _replace_with(path, np.asarray(array))
+    with atomic_file(path) as f:
+        _write_data(f, array)
 
 
 def set_aside(path: Path, dest_dir: Path) -> Path:

@@ -22,9 +22,12 @@ from typing import Any
 import numpy as np
 
 from ... import __version__
+from ...atomic import atomic_path
 from ...errors import ExportError
+from ..dataset_tree import check_session_folder
 from ..nitrogen import (
     PT_FORMAT,
+    check_pt_outputs,
     check_space,
     pt_size_estimate,
     shard_paths,
@@ -81,6 +84,7 @@ def merge_pt(settings: ConvertSettings, staging: Path, task_ids: Sequence[str]) 
     per_shard = settings.shard_frames or m
     n_shards = -(-m // per_shard)
     files, index = shard_paths(settings.out, n_shards)
+    check_pt_outputs(files, index, settings.overwrite)
     check_space(settings.out, pt_size_estimate(m, size, settings.obs_dtype, t, d)
                 + n_shards * (1 << 20), lambda p: shutil.disk_usage(_existing(p)).free,
                 f"{m} windows of {settings.obs_dtype} 3x{size}x{size} + {t}x{d}")
@@ -99,19 +103,14 @@ def merge_pt(settings: ConvertSettings, staging: Path, task_ids: Sequence[str]) 
         meta = _meta(settings, names, sources, spans, (a, b, m), (k, n_shards))
         obs = TensorSpec("0", settings.obs_dtype, (b - a, 3, size, size))
         act = TensorSpec("1", "float32", (b - a, t, d))
-        tmp = path.with_name(path.name + ".partial")
-        try:
-            with PtWriter(tmp, {"obs": obs, "actions": act, "meta": meta}) as w:
-                with w.storage(obs) as f:
-                    for _, p, lo, hi in spans:
-                        _copy(f, p["dir"] / "obs.npy", lo, hi)
-                with w.storage(act) as f:
-                    for _, p, lo, hi in spans:
-                        _copy(f, p["dir"] / "actions.npy", lo, hi)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp, \
+                PtWriter(tmp, {"obs": obs, "actions": act, "meta": meta}, archive=path.name) as w:
+            with w.storage(obs) as f:
+                for _, p, lo, hi in spans:
+                    _copy(f, p["dir"] / "obs.npy", lo, hi)
+            with w.storage(act) as f:
+                for _, p, lo, hi in spans:
+                    _copy(f, p["dir"] / "actions.npy", lo, hi)
         merged.outputs.append(path)
     if index is not None:
         write_shard_index(index, files, per_shard, m, settings, size=size, seq_len=t,
@@ -161,6 +160,7 @@ def merge_dataset(settings: ConvertSettings, staging: Path, task_ids: Sequence[s
         src, dst = p["dir"] / "actions" / "SHARD_0000" / vid, shard / vid
         if src.is_dir():
             if dst.exists():  # an earlier merge of this batch stopped halfway
+                check_session_folder(dst, overwrite=True)  # only chunks this tool wrote
                 shutil.rmtree(dst)
             os.replace(src, dst)
         elif not dst.is_dir():

@@ -19,6 +19,7 @@ from typing import Any
 
 from ...bounds import number_check
 from ...errors import ConfigError, ExportError
+from .. import check_convert_output
 from ..dataset_tree import _video_id
 from ..settings import DEFAULT_WORKERS, ConvertSettings
 from ..source import check_apart
@@ -147,6 +148,7 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     sessions = collect_sessions(bs.roots, recursive=bs.recursive, listed=listed)
     for s in sessions:
         check_apart(s, cs.out)
+    check_convert_output(cs)
     manifest_path, staging = batch_paths(cs)
     if cs.overwrite:
         manifest_path.unlink(missing_ok=True)
