@@ -26,6 +26,7 @@ a single-key hotkey (keys of chords stay plain keys when Ctrl is not held).
 from __future__ import annotations
 
 import tomllib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ __all__ = [
     "HOTKEY_ACTIONS",
     "HOTKEY_KEYS",
     "KEY_ALIASES",
+    "MAX_LAYOUT_KEYS",
     "MOUSE_BUTTONS",
     "PAD_AXES",
     "PAD_BUTTONS",
@@ -50,6 +52,9 @@ __all__ = [
     "read_toml",
 ]
 
+# A keyboard has about 110 keys, a mouse a few buttons and wheel steps: a layout of more is
+# damage (a hostile meta.json), refused before any per-key work.
+MAX_LAYOUT_KEYS = 512
 DEFAULT_KEYS: tuple[str, ...] = (
     "w", "a", "s", "d", "space", "shift", "ctrl", "e", "q", "r", "f", "g", "c", "v", "x", "z",
     "t", "p", "i", "backspace", "esc", "1", "2", "3", "4", "enter", "lmb", "rmb",
@@ -233,10 +238,13 @@ class KeyLayout:
     _index: dict[str, int] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
+        if len(self.keys) > MAX_LAYOUT_KEYS:  # before any per-key work: one line, at once
+            raise ConfigError(f"key layout '{self.name}' lists {len(self.keys)} keys; a layout "
+                              f"holds at most {MAX_LAYOUT_KEYS}")
         keys = tuple(canonical_key(k) for k in self.keys)
         if not keys:
             raise ConfigError("a key layout needs at least one key")
-        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        dupes = sorted(k for k, n in Counter(keys).items() if n > 1)
         if dupes:
             raise ConfigError(f"key layout '{self.name}' lists keys twice: {', '.join(dupes)}")
         hot = sorted(set(self.hotkeys.keys).intersection(keys))

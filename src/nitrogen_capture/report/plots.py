@@ -56,13 +56,48 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+def spans_to_draw(spans: list[tuple[float, float]], total_s: float) -> list[tuple[float, float]]:
+    """``(start, length)`` spans in seconds within the plot, merged where closer than a column.
+
+    A plot is :data:`MAX_COLUMNS` columns wide: spans nearer than one column look the same
+    merged, and a session with a hundred thousand pauses then costs a thousand patches, not a
+    hundred thousand.
+    """
+    gap = max(total_s, 1e-9) / MAX_COLUMNS
+    out: list[list[float]] = []
+    # Spans outside the plotted time (0 .. total_s) are not drawn at all.
+    for start, length in sorted(x for x in spans if x[0] <= total_s and x[0] + x[1] >= 0):
+        end = start + max(length, 0.0)
+        if out and start - out[-1][1] <= gap:
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end])
+    return [(a, b - a) for a, b in out]
+
+
+def _end_s(rep: SessionReport) -> float:
+    return float(rep.series.t_s[-1]) if len(rep.series.t_s) else 1.0
+
+
+def _pause_spans(rep: SessionReport) -> list[tuple[float, float]]:
+    return spans_to_draw([(p.start_t_ns / 1e9, (p.end_t_ns - p.start_t_ns) / 1e9)
+                          for p in rep.reader.pauses], _end_s(rep))
+
+
+def _idle_spans(rep: SessionReport) -> list[tuple[float, float]]:
+    return spans_to_draw([(s.start_ns / 1e9, s.seconds) for s in rep.idle], _end_s(rep))
+
+
 def _shade(ax: Any, rep: SessionReport, idle: bool = True) -> None:
-    """Pauses (blue) and idle stretches (grey) as spans behind a time plot."""
-    for p in rep.reader.pauses:
-        ax.axvspan(p.start_t_ns / 1e9, p.end_t_ns / 1e9, color=PAUSE, alpha=0.5, lw=0)
+    """Pauses (blue) and idle stretches (grey) as spans behind a time plot.
+
+    One collection each, x in seconds and y the whole height of the axes.
+    """
+    across = ax.get_xaxis_transform()
+    ax.broken_barh(_pause_spans(rep), (0, 1), transform=across, color=PAUSE, alpha=0.5, lw=0)
     if idle:
-        for s in rep.idle:
-            ax.axvspan(s.start_ns / 1e9, s.end_ns / 1e9, color=IDLE, alpha=0.35, lw=0)
+        ax.broken_barh(_idle_spans(rep), (0, 1), transform=across, color=IDLE, alpha=0.35,
+                       lw=0)
 
 
 def _bins(rep: SessionReport, finest: float = 1.0) -> tuple[npt.NDArray[np.float64], float]:
@@ -128,17 +163,16 @@ def timeline_plot(rep: SessionReport) -> bytes:
     fig, (ax,) = _figure(2.2)
     t_end = float(rep.series.t_s[-1]) if rep.series.rows else 1.0
     ts = np.asarray(rep.series.arrays["timestamps"], dtype=np.int64)
-    pauses = [(p.start_t_ns / 1e9, (p.end_t_ns - p.start_t_ns) / 1e9) for p in rep.reader.pauses]
-    ax.broken_barh(pauses, (3.6, 0.8), color=PAUSE)
+    ax.broken_barh(_pause_spans(rep), (3.6, 0.8), color=PAUSE)
     drops = [float(ts[j.row - 1]) / 1e9 for j in rep.jumps if j.dropped > 0]
     ax.vlines(drops, 2.6, 3.4, color=DROP, lw=1.5)
-    ax.broken_barh([(s.start_ns / 1e9, s.seconds) for s in rep.idle], (1.6, 0.8), color=IDLE)
+    ax.broken_barh(_idle_spans(rep), (1.6, 0.8), color=IDLE)
     ev = rep.series.arrays["events"]
     inputs = ev["t_ns"][ev["device"] != "control"] / 1e9
     ax.vlines(inputs, 0.6, 1.4, color="#2ca02c", lw=0.4, alpha=0.6)
     ax.set_yticks([1, 2, 3, 4], ["input events", f"idle > {rep.idle_seconds:g} s",
                                  f"dropped ticks ({sum(j.dropped for j in rep.jumps)})",
-                                 f"pauses ({len(pauses)})"])
+                                 f"pauses ({len(rep.reader.pauses)})"])
     ax.set_ylim(0.4, 4.6)
     ax.set_xlim(0, max(t_end, 1e-3))
     ax.set_xlabel("time (s)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from pathlib import PurePosixPath
 from typing import Any, NoReturn, TypeVar
 
 from ..errors import SessionFormatError
@@ -23,9 +22,13 @@ _MISSING: Any = object()
 
 
 def safe_relative(value: str) -> bool:
-    """True for a relative POSIX path that stays inside its directory (no ``..``, no root)."""
-    p = PurePosixPath(value)
-    return bool(value) and "\\" not in value and not p.is_absolute() and ".." not in p.parts
+    """True for a relative POSIX path that stays inside its directory (no ``..``, no root).
+
+    String tests, not pathlib: a long session's ``meta.json`` holds hundreds of thousands of
+    these. A backslash, a colon (a Windows drive: ``C:x``) or a NUL byte is refused too.
+    """
+    return (bool(value) and not value.startswith("/") and "\\" not in value and ":" not in value
+            and "\0" not in value and ".." not in value.split("/"))
 
 
 class JsonObject:

@@ -190,8 +190,10 @@ class SessionMeta:
         if offset is not None and offset > _MAX_OFFSET_NS:
             o.fail("latency_offset_ns", f"must be within +-{_MAX_OFFSET_NS} ns (1 s)", offset)
         chunks: list[ChunkEntry] = []
+        rows = 0  # the rows before each chunk (its default first_row), kept as a running total
         for c in o.objects("chunks"):
-            chunks.append(ChunkEntry.from_json(c, sum(x.num_frames for x in chunks)))
+            chunks.append(ChunkEntry.from_json(c, rows))
+            rows += chunks[-1].num_frames
         if len({c.index for c in chunks}) != len(chunks):
             o.fail("chunks", "must not list a chunk index twice", [c.index for c in chunks])
         target = o.raw("target", {})

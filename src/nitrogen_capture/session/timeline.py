@@ -44,13 +44,58 @@ class Jump:
         return " + ".join(parts)
 
 
+def _pause_ticks(pauses: Sequence[Pause]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Start and end ticks of every pause, as arrays (one pass over the list)."""
+    starts = np.fromiter((p.start_tick for p in pauses), dtype=np.int64, count=len(pauses))
+    ends = np.fromiter((p.end_tick for p in pauses), dtype=np.int64, count=len(pauses))
+    return starts, ends
+
+
 def pause_cuts(frame_indices: npt.ArrayLike, pauses: Sequence[Pause]) -> npt.NDArray[np.bool_]:
-    """Per interval ``i -> i + 1``: does a pause start inside it."""
+    """Per interval ``i -> i + 1``: does a pause start inside it (``fi[i] < start <= fi[i+1]``).
+
+    Sorted starts and two binary searches per interval: linear in rows and pauses together,
+    whatever their numbers (a long session may hold many thousands of focus pauses).
+    """
     fi = np.asarray(frame_indices, dtype=np.int64)
-    cut = np.zeros(max(len(fi) - 1, 0), dtype=bool)
-    for p in pauses:
-        cut |= (fi[:-1] < p.start_tick) & (fi[1:] >= p.start_tick)
-    return cut
+    if len(fi) < 2 or not pauses:
+        return np.zeros(max(len(fi) - 1, 0), dtype=bool)
+    starts = np.sort(_pause_ticks(pauses)[0])
+    before = np.searchsorted(starts, fi[:-1], side="right")  # starts <= fi[i]
+    upto = np.searchsorted(starts, fi[1:], side="right")  # starts <= fi[i + 1]
+    return np.asarray(upto > before, dtype=bool)
+
+
+class _PausedTicks:
+    """How many ticks of ``[lo, hi)`` the pauses cover, in O(log P) per question.
+
+    The pauses are merged into disjoint intervals first (they never overlap in a session this
+    tool wrote; a damaged list is counted once per tick), then a prefix sum of their lengths.
+    """
+
+    def __init__(self, pauses: Sequence[Pause]) -> None:
+        starts, ends = _pause_ticks(pauses)
+        order = np.argsort(starts, kind="stable")
+        starts, ends = starts[order], ends[order]
+        if len(starts):
+            reach = np.maximum.accumulate(ends)
+            new = np.ones(len(starts), dtype=bool)
+            new[1:] = starts[1:] > reach[:-1]
+            starts = starts[new]
+            ends = np.maximum.reduceat(ends, np.flatnonzero(new))
+        self.starts, self.ends = starts, ends
+        self.before = np.concatenate(([0], np.cumsum(ends - starts)))  # paused ticks before k
+
+    def upto(self, x: int) -> int:
+        """Paused ticks before tick ``x``."""
+        k = int(np.searchsorted(self.starts, x, side="right"))  # intervals starting <= x
+        if k == 0:
+            return 0
+        return int(self.before[k - 1]) + min(x, int(self.ends[k - 1])) - int(self.starts[k - 1])
+
+    def covered(self, lo: int, hi: int) -> int:
+        """Paused ticks in ``[lo, hi)``."""
+        return max(0, self.upto(hi) - self.upto(lo)) if hi > lo else 0
 
 
 def tick_jumps(frame_indices: npt.ArrayLike, timestamps: npt.ArrayLike,
@@ -59,10 +104,11 @@ def tick_jumps(frame_indices: npt.ArrayLike, timestamps: npt.ArrayLike,
     fi = np.asarray(frame_indices, dtype=np.int64)
     ts = np.asarray(timestamps, dtype=np.int64)
     cuts = pause_cuts(fi, pauses)
+    paused = _PausedTicks(pauses)
     out: list[Jump] = []
     for i in np.flatnonzero((np.diff(fi) > 1) | cuts):
         lo, hi = int(fi[i]) + 1, int(fi[i + 1])  # missing ticks [lo, hi)
-        covered = sum(max(0, min(hi, p.end_tick) - max(lo, p.start_tick)) for p in pauses)
+        covered = paused.covered(lo, hi)
         out.append(Jump(int(i) + 1, hi - lo, min(covered, hi - lo), bool(cuts[i]),
                         float(ts[i + 1] - ts[i]) / 1e9))
     return out
