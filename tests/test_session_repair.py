@@ -117,15 +117,18 @@ def test_open_chunk_without_any_frame_keeps_journal_in_orphans(tmp_path):
     assert merge_session(b.root).frames == 3
 
 
-def test_stale_journal_of_complete_chunk_is_only_removed(tmp_path):
+def test_stale_journal_of_complete_chunk_is_set_aside_not_deleted(tmp_path):
     b = make_session(tmp_path / "s", (3, 3))
     p = b.paths
     before = p.chunk_array("actions", 2).read_bytes(), p.meta.read_text()
-    p.journal(2).write_text('{"kind": "chunk", "chunk": 2, "first_row": 3}\n{"kind": "fra')
+    text = '{"kind": "chunk", "chunk": 2, "first_row": 3}\n{"kind": "fra'
+    p.journal(2).write_text(text)
     report = repair_session(b.root)
-    assert report.journals_removed == ("journal_chunk_002.jsonl",) and not report.recovered
+    moved = "frames/chunk_002/orphans/journal_chunk_002.jsonl"
+    assert report.journals_removed == (moved,) and not report.recovered
+    assert moved in report.summary()
     assert (p.chunk_array("actions", 2).read_bytes(), p.meta.read_text()) == before
-    assert not p.journal(2).exists()
+    assert not p.journal(2).exists() and (b.root / moved).read_text() == text
 
 
 def test_merge_runs_repair_first(tmp_path):
@@ -181,3 +184,64 @@ def test_repair_measures_the_fps_the_dead_recorder_could_not(tmp_path):
     fps = r.meta.fps_achieved
     assert fps is not None and fps == r.meta.measured_fps()
     assert abs(fps - 30.0) < 0.5  # the factory's frames are 1/30 s apart
+
+
+def _lines(path):
+    return path.read_text().splitlines(keepends=True)
+
+
+# Every damaged shape of the open chunk's journal (and of what is around it) ends with the
+# session in one truthful state that merge, validate and sessions agree on, and a second merge
+# changes nothing: never "interrupted (run merge)" for ever.
+JOURNAL_SHAPES = {
+    "no_header": lambda r, j: j.write_text("".join(_lines(j)[1:])),
+    "empty": lambda r, j: j.write_text(""),
+    "header_only": lambda r, j: j.write_text(_lines(j)[0]),
+    "garbage": lambda r, j: j.write_bytes(b"\x00\xff not json\n{{{\n"),
+    "every_line_torn": lambda r, j: j.write_text(
+        "".join(ln[: len(ln) // 2] + "\n" for ln in _lines(j))),
+    "frames_gone": lambda r, j: shutil.rmtree(r / "frames" / "chunk_003"),
+    "numbered_beyond_meta": lambda r, j: j.rename(r / "journal_chunk_009.jsonl"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(JOURNAL_SHAPES))
+def test_every_journal_shape_ends_in_one_truthful_state(tmp_path, shape):
+    from nitrogen_capture.session.library import scan_library
+
+    b = make_session(tmp_path / "s", (6, 6, 5), open_last=True)
+    JOURNAL_SHAPES[shape](b.root, b.paths.journal(3))
+    report = merge_session(b.root)
+    assert report.frames >= 12  # the complete chunks are never lost
+    meta = json.loads(b.paths.meta.read_text())
+    assert meta["status"] == "recovered"
+    assert not list(b.root.glob("journal_chunk_*.jsonl"))
+    [row] = scan_library(tmp_path)
+    assert row.status == "recovered"
+    problems = validate_session(b.root).problems
+    assert not [q for q in problems if q.level == "error"], problems
+    set_aside = [q for q in problems if "set aside by crash recovery" in q.message]
+    recovered = report.repair.recovered[0].rows_kept if report.repair.recovered else 0
+    assert bool(set_aside) == (recovered == 0), problems  # what is in no row is said
+    before = {q: q.read_bytes() for q in b.root.rglob("*") if q.is_file()}
+    merge_session(b.root)  # a second merge finds the session settled
+    after = {q: q.read_bytes() for q in b.root.rglob("*") if q.is_file()}
+    assert after.keys() == before.keys()
+    assert json.loads(b.paths.meta.read_text())["status"] == "recovered"
+
+
+def test_a_chunk_merge_cannot_recover_is_damaged_not_waiting_for_merge(tmp_path):
+    from nitrogen_capture.errors import SessionFormatError
+    from nitrogen_capture.session.library import scan_library
+
+    b = make_session(tmp_path / "s", (6, 6, 5), open_last=True)
+    shutil.rmtree(b.root / "frames" / "chunk_003")
+    (b.root / "frames" / "chunk_003").write_text("not a folder")
+    with pytest.raises(SessionFormatError, match="chunk 3"):
+        merge_session(b.root)
+    [row] = scan_library(tmp_path)
+    assert row.status.startswith("damaged: chunk 3 cannot be recovered")
+    assert merge_session(b.root, skip_bad=True).frames == 12
+    [row] = scan_library(tmp_path)
+    assert row.status.startswith("damaged: chunk 3 cannot be recovered")
+    assert any("merge cannot recover it" in q.message for q in validate_session(b.root).problems)

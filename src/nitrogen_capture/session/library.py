@@ -91,10 +91,32 @@ def _status(paths: SessionPaths, meta: SessionMeta) -> str:
     if lock is not None and lock.blocks:  # a live (or foreign, or unreadable) lock
         action = lock.holder.action if lock.holder else "record"
         return "recording" if action == "record" else f"busy ({action})"
-    if meta.status == "recording" or paths.open_journals():
-        # The recorder died (kill -9, power cut): merge recovers its open chunk.
+    journals = paths.open_journals()
+    if journals:
+        # The recorder died (kill -9, power cut): merge recovers its open chunk, unless the
+        # chunk's files are such that merge refuses it (the same rule, repair.py).
+        stuck = _unrecoverable(paths, journals)
+        if stuck is not None:
+            return f"damaged: {stuck} (merge --skip-bad leaves it out)"
+        return "interrupted (run merge)"
+    if meta.status == "recording":
         return "interrupted (run merge)"
     return meta.status
+
+
+def _unrecoverable(paths: SessionPaths, journals: dict[int, Path]) -> str | None:
+    """``chunk N cannot be recovered`` when merge would refuse an open chunk, else None."""
+    from .reader import SessionReader
+    from .repair import open_chunk_unsafe
+
+    try:
+        reader = SessionReader(paths.root)
+    except NitrogenCaptureError:
+        return None  # the row's meta.json parsed; what the reader refuses, validate will say
+    for number, journal in journals.items():
+        if open_chunk_unsafe(reader, number, journal) is not None:
+            return f"chunk {number} cannot be recovered"
+    return None
 
 
 def session_row(root: Path, top: Path) -> LibraryRow:

@@ -154,6 +154,8 @@ def _merge(root: str | Path, lock: SessionLock, *, progress: bool,
     meta.merged = MergedInfo(frames, tuple(merged_idx), tuple(i for i, _ in skipped),
                              tuple(files))
     meta.counters = dataclasses.replace(meta.counters, frames=frames)
+    if meta.status == "recording":  # merge holds the lock: the recorder died before it could say
+        meta.status = "recovered"
     meta.save(paths.meta)
     return MergeReport(Path(root), frames, tuple(merged_idx), tuple(skipped), tuple(files),
                        torch_written, repair, tuple(notes))

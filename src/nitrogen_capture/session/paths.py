@@ -115,6 +115,11 @@ class SessionPaths:
         """Chunk numbers that have an actions file or a journal."""
         return sorted({*self._numbered("actions_chunk_*.npy"), *self.open_journals()})
 
+    def frame_chunk_numbers(self) -> list[int]:
+        """Chunk numbers with frames on disk (``frames/chunk_NNN/`` or ``frames/chunk_NNN.mkv``)."""
+        found = {n for n in self._numbered("frames/chunk_*")}
+        return sorted(found)
+
     def _numbered(self, pattern: str) -> dict[int, Path]:
         # Names that do not end in a chunk number (e.g. a stray "journal_chunk_x.jsonl") are
         # not ours: ignored, never a crash.

@@ -193,7 +193,8 @@ class RepairReport:
 
     root: Path
     recovered: tuple[RecoveredChunk, ...] = ()
-    journals_removed: tuple[str, ...] = ()  # leftovers of chunks that were already complete
+    # Journals of chunks that were already complete, set aside in orphans/ (their new place).
+    journals_removed: tuple[str, ...] = ()
     refused: tuple[tuple[int, str], ...] = ()  # open chunks left as they are, and why
 
     @property
@@ -206,7 +207,8 @@ class RepairReport:
         out = [f"chunk {r.index}: recovered {r.rows_kept} rows (journal {r.journal_frames}, "
                f"frames on disk {r.frames_on_disk}, {len(r.orphaned)} moved to orphans)"
                + (f"; {r.note}" if r.note else "") for r in self.recovered]
-        out += [f"removed stale journal {j}" for j in self.journals_removed]
+        out += [f"chunk already complete: its leftover journal was moved to {j}"
+                for j in self.journals_removed]
         out += [f"chunk {i}: not recovered: {why}" for i, why in self.refused]
         return "\n".join(out)
 
@@ -227,7 +229,7 @@ def repair_session(root: str | Path, *, held: SessionLock | None = None) -> Repa
     refused: list[tuple[int, str]] = []
     for number, jpath in paths.open_journals().items():
         idx = number
-        why = _unsafe(reader, idx, jpath)
+        why = open_chunk_unsafe(reader, idx, jpath)
         if why is not None:
             # Never read or move anything through a link or outside the session.
             log.info("chunk %d: not recovered: %s", idx, why)
@@ -236,17 +238,19 @@ def repair_session(root: str | Path, *, held: SessionLock | None = None) -> Repa
         entry = reader.meta.chunk(idx)
         if entry is not None and entry.complete and all(
                 reader.array_path(entry, s).is_file() for s in reader.array_names()):
-            # Died after meta.json was replaced but before the journal was deleted.
-            jpath.unlink()
-            removed.append(jpath.name)
+            # Died after meta.json was replaced but before the journal was deleted: the chunk
+            # is whole; its journal is set aside (never deleted without a word).
+            dest = set_aside(jpath, reader.frame_store.orphans_dir(idx))
+            log.info("chunk %d was complete: its journal was moved to %s", idx, dest)
+            removed.append(dest.relative_to(reader.root).as_posix())
             continue
         recovered.append(_repair_chunk(reader, idx, jpath))
         reader = SessionReader(root)  # meta.json changed
     return RepairReport(Path(root), tuple(recovered), tuple(removed), tuple(refused))
 
 
-def _unsafe(reader: SessionReader, idx: int, jpath: Path) -> str | None:
-    """Why the open chunk ``idx`` may not be repaired (a link, a non-file), or None."""
+def open_chunk_unsafe(reader: SessionReader, idx: int, jpath: Path) -> str | None:
+    """Why merge will refuse to recover the open chunk ``idx`` (a link, a non-file), or None."""
     if not is_plain_file(jpath) or not inside(jpath, reader.root):
         return f"{jpath.name} is not a regular file inside the session"
     try:
@@ -271,6 +275,9 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
         # Nothing to rebuild: keep the journal's data beside the orphans rather than delete it.
         dest = set_aside(jpath, store.orphans_dir(idx))
         log.warning("chunk %d: no frame survived; journal moved to %s", idx, dest)
+        meta = reader.meta  # the session is settled: not "recording" for ever after
+        meta.status = "recovered"
+        meta.save(paths.meta)
         return RecoveredChunk(idx, 0, len(j.frames), on_disk, orphaned, 0, len(j.events),
                               j.torn_last_line, "no complete frame: journal kept in orphans/")
 

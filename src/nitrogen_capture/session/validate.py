@@ -41,10 +41,10 @@ from ..errors import SchemaVersionError, SessionFormatError
 from ..events import BUTTON, KEY, MOTION, PAD_BUTTON, WHEEL
 from .chunkcheck import check_chunk_arrays
 from .frames import ERROR, INFO, WARNING
-from .io import inside, is_plain_file
 from .lock import lock_status
 from .meta import ChunkEntry, Labels
 from .reader import SessionReader
+from .repair import open_chunk_unsafe
 from .timeline import pause_cuts, tick_jumps
 
 __all__ = ["Problem", "ValidationReport", "validate_session"]
@@ -136,9 +136,10 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
         if live:
             add(Problem(INFO, j.name, "open chunk: the lock holder is still writing it"))
             continue
-        why = _open_chunk_unsafe(reader, number, j)
+        why = open_chunk_unsafe(reader, number, j)
         add(Problem(ERROR, j.name, "a chunk was left open (crash or kill): " + (
             f"merge cannot recover it: {why}" if why else "run merge to recover")))
+    _check_set_aside(reader, probs)
     listed = {c.index for c in reader.chunks}
     open_ = set(reader.paths.open_journals())
     for idx in sorted(set(reader.paths.chunk_numbers_on_disk()) - listed - open_):
@@ -199,14 +200,26 @@ def _check_lock(reader: SessionReader, probs: list[Problem]) -> bool:
     else:
         probs.append(Problem(WARNING, name, status.message(reader.root)))
     return status.blocks
-def _open_chunk_unsafe(reader: SessionReader, number: int, journal: Path) -> str | None:
-    """Why merge will refuse to recover an open chunk (a symbolic link, not a file), or None."""
-    if not is_plain_file(journal) or not inside(journal, reader.root):
-        return f"{journal.name} is not a regular file inside the session"
+def _check_set_aside(reader: SessionReader, probs: list[Problem]) -> None:
+    """Say what crash recovery set aside in ``orphans/`` folders: kept, but in no row."""
     try:
-        return reader.frame_store.unsafe(number)
-    except SessionFormatError as exc:
-        return str(exc)
+        store = reader.frame_store
+    except SessionFormatError:
+        return  # said elsewhere
+    paths = reader.paths
+    numbers = ({c.index for c in reader.chunks} | set(paths.chunk_numbers_on_disk())
+               | set(paths.frame_chunk_numbers()))
+    seen: set[Path] = set()
+    for n in sorted(numbers):
+        folder = store.orphans_dir(n)
+        if folder in seen or folder.is_symlink() or not folder.is_dir():
+            continue
+        seen.add(folder)
+        count = sum(1 for _ in folder.iterdir())
+        if count:
+            rel = folder.relative_to(reader.root).as_posix()
+            probs.append(Problem(WARNING, rel, f"{count} file(s) set aside by crash recovery "
+                                 "(kept, but in no row of the session)"))
 
 
 def _check_chunk(reader: SessionReader, c: ChunkEntry,
