@@ -24,6 +24,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -485,3 +486,88 @@ def test_damaged_session(case: Case, cmd: str, tmp_path: Path, capsys) -> None:
     check_tree(cmd, case, before, tree(root))
     assert tree(outside) == canary, "the canary outside the session changed"
     assert not list((tmp_path / "out").glob("*.partial")) if (tmp_path / "out").exists() else True
+
+
+# -- damaged batch manifests ---------------------------------------------------------------------
+# A batch convert (docs/export.md, "Many sessions") reads its manifest as convert reads meta.json:
+# damage is one line, the sessions are never touched, and the output is the clean run's or none.
+# An incomplete batch rebuilds its manifest from the staged parts (exit 0, one "note:" line); a
+# complete one refuses (exit 1), its output left as it was. tests/test_batch_manifest.py fuzzes it.
+def _sessions_of(doc: dict) -> dict:
+    return doc["sessions"]
+
+
+MANIFEST_CASES: dict[str, tuple[bytes | Callable[[dict], None], str]] = {
+    "empty": (b"", "it is empty"),
+    "not JSON": (b'{"format": ', "not valid JSON"),
+    "a list": (b"[]", "is not a batch manifest (a JSON object), got []"),
+    "nested 100k deep": (b"[" * 100_000, "nested too deeply"),
+    "unknown state": (lambda d: next(iter(_sessions_of(d).values())).update(state="bogus"),
+                      "must be one of pending, done, failed, skipped, got 'bogus'"),
+    "runs a string": (lambda d: d.update(runs="2"), "field 'runs' must be an integer >= 0"),
+    "huge count": (lambda d: d.update(runs=10**30), "field 'runs' must be an integer in [0, "),
+    "negative frames": (lambda d: next(iter(_sessions_of(d).values())).update(frames=-1),
+                        ".frames' must be an integer >= 0"),
+    "task id with ..": (lambda d: next(iter(_sessions_of(d).values())).update(
+        tasks={"../../x": {"state": "done"}}), "must be a task id of this session"),
+    "session not absolute": (lambda d: _sessions_of(d).update(s={"state": "done", "tasks": {}}),
+                             "field 'sessions[s]' must be a session's absolute path"),
+}
+
+
+def _batch_argv(lib: Path, out: Path) -> list[str]:
+    return ["convert", "--root", str(lib), "--recursive", "--out", str(out), "--format",
+            "nitrogen-dataset", "--no-video", "--jobs", "1", "--no-progress"]
+
+
+def _stop_at(name: str) -> Callable[[Any], dict[str, Any]]:
+    from nitrogen_capture.export.batch.tasks import run_task
+
+    def fn(job: Any) -> dict[str, Any]:
+        if job.task.session.name == name:
+            raise KeyboardInterrupt
+        return run_task(job)
+    return fn
+
+
+@pytest.mark.parametrize("complete", [False, True], ids=["incomplete", "complete"])
+@pytest.mark.parametrize("name", list(MANIFEST_CASES))
+def test_damaged_batch_manifest(name: str, complete: bool, tmp_path: Path, capsys) -> None:
+    from nitrogen_capture.export import ConvertSettings
+    from nitrogen_capture.export.batch import BatchSettings, run_batch
+
+    lib = tmp_path / "lib"
+    make_session(lib / "s1", (30,), seed=1)
+    make_session(lib / "s2", (30,), seed=2)
+    clean, out = tmp_path / "clean", tmp_path / "out"
+    assert main(_batch_argv(lib, clean)) == 0
+    if complete:
+        assert main(_batch_argv(lib, out)) == 0
+    else:  # Ctrl+C in s2: s1's part is staged
+        conv = ConvertSettings(root=lib, out=out, format="nitrogen-dataset", video=False)
+        with pytest.raises(KeyboardInterrupt):
+            run_batch(BatchSettings(conv, (lib,), recursive=True, jobs=1), task_fn=_stop_at("s2"))
+    damage, says = MANIFEST_CASES[name]
+    man = out / "manifest.json"
+    if isinstance(damage, bytes):
+        man.write_bytes(damage)
+    else:
+        doc = json.loads(man.read_text(encoding="utf-8"))
+        damage(doc)
+        man.write_text(json.dumps(doc), encoding="utf-8")
+    sessions, before = tree(lib), tree(out / "actions") if complete else {}
+    capsys.readouterr()
+    rc = main(_batch_argv(lib, out))
+    stdout, err = capsys.readouterr()
+    assert "Traceback" not in stdout + err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    if complete:
+        assert rc == 1 and len(lines) == 1, (stdout, err)
+        assert str(man) in lines[0] and says in lines[0] and "--overwrite" in lines[0], lines[0]
+        assert tree(out / "actions") == before
+    else:
+        assert rc == 0 and not lines, (stdout, err)
+        note = [ln for ln in stdout.splitlines() if ln.startswith("note: ")]
+        assert len(note) == 1 and says in note[0] and "rebuilt from the parts" in note[0], note
+        assert tree(out / "actions") == tree(clean / "actions")
+    assert tree(lib) == sessions

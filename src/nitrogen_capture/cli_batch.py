@@ -52,6 +52,11 @@ def summary_lines(result: Any, roots: list[Path], unit: str = "windows") -> list
     return out
 
 
+def _note(line: str) -> None:
+    """A finding about the manifest or the disk (rebuilt, redone, leftovers removed): one line."""
+    print(f"note: {line}", flush=True)
+
+
 def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     """Run a batch from parsed flags; print the summary; 1 when a session failed."""
     from .export.batch import BatchProgress, BatchSettings, run_batch
@@ -60,7 +65,7 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     bs = BatchSettings(settings, tuple(roots), args.recursive, args.session_list, args.engine,
                        args.jobs, args.ray_address, args.task_frames, args.keep_idle)
     if args.no_progress:
-        result = run_batch(bs)
+        result = run_batch(bs, notice=_note)
     else:
         from rich.progress import BarColumn, Progress, TextColumn
 
@@ -76,7 +81,7 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
                            line=f"{p.sessions_done}/{p.sessions_total} sessions, "
                                 f"{rate:.1f} frames/s, ETA {eta}")
 
-            result = run_batch(bs, progress=progress)
+            result = run_batch(bs, progress=progress, notice=_note)
     unit = {"pt": "windows", "lerobot": "episodes"}.get(settings.format, "chunks")
     for line in summary_lines(result, roots, "episodes" if unit == "episodes" else "windows"):
         print(line)

@@ -19,7 +19,8 @@ whole family at once::
     │   ├── SessionLockedError            being recorded (or merged) by a live process
     │   └── SchemaVersionError            written by a newer version of this tool
     ├── ExportError                       a conversion cannot be done (e.g. output will not fit)
-    │   └── DiskSpaceError (OSError)
+    │   ├── DiskSpaceError (OSError)
+    │   └── ManifestError                 a batch manifest is damaged or not this tool's
     └── OutputError                       an output path would replace or write through
                                           something this tool did not write (outputs.py)
 
@@ -40,6 +41,7 @@ __all__ = [
     "EncodeError",
     "ExportError",
     "InputError",
+    "ManifestError",
     "NitrogenCaptureError",
     "OutputError",
     "PlatformError",
@@ -175,6 +177,25 @@ class OutputError(NitrogenCaptureError):
     It lies inside a session or dataset that is not the command's, is a special file or a
     link, or holds something this tool did not write (outputs.py, docs/reliability.md).
     """
+
+
+class ManifestError(ExportError):
+    """A batch conversion's manifest cannot be trusted: unreadable, not JSON, or a bad field.
+
+    A batch either rebuilds the manifest from the parts on disk or refuses in one line
+    (docs/export.md, "Many sessions"); the message names the manifest, the field and the value.
+
+    Attributes:
+        path: the manifest file (None when not given).
+        field: the field at fault, as a path into the document (``sessions[...].state``), or
+            None when the file as a whole is unusable (empty, not JSON, not an object).
+    """
+
+    def __init__(self, *args: object, path: Path | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(*args)
+        self.path = path
+        self.field = field
 
 
 def missing_dependency(package: str, extra: str, purpose: str) -> DependencyError:

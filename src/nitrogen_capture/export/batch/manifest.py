@@ -2,9 +2,16 @@
 
 It lives beside the output (``<stem>.manifest.json`` next to a ``.pt``, ``manifest.json`` in a
 dataset tree) and makes a batch resumable: a rerun after a crash, a kill or Ctrl+C skips every
-task the manifest records as done (its part is in the staging folder) and redoes the rest. The
-settings' fingerprint is kept too: a rerun with other settings is refused with one line rather
-than mixing two conversions in one output (``--overwrite`` starts over).
+task the manifest records as done or skipped whose part is still staged (:mod:`.reconcile`
+checks each one) and redoes the rest. The settings' fingerprint is kept too: a rerun with other
+settings is refused with one line rather than mixing two conversions in one output
+(``--overwrite`` starts over).
+
+The document is :class:`~.schema.ManifestDoc`, checked field by field when read. A manifest that
+cannot be trusted (not JSON, a wrong type, an unknown state) is rebuilt from the parts on disk
+while nothing has been merged yet, and refused in one line once an output exists (it would be
+written over on the word of a damaged file); a file that is not a batch manifest at all, or one
+from a newer version, is always refused (docs/export.md, "Many sessions").
 
 Per session: ``state`` is ``pending``, ``done``, ``failed`` (with ``reason``) or ``skipped``
 (``reason``: idle, too short); ``tasks`` holds each task's report (windows, frames, seconds,
@@ -13,20 +20,21 @@ Per session: ``state`` is ``pending``, ``done``, ``failed`` (with ``reason``) or
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from ...errors import ExportError
+from ...errors import DiskSpaceError, ExportError, ManifestError
 from ...session.io import atomic_write_json
 from ..settings import ConvertSettings
 from .plan import Planned
+from .schema import MANIFEST_FORMAT, ManifestDoc, OutputRecord, SessionRecord, TaskRecord, Totals
+from .space import disk_full_error, is_disk_full
 
 __all__ = ["MANIFEST_FORMAT", "Manifest", "fingerprint_of"]
-
-MANIFEST_FORMAT = "nitrogen-capture.batch-manifest"
 
 
 def _settings_doc(settings: ConvertSettings, task_frames: int) -> dict[str, Any]:
@@ -52,105 +60,182 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
 
 
-class Manifest:
-    """The manifest document and the file it is saved to (every change is saved at once)."""
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
-    def __init__(self, path: Path, doc: dict[str, Any]) -> None:
-        self.path, self.doc = path, doc
+
+class Manifest:
+    """The checked manifest document and the file it is saved to (every change is saved).
+
+    ``rebuilt`` says why the file on disk was not used (None: it was, or there was none).
+    """
+
+    def __init__(self, path: Path, doc: ManifestDoc, rebuilt: str | None = None) -> None:
+        self.path, self.doc, self.rebuilt = path, doc, rebuilt
 
     @classmethod
-    def open(cls, path: Path, settings: ConvertSettings, task_frames: int, *,
-             overwrite: bool) -> Manifest:
-        """Load the manifest at ``path`` (checking its settings), or start a new one."""
+    def open(cls, path: Path, settings: ConvertSettings, task_frames: int, *, overwrite: bool,
+             base: Path, output_exists: bool, parts_exist: bool) -> Manifest:
+        """Load the manifest at ``path`` (checked, and its settings compared), or start one.
+
+        ``base`` is the output folder; ``output_exists`` whether ``--out`` holds an output,
+        ``parts_exist`` whether the staging folder holds parts (a lost manifest is rebuilt
+        from them).
+        """
         wanted = _settings_doc(settings, task_frames)
-        fp = fingerprint_of(wanted)
-        if path.is_file() and not overwrite:
-            try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
-                if doc.get("format") != MANIFEST_FORMAT or not isinstance(doc.get("sessions"),
-                                                                          dict):
-                    raise ValueError("not a batch manifest")
-            except (OSError, ValueError) as exc:
-                raise ExportError(f"{path} cannot be read ({exc}): pass --overwrite to start "
-                                  "over") from None
-            if doc.get("fingerprint") != fp:
-                old = doc.get("settings", {})
-                diff = [f"{k} {old.get(k)!r} -> {v!r}" for k, v in wanted.items()
-                        if old.get(k) != v]
-                raise ExportError(
-                    f"{path} belongs to a conversion with other settings ({'; '.join(diff)}): "
-                    "rerun with the same flags to resume, or pass --overwrite to start over")
-            return cls(path, doc)
-        doc = {"format": MANIFEST_FORMAT, "format_version": 1, "fingerprint": fp,
-               "settings": wanted, "complete": False, "runs": 0, "sessions": {}}
+        fresh = ManifestDoc(fingerprint=fingerprint_of(wanted), settings=wanted)
+        if overwrite:
+            return cls(path, fresh)
+        if not path.exists():
+            return cls(path, fresh, rebuilt=f"{path} is missing" if parts_exist else None)
+        if path.is_symlink() or not path.is_file():  # never written through or replaced
+            raise ManifestError(f"{path} is not a file (a folder, a link or a special file): "
+                                "move it away, or choose another --out", path=path)
+        try:
+            doc = ManifestDoc.load(path, base)
+        except ManifestError as exc:
+            if exc.field == "format":  # another tool's file, or a newer version's
+                raise ManifestError(f"{exc}: pass --overwrite to start over, or choose "
+                                    "another --out", path=path, field=exc.field) from None
+            if output_exists:
+                raise ManifestError(
+                    f"{exc}; {settings.out} holds an output this manifest no longer vouches "
+                    "for: pass --overwrite to convert again", path=path,
+                    field=exc.field) from None
+            return cls(path, fresh, rebuilt=str(exc))
+        if doc.fingerprint != fresh.fingerprint:
+            old = doc.settings
+            diff = [f"{k} {_shown(old.get(k))} -> {_shown(v)}" for k, v in wanted.items()
+                    if old.get(k) != v]
+            raise ExportError(
+                f"{path} belongs to a conversion with other settings ({'; '.join(diff)}): "
+                "rerun with the same flags to resume, or pass --overwrite to start over")
         return cls(path, doc)
 
+    # -- queries ---------------------------------------------------------------------------------
     @property
-    def sessions(self) -> dict[str, dict[str, Any]]:
-        """Session path -> its record."""
-        out: dict[str, dict[str, Any]] = self.doc["sessions"]
-        return out
+    def complete(self) -> bool:
+        """Whether the manifest says the batch is merged."""
+        return self.doc.complete
 
-    def start_run(self, planned: Planned) -> None:
-        """Record the planned sessions (keeping what earlier runs did) and save."""
-        self.doc["runs"] = int(self.doc.get("runs", 0)) + 1
-        self.doc["complete"] = False
-        for s in planned.sessions:
-            rec = self.sessions.setdefault(str(s), {"state": "pending", "reason": None,
-                                                    "frames": None, "tasks": {}})
-            rec["frames"] = planned.frames.get(s)
-            if s in planned.failed:
-                rec.update(state="failed", reason=planned.failed[s])
-            elif rec["state"] == "failed":  # a failed session is tried again on a rerun
-                rec.update(state="pending", reason=None)
+    def sessions_json(self) -> dict[str, dict[str, Any]]:
+        """Session path -> its record as plain data (the summary's input)."""
+        return {s: r.to_json() for s, r in self.doc.sessions.items()}
+
+    def state(self, session: str) -> str:
+        """The state of ``session``."""
+        return self.doc.sessions[session].state
+
+    def task(self, session: str, task_id: str) -> TaskRecord:
+        """The record of a task (a pending one when there is none)."""
+        return self.doc.sessions[session].tasks.get(task_id, TaskRecord())
+
+    # -- changes ---------------------------------------------------------------------------------
+    def _put(self, session: str, rec: SessionRecord) -> None:
+        self.doc = dataclasses.replace(self.doc, sessions={**self.doc.sessions, session: rec})
+
+    def set_task(self, session: str, task_id: str, rec: TaskRecord, *, save: bool = False) -> None:
+        """Replace a task's record and settle its session's state."""
+        srec = self.doc.sessions[session]
+        self._put(session, _settle(dataclasses.replace(srec, tasks={**srec.tasks,
+                                                                    task_id: rec})))
+        if save:
+            self.save()
+
+    def restart(self) -> None:
+        """Forget a merge whose output is gone: not complete, every task to be done again."""
+        sessions = {s: dataclasses.replace(r, state="pending", reason=None, tasks={
+            k: TaskRecord(segment=t.segment, attempts=t.attempts) for k, t in r.tasks.items()})
+            for s, r in self.doc.sessions.items()}
+        self.doc = dataclasses.replace(self.doc, complete=False, outputs=(), totals=None,
+                                       finished=None, sessions=sessions)
+
+    def start_run(self, planned: Planned) -> list[str]:
+        """Record the planned sessions (keeping what earlier runs did); the sessions dropped.
+
+        A session an earlier run listed that this run does not plan is dropped (it is not part
+        of this output); a task id its session no longer has is dropped too.
+        """
+        wanted = {str(s) for s in planned.sessions}
+        dropped = sorted(s for s in self.doc.sessions if s not in wanted)
+        ids: dict[str, set[str]] = {str(s): set() for s in planned.sessions}
         for t in planned.tasks:
-            tasks = self.sessions[str(t.session)]["tasks"]
-            tasks.setdefault(t.task_id, {"state": "pending"})
+            ids[str(t.session)].add(t.task_id)
+        sessions: dict[str, SessionRecord] = {}
+        for s in planned.sessions:
+            key = str(s)
+            rec = self.doc.sessions.get(key, SessionRecord())
+            # A task that failed is tried again on a rerun (so is its session).
+            tasks = {k: dataclasses.replace(v, state="pending", reason=None)
+                     if v.state == "failed" else v
+                     for k, v in rec.tasks.items() if k in ids[key]}
+            for t in planned.tasks:
+                if str(t.session) == key:
+                    tasks.setdefault(t.task_id, TaskRecord(segment=t.segment))
+            rec = dataclasses.replace(rec, frames=planned.frames.get(s), tasks=tasks)
+            if s in planned.failed:
+                rec = dataclasses.replace(rec, state="failed", reason=planned.failed[s])
+            else:
+                rec = _settle(rec)
+            sessions[key] = rec
+        self.doc = dataclasses.replace(self.doc, runs=self.doc.runs + 1, complete=False,
+                                       sessions=sessions)
         self.save()
-
-    def settled(self, task_id: str, session: Path, staging: Path) -> bool:
-        """Whether a task needs no new run: skipped, or done with its part still staged."""
-        rec = self.sessions[str(session)]["tasks"].get(task_id, {})
-        state = rec.get("state")
-        return state == "skipped" or (state == "done" and (staging / task_id).is_dir())
+        return dropped
 
     def started(self, task_id: str, session: Path) -> None:
         """Count an attempt (not saved on its own: the result's save carries it)."""
-        rec = self.sessions[str(session)]["tasks"].setdefault(task_id, {"state": "pending"})
-        rec["attempts"] = int(rec.get("attempts", 0)) + 1
+        rec = self.task(str(session), task_id)
+        self.set_task(str(session), task_id,
+                      dataclasses.replace(rec, attempts=rec.attempts + 1))
 
     def record(self, report: dict[str, Any]) -> None:
         """Store a task's report, update its session's state, and save."""
-        srec = self.sessions[report["session"]]
-        srec["tasks"][report["task_id"]] = {
-            **srec["tasks"].get(report["task_id"], {}),
-            **{k: v for k, v in report.items() if k not in ("session", "task_id")},
-            "finished": _now()}
-        self._settle(srec)
-        self.save()
+        session, task_id = report["session"], report["task_id"]
+        old = self.task(session, task_id)
+        names = report.get("action_names")
+        rec = TaskRecord(state=report["state"], reason=report.get("reason"),
+                         segment=report.get("segment"), windows=report.get("windows"),
+                         frames=report.get("frames"), seconds=report.get("seconds"),
+                         finished=_now(), attempts=old.attempts,
+                         action_names=tuple(names) if names is not None else None,
+                         video_id=report.get("video_id"))
+        self.set_task(session, task_id, rec, save=True)
 
     def fail(self, session: str, reason: str) -> None:
         """Mark a whole session failed (e.g. its parts cannot be merged) and save."""
-        self.sessions[session].update(state="failed", reason=reason)
+        self._put(session, dataclasses.replace(self.doc.sessions[session], state="failed",
+                                               reason=reason))
         self.save()
 
-    @staticmethod
-    def _settle(srec: dict[str, Any]) -> None:
-        states = [t.get("state") for t in srec["tasks"].values()]
-        for verdict in ("failed", "skipped"):
-            hit = next((t for t in srec["tasks"].values() if t.get("state") == verdict), None)
-            if hit is not None:
-                srec.update(state=verdict, reason=hit.get("reason"))
-                return
-        srec.update(state="done" if states and all(s == "done" for s in states) else "pending",
-                    reason=None)
-
-    def finish(self, outputs: list[str], totals: dict[str, int]) -> None:
+    def finish(self, outputs: tuple[OutputRecord, ...], totals: Totals) -> None:
         """Record the merged output and save: the batch is complete."""
-        self.doc.update(complete=True, outputs=outputs, totals=totals, finished=_now())
+        self.doc = dataclasses.replace(self.doc, complete=True, outputs=outputs, totals=totals,
+                                       finished=_now())
         self.save()
 
     def save(self) -> None:
-        """Write the manifest atomically (temp file, then rename)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(self.path, self.doc)
+        """Write the manifest atomically (temp file, then rename); a full disk in one line."""
+        doc = self.doc.to_json()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.path, doc)
+        except OSError as exc:
+            if not is_disk_full(exc) or isinstance(exc, DiskSpaceError):
+                raise
+            need = len(json.dumps(doc, indent=2)) + 1
+            raise disk_full_error(self.path, need, "the batch manifest",
+                                  "free some space and rerun the same command to resume"
+                                  ) from None
+
+
+def _settle(srec: SessionRecord) -> SessionRecord:
+    """The session's state from its tasks: failed or skipped if one is, done if all are."""
+    tasks = srec.tasks.values()
+    for verdict in ("failed", "skipped"):
+        hit = next((t for t in tasks if t.state == verdict), None)
+        if hit is not None:
+            return dataclasses.replace(srec, state=verdict, reason=hit.reason)
+    done = bool(tasks) and all(t.state == "done" for t in tasks)
+    return dataclasses.replace(srec, state="done" if done else "pending", reason=None)

@@ -19,8 +19,8 @@ from ...session.library import find_sessions
 from ...session.meta import SessionMeta
 from ...session.paths import META_NAME, SessionPaths
 
-__all__ = ["DEFAULT_TASK_FRAMES", "Planned", "Task", "collect_sessions", "path_hash",
-           "plan_tasks", "read_session_list", "task_id"]
+__all__ = ["DEFAULT_TASK_FRAMES", "Planned", "Task", "collect_sessions", "few", "one_line",
+           "path_hash", "plan_tasks", "read_session_list", "task_id"]
 
 # Five minutes at 60 fps: a task decodes at most this many frames (~10-30 s of CPU on one
 # core at 720p), whatever the session's length.
@@ -140,3 +140,8 @@ def one_line(exc: BaseException) -> str:
     """An error as one short line (the summary's reason column)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def few(items: list[str]) -> str:
+    """The first three of ``items`` and how many more, for a one-line message."""
+    return ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")

@@ -2,11 +2,14 @@
 
 docs/export.md, "Many sessions". :func:`run_batch` is what ``convert --recursive`` (or several
 ``--root``, or ``--sessions FILE``) calls; it returns a :class:`BatchResult` whose per-session
-records are the manifest's, for the summary.
+records are the manifest's, for the summary. Before any task runs the manifest is checked
+(:mod:`.schema`) and reconciled with the parts and outputs on disk (:mod:`.reconcile`), each
+finding one line to ``notice``; a full disk stops the batch in one line (:mod:`.space`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import shutil
@@ -18,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ...bounds import number_check
-from ...errors import ConfigError, ExportError
+from ...errors import ConfigError, DiskSpaceError, ExportError
+from ...session.io import temp_path
 from .. import check_convert_output
 from ..dataset_tree import _video_id
 from ..settings import DEFAULT_WORKERS, ConvertSettings
@@ -31,10 +35,14 @@ from .plan import (
     Planned,
     Task,
     collect_sessions,
+    few,
     path_hash,
     plan_tasks,
     read_session_list,
 )
+from .reconcile import check_outputs, output_base, outputs_of, reconcile, remove_leftovers
+from .schema import Totals
+from .space import batch_needs, disk_full_error, is_disk_full, tree_bytes
 from .tasks import SPLITTABLE, TaskJob, check_format, run_task
 
 __all__ = ["BatchProgress", "BatchResult", "BatchSettings", "batch_paths", "run_batch"]
@@ -121,8 +129,8 @@ def _output_exists(settings: ConvertSettings) -> bool:
     if settings.format == "pt":
         return out.exists() or out.with_name(f"{out.stem}.index.json").exists()
     if settings.format == "lerobot":
-        return out.is_dir() and any(p.name not in (".parts", "manifest.json")
-                                    for p in out.iterdir())
+        ours = {".parts", "manifest.json", temp_path(out / "manifest.json").name}
+        return out.is_dir() and any(p.name not in ours for p in out.iterdir())
     return (out / "actions").is_dir() and any((out / "actions").iterdir())
 
 
@@ -138,10 +146,53 @@ def _task_frames(t: Task, planned: Planned) -> int:
     return max(0, min(total, t.last_row if t.last_row is not None else total) - t.first_row)
 
 
+def _settled(manifest: Manifest, t: Task) -> bool:
+    return manifest.task(str(t.session), t.task_id).state in ("done", "skipped")
+
+
+def _open(cs: ConvertSettings, manifest_path: Path, staging: Path, task_frames: int,
+          sessions: list[Path], say: Callable[[str], None]) -> Manifest | BatchResult:
+    """The checked manifest of this batch, or the result of a batch that is already complete."""
+    existed = manifest_path.exists() and not cs.overwrite
+    parts = staging.is_dir() and any(not p.name.startswith(".") for p in staging.iterdir())
+    manifest = Manifest.open(manifest_path, cs, task_frames, overwrite=cs.overwrite,
+                             base=output_base(cs), output_exists=_output_exists(cs),
+                             parts_exist=parts)
+    stopped = existed and not manifest.complete  # a run that stopped before its merge ended
+    if manifest.complete:
+        if set(manifest.doc.sessions) != {str(s) for s in sessions}:
+            raise ExportError(f"{cs.out} holds a complete conversion of other sessions: pass "
+                              "--overwrite to start over, or choose another --out")
+        missing, changed = check_outputs(cs, manifest.doc.outputs)
+        if changed:
+            raise ExportError(f"{cs.out} is not what this batch wrote: {changed[0]}: pass "
+                              "--overwrite to convert again, or choose another --out")
+        if not missing:
+            totals = manifest.doc.totals
+            return BatchResult(manifest.sessions_json(),
+                               [str(output_base(cs) / o.name) for o in manifest.doc.outputs],
+                               totals.windows if totals else 0, manifest=manifest_path,
+                               note=f"nothing to do: {cs.out} is complete "
+                                    "(pass --overwrite to convert again)")
+        say(f"{manifest_path} says the batch is complete but {few(missing)} is missing: "
+            "converting again")
+        manifest.restart()
+    left = remove_leftovers(cs, staging, manifest_path, merge_stopped=stopped)
+    if left:
+        say(left)
+    return manifest
+
+
 def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | None = None,
-              task_fn: TaskFn = run_task) -> BatchResult:
-    """Convert every session of ``bs`` into one output; see the module doc."""
+              task_fn: TaskFn = run_task,
+              notice: Callable[[str], None] | None = None) -> BatchResult:
+    """Convert every session of ``bs`` into one output; see the module doc.
+
+    ``notice`` gets each one-line finding about the manifest and the disk (a damaged manifest
+    rebuilt, a part redone, a stopped run's leftovers removed); default: a logged warning.
+    """
     t0 = time.perf_counter()
+    say = notice or (lambda line: log.warning("%s", line))
     cs = bs.convert
     check_format(cs.format)
     listed = read_session_list(bs.session_list) if bs.session_list else []
@@ -150,6 +201,7 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
         check_apart(s, cs.out)
     check_convert_output(cs)
     manifest_path, staging = batch_paths(cs)
+    new_base = not output_base(cs).exists()
     if cs.overwrite:
         manifest_path.unlink(missing_ok=True)
         shutil.rmtree(staging, ignore_errors=True)
@@ -160,26 +212,23 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
         from .lerobot import fix_settings
 
         cs = fix_settings(cs, sessions)
-    manifest = Manifest.open(manifest_path, cs, bs.task_frames, overwrite=cs.overwrite)
-    if manifest.doc.get("complete"):
-        if set(manifest.sessions) == {str(s) for s in sessions}:
-            return BatchResult(manifest.sessions, list(manifest.doc.get("outputs", [])),
-                               int(manifest.doc.get("totals", {}).get("windows", 0)),
-                               manifest=manifest_path,
-                               note=f"nothing to do: {cs.out} is complete "
-                                    "(pass --overwrite to convert again)")
-        raise ExportError(f"{cs.out} holds a complete conversion of other sessions: pass "
-                          "--overwrite to start over, or choose another --out")
+    opened = _open(cs, manifest_path, staging, bs.task_frames, sessions, say)
+    if isinstance(opened, BatchResult):
+        return opened
+    manifest = opened
     planned = plan_tasks(sessions, task_frames=bs.task_frames, split=cs.format in SPLITTABLE)
-    manifest.start_run(planned)
+    dropped = manifest.start_run(planned)
+    if dropped:
+        say(f"{manifest_path}: {len(dropped)} session(s) of an earlier run are not in this one "
+            f"({few(dropped)}): left out of the output")
     staging.mkdir(parents=True, exist_ok=True)
-    for stale in staging.glob(".tmp-*"):  # tasks a kill stopped halfway
-        shutil.rmtree(stale, ignore_errors=True)
-    settled = {t.task_id for t in planned.tasks
-               if manifest.settled(t.task_id, t.session, staging)}
+    for line in reconcile(manifest, planned, staging, cs):
+        say(line)
+    settled = {t.task_id for t in planned.tasks if _settled(manifest, t)}
     template = dataclasses.replace(cs, workers=bs.threads)
     vids = _video_ids(tuple(sessions))
-    jobs = [TaskJob(t, template, staging, vids[t.session], bs.keep_idle)
+    jobs = [TaskJob(t, template, staging, vids[t.session], bs.keep_idle,
+                    manifest.doc.fingerprint)
             for t in planned.tasks if t.task_id not in settled]
     by_id = {t.task_id: t for t in planned.tasks}
     frames_total = sum(planned.frames.values())
@@ -187,7 +236,7 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     run_frames = [0]
 
     def sessions_done() -> int:
-        return sum(1 for r in manifest.sessions.values() if r["state"] != "pending")
+        return sum(1 for r in manifest.doc.sessions.values() if r.state != "pending")
 
     def tell() -> None:
         if progress is not None:
@@ -198,6 +247,8 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
         manifest.started(job.task.task_id, job.task.session)
 
     def on_result(report: dict[str, Any]) -> None:
+        if report.get("disk_full"):  # every task after it would fail the same way: stop
+            raise _disk_full(cs, manifest, planned, staging, report, new_base)
         manifest.record(report)
         run_frames[0] += _task_frames(by_id[report["task_id"]], planned)
         tell()
@@ -213,24 +264,56 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     return _merge(cs, manifest, planned, staging, run_frames[0], t0)
 
 
+def _disk_full(cs: ConvertSettings, manifest: Manifest, planned: Planned, staging: Path,
+               report: dict[str, Any], new_base: bool) -> DiskSpaceError:
+    """The one line for a full disk in a task; what nothing can resume from is removed."""
+    kept = [t for t in planned.tasks if _settled(manifest, t)]
+    done = sum(_task_frames(t, planned) for t in kept)
+    needed = batch_needs(cs, staging, done, sum(planned.frames.values()) - done)
+    if kept:
+        todo = (f"free some space and rerun the same command: the {len(kept)} finished "
+                f"part(s) in {staging} are kept and reused")
+    else:  # nothing to resume: leave the disk as it was
+        shutil.rmtree(staging, ignore_errors=True)
+        manifest.path.unlink(missing_ok=True)
+        if new_base:
+            with contextlib.suppress(OSError):
+                output_base(cs).rmdir()
+        todo = "free some space and run the command again (nothing was kept)"
+    return disk_full_error(cs.out, needed, f"the part of {Path(report['session']).name}",
+                           todo)
+
+
 def _merge(cs: ConvertSettings, manifest: Manifest, planned: Planned, staging: Path,
            frames: int, t0: float) -> BatchResult:
-    done = {s for s, r in manifest.sessions.items() if r["state"] == "done"}
+    done = {s for s, r in manifest.doc.sessions.items() if r.state == "done"}
     ids = [t.task_id for t in sorted(planned.tasks, key=lambda t: (str(t.session), t.segment))
            if str(t.session) in done]
-    result = BatchResult(manifest.sessions, frames_this_run=frames,
+    result = BatchResult(manifest.sessions_json(), frames_this_run=frames,
                          manifest=manifest.path)
+    kept = f"the converted parts are kept in {staging}: rerun the same command to merge them"
     try:
         merged = MERGERS[cs.format](cs, staging, ids)
     except ExportError as exc:
-        result.note = str(exc)
+        result.note = f"{exc}; {kept}" if isinstance(exc, DiskSpaceError) else str(exc)
+        result.seconds = time.perf_counter() - t0
+        return result
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        # A .pt merge copies the parts; the trees move or link them (their need is unknown).
+        need = tree_bytes(staging) if cs.format == "pt" else 0
+        result.note = str(disk_full_error(output_base(cs), need, "the merged output",
+                                          f"free some space; {kept}"))
         result.seconds = time.perf_counter() - t0
         return result
     for session, reason in merged.failed.items():
         manifest.fail(session, reason)
     outputs = [str(p) for p in merged.outputs]
-    manifest.finish(outputs, {"windows": merged.windows, "frames": merged.frames})
+    manifest.finish(outputs_of(cs, list(merged.outputs), manifest.path),
+                    Totals(merged.windows, merged.frames))
     shutil.rmtree(staging, ignore_errors=True)
+    result.sessions = manifest.sessions_json()
     result.outputs, result.windows = outputs, merged.windows
     result.seconds = time.perf_counter() - t0
     return result

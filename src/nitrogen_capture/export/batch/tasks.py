@@ -6,7 +6,9 @@ own staging folder, ``<staging>/<task id>``, built under a temporary name and re
 complete. A task killed halfway leaves a temporary folder that the next run removes; a task that
 ran twice (Ray retried it after its worker died) leaves the same part. A damaged session is not
 an exception for the caller: the report says ``failed`` with the reason, an idle or too-short
-session ``skipped``.
+session ``skipped`` (its part is then ``part.json`` alone, so a rerun can check the manifest's
+word). Every ``part.json`` names the settings' fingerprint it was written with. A full disk is
+no damage of the session: the report says ``disk_full`` and the batch stops (:mod:`.space`).
 
 Formats plug in through :data:`FORMATS`: a part writer here and a merger in :mod:`.aggregate`.
 """
@@ -32,6 +34,7 @@ from ...session.paths import SessionPaths
 from ..settings import ConvertSettings
 from ..source import ExportSource
 from .plan import Task, one_line
+from .space import is_disk_full
 
 __all__ = ["FORMATS", "PART_META", "Skip", "TaskJob", "idle_check", "run_task"]
 
@@ -52,6 +55,7 @@ class TaskJob:
     staging: Path
     video_id: str
     keep_idle: bool = False
+    fingerprint: str = ""  # of the batch's settings, written into part.json
 
 
 def idle_check(src: ExportSource, keep_idle: bool) -> None:
@@ -143,14 +147,23 @@ FORMATS: dict[str, Callable[[TaskJob, ConvertSettings, Path], dict[str, Any]]] =
 # over a whole session, so one task per session; its chunks stream, memory stays bounded).
 SPLITTABLE = frozenset({"pt"})
 # Keys of a part's report kept in its part.json only (the manifest stays small).
-_PART_ONLY = frozenset({"rows", "source", "keymap", "segments"})
+_PART_ONLY = frozenset({"rows", "source", "keymap", "segments", "fingerprint"})
+
+
+def _publish(tmp: Path, final: Path, report: dict[str, Any]) -> None:
+    """Write ``part.json`` into ``tmp`` and rename it to ``final`` (a complete part)."""
+    (tmp / PART_META).write_text(json.dumps(report), encoding="utf-8")
+    if final.exists():  # an earlier attempt finished but its report was lost: same bytes
+        shutil.rmtree(final)
+    os.replace(tmp, final)
 
 
 def run_task(job: TaskJob) -> dict[str, Any]:
     """Convert one task into ``<staging>/<task id>``; the report as plain data.
 
     The report: ``task_id``, ``session``, ``state`` (done, skipped, failed), ``reason``,
-    ``windows``, ``frames``, ``seconds``, plus what the format's part writer returned.
+    ``windows``, ``frames``, ``seconds``, plus what the format's part writer returned;
+    ``disk_full`` when the disk filled up.
     """
     task, t0 = job.task, time.perf_counter()
     final = job.staging / task.task_id
@@ -166,17 +179,24 @@ def run_task(job: TaskJob) -> dict[str, Any]:
         # A session being recorded or merged is refused (docs/format.md, "Lock").
         check_not_locked(SessionPaths(task.session), "convert")
         tmp.mkdir(parents=True)
-        info = FORMATS[settings.format](job, settings, tmp)
+        try:
+            info = FORMATS[settings.format](job, settings, tmp)
+        except Skip as exc:
+            report = {**base, "state": "skipped", "reason": str(exc), "windows": 0,
+                      "frames": 0}
+            shutil.rmtree(tmp)  # a skipped part is its part.json alone
+            tmp.mkdir()
+            _publish(tmp, final, {**report, "fingerprint": job.fingerprint})
+            return report
         report = {**base, "state": "done", "reason": None, **info,
-                  "seconds": round(time.perf_counter() - t0, 3)}
-        (tmp / PART_META).write_text(json.dumps(report), encoding="utf-8")
-        if final.exists():  # an earlier attempt finished but its report was lost: same bytes
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+                  "seconds": round(time.perf_counter() - t0, 3),
+                  "fingerprint": job.fingerprint}
+        _publish(tmp, final, report)
         return {k: v for k, v in report.items() if k not in _PART_ONLY}
-    except Skip as exc:
-        return {**base, "state": "skipped", "reason": str(exc), "windows": 0, "frames": 0}
     except Exception as exc:
+        if is_disk_full(exc):  # not this session's fault: the batch stops (run.py)
+            return {**base, "state": "failed", "reason": one_line(exc), "windows": 0,
+                    "frames": 0, "disk_full": True}
         # A damaged session (SessionFormatError, a truncated array or frame, whatever a decoder
         # raises on bad bytes) fails alone: the batch goes on (Ctrl+C is no Exception).
         log.debug("task %s failed", task.task_id, exc_info=True)
