@@ -143,6 +143,14 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     t0 = time.perf_counter()
     cs = bs.convert
     check_format(cs.format)
+    if cs.format == "lerobot":
+        # Before any work: --out is new, empty or a LeRobot dataset (or batch) of ours, never a
+        # session or another folder (outputs.py). Whether it may be resumed or replaced is the
+        # manifest's business below.
+        from ...outputs import check_output
+        from ..lerobot.layout import LEROBOT_DATASET
+
+        check_output(cs.out, LEROBOT_DATASET, label="--out")
     listed = read_session_list(bs.session_list) if bs.session_list else []
     sessions = collect_sessions(bs.roots, recursive=bs.recursive, listed=listed)
     for s in sessions:
@@ -171,7 +179,8 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     planned = plan_tasks(sessions, task_frames=bs.task_frames, split=cs.format in SPLITTABLE)
     manifest.start_run(planned)
     staging.mkdir(parents=True, exist_ok=True)
-    for stale in staging.glob(".tmp-*"):  # tasks a kill stopped halfway
+    # Tasks a kill stopped halfway (and a LeRobot part's ".<part>.new-PID" build folder).
+    for stale in [*staging.glob(".tmp-*"), *staging.glob("..tmp-*")]:
         shutil.rmtree(stale, ignore_errors=True)
     settled = {t.task_id for t in planned.tasks
                if manifest.settled(t.task_id, t.session, staging)}
