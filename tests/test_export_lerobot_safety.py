@@ -126,7 +126,7 @@ REFUSED = {"another session": (_session, "is a session"),
            "another session's frames": (_frames, "inside the session"),
            "a symbolic link": (_link, "symbolic link"),
            "our dataset with a README": (_dataset_with_readme, "README.md"),
-           "another tool's LeRobot dataset": (_other_lerobot, "no nitrogen-capture mark")}
+           "another tool's LeRobot dataset": (_other_lerobot, "features are not this tool's")}
 
 
 @pytest.mark.parametrize("what", [

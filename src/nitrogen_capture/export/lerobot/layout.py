@@ -12,9 +12,10 @@ Recognising one takes two things:
    A session, a README or any other file makes the folder not ours to delete.
 2. **A mark.** ``meta/nitrogen-capture.json`` (:data:`MARK`), ``{"format":
    "nitrogen-capture.lerobot-dataset"}``, written first into every new dataset. It is a file of
-   its own, not a key of ``info.json``: LeRobot's loader (``DatasetInfo.from_dict``) warns about
-   unknown keys there on every load and drops them when it rewrites the file, and the outside
-   validators read ``info.json`` too; nothing of LeRobot reads other files in ``meta/``.
+   its own, not a key of ``info.json``: LeRobot's current loader (``DatasetInfo.from_dict``,
+   ``lerobot.datasets.utils``) warns about unknown keys there on every load and drops them when
+   it rewrites the file, and outside validators read ``info.json`` too; nothing of LeRobot reads
+   other files in ``meta/`` (it globs ``meta/episodes/*/*.parquet`` only).
    Datasets written before the mark existed are recognised by their features instead: exactly
    ``observation.images.game`` (a video), ``action`` named by this tool's action spaces, the
    optional ``gamepad`` with the pad's 21 names and LeRobot's five bookkeeping columns. A batch
@@ -206,7 +207,9 @@ def explain(path: Path) -> str:
         return "it cannot be read"
     if tree.foreign:
         return f"{tree.foreign[0]} is not a file of one"
-    return "it has no nitrogen-capture mark (meta/nitrogen-capture.json) and other features"
+    if "meta/info.json" in tree.files:
+        return f"no {MARK} mark, and its features are not this tool's"
+    return f"no {MARK} mark and no meta/info.json"
 
 
 LEROBOT_DATASET = OutputKind("LeRobot dataset", is_ours, folder=True, store="LeRobot dataset",
