@@ -161,6 +161,19 @@ def test_overwrite_replaces_our_dataset_old_and_new(tmp_path: Path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "ds", "outside"]
 
 
+def test_append_to_an_earlier_versions_dataset_marks_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, b, ds = setup(tmp_path)
+    mark = ds / "meta/nitrogen-capture.json"
+    mark.unlink()  # written before the mark existed: recognised by its features
+    before = {rel: h for rel, h in tree(ds).items() if h != "dir"}
+    assert lerobot(capsys, b, ds).code == 0
+    assert json.loads(mark.read_text())["format"] == "nitrogen-capture.lerobot-dataset"
+    after = tree(ds)
+    assert all(after[rel] == h for rel, h in before.items() if rel.startswith(("data", "videos")))
+    assert info(ds)["total_episodes"] == 2
+
+
 # -- no write through a planted link -------------------------------------------------------------
 LINKED_FOLDERS = ["data/chunk-000", f"videos/{KEY}/chunk-000", "meta/episodes/chunk-000", "meta",
                   "data"]
