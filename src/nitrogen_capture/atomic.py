@@ -15,22 +15,33 @@ library that wants a file name, or :func:`atomic_write` for bytes in hand):
 Folders the tool creates inside an output are made by :func:`make_dirs`, which refuses a link at
 any level it is responsible for. Which targets a command may write at all is the output-path
 rule of :mod:`nitrogen_capture.outputs`.
+
+A whole output *folder* is replaced the same way: built complete in :func:`staged_folder`
+(``.NAME.new-PID`` beside it), then :func:`swap_folder` renames the old one to ``.NAME.old-PID``
+and the new one into place, and deletes the old. :func:`recover_folder` finds what a killed run
+left of that (and, if it was killed between the two renames, puts the old folder back).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
+import re
+import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from .errors import OutputError
 
 __all__ = ["PARTIAL_SUFFIX", "atomic_file", "atomic_path", "atomic_write", "is_partial_name",
-           "make_dirs", "open_new", "partial_path", "remove_entry"]
+           "link_or_copy", "make_dirs", "open_new", "partial_path", "recover_folder",
+           "remove_entry", "remove_tree", "staged_folder", "swap_folder"]
+
+log = logging.getLogger(__name__)
 
 PARTIAL_SUFFIX = ".partial"
 _NEW_FILE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -63,13 +74,15 @@ def remove_entry(path: Path) -> None:
         os.unlink(path)
 
 
-def open_new(path: Path) -> BinaryIO:
+def open_new(path: Path, *, replace: bool = True) -> BinaryIO:
     """Create ``path`` as a new, empty file and open it for writing in binary mode.
 
-    What was at that name (a leftover temporary, a planted link) is removed first; the new file
-    is created exclusively, so the open can never follow a link.
+    What was at that name (a leftover temporary, a planted link) is removed first, unless
+    ``replace`` is False: then anything there is a FileExistsError. The new file is created
+    exclusively, so the open can never follow a link.
     """
-    remove_entry(path)
+    if replace:
+        remove_entry(path)
     fd = os.open(path, _NEW_FILE, 0o666)
     return os.fdopen(fd, "wb")
 
@@ -168,3 +181,134 @@ def make_dirs(path: Path, *, below: Path | None = None) -> Path:
         if not stat.S_ISDIR(mode):
             raise OutputError(f"{level} is not a folder: remove it or choose another output")
     return path
+
+
+def remove_tree(path: Path) -> None:
+    """Remove the folder tree, file or link at ``path``; a link is removed, never followed."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        shutil.rmtree(path)  # removes the links inside a tree, never what they point to
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def link_or_copy(src: Path, dst: Path) -> bool:
+    """Make ``dst`` a hard link to the regular file ``src`` (True), or a copy (False).
+
+    The copy is for file systems without hard links. ``dst`` must be new: nothing at that name
+    is followed.
+    """
+    try:
+        if os.link in os.supports_follow_symlinks:  # link a link itself, never its target
+            os.link(src, dst, follow_symlinks=False)
+        else:  # Windows: os.link takes no follow_symlinks (and NTFS links are rare)
+            os.link(src, dst)
+        return True
+    except FileExistsError:
+        raise
+    except (OSError, NotImplementedError):  # FAT, some network shares: copy
+        with open(src, "rb") as fin, open_new(dst, replace=False) as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+        return False
+
+
+def _sibling(path: Path, tag: str, pid: int | None = None) -> Path:
+    path = Path(os.path.abspath(path))  # "--out ." has a name only once made absolute
+    return path.with_name(f".{path.name}.{tag}-{os.getpid() if pid is None else pid}")
+
+
+def staged_folder(path: Path) -> Path:
+    """Create and return ``.NAME.new-PID`` beside ``path``: a new folder is built there."""
+    staged = _sibling(path, "new")
+    if not staged.parent.is_dir():  # (a folder the user named, a link to one included)
+        make_dirs(staged.parent)
+    try:
+        os.mkdir(staged)
+    except FileExistsError:
+        raise OutputError(f"{staged} already exists: remove it and try again") from None
+    return staged
+
+
+def swap_folder(path: Path, staged: Path) -> None:
+    """Put the finished folder ``staged`` at ``path``; the old folder there (if any) is deleted.
+
+    Two renames: ``path`` to ``.NAME.old-PID``, then ``staged`` to ``path``. An error or Ctrl+C
+    between them renames the old folder back; a kill there leaves both for
+    :func:`recover_folder`. Once the new folder is in place a failure to delete the old one is
+    only logged (the next run removes it).
+    """
+    path = Path(os.path.abspath(path))
+    old = _sibling(path, "old")
+    remove_tree(old)
+    present = os.path.lexists(path)
+    if present:
+        os.rename(path, old)
+    try:
+        os.rename(staged, path)
+    except BaseException:
+        if present:
+            os.rename(old, path)
+        raise
+    if present:
+        try:
+            remove_tree(old)
+        except OSError as exc:
+            log.warning("%s could not be removed (%s): the next run removes it", old, exc)
+
+
+def _leftovers(path: Path) -> list[tuple[Path, str, int]]:
+    """``(entry, "new" | "old", pid)`` of each ``.NAME.new-PID`` / ``.NAME.old-PID`` beside."""
+    path = Path(os.path.abspath(path))
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(new|old)-(\d{{1,10}})")
+    try:
+        with os.scandir(path.parent) as it:
+            names = [e.name for e in it]
+    except OSError:
+        return []
+    return [(path.parent / n, m.group(1), int(m.group(2))) for n in sorted(names)
+            if (m := pattern.fullmatch(n))]
+
+
+def recover_folder(path: Path, looks_ours: Callable[[Path], bool]) -> list[str]:
+    """Clean up what an interrupted :func:`swap_folder` of ``path`` (or its build) left.
+
+    A ``.NAME.old-PID`` while ``path`` is missing is the old folder of a swap killed between its
+    two renames: it is renamed back. Every other leftover (a half-built ``.NAME.new-PID``, an
+    old folder whose deletion was cut short) is removed once ``looks_ours`` says it holds only
+    what this tool writes there. A leftover of a process that is still running is another run
+    at work: OutputError. Returns what was done, one line each (also logged).
+    """
+    from .session.lock import process_alive
+
+    path = Path(os.path.abspath(path))
+    found = _leftovers(path)
+    for entry, _, pid in found:
+        if pid != os.getpid() and process_alive(pid):
+            raise OutputError(f"{entry} is being written by process {pid} (another run on "
+                              f"{path}?): wait for it to finish; if none is running, remove "
+                              f"{entry}")
+    for entry, _, _ in found:
+        if not os.path.islink(entry) and not looks_ours(entry):
+            raise OutputError(f"{entry} looks like a leftover of this tool but holds other "
+                              "files: nothing was changed; move it away and try again")
+    said = []
+    olds = [e for e, kind, _ in found if kind == "old" and not os.path.islink(e)]
+    if olds and not os.path.lexists(path):
+        if len(olds) > 1:
+            raise OutputError(f"{path} is missing and {len(olds)} earlier versions of it are "
+                              f"beside it ({', '.join(o.name for o in olds)}): rename the one "
+                              "to keep back to its name")
+        os.rename(olds[0], path)
+        said.append(f"restored {path} from {olds[0].name}: an earlier run was interrupted "
+                    "while replacing it")
+    for entry, _, pid in found:
+        if os.path.lexists(entry):  # (a restored old folder is no longer at its name)
+            remove_tree(entry)
+            said.append(f"removed {entry}, left by an interrupted run (process {pid})")
+    for line in said:
+        log.warning("%s", line)
+    return said

@@ -60,6 +60,7 @@ class OutputKind:
             writes into such a folder (its own dataset) but into no other store.
         home_names: file names the command writes by default into its input session; an
             existing regular file there is its own (earlier versions wrote no mark).
+        explain: for a refusal, why an existing path is not ``is_ours`` (a few words).
     """
 
     what: str
@@ -67,6 +68,7 @@ class OutputKind:
     folder: bool = False
     store: str | None = None
     home_names: tuple[str, ...] = field(default=())
+    explain: Callable[[Path], str] | None = None
 
 
 def _is_file(path: Path) -> bool:
@@ -233,8 +235,9 @@ def _check_existing(path: Path, kind: OutputKind, label: str, home: Path | None,
     own = (home is not None and stat.S_ISREG(mode) and path.name in kind.home_names
            and _same(path.parent, home))
     if not (own or kind.is_ours(path)):
-        raise OutputError(f"{label} {path} holds {describe(path)}, not a {kind.what} written "
-                          "by nitrogen-capture: nothing was changed; choose another path")
+        why = f" ({kind.explain(path)})" if kind.explain is not None else ""
+        raise OutputError(f"{label} {path} holds {describe(path)}{why}, not a {kind.what} "
+                          "written by nitrogen-capture: nothing was changed; choose another path")
     if overwrite is False:
         raise OutputError(f"{label} {path} already exists: pass --overwrite to replace it, or "
                           "choose another path")

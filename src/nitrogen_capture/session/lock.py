@@ -32,7 +32,8 @@ from types import TracebackType
 from ..errors import SessionFormatError, SessionLockedError
 from .paths import SessionPaths
 
-__all__ = ["LockHolder", "LockStatus", "SessionLock", "check_not_locked", "lock_status"]
+__all__ = ["LockHolder", "LockStatus", "SessionLock", "check_not_locked", "lock_status",
+           "process_alive"]
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +302,16 @@ def _process_start(pid: int) -> float | None:
         return float(psutil.Process(pid).create_time())
     except (psutil.Error, OSError):
         return None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (not a zombie, not a PID out of range).
+
+    Used to tell a leftover of a killed run from the work of a running one.
+    """
+    if not 0 < pid < 2**31:  # os.kill(0, ...) means "my process group"; larger is no PID
+        return False
+    return _alive(pid, None)
 
 
 def _alive(pid: int, process_start: float | None) -> bool:

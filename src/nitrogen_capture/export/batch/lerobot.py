@@ -63,7 +63,8 @@ def lerobot_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[
     idle_check(src, job.keep_idle)
     if not src.segments():
         raise Skip(f"too short: no frame to export in {len(src.timestamps)} rows")
-    result = convert_lerobot(dataclasses.replace(settings, out=folder))
+    # The batch checked its --out; the part folder is its own, made empty for this task.
+    result = convert_lerobot(dataclasses.replace(settings, out=folder), check=False)
     if result.windows == 0:
         raise Skip("too short: no episode")
     return {"windows": result.windows, "frames": result.frames}

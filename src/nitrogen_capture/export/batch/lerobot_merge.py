@@ -13,16 +13,16 @@ reported failed and left out.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ...atomic import atomic_file, atomic_write, link_or_copy, make_dirs, remove_tree
 from ...errors import ExportError
 from ..lerobot import info as meta
+from ..lerobot.layout import MARK, mark_bytes
 from ..lerobot.stats import aggregate, episode_columns, numeric_stats, stats_to_json
 from ..lerobot.tables import write_episodes
 from ..settings import ConvertSettings
@@ -50,14 +50,6 @@ def _differs(first: dict[str, Any], info: dict[str, Any]) -> str | None:
 
 def _files(root: Path, folder: str, suffix: str) -> list[Path]:
     return sorted((root / folder).glob(f"chunk-*/file-*.{suffix}"))
-
-
-def _link(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:  # another file system, or no hard links there
-        shutil.copyfile(src, dst)
 
 
 def _episode_stats(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -104,8 +96,9 @@ class _Output:
                 cols[name].append(values)
             data_map[_index_of(path)] = self.data_at
             dst = self.out / meta.rel_path(meta.DATA_PATH, *self.data_at)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, dst, compression="snappy")
+            make_dirs(dst.parent, below=self.out)
+            with atomic_file(dst) as sink:
+                pq.write_table(table, sink, compression="snappy")
             self.data_at = meta.next_file(*self.data_at)
         video_maps: dict[str, dict[tuple[int, int], tuple[int, int]]] = {}
         for key, feat in info["features"].items():
@@ -113,7 +106,9 @@ class _Output:
                 continue
             at, video_maps[key] = self.video_at.get(key, (0, 0)), {}
             for path in _files(root, f"videos/{key}", "mp4"):
-                _link(path, self.out / meta.rel_path(meta.VIDEO_PATH, *at, video_key=key))
+                dst = self.out / meta.rel_path(meta.VIDEO_PATH, *at, video_key=key)
+                make_dirs(dst.parent, below=self.out)
+                link_or_copy(path, dst)  # another file system, or no hard links: a copy
                 video_maps[key][_index_of(path)] = at
                 at = meta.next_file(*at)
             self.video_at[key] = at
@@ -140,12 +135,12 @@ class _Output:
         write_episodes(self.out, self.rows)
         meta.write_tasks(self.out, self.tasks)
         stats = aggregate([_episode_stats(r) for r in self.rows])
-        meta.write_json(self.out / meta.STATS, stats_to_json(stats))
+        meta.write_json(self.out, meta.STATS, stats_to_json(stats))
         info = dict(first)
         total = len(self.rows)
         info.update(total_episodes=total, total_frames=self.frames, total_tasks=len(self.tasks),
                     splits={"train": f"0:{total}"})
-        meta.write_json(self.out / meta.INFO, info)
+        meta.write_json(self.out, meta.INFO, info)
 
 
 def _index_of(path: Path) -> tuple[int, int]:
@@ -155,8 +150,12 @@ def _index_of(path: Path) -> tuple[int, int]:
 def merge_lerobot(settings: ConvertSettings, staging: Path, task_ids: Sequence[str]) -> Merged:
     """Join the LeRobot parts ``task_ids`` (in that order) into one dataset at ``--out``."""
     out = settings.out
-    for sub in ("meta", "data", "videos"):  # what an earlier merge of this batch left
-        shutil.rmtree(out / sub, ignore_errors=True)
+    # What an earlier merge of this batch left (the batch checked that --out is a dataset of
+    # ours, outputs.py); a link there is removed, never followed.
+    for sub in ("meta", "data", "videos"):
+        remove_tree(out / sub)
+    make_dirs(out / "meta", below=out)
+    atomic_write(out / MARK, mark_bytes())
     merged, dataset, first = Merged(), _Output(out), None
     for p in parts_of(staging, task_ids):
         try:

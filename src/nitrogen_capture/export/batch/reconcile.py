@@ -198,15 +198,16 @@ def remove_leftovers(cs: ConvertSettings, staging: Path, manifest_path: Path, *,
     """Remove what a stopped run left; the line that says so (None: nothing was left).
 
     Unfinished task folders (``.tmp-*`` in the staging folder), half-written output files
-    (``*.partial``), the manifest's temporary file, and (``merge_stopped``: the manifest is
+    (``.NAME.partial``), the manifest's temporary file, and (``merge_stopped``: the manifest is
     ours and not complete) a LeRobot merge's half-built ``meta``/``data``/``videos``.
     """
     found: list[Path] = []
-    if staging.is_dir():
-        found += sorted(staging.glob(".tmp-*"))
+    if staging.is_dir():  # (and a LeRobot part's ".<part>.new-PID" build folder)
+        found += sorted([*staging.glob(".tmp-*"), *staging.glob("..tmp-*")])
     if cs.format == "pt" and cs.out.parent.is_dir():
         stem = re.escape(cs.out.stem)
-        pattern = re.compile(rf"(?:{re.escape(cs.out.name)}|{stem}-\d{{5,}}\.pt|"
+        # ".NAME.partial" (atomic.py); "NAME.partial" from earlier versions.
+        pattern = re.compile(rf"\.?(?:{re.escape(cs.out.name)}|{stem}-\d{{5,}}\.pt|"
                              rf"{stem}\.index\.json)\.partial")
         found += sorted(p for p in cs.out.parent.iterdir() if pattern.fullmatch(p.name))
     if temp_path(manifest_path).exists():

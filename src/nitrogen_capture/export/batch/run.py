@@ -195,6 +195,14 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     say = notice or (lambda line: log.warning("%s", line))
     cs = bs.convert
     check_format(cs.format)
+    if cs.format == "lerobot":
+        # Before any work: --out is new, empty or a LeRobot dataset (or batch) of ours, never a
+        # session or another folder (outputs.py). Whether it may be resumed or replaced is the
+        # manifest's business below.
+        from ...outputs import check_output
+        from ..lerobot.layout import LEROBOT_DATASET
+
+        check_output(cs.out, LEROBOT_DATASET, label="--out")
     listed = read_session_list(bs.session_list) if bs.session_list else []
     sessions = collect_sessions(bs.roots, recursive=bs.recursive, listed=listed)
     for s in sessions:

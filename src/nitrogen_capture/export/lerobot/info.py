@@ -9,15 +9,17 @@ and a chunk folder holds at most :data:`CHUNKS_SIZE` files.
 from __future__ import annotations
 
 import json
-import os
+import math
 from pathlib import Path
 from typing import Any
 
+from ...atomic import atomic_file, atomic_write, make_dirs
 from ...errors import ExportError
 
 __all__ = ["CHUNKS_SIZE", "CODEBASE_VERSION", "DATA_FILE_MB", "DEFAULT_COLUMNS", "VIDEO_FILE_MB",
-           "VIDEO_KEY", "check_compatible", "features", "new_info", "next_file", "read_info",
-           "read_tasks", "rel_path", "write_json", "write_tasks"]
+           "VIDEO_KEY", "DatasetFault", "check_compatible", "check_info", "features", "new_info",
+           "next_file", "read_info", "read_tasks", "rel_path", "video_keys", "write_json",
+           "write_tasks"]
 
 CODEBASE_VERSION = "v3.0"
 CHUNKS_SIZE = 1000  # files per chunk folder
@@ -35,6 +37,12 @@ DEFAULT_COLUMNS: dict[str, str] = {"timestamp": "float32", "frame_index": "int64
                                    "task_index": "int64"}
 # LeRobot's encoding defaults (lerobot.datasets.video_utils): keyframe every 2 frames, crf 30.
 VIDEO_G, VIDEO_CRF = 2, 30
+# Bounds of info.json's numbers (check_info): LeRobot's own checks (fps, chunks_size and the
+# file sizes positive) and what fits the tool (--fps is at most 1000, frames at most 8192 px).
+MAX_FPS = 1000
+MAX_COUNT = 2**53  # totals: exact in a JSON reader's float
+MAX_SIDE = 8192
+MAX_FILE_MB = 1 << 20
 
 
 def rel_path(template: str, chunk: int, file: int, video_key: str = VIDEO_KEY) -> str:
@@ -81,20 +89,104 @@ def new_info(fps: int, feats: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "features": feats}
 
 
-def read_info(root: Path) -> dict[str, Any]:
-    """An existing dataset's info.json (an ExportError naming it when unreadable)."""
-    path = root / INFO
+class DatasetFault(ValueError):
+    """A file of a dataset holds what this tool cannot use: ``rel`` (the file) and ``what``."""
+
+    def __init__(self, rel: str, what: str) -> None:
+        super().__init__(f"{rel}: {what}")
+        self.rel, self.what = rel, what
+
+
+def _int(info: dict[str, Any], key: str, lo: int, hi: int) -> int:
+    v = info.get(key)
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise DatasetFault(INFO, f"{key} must be an integer in [{lo}, {hi}], got {v!r}"[:300])
+    return v
+
+
+def _size_mb(info: dict[str, Any], key: str) -> None:
+    v = info.get(key)
+    if (not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v)
+            or not 0 < v <= MAX_FILE_MB):
+        raise DatasetFault(INFO, f"{key} must be a number in (0, {MAX_FILE_MB}], got {v!r}"[:300])
+
+
+def _check_features(feats: Any) -> None:
+    if not isinstance(feats, dict) or not feats:
+        raise DatasetFault(INFO, "features must be a JSON object of features")
+    for key, ft in feats.items():
+        shape = ft.get("shape") if isinstance(ft, dict) else None
+        names = ft.get("names") if isinstance(ft, dict) else None
+        if (not isinstance(ft, dict) or not isinstance(ft.get("dtype"), str)
+                or not isinstance(shape, list) or not shape
+                or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 1 << 20
+                           for d in shape)
+                or not (names is None or isinstance(names, list | dict))):
+            got = {k: ft.get(k) for k in ("dtype", "shape", "names")} if isinstance(
+                ft, dict) else ft
+            raise DatasetFault(INFO, f"feature {key!r} is not a dtype, a shape of positive "
+                               f"integers and names: {got!r}"[:300])
+        if ft["dtype"] == "video" and (len(shape) != 3 or shape[2] != 3
+                                       or max(shape[:2]) > MAX_SIDE):
+            raise DatasetFault(INFO, f"video feature {key!r} has shape {shape}: not (height, "
+                               f"width, 3) within {MAX_SIDE} px")
+
+
+def check_info(root: Path) -> dict[str, Any]:
+    """The dataset's info.json with every field the writer uses checked (else DatasetFault).
+
+    Types and ranges: ``fps`` a whole number in [1, 1000] (LeRobot's ``fps`` is an int),
+    totals integers >= 0, ``chunks_size`` this tool's 1000, the file sizes positive finite
+    numbers, ``data_path`` / ``video_path`` exactly the templates this tool writes (so every
+    file they name lies inside the dataset where the writer puts it), ``splits`` an object,
+    ``features`` well-formed. JSON's NaN and Infinity are refused.
+    """
+    from .layout import load_json
+
     try:
-        info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        version = info["codebase_version"]
-        if not isinstance(info["features"], dict) or not info["fps"]:
-            raise ValueError("no features or fps")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ExportError(f"{path} is not a LeRobot info.json ({exc})") from exc
+        info = load_json(root / INFO)
+    except FileNotFoundError:
+        raise DatasetFault(INFO, "is missing") from None
+    except (OSError, ValueError) as exc:
+        raise DatasetFault(INFO, f"is not a JSON file this tool can read ({exc})") from None
+    if not isinstance(info, dict):
+        raise DatasetFault(INFO, "is not a JSON object")
+    version = info.get("codebase_version")
     if version != CODEBASE_VERSION:
-        raise ExportError(f"--out {root} is a LeRobot {version} dataset: only "
-                          f"{CODEBASE_VERSION} can be appended to")
+        raise DatasetFault(INFO, f"it is a LeRobot {version!r} dataset: only "
+                           f"{CODEBASE_VERSION} can be appended to"[:300])
+    _int(info, "fps", 1, MAX_FPS)
+    for key in ("total_episodes", "total_frames", "total_tasks"):
+        _int(info, key, 0, MAX_COUNT)
+    if _int(info, "chunks_size", 1, MAX_COUNT) != CHUNKS_SIZE:
+        raise DatasetFault(INFO, f"chunks_size is {info['chunks_size']}: this tool appends "
+                           f"only to datasets of {CHUNKS_SIZE} files per chunk")
+    _size_mb(info, "data_files_size_in_mb")
+    _size_mb(info, "video_files_size_in_mb")
+    for key, want in (("data_path", DATA_PATH), ("video_path", VIDEO_PATH)):
+        if info.get(key) != want:
+            raise DatasetFault(INFO, f"{key} is {info.get(key)!r}; this tool appends only to "
+                               f"datasets laid out as {want!r}"[:300])
+    splits = info.get("splits", {})
+    if not isinstance(splits, dict) or not all(isinstance(v, str) for v in splits.values()):
+        raise DatasetFault(INFO, f"splits must map names to ranges, got {splits!r}"[:300])
+    if not (info.get("robot_type") is None or isinstance(info.get("robot_type"), str)):
+        raise DatasetFault(INFO, "robot_type must be a string or null")
+    _check_features(info.get("features"))
     return info
+
+
+def video_keys(info: dict[str, Any]) -> list[str]:
+    """The video features of a checked info.json."""
+    return [k for k, f in info["features"].items() if f["dtype"] == "video"]
+
+
+def read_info(root: Path) -> dict[str, Any]:
+    """An existing dataset's checked info.json (an ExportError naming the fault)."""
+    try:
+        return check_info(root)
+    except DatasetFault as exc:
+        raise ExportError(f"{root}: {exc}") from None
 
 
 def check_compatible(info: dict[str, Any], fps: int, feats: dict[str, dict[str, Any]],
@@ -119,12 +211,13 @@ def check_compatible(info: dict[str, Any], fps: int, feats: dict[str, dict[str, 
                                   f"there, {here} here{hint}")
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file and a rename (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=4, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+def write_json(root: Path, rel: str, data: Any) -> Path:
+    """Write ``root/rel`` as JSON, whole or not at all and through no link (atomic.py)."""
+    path = root / rel
+    make_dirs(path.parent, below=root)
+    text = json.dumps(data, indent=4, ensure_ascii=False, allow_nan=False)
+    atomic_write(path, text.encode("utf-8"))
+    return path
 
 
 # tasks.parquet is a pandas DataFrame (the task string is its index, ``task_index`` its column)
@@ -165,7 +258,6 @@ def write_tasks(root: Path, tasks: list[str]) -> None:
     table = pa.table({"task_index": list(range(len(tasks))), "__index_level_0__": tasks},
                      schema=schema)
     path = root / TASKS
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    make_dirs(path.parent, below=root)
+    with atomic_file(path) as f:
+        pq.write_table(table, f)

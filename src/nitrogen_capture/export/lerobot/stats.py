@@ -18,13 +18,14 @@ quantiles. Appending merges the new episodes into the existing stats.json the sa
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["QUANTILES", "ImageStats", "aggregate", "episode_columns", "numeric_stats",
-           "sample_rows", "stats_from_json", "stats_to_json"]
+__all__ = ["QUANTILES", "ImageStats", "Stats", "aggregate", "check_stats", "episode_columns",
+           "numeric_stats", "sample_rows", "stats_from_json", "stats_to_json"]
 
 QUANTILES: tuple[float, ...] = (0.01, 0.10, 0.50, 0.90, 0.99)
 Q_KEYS: tuple[str, ...] = tuple(f"q{round(q * 100):02d}" for q in QUANTILES)
@@ -134,6 +135,53 @@ def stats_from_json(data: dict[str, dict[str, Any]]) -> dict[str, Stats]:
     """Parse stats.json back into arrays."""
     return {f: {k: np.asarray(v, dtype=np.float64) for k, v in s.items()}
             for f, s in data.items()}
+
+
+_REQUIRED = ("min", "max", "mean", "std", "count")
+_MAX_VALUE = 1e18  # row indices reach 2**53; merging larger numbers could overflow to inf
+
+
+def check_stats(path: Path, features: dict[str, dict[str, Any]]) -> dict[str, Stats]:
+    """An existing stats.json, parsed and checked against the dataset's ``features``.
+
+    Every feature has ``min max mean std count`` (quantiles optional, other keys ignored): finite
+    numbers of the feature's shape (``(3, 1, 1)`` for a video, ``(D,)`` for a ``(D,)`` feature),
+    ``std`` >= 0 and ``count`` one whole number >= 1. Raises ValueError saying what is wrong.
+    """
+    from .layout import load_json
+
+    try:
+        data = load_json(path)
+    except OSError as exc:
+        raise ValueError(f"cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError("is not a JSON object")
+    out: dict[str, Stats] = {}
+    for name, ft in features.items():
+        got = data.get(name)
+        if not isinstance(got, dict) or any(k not in got for k in _REQUIRED):
+            raise ValueError(f"{name} has no {', '.join(_REQUIRED)}")
+        want = (3, 1, 1) if ft["dtype"] in ("video", "image") else tuple(ft["shape"])
+        stats: Stats = {}
+        for key in (*_REQUIRED, *Q_KEYS):
+            if key not in got:
+                continue
+            try:
+                arr = np.asarray(got[key], dtype=np.float64)
+            except (ValueError, TypeError, OverflowError):
+                raise ValueError(f"{name}.{key} is not an array of numbers") from None
+            shape = (1,) if key == "count" else want
+            if (arr.shape != shape or not np.isfinite(arr).all()
+                    or (np.abs(arr) > _MAX_VALUE).any()):
+                raise ValueError(f"{name}.{key} is not {len(shape)}-D {list(shape)} finite "
+                                 f"numbers within 1e18: {str(got[key])[:80]}")
+            if key == "count" and not (1 <= arr[0] <= 2**53 and arr[0] == np.floor(arr[0])):
+                raise ValueError(f"{name}.count must be a whole number >= 1, got {got[key]}")
+            if key == "std" and (arr < 0).any():
+                raise ValueError(f"{name}.std is negative")
+            stats[key] = arr
+        out[name] = stats
+    return out
 
 
 def episode_columns(stats: dict[str, Stats]) -> dict[str, Any]:

@@ -4,14 +4,13 @@
 (``action``, ``gamepad``: fixed-size float32 lists) then ``timestamp`` (float32, ``frame_index /
 fps``), ``frame_index``, ``episode_index``, ``index`` (the row's place in the whole dataset) and
 ``task_index``. A file holding about :data:`~.info.DATA_FILE_MB` is closed and the next episode
-starts the next file. Files are written under temporary names (LeRobot loads every
-``data/*/*.parquet``, so a half-written one must not match) and renamed by
-:meth:`DataFiles.publish`.
+starts the next file. Every file is written straight under its final name into the folder the
+writer builds the dataset in (``.NAME.new-PID``, :mod:`.writer`): nothing there is visible to a
+reader until the whole folder is swapped in, and a failure removes the folder.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ...atomic import atomic_file, make_dirs, open_new
 from .info import DATA_FILE_MB, DATA_PATH, EPISODES_PATH, next_file, rel_path
 
-__all__ = ["DataFiles", "StagedFiles", "first_free", "frame_table", "last_file", "write_episodes"]
+__all__ = ["DataFiles", "RollingFiles", "first_free", "frame_table", "last_file",
+           "write_episodes"]
 
 
 def frame_table(columns: dict[str, npt.NDArray[Any]]) -> Any:
@@ -39,22 +40,24 @@ def frame_table(columns: dict[str, npt.NDArray[Any]]) -> Any:
     return pa.Table.from_arrays(arrays, names=names)
 
 
-class StagedFiles:
-    """Rolling output files written under temporary names: ``publish`` renames them all.
+class RollingFiles:
+    """Output files of one kind opened one after the other (``self._writer``, the current one).
 
-    Subclasses open ``self._writer`` on their ``final`` path's temporary (registered with
-    :meth:`_stage`); closing, aborting and publishing are the same for data and video files.
+    Subclasses create each file with :meth:`_new_file`: a new file (never an existing name,
+    never through a link) in a folder checked to hold no link up to the dataset's root.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path) -> None:
+        self.root = root
         self._writer: Any = None
-        self.written: list[tuple[Path, Path]] = []  # (temporary, final) of each file
+        self.written: list[Path] = []  # every file of this conversion
 
-    def _stage(self, tmp: Path, final: Path) -> Path:
-        """Note that ``tmp`` becomes ``final`` on :meth:`publish`; returns ``tmp``."""
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self.written.append((tmp, final))
-        return tmp
+    def _new_file(self, path: Path) -> Path:
+        """Create ``path`` empty and note it; returns it (for a writer that takes a name)."""
+        make_dirs(path.parent, below=self.root)
+        open_new(path, replace=False).close()
+        self.written.append(path)
+        return path
 
     def close(self) -> None:
         """Close the current file (idempotent)."""
@@ -62,32 +65,21 @@ class StagedFiles:
             writer, self._writer = self._writer, None
             writer.close()
 
-    def _drop_writer(self) -> None:
+    def abort(self) -> None:
         """After an error: end the current file without finishing it (here: close it)."""
         self.close()
 
-    def abort(self) -> None:
-        """After an error: remove every file of this conversion."""
-        try:
-            self._drop_writer()
-        finally:
-            for tmp, _ in self.written:
-                tmp.unlink(missing_ok=True)
-
-    def publish(self) -> list[Path]:
-        """Rename the finished files to their final names; return them."""
+    def finish(self) -> list[Path]:
+        """Close the last file; return every file written."""
         self.close()
-        for tmp, final in self.written:
-            os.replace(tmp, final)
-        return [final for _, final in self.written]
+        return list(self.written)
 
 
-class DataFiles(StagedFiles):
+class DataFiles(RollingFiles):
     """The data parquet files written by one conversion."""
 
     def __init__(self, root: Path, start: tuple[int, int]) -> None:
-        super().__init__()
-        self.root = root
+        super().__init__(root)
         self.chunk, self.file = start
         self._bytes = 0
 
@@ -96,9 +88,8 @@ class DataFiles(StagedFiles):
         import pyarrow.parquet as pq
 
         if self._writer is None:
-            final = self.root / rel_path(DATA_PATH, self.chunk, self.file)
-            tmp = self._stage(final.with_name(f".{final.name}.partial"), final)
-            self._writer = pq.ParquetWriter(tmp, table.schema, compression="snappy")
+            path = self._new_file(self.root / rel_path(DATA_PATH, self.chunk, self.file))
+            self._writer = pq.ParquetWriter(path, table.schema, compression="snappy")
             self._bytes = 0
         self._writer.write_table(table)
         cols = {"data/chunk_index": self.chunk, "data/file_index": self.file}
@@ -130,17 +121,17 @@ def first_free(folder: Path) -> tuple[int, int]:
     return (0, 0) if last is None else next_file(*last)
 
 
-def write_episodes(root: Path, rows: list[dict[str, Any]]) -> Path:
-    """Write this conversion's episodes table to the next free ``meta/episodes`` file."""
+def write_episodes(root: Path, rows: list[dict[str, Any]],
+                   at: tuple[int, int] | None = None) -> Path:
+    """Write this conversion's episodes table to ``meta/episodes`` file ``at`` (or the next)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    chunk, file = first_free(root / "meta" / "episodes")
+    chunk, file = at if at is not None else first_free(root / "meta" / "episodes")
     for row in rows:
         row["meta/episodes/chunk_index"], row["meta/episodes/file_index"] = chunk, file
     path = root / rel_path(EPISODES_PATH, chunk, file)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    pq.write_table(pa.Table.from_pylist(rows), tmp)
-    os.replace(tmp, path)
+    make_dirs(path.parent, below=root)
+    with atomic_file(path) as f:
+        pq.write_table(pa.Table.from_pylist(rows), f)
     return path

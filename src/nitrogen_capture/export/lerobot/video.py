@@ -7,9 +7,9 @@ encode it (``av1_nvenc``, then SVT-AV1), else the H.264 encoder the recorder's `
 ``1/fps``), so an episode starting at file frame ``s`` spans ``[s / fps, (s + n) / fps)``: the
 ``from_timestamp`` / ``to_timestamp`` of the episodes table.
 
-A file is written under a temporary name (``.file-NNN.partial.mp4``) and renamed by
-:meth:`VideoFiles.publish` once the whole conversion succeeded; a file holding about
-:data:`~.info.VIDEO_FILE_MB` is closed and the next episode starts the next file.
+Like the data files (:class:`~.tables.RollingFiles`) a video file is written under its final
+name in the folder the dataset is built in; a file holding about :data:`~.info.VIDEO_FILE_MB` is
+closed and the next episode starts the next file.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .info import VIDEO_CRF, VIDEO_FILE_MB, VIDEO_G, VIDEO_KEY, VIDEO_PATH, next_file, rel_path
-from .tables import StagedFiles
+from .tables import RollingFiles
 
 __all__ = ["AV1_ORDER", "VideoFiles", "choose_encoder"]
 
@@ -51,13 +51,13 @@ def choose_encoder(size: tuple[int, int]) -> tuple[str, str]:
     return picked.name, picked.codec
 
 
-class VideoFiles(StagedFiles):
+class VideoFiles(RollingFiles):
     """The video files of one video key written by one conversion."""
 
     def __init__(self, root: Path, size: tuple[int, int], fps: int, encoder: str,
                  start: tuple[int, int], key: str = VIDEO_KEY) -> None:
-        super().__init__()
-        self.root, self.size, self.fps, self.encoder, self.key = root, size, fps, encoder, key
+        super().__init__(root)
+        self.size, self.fps, self.encoder, self.key = size, fps, encoder, key
         self.chunk, self.file = start
         self.frames = 0  # frames in the current file
         self.bytes = 0
@@ -68,10 +68,9 @@ class VideoFiles(StagedFiles):
         if self._writer is None:
             from ...codecs.h264 import H264Writer
 
-            final = self.root / rel_path(VIDEO_PATH, self.chunk, self.file, self.key)
-            # The temporary keeps the .mp4 suffix: the container is picked from it.
-            tmp = self._stage(final.with_name(f".{final.stem}.partial.mp4"), final)
-            self._writer = H264Writer(tmp, self.size, self.fps, crf=VIDEO_CRF, preset=PRESET,
+            path = self._new_file(self.root / rel_path(VIDEO_PATH, self.chunk, self.file,
+                                                        self.key))
+            self._writer = H264Writer(path, self.size, self.fps, crf=VIDEO_CRF, preset=PRESET,
                                       max_b_frames=0, encoder=self.encoder, gop=VIDEO_G,
                                       purpose="the videos of --format lerobot")
             self.frames, self.bytes = 0, 0
@@ -93,7 +92,7 @@ class VideoFiles(StagedFiles):
             self.chunk, self.file = next_file(self.chunk, self.file)
         return cols
 
-    def _drop_writer(self) -> None:
+    def abort(self) -> None:
         """After an error: close without flushing (the file is removed anyway)."""
         if self._writer is not None:
             writer, self._writer = self._writer, None

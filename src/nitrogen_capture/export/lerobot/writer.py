@@ -1,32 +1,63 @@
 """``--format lerobot``: write (or extend) a LeRobot v3.0 dataset (docs/export.md, "LeRobot").
 
-Order of work, so that neither a failure nor Ctrl+C leaves a dataset LeRobot cannot load: every
-new data and video file is written under a temporary name; only when all episodes are encoded are
-they renamed, then this run's episodes table is written, then ``tasks.parquet``, ``stats.json``
-and last ``info.json`` (whose totals name the episodes). On an error the temporaries are removed
-and an existing dataset is left as it was. ``--overwrite`` writes the new dataset in a hidden
-folder beside ``--out`` and swaps it in only once it is complete, so a failed or interrupted
-overwrite also leaves the old dataset as it was.
+Nothing is ever written into the dataset at ``--out``: a new version is built beside it and
+swapped in, so a failure or Ctrl+C at any step before the swap leaves the dataset byte for byte
+as it was, and a reader never sees half of one. The steps:
+
+1. **Check** ``--out`` before any work: a new path, an empty folder or a LeRobot dataset this
+   tool wrote (:data:`.layout.LEROBOT_DATASET`, outputs.py), nothing else. Leftovers of an
+   interrupted run beside it are removed, and an old dataset a kill left between the two renames
+   of step 6 is renamed back (:func:`~nitrogen_capture.atomic.recover_folder`; one log line
+   each).
+2. **Read** (appending): every file of the dataset is read and checked, then the fps and
+   features compared with these episodes' (:mod:`.existing`): one line naming the file and
+   field, nothing written.
+3. **Stage**: a new folder ``.NAME.new-PID`` beside ``--out``; the mark
+   ``meta/nitrogen-capture.json`` first (:mod:`.layout`). Appending, every file of the dataset
+   is hard-linked into it (copied where the file system has no hard links): the dataset's own
+   files are never opened for writing, and the mirror is made without following any link.
+4. **Encode** the episodes into it: new data and video files, numbered after the dataset's.
+5. **Write** this run's episodes table, then ``tasks.parquet``, ``stats.json`` (the dataset's
+   merged with the new episodes') and ``info.json`` in the new folder, each whole or not at all.
+6. **Swap**: ``--out`` is renamed to ``.NAME.old-PID``, the new folder to ``--out``, and the
+   old one deleted (:func:`~nitrogen_capture.atomic.swap_folder`). An error between the two
+   renames renames the old one back.
+
+A failure in steps 1 to 5, or in the first rename of step 6, removes the new folder and changes
+nothing else; after the second rename the new dataset is complete and in place (deleting the old
+one may still fail: the next run removes it). ``--overwrite`` is the same without step 2 and the
+mirror. Never written through a link: the new folder is created exclusively, every folder in it
+is checked (``make_dirs``) and every file created new (atomic.py).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ...atomic import (
+    atomic_write,
+    link_or_copy,
+    make_dirs,
+    recover_folder,
+    remove_tree,
+    staged_folder,
+    swap_folder,
+)
 from ...errors import ExportError, missing_dependency
 from ...keylayout import PAD_AXES, PAD_BUTTONS
+from ...outputs import check_output
 from ..nitrogen import ConvertResult, Progress, check_space
 from ..source import ConvertSettings, FreeBytes, disk_free
 from . import info as meta
+from .existing import Existing, read_existing
+from .layout import LEROBOT_DATASET, MARK, mark_bytes, scan
 from .plan import Episode, Plan, frame_size, plan_episodes
 from .stats import (
     ImageStats,
@@ -34,10 +65,9 @@ from .stats import (
     episode_columns,
     numeric_stats,
     sample_rows,
-    stats_from_json,
     stats_to_json,
 )
-from .tables import DataFiles, first_free, frame_table, write_episodes
+from .tables import DataFiles, frame_table, write_episodes
 from .video import VideoFiles, choose_encoder
 
 __all__ = ["convert_lerobot"]
@@ -45,53 +75,6 @@ __all__ = ["convert_lerobot"]
 log = logging.getLogger(__name__)
 BIN_ROWS = 1200  # actions are re-binned this many rows at a time (bounded event buffers)
 _VIDEO_BYTES_PER_PIXEL = 0.02  # rough AV1/H.264 crf 30 size per pixel per frame
-
-
-def _existing(out: Path, overwrite: bool) -> dict[str, Any] | None:
-    """The info.json of a dataset at ``out`` to append to (None: a new dataset)."""
-    if not out.exists():
-        return None
-    if overwrite:
-        return None
-    if (out / meta.INFO).is_file():
-        return meta.read_info(out)
-    if out.is_dir() and not any(out.iterdir()):
-        return None
-    raise ExportError(f"--out {out} exists and is not a LeRobot dataset (no {meta.INFO}): "
-                      "choose another --out, or pass --overwrite to replace it")
-
-
-def _staging(out: Path) -> Path:
-    """A fresh folder beside ``out`` for an ``--overwrite`` run (same filesystem: renames)."""
-    out = Path(os.path.abspath(out))  # "--out ." has no name to put beside; no link followed
-    staging = out.with_name(f".{out.name}.new-{os.getpid()}")
-    _discard(staging)  # left by a killed run of a process that had this pid
-    return staging
-
-
-def _discard(path: Path | None) -> None:
-    """Remove ``path`` (a file, a folder, or a symbolic link, never what a link points to)."""
-    if path is None or not os.path.lexists(path):
-        return
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
-
-
-def _replace_with(out: Path, staging: Path) -> None:
-    """Swap the finished ``staging`` dataset in for ``out``, then delete the old one.
-
-    Two renames: between them the old dataset sits under a hidden name beside ``out``, so a
-    crash there loses nothing (the log line names both).
-    """
-    out = Path(os.path.abspath(out))
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    _discard(old)
-    out.rename(old)
-    log.debug("replacing %s: old dataset at %s, new at %s", out, old, staging)
-    staging.rename(out)
-    _discard(old)
 
 
 def _resizer(size: tuple[int, int]) -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.uint8]]:
@@ -108,17 +91,19 @@ def _resizer(size: tuple[int, int]) -> Callable[[npt.NDArray[np.uint8]], npt.NDA
 class _Run:
     """One conversion's state: the files being written and the episodes done so far."""
 
-    def __init__(self, settings: ConvertSettings, plan: Plan, size: tuple[int, int],
-                 existing: dict[str, Any] | None, progress: Progress | None) -> None:
-        self.s, self.plan, self.size, self.progress = settings, plan, size, progress
-        out = settings.out
-        self.tasks = meta.read_tasks(out) if existing else []
-        self.first_episode = int(existing["total_episodes"]) if existing else 0
-        self.first_index = int(existing["total_frames"]) if existing else 0
+    def __init__(self, settings: ConvertSettings, root: Path, plan: Plan, size: tuple[int, int],
+                 existing: Existing | None, progress: Progress | None) -> None:
+        self.s, self.root, self.plan, self.size, self.progress = (settings, root, plan, size,
+                                                                   progress)
+        self.existing = existing
+        self.tasks = list(existing.tasks) if existing else []
+        self.first_episode = existing.info["total_episodes"] if existing else 0
+        self.first_index = existing.info["total_frames"] if existing else 0
         self.encoder, self.codec = choose_encoder(size)
-        self.video = VideoFiles(out, size, plan.fps, self.encoder,
-                                meta_start(out, "videos/" + meta.VIDEO_KEY))
-        self.data = DataFiles(out, meta_start(out, "data"))
+        self.video = VideoFiles(root, size, plan.fps, self.encoder,
+                                existing.video_at.get(meta.VIDEO_KEY, (0, 0)) if existing
+                                else (0, 0))
+        self.data = DataFiles(root, existing.data_at if existing else (0, 0))
         self.rows: list[dict[str, Any]] = []
         self.stats: list[dict[str, Any]] = []
         self.done = 0
@@ -178,47 +163,93 @@ class _Run:
         self.rows.append(row)
 
     def abort(self) -> None:
-        self.video.abort()
-        self.data.abort()
+        """After an error: close the open files (the folder they are in is removed)."""
+        try:
+            self.video.abort()
+        finally:
+            self.data.abort()
 
-    def publish(self, existing: dict[str, Any] | None, feats: dict[str, Any]) -> list[Path]:
-        """Rename the files, then write the episodes table, tasks, stats and info (last)."""
-        out = self.s.out
-        files = [*self.data.publish(), *self.video.publish()]
-        files.append(write_episodes(out, self.rows))
-        meta.write_tasks(out, self.tasks)
+    def publish(self, feats: dict[str, Any]) -> list[Path]:
+        """Close the files, then write the episodes table, tasks, stats and info (last)."""
+        root, existing = self.root, self.existing
+        files = [*self.data.finish(), *self.video.finish()]
+        files.append(write_episodes(root, self.rows, existing.episodes_at if existing else None))
+        meta.write_tasks(root, self.tasks)
         parts = self.stats
-        if existing and (out / meta.STATS).is_file():
-            import json
-
-            old = json.loads((out / meta.STATS).read_text(encoding="utf-8"))
-            parts = [stats_from_json(old), *parts]
-        meta.write_json(out / meta.STATS, stats_to_json(aggregate(parts)))
-        info = dict(existing) if existing else meta.new_info(self.plan.fps, feats)
+        if existing is not None and existing.stats is not None:
+            parts = [existing.stats, *parts]
+        meta.write_json(root, meta.STATS, stats_to_json(aggregate(parts)))
+        info = dict(existing.info) if existing else meta.new_info(self.plan.fps, feats)
         total = int(info["total_episodes"]) + len(self.rows)
         info.update(total_episodes=total,
                     total_frames=int(info["total_frames"]) + sum(r["length"] for r in self.rows),
                     total_tasks=len(self.tasks), splits={"train": f"0:{total}"})
-        meta.write_json(out / meta.INFO, info)
+        meta.write_json(root, meta.INFO, info)
         return files
 
 
-def meta_start(out: Path, folder: str) -> tuple[int, int]:
-    """The (chunk, file) of the first new file under ``out/folder``."""
-    return first_free(out / folder)
+def _existing(out: Path, overwrite: bool) -> Existing | None:
+    """The checked dataset at ``out`` to append to (None: write a new one).
+
+    ``out`` passed the output check: it is absent, an empty folder or a dataset of ours.
+    """
+    if overwrite or not os.path.lexists(out) or not any(out.iterdir()):
+        return None
+    if not (out / meta.INFO).is_file():
+        tree = scan(out)
+        if tree is not None and set(tree.files) <= {MARK}:
+            log.warning("%s holds no meta/info.json, only the folders of a dataset whose first "
+                        "write never finished: it is replaced", out)
+            return None
+        raise ExportError(f"--out {out} holds an unfinished LeRobot dataset (no {meta.INFO}; a "
+                          "batch conversion not merged yet?): rerun what wrote it, or pass "
+                          "--overwrite to replace it")
+    return read_existing(out)
+
+
+def _leftover(path: Path) -> bool:
+    """Whether a ``.NAME.new-PID`` / ``.NAME.old-PID`` folder holds only dataset files."""
+    tree = scan(path)
+    return tree is not None and not tree.foreign
+
+
+def _mirror(out: Path, staged: Path, files: tuple[str, ...]) -> None:
+    """Hard-link every file of the dataset at ``out`` into ``staged`` (the mark is rewritten)."""
+    copied = 0
+    for rel in files:
+        if rel == MARK:
+            continue
+        dst = staged / rel
+        make_dirs(dst.parent, below=staged)
+        if not link_or_copy(out / rel, dst):
+            copied += 1
+    if copied:
+        log.info("%d file(s) of %s were copied: its file system has no hard links", copied, out)
 
 
 def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = None,
-                    free_bytes: FreeBytes = disk_free) -> ConvertResult:
-    """Write the sessions of ``settings`` as a LeRobot v3.0 dataset at ``settings.out``."""
+                    free_bytes: FreeBytes = disk_free, check: bool = True) -> ConvertResult:
+    """Write the sessions of ``settings`` as a LeRobot v3.0 dataset at ``settings.out``.
+
+    ``check=False`` skips the output check and the leftover cleanup: a batch's part folder,
+    which the batch checked and made itself.
+    """
     try:
         import pyarrow  # noqa: F401
     except ImportError as exc:
         raise missing_dependency("pyarrow", "dataset", "--format lerobot") from exc
-    plan = plan_episodes(settings)
     out = settings.out
+    if check:
+        # Before any work: never over anything but our own dataset (outputs.py), never
+        # beside a leftover of an interrupted run (an old dataset a kill left mid-swap is put
+        # back first, then checked like any other).
+        overwrite = True if settings.overwrite else None
+        check_output(out, LEROBOT_DATASET, label="--out", overwrite=overwrite)
+        if recover_folder(out, _leftover):
+            check_output(out, LEROBOT_DATASET, label="--out", overwrite=overwrite)
     existing = _existing(out, settings.overwrite)
-    size = frame_size(settings, plan, existing)
+    plan = plan_episodes(settings)
+    size = frame_size(settings, plan, existing.info if existing else None)
     use_pad = plan.episodes[0].src.use_pad
     if any(e.src.use_pad != use_pad for e in plan.episodes):
         raise ExportError("some sessions recorded a gamepad and some did not: pass "
@@ -229,30 +260,30 @@ def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = No
                           "--action-space nitrogen (or convert them to separate datasets)")
     feats = meta.features(size, names, [*PAD_BUTTONS, *PAD_AXES] if use_pad else None)
     if existing is not None:
-        meta.check_compatible(existing, plan.fps, feats, out)
+        meta.check_compatible(existing.info, plan.fps, feats, out)
     check_space(out, int(plan.rows * (size[0] * size[1] * _VIDEO_BYTES_PER_PIXEL + 200)),
                 free_bytes, f"{plan.rows} frames at {size[0]}x{size[1]}")
-    staging = _staging(out) if settings.overwrite and out.exists() else None
-    if staging is not None:  # --overwrite: the old dataset stays until the new one is whole
-        settings = replace(settings, out=staging)
-    settings.out.mkdir(parents=True, exist_ok=True)
-    run = _Run(settings, plan, size, existing, progress)
-    feats[meta.VIDEO_KEY]["info"] = meta.video_info(run.codec, size, plan.fps)
+    staged = staged_folder(out)
+    run: _Run | None = None
     try:
+        make_dirs(staged / "meta", below=staged)
+        atomic_write(staged / MARK, mark_bytes())  # first: a leftover is recognisably ours
+        if existing is not None:
+            _mirror(out, staged, existing.files)
+        run = _Run(settings, staged, plan, size, existing, progress)
+        feats[meta.VIDEO_KEY]["info"] = meta.video_info(run.codec, size, plan.fps)
         for ep in plan.episodes:
             run.episode(ep)
+        files = run.publish(feats)
+        swap_folder(out, staged)
     except BaseException:
-        run.abort()
-        _discard(staging)
+        try:
+            if run is not None:
+                run.abort()
+        finally:
+            remove_tree(staged)
         raise
-    try:
-        files = run.publish(existing, feats)
-    except BaseException:
-        _discard(staging)
-        raise
-    if staging is not None:
-        _replace_with(out, staging)
-        files = [out / f.relative_to(staging) for f in files]
+    files = [Path(os.path.abspath(out)) / f.relative_to(staged) for f in files]
     log.info("wrote %d episode(s) to %s (%s, %dx%d, %d fps)", len(run.rows), out, run.encoder,
              size[0], size[1], plan.fps)
     return ConvertResult(files=files, windows=len(run.rows), frames=plan.rows)
