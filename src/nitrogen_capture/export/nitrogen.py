@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import __version__
+from ..bounds import human_bytes
 from ..errors import DiskSpaceError, ExportError
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
@@ -57,15 +58,6 @@ class ConvertResult:
     frames: int = 0
     bytes: int = 0
     idle: dict[str, Any] | None = None  # what --drop-idle-seconds cut (session/idle.py)
-
-
-def human_bytes(n: float) -> str:
-    """``1.5 GB`` style size for messages."""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 def shard_paths(out: Path, shards: int) -> tuple[list[Path], Path | None]:

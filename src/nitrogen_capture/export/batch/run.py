@@ -144,7 +144,8 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     cs = bs.convert
     check_format(cs.format)
     listed = read_session_list(bs.session_list) if bs.session_list else []
-    sessions = collect_sessions(bs.roots, recursive=bs.recursive, listed=listed)
+    collected = collect_sessions(bs.roots, recursive=bs.recursive, listed=listed)
+    sessions = collected.paths  # with the folders refused while scanning, failed by plan_tasks
     for s in sessions:
         check_apart(s, cs.out)
     manifest_path, staging = batch_paths(cs)
@@ -168,7 +169,8 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
                                     "(pass --overwrite to convert again)")
         raise ExportError(f"{cs.out} holds a complete conversion of other sessions: pass "
                           "--overwrite to start over, or choose another --out")
-    planned = plan_tasks(sessions, task_frames=bs.task_frames, split=cs.format in SPLITTABLE)
+    planned = plan_tasks(sessions, task_frames=bs.task_frames, split=cs.format in SPLITTABLE,
+                         refused=collected.refused)
     manifest.start_run(planned)
     staging.mkdir(parents=True, exist_ok=True)
     for stale in staging.glob(".tmp-*"):  # tasks a kill stopped halfway
