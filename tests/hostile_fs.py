@@ -7,7 +7,8 @@
   ``stat`` still works, as with ``chmod 000``).
 * :func:`make_deep_tree`: a folder chain thousands of levels deep, built relative to an open
   directory, POSIX only; :func:`remove_tree` removes it again (pytest's own cleanup cannot).
-* :data:`needs_fifo` / :data:`needs_dev_zero`: skip where the OS has neither (Windows).
+* :data:`needs_fifo` / :data:`needs_dev_zero` / :data:`needs_sparse`: skip where the OS has
+  neither FIFOs nor /dev/zero, or would really allocate a 3 GB file (Windows).
 * :func:`run_cli_bounded`: the CLI in a child process with a wall-clock timeout and a memory
   ceiling, for inputs that hang (a FIFO) or never end (``/dev/zero``) when a regression reads
   them: the test then fails in seconds instead of hanging or eating the machine's memory.
@@ -30,6 +31,9 @@ from cli_run import CliRun
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
 needs_dev_zero = pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
 BIG_SPARSE = 3 << 30  # 3 GiB, made with truncate: no byte is written
+# NTFS reserves the space of a file grown by truncate; POSIX file systems write nothing.
+needs_sparse = pytest.mark.skipif(sys.platform == "win32",
+                                  reason="a 3 GB file made by truncate is sparse on POSIX only")
 
 
 def make_unreadable(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hostile_fs import BIG_SPARSE, needs_fifo
+from hostile_fs import BIG_SPARSE, needs_fifo, needs_sparse
 from markers import make_symlink, needs_torch, wine_lacks_symlinks
 from nitrogen_capture.cli import main
 from session_factory import chunk_to_video, frame_image, make_session
@@ -496,7 +496,8 @@ def check_tree(cmd: str, case: Case, before: dict[str, str], after: dict[str, st
 @pytest.mark.parametrize("case", [
     pytest.param(c, id=c.name, marks=[*([wine_lacks_symlinks] if "link" in c.name.split("-")
                                         else []),
-                                      *([needs_fifo] if "fifo" in c.name.split("-") else [])])
+                                      *([needs_fifo] if "fifo" in c.name.split("-") else []),
+                                      *([needs_sparse] if c.name == "meta-huge" else [])])
     for c in CASES])
 def test_damaged_session(case: Case, cmd: str, tmp_path: Path, capsys) -> None:
     root, outside = build_case(case, tmp_path)

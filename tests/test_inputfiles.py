@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile_fs import BIG_SPARSE, needs_dev_zero, needs_fifo
+from hostile_fs import BIG_SPARSE, needs_dev_zero, needs_fifo, needs_sparse
 from nitrogen_capture.errors import ConfigError, SessionFormatError
 from nitrogen_capture.inputfiles import read_input_bytes, read_input_text
 
@@ -23,6 +23,7 @@ def test_a_file_up_to_its_bound_is_read_whole(tmp_path: Path) -> None:
         read_input_bytes(f, what="list", max_bytes=100)
 
 
+@needs_sparse
 def test_a_huge_sparse_file_is_refused_by_its_size(tmp_path: Path) -> None:
     f = tmp_path / "meta.json"
     with open(f, "wb") as out:

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from cli_run import run_cli
+from hostile_fs import make_unreadable
 from nitrogen_capture.report.names import page_link, page_names
 from nitrogen_capture.report.sheet import PAD, TILE_WIDTH
 from nitrogen_capture.session.reader import SessionReader
@@ -204,6 +205,25 @@ def test_hostile_folder_names_get_safe_links_and_a_page_each(
         roots.pop(owners[0])
         assert [h for h in _hrefs(text) if not h.startswith("#")] == ["index.html"]
     assert not roots
+
+
+def test_an_unreadable_folder_is_a_row_of_the_index(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    top = tmp_path / "lib"
+    make_session(top / "a", (4,))
+    make_session(top / "locked" / "s", (4,))
+    make_unreadable(monkeypatch, top / "locked")  # chmod 000 for an ordinary user
+    r = run_cli(capsys, "report", "--root", str(top), "--tiles", "1", "--no-progress")
+    assert r.code == 0, r.err
+    index = top / "reports" / "index.html"
+    assert r.out.splitlines() == [str(top / "reports" / "a.html"),
+                                  "locked: unreadable: permission denied",
+                                  f"{index}  (1 session(s), 1 folder(s) not searched)"]
+    text = index.read_text(encoding="utf-8")
+    assert _hrefs(text) == ["./a.html"]
+    assert "<td>locked</td>" in text and "unreadable: permission denied" in text
+    assert "1 session(s); 1 folder(s) not searched (see their status)." in text
 
 
 @pytest.mark.parametrize(("args", "needle"), [

@@ -28,8 +28,8 @@ from .lock import lock_status
 from .meta import SessionMeta
 from .paths import META_NAME, SessionPaths
 
-__all__ = ["MAX_DEPTH", "Found", "LibraryRow", "find_sessions", "library_row", "row_name",
-           "scan_library", "scan_tree", "session_row"]
+__all__ = ["MAX_DEPTH", "UNSEARCHED_STATUSES", "Found", "LibraryRow", "find_sessions",
+           "library_row", "row_name", "scan_library", "scan_tree", "session_row"]
 
 
 # Folders searched below DIR: a library is a few levels deep (game/day/session); far deeper is a
