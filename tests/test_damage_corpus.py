@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from hostile_fs import BIG_SPARSE, needs_fifo, needs_sparse
 from markers import make_symlink, needs_torch, wine_lacks_symlinks
 from nitrogen_capture.cli import main
 from session_factory import chunk_to_video, frame_image, make_session
@@ -159,6 +161,22 @@ def link_out(rel: str) -> Build:
     return build
 
 
+def sparse(rel: str, size: int) -> Build:
+    """Grow ``rel`` to ``size`` bytes without writing them (a sparse file where possible)."""
+    def build(root: Path, outside: Path) -> None:
+        with open(root / rel, "r+b") as f:
+            f.truncate(size)
+    return build
+
+
+def fifo(rel: str) -> Build:
+    """Put a FIFO where ``rel`` is: opening it for reading waits for a writer forever."""
+    def build(root: Path, outside: Path) -> None:
+        (root / rel).unlink(missing_ok=True)
+        os.mkfifo(root / rel)
+    return build
+
+
 def replace_by_dir(rel: str) -> Build:
     def build(root: Path, outside: Path) -> None:
         p = root / rel
@@ -222,6 +240,12 @@ CASES: list[Case] = [
     Case("meta-not-json", write_meta_text("{not json"), ALL_FAIL, says="meta.json"),
     Case("meta-array", write_meta_text("[]"), ALL_FAIL, says="meta.json"),
     Case("meta-nesting", write_meta_text("[" * 100_000), ALL_FAIL, says="meta.json"),
+    # Read whole, a 3 GB meta.json is a MemoryError; it is refused by its size, unread.
+    Case("meta-huge", sparse("meta.json", BIG_SPARSE), ALL_FAIL, says="meta.json is too large"),
+    Case("meta-fifo", fifo("meta.json"), ALL_FAIL, says="is a FIFO (named pipe)"),
+    Case("meta-dir", replace_by_dir("meta.json"), ALL_FAIL, says="meta.json is a directory"),
+    # An unreadable lock may be a recorder still writing it: merge and convert refuse.
+    Case("lock-fifo", fifo("session.lock"), codes(validate=0, preview=0), says="lock"),
     Case("num-frames-string", set_chunk(1, "num_frames", "4"), ALL_FAIL, says="num_frames"),
     Case("num-frames-negative", set_chunk(1, "num_frames", -5), ALL_FAIL, says="num_frames"),
     Case("num-frames-float", set_chunk(0, "num_frames", 5.0), ALL_FAIL, says="num_frames"),
@@ -399,6 +423,9 @@ except ImportError:  # pragma: no cover - the video extra is optional
 
 
 # -- running -------------------------------------------------------------------------------------
+BIG_FILE = 64 << 20
+
+
 def tree(root: Path) -> dict[str, str]:
     """Every path under ``root`` (links not followed) -> a hash of its bytes or what it is."""
     out = {}
@@ -410,6 +437,10 @@ def tree(root: Path) -> dict[str, str]:
                 out[rel] = "link:" + os.readlink(p)
             elif p.is_dir():
                 out[rel] = "dir"
+            elif not p.is_file():  # a FIFO: never opened here either
+                out[rel] = "special:" + stat.filemode(p.lstat().st_mode)
+            elif p.stat().st_size > BIG_FILE:  # a sparse giant: its size and time stand for it
+                out[rel] = f"big:{p.stat().st_size}:{p.stat().st_mtime_ns}"
             else:
                 out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
@@ -464,7 +495,10 @@ def check_tree(cmd: str, case: Case, before: dict[str, str], after: dict[str, st
 @pytest.mark.parametrize("cmd", [pytest.param(c, marks=needs_torch) if c == "convert" else c
                                  for c in COMMANDS])
 @pytest.mark.parametrize("case", [
-    pytest.param(c, id=c.name, marks=[wine_lacks_symlinks] if "link" in c.name.split("-") else [])
+    pytest.param(c, id=c.name, marks=[*([wine_lacks_symlinks] if "link" in c.name.split("-")
+                                        else []),
+                                      *([needs_fifo] if "fifo" in c.name.split("-") else []),
+                                      *([needs_sparse] if c.name == "meta-huge" else [])])
     for c in CASES])
 def test_damaged_session(case: Case, cmd: str, tmp_path: Path, capsys) -> None:
     root, outside = build_case(case, tmp_path)

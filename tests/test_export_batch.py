@@ -20,10 +20,12 @@ import pytest
 
 from batch_library import crash_once, make_library, manifest, pt_outputs, states, tree_digest
 from cli_run import run_cli
+from hostile_fs import BIG_SPARSE, make_unreadable, needs_fifo
 from markers import HAS_TORCH, needs_torch
 from nitrogen_capture.export import ConvertSettings
 from nitrogen_capture.export.batch import BatchSettings, run_batch
 from nitrogen_capture.export.batch.tasks import run_task
+from nitrogen_capture.session.library import MAX_DEPTH
 from session_factory import make_session
 
 if HAS_TORCH:
@@ -251,3 +253,35 @@ def test_two_sessions_with_one_name_get_two_video_ids(tmp_path: Path) -> None:
         meta = json.loads((tmp_path / "tree" / "actions" / "SHARD_0000" / v / f"{v}_chunk_0000"
                            / "metadata.json").read_text())
         assert meta["original_video"]["video_id"] == v
+
+
+@needs_torch
+@needs_fifo
+@pytest.mark.timeout(300)  # a regression blocks on the FIFO: the signal ends the test
+def test_bad_library_entries_fail_alone_and_the_rest_is_converted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    top = make_library(tmp_path / "lib", damaged=False)
+    make_session(top / "locked" / "s", (30,), seed=11)
+    make_unreadable(monkeypatch, top / "locked")  # chmod 000 for an ordinary user
+    huge = make_session(top / "huge", (30,), seed=12)
+    with open(huge.paths.meta, "r+b") as f:
+        f.truncate(BIG_SPARSE)  # sparse: no byte written
+    (top / "fifo").mkdir()
+    os.mkfifo(top / "fifo" / "meta.json")
+    deep = top / "deep" / Path(*["d"] * MAX_DEPTH)
+    make_session(deep / "s", (30,), seed=13)
+    out = tmp_path / "all.pt"
+    r = run_cli(capsys, "convert", "--root", str(top), "--recursive", "--out", str(out),
+                "--jobs", "1", "--img-size", "16", "--no-progress")
+    assert r.code == 1, (r.out, r.err)
+    assert "4 of 7 sessions failed" in r.err and "Traceback" not in r.err
+    lines = {ln.split()[0]: ln for ln in r.out.splitlines()[1:8]}
+    assert "failed" in lines["locked"] and "unreadable: permission denied" in lines["locked"]
+    assert "meta.json is too large: 3.2 GB > 64.0 MB allowed" in lines["huge"]
+    assert "meta.json is a FIFO (named pipe), not a regular file" in lines["fifo"]
+    too_deep = lines["deep/" + "/".join(["d"] * (MAX_DEPTH - 1))]
+    assert "failed" in too_deep and "too deep: more than 32 folders" in too_deep
+    assert all("done" in lines[s] for s in ("game_a/s1", "game_a/s2", "game_b/s3")), r.out
+    data = torch.load(out, weights_only=True)
+    assert [Path(s["root"]).name for s in data["meta"]["sources"]] == ["s1", "s2", "s3"]

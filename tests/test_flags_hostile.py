@@ -24,13 +24,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli_run import run_cli
+from hostile_fs import needs_dev_zero, needs_fifo, run_cli_bounded
 from nitrogen_capture import cli
+from nitrogen_capture.calibrate.profile import MAX_PROFILE_BYTES
 from nitrogen_capture.capture.base import MAX_REGION_SIDE, Region
 from nitrogen_capture.cli_convert import settings_from_args
 from nitrogen_capture.cli_record import _config as record_config
 from nitrogen_capture.config import TargetSpec
 from nitrogen_capture.errors import ConfigError
+from nitrogen_capture.export.batch.plan import MAX_LIST_BYTES
+from nitrogen_capture.keylayout import MAX_TOML_BYTES, load_layout
 from nitrogen_capture.preview import check_preview_options
+from session_factory import make_session
 
 BIG = str(10**30)
 SYNTH = ["record", "--source", "synthetic", "--status-interval", "0"]
@@ -199,6 +204,63 @@ def test_layout_directory_is_a_usage_error(tmp_path: Path,
     run_cli(capsys, *SYNTH, "--out", str(tmp_path / "s"), "--layout",
             str(tmp_path / "dir")).one_line_error(2, "is a directory")
     assert not (tmp_path / "s").exists()
+
+
+# ---- files given to flags that are no files: FIFOs, devices, huge files --------------------------
+
+def _file_flag_runs(tmp_path: Path, path: Path) -> list[tuple[list[str], str]]:
+    """Each flag that reads a file, given ``path``: (command line, how the message names it)."""
+    session = make_session(tmp_path / "sess", (3,)).root
+    rec = [*SYNTH, "--region", "0", "0", "64", "48", "--max-frames", "2", "--cue", "none",
+           "--out", str(tmp_path / "s")]
+    conv = ["convert", "--root", str(session), "--out", str(tmp_path / "o.pt"), "--no-progress"]
+    return [([*rec, "--layout", str(path)], f"layout file {path}"),
+            ([*rec, "--latency-profile", str(path)], f"latency profile {path}"),
+            ([*conv, "--keymap", str(path)], f"keymap file {path}"),
+            (["convert", "--sessions", str(path), "--out", str(tmp_path / "o.pt"),
+              "--no-progress"], f"--sessions list {path}")]
+
+
+@needs_fifo
+@pytest.mark.timeout(600)
+def test_a_fifo_given_to_a_file_flag_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for args, name in _file_flag_runs(tmp_path, fifo):
+        # A child with a timeout: a regression waits for a writer that never comes.
+        run = run_cli_bounded(*args, timeout=120)
+        assert run.code == 2, (args, run.err)
+        run.one_line_error(2, f"{name} is a FIFO (named pipe), not a regular file")
+    assert not (tmp_path / "s").exists() and not (tmp_path / "o.pt").exists()
+
+
+@needs_dev_zero
+@pytest.mark.timeout(600)
+def test_dev_zero_given_to_a_file_flag_is_refused_unread(tmp_path: Path) -> None:
+    for args, name in _file_flag_runs(tmp_path, Path("/dev/zero")):
+        # The child's memory is capped: a regression reading /dev/zero to its (no) end fails
+        # with a MemoryError there, not by exhausting this machine.
+        run = run_cli_bounded(*args, timeout=120)
+        run.one_line_error(2, f"{name} is a character device, not a regular file")
+
+
+def test_a_file_flag_over_its_bound_is_refused_unread(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    big = tmp_path / "big.toml"
+    with open(big, "wb") as f:  # over every bound; sparse where the file system allows
+        f.truncate(2 * max(MAX_TOML_BYTES, MAX_PROFILE_BYTES, MAX_LIST_BYTES))
+    for args, name in _file_flag_runs(tmp_path, big):
+        run_cli(capsys, *args).one_line_error(2, f"{name} is too large: 32.0 MB > ",
+                                              " MB allowed")
+    with pytest.raises(ConfigError, match=r"big\.toml is too large: 32\.0 MB > 1\.0 MB allowed"):
+        load_layout(big)
+
+
+def test_a_directory_given_to_a_file_flag_is_one_line(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "dir").mkdir()
+    for args, name in _file_flag_runs(tmp_path, tmp_path / "dir"):
+        run_cli(capsys, *args).one_line_error(2, f"{name} is a directory")
 
 
 # ---- a closed stdout --------------------------------------------------------------------------

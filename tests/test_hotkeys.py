@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -114,6 +115,77 @@ def test_no_chord_hotkeys_setting_drops_the_chords() -> None:
     assert cfg.layout.hotkeys == DEFAULT_HOTKEYS.without_chords()
     assert cfg.layout.keys == DEFAULT_LAYOUT.keys
     assert RecordConfig(out=Path("s")).layout.hotkeys == DEFAULT_HOTKEYS
+
+
+# -- hotkeys a recording cannot be driven by (refused before anything opens) ----------------------
+# A window recording (not --source synthetic, which starts at once) on the synthetic backends.
+WINDOW = ["record", "--capture-backend", "synthetic", "--input-backend", "scripted",
+          "--region", "0", "0", "64", "48", "--fps", "10", "--cue", "none"]
+
+
+@pytest.mark.parametrize(("hotkeys", "flags", "needles"), [
+    # Every hotkey disabled: it would wait "PAUSED (start)" and keep 0 frames.
+    ('{toggle = "", resume = [], pause = []}', [],
+     ["hotkeys of layout 'lay'", "no hotkey starts the recording",
+      "hotkeys.toggle and hotkeys.resume are empty", "--start-immediately"]),
+    # Only a chord resumes, and --no-chord-hotkeys drops it.
+    ('{toggle = [], resume = ["ctrl+t"], pause = ["f7"]}', ["--no-chord-hotkeys"],
+     ["(--no-chord-hotkeys dropped Ctrl+T)", "no hotkey starts the recording"]),
+    ('{toggle = [], resume = "ctrl+r", pause = "ctrl+p"}', ["--no-chord-hotkeys"],
+     ["dropped Ctrl+R / Ctrl+P", "no hotkey starts"]),
+    # Started at once, but a pause key with nothing to end the pause.
+    ('{toggle = [], resume = [], pause = ["f7"]}', ["--start-immediately"],
+     ["hotkeys.pause (F7) has no way back", "give one of them a key"]),
+])
+def test_hotkeys_that_cannot_drive_a_recording_are_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], hotkeys: str, flags: list[str],
+        needles: list[str]) -> None:
+    layout = tmp_path / "lay.toml"
+    layout.write_text(f'keys = ["w", "a", "s", "d"]\nhotkeys = {hotkeys}\n')
+    # --seconds 1: a regression records (or waits) for a second and exits 0, never hangs.
+    run_cli(capsys, *WINDOW, "--status-interval", "0", "--seconds", "1", *flags, "--layout",
+            str(layout), "--out", str(tmp_path / "s")).one_line_error(2, *needles)
+    assert not (tmp_path / "s").exists()  # refused before the session folder was made
+
+
+def test_the_refusal_is_the_settings_and_names_it() -> None:
+    off = KeyLayout(keys=("w",), name="off", hotkeys=Hotkeys(toggle=(), resume=(), pause=()))
+    with pytest.raises(ConfigError, match="no hotkey starts the recording") as info:
+        RecordConfig(out=Path("s"), layout=off)
+    assert info.value.setting == "layout"
+    # Started at once, no hotkey at all is fine: Ctrl+C, --seconds or --max-frames stop it.
+    assert RecordConfig(out=Path("s"), layout=off, start_immediately=True).layout == off
+    # Resume keys alone are fine too: started by F6, stopped by Ctrl+C.
+    only = KeyLayout(keys=("w",), hotkeys=Hotkeys(toggle=(), pause=()))
+    assert RecordConfig(out=Path("s"), layout=only).layout.hotkeys.resume == ("f6", "ctrl+t")
+    # Default hotkeys without their chords still start and pause with F8 / F6 / F7.
+    assert RecordConfig(out=Path("s"), chord_hotkeys=False).layout.hotkeys.toggle == ("f8",)
+
+
+def test_a_paused_start_says_which_key_starts_it(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from nitrogen_capture.record.recorder import RecordStats
+    from nitrogen_capture.record.status import format_status
+
+    assert DEFAULT_HOTKEYS.start_hint() == "press F8 to start (or F6 / Ctrl+T)"
+    home = Hotkeys(toggle=(), resume=("home",), pause=("end",))
+    assert home.start_hint() == "press Home to start"
+    stats = RecordStats(frames=0, ticks=3, elapsed_s=0.3, fps=0.0, dropped_ticks=0,
+                        late_frames=0, queue_full_drops=0, queue_depth=0, chunk=0, paused=True,
+                        focused=True, pause_reason="start")
+    line = format_status(stats, home.start_hint())
+    assert line.startswith("PAUSED (start): press Home to start ")
+    focus = format_status(dataclasses.replace(stats, pause_reason="focus"), home.start_hint())
+    assert focus.startswith("PAUSED (focus) ") and "press" not in focus  # not the start
+    # The real command: the first line and each status line say it.
+    layout = tmp_path / "home.toml"
+    layout.write_text('keys = ["w"]\nhotkeys = {toggle = [], resume = "home", pause = "end"}\n')
+    r = run_cli(capsys, *WINDOW, "--status-interval", "0.1", "--seconds", "1",
+                "--no-merge", "--layout", str(layout), "--out", str(tmp_path / "s"))
+    assert r.code == 0, r.err
+    lines = r.err.splitlines()
+    assert lines[0].startswith("PAUSED (start): press Home to start in the game window"), r.err
+    assert any(ln.startswith("PAUSED (start): press Home to start ") for ln in lines[1:]), r.err
 
 
 # -- the router ----------------------------------------------------------------------------------

@@ -7,15 +7,21 @@ import json
 import re
 import shutil
 import subprocess
+from html import escape
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import cv2
 import numpy as np
 import pytest
 
 from cli_run import run_cli
+from hostile_fs import make_unreadable
+from nitrogen_capture.report.names import page_link, page_names
 from nitrogen_capture.report.sheet import PAD, TILE_WIDTH
 from nitrogen_capture.session.reader import SessionReader
+from session_factory import make_session
 
 pytest.importorskip("matplotlib")
 GAME = '<script>alert("x")</script> & Co'
@@ -120,11 +126,104 @@ def test_a_folder_of_sessions_gets_an_index_linking_each(
     assert r.out.splitlines()[-1] == f"{index}  (2 session(s))"
     text = index.read_text(encoding="utf-8")
     links = re.findall(r'href="([^"]+)"', text)
-    assert links == ["morning__run1.html"]
+    assert links == ["./morning__run1.html"]  # a relative file URL, never a scheme
     assert (index.parent / links[0]).is_file()
     assert "damaged" in text and "no report" in text
     sub = (index.parent / links[0]).read_text(encoding="utf-8")
     assert 'href="index.html"' in sub
+
+
+# Folder names are user data: a scheme, quotes, markup, non-ASCII, the index's own name, a
+# nested path and its "__" spelling, a dot file, an option, a Windows device, 250 characters.
+HOSTILE = ("javascript:alert(document.domain)", "a\"b'c", "<img src=x onerror=alert(1)>",
+           "café ☕", "index", "x__y", "x/y", ".hidden", "-rf", "nul", "L" * 250)
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hrefs += [v or "" for k, v in attrs if k in ("href", "src") and tag != "img"]
+
+
+def _hrefs(html: str) -> list[str]:
+    parser = _Links()
+    parser.feed(html)
+    return parser.hrefs
+
+
+def _check_link(href: str, out: Path) -> Path:
+    """A relative file URL of a page inside ``out``: no scheme, no host, no folder."""
+    parts = urlsplit(href)
+    assert (parts.scheme, parts.netloc, parts.query, parts.fragment) == ("", "", "", ""), href
+    assert href.startswith("./") and href.endswith(".html"), href
+    name = unquote(href[2:])
+    assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*\.html", name), href
+    assert name.lower() != "index.html"
+    page = out / name
+    assert page.resolve().parent == out.resolve() and page.is_file(), href
+    return page
+
+
+def test_page_names_are_safe_unique_and_never_the_index() -> None:
+    names = page_names([*HOSTILE, "INDEX", "Run", "run", "morning/run1", "."])
+    assert len(set(names.values())) == len(names) == len(HOSTILE) + 5
+    assert len({n.casefold() for n in names.values()}) == len(names)  # case-blind disks too
+    assert names["morning/run1"] == "morning__run1.html"  # plain names stay readable
+    assert names["x__y"] == "x__y.html" and names["x/y"].startswith("x__y-")
+    assert names["index"].startswith("index-") and names["INDEX"].startswith("INDEX-")
+    assert names["Run"] == "Run.html" and names["run"].startswith("run-")
+    for name in names.values():
+        assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*\.html", name) and len(name) < 120
+        assert page_link(name) == "./" + name
+    assert page_names(reversed(list(names))) == names  # the order given does not matter
+
+
+@pytest.mark.slow
+def test_hostile_folder_names_get_safe_links_and_a_page_each(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    top, out = tmp_path / "lib", tmp_path / "pages"
+    roots = {name: make_session(top / name, (4,)).root for name in HOSTILE}
+    r = run_cli(capsys, "report", "--root", str(top), "--out", str(out), "--tiles", "1",
+                "--no-progress")
+    assert r.code == 0, r.err
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "nitrogen-capture sessions</title>" in index  # still the index, not a session's page
+    hrefs = _hrefs(index)
+    assert len(hrefs) == len(set(hrefs)) == len(HOSTILE)
+    pages = [_check_link(h, out) for h in hrefs]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(p.name for p in pages),
+                                                            "index.html"])
+    # Each page is its own session's (its path is printed on it), and links back to the index.
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        owners = [n for n, root in roots.items() if f'<p class="dim">{escape(str(root))}</p>'
+                  in text]
+        assert len(owners) == 1, page.name
+        roots.pop(owners[0])
+        assert [h for h in _hrefs(text) if not h.startswith("#")] == ["index.html"]
+    assert not roots
+
+
+def test_an_unreadable_folder_is_a_row_of_the_index(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    top = tmp_path / "lib"
+    make_session(top / "a", (4,))
+    make_session(top / "locked" / "s", (4,))
+    make_unreadable(monkeypatch, top / "locked")  # chmod 000 for an ordinary user
+    r = run_cli(capsys, "report", "--root", str(top), "--tiles", "1", "--no-progress")
+    assert r.code == 0, r.err
+    index = top / "reports" / "index.html"
+    assert r.out.splitlines() == [str(top / "reports" / "a.html"),
+                                  "locked: unreadable: permission denied",
+                                  f"{index}  (1 session(s), 1 folder(s) not searched)"]
+    text = index.read_text(encoding="utf-8")
+    assert _hrefs(text) == ["./a.html"]
+    assert "<td>locked</td>" in text and "unreadable: permission denied" in text
+    assert "1 session(s); 1 folder(s) not searched (see their status)." in text
 
 
 @pytest.mark.parametrize(("args", "needle"), [

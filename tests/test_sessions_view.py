@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from cli_run import run_cli
+from hostile_fs import BIG_SPARSE, make_deep_tree, make_unreadable, needs_fifo, remove_tree
 from markers import make_symlink, wine_lacks_symlinks
-from nitrogen_capture.session.library import disk_size, find_sessions, scan_library
+from nitrogen_capture.session.library import MAX_DEPTH, disk_size, find_sessions, scan_library
 from nitrogen_capture.session.lock import LockHolder
+from nitrogen_capture.session.meta import MAX_META_BYTES
 from session_factory import make_session
 
 
@@ -131,3 +134,104 @@ def test_bad_dir_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert run.code == 0 and run.out.strip() == (
         "session  game  date  duration  size  frames  fps  dropped  merged  status\n"
         "total: 0 session(s), 0 frames, 0.0 s, 0 B")
+
+
+# -- one bad entry never stops the scan ------------------------------------------------------
+def _good_and(top: Path) -> Path:
+    make_session(top / "a_good", (3,))
+    make_session(top / "z_good" / "inner", (2,))
+    return top
+
+
+def _row(run_out: str, name: str) -> str:
+    return next(ln for ln in run_out.splitlines() if ln.startswith(name + " "))
+
+
+def test_an_unreadable_folder_is_a_row_and_the_rest_is_listed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    top = _good_and(tmp_path / "lib")
+    make_session(top / "m_locked" / "s", (3,))
+    (top / "n_plain").mkdir()
+    make_session(top / "n_plain" / "meta_unreadable", (2,))
+    make_unreadable(monkeypatch, top / "m_locked")
+    make_unreadable(monkeypatch, top / "n_plain" / "meta_unreadable" / "meta.json")
+    rows = {r.session: r for r in scan_library(top)}
+    assert list(rows) == ["a_good", "m_locked", "n_plain/meta_unreadable", "z_good/inner"]
+    assert rows["m_locked"].status == "unreadable: permission denied"
+    assert rows["m_locked"].problem and not rows["m_locked"].is_session
+    assert rows["n_plain/meta_unreadable"].status == (
+        "damaged: meta.json cannot be read: Permission denied")
+    assert rows["a_good"].status == rows["z_good/inner"].status == "complete"
+    run = run_cli(capsys, "sessions", str(top))
+    assert run.code == 0, run.err
+    assert _row(run.out, "m_locked").split()[-3:] == ["unreadable:", "permission", "denied"]
+    assert run.out.splitlines()[-1].startswith("total: 3 session(s), 5 frames, ")
+    assert run.out.splitlines()[-1].endswith("; 1 folder(s) not searched (see their status)")
+
+
+def test_an_oversized_meta_json_is_a_row_read_no_further(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    top = _good_and(tmp_path / "lib")
+    huge = make_session(top / "huge", (3,))
+    # Sparse (truncate writes no byte); where a file system cannot, just over the bound.
+    size = BIG_SPARSE if sys.platform != "win32" else MAX_META_BYTES + 1
+    with open(huge.paths.meta, "r+b") as f:
+        f.truncate(size)
+    rows = {r.session: r for r in scan_library(top)}
+    assert rows["huge"].status.startswith("damaged: meta.json is too large: ")
+    assert rows["huge"].status.endswith(f" > {MAX_META_BYTES // 1_000_000}.0 MB allowed")
+    assert rows["a_good"].status == "complete"
+    run = run_cli(capsys, "sessions", str(top))
+    assert run.code == 0 and "total: 3 session(s)" in run.out
+    if size == BIG_SPARSE:
+        assert "meta.json is too large: 3.2 GB > 64.0 MB allowed" in _row(run.out, "huge")
+
+
+def test_a_tree_deeper_than_the_bound_is_one_row(tmp_path: Path) -> None:
+    top = _good_and(tmp_path / "lib")
+    # A session exactly MAX_DEPTH folders below DIR is found; one level deeper is not searched.
+    chain = "/".join(["d"] * (MAX_DEPTH - 2))  # deep/d/.../d/s: MAX_DEPTH folders
+    make_session(top / "deep" / chain / "s", (2,))
+    make_session(top / "deep" / chain / "e" / "s", (2,))
+    rows = {r.session: r for r in scan_library(top)}
+    assert rows[f"deep/{chain}/s"].status == "complete"
+    assert rows[f"deep/{chain}/e"].status == (
+        f"too deep: more than {MAX_DEPTH} folders below the top, its 1 subfolder(s) not searched")
+    assert f"deep/{chain}/e/s" not in rows
+    assert len(rows) == 4
+
+
+@pytest.mark.skipif(os.mkdir not in os.supports_dir_fd, reason="builds with dir_fd: POSIX")
+def test_a_thousand_levels_deep_tree_is_no_recursion_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    top = _good_and(tmp_path / "lib")
+    try:
+        make_deep_tree(top / "deep", 1100)  # beyond Python's recursion limit (1000)
+        run = run_cli(capsys, "sessions", str(top))
+        assert run.code == 0, run.err[-2000:]
+        assert "RecursionError" not in run.err
+        deep = _row(run.out, "deep/" + "/".join(["d"] * (MAX_DEPTH - 1)))
+        assert deep.endswith("too deep: more than 32 folders below the top, its 1 "
+                             "subfolder(s) not searched")
+        assert {"a_good", "z_good/inner"} <= {r.session for r in scan_library(top)}
+    finally:
+        remove_tree(top / "deep")
+
+
+@needs_fifo
+@pytest.mark.timeout(60)  # a regression blocks opening a FIFO: the signal ends the test
+def test_a_fifo_meta_or_lock_is_a_row_not_a_hang(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    top = _good_and(tmp_path / "lib")
+    (top / "fifo_meta").mkdir()
+    os.mkfifo(top / "fifo_meta" / "meta.json")
+    locked = make_session(top / "fifo_lock", (3,))
+    os.mkfifo(locked.paths.lock)
+    rows = {r.session: r for r in scan_library(top)}
+    assert rows["fifo_meta"].status == (
+        "damaged: meta.json is a FIFO (named pipe), not a regular file")
+    # An unreadable lock may be a recorder that is still writing it: never taken for stale.
+    assert rows["fifo_lock"].status == "recording"
+    run = run_cli(capsys, "sessions", str(top))
+    assert run.code == 0 and "total: 4 session(s)" in run.out

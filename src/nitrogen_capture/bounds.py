@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["INT32_MAX", "INT32_MIN", "MAX_EVERY", "MAX_LATENCY_MS", "MAX_SECONDS", "UINT32_MAX",
-           "format_number", "number_check"]
+           "format_number", "human_bytes", "number_check"]
 
 # The longest duration any flag accepts (--seconds, --wait, preview --start/--seconds): a week.
 MAX_SECONDS = 7 * 24 * 3600
@@ -34,6 +34,15 @@ def format_number(value: float) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value) if value.bit_length() <= 128 else f"a {value.bit_length()}-bit number"
     return f"{value:g}"
+
+
+def human_bytes(n: float) -> str:
+    """``1.5 GB`` style size for messages (powers of 1000)."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1000
+    return f"{n:.1f} TB"
 
 
 def _in_range(value: float, lo: float, hi: float, lo_open: bool) -> bool:

@@ -4,7 +4,8 @@
 replaces those and rewrites ``meta.json`` atomically, holding the session lock so that no
 recording or merge rewrites meta.json at the same time (a locked session is refused in one
 line). ``sessions DIR`` prints one row per session under DIR and a total line (``--json``: a
-JSON list); see :mod:`nitrogen_capture.session.library`.
+JSON list); a folder that cannot be searched (unreadable, too deep) is a row with its reason
+and the others are listed; see :mod:`nitrogen_capture.session.library`.
 """
 
 from __future__ import annotations
@@ -117,11 +118,11 @@ def _size(n: int) -> str:
 
 
 def _cells(r: LibraryRow) -> tuple[str, ...]:
-    damaged = r.status.startswith("damaged")
+    bad = r.problem
     return (r.session, r.game or "-", r.date or "-", _duration(r.duration_s),
-            _size(r.size_bytes), "-" if damaged else str(r.frames),
+            _size(r.size_bytes), "-" if bad else str(r.frames),
             f"{r.fps_achieved:.2f}" if r.fps_achieved is not None else "-",
-            "-" if damaged else str(r.dropped_ticks), "-" if damaged else "yes" if r.merged
+            "-" if bad else str(r.dropped_ticks), "-" if bad else "yes" if r.merged
             else "no", r.status)
 
 
@@ -135,6 +136,10 @@ def format_library(rows: list[LibraryRow]) -> str:
                  for c, w, name in zip(line, widths, _COLUMNS, strict=True)]
         out.append("  ".join(cells).rstrip())
     total_s = sum(r.duration_s or 0.0 for r in rows)
-    out.append(f"total: {len(rows)} session(s), {sum(r.frames for r in rows)} frames, "
-               f"{_duration(total_s)}, {_size(sum(r.size_bytes for r in rows))}")
+    # A damaged session has a meta.json: it counts; a folder not searched is no session.
+    unsearched = sum(1 for r in rows if not r.is_session)
+    out.append(f"total: {len(rows) - unsearched} session(s), {sum(r.frames for r in rows)} "
+               f"frames, {_duration(total_s)}, {_size(sum(r.size_bytes for r in rows))}"
+               + (f"; {unsearched} folder(s) not searched (see their status)"
+                  if unsearched else ""))
     return "\n".join(out)

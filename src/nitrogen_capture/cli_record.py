@@ -255,10 +255,11 @@ def _record(recorder: Recorder, config: RecordConfig) -> RecordResult:
     def stop(signum: int, frame: FrameType | None) -> None:
         recorder.stop(signal.Signals(signum).name)
 
-    status = StatusLine(recorder, config.status_interval, sys.stderr)
+    hotkeys = config.layout.hotkeys
+    status = StatusLine(recorder, config.status_interval, sys.stderr, hotkeys.start_hint())
     if not config.start_immediately:
-        print(f"paused: focus the game and use the hotkeys ({config.layout.hotkeys.describe()}); "
-              "Ctrl+C stops", file=sys.stderr)
+        print(f"PAUSED (start): {hotkeys.start_hint()} in the game window (hotkeys: "
+              f"{hotkeys.describe()}); Ctrl+C stops", file=sys.stderr)
     stop_status = threading.Event()
     status_thread = threading.Thread(target=status.run, args=(stop_status,), daemon=True)
     with handling_stop_signals(stop):

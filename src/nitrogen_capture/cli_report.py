@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the page(s) or the contact sheet and print what was written."""
     from .errors import ConfigError, SessionError
     from .report import check_report_options, write_index, write_report
+    from .session.library import UNSEARCHED_STATUSES
     from .session.paths import META_NAME
 
     check_report_options(args.idle_seconds, args.tiles)
@@ -99,7 +100,11 @@ def run(args: argparse.Namespace) -> int:
             idx = write_index(root, out_dir, idle_seconds=args.idle_seconds, tiles=args.tiles,
                               progress=progress, on_session=named)
             lines = [f"{page or session + ': ' + note}" for session, page, note in idx.pages]
-            lines.append(f"{idx.index}  ({len(idx.pages)} session(s))")
+            # A folder the search could not read or enter is listed, but it is no session.
+            skipped = sum(1 for _, page, note in idx.pages
+                          if page is None and note.startswith(UNSEARCHED_STATUSES))
+            lines.append(f"{idx.index}  ({len(idx.pages) - skipped} session(s)"
+                         + (f", {skipped} folder(s) not searched" if skipped else "") + ")")
     for line in lines:
         if line:
             print(line)

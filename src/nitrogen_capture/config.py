@@ -19,7 +19,7 @@ from .capture.base import MAX_REGION_SIDE, Region
 from .codecs.encoders import ENCODER_NAMES
 from .cues import CUE_BACKENDS
 from .errors import ConfigError
-from .keylayout import DEFAULT_LAYOUT, KeyLayout
+from .keylayout import CHORD_PREFIX, DEFAULT_LAYOUT, KeyLayout, pretty_key
 from .session.frames import FRAME_STORES
 from .session.meta_latency import LatencyInfo
 from .session.meta_parts import CONTROLLERS, MAX_LABEL_CHARS, MAX_NOTES_CHARS
@@ -135,7 +135,9 @@ class RecordConfig:
         start_immediately: record from the start instead of waiting for a resume hotkey.
         capture_backend / input_backend: backend names, ``auto`` to detect.
         seed: seed of the synthetic source and scripted input timeline.
-        layout: the keys that become action columns.
+        layout: the keys that become action columns, and the recorder's hotkeys: refused
+            (ConfigError) when no hotkey starts a recording that starts paused, or a pause key
+            has no resume key (:meth:`~nitrogen_capture.keylayout.Hotkeys.recording_problem`).
         frame_format: ``png`` (default, the original layout) or ``video``.
         png_encoder: ``auto`` (fpng when installed), ``fpng`` or ``opencv``.
         video_crf / video_preset: libx264 quality (0..51, lower is better) and speed preset of
@@ -239,9 +241,18 @@ class RecordConfig:
                          -MAX_LATENCY_MS, MAX_LATENCY_MS, interval=True, note=" ms")
             if self.latency_offset_ms is not None else _OK,
         ])
-        if not self.chord_hotkeys and self.layout.hotkeys.chords:
+        dropped = [] if self.chord_hotkeys else [
+            pretty_key(CHORD_PREFIX + key) for key in self.layout.hotkeys.chords]
+        if dropped:
             object.__setattr__(self, "layout", self.layout.with_hotkeys(
                 self.layout.hotkeys.without_chords()))
+        # Refused before anything opens: a recording these hotkeys cannot start (it would wait
+        # paused and keep nothing) or a pause they cannot end (docs/architecture.md 5.2).
+        problem = self.layout.hotkeys.recording_problem(start_paused=not self.start_immediately)
+        if problem:
+            note = f" (--no-chord-hotkeys dropped {' / '.join(dropped)})" if dropped else ""
+            raise ConfigError(f"hotkeys of layout '{self.layout.name}'{note}: {problem}",
+                              setting="layout")
         # The store's own settings: --video-crf / --video-preset for video (a png recording
         # ignores them and, by design, does not check them; tests/test_video_storage.py).
         FRAME_STORES[self.frame_format].check_settings(self)

@@ -20,7 +20,9 @@ The same file may remap or disable the recorder's hotkeys (:class:`Hotkeys`)::
 Each action takes a key name, a list of them, or ``""`` / ``[]`` (disabled); an action left out
 keeps its default (:data:`DEFAULT_HOTKEYS`: F8 toggles, F6 / Ctrl+T resume, F7 / Ctrl+P pause).
 A hotkey is a canonical keyboard key name or ``ctrl+<key>``. A layout may use any key that is not
-a single-key hotkey (keys of chords stay plain keys when Ctrl is not held).
+a single-key hotkey (keys of chords stay plain keys when Ctrl is not held). A recording refuses
+hotkeys it could not be driven by (:meth:`Hotkeys.recording_problem`): starting paused with no
+key that starts it, or a pause key with no key that resumes.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .inputfiles import read_input_text
 
 __all__ = [
+    "CHORD_PREFIX",
     "DEFAULT_HOTKEYS",
     "DEFAULT_KEYS",
     "DEFAULT_LAYOUT",
@@ -42,6 +46,7 @@ __all__ = [
     "HOTKEY_KEYS",
     "KEY_ALIASES",
     "MAX_LAYOUT_KEYS",
+    "MAX_TOML_BYTES",
     "MOUSE_BUTTONS",
     "PAD_AXES",
     "PAD_BUTTONS",
@@ -49,6 +54,7 @@ __all__ = [
     "KeyLayout",
     "canonical_key",
     "load_layout",
+    "pretty_key",
     "read_toml",
 ]
 
@@ -73,6 +79,8 @@ PAD_AXES: tuple[str, ...] = ("lx", "ly", "rx", "ry")
 # The recorder's hotkey actions (docs/architecture.md 5.2) and the one chord modifier.
 HOTKEY_ACTIONS: tuple[str, ...] = ("toggle", "resume", "pause")
 CHORD_PREFIX = "ctrl+"
+# A layout or keymap file is a few hundred bytes; a megabyte is no such file (read_toml).
+MAX_TOML_BYTES = 1_000_000
 _NOT_KEYBOARD = MOUSE_BUTTONS | {"wheel_up", "wheel_down", "wheel_left", "wheel_right"}
 
 KEY_ALIASES: dict[str, str] = {
@@ -113,6 +121,14 @@ def canonical_key(name: str) -> str:
     """Return the canonical spelling of a key name (lower case, aliases folded)."""
     low = name.strip().lower() if name != " " else " "
     return KEY_ALIASES.get(low, low)
+
+
+def pretty_key(name: str) -> str:
+    """A hotkey as people write it: ``f8`` -> ``F8``, ``ctrl+t`` -> ``Ctrl+T``."""
+    chord = name.startswith(CHORD_PREFIX)
+    key = name[len(CHORD_PREFIX):] if chord else name
+    key = key.upper() if len(key) <= 3 else key.capitalize()
+    return "Ctrl+" + key if chord else key
 
 
 def _hotkey_name(spec: str, action: str) -> str:
@@ -182,16 +198,39 @@ class Hotkeys:
 
     def describe(self) -> str:
         """Human summary, e.g. ``F8 toggles, F6 / Ctrl+T resume, F7 / Ctrl+P pause``."""
-        def pretty(name: str) -> str:
-            chord = name.startswith(CHORD_PREFIX)
-            key = name[len(CHORD_PREFIX):] if chord else name
-            key = key.upper() if len(key) <= 3 else key.capitalize()
-            return "Ctrl+" + key if chord else key
-
         verbs = {"toggle": "toggles", "resume": "resume", "pause": "pause"}
-        parts = [" / ".join(map(pretty, getattr(self, a))) + " " + verbs[a]
+        parts = [" / ".join(map(pretty_key, getattr(self, a))) + " " + verbs[a]
                  for a in HOTKEY_ACTIONS if getattr(self, a)]
         return ", ".join(parts) if parts else "no hotkeys"
+
+    def start_hint(self) -> str:
+        """How a recording waiting paused is started: ``press F8 to start (or F6 / Ctrl+T)``."""
+        keys = [pretty_key(n) for n in (*self.toggle, *self.resume)]
+        if not keys:
+            return "no hotkey starts it"
+        more = f" (or {' / '.join(keys[1:])})" if keys[1:] else ""
+        return f"press {keys[0]} to start{more}"
+
+    def recording_problem(self, *, start_paused: bool) -> str | None:
+        """Why these hotkeys cannot drive a recording, or None (docs/architecture.md 5.2).
+
+        A recording that starts paused needs a key that starts it (toggle or resume), or it
+        waits paused until Ctrl+C and keeps nothing; a key that pauses needs one that resumes,
+        or the first pause never ends. Stopping needs no hotkey: Ctrl+C, SIGTERM, ``--seconds``
+        and ``--max-frames`` stop any recording.
+        """
+        starts = bool(self.toggle or self.resume)
+        if starts:
+            return None
+        empty = "(hotkeys.toggle and hotkeys.resume are empty)"
+        if start_paused:
+            return (f"no hotkey starts the recording, which starts paused {empty}: give one "
+                    "of them a key in the layout file, or pass --start-immediately")
+        if self.pause:
+            return (f"hotkeys.pause ({' / '.join(map(pretty_key, self.pause))}) has no way "
+                    f"back {empty}: give one of them a key in the layout file, or disable "
+                    "hotkeys.pause")
+        return None
 
     def to_dict(self) -> dict[str, list[str]]:
         """The form stored in ``meta.json`` (and accepted in a layout file)."""
@@ -302,22 +341,15 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
     """Parse a user's TOML file; a missing, unreadable or invalid file is a :class:`ConfigError`.
 
     ``what`` names the file in messages ("layout", "keymap"). The file comes from a flag
-    (``--layout``, ``--keymap``), so a bad one is a usage error like any bad flag value (exit 2),
-    a directory included.
+    (``--layout``, ``--keymap``), so a bad one is a usage error like any bad flag value (exit 2):
+    a directory, a FIFO or a device (refused before it is read, :mod:`..inputfiles`) and a
+    file over :data:`MAX_TOML_BYTES` included.
     """
     p = Path(path)
+    text = read_input_text(p, what=f"{what} file", max_bytes=MAX_TOML_BYTES)
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{what} file not found: {p}") from exc
-    except IsADirectoryError as exc:
-        raise ConfigError(f"{what} file {p} is a directory: give a .toml file") from exc
-    except OSError as exc:
-        # Windows refuses to open a directory with EACCES (PermissionError), not EISDIR.
-        if p.is_dir():
-            raise ConfigError(f"{what} file {p} is a directory: give a .toml file") from exc
-        raise ConfigError(f"{what} file {p} cannot be read: {exc.strerror or exc}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{what} file {p} is not valid TOML: {exc}") from exc
 
 

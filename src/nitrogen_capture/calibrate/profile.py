@@ -30,6 +30,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ import numpy as np
 
 from ..bounds import MAX_LATENCY_MS
 from ..errors import ConfigError
+from ..inputfiles import read_input_text
 
 __all__ = ["MAX_LATENCY_MS", "PROFILE_FORMAT", "DelayStats", "LatencyProfile", "aligned_count",
            "best_offset", "check_save_path", "delay_stats", "offset_run"]
@@ -44,6 +46,8 @@ __all__ = ["MAX_LATENCY_MS", "PROFILE_FORMAT", "DelayStats", "LatencyProfile", "
 PROFILE_FORMAT = "nitrogen-capture.latency-profile"
 PROFILE_VERSION = 1
 MAX_SAMPLES = 100_000
+# Three lists of MAX_SAMPLES integers written one a line: about 7 MB at most.
+MAX_PROFILE_BYTES = 16_000_000
 _SETTING = "latency_profile"
 
 
@@ -258,14 +262,11 @@ class LatencyProfile:
     def load(cls, path: Path) -> LatencyProfile:
         """Read and check a profile file (a missing or garbled one is one ConfigError line)."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"latency profile not found: {path} (write one with "
-                              "nitrogen-capture calibrate --save FILE)", setting=_SETTING) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            raise _fail(str(path), f"cannot be read ({detail})") from exc
+        # A FIFO, a device or a file beyond any real profile is refused before it is read.
+        text = read_input_text(path, what="latency profile", max_bytes=MAX_PROFILE_BYTES,
+                               error=partial(ConfigError, setting=_SETTING),
+                               missing=f"latency profile not found: {path} (write one with "
+                                       "nitrogen-capture calibrate --save FILE)")
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, RecursionError) as exc:

@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from .. import __version__
 from ..atomic import atomic_path, atomic_write
+from ..bounds import human_bytes
 from ..errors import DiskSpaceError, ExportError
 from ..marks import has_format
 from ..outputs import OutputKind, check_output
@@ -64,15 +65,6 @@ class ConvertResult:
     frames: int = 0
     bytes: int = 0
     idle: dict[str, Any] | None = None  # what --drop-idle-seconds cut (session/idle.py)
-
-
-def human_bytes(n: float) -> str:
-    """``1.5 GB`` style size for messages."""
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 def shard_paths(out: Path, shards: int) -> tuple[list[Path], Path | None]:

@@ -306,7 +306,10 @@ class Recorder:
         self._pause_reason = reason
         assert self._writer_thread is not None
         self._writer_thread.post("pause", t_ns - self._t_start, tick, reason)
-        log.info("paused (%s)", reason)
+        if reason == "start":  # say how to leave it: the one pause no player chose
+            log.info("paused (start): %s", self.config.layout.hotkeys.start_hint())
+        else:
+            log.info("paused (%s)", reason)
         if reason != "start":  # waiting for the first hotkey is not a pause the player made
             self.cue.play("pause")
 

@@ -18,9 +18,15 @@ class _HasStats(Protocol):
     def stats(self) -> RecordStats: ...
 
 
-def format_status(s: RecordStats) -> str:
-    """One status line."""
+def format_status(s: RecordStats, start_hint: str = "") -> str:
+    """One status line.
+
+    While the recording waits for its first start, ``start_hint`` says how to start it
+    (``PAUSED (start): press F8 to start``).
+    """
     state = f"PAUSED ({s.pause_reason})" if s.paused else "REC"
+    if s.paused and s.pause_reason == "start" and start_hint:
+        state += f": {start_hint}"
     focus = "focused" if s.focused else "unfocused"
     return (f"{state:<16} {s.elapsed_s:7.1f}s  frames {s.frames:>7}  {s.fps:6.2f} fps  "
             f"dropped {s.dropped_ticks:>4}  late {s.late_frames:>4}  chunk {s.chunk:>3}  "
@@ -30,10 +36,12 @@ def format_status(s: RecordStats) -> str:
 class StatusLine:
     """Writes :func:`format_status` every ``interval`` seconds until stopped."""
 
-    def __init__(self, recorder: _HasStats, interval: float, stream: TextIO) -> None:
+    def __init__(self, recorder: _HasStats, interval: float, stream: TextIO,
+                 start_hint: str = "") -> None:
         self.recorder = recorder
         self.interval = interval
         self.stream = stream
+        self.start_hint = start_hint
         self.tty = stream.isatty()
 
     def run(self, stop: threading.Event) -> None:
@@ -41,7 +49,7 @@ class StatusLine:
         if self.interval <= 0:
             return
         while not stop.wait(self.interval):
-            self._write(format_status(self.recorder.stats()))
+            self._write(format_status(self.recorder.stats(), self.start_hint))
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()

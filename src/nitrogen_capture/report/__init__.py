@@ -117,21 +117,19 @@ def _write_file(path: Path, data: bytes) -> None:
     atomic_write(path, data)
 
 
-def page_name(session: str) -> str:
-    """The file name of a session's page in an index folder (``a/b`` -> ``a__b.html``)."""
-    return (session.replace("/", "__") if session != "." else "session") + ".html"
-
-
 def write_index(top: Path, out_dir: Path, *, idle_seconds: float = DEFAULT_IDLE_SECONDS,
                 tiles: int = 24, progress: Progress | None = None,
                 on_session: Callable[[str], None] | None = None) -> IndexResult:
     """Write a page per session under ``top`` and ``out_dir/index.html`` linking each.
 
-    Sessions are found by :func:`~..session.library.find_sessions`; the index has one summary
-    row per session (:func:`~..session.library.session_row`). A session whose report fails
-    (damaged) gets a row saying why and no page.
+    Sessions are found by :func:`~..session.library.scan_tree`; the index has one summary
+    row per session (:func:`~..session.library.library_row`). A session whose report fails
+    (damaged) gets a row saying why and no page; so does a folder the scan could not search
+    (unreadable, too deep). Page names come from :func:`.names.page_names`: safe, unique,
+    never ``index``.
     """
-    from ..session.library import LibraryRow, find_sessions, session_row
+    from ..session.library import LibraryRow, library_row, row_name, scan_tree
+    from .names import page_names
     from .page import index_page
 
     check_report_options(idle_seconds, tiles)
@@ -139,17 +137,23 @@ def write_index(top: Path, out_dir: Path, *, idle_seconds: float = DEFAULT_IDLE_
     index = check_output(out_dir / "index.html", REPORT_PAGE, label="--out")
     entries: list[tuple[LibraryRow, str | None, str]] = []
     pages: list[tuple[str, Path | None, str]] = []
-    for root in find_sessions(top):
-        row = session_row(root, top)
+    found = list(scan_tree(top))
+    names = page_names(row_name(f.path, top) for f in found if f.problem is None)
+    for item in found:
+        row = library_row(item, top)
+        if item.problem is not None:  # a folder that could not be searched: its row says why
+            entries.append((row, None, "not searched"))
+            pages.append((row.session, None, item.problem))
+            continue
         if on_session is not None:
             on_session(row.session)
-        name = page_name(row.session)
+        name = names[row.session]
         try:
-            write_report(root, out_dir / name, idle_seconds=idle_seconds, tiles=tiles,
+            write_report(item.path, out_dir / name, idle_seconds=idle_seconds, tiles=tiles,
                          progress=progress, back="index.html")
         except NitrogenCaptureError as exc:
             note = "no report: " + " ".join(str(exc).split())[:200]
-            log.warning("%s: %s", root, note)
+            log.warning("%s: %s", item.path, note)
             entries.append((row, None, note))
             pages.append((row.session, None, note))
             continue

@@ -19,6 +19,7 @@ from .. import __version__
 from ..marks import HTML_MARK
 from ..session.library import LibraryRow
 from .facts import SessionReport
+from .names import page_link
 
 __all__ = ["data_uri", "index_page", "session_page"]
 
@@ -132,22 +133,28 @@ def _footer() -> str:
 def index_page(top: str, entries: Sequence[tuple[LibraryRow, str | None, str]]) -> str:
     """The index of a folder of sessions: one summary row each, linking its page.
 
-    ``entries``: (library row, relative link to the page or None, note such as a failure).
+    ``entries``: (library row, the page's file name from :func:`.names.page_names` or None,
+    note such as a failure). The link is ``./NAME.html`` (:func:`.names.page_link`), never
+    built from the folder name, which is only shown, escaped.
     """
     rows = []
-    for r, link, note in entries:
+    for r, page, note in entries:
         name = escape(r.session)
-        cell = f'<a href="{escape(link)}">{name}</a>' if link else name
+        cell = f'<a href="{escape(page_link(page))}">{name}</a>' if page else name
         rows.append([cell, escape(r.game or "-"), escape(r.date or "-"),
                      f"{r.duration_s:.1f} s" if r.duration_s is not None else "-",
-                     str(r.frames), f"{r.fps_achieved:.2f}" if r.fps_achieved else "-",
-                     str(r.dropped_ticks), escape(r.status), escape(note)])
+                     "-" if r.problem else str(r.frames),
+                     f"{r.fps_achieved:.2f}" if r.fps_achieved else "-",
+                     "-" if r.problem else str(r.dropped_ticks), escape(r.status), escape(note)])
+    unsearched = sum(1 for r, _, _ in entries if not r.is_session)
+    count = f"{len(entries) - unsearched} session(s)" + (
+        f"; {unsearched} folder(s) not searched (see their status)" if unsearched else "")
     return "\n".join([
         "<!DOCTYPE html>", _HEAD,
         f"<title>{escape(top)}: nitrogen-capture sessions</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>Sessions in {escape(top)}</h1>",
-        f"<p>{len(entries)} session(s).</p>",
+        f"<p>{count}.</p>",
         _table(rows, ("session", "game", "recorded", "duration", "frames", "fps",
                       "dropped ticks", "status", "report"), "grid"),
         _footer()])

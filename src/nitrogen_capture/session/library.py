@@ -4,8 +4,14 @@ Fast on hundreds of sessions: a row reads ``meta.json`` (and the lock file) only
 ``os.scandir`` walk of the session for its size on disk; no array, journal or frame is opened.
 A session is a directory holding ``meta.json``. The search never follows a symbolic link (a
 link out of DIR is not part of the library) and never descends into a session it found (its
-``frames/`` tree holds thousands of files and no sessions). A damaged ``meta.json`` gives a row
-whose status is ``damaged: <reason>`` instead of stopping the scan.
+``frames/`` tree holds thousands of files and no sessions).
+
+One bad entry never stops the scan (:func:`scan_tree`): a damaged, oversized or special
+``meta.json`` (a FIFO, a device, a directory) gives a row whose status is ``damaged: <reason>``;
+a folder that cannot be listed gives ``unreadable: <reason>``; a folder more than
+:data:`MAX_DEPTH` levels below DIR that still has subfolders gives ``too deep: ...`` and is not
+searched further. The search is a loop over a stack, not a recursion, so no tree is too deep
+for Python's recursion limit.
 """
 
 from __future__ import annotations
@@ -22,7 +28,24 @@ from .lock import lock_status
 from .meta import SessionMeta
 from .paths import META_NAME, SessionPaths
 
-__all__ = ["LibraryRow", "find_sessions", "scan_library"]
+__all__ = ["MAX_DEPTH", "UNSEARCHED_STATUSES", "Found", "LibraryRow", "find_sessions",
+           "library_row", "row_name", "scan_library", "scan_tree", "session_row"]
+
+
+# Folders searched below DIR: a library is a few levels deep (game/day/session); far deeper is a
+# mistake or a trap (a tree thousands of levels deep), listed as one row instead.
+MAX_DEPTH = 32
+# Statuses of a folder that could not be searched, and of any row whose numbers are unknown.
+UNSEARCHED_STATUSES = ("unreadable", "too deep")
+PROBLEM_STATUSES = ("damaged", *UNSEARCHED_STATUSES)
+
+
+@dataclass(frozen=True)
+class Found:
+    """One entry of a library scan: a session, or a folder that could not be searched."""
+
+    path: Path
+    problem: str | None = None  # None: a session; else the row's status, e.g. "unreadable: ..."
 
 
 @dataclass(frozen=True)
@@ -41,23 +64,72 @@ class LibraryRow:
     dropped_ticks: int = 0
     merged: bool = False
 
+    @property
+    def problem(self) -> bool:
+        """Whether this row is a damaged session or a folder that could not be searched."""
+        return self.status.startswith(PROBLEM_STATUSES)
+
+    @property
+    def is_session(self) -> bool:
+        """Whether this row is a session (a damaged one too), not a folder left unsearched."""
+        return not self.status.startswith(UNSEARCHED_STATUSES)
+
     def to_json(self) -> dict[str, Any]:
         """The row as a JSON object (``sessions --json``)."""
         return asdict(self)
 
 
+def scan_tree(top: Path) -> Iterator[Found]:
+    """Every session under ``top`` (``top`` itself included), and each folder not searched.
+
+    :class:`Found` entries, in sorted path order; see the module doc for the problems.
+    """
+    stack: list[tuple[Path, int]] = [(top, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            # A meta.json of any kind makes a session: a FIFO or a directory there is a damaged
+            # session (its row says so), not a folder to search. Symlinks are followed here as
+            # SessionMeta.load follows them.
+            os.stat(folder / META_NAME)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except OSError as exc:
+            yield Found(folder, _unreadable(exc))
+            continue
+        else:
+            yield Found(folder)
+            continue
+        try:
+            with os.scandir(folder) as it:
+                subs = sorted(e.name for e in it if _is_folder(e))
+        except OSError as exc:
+            yield Found(folder, _unreadable(exc))
+            continue
+        if subs and depth >= MAX_DEPTH:
+            yield Found(folder, f"too deep: more than {MAX_DEPTH} folders below the top, its "
+                                f"{len(subs)} subfolder(s) not searched")
+            continue
+        stack.extend((folder / name, depth + 1) for name in reversed(subs))
+
+
 def find_sessions(top: Path) -> Iterator[Path]:
-    """Every session directory under ``top`` (``top`` itself included), in sorted order."""
-    if (top / META_NAME).is_file():
-        yield top
-        return
+    """Every session directory under ``top`` (``top`` itself included), in sorted order.
+
+    Folders :func:`scan_tree` could not search are left out; callers that list them use it.
+    """
+    return (f.path for f in scan_tree(top) if f.problem is None)
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
     try:
-        entries = sorted(os.scandir(top), key=lambda e: e.name)
-    except OSError:  # unreadable directory: nothing to list there
-        return
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            yield from find_sessions(Path(entry.path))
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:  # it vanished, or cannot be stat'ed: nothing to search there
+        return False
+
+
+def _unreadable(exc: OSError) -> str:
+    return f"unreadable: {(exc.strerror or type(exc).__name__).lower()}"
 
 
 def disk_size(root: Path) -> int:
@@ -119,9 +191,24 @@ def _unrecoverable(paths: SessionPaths, journals: dict[int, Path]) -> str | None
     return None
 
 
+def row_name(path: Path, top: Path) -> str:
+    """A row's ``session``: the path relative to ``top`` with ``/``, or ``.`` for ``top``."""
+    return path.relative_to(top).as_posix() if path != top else "."
+
+
+def library_row(found: Found, top: Path) -> LibraryRow:
+    """The row of one scan entry: the session's, or the folder's with its problem."""
+    if found.problem is not None:
+        return LibraryRow(row_name(found.path, top), found.problem)
+    try:
+        return session_row(found.path, top)
+    except OSError as exc:  # e.g. its lock or merged files cannot be stat'ed
+        return LibraryRow(row_name(found.path, top), _unreadable(exc))
+
+
 def session_row(root: Path, top: Path) -> LibraryRow:
     """The row of session ``root`` (its name relative to ``top``)."""
-    name = root.relative_to(top).as_posix() if root != top else "."
+    name = row_name(root, top)
     paths = SessionPaths(root)
     size = disk_size(root)
     try:
@@ -143,5 +230,5 @@ def session_row(root: Path, top: Path) -> LibraryRow:
 
 
 def scan_library(top: Path) -> list[LibraryRow]:
-    """The rows of every session under ``top``, sorted by path."""
-    return [session_row(root, top) for root in find_sessions(top)]
+    """The rows of every session under ``top``, and of each folder that was not searched."""
+    return [library_row(found, top) for found in scan_tree(top)]

@@ -30,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import SessionFormatError, SessionLockedError
+from ..inputfiles import read_input_bytes
 from .paths import SessionPaths
 
 __all__ = ["LockHolder", "LockStatus", "SessionLock", "check_not_locked", "lock_status",
@@ -42,6 +43,8 @@ _START_SLACK_S = 1.0  # psutil start times of one process agree to far better th
 _SETUP_S = 2.0  # an unreadable lock younger than this is still being written by its creator
 _GUARD_STALE_S = 10.0  # a reclaim guard is held for microseconds; older is a crash leftover
 _ATTEMPTS = 100
+# A lock file is one JSON line of a few hundred bytes (its command line included).
+MAX_LOCK_BYTES = 1_000_000
 _RETRY_S = 0.05
 # os.open on Windows opens in text mode unless O_BINARY is given: the lock's "\n" would be
 # written as "\r\n", and release() would no longer recognise its own lock.
@@ -142,7 +145,15 @@ class LockStatus:
 def lock_status(paths: SessionPaths) -> LockStatus | None:
     """Read and judge the session's lock; None when there is none."""
     try:
-        raw = paths.lock.read_bytes()
+        # A FIFO, a device or a huge file in the lock's place must not hang or exhaust the
+        # reader (sessions DIR reads every session's lock): it is an unreadable lock.
+        raw = read_input_bytes(paths.lock, what="lock file", max_bytes=MAX_LOCK_BYTES,
+                               error=SessionFormatError)
+    except SessionFormatError:
+        if not os.path.lexists(paths.lock):  # none, or removed meanwhile
+            return None
+        raw = b""
+    try:
         age = time.time() - paths.lock.stat().st_mtime
     except FileNotFoundError:
         return None

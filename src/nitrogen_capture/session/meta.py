@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SchemaVersionError, SessionFormatError
+from ..inputfiles import read_input_bytes
 from ..keylayout import KeyLayout
 from ._check import JsonObject
 from .io import atomic_write_json
@@ -42,9 +44,14 @@ from .meta_parts import (
 )
 from .paths import META_NAME, SCHEMA_VERSION
 
-__all__ = ["STATUSES", "CaptureInfo", "ChunkEntry", "ClockInfo", "Counters", "EncoderInfo",
-           "FrameFormat", "InputInfo", "Labels", "MergedInfo", "Pause", "SessionMeta"]
+__all__ = ["MAX_META_BYTES", "STATUSES", "CaptureInfo", "ChunkEntry", "ClockInfo", "Counters",
+           "EncoderInfo", "FrameFormat", "InputInfo", "Labels", "MergedInfo", "Pause",
+           "SessionMeta"]
 
+# The largest meta.json read (docs/format.md, "meta.json"): a 10-hour recording at 60 fps lists
+# about 4,300 chunks (~1 KB each as written) and a pause is ~0.2 KB, so a real one is a few MB;
+# 64 MB still holds ~60,000 chunks or ~300,000 pauses, and parses in well under a GB of memory.
+MAX_META_BYTES = 64_000_000
 STATUSES: tuple[str, ...] = ("recording", "complete", "recovered", "interrupted")
 # Top-level keys this version reads; anything else is kept in ``extra``.
 _KNOWN = frozenset({
@@ -230,19 +237,18 @@ class SessionMeta:
     @classmethod
     def load(cls, path: Path) -> SessionMeta:
         """Read and check ``path`` (a session's meta.json)."""
-        if not path.is_file():
-            raise SessionFormatError(f"{path.parent} has no meta.json: not a session directory",
-                                     path=path)
+        # A FIFO, a device or a file over MAX_META_BYTES is refused before it is read.
+        raw = read_input_bytes(path, what="", max_bytes=MAX_META_BYTES,
+                               error=partial(SessionFormatError, path=path),
+                               missing=f"{path.parent} has no meta.json: not a session "
+                                       "directory")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(raw.decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SessionFormatError(f"{path} is not valid JSON ({exc})", path=path) from exc
         except RecursionError:  # e.g. 100k "[": the parser gives up, in one line
             raise SessionFormatError(f"{path} is not a valid meta.json (nested too deeply)",
                                      path=path) from None
-        except OSError as exc:
-            raise SessionFormatError(f"{path} cannot be read ({exc.strerror or exc})",
-                                     path=path) from exc
         return cls.from_json(data, str(path))
 
     def save(self, path: Path) -> None:

@@ -10,21 +10,28 @@ the segment number), so a rerun finds the parts an earlier run finished
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import os
+import stat
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from ...errors import ConfigError, NitrogenCaptureError
-from ...session.library import find_sessions
+from ...inputfiles import read_input_text
+from ...session.library import scan_tree
 from ...session.meta import SessionMeta
 from ...session.paths import META_NAME, SessionPaths
 
-__all__ = ["DEFAULT_TASK_FRAMES", "Planned", "Task", "collect_sessions", "few", "one_line",
-           "path_hash", "plan_tasks", "read_session_list", "task_id"]
+__all__ = ["DEFAULT_TASK_FRAMES", "MAX_LIST_BYTES", "Collected", "Planned", "Task",
+           "collect_sessions", "few", "one_line", "path_hash", "plan_tasks", "read_session_list",
+           "task_id"]
 
 # Five minutes at 60 fps: a task decodes at most this many frames (~10-30 s of CPU on one
 # core at 720p), whatever the session's length.
 DEFAULT_TASK_FRAMES = 18_000
+# A --sessions list: 100,000 paths of 160 characters.
+MAX_LIST_BYTES = 16_000_000
 
 
 @dataclass(frozen=True)
@@ -55,13 +62,13 @@ class Planned:
 def read_session_list(path: Path) -> list[Path]:
     """Session paths listed in a text file, one a line (``#`` comments, blank lines skipped).
 
-    Relative paths are relative to the file's folder.
+    Relative paths are relative to the file's folder. The file is read by
+    :func:`~nitrogen_capture.inputfiles.read_input_text`: a FIFO, a device or a list over
+    :data:`MAX_LIST_BYTES` is one ConfigError line, never a hang.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--sessions {path}: cannot read it ({exc})",
-                          setting="sessions") from None
+    text = read_input_text(path, what="--sessions list", max_bytes=MAX_LIST_BYTES,
+                           error=partial(ConfigError, setting="sessions"),
+                           missing=f"--sessions {path}: cannot read it (no such file)")
     out = []
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
@@ -71,29 +78,56 @@ def read_session_list(path: Path) -> list[Path]:
     return out
 
 
+@dataclass(frozen=True)
+class Collected:
+    """What a batch converts: ``paths`` in output order, and why some of them cannot be read.
+
+    ``refused`` maps a path of ``paths`` (a folder the library scan could not search, e.g.
+    ``unreadable: permission denied``, ``too deep: ...``) to its reason; :func:`plan_tasks`
+    lists each as failed and converts the others.
+    """
+
+    paths: list[Path]
+    refused: dict[Path, str]
+
+
 def collect_sessions(roots: Sequence[Path], *, recursive: bool,
-                     listed: Iterable[Path] = ()) -> list[Path]:
+                     listed: Iterable[Path] = ()) -> Collected:
     """Every session to convert: each root (its sessions with ``recursive``) and each listed one.
 
-    Resolved, without duplicates, in sorted order (the order of the output).
+    Resolved, without duplicates, in sorted order (the order of the output). A folder the
+    recursive scan could not search (:func:`~nitrogen_capture.session.library.scan_tree`) is
+    in ``refused`` with its reason, so one bad folder never stops the others.
     """
     found: set[Path] = set()
+    refused: dict[Path, str] = {}
     for root in roots:
         if not root.is_dir():
             raise ConfigError(f"--root {root} is not a directory", setting="root")
         if recursive:
-            hits = list(find_sessions(root))
+            hits = list(scan_tree(root))
             if not hits:
                 raise ConfigError(f"--root {root}: no session (a folder with {META_NAME}) under "
                                   "it", setting="root")
-            found.update(p.resolve() for p in hits)
+            for hit in hits:
+                found.add(hit.path.resolve())
+                if hit.problem is not None:
+                    refused[hit.path.resolve()] = hit.problem
         else:
             found.add(root.resolve())
     for p in listed:
-        if not p.is_dir():
+        try:
+            is_dir = stat.S_ISDIR(os.stat(p).st_mode)
+        except FileNotFoundError:
+            is_dir = False
+        except OSError as exc:  # e.g. inside a folder it may not enter: that one fails alone
+            refused[p.resolve()] = f"unreadable: {(exc.strerror or str(exc)).lower()}"
+            found.add(p.resolve())
+            continue
+        if not is_dir:
             raise ConfigError(f"--sessions: {p} is not a directory", setting="sessions")
         found.add(p.resolve())
-    return sorted(found)
+    return Collected(sorted(found), refused)
 
 
 def path_hash(session: Path) -> str:
@@ -113,16 +147,20 @@ def session_rows(session: Path) -> int:
     return sum(c.num_frames for c in meta.included_chunks())
 
 
-def plan_tasks(sessions: Sequence[Path], *, task_frames: int, split: bool) -> Planned:
+def plan_tasks(sessions: Sequence[Path], *, task_frames: int, split: bool,
+               refused: Mapping[Path, str] | None = None) -> Planned:
     """Cut each session into tasks of at most ``task_frames`` rows (one task when not ``split``).
 
-    A session whose ``meta.json`` cannot be read is not planned: it is in ``failed`` with the
-    reason, and the others go on.
+    A session whose ``meta.json`` cannot be read, or a path in ``refused`` (with its reason,
+    :class:`Collected`), is not planned: it is in ``failed`` with the reason, and the others go
+    on.
     """
     tasks: list[Task] = []
-    failed: dict[Path, str] = {}
+    failed: dict[Path, str] = dict(refused or {})
     frames: dict[Path, int] = {}
     for s in sessions:
+        if s in failed:
+            continue
         try:
             rows = session_rows(s)
         except NitrogenCaptureError as exc:

@@ -204,7 +204,8 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
 
         check_output(cs.out, LEROBOT_DATASET, label="--out")
     listed = read_session_list(bs.session_list) if bs.session_list else []
-    sessions = collect_sessions(bs.roots, recursive=bs.recursive, listed=listed)
+    collected = collect_sessions(bs.roots, recursive=bs.recursive, listed=listed)
+    sessions = collected.paths  # with the folders refused while scanning, failed by plan_tasks
     for s in sessions:
         check_apart(s, cs.out)
     check_convert_output(cs)
@@ -224,7 +225,8 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     if isinstance(opened, BatchResult):
         return opened
     manifest = opened
-    planned = plan_tasks(sessions, task_frames=bs.task_frames, split=cs.format in SPLITTABLE)
+    planned = plan_tasks(sessions, task_frames=bs.task_frames, split=cs.format in SPLITTABLE,
+                         refused=collected.refused)
     dropped = manifest.start_run(planned)
     if dropped:
         say(f"{manifest_path}: {len(dropped)} session(s) of an earlier run are not in this one "
