@@ -347,6 +347,12 @@ CASES: list[Case] = [
          codes(convert=0, preview=0), open_last=True, says="symbolic link"),
     Case("link-orphans", lambda root, out: make_symlink(root / "frames/chunk_003/orphans", out),
          codes(convert=0, preview=0), open_last=True, says="symbolic link"),
+    # A complete chunk is read without its orphans folder: a link there blocks only repair.
+    Case("link-orphans-complete", lambda root, out: make_symlink(
+        root / "frames/chunk_001/orphans", out), codes(merge=0, validate=0, convert=0, preview=0)),
+    Case("link-orphans-video", lambda root, out: make_symlink(root / "frames/orphans", out),
+         codes(merge=0, validate=1, convert=0, preview=0), open_last=True, video=True,
+         merge_args=("--skip-bad",), says="symbolic link"),
     Case("link-journal", link_out("journal_chunk_003.jsonl"), codes(convert=0, preview=0),
          open_last=True, says="journal_chunk_003.jsonl"),
     # -- journals (the open chunk) ---------------------------------------------------------------

@@ -85,3 +85,27 @@ def test_no_video_and_disk_check(tmp_path: Path) -> None:
     (folder,) = (tmp_path / "ds" / "actions" / "SHARD_0000" / "s").iterdir()
     assert sorted(x.name for x in folder.iterdir()) == ["actions_raw.parquet", "metadata.json"]
     assert CHUNK_ROWS == 1200
+
+
+def test_a_killed_convert_leaves_nothing_the_rerun_trips_on(tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """A kill mid-chunk leaves only temporaries: the rerun removes them (one line) and needs no
+    --overwrite; a finished chunk still needs it."""
+    b = make_session(tmp_path / "s", (30,))
+    out = tmp_path / "tree"
+    unfinished = out / "actions" / "SHARD_0000" / "s" / "s_chunk_0000"
+    unfinished.mkdir(parents=True)
+    (unfinished / ".actions_raw.parquet.partial").write_bytes(b"half")
+    (unfinished / ".video.mp4.partial").write_bytes(b"half")
+    settings = ConvertSettings(root=b.root, out=out, format="nitrogen-dataset", video=False)
+    with caplog.at_level("WARNING"):
+        result = convert(settings)
+    assert result.windows == 1
+    assert [r.getMessage() for r in caplog.records if "interrupted convert" in r.getMessage()] \
+        == [f"removed {unfinished}, an unfinished chunk left by an interrupted convert"]
+    assert sorted(p.name for p in unfinished.iterdir()) == ["actions_raw.parquet",
+                                                            "metadata.json"]
+    from nitrogen_capture.errors import ExportError
+
+    with pytest.raises(ExportError, match="already holds chunks: pass --overwrite"):
+        convert(settings)

@@ -214,3 +214,15 @@ def test_gamepad_session_maps_one_to_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="recorded no gamepad"):
         convert(ConvertSettings(root=make_session(tmp_path / "kb", (4,)).root,
                                 out=tmp_path / "x.pt", input_source="gamepad"))
+
+
+@needs_torch
+def test_a_killed_converts_half_file_is_removed_and_said(session, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    out = tmp_path / "o.pt"
+    half = tmp_path / ".o.pt.partial"
+    half.write_bytes(b"PK half a zip")
+    with caplog.at_level("WARNING"):
+        convert(ConvertSettings(root=session.root, out=out, seq_len=2, img_size=8))
+    assert f"removed {half}, left by an interrupted convert" in caplog.text
+    assert not half.exists() and load(out)["obs"].shape[0] == 19

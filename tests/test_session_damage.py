@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from markers import needs_torch
+from markers import make_symlink, needs_torch, wine_lacks_symlinks
 from nitrogen_capture.errors import SchemaVersionError, SessionFormatError
 from nitrogen_capture.session import SessionReader, merge_session, validate_session
 from session_factory import make_session
@@ -279,3 +279,21 @@ def test_dataset_chunk_is_complete_or_has_no_metadata(tmp_path, monkeypatch):
     # Killed while the new chunk was written: the old complete chunk is untouched (the new files
     # were temporaries, now removed), never a new video beside old metadata.
     assert _tree(folder) == before
+
+
+@wine_lacks_symlinks
+def test_skip_bad_with_a_linked_orphans_folder_keeps_every_complete_chunk(tmp_path) -> None:
+    """A link at frames/orphans blocks crash repair of the open chunk only: --skip-bad leaves
+    that chunk out and merges the complete ones (it used to drop them all)."""
+    from test_damage_corpus import _make_video
+
+    root = tmp_path / "s"
+    make_session(root, (5, 4, 3), open_last=True)
+    _make_video(root, (5, 4, 3))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    make_symlink(root / "frames" / "orphans", outside)
+    report = merge_session(root, skip_bad=True)
+    assert report.chunks == (1, 2) and report.frames == 9
+    assert [i for i, _ in report.skipped] == [3]
+    assert list(outside.iterdir()) == []

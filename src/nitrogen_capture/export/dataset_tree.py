@@ -34,7 +34,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..atomic import is_partial_name, make_dirs, open_new, partial_path, remove_entry
+from ..atomic import (
+    is_partial_name,
+    make_dirs,
+    open_new,
+    partial_path,
+    remove_entry,
+    remove_tree,
+)
 from ..errors import ExportError, OutputError, missing_dependency
 from ..keylayout import PAD_BUTTONS
 from ..marks import has_mark
@@ -91,6 +98,20 @@ def _chunk_is_ours(folder: Path) -> bool:
     return True
 
 
+def _remove_unfinished(folder: Path) -> bool:
+    """Remove a chunk folder a killed convert left unfinished, saying so in one line.
+
+    Unfinished: no metadata.json, and only this tool's files and temporaries in it. Returns
+    whether ``folder`` was one.
+    """
+    if not (_CHUNK_DIR.fullmatch(folder.name) and folder.is_dir() and not folder.is_symlink()
+            and not (folder / METADATA).exists() and _chunk_is_ours(folder)):
+        return False
+    remove_tree(folder)
+    log.warning("removed %s, an unfinished chunk left by an interrupted convert", folder)
+    return True
+
+
 def check_session_folder(base: Path, overwrite: bool) -> None:
     """Refuse a session's folder of the tree that is not new or, with ``--overwrite``, ours.
 
@@ -102,6 +123,7 @@ def check_session_folder(base: Path, overwrite: bool) -> None:
         return
     except OSError as exc:
         raise OutputError(f"{base} cannot be read ({exc.strerror})") from exc
+    entries = [e for e in entries if not _remove_unfinished(Path(e.path))]
     if not entries:
         return
     if not overwrite:

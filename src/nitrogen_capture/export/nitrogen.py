@@ -26,11 +26,12 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import __version__
-from ..atomic import atomic_path, atomic_write
+from ..atomic import atomic_path, atomic_write, partial_path, remove_entry
 from ..bounds import human_bytes
 from ..errors import DiskSpaceError, ExportError
 from ..marks import has_format
 from ..outputs import OutputKind, check_output
+from ..session.io import is_plain_file
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
 from .decode import FrameTransform
@@ -81,6 +82,11 @@ def check_pt_outputs(files: list[Path], index: Path | None, overwrite: bool) -> 
         check_output(p, PT_FILE, label="--out", overwrite=overwrite)
     if index is not None:
         check_output(index, PT_INDEX, label="--out", overwrite=overwrite)
+    for p in [*files, *([index] if index is not None else [])]:
+        leftover = partial_path(p)  # a convert killed while writing p: its half file
+        if is_plain_file(leftover):
+            remove_entry(leftover)
+            log.warning("removed %s, left by an interrupted convert", leftover)
 
 
 def pt_size_estimate(windows: int, img_size: int, obs_dtype: str, seq_len: int,

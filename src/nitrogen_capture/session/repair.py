@@ -257,7 +257,7 @@ def open_chunk_unsafe(reader: SessionReader, idx: int, jpath: Path) -> str | Non
         store = reader.frame_store
     except SessionFormatError as exc:
         return str(exc)
-    return store.unsafe(idx)
+    return store.unsafe(idx, repair=True)
 
 
 def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChunk:

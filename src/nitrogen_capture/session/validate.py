@@ -212,12 +212,18 @@ def _check_set_aside(reader: SessionReader, probs: list[Problem]) -> None:
     seen: set[Path] = set()
     for n in sorted(numbers):
         folder = store.orphans_dir(n)
-        if folder in seen or folder.is_symlink() or not folder.is_dir():
+        if folder in seen:
             continue
         seen.add(folder)
+        rel = folder.relative_to(reader.root).as_posix()
+        if folder.is_symlink():
+            probs.append(Problem(WARNING, rel, "is a symbolic link: crash repair never moves "
+                                 "files through it, so an open chunk here cannot be recovered"))
+            continue
+        if not folder.is_dir():
+            continue
         count = sum(1 for _ in folder.iterdir())
         if count:
-            rel = folder.relative_to(reader.root).as_posix()
             probs.append(Problem(WARNING, rel, f"{count} file(s) set aside by crash recovery "
                                  "(kept, but in no row of the session)"))
 

@@ -116,7 +116,7 @@ class MkvStore(FrameStore):
         """``frames/orphans/`` (shared by the chunks: the files keep their chunk names)."""
         return self.paths.frames_dir / "orphans"
 
-    def _unsafe_entries(self, n: int) -> str | None:
+    def _unsafe_entries(self, n: int, repair: bool) -> str | None:
         path = self.location(n)
         if path.exists() and not path.is_file():
             return f"{path} is not a regular file"
@@ -215,7 +215,7 @@ class MkvStore(FrameStore):
         Copy first, move after: an interrupted repair still finds the original in place.
         """
         path = self.location(n)
-        self.require_safe(n)
+        self.require_safe(n, repair=True)
         if not is_plain_file(path):
             return ()
         tmp = path.with_name(path.stem + ".repair" + path.suffix)

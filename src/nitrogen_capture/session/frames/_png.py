@@ -105,12 +105,14 @@ class PngFolderStore(FrameStore):
         """``frames/chunk_NNN/orphans/``."""
         return self.location(n) / "orphans"
 
-    def _unsafe_entries(self, n: int) -> str | None:
+    def _unsafe_entries(self, n: int, repair: bool) -> str | None:
         folder = self.location(n)
         if folder.exists() and not folder.is_dir():
             return f"{folder} is not a folder"
         if folder.is_dir():
-            links = sorted(p.name for p in folder.iterdir() if p.is_symlink())
+            # The orphans folder matters only to repair (base.unsafe checks it then).
+            links = sorted(p.name for p in folder.iterdir() if p.is_symlink()
+                           and (repair or p != self.orphans_dir(n)))
             if links:
                 return f"{folder} holds symbolic links: {few(links)}"
         return None

@@ -111,28 +111,33 @@ class FrameStore(ABC):
     def orphans_dir(self, n: int) -> Path:
         """Where crash repair sets aside what it does not keep of chunk ``n``."""
 
-    def unsafe(self, n: int) -> str | None:
-        """Why chunk ``n``'s frames may be neither read nor moved, or None when they may.
+    def unsafe(self, n: int, *, repair: bool = False) -> str | None:
+        """Why chunk ``n``'s frames may not be read (or, ``repair``, moved), or None.
 
         Frames are never read or moved through a symbolic link, nor outside the session
-        (docs/format.md): ``frames/``, the chunk's location and its orphans folder must not be
-        links and must resolve inside the session. A store adds its own rules in
+        (docs/format.md): ``frames/`` and the chunk's location must not be links and must
+        resolve inside the session; crash repair, which moves files into the orphans folder,
+        needs that folder to pass too. Reading a complete chunk never touches its orphans
+        folder, so a bad one does not make the chunk unreadable. A store adds its own rules in
         :meth:`_unsafe_entries`. Cheap: a few ``lstat`` calls (and one listing for a folder).
         """
-        for p in (self.paths.frames_dir, self.location(n), self.orphans_dir(n)):
+        places = [self.paths.frames_dir, self.location(n)]
+        if repair:
+            places.append(self.orphans_dir(n))
+        for p in places:
             if p.is_symlink():
                 return f"{p} is a symbolic link (frames are never read or moved through one)"
             if p.exists() and not inside(p, self.root):
                 return f"{p} is outside the session"
-        return self._unsafe_entries(n)
+        return self._unsafe_entries(n, repair)
 
-    def _unsafe_entries(self, n: int) -> str | None:
+    def _unsafe_entries(self, n: int, repair: bool) -> str | None:
         """A store's own reason the chunk's location is unusable (None: it is usable)."""
         return None
 
-    def require_safe(self, n: int) -> None:
+    def require_safe(self, n: int, *, repair: bool = False) -> None:
         """Raise SessionFormatError (one line, naming the chunk) when :meth:`unsafe`."""
-        why = self.unsafe(n)
+        why = self.unsafe(n, repair=repair)
         if why is not None:
             raise SessionFormatError(f"chunk {n}: {why}", chunk=n, path=self.location(n))
 
