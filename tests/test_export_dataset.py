@@ -87,8 +87,8 @@ def test_no_video_and_disk_check(tmp_path: Path) -> None:
     assert CHUNK_ROWS == 1200
 
 
-def test_a_killed_convert_leaves_nothing_the_rerun_trips_on(tmp_path: Path,
-                                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_a_killed_convert_leaves_nothing_the_rerun_trips_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A kill mid-chunk leaves only temporaries: the rerun removes them (one line) and needs no
     --overwrite; a finished chunk still needs it."""
     b = make_session(tmp_path / "s", (30,))
