@@ -53,6 +53,32 @@ def test_files_chunks_and_meta(tmp_path: Path) -> None:
     assert np.all(np.diff(ts) > 0)
 
 
+def test_t0_wall_is_the_wall_time_of_t0(tmp_path: Path) -> None:
+    """clock.t0_wall names the wall time of the instant every session time counts from (not of
+    when the settings were built), and the start and end pairs bracket the recording."""
+    import datetime as dt
+    import time
+
+    built = time.time_ns()
+    rec = synthetic_recorder(tmp_path / "s", max_frames=20)
+    time.sleep(0.3)  # the gap the encoders' start-up used to leave in t0_wall
+    result = rec.run()
+    done = time.time_ns()
+    clock = result.meta.clock
+    start, end = clock.pairs
+    assert (start.at, end.at) == ("start", "end")
+    assert built + 300_000_000 <= start.wall_ns <= end.wall_ns <= done
+    wall_t0 = dt.datetime.fromisoformat(clock.t0_wall).timestamp() * 1e9
+    # t0_wall (ms) is the start pair moved back to t0_ns along the monotonic clock.
+    assert abs(wall_t0 - (start.wall_ns - (start.mono_ns - clock.t0_ns))) < 1.5e6
+    # The first frame's wall time, from t0_wall and its timestamp, lies inside the recording.
+    first = wall_t0 + int(load_chunks(tmp_path / "s", "timestamps")[0])
+    assert start.wall_ns - 2e6 <= first <= end.wall_ns
+    assert abs(clock.drift_ns) < 50_000_000  # no clock step in a one-second recording
+    on_disk = json.loads((tmp_path / "s" / "meta.json").read_text())["clock"]
+    assert [p["at"] for p in on_disk["pairs"]] == ["start", "end"]
+
+
 def test_frames_are_the_grabbed_frames_in_order(tmp_path: Path) -> None:
     out = tmp_path / "s"
     record_synthetic(out, max_frames=60, chunk_size=25, size=(480, 64))

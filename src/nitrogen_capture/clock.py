@@ -25,10 +25,24 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-__all__ = ["FramePacer", "Tick", "now_ns"]
+__all__ = ["FramePacer", "Tick", "clock_pair", "now_ns"]
 
 now_ns: Callable[[], int] = time.monotonic_ns
 """The one clock of a recording: monotonic, in nanoseconds."""
+
+
+def clock_pair() -> tuple[int, int]:
+    """``(monotonic ns, wall ns since the Unix epoch)`` read at the same instant.
+
+    The wall clock is read between two monotonic reads and paired with their midpoint, so the
+    pair is off by at most half the (sub-microsecond) gap. A session stores such pairs at its
+    start and end (docs/format.md, "clock") to map its times to wall time and show the drift
+    between the two clocks.
+    """
+    before = time.monotonic_ns()
+    wall = time.time_ns()
+    after = time.monotonic_ns()
+    return (before + after) // 2, wall
 
 # Sleep in short slices near the deadline: time.sleep overshoots by ~50-100 us on Linux and
 # up to a scheduler quantum elsewhere, so the last stretch is slept in small steps.

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ..binning import ActionBinner
 from ..capture.base import FrameSource
-from ..clock import FramePacer, now_ns
+from ..clock import FramePacer, clock_pair, now_ns
 from ..codecs.pool import EncodeResult, EncoderPool
 from ..config import RecordConfig
 from ..cues import get_cue_backend
@@ -35,6 +35,7 @@ from ..inputs.router import InputRouter
 from ..session.frames import open_frame_store
 from ..session.lock import SessionLock
 from ..session.meta import Counters, EncoderInfo, SessionMeta
+from ..session.meta_parts import ClockPair, wall_iso
 from ..session.paths import SessionPaths
 from ..session.writer import SessionWriter
 from ..targets.base import Target
@@ -179,8 +180,11 @@ class Recorder:
             self._pool.close()
             raise
         t0 = self._pacer.start()
+        mono, wall = clock_pair()  # right after: t0_wall is the wall time of t0 itself
         self._t_start = t0
-        self.meta.clock = dataclasses.replace(self.meta.clock, t0_ns=t0)
+        self.meta.clock = dataclasses.replace(
+            self.meta.clock, t0_ns=t0, t0_wall=wall_iso(wall - (mono - t0)),
+            pairs=(ClockPair("start", mono, wall),))
         self.meta.encoder = EncoderInfo(self.meta.frame_format.encoder, spec.workers,
                                         cfg.queue_frames,
                                         settings=self.frame_store.encoder_settings())
@@ -344,6 +348,9 @@ class Recorder:
         frames = meta.frames_listed
         ms = sorted(writer.encode_ms)
         meta.fps_achieved = meta.measured_fps()
+        mono, wall = clock_pair()  # the drift of the wall clock over the session (clock.pairs)
+        meta.clock = dataclasses.replace(
+            meta.clock, pairs=(*meta.clock.pairs, ClockPair("end", mono, wall)))
         meta.status = "complete" if not writer.open_chunks else "interrupted"
         meta.stop_reason = self.stop_reason
         if meta.encoder is not None:

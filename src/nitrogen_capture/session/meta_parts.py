@@ -7,14 +7,15 @@ same JSON shape back (``to_json``); :mod:`.meta` assembles them into the whole d
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._check import JsonObject
 
 __all__ = ["CONTROLLERS", "MAX_LABEL_CHARS", "MAX_NOTES_CHARS", "CaptureInfo", "ChunkEntry",
-           "ClockInfo", "Counters", "EncoderInfo", "FrameFormat", "InputInfo", "Labels",
-           "MergedInfo", "Pause", "default_controller", "default_game"]
+           "ClockInfo", "ClockPair", "Counters", "EncoderInfo", "FrameFormat", "InputInfo",
+           "Labels", "MergedInfo", "Pause", "default_controller", "default_game", "wall_iso"]
 
 _EXT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
@@ -290,22 +291,73 @@ class InputInfo:
 
 
 @dataclass(frozen=True)
+class ClockPair:
+    """The two clocks read at one instant: ``mono_ns`` (monotonic) and ``wall_ns`` (Unix ns)."""
+
+    at: str  # "start" or "end"
+    mono_ns: int
+    wall_ns: int
+
+    def to_json(self) -> dict[str, Any]:
+        """One entry of meta.json ``clock.pairs``."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, o: JsonObject) -> ClockPair:
+        """Parse and check."""
+        return cls(o.text("at"), o.integer("mono_ns"), o.integer("wall_ns", lo=0))
+
+
+@dataclass(frozen=True)
 class ClockInfo:
-    """The session clock: ``t0_ns`` (monotonic ns of the first tick) and its wall-clock time."""
+    """The session clock (docs/format.md, "clock").
+
+    ``t0_ns``: the monotonic ns every session time counts from (tick 0's deadline);
+    ``t0_wall``: the wall-clock time of that same instant (ISO 8601, ms), computed from a pair of
+    clock reads taken as the pacer started, so ``wall(t) = t0_wall + t`` for any session time
+    ``t``; ``pairs``: both clocks read together at the start and at the end of the recording,
+    whose difference shows how far the wall clock drifted (or was stepped) from the monotonic
+    one during the session. Sessions written before this field have no ``pairs``.
+    """
 
     source: str = "monotonic"
     t0_ns: int | None = None
     t0_wall: str | None = None
+    pairs: tuple[ClockPair, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The ``clock`` object of meta.json."""
-        return dataclasses.asdict(self)
+        out: dict[str, Any] = {"source": self.source, "t0_ns": self.t0_ns,
+                               "t0_wall": self.t0_wall}
+        if self.pairs:
+            out["pairs"] = [p.to_json() for p in self.pairs]
+        return out
+
+    @property
+    def drift_ns(self) -> int | None:
+        """Wall time minus monotonic time elapsed from the start pair to the end pair.
+
+        None when the session lacks either pair.
+        """
+        start = next((p for p in self.pairs if p.at == "start"), None)
+        end = next((p for p in reversed(self.pairs) if p.at == "end"), None)
+        if start is None or end is None:
+            return None
+        return (end.wall_ns - start.wall_ns) - (end.mono_ns - start.mono_ns)
 
     @classmethod
     def from_json(cls, o: JsonObject) -> ClockInfo:
         """Parse and check."""
         return cls(o.text("source", "monotonic"), o.integer("t0_ns", None, nullable=True),
-                   o.text("t0_wall", None, nullable=True))
+                   o.text("t0_wall", None, nullable=True),
+                   tuple(ClockPair.from_json(p) for p in o.objects("pairs")))
+
+
+def wall_iso(wall_ns: int) -> str:
+    """A Unix time in ns as ISO 8601 UTC with milliseconds (``t0_wall``'s form)."""
+    seconds, ns = divmod(wall_ns, 1_000_000_000)
+    when = _dt.datetime.fromtimestamp(seconds, _dt.UTC).replace(microsecond=ns // 1000)
+    return when.isoformat(timespec="milliseconds")
 
 
 # The controllers a session may be labelled with (docs/format.md, "labels"); the exporters map
