@@ -127,10 +127,19 @@ def test_a_changed_output_is_refused(lib: Path, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "all.pt"
     complete(lib, out)
-    out.write_bytes(b"junk")
+    # Another export of this tool in its place: the manifest's stamp tells it is not the batch's.
+    other = tmp_path / "other.pt"
+    assert main(["convert", "--root", str(lib / "a"), "--out", str(other), "--img-size", "16",
+                 "--no-progress"]) == 0
+    shutil.copyfile(other, out)
+    size = out.stat().st_size
     run_cli(capsys, *argv(lib, out)).one_line_error(1, f"{out} is not what this batch wrote",
-                                                    "now 1 of 4 bytes", "--overwrite")
-    assert out.read_bytes() == b"junk"  # nothing is written over on a manifest's word
+                                                    f"now 1 of {size} bytes", "--overwrite")
+    assert out.read_bytes() == other.read_bytes()  # nothing is written over on a manifest's word
+    # Junk there is not this tool's output at all: the output rule refuses it first.
+    out.write_bytes(b"junk")
+    run_cli(capsys, *argv(lib, out)).one_line_error(1, "holds a file of 4 bytes, not a NitroGen")
+    assert out.read_bytes() == b"junk"
 
 
 # The wrong types that gave tracebacks (a fuzz of the old code found 40 kinds; these are the

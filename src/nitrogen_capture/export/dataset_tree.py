@@ -80,8 +80,8 @@ def _tree_is_ours(folder: Path) -> bool:
         names = [e.name for e in os.scandir(folder)]
     except OSError:
         return False
-    return "actions" in names and all(
-        n in ("actions", "manifest.json", ".parts") or is_partial_name(n) for n in names)
+    ours = ("actions", "manifest.json", ".parts")  # a batch writes its manifest and parts first
+    return any(n in ours for n in names) and all(n in ours or is_partial_name(n) for n in names)
 
 
 DATASET_TREE = OutputKind("NitroGen dataset tree", _tree_is_ours, folder=True,
