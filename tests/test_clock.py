@@ -55,34 +55,29 @@ def test_slightly_late_tick_keeps_the_grid() -> None:
     assert tick.deadline_ns == t0 + 20_000_000  # grid unchanged, no burst
 
 
-def test_late_without_skip_keeps_index_and_grid_without_burst() -> None:
-    pacer, clock = make(100)
+@pytest.mark.parametrize("skip_late", [False, True])
+def test_a_late_tick_is_captured_at_once_and_the_missed_periods_show(skip_late: bool) -> None:
+    """Tick k always stands for grid point t0 + k * period: a tick 2.5 periods late is captured
+    at once as the tick of the last grid point before it, the 2 periods it missed are a gap in
+    the index (never a silent re-anchor), and no burst follows. --skip-late changes nothing."""
+    pacer, clock = make(100, skip_late=skip_late)
     t0 = pacer.start()
     pacer.wait()
-    clock.work(35)  # woke at 35 ms: 2.5 periods behind tick 1's deadline (10 ms)
-    late = pacer.wait()
-    assert late.late and late.index == 1 and late.skipped == 0
-    assert late.woke_ns == t0 + 35_000_000  # captured at once
-    following = pacer.wait()
-    # Next deadline is the next grid point (40 ms), not a burst of the missed ones.
-    assert following.index == 2 and not following.late
-    assert following.deadline_ns == t0 + 40_000_000 == following.woke_ns
-    third = pacer.wait()
-    assert third.woke_ns - following.woke_ns == 10_000_000
-    assert pacer.late_ticks == 1 and pacer.skipped_ticks == 0
-
-
-def test_late_with_skip_late_skips_whole_periods() -> None:
-    pacer, clock = make(100, skip_late=True)
-    t0 = pacer.start()
-    pacer.wait()
-    clock.work(35)
+    clock.work(35)  # woke at 35 ms: tick 1 was due at 10 ms
     late = pacer.wait()
     assert late.late and late.skipped == 2 and late.index == 3
     assert late.deadline_ns == t0 + 30_000_000
-    nxt = pacer.wait()
-    assert nxt.index == 4 and nxt.deadline_ns == t0 + 40_000_000
-    assert pacer.skipped_ticks == 2
+    assert late.woke_ns == t0 + 35_000_000  # captured at once
+    following = pacer.wait()
+    # Next deadline is the next grid point (40 ms), not a burst of the missed ones.
+    assert following.index == 4 and not following.late
+    assert following.deadline_ns == t0 + 40_000_000 == following.woke_ns
+    third = pacer.wait()
+    assert third.woke_ns - following.woke_ns == 10_000_000 and third.index == 5
+    assert pacer.late_ticks == 1 and pacer.skipped_ticks == 2
+    # Every tick's index is its grid point: index * period from t0.
+    for tick in (late, following, third):
+        assert tick.deadline_ns == t0 + tick.index * 10_000_000
 
 
 def test_pacer_sleeps_rather_than_spins() -> None:

@@ -170,7 +170,8 @@ def test_a_paused_start_says_which_key_starts_it(tmp_path: Path,
     assert DEFAULT_HOTKEYS.start_hint() == "press F8 to start (or F6 / Ctrl+T)"
     home = Hotkeys(toggle=(), resume=("home",), pause=("end",))
     assert home.start_hint() == "press Home to start"
-    stats = RecordStats(frames=0, ticks=3, elapsed_s=0.3, fps=0.0, dropped_ticks=0,
+    stats = RecordStats(frames=0, ticks=3, elapsed_s=0.3, fps=0.0, missed_share=0.0,
+                        dropped_ticks=0,
                         late_frames=0, queue_full_drops=0, queue_depth=0, chunk=0, paused=True,
                         focused=True, pause_reason="start")
     line = format_status(stats, home.start_hint())

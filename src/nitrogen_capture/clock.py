@@ -6,15 +6,19 @@ stores ``t0_ns`` from this clock and every timestamp relative to it.
 
 :class:`FramePacer` sleeps to absolute deadlines ``t0 + k * period``. Sleeping ``1/fps`` after the
 work would add the work's duration to every period and drift; busy-waiting would steal a core
-from the game. When a tick is late:
+from the game. Tick ``k`` always stands for grid point ``t0 + k * period``, so ``frame_indices``
+are grid positions and a gap in them is periods that got no frame (docs/format.md, "The tick
+grid"). When a tick is late:
 
 * by less than one period, the frame is captured at once and the grid is kept (the next deadline
   is still in the future, so there is no burst);
-* by a whole period or more, the frame is still captured at once and the next deadline is the next
-  grid point after it: there is no catch-up burst, and the grid keeps its phase. Without
-  ``skip_late`` the tick index stays contiguous (the late frame is counted in ``late_ticks``); with
-  ``skip_late`` the index jumps over the missed periods, so the gap shows in ``frame_indices`` and
-  is counted as dropped (``skipped_ticks``).
+* by a whole period or more, the frame is still captured at once, as the tick of the last grid
+  point at or before now: the periods in between are *missed* (``skipped_ticks``; the gap shows in
+  the index) and the next deadline is the next grid point, so there is no catch-up burst and the
+  grid never drifts. The late frame is counted in ``late_ticks``.
+
+``skip_late`` (``--skip-late``, the original tool's "drop a frame if scheduling slips to avoid
+drift") is what every recording now does; the flag is still accepted and stored.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ class Tick:
         index: scheduler tick index (0-based; gaps mean skipped periods).
         deadline_ns: when the tick was due, on the :func:`now_ns` clock.
         woke_ns: when the pacer returned.
-        skipped: periods skipped just before this tick (``skip_late`` only).
+        skipped: periods missed just before this tick (it was that many periods late).
         late: whether the tick was a whole period or more behind its deadline.
     """
 
@@ -73,7 +77,7 @@ class FramePacer:
 
     Args:
         fps: target rate in frames per second (0 < fps <= 1000).
-        skip_late: skip whole missed periods instead of re-anchoring the grid.
+        skip_late: accepted and kept for the record; every pacer skips missed periods.
         clock: nanosecond clock (injectable for tests).
         sleep: sleep function taking seconds (injectable for tests).
     """
@@ -125,12 +129,13 @@ class FramePacer:
         late = behind >= 1
         if late:
             self.late_ticks += 1
-            # The grid point this late tick stands for: the last one at or before now.
+            # The grid point this late tick stands for: the last one at or before now. The
+            # periods before it got no frame: the index jumps over them, so the gap is there
+            # for every reader to see (never a silent re-anchor of the grid).
             deadline += behind * self.period_ns
-            if self.skip_late:
-                skipped = int(behind)
-                index += skipped
-                self.skipped_ticks += skipped
+            skipped = int(behind)
+            index += skipped
+            self.skipped_ticks += skipped
         self._next = index + 1
         self._next_deadline = deadline + self.period_ns
         self.ticks += 1

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..session.reader import SessionReader
+from ..session.timeline import achieved_fps
 from . import markers
 from .player import TruthLog
 
@@ -199,12 +200,9 @@ def check_session(root: str | Path, truth: TruthLog | None = None,
         p.append(f"frames: {rep.frames} rows, {rep.frames_on_disk} on disk, "
                  f"{rep.frames_counted} counted")
     if len(ts) > 1:
-        # Achieved rate over the recorded spans only: pause gaps are not capture time.
-        gaps = np.diff(ts)
-        fi = arrays["frame_indices"]
-        contiguous = np.diff(fi) == 1
-        span = float(gaps[contiguous].sum())
-        rep.fps_achieved = float(contiguous.sum()) / span * 1e9 if span else 0.0
+        # The one achieved-fps rule (session/timeline.py): pause gaps are not capture time,
+        # missed periods are.
+        rep.fps_achieved = achieved_fps(arrays["frame_indices"], ts, reader.pauses)
         if rep.fps_target and abs(rep.fps_achieved / rep.fps_target - 1) > fps_tolerance:
             p.append(f"achieved {rep.fps_achieved:.2f} fps, target {rep.fps_target:g}")
 

@@ -40,6 +40,7 @@ from ..session.paths import SessionPaths
 from ..session.writer import SessionWriter
 from ..targets.base import Target
 from .pipeline import WriterThread
+from .rates import RecentRates
 
 __all__ = ["RecordResult", "RecordStats", "Recorder"]
 
@@ -56,7 +57,8 @@ class RecordStats:
     frames: int
     ticks: int
     elapsed_s: float
-    fps: float
+    fps: float  # over the last seconds of recording (rates.py)
+    missed_share: float  # periods that got no frame over those seconds, 0..1
     dropped_ticks: int
     late_frames: int
     queue_full_drops: int
@@ -101,6 +103,7 @@ class Recorder:
         self.frames = 0
         self.ticks = 0
         self.queue_full_drops = 0
+        self.skipped_recording = 0  # periods the pacer skipped while not paused
         self.chunk = 0
         self._rows_in_chunk = 0
         self._chunk_size: tuple[int, int] | None = None
@@ -109,6 +112,7 @@ class Recorder:
         self._focused = True
         self._t_start = 0
         self._pacer = FramePacer(config.fps, skip_late=config.skip_late)
+        self._rates = RecentRates()
         self._pool: EncoderPool | None = None
         self._writer_thread: WriterThread | None = None
 
@@ -119,13 +123,18 @@ class Recorder:
             self.stop_reason = reason
             self._stop.set()
 
+    def _missed(self) -> int:
+        """Periods of recording that got no frame: skipped late, or dropped at a full queue."""
+        return self.skipped_recording + self.queue_full_drops
+
     def stats(self) -> RecordStats:
         """A consistent-enough snapshot for the status line (read from another thread)."""
         elapsed = max((now_ns() - self._t_start) / 1e9, 1e-9) if self._t_start else 0.0
+        recent = self._rates.recent()
         return RecordStats(
-            frames=self.frames, ticks=self.ticks, elapsed_s=elapsed,
-            fps=self.frames / elapsed if elapsed else 0.0,
-            dropped_ticks=self._pacer.skipped_ticks + self.queue_full_drops,
+            frames=self.frames, ticks=self.ticks, elapsed_s=elapsed, fps=recent.fps,
+            missed_share=recent.missed_share,
+            dropped_ticks=self._missed(),
             late_frames=self._pacer.late_ticks, queue_full_drops=self.queue_full_drops,
             queue_depth=self._pool.depth if self._pool else 0, chunk=self.chunk,
             paused=self._pause_reason is not None, focused=self._focused,
@@ -235,6 +244,10 @@ class Recorder:
             tick = self._pacer.wait()
             tick_index = tick.index
             self.ticks += 1
+            if self._pause_reason is None:
+                # Periods the pacer skipped while recording got no frame (a pause covers those
+                # it skips while paused: the pause ends at this tick).
+                self.skipped_recording += tick.skipped
             self._post_events(wt, t0, tick.index)
             if tick.woke_ns >= next_refresh:
                 next_refresh = tick.woke_ns + _REFRESH_NS
@@ -253,6 +266,8 @@ class Recorder:
                 self._set_paused(desired, tick.index, tick.woke_ns)
             for src in self.inputs:
                 src.check()
+            self._rates.tick(tick.woke_ns, self.frames, self._missed(),
+                             recording=self._pause_reason is None)
             if self._pause_reason is not None:
                 # --seconds is wall time from the start: a session paused when it runs out
                 # (focus lost, hotkey) stops too, instead of waiting for a frame to stop on.
@@ -347,7 +362,7 @@ class Recorder:
         meta = self.meta
         frames = meta.frames_listed
         ms = sorted(writer.encode_ms)
-        meta.fps_achieved = meta.measured_fps()
+        meta.fps_achieved = _achieved_fps(self.paths, meta)
         mono, wall = clock_pair()  # the drift of the wall clock over the session (clock.pairs)
         meta.clock = dataclasses.replace(
             meta.clock, pairs=(*meta.clock.pairs, ClockPair("end", mono, wall)))
@@ -361,8 +376,8 @@ class Recorder:
                 bytes_written=writer.bytes_written, errors=tuple(writer.errors[:5]))
         meta.counters = Counters(
             frames=frames, frames_captured=self.frames, ticks=self.ticks,
-            dropped_ticks=self._pacer.skipped_ticks + self.queue_full_drops,
-            skipped_ticks=self._pacer.skipped_ticks, late_frames=self._pacer.late_ticks,
+            dropped_ticks=self._missed(), skipped_ticks=self.skipped_recording,
+            late_frames=self._pacer.late_ticks,
             queue_full_drops=self.queue_full_drops, events=wt.events_stored,
             events_dropped_unfocused=self.router.dropped_unfocused,
             events_dropped_not_in_layout=self.router.dropped_not_in_layout,
@@ -397,3 +412,14 @@ def _describe_os_error(err: OSError, paths: SessionPaths) -> str:
     if err.errno == errno.ENOSPC or (free is not None and free < _FULL_BYTES):
         return f"the disk is full: {free // 2**20 if free is not None else 0} MiB free"
     return f"{err.strerror or err}{': ' + str(err.filename) if err.filename else ''}"
+
+
+def _achieved_fps(paths: SessionPaths, meta: SessionMeta) -> float:
+    """The one achieved-fps rule on the finished chunks on disk, with the recorder's pauses."""
+    from ..errors import NitrogenCaptureError
+    from ..session.reader import SessionReader
+
+    try:
+        return SessionReader(paths.root).achieved_fps(meta.pauses)
+    except NitrogenCaptureError:  # no meta.json yet (stopped before the first chunk)
+        return 0.0

@@ -1,4 +1,4 @@
-"""The live status line while recording (fps, dropped ticks, chunk, queue depth, state).
+"""The live status line while recording (fps, missed periods, chunk, queue depth, state).
 
 On a terminal the line is rewritten in place; otherwise (logs, CI) one line is written per
 interval. It runs on its own thread and only reads the recorder's counters.
@@ -11,7 +11,9 @@ from typing import Protocol, TextIO
 
 from .recorder import RecordStats
 
-__all__ = ["StatusLine", "format_status"]
+__all__ = ["LOSING_SHARE", "StatusLine", "format_status"]
+
+LOSING_SHARE = 0.02  # more than 1 period in 50 missed over the last seconds
 
 
 class _HasStats(Protocol):
@@ -28,9 +30,13 @@ def format_status(s: RecordStats, start_hint: str = "") -> str:
     if s.paused and s.pause_reason == "start" and start_hint:
         state += f": {start_hint}"
     focus = "focused" if s.focused else "unfocused"
+    # fps and losses over the last seconds of recording (rates.py): a recording that starts to
+    # lose frames says so at once, in capitals above LOSING_SHARE.
+    loss = f"{s.missed_share:4.0%}"
+    losing = "  LOSING FRAMES" if s.missed_share > LOSING_SHARE and not s.paused else ""
     return (f"{state:<16} {s.elapsed_s:7.1f}s  frames {s.frames:>7}  {s.fps:6.2f} fps  "
-            f"dropped {s.dropped_ticks:>4}  late {s.late_frames:>4}  chunk {s.chunk:>3}  "
-            f"queue {s.queue_depth:>2}  {focus}")
+            f"missed {loss} (total {s.dropped_ticks})  late {s.late_frames:>4}  "
+            f"chunk {s.chunk:>3}  queue {s.queue_depth:>2}  {focus}{losing}")
 
 
 class StatusLine:

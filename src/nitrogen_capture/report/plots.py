@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from ..events import BUTTON, KEY, PAD_BUTTON
 from ..keylayout import PAD_AXES, PAD_BUTTONS
-from ..session.timeline import pause_cuts
+from ..session.timeline import live_intervals
 from .facts import SessionReport
 
 __all__ = ["ALL_PLOTS", "fps_plot", "gamepad_plot", "interval_histogram", "key_plot",
@@ -109,21 +109,44 @@ def _bins(rep: SessionReport, finest: float = 1.0) -> tuple[npt.NDArray[np.float
     return np.arange(0.0, end + width, width), width
 
 
+def _recording_seconds(rep: SessionReport, edges: npt.NDArray[np.float64]
+                       ) -> npt.NDArray[np.float64]:
+    """Per bin: seconds of recording in it (between the first and last frame, not paused)."""
+    t = rep.series.t_s
+    if not len(t):
+        return np.zeros(max(len(edges) - 1, 0))
+    x = np.clip(edges, float(t[0]), float(t[-1]))
+    spans = sorted((p.start_t_ns / 1e9, p.end_t_ns / 1e9) for p in rep.reader.pauses)
+    merged: list[list[float]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    paused = np.zeros_like(x)  # paused seconds before each edge
+    if merged:
+        starts, ends = np.array([m[0] for m in merged]), np.array([m[1] for m in merged])
+        before = np.concatenate(([0.0], np.cumsum(ends - starts)))
+        k = np.searchsorted(starts, x, side="right")  # spans starting at or before each edge
+        last = np.maximum(k - 1, 0)
+        inside = np.clip(x - starts[last], 0.0, ends[last] - starts[last])
+        paused = np.where(k > 0, before[last] + inside, 0.0)
+    return np.asarray(np.diff(x - paused), dtype=np.float64)
+
+
 def fps_plot(rep: SessionReport) -> bytes:
-    """Frames captured per second over time, with the target as a dashed line."""
+    """Frames captured per second of recording over time, with the target as a dashed line.
+
+    A bin's rate is its frames over the recording time in it: paused time and the time before
+    the first frame are not counted, so a bin at a pause edge does not look like a stall, and a
+    bin with less than half a bin of recording is not drawn.
+    """
     fig, (ax,) = _figure(2.6)
     edges, width = _bins(rep)
     counts, _ = np.histogram(rep.series.t_s, bins=edges)
-    fps = counts / width
-    # The last bin is partial: scale it by the time it covers (or leave it out when it covers
-    # under half a bin) so the line does not fall off at the end.
-    if len(counts) and len(rep.series.t_s):
-        covered = float(rep.series.t_s[-1]) - edges[-2]
-        if covered > width / 2:
-            fps[-1] = counts[-1] / covered
-            edges[-1] = float(rep.series.t_s[-1])
-        elif len(counts) > 1:
-            fps, edges = fps[:-1], edges[:-1]
+    live = _recording_seconds(rep, edges)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fps = np.where(live >= width / 2, counts / np.maximum(live, 1e-9), np.nan)
     ax.stairs(fps, edges, baseline=None, color=LINE, lw=1.2, label="achieved")
     ax.axhline(rep.series.fps, color="k", ls="--", lw=0.8, label=f"target {rep.series.fps:g}")
     _shade(ax, rep, idle=False)
@@ -136,10 +159,9 @@ def fps_plot(rep: SessionReport) -> bytes:
 
 
 def _live_intervals(rep: SessionReport) -> npt.NDArray[np.float64]:
+    """The frame intervals (ms) no pause cuts: the same rule as validate's and the fps's."""
     a = rep.series.arrays
-    ts = np.asarray(a["timestamps"], dtype=np.int64)
-    iv = np.diff(ts).astype(np.float64) / 1e6
-    return iv[~pause_cuts(a["frame_indices"], rep.reader.pauses)] if len(iv) else iv
+    return live_intervals(a["frame_indices"], a["timestamps"], rep.reader.pauses) / 1e6
 
 
 def interval_histogram(rep: SessionReport) -> bytes:

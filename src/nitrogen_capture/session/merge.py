@@ -39,6 +39,7 @@ from .meta import ChunkEntry, MergedInfo
 from .paths import SessionPaths
 from .reader import SessionReader
 from .repair import RepairReport, repair_session
+from .timeline import achieved_fps
 
 __all__ = ["MergeReport", "merge_session"]
 
@@ -156,6 +157,10 @@ def _merge(root: str | Path, lock: SessionLock, *, progress: bool,
     meta.counters = dataclasses.replace(meta.counters, frames=frames)
     if meta.status == "recording":  # merge holds the lock: the recorder died before it could say
         meta.status = "recovered"
+    # The one rule on the session's own timestamps (sessions of earlier versions stored a rate
+    # that also subtracted pauses outside the recorded frames).
+    meta.fps_achieved = round(achieved_fps(merged["frame_indices"], merged["timestamps"],
+                                           reader.pauses), 3)
     meta.save(paths.meta)
     return MergeReport(Path(root), frames, tuple(merged_idx), tuple(skipped), tuple(files),
                        torch_written, repair, tuple(notes))

@@ -125,19 +125,6 @@ class SessionMeta:
             return self.labels
         return Labels(default_game(self.target), "", default_controller(self.gamepad))
 
-    def measured_fps(self) -> float:
-        """Frames per second over the listed chunks, pauses left out (0 for fewer than 2 frames).
-
-        What the recorder stores as ``fps.achieved`` when it stops, and crash repair when it
-        rebuilds the chunks of a recorder that could not.
-        """
-        frames = self.frames_listed
-        if frames < 2:
-            return 0.0
-        paused_ns = sum(p.end_t_ns - p.start_t_ns for p in self.pauses)
-        span = self.chunks[-1].last_t_ns - self.chunks[0].first_t_ns - paused_ns
-        return round((frames - 1) / (span / 1e9), 3) if span > 0 else 0.0
-
     def put_chunk(self, entry: ChunkEntry) -> None:
         """Add ``entry``, replacing a listed chunk of the same index; keep index order."""
         self.chunks = sorted([c for c in self.chunks if c.index != entry.index] + [entry],

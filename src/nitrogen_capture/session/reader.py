@@ -32,7 +32,7 @@ from .frames import FrameStore, Size, open_frame_store
 from .io import inside
 from .meta import ChunkEntry, Pause, SessionMeta
 from .paths import CHUNK_ARRAYS, SessionPaths
-from .timeline import pause_cuts
+from .timeline import achieved_fps, pause_cuts
 
 __all__ = ["ARRAY_SPECS", "SessionReader", "inside", "load_npy", "segments"]
 
@@ -363,6 +363,27 @@ class SessionReader:
         out = {s: np.concatenate(v) if v else empty[s] for s, v in parts.items()}
         out["events"] = np.concatenate(events) if events else np.zeros(0, EVENT_DTYPE)
         return out
+
+    def achieved_fps(self, pauses: Sequence[Pause] | None = None) -> float:
+        """The included chunks' achieved fps by the one rule (:func:`.timeline.achieved_fps`).
+
+        What the recorder stores as ``fps.achieved`` when it stops, and crash repair and merge
+        when they settle a session; ``pauses`` default to the session's (the recorder passes
+        its own, which may hold a pause not yet on disk). 0.0 for fewer than two frames, or
+        arrays that cannot be read (validate names those).
+        """
+        fi, ts = [], []
+        try:
+            for c in self.included_chunks():
+                arrays = self.checked_arrays(c)
+                fi.append(arrays["frame_indices"])
+                ts.append(arrays["timestamps"])
+        except SessionFormatError:
+            return 0.0
+        if not fi:
+            return 0.0
+        return round(achieved_fps(np.concatenate(fi), np.concatenate(ts),
+                                  self.pauses if pauses is None else pauses), 3)
 
     def segments(self, min_length: int = 1,
                  frame_indices: npt.NDArray[Any] | None = None) -> list[tuple[int, int]]:

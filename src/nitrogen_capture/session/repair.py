@@ -320,8 +320,9 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     known = {p.start_tick for p in meta.pauses}
     meta.pauses += [p for p in j.pauses if p.start_tick not in known]
     meta.counters = dataclasses.replace(meta.counters, frames=meta.frames_listed)
-    meta.fps_achieved = meta.measured_fps()  # the recorder died before it could say
     meta.status = "recovered"
+    meta.save(paths.meta)
+    meta.fps_achieved = SessionReader(reader.root).achieved_fps()  # the recorder could not say
     meta.save(paths.meta)
     jpath.unlink()  # last: everything it described is on disk now
     dropped = len(j.events) - len(events)

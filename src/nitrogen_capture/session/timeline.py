@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from .meta_parts import Pause
 
-__all__ = ["Jump", "pause_cuts", "tick_jumps"]
+__all__ = ["Jump", "achieved_fps", "live_intervals", "pause_cuts", "tick_jumps"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,34 @@ def pause_cuts(frame_indices: npt.ArrayLike, pauses: Sequence[Pause]) -> npt.NDA
     before = np.searchsorted(starts, fi[:-1], side="right")  # starts <= fi[i]
     upto = np.searchsorted(starts, fi[1:], side="right")  # starts <= fi[i + 1]
     return np.asarray(upto > before, dtype=bool)
+
+
+def live_intervals(frame_indices: npt.ArrayLike, timestamps: npt.ArrayLike,
+                   pauses: Sequence[Pause]) -> npt.NDArray[np.float64]:
+    """The capture intervals (ns) between consecutive frames that no pause cuts.
+
+    Dropped ticks stay in (their time was recording time that got no frame); an interval in
+    which a pause starts does not (that time was not recording). Pauses outside the frames'
+    span cut nothing.
+    """
+    ts = np.asarray(timestamps, dtype=np.int64)
+    if len(ts) < 2:
+        return np.zeros(0, dtype=np.float64)
+    dt = np.diff(ts).astype(np.float64)
+    return dt[~pause_cuts(frame_indices, pauses)]
+
+
+def achieved_fps(frame_indices: npt.ArrayLike, timestamps: npt.ArrayLike,
+                 pauses: Sequence[Pause]) -> float:
+    """The one achieved-fps rule: live intervals over their time (0.0 with none).
+
+    Every place that prints or stores an achieved rate (record's last line, ``meta.json``
+    ``fps.achieved``, ``sessions``, ``validate``, ``report``, the exports' metadata) uses this,
+    on the session's own timestamps.
+    """
+    live = live_intervals(frame_indices, timestamps, pauses)
+    total = float(live.sum())
+    return len(live) / total * 1e9 if total > 0 else 0.0
 
 
 class _PausedTicks:

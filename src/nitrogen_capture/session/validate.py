@@ -45,7 +45,7 @@ from .lock import lock_status
 from .meta import ChunkEntry, Labels
 from .reader import SessionReader
 from .repair import open_chunk_unsafe
-from .timeline import pause_cuts, tick_jumps
+from .timeline import achieved_fps, live_intervals, tick_jumps
 
 __all__ = ["Problem", "ValidationReport", "validate_session"]
 
@@ -177,9 +177,12 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
         # e.g. killed before the first frame reached the disk: merge wrote an empty dataset.
         add(Problem(WARNING, "session", "no frames: nothing was recorded (or recovered)"))
     if stats["dropped_ticks"]:
+        dropped = stats["dropped_ticks"]
+        share = dropped / max(dropped + stats["frames"], 1)
         add(Problem(WARNING, "frame_indices",
-                    f"{stats['dropped_ticks']} dropped ticks in {stats['gaps']} gaps not "
-                    "explained by pauses (late capture or full frame queue)"))
+                    f"{dropped} dropped ticks ({share:.1%} of the recorded periods) in "
+                    f"{stats['gaps']} gaps not explained by pauses (late capture or full frame "
+                    f"queue); longest interval {stats['interval_ms']['max']:.0f} ms"))
     return ValidationReport(root, tuple(probs), stats)
 
 
@@ -283,8 +286,7 @@ def _stats(reader: SessionReader, fi: npt.NDArray[Any], ts: npt.NDArray[Any],
     counters = meta.counters
     fps_t = meta.fps_target
     n = len(ts)
-    dt = np.diff(ts).astype(np.float64)
-    live = dt[~pause_cuts(fi, pauses)] if len(dt) else dt
+    live = live_intervals(fi, ts, pauses)
     drops = [j.dropped for j in tick_jumps(fi, ts, pauses) if j.dropped > 0]
     dropped, ngaps = sum(drops), len(drops)
     period = 1e9 / float(fps_t) if fps_t else None
@@ -314,8 +316,7 @@ def _stats(reader: SessionReader, fi: npt.NDArray[Any], ts: npt.NDArray[Any],
         "frames": n, "chunks": chunks,
         "duration_s": float(ts[-1] - ts[0]) / 1e9 if n > 1 else 0.0,
         "fps_target": float(fps_t) if fps_t else None,
-        "fps_achieved": float(len(live) / live.sum() * 1e9) if len(live) and live.sum() > 0
-        else 0.0,
+        "fps_achieved": achieved_fps(fi, ts, pauses),
         "interval_ms": pct(live),
         "jitter_ms": pct(np.abs(live - period)) if period else pct(np.zeros(0)),
         "dropped_ticks": dropped, "gaps": ngaps,

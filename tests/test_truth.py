@@ -1,0 +1,98 @@
+"""Every number a session states agrees with its own timestamps.
+
+A session started paused and resumed with F8 used to store ``"achieved": 79.35`` for a 30 fps
+recording (the wait before F8 was subtracted from a span that never held it); a pacer that
+re-anchored its grid after a late tick kept ``frame_indices`` contiguous and counted nothing, so
+periods with no frame were invisible. Here the figure is computed from the session's own
+``timestamps`` and ``frame_indices`` and compared with every place that states it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from cli_run import run_cli
+from nitrogen_capture.events import KEY
+from nitrogen_capture.record.rates import RecentRates
+from nitrogen_capture.record.recorder import RecordStats
+from nitrogen_capture.record.status import format_status
+from nitrogen_capture.session import validate_session
+from nitrogen_capture.session.library import scan_library
+from nitrogen_capture.session.meta_parts import Pause
+from nitrogen_capture.session.timeline import achieved_fps
+from recording import synthetic_recorder
+
+MS = 1_000_000
+
+
+def _arrays(root: Path) -> tuple[np.ndarray, np.ndarray]:
+    meta = json.loads((root / "meta.json").read_text())
+    fi = np.concatenate([np.load(root / c["files"]["frame_indices"]) for c in meta["chunks"]])
+    ts = np.concatenate([np.load(root / c["files"]["timestamps"]) for c in meta["chunks"]])
+    return fi, ts
+
+
+def test_a_session_resumed_with_f8_states_its_real_rate_everywhere(tmp_path: Path,
+                                                                   capsys) -> None:
+    out = tmp_path / "s"
+    # Paused at the start for ~0.4 s, then F8; 45 frames at 60 fps.
+    timeline = [(400 * MS, KEY, "f8", 1.0), (410 * MS, KEY, "f8", 0.0)]
+    rec = synthetic_recorder(out, timeline=timeline, max_frames=45, start_immediately=False)
+    result = rec.run()
+    _, ts = _arrays(out)
+    assert result.meta.pauses[0].reason == "start"
+    # The truth: 45 frames, no pause between them: (n - 1) intervals over their time.
+    truth = (len(ts) - 1) / ((ts[-1] - ts[0]) / 1e9)
+    stored = json.loads((out / "meta.json").read_text())["fps"]["achieved"]
+    assert abs(stored - truth) < 0.01, (stored, truth)
+    assert abs(result.meta.fps_achieved - truth) < 0.01
+    report = validate_session(out)
+    assert abs(report.stats["fps_achieved"] - truth) < 0.01
+    [row] = scan_library(tmp_path)
+    assert row.fps_achieved is not None and abs(row.fps_achieved - truth) < 0.01
+    assert run_cli(capsys, "merge", "--root", str(out), "--no-progress").code == 0
+    merged = json.loads((out / "meta.json").read_text())["fps"]["achieved"]
+    assert abs(merged - truth) < 0.01
+
+
+def test_the_rule_leaves_out_intervals_a_pause_cuts_and_keeps_missed_periods() -> None:
+    # Frames at ticks 0..4, a pause from tick 5 to 20, frames 20..24 with tick 22 missed.
+    fi = np.array([0, 1, 2, 3, 4, 20, 21, 23, 24])
+    ts = fi * 10 * MS
+    pause = Pause(5, 20, 50 * MS, 200 * MS, "hotkey")
+    # 8 intervals, the one across the pause cut: 7 intervals over 40 + 40 ms.
+    assert abs(achieved_fps(fi, ts, [pause]) - 7 / 0.080) < 1e-9
+    # A pause before the first frame or after the last cuts nothing.
+    early = Pause(0, 0, -400 * MS, 0, "start")
+    late = Pause(30, 40, 300 * MS, 400 * MS, "focus")
+    assert achieved_fps(fi, ts, [early, pause, late]) == achieved_fps(fi, ts, [pause])
+
+
+def test_recent_rates_and_the_status_line_say_when_frames_are_lost() -> None:
+    rates = RecentRates(window_ns=1_000 * MS)
+    # 60 fps for 2 s, then a second where every other period is missed.
+    t, frames, missed = 0, 0, 0
+    for _ in range(120):
+        t += 16_666_667
+        frames += 1
+        rates.tick(t, frames, missed, recording=True)
+    steady = rates.recent()
+    assert abs(steady.fps - 60) < 1 and steady.missed_share == 0
+    for _ in range(30):
+        t += 2 * 16_666_667
+        frames, missed = frames + 1, missed + 1
+        rates.tick(t, frames, missed, recording=True)
+    losing = rates.recent()
+    assert abs(losing.fps - 30) < 1.5 and 0.45 < losing.missed_share < 0.55
+    stats = RecordStats(frames=frames, ticks=frames + missed, elapsed_s=3.0, fps=losing.fps,
+                        missed_share=losing.missed_share, dropped_ticks=missed, late_frames=30,
+                        queue_full_drops=0, queue_depth=0, chunk=1, paused=False, focused=True,
+                        pause_reason=None)
+    line = format_status(stats)
+    assert "missed  50% (total 30)" in line and line.endswith("LOSING FRAMES")
+    # A pause starts a new window: the paused time is not counted as a stall.
+    rates.tick(t + 10**9, frames, missed, recording=False)
+    assert rates.recent().fps == 0.0
