@@ -17,11 +17,13 @@ was captured; its elapsed is printed to 0.1 s, so an interval's fps is good to ~
 
 At the end: ``meta.json``'s status and counters, the frames' timing (``bench/record.py``
 ``measure_ours``: achieved fps, interval p50/p99/max), ``validate``, the frames on disk
-against ``meta.json``, and the checks of ``bench/soak_checks.py`` (memory flat within the
-bound stated there, no fd/thread/process/segment growth after the warm-up, nothing left in
-/dev/shm). A table on stderr, the JSON on stdout and in ``--out``. Exit status 0 when every
-check passes, 1 when one fails (the table says which), 2 for a bad flag. Every process and the
-work folder (the session with it) are removed at the end, also on Ctrl+C or SIGTERM (130).
+against ``meta.json``, and the checks of ``bench/soak_checks.py``: memory flat within the
+bounds stated there, no fd/thread/process/segment growth, after ``--warmup-minutes`` (5, or a
+third of a shorter run) and before the recorder stops (its final merge is sampled but not held
+to the bounds), nothing left in /dev/shm. A table on stderr, the JSON on stdout and in
+``--out``. Exit status 0 when every check passes, 1 when one fails (the table says which) or
+the recorder failed, 2 for a bad flag. Every process and the work folder (the session with
+it) are removed at the end, also on Ctrl+C or SIGTERM (130).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from nitrogen_capture.demo.runner import Started
 
 STATUS_S = 1.0  # the recorder's --status-interval
 STOP_GRACE_S = 1.0  # a sample this close to the end may see the recorder stopping
+EXIT_LIMIT_S = 900.0  # after its --seconds, the recorder merges and exits within this
 # Bytes a frame takes on disk per pixel, textured scene (bench/README.md: ~1071 KiB per 720p
 # PNG, ~11 KiB per 720p H.264 frame), with a margin: the disk check before a long run.
 BYTES_PER_PIXEL = {"png": 1.4, "video": 0.03}
@@ -103,6 +106,9 @@ def sample_run(rec: subprocess.Popen[bytes], t0_ns: int, opts: SoakOptions, log:
         except subprocess.TimeoutExpired:
             pass
         now = time.monotonic()
+        if now - t0_ns / 1e9 > opts.seconds + EXIT_LIMIT_S:
+            raise RuntimeError(f"the recorder has not exited {EXIT_LIMIT_S:g} s after its "
+                               f"{opts.seconds:g} s (see its log)")
         # the next due moment after now: a sampler held up (a loaded machine) skips, no burst
         k = max(k + 1, int((now - t0_ns / 1e9) / opts.sample_s) + 1)
         tree = probe_tree(rec.pid)

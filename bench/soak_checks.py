@@ -17,15 +17,16 @@ hours``:
   at 30 fps, 7 at 60), and meta.json's list of chunks (under 1 KB a chunk). Anything else kept
   per frame is a leak: at 30 fps, 8 MB an hour is 74 bytes a frame;
 * the main process holds the recorder's Python state, where a per-frame leak would be; its
-  base is 4x its noise in steady recording (~1 MB over 8 minutes at 720p30, a shared machine);
+  base is 4x its movement in steady recording (1.1 MB over 9 minutes of 720p30 video);
 * the tree adds libx264's (or fpng's) native memory in the encoder processes, which settles
-  over the first minutes as chunk files are opened and closed (+10 MB between minutes 2 and
-  3.5 at 720p30 video, then +-2 MB): its base is wider. ``--warmup-minutes`` is 5 by default
+  over the first minutes (+10 MB between minutes 1 and 3.5 in one 720p30 video run) and then
+  moves by +-4 MB: its base is wider. ``--warmup-minutes`` is 5 by default
   (a third of shorter runs) so that the settling is in the warm-up.
 
 **No growth** of open fds, threads, processes and mapped /dev/shm entries (frame slots, named
-semaphores): after the warm-up none exceeds the reference by more than its tolerance (a chunk
-change briefly holds one more file and one more writer thread), no frame slot stays linked in
+semaphores): after the warm-up none exceeds the reference by more than its tolerance (margins
+for a sample caught mid-way through a chunk change, when the old and the new chunk files are
+both open; the runs so far never moved), no frame slot stays linked in
 /dev/shm, and nothing the recorder mapped is left there once it has exited.
 """
 
