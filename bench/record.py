@@ -46,7 +46,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -56,9 +55,9 @@ from typing import Any
 
 import numpy as np
 import psutil
+from harness import record_cmd, run_cleanly, textured_game  # this folder is on sys.path
 
-from nitrogen_capture.demo.runner import DemoInterrupted, Started, stop_on_signals
-from nitrogen_capture.demo.xvfb import XvfbServer
+from nitrogen_capture.demo.runner import Started
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_OUT = HERE / "results" / "latest.json"
@@ -237,6 +236,7 @@ def timing(stamps: np.ndarray, fps: float) -> dict[str, Any]:
         "interval_ms": {
             "mean": round(float(iv.mean()), 3) if len(iv) else 0.0,
             "std": round(float(iv.std()), 3) if len(iv) else 0.0,
+            "p50": round(float(np.percentile(iv, 50)), 3) if len(iv) else 0.0,
             "p99": round(float(np.percentile(iv, 99)), 3) if len(iv) else 0.0,
             "max": round(float(iv.max()), 3) if len(iv) else 0.0,
         },
@@ -280,27 +280,6 @@ def measure_baseline(out: Path, fps: float) -> tuple[dict[str, Any], int]:
 
 
 # -- one configuration -------------------------------------------------------------------------
-
-
-def _wait_window(pid: int, display: str, timeout: float = 20.0) -> None:
-    """Wait until the game's window is mapped (so neither run counts the game's start-up)."""
-    from nitrogen_capture.targets import get_window_backend
-
-    old = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = display
-    try:
-        backend = get_window_backend("x11")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(w.pid == pid and w.region is not None for w in backend.list_windows()):
-                return
-            time.sleep(0.1)
-    finally:
-        if old is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = old
-    raise RuntimeError(f"the demo game (PID {pid}) showed no window within {timeout:g} s")
 
 
 def _profiler(pid: int, seconds: float, svg: Path, started: Started) -> subprocess.Popen[bytes]:
@@ -348,61 +327,36 @@ def _run_measured(cmd: list[str], env: dict[str, str], started: Started, log: Pa
 def run_config(name: str, cfg: Config, seconds: float, game_fps: float, work: Path,
                started: Started, profile_dir: Path | None = None) -> dict[str, Any]:
     size = (cfg.width, cfg.height)
-    server = XvfbServer(size)
-    display = server.start()
-    try:
-        assert server.pid is not None
-        env = {**os.environ, "DISPLAY": display, "SDL_AUDIODRIVER": "dummy",
-               "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
-        with (work / f"{name}-game.log").open("wb") as err:
-            game = started.spawn(
-                [sys.executable, "-m", "nitrogen_capture.demo.game", "--scene", "textured",
-                 "--size", f"{cfg.width}x{cfg.height}", "--fps", f"{game_fps:g}"],
-                signal.SIGTERM, 10.0, env=env, stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            _wait_window(game.pid, display)
-            roots = {"game": game.pid, "xvfb": server.pid}
-            result: dict[str, Any] = {"size": list(size), "fps": cfg.fps, "frame_format": cfg.kind}
+    result: dict[str, Any] = {"size": list(size), "fps": cfg.fps, "frame_format": cfg.kind}
+    with textured_game(size, game_fps, started, work / f"{name}-game.log") as game:
+        roots = {"game": game.pid, "xvfb": game.xvfb_pid}
 
-            def measured(side: str, cmd: list[str], out: Path, stop_sig: int,
-                         measure: Callable[[Path, float], tuple[dict[str, Any], int]],
-                         profile: Path | None = None) -> dict[str, Any]:
-                """Run one side, then its figures: timing, CPU after warm-up, per frame."""
-                load = os.getloadavg()[0]
-                sampler = _run_measured(cmd, env, started, work / f"{name}-{side}.log", roots,
-                                        seconds, stop_sig, profile)
-                m, t0 = measure(out, cfg.fps)
-                m["cpu_pct"] = sampler.percent(t0 + int(WARMUP_S * 1e9),
-                                               t0 + int(seconds * 1e9))
-                _per_frame(m)
-                m["load_before"] = round(load, 2)
-                shutil.rmtree(out, ignore_errors=True)
-                return m
+        def measured(side: str, cmd: list[str], out: Path, stop_sig: int,
+                     measure: Callable[[Path, float], tuple[dict[str, Any], int]],
+                     profile: Path | None = None) -> dict[str, Any]:
+            """Run one side, then its figures: timing, CPU after warm-up, per frame."""
+            load = os.getloadavg()[0]
+            sampler = _run_measured(cmd, game.env, started, work / f"{name}-{side}.log", roots,
+                                    seconds, stop_sig, profile)
+            m, t0 = measure(out, cfg.fps)
+            m["cpu_pct"] = sampler.percent(t0 + int(WARMUP_S * 1e9), t0 + int(seconds * 1e9))
+            _per_frame(m)
+            m["load_before"] = round(load, 2)
+            shutil.rmtree(out, ignore_errors=True)
+            return m
 
-            session = work / f"{name}-ours"
-            ours = result["ours"] = measured(
-                "ours",
-                [sys.executable, "-m", "nitrogen_capture", "record", "--pid", str(game.pid),
-                 "--fps", f"{cfg.fps:g}", "--seconds", f"{seconds:g}",
-                 "--frame-format", cfg.kind, "--start-immediately", "--status-interval", "0",
-                 "--input-backend", "none", "--cue", "none", "--no-merge", "--no-focus-pause",
-                 "--capture-backend", "mss", "--out", str(session),
-                 # the baseline's encoder; auto would probe hardware encoders first, and falls
-                 # back to it on a machine without them
-                 *(["--video-encoder", "libx264"] if cfg.kind == "video" else [])],
-                session, signal.SIGINT, measure_ours,
-                profile_dir / f"{name}.svg" if profile_dir else None)
-            out = work / f"{name}-baseline"
-            base = result["baseline"] = measured(
-                "baseline",
-                [sys.executable, str(HERE / "baseline.py"), "--pid", str(game.pid),
-                 "--fps", f"{cfg.fps:g}", "--seconds", f"{seconds:g}",
-                 "--frame-format", cfg.kind, "--out", str(out)],
-                out, signal.SIGTERM, measure_baseline)
-        finally:
-            started.stop(game)
-    finally:
-        server.stop()
+        session = work / f"{name}-ours"
+        ours = result["ours"] = measured(
+            "ours", record_cmd(game.pid, session, fps=cfg.fps, seconds=seconds, kind=cfg.kind),
+            session, signal.SIGINT, measure_ours,
+            profile_dir / f"{name}.svg" if profile_dir else None)
+        out = work / f"{name}-baseline"
+        base = result["baseline"] = measured(
+            "baseline",
+            [sys.executable, str(HERE / "baseline.py"), "--pid", str(game.pid),
+             "--fps", f"{cfg.fps:g}", "--seconds", f"{seconds:g}",
+             "--frame-format", cfg.kind, "--out", str(out)],
+            out, signal.SIGTERM, measure_baseline)
     result["ratio"] = {k: _ratio(get(ours), get(base)) for k, (_, get, _) in METRICS.items()}
     return result
 
@@ -437,7 +391,8 @@ def evaluate(configs: dict[str, Any]) -> list[dict[str, Any]]:
 SHORT = ("fps", "dropped_ticks", "interval_std_ms", "cpu_recorder_pct", "kib_per_frame")
 
 
-def _markdown(rows: list[list[str]]) -> str:
+def markdown(rows: list[list[str]]) -> str:
+    """A Markdown table: the first row is the header."""
     lines = ["| " + " | ".join(row) + " |" for row in rows]
     lines.insert(1, "| " + " | ".join("---" for _ in rows[0]) + " |")
     return "\n".join(lines)
@@ -450,7 +405,7 @@ def wide_table(result: dict[str, Any]) -> str:
         for side in ("ours", "baseline"):
             rows.append([name, side, *(fmt.format(get(r[side]))
                                        for _, get, fmt in METRICS.values())])
-    return _markdown(rows)
+    return markdown(rows)
 
 
 def table(result: dict[str, Any]) -> str:
@@ -468,7 +423,7 @@ def table(result: dict[str, Any]) -> str:
             rows.append([name, label, fmt.format(get(r["ours"])), fmt.format(get(r["baseline"])),
                          "-" if ratio is None else f"{ratio:.2f}",
                          "" if t is None else t["target"], verdict])
-    return _markdown(rows)
+    return markdown(rows)
 
 
 def update_readme(path: Path, result: dict[str, Any]) -> None:
@@ -521,24 +476,15 @@ def main() -> int:
     }
     if a.profile is not None:
         a.profile.mkdir(parents=True, exist_ok=True)
-    started = Started()
-    work = Path(tempfile.mkdtemp(prefix="nitrogen-bench-"))
-    try:
-        with stop_on_signals():
-            try:
-                for name in names:
-                    print(f"{name}: recording {a.seconds:g} s (ours, then baseline)...",
-                          file=sys.stderr, flush=True)
-                    result["configs"][name] = run_config(name, CONFIGS[name], a.seconds,
-                                                         a.game_fps, work, started, a.profile)
-            finally:
-                started.stop_all()
-    except DemoInterrupted as exc:
-        print(f"interrupted ({exc.signal_name}): stopped everything, removed {work}",
-              file=sys.stderr)
+    def run_all(work: Path, started: Started) -> None:
+        for name in names:
+            print(f"{name}: recording {a.seconds:g} s (ours, then baseline)...",
+                  file=sys.stderr, flush=True)
+            result["configs"][name] = run_config(name, CONFIGS[name], a.seconds, a.game_fps,
+                                                 work, started, a.profile)
+
+    if not run_cleanly("nitrogen-bench-", run_all):
         return 130
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     result["targets"] = evaluate(result["configs"])
     text = json.dumps(result, indent=2)
     a.out.parent.mkdir(parents=True, exist_ok=True)
