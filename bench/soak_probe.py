@@ -17,35 +17,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from nitrogen_capture.record.status import StatusReading, parse_status
+
 SHM_DIR = Path("/dev/shm")
 SEM_PREFIX = "sem."  # POSIX named semaphores in /dev/shm
 MB = 1024 * 1024
 
-# nitrogen_capture.record.status.format_status; elapsed is printed to 0.1 s.
-STATUS_RE = re.compile(
-    r"(?P<state>REC|PAUSED.*?)\s+(?P<elapsed>\d+\.\d)s\s+frames\s+(?P<frames>\d+)\s+"
-    r"(?P<fps>[\d.]+) fps\s+dropped\s+(?P<dropped>\d+)\s+late\s+(?P<late>\d+)\s+"
-    r"chunk\s+(?P<chunk>\d+)\s+queue\s+(?P<queue>\d+)")
-
-
-@dataclass(frozen=True)
-class Status:
-    """One status line of the recorder."""
-
-    recording: bool
-    elapsed_s: float
-    frames: int
-    dropped_ticks: int
-    late_frames: int
-    chunk: int
-    queue_depth: int
+# The recorder's status line (nitrogen_capture.record.status), read back by its own parser;
+# elapsed is printed to 0.1 s.
+Status = StatusReading
 
 
 def last_status(log: Path, tail_bytes: int = 4096) -> Status | None:
@@ -57,10 +42,9 @@ def last_status(log: Path, tail_bytes: int = 4096) -> Status | None:
     except OSError:
         return None
     for line in reversed(text.splitlines()):
-        m = STATUS_RE.search(line)
-        if m:
-            return Status(m["state"] == "REC", float(m["elapsed"]), int(m["frames"]),
-                          int(m["dropped"]), int(m["late"]), int(m["chunk"]), int(m["queue"]))
+        found = parse_status(line)
+        if found is not None:
+            return found
     return None
 
 

@@ -96,3 +96,17 @@ def test_recent_rates_and_the_status_line_say_when_frames_are_lost() -> None:
     # A pause starts a new window: the paused time is not counted as a stall.
     rates.tick(t + 10**9, frames, missed, recording=False)
     assert rates.recent().fps == 0.0
+
+
+def test_the_status_line_reads_back_what_it_says() -> None:
+    """bench/soak.py reads a recorder's progress from its status line: one format, one parser."""
+    from nitrogen_capture.record.status import parse_status
+
+    stats = RecordStats(frames=1234, ticks=1300, elapsed_s=42.25, fps=29.97, missed_share=0.031,
+                        dropped_ticks=17, late_frames=5, queue_full_drops=0, queue_depth=3,
+                        chunk=2, paused=False, focused=True, pause_reason=None)
+    got = parse_status("noise before " + format_status(stats))
+    assert got is not None and got.recording and got.frames == 1234
+    assert (got.elapsed_s, got.fps, got.dropped_ticks, got.late_frames) == (42.2, 29.97, 17, 5)
+    assert got.missed_share == 0.03 and (got.chunk, got.queue_depth) == (2, 3)
+    assert parse_status("recorded 10 frames") is None

@@ -6,12 +6,14 @@ interval. It runs on its own thread and only reads the recorder's counters.
 
 from __future__ import annotations
 
+import re
 import threading
+from dataclasses import dataclass
 from typing import Protocol, TextIO
 
 from .recorder import RecordStats
 
-__all__ = ["LOSING_SHARE", "StatusLine", "format_status"]
+__all__ = ["LOSING_SHARE", "StatusLine", "StatusReading", "format_status", "parse_status"]
 
 LOSING_SHARE = 0.02  # more than 1 period in 50 missed over the last seconds
 
@@ -37,6 +39,38 @@ def format_status(s: RecordStats, start_hint: str = "") -> str:
     return (f"{state:<16} {s.elapsed_s:7.1f}s  frames {s.frames:>7}  {s.fps:6.2f} fps  "
             f"missed {loss} (total {s.dropped_ticks})  late {s.late_frames:>4}  "
             f"chunk {s.chunk:>3}  queue {s.queue_depth:>2}  {focus}{losing}")
+
+
+# What format_status writes, read back (a benchmark or a test watching a recorder's output).
+_STATUS_RE = re.compile(
+    r"(?P<state>REC|PAUSED.*?)\s+(?P<elapsed>\d+\.\d)s\s+frames\s+(?P<frames>\d+)\s+"
+    r"(?P<fps>[\d.]+) fps\s+missed\s+(?P<share>\d+)% \(total (?P<dropped>\d+)\)\s+"
+    r"late\s+(?P<late>\d+)\s+chunk\s+(?P<chunk>\d+)\s+queue\s+(?P<queue>\d+)")
+
+
+@dataclass(frozen=True)
+class StatusReading:
+    """The figures of one status line, as :func:`parse_status` reads them."""
+
+    recording: bool
+    elapsed_s: float
+    frames: int
+    fps: float
+    missed_share: float
+    dropped_ticks: int
+    late_frames: int
+    chunk: int
+    queue_depth: int
+
+
+def parse_status(line: str) -> StatusReading | None:
+    """The figures of a line :func:`format_status` wrote (None: not such a line)."""
+    m = _STATUS_RE.search(line)
+    if m is None:
+        return None
+    return StatusReading(m["state"] == "REC", float(m["elapsed"]), int(m["frames"]),
+                         float(m["fps"]), int(m["share"]) / 100, int(m["dropped"]),
+                         int(m["late"]), int(m["chunk"]), int(m["queue"]))
 
 
 class StatusLine:
