@@ -343,8 +343,8 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     try:
         with said_when_full(paths.root, needed, f"{what} ({META_NAME})", todo):
             meta.save(paths.meta)  # last: a chunk listed there is whole
-    except BaseException:
-        for dest, _ in outputs:  # not listed: back to the journal alone, as before the repair
+    except OSError:  # not replaced (atomic.py): back to the journal alone, as before the repair
+        for dest, _ in outputs:
             dest.unlink(missing_ok=True)
         raise
     jpath.unlink()  # last: everything it described is on disk now
