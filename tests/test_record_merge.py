@@ -137,9 +137,9 @@ def test_failed_stop_does_not_merge(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_interrupted_final_merge_leaves_whole_files_and_one_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         signum: signal.Signals) -> None:
-    from nitrogen_capture.session import merge as merge_module
+    from nitrogen_capture.session import io as session_io  # merge writes through it
 
-    real_write = merge_module.write_new
+    real_write = session_io.write_new
     saved: list[str] = []
 
     def write_then_interrupt(tmp: Path, data: Any) -> None:
@@ -148,7 +148,7 @@ def test_interrupted_final_merge_leaves_whole_files_and_one_line(
         real_write(tmp, data)
         saved.append(tmp.name)
 
-    monkeypatch.setattr(merge_module, "write_new", write_then_interrupt)
+    monkeypatch.setattr(session_io, "write_new", write_then_interrupt)
     root = tmp_path / "S"
     assert main(["record", *synth(root, 20)]) == 130
     captured = capsys.readouterr()

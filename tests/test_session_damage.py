@@ -150,8 +150,8 @@ def _tree(root):
 
 
 def test_merge_on_a_full_disk_says_so_and_replaces_nothing(tmp_path, monkeypatch):
-    from nitrogen_capture.errors import SessionError
-    from nitrogen_capture.session import merge as merge_mod
+    from nitrogen_capture import diskspace
+    from nitrogen_capture.errors import DiskSpaceError
 
     b = make_session(tmp_path / "s", (4, 4), merge=True)
     before = _tree(b.root)
@@ -159,15 +159,17 @@ def test_merge_on_a_full_disk_says_so_and_replaces_nothing(tmp_path, monkeypatch
     class Usage:
         free = 1000
 
-    monkeypatch.setattr(merge_mod.shutil, "disk_usage", lambda p: Usage)
-    with pytest.raises(SessionError, match=r"disk full: the merged files need about [\d.]+ MB, "
-                                           r"0\.0 MB are free .*nothing was replaced"):
+    monkeypatch.setattr(diskspace.shutil, "disk_usage", lambda p: Usage)
+    with pytest.raises(DiskSpaceError, match=r"s: the disk is full writing the merged files: it "
+                                             r"needs about [\d.]+ KB \(\d+ bytes\) more but only "
+                                             r"1\.0 KB \(1000 bytes\) free there: .*nothing was "
+                                             r"replaced"):
         merge_session(b.root)
     assert _tree(b.root) == before
 
 
 def test_merge_write_error_removes_every_temporary(tmp_path, monkeypatch):
-    from nitrogen_capture.errors import SessionError
+    from nitrogen_capture.errors import DiskSpaceError
     from nitrogen_capture.session import merge as merge_mod
 
     b = make_session(tmp_path / "s", (4, 4), merge=True)
@@ -181,15 +183,15 @@ def test_merge_write_error_removes_every_temporary(tmp_path, monkeypatch):
         real_save(f, arr, **kw)
 
     monkeypatch.setattr(merge_mod.np, "save", save)
-    with pytest.raises(SessionError, match="disk full"):
+    with pytest.raises(DiskSpaceError, match="the disk is full writing the merged files"):
         merge_session(b.root)
     assert _tree(b.root) == before  # old outputs intact, no .tmp left
 
 
 def test_repair_of_a_video_chunk_names_the_space_its_copy_needs(tmp_path, monkeypatch, capsys):
     pytest.importorskip("av")
+    from nitrogen_capture import diskspace
     from nitrogen_capture.cli import main
-    from nitrogen_capture.session.frames import _mkv
     from test_damage_corpus import _make_video
 
     b = make_session(tmp_path / "s", (3, 3), open_last=True)
@@ -199,11 +201,12 @@ def test_repair_of_a_video_chunk_names_the_space_its_copy_needs(tmp_path, monkey
     class Usage:
         free = 10
 
-    monkeypatch.setattr(_mkv.shutil, "disk_usage", lambda p: Usage)
+    monkeypatch.setattr(diskspace.shutil, "disk_usage", lambda p: Usage)
     assert main(["merge", "--root", str(b.root), "--no-progress"]) == 1
     (line,) = capsys.readouterr().err.splitlines()
-    assert "not enough free disk space to repair chunk_002.mkv" in line
-    assert "MB free" in line and "run merge again" in line
+    assert (f"{b.root / 'frames' / 'chunk_002.mkv'}: the disk is full writing a copy of chunk "
+            "2's frames for its repair: it needs about ") in line
+    assert "only 10 B (10 bytes) free there" in line and "run merge again" in line
     assert _tree(b.root) == before
 
 
@@ -251,7 +254,7 @@ def test_convert_interrupted_leaves_no_partial(tmp_path, monkeypatch, capsys, wo
     rc = main(["convert", "--root", str(b.root), "--out", str(out / "x.pt"), "--seq-len", "2",
                "--workers", workers, "--no-progress"])
     assert rc == 130
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # no temporary, and the folder made for the export is gone again
 
 
 def test_dataset_chunk_is_complete_or_has_no_metadata(tmp_path, monkeypatch):

@@ -13,7 +13,9 @@ library that wants a file name, or :func:`atomic_write` for bytes in hand):
 4. on any error (a full disk, Ctrl+C) the temporary is removed and the target is left as it was.
 
 Folders the tool creates inside an output are made by :func:`make_dirs`, which refuses a link at
-any level it is responsible for. Which targets a command may write at all is the output-path
+any level it is responsible for; when the write they were made for fails (a full disk), the
+command removes again those it made that are left empty (:func:`existing_level`,
+:func:`prune_empty`). Which targets a command may write at all is the output-path
 rule of :mod:`nitrogen_capture.outputs`.
 
 A whole output *folder* is replaced the same way: built complete in :func:`staged_folder`
@@ -37,9 +39,10 @@ from typing import BinaryIO
 
 from .errors import OutputError
 
-__all__ = ["PARTIAL_SUFFIX", "atomic_file", "atomic_path", "atomic_write", "is_partial_name",
-           "link_or_copy", "make_dirs", "open_new", "partial_path", "recover_folder",
-           "remove_entry", "remove_tree", "staged_folder", "swap_folder"]
+__all__ = ["PARTIAL_SUFFIX", "atomic_file", "atomic_path", "atomic_write", "existing_level",
+           "is_partial_name", "link_or_copy", "make_dirs", "open_new", "partial_path",
+           "prune_empty", "recover_folder", "remove_entry", "remove_tree", "staged_folder",
+           "swap_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +184,37 @@ def make_dirs(path: Path, *, below: Path | None = None) -> Path:
         if not stat.S_ISDIR(mode):
             raise OutputError(f"{level} is not a folder: remove it or choose another output")
     return path
+
+
+def existing_level(path: Path) -> Path:
+    """The nearest of ``path`` and its parents that exists: what a command did not create.
+
+    Taken before a command makes the folders of an output, it is where :func:`prune_empty`
+    stops when a failure leaves them empty.
+    """
+    p = Path(os.path.abspath(path))
+    while not os.path.lexists(p) and p != p.parent:
+        p = p.parent
+    return p
+
+
+def prune_empty(path: Path, keep: Path) -> None:
+    """Remove folder ``path`` and each parent while empty, up to ``keep`` (never it or above).
+
+    For the folders a command made (``keep`` from :func:`existing_level` taken before it made
+    them) when the write they were made for failed: a failed command leaves no empty folder
+    behind. A folder that holds anything, or is not below ``keep``, stays; a link is never
+    followed (``rmdir`` of a link fails).
+    """
+    p, keep = Path(os.path.abspath(path)), Path(os.path.abspath(keep))
+    while p != keep and p.is_relative_to(keep):
+        try:
+            os.rmdir(p)
+        except FileNotFoundError:
+            pass
+        except OSError:  # not empty (or not ours to remove): everything above stays too
+            return
+        p = p.parent
 
 
 def remove_tree(path: Path) -> None:

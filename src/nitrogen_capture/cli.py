@@ -7,7 +7,8 @@ Exit codes: 0 ok, 1 failure (including a validation with errors), 2 usage (bad f
 Errors of this package become one line on stderr (``--debug`` shows the traceback). A bad value
 of a flag is a usage error (2), a number out of its bounds or a bad file given to a flag
 (``--layout``, ``--keymap``) included. A reader that closes stdout early (``validate | head -1``)
-is not an error: the command stops quietly with 0.
+is not an error: the command stops quietly with 0 (pipes.py; a progress bar goes quiet the same
+way and the command finishes).
 
 Flags that fill a settings dataclass (``RecordConfig``, ``TargetSpec``, ``ConvertSettings``) use
 the field's name as ``dest`` and :func:`field_default` as their default, so the settings are the
@@ -19,16 +20,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import errno
 import importlib
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__
+from . import __version__, pipes
 from .errors import ConfigError, NitrogenCaptureError
 
 __all__ = ["build_parser", "field_default", "main", "path_arg", "setting_flag",
@@ -146,72 +145,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's final flush
         return code
     except OSError as exc:  # stdout's reader went away (_main lets only that one through)
-        if not isinstance(exc, BrokenPipeError) and not (_broken_pipe(exc) and _stdout_gone()):
+        if not isinstance(exc, BrokenPipeError) and not (pipes.broken_pipe(exc)
+                                                         and _stdout_gone()):
             raise
-        _drop_stdout()
+        pipes.drop(pipes.fileno(sys.stdout))
         return 0
-
-
-# Windows: a write to a pipe whose reader has closed it fails with ERROR_NO_DATA ("the pipe is
-# being closed"); the C runtime's write() that CPython uses maps that to EINVAL, so Python raises
-# a plain OSError(EINVAL) with no winerror and no file name, not BrokenPipeError.
-_ERROR_BROKEN_PIPE = 109
-_ERROR_NO_DATA = 232
-
-
-def _broken_pipe(exc: OSError) -> bool:
-    """Whether ``exc`` may say a pipe's reader went away (BrokenPipeError or its Windows form).
-
-    On Windows the form is ambiguous (EINVAL), so callers also ask :func:`_stdout_gone`.
-    """
-    if isinstance(exc, BrokenPipeError):
-        return True
-    return (sys.platform == "win32" and exc.errno == errno.EINVAL
-            and getattr(exc, "winerror", None) is None and exc.filename is None)
-
-
-def _stdout_fd() -> int | None:
-    try:
-        return sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # a test's capture has no descriptor
-        return None
 
 
 def _stdout_gone() -> bool:
     """True when stdout is a pipe whose reader has closed it (``| head -1``)."""
-    fd = _stdout_fd()
-    if fd is None:
-        return False
-    if sys.platform == "win32":  # no poll(): a zero-byte write says whether the reader is gone
-        import _winapi
-        import msvcrt
-
-        try:
-            _winapi.WriteFile(msvcrt.get_osfhandle(fd), b"")
-        except OSError as exc:
-            return getattr(exc, "winerror", None) in (_ERROR_NO_DATA, _ERROR_BROKEN_PIPE)
-        return False
-    import select
-
-    poll = select.poll()
-    poll.register(fd, select.POLLOUT)
-    # A pipe whose reader closed it reports POLLERR to its writer.
-    return any(events & select.POLLERR for _, events in poll.poll(0))
-
-
-def _drop_stdout() -> None:
-    """Point stdout at devnull after its reader went away (the Python docs' SIGPIPE recipe).
-
-    Without this the interpreter's last flush of the dead pipe prints "Exception ignored".
-    """
-    fd = _stdout_fd()
-    if fd is None:
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-    finally:
-        os.close(devnull)
+    return pipes.reader_gone(pipes.fileno(sys.stdout))
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -240,7 +183,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"nitrogen-capture {args.command}: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
-        if _broken_pipe(exc) and _stdout_gone():
+        if pipes.broken_pipe(exc) and _stdout_gone():
             raise  # the reader of stdout went away: main() stops quietly
         if debug:
             raise

@@ -67,10 +67,12 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     if args.no_progress:
         result = run_batch(bs, notice=_note)
     else:
-        from rich.progress import BarColumn, Progress, TextColumn
+        from rich.progress import BarColumn, TextColumn
 
-        with Progress(TextColumn("convert"), BarColumn(), TextColumn("{task.fields[line]}"),
-                      transient=True) as bar:
+        from .progressbar import progress_bar
+
+        with progress_bar(TextColumn("convert"), BarColumn(),
+                          TextColumn("{task.fields[line]}")) as bar:
             task = bar.add_task("convert", total=None, line="planning")
 
             def progress(p: BatchProgress) -> None:

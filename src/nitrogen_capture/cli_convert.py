@@ -211,18 +211,13 @@ def run(args: argparse.Namespace) -> int:
     if args.no_progress:
         result = convert(settings, size_note=_size_line)
     else:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
+        from .progressbar import progress_bar
 
         unit = "frames" if settings.format == "pt" else "rows"
-        with Progress(TextColumn("convert"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[rate]}"),
-                      TimeRemainingColumn(), transient=True) as bar:
+        with progress_bar(TextColumn("convert"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("{task.fields[rate]}"), TimeRemainingColumn()) as bar:
             task = bar.add_task("convert", total=None, rate="")
 
             def progress(done: int, total: int) -> None:

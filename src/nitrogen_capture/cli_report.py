@@ -47,12 +47,13 @@ def add_parser(sub: Any) -> None:
 
 
 def _bar(enabled: bool) -> Any:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+
+    from .progressbar import progress_bar
 
     # Progress goes to stderr so stdout keeps only the written paths.
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    console=Console(stderr=True), transient=True, disable=not enabled)
+    return progress_bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        enabled=enabled)
 
 
 def run(args: argparse.Namespace) -> int:

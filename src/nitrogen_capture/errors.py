@@ -18,9 +18,10 @@ whole family at once::
     │   ├── SessionFormatError            damaged, truncated or inconsistent files
     │   ├── SessionLockedError            being recorded (or merged) by a live process
     │   └── SchemaVersionError            written by a newer version of this tool
-    ├── ExportError                       a conversion cannot be done (e.g. output will not fit)
-    │   ├── DiskSpaceError (OSError)
+    ├── ExportError                       a conversion cannot be done (e.g. no window fits)
     │   └── ManifestError                 a batch manifest is damaged or not this tool's
+    ├── DiskSpaceError (OSError)          an output does not fit on the disk (any command;
+    │                                     the one line is built by diskspace.py)
     └── OutputError                       an output path would replace or write through
                                           something this tool did not write (outputs.py)
 
@@ -167,8 +168,14 @@ class ExportError(NitrogenCaptureError):
     """A conversion or export cannot be done."""
 
 
-class DiskSpaceError(ExportError, OSError):
-    """The output would not fit on the disk."""
+class DiskSpaceError(NitrogenCaptureError, OSError):
+    """An output does not fit on the disk, found before writing or when a write failed.
+
+    Raised by every command that writes (repair, merge, convert, report, preview), always in
+    the one form of :func:`nitrogen_capture.diskspace.disk_full_error` (or the export's
+    free-space check): the path, the space needed and free, what to do. It is an OSError too,
+    so a caller that handles the OS's own ENOSPC catches it the same way.
+    """
 
 
 class OutputError(NitrogenCaptureError):

@@ -20,6 +20,7 @@ Importing this module costs nothing: PyAV and OpenCV are imported when a writer 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
@@ -182,11 +183,17 @@ class H264Writer:
             self._container.close()
 
     def abort(self) -> None:
-        """Close without flushing, after an error; never raises (the first error counts)."""
+        """Close without muxing more, after an error; never raises (the first error counts).
+
+        The encoder is still told that the stream ended (what it gives back is dropped):
+        SVT-AV1 prints an error line on stderr when it is closed without that.
+        """
         if self._closed:
             return
         self._closed = True
         try:
+            with contextlib.suppress(Exception):
+                self._stream.encode(None)
             self._container.close()
         except Exception as exc:  # the error that made us abort is the one to report
             log.debug("closing %s after an error: %s", self.path, exc)

@@ -35,14 +35,17 @@ import numpy as np
 import numpy.typing as npt
 
 from ..atomic import (
+    existing_level,
     is_partial_name,
     make_dirs,
     open_new,
     partial_path,
+    prune_empty,
     remove_entry,
     remove_tree,
 )
-from ..errors import ExportError, OutputError, missing_dependency
+from ..diskspace import BLOCK, disk_full_error, is_disk_full
+from ..errors import DiskSpaceError, ExportError, OutputError, missing_dependency
 from ..keylayout import PAD_BUTTONS
 from ..marks import has_mark
 from ..outputs import OutputKind, describe
@@ -260,10 +263,33 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
     needed = total * (64 + (w * h * _VIDEO_BYTES_PER_PIXEL if settings.video else 0))
     check_space(settings.out / "actions", int(needed), free_bytes,
                 f"{total} rows at 60 Hz{' with video' if settings.video else ''}")
+    keep = existing_level(settings.out)
+    result = ConvertResult(windows=0, idle=src.idle)
+    try:
+        _write_chunks(src, plan, base, (vid, total), result, progress)
+    except BaseException as exc:
+        # The chunk being written is removed whole (_ChunkFiles); so is a folder made for it.
+        prune_empty(base / f"{vid}_chunk_{len(result.files):04d}", keep)
+        if isinstance(exc, DiskSpaceError) or not is_disk_full(exc):
+            raise
+        done = len(result.files)
+        kept = (f" with --overwrite (the {done} chunk(s) written before it are whole)" if done
+                else " (nothing was written)")
+        files = 3 * sum(-(-len(g) // CHUNK_ROWS) for _, _, g in plan)  # each takes a block
+        raise disk_full_error(settings.out, int(needed) + files * BLOCK, "the dataset tree",
+                              "free some space (or choose another --out) and run convert again"
+                              + kept) from exc
+    return result
+
+
+def _write_chunks(src: ExportSource, plan: list[tuple[int, int, npt.NDArray[Any]]], base: Path,
+                  name: tuple[str, int], result: ConvertResult,
+                  progress: Progress | None) -> None:
+    """Write the session's chunk folders under ``base``, counting them in ``result``."""
+    settings, (vid, total), step = src.settings, name, step_ns(DATASET_HZ)
     res = src.resampler()
     labels = src.reader.meta.effective_labels
     game = settings.game or labels.game or vid  # --game overrides the session's label
-    result = ConvertResult(windows=0, idle=src.idle)
     chunk_no, done = 0, 0
     for a, b, grid in plan:
         # The frame shown at grid time g: the latest frame of the segment captured at or before g.
@@ -295,8 +321,7 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
             if progress is not None:
                 progress(done, total)
             chunk_no += 1
-    result.frames = done
-    return result
+            result.frames = done
 
 
 def _chunk_meta(src: ExportSource, vid: str, chunk_no: int, grid: npt.NDArray[Any], step: int,

@@ -10,7 +10,9 @@ Memory: frames are decoded, resized and streamed straight into the file
 (:class:`~nitrogen_capture.export.ptfile.PtWriter`); only per-frame arrays (~60 bytes a frame) and
 the window index stay in RAM, so peak memory does not grow with the session's pixel volume. Files
 are written to ``.NAME.partial`` and renamed when complete (atomic.py); an existing file is
-replaced only with ``--overwrite`` and only when it is this tool's export (outputs.py).
+replaced only with ``--overwrite`` and only when it is this tool's export (outputs.py). The free
+space is checked first; a disk that fills anyway is one line (diskspace.py), and a folder made
+for the export is removed again.
 """
 
 from __future__ import annotations
@@ -26,8 +28,16 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import __version__
-from ..atomic import atomic_path, atomic_write, partial_path, remove_entry
+from ..atomic import (
+    atomic_path,
+    atomic_write,
+    existing_level,
+    partial_path,
+    prune_empty,
+    remove_entry,
+)
 from ..bounds import human_bytes
+from ..diskspace import disk_full_error, is_disk_full
 from ..errors import DiskSpaceError, ExportError
 from ..marks import has_format
 from ..outputs import OutputKind, check_output
@@ -200,12 +210,38 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
                 f"{m} windows of {settings.obs_dtype} 3x{size}x{size} + {settings.seq_len}x{d}")
     if size_note is not None:
         size_note(estimate, index or settings.out)
-    settings.out.parent.mkdir(parents=True, exist_ok=True)
-    log.info("converting %s: %d windows in %d file(s)", settings.root, m, n_shards)
+    keep = existing_level(settings.out.parent)
+    result = ConvertResult(index=index, windows=m, idle=src.idle)
+    try:
+        settings.out.parent.mkdir(parents=True, exist_ok=True)
+        log.info("converting %s: %d windows in %d file(s)", settings.root, m, n_shards)
+        _write_shards(src, plan, files, per_shard, result, progress)
+        if index is not None:
+            write_shard_index(index, files, per_shard, m, settings, size=size,
+                              seq_len=settings.seq_len, action_names=list(src.action_names),
+                              provenance={"source": _source(src)})
+    except BaseException as exc:
+        prune_empty(settings.out.parent, keep)  # a folder made for the export and left empty
+        if isinstance(exc, DiskSpaceError) or not is_disk_full(exc):
+            raise
+        done = len(result.files)
+        kept = (f"; the {done} shard(s) written before it are whole" if done else
+                " (nothing was written)")
+        where = files[done] if done < len(files) else (index or settings.out)
+        raise disk_full_error(where, estimate, "the export", "free some space (or use a "
+                              "smaller --img-size, or another --out) and run convert again"
+                              + kept) from exc
+    return result
+
+
+def _write_shards(src: ExportSource, plan: WindowPlan, files: list[Path], per_shard: int,
+                  result: ConvertResult, progress: Progress | None = None) -> None:
+    """Stream each shard's windows into its file (each written whole or not at all)."""
+    settings, m, size = src.settings, len(plan), src.settings.img_size
+    n_shards, d = len(files), len(src.action_names)
     transform = obs_transform(size, settings.obs_dtype)
     frames = src.iter_frames(plan.starts.tolist(), transform)
     actions = iter_window_actions(src, plan)
-    result = ConvertResult(index=index, windows=m, idle=src.idle)
     for k, path in enumerate(files):
         sel = slice(k * per_shard, min(m, (k + 1) * per_shard))
         n = sel.stop - sel.start
@@ -227,11 +263,6 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
                     f.write(np.ascontiguousarray(next(actions), dtype=np.float32))
         result.files.append(path)
         result.bytes += path.stat().st_size
-    if index is not None:
-        write_shard_index(index, files, per_shard, m, settings, size=size,
-                          seq_len=settings.seq_len, action_names=list(src.action_names),
-                          provenance={"source": _source(src)})
-    return result
 
 
 def write_shard_index(index: Path, files: list[Path], per_shard: int, total: int,

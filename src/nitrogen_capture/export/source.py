@@ -14,7 +14,6 @@ Every action an exporter gets from here (:meth:`ExportSource.frame_rows`,
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from itertools import groupby
@@ -25,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..binning import bin_events
+from ..diskspace import disk_free
 from ..errors import ConfigError, ExportError
 from ..session.reader import SessionReader
 from .decode import FrameTransform, iter_session_frames
@@ -38,14 +38,6 @@ __all__ = ["FORMATS", "INPUT_SOURCES", "OBS_DTYPES", "ConvertSettings", "ExportS
 
 FreeBytes = Callable[[Path], int]
 T = TypeVar("T")
-
-
-def disk_free(path: Path) -> int:
-    """Free bytes on the file system holding ``path`` (the nearest existing parent)."""
-    p = path
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    return int(shutil.disk_usage(p).free)
 
 
 def check_apart(root: Path, out: Path) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import make_dirs
+from ..atomic import existing_level, make_dirs, prune_empty
 from ..bounds import MAX_EVERY, MAX_SECONDS, number_check
 from ..errors import ConfigError, SessionError
 from ..marks import has_mark, png_mark, video_mark
@@ -84,6 +84,8 @@ def write_preview(root: str | Path, out: str | Path | None = None, *, width: int
         ConfigError: a bad width/span (:func:`check_preview_options`; exit code 2 in the CLI).
         SessionError: ``root`` is not a directory; SessionFormatError for a damaged session.
         DependencyError: PyAV missing (``pip install 'nitrogen-capture[video]'``).
+        DiskSpaceError: a file did not fit (one line, diskspace.py); each file is whole or
+            absent, and a folder made for them and left empty is removed.
     """
     check_preview_options(width, start_s, seconds, every)
     root = Path(root)
@@ -95,18 +97,24 @@ def write_preview(root: str | Path, out: str | Path | None = None, *, width: int
     timing = check_output(out_dir / TIMING_NAME, TIMING_PLOT, label="--out", home=root)
     mp4 = check_output(out_dir / VIDEO_NAME, PREVIEW_VIDEO, label="--out", home=root) \
         if video else None
-    if not out_dir.is_dir():
-        make_dirs(out_dir)
-    reader = SessionReader(root)
-    series = load_series(reader)
-    span = select_span(series, start_s, seconds, every)
-    from .timing import write_timing
+    keep = existing_level(out_dir)  # a folder made below it is removed again on a failure
+    try:
+        if not out_dir.is_dir():
+            make_dirs(out_dir)
+        reader = SessionReader(root)
+        series = load_series(reader)
+        span = select_span(series, start_s, seconds, every)
+        from .timing import write_timing
 
-    t = series.t_s
-    write_timing(series, timing, title=f"{root.name}: {reader.meta.effective_labels.describe()}",
-                 span_s=(float(t[span.rows[0]]), float(t[span.rows[-1]])))
-    hud = None
-    if mp4 is not None:
-        hud = write_video(reader, series, span, mp4, width=width, progress=progress)
+        t = series.t_s
+        write_timing(series, timing,
+                     title=f"{root.name}: {reader.meta.effective_labels.describe()}",
+                     span_s=(float(t[span.rows[0]]), float(t[span.rows[-1]])))
+        hud = None
+        if mp4 is not None:
+            hud = write_video(reader, series, span, mp4, width=width, progress=progress)
+    except BaseException:
+        prune_empty(out_dir, keep)  # (a folder holding a finished timing.png stays)
+        raise
     gaps = gap_marks(series.arrays["frame_indices"], series.arrays["timestamps"], series.pauses)
     return PreviewResult(mp4, timing, span.rows, hud, gaps)

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..atomic import atomic_write
+from ..diskspace import check_free, on_disk, said_when_full
 from ..marks import mark_png
 from ..session.timeline import tick_jumps
 from .data import SessionSeries
@@ -168,9 +169,18 @@ def render_timing(series: SessionSeries, title: str = "",
 
 def write_timing(series: SessionSeries, path: Path, title: str = "",
                  span_s: tuple[float, float] | None = None) -> None:
-    """Render the timing figure and write it as PNG to ``path`` (atomic.py), marked as ours."""
+    """Render the timing figure and write it as PNG to ``path`` (atomic.py), marked as ours.
+
+    Encoded in memory, so a full disk is the one line of diskspace.py (with the size needed),
+    not libpng's own complaints on stderr.
+    """
     img = render_timing(series, title, span_s)
     ok, buf = cv2.imencode(".png", img)
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 BGR image
         raise OSError(f"the timing plot for {path} could not be encoded as PNG")
-    atomic_write(path, mark_png(buf.tobytes(), TIMING_MARK))
+    data = mark_png(buf.tobytes(), TIMING_MARK)
+    needed = on_disk([len(data)])
+    todo = "free some space (or choose another --out) and run preview again"
+    check_free(path, needed, "the timing plot", todo)
+    with said_when_full(path, needed, "the timing plot", todo):
+        atomic_write(path, data)

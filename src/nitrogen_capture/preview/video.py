@@ -5,7 +5,7 @@ sessions alike), drawn by :mod:`.overlay` and handed straight to libx264 through
 one H.264 writer (:class:`~nitrogen_capture.codecs.h264.H264Writer`: an odd overlay size is padded
 by one replicated pixel, docs/format.md), so memory stays at one frame whatever the span. The
 file is written under a temporary name and renamed when complete: an interrupted preview never
-leaves a torn ``preview.mp4``.
+leaves a torn ``preview.mp4``, and a full disk is one line (diskspace.py).
 
 Frame rate: the session's target fps divided by ``every`` (so playback runs at real speed),
 capped at 60 fps; a session recorded faster than 60 fps plays slowed down.
@@ -13,7 +13,9 @@ capped at 60 fps; a session recorded faster than 60 fps plays slowed down.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..codecs.h264 import H264Writer, load_av
+from ..diskspace import BLOCK, on_disk, said_when_full
 from ..errors import ConfigError
 from ..marks import video_metadata
 from ..session.reader import SessionReader
@@ -96,11 +99,46 @@ def _frames(reader: SessionReader, span: VideoSpan) -> Iterator[tuple[int, Any]]
 
 
 def _progress(enabled: bool) -> Any:
-    from rich.console import Console
-    from rich.progress import Progress
+    from ..progressbar import progress_bar
 
     # Progress goes to stderr so stdout keeps only the written paths.
-    return Progress(console=Console(stderr=True), transient=True, disable=not enabled)
+    return progress_bar(enabled=enabled)
+
+
+def _encode(reader: SessionReader, series: SessionSeries, span: VideoSpan, tmp: Path,
+            scale: tuple[int, float], progress: bool, tally: list[int]) -> HudLayout | None:
+    """Draw and encode the span's frames into ``tmp`` (counted in ``tally[0]``).
+
+    ``scale`` is the output width and the mouse arrow's scale. Returns the overlay geometry
+    (None when no frame could be read).
+    """
+    width, mouse_scale = scale
+    arrays = series.arrays
+    flash = _flash_labels(series, span)
+    pad = arrays.get("gamepad") if reader.has_gamepad else None
+    keys = tuple(reader.layout.keys)
+    hud: HudLayout | None = None
+    with _progress(progress) as bar, ExitStack() as stack:
+        task = bar.add_task("rendering preview", total=len(span.rows))
+        opened: tuple[HudLayout, H264Writer] | None = None
+        for row, img in _frames(reader, span):
+            if opened is None:  # the geometry follows the first frame's size
+                layout = hud_layout(keys, (img.shape[1], img.shape[0]), width, pad is not None)
+                opened = (layout, stack.enter_context(H264Writer(
+                    tmp, (layout.width, layout.height), span.rate, crf=23,
+                    preset="veryfast", purpose="Preview video", container_format="mp4",
+                    metadata=video_metadata(VIDEO_MARK))))
+            hud, video = opened
+            info = RowInfo(row=row, tick=int(arrays["frame_indices"][row]),
+                           t_s=float(arrays["timestamps"][row]) / 1e9,
+                           actions=arrays["actions"][row],
+                           mouse=(float(arrays["mouse_deltas"][row, 0]),
+                                  float(arrays["mouse_deltas"][row, 1])),
+                           gamepad=None if pad is None else pad[row], flash=flash.get(row))
+            video.write(draw_row(img, hud, info, mouse_scale))
+            tally[0] += 1
+            bar.advance(task)
+    return hud
 
 
 def write_video(reader: SessionReader, series: SessionSeries, span: VideoSpan, path: Path, *,
@@ -116,35 +154,22 @@ def write_video(reader: SessionReader, series: SessionSeries, span: VideoSpan, p
     mag = np.hypot(deltas[:, 0], deltas[:, 1]) if len(deltas) else np.zeros(1)
     # Scale the arrow so the span's 95th-percentile motion reaches the circle's edge.
     mouse_scale = 1.0 / max(float(np.percentile(mag, 95)), 1.0)
-    flash = _flash_labels(series, span)
-    pad = arrays.get("gamepad") if reader.has_gamepad else None
-    keys = tuple(reader.layout.keys)
-    hud: HudLayout | None = None
-    written = 0
-    with atomic_path(path) as tmp:  # no link followed; nothing left behind on an error
-        with _progress(progress) as bar, ExitStack() as stack:
-            task = bar.add_task("rendering preview", total=len(span.rows))
-            opened: tuple[HudLayout, H264Writer] | None = None
-            for row, img in _frames(reader, span):
-                if opened is None:  # the geometry follows the first frame's size
-                    layout = hud_layout(keys, (img.shape[1], img.shape[0]), width,
-                                        pad is not None)
-                    opened = (layout, stack.enter_context(H264Writer(
-                        tmp, (layout.width, layout.height), span.rate, crf=23,
-                        preset="veryfast", purpose="Preview video", container_format="mp4",
-                        metadata=video_metadata(VIDEO_MARK))))
-                hud, video = opened
-                info = RowInfo(row=row, tick=int(arrays["frame_indices"][row]),
-                               t_s=float(arrays["timestamps"][row]) / 1e9,
-                               actions=arrays["actions"][row],
-                               mouse=(float(arrays["mouse_deltas"][row, 0]),
-                                      float(arrays["mouse_deltas"][row, 1])),
-                               gamepad=None if pad is None else pad[row], flash=flash.get(row))
-                video.write(draw_row(img, hud, info, mouse_scale))
-                written += 1
-                bar.advance(task)
+    tally = [0, 0]  # frames encoded, and the temporary's bytes when a write failed
+
+    def needed() -> int:  # the rate so far, for every row of the span; more than was written
+        return on_disk([max(tally[1] * len(span.rows) // max(tally[0], 1), tally[1])]) + BLOCK
+
+    todo = "free some space (or choose another --out) and run preview again"
+    # No link followed; nothing left behind on an error; a full disk is one line.
+    with said_when_full(path, needed, "the preview video", todo), atomic_path(path) as tmp:
+        try:
+            hud = _encode(reader, series, span, tmp, (width, mouse_scale), progress, tally)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tally[1] = os.stat(tmp).st_size
+            raise
         if hud is None:
             raise ConfigError(f"no frame of rows {span.rows[0]}..{span.rows[-1]} could be read")
-    log.info("wrote %s: %d frames %dx%d at %s fps", path, written, hud.width, hud.height,
+    log.info("wrote %s: %d frames %dx%d at %s fps", path, tally[0], hud.width, hud.height,
              span.rate)
     return hud

@@ -3,8 +3,9 @@
 :func:`write_report` gathers a session (:mod:`.facts`), draws its contact sheet (:mod:`.sheet`)
 and plots (:mod:`.plots`, matplotlib from the ``report`` extra) and writes the page
 (:mod:`.page`); :func:`write_index` does that for every session under a folder plus an
-``index.html`` linking each page. Importing this package imports neither matplotlib nor any
-frame decoder.
+``index.html`` linking each page. Each file is written whole or not at all; a full disk stops
+the command with one line (diskspace.py) and leaves no empty folder it made. Importing this
+package imports neither matplotlib nor any frame decoder.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import atomic_write, make_dirs
-from ..errors import ConfigError, NitrogenCaptureError
+from ..atomic import atomic_write, existing_level, make_dirs, prune_empty
+from ..diskspace import check_free, on_disk, said_when_full
+from ..errors import ConfigError, DiskSpaceError, NitrogenCaptureError
 from ..marks import HTML_MARK, has_mark, mark_png, png_mark
 from ..outputs import OutputKind, check_output
 from .facts import DEFAULT_IDLE_SECONDS, SessionReport, gather
@@ -101,20 +103,35 @@ def write_report(root: str | Path, out: Path | None, *, sheet: Path | None = Non
         raise NitrogenCaptureError("the contact sheet could not be encoded as PNG")
     sheet_png = buf.tobytes()
     if sheet is not None:
-        _write_file(sheet, mark_png(sheet_png, SHEET_MARK))
+        _write_file(sheet, mark_png(sheet_png, SHEET_MARK), "the contact sheet")
     if out is not None:
         plots = [(a, h, png) for a, h, fn in ALL_PLOTS if (png := fn(rep)) is not None]
-        _write_file(out, session_page(rep, sheet_png, plots, back=back).encode("utf-8"))
+        _write_file(out, session_page(rep, sheet_png, plots, back=back).encode("utf-8"),
+                    "the report page")
         log.info("wrote %s", out)
     from .sheet import sheet_rows
 
     return ReportResult(out, sheet, rep, len(sheet_rows(rep, tiles)))
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    if not path.parent.is_dir():
-        make_dirs(path.parent)
-    atomic_write(path, data)
+def _write_file(path: Path, data: bytes, what: str) -> None:
+    """Write ``path`` whole or not at all (atomic.py), its folder made if missing.
+
+    A full disk is one line with the space needed and free (diskspace.py), and a folder made
+    for the file is removed again: a failed report leaves no empty folder behind.
+    """
+    keep = existing_level(path.parent)
+    needed = on_disk([len(data)])
+    todo = "free some space (or choose another --out) and run report again"
+    try:
+        check_free(path, needed, what, todo)
+        with said_when_full(path, needed, what, todo):
+            if not path.parent.is_dir():
+                make_dirs(path.parent)
+            atomic_write(path, data)
+    except BaseException:
+        prune_empty(path.parent, keep)
+        raise
 
 
 def write_index(top: Path, out_dir: Path, *, idle_seconds: float = DEFAULT_IDLE_SECONDS,
@@ -151,6 +168,8 @@ def write_index(top: Path, out_dir: Path, *, idle_seconds: float = DEFAULT_IDLE_
         try:
             write_report(item.path, out_dir / name, idle_seconds=idle_seconds, tiles=tiles,
                          progress=progress, back="index.html")
+        except DiskSpaceError:  # not this session's fault: every next page would fail too
+            raise
         except NitrogenCaptureError as exc:
             note = "no report: " + " ".join(str(exc).split())[:200]
             log.warning("%s: %s", item.path, note)
@@ -159,5 +178,5 @@ def write_index(top: Path, out_dir: Path, *, idle_seconds: float = DEFAULT_IDLE_
             continue
         entries.append((row, name, ""))
         pages.append((row.session, out_dir / name, ""))
-    _write_file(index, index_page(str(top), entries).encode("utf-8"))
+    _write_file(index, index_page(str(top), entries).encode("utf-8"), "the index page")
     return IndexResult(index, tuple(pages))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,8 +21,11 @@ import numpy.typing as npt
 
 from ..atomic import atomic_file, atomic_write, open_new, partial_path
 
-__all__ = ["atomic_save_npy", "atomic_write_bytes", "atomic_write_json", "inside",
-           "is_plain_file", "set_aside", "temp_path", "write_new"]
+__all__ = ["atomic_save_npy", "atomic_write_bytes", "atomic_write_json", "data_size", "inside",
+           "is_plain_file", "json_bytes", "set_aside", "temp_path", "write_new",
+           "write_together"]
+
+Data = bytes | npt.NDArray[Any]
 
 
 def inside(path: Path, root: Path) -> bool:
@@ -65,6 +69,37 @@ def _write_data(f: BinaryIO, data: bytes | npt.ArrayLike) -> None:
         np.save(f, np.asarray(data), allow_pickle=False)
 
 
+def data_size(data: Data) -> int:
+    """About the bytes ``data`` takes in its file (an array: its .npy header allowed for)."""
+    return len(data) if isinstance(data, bytes) else int(data.nbytes) + 256
+
+
+def write_together(outputs: Sequence[tuple[Path, Data]]) -> None:
+    """Write every output under its temporary name, then rename them all into place.
+
+    The files of one step (a chunk's arrays, the merged outputs) appear together or not at
+    all: a failure while writing (a full disk, Ctrl+C) removes every temporary and leaves each
+    target as it was. Saying why is the caller's (diskspace.said_when_full).
+    """
+    tmps: list[Path] = []
+    try:
+        for dest, data in outputs:
+            tmp = temp_path(dest)
+            tmps.append(tmp)
+            write_new(tmp, data)
+    except BaseException:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for (dest, _), tmp in zip(outputs, tmps, strict=True):
+        os.replace(tmp, dest)
+
+
+def json_bytes(obj: Any) -> bytes:
+    """``obj`` as the indented JSON :func:`atomic_write_json` writes."""
+    return (json.dumps(obj, indent=2) + "\n").encode("utf-8")
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
     """Replace ``path`` with ``data`` atomically."""
     atomic_write(path, data, fsync=fsync)
@@ -72,7 +107,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, fsync: bool = True) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     """Replace ``path`` with ``obj`` as indented JSON, atomically."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode("utf-8"))
+    atomic_write_bytes(path, json_bytes(obj))
 
 
 def atomic_save_npy(path: Path, array: npt.ArrayLike) -> None:

@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from ..diskspace import on_disk, said_when_full
 from ..errors import SessionFormatError, SessionLockedError
 from ..inputfiles import read_input_bytes
-from .paths import SessionPaths
+from .paths import LOCK_NAME, SessionPaths
 
 __all__ = ["LockHolder", "LockStatus", "SessionLock", "check_not_locked", "lock_status",
            "process_alive"]
@@ -209,23 +210,27 @@ class SessionLock:
         holder = LockHolder.current(action)
         raw = holder.to_bytes()
         reclaimed = None
-        for _ in range(_ATTEMPTS):
-            try:
-                fd = os.open(paths.lock, _CREATE_NEW, 0o644)
-            except FileExistsError:
-                status = lock_status(paths)
-                if status is not None:
-                    reclaimed = _clear(paths, status, action) or reclaimed
-                continue
-            try:
-                os.write(fd, raw)
-                os.fsync(fd)
-            except BaseException:
+        # Even the lock may not fit: the one full-disk line (diskspace.py), nothing changed.
+        full = said_when_full(paths.root, on_disk([len(raw)]), f"the session lock {LOCK_NAME}",
+                              f"free some space and run {action} again (nothing was changed)")
+        with full:
+            for _ in range(_ATTEMPTS):
+                try:
+                    fd = os.open(paths.lock, _CREATE_NEW, 0o644)
+                except FileExistsError:
+                    status = lock_status(paths)
+                    if status is not None:
+                        reclaimed = _clear(paths, status, action) or reclaimed
+                    continue
+                try:
+                    os.write(fd, raw)
+                    os.fsync(fd)
+                except BaseException:
+                    os.close(fd)
+                    paths.lock.unlink(missing_ok=True)
+                    raise
                 os.close(fd)
-                paths.lock.unlink(missing_ok=True)
-                raise
-            os.close(fd)
-            return cls(paths, holder, raw, reclaimed)
+                return cls(paths, holder, raw, reclaimed)
         raise _busy(paths)
 
     def release(self) -> None:

@@ -10,19 +10,17 @@ Only the per-frame arrays are read (a few dozen bytes per frame), never the fram
 small for hours of recording. Every output is first written under a temporary name and only
 when all are written are they renamed (``os.replace``): a crash or a full disk during merge
 leaves the previous outputs, never a mix or a torn file, and a full disk is named in one line
-with the space needed. Chunk files are only read, never changed; a chunk whose frames sit behind
-a symbolic link or outside the session is refused (``skip_bad`` leaves it out).
+with the space needed and free (diskspace.py). Chunk files are only read, never changed; a
+chunk whose frames sit behind a symbolic link or outside the session is refused
+(``skip_bad`` leaves it out).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import errno
 import io
 import logging
-import os
-import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,13 +28,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import SessionError, SessionFormatError
+from ..diskspace import check_free, on_disk, said_when_full
+from ..errors import SessionFormatError
 from ..keylayout import PAD_AXES, PAD_BUTTONS
 from .chunkcheck import check_chunk_arrays
-from .io import temp_path, write_new
+from .io import Data, data_size, json_bytes, write_together
 from .lock import SessionLock
 from .meta import ChunkEntry, MergedInfo
-from .paths import SessionPaths
+from .paths import META_NAME, SessionPaths
 from .reader import SessionReader
 from .repair import RepairReport, repair_session
 from .timeline import achieved_fps
@@ -135,7 +134,7 @@ def _merge(root: str | Path, lock: SessionLock, *, progress: bool,
     empty = reader.concat_arrays([])
     merged = {stem: np.concatenate(parts[stem]) if stem in parts else empty[stem]
               for stem in (*reader.array_names(), "events")}
-    outputs: list[tuple[Path, bytes | npt.NDArray[Any]]] = [
+    outputs: list[tuple[Path, Data]] = [
         (paths.events_merged if stem == "events" else paths.merged(stem), arr)
         for stem, arr in merged.items()]
     outputs.append((paths.npz, _npz_bytes(merged)))
@@ -147,9 +146,7 @@ def _merge(root: str | Path, lock: SessionLock, *, progress: bool,
     else:
         notes.append("dataset.pt not written: torch is not installed "
                      "(pip install 'nitrogen-capture[torch]')")
-    _write_outputs(Path(root), outputs)
     files = [dest.name for dest, _ in outputs]
-
     frames = len(merged["actions"])
     meta = reader.meta
     meta.merged = MergedInfo(frames, tuple(merged_idx), tuple(i for i, _ in skipped),
@@ -161,7 +158,10 @@ def _merge(root: str | Path, lock: SessionLock, *, progress: bool,
     # that also subtracted pauses outside the recorded frames).
     meta.fps_achieved = round(achieved_fps(merged["frame_indices"], merged["timestamps"],
                                            reader.pauses), 3)
-    meta.save(paths.meta)
+    needed = _write_outputs(Path(root), outputs, len(json_bytes(meta.to_json())))
+    with said_when_full(Path(root), needed, META_NAME,
+                        "free some space and run merge again (the merged files are whole)"):
+        meta.save(paths.meta)
     return MergeReport(Path(root), frames, tuple(merged_idx), tuple(skipped), tuple(files),
                        torch_written, repair, tuple(notes))
 
@@ -182,48 +182,28 @@ def _frames_problem(reader: SessionReader, c: ChunkEntry) -> SessionFormatError 
                               path=reader.frames_path(c))
 
 
-def _progress(chunks: list[ChunkEntry], enabled: bool) -> list[ChunkEntry] | Any:
-    if not enabled:
-        return chunks
-    from rich.console import Console
-    from rich.progress import track
+def _progress(chunks: list[ChunkEntry], enabled: bool) -> Iterable[ChunkEntry]:
+    from ..progressbar import tracked
 
     # Progress goes to stderr so stdout keeps only the summary.
-    return track(chunks, description="merging chunks", transient=True,
-                 console=Console(stderr=True))
+    return tracked(chunks, "merging chunks", enabled=enabled)
 
 
-def _write_outputs(root: Path, outputs: list[tuple[Path, bytes | npt.NDArray[Any]]]) -> None:
+_TODO = "free some space and run merge again (nothing was replaced)"
+
+
+def _write_outputs(root: Path, outputs: list[tuple[Path, Data]], meta_size: int) -> int:
     """Write every output under a temporary name, then rename them all (docs/format.md).
 
     A failure (a full disk, Ctrl+C) removes the temporaries and leaves the previous outputs as
-    they were; a full disk is reported in one line with the space needed and free.
+    they were; a full disk is one line with the space needed and free (diskspace.py). Returns
+    the space it was checked against (``meta_size``: meta.json, written after).
     """
-    needed = sum(len(d) if isinstance(d, bytes) else d.nbytes + 256 for _, d in outputs)
-    free = shutil.disk_usage(root).free
-    if needed > free:
-        raise SessionError(_space_message(root, needed, free))
-    tmps: list[Path] = []
-    try:
-        for dest, data in outputs:
-            tmp = temp_path(dest)
-            tmps.append(tmp)
-            write_new(tmp, data)
-    except BaseException as exc:
-        for tmp in tmps:
-            tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and (exc.errno == errno.ENOSPC or "requested and" in str(exc)):
-            raise SessionError(_space_message(root, needed, shutil.disk_usage(root).free)
-                               ) from exc
-        raise
-    for (dest, _), tmp in zip(outputs, tmps, strict=True):
-        os.replace(tmp, dest)
-
-
-def _space_message(root: Path, needed: int, free: int) -> str:
-    mb = 1 << 20
-    return (f"disk full: the merged files need about {needed / mb:.1f} MB, {free / mb:.1f} MB "
-            f"are free on {root}: free space and run merge again (nothing was replaced)")
+    needed = on_disk([*(data_size(d) for _, d in outputs), meta_size])
+    check_free(root, needed, "the merged files", _TODO)
+    with said_when_full(root, needed, "the merged files", _TODO):
+        write_together(outputs)
+    return needed
 
 
 def _npz_bytes(arrays: dict[str, npt.NDArray[Any]]) -> bytes:

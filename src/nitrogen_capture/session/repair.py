@@ -11,11 +11,16 @@ rebuilds it from the journal and the frames on disk (docs/format.md, "Journal"):
 3. Re-bin actions, mouse deltas and gamepad from the journal's events with the recorder's own
    :class:`~nitrogen_capture.binning.ActionBinner`, starting from the held keys of the
    journal's ``state`` line, so the result equals what the live recorder would have written.
-4. Write the chunk arrays atomically, add/replace the chunk entry in ``meta.json``
-   (``complete: true, recovered: true``, status ``recovered``), set aside what is beyond the kept
-   prefix (``FrameStore.trim``: PNGs to ``frames/chunk_NNN/orphans/``; a video chunk's file is
-   rewritten as its first ``kept`` frames by stream copy and the original goes to
-   ``frames/orphans/``; never deleted), and only then delete the journal.
+4. Set aside what is beyond the kept prefix (``FrameStore.trim``: PNGs to
+   ``frames/chunk_NNN/orphans/``; a video chunk's file is rewritten as its first ``kept`` frames
+   by stream copy and the original goes to ``frames/orphans/``; never deleted), check that what
+   it writes fits on the disk, write the chunk's arrays together (all under temporary names,
+   then all renamed: never some without the others), add/replace the chunk entry in
+   ``meta.json`` last (``complete: true, recovered: true``, status ``recovered``), and only then
+   delete the journal.
+
+A full disk is one line naming the session, the space needed and free (diskspace.py); the
+chunk's arrays are then all absent and its journal is kept, so a merge with room recovers it.
 
 Every step is idempotent: a repair interrupted half-way can simply be run again. Finished chunks
 are never touched. Limitation: the journal stores no gamepad axis state at chunk start, so stick
@@ -36,14 +41,16 @@ import numpy as np
 import numpy.typing as npt
 
 from ..binning import ActionBinner, bin_events
+from ..diskspace import check_free, on_disk, said_when_full
 from ..errors import SessionFormatError
 from ..events import BUTTON, KEY, InputEvent, events_to_array
 from ..keylayout import MOUSE_BUTTONS
-from .io import atomic_save_npy, inside, is_plain_file, set_aside
+from .io import data_size, inside, is_plain_file, json_bytes, set_aside, write_together
 from .lock import SessionLock
 from .meta import ChunkEntry, Pause
-from .paths import SessionPaths
+from .paths import META_NAME, SessionPaths
 from .reader import SessionReader
+from .timeline import achieved_fps
 
 __all__ = ["Journal", "RecoveredChunk", "RepairReport", "parse_journal", "repair_session"]
 
@@ -268,17 +275,24 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     while rows in j.frames:
         rows += 1
     store = reader.frame_store
-    on_disk = store.count_on_disk(idx)
-    kept = min(rows, on_disk)
-    orphaned = store.trim(idx, kept)
+    on_disk_rows = store.count_on_disk(idx)
+    kept = min(rows, on_disk_rows)
+    # A full disk stops the repair with the journal in place and the chunk's arrays absent, so
+    # a later merge with room recovers the chunk (docs/reliability.md, section 7). Setting aside
+    # the frames beyond the kept rows first is safe: a later repair keeps the same rows.
+    todo = f"free some space and run merge again ({jpath.name} is kept: nothing is lost)"
+    meta = reader.meta
+    with said_when_full(paths.root, 0, f"chunk {idx}'s orphans/", todo):
+        orphaned = store.trim(idx, kept)  # (a video chunk's copy checks its own space)
     if kept == 0:
         # Nothing to rebuild: keep the journal's data beside the orphans rather than delete it.
         dest = set_aside(jpath, store.orphans_dir(idx))
         log.warning("chunk %d: no frame survived; journal moved to %s", idx, dest)
-        meta = reader.meta  # the session is settled: not "recording" for ever after
-        meta.status = "recovered"
-        meta.save(paths.meta)
-        return RecoveredChunk(idx, 0, len(j.frames), on_disk, orphaned, 0, len(j.events),
+        meta.status = "recovered"  # the session is settled: not "recording" for ever after
+        with said_when_full(paths.root, on_disk([len(json_bytes(meta.to_json()))]), META_NAME,
+                            "free some space and run merge again (the journal is in orphans/)"):
+            meta.save(paths.meta)
+        return RecoveredChunk(idx, 0, len(j.frames), on_disk_rows, orphaned, 0, len(j.events),
                               j.torn_last_line, "no complete frame: journal kept in orphans/")
 
     ticks = np.array([j.frames[r][0] for r in range(kept)], dtype=np.int64)
@@ -305,10 +319,7 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
         arrays["gamepad"] = binned.gamepad
     files = {stem: paths.chunk_array(stem, idx).name for stem in arrays}
     files["frames"] = store.relative_location(idx)
-    for stem, arr in arrays.items():
-        atomic_save_npy(paths.chunk_array(stem, idx), arr)
 
-    meta = reader.meta
     line = j.chunk_line or {}
     capture = meta.capture
     # Not the journal's first_row: an earlier chunk recovered with fewer rows shifts this one.
@@ -321,15 +332,50 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     meta.pauses += [p for p in j.pauses if p.start_tick not in known]
     meta.counters = dataclasses.replace(meta.counters, frames=meta.frames_listed)
     meta.status = "recovered"
-    meta.save(paths.meta)
-    meta.fps_achieved = SessionReader(reader.root).achieved_fps()  # the recorder could not say
-    meta.save(paths.meta)
+
+    # The recorder died before it could say: the one rule on the frames now listed.
+    meta.fps_achieved = _fps_with(reader, idx, ticks, times, meta.pauses)
+    # Everything this step writes, checked against the free space before the first change.
+    outputs = [(paths.chunk_array(stem, idx), arr) for stem, arr in arrays.items()]
+    what = f"chunk {idx}'s arrays rebuilt from {jpath.name}"
+    needed = on_disk([*(data_size(a) for _, a in outputs), len(json_bytes(meta.to_json()))])
+    check_free(paths.root, needed, what, todo)
+    with said_when_full(paths.root, needed, what, todo):
+        write_together(outputs)  # the chunk's arrays appear together or not at all
+    try:
+        with said_when_full(paths.root, needed, f"{what} ({META_NAME})", todo):
+            meta.save(paths.meta)  # last: a chunk listed there is whole
+    except OSError:  # not replaced (atomic.py): back to the journal alone, as before the repair
+        for dest, _ in outputs:
+            dest.unlink(missing_ok=True)
+        raise
     jpath.unlink()  # last: everything it described is on disk now
     dropped = len(j.events) - len(events)
     note = f"{dropped} events outside the kept frames' span dropped" if dropped else ""
     log.info("chunk %d: recovered %d rows", idx, kept)
-    return RecoveredChunk(idx, kept, len(j.frames), on_disk, orphaned, len(events), dropped,
+    return RecoveredChunk(idx, kept, len(j.frames), on_disk_rows, orphaned, len(events), dropped,
                           j.torn_last_line, note)
+
+
+def _fps_with(reader: SessionReader, idx: int, ticks: npt.NDArray[np.int64],
+              times: npt.NDArray[np.int64], pauses: list[Pause]) -> float:
+    """The achieved fps of the listed chunks, chunk ``idx`` as just rebuilt (not yet on disk).
+
+    0.0 when another chunk's arrays cannot be read (validate names it).
+    """
+    parts = []
+    try:
+        for c in reader.included_chunks():
+            if c.index != idx:
+                arrays = reader.checked_arrays(c)
+                parts.append((c.index, arrays["frame_indices"], arrays["timestamps"]))
+    except SessionFormatError:
+        return 0.0
+    parts.append((idx, ticks, times))
+    parts.sort(key=lambda p: p[0])
+    fi = np.concatenate([p[1] for p in parts])
+    ts = np.concatenate([p[2] for p in parts])
+    return round(achieved_fps(fi, ts, pauses), 3)
 
 
 def _ints(value: object, length: int) -> list[int] | None:

@@ -304,7 +304,7 @@ def _merge(cs: ConvertSettings, manifest: Manifest, planned: Planned, staging: P
     kept = f"the converted parts are kept in {staging}: rerun the same command to merge them"
     try:
         merged = MERGERS[cs.format](cs, staging, ids)
-    except ExportError as exc:
+    except (ExportError, DiskSpaceError) as exc:
         result.note = f"{exc}; {kept}" if isinstance(exc, DiskSpaceError) else str(exc)
         result.seconds = time.perf_counter() - t0
         return result

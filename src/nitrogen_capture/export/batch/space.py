@@ -3,35 +3,23 @@
 A task that runs out of space is not a failed session (the next one would fail the same way):
 its report says ``disk_full`` and the driver stops the batch with one
 :class:`~nitrogen_capture.errors.DiskSpaceError` line naming the folder, about how much more
-the batch needs and how much is free (the single-session convert's rule, export/nitrogen.py
-``check_space``). The finished parts are kept for the rerun; the merge and the manifest report
-a full disk the same way (docs/export.md, "Many sessions").
+the batch needs and how much is free (the line every command gives, diskspace.py). The
+finished parts are kept for the rerun; the merge and the manifest report a full disk the same
+way (docs/export.md, "Many sessions").
 """
 
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 
-from ...errors import DiskSpaceError
-from ..nitrogen import human_bytes, pt_size_estimate
+from ...diskspace import disk_full_error, is_disk_full
+from ..nitrogen import pt_size_estimate
 from ..settings import ConvertSettings
-from ..source import disk_free
 
 __all__ = ["batch_needs", "disk_full_error", "is_disk_full", "tree_bytes"]
 
-_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 _NITROGEN_DIM = 25  # the action width of --action-space nitrogen, for an estimate
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` says the disk (or the quota) is full."""
-    if isinstance(exc, DiskSpaceError):
-        return True
-    # pyarrow and numpy's short writes raise OSError without an errno, saying it in the text.
-    return isinstance(exc, OSError) and (exc.errno in _FULL
-                                         or "No space left on device" in str(exc))
 
 
 def _used(path: str) -> int:
@@ -51,17 +39,6 @@ def tree_bytes(path: Path) -> int:
             except OSError:  # removed meanwhile
                 continue
     return total
-
-
-def disk_full_error(path: Path, needed: int, what: str, todo: str) -> DiskSpaceError:
-    """The one line for a full disk at ``path``: what was written, space needed and free."""
-    free = disk_free(path)
-    # The estimate is rough; when it is not above what is free, the truth is only "more".
-    need = (f"about {human_bytes(needed)} ({needed} bytes) more but only" if needed > free
-            else "more than the")
-    return DiskSpaceError(
-        f"{path}: the disk is full writing {what}: it needs {need} {human_bytes(free)} "
-        f"({free} bytes) free there: {todo}")
 
 
 def _prior(cs: ConvertSettings, frames: int) -> int:

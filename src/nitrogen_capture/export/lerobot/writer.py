@@ -50,6 +50,7 @@ from ...atomic import (
     staged_folder,
     swap_folder,
 )
+from ...diskspace import BLOCK, said_when_full
 from ...errors import ExportError, missing_dependency
 from ...keylayout import PAD_AXES, PAD_BUTTONS
 from ...outputs import check_output
@@ -261,28 +262,32 @@ def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = No
     feats = meta.features(size, names, [*PAD_BUTTONS, *PAD_AXES] if use_pad else None)
     if existing is not None:
         meta.check_compatible(existing.info, plan.fps, feats, out)
-    check_space(out, int(plan.rows * (size[0] * size[1] * _VIDEO_BYTES_PER_PIXEL + 200)),
-                free_bytes, f"{plan.rows} frames at {size[0]}x{size[1]}")
-    staged = staged_folder(out)
-    run: _Run | None = None
-    try:
-        make_dirs(staged / "meta", below=staged)
-        atomic_write(staged / MARK, mark_bytes())  # first: a leftover is recognisably ours
-        if existing is not None:
-            _mirror(out, staged, existing.files)
-        run = _Run(settings, staged, plan, size, existing, progress)
-        feats[meta.VIDEO_KEY]["info"] = meta.video_info(run.codec, size, plan.fps)
-        for ep in plan.episodes:
-            run.episode(ep)
-        files = run.publish(feats)
-        swap_folder(out, staged)
-    except BaseException:
+    needed = int(plan.rows * (size[0] * size[1] * _VIDEO_BYTES_PER_PIXEL + 200))
+    check_space(out, needed, free_bytes, f"{plan.rows} frames at {size[0]}x{size[1]}")
+    # A disk that fills anyway: one line (diskspace.py), said once the staged copy is gone.
+    with said_when_full(out, needed + 16 * BLOCK, "the LeRobot dataset",
+                        "free some space (or choose another --out) and run convert again "
+                        "(nothing was changed)"):
+        staged = staged_folder(out)
+        run: _Run | None = None
         try:
-            if run is not None:
-                run.abort()
-        finally:
-            remove_tree(staged)
-        raise
+            make_dirs(staged / "meta", below=staged)
+            atomic_write(staged / MARK, mark_bytes())  # first: a leftover is recognisably ours
+            if existing is not None:
+                _mirror(out, staged, existing.files)
+            run = _Run(settings, staged, plan, size, existing, progress)
+            feats[meta.VIDEO_KEY]["info"] = meta.video_info(run.codec, size, plan.fps)
+            for ep in plan.episodes:
+                run.episode(ep)
+            files = run.publish(feats)
+            swap_folder(out, staged)
+        except BaseException:
+            try:
+                if run is not None:
+                    run.abort()
+            finally:
+                remove_tree(staged)
+            raise
     files = [Path(os.path.abspath(out)) / f.relative_to(staged) for f in files]
     log.info("wrote %d episode(s) to %s (%s, %dx%d, %d fps)", len(run.rows), out, run.encoder,
              size[0], size[1], plan.fps)

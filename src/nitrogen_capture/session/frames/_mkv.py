@@ -16,10 +16,8 @@ saying how many came out.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
-import shutil
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -27,7 +25,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from ...errors import DependencyError, SessionError, SessionFormatError
+from ...diskspace import check_free, said_when_full
+from ...errors import DependencyError, SessionFormatError
 from ..io import is_plain_file, set_aside
 from ..meta_parts import FrameFormat
 from .base import ERROR, INFO, WARNING, Finding, Frame, FrameStore, Size
@@ -41,13 +40,6 @@ __all__ = ["MkvStore"]
 log = logging.getLogger(__name__)
 
 _DEFAULT_EXT = "mkv"
-
-
-def _space_message(n: int, path: Path, needed: int, free: int) -> str:
-    mb = 1 << 20
-    return (f"chunk {n}: not enough free disk space to repair {path.name}: the repair writes a "
-            f"copy of its frames first and needs about {needed / mb:.0f} MB free, "
-            f"{free / mb:.0f} MB are free on {path.parent}: free space and run merge again")
 
 
 class MkvStore(FrameStore):
@@ -225,17 +217,15 @@ class MkvStore(FrameStore):
             # The copy is written before the original is set aside: it needs up to the
             # original's size free. Say so (one line) instead of failing half-way.
             needed = path.stat().st_size + (1 << 20)
-            free = shutil.disk_usage(path.parent).free
-            if free < needed:
-                raise SessionError(_space_message(n, path, needed, free))
+            what = f"a copy of chunk {n}'s frames for its repair"
+            todo = "free some space and run merge again (nothing was changed)"
+            check_free(path, needed, what, todo)
             tmp.unlink(missing_ok=True)
             try:
-                written = remux_prefix(path, tmp, kept)
-            except BaseException as exc:
+                with said_when_full(path, needed, what, todo):
+                    written = remux_prefix(path, tmp, kept)
+            except BaseException:
                 tmp.unlink(missing_ok=True)
-                if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-                    free = shutil.disk_usage(path.parent).free
-                    raise SessionError(_space_message(n, path, needed, free)) from exc
                 raise
             if written < kept:
                 log.warning("%s: only %d of %d packets copied", path.name, written, kept)
