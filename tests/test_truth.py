@@ -110,3 +110,41 @@ def test_the_status_line_reads_back_what_it_says() -> None:
     assert (got.elapsed_s, got.fps, got.dropped_ticks, got.late_frames) == (42.2, 29.97, 17, 5)
     assert got.missed_share == 0.03 and (got.chunk, got.queue_depth) == (2, 3)
     assert parse_status("recorded 10 frames") is None
+
+
+def test_every_session_states_its_alignment(tmp_path: Path, capsys) -> None:
+    """validate (text and --json) and the report's first paragraph say how far frames and input
+    line up, from the session's own timestamps and its latency record."""
+    from session_factory import make_session
+
+    # Dropped ticks before row 10: 3 periods got no frame.
+    b = make_session(tmp_path / "s", (12, 12), gaps={10: (3, None)})
+    run = run_cli(capsys, "validate", "--root", str(b.root), "--json")
+    stated = json.loads(run.out)["alignment"]
+    fi, ts = _arrays(b.root)
+    iv = np.diff(ts) / 1e6
+    assert stated["missed_periods"] == 3 and abs(stated["missed_share"] - 3 / 27) < 1e-9
+    assert abs(stated["interval_max_ms"] - iv.max()) < 1e-6
+    assert abs(stated["interval_p50_ms"] - np.percentile(iv, 50)) < 1e-6
+    assert stated["latency_source"] == "none"
+    assert "3 period(s) got no frame (11.1%)" in stated["sentence"]
+    assert "not calibrated on this machine" in stated["sentence"]
+    assert "nitrogen-capture calibrate --fps 30" in stated["sentence"]
+    text = run_cli(capsys, "validate", "--root", str(b.root)).out
+    assert f"alignment: {stated['sentence']}" in text
+    # Recorded with a calibration profile: the offset and its measured delay are named.
+    meta = json.loads((b.root / "meta.json").read_text())
+    meta["latency_offset_ns"] = 12_400_000
+    meta["latency"] = {"source": "profile", "file": "latency30.json", "fps": 30.0,
+                       "p50_ms": 12.4, "p90_ms": 18.9, "max_ms": 22.0, "events": 40}
+    (b.root / "meta.json").write_text(json.dumps(meta))
+    stated = json.loads(run_cli(capsys, "validate", "--root", str(b.root), "--json").out)
+    sentence = stated["alignment"]["sentence"]
+    assert "shifted 12.4 ms to its frames by the calibration profile latency30.json" in sentence
+    assert "p50 12.4 ms, p90 18.9 ms" in sentence
+    page = tmp_path / "page.html"
+    assert run_cli(capsys, "report", "--root", str(b.root), "--out", str(page),
+                   "--no-progress").code == 0
+    html = page.read_text()
+    first = html.index('<p id="alignment"')
+    assert first < html.index("<nav>") and "calibration profile latency30.json" in html[first:]

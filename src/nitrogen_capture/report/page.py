@@ -27,7 +27,8 @@ __all__ = ["data_uri", "index_page", "session_page"]
 _HEAD = f'<html lang="en"><head><meta charset="utf-8">{HTML_MARK}'
 CSS = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1160px; }
-h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8px;
+h1 { font-size: 22px; margin: 0 0 4px; } .lead { font-size: 15px; max-width: 900px; }
+h2 { font-size: 17px; margin: 28px 0 8px;
   border-bottom: 1px solid #ddd; padding-bottom: 3px; }
 table { border-collapse: collapse; } td, th { padding: 3px 10px 3px 0; text-align: left;
   vertical-align: top; } th { color: #555; font-weight: 600; }
@@ -105,7 +106,11 @@ def session_page(rep: SessionReport, sheet_png: bytes, plots: Sequence[tuple[str
         f"<style>{CSS}</style></head><body>",
         (f'<p><a href="{escape(back)}">&larr; all sessions</a></p>' if back else ""),
         f"<h1>{escape(title)}</h1>",
-        f'<p class="dim">{escape(str(rep.root))}</p>', f"<nav>{nav}</nav>",
+        f'<p class="dim">{escape(str(rep.root))}</p>',
+        # The alignment statement first (session/alignment.py): what a reader can trust.
+        *([f'<p id="alignment" class="lead">{escape(rep.validation.alignment.sentence())}</p>']
+          if rep.validation.alignment is not None else []),
+        f"<nav>{nav}</nav>",
         '<h2 id="facts">Session</h2>',
         _table([f"<th>{escape(k)}</th>", escape(v)] for k, v in rep.facts),
         '<h2 id="problems">Problems</h2>', _problems(rep),

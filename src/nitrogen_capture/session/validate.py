@@ -39,6 +39,7 @@ import numpy.typing as npt
 
 from ..errors import SchemaVersionError, SessionFormatError
 from ..events import BUTTON, KEY, MOTION, PAD_BUTTON, WHEEL
+from .alignment import Alignment, alignment
 from .chunkcheck import check_chunk_arrays
 from .frames import ERROR, INFO, WARNING
 from .lock import lock_status
@@ -66,6 +67,7 @@ class ValidationReport:
     root: Path
     problems: tuple[Problem, ...]
     stats: dict[str, Any] = field(default_factory=dict)
+    alignment: Alignment | None = None  # None when meta.json could not be read
 
     @property
     def ok(self) -> bool:
@@ -85,6 +87,7 @@ class ValidationReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"root": str(self.root), "ok": self.ok, "stats": self.stats,
+                "alignment": self.alignment.to_json() if self.alignment else None,
                 "problems": [{"level": p.level, "where": p.where, "message": p.message}
                              for p in self.problems]}
 
@@ -116,6 +119,8 @@ class ValidationReport:
             lines.append(f"  input: {inp['events']} events; presses: {presses}")
             lines.append(f"  mouse motion |dx| {inp['mouse_abs_dx']:.0f} |dy| "
                          f"{inp['mouse_abs_dy']:.0f} counts; wheel steps {inp['wheel_steps']:.0f}")
+        if self.alignment is not None:
+            lines.append(f"  alignment: {self.alignment.sentence()}")
         for p in self.problems:
             lines.append(f"  {p.level.upper():7s} {p.where}: {p.message}")
         return "\n".join(lines)
@@ -183,7 +188,7 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
                     f"{dropped} dropped ticks ({share:.1%} of the recorded periods) in "
                     f"{stats['gaps']} gaps not explained by pauses (late capture or full frame "
                     f"queue); longest interval {stats['interval_ms']['max']:.0f} ms"))
-    return ValidationReport(root, tuple(probs), stats)
+    return ValidationReport(root, tuple(probs), stats, alignment(reader.meta, stats))
 
 
 def _check_lock(reader: SessionReader, probs: list[Problem]) -> bool:
