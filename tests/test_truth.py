@@ -121,7 +121,7 @@ def test_every_session_states_its_alignment(tmp_path: Path, capsys) -> None:
     b = make_session(tmp_path / "s", (12, 12), gaps={10: (3, None)})
     run = run_cli(capsys, "validate", "--root", str(b.root), "--json")
     stated = json.loads(run.out)["alignment"]
-    fi, ts = _arrays(b.root)
+    _, ts = _arrays(b.root)
     iv = np.diff(ts) / 1e6
     assert stated["missed_periods"] == 3 and abs(stated["missed_share"] - 3 / 27) < 1e-9
     assert abs(stated["interval_max_ms"] - iv.max()) < 1e-6
