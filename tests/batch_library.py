@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from session_factory import make_session
+from trees import tree
 
 GOOD = {"game_a/s1": (30, 25), "game_a/s2": (40,), "game_b/s3": (20, 30)}
 
@@ -47,11 +48,8 @@ def make_broken(root: Path) -> Path:
 
 def tree_digest(root: Path, *, skip: tuple[str, ...] = ("manifest.json",)) -> dict[str, str]:
     """sha256 of every file under ``root`` (relative path -> digest), some names left out."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.name not in skip:
-            out[p.relative_to(root).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
+    return {rel: what for rel, what in tree(root).items()
+            if what != "dir" and Path(rel).name not in skip}
 
 
 def pt_outputs(out: Path) -> dict[str, str]:

@@ -101,20 +101,41 @@ _REAL_USAGE = shutil.disk_usage
 
 
 @contextlib.contextmanager
-def small_fs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: str = "2M") -> Iterator[Disk]:
-    """A :class:`Disk` of ``size`` under ``tmp_path``, unmounted at the end."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
+def tmpfs(path: Path, size: str) -> Iterator[bool]:
+    """Mount a tmpfs of ``size`` at the new folder ``path``, unmounted at the end.
+
+    Yields whether it is really mounted (root can; CI runs as root).
+    """
+    path.mkdir()
     try:
-        real = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
+        real = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
                               capture_output=True, check=False).returncode == 0
     except OSError:  # no mount command (Windows)
         real = False
     try:
-        yield Disk(mnt, real, monkeypatch)
+        yield real
     finally:
         # Lazily where a file is still open there (PyAV keeps a video open until the process
         # ends when not even its header could be written): the mount never outlives the test.
-        if real and subprocess.run(["umount", str(mnt)], capture_output=True,
+        if real and subprocess.run(["umount", str(path)], capture_output=True,
                                    check=False).returncode != 0:
-            subprocess.run(["umount", "-l", str(mnt)], check=False)
+            subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@contextlib.contextmanager
+def mounted(path: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of ``size`` at the new folder ``path``.
+
+    The test is skipped where mounting is not allowed (it needs the kernel's own full disk).
+    """
+    with tmpfs(path, size) as real:
+        if not real:
+            pytest.skip("cannot mount a tmpfs here")
+        yield path
+
+
+@contextlib.contextmanager
+def small_fs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: str = "2M") -> Iterator[Disk]:
+    """A :class:`Disk` of ``size`` under ``tmp_path`` (simulated where mounting is refused)."""
+    with tmpfs(tmp_path / "disk", size) as real:
+        yield Disk(tmp_path / "disk", real, monkeypatch)

@@ -18,7 +18,6 @@ import errno
 import io
 import json
 import shutil
-import subprocess
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ import pytest
 
 from batch_library import pt_outputs
 from cli_run import CliRun, run_cli
+from full_disk import mounted
 from nitrogen_capture.cli import main
 from nitrogen_capture.export import ConvertSettings
 from nitrogen_capture.export.batch import BatchSettings, run_batch, tasks
@@ -369,16 +369,8 @@ def test_a_full_disk_writing_the_manifest_is_one_line(lib: Path, tmp_path: Path,
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 200 KB file system (needs root to mount; skipped where that is not allowed)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
-    try:
+    with mounted(tmp_path / "small", "200k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 def test_a_really_full_disk(lib: Path, small_disk: Path,

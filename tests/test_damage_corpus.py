@@ -16,12 +16,10 @@ in-process. Every run must:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 import shutil
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,7 @@ from hostile_fs import BIG_SPARSE, needs_fifo, needs_sparse
 from markers import make_symlink, needs_torch, wine_lacks_symlinks
 from nitrogen_capture.cli import main
 from session_factory import chunk_to_video, frame_image, make_session
+from trees import tree
 
 MERGE_OUTPUTS = {"actions.npy", "mouse_deltas.npy", "frame_indices.npy", "timestamps.npy",
                  "events.npy", "gamepad.npy", "dataset.npz", "dataset.pt", "meta.json"}
@@ -429,29 +428,6 @@ except ImportError:  # pragma: no cover - the video extra is optional
 
 
 # -- running -------------------------------------------------------------------------------------
-BIG_FILE = 64 << 20
-
-
-def tree(root: Path) -> dict[str, str]:
-    """Every path under ``root`` (links not followed) -> a hash of its bytes or what it is."""
-    out = {}
-    for dirpath, dirs, files in os.walk(root):
-        for name in dirs + files:
-            p = Path(dirpath) / name
-            rel = p.relative_to(root).as_posix()
-            if p.is_symlink():
-                out[rel] = "link:" + os.readlink(p)
-            elif p.is_dir():
-                out[rel] = "dir"
-            elif not p.is_file():  # a FIFO: never opened here either
-                out[rel] = "special:" + stat.filemode(p.lstat().st_mode)
-            elif p.stat().st_size > BIG_FILE:  # a sparse giant: its size and time stand for it
-                out[rel] = f"big:{p.stat().st_size}:{p.stat().st_mtime_ns}"
-            else:
-                out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
-
-
 def build_case(case: Case, tmp: Path) -> tuple[Path, Path]:
     root, outside = tmp / "s", tmp / "canary"
     outside.mkdir()

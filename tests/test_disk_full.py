@@ -25,22 +25,14 @@ import pytest
 
 from batch_library import tree_digest
 from cli_run import CliRun, run_cli
-from full_disk import Disk, small_fs
+from full_disk import Disk, mounted, small_fs
 from session_factory import make_session
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6M", "tmpfs", str(mnt)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
-    try:
+    with mounted(tmp_path / "small", "6M") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 @pytest.mark.slow  # records until a 6 MB disk is full

@@ -18,7 +18,6 @@ tests/test_damage_corpus.py.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,24 +33,9 @@ from cli_run import run_cli
 from markers import make_symlink, wine_lacks_symlinks
 from nitrogen_capture.export import ConvertSettings, convert
 from session_factory import make_session
+from trees import tree
 
 KEY = "observation.images.game"
-
-
-def tree(root: Path) -> dict[str, str]:
-    """Every path under ``root`` (links not followed) -> a hash of its bytes or what it is."""
-    out = {}
-    for dirpath, dirs, files in os.walk(root):
-        for name in dirs + files:
-            p = Path(dirpath) / name
-            rel = p.relative_to(root).as_posix()
-            if p.is_symlink():
-                out[rel] = "link:" + os.readlink(p)
-            elif p.is_dir():
-                out[rel] = "dir"
-            else:
-                out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
 
 
 def setup(tmp: Path) -> tuple[Path, Path, Path]:

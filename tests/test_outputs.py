@@ -8,7 +8,6 @@ gets one line, a non-zero exit, and leaves every byte where it was.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import sys
@@ -28,17 +27,7 @@ from nitrogen_capture.atomic import (
 from nitrogen_capture.errors import OutputError
 from nitrogen_capture.outputs import OutputKind, check_output, is_session_format, store_at
 from session_factory import make_session
-
-
-def tree_digest(root: Path) -> dict[str, str]:
-    """Every file under ``root`` (links not followed) with a hash of its bytes."""
-    out = {}
-    for p in sorted(root.rglob("*")):
-        if p.is_symlink():
-            out[p.relative_to(root).as_posix()] = "link->" + os.readlink(p)
-        elif p.is_file():
-            out[p.relative_to(root).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
+from trees import tree
 
 
 @pytest.fixture
@@ -142,11 +131,11 @@ def test_special_files_are_refused(tmp_path: Path) -> None:
 ])
 def test_report_never_writes_into_a_session(capsys, tmp_path: Path, two: tuple[Path, Path],
                                             flag: str, rel: str, needle: str) -> None:
-    before = tree_digest(tmp_path)
+    before = tree(tmp_path)
     run = run_cli(capsys, "report", "--root", str(two[0]), flag, str(tmp_path / rel),
                   "--no-progress")
     run.one_line_error(1, needle, "nothing was changed")
-    assert tree_digest(tmp_path) == before
+    assert tree(tmp_path) == before
 
 
 def device_node(path: Path) -> Path:
@@ -226,10 +215,10 @@ def test_report_of_a_library_refuses_a_linked_reports_folder(capsys, tmp_path: P
 def test_preview_never_writes_into_another_session(capsys, tmp_path: Path,
                                                    two: tuple[Path, Path]) -> None:
     s, t = two
-    before = tree_digest(t)
+    before = tree(t)
     run = run_cli(capsys, "preview", "--root", str(s), "--out", str(t), "--no-video")
     run.one_line_error(1, "inside the session")
-    assert tree_digest(t) == before
+    assert tree(t) == before
 
 
 @wine_lacks_symlinks
@@ -287,12 +276,12 @@ def test_convert_pt_never_follows_its_temporary(capsys, tmp_path: Path,
 def test_convert_never_writes_into_another_session(capsys, tmp_path: Path,
                                                    two: tuple[Path, Path], fmt: str) -> None:
     s, t = two
-    before = tree_digest(t)
+    before = tree(t)
     out = t / "frames" if fmt == "nitrogen-dataset" else t / "x.pt"
     run = run_cli(capsys, "convert", "--root", str(s), "--out", str(out), "--format", fmt,
                   "--overwrite", "--no-progress")
     run.one_line_error(1, "inside the session")
-    assert tree_digest(t) == before
+    assert tree(t) == before
 
 
 def test_dataset_tree_overwrite_replaces_only_its_own_chunks(capsys, tmp_path: Path,
@@ -337,12 +326,12 @@ def test_dataset_tree_never_writes_through_a_linked_chunk_folder(capsys, tmp_pat
 def test_record_never_starts_inside_a_session(capsys, tmp_path: Path,
                                               two: tuple[Path, Path]) -> None:
     s, _ = two
-    before = tree_digest(s)
+    before = tree(s)
     run = run_cli(capsys, "record", "--out", str(s / "frames" / "new"), "--capture-backend",
                   "synthetic", "--input-backend", "scripted", "--max-frames", "3",
                   "--start-immediately")
     run.one_line_error(1, "inside the session")
-    assert tree_digest(s) == before
+    assert tree(s) == before
 
 
 @wine_lacks_symlinks
