@@ -3,7 +3,8 @@
 ``convert --root DIR --recursive`` (docs/export.md, "Many sessions"): every session becomes part
 of one ``.pt`` or one dataset tree whatever the worker count or task size; a damaged session is
 listed as failed and the rest converted; idle and too-short ones are skipped; a killed run
-resumes from its manifest without redoing what was done; a worker killed mid-task is retried.
+resumes from its manifest without redoing what was done; a worker killed mid-task is retried; a
+``kill -9`` of the run, alone or with its process group, leaves no semaphore and no process.
 """
 
 from __future__ import annotations
