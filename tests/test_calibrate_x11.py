@@ -104,3 +104,46 @@ def test_calibrate_manual_counts_the_persons_presses(demo_display: str, tmp_path
     assert prof.method == "manual"
     assert (prof.injected, prof.logged, prof.seen) == (4, 4, 4)
     assert min(prof.delays_ns) > -30_000_000 and prof.stats.p50_ms < 100
+
+
+@pytest.mark.slow
+def test_kill_9_of_calibrate_leaves_no_window_worker_or_folder(demo_display: str,
+                                                              tmp_path: Path) -> None:
+    """The window and the encoder workers end with a killed calibrate; the next run sweeps."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    proc = subprocess.Popen(cli("calibrate", "--manual", "--count", "4", "--timeout", "60"),
+                            env=x_env(demo_display), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stderr is not None
+        seen = ""
+        while "press SPACE" not in seen:  # recording: the window and the workers run
+            line = proc.stderr.readline()
+            assert line, seen
+            seen += line
+        kids = psutil.Process(proc.pid).children(recursive=True)
+        window = next(p for p in kids
+                      if "nitrogen_capture.calibrate.window" in " ".join(p.cmdline()))
+        cmd = window.cmdline()
+        work = Path(cmd[cmd.index("--log") + 1]).parent
+        assert len(kids) >= 3  # the window, an encoder worker, the resource tracker
+        proc.kill()  # kill -9 of calibrate alone
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
+    deadline = time.monotonic() + 20
+    while alive := [p for p in kids if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]:
+        assert time.monotonic() < deadline, [" ".join(p.cmdline()) for p in alive]
+        time.sleep(0.05)
+    from nitrogen_capture.scratch import sweep
+
+    assert work.is_dir() and work in sweep() and not work.exists()

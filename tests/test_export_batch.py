@@ -3,11 +3,13 @@
 ``convert --root DIR --recursive`` (docs/export.md, "Many sessions"): every session becomes part
 of one ``.pt`` or one dataset tree whatever the worker count or task size; a damaged session is
 listed as failed and the rest converted; idle and too-short ones are skipped; a killed run
-resumes from its manifest without redoing what was done; a worker killed mid-task is retried.
+resumes from its manifest without redoing what was done; a worker killed mid-task is retried; a
+``kill -9`` of the run, alone or with its process group, leaves no semaphore and no process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -285,3 +288,64 @@ def test_bad_library_entries_fail_alone_and_the_rest_is_converted(
     assert all("done" in lines[s] for s in ("game_a/s1", "game_a/s2", "game_b/s3")), r.out
     data = torch.load(out, weights_only=True)
     assert [Path(s["root"]).name for s in data["meta"]["sources"]] == ["s1", "s2", "s3"]
+
+
+def _shm_mapped(procs: list[Any]) -> set[str]:
+    """multiprocessing's named semaphores and segments that ``procs`` map (Linux)."""
+    names = set()
+    for p in procs:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p.pid}/maps").read_text().splitlines():
+                path = line.split(maxsplit=5)[5] if len(line.split()) >= 6 else ""
+                name = Path(path.removesuffix(" (deleted)")).name
+                if path.startswith("/dev/shm/") and name.startswith(("sem.mp-", "psm_")):
+                    names.add(name)
+    return names
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/dev/shm is Linux's")
+@pytest.mark.parametrize("group", [True, False], ids=["group", "main"])
+def test_kill_9_of_a_batch_leaves_no_semaphore_or_process(tmp_path: Path, group: bool) -> None:
+    import psutil
+
+    lib = tmp_path / "lib"
+    for k in range(6):
+        make_session(lib / f"s{k}", (900,), seed=k)
+    out = tmp_path / "out"
+    args = _cli("--root", str(lib), "--recursive", "--out", str(out), "--format",
+                "nitrogen-dataset", "--jobs", "2", "--no-progress")
+    proc = subprocess.Popen(args, env=_env(), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # both workers started and a part is being written
+            assert time.monotonic() < deadline and proc.poll() is None, proc.returncode
+            kids = psutil.Process(proc.pid).children(recursive=True)
+            if len(kids) >= 3 and any((out / ".parts").glob(".tmp-*")):
+                break
+            time.sleep(0.01)
+        mapped = _shm_mapped([proc, *kids])
+        if group:  # the resource tracker dies too: what it would unlink stays
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:  # the workers must not run on without their driver
+            proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    deadline = time.monotonic() + 10
+    while (alive := [p for p in kids if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]):
+        assert time.monotonic() < deadline, [" ".join(p.cmdline()) for p in alive]
+        time.sleep(0.05)
+    deadline = time.monotonic() + 30  # zombies: reaped by whoever adopted them (PID 1 here)
+    while [p for p in kids if p.is_running()] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p.pid for p in kids if p.is_running()]
+    assert not [n for n in mapped if Path("/dev/shm", n).exists()]
+    # The next run finishes the batch and removes the killed tasks' temporary folders.
+    final = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stderr
+    assert states(manifest(out / "manifest.json")) == {f"s{k}": "done" for k in range(6)}
+    assert not list(out.glob(".parts/.tmp-*"))

@@ -87,3 +87,48 @@ def test_no_cluster_to_join_is_one_line(library: Path, tmp_path: Path,
                 str(tmp_path / "a.pt"), "--engine", "ray", "--ray-address", "auto",
                 "--no-progress")
     r.one_line_error(1, "cannot start or join the Ray cluster at auto")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups are POSIX's")
+def test_a_killed_runs_ray_folder_is_removed_by_the_next_run(library: Path,
+                                                            tmp_path: Path) -> None:
+    import os
+    import re
+    import signal
+    import subprocess
+    import time
+
+    import psutil
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(repo / "src"), os.environ.get("PYTHONPATH", "")])}
+    args = [sys.executable, "-m", "nitrogen_capture", "convert", "--root", str(library / "game_a"),
+            "--recursive", "--out", str(tmp_path / "tree"), "--format", "nitrogen-dataset",
+            "--engine", "ray", "--jobs", "2", "--no-progress"]
+    proc = subprocess.Popen(args, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    folder = None
+    try:
+        deadline = time.monotonic() + 120
+        while folder is None:  # the private Ray is up: its processes name their folder
+            assert time.monotonic() < deadline and proc.poll() is None, proc.returncode
+            for p in psutil.Process(proc.pid).children(recursive=True):
+                try:
+                    found = re.search(r"(/[^\s=,]*/ngray-[^/\s=,]+)", " ".join(p.cmdline()))
+                except psutil.Error:
+                    continue
+                if found:
+                    folder = Path(found.group(1))
+                    break
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert folder.is_dir()  # a folder cannot vanish with its owner...
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert not folder.exists()  # ...the next run removes it by its own record

@@ -13,7 +13,8 @@
    the samples, statistics and offset.
 
 Ctrl+C / SIGTERM stop the recorder cleanly and raise KeyboardInterrupt once everything started
-here is stopped.
+here is stopped. After a ``kill -9`` the encoder workers and (Linux) the window end with this
+process, and the next run removes the working folder (:mod:`nitrogen_capture.scratch`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,9 @@ import json
 import logging
 import platform
 import random
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from typing import IO, TYPE_CHECKING
 from ..bounds import UINT32_MAX, number_check
 from ..clock import now_ns
 from ..errors import CaptureError, ConfigError, TargetError, missing_dependency
+from ..scratch import scratch_dir
 from ..stopsignals import handling_stop_signals
 from .inject import Injector
 from .measure import Measurement, measure_session
@@ -239,7 +239,9 @@ def run_calibration(options: CalibrationOptions, say: Say = log.info) -> Calibra
     from .inject import get_injector
 
     check_x11_display()  # before anything starts (a no-op where X11 is not the display)
-    work = Path(tempfile.mkdtemp(prefix="nitrogen-calibrate-"))
+    # Removed afterwards, or by the next run if this one is killed (nitrogen_capture.scratch).
+    scratch = contextlib.ExitStack()
+    work = scratch.enter_context(scratch_dir("nitrogen-calibrate-"))
     session = options.keep_session or work / "session"
     started = Started()
     interrupted: list[str] = []
@@ -292,7 +294,7 @@ def run_calibration(options: CalibrationOptions, say: Say = log.info) -> Calibra
         return _result(options, session, work, driver.injected, injector)
     finally:
         started.stop_all()
-        shutil.rmtree(work, ignore_errors=True)
+        scratch.close()
 
 
 def _result(options: CalibrationOptions, session: Path, work: Path, injected: int,

@@ -91,10 +91,10 @@ def png_worker(tasks: Any, results: Any, encoder_name: str) -> None:
         task = tasks.get()
         if task is None:
             break
-        slot, shm_name, shape, path, tag = task
+        slot, ref, shape, path, tag = task
         t0 = time.perf_counter()
         try:
-            frame = tasks.frame(shm_name, shape)
+            frame = tasks.frame(slot, ref, shape)
             data = encode(frame)
             del frame
             write_atomic(Path(path), data)

@@ -6,45 +6,49 @@ capture thread. Worker *processes*, not threads: the fast PNG encoder holds the 
 during an encode), which would add milliseconds of jitter to the capture clock.
 
 The capture thread copies a frame into a free shared-memory slot (a memcpy, ~0.3 ms at 720p) and
-queues a tiny task; a worker encodes it and writes the file; a collector thread frees the slot
-and reports the result. When no slot is free the frame is *not* queued: :meth:`submit` returns
-False and the caller counts a drop, so the capture clock is never blocked by a slow disk.
+hands a tiny task to a worker; the worker encodes it and writes the file; a collector thread frees
+the slot and reports the result. When no slot is free the frame is *not* queued: :meth:`submit`
+returns False and the caller counts a drop, so the capture clock is never blocked by a slow disk.
 
 What a worker does is the frame store's choice (``nitrogen_capture.session.frames``): its
 :class:`EncoderSpec` names the worker function, its argument, how many processes and whether
-order matters. Unordered workers (PNG: :func:`.png.png_worker`) may run side by side, any worker
-takes any frame and results come back in any order. An ordered worker (video:
-:func:`.video.video_worker`) runs alone, gets the frames in submission order through the one
-task queue and keeps one open file per chunk; its result of kind ``closed`` says a chunk's file
-is finished (see :class:`EncodeResult`), and :meth:`EncoderPool.flush` closes the open one.
+order matters. Unordered workers (PNG: :func:`.png.png_worker`) may run side by side, each frame
+goes to the worker with the fewest frames in hand and results come back in any order. An ordered
+worker (video: :func:`.video.video_worker`) runs alone, gets the frames in submission order and
+keeps one open file per chunk; its result of kind ``closed`` says a chunk's file is finished (see
+:class:`EncodeResult`), and :meth:`EncoderPool.flush` closes the open one.
 
-Processes and shared memory outlive nothing (docs/architecture.md 2):
+Nothing outlives the recorder, not even after a ``kill -9`` of its whole process group, when no
+code of ours runs any more (docs/reliability.md 2). So the pool uses only what the kernel
+frees with its last user:
 
-- A worker dies with its parent: on Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (then a check of
-  ``os.getppid()``, in case the parent died before the call), elsewhere a watchdog thread that
-  polls the parent with psutil (:mod:`.worker`). ``PR_SET_PDEATHSIG`` fires when the
-  *thread* that started the worker ends, so a pool must be closed by the thread that made it
-  (the recorder's capture thread does both).
-- A segment is unlinked as soon as every worker has mapped it (:meth:`EncoderPool._on_attached`);
-  the mappings stay valid (Linux frees the memory when the last one goes), so from then on no
-  death of any process, not even a ``kill -9`` of the whole process group, leaves it in
-  ``/dev/shm``. The workers map the segments when they are created (an ``attach`` message, one
-  per worker, in :meth:`EncoderPool.preallocate` and on a resize), not on their first frame: an
-  unordered worker might otherwise never see some slot. Measured on the 2-core build machine
-  (64 slots at 640x360, PNG with 2 workers and video): all are unlinked 1-5 ms after the
-  workers report ready, so before the recorder's clock starts; ``bench/kill9.py`` counts the
-  ones still linked at the kill (none in its trials). The alternative, workers unlinking the
-  parent's segments when they notice it died, needs a worker that outlives its parent and
-  loses everything when the whole group is killed. Until the acknowledgements arrive (start-up, a
-  resize) a segment is still linked: :meth:`EncoderPool.close`, an atexit hook and, after a
-  ``kill -9`` of the parent alone, multiprocessing's resource tracker unlink it. The tracker is
-  our child too; it exits by itself once every holder of its pipe (the parent and the workers)
-  is gone, which the parent-death rule makes immediate (tests/test_process_faults.py).
+- **Pipes, no locks.** Each worker has its own task pipe and result pipe
+  (``multiprocessing.Pipe``, an OS pipe); the collector waits on the result pipes
+  (``multiprocessing.connection.wait``). multiprocessing's queues, locks and barriers are named
+  POSIX semaphores (``/dev/shm/sem.mp-*``) under the spawn start method, which only its resource
+  tracker unlinks, and a group kill kills the tracker too: the pool used to leave 6 (video) to 10
+  (PNG, 2 workers) of them per kill. The capture thread only appends a task to a list; a sender
+  thread writes it to a pipe (a write that wakes another process costs ~40 us, three times a
+  ``Queue.put``, which also left the write to a thread). A worker has at most :data:`CREDIT`
+  frames in its pipe, the rest wait here, so no send blocks on a full pipe (Windows pipes hold
+  8 KiB).
+- **Anonymous slots** (:mod:`.slots`, the platform backend): a memfd per slot on Linux, handed
+  to the workers when they start; a mapping Windows frees with its last handle.
+- **Workers die with their parent** (:func:`nitrogen_capture.lifeline.die_with_parent`:
+  ``PR_SET_PDEATHSIG`` on Linux, which fires when the *thread* that started the worker ends, so
+  a pool must be closed by the thread that made it; a watchdog elsewhere), and a worker whose
+  task pipe reaches its end (the parent is gone) stops.
+- **Workers are reaped at once.** A worker that dies while the pool runs is joined by the
+  collector the moment its result pipe ends (no zombie for the rest of the recording), and each
+  frame it held is reported with an error.
+
+multiprocessing's resource tracker still starts with the first spawned worker (CPython does that
+for every spawn); nothing is registered with it, so it has nothing to clean or warn about, and it
+exits by itself once the parent and the workers are gone.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import multiprocessing as mp
@@ -52,23 +56,26 @@ import os
 import signal
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from multiprocessing import shared_memory
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait as wait_any
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .slots import SLOT_KIND, Slot, new_slot
 from .worker import SlotReader, run_worker
 
-__all__ = ["EncodeResult", "EncoderPool", "EncoderSpec", "SlotReader"]
+__all__ = ["CREDIT", "EncodeResult", "EncoderPool", "EncoderSpec", "SlotReader"]
 
 
 log = logging.getLogger(__name__)
+
+CREDIT = 8  # frames handed to one worker at once (~2 KB of pipe); the others wait in the pool
+_REAP_S = 5.0  # a worker whose result pipe ended is exiting: how long the collector waits for it
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,7 @@ class EncoderSpec:
         if self.workers < 1 or (self.ordered and self.workers != 1):
             raise ValueError(f"{self.name}: {self.workers} workers (ordered encoders run alone)")
 
+
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """Ignore SIGINT while worker processes start (main thread only; elsewhere a no-op).
@@ -127,6 +135,17 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+@dataclass(eq=False)
+class _Worker:
+    """One encoder process, the end of its task pipe we write and of its result pipe we read."""
+
+    proc: Any
+    tasks: Any
+    results: Any
+    sent: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # slot -> task, unreported
+    alive: bool = True
+
+
 class EncoderPool:
     """A pool of encoder processes with ``slots`` shared-memory frame buffers.
 
@@ -135,46 +154,59 @@ class EncoderPool:
         slots: frames that may wait for encoding at once (the queue bound).
         on_result: called from the collector thread for every finished frame (and, for an
             ordered worker, every closed chunk file), in the order the workers report them.
+        slot_kind: the slots' backend (:mod:`.slots`; the platform's unless a test asks).
     """
 
     def __init__(self, spec: EncoderSpec, slots: int,
-                 on_result: Callable[[EncodeResult], None]) -> None:
+                 on_result: Callable[[EncodeResult], None], *,
+                 slot_kind: str = SLOT_KIND) -> None:
         self._ctx = mp.get_context("spawn")  # no fork: the parent runs threads
-        self._tasks: Any = self._ctx.Queue()
-        self._results: Any = self._ctx.Queue()
         self._on_result = on_result
-        self._shms: list[shared_memory.SharedMemory | None] = [None] * slots
+        self._slots: list[Slot] = [new_slot(slot_kind) for _ in range(slots)]
         self._free: deque[int] = deque(range(slots))
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the slots' state and the counters
         self._in_flight = 0
         self._idle = threading.Condition(self._lock)
         self._ready = 0
         self._flushed = 0
-        # Segments not yet unlinked, and which workers (PIDs) have mapped each of them.
-        self._linked: dict[str, shared_memory.SharedMemory] = {}
-        self._mapped_by: dict[str, set[int]] = {}
+        # _pending, _control, _stopping and every _Worker.sent/alive; the sender waits on it.
+        self._send = threading.Condition(threading.Lock())
+        self._pending: deque[tuple[Any, ...]] = deque()  # frames no worker has taken yet
+        self._control: deque[tuple[_Worker, Any]] = deque()  # control messages to send
+        self._stopping = False
+        self._closed = False
         self.spec = spec
-        # Kept while the pool lives: a collected barrier unlinks its semaphores at once.
-        self._barrier = self._ctx.Barrier(spec.workers) if spec.workers > 1 else None
-        # An ordered spec has one process: one FIFO task queue keeps the frames in order.
-        self._procs = [self._ctx.Process(target=run_worker,
-                                         args=(spec.worker, self._tasks, self._results,
-                                               spec.arg, os.getpid(), self._barrier),
-                                         name=f"encoder-{spec.name}-{i}", daemon=True)
-                       for i in range(spec.workers)]
-        _open_pools.add(self)
+        handles = [s.inheritable() for s in self._slots]
         with _sigint_ignored():  # inherited through spawn: ignored from the child's first line
-            for p in self._procs:
-                p.start()
+            self._workers = [self._start(i, slot_kind, handles) for i in range(spec.workers)]
         self._collector = threading.Thread(target=self._collect, name="encoder-results",
                                            daemon=True)
         self._collector.start()
-        self._closed = False
+        self._sender = threading.Thread(target=self._feed, name="encoder-tasks", daemon=True)
+        self._sender.start()
+
+    def _start(self, i: int, slot_kind: str, handles: list[Any]) -> _Worker:
+        tasks_in, tasks_out = self._ctx.Pipe(duplex=False)
+        results_in, results_out = self._ctx.Pipe(duplex=False)
+        proc = self._ctx.Process(target=run_worker,
+                                 args=(self.spec.worker, tasks_in, results_out, self.spec.arg,
+                                       os.getpid(), slot_kind, handles),
+                                 name=f"encoder-{self.spec.name}-{i}", daemon=True)
+        proc.start()
+        # Only the worker holds these ends now: its death ends our result pipe, ours its tasks.
+        tasks_in.close()
+        results_out.close()
+        return _Worker(proc, tasks_out, results_in)
 
     @property
     def depth(self) -> int:
         """Frames queued or being encoded."""
         return self._in_flight
+
+    @property
+    def pids(self) -> list[int]:
+        """The worker processes' PIDs."""
+        return [int(w.proc.pid) for w in self._workers]
 
     def preallocate(self, nbytes: int) -> None:
         """Allocate and touch every slot for frames of ``nbytes`` before recording starts.
@@ -184,53 +216,11 @@ class EncoderPool:
         """
         with self._lock:
             free = list(self._free)
-        new = []
         for slot in free:
-            shm = self._shms[slot]
-            if shm is None or shm.size < nbytes:
-                shm = self._allocate(slot, nbytes)
-                np.ndarray((nbytes,), dtype=np.uint8, buffer=shm.buf).fill(0)  # fault pages in
-                new.append(shm.name)
-        self._announce(new)
-
-    def _allocate(self, slot: int, nbytes: int) -> shared_memory.SharedMemory:
-        """(Re)allocate ``slot`` with ``nbytes``; the caller announces it to the workers."""
-        old = self._shms[slot]
-        if old is not None:
-            old.close()
-            self._unlink(old.name)
-        shm = self._shms[slot] = shared_memory.SharedMemory(create=True, size=nbytes)
-        with self._lock:
-            self._linked[shm.name] = shm
-        return shm
-
-    def _announce(self, names: list[str]) -> None:
-        """Ask every worker to map ``names`` (one message each; see :class:`SlotReader`)."""
-        if names:
-            for _ in self._procs:
-                self._tasks.put(("attach", names))
-
-    def _unlink(self, name: str) -> None:
-        """Remove segment ``name`` from /dev/shm once (mappings stay valid)."""
-        with self._lock:
-            shm = self._linked.pop(name, None)
-            self._mapped_by.pop(name, None)
-        if shm is not None:
-            with contextlib.suppress(FileNotFoundError):
-                shm.unlink()
-
-    def _on_attached(self, names: list[str], pid: int) -> None:
-        """A worker mapped ``names``: unlink those every worker has mapped."""
-        done = []
-        with self._lock:
-            for name in names:
-                if name in self._linked:
-                    pids = self._mapped_by.setdefault(name, set())
-                    pids.add(pid)
-                    if len(pids) >= len(self._procs):
-                        done.append(name)
-        for name in done:
-            self._unlink(name)
+            s = self._slots[slot]
+            if s.size < nbytes:
+                s.reserve(nbytes)
+                np.ndarray((nbytes,), dtype=np.uint8, buffer=s.buf).fill(0)  # fault pages in
 
     def submit(self, frame: npt.NDArray[np.uint8], path: Path, tag: Any = None) -> bool:
         """Queue ``frame`` to be written to ``path``; False (not queued) when every slot is busy.
@@ -244,13 +234,9 @@ class EncoderPool:
             slot = self._free.popleft()
             self._in_flight += 1
         shape = (int(frame.shape[0]), int(frame.shape[1]), 3)
-        nbytes = shape[0] * shape[1] * 3
-        shm = self._shms[slot]
-        if shm is None or shm.size < nbytes:
-            # First use of the slot, or the window grew: (re)allocate this slot only.
-            shm = self._allocate(slot, nbytes)
-            self._announce([shm.name])
-        view = np.ndarray(shape, dtype=np.uint8, buffer=shm.buf)
+        s = self._slots[slot]
+        s.reserve(shape[0] * shape[1] * 3)  # first use of the slot, or the window grew
+        view = np.ndarray(shape, dtype=np.uint8, buffer=s.buf)
         if frame.shape[2] == 4:
             import cv2
 
@@ -260,45 +246,125 @@ class EncoderPool:
         else:
             view[...] = frame
         del view
-        self._tasks.put((slot, shm.name, shape, str(path), tag))
+        if self._dispatch((slot, s.ref, shape, str(path), tag)):
+            return True
+        with self._lock:  # every worker is gone (their frames were reported): a drop
+            self._free.append(slot)
+            self._in_flight -= 1
+        return False
+
+    def _dispatch(self, task: tuple[Any, ...]) -> bool:
+        """Queue ``task`` for the sender thread; False when no worker is left to take it."""
+        with self._send:
+            if not any(w.alive for w in self._workers):
+                return False
+            self._pending.append(task)
+            self._send.notify()
         return True
 
-    def _collect(self) -> None:
+    def _take(self) -> list[tuple[_Worker, Any]]:
+        """What to send now (``_send`` held).
+
+        The waiting frames, in order, each for the least busy worker with room; then the
+        control messages.
+        """
+        out: list[tuple[_Worker, Any]] = []
+        while self._pending:
+            live = [w for w in self._workers if w.alive]
+            w = min(live, key=lambda w: len(w.sent), default=None)
+            if w is None or len(w.sent) >= CREDIT:
+                break
+            task = self._pending.popleft()
+            w.sent[task[0]] = task  # reported by the collector if w dies before it answers
+            out.append((w, task))
+        while self._control:
+            out.append(self._control.popleft())
+        return out
+
+    def _feed(self) -> None:
+        """The sender thread: the only writer of the task pipes, so their order is kept."""
         while True:
-            item = self._results.get()
-            if item is None:
-                return
-            if item in ("ready", "flushed"):
-                with self._lock:
-                    if item == "ready":
-                        self._ready += 1
-                    else:
-                        self._flushed += 1
-                    self._idle.notify_all()
-                continue
-            if item[0] == "attached":
-                self._on_attached(item[1], item[2])
-                continue
-            slot, path, tag, ms, nbytes, error, kind = item
-            if slot >= 0:
-                with self._lock:
-                    self._free.append(slot)  # free at once: the capture thread may reuse it
-            try:
-                self._on_result(EncodeResult(tag, Path(path), ms, nbytes, error, kind))
-            except Exception:
-                log.exception("encoder result handler failed")
-            if slot >= 0:
-                # Counted down only after on_result: when drain() returns, every result has
-                # been handed on (the recorder then posts "stop" after the last "encoded").
-                with self._lock:
-                    self._in_flight -= 1
-                    self._idle.notify_all()
+            with self._send:
+                batch = self._take()
+                while not batch and not self._stopping:
+                    self._send.wait()
+                    batch = self._take()
+                if not batch:
+                    return
+            for w, message in batch:
+                try:
+                    w.tasks.send(message)
+                except OSError:  # it died: the collector reports what it held
+                    with self._send:
+                        w.alive = False
+
+    def _collect(self) -> None:
+        live = {w.results: w for w in self._workers}
+        while live:
+            for conn in wait_any(list(live)):
+                w = live[conn]
+                try:
+                    item = w.results.recv()
+                except (EOFError, OSError):  # the worker ended (asked to, or killed)
+                    del live[conn]
+                    self._lost(w)
+                    continue
+                self._handle(w, item)
+
+    def _handle(self, w: _Worker, item: Any) -> None:
+        if item in ("ready", "flushed"):
+            with self._lock:
+                if item == "ready":
+                    self._ready += 1
+                else:
+                    self._flushed += 1
+                self._idle.notify_all()
+            return
+        slot, path, tag, ms, nbytes, error, kind = item
+        if slot >= 0:
+            with self._send:
+                w.sent.pop(slot, None)
+                self._send.notify()  # room for one more frame
+        self._report(slot, EncodeResult(tag, Path(path), ms, nbytes, error, kind))
+
+    def _report(self, slot: int, result: EncodeResult) -> None:
+        if slot >= 0:
+            with self._lock:
+                self._free.append(slot)  # free at once: the capture thread may reuse it
+        try:
+            self._on_result(result)
+        except Exception:
+            log.exception("encoder result handler failed")
+        if slot >= 0:
+            # Counted down only after on_result: when drain() returns, every result has
+            # been handed on (the recorder then posts "stop" after the last "encoded").
+            with self._lock:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _lost(self, w: _Worker) -> None:
+        """``w``'s result pipe ended: reap it now, report every frame it held as failed."""
+        with self._send:
+            w.alive = False
+            lost = list(w.sent.values())
+            w.sent.clear()
+            if not any(x.alive for x in self._workers):
+                lost += self._pending
+                self._pending.clear()
+            self._send.notify()  # the waiting frames go to the others
+        w.proc.join(_REAP_S)  # no zombie while the recording goes on
+        if lost:
+            why = f"the encoder process {w.proc.name} ended (exit code {w.proc.exitcode})"
+            for slot, _ref, _shape, path, tag in lost:
+                self._report(slot, EncodeResult(tag, Path(path), 0.0, 0, why))
+        with self._lock:
+            self._idle.notify_all()
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Wait until every worker has started (imports done), so the first frames are not late."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while self._ready < len(self._procs):
+            while self._ready < len(self._workers):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self.alive():
                     return False
@@ -329,7 +395,8 @@ class EncoderPool:
         deadline = time.monotonic() + timeout
         with self._lock:
             want = self._flushed + 1
-            self._tasks.put(("flush",))
+        self._send_all(("flush",))
+        with self._lock:
             while self._flushed < want:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self.alive():
@@ -337,9 +404,16 @@ class EncoderPool:
                 self._idle.wait(min(remaining, 0.5))
         return True
 
+    def _send_all(self, message: Any, *, last: bool = False) -> None:
+        """Have the sender send a control message to every live worker (``last``: then stop)."""
+        with self._send:
+            self._control.extend((w, message) for w in self._workers if w.alive)
+            self._stopping = self._stopping or last
+            self._send.notify()
+
     def alive(self) -> bool:
         """True while every worker process runs."""
-        return all(p.is_alive() for p in self._procs)
+        return all(w.alive for w in self._workers)
 
     def close(self) -> None:
         """Finish queued frames, stop the workers, free shared memory. Idempotent."""
@@ -348,47 +422,24 @@ class EncoderPool:
         self._closed = True
         if self.alive():
             self.drain(timeout=60)
-        for _ in self._procs:
-            self._tasks.put(None)
-        for p in self._procs:
-            p.join(timeout=10)
-            if p.is_alive():
-                p.terminate()
-        self._results.put(None)
-        self._collector.join(timeout=5)
-        for shm in self._shms:
-            if shm is not None:
-                shm.close()
-        self.unlink_segments()
-        self._tasks.close()
-        self._results.close()
-
-    def unlink_segments(self) -> None:
-        """Unlink every segment still linked (mappings stay valid). Safe from any thread."""
-        with self._lock:
-            names = list(self._linked)
-        for name in names:
-            self._unlink(name)
+        self._send_all(None, last=True)
+        # The collector reaps each worker as its result pipe ends; one that does not end in
+        # time is terminated (its pipe then ends too, and a send blocked on it fails).
+        self._collector.join(timeout=10)
+        for w in self._workers:
+            if self._collector.is_alive() and w.alive:
+                w.proc.terminate()
+        self._collector.join(timeout=10)
+        self._sender.join(timeout=10)
+        for w in self._workers:
+            w.proc.join(timeout=1)
+            w.tasks.close()
+            w.results.close()
+        for s in self._slots:
+            s.close()
 
     def __enter__(self) -> EncoderPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-
-
-_open_pools: weakref.WeakSet[EncoderPool] = weakref.WeakSet()
-
-
-@atexit.register
-def _atexit() -> None:
-    """Unlink the segments of every pool its owner never closed.
-
-    Registered after multiprocessing's own exit hook (imported with ``shared_memory`` above),
-    so it runs before it: an exception between ``EncoderPool()`` and the owner's ``try`` still
-    leaves nothing in /dev/shm, and the resource tracker finds nothing to warn about.
-    """
-    for pool in list(_open_pools):
-        pool.unlink_segments()

@@ -119,7 +119,7 @@ def _open_chunk_file(path: Path, width: int, height: int, settings: VideoSetting
 def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
     """Encoder process: frames arrive in row order; one open file at a time.
 
-    Tasks: ``(slot, shm_name, shape, path, tag)`` frames, ``("flush",)`` to close the open file,
+    Tasks: ``(slot, ref, shape, path, tag)`` frames, ``("flush",)`` to close the open file,
     ``None`` to stop (closes too). Results (see :mod:`.pool`): ``(slot, path, tag, ms, nbytes,
     error, kind)`` with kind ``frame`` once the frame is handed to the encoder (its slot is then
     free; ``nbytes`` are the packets muxed so far by this frame) and kind ``closed`` (slot -1)
@@ -168,7 +168,7 @@ def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
                 break
             results.put("flushed")
             continue
-        slot, shm_name, shape, path, tag = task
+        slot, ref, shape, path, tag = task
         t0 = time.perf_counter()
         nbytes, error = 0, None
         try:
@@ -182,7 +182,7 @@ def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
                 # An earlier frame of this chunk failed: later frames would land on the wrong
                 # rows, so the rest of the chunk is refused and recovery keeps the prefix.
                 raise RuntimeError(f"an earlier frame of {Path(path).name} failed: {cur_error}")
-            frame = tasks.frame(shm_name, shape)
+            frame = tasks.frame(slot, ref, shape)
             nbytes = cur.write(frame)
             cur_bytes += nbytes
             del frame

@@ -24,7 +24,10 @@ Stopping: inside :func:`stop_on_signals` (``nitrogen-capture demo`` runs in it) 
 or SIGTERM raises :class:`DemoInterrupted` and later ones are ignored, so the clean-up runs to
 its end: the recorder gets SIGINT (its clean stop), the game SIGTERM, then Xvfb is stopped, each
 killed when it does not stop in time. Every process is started through
-:func:`~nitrogen_capture.demo.xvfb.spawn`, so none can be started and then forgotten.
+:func:`~nitrogen_capture.demo.xvfb.spawn`, so none can be started and then forgotten. A demo
+killed with ``kill -9`` runs no clean-up: the kernel then sends each of them its stop signal
+(Linux, :func:`~nitrogen_capture.lifeline.tied_command`), and the next run removes its working
+folder (:mod:`nitrogen_capture.scratch`).
 """
 
 from __future__ import annotations
@@ -38,7 +41,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -50,6 +52,8 @@ from ..bounds import number_check
 from ..errors import ConfigError, NitrogenCaptureError, PlatformError
 from ..export.settings import pt_beside
 from ..keylayout import DEFAULT_LAYOUT, load_layout
+from ..lifeline import tied_command
+from ..scratch import scratch_dir
 from ..stopsignals import handling_stop_signals
 from ..xdisplay import no_display_message
 from .check import CheckReport, check_session
@@ -250,8 +254,14 @@ class Started:
 
     def spawn(self, cmd: list[str], sig: int, timeout: float,
               **kwargs: Any) -> subprocess.Popen[bytes]:
-        """Start ``cmd``; ``sig`` then ``timeout`` seconds (else SIGKILL) stop it."""
-        return spawn(cmd, lambda proc: self.procs.append((proc, sig, timeout)), **kwargs)
+        """Start ``cmd``; ``sig`` then ``timeout`` seconds (else SIGKILL) stop it.
+
+        It also gets ``sig`` from the kernel if this process dies first, ``kill -9`` included
+        (Linux: :func:`~nitrogen_capture.lifeline.tied_command`): a recorder then stops
+        cleanly and merges, a game writes its log and leaves.
+        """
+        return spawn(tied_command(cmd, sig), lambda proc: self.procs.append((proc, sig, timeout)),
+                     **kwargs)
 
     def stop(self, proc: subprocess.Popen[bytes]) -> None:
         """Stop one process started here (now, not with the others)."""
@@ -286,9 +296,9 @@ def run_demo(options: DemoOptions) -> DemoResult:
         raise ConfigError(f"--out {out} exists and is not empty: choose a new directory")
     _check_outputs(options)
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="nitrogen-demo-"))
     started = Started()
-    try:
+    # Removed afterwards, or by the next run if this one is killed (nitrogen_capture.scratch).
+    with scratch_dir("nitrogen-demo-") as work:
         with _display(options) as display:
             result = DemoResult(out=out, display=display, grabbed=options.grab)
             try:
@@ -296,8 +306,6 @@ def run_demo(options: DemoOptions) -> DemoResult:
             finally:  # _record stops what it started; this covers a signal between the steps
                 started.stop_all()
         _finish(options, work, result)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return result
 
 

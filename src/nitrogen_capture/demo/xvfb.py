@@ -8,7 +8,9 @@ accepts connections, so there is no race on display numbers and no fixed sleep::
 
 :func:`spawn` starts a process with SIGINT and SIGTERM held until its owner has it: the demo
 turns those signals into an exception (:mod:`.runner`), and one raised between the fork and the
-assignment of the ``Popen`` would leave a process nobody stops.
+assignment of the ``Popen`` would leave a process nobody stops. The server gets SIGTERM from the
+kernel when the process that started it dies, ``kill -9`` included (Linux:
+:func:`~nitrogen_capture.lifeline.tied_command`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import os
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -25,6 +28,7 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 from ..errors import PlatformError
+from ..lifeline import tied_command
 
 __all__ = ["XvfbServer", "interrupt", "spawn", "xvfb"]
 
@@ -107,8 +111,11 @@ class XvfbServer:
         try:
             # Its own session: a terminal's Ctrl+C goes to the demo's process group, and the
             # display must outlive it until the demo has stopped the game and the recorder.
-            spawn([exe, "-displayfd", str(write_fd), "-screen", "0", f"{w}x{h}x{self.depth}",
-                   "-nolisten", "tcp", "-noreset"], self._keep, start_new_session=True,
+            # Being in another session, it would survive a kill -9 of the demo's process
+            # group: tied_command makes the kernel send it SIGTERM when the demo dies.
+            cmd = [exe, "-displayfd", str(write_fd), "-screen", "0", f"{w}x{h}x{self.depth}",
+                   "-nolisten", "tcp", "-noreset"]
+            spawn(tied_command(cmd, signal.SIGTERM), self._keep, start_new_session=True,
                   pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=self._err)
         finally:
             os.close(write_fd)

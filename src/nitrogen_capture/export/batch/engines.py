@@ -6,26 +6,26 @@ progress line); the output never depends on the engine, because the parts are me
 in a fixed order (:mod:`.aggregate`).
 
 A worker that dies mid-task (killed, out of memory) costs that task a retry: Ray retries it
-itself (``max_retries``); the local pool is rebuilt and the unfinished tasks resubmitted, up to
-the same number of times. Ray is imported only by :func:`run_ray`.
+itself (``max_retries``); the local engine runs it again on a new worker process, up to the same
+number of times (:mod:`.localpool`: plain pipes, so a ``kill -9`` of the run leaves nothing
+named behind). Ray is imported only by :func:`run_ray`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
-import shutil
-import signal
-import sys
-import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from multiprocessing.connection import wait as wait_any
 from typing import Any
 
 from ...errors import ExportError, missing_dependency
+from ...scratch import scratch_dir
+from .localpool import Died, WorkerProcess, max_workers
 from .tasks import TaskJob, run_task
 
 __all__ = ["ENGINES", "MAX_RETRIES", "TaskFn", "run_local", "run_ray"]
@@ -38,28 +38,6 @@ OnResult = Callable[[dict[str, Any]], None]
 OnStart = Callable[[TaskJob], None]
 
 
-@contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """SIGINT held back in this thread meanwhile (delivered after; POSIX only).
-
-    A spawned process inherits the mask across exec, so a worker that is still importing when
-    Ctrl+C reaches the process group does not print a traceback: only the driver sees it.
-    """
-    if sys.platform == "win32":  # no signal masks; Ctrl+C reaches console processes anyway
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
-def _ignore_sigint() -> None:
-    """Pool workers leave Ctrl+C to the driver, which stops them (no traceback per worker)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _died(job: TaskJob, why: str) -> dict[str, Any]:
     t = job.task
     return {"task_id": t.task_id, "session": str(t.session), "segment": t.segment,
@@ -69,66 +47,60 @@ def _died(job: TaskJob, why: str) -> dict[str, Any]:
 def run_local(jobs: Sequence[TaskJob], workers: int, on_result: OnResult, *,
               on_start: OnStart | None = None, task_fn: TaskFn = run_task,
               max_retries: int = MAX_RETRIES) -> None:
-    """Run ``jobs`` on ``workers`` processes (1: in this process), reports to ``on_result``."""
+    """Run ``jobs`` on ``workers`` processes (1: in this process), reports to ``on_result``.
+
+    A task whose worker died is run again on a new worker, up to ``max_retries`` times.
+    """
     if workers <= 1:
         for job in jobs:
             if on_start is not None:
                 on_start(job)
             on_result(task_fn(job))
         return
-    todo, attempts = list(jobs), 0
+    workers = max_workers(workers)
     # spawn everywhere: what Windows has, and no fork of a driver whose progress thread runs.
     ctx = multiprocessing.get_context("spawn")
-    while todo:
-        attempts += 1
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                 initializer=_ignore_sigint) as pool:
-            running: dict[Future[dict[str, Any]], TaskJob] = {}
-            queue = iter(todo)
-            lost: list[TaskJob] = []
-
-            def submit(queue: Iterator[TaskJob] = queue, lost: list[TaskJob] = lost,
-                       running: dict[Future[dict[str, Any]], TaskJob] = running) -> None:
-                # At most ``workers`` in flight: a task counts as started when it really runs.
-                while len(running) < workers and not lost:
-                    job = next(queue, None)
-                    if job is None:
-                        return
-                    if on_start is not None:
-                        on_start(job)
-                    try:
-                        with _sigint_blocked():  # a worker spawned here starts with it blocked
-                            running[pool.submit(task_fn, job)] = job
-                    except BrokenProcessPool:
-                        lost.append(job)
-
-            try:
-                submit()
-                while running and not lost:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        job = running.pop(fut)
-                        try:
-                            on_result(fut.result())
-                        except BrokenProcessPool:
-                            lost.append(job)
-                    submit()
-                # A worker died: the pool is unusable, every task still running is lost.
-                lost += [*running.values(), *queue]
-            except BaseException:  # Ctrl+C (or an error in on_result): stop the workers now
-                # The workers ignore SIGINT (no traceback from each); end their tasks here. Their
-                # temporary folders are removed by the next run. (3.14 has terminate_workers.)
-                for proc in list(getattr(pool, "_processes", {}).values()):
-                    proc.terminate()
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-        todo = lost
-        if todo and attempts > max_retries:
-            for job in todo:
-                on_result(_died(job, f"its worker process died {attempts} times"))
-            return
-        if todo:
-            log.warning("a worker process died: %d task(s) run again", len(todo))
+    todo: deque[TaskJob] = deque(jobs)
+    deaths: dict[str, int] = {}
+    idle: list[WorkerProcess] = []
+    busy: dict[Any, WorkerProcess] = {}  # result pipe -> worker running a task
+    stopped = False
+    try:
+        while todo or busy:
+            # At most ``workers`` in flight: a task counts as started when it really runs.
+            while todo and len(busy) < workers:
+                job = todo.popleft()
+                w = idle.pop() if idle else WorkerProcess(ctx)
+                if on_start is not None:
+                    on_start(job)
+                w.send(task_fn, job)
+                busy[w.results] = w
+            for conn in wait_any(list(busy)):
+                w = busy.pop(conn)
+                try:
+                    report = w.receive()
+                except Died as exc:  # reaped already; the task runs again on a new worker
+                    job = w.job
+                    n = deaths[job.task.task_id] = deaths.get(job.task.task_id, 0) + 1
+                    if n > max_retries:
+                        on_result(_died(job, f"its worker process died {n} times"))
+                    else:
+                        log.warning("a worker process died (%s): its task runs again", exc)
+                        todo.append(job)
+                    continue
+                except BaseException:
+                    idle.append(w)  # still running: stopped below
+                    raise
+                idle.append(w)
+                on_result(report)
+    except BaseException:  # Ctrl+C (or an error in on_result): stop the workers now
+        # The workers ignore SIGINT (no traceback from each); end their tasks here. Their
+        # temporary folders are removed by the next run.
+        stopped = True
+        raise
+    finally:
+        for w in [*busy.values(), *idle]:
+            w.stop(now=stopped)
 
 
 def _call(fn: TaskFn, job: TaskJob) -> dict[str, Any]:
@@ -168,8 +140,10 @@ def run_ray(jobs: Sequence[TaskJob], workers: int, on_result: OnResult, *,
     except ImportError as exc:
         raise missing_dependency("ray", "ray", "--engine ray") from exc
 
-    temp = None if address else tempfile.mkdtemp(prefix="ngray-")
-    with _quiet_ray_env():
+    # A private Ray's files go to a scratch folder: removed afterwards, or by the next run
+    # if this one is killed (nitrogen_capture.scratch).
+    with contextlib.ExitStack() as stack, _quiet_ray_env():
+        temp = None if address else str(stack.enter_context(scratch_dir("ngray-")))
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                   "logging_level": logging.ERROR, "configure_logging": True}
         try:
@@ -179,8 +153,6 @@ def run_ray(jobs: Sequence[TaskJob], workers: int, on_result: OnResult, *,
                 ray.init(num_cpus=workers * cpus_per_task, _temp_dir=temp,
                          object_store_memory=100 * 1024 * 1024, **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            if temp:
-                shutil.rmtree(temp, ignore_errors=True)
             where = f"the Ray cluster at {address}" if address else "a local Ray"
             raise ExportError(f"cannot start or join {where}: "
                               f"{' '.join(str(exc).split())[:200]}") from None
@@ -203,5 +175,3 @@ def run_ray(jobs: Sequence[TaskJob], workers: int, on_result: OnResult, *,
                     on_result(report)
         finally:
             ray.shutdown()
-            if temp:
-                shutil.rmtree(temp, ignore_errors=True)
