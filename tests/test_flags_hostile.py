@@ -16,6 +16,7 @@ import math
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 
 from cli_run import run_cli
 from hostile_fs import needs_dev_zero, needs_fifo, run_cli_bounded
+from markers import needs_torch
 from nitrogen_capture import cli
 from nitrogen_capture.calibrate.profile import MAX_PROFILE_BYTES
 from nitrogen_capture.capture.base import MAX_REGION_SIDE, Region
@@ -39,6 +41,9 @@ from session_factory import make_session
 
 BIG = str(10**30)
 SYNTH = ["record", "--source", "synthetic", "--status-interval", "0"]
+# A file name that is not UTF-8 (PEP 383: its bytes as lone surrogates) exists on POSIX only.
+needs_posix_names = pytest.mark.skipif(sys.platform == "win32",
+                                       reason="file names are UTF-16 on Windows")
 
 
 # ---- the table: real main() runs ---------------------------------------------------------------
@@ -67,6 +72,13 @@ SYNTH = ["record", "--source", "synthetic", "--status-interval", "0"]
     (["--out", ""], "argument --out: must not be empty"),
     (["--fps", "1e5x"], "invalid float value"),
     (["--chunk-size", "1e3"], "invalid int value"),
+    # Found by tests/test_cli_fuzz.py: a word that is not UTF-8 (here the byte 0xff) was stored
+    # in meta.json and crashed whatever printed the label later. (--max-frames: a regression
+    # records one frame, not until the test's timeout.)
+    (["--max-frames", "1", "--game", "\udcff"],
+     "--game must be UTF-8 text, got '\\udcff' at character 1"),
+    (["--max-frames", "1", "--notes", "ok \udcff"],
+     "--notes must be UTF-8 text, got '\\udcff' at character 4"),
 ])
 def test_record_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any,
                         args: list[str], needle: str) -> None:
@@ -100,6 +112,10 @@ def test_record_pid_bounds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     (["--format", "nitrogen-dataset", "--out", "x.pt"], "nitrogen-dataset writes a directory"),
     (["--out", ""], "argument --out: must not be empty"),
     (["--root", ""], "argument --root: must not be empty"),
+    # Found by tests/test_cli_fuzz.py: pyarrow failed on it with a traceback.
+    (["--format", "lerobot", "--task", "\udcff"], "--task must be UTF-8 text"),
+    (["--format", "lerobot", "--repo-id", "a/\udcff"], "--repo-id must be UTF-8 text"),
+    (["--format", "nitrogen-dataset", "--game", "\udcff"], "--game must be UTF-8 text"),
 ])
 def test_convert_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                          args: list[str], needle: str) -> None:
@@ -137,16 +153,154 @@ def test_preview_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     (["--fps", "nan"], "--fps must be in [1, 240]"),
     (["--fps", "1e-300"], "--fps"),
     (["--size", "100000x100000"], "--size must be within 64x64..7680x4320"),
+    # Found by tests/test_cli_fuzz.py, each refused only after Xvfb and the game had started
+    # (or, for --out "", a traceback after the checks passed on the current directory).
+    (["--out", ""], "argument --out: must not be empty"),
+    (["--out", " "], "argument --out: must not be empty"),
+    (["--layout", "no-such-layout.toml"], "layout file not found: no-such-layout.toml"),
+    (["--seed", BIG], "--seed must be in 0..4294967295"),
+    (["--chunk-size", "0"], "--chunk-size must be >= 1, got 0"),
+    (["--encoder-workers", "x"], "argument --encoder-workers: invalid int value: 'x'"),
+    (["--record-arg=--region=1"], "argument --region: expected 4 arguments"),
+    (["--record-arg=a\nb"], "(the flags it passes to record): error: unrecognized arguments: "
+                             "a\\nb"),
 ])
 def test_demo_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                      args: list[str], needle: str) -> None:
+                      monkeypatch: pytest.MonkeyPatch, args: list[str], needle: str) -> None:
+    monkeypatch.chdir(tmp_path)  # --out "" would be the current directory
+
+    def xvfb(*args: Any) -> None:
+        raise AssertionError("the demo started its display")
+
+    monkeypatch.setattr("nitrogen_capture.demo.runner._display", xvfb)
     run_cli(capsys, "demo", "--out", str(tmp_path / "d"), *args).one_line_error(2, needle)
-    assert not (tmp_path / "d").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("command", ["merge", "validate"])
 def test_empty_root_is_refused(capsys: pytest.CaptureFixture[str], command: str) -> None:
     run_cli(capsys, command, "--root", "").one_line_error(2, "argument --root: must not be empty")
+
+
+# ---- more found by the fuzz pass (tests/test_cli_fuzz.py) ---------------------------------------
+
+def test_no_command_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """It printed the whole help (24 lines) on stderr."""
+    run_cli(capsys).one_line_error(2, "give a command: record, windows, merge, validate")
+
+
+@pytest.mark.parametrize("command", ["merge", "validate", "convert", "label"])
+def test_a_newline_in_a_value_stays_on_the_error_line(capsys: pytest.CaptureFixture[str],
+                                                      command: str) -> None:
+    """The quoted path broke the one error line in two."""
+    out = ["--out", "o.pt"] if command == "convert" else []
+    run_cli(capsys, command, "--root", "no\nsuch", *out).one_line_error(1, "--root no\\nsuch")
+
+
+def test_a_label_that_is_not_utf8_is_refused(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """label stored it in meta.json, then crashed printing it (UnicodeEncodeError)."""
+    root = make_session(tmp_path / "s", (3,)).root
+    before = (root / "meta.json").read_bytes()
+    run_cli(capsys, "label", "--root", str(root), "--game", "\udcff").one_line_error(
+        2, "--game must be UTF-8 text")
+    assert (root / "meta.json").read_bytes() == before
+
+
+def _terminal_main(*args: str) -> tuple[int, bytes]:
+    """main() with a terminal's strict UTF-8 stdout (capsys decodes what it captured)."""
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    with contextlib.redirect_stdout(out):
+        code = cli.main(list(args))
+    return code, raw.getvalue()
+
+
+@needs_posix_names
+def test_a_file_name_that_is_not_utf8_is_printed_back(tmp_path: Path) -> None:
+    """Printing such a name (after the work was done) failed with UnicodeEncodeError."""
+    (tmp_path / "lib").mkdir()  # made under another name: OpenCV cannot write to this one
+    os.rename(make_session(tmp_path / "s", (3,)).root, tmp_path / "lib" / os.fsdecode(b"\xff"))
+    code, out = _terminal_main("sessions", str(tmp_path / "lib"))
+    assert code == 0 and b"\xff" in out
+
+
+@needs_posix_names
+@needs_torch
+def test_convert_to_a_pt_whose_name_is_not_utf8(tmp_path: Path) -> None:
+    """The .pt's inner folder took the file name, which a ZIP cannot hold: a traceback."""
+    root = make_session(tmp_path / "s", (12, 8)).root
+    pt = tmp_path / (os.fsdecode(b"\xff") + ".pt")
+    code, out = _terminal_main("convert", "--root", str(root), "--out", str(pt), "--no-progress")
+    assert code == 0 and os.fsencode(pt) in out
+    with zipfile.ZipFile(pt) as z:
+        assert all(n.startswith("\\udcff.pt/") for n in z.namelist()), z.namelist()
+
+
+@needs_posix_names
+@needs_torch
+def test_a_session_whose_folder_name_is_not_utf8(tmp_path: Path) -> None:
+    """validate decoded its PNGs with cv2.imread, which crashes the process (SIGSEGV) on such a
+    path; a batch convert hashed the path as strict UTF-8 (UnicodeEncodeError). In a child
+    process: a regression kills it, not the test run."""
+    (tmp_path / "lib").mkdir()
+    root = tmp_path / "lib" / os.fsdecode(b"\xff")
+    os.rename(make_session(tmp_path / "s", (12, 8)).root, root)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for args in (["validate", "--root", root],
+                 ["convert", "--recursive", "--root", tmp_path / "lib", "--jobs", "1", "--out",
+                  tmp_path / "o.pt", "--no-progress"]):
+        proc = subprocess.run([sys.executable, "-m", "nitrogen_capture", *map(str, args)],
+                              capture_output=True, env=env, timeout=300, check=False)
+        assert proc.returncode == 0, (args[0], proc.returncode, proc.stderr[-500:])
+    assert (tmp_path / "o.pt").is_file()
+
+
+def test_synthetic_region_narrower_than_the_barcode(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The synthetic source drew its 54 px barcode into a 32 px frame: ValueError."""
+    run = run_cli(capsys, *SYNTH, "--region", "0", "0", "32", "24", "--max-frames", "2",
+                  "--cue", "none", "--no-merge", "--out", str(tmp_path / "s"))
+    assert run.code == 0 and "Traceback" not in run.err, run.err
+    assert len(list((tmp_path / "s" / "frames" / "chunk_001").iterdir())) == 2
+
+
+def test_record_out_dot_suggests_the_export_beside_it(tmp_path: Path, monkeypatch: Any,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """``record --out .`` recorded and merged, then its last lines failed (ValueError)."""
+    (tmp_path / "s").mkdir()
+    monkeypatch.chdir(tmp_path / "s")
+    run = run_cli(capsys, *SYNTH, "--region", "0", "0", "64", "48", "--max-frames", "2",
+                  "--cue", "none", "--out", ".")
+    assert run.code == 0 and "Traceback" not in run.err, run.err
+    assert f"--out {tmp_path / 's.pt'}" in run.out
+
+
+def test_calibrate_checks_keep_session_before_its_window(
+        tmp_path: Path, monkeypatch: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unusable --keep-session was refused only after the calibration window had run."""
+    def calibration(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the calibration started")
+
+    monkeypatch.setattr("nitrogen_capture.calibrate.run_calibration", calibration)
+    session = make_session(tmp_path / "s", (3,)).root
+    (tmp_path / "f").write_text("x")
+    run_cli(capsys, "calibrate", "--keep-session", str(session)).one_line_error(
+        1, f"--keep-session {session} already holds a session")
+    run_cli(capsys, "calibrate", "--keep-session", str(tmp_path / "f")).one_line_error(
+        1, "is a file of 1 byte, not a directory")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11's DISPLAY")
+def test_live_input_without_a_display_is_one_line(tmp_path: Path, monkeypatch: Any,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Two lines (a warning, then "needs the 'pynput' package", which is installed) and an
+    empty --out folder left behind."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    run_cli(capsys, *SYNTH, "--input-backend", "pynput", "--max-frames", "2", "--cue", "none",
+            "--out", str(tmp_path / "s")).one_line_error(1, "no X display: set DISPLAY")
+    assert not (tmp_path / "s").exists()
 
 
 # ---- files given to flags: usage errors, each naming the file and the entry ---------------------

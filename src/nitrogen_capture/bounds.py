@@ -5,6 +5,7 @@ preview's options) checks its numbers with :func:`number_check` when it is built
 library caller get the same :class:`~nitrogen_capture.errors.ConfigError`. ``nan`` and ``inf`` are
 never in range: no setting gives ``inf`` a meaning (0 means "no limit" where one does). The upper
 bounds are generous sanity limits, not tuning advice; each message names the bound it broke.
+Free text (a label, a task) has one rule too, :func:`text_check`: it must be UTF-8.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["INT32_MAX", "INT32_MIN", "MAX_EVERY", "MAX_LATENCY_MS", "MAX_SECONDS", "UINT32_MAX",
-           "format_number", "human_bytes", "number_check"]
+           "format_number", "human_bytes", "number_check", "text_check"]
 
 # The longest duration any flag accepts (--seconds, --wait, preview --start/--seconds): a week.
 MAX_SECONDS = 7 * 24 * 3600
@@ -74,3 +75,21 @@ def number_check(value: float, setting: str, flag: str, lo: float, hi: float, *,
     else:
         rule = f"{'>' if lo_open else '>='} {format_number(lo)}"
     return ok, setting, f"{flag} must be {rule}{note}, got {format_number(value)}"
+
+
+def text_check(value: str | None, setting: str, flag: str) -> tuple[bool, str, str]:
+    """An ``(ok, setting, message)`` check that ``value`` (None: not given) is UTF-8 text.
+
+    A command-line word that is not valid UTF-8 reaches Python with lone surrogates (the byte
+    0xff becomes U+DCFF). Such a string is no text: it cannot be printed, nor stored in
+    meta.json or a dataset's metadata for other programs to read, so a free-text setting (a
+    label, a task) refuses it where it enters.
+    """
+    if value is None:
+        return True, setting, ""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return False, setting, (f"{flag} must be UTF-8 text, got {value[exc.start]!a} at "
+                                f"character {exc.start + 1}")
+    return True, setting, ""

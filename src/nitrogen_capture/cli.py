@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 from . import __version__, pipes
 from .errors import ConfigError, NitrogenCaptureError
 
-__all__ = ["build_parser", "field_default", "main", "path_arg", "setting_flag",
+__all__ = ["build_parser", "field_default", "main", "one_line", "path_arg", "setting_flag",
            "subcommand_parser"]
 
 log = logging.getLogger("nitrogen_capture")
@@ -50,11 +50,21 @@ _SUBCOMMAND_MODULES: tuple[tuple[str, str], ...] = (
 )
 
 
+def one_line(message: str) -> str:
+    """``message`` on one line: a newline, tab or other unprintable character is escaped.
+
+    Error messages quote what the user gave (a path, an argument), which may hold any
+    character; printed as is, a newline in it would make the one error line two.
+    """
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in message)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (no usage dump) and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.stderr.write(f"{self.prog}: error: {one_line(message)} (see --help)\n")
         raise SystemExit(2)
 
 
@@ -91,6 +101,13 @@ def subcommand_parser(parser: argparse.ArgumentParser, command: str) -> argparse
             sub: argparse.ArgumentParser = action.choices[command]
             return sub
     raise KeyError(command)
+
+
+def _command_names(parser: argparse.ArgumentParser) -> list[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
 
 
 def field_default(cls: type[Any], name: str) -> Any:
@@ -140,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import winecompat
 
     winecompat.prepare()
+    _stdout_takes_file_names()
     try:
         code = _main(argv)
         sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's final flush
@@ -152,6 +170,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _stdout_takes_file_names() -> None:
+    """Let stdout print any path a user gave, as Python's UTF-8 mode does.
+
+    A file name that is not valid UTF-8 reaches Python with lone surrogates (PEP 383); a strict
+    stdout refuses to print it, after the work is done ("wrote ... to NAME"). With
+    ``surrogateescape`` the name's own bytes are printed back.
+    """
+    if getattr(sys.stdout, "errors", None) == "strict":
+        reconfigure = getattr(sys.stdout, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="surrogateescape")
+
+
 def _stdout_gone() -> bool:
     """True when stdout is a pipe whose reader has closed it (``| head -1``)."""
     return pipes.reader_gone(pipes.fileno(sys.stdout))
@@ -160,9 +191,8 @@ def _stdout_gone() -> bool:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help(sys.stderr)
-        return 2
+    if not getattr(args, "command", None):  # one line, as for any other usage error
+        parser.error("give a command: " + ", ".join(_command_names(parser)))
     debug = bool(getattr(args, "debug", False))
     _setup_logging(debug, bool(getattr(args, "verbose", False)))
     handler: Callable[[argparse.Namespace], int] = args.handler
@@ -172,12 +202,12 @@ def _main(argv: Sequence[str] | None) -> int:
         if debug:
             raise
         print(f"nitrogen-capture {args.command}: error: "
-              f"{_config_message(parser, args.command, exc)}", file=sys.stderr)
+              f"{one_line(_config_message(parser, args.command, exc))}", file=sys.stderr)
         return 2
     except NitrogenCaptureError as exc:
         if debug:
             raise
-        print(f"nitrogen-capture {args.command}: error: {exc}", file=sys.stderr)
+        print(f"nitrogen-capture {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"nitrogen-capture {args.command}: interrupted", file=sys.stderr)
@@ -188,8 +218,8 @@ def _main(argv: Sequence[str] | None) -> int:
         if debug:
             raise
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-        print(f"nitrogen-capture {args.command}: error: {exc.strerror or exc}{where}",
-              file=sys.stderr)
+        what = one_line(f"{exc.strerror or exc}{where}")
+        print(f"nitrogen-capture {args.command}: error: {what}", file=sys.stderr)
         return 1
 
 

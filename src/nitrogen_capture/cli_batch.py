@@ -91,7 +91,9 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     total = len(result.sessions)
     engine = f"{bs.engine} x{bs.jobs}" + (f" at {bs.ray_address}" if bs.ray_address else "")
     if result.note and not result.outputs:
-        print(f"nitrogen-capture convert: error: {result.note}", file=sys.stderr)
+        from .cli import one_line
+
+        print(f"nitrogen-capture convert: error: {one_line(result.note)}", file=sys.stderr)
         return 1
     if result.note:
         print(result.note)

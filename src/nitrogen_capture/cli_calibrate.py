@@ -90,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--save {args.save}: the folder {args.save.parent} does not "
                               "exist", setting="save")
         check_save_path(args.save)
+    if args.keep_session is not None:  # as record --out, before the window opens
+        from .record import check_new_session_dir
+
+        check_new_session_dir(args.keep_session, "--keep-session")
     options = CalibrationOptions(
         fps=args.fps, count=args.count, manual=args.manual, timeout_s=args.timeout_s,
         keep_session=args.keep_session, seed=args.seed, capture_backend=args.capture_backend,

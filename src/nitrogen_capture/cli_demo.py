@@ -24,6 +24,21 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def _check_record_flags(options: Any) -> None:
+    """Check the record command line the demo will run, as record checks it, before Xvfb.
+
+    The flags the demo passes on (``--chunk-size``, ``--record-arg`` ...) are record's: a bad
+    one is a usage error now, not a failed recording after the game started.
+    """
+    from .cli import build_parser, subcommand_parser
+    from .cli_record import _config
+    from .demo.runner import record_argv
+
+    record = subcommand_parser(build_parser(), "record")
+    record.prog = "nitrogen-capture demo (the flags it passes to record)"
+    _config(record.parse_args(record_argv(options, pid=1)[1:]))
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print its summary; 0 when every check passed.
 
@@ -39,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     options = options_from_args(args)
+    _check_record_flags(options)
     try:
         with stop_on_signals():
             result = run_demo(options)

@@ -14,7 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bounds import MAX_LATENCY_MS, MAX_SECONDS, UINT32_MAX, format_number, number_check
+from .bounds import (
+    MAX_LATENCY_MS,
+    MAX_SECONDS,
+    UINT32_MAX,
+    format_number,
+    number_check,
+    text_check,
+)
 from .capture.base import MAX_REGION_SIDE, Region
 from .codecs.encoders import ENCODER_NAMES
 from .cues import CUE_BACKENDS
@@ -51,8 +58,10 @@ def check_labels(game: str | None, notes: str | None, controller: str | None) ->
     _check([
         (game is None or (bool(game.strip()) and len(game) <= MAX_LABEL_CHARS), "game",
          f"--game must be 1..{MAX_LABEL_CHARS} characters, got {len(game or '')}"),
+        text_check(game, "game", "--game"),
         (notes is None or len(notes) <= MAX_NOTES_CHARS, "notes",
          f"--notes must be at most {MAX_NOTES_CHARS} characters, got {len(notes or '')}"),
+        text_check(notes, "notes", "--notes"),
         (controller is None or controller in CONTROLLERS, "controller",
          f"--controller must be one of {', '.join(CONTROLLERS)}, got {controller}"),
     ])

@@ -21,7 +21,7 @@ _STEP_PX = 4  # horizontal scroll per frame
 
 
 def _cell_for(width: int) -> int:
-    """Largest barcode cell (<= 16 px) that fits the frame width."""
+    """Largest barcode cell (<= 16 px) that fits the frame width (2 when none fits)."""
     cell = 16
     while cell > 2 and barcode_width(cell) > width:
         cell //= 2
@@ -73,7 +73,7 @@ class SyntheticSource(FrameSource):
         offset = (self.frame_number * _STEP_PX) % w
         frame = self._texture[:, offset:offset + w].copy()
         cell = int(self.details["barcode_cell"])
-        if h >= cell:
+        if h >= cell and barcode_width(cell) <= w:  # a region too small gets no barcode
             draw(frame, self.frame_number % (1 << 24), 0, 0, cell)
         self.frame_number += 1
         return frame

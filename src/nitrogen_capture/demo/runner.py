@@ -48,7 +48,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ..bounds import number_check
+from ..bounds import UINT32_MAX, number_check
 from ..errors import ConfigError, NitrogenCaptureError, PlatformError
 from ..export.settings import pt_beside
 from ..keylayout import DEFAULT_LAYOUT, load_layout
@@ -65,7 +65,7 @@ from .xvfb import interrupt, spawn, xvfb
 __all__ = [
     "DemoInterrupted", "DemoOptions", "DemoResult", "Started", "add_demo_arguments",
     "format_summary",
-    "options_from_args", "run_demo", "stop_on_signals",
+    "options_from_args", "record_argv", "run_demo", "stop_on_signals",
 ]
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,7 @@ class DemoOptions:
             number_check(self.seconds, "seconds", "--seconds", 3, 3600, interval=True,
                          note=" seconds for the demo"),
             number_check(self.fps, "fps", "--fps", 1, 240, interval=True),
+            number_check(self.seed, "seed", "--seed", 0, UINT32_MAX, interval=True),
             (number_check(w, "", "", 64, 7680)[0] and number_check(h, "", "", 64, 4320)[0],
              "size", f"--size must be within 64x64..7680x4320, got {w}x{h}"),
         ):
@@ -295,6 +296,8 @@ def run_demo(options: DemoOptions) -> DemoResult:
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"--out {out} exists and is not empty: choose a new directory")
     _check_outputs(options)
+    if options.layout:
+        load_layout(options.layout)  # a bad --layout: one line before Xvfb and the game start
     out.parent.mkdir(parents=True, exist_ok=True)
     started = Started()
     # Removed afterwards, or by the next run if this one is killed (nitrogen_capture.scratch).
@@ -333,12 +336,7 @@ def _record(options: DemoOptions, display: str, work: Path, result: DemoResult,
             if options.grab:
                 player.type_keys([GRAB_TOGGLE_KEY])  # before the recording: not in the layout
                 time.sleep(0.3)
-            rec_cmd = cli_command(
-                "record", "--pid", str(game.pid), "--out", str(options.out),
-                "--fps", f"{options.fps:g}", "--start-immediately",
-                "--seconds", f"{options.seconds:g}", "--capture-backend", "mss",
-                "--input-backend", "pynput", "--status-interval", "0", *layout_args,
-                *options.record_args)
+            rec_cmd = cli_command(*record_argv(options, game.pid))
             with rec_log.open("wb") as fh:
                 fh.write(f"$ {' '.join(rec_cmd)}\n".encode())
                 fh.flush()
@@ -359,6 +357,15 @@ def _record(options: DemoOptions, display: str, work: Path, result: DemoResult,
         _stop(game, signal.SIGTERM, _GAME_STOP_S)
     if game_log.is_file():
         result.game_log = json.loads(game_log.read_text(encoding="utf-8"))
+
+
+def record_argv(options: DemoOptions, pid: int) -> list[str]:
+    """The ``record`` command line the demo runs for the game of process ``pid``."""
+    layout_args = ["--layout", str(options.layout)] if options.layout else []
+    return ["record", "--pid", str(pid), "--out", str(options.out), "--fps", f"{options.fps:g}",
+            "--start-immediately", "--seconds", f"{options.seconds:g}", "--capture-backend",
+            "mss", "--input-backend", "pynput", "--status-interval", "0", *layout_args,
+            *options.record_args]
 
 
 def _finish(options: DemoOptions, work: Path, result: DemoResult) -> None:
@@ -421,20 +428,23 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``nitrogen-capture demo``."""
-    parser.add_argument("--out", type=Path, required=True, help="new session directory")
+    from ..cli import path_arg
+
+    parser.add_argument("--out", type=path_arg, required=True, help="new session directory")
     parser.add_argument("--seconds", type=float, default=20.0, help="recording length (20)")
     parser.add_argument("--fps", type=float, default=30.0, help="capture rate (30)")
     parser.add_argument("--size", type=_parse_size, default=(1280, 720),
                         help="game window size WxH (1280x720)")
     parser.add_argument("--visible", action="store_true",
                         help="play on the current DISPLAY instead of a private Xvfb")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the scripted player")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the scripted player (0..2^32-1)")
     parser.add_argument("--grab", action="store_true",
                         help="the game grabs the pointer (relative mouse mode) throughout")
     parser.add_argument("--no-convert", action="store_true", help="skip the NitroGen export")
     parser.add_argument("--no-preview", action="store_true",
                         help="skip preview.mp4 and timing.png (written into OUT/demo/)")
-    parser.add_argument("--layout", type=Path, default=None, help="key layout TOML")
+    parser.add_argument("--layout", type=path_arg, default=None, help="key layout TOML")
     parser.add_argument("--scene", choices=SCENES, default="flat",
                         help="the game's look: flat (default) or textured (scrolling noise and "
                              "sprites, every frame differs: for encoder load)")

@@ -100,9 +100,10 @@ class PtWriter:
             raise missing_dependency("torch", "torch", "writing .pt files") from exc
         self.path = Path(path)
         # The folder name inside the ZIP; a file written under a temporary name passes the
-        # name its final file's archive would have.
-        self._archive = (archive if archive is not None else self.path.stem).replace(" ", "_") \
-            or "archive"
+        # name its final file's archive would have. ZIP names are UTF-8: a file name that is not
+        # (its bytes as lone surrogates, PEP 383) is spelled with backslash escapes.
+        name = (archive if archive is not None else self.path.stem).replace(" ", "_")
+        self._archive = name.encode("utf-8", "backslashreplace").decode("utf-8") or "archive"
         self._zip = zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_STORED,
                                     allowZip64=True)
         self._pending: dict[str, TensorSpec] = {}

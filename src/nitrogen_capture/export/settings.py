@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..bounds import MAX_LATENCY_MS, number_check
+from ..bounds import MAX_LATENCY_MS, number_check, text_check
 from ..errors import ConfigError
 from .keymap import ACTION_SPACES, mouse_checks
 
@@ -112,6 +112,7 @@ class ConvertSettings:
             number_check(self.drop_idle_seconds, "drop_idle_seconds", "--drop-idle-seconds",
                          MIN_IDLE_SECONDS, MAX_IDLE_SECONDS, interval=True, note=" seconds")
             if self.drop_idle_seconds is not None else (True, "", ""),
+            text_check(self.game, "game", "--game"),
             *_lerobot_checks(self),
             number_check(self.latency_offset_ms, "latency_offset_ms", "--latency-offset-ms",
                          -MAX_LATENCY_MS, MAX_LATENCY_MS, interval=True, note=" ms")
@@ -157,6 +158,7 @@ def _lerobot_checks(s: ConvertSettings) -> list[tuple[bool, str, str]]:
          "than one session"),
         (s.repo_id is None or bool(s.repo_id.strip()), "repo_id", "--repo-id must not be empty"),
         (s.task is None or bool(s.task.strip()), "task", "--task must not be empty"),
+        text_check(s.repo_id, "repo_id", "--repo-id"), text_check(s.task, "task", "--task"),
     ]
     if s.fps is not None:
         checks.append(number_check(s.fps, "fps", "--fps", 1, int(MAX_ACTION_HZ), note=" Hz"))
@@ -173,6 +175,9 @@ def _lerobot_checks(s: ConvertSettings) -> list[tuple[bool, str, str]]:
 def pt_beside(session: Path) -> Path:
     """The ``.pt`` a session's export is suggested to go to: ``<session>.pt`` beside its folder.
 
-    Beside, not inside: convert refuses an output inside its input session.
+    Beside, not inside: convert refuses an output inside its input session. A folder named
+    ``.`` or ``..`` (``record --out .``) is named by its absolute path first.
     """
+    if session.name in ("", ".", ".."):
+        session = Path(os.path.abspath(session))
     return session.with_name(session.name + ".pt")

@@ -9,6 +9,7 @@ timeline, for tests and the synthetic source); ``none``. ``auto`` honours
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from ..errors import ConfigError
@@ -44,5 +45,9 @@ def get_input_backends(name: str = "auto", **options: Any) -> list[InputSource]:
     if name == "pynput":
         from ._live import live_input_sources
 
+        if sys.platform != "win32":  # no X display: one line now, not a failed start later
+            from ..xdisplay import check_x11_display
+
+            check_x11_display()
         return live_input_sources(**options)
     raise ConfigError(f"unknown input backend '{name}': choose one of {', '.join(BACKENDS)}")

@@ -20,6 +20,7 @@ the name is pressed once and released when the last of them is released.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 from typing import Any
@@ -185,10 +186,9 @@ class PynputInput(InputSource):
     # -- lifecycle ------------------------------------------------------------------------------
     def _start(self) -> None:
         extra = "windows" if self._windows else "x11"
-        try:
-            import pynput  # noqa: F401 - only to tell "missing" from "cannot start"
-        except ImportError as exc:
-            raise missing_dependency("pynput", extra, "Keyboard and mouse logging") from exc
+        # Tell "missing" from "cannot start": importing pynput itself fails without a display.
+        if importlib.util.find_spec("pynput") is None:
+            raise missing_dependency("pynput", extra, "Keyboard and mouse logging")
         try:
             from pynput import keyboard, mouse
         except ImportError as exc:

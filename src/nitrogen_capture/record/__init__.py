@@ -21,6 +21,7 @@ import logging
 import platform
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .. import __version__, winecompat
@@ -30,7 +31,7 @@ from ..config import RecordConfig
 from ..errors import SessionExistsError
 from ..inputs import get_input_backends
 from ..inputs.base import InputSource
-from ..outputs import OutputKind, check_output
+from ..outputs import OutputKind, check_output, describe
 from ..session.frames import frame_store_class
 from ..session.meta import CaptureInfo, ClockInfo, FrameFormat, InputInfo, Labels, SessionMeta
 from ..session.meta_parts import default_controller, default_game
@@ -38,7 +39,8 @@ from ..session.paths import META_NAME
 from ..targets.base import FixedRegionTarget, Target
 from .recorder import Recorder, RecordResult, RecordStats
 
-__all__ = ["RecordResult", "RecordStats", "Recorder", "build_recorder", "check_output_dir"]
+__all__ = ["RecordResult", "RecordStats", "Recorder", "build_recorder", "check_new_session_dir",
+           "check_output_dir"]
 
 log = logging.getLogger(__name__)
 # A recording's folder: new or empty (check_output_dir refuses anything else first).
@@ -47,17 +49,24 @@ NEW_SESSION = OutputKind("session", lambda p: False, folder=True, store="session
 
 def check_output_dir(config: RecordConfig) -> None:
     """Refuse an ``--out`` that already holds a session (or anything else)."""
-    out = config.out
+    check_new_session_dir(config.out)
+
+
+def check_new_session_dir(out: Path, label: str = "--out") -> None:
+    """Refuse ``out`` as the folder of a new recording unless it is new or empty.
+
+    ``record --out`` and ``calibrate --keep-session`` (before its window opens) share it.
+    """
     if out.exists() and not out.is_dir():
-        raise SessionExistsError(f"--out {out} is a file, not a directory")
+        raise SessionExistsError(f"{label} {out} is {describe(out)}, not a directory")
     if (out / META_NAME).exists():
         raise SessionExistsError(
-            f"--out {out} already holds a session: choose a new directory "
+            f"{label} {out} already holds a session: choose a new directory "
             "(nothing was changed)")
     if out.is_dir() and any(out.iterdir()):
-        raise SessionExistsError(f"--out {out} is not empty: choose a new or empty directory")
+        raise SessionExistsError(f"{label} {out} is not empty: choose a new or empty directory")
     # Not inside another session or dataset, not through a link (outputs.py).
-    check_output(out, NEW_SESSION, label="--out")
+    check_output(out, NEW_SESSION, label=label)
 
 
 def _resolve_target(config: RecordConfig, region: Region | None) -> Target:

@@ -131,8 +131,11 @@ def collect_sessions(roots: Sequence[Path], *, recursive: bool,
 
 
 def path_hash(session: Path) -> str:
-    """A short stable hash of a session's path (12 hex digits)."""
-    return hashlib.sha256(str(session).encode("utf-8")).hexdigest()[:12]
+    """A short stable hash of a session's path (12 hex digits).
+
+    A path that is not UTF-8 (its bytes as lone surrogates, PEP 383) is hashed as it is held.
+    """
+    return hashlib.sha256(str(session).encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 def task_id(session: Path, segment: int) -> str:

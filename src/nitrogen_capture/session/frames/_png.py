@@ -38,15 +38,32 @@ _IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 _SAMPLE = 8  # frames per chunk fully decoded by validate (all are header-checked)
 
 
+def _decode(path: Path, flags: int) -> Frame | None:
+    """The image in the file at ``path`` (None: missing, empty or undecodable).
+
+    The file is read here and decoded from memory: OpenCV's ``imread`` crashes the process
+    (SIGSEGV) on a path that is not UTF-8 (a POSIX file name of other bytes) and cannot open a
+    non-ASCII path on Windows.
+    """
+    import cv2
+
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except (OSError, ValueError):
+        return None
+    img = cv2.imdecode(data, flags) if data.size else None
+    return None if img is None else np.asarray(img, dtype=np.uint8)
+
+
 def _read(path: Path) -> Frame:
     import cv2
 
     if path.is_symlink():
         raise SessionFormatError(f"{path} is a symbolic link (frames are never read through one)")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    img = _decode(path, cv2.IMREAD_COLOR)
     if img is None:
         raise SessionFormatError(f"{path} is missing or cannot be decoded")
-    return np.asarray(img, dtype=np.uint8)
+    return img
 
 
 def _png_header(path: Path) -> tuple[int, int] | str:
@@ -218,7 +235,7 @@ class PngFolderStore(FrameStore):
         picks = sorted({present[int(i)] for i in np.linspace(0, len(present) - 1,
                                                              min(_SAMPLE, len(present)))})
         for name in picks:
-            if cv2.imread(str(folder / name), cv2.IMREAD_UNCHANGED) is None:
+            if _decode(folder / name, cv2.IMREAD_UNCHANGED) is None:
                 bad.append(f"{name} cannot be decoded")
         if bad:
             out.append((ERROR, f"{len(bad)} undecodable frames: {few(sorted(set(bad)))}"))
