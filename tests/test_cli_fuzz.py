@@ -16,8 +16,7 @@ blocks (a FIFO opened by a regression) is a timeout here, not a stuck test run. 
   names (merge its outputs and meta.json, label meta.json, report and preview names outside the
   session format).
 
-:data:`KNOWN` lists what the pass found in code another change is reworking: reported, not
-failed. The last test prints the counts (see them with ``pytest -s`` or ``-rA``).
+The last test prints the counts (see them with ``pytest -s`` or ``-rA``).
 """
 
 from __future__ import annotations
@@ -54,19 +53,6 @@ WORKERS = 2  # the suite's machine has two cores
 MERGE_OUTPUTS = {"actions.npy", "mouse_deltas.npy", "frame_indices.npy", "timestamps.npy",
                  "events.npy", "gamepad.npy", "dataset.npz", "dataset.pt", "meta.json"}
 
-# Defects this pass found in code that another change is reworking (preview and report, for
-# full-disk handling): (start of the case's id, start of the problem) -> what is wrong.
-KNOWN: dict[tuple[str, str], str] = {
-    ("preview ", "refused, yet changed the world"):
-        "preview makes its --out folder before it checks --root and the span, and leaves it "
-        "behind when it refuses them",
-    ("preview --root session-not-utf8", "exit status -11"):
-        "preview draws the session's folder name with cv2.putText, which crashes (SIGSEGV) on "
-        "a name that is not UTF-8",
-    ("report --root session-not-utf8", "traceback"):
-        "report encodes its page, which shows the session's folder name, as strict UTF-8: "
-        "UnicodeEncodeError for a name that is not UTF-8",
-}
 SESSIONS = ("sess", f"{NOT_UTF8}sess")  # the world's sessions: where a command may write
 
 
@@ -188,14 +174,6 @@ def problems(o: Outcome) -> list[str]:
     return found
 
 
-def known(o: Outcome) -> str | None:
-    """Why ``o`` fails, when that is in :data:`KNOWN` (a traceback's extra stderr lines go
-    with it), else None."""
-    found = problems(o)
-    return next((why for (case, problem), why in KNOWN.items() for p in found
-                 if o.case.id.startswith(case) and p.startswith(problem)), None)
-
-
 # -- the tests -----------------------------------------------------------------------------------
 def test_every_flag_is_classified() -> None:
     """Each flag of each subcommand has a kind, and each subcommand a valid command line."""
@@ -220,7 +198,7 @@ def test_fuzz(fuzz_pass: Pass, command: str) -> None:
     """Every case of ``command`` (the top level: "") does what :func:`problems` asks."""
     outs = fuzz_pass.outcomes[command]
     bad = [f"{o.case.id}: {'; '.join(p)}\n    argv={[a[:60] for a in o.case.argv]}"
-           for o in outs if (p := problems(o)) and known(o) is None]
+           for o in outs if (p := problems(o))]
     assert not bad, f"{len(bad)} of {len(outs)} cases failed:\n" + "\n".join(bad)
 
 
@@ -256,19 +234,16 @@ def test_fuzz_summary(fuzz_pass: Pass, capsys: pytest.CaptureFixture[str]) -> No
         statuses = Counter(o.status for o in outs)
         tracebacks = sum(1 for o in outs if any(p.startswith("traceback") for p in problems(o)))
         hangs = sum(1 for o in outs if any(p.startswith("hang") for p in problems(o)))
-        failed = [o for o in outs if problems(o) and known(o) is None]
-        old = [o for o in outs if problems(o) and known(o) is not None]
+        failed = [o for o in outs if problems(o)]
         total.update({"cases": len(outs), "tracebacks": tracebacks, "hangs": hangs,
-                      "failed": len(failed), "known": len(old), **statuses})
+                      "failed": len(failed), **statuses})
         rows.append(f"{command or '(top)':<10} {len(outs):5d} cases, exit "
                     f"{dict(sorted(statuses.items()))}, tracebacks {tracebacks}, hangs {hangs}"
-                    + (f", failed {len(failed)}" if failed else "")
-                    + (f", known {len(old)}" if old else ""))
-        rows += [f"    known: {o.case.id}: {known(o)}" for o in old]
+                    + (f", failed {len(failed)}" if failed else ""))
     rows.append(f"{'total':<10} {total['cases']:5d} cases, exit 0: {total['0']}, 1: "
                 f"{total['1']}, 2: {total['2']}, reached the stub: {total['boundary']}; "
                 f"tracebacks {total['tracebacks']}, hangs {total['hangs']}, failed "
-                f"{total['failed']}, known {total['known']}; {fuzz_pass.seconds:.1f} s")
+                f"{total['failed']}; {fuzz_pass.seconds:.1f} s")
     with capsys.disabled():
         print("\ncli fuzz:\n" + "\n".join(rows))
     assert total["cases"] > 2000

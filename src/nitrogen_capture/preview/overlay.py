@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from ..binning import GAMEPAD_WIDTH
 from ..keylayout import PAD_BUTTONS
+from .plot import drawable
 
 __all__ = ["FLASH_BORDER", "Box", "HudLayout", "RowInfo", "draw_row", "hud_layout"]
 
@@ -129,6 +130,7 @@ def hud_layout(keys: tuple[str, ...], src_size: tuple[int, int], width: int,
 
 def _label(img: npt.NDArray[np.uint8], text: str, box: Box, color: tuple[int, int, int],
            scale: float = 0.38) -> None:
+    text = drawable(text)  # a key name from meta.json may be any text
     # Shrink the font until the label fits the box (long key names in narrow boxes).
     while scale > 0.25:
         (tw, th), _ = cv2.getTextSize(text, FONT, scale, 1)
@@ -142,7 +144,7 @@ def _label(img: npt.NDArray[np.uint8], text: str, box: Box, color: tuple[int, in
 
 def _text(img: npt.NDArray[np.uint8], text: str, org: tuple[int, int], scale: float = 0.4,
           color: tuple[int, int, int] = TEXT) -> None:
-    cv2.putText(img, text, org, FONT, scale, color, 1, cv2.LINE_AA)
+    cv2.putText(img, drawable(text), org, FONT, scale, color, 1, cv2.LINE_AA)
 
 
 def _draw_keys(img: npt.NDArray[np.uint8], hud: HudLayout, actions: npt.NDArray[np.int8]) -> None:

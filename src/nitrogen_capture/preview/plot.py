@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Axes", "Color", "dashed_hline", "legend", "nice_ticks", "text"]
+__all__ = ["Axes", "Color", "dashed_hline", "drawable", "legend", "nice_ticks", "text"]
 
 Color = tuple[int, int, int]
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -36,9 +36,20 @@ def _fmt(v: float) -> str:
     return f"{v:.0f}" if abs(v - round(v)) < 1e-9 or abs(v) >= 100 else f"{v:g}"
 
 
+def drawable(s: str) -> str:
+    """``s`` as OpenCV's Hershey fonts draw it: printable ASCII, anything else as ``?``.
+
+    Every text drawn into a picture goes through here: a session's folder name or a label may be
+    any text, even lone surrogates from a file name that is not UTF-8, on which ``putText``
+    crashes the process.
+    """
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in s)
+
+
 def text(img: npt.NDArray[np.uint8], s: str, org: tuple[int, int], scale: float = 0.45,
          color: Color = INK, thick: int = 1, anchor: str = "left") -> None:
     """Draw ``s`` with its baseline at ``org``; ``anchor`` ``left``, ``center`` or ``right``."""
+    s = drawable(s)
     (w, _), _ = cv2.getTextSize(s, FONT, scale, thick)
     x = org[0] - (w if anchor == "right" else w // 2 if anchor == "center" else 0)
     cv2.putText(img, s, (int(x), int(org[1])), FONT, scale, color, thick, cv2.LINE_AA)

@@ -106,7 +106,7 @@ def write_report(root: str | Path, out: Path | None, *, sheet: Path | None = Non
         _write_file(sheet, mark_png(sheet_png, SHEET_MARK), "the contact sheet")
     if out is not None:
         plots = [(a, h, png) for a, h, fn in ALL_PLOTS if (png := fn(rep)) is not None]
-        _write_file(out, session_page(rep, sheet_png, plots, back=back).encode("utf-8"),
+        _write_file(out, _page_bytes(session_page(rep, sheet_png, plots, back=back)),
                     "the report page")
         log.info("wrote %s", out)
     from .sheet import sheet_rows
@@ -132,6 +132,15 @@ def _write_file(path: Path, data: bytes, what: str) -> None:
     except BaseException:
         prune_empty(path.parent, keep)
         raise
+
+
+def _page_bytes(page: str) -> bytes:
+    """A page as UTF-8, whatever text it shows.
+
+    A name that is not UTF-8 (a POSIX file name of other bytes, or a label an older version
+    stored) reaches Python as lone surrogates: they show as U+FFFD instead of failing the report.
+    """
+    return page.encode("utf-8", "surrogatepass").decode("utf-8", "replace").encode("utf-8")
 
 
 def write_index(top: Path, out_dir: Path, *, idle_seconds: float = DEFAULT_IDLE_SECONDS,
@@ -178,5 +187,5 @@ def write_index(top: Path, out_dir: Path, *, idle_seconds: float = DEFAULT_IDLE_
             continue
         entries.append((row, name, ""))
         pages.append((row.session, out_dir / name, ""))
-    _write_file(index, index_page(str(top), entries).encode("utf-8"), "the index page")
+    _write_file(index, _page_bytes(index_page(str(top), entries)), "the index page")
     return IndexResult(index, tuple(pages))

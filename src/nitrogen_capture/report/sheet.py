@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..keylayout import PAD_AXES, PAD_BUTTONS
+from ..preview.plot import drawable
 from .facts import SessionReport
 
 __all__ = ["DEFAULT_COLUMNS", "DEFAULT_TILES", "TILE_WIDTH", "render_sheet", "sheet_rows"]
@@ -103,7 +104,7 @@ def render_sheet(rep: SessionReport, *, tiles: int = DEFAULT_TILES,
             if rep.idle_mask[row]:
                 cv2.rectangle(sheet, (x, y), (x + tile_width - 1, y + frame_h - 1), IDLE_RED, 3)
             for i, (text, color) in enumerate(_caption(rep, row)):
-                cv2.putText(sheet, _fit(text, tile_width, 0.42),
+                cv2.putText(sheet, _fit(drawable(text), tile_width, 0.42),
                             (x, y + frame_h + PAD + (i + 1) * LINE_H - 3), FONT, 0.42, color, 1,
                             cv2.LINE_AA)
             done += 1
