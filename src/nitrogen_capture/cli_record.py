@@ -28,6 +28,7 @@ from .capture import BACKENDS as CAPTURE_BACKENDS
 from .capture.base import MAX_REGION_SIDE
 from .codecs.encoders import ENCODER_NAMES
 from .codecs.png import PNG_ENCODERS
+from .codecs.priority import ENCODER_PRIORITIES
 from .codecs.video import X264_PRESETS
 from .config import (
     FRAME_FORMATS,
@@ -133,6 +134,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--png-encoder", choices=PNG_ENCODERS, default=rec("png_encoder"))
     p.add_argument("--encoder-workers", type=int, default=rec("encoder_workers"),
                    help="encoder processes, 1..32 (default %(default)s)")
+    p.add_argument("--encoder-priority", choices=ENCODER_PRIORITIES,
+                   default=rec("encoder_priority"),
+                   help="the encoders' CPU priority beside the game: fair (together as much as "
+                        "one normal thread, the original tool's encoding thread), normal, or "
+                        "low (the game first; frames drop when the machine is busy) (default "
+                        "%(default)s)")
     p.add_argument("--queue-frames", type=int, default=rec("queue_frames"),
                    help="frames that may wait for the encoder before frames are dropped, "
                         f"1..{MAX_QUEUE_FRAMES} (default %(default)s)")
@@ -214,7 +221,8 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         seed=args.seed, layout=layout, frame_format=args.frame_format,
         png_encoder=args.png_encoder, video_crf=args.video_crf, video_preset=args.video_preset,
         video_encoder=args.video_encoder,
-        encoder_workers=args.encoder_workers, queue_frames=args.queue_frames,
+        encoder_workers=args.encoder_workers, encoder_priority=args.encoder_priority,
+        queue_frames=args.queue_frames,
         status_interval=args.status_interval, focus_pause=args.focus_pause,
         gamepad=args.gamepad, gamepad_backend=args.gamepad_backend, merge=args.merge,
         game=args.game, notes=args.notes, controller=args.controller,

@@ -24,6 +24,7 @@ from .bounds import (
 )
 from .capture.base import MAX_REGION_SIDE, Region
 from .codecs.encoders import ENCODER_NAMES
+from .codecs.priority import ENCODER_PRIORITIES
 from .cues import CUE_BACKENDS
 from .errors import ConfigError
 from .keylayout import CHORD_PREFIX, DEFAULT_LAYOUT, KeyLayout, pretty_key
@@ -155,6 +156,9 @@ class RecordConfig:
             ENCODERS` for ``video`` storage; probed when recording starts (an explicit one
             that cannot encode here is a ConfigError, ``auto`` falls back to libx264).
         encoder_workers: encoder processes (frames are never encoded on the capture thread).
+        encoder_priority: the encoders' CPU priority policy (:mod:`~nitrogen_capture.codecs.
+            priority`): ``fair`` (together as much as one normal-priority thread), ``normal``
+            or ``low`` (niceness 10).
         queue_frames: bound of the frame queue; a full queue drops the frame and counts it.
         status_interval: seconds between status updates (0 disables the status line).
         focus_pause: pause while the target window is not focused.
@@ -195,6 +199,7 @@ class RecordConfig:
     video_preset: str = "ultrafast"
     video_encoder: str = "auto"
     encoder_workers: int = 2
+    encoder_priority: str = "fair"
     queue_frames: int = 64
     status_interval: float = 1.0
     focus_pause: bool = True
@@ -237,6 +242,9 @@ class RecordConfig:
              f"got {self.frame_format}"),
             number_check(self.encoder_workers, "encoder_workers", "--encoder-workers", 1, 32,
                          interval=True),
+            (self.encoder_priority in ENCODER_PRIORITIES, "encoder_priority",
+             f"--encoder-priority must be one of {', '.join(ENCODER_PRIORITIES)}, "
+             f"got {self.encoder_priority}"),
             number_check(self.queue_frames, "queue_frames", "--queue-frames", 1,
                          MAX_QUEUE_FRAMES, note=" (queued frames are held in memory)"),
             (status == 0 or number_check(status, "", "", MIN_STATUS_INTERVAL,

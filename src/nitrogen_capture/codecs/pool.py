@@ -112,6 +112,8 @@ class EncoderSpec:
     workers: int = 1
     ordered: bool = False
     name: str = "encoder"
+    threads: int = 1  # encoding threads inside each worker (a video encoder runs several)
+    nice: int = 0  # each worker's niceness (priority.encoder_nice: the recorder's policy)
 
     def __post_init__(self) -> None:
         if self.workers < 1 or (self.ordered and self.workers != 1):
@@ -190,7 +192,7 @@ class EncoderPool:
         results_in, results_out = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(target=run_worker,
                                  args=(self.spec.worker, tasks_in, results_out, self.spec.arg,
-                                       os.getpid(), slot_kind, handles),
+                                       os.getpid(), slot_kind, handles, self.spec.nice),
                                  name=f"encoder-{self.spec.name}-{i}", daemon=True)
         proc.start()
         # Only the worker holds these ends now: its death ends our result pipe, ours its tasks.

@@ -2,14 +2,13 @@
 
 What runs first in every encoder process: :func:`run_worker` ignores SIGINT (the recorder
 decides when to stop), ties the process to its parent's life
-(:func:`~nitrogen_capture.lifeline.die_with_parent`), lowers its priority and hands the frame
+(:func:`~nitrogen_capture.lifeline.die_with_parent`), sets its priority and hands the frame
 store's worker function a :class:`SlotReader` (its tasks, and the frames in the shared-memory
 slots) and a :class:`ResultPipe`. Why each of these: the module docstring of :mod:`.pool`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 from collections.abc import Callable
@@ -19,29 +18,25 @@ import numpy as np
 import numpy.typing as npt
 
 from ..lifeline import die_with_parent
+from .priority import apply_nice
 from .slots import SlotMaps
 
 __all__ = ["ResultPipe", "SlotReader", "run_worker"]
 
-_NICE = 10  # encoder processes' niceness (Unix); Windows keeps normal priority
-
-
 def run_worker(worker: Callable[..., None], tasks: Any, results: Any, arg: Any,
-               parent_pid: int, slot_kind: str, slot_handles: list[Any]) -> None:
-    """Run ``worker`` at a lower CPU priority, tied to the life of the parent.
+               parent_pid: int, slot_kind: str, slot_handles: list[Any], nice: int = 0) -> None:
+    """Run ``worker`` at niceness ``nice``, tied to the life of the parent.
 
-    Encoding is background work: on a busy machine the game and the capture thread must get the
-    CPU first (a capture thread that wakes late loses frames; an encoder that runs late only
-    fills the queue a little).
+    The niceness is the recorder's policy (:mod:`.priority`): by default the encoders together
+    weigh what one normal-priority thread weighs, so on a busy machine they neither starve nor
+    take more from the game than the original design's encoding thread did.
     """
     # A terminal's Ctrl+C reaches the whole process group: the recorder (the parent) decides
     # when to stop and then drains and stops its workers through the task pipe, so a worker
     # that died of the same SIGINT would lose the frames still queued.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with_parent(parent_pid)
-    if hasattr(os, "nice"):
-        with contextlib.suppress(OSError):  # not permitted: run at normal priority
-            os.nice(_NICE)
+    apply_nice(nice)  # before the encoder starts its threads: they inherit it
     reader = SlotReader(tasks, SlotMaps(slot_kind, slot_handles))
     try:
         worker(reader, ResultPipe(results), arg)

@@ -26,6 +26,7 @@ from ..binning import ActionBinner
 from ..capture.base import FrameSource
 from ..clock import FramePacer, clock_pair, now_ns
 from ..codecs.pool import EncodeResult, EncoderPool
+from ..codecs.priority import encoder_nice
 from ..config import RecordConfig
 from ..cues import get_cue_backend
 from ..errors import CaptureError, EncodeError, TargetError
@@ -171,6 +172,10 @@ class Recorder:
         # Start the encoder processes first: their imports take a second, which would
         # otherwise make the first ticks late.
         spec = self.frame_store.encoder_spec(workers=cfg.encoder_workers, fps=cfg.fps)
+        # The priority policy (codecs/priority.py): by default the encoder threads together
+        # weigh on a busy CPU what the original design's one encoding thread weighed.
+        spec = dataclasses.replace(
+            spec, nice=encoder_nice(cfg.encoder_priority, spec.workers * spec.threads))
         self._pool = EncoderPool(spec, cfg.queue_frames, on_result)
         w, h = self.source.region.size
         self._pool.preallocate(w * h * 3)
@@ -196,7 +201,8 @@ class Recorder:
             pairs=(ClockPair("start", mono, wall),))
         self.meta.encoder = EncoderInfo(self.meta.frame_format.encoder, spec.workers,
                                         cfg.queue_frames,
-                                        settings=self.frame_store.encoder_settings())
+                                        settings=self.frame_store.encoder_settings(),
+                                        priority=cfg.encoder_priority, nice=spec.nice)
         writer.start()
         wt = self._writer_thread = WriterThread(writer, ActionBinner(cfg.layout), t0)
         inbox.append(wt)

@@ -194,10 +194,16 @@ class EncoderInfo:
     bytes_written: int = 0
     errors: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
+    priority: str | None = None  # --encoder-priority (codecs/priority.py); None: older sessions
+    nice: int | None = None  # the niceness each encoder process ran at
 
     def to_json(self) -> dict[str, Any]:
         """The ``encoder`` object of meta.json."""
-        return {**dataclasses.asdict(self), "errors": list(self.errors)}
+        out = {**dataclasses.asdict(self), "errors": list(self.errors)}
+        for key in ("priority", "nice"):  # absent in sessions written before they existed
+            if out[key] is None:
+                del out[key]
+        return out
 
     @classmethod
     def from_json(cls, o: JsonObject) -> EncoderInfo:
@@ -207,7 +213,9 @@ class EncoderInfo:
                    o.number("ms_per_frame_mean", None, lo=0, nullable=True),
                    o.number("ms_per_frame_p99", None, lo=0, nullable=True),
                    o.integer("bytes_written", 0, lo=0), o.strs("errors", ()),
-                   _settings(o.raw("settings", {})))
+                   _settings(o.raw("settings", {})),
+                   o.text("priority", None, nullable=True),
+                   o.integer("nice", None, lo=-20, nullable=True))
 
 
 def _settings(value: Any) -> dict[str, Any]:

@@ -86,7 +86,10 @@ class MkvStore(FrameStore):
         settings = VideoSettings(fps, int(options.get("crf", 18)),
                                  str(options.get("preset", "ultrafast")),
                                  encoder=self.format.encoder)
-        return EncoderSpec(video_worker, settings, 1, ordered=True, name="video")
+        # The encoder's own threads (0: one per core) count for the priority policy.
+        threads = settings.threads or os.cpu_count() or 1
+        return EncoderSpec(video_worker, settings, 1, ordered=True, name="video",
+                           threads=threads)
 
     def encoder_settings(self) -> dict[str, Any]:
         """The encoder, its codec, pixel format and FFmpeg options, and why ``auto`` fell back."""
