@@ -70,10 +70,12 @@ def wait_window(game: subprocess.Popen[bytes], display: str, log: Path,
 
 @contextlib.contextmanager
 def textured_game(size: tuple[int, int], game_fps: float, started: Started,
-                  log: Path) -> Iterator[TexturedGame]:
+                  log: Path, frames_log: Path | None = None) -> Iterator[TexturedGame]:
     """A private Xvfb of ``size`` and the textured game filling it, its window mapped.
 
-    The game's stderr goes to ``log``. Both are stopped when the block ends.
+    The game's stderr goes to ``log``; with ``frames_log`` it writes there, when it stops, the
+    monotonic time of every frame it drew (its own fps: bench/load.py). Both are stopped when
+    the block ends.
     """
     server = XvfbServer(size)
     display = server.start()
@@ -84,7 +86,8 @@ def textured_game(size: tuple[int, int], game_fps: float, started: Started,
         with log.open("wb") as err:
             game = started.spawn(
                 [sys.executable, "-m", "nitrogen_capture.demo.game", "--scene", "textured",
-                 "--size", f"{size[0]}x{size[1]}", "--fps", f"{game_fps:g}"],
+                 "--size", f"{size[0]}x{size[1]}", "--fps", f"{game_fps:g}",
+                 *(["--log", str(frames_log)] if frames_log is not None else [])],
                 signal.SIGTERM, GAME_STOP_S, env=env, stdout=subprocess.DEVNULL, stderr=err)
         try:
             wait_window(game, display, log)

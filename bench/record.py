@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 import psutil
 from harness import record_cmd, run_cleanly, textured_game  # this folder is on sys.path
+from load import cpu_hog, game_frame_rates, under_load_targets
 
 from nitrogen_capture.demo.runner import Started
 
@@ -133,6 +134,7 @@ METRICS: dict[str, tuple[str, Callable[[dict[str, Any]], float], str]] = {
     "encode_ms": ("encode ms/frame", lambda m: (m["encoder"] or {}).get("ms_per_frame_mean")
                   or 0.0, "{:.1f}"),
     "cpu_game_pct": ("CPU game %", lambda m: m["cpu_pct"]["game"], "{:.0f}"),
+    "game_fps": ("game fps", lambda m: m.get("game_fps") or 0.0, "{:.1f}"),
     "cpu_xvfb_pct": ("CPU Xvfb %", lambda m: m["cpu_pct"]["xvfb"], "{:.0f}"),
     # Anything else busy on the machine meanwhile: a run with tens of % here was contended.
     "cpu_others_pct": ("CPU others %", lambda m: m["cpu_pct"].get("others", 0.0), "{:.0f}"),
@@ -325,10 +327,14 @@ def _run_measured(cmd: list[str], env: dict[str, str], started: Started, log: Pa
 
 
 def run_config(name: str, cfg: Config, seconds: float, game_fps: float, work: Path,
-               started: Started, profile_dir: Path | None = None) -> dict[str, Any]:
+               started: Started, profile_dir: Path | None = None,
+               hog: int = 0) -> dict[str, Any]:
     size = (cfg.width, cfg.height)
-    result: dict[str, Any] = {"size": list(size), "fps": cfg.fps, "frame_format": cfg.kind}
-    with textured_game(size, game_fps, started, work / f"{name}-game.log") as game:
+    result: dict[str, Any] = {"size": list(size), "fps": cfg.fps, "frame_format": cfg.kind,
+                              "hog": hog}
+    frames_log = work / f"{name}-game.json"
+    windows: dict[str, tuple[int, int]] = {}
+    with textured_game(size, game_fps, started, work / f"{name}-game.log", frames_log) as game:
         roots = {"game": game.pid, "xvfb": game.xvfb_pid}
 
         def measured(side: str, cmd: list[str], out: Path, stop_sig: int,
@@ -336,8 +342,11 @@ def run_config(name: str, cfg: Config, seconds: float, game_fps: float, work: Pa
                      profile: Path | None = None) -> dict[str, Any]:
             """Run one side, then its figures: timing, CPU after warm-up, per frame."""
             load = os.getloadavg()[0]
-            sampler = _run_measured(cmd, game.env, started, work / f"{name}-{side}.log", roots,
-                                    seconds, stop_sig, profile)
+            with cpu_hog(hog, started):  # beside each side alike (bench/load.py)
+                start = time.monotonic_ns()
+                sampler = _run_measured(cmd, game.env, started, work / f"{name}-{side}.log",
+                                        roots, seconds, stop_sig, profile)
+                windows[side] = (start, time.monotonic_ns())
             m, t0 = measure(out, cfg.fps)
             m["cpu_pct"] = sampler.percent(t0 + int(WARMUP_S * 1e9), t0 + int(seconds * 1e9))
             _per_frame(m)
@@ -357,6 +366,9 @@ def run_config(name: str, cfg: Config, seconds: float, game_fps: float, work: Pa
              "--fps", f"{cfg.fps:g}", "--seconds", f"{seconds:g}",
              "--frame-format", cfg.kind, "--out", str(out)],
             out, signal.SIGTERM, measure_baseline)
+    # The game wrote its frames' times when it stopped: its own fps during each side.
+    for side, fps in game_frame_rates(frames_log, windows).items():
+        result[side]["game_fps"] = fps
     result["ratio"] = {k: _ratio(get(ours), get(base)) for k, (_, get, _) in METRICS.items()}
     return result
 
@@ -426,15 +438,18 @@ def table(result: dict[str, Any]) -> str:
     return markdown(rows)
 
 
-def update_readme(path: Path, result: dict[str, Any]) -> None:
-    start, end = "<!-- figures:start -->", "<!-- figures:end -->"
+def update_readme(path: Path, result: dict[str, Any], marker: str = "figures") -> None:
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
     text = path.read_text(encoding="utf-8")
     if start not in text or end not in text:
         raise SystemExit(f"{path} has no {start} ... {end} markers")
     h = result["host"]
     block = (f"{start}\n{result['date']}, {h['cpus']} cores, {result['seconds']:g} s per run, "
-             f"game at {result['game_fps']:g} fps, load average {h['load_at_start']} before "
-             f"the run (`bench/results/latest.json` has every figure).\n\n"
+             f"game at {result['game_fps']:g} fps, "
+             + (f"{result['hog']} busy process(es) beside each run, " if result.get("hog")
+                else "")
+             + f"load average {h['load_at_start']} before the run (`bench/results/"
+             f"{Path(result.get('out', 'latest.json')).name}` has every figure).\n\n"
              f"{table(result)}\n\nEvery metric:\n\n{wide_table(result)}\n{end}")
     head, rest = text.split(start, 1)
     path.write_text(head + block + rest.split(end, 1)[1], encoding="utf-8")
@@ -451,6 +466,11 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file (%(default)s)")
     ap.add_argument("--readme", type=Path, default=None,
                     help="replace the figures between the markers in this Markdown file")
+    ap.add_argument("--hog", type=int, default=0, metavar="N",
+                    help="run N busy processes beside each run (bench/load.py): the figures "
+                         "under load, judged against the original design's (default 0)")
+    ap.add_argument("--marker", default="figures",
+                    help="with --readme: the <!-- MARKER:start/end --> pair to fill (figures)")
     ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
                     help="also profile our recorder with py-spy: DIR/<config>.svg flame graphs "
                          "(the profiler's own CPU skews that run's figures)")
@@ -468,7 +488,7 @@ def main() -> int:
         ap.error("--seconds must be at least 1.5")
     result: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "seconds": a.seconds, "game_fps": a.game_fps,
+        "seconds": a.seconds, "game_fps": a.game_fps, "hog": a.hog, "out": str(a.out),
         "host": {"cpus": os.cpu_count(), "machine": platform.machine(),
                  "python": platform.python_version(),
                  "load_at_start": [round(x, 2) for x in os.getloadavg()]},
@@ -481,18 +501,21 @@ def main() -> int:
             print(f"{name}: recording {a.seconds:g} s (ours, then baseline)...",
                   file=sys.stderr, flush=True)
             result["configs"][name] = run_config(name, CONFIGS[name], a.seconds, a.game_fps,
-                                                 work, started, a.profile)
+                                                 work, started, a.profile, a.hog)
 
     if not run_cleanly("nitrogen-bench-", run_all):
         return 130
-    result["targets"] = evaluate(result["configs"])
+    # Under a hog the quiet machine's targets do not apply: the goal is the original design's
+    # rate and jitter, with the game no slower (bench/load.py).
+    result["targets"] = (under_load_targets(result["configs"]) if a.hog
+                         else evaluate(result["configs"]))
     text = json.dumps(result, indent=2)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(text + "\n", encoding="utf-8")
     print(table(result), file=sys.stderr)
     print(text)
     if a.readme is not None:
-        update_readme(a.readme, result)
+        update_readme(a.readme, result, a.marker)
     return 0
 
 
