@@ -19,6 +19,7 @@ from nitrogen_capture.capture.base import Region
 from nitrogen_capture.cli_record import SOURCES
 from nitrogen_capture.codecs.encoders import ENCODER_NAMES
 from nitrogen_capture.codecs.png import PNG_ENCODERS
+from nitrogen_capture.codecs.priority import ENCODER_PRIORITIES
 from nitrogen_capture.codecs.video import X264_PRESETS
 from nitrogen_capture.config import FRAME_FORMATS, RecordConfig, TargetSpec
 from nitrogen_capture.cues import CUE_BACKENDS
@@ -39,7 +40,8 @@ from nitrogen_capture.session.meta_parts import CONTROLLERS
 
 # Flags of a command that fill no settings field (dest -> why).
 COMMON = {"help", "debug", "verbose"}
-RECORD_ONLY = COMMON | {"debug_list_windows", "source", "layout_file", "latency_profile_file"}
+RECORD_ONLY = COMMON | {"debug_list_windows", "source", "layout_file", "latency_profile_file",
+                        "check", "check_seconds"}  # --check records nothing: the preflight's
 CONVERT_ONLY = COMMON | {"no_progress"}
 # Fields a flag cannot fill directly: `target` is built from its own flags, `layout` is read from
 # the --layout file (dest layout_file), `latency` from the --latency-profile file.
@@ -96,7 +98,8 @@ def test_every_convert_flag_defaults_to_its_field() -> None:
                 "video_preset": X264_PRESETS, "video_encoder": ENCODER_NAMES,
                 "gamepad_backend": GAMEPAD_BACKENDS,
                 "capture_backend": CAPTURE_BACKENDS, "input_backend": INPUT_BACKENDS,
-                "source": SOURCES, "controller": CONTROLLERS, "cue": CUE_BACKENDS}),
+                "source": SOURCES, "controller": CONTROLLERS, "cue": CUE_BACKENDS,
+                "encoder_priority": ENCODER_PRIORITIES}),
     ("convert", {"action_space": ACTION_SPACES, "obs_dtype": OBS_DTYPES,
                  "input_source": INPUT_SOURCES, "format": FORMATS,
                  "episode_per": EPISODE_PER, "engine": ENGINES}),

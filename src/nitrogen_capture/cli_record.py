@@ -70,6 +70,12 @@ def add_parser(sub: Any) -> None:
                                    "it. Starts paused: by default F8 toggles, F6 or Ctrl+T "
                                    "resume, F7 or Ctrl+P pause (remap them in the layout TOML).")
     p.add_argument("--out", type=path_arg, help="new session directory")
+    p.add_argument("--check", action="store_true",
+                   help="record nothing: grab and encode a few seconds of the real target with "
+                        "the game running and say whether this size, rate and format will hold "
+                        "on this machine, and which would (exit 1 when the chosen one will not)")
+    p.add_argument("--check-seconds", type=float, default=3.0, metavar="S",
+                   help="how long --check grabs, 1..60 (default %(default)s)")
     p.add_argument("--fps", type=float, default=rec("fps"),
                    help="target capture rate, 0.001..240 (default %(default)g)")
     tgt = p.add_argument_group("target", "a window (its flags narrow each other) or a region")
@@ -202,8 +208,14 @@ def _config(args: argparse.Namespace) -> RecordConfig:
     from .errors import ConfigError
     from .keylayout import load_layout
 
-    if args.out is None:
+    if args.out is None and not args.check:
         raise ConfigError("--out is required (a new session directory)", setting="out")
+    from .bounds import number_check
+
+    ok, setting, message = number_check(args.check_seconds, "check_seconds", "--check-seconds",
+                                        1, 60, interval=True, note=" seconds")
+    if not ok:  # checked whether or not --check is given: a bad value is never ignored
+        raise ConfigError(message, setting=setting)
     synthetic = args.source == "synthetic"
     spec = TargetSpec(process_name=args.process_name, window_title=args.window_title,
                       pid=args.pid, region=Region(*args.region) if args.region else None,
@@ -212,7 +224,7 @@ def _config(args: argparse.Namespace) -> RecordConfig:
               else field_default(RecordConfig, "layout"))
     offset_ms, latency = _latency(args)
     return RecordConfig(
-        out=args.out, target=spec, fps=args.fps, chunk_size=args.chunk_size,
+        out=args.out or Path("(check)"), target=spec, fps=args.fps, chunk_size=args.chunk_size,
         max_frames=args.max_frames, max_seconds=args.max_seconds, skip_late=args.skip_late,
         start_immediately=args.start_immediately or synthetic,
         capture_backend="synthetic" if synthetic else args.capture_backend,
@@ -250,6 +262,21 @@ def _latency(args: argparse.Namespace) -> tuple[float | None, LatencyInfo | None
     if args.latency_offset_ms is not None:
         return args.latency_offset_ms, LatencyInfo("flag")
     return None, None
+
+
+def _check(args: argparse.Namespace, config: RecordConfig) -> int:
+    """``record --check``: the preflight's report; 0 when the chosen configuration holds."""
+    from .record.preflight import format_preflight, run_preflight
+
+    with handling_stop_signals(_interrupt):
+        report = run_preflight(config, args.check_seconds)
+    *lines, verdict = format_preflight(report)
+    print("\n".join(lines), flush=True)
+    if report.chosen.holds:
+        print(verdict)
+        return 0
+    print(f"nitrogen-capture record: {verdict}", file=sys.stderr)  # the one line a script reads
+    return 1
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -340,6 +367,8 @@ def run_record(args: argparse.Namespace) -> int:
     from .record import build_recorder
 
     config = _config(args)
+    if args.check:
+        return _check(args, config)
     # Outside the recording (opening the backends, the final merge) Ctrl+C and SIGTERM
     # interrupt; during it they stop the recorder cleanly.
     with handling_stop_signals(_interrupt):

@@ -1,0 +1,203 @@
+"""``record --check``: whether this size, rate and format hold here, with the game running.
+
+Before an hour of play is recorded, a few seconds of the real target are grabbed at the chosen
+rate and a sample of those frames is encoded, in this process, while the game runs as it will
+during the recording. From what that cost and how much CPU the machine had left:
+
+- grab: CPU ms per frame of the capture thread (the grab and its colour conversion);
+- encode: CPU ms per frame of each storage at this size (PNG with the chosen encoder, H.264
+  with libx264 at the chosen preset and quality, one thread);
+- free cores: the machine's idle time while the game ran beside the grabbing, plus the check's
+  own grabbing (which the recording will do anyway).
+
+A configuration *holds* when the cores it needs (rate x (grab + encode) / 1000) are at most
+:data:`HEADROOM` of the free cores: the rest is the margin for the game's own peaks. The report
+names every candidate (both storages at the chosen rate and at lower common rates) and the
+best one that holds. Nothing is written: no session, no file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from ..clock import FramePacer
+from ..config import RecordConfig
+
+__all__ = ["HEADROOM", "Candidate", "Preflight", "format_preflight", "run_preflight"]
+
+log = logging.getLogger(__name__)
+HEADROOM = 0.8  # a configuration may use this share of the free cores
+SAMPLE_FRAMES = 12  # frames kept for the encode measurement
+VIDEO_SAMPLE = 36  # H.264 frames encoded (the sample repeated): past the encoder's start-up
+LOWER_RATES = (60.0, 30.0, 20.0, 15.0)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One configuration and what it would need."""
+
+    kind: str
+    fps: float
+    cores: float  # cores of CPU it needs
+    holds: bool
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the check measured and concluded."""
+
+    size: tuple[int, int]
+    fps: float
+    kind: str
+    seconds: float
+    grabs: int
+    grab_fps: float  # the rate the check's own grabbing reached
+    grab_ms: float
+    encode_ms: dict[str, float]
+    free_cores: float
+    cores: int
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def chosen(self) -> Candidate:
+        """The configuration asked for."""
+        return next(c for c in self.candidates if c.kind == self.kind and c.fps == self.fps)
+
+    @property
+    def best(self) -> Candidate | None:
+        """The one to use: the chosen one when it holds, else the fastest that holds.
+
+        Between two that hold at one rate, the chosen storage comes first.
+        """
+        if self.chosen.holds:
+            return self.chosen
+        holding = [c for c in self.candidates if c.holds]
+        holding.sort(key=lambda c: (-c.fps, c.kind != self.kind))
+        return holding[0] if holding else None
+
+
+def _grab(config: RecordConfig, seconds: float) -> tuple[list[npt.NDArray[np.uint8]], list[float],
+                                                         tuple[int, int], float]:
+    """Grab at the chosen rate for ``seconds``: kept frames, CPU ms per grab, size, idle cores."""
+    import cv2
+    import psutil
+
+    from ..capture import get_capture_backend
+    from . import _resolve_target
+
+    target = _resolve_target(config, None)
+    source = get_capture_backend(config.capture_backend, region=target.region(),
+                                 seed=config.seed, monitor=config.target.monitor)
+    pacer = FramePacer(config.fps)
+    kept: list[npt.NDArray[np.uint8]] = []
+    costs: list[float] = []
+    source.open()
+    try:
+        source.warm_up()
+        me = psutil.Process()
+        before = psutil.cpu_times()
+        mine = me.cpu_times()
+        pacer.start()
+        end = time.monotonic() + seconds
+        every = max(1, int(config.fps * seconds) // SAMPLE_FRAMES)
+        while time.monotonic() < end:
+            pacer.wait()
+            t = time.thread_time()
+            raw = source.grab_raw()
+            frame = (np.asarray(cv2.cvtColor(raw, cv2.COLOR_BGRA2BGR), dtype=np.uint8)
+                     if raw.ndim == 3 and raw.shape[2] == 4 else raw)
+            costs.append((time.thread_time() - t) * 1e3)
+            if len(costs) % every == 0 and len(kept) < SAMPLE_FRAMES:
+                kept.append(np.ascontiguousarray(frame))
+        after, mine_after = psutil.cpu_times(), me.cpu_times()
+    finally:
+        source.close()
+        target.close()
+    wall = sum(after) - sum(before)
+    idle = (after.idle - before.idle) + (mine_after.user + mine_after.system
+                                         - mine.user - mine.system)
+    ncpu = os.cpu_count() or 1
+    free = min(float(ncpu), ncpu * idle / wall) if wall > 0 else float(ncpu)
+    h, w = kept[0].shape[:2] if kept else (0, 0)
+    return kept, costs, (int(w), int(h)), free
+
+
+def _encode_costs(config: RecordConfig, frames: list[npt.NDArray[np.uint8]]) -> dict[str, float]:
+    """CPU ms per frame of each storage on ``frames`` (one thread each)."""
+    from ..codecs.h264 import H264Writer
+    from ..codecs.png import get_png_encoder
+
+    out: dict[str, float] = {}
+    _, encode = get_png_encoder(config.png_encoder)
+    t = time.thread_time()
+    for f in frames:
+        encode(f)
+    out["png"] = (time.thread_time() - t) * 1e3 / max(1, len(frames))
+    h, w = frames[0].shape[:2]
+    with tempfile.TemporaryDirectory(prefix="nitrogen-check-") as tmp:
+        path = Path(tmp) / "check.mkv"
+        # process time, not thread time: the encoder works on threads of its own (one here)
+        t = time.process_time()
+        with H264Writer(path, (w, h), config.fps, crf=config.video_crf,
+                        preset=config.video_preset, threads=1, container_format="matroska",
+                        purpose="record --check of --frame-format video") as video:
+            for k in range(VIDEO_SAMPLE):
+                video.write(frames[k % len(frames)])
+        out["video"] = (time.process_time() - t) * 1e3 / VIDEO_SAMPLE
+    return out
+
+
+def run_preflight(config: RecordConfig, seconds: float = 3.0) -> Preflight:
+    """Grab and encode ``seconds`` of the real target at the chosen settings (nothing written)."""
+    frames, costs, size, free = _grab(config, seconds)
+    if not frames:
+        raise RuntimeError("the check grabbed no frame")
+    encode = _encode_costs(config, frames)
+    grab_ms = float(np.median(costs))
+    grab_fps = (len(costs) - 1) / seconds if len(costs) > 1 else 0.0
+    rates = sorted({config.fps, *(r for r in LOWER_RATES if r < config.fps)}, reverse=True)
+    candidates = []
+    for kind in (config.frame_format, *(k for k in ("png", "video") if k != config.frame_format)):
+        for fps in rates:
+            cores = fps * (grab_ms + encode[kind]) / 1000
+            # A rate the grabbing alone could not keep up with here does not hold either.
+            holds = cores <= HEADROOM * free and fps <= grab_fps * 1.02
+            candidates.append(Candidate(kind, fps, round(cores, 3), holds))
+    return Preflight(size, config.fps, config.frame_format, seconds, len(costs),
+                     round(grab_fps, 2), grab_ms, encode, round(free, 2), os.cpu_count() or 1,
+                     tuple(candidates))
+
+
+def format_preflight(p: Preflight) -> list[str]:
+    """The report ``record --check`` prints."""
+    w, h = p.size
+    lines = [f"check: {w}x{h} at {p.fps:g} fps, {p.kind}, with the game running "
+             f"({p.seconds:g} s, {p.grabs} grabs: {p.grab_fps:.1f} fps)",
+             f"  grab {p.grab_ms:.2f} ms/frame; encode png {p.encode_ms['png']:.2f} ms/frame, "
+             f"video {p.encode_ms['video']:.2f} ms/frame (one thread each)",
+             f"  free while the game ran: {p.free_cores:.2f} of {p.cores} cores "
+             f"(a configuration may use {HEADROOM:.0%} of them)",
+             "  format    fps  needs cores  holds"]
+    for c in p.candidates:
+        mark = "  <- chosen" if c == p.chosen else ""
+        lines.append(f"  {c.kind:<7} {c.fps:5g}  {c.cores:11.2f}  {'yes' if c.holds else 'no':>5}"
+                     f"{mark}")
+    best = p.best
+    if best is p.chosen:
+        lines.append(f"verdict: {p.kind} at {p.fps:g} fps will hold on this machine")
+    elif best is not None:
+        lines.append(f"verdict: {p.kind} at {p.fps:g} fps will not hold (needs "
+                     f"{p.chosen.cores:.2f} cores); record with --frame-format {best.kind} "
+                     f"--fps {best.fps:g} instead")
+    else:
+        lines.append(f"verdict: no configuration holds at {w}x{h} on this machine while the "
+                     "game runs: record a smaller region or lower the game's load")
+    return lines

@@ -1,0 +1,73 @@
+"""``record --check``: a few seconds of the real target, grabbed and encoded, and a verdict.
+
+The verdict's rule is checked on figures set by hand (what holds, what is suggested); the real
+command is checked end to end on the synthetic source: one report, the exit status its verdict
+says, and nothing written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from cli_run import run_cli
+from nitrogen_capture.record.preflight import HEADROOM, Candidate, Preflight, format_preflight
+
+
+def _report(free: float, grab_fps: float = 60.0) -> Preflight:
+    grab, encode = 1.0, {"png": 4.0, "video": 9.0}
+    cands = []
+    for kind in ("png", "video"):
+        for fps in (60.0, 30.0, 20.0, 15.0):
+            cores = fps * (grab + encode[kind]) / 1000
+            cands.append(Candidate(kind, fps, cores,
+                                   cores <= HEADROOM * free and fps <= grab_fps * 1.02))
+    return Preflight((1280, 720), 60.0, "png", 3.0, 180, grab_fps, grab, encode, free, 2,
+                     tuple(cands))
+
+
+def test_a_configuration_that_fits_holds_and_is_kept() -> None:
+    report = _report(free=1.0)  # png 60 fps needs 0.30 cores of 0.8 usable
+    assert report.chosen.holds and report.best is report.chosen
+    assert format_preflight(report)[-1] == "verdict: png at 60 fps will hold on this machine"
+
+
+def test_the_fastest_configuration_that_fits_is_suggested() -> None:
+    report = _report(free=0.3)  # 0.24 usable: png 60 (0.30) does not fit, png 30 (0.15) does
+    assert not report.chosen.holds
+    assert report.best == Candidate("png", 30.0, 0.15, True)
+    line = format_preflight(report)[-1]
+    assert "will not hold (needs 0.30 cores)" in line and "--frame-format png --fps 30" in line
+
+
+def test_a_rate_the_grabbing_itself_missed_does_not_hold() -> None:
+    report = _report(free=2.0, grab_fps=41.0)  # CPU to spare, but the grabs fell behind
+    assert not report.chosen.holds and report.best is not None and report.best.fps == 30.0
+
+
+def test_nothing_holds_says_what_to_change() -> None:
+    line = format_preflight(_report(free=0.01))[-1]
+    assert line.startswith("verdict: no configuration holds at 1280x720")
+
+
+def test_record_check_on_the_synthetic_source(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    run = run_cli(capsys, "record", "--source", "synthetic", "--check", "--check-seconds", "1",
+                  "--fps", "30", "--region", "0", "0", "320", "240")
+    lines = run.out.splitlines()
+    assert lines[0].startswith("check: 320x240 at 30 fps, png, with the game running")
+    table = [ln.split() for ln in lines if ln.startswith(("  png", "  video"))]
+    assert [(r[0], r[1]) for r in table] == [("png", "30"), ("png", "20"), ("png", "15"),
+                                             ("video", "30"), ("video", "20"), ("video", "15")]
+    if table[0][3] == "yes":
+        assert run.code == 0 and lines[-1].startswith("verdict: png at 30 fps will hold")
+    else:  # a busy machine: the verdict is the one error line a script reads
+        line = run.one_line_error(1, "verdict: ")
+        assert "png at 30 fps will not hold" in line or "no configuration holds" in line
+    assert os.listdir(tmp_path) == []  # a check writes nothing
+    bad = run_cli(capsys, "record", "--source", "synthetic", "--check", "--check-seconds", "0")
+    bad.one_line_error(2, "--check-seconds")
