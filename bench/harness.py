@@ -99,12 +99,14 @@ def textured_game(size: tuple[int, int], game_fps: float, started: Started,
 
 
 def record_cmd(pid: int, out: Path, *, fps: float, seconds: float, kind: str,
-               status_interval: float = 0.0, merge: bool = False) -> list[str]:
+               status_interval: float = 0.0, merge: bool = False,
+               extra: tuple[str, ...] = ()) -> list[str]:
     """``python -m nitrogen_capture record`` of the game ``pid`` into the new session ``out``.
 
     No input backend, no cue, no focus pause (nothing plays), the mss backend, and libx264 for
     video: what ``auto`` falls back to on a machine without a hardware encoder (``auto`` would
-    probe hardware encoders first), and the baseline's encoder.
+    probe hardware encoders first), and the baseline's encoder. ``extra``: more flags (e.g.
+    ``--encoder-priority low``, to compare a policy).
     """
     return [sys.executable, "-m", "nitrogen_capture", "record", "--pid", str(pid),
             "--fps", f"{fps:g}", "--seconds", f"{seconds:g}", "--frame-format", kind,
@@ -112,7 +114,7 @@ def record_cmd(pid: int, out: Path, *, fps: float, seconds: float, kind: str,
             "--input-backend", "none", "--cue", "none", "--no-focus-pause",
             "--capture-backend", "mss", "--out", str(out),
             *([] if merge else ["--no-merge"]),
-            *(["--video-encoder", "libx264"] if kind == "video" else [])]
+            *(["--video-encoder", "libx264"] if kind == "video" else []), *extra]
 
 
 def run_cleanly(prefix: str, body: Callable[[Path, Started], None],

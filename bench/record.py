@@ -328,7 +328,7 @@ def _run_measured(cmd: list[str], env: dict[str, str], started: Started, log: Pa
 
 def run_config(name: str, cfg: Config, seconds: float, game_fps: float, work: Path,
                started: Started, profile_dir: Path | None = None,
-               hog: int = 0) -> dict[str, Any]:
+               hog: int = 0, record_args: tuple[str, ...] = ()) -> dict[str, Any]:
     size = (cfg.width, cfg.height)
     result: dict[str, Any] = {"size": list(size), "fps": cfg.fps, "frame_format": cfg.kind,
                               "hog": hog}
@@ -356,7 +356,8 @@ def run_config(name: str, cfg: Config, seconds: float, game_fps: float, work: Pa
 
         session = work / f"{name}-ours"
         ours = result["ours"] = measured(
-            "ours", record_cmd(game.pid, session, fps=cfg.fps, seconds=seconds, kind=cfg.kind),
+            "ours", record_cmd(game.pid, session, fps=cfg.fps, seconds=seconds, kind=cfg.kind,
+                               extra=record_args),
             session, signal.SIGINT, measure_ours,
             profile_dir / f"{name}.svg" if profile_dir else None)
         out = work / f"{name}-baseline"
@@ -469,6 +470,9 @@ def main() -> int:
     ap.add_argument("--hog", type=int, default=0, metavar="N",
                     help="run N busy processes beside each run (bench/load.py): the figures "
                          "under load, judged against the original design's (default 0)")
+    ap.add_argument("--record-arg", action="append", default=[], metavar="ARG",
+                    help="pass ARG to our recorder (repeat it: --record-arg=--encoder-priority "
+                         "--record-arg=low)")
     ap.add_argument("--marker", default="figures",
                     help="with --readme: the <!-- MARKER:start/end --> pair to fill (figures)")
     ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
@@ -489,6 +493,7 @@ def main() -> int:
     result: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "seconds": a.seconds, "game_fps": a.game_fps, "hog": a.hog, "out": str(a.out),
+        "record_args": a.record_arg,
         "host": {"cpus": os.cpu_count(), "machine": platform.machine(),
                  "python": platform.python_version(),
                  "load_at_start": [round(x, 2) for x in os.getloadavg()]},
@@ -501,7 +506,8 @@ def main() -> int:
             print(f"{name}: recording {a.seconds:g} s (ours, then baseline)...",
                   file=sys.stderr, flush=True)
             result["configs"][name] = run_config(name, CONFIGS[name], a.seconds, a.game_fps,
-                                                 work, started, a.profile, a.hog)
+                                                 work, started, a.profile, a.hog,
+                                                 tuple(a.record_arg))
 
     if not run_cleanly("nitrogen-bench-", run_all):
         return 130
