@@ -33,6 +33,7 @@ __all__ = ["REPEAT_COLUMN", "GridFrames", "GridPart", "WindowRepeats", "capture_
            "window_repeats"]
 
 REPEAT_COLUMN = "frame_is_repeat"  # the per-row flag's name in the tree and in LeRobot
+_BLOCK = 4096  # .pt windows whose grids are looked up at once (a few MB at 60 Hz, 18 steps)
 I64 = npt.NDArray[np.int64]
 
 
@@ -188,19 +189,23 @@ def window_repeats(timestamps: npt.ArrayLike, starts: npt.ArrayLike,
             continue
         if action_hz is not None:
             offsets = np.arange(span, dtype=np.int64) * step_ns(action_hz)
-            rows = shown_rows(ts, (a, b), st[sel], offsets, period)
-            flags = rows[:, 1:] == rows[:, :-1]
-            counts[sel], runs[sel] = flags.sum(axis=1), longest_runs(flags)
+            for lo in range(0, len(sel), _BLOCK):  # (block, span) at a time: bounded memory
+                part = sel[lo:lo + _BLOCK]
+                rows = shown_rows(ts, (a, b), st[part], offsets, period)
+                flags = rows[:, 1:] == rows[:, :-1]
+                counts[part], runs[part] = flags.sum(axis=1), longest_runs(flags)
             continue
-        if period <= 1:  # per frame with no known rate: no grid to count on
+        if period <= 1 or span < 2:  # per frame with no known rate, or one row: nothing
             continue
-        # Per frame: the segment's own grid once; a window covers its points (p_i, p_last].
+        # Per frame, on the session's own grid (one point per period): the points between two
+        # consecutive rows that no capture fell in. It is what grid_frames gives on that grid,
+        # counted from the periods directly (no grid array: a long stall costs nothing).
         p = np.floor_divide(ts[a:b], period)
-        gf = grid_frames(ts, (a, b), ts[a] + np.arange(int(p[-1] - p[0]) + 1) * period, period)
-        cum = np.concatenate(([0], np.cumsum(gf.repeat)))
-        lo = p[st[sel] - a] - p[0]
-        hi = p[st[sel] - a + span - 1] - p[0]
-        counts[sel] = cum[hi + 1] - cum[lo + 1]
-        for j in np.flatnonzero(counts[sel]):  # rare: only windows holding a repeat
-            runs[sel[j]] = longest_runs(gf.repeat[None, lo[j] + 1:hi[j] + 1])[0]
+        gaps = np.maximum(np.diff(p) - 1, 0)  # gaps[r]: between rows a + r and a + r + 1
+        cum = np.concatenate(([0], np.cumsum(gaps)))
+        first = st[sel] - a
+        counts[sel] = cum[first + span - 1] - cum[first]
+        view = np.lib.stride_tricks.sliding_window_view(gaps, span - 1)
+        for lo in range(0, len(sel), _BLOCK):  # a copy of (block, span) at a time
+            runs[sel[lo:lo + _BLOCK]] = view[first[lo:lo + _BLOCK]].max(axis=1)
     return WindowRepeats(counts, runs)

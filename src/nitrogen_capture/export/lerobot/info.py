@@ -15,6 +15,7 @@ from typing import Any
 
 from ...atomic import atomic_file, atomic_write, make_dirs
 from ...errors import ExportError
+from ..repeats import REPEAT_COLUMN
 
 __all__ = ["CHUNKS_SIZE", "CODEBASE_VERSION", "DATA_FILE_MB", "DEFAULT_COLUMNS", "REPEAT_KEY",
            "VIDEO_FILE_MB", "VIDEO_KEY", "DatasetFault", "check_compatible", "check_info",
@@ -31,7 +32,8 @@ EPISODES_PATH = "meta/episodes/chunk-{chunk_index:03d}/file-{file_index:03d}.par
 INFO, STATS, TASKS = "meta/info.json", "meta/stats.json", "meta/tasks.parquet"
 VIDEO_KEY = "observation.images.game"
 GAMEPAD_KEY = "gamepad"
-REPEAT_KEY = "frame_is_repeat"  # the row's frame is the capture of the row before (repeats.py)
+# The row's frame is the capture of the row before: the one name of every format (repeats.py).
+REPEAT_KEY = REPEAT_COLUMN
 # The per-frame bookkeeping columns every LeRobot dataset has, after the features.
 DEFAULT_COLUMNS: dict[str, str] = {"timestamp": "float32", "frame_index": "int64",
                                    "episode_index": "int64", "index": "int64",
