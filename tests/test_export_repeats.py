@@ -124,7 +124,8 @@ def test_dataset_tree_marks_exactly_the_repeated_rows(tmp_path: Path,
     assert [m["repeated_frames"] for m, _ in chunks] == [
         int(t.column("frame_is_repeat").to_numpy(zero_copy_only=False).sum()) for _, t in chunks]
     assert all("repeat_cut" not in m for m, _ in chunks)
-    assert f"repeated frames: {int(truth.sum())} of {len(truth)} rows" in r.out
+    assert f"repeated frames: {int(truth.sum())} of {len(truth)} rows (frame_is_repeat)" in \
+        r.out.splitlines()[0]
     # A reader that selects the dataset's 19 columns by name gets exactly them.
     names = [*BOOL_COLUMNS, "j_left", "j_right"]
     first = out / "actions" / "SHARD_0000" / "s" / "s_chunk_0000" / "actions_raw.parquet"
@@ -167,7 +168,8 @@ def test_lerobot_flags_counts_and_cuts(tmp_path: Path, capsys: pytest.CaptureFix
     stats = json.loads((out / "meta/stats.json").read_text())["frame_is_repeat"]
     assert stats["count"] == [len(truth)] and stats["max"] == [1.0]
     assert stats["mean"][0] == pytest.approx(10 / len(truth))
-    assert f"repeated frames: 10 of {len(truth)} frames" in r.out
+    assert r.out.splitlines()[0].endswith(
+        f"; repeated frames: 10 of {len(truth)} frames (frame_is_repeat)"), r.out
 
     # --max-repeat-frames 5 cuts the run of 7 and keeps the run of 3, marked.
     out5 = tmp_path / "ds5"
@@ -230,7 +232,9 @@ def test_pt_windows_count_their_repeats_and_long_runs_are_dropped(
     assert [ds.repeated_frames(i) for i in range(len(ds))] == counts
     assert meta["params"]["max_repeat_frames"] is None and "repeat_cut" not in meta["source"]
     with_any = sum(c > 0 for c in counts)
-    assert f"repeated frames: {sum(counts)} in {with_any} of {len(counts)} windows" in r.out
+    line = next(ln for ln in r.out.splitlines() if ln.startswith("wrote "))
+    assert line.endswith(f"; repeated frames: {sum(counts)} in {with_any} of {len(counts)} "
+                         "windows (meta windows.repeated_frames)"), line
 
     # --max-repeat-frames 2 drops exactly the windows holding a run of 3 or more.
     out2 = tmp_path / "two.pt"
@@ -431,4 +435,4 @@ def test_appending_to_a_dataset_without_the_flag_keeps_its_features(
                for p in (out / "data").glob("*/*.parquet"))
     mark = json.loads((out / "meta/nitrogen-capture.json").read_text())
     assert "repeated_frames" not in mark  # unknown for the earlier episodes
-    assert "repeated frames: 0 of" in r.out  # the new episode's, counted all the same
+    assert "; repeated frames: 0 of" in r.out  # the new episode's, counted all the same

@@ -245,34 +245,31 @@ def run(args: argparse.Namespace) -> int:
         settings.format, f"{result.windows} windows in {len(result.files)} file(s)")
     where = (settings.out if settings.format == "lerobot" else
              result.index or (result.files[0] if len(result.files) == 1 else settings.out))
-    print(f"wrote {what} to {where} in {dt:.1f} s ({result.frames / max(dt, 1e-9):.1f}/s)")
+    note = repeat_note(settings.format, result.repeats)
+    print(f"wrote {what} to {where} in {dt:.1f} s ({result.frames / max(dt, 1e-9):.1f}/s)"
+          + (f"; {note}" if note else ""))
     if result.idle is not None:
         idle = result.idle
         print(f"left out {idle['count']} idle stretch(es) of more than "
               f"{idle['drop_idle_seconds']:g} s: {idle['seconds']:.1f} s, "
               f"{idle['rows_dropped']} frames")
-    for line in repeat_lines(settings.format, result.repeats):
-        print(line)
+    cut = result.repeats.get("cut") if result.repeats else None
+    if cut is not None and settings.format == "pt":
+        print(f"left out {cut['windows']} window(s) with more than "
+              f"{cut['max_repeat_frames']} repeated frames in a row")
+    elif cut is not None:
+        print(f"left out {cut['stretches']} stretch(es) of more than "
+              f"{cut['max_repeat_frames']} repeated frames: {cut['rows']} rows")
     return 0
 
 
-def repeat_lines(fmt: str, repeats: dict[str, Any] | None) -> list[str]:
-    """The summary lines of an export's repeated frames (docs/export.md, "Repeated frames")."""
+def repeat_note(fmt: str, repeats: dict[str, Any] | None) -> str:
+    """The summary line's count of repeated frames (docs/export.md, "Repeated frames")."""
     if repeats is None:
-        return []
+        return ""
     r = repeats["repeated_frames"]
     if fmt == "pt":
-        lines = [f"repeated frames: {r} in {repeats['windows_with_repeats']} of "
-                 f"{repeats['windows']} windows (meta windows.repeated_frames)"]
-    else:
-        unit = "rows" if fmt == "nitrogen-dataset" else "frames"
-        lines = [f"repeated frames: {r} of {repeats['rows']} {unit} show the capture of the "
-                 "row before (frame_is_repeat)"]
-    cut = repeats.get("cut")
-    if cut is not None and fmt == "pt":
-        lines.append(f"left out {cut['windows']} window(s) with more than "
-                     f"{cut['max_repeat_frames']} repeated frames in a row")
-    elif cut is not None:
-        lines.append(f"left out {cut['stretches']} stretch(es) of more than "
-                     f"{cut['max_repeat_frames']} repeated frames: {cut['rows']} rows")
-    return lines
+        return (f"repeated frames: {r} in {repeats['windows_with_repeats']} of "
+                f"{repeats['windows']} windows (meta windows.repeated_frames)")
+    unit = "rows" if fmt == "nitrogen-dataset" else "frames"
+    return f"repeated frames: {r} of {repeats['rows']} {unit} (frame_is_repeat)"
