@@ -248,6 +248,24 @@ def test_a_part_without_its_repeat_counts_is_converted_again(
     assert pt_outputs(out) == ref
 
 
+def test_a_batch_started_by_an_earlier_version_is_refused_in_one_line(
+        lib: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Its settings lack max_repeat_frames (docs/export.md, "Repeated frames"): its parts carry
+    # no repeat counts, so it is not resumed, and the line says why rather than "()".
+    from nitrogen_capture.export.batch.manifest import fingerprint_of
+
+    out = tmp_path / "all.pt"
+    interrupted(lib, out)
+
+    def older(doc: dict[str, Any]) -> None:
+        del doc["settings"]["max_repeat_frames"]
+        doc["fingerprint"] = fingerprint_of(doc["settings"])
+
+    edit(out, older)
+    run_cli(capsys, *argv(lib, out)).one_line_error(
+        1, "other settings (the same flags, written by another version", "--overwrite")
+
+
 def test_a_part_the_manifest_does_not_list_is_never_merged(
         lib: Path, ref: dict[str, str], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
