@@ -1,10 +1,10 @@
 """Our side of ``make test-lerobot``: what LeRobot must read back from an export, as an .npz.
 
 Reads the export with pyarrow and PyAV only (the same tools our tests use, not LeRobot): the
-per-frame ``action`` / ``gamepad`` / ``timestamp`` in ``index`` order, each episode's
-``[dataset_from_index, dataset_to_index)``, and each frame's per-channel RGB mean in [0, 1], from
-decoding the episode's span of its MP4 (``from_timestamp`` on). ``scripts/lerobot_check.py``
-compares LeRobot's answers with these.
+per-frame ``action`` / ``gamepad`` / ``frame_is_repeat`` / ``timestamp`` in ``index`` order,
+each episode's ``[dataset_from_index, dataset_to_index)``, and each frame's per-channel RGB mean
+in [0, 1], from decoding the episode's span of its MP4 (``from_timestamp`` on).
+``scripts/lerobot_check.py`` compares LeRobot's answers with these.
 Usage: ``python lerobot_expect.py DATASET_DIR OUT_NPZ``.
 """
 
@@ -37,6 +37,8 @@ def main(root: Path, out: Path) -> int:
               "episode_bounds": np.stack([eps["dataset_from_index"], eps["dataset_to_index"]], 1)}
     if "gamepad" in data:
         arrays["gamepad"] = np.asarray(data["gamepad"], np.float32)
+    if "frame_is_repeat" in data:
+        arrays["frame_is_repeat"] = np.asarray(data["frame_is_repeat"], bool)
     h, w, c = info["features"][VIDEO_KEY]["shape"]
     arrays["frame_shape"] = np.array([c, h, w])
     means = np.zeros((len(data["index"]), 3))

@@ -38,6 +38,7 @@ class Built:
     mouse_deltas: np.ndarray
     gamepad: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    ticks: np.ndarray | None = None  # each frame's real tick (frame_indices less hidden gaps)
 
     @property
     def paths(self) -> SessionPaths:
@@ -52,12 +53,12 @@ def frame_image(row: int) -> np.ndarray:
     return img
 
 
-def _events(ts: np.ndarray, seed: int) -> list[InputEvent]:
+def _events(ts: np.ndarray, seed: int, period: int = PERIOD) -> list[InputEvent]:
     """Presses, releases, taps shorter than a frame and motion, around the frame times."""
     rng = np.random.default_rng(seed)
     out: list[InputEvent] = []
     held: set[str] = set()
-    prev = int(ts[0]) - PERIOD
+    prev = int(ts[0]) - period
     for t in ts:
         t = int(t)
         for _ in range(int(rng.integers(0, 3))):
@@ -90,31 +91,41 @@ def make_session(
     seed: int = 0,
     merge: bool = False,
     jitter_ns: int = 2_000_000,
+    fps: float = 30.0,
+    hidden: dict[int, int] | None = None,
 ) -> Built:
     """Write a session; ``gaps[row] = (ticks, reason)`` skips ticks before merged ``row``
     (a pause entry when ``reason`` is given, dropped ticks otherwise). ``open_last`` leaves the
     last chunk open: a journal, its PNGs, no arrays and no meta entry (a kill -9). ``jitter_ns``
-    is the bound of the random capture-time jitter added to each frame's grid time."""
-    gaps = gaps or {}
+    is the bound of the random capture-time jitter added to each frame's grid time. ``fps``: the
+    target rate (period ``round(1e9 / fps)``, the pacer's). ``hidden[row] = periods``: periods
+    missed before ``row`` that ``frame_indices`` does not show (an earlier version's pacer kept
+    the index contiguous after a late tick): only the timestamps jump. ``Built.frame_indices``
+    are the indices written; ``Built.ticks`` the real tick of each frame."""
+    gaps, hidden = gaps or {}, hidden or {}
+    period = round(1e9 / fps)
     paths = SessionPaths(root)
     root.mkdir(parents=True, exist_ok=True)
     n = sum(chunk_sizes)
-    fi, tick, pauses = [], 0, []
+    fi, real, tick, lost, pauses = [], [], 0, 0, []
     for r in range(n):
+        lost += hidden.get(r, 0)
         if r in gaps:
             ticks, reason = gaps[r]
             if reason:
                 pauses.append({"start_tick": tick, "end_tick": tick + ticks,
-                               "start_t_ns": tick * PERIOD, "end_t_ns": (tick + ticks) * PERIOD,
-                               "reason": reason})
+                               "start_t_ns": (tick + lost) * period,
+                               "end_t_ns": (tick + lost + ticks) * period, "reason": reason})
             tick += ticks
         fi.append(tick)
+        real.append(tick + lost)
         tick += 1
     frame_indices = np.array(fi, np.int64)
+    ticks_real = np.array(real, np.int64)
     rng = np.random.default_rng(seed)
     # jitter_ns 0: frames exactly on the 30 fps grid (tests that shift events by whole periods)
-    timestamps = frame_indices * PERIOD + (rng.integers(0, jitter_ns, n) if jitter_ns else 0)
-    events = _events(timestamps, seed)
+    timestamps = ticks_real * period + (rng.integers(0, jitter_ns, n) if jitter_ns else 0)
+    events = _events(timestamps, seed, period)
     binner = ActionBinner(LAYOUT)
     binned = bin_events(events, timestamps, LAYOUT, binner)
 
@@ -122,7 +133,7 @@ def make_session(
         "schema_version": 1, "tool": {"name": "nitrogen-capture", "version": "0.1.0"},
         "status": "complete", "capture": {"backend": "synthetic", "region": [0, 0, W, H],
                                           "size": [W, H]},
-        "fps": {"target": 30.0, "achieved": None}, "skip_late": bool(gaps), "chunk_size": 5,
+        "fps": {"target": fps, "achieved": None}, "skip_late": bool(gaps), "chunk_size": 5,
         "layout": LAYOUT.to_dict(), "frame_format": {"kind": "png", "encoder": "cv2", "ext": "png"},
         "gamepad": gamepad,
         "clock": {"source": "monotonic", "t0_ns": 10**12, "t0_wall": "2026-11-24T15:00:00+00:00"},
@@ -172,7 +183,7 @@ def make_session(
         meta["status"] = "recording"
     paths.meta.write_text(json.dumps(meta, indent=2))
     built = Built(root, LAYOUT, list(chunk_sizes), frame_indices, timestamps, events,
-                  binned.actions, binned.mouse_deltas, binned.gamepad, meta)
+                  binned.actions, binned.mouse_deltas, binned.gamepad, meta, ticks_real)
     if merge:
         from nitrogen_capture.session import merge_session
 

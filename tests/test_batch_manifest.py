@@ -230,6 +230,42 @@ def test_a_part_cut_short_is_converted_again(lib: Path, ref: dict[str, str], tmp
     assert next(iter(a["tasks"].values()))["attempts"] == 2
 
 
+def test_a_part_without_its_repeat_counts_is_converted_again(
+        lib: Path, ref: dict[str, str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # A part.json whose windows lack repeated_frames (docs/export.md, "Repeated frames") would
+    # merge a .pt whose counts are wrong: it is no complete part.
+    out = tmp_path / "all.pt"
+    interrupted(lib, out)
+    part = next(out.with_name("all.parts").glob("a-*/part.json"))
+    doc = json.loads(part.read_text(encoding="utf-8"))
+    del doc["rows"]["repeated_frames"]
+    part.write_text(json.dumps(doc), encoding="utf-8")
+    r = run_cli(capsys, *argv(lib, out))
+    assert r.code == 0 and r.err == "", r.err
+    [note] = notes(r)
+    assert "its part.json lacks the source or the rows of its windows" in note, note
+    assert pt_outputs(out) == ref
+
+
+def test_a_batch_started_by_an_earlier_version_is_refused_in_one_line(
+        lib: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Its settings lack max_repeat_frames (docs/export.md, "Repeated frames"): its parts carry
+    # no repeat counts, so it is not resumed, and the line says why rather than "()".
+    from nitrogen_capture.export.batch.manifest import fingerprint_of
+
+    out = tmp_path / "all.pt"
+    interrupted(lib, out)
+
+    def older(doc: dict[str, Any]) -> None:
+        del doc["settings"]["max_repeat_frames"]
+        doc["fingerprint"] = fingerprint_of(doc["settings"])
+
+    edit(out, older)
+    run_cli(capsys, *argv(lib, out)).one_line_error(
+        1, "other settings (the same flags, written by another version", "--overwrite")
+
+
 def test_a_part_the_manifest_does_not_list_is_never_merged(
         lib: Path, ref: dict[str, str], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -25,7 +25,7 @@ from nitrogen_capture.export import ConvertSettings, convert, map_rows
 from nitrogen_capture.export.lerobot.stats import sample_rows
 from nitrogen_capture.export.resample import step_ns
 from nitrogen_capture.keylayout import PAD_AXES, PAD_BUTTONS
-from session_factory import LAYOUT, Built, make_session
+from session_factory import LAYOUT, PERIOD, Built, make_session
 
 KEY = "observation.images.game"
 STAT_KEYS = {"min", "max", "mean", "std", "count", "q01", "q10", "q50", "q90", "q99"}
@@ -57,8 +57,14 @@ def want_actions(b: Built, bounds: list[tuple[int, int]], fps: int = 30,
 
 
 def shown_rows(b: Built, bounds: list[tuple[int, int]], fps: int = 30) -> np.ndarray:
-    return np.concatenate([a + np.searchsorted(b.timestamps[a:e], g, side="right") - 1
-                           for (a, e), g in zip(bounds, grids(b, bounds, fps), strict=True)])
+    """The frame each row shows: the latest whose tick is at or before the row's, counted in
+    periods from the segment's first frame (the factory's frames sit within 2 ms of their tick)."""
+    out = []
+    for (a, e), g in zip(bounds, grids(b, bounds, fps), strict=True):
+        rel = b.frame_indices[a:e] - b.frame_indices[a]  # each frame's tick in the segment
+        due = (g - g[0]) // PERIOD  # the tick each row's time falls in
+        out.append(a + np.searchsorted(rel, due, side="right") - 1)
+    return np.concatenate(out)
 
 
 def decode(path: Path) -> tuple[list[np.ndarray], list[Fraction]]:
@@ -95,8 +101,9 @@ def test_two_sessions_schema_rows_video_stats(tmp_path: Path,
         2, sum(lengths), 2)
     assert info["fps"] == 30 and info["splits"] == {"train": "0:2"}
     feats = info["features"]
-    assert list(feats) == [KEY, "action", "timestamp", "frame_index", "episode_index", "index",
-                           "task_index"]
+    assert list(feats) == [KEY, "action", "frame_is_repeat", "timestamp", "frame_index",
+                           "episode_index", "index", "task_index"]
+    assert feats["frame_is_repeat"] == {"dtype": "bool", "shape": [1], "names": None}
     assert feats[KEY]["dtype"] == "video" and feats[KEY]["shape"] == [64, 64, 3]
     assert feats[KEY]["info"]["video.fps"] == 30 and feats[KEY]["info"]["video.g"] == 2
     # LeRobot's default codec, AV1, where this FFmpeg build has SVT-AV1.
@@ -105,8 +112,8 @@ def test_two_sessions_schema_rows_video_stats(tmp_path: Path,
                                "names": [*LAYOUT.keys, *PAD_AXES]}
 
     data = table(out / "data")
-    assert data.column_names == ["action", "timestamp", "frame_index", "episode_index", "index",
-                                 "task_index"]
+    assert data.column_names == ["action", "frame_is_repeat", "timestamp", "frame_index",
+                                 "episode_index", "index", "task_index"]
     assert data.schema.field("action").type == pa.list_(pa.float32(), len(LAYOUT) + 4)
     assert data.schema.field("timestamp").type == pa.float32()
     d = data.to_pydict()

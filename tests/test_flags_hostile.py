@@ -107,6 +107,9 @@ def test_record_pid_bounds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     (["--shard-frames", BIG], "--shard-frames must be <= 1000000"),
     (["--workers", BIG], "--workers must be in 1..32"),
     (["--workers", "0"], "--workers must be in 1..32"),
+    (["--max-repeat-frames", "-1"], "--max-repeat-frames must be >= 0, got -1"),
+    (["--max-repeat-frames", BIG], "--max-repeat-frames must be <= 100000"),
+    (["--max-repeat-frames", "1.5"], "invalid int value"),
     (["--out", "x.npz"], "--format pt writes a .pt file"),
     (["--out", "x"], "give --out a name ending in .pt"),
     (["--format", "nitrogen-dataset", "--out", "x.pt"], "nitrogen-dataset writes a directory"),
@@ -485,6 +488,7 @@ RECORD_BOUNDS: dict[str, tuple[str, Any]] = {
     "--encoder-workers": ("encoder_workers", lambda v: _finite_in(v, 1, 32)),
     "--queue-frames": ("queue_frames", lambda v: _finite_in(v, 1, 1024)),
     "--latency-offset-ms": ("latency_offset_ms", lambda v: _finite_in(v, -1000, 1000)),
+    "--max-repeat-frames": ("max_repeat_frames", lambda v: _finite_in(v, 0, 100_000)),
 }
 TARGET_BOUNDS: dict[str, tuple[str, Any]] = {
     "--wait": ("wait_s", lambda v: _finite_in(v, 0, 604_800)),
@@ -502,6 +506,7 @@ CONVERT_BOUNDS: dict[str, tuple[str, Any]] = {
     "--workers": ("workers", lambda v: _finite_in(v, 1, 32)),
     "--fps": ("fps", lambda v: _finite_in(v, 1, 1000)),
     "--latency-offset-ms": ("latency_offset_ms", lambda v: _finite_in(v, -1000, 1000)),
+    "--max-repeat-frames": ("max_repeat_frames", lambda v: _finite_in(v, 0, 100_000)),
 }
 PREVIEW_BOUNDS: dict[str, tuple[str, Any]] = {
     "--width": ("width", lambda v: _finite_in(v, 64, 7680)),

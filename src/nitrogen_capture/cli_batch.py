@@ -104,6 +104,9 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
               f"{engine}: {result.windows} {unit}"
               f" to {where} in {result.seconds:.1f} s "
               f"({_rate(result.frames_this_run, result.seconds):.1f} frames/s)")
+        if result.repeated_frames is not None:
+            print(f"repeated frames: {result.repeated_frames} (marked in the output: "
+                  "docs/export.md, \"Repeated frames\")")
     print(f"manifest: {result.manifest}")
     if failed:
         print(f"nitrogen-capture convert: error: {failed} of {total} sessions failed (listed "

@@ -21,6 +21,7 @@ from .export.settings import (
     INPUT_SOURCES,
     MAX_ACTION_HZ,
     MAX_IDLE_SECONDS,
+    MAX_REPEAT_FRAMES,
     MAX_SHARD_FRAMES,
     MAX_STEPS,
     MIN_ACTION_HZ,
@@ -135,6 +136,13 @@ def add_parser(sub: Any) -> None:
                    help="leave out stretches with no input for more than N s (menus, AFK), "
                         f"{MIN_IDLE_SECONDS:g}..{MAX_IDLE_SECONDS:g}; no window spans a cut; "
                         "the cut stretches are recorded in the export's meta (default: keep all)")
+    # Repeated frames (docs/export.md, "Repeated frames"): one rule, export/repeats.py.
+    p.add_argument("--max-repeat-frames", type=int, default=conv("max_repeat_frames"),
+                   metavar="N",
+                   help="leave out what relies on more than N repeated frames in a row, "
+                        f"0..{MAX_REPEAT_FRAMES}: .pt windows are dropped, the dataset tree "
+                        "and lerobot cut those rows out (0: every repeated row); "
+                        "default: keep all, marked")
     # Many sessions at once (docs/export.md, "Many sessions"): export/batch.
     p.add_argument("--recursive", action="store_true", default=batch("recursive"),
                    help="convert every session found under each --root")
@@ -170,7 +178,8 @@ def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
         video=args.video, game=args.game, more_roots=_lerobot_more_roots(args),
         episode_per=args.episode_per, repo_id=args.repo_id, task=args.task, fps=args.fps,
         img_size_set=getattr(args, "img_size_set", False),
-        drop_idle_seconds=args.drop_idle_seconds, latency_offset_ms=args.latency_offset_ms)
+        drop_idle_seconds=args.drop_idle_seconds, latency_offset_ms=args.latency_offset_ms,
+        max_repeat_frames=args.max_repeat_frames)
 
 
 def _lerobot_more_roots(args: argparse.Namespace) -> tuple[Path, ...]:
@@ -231,10 +240,31 @@ def run(args: argparse.Namespace) -> int:
         settings.format, f"{result.windows} windows in {len(result.files)} file(s)")
     where = (settings.out if settings.format == "lerobot" else
              result.index or (result.files[0] if len(result.files) == 1 else settings.out))
-    print(f"wrote {what} to {where} in {dt:.1f} s ({result.frames / max(dt, 1e-9):.1f}/s)")
+    note = repeat_note(settings.format, result.repeats)
+    print(f"wrote {what} to {where} in {dt:.1f} s ({result.frames / max(dt, 1e-9):.1f}/s)"
+          + (f"; {note}" if note else ""))
     if result.idle is not None:
         idle = result.idle
         print(f"left out {idle['count']} idle stretch(es) of more than "
               f"{idle['drop_idle_seconds']:g} s: {idle['seconds']:.1f} s, "
               f"{idle['rows_dropped']} frames")
+    cut = result.repeats.get("cut") if result.repeats else None
+    if cut is not None and settings.format == "pt":
+        print(f"left out {cut['windows']} window(s) with more than "
+              f"{cut['max_repeat_frames']} repeated frames in a row")
+    elif cut is not None:
+        print(f"left out {cut['stretches']} stretch(es) of more than "
+              f"{cut['max_repeat_frames']} repeated frames: {cut['rows']} rows")
     return 0
+
+
+def repeat_note(fmt: str, repeats: dict[str, Any] | None) -> str:
+    """The summary line's count of repeated frames (docs/export.md, "Repeated frames")."""
+    if repeats is None:
+        return ""
+    r = repeats["repeated_frames"]
+    if fmt == "pt":
+        return (f"repeated frames: {r} in {repeats['windows_with_repeats']} of "
+                f"{repeats['windows']} windows (meta windows.repeated_frames)")
+    unit = "rows" if fmt == "nitrogen-dataset" else "frames"
+    return f"repeated frames: {r} of {repeats['rows']} {unit} (frame_is_repeat)"

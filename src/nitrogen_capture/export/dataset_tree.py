@@ -4,19 +4,22 @@
 
     <out>/actions/SHARD_0000/<video_id>/<video_id>_chunk_0000/
         actions_raw.parquet   60 Hz rows: 17 bool button columns (dataset order), then
-                              j_left / j_right as [x, y] float lists in [-1, 1], +y down
+                              j_left / j_right as [x, y] float lists in [-1, 1], +y down,
+                              then ours: frame_is_repeat (bool)
         metadata.json         uuid, chunk_id, chunk_size, game, controller_type, original_video
-                              {...}, bbox_controller_overlay (+ our source_rows)
+                              {...}, bbox_controller_overlay (+ our source_rows,
+                              repeated_frames, repeat_cut)
         video.mp4             the chunk's frames at 60 fps (H.264), row k = frame shown at row k;
                               an odd size is padded by one pixel (docs/format.md), the real
                               size is original_video.resolution [h, w]
 
 Rows sit on an exact 60 Hz grid from the first frame of each contiguous segment (no chunk crosses
-a pause or dropped ticks), re-binned from the raw events with the recorder's semantics
-(:mod:`.resample`); a 20 s chunk holds 1200 rows, the last chunk of a segment may be shorter
-(but not shorter than :data:`MIN_CHUNK_ROWS`, one action chunk of the released model).
-Keyboard/mouse sessions go through the keymap; pads map 1:1. Each video frame is the latest
-frame captured at or before the row's time, so a 30 fps session shows every frame twice.
+a pause, dropped ticks or a stretch ``--max-repeat-frames`` cut), re-binned from the raw events
+with the recorder's semantics (:mod:`.resample`); a 20 s chunk holds 1200 rows, the last chunk
+of a segment may be shorter (but not shorter than :data:`MIN_CHUNK_ROWS`, one action chunk of
+the released model). Keyboard/mouse sessions go through the keymap; pads map 1:1. Each video
+frame is the one shown at the row's time (:mod:`.repeats`), so a 30 fps session shows every
+frame twice, the second time marked ``frame_is_repeat``.
 pyarrow (extra ``dataset``) and PyAV (extra ``video``) are imported only here.
 """
 
@@ -54,6 +57,7 @@ from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
 from .keymap import NITROGEN_ACTIONS
 from .nitrogen import ConvertResult, Progress, check_space
+from .repeats import REPEAT_COLUMN, GridPart
 from .resample import step_ns
 from .source import ConvertSettings, ExportSource, FreeBytes, disk_free
 
@@ -180,7 +184,8 @@ def _video_id(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "session"
 
 
-def _write_parquet(path: Path, rows: npt.NDArray[np.float32]) -> None:
+def _write_parquet(path: Path, rows: npt.NDArray[np.float32],
+                   repeat: npt.NDArray[np.bool_]) -> None:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -191,6 +196,9 @@ def _write_parquet(path: Path, rows: npt.NDArray[np.float32]) -> None:
     for name, (x, y) in (("j_left", ("lx", "ly")), ("j_right", ("rx", "ry"))):
         xy = np.stack([rows[:, _SLOT[x]], rows[:, _SLOT[y]]], axis=1).astype(np.float32)
         cols[name] = pa.array(xy.tolist(), type=pa.list_(pa.float32()))
+    # Ours, after the dataset's 19 columns (readers select those by name): the row's frame is
+    # the capture of the row before (export/repeats.py).
+    cols[REPEAT_COLUMN] = pa.array(np.asarray(repeat, dtype=bool), type=pa.bool_())
     pq.write_table(pa.table(cols), path)
 
 
@@ -234,12 +242,6 @@ def _write_video(path: Path, images: Iterable[npt.NDArray[np.uint8]]) -> tuple[i
         return None if video is None else video.size
 
 
-def _segment_grids(src: ExportSource, step: int) -> Iterator[tuple[int, int, npt.NDArray[Any]]]:
-    for a, b in src.segments():
-        t0, t1 = int(src.timestamps[a]), int(src.timestamps[b - 1])
-        yield a, b, t0 + np.arange((t1 - t0) // step + 1, dtype=np.int64) * step
-
-
 def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = None,
                     free_bytes: FreeBytes = disk_free,
                     video_id: str | None = None) -> ConvertResult:
@@ -252,8 +254,10 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
     check_not_locked(SessionPaths(settings.root), "convert")
     src = ExportSource(settings)
     step = step_ns(DATASET_HZ)
-    plan = list(_segment_grids(src, step))
-    total = sum(len(g) for _, _, g in plan)
+    # Each segment's 60 Hz grid from its first frame, the frame each row shows and whether it
+    # repeats the row before's (export/repeats.py), cut at long repeat runs when asked.
+    parts, cut = src.grid_parts(step)
+    total = sum(len(p.grid) for p in parts)
     if total == 0:
         raise ExportError(f"session {settings.root} has no frames to export")
     vid = video_id or _video_id(settings.root.name)
@@ -266,7 +270,7 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
     keep = existing_level(settings.out)
     result = ConvertResult(windows=0, idle=src.idle)
     try:
-        _write_chunks(src, plan, base, (vid, total), result, progress)
+        _write_chunks(src, parts, cut, base, (vid, total), result, progress)
     except BaseException as exc:
         # The chunk being written is removed whole (_ChunkFiles); so is a folder made for it.
         prune_empty(base / f"{vid}_chunk_{len(result.files):04d}", keep)
@@ -275,14 +279,14 @@ def convert_dataset(settings: ConvertSettings, *, progress: Progress | None = No
         done = len(result.files)
         kept = (f" with --overwrite (the {done} chunk(s) written before it are whole)" if done
                 else " (nothing was written)")
-        files = 3 * sum(-(-len(g) // CHUNK_ROWS) for _, _, g in plan)  # each takes a block
+        files = 3 * sum(-(-len(p.grid) // CHUNK_ROWS) for p in parts)  # each takes a block
         raise disk_full_error(settings.out, int(needed) + files * BLOCK, "the dataset tree",
                               "free some space (or choose another --out) and run convert again"
                               + kept) from exc
     return result
 
 
-def _write_chunks(src: ExportSource, plan: list[tuple[int, int, npt.NDArray[Any]]], base: Path,
+def _write_chunks(src: ExportSource, parts: list[GridPart], cut: dict[str, Any] | None, base: Path,
                   name: tuple[str, int], result: ConvertResult,
                   progress: Progress | None) -> None:
     """Write the session's chunk folders under ``base``, counting them in ``result``."""
@@ -290,38 +294,43 @@ def _write_chunks(src: ExportSource, plan: list[tuple[int, int, npt.NDArray[Any]
     res = src.resampler()
     labels = src.reader.meta.effective_labels
     game = settings.game or labels.game or vid  # --game overrides the session's label
-    chunk_no, done = 0, 0
-    for a, b, grid in plan:
-        # The frame shown at grid time g: the latest frame of the segment captured at or before g.
-        shown = a + np.searchsorted(src.timestamps[a:b], grid, side="right") - 1
-        frame_at = (_frame_at(src.iter_frames(range(a, b), lambda img: img), a)
-                    if settings.video else None)
-        for lo in range(0, len(grid), CHUNK_ROWS):
-            g = grid[lo:lo + CHUNK_ROWS]
+    chunk_no, done, repeated = 0, 0, 0
+    frames: tuple[int, Callable[[int], Any]] | None = None  # (segment, its frame reader)
+    for part in parts:
+        if settings.video and (frames is None or frames[0] != part.first):
+            frames = (part.first, _frame_at(
+                src.iter_frames(range(part.first, part.stop), lambda img: img), part.first))
+        for lo in range(0, len(part.grid), CHUNK_ROWS):
+            g = part.grid[lo:lo + CHUNK_ROWS]
             if len(g) < MIN_CHUNK_ROWS:
                 continue
+            shown, flags = part.rows[lo:lo + len(g)], part.repeat[lo:lo + len(g)]
             binned = res.bin_grid(g, step)
             rows = src.map(binned.actions, binned.mouse_deltas, binned.gamepad)
             with _ChunkFiles(base / f"{vid}_chunk_{chunk_no:04d}", settings.out) as files:
                 folder = files.folder
-                _write_parquet(files.tmp(PARQUET), rows)
+                _write_parquet(files.tmp(PARQUET), rows, flags)
                 size = None
-                if frame_at is not None:
+                if frames is not None:
                     video_tmp = files.tmp(VIDEO)
-                    size = _write_video(video_tmp,
-                                        (frame_at(int(r)) for r in shown[lo:lo + len(g)]))
+                    size = _write_video(video_tmp, (frames[1](int(r)) for r in shown))
                     if size is None:  # no image: no video.mp4
                         remove_entry(video_tmp)
                 meta = _chunk_meta(src, vid, chunk_no, g, step, (game, labels.controller),
-                                   (int(shown[lo]), int(shown[lo + len(g) - 1])), settings, size)
+                                   (int(shown[0]), int(shown[-1])), settings, size)
+                meta["repeated_frames"] = int(flags.sum())
+                if cut is not None:
+                    meta["repeat_cut"] = cut
                 files.tmp(METADATA).write_bytes(json.dumps(meta, indent=2).encode("utf-8"))
             done += len(g)
+            repeated += int(flags.sum())
             result.files.append(folder)
             result.windows += 1
             if progress is not None:
                 progress(done, total)
             chunk_no += 1
             result.frames = done
+    result.repeats = {"repeated_frames": repeated, "rows": done, "cut": cut}
 
 
 def _chunk_meta(src: ExportSource, vid: str, chunk_no: int, grid: npt.NDArray[Any], step: int,

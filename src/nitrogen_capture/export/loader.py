@@ -7,7 +7,8 @@ index document with ``"shards"`` resolved to paths. Files are read with
 large export is paged in on demand rather than read whole.
 
 :class:`NitrogenDataset` indexes windows across every shard; items are ``(obs, actions)`` with
-``obs`` float32 in [0, 1] whatever the stored dtype. torch is imported only when a function here
+``obs`` float32 in [0, 1] whatever the stored dtype; ``repeated_frames(i)`` is window ``i``'s
+count of repeated frames (:mod:`.repeats`). torch is imported only when a function here
 runs, so ``import nitrogen_capture.export`` stays light.
 """
 
@@ -133,13 +134,27 @@ class _DatasetImpl:
             self._open[k] = load(self.files[k], mmap=self._mmap)
         return self._open[k]
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _locate(self, i: int) -> tuple[int, int]:
+        """(shard, window within it) of window ``i`` (negative counts from the end)."""
         if i < 0:
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(f"window {i} out of range 0..{len(self) - 1}")
         k = bisect.bisect_right(self.starts, i) - 1
+        return k, i - self.starts[k]
+
+    def repeated_frames(self, i: int) -> int | None:
+        """Window ``i``'s repeated frames (docs/export.md, "Repeated frames").
+
+        None for an export written before they were counted.
+        """
+        k, j = self._locate(i)
+        counts = self._shard(k)["meta"]["windows"].get("repeated_frames")
+        return None if counts is None else int(counts[j])
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        k, j = self._locate(i)
         data = self._shard(k)
-        obs = data["obs"][i - self.starts[k]]
+        obs = data["obs"][j]
         obs = obs.float().div_(255.0) if obs.dtype != _torch().float32 else obs.clone()
-        return obs, data["actions"][i - self.starts[k]].clone()
+        return obs, data["actions"][j].clone()

@@ -17,6 +17,7 @@ for the export is removed again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -46,12 +47,14 @@ from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
 from .decode import FrameTransform
 from .ptfile import PtWriter, TensorSpec, pickle_mentions
+from .repeats import WindowRepeats, window_repeats
 from .resample import step_ns
 from .source import ConvertSettings, ExportSource, FreeBytes, disk_free
 from .windows import WindowPlan, plan_windows
 
-__all__ = ["PT_FILE", "PT_FORMAT", "PT_INDEX", "ConvertResult", "Progress", "SizeNote",
-           "check_pt_outputs", "convert_pt", "human_bytes", "pt_size_estimate", "shard_paths"]
+__all__ = ["PT_FILE", "PT_FORMAT", "PT_INDEX", "ConvertResult", "Progress", "PtPlan", "SizeNote",
+           "check_pt_outputs", "convert_pt", "human_bytes", "plan_pt", "pt_size_estimate",
+           "shard_paths"]
 
 log = logging.getLogger(__name__)
 PT_FORMAT = "nitrogen-capture.nitrogen-pt"
@@ -76,6 +79,9 @@ class ConvertResult:
     frames: int = 0
     bytes: int = 0
     idle: dict[str, Any] | None = None  # what --drop-idle-seconds cut (session/idle.py)
+    # Repeated frames of what was written (export/repeats.py): ``repeated_frames``, the rows or
+    # windows they were counted over, and ``cut``, what --max-repeat-frames left out.
+    repeats: dict[str, Any] | None = None
 
 
 def shard_paths(out: Path, shards: int) -> tuple[list[Path], Path | None]:
@@ -143,6 +149,43 @@ def obs_transform(size: int, dtype: str) -> FrameTransform[npt.NDArray[Any]]:
     return FrameTransform(bgr, rgb)
 
 
+@dataclass(frozen=True)
+class PtPlan:
+    """The windows a ``.pt`` export writes, their repeated frames and what was left out."""
+
+    windows: WindowPlan
+    repeats: WindowRepeats
+    cut: dict[str, Any] | None  # --max-repeat-frames: its value and the windows dropped
+
+    def source(self, src: ExportSource) -> dict[str, Any]:
+        """The session's ``source`` of the meta, with ``repeat_cut`` when the flag was given."""
+        return {**_source(src), **({"repeat_cut": self.cut} if self.cut is not None else {})}
+
+    def summary(self) -> dict[str, Any]:
+        """The repeats of the windows written, for :attr:`ConvertResult.repeats`."""
+        c = self.repeats.counts
+        return {"repeated_frames": int(c.sum()), "windows": len(c),
+                "windows_with_repeats": int((c > 0).sum()), "cut": self.cut}
+
+
+def plan_pt(src: ExportSource, settings: ConvertSettings) -> PtPlan:
+    """Every window of the session, less those ``--max-repeat-frames`` leaves out.
+
+    The one plan of a ``.pt`` export: :func:`convert_pt` and a batch's parts
+    (:mod:`.batch.tasks`) both take their windows from here, so they write the same windows.
+    """
+    plan = plan_windows(src.timestamps, src.segments(), seq_len=settings.seq_len,
+                        shift=settings.action_shift, action_hz=settings.action_hz)
+    reps = window_repeats(src.timestamps, plan.starts, plan.segments, seq_len=plan.seq_len,
+                          shift=plan.shift, action_hz=plan.action_hz, period=src.period_ns)
+    n = settings.max_repeat_frames
+    if n is None:
+        return PtPlan(plan, reps, None)
+    keep = reps.runs <= n
+    cut = {"max_repeat_frames": n, "windows": int((~keep).sum())}
+    return PtPlan(dataclasses.replace(plan, starts=plan.starts[keep]), reps.select(keep), cut)
+
+
 def iter_window_actions(src: ExportSource, plan: WindowPlan) -> Iterator[npt.NDArray[np.float32]]:
     """The (T, D) action chunk of each window, in window order."""
     t, s = plan.seq_len, plan.shift
@@ -157,15 +200,16 @@ def iter_window_actions(src: ExportSource, plan: WindowPlan) -> Iterator[npt.NDA
         yield src.map(b.actions, b.mouse_deltas, b.gamepad)
 
 
-def _meta(src: ExportSource, plan: WindowPlan, sel: slice, shard: int, shards: int,
+def _meta(src: ExportSource, pt: PtPlan, sel: slice, shard: int, shards: int,
           obs_shape: list[int]) -> dict[str, Any]:
+    plan = pt.windows
     rows = plan.starts[sel]
     fi = np.asarray(src.arrays["frame_indices"], dtype=np.int64)
     s = src.settings
     return {
         "format": PT_FORMAT, "format_version": 1,
         "tool": {"name": "nitrogen-capture", "version": __version__},
-        "source": _source(src),
+        "source": pt.source(src),
         "params": {**s.params(), "keymap": None if src.use_pad else src.keymap.to_dict()},
         "action_space": s.action_space, "action_names": list(src.action_names),
         "action_dim": len(src.action_names),
@@ -175,11 +219,18 @@ def _meta(src: ExportSource, plan: WindowPlan, sel: slice, shard: int, shards: i
         "num_windows": len(rows), "total_windows": len(plan), "first_window": sel.start or 0,
         "shard": shard, "num_shards": shards,
         "segments": [list(x) for x in plan.segments],
+        "repeated_frames": int(pt.repeats.counts[sel].sum()),
         "windows": {"row": rows.tolist(), "frame_index": fi[rows].tolist(),
                     "t_ns": src.timestamps[rows].tolist(),
                     "chunk": src.row_chunk[rows].tolist(),
-                    "chunk_row": src.chunk_row[rows].tolist()},
+                    "chunk_row": src.chunk_row[rows].tolist(),
+                    **repeat_columns(pt.repeats, sel)},
     }
+
+
+def repeat_columns(reps: WindowRepeats, sel: slice) -> dict[str, list[int]]:
+    """The ``windows`` columns of the repeats of windows ``sel`` (docs/export.md)."""
+    return {"repeated_frames": reps.counts[sel].tolist(), "repeat_run": reps.runs[sel].tolist()}
 
 
 def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
@@ -192,9 +243,14 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
     # A session being recorded or merged is refused (docs/format.md, "Lock").
     check_not_locked(SessionPaths(settings.root), "convert")
     src = ExportSource(settings)
-    plan = plan_windows(src.timestamps, src.segments(), seq_len=settings.seq_len,
-                        shift=settings.action_shift, action_hz=settings.action_hz)
+    pt = plan_pt(src, settings)
+    plan = pt.windows
     m, size = len(plan), settings.img_size
+    if m == 0 and pt.cut is not None and pt.cut["windows"]:
+        raise ExportError(
+            f"session {settings.root}: every window ({pt.cut['windows']}) holds more than "
+            f"{pt.cut['max_repeat_frames']} repeated frames in a row: raise --max-repeat-frames "
+            "(or leave it out to keep them, marked)")
     if m == 0:
         raise ExportError(
             f"session {settings.root} has no window of {settings.seq_len} steps (shift "
@@ -211,15 +267,15 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
     if size_note is not None:
         size_note(estimate, index or settings.out)
     keep = existing_level(settings.out.parent)
-    result = ConvertResult(index=index, windows=m, idle=src.idle)
+    result = ConvertResult(index=index, windows=m, idle=src.idle, repeats=pt.summary())
     try:
         settings.out.parent.mkdir(parents=True, exist_ok=True)
         log.info("converting %s: %d windows in %d file(s)", settings.root, m, n_shards)
-        _write_shards(src, plan, files, per_shard, result, progress)
+        _write_shards(src, pt, files, per_shard, result, progress)
         if index is not None:
             write_shard_index(index, files, per_shard, m, settings, size=size,
                               seq_len=settings.seq_len, action_names=list(src.action_names),
-                              provenance={"source": _source(src)})
+                              provenance={"source": pt.source(src)})
     except BaseException as exc:
         prune_empty(settings.out.parent, keep)  # a folder made for the export and left empty
         if isinstance(exc, DiskSpaceError) or not is_disk_full(exc):
@@ -234,9 +290,10 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
     return result
 
 
-def _write_shards(src: ExportSource, plan: WindowPlan, files: list[Path], per_shard: int,
+def _write_shards(src: ExportSource, pt: PtPlan, files: list[Path], per_shard: int,
                   result: ConvertResult, progress: Progress | None = None) -> None:
     """Stream each shard's windows into its file (each written whole or not at all)."""
+    plan = pt.windows
     settings, m, size = src.settings, len(plan), src.settings.img_size
     n_shards, d = len(files), len(src.action_names)
     transform = obs_transform(size, settings.obs_dtype)
@@ -247,7 +304,7 @@ def _write_shards(src: ExportSource, plan: WindowPlan, files: list[Path], per_sh
         n = sel.stop - sel.start
         obs = TensorSpec("0", settings.obs_dtype, (n, 3, size, size))
         act = TensorSpec("1", "float32", (n, settings.seq_len, d))
-        meta = _meta(src, plan, sel, k, n_shards, [n, 3, size, size])
+        meta = _meta(src, pt, sel, k, n_shards, [n, 3, size, size])
         # Ctrl+C or any error: no temporary is left behind, the old file stays (atomic.py).
         with atomic_path(path) as tmp, \
                 PtWriter(tmp, {"obs": obs, "actions": act, "meta": meta},

@@ -17,7 +17,8 @@ from ..bounds import MAX_LATENCY_MS, number_check, text_check
 from ..errors import ConfigError
 from .keymap import ACTION_SPACES, mouse_checks
 
-__all__ = ["EPISODE_PER", "FORMATS", "INPUT_SOURCES", "MAX_STEPS", "OBS_DTYPES",
+__all__ = ["EPISODE_PER", "FORMATS", "INPUT_SOURCES", "MAX_REPEAT_FRAMES", "MAX_STEPS",
+           "OBS_DTYPES",
            "ConvertSettings", "pt_beside"]
 
 FORMATS: tuple[str, ...] = ("pt", "nitrogen-dataset", "lerobot")
@@ -34,6 +35,9 @@ OBS_DTYPES: tuple[str, ...] = ("float32", "uint8")
 INPUT_SOURCES: tuple[str, ...] = ("auto", "keyboard", "gamepad")
 # --drop-idle-seconds: shorter than a second would cut ordinary pauses in play; a day is any AFK.
 MIN_IDLE_SECONDS, MAX_IDLE_SECONDS = 1.0, 86400.0
+# --max-repeat-frames: the longest run of repeated rows kept (export/repeats.py); 100,000 rows is
+# over 27 minutes at 60 Hz, any real stall.
+MAX_REPEAT_FRAMES = 100_000
 
 
 def _cores() -> int:
@@ -76,6 +80,9 @@ class ConvertSettings:
     game: str | None = None
     # --drop-idle-seconds: leave out stretches with no input for more than this (session/idle.py)
     drop_idle_seconds: float | None = None
+    # --max-repeat-frames: leave out what relies on a run of more repeated frames than this
+    # (export/repeats.py; docs/export.md, "Repeated frames"); None keeps everything.
+    max_repeat_frames: int | None = None
     # --format lerobot (docs/export.md, "LeRobot"): the sessions after the first (--root given
     # again), episodes per session or segment, the dataset's repo id and task, its frame rate
     # (default: the first session's target fps) and whether --img-size was given (without it
@@ -113,6 +120,9 @@ class ConvertSettings:
                          MIN_IDLE_SECONDS, MAX_IDLE_SECONDS, interval=True, note=" seconds")
             if self.drop_idle_seconds is not None else (True, "", ""),
             text_check(self.game, "game", "--game"),
+            number_check(self.max_repeat_frames, "max_repeat_frames", "--max-repeat-frames", 0,
+                         MAX_REPEAT_FRAMES)
+            if self.max_repeat_frames is not None else (True, "", ""),
             *_lerobot_checks(self),
             number_check(self.latency_offset_ms, "latency_offset_ms", "--latency-offset-ms",
                          -MAX_LATENCY_MS, MAX_LATENCY_MS, interval=True, note=" ms")
@@ -147,7 +157,8 @@ class ConvertSettings:
                 "action_hz": self.action_hz, "obs_dtype": self.obs_dtype,
                 "shard_frames": self.shard_frames, "input_source": self.input_source,
                 "format": self.format, "drop_idle_seconds": self.drop_idle_seconds,
-                "latency_offset_ms": self.latency_offset_ms}
+                "latency_offset_ms": self.latency_offset_ms,
+                "max_repeat_frames": self.max_repeat_frames}
 
 
 def _lerobot_checks(s: ConvertSettings) -> list[tuple[bool, str, str]]:

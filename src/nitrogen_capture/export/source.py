@@ -30,6 +30,7 @@ from ..session.reader import SessionReader
 from .decode import FrameTransform, iter_session_frames
 from .keymap import Keymap, action_names, default_keymap, load_keymap, map_rows
 from .latency import applied_offset, shift_events
+from .repeats import GridPart, capture_period_ns, grid_parts
 from .resample import GridResampler, iter_event_arrays
 from .settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
 
@@ -76,6 +77,9 @@ class ExportSource:
         self.action_names = action_names(settings.action_space, self.layout)
         self.latency_offset_ns, self.latency_source = applied_offset(
             settings.latency_offset_ms, self.reader.meta)
+        # The recorder's period: which grid rows show a new capture (export/repeats.py).
+        self.period_ns = capture_period_ns(self.reader.meta.fps_target,
+                                           self.reader.meta.fps_achieved)
         offsets = self.reader.row_offsets()
         self.row_chunk = np.zeros(len(self.timestamps), dtype=np.int64)
         self.chunk_row = np.zeros(len(self.timestamps), dtype=np.int64)
@@ -96,6 +100,15 @@ class ExportSource:
         from ..session.idle import cut_segments
 
         return cut_segments(segs, drop)
+
+    def grid_parts(self, step: int) -> tuple[list[GridPart], dict[str, Any] | None]:
+        """Each segment's grid at ``step`` ns with the rows it shows and their repeat flags.
+
+        Cut at runs of more than ``--max-repeat-frames`` repeats (:func:`.repeats.grid_parts`);
+        the second value says what was cut (None without the flag).
+        """
+        return grid_parts(self.timestamps, self.segments(), step, self.period_ns,
+                          self.settings.max_repeat_frames)
 
     @property
     def idle(self) -> dict[str, Any] | None:

@@ -50,6 +50,7 @@ class Merged:
     windows: int = 0
     frames: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    repeated_frames: int = 0  # rows (or window grid points) whose frame repeats (repeats.py)
 
 
 def parts_of(staging: Path, task_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -117,6 +118,7 @@ def merge_pt(settings: ConvertSettings, staging: Path, task_ids: Sequence[str]) 
                           action_names=names, provenance={"sources": sources})
         merged.outputs.append(index)
     merged.windows = merged.frames = m
+    merged.repeated_frames = sum(sum(p["rows"]["repeated_frames"]) for p in parts)
     return merged
 
 
@@ -131,11 +133,11 @@ def _meta(settings: ConvertSettings, names: list[str], sources: list[dict[str, A
           shard: tuple[int, int]) -> dict[str, Any]:
     a, b, m = window
     size = settings.img_size
-    cols: dict[str, list[int]] = {"session": [], "row": [], "frame_index": [], "t_ns": [],
-                                  "chunk": [], "chunk_row": []}
+    keys = ("row", "frame_index", "t_ns", "chunk", "chunk_row", "repeated_frames", "repeat_run")
+    cols: dict[str, list[int]] = {"session": [], **{k: [] for k in keys}}
     for src, p, lo, hi in spans:
         cols["session"] += [src] * (hi - lo)
-        for key in ("row", "frame_index", "t_ns", "chunk", "chunk_row"):
+        for key in keys:
             cols[key] += p["rows"][key][lo:hi]
     return {
         "format": PT_FORMAT, "format_version": 1,
@@ -146,7 +148,8 @@ def _meta(settings: ConvertSettings, names: list[str], sources: list[dict[str, A
                 "range": "0-1" if settings.obs_dtype == "float32" else "0-255",
                 "resize": "whole frame, cv2.INTER_AREA, no crop"},
         "num_windows": b - a, "total_windows": m, "first_window": a,
-        "shard": shard[0], "num_shards": shard[1], "windows": cols,
+        "shard": shard[0], "num_shards": shard[1],
+        "repeated_frames": sum(cols["repeated_frames"]), "windows": cols,
     }
 
 
@@ -169,6 +172,7 @@ def merge_dataset(settings: ConvertSettings, staging: Path, task_ids: Sequence[s
         merged.outputs.append(dst)
         merged.windows += int(p["windows"])
         merged.frames += int(p["frames"])
+        merged.repeated_frames += int(p.get("repeated_frames") or 0)
     if not merged.outputs:
         raise ExportError("no session gave a dataset chunk: nothing to write")
     return merged

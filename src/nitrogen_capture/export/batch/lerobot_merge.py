@@ -22,7 +22,7 @@ import numpy as np
 from ...atomic import atomic_file, atomic_write, link_or_copy, make_dirs, remove_tree
 from ...errors import ExportError
 from ..lerobot import info as meta
-from ..lerobot.layout import MARK, mark_bytes
+from ..lerobot.layout import MARK, add_cuts, mark_bytes, read_mark, repeat_total
 from ..lerobot.stats import aggregate, episode_columns, numeric_stats, stats_to_json
 from ..lerobot.tables import write_episodes
 from ..settings import ConvertSettings
@@ -72,6 +72,8 @@ class _Output:
         self.tasks: list[str] = []
         self.rows: list[dict[str, Any]] = []
         self.frames = 0
+        self.cut: dict[str, int] | None = None  # what --max-repeat-frames cut in the parts
+        self.repeated: int | None = None  # rows flagged frame_is_repeat, once finished
 
     def add(self, root: Path, info: dict[str, Any]) -> None:
         """Append the part at ``root`` (a standalone LeRobot dataset)."""
@@ -79,6 +81,7 @@ class _Output:
         import pyarrow.parquet as pq
 
         first_ep, first_index = len(self.rows), self.frames
+        self.cut = add_cuts({"repeat_cut": self.cut}, read_mark(root).get("repeat_cut"))
         for task in meta.read_tasks(root):
             if task not in self.tasks:
                 self.tasks.append(task)
@@ -136,6 +139,8 @@ class _Output:
         meta.write_tasks(self.out, self.tasks)
         stats = aggregate([_episode_stats(r) for r in self.rows])
         meta.write_json(self.out, meta.STATS, stats_to_json(stats))
+        self.repeated = repeat_total(stats)
+        atomic_write(self.out / MARK, mark_bytes(self.repeated, self.cut))
         info = dict(first)
         total = len(self.rows)
         info.update(total_episodes=total, total_frames=self.frames, total_tasks=len(self.tasks),
@@ -174,4 +179,5 @@ def merge_lerobot(settings: ConvertSettings, staging: Path, task_ids: Sequence[s
     dataset.finish(first)
     merged.outputs = [out]
     merged.windows, merged.frames = len(dataset.rows), dataset.frames
+    merged.repeated_frames = dataset.repeated or 0
     return merged

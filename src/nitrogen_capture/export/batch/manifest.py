@@ -108,6 +108,9 @@ class Manifest:
             old = doc.settings
             diff = [f"{k} {_shown(old.get(k))} -> {_shown(v)}" for k, v in wanted.items()
                     if old.get(k) != v]
+            # The same values under other keys: a version that records other settings (e.g.
+            # before --max-repeat-frames existed); its parts lack what this one writes.
+            diff = diff or ["the same flags, written by another version of nitrogen-capture"]
             raise ExportError(
                 f"{path} belongs to a conversion with other settings ({'; '.join(diff)}): "
                 "rerun with the same flags to resume, or pass --overwrite to start over")

@@ -32,7 +32,7 @@ from .tasks import PART_META
 __all__ = ["check_outputs", "check_part", "output_base", "outputs_of", "reconcile",
            "remove_leftovers"]
 
-_ROW_KEYS = ("row", "frame_index", "t_ns", "chunk", "chunk_row")
+_ROW_KEYS = ("row", "frame_index", "t_ns", "chunk", "chunk_row", "repeated_frames", "repeat_run")
 _SHARD = "actions/SHARD_0000"
 
 

@@ -110,6 +110,7 @@ class BatchResult:
     seconds: float = 0.0
     manifest: Path | None = None
     note: str | None = None  # e.g. nothing to do, or why nothing could be merged
+    repeated_frames: int | None = None  # in the merged output (export/repeats.py), once merged
 
     def count(self, state: str) -> int:
         """Sessions in ``state``."""
@@ -325,5 +326,6 @@ def _merge(cs: ConvertSettings, manifest: Manifest, planned: Planned, staging: P
     shutil.rmtree(staging, ignore_errors=True)
     result.sessions = manifest.sessions_json()
     result.outputs, result.windows = outputs, merged.windows
+    result.repeated_frames = merged.repeated_frames
     result.seconds = time.perf_counter() - t0
     return result

@@ -79,21 +79,25 @@ def _write_npy(path: Path, dtype: str, shape: tuple[int, ...],
 
 def pt_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[str, Any]:
     """Windows of the task's rows as ``obs.npy`` + ``actions.npy`` + their per-window meta."""
-    from ..nitrogen import _source, iter_window_actions, obs_transform
-    from ..windows import plan_windows
+    from ..nitrogen import iter_window_actions, obs_transform, plan_pt, repeat_columns
 
     task = job.task
     src = ExportSource(settings)
     idle_check(src, job.keep_idle)
-    plan = plan_windows(src.timestamps, src.segments(), seq_len=settings.seq_len,
-                        shift=settings.action_shift, action_hz=settings.action_hz)
+    # The whole session's plan (what --max-repeat-frames leaves out is counted over all of
+    # it, as one convert counts it), then the task's windows.
+    pt = plan_pt(src, settings)
+    plan = pt.windows
     if len(plan) == 0:
+        cut = pt.cut["windows"] if pt.cut else 0
         raise Skip(f"too short: {len(src.timestamps)} frames hold no window of "
-                   f"{settings.seq_len} steps (shift {settings.action_shift}) in one segment")
+                   f"{settings.seq_len} steps (shift {settings.action_shift}) in one segment"
+                   + (f" ({cut} left out by --max-repeat-frames)" if cut else ""))
     keep = plan.starts >= task.first_row
     if task.last_row is not None:
         keep &= plan.starts < task.last_row
     sub = dataclasses.replace(plan, starts=plan.starts[keep])
+    reps = pt.repeats.select(keep)
     n, size, d = len(sub), settings.img_size, len(src.action_names)
     frames = src.iter_frames(sub.starts.tolist(), obs_transform(size, settings.obs_dtype))
     _write_npy(folder / "obs.npy", settings.obs_dtype, (n, 3, size, size),
@@ -103,13 +107,15 @@ def pt_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[str, 
                lambda: (next(actions) for _ in range(n)))
     rows = sub.starts
     fi = np.asarray(src.arrays["frame_indices"], dtype=np.int64)
-    return {"windows": n, "frames": n, "action_names": list(src.action_names),
+    return {"windows": n, "frames": n, "repeated_frames": int(reps.counts.sum()),
+            "action_names": list(src.action_names),
             "keymap": None if src.use_pad else src.keymap.to_dict(),
-            "source": _source(src), "segments": [list(x) for x in plan.segments],
+            "source": pt.source(src), "segments": [list(x) for x in plan.segments],
             "rows": {"row": rows.tolist(), "frame_index": fi[rows].tolist(),
                      "t_ns": src.timestamps[rows].tolist(),
                      "chunk": src.row_chunk[rows].tolist(),
-                     "chunk_row": src.chunk_row[rows].tolist()}}
+                     "chunk_row": src.chunk_row[rows].tolist(),
+                     **repeat_columns(reps, slice(None))}}
 
 
 def dataset_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[str, Any]:
@@ -119,14 +125,15 @@ def dataset_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[
 
     src = ExportSource(settings)
     idle_check(src, job.keep_idle)
-    step, ts = step_ns(DATASET_HZ), src.timestamps
-    longest = max(((int(ts[b - 1]) - int(ts[a])) // step + 1 for a, b in src.segments()),
-                  default=0)
+    parts, _ = src.grid_parts(step_ns(DATASET_HZ))  # what the tree writes: the same parts
+    longest = max((len(p.grid) for p in parts), default=0)
     if longest < MIN_CHUNK_ROWS:
         raise Skip(f"too short: its longest segment gives {longest} rows at 60 Hz, a chunk "
                    f"needs {MIN_CHUNK_ROWS}")
     result = convert_dataset(settings, video_id=job.video_id)
-    return {"windows": result.windows, "frames": result.frames, "video_id": job.video_id}
+    repeated = result.repeats["repeated_frames"] if result.repeats else 0
+    return {"windows": result.windows, "frames": result.frames, "video_id": job.video_id,
+            "repeated_frames": repeated}
 
 
 def lerobot_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[str, Any]:

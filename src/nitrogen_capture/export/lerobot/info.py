@@ -15,11 +15,12 @@ from typing import Any
 
 from ...atomic import atomic_file, atomic_write, make_dirs
 from ...errors import ExportError
+from ..repeats import REPEAT_COLUMN
 
-__all__ = ["CHUNKS_SIZE", "CODEBASE_VERSION", "DATA_FILE_MB", "DEFAULT_COLUMNS", "VIDEO_FILE_MB",
-           "VIDEO_KEY", "DatasetFault", "check_compatible", "check_info", "features", "new_info",
-           "next_file", "read_info", "read_tasks", "rel_path", "video_keys", "write_json",
-           "write_tasks"]
+__all__ = ["CHUNKS_SIZE", "CODEBASE_VERSION", "DATA_FILE_MB", "DEFAULT_COLUMNS", "REPEAT_KEY",
+           "VIDEO_FILE_MB", "VIDEO_KEY", "DatasetFault", "check_compatible", "check_info",
+           "features", "new_info", "next_file", "read_info", "read_tasks", "rel_path",
+           "video_keys", "write_json", "write_tasks"]
 
 CODEBASE_VERSION = "v3.0"
 CHUNKS_SIZE = 1000  # files per chunk folder
@@ -31,6 +32,8 @@ EPISODES_PATH = "meta/episodes/chunk-{chunk_index:03d}/file-{file_index:03d}.par
 INFO, STATS, TASKS = "meta/info.json", "meta/stats.json", "meta/tasks.parquet"
 VIDEO_KEY = "observation.images.game"
 GAMEPAD_KEY = "gamepad"
+# The row's frame is the capture of the row before: the one name of every format (repeats.py).
+REPEAT_KEY = REPEAT_COLUMN
 # The per-frame bookkeeping columns every LeRobot dataset has, after the features.
 DEFAULT_COLUMNS: dict[str, str] = {"timestamp": "float32", "frame_index": "int64",
                                    "episode_index": "int64", "index": "int64",
@@ -56,8 +59,13 @@ def next_file(chunk: int, file: int) -> tuple[int, int]:
 
 
 def features(size: tuple[int, int], action_names: list[str], pad_names: list[str] | None,
-             video_info: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-    """The ``features`` of info.json: the game video, ``action``, the pad, the bookkeeping."""
+             video_info: dict[str, Any] | None = None, *,
+             repeat_flag: bool = True) -> dict[str, dict[str, Any]]:
+    """The ``features`` of info.json: the game video, ``action``, the pad, the flag, the rest.
+
+    The flag is ``frame_is_repeat`` (``repeat_flag``: a dataset written before it existed is
+    extended without it); the rest LeRobot's bookkeeping columns.
+    """
     w, h = size
     out: dict[str, dict[str, Any]] = {
         VIDEO_KEY: {"dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"],
@@ -67,6 +75,10 @@ def features(size: tuple[int, int], action_names: list[str], pad_names: list[str
     if pad_names is not None:
         out[GAMEPAD_KEY] = {"dtype": "float32", "shape": [len(pad_names)],
                             "names": list(pad_names)}
+    if repeat_flag:
+        # No observation./action prefix: LeRobot's policies take every other observation.*
+        # key as robot state (dataset_to_policy_features); this is for filtering, not input.
+        out[REPEAT_KEY] = {"dtype": "bool", "shape": [1], "names": None}
     for name, dtype in DEFAULT_COLUMNS.items():
         out[name] = {"dtype": dtype, "shape": [1], "names": None}
     return out

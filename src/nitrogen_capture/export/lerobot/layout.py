@@ -18,7 +18,8 @@ Recognising one takes two things:
    other files in ``meta/`` (it globs ``meta/episodes/*/*.parquet`` only).
    Datasets written before the mark existed are recognised by their features instead: exactly
    ``observation.images.game`` (a video), ``action`` named by this tool's action spaces, the
-   optional ``gamepad`` with the pad's 21 names and LeRobot's five bookkeeping columns. A batch
+   optional ``gamepad`` with the pad's 21 names, the optional ``frame_is_repeat`` (bool) and
+   LeRobot's five bookkeeping columns. A batch
    output is also recognised by its manifest. A folder holding only empty layout folders (and
    temporaries) is a dataset that never got its first file: ours as well.
 
@@ -39,8 +40,8 @@ from typing import Any
 from ...marks import has_format
 from ...outputs import OutputKind
 
-__all__ = ["LEROBOT_DATASET", "MARK", "MARK_FORMAT", "Tree", "is_ours", "is_temporary",
-           "load_json", "mark_bytes", "scan"]
+__all__ = ["LEROBOT_DATASET", "MARK", "MARK_FORMAT", "Tree", "add_cuts", "is_ours",
+           "is_temporary", "load_json", "mark_bytes", "read_mark", "repeat_total", "scan"]
 
 MARK = "meta/nitrogen-capture.json"
 MARK_FORMAT = "nitrogen-capture.lerobot-dataset"
@@ -60,11 +61,56 @@ def is_temporary(name: str) -> bool:
     return _TEMPORARY.fullmatch(name) is not None
 
 
-def mark_bytes() -> bytes:
-    """The content of :data:`MARK`."""
-    doc = {"format": MARK_FORMAT, "format_version": 1,
-           "note": "a LeRobot v3.0 dataset written by nitrogen-capture (docs/export.md)"}
+def mark_bytes(repeated_frames: int | None = None,
+               repeat_cut: dict[str, int] | None = None) -> bytes:
+    """The content of :data:`MARK`: the format, then what the finished dataset holds.
+
+    ``repeated_frames``: rows of the dataset whose frame repeats the row before's (the
+    ``frame_is_repeat`` feature); ``repeat_cut``: ``stretches`` and ``rows`` that
+    ``--max-repeat-frames`` left out over every write (docs/export.md, "Repeated frames").
+    The mark is written first without them, and again with them once the dataset is complete.
+    """
+    doc: dict[str, Any] = {"format": MARK_FORMAT, "format_version": 1,
+                           "note": "a LeRobot v3.0 dataset written by nitrogen-capture "
+                                   "(docs/export.md)"}
+    if repeated_frames is not None:
+        doc["repeated_frames"] = repeated_frames
+    if repeat_cut is not None:
+        doc["repeat_cut"] = repeat_cut
     return (json.dumps(doc, indent=4) + "\n").encode("utf-8")
+
+
+def read_mark(root: Path) -> dict[str, Any]:
+    """The mark of the dataset at ``root`` as a dict ({} when missing or unreadable)."""
+    try:
+        doc = load_json(root / MARK)
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def add_cuts(mark: dict[str, Any] | None, cut: dict[str, Any] | None) -> dict[str, int] | None:
+    """A mark's ``repeat_cut`` plus this write's ``cut`` (None when neither cut anything)."""
+    old = (mark or {}).get("repeat_cut")
+    counts = [c for c in (old, cut) if isinstance(c, dict)]
+    if not counts:
+        return None
+    total = {"stretches": 0, "rows": 0}
+    for c in counts:
+        for key in total:
+            v = c.get(key)
+            total[key] += v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else 0
+    return total
+
+
+def repeat_total(stats: dict[str, Any]) -> int | None:
+    """Rows flagged ``frame_is_repeat`` in a dataset, from its merged stats (mean x count)."""
+    from .info import REPEAT_KEY
+
+    s = stats.get(REPEAT_KEY)
+    if s is None:
+        return None
+    return round(float(s["mean"][0]) * float(s["count"][0]))
 
 
 def _fits(parts: tuple[str, ...], folder: bool) -> bool:
@@ -166,17 +212,19 @@ def _legacy_features(info_path: Path) -> bool:
     """Whether an unmarked dataset's info.json has exactly this tool's features."""
     from ...keylayout import PAD_AXES, PAD_BUTTONS
     from ..keymap import NITROGEN_ACTIONS
-    from .info import DEFAULT_COLUMNS, GAMEPAD_KEY, VIDEO_KEY
+    from .info import DEFAULT_COLUMNS, GAMEPAD_KEY, REPEAT_KEY, VIDEO_KEY
 
     try:
         info = load_json(info_path)
         feats = info["features"]
         keys = set(feats)
-        if keys - {GAMEPAD_KEY} != {VIDEO_KEY, "action", *DEFAULT_COLUMNS}:
+        if keys - {GAMEPAD_KEY, REPEAT_KEY} != {VIDEO_KEY, "action", *DEFAULT_COLUMNS}:
             return False
         names = feats["action"]["names"]
         pad = feats.get(GAMEPAD_KEY)
+        flag = feats.get(REPEAT_KEY)
         return bool(feats[VIDEO_KEY]["dtype"] == "video" and isinstance(names, list)
+                    and (flag is None or flag["dtype"] == "bool")
                     and (names == list(NITROGEN_ACTIONS) or names[-len(PAD_AXES):]
                          == list(PAD_AXES))
                     and (pad is None or pad["names"] == [*PAD_BUTTONS, *PAD_AXES]))

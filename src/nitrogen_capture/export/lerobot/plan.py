@@ -2,10 +2,12 @@
 
 Each ``--root`` is opened as an :class:`~nitrogen_capture.export.source.ExportSource`. Its
 pause-free segments (:meth:`ExportSource.segments`) each get an exact grid at the dataset's rate
-from the segment's first frame; an episode is a whole session (its segments' grids one after
-the other: a pause is cut out, not shown as a frozen picture) or, with ``--episode-per segment``,
-one segment. Rows are numbered ``frame_index = 0, 1, ...`` with ``timestamp = frame_index / fps``,
-the constant rate LeRobot assumes.
+from the segment's first frame, with the frame each row shows and whether it repeats the row
+before's (:meth:`ExportSource.grid_parts`; ``--max-repeat-frames`` cuts long repeat runs out of
+a segment's grid); an episode is a whole session (its segments' grids one after the other: a
+pause is cut out, not shown as a frozen picture) or, with ``--episode-per segment``, one segment
+(the parts of its grid one after the other). Rows are numbered ``frame_index = 0, 1, ...`` with
+``timestamp = frame_index / fps``, the constant rate LeRobot assumes.
 """
 
 from __future__ import annotations
@@ -13,14 +15,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
-
-import numpy as np
-import numpy.typing as npt
 
 from ...errors import ExportError
 from ...session.lock import check_not_locked
 from ...session.paths import SessionPaths
+from ..repeats import GridPart
 from ..resample import GridResampler, step_ns
 from ..source import ConvertSettings, ExportSource
 
@@ -31,17 +32,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Episode:
-    """One episode: a session's segments (first row, end row, grid in ns) and its task."""
+    """One episode: parts of a session's segment grids (:class:`GridPart`) and its task."""
 
     src: ExportSource
     res: GridResampler
-    parts: list[tuple[int, int, npt.NDArray[np.int64]]]
+    parts: list[GridPart]
     task: str
 
     @property
     def length(self) -> int:
         """Rows (frames) of the episode."""
-        return sum(len(g) for _, _, g in self.parts)
+        return sum(len(p.grid) for p in self.parts)
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Plan:
 
     fps: int
     episodes: list[Episode] = field(default_factory=list)
+    # What --max-repeat-frames cut, over every session (None without the flag).
+    repeat_cut: dict[str, Any] | None = None
 
     @property
     def rows(self) -> int:
@@ -80,14 +83,6 @@ def _task(settings: ConvertSettings, src: ExportSource) -> str:
     return f"Play {game}"
 
 
-def _parts(src: ExportSource, step: int) -> list[tuple[int, int, npt.NDArray[np.int64]]]:
-    out = []
-    for a, b in src.segments():
-        t0, t1 = int(src.timestamps[a]), int(src.timestamps[b - 1])
-        out.append((a, b, t0 + np.arange((t1 - t0) // step + 1, dtype=np.int64) * step))
-    return out
-
-
 def plan_episodes(settings: ConvertSettings) -> Plan:
     """Open every session and plan its episodes (nothing is written)."""
     roots = (settings.root, *settings.more_roots)
@@ -101,11 +96,20 @@ def plan_episodes(settings: ConvertSettings) -> Plan:
     plan = Plan(fps=dataset_fps(settings, sources[0]))
     step = step_ns(plan.fps)
     for src in sources:
-        parts = _parts(src, step)
+        parts, cut = src.grid_parts(step)
         if not parts:
-            raise ExportError(f"session {src.settings.root} has no frames to export")
+            raise ExportError(f"session {src.settings.root} has no frames to export"
+                              + (" but repeated ones (--max-repeat-frames)" if cut and cut["rows"]
+                                 else ""))
+        if cut is not None:
+            so_far = plan.repeat_cut or {**cut, "stretches": 0, "rows": 0}
+            plan.repeat_cut = {**so_far, "stretches": so_far["stretches"] + cut["stretches"],
+                               "rows": so_far["rows"] + cut["rows"]}
         res, task = src.resampler(), _task(settings, src)
-        groups = [parts] if settings.episode_per == "session" else [[p] for p in parts]
+        if settings.episode_per == "session":
+            groups = [parts]
+        else:  # one episode per segment: the parts a repeat cut made stay together
+            groups = [list(g) for _, g in groupby(parts, key=lambda p: p.first)]
         plan.episodes.extend(Episode(src, res, g, task) for g in groups)
     return plan
 

@@ -58,7 +58,7 @@ from ..nitrogen import ConvertResult, Progress, check_space
 from ..source import ConvertSettings, FreeBytes, disk_free
 from . import info as meta
 from .existing import Existing, read_existing
-from .layout import LEROBOT_DATASET, MARK, mark_bytes, scan
+from .layout import LEROBOT_DATASET, MARK, add_cuts, mark_bytes, read_mark, repeat_total, scan
 from .plan import Episode, Plan, frame_size, plan_episodes
 from .stats import (
     ImageStats,
@@ -109,6 +109,10 @@ class _Run:
         self.stats: list[dict[str, Any]] = []
         self.done = 0
         self.resize = _resizer(size)
+        # A dataset written before the repeat flag existed is extended without it (its
+        # features must stay the same); the flags are still counted.
+        self.repeat_flag = existing is None or meta.REPEAT_KEY in existing.info["features"]
+        self.repeated = 0
 
     def task_index(self, task: str) -> int:
         if task not in self.tasks:
@@ -127,15 +131,15 @@ class _Run:
         step = round(1e9 / fps)
         self.video.begin_episode()
         k = 0
-        for a, b, grid in ep.parts:
+        for part in ep.parts:
+            grid = part.grid
             for lo in range(0, len(grid), BIN_ROWS):
                 binned = ep.res.bin_grid(grid[lo:lo + BIN_ROWS], step)
                 actions.append(ep.src.map(binned.actions, binned.mouse_deltas, binned.gamepad))
                 if ep.src.use_pad:
                     pads.append(np.asarray(binned.gamepad, dtype=np.float32))
-            # The frame shown at grid time g: the latest frame captured at or before g.
-            shown = a + np.searchsorted(ep.src.timestamps[a:b], grid, side="right") - 1
-            rows, repeats = np.unique(shown, return_counts=True)
+            # The frame each row shows (export/repeats.py: one rule for every format).
+            rows, repeats = np.unique(part.rows, return_counts=True)
             for img, times in zip(ep.src.iter_frames(rows.tolist(), self.resize),
                                   repeats.tolist(), strict=True):
                 for _ in range(times):
@@ -149,6 +153,10 @@ class _Run:
         cols: dict[str, npt.NDArray[Any]] = {"action": np.concatenate(actions)}
         if pads:
             cols[meta.GAMEPAD_KEY] = np.concatenate(pads)
+        flags = np.concatenate([p.repeat for p in ep.parts])
+        self.repeated += int(flags.sum())
+        if self.repeat_flag:
+            cols[meta.REPEAT_KEY] = flags
         frame = np.arange(n, dtype=np.int64)
         cols.update(timestamp=(frame / fps).astype(np.float32), frame_index=frame,
                     episode_index=np.full(n, e, np.int64), index=start + frame,
@@ -179,7 +187,10 @@ class _Run:
         parts = self.stats
         if existing is not None and existing.stats is not None:
             parts = [existing.stats, *parts]
-        meta.write_json(root, meta.STATS, stats_to_json(aggregate(parts)))
+        merged = aggregate(parts)
+        meta.write_json(root, meta.STATS, stats_to_json(merged))
+        cut = add_cuts(read_mark(self.s.out) if existing else None, self.plan.repeat_cut)
+        atomic_write(root / MARK, mark_bytes(repeat_total(merged), cut))
         info = dict(existing.info) if existing else meta.new_info(self.plan.fps, feats)
         total = int(info["total_episodes"]) + len(self.rows)
         info.update(total_episodes=total,
@@ -259,7 +270,9 @@ def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = No
     if any(e.src.action_names != names for e in plan.episodes):
         raise ExportError("the sessions' key layouts differ, so do their raw actions: pass "
                           "--action-space nitrogen (or convert them to separate datasets)")
-    feats = meta.features(size, names, [*PAD_BUTTONS, *PAD_AXES] if use_pad else None)
+    feats = meta.features(size, names, [*PAD_BUTTONS, *PAD_AXES] if use_pad else None,
+                          repeat_flag=existing is None
+                          or meta.REPEAT_KEY in existing.info["features"])
     if existing is not None:
         meta.check_compatible(existing.info, plan.fps, feats, out)
     needed = int(plan.rows * (size[0] * size[1] * _VIDEO_BYTES_PER_PIXEL + 200))
@@ -291,4 +304,6 @@ def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = No
     files = [Path(os.path.abspath(out)) / f.relative_to(staged) for f in files]
     log.info("wrote %d episode(s) to %s (%s, %dx%d, %d fps)", len(run.rows), out, run.encoder,
              size[0], size[1], plan.fps)
-    return ConvertResult(files=files, windows=len(run.rows), frames=plan.rows)
+    return ConvertResult(files=files, windows=len(run.rows), frames=plan.rows,
+                         repeats={"repeated_frames": run.repeated, "rows": plan.rows,
+                                  "cut": plan.repeat_cut})
