@@ -28,7 +28,7 @@ from nitrogen_capture.events import (
 from nitrogen_capture.inputs._pad_state import PadSource, PadState
 from nitrogen_capture.keylayout import DEFAULT_LAYOUT, PAD_AXES, PAD_BUTTONS
 from nitrogen_capture.record.held import HeldState
-from nitrogen_capture.session import SessionReader, repair_session
+from nitrogen_capture.session import SessionReader, repair_session, validate_session
 from nitrogen_capture.session.paths import SessionPaths
 from nitrogen_capture.session.writer import SessionWriter
 from recording import synthetic_recorder
@@ -87,6 +87,10 @@ def test_keys_held_before_the_start_show_in_the_first_row(tmp_path: Path) -> Non
     assert actions[-1, COL("lmb")] == 0
     assert pad[:, PAD_BUTTONS.index("east")].all()  # still held at the end
     assert_rebinned_equal(out, gamepad=True)
+    # Nobody pressed anything while recording: validate counts no press of the player.
+    report = validate_session(out)
+    assert report.ok, report.format()
+    assert report.stats["input"]["presses"] == {}
 
 
 @pytest.mark.slow  # about 1.2 s of recording around a start pause and a hotkey pause
