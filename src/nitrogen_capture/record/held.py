@@ -73,6 +73,3 @@ class HeldState:
         out.extend(InputEvent(t_ns, PAD_AXIS, axis, target._axes[axis]) for axis in PAD_AXES
                    if target._axes[axis] != self._axes[axis])
         return out
-
-    def __contains__(self, ident: object) -> bool:
-        return ident in self._down
