@@ -12,8 +12,10 @@ from nitrogen_capture.record import Recorder, RecordResult, build_recorder
 
 
 def synthetic_recorder(out: Path, *, size: tuple[int, int] = (320, 240),
-                       timeline: list[Scheduled] | None = None, **kw: Any) -> Recorder:
-    """A recorder of the synthetic source; ``timeline`` replaces the generated script."""
+                       timeline: list[Scheduled] | None = None,
+                       held: list[tuple[str, str]] | None = None, **kw: Any) -> Recorder:
+    """A recorder of the synthetic source; ``timeline`` replaces the generated script and
+    ``held`` lists the ``(device, code)`` already down when it starts."""
     opts: dict[str, Any] = {"fps": 60.0, "max_frames": 120, "chunk_size": 50,
                             "start_immediately": True, "encoder_workers": 1,
                             "status_interval": 0}
@@ -21,8 +23,8 @@ def synthetic_recorder(out: Path, *, size: tuple[int, int] = (320, 240),
     opts.setdefault("cue", "none")  # no tones from the test suite on a machine with a player
     cfg = RecordConfig(out=out, capture_backend="synthetic", input_backend="scripted", **opts)
     rec = build_recorder(cfg, region=Region(0, 0, *size))
-    if timeline is not None:
-        rec.inputs[:] = [ScriptedInput(timeline=timeline)]
+    if timeline is not None or held is not None:
+        rec.inputs[:] = [ScriptedInput(timeline=timeline or [], held=held or ())]
     return rec
 
 

@@ -27,11 +27,12 @@ from nitrogen_capture.calibrate._sendinput_win32 import (
     SendInputInjector,
     pack_inputs,
 )
-from nitrogen_capture.calibrate.measure import match_presses
+from nitrogen_capture.calibrate.measure import _press_times, match_presses
 from nitrogen_capture.calibrate.profile import aligned_count, offset_run
 from nitrogen_capture.calibrate.runner import CalibrationOptions
 from nitrogen_capture.capture.base import Region
 from nitrogen_capture.errors import ConfigError, InputError
+from nitrogen_capture.events import BUTTON, HELD, KEY, InputEvent, events_to_array
 from nitrogen_capture.targets.base import FixedRegionTarget
 
 P = 33_333_333  # 30 fps
@@ -135,6 +136,15 @@ def test_match_presses_reports_unseen_and_uncounted_presses() -> None:
     assert any("paired different presses" in p for p in slipped.problems)
     blank = match_presses([P], frames, [-1] * 30)
     assert blank.seen == 0 and "no frame" in blank.problems[0]
+
+
+def test_a_key_already_held_is_not_a_logged_press() -> None:
+    # Space held when the calibration recording started (or resumed) is entered as a synthetic
+    # HELD press: the window never counted it, so it is no press to match.
+    events = events_to_array([InputEvent(5, KEY, "space", HELD), InputEvent(9, KEY, "space", 0),
+                              InputEvent(10, KEY, "space", 1), InputEvent(20, BUTTON, "lmb", 1),
+                              InputEvent(30, BUTTON, "lmb", HELD), InputEvent(31, KEY, "w", 1)])
+    assert _press_times(events, ("space", "lmb")) == [10, 20]
 
 
 def _profile(seed: int = 1) -> LatencyProfile:

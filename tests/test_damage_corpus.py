@@ -373,6 +373,13 @@ CASES: list[Case] = [
         '{"kind": "pause", "start_tick": [1], "start_t": 2}',
         '{"kind": "state", "held": [1, 2]}', '"frame"', '{"kind": []}'),
          codes(merge=0, convert=0, preview=0), open_last=True, repairs=True, says="journal"),
+    # Synthetic HELD presses (value 2) journaled before the chunk's first frame, one of them
+    # older than the previous chunk, one of a key outside the layout with an absurd value.
+    Case("journal-held-events", journal_lines(
+        '{"kind": "event", "t": -5, "device": "key", "code": "w", "value": 2.0}',
+        '{"kind": "event", "t": 5, "device": "pad_btn", "code": "south", "value": 2.0}',
+        '{"kind": "event", "t": 5, "device": "key", "code": "zz", "value": 1e300}', at=2),
+         codes(merge=0, convert=0, preview=0), open_last=True, repairs=True, says="journal"),
     Case("journal-only-no-frames",  # kill -9 before the first frame reached the disk
          lambda root, out: shutil.rmtree(root / "frames" / "chunk_001"),
          codes(merge=0, convert=1, preview=2), sizes=(5,), open_last=True, repairs=True,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from nitrogen_capture.errors import ConfigError, InputError
-from nitrogen_capture.events import PAD_AXIS, PAD_BUTTON, InputEvent
+from nitrogen_capture.events import HELD, PAD_AXIS, PAD_BUTTON, InputEvent
 from nitrogen_capture.inputs import _pad_state
 from nitrogen_capture.inputs._pad_state import NEUTRAL, PadSource, PadState
 
@@ -171,3 +171,19 @@ def test_open_error_is_raised_by_start() -> None:
 def test_bad_rate(rate: float) -> None:
     with pytest.raises(ConfigError, match=rf"polling rate must be in \(0, 2000\] Hz, got {rate}"):
         FakePad([NEUTRAL], rate_hz=rate)
+
+
+def test_the_state_before_the_start_is_held_not_pressed() -> None:
+    # The pad is already at SOUTH_LEFT when the reader starts: the first read is that state,
+    # done before start() returns; it is no press (nobody pressed then) and held_now says it.
+    pad = FakePad([SOUTH_LEFT, SOUTH_LEFT, SOUTH, NEUTRAL], rate_hz=500)
+    got: queue.Queue[InputEvent] = queue.Queue()
+    with pad:
+        pad.start(got.put)
+        assert pad.reads >= 1 and pad.state == SOUTH_LEFT
+        assert [(e.device, e.code, e.value) for e in pad.held_now(())] == [
+            (PAD_BUTTON, "south", HELD), (PAD_AXIS, "lx", -1.0), (PAD_AXIS, "ly", 0.0),
+            (PAD_AXIS, "rx", 0.0), (PAD_AXIS, "ry", 0.0)]
+        changes = [got.get(timeout=5) for _ in range(2)]
+    assert [(e.code, e.value) for e in changes] == [("lx", 0.0), ("south", 0.0)]
+    assert got.empty()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nitrogen_capture.events import BUTTON, CONTROL, KEY, MOTION
+from nitrogen_capture.events import BUTTON, CONTROL, HELD, KEY, MOTION, PAD_AXIS, PAD_BUTTON
 from nitrogen_capture.events import InputEvent as E
 from nitrogen_capture.inputs.router import CHORD_HOLD_NS, InputRouter
 from nitrogen_capture.keylayout import DEFAULT_LAYOUT
@@ -84,3 +84,36 @@ def test_hotkeys_in_other_windows_are_ignored() -> None:
     r.push(E(0, KEY, "f8", 1))
     r.push(E(1, BUTTON, "lmb", 1))
     assert r.drain() == []
+
+
+# -- what is already held when recording starts or resumes (docs/architecture.md 5.5) ----------
+def test_a_held_read_passes_the_privacy_filter_but_never_the_hotkeys() -> None:
+    focused = [True]
+    r = InputRouter(DEFAULT_LAYOUT, lambda: focused[0])
+    read = [E(1, KEY, "w", HELD), E(1, KEY, "k", HELD), E(1, KEY, "f8", HELD),
+            E(1, BUTTON, "lmb", HELD), E(1, BUTTON, "mb5", HELD), E(1, PAD_BUTTON, "south", HELD),
+            E(1, PAD_AXIS, "lx", -0.5), E(1, CONTROL, "pause", 1)]
+    assert keys(r.admit_held(read)) == [(KEY, "w", HELD), (BUTTON, "lmb", HELD),
+                                        (PAD_BUTTON, "south", HELD), (PAD_AXIS, "lx", -0.5)]
+    assert keys(r.drain()) == []  # a held F8 did not toggle anything
+    assert (r.dropped_not_in_layout, r.dropped_unfocused, r.hotkeys_seen) == (0, 0, 0)
+    focused[0] = False
+    assert r.admit_held([E(2, KEY, "a", HELD)]) == []  # another window has the keyboard
+    # Releases of what was admitted pass even unfocused; presses of it again are the OS's
+    # auto-repeat of a key that never went up; a release of what was not admitted never passes.
+    focused[0] = True
+    r.push(E(3, KEY, "w", 1))
+    r.push(E(4, PAD_BUTTON, "south", 1))
+    focused[0] = False
+    for code, dev in (("w", KEY), ("lmb", BUTTON), ("south", PAD_BUTTON), ("a", KEY)):
+        r.push(E(5, dev, code, 0))
+    assert keys(r.drain()) == [(KEY, "w", 0), (BUTTON, "lmb", 0), (PAD_BUTTON, "south", 0)]
+
+
+def test_ctrl_held_at_the_start_makes_a_later_t_the_resume_chord() -> None:
+    r = InputRouter(DEFAULT_LAYOUT)
+    assert keys(r.admit_held([E(1, KEY, "ctrl", HELD)])) == [(KEY, "ctrl", HELD)]
+    r.push(E(2, KEY, "t", 1))
+    r.push(E(3, KEY, "t", 0))
+    r.push(E(4, KEY, "ctrl", 0))
+    assert keys(r.drain()) == [(CONTROL, "resume", 1), (KEY, "ctrl", 0)]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from nitrogen_capture.errors import ConfigError, InputError, PlatformError
-from nitrogen_capture.events import MOTION, PAD_AXIS, PAD_BUTTON, InputEvent
+from nitrogen_capture.events import HELD, MOTION, PAD_AXIS, PAD_BUTTON, InputEvent
 from nitrogen_capture.inputs import _rawinput_win32 as ri
 from nitrogen_capture.inputs import _xinput as xi
 from nitrogen_capture.keylayout import PAD_BUTTONS
@@ -264,16 +264,20 @@ def test_xinput_fixed_slot_and_config_errors() -> None:
 
 def test_xinput_thread_delivers_events() -> None:
     api = FakeXInput()
-    api.slots[0] = reading(1, buttons=0x8000)
+    api.slots[0] = reading(1, buttons=0x8000, lx=32767)
     pad = xi.XInputGamepad(api=api, rate_hz=500)
     got: queue.Queue[InputEvent] = queue.Queue()
     pad.start(got.put)
     try:
-        event = got.get(timeout=5)
-        assert (event.device, event.code, event.value) == (PAD_BUTTON, "north", 1.0)
-        api.slots[0] = reading(2)
-        event = got.get(timeout=5)
-        assert (event.code, event.value) == ("north", 0.0)
+        # Y was down before the reader started: no press (nobody pressed it then); held_now
+        # reports it, read before start() returned, with the stick as it stands.
+        assert [(e.device, e.code, e.value) for e in pad.held_now(())] == [
+            (PAD_BUTTON, "north", HELD), (PAD_AXIS, "lx", 1.0), (PAD_AXIS, "ly", 0.0),
+            (PAD_AXIS, "rx", 0.0), (PAD_AXIS, "ry", 0.0)]
+        api.slots[0] = reading(2, buttons=0x1000, lx=32767)
+        events = [got.get(timeout=5), got.get(timeout=5)]
+        assert {(e.device, e.code, e.value) for e in events} == {
+            (PAD_BUTTON, "north", 0.0), (PAD_BUTTON, "south", 1.0)}
     finally:
         pad.stop()
     calls = len(api.calls)

@@ -10,8 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from nitrogen_capture.events import KEY, InputEvent
+from nitrogen_capture.events import BUTTON, HELD, KEY, InputEvent
 from nitrogen_capture.inputs import _live, _rawinput_win32
+from nitrogen_capture.inputs._held_keys import HeldKeysReader
+from nitrogen_capture.inputs._keystate_win32 import VK_CODES, held_keys
 from nitrogen_capture.inputs._pynput import PynputInput
 from nitrogen_capture.inputs.router import InputRouter
 from nitrogen_capture.keylayout import DEFAULT_LAYOUT
@@ -97,3 +99,81 @@ def test_windows_sources_say_when_wine_makes_the_motion(monkeypatch: pytest.Monk
     assert sources.warnings == ([] if wine is None else [
         "running under Wine 8.0: Raw Input motion comes from the cursor over Wine's windows, "
         "so mouse_deltas miss motion outside the game window or at the screen edge"])
+
+
+class FakeKeyState:
+    """``GetAsyncKeyState``: the virtual keys down, and every code asked about."""
+
+    def __init__(self, down: set[int]) -> None:
+        self.down = down
+        self.asked: list[int] = []
+
+    def key_down(self, vk: int) -> bool:
+        self.asked.append(vk)
+        return vk in self.down
+
+
+def windows_reader(api: FakeKeyState, **kw: bool) -> PynputInput:
+    src = PynputInput(keystate=api, **kw)
+    src._windows = True  # GetAsyncKeyState, through the fake
+    return src
+
+
+def test_held_now_asks_windows_for_the_layout_keys_only() -> None:
+    # W, VK_SHIFT (either Shift), F8, the right Windows key and the left button are down; so
+    # is H, which is not in the layout: it is never asked about (privacy).
+    api = FakeKeyState({0x57, 0x10, 0x77, 0x5C, 0x01, 0x48})
+    layout = ["w", "a", "shift", "f8", "cmd", "lmb", "rmb", ";", "no_such_key"]
+    held = windows_reader(api).held_now(layout)
+    assert [(e.device, e.code, e.value) for e in held] == [
+        (KEY, "w", HELD), (KEY, "shift", HELD), (KEY, "f8", HELD), (KEY, "cmd", HELD),
+        (BUTTON, "lmb", HELD)]
+    assert len({e.t_ns for e in held}) == 1  # one read, one stamp
+    assert set(api.asked) == {vk for name in layout for vk in VK_CODES.get(name, ())}
+    # A keyboard-only or a mouse-only source reads only its own devices.
+    assert [e.code for e in windows_reader(api, mouse=False).held_now(layout)] == [
+        "w", "shift", "f8", "cmd"]
+    assert [e.code for e in windows_reader(api, keyboard=False).held_now(layout)] == ["lmb"]
+
+
+# pynput's Windows Key members (their names fold to these, keylayout.canonical_key).
+_PYNPUT_KEYS = {"alt", "backspace", "caps_lock", "cmd", "ctrl", "delete", "down", "end", "enter",
+                "esc", "home", "left", "page_down", "page_up", "right", "shift", "space", "tab",
+                "up", "insert", "menu", "num_lock", "pause", "print_screen", "scroll_lock",
+                *(f"f{i}" for i in range(1, 25))}
+
+
+def test_the_key_state_table_names_keys_as_the_hooks_do() -> None:
+    src, _ = windows_source()
+    for name, codes in VK_CODES.items():
+        if len(name) == 1:  # a character key: the hooks name it by its virtual key
+            assert [src.key_name(char(vk, "?")) for vk in codes] == [name]
+        else:
+            assert name in _PYNPUT_KEYS | {"lmb", "rmb", "mmb", "mb4", "mb5"}, name
+    assert src.key_name(char(VK_CODES["w"][0], "W")) == "w"
+    up = FakeKeyState(set())
+    assert held_keys(["w", "lmb", "w"], up) == [] and up.asked == [0x57, 0x01]
+
+
+def test_keys_down_at_the_start_make_their_auto_repeat_no_press() -> None:
+    # Right Shift and W are down when the hooks start; VK_CONTROL is in pynput's table but is a
+    # generic code (the hooks report the sided ones): it is never taken as down.
+    special = {0xA0: named("shift"), 0xA1: named("shift_r"), 0x11: named("ctrl"),
+               0x77: named("f8")}
+    api = FakeKeyState({0x10, 0x11, 0xA1, 0x57})
+    src, events = windows_source()
+    src._held = HeldKeysReader(src.key_name, windows=True, keystate=api, tables=(special, {}))
+    assert src._held.keys_down() == [("shift_r", "shift"), ("w", "w")]
+    seeded = src._seed_down()
+    src._on_press(named("shift_r"))  # the hook's typematic repeats of keys already down
+    src._on_press(char(0x57, "W"))
+    assert rows(events) == []
+    src._on_release(char(0x57, "w"))
+    src._on_press(char(0x57, "w"))  # a new press after the release is a press
+    assert rows(events) == [("w", 0), ("w", 1)]
+    # Right Shift came up before the hooks were live (they never saw it): forgotten, so its
+    # next press is a press and not a repeat.
+    api.down.discard(0xA1)
+    src._prune_seed(seeded)
+    src._on_press(named("shift_r"))
+    assert rows(events)[-1] == ("shift", 1)

@@ -479,3 +479,133 @@ def test_live_input_sources_warn_without_xi2(monkeypatch: pytest.MonkeyPatch) ->
     sources = live_input_sources()
     assert [type(s) for s in sources] == [PynputInput]
     assert len(sources.warnings) == 1 and "raw mouse motion" in sources.warnings[0]
+
+
+# -- what is already held when a recording starts (docs/architecture.md 5.5) ---------------------
+class _FakeKeymapDisplay:
+    """python-xlib's Display as X11HeldReader uses it: the keymap, keysyms, the pointer."""
+
+    def __init__(self, down: dict[int, int], mask: int) -> None:
+        self.down, self.mask, self.closed = down, mask, False  # keycode -> level-0 keysym
+
+    def query_keymap(self) -> list[int]:
+        keymap = [0] * 32
+        for code in self.down:
+            keymap[code // 8] |= 1 << code % 8
+        return keymap
+
+    def keycode_to_keysym(self, code: int, index: int) -> int:
+        assert index == 0  # the unshifted keysym, as the listener's names fold Shift away
+        return self.down.get(code, 0)
+
+    def screen(self) -> Any:
+        pointer = type("P", (), {"mask": self.mask})()
+        root = type("R", (), {"query_pointer": lambda _: pointer})()
+        return type("S", (), {"root": root})()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_x11_held_keys_are_named_as_the_listener_names_them() -> None:
+    from nitrogen_capture.inputs._held_keys import HeldKeysReader
+    from nitrogen_capture.inputs._pynput import PynputInput
+    from nitrogen_capture.inputs._x11_keymap import X11HeldReader, keycodes_down
+
+    assert keycodes_down([0b1000_0001, 0, 0b10] + [0] * 29) == [0, 7, 17]
+    # w (keycode 25), Shift_R (62), keypad 1 (87), Escape (9), a keycode without a keysym
+    # (200); buttons 1 and 3 and the Shift modifier bit in the pointer mask.
+    d = _FakeKeymapDisplay({25: 0x77, 62: 0xFFE2, 87: 0xFFB1, 9: 0xFF1B, 200: 0},
+                           (1 << 8) | (1 << 10) | 1)
+    x11 = X11HeldReader(opener=lambda _: d)
+    assert x11.keysyms_down() == [0xFF1B, 0x77, 0xFFE2, 0xFFB1]
+    assert x11.buttons_down() == ["lmb", "rmb"]
+    # pynput's tables, as its X11 listener has them: special keys are Key members (their name
+    # is the physical key its repeat filter uses), keypad keys map to characters.
+    special = {0xFF1B: _Named("esc"), 0xFFE2: _Named("shift_r")}
+    keypad = {0xFFB1: _FakeKey(None, "1")}
+    src = PynputInput()
+    reader = HeldKeysReader(src.key_name, windows=False, x11=x11, tables=(special, keypad))
+    assert reader.keys_down() == [("esc", "esc"), ("w", "w"), ("shift_r", "shift"), ("1", "1")]
+    assert reader.held(["w", "shift", "a", "1", "lmb", "mmb"]) == ["w", "shift", "1", "lmb"]
+    reader.close()
+    assert d.closed
+
+
+class _Named:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@x11
+def test_pynput_held_now_reads_keys_held_through_xtest(xwin: XWin) -> None:
+    from Xlib import XK, X
+    from Xlib.ext import xtest
+
+    from nitrogen_capture.inputs._pynput import PynputInput
+
+    d = xwin.d
+    codes = [d.keysym_to_keycode(XK.string_to_keysym(s)) for s in ("w", "Shift_R", "F8", "h")]
+    src = PynputInput()
+    src.start(Collector())
+    try:
+        for code in codes:
+            xtest.fake_input(d, X.KeyPress, code)
+        xtest.fake_input(d, X.ButtonPress, 3)
+        d.sync()
+        held = src.held_now(["w", "shift", "f8", "space", "lmb", "rmb"])
+        assert [(e.device, e.code, e.value) for e in held] == [
+            ("key", "w", 2.0), ("key", "shift", 2.0), ("key", "f8", 2.0), ("button", "rmb", 2.0)]
+    finally:
+        for code in codes:
+            xtest.fake_input(d, X.KeyRelease, code)
+        xtest.fake_input(d, X.ButtonRelease, 3)
+        d.sync()
+        src.stop()
+    assert src._held is None  # its X connection closed with the listener
+
+
+@x11
+@pytest.mark.slow  # a real recording of the window (mss, pynput, XI2), about a second
+def test_a_recording_started_while_w_is_held_shows_w_in_its_first_row(
+        xwin: XWin, tmp_path: Any) -> None:
+    from Xlib import XK, X
+    from Xlib.ext import xtest
+
+    from nitrogen_capture.config import RecordConfig
+    from nitrogen_capture.keylayout import DEFAULT_LAYOUT
+    from nitrogen_capture.record import build_recorder
+
+    d = xwin.d
+    # No window manager: the keys go to the focused window, the pointer sits on it.
+    xtest.fake_input(d, X.MotionNotify, detail=0, root=d.screen().root,
+                     x=GEOM[0] + 20, y=GEOM[1] + 20)
+    xwin.win.set_input_focus(X.RevertToPointerRoot, X.CurrentTime)
+    w, shift = (d.keysym_to_keycode(XK.string_to_keysym(s)) for s in ("w", "Shift_L"))
+    out = tmp_path / "s"
+    cfg = RecordConfig(out=out, target=TargetSpec(window_title=TITLE), fps=30.0, max_frames=12,
+                       start_immediately=True, capture_backend="mss", input_backend="pynput",
+                       encoder_workers=1, status_interval=0, cue="none", merge=False)
+    try:
+        for code in (w, shift):  # down before anything of the recorder exists
+            xtest.fake_input(d, X.KeyPress, code)
+        xtest.fake_input(d, X.ButtonPress, 1)
+        d.sync()
+        result = build_recorder(cfg).run()
+    finally:
+        for code in (w, shift):
+            xtest.fake_input(d, X.KeyRelease, code)
+        xtest.fake_input(d, X.ButtonRelease, 1)
+        d.sync()
+    assert result.frames == 12
+    actions = np.concatenate([np.load(p) for p in sorted(out.glob("actions_chunk_*.npy"))])
+    events = np.concatenate([np.load(p) for p in sorted(out.glob("events_chunk_*.npy"))])
+    first = [DEFAULT_LAYOUT.keys[i] for i in np.flatnonzero(actions[0])]
+    assert first == ["w", "shift", "lmb"]
+    assert actions[:, [DEFAULT_LAYOUT.index(k) for k in first]].all()  # held throughout
+    # Marked synthetic (value 2, HELD) and entered before the first frame; X's auto-repeat of
+    # the held W is not a press.
+    assert [(str(e["device"]), str(e["code"]), float(e["value"])) for e in events] == [
+        ("button", "lmb", 2.0), ("key", "shift", 2.0), ("key", "w", 2.0)]
+    ts = np.load(out / "timestamps_chunk_001.npy")
+    assert 0 <= int(events["t_ns"][0]) <= int(ts[0])

@@ -56,6 +56,8 @@ def sink(event):
 sources = get_input_backends("pynput", target=target)
 for source in sources:
     source.start(sink)
+# What the recorder reads at a recording's start: the keys already down, filtered by the router.
+held = router.admit_held([e for s in sources for e in s.held_now(layout.keys)])
 print("READY", json.dumps([s.name for s in sources]), target.describe()["backend"], flush=True)
 end = time.monotonic() + 60
 while not os.path.exists(cfg["stop"]) and time.monotonic() < end:
@@ -66,6 +68,7 @@ for source in sources:
 router.flush_due(1 << 62)
 rows = lambda events: [[e.device, e.code, e.value] for e in events]
 print("RESULT " + json.dumps({"raw": rows(raw), "routed": rows(router.drain()),
+                              "held": rows(held),
                               "dropped_unfocused": router.dropped_unfocused,
                               "hotkeys_seen": router.hotkeys_seen,
                               "warnings": getattr(sources, "warnings", [])}), flush=True)

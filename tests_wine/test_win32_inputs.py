@@ -202,6 +202,30 @@ def test_a_held_key_is_one_press_through_the_hooks(rig: Rig) -> None:
     assert result["raw"] == [["key", "w", 1], ["key", "w", 0], ["key", "f8", 1], ["key", "f8", 0]]
     assert result["routed"] == [["key", "w", 1], ["key", "w", 0], ["control", "toggle", 1.0]]
 
+def test_keys_held_before_the_hooks_start_are_read_not_pressed(rig: Rig) -> None:
+    """W, Shift and the left button are down before the driver starts: GetAsyncKeyState reads
+    them (what a recording's first row shows), and W's typematic repeats are no press."""
+    _, wid = rig.game("ng-held")
+    held = ["w", "shift", "lmb"]
+    with Player(rig.wine.display) as player:
+        player.focus(wid)
+        activate(rig.wine.display, wid)
+        time.sleep(0.3)
+        try:
+            for key in held:
+                player.key(key, True)
+            time.sleep(1.0)  # past the X server's repeat delay (0.66 s)
+            driver = rig.driver("ng-held")
+            time.sleep(1.0)  # 25 repeats of W a second reach the hooks now
+        finally:
+            for key in held:
+                player.key(key, False)
+        result = rig.finish(driver)
+    assert result["held"] == [["key", "w", 2.0], ["key", "shift", 2.0], ["button", "lmb", 2.0]]
+    assert presses(result["raw"]) == []
+    assert sorted(code for device, code, value in result["routed"] if value == 0) == sorted(held)
+
+
 PAD = """\
 import json, logging, sys, time
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

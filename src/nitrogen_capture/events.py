@@ -9,14 +9,19 @@ Devices and codes (``events_chunk_NNN.npy`` stores the same four fields, docs/fo
 ============  =====================================  ===========================================
 device        code                                   value
 ============  =====================================  ===========================================
-``key``       canonical key name (``w``, ``space``)  1 press, 0 release
-``button``    ``lmb`` ``rmb`` ``mmb`` ``mb4`` ``mb5``  1 press, 0 release
+``key``       canonical key name (``w``, ``space``)  1 press, 0 release, 2 held (see below)
+``button``    ``lmb`` ``rmb`` ``mmb`` ``mb4`` ``mb5``  1 press, 0 release, 2 held
 ``motion``    ``dx`` or ``dy``                       raw relative device counts (+x right, +y down)
 ``wheel``     ``dx`` or ``dy``                       wheel steps (+dy = wheel up, away from user)
-``pad_btn``   NitroGen dataset button name           1 press, 0 release
+``pad_btn``   NitroGen dataset button name           1 press, 0 release, 2 held
 ``pad_axis``  ``lx`` ``ly`` ``rx`` ``ry``            stick position in [-1, 1], +x right, +y down
 ``control``   ``pause`` ``resume`` ``focus_lost``…   1 (what the recorder did; not an input)
 ============  =====================================  ===========================================
+
+A press with value :data:`HELD` (2) is synthetic: nobody pressed the key at that instant, it was
+already down when the recording started or resumed (read from the OS, or held through a pause;
+docs/architecture.md 5.5). Every reader that takes ``value > 0`` as "down" bins it like a press;
+one that counts the player's presses counts only :data:`PRESS` (``value == 1``).
 """
 
 from __future__ import annotations
@@ -33,10 +38,13 @@ __all__ = [
     "CONTROL",
     "DEVICES",
     "EVENT_DTYPE",
+    "HELD",
     "KEY",
     "MOTION",
     "PAD_AXIS",
     "PAD_BUTTON",
+    "PRESS",
+    "RELEASE",
     "WHEEL",
     "EventSink",
     "HeldKeys",
@@ -53,6 +61,11 @@ PAD_BUTTON: Final = "pad_btn"
 PAD_AXIS: Final = "pad_axis"
 CONTROL: Final = "control"
 DEVICES: tuple[str, ...] = (KEY, BUTTON, MOTION, WHEEL, PAD_BUTTON, PAD_AXIS, CONTROL)
+#: Values of ``key``, ``button`` and ``pad_btn`` events: a press and a release the listener saw,
+#: and the synthetic press of a key already held when the recording started or resumed.
+PRESS: Final = 1.0
+RELEASE: Final = 0.0
+HELD: Final = 2.0
 
 # The stored event stream. Fixed-width fields so np.load(allow_pickle=False) reads it.
 EVENT_DTYPE = np.dtype([("t_ns", "<i8"), ("device", "<U8"), ("code", "<U16"),
@@ -78,8 +91,13 @@ class InputEvent:
 
     @property
     def is_press(self) -> bool:
-        """True for a key/button press."""
+        """True for a key/button press, observed or :data:`HELD`."""
         return self.device in (KEY, BUTTON, PAD_BUTTON) and self.value > 0
+
+    @property
+    def is_held(self) -> bool:
+        """True for a synthetic press: the key was already down (:data:`HELD`)."""
+        return self.device in (KEY, BUTTON, PAD_BUTTON) and self.value == HELD
 
 
 EventSink = Callable[[InputEvent], None]

@@ -2,8 +2,9 @@
 
 The calibration window (:mod:`.window`) draws a barcode of its press counter at its top-left
 corner (:mod:`nitrogen_capture.barcode`, 16 px cells) and changes colour on every counted press.
-The recorder logged the presses (``events``) and captured the frames (``timestamps``), both on
-the session clock. The ``k``-th logged press after the first frame is the one that took the
+The recorder logged the presses (``events``; a key already held when it started is a synthetic
+``HELD`` press, not counted) and captured the frames (``timestamps``), both on the session clock.
+The ``k``-th logged press after the first frame is the one that took the
 counter from ``c0 + k - 1`` to ``c0 + k`` (``c0`` = the counter in the first readable frame), so
 its first showing frame is the first one whose counter reads at least ``c0 + k``. Frames whose
 barcode misreads (a grab that caught the window mid-redraw) are skipped, never guessed.
@@ -20,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import barcode
-from ..events import BUTTON, KEY
+from ..events import BUTTON, KEY, PRESS
 
 __all__ = ["COUNTER_CELL", "Measurement", "match_presses", "measure_session", "read_counters"]
 
@@ -101,8 +102,13 @@ def match_presses(press_ns: Sequence[int], frame_ns: npt.ArrayLike,
 
 
 def _press_times(events: npt.NDArray[Any], keys: Sequence[str]) -> list[int]:
+    """When ``keys`` were pressed: observed presses only.
+
+    A key already held when the recording started or resumed is a synthetic press (``HELD``),
+    not one the window counted.
+    """
     sel = (np.isin(events["device"], (KEY, BUTTON)) & np.isin(events["code"], list(keys))
-           & (events["value"] > 0))
+           & (events["value"] == PRESS))
     return sorted(int(t) for t in events["t_ns"][sel])
 
 

@@ -7,6 +7,11 @@ the previous and the new state, stamped at the poll. A backend (XInput on Window
 everywhere) only turns what its API reports into a :class:`PadState`, so all readers agree on names
 (:data:`~nitrogen_capture.keylayout.PAD_BUTTONS`), event order, the stick convention ([-1, 1],
 +x right, **+y down**), pacing and error handling.
+
+The thread's first read is the state the pad was already in: it is kept, not emitted (nobody
+pressed those buttons then), and ``start()`` returns only after it. The recorder asks
+:meth:`PadSource.held_now` for it at the start of a recording and at every resume and enters it
+as held (docs/architecture.md 5.5).
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ from __future__ import annotations
 import math
 import threading
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..clock import now_ns
 from ..errors import ConfigError
-from ..events import PAD_AXIS, PAD_BUTTON, InputEvent
+from ..events import HELD, PAD_AXIS, PAD_BUTTON, InputEvent
 from ..keylayout import PAD_AXES, PAD_BUTTONS
 from .base import ThreadedInputSource
 
@@ -71,7 +76,8 @@ def diff_states(prev: PadState, cur: PadState, t_ns: int) -> list[InputEvent]:
 class PadSource(ThreadedInputSource):
     """Base of the pad readers: one thread polls :meth:`_read_state` and emits the changes.
 
-    The thread calls :meth:`_open` once, then polls at ``rate_hz`` to absolute deadlines of the
+    The thread calls :meth:`_open` once, reads the state the pad is already in (kept, not
+    emitted: :meth:`held_now` reports it), then polls at ``rate_hz`` to absolute deadlines of the
     monotonic clock (a poll that overruns a whole period moves the schedule to the next grid point
     after it: no catch-up burst), then :meth:`_close`, also after an error. Whatever it raises is
     handed to :meth:`_fail` and re-raised in the owner's thread by ``check()``/``stop()``; an error
@@ -112,6 +118,18 @@ class PadSource(ThreadedInputSource):
         state = self._read_state()
         return self._apply(state, self._clock())
 
+    def held_now(self, keys: Sequence[str]) -> list[InputEvent]:
+        """The pad's state as of the last poll; ``keys`` is not used.
+
+        Its buttons down as :data:`~nitrogen_capture.events.HELD` presses (dataset order), then
+        its four stick positions.
+        """
+        state, t = self._state, self._clock()
+        held = [InputEvent(t, PAD_BUTTON, name, HELD) for name in PAD_BUTTONS
+                if name in state.buttons]
+        return held + [InputEvent(t, PAD_AXIS, axis, value)
+                       for axis, value in zip(PAD_AXES, state.axes, strict=True)]
+
     # -- for subclasses -----------------------------------------------------------------------
     @abstractmethod
     def _read_state(self) -> PadState:
@@ -146,6 +164,7 @@ class PadSource(ThreadedInputSource):
         try:
             try:
                 self._open()
+                self._state = self._read_state()  # held before we listened: not a press
             finally:
                 self._ready.set()
             self._loop()

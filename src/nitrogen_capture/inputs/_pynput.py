@@ -16,6 +16,12 @@ reports every typematic repeat as another key-down, with nothing marking it a re
 under Wine 8: a 1.5 s hold of F8 gave 22 presses, i.e. 22 recorder toggles). So a press of a key
 already down is dropped, and while both keys of a folded pair (left and right Shift) are down
 the name is pressed once and released when the last of them is released.
+
+Keys and buttons already down when the listener starts give it no press, so
+:meth:`PynputInput.held_now` reads them from the OS (:mod:`._held_keys`: ``QueryKeymap`` and the
+pointer's button mask on X11, ``GetAsyncKeyState`` of each layout key on Windows). The keys down
+at the start also seed the repeat filter: the OS's auto-repeat of a key held since before the
+start (X repeats W after 660 ms, Windows after 500 ms) is a repeat, not a first press.
 """
 
 from __future__ import annotations
@@ -23,12 +29,15 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from ..clock import now_ns
 from ..errors import InputError, missing_dependency
-from ..events import BUTTON, KEY, WHEEL, InputEvent
-from ..keylayout import canonical_key
+from ..events import BUTTON, HELD, KEY, WHEEL, InputEvent
+from ..keylayout import MOUSE_BUTTONS, canonical_key
+from ._held_keys import HeldKeysReader
+from ._keystate_win32 import VK_OEM, KeyStateApi
 from .base import InputSource
 
 __all__ = ["PynputInput", "x11_base_keysyms"]
@@ -36,11 +45,6 @@ __all__ = ["PynputInput", "x11_base_keysyms"]
 log = logging.getLogger(__name__)
 
 _MODIFIERS = ("shift", "ctrl", "alt", "cmd")
-# Windows virtual-key codes of the punctuation keys (US layout positions).
-_VK_OEM: dict[int, str] = {
-    0xBA: ";", 0xBB: "=", 0xBC: ",", 0xBD: "-", 0xBE: ".", 0xBF: "/", 0xC0: "`",
-    0xDB: "[", 0xDC: "\\", 0xDD: "]", 0xDE: "'",
-}
 _BUTTONS: dict[str, str] = {
     "left": "lmb", "right": "rmb", "middle": "mmb", "x1": "mb4", "x2": "mb5",
     "button8": "mb4", "button9": "mb5",
@@ -89,7 +93,9 @@ class PynputInput(InputSource):
 
     name = "pynput"
 
-    def __init__(self, *, keyboard: bool = True, mouse: bool = True) -> None:
+    def __init__(self, *, keyboard: bool = True, mouse: bool = True,
+                 keystate: KeyStateApi | None = None) -> None:
+        """``keystate`` is Windows' key-state call (tests pass a fake; default the real one)."""
         super().__init__()
         self.keyboard = keyboard
         self.mouse = mouse
@@ -97,6 +103,8 @@ class PynputInput(InputSource):
         self._base_keysyms: dict[int, int] = {}
         self._windows = sys.platform == "win32"
         self._down: dict[str, str] = {}  # physical key -> its name, for keys now held
+        self._keystate = keystate
+        self._held: HeldKeysReader | None = None  # the OS's key state, read at the first use
 
     # -- names ----------------------------------------------------------------------------------
     def key_name(self, key: Any) -> str | None:
@@ -110,8 +118,8 @@ class PynputInput(InputSource):
         if self._windows and isinstance(vk, int):
             if 0x41 <= vk <= 0x5A or 0x30 <= vk <= 0x39:
                 return chr(vk).lower()
-            if vk in _VK_OEM:
-                return _VK_OEM[vk]
+            if vk in VK_OEM:
+                return VK_OEM[vk]
         elif isinstance(vk, int) and vk:
             base = self._base_keysyms.get(vk, vk)
             char = _keysym_name(base)
@@ -121,6 +129,25 @@ class PynputInput(InputSource):
         if isinstance(char, str) and char:
             return canonical_key(char.lower())
         return f"vk_{vk}" if isinstance(vk, int) else None
+
+    def _held_keys(self) -> HeldKeysReader:
+        if self._held is None:
+            self._held = HeldKeysReader(self.key_name, windows=self._windows,
+                                        keystate=self._keystate)
+        return self._held
+
+    def held_now(self, keys: Sequence[str]) -> list[InputEvent]:
+        """The layout keys and buttons down now (module docstring).
+
+        They come as :data:`~nitrogen_capture.events.HELD` presses stamped at the read.
+        """
+        wanted = [k for k in keys
+                  if (self.mouse if k in MOUSE_BUTTONS else self.keyboard)]
+        if not wanted:
+            return []
+        names = self._held_keys().held(wanted)
+        t = now_ns()
+        return [InputEvent(t, BUTTON if n in MOUSE_BUTTONS else KEY, n, HELD) for n in names]
 
     @staticmethod
     def _fold_modifier(name: str) -> str:
@@ -197,6 +224,7 @@ class PynputInput(InputSource):
                              "server (Wayland sessions cannot be logged)") from exc
         if not self._windows:
             self._base_keysyms = x11_base_keysyms()
+        seeded = self._seed_down() if self.keyboard else {}
         try:
             if self.keyboard:
                 self._listeners.append(keyboard.Listener(on_press=self._on_press,
@@ -208,9 +236,36 @@ class PynputInput(InputSource):
                 listener.start()
             for listener in self._listeners:
                 listener.wait()  # returns once the XRecord context / hook is live
+            if seeded:
+                self._prune_seed(seeded)
         except Exception as exc:
             self._stop()
             raise InputError(f"pynput listener failed to start: {exc}") from exc
+
+    def _seed_down(self) -> dict[str, str]:
+        """Take the keys down now as held, so their auto-repeat is no press (module doc)."""
+        try:
+            seeded = dict(self._held_keys().keys_down())
+        except Exception as exc:
+            log.warning("cannot read the keys held at the start (%s): the auto-repeat of a key "
+                        "held now counts as its press", exc)
+            return {}
+        self._down = dict(seeded)
+        return seeded
+
+    def _prune_seed(self, seeded: dict[str, str]) -> None:
+        """Forget seeded keys released before the listener was live.
+
+        It never saw them go up, and would take their next press for a repeat.
+        """
+        try:
+            still = {physical for physical, _ in self._held_keys().keys_down()}
+        except Exception as exc:
+            log.debug("keys held at the start not re-read: %s", exc)
+            return
+        for physical, name in seeded.items():
+            if physical not in still and self._down.get(physical) == name:
+                self._down.pop(physical, None)
 
     def _stop(self) -> None:
         listeners, self._listeners = self._listeners, []
@@ -225,6 +280,9 @@ class PynputInput(InputSource):
                     log.warning("pynput %s listener did not stop within 2 s",
                                 type(listener).__module__)
         self._down.clear()  # a restarted source must not take a key still held for a repeat
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
 
 
 def _unblock_xrecord(listeners: list[Any]) -> None:

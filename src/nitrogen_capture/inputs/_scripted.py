@@ -13,16 +13,21 @@ block by block, a timeline of:
 Each event is stamped with its *scheduled* time on the monotonic clock (start + offset), not the
 time the thread got round to delivering it, so the timeline is exact ground truth. ``t`` and
 ``p`` are left out: with ``ctrl`` they form the pause/resume hotkey chords.
+
+``held`` declares keys, mouse buttons and pad buttons already down before the source starts:
+they give no press event (a real listener sees none), :meth:`ScriptedInput.held_now` reports
+them until the timeline releases them, as the OS state would.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..clock import now_ns
-from ..events import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
+from ..events import BUTTON, HELD, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
 from ..keylayout import DEFAULT_KEYS, PAD_AXES, PAD_BUTTONS
 from .base import ThreadedInputSource
 
@@ -114,9 +119,16 @@ class ScriptedInput(ThreadedInputSource):
     thread_name = "scripted-input"
 
     def __init__(self, seed: int = 0, fps: float = 30.0, *, gamepad: bool = False,
-                 start_delay_s: float = 0.05, timeline: list[Scheduled] | None = None) -> None:
-        """``timeline`` plays the given (offset_ns, device, code, value) list instead."""
+                 start_delay_s: float = 0.05, timeline: list[Scheduled] | None = None,
+                 held: Iterable[tuple[str, str]] = ()) -> None:
+        """Build the source.
+
+        ``timeline`` plays the given (offset_ns, device, code, value) list instead; ``held``
+        lists the ``(device, code)`` down before the start (module docstring).
+        """
         super().__init__()
+        self._down: dict[tuple[str, str], None] = dict.fromkeys(held)
+        self._down_lock = threading.Lock()
         self.timeline = sorted(timeline, key=lambda e: e[0]) if timeline is not None else None
         self.seed = seed
         self.fps = fps
@@ -145,7 +157,21 @@ class ScriptedInput(ThreadedInputSource):
                         return
                 if self._stop_event.is_set():
                     return
+                if event.device in (KEY, BUTTON, PAD_BUTTON):
+                    with self._down_lock:  # what held_now reads: the state after this event
+                        if event.value > 0:
+                            self._down[(event.device, event.code)] = None
+                        else:
+                            self._down.pop((event.device, event.code), None)
                 self._emit(event)
         except Exception as exc:  # handed to the owner through check()/stop()
             self._fail(exc)
 
+
+    def held_now(self, keys: Sequence[str]) -> list[InputEvent]:
+        """The declared and scripted keys and buttons down now (``keys`` and pad buttons)."""
+        t = now_ns()
+        with self._down_lock:
+            down = list(self._down)
+        return [InputEvent(t, dev, code, HELD) for dev, code in down
+                if dev == PAD_BUTTON or code in keys]

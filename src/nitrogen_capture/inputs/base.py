@@ -6,12 +6,17 @@ monotonic clock (:func:`nitrogen_capture.clock.now_ns`) and hands them to a sink
 callback does only that, stamp and hand over; filtering (layout, focus, hotkeys) happens in
 :class:`nitrogen_capture.inputs.router.InputRouter`, binning on the recorder's writer thread. The
 devices and codes are listed in :mod:`nitrogen_capture.events`.
+
+A key already down when a listener starts gives it no press event. So a source that can read the
+OS state also answers :meth:`InputSource.held_now`, which the recorder asks at the start of a
+recording and at every resume (docs/architecture.md 5.5).
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from types import TracebackType
 
 from ..errors import InputError
@@ -77,6 +82,18 @@ class InputSource(ABC):
         except InputError:
             if exc is None:  # never hide the first error
                 raise
+
+    def held_now(self, keys: Sequence[str]) -> list[InputEvent]:
+        """What this source's devices hold right now, read from the OS; nothing by default.
+
+        Keys, mouse buttons and pad buttons come as :data:`~nitrogen_capture.events.HELD`
+        presses, the pad sticks as ``pad_axis`` positions (all four), stamped with the read.
+        Called from the recorder's thread while the source runs.
+
+        Args:
+            keys: the layout's key and button names: only these are read (privacy).
+        """
+        return []
 
     # -- for subclasses -----------------------------------------------------------------------
     def _emit(self, event: InputEvent) -> None:

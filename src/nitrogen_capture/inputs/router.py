@@ -8,8 +8,14 @@ router, still on that thread and at event time:
    5.2: F8 toggle, F6 resume, F7 pause, Ctrl+T resume, Ctrl+P pause);
 2. drops keys and buttons that are not in the layout (privacy: they are never queued);
 3. drops input while the target window does not have focus, checked *now*, not by a slow poll.
-   A release of a key whose press was forwarded always passes, so no key sticks "held";
+   A release of a key, mouse or pad button whose press was forwarded always passes (and one
+   whose press was not never does), so nothing sticks "held"; a press of one already down is
+   a repeat and is dropped;
 4. appends what is left to a thread-safe queue that the recorder drains each tick.
+
+What is already held when a recording starts or resumes (read from the OS by the sources,
+:meth:`~nitrogen_capture.inputs.base.InputSource.held_now`) passes :meth:`InputRouter.admit_held`,
+the same filter without the hotkeys: a held hotkey key never acts and is never stored.
 
 When there are chord hotkeys, a Ctrl press is held back for up to :data:`CHORD_HOLD_NS` (keeping
 its original timestamp): if a chord's key (T or P by default) follows while Ctrl is down, the
@@ -23,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ..events import BUTTON, CONTROL, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
 from ..keylayout import Hotkeys, KeyLayout
@@ -34,6 +40,7 @@ log = logging.getLogger(__name__)
 
 CHORD_HOLD_NS = 250_000_000
 _GATED = (KEY, BUTTON, WHEEL, MOTION, PAD_BUTTON, PAD_AXIS)
+_PRESSABLE = (KEY, BUTTON, PAD_BUTTON)  # a release of a forwarded press always passes
 
 
 class InputRouter:
@@ -118,12 +125,14 @@ class InputRouter:
             self._route(ev)
 
     def _route(self, ev: InputEvent) -> None:
-        if ev.device in (KEY, BUTTON):
-            if ev.code not in self.layout:
+        if ev.device in _PRESSABLE:
+            if ev.device != PAD_BUTTON and ev.code not in self.layout:
                 self.dropped_not_in_layout += 1
                 return
             ident = (ev.device, ev.code)
             if ev.value > 0:
+                if ident in self._forwarded_held:
+                    return  # already down (held at the start): the OS's auto-repeat
                 if not self.is_focused():
                     self.dropped_unfocused += 1
                     return
@@ -138,6 +147,32 @@ class InputRouter:
         self._queue.append(ev)
 
     # -- called from the recorder thread --------------------------------------------------------
+    def admit_held(self, events: Iterable[InputEvent]) -> list[InputEvent]:
+        """Filter a read of what is held now (docs/architecture.md 5.5); return what passes.
+
+        The rules of live input: only layout keys and buttons, nothing while the target does
+        not have focus, and never a hotkey key (it neither acts nor is stored). What passes is
+        remembered as forwarded, so its release passes later. Nothing here is counted as
+        dropped: a read is not input the player made.
+        """
+        with self._lock:
+            if not self.is_focused():
+                return []
+            out: list[InputEvent] = []
+            for ev in events:
+                if ev.device == KEY and (ev.code in self._keys or ev.code in self._swallowed):
+                    continue
+                if ev.device == KEY and ev.code == "ctrl" and self._chords:
+                    self._ctrl_down = True  # Ctrl+T pressed later is the chord
+                if ev.device in _PRESSABLE:
+                    if ev.device != PAD_BUTTON and ev.code not in self.layout:
+                        continue
+                    self._forwarded_held.add((ev.device, ev.code))
+                elif ev.device != PAD_AXIS:
+                    continue
+                out.append(ev)
+            return out
+
     def flush_due(self, now_ns: int) -> None:
         """Release a held-back Ctrl press once it is older than :data:`CHORD_HOLD_NS`."""
         with self._lock:

@@ -10,6 +10,13 @@ only once ``t_i + BIN_DELAY_NS`` has passed, when every event up to ``t_i`` has 
 stored arrays are exactly :func:`~nitrogen_capture.binning.bin_events` of the stored events.
 An event that still arrives later than that is moved just after the last binned frame and counted
 as ``events_late``.
+
+Pauses, the start and resumes are one mechanism (:mod:`.held`): a pause releases what the stored
+stream holds; the start of a recording and every resume enter, as synthetic
+:data:`~nitrogen_capture.events.HELD` presses, what is held at that instant (what the listeners
+saw go down, plus the sources' read of the OS state the recorder sends along). An event stamped
+before that instant but delivered after it is stored at the instant, after the held state: its
+effect comes later.
 """
 
 from __future__ import annotations
@@ -24,9 +31,10 @@ from typing import Any
 
 from ..binning import ActionBinner
 from ..clock import now_ns
-from ..events import HeldKeys, InputEvent
+from ..events import InputEvent
 from ..session.meta import Pause
 from ..session.writer import SessionWriter
+from .held import HeldState
 
 __all__ = ["BIN_DELAY_NS", "WriterThread"]
 
@@ -44,7 +52,9 @@ class WriterThread(threading.Thread):
     Messages (tuples, first item the kind): ``("events", [InputEvent])`` with session-relative
     times, ``("frame", chunk, tick, t_rel, region, size)``, ``("encoded", chunk, ms, nbytes,
     error)``, ``("closed", chunk, nbytes, error)`` (video: the chunk's file is finished),
-    ``("pause", t_rel, tick, reason)``, ``("resume", t_rel, tick)``, ``("stop",)``.
+    ``("pause", t_rel, tick, reason)``, ``("resume", t_rel, tick, held)``, ``("start", t_rel,
+    held)`` (a recording that starts without a pause), ``("stop",)``. ``held`` is the sources'
+    read of what is held, already filtered by the router (:meth:`InputRouter.admit_held`).
     """
 
     def __init__(self, writer: SessionWriter, binner: ActionBinner, t0_ns: int) -> None:
@@ -58,7 +68,9 @@ class WriterThread(threading.Thread):
         self._seq = itertools.count()
         self._last_binned_t = -(1 << 62)
         self._storing = True
-        self._physical = HeldKeys()  # layout keys physically held (also while paused)
+        self._physical = HeldState()  # what the player holds (also while paused)
+        self._stored = HeldState()  # what the stored stream holds
+        self._entered_t = -(1 << 62)  # the last start or resume
         self._open_pause: tuple[int, int, str] | None = None  # start tick, start t, reason
         self.events_stored = 0
         self.events_late = 0
@@ -123,6 +135,8 @@ class WriterThread(threading.Thread):
             self._on_pause(*msg[1:])
         elif kind == "resume":
             self._on_resume(*msg[1:])
+        elif kind == "start":
+            self._enter(*msg[1:])
         else:  # a programming error, not user input
             raise ValueError(f"unknown writer message {kind!r}")
 
@@ -132,6 +146,8 @@ class WriterThread(threading.Thread):
             self._physical.apply(ev)
             if not self._storing:
                 continue
+            if ev.t_ns < self._entered_t:  # in flight while the held state was read
+                ev = InputEvent(self._entered_t, ev.device, ev.code, ev.value)
             if ev.t_ns <= self._last_binned_t:
                 self.events_late += 1
                 ev = InputEvent(self._last_binned_t + 1, ev.device, ev.code, ev.value)
@@ -140,6 +156,7 @@ class WriterThread(threading.Thread):
 
     def _store(self, events: list[InputEvent]) -> None:
         for ev in events:
+            self._stored.apply(ev)
             heapq.heappush(self._events, (ev.t_ns, next(self._seq), ev))
         self.events_stored += len(events)
         self.writer.on_events(events)
@@ -147,22 +164,31 @@ class WriterThread(threading.Thread):
     def _on_pause(self, t_rel: int, tick: int, reason: str) -> None:
         if not self._storing:
             return
-        # Keys held when the pause starts are released at the pause time (self-consistent stream).
+        # What is held when the pause starts is released at the pause time (self-consistent
+        # stream); the resume enters what is held then.
         t = max(t_rel, self._last_binned_t + 1)
-        self._store([InputEvent(t, dev, code, 0.0) for code, dev in self.writer.held])
+        self._store(self._stored.releases(t))
         self._storing = False
         self._open_pause = (tick, t_rel, reason)
         self.writer.on_control({"kind": "pause", "start_t": t_rel, "start_tick": tick,
                                 "reason": reason})
 
-    def _on_resume(self, t_rel: int, tick: int) -> None:
+    def _on_resume(self, t_rel: int, tick: int, held: list[InputEvent] | None = None) -> None:
         if self._storing:
             return
         self._storing = True
-        t = max(t_rel, self._last_binned_t + 1)
-        self._store([InputEvent(t, dev, code, 1.0) for code, dev in sorted(self._physical.items())])
+        self._enter(t_rel, held or [])
         self._end_pause(tick, t_rel)
         self.writer.on_control({"kind": "resume", "end_t": t_rel, "end_tick": tick})
+
+    def _enter(self, t_rel: int, held: list[InputEvent]) -> None:
+        """Recording starts or resumes at ``t_rel``: store what is held then as held."""
+        if not self._storing:  # paused before the start was entered: the resume enters it
+            return
+        self._physical.apply_all(held)  # the OS read: keys down before any listener saw them
+        t = max(t_rel, self._last_binned_t + 1)
+        self._entered_t = t
+        self._store(self._stored.entering(self._physical, t))
 
     def close_open_pause(self, end_tick: int, end_t_rel: int) -> None:
         """Record a pause still open when recording stops (called after the thread ended)."""

@@ -10,7 +10,9 @@ Per tick the capture thread (the caller of :meth:`Recorder.run`):
 4. posts small messages to the writer thread, which bins, journals and finalises chunks.
 
 Pausing keeps the tick grid running without grabbing, so ``frame_indices`` show the pause as a
-gap that ``meta.json`` ``pauses`` explains.
+gap that ``meta.json`` ``pauses`` explains. At the start of a recording (the first tick without a
+pause) and at every resume the sources read what is held right now, the router filters the read
+like live input, and the writer thread enters it as held (docs/architecture.md 5.5).
 """
 
 from __future__ import annotations
@@ -213,6 +215,10 @@ class Recorder:
                 self._set_paused("start", 0, t0)
             else:
                 self._cue_recording()
+                self._post_events(wt, t0, 0)  # what came before stays at its own time
+                if self._pause_reason is None:  # (unless a hotkey in it paused already)
+                    t_read = now_ns()
+                    wt.post("start", t_read - t0, self._read_held(t0))
             last_tick = self._loop(wt, t0)
         finally:
             self.cue.play("stop")
@@ -338,10 +344,26 @@ class Recorder:
         if reason != "start":  # waiting for the first hotkey is not a pause the player made
             self.cue.play("pause")
 
+    def _read_held(self, t0: int) -> list[InputEvent]:
+        """What the sources hold now, filtered by the router, in session-relative time.
+
+        A source that cannot read says so in one warning; its keys then show once pressed.
+        """
+        read: list[InputEvent] = []
+        for src in self.inputs:
+            try:
+                read.extend(src.held_now(self.config.layout.keys))
+            except Exception as exc:  # a failed read loses only what is already held
+                log.warning("%s: cannot read which keys are held (%s): a key held now shows "
+                            "once it is pressed again", src.name, exc)
+        return [InputEvent(ev.t_ns - t0, ev.device, ev.code, ev.value)
+                for ev in self.router.admit_held(read)]
+
     def _set_resumed(self, tick: int, t_ns: int) -> None:
         self._pause_reason = None
         assert self._writer_thread is not None
-        self._writer_thread.post("resume", t_ns - self._t_start, tick)
+        self._writer_thread.post("resume", t_ns - self._t_start, tick,
+                                 self._read_held(self._t_start))
         log.info("recording")
         self._cue_recording()
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..events import BUTTON, KEY, PAD_BUTTON
+from ..events import BUTTON, KEY, PAD_BUTTON, PRESS
 from ..keylayout import PAD_AXES, PAD_BUTTONS
 from ..session.timeline import live_intervals
 from .facts import SessionReport
@@ -215,7 +215,7 @@ def key_plot(rep: SessionReport) -> bytes:
     """Per-key activity: when each used key or button was held, and how often it was pressed."""
     a, keys = rep.series.arrays, rep.reader.layout.keys
     ev = a["events"]
-    press = np.isin(ev["device"], [KEY, BUTTON, PAD_BUTTON]) & (ev["value"] > 0)
+    press = np.isin(ev["device"], [KEY, BUTTON, PAD_BUTTON]) & (ev["value"] == PRESS)  # not HELD
     codes, counts = np.unique(ev["code"][press], return_counts=True)
     presses = {str(c): int(n) for c, n in zip(codes, counts, strict=True)}
     actions = np.asarray(a["actions"])

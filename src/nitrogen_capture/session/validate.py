@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import SchemaVersionError, SessionFormatError
-from ..events import BUTTON, KEY, MOTION, PAD_BUTTON, WHEEL
+from ..events import BUTTON, KEY, MOTION, PAD_BUTTON, PRESS, WHEEL
 from .alignment import Alignment, alignment
 from .chunkcheck import check_chunk_arrays
 from .frames import ERROR, INFO, WARNING
@@ -308,7 +308,8 @@ def _stats(reader: SessionReader, fi: npt.NDArray[Any], ts: npt.NDArray[Any],
            "wheel_steps": 0.0, "by_device": {}}
     if ev is not None and len(ev):
         dev, code, val = ev["device"], ev["code"], ev["value"]
-        press = np.isin(dev, [KEY, BUTTON, PAD_BUTTON]) & (val > 0)
+        # The player's presses: not the synthetic HELD ones of a start or resume.
+        press = np.isin(dev, [KEY, BUTTON, PAD_BUTTON]) & (val == PRESS)
         presses.update(str(c) for c in code[press])
         mot = dev == MOTION
         inp = {"events": len(ev), "presses": dict(sorted(presses.items())),

@@ -89,6 +89,9 @@ class SessionWriter:
         self.bytes_written = 0
         self.errors: list[str] = []
         self._held = HeldKeys()  # keys held in the journaled stream
+        # Events stored before the first frame (the held state entered at the start, presses
+        # just before it): journaled into the first chunk when it opens.
+        self._before_first: list[InputEvent] = []
         # Where frames go and whether a chunk waits for its file to be closed.
         self.frame_store = open_frame_store(paths.root, meta.frame_format)
 
@@ -121,7 +124,7 @@ class SessionWriter:
 
     def _open_chunk(self, number: int, region: list[int], size: tuple[int, int],
                     previous: ChunkState | None) -> ChunkState:
-        moved: list[InputEvent] = []
+        moved, self._before_first = self._before_first, []
         if previous is not None:
             previous.closed = True
             # Events journaled after the previous chunk's last frame belong to the new chunk.
@@ -149,7 +152,10 @@ class SessionWriter:
 
     def on_events(self, events: list[InputEvent]) -> None:
         """Raw events as drained (session-relative times); journaled for crash recovery."""
-        if not self.open_chunks:
+        if not self.open_chunks:  # before the first frame: kept for the first chunk's journal
+            for ev in events:
+                self._held.apply(ev)
+            self._before_first.extend(events)
             return
         chunk = self.open_chunks[-1]
         for ev in events:
