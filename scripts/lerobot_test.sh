@@ -35,3 +35,19 @@ fi
 HF_HUB_OFFLINE=1 HF_HOME="$WORK/hf" PYTHONWARNINGS="ignore::UserWarning" \
   "$VENV/bin/python" scripts/lerobot_check.py \
   "$WORK/dataset" "$REPO_ID" "$WORK/expected.npz"
+
+# The outside validators (docs/export.md, "Outside validators"): lerobot-doctor and physlint on
+# the dataset above (clean synthetic recordings) and on an export of a session that missed
+# periods (dropped ticks, and periods hidden in the timestamps as sessions of earlier versions
+# have them), cut to runs of at most 4 repeated rows. Every rule that applies to a game passes.
+bash scripts/validators_env.sh
+PYTHONPATH=tests "$PY" -c "
+from pathlib import Path
+from session_factory import make_session, moving_image
+make_session(Path('$WORK/missed'), (120, 120), gaps={60: (3, None)}, hidden={150: 7, 200: 12},
+             seed=3, image=moving_image)
+"
+"$PY" -m nitrogen_capture convert --format lerobot --root "$WORK/missed" \
+  --out "$WORK/missed-dataset" --repo-id "$REPO_ID-missed" --max-repeat-frames 4 --no-progress
+"$PY" scripts/lerobot_validators.py "${VALIDATORS_VENV:-.cache/validators-venv}" \
+  "$WORK/dataset" "$WORK/missed-dataset"

@@ -7,6 +7,7 @@ validate are tested against the format document, not against the writer's code.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,13 @@ class Built:
     @property
     def paths(self) -> SessionPaths:
         return SessionPaths(self.root)
+
+
+def moving_image(row: int) -> np.ndarray:
+    """A frame a picture-comparing validator sees change: a bright column that moves each row."""
+    img = frame_image(row)
+    img[:, row % W] = 255
+    return img
 
 
 def frame_image(row: int) -> np.ndarray:
@@ -93,6 +101,7 @@ def make_session(
     jitter_ns: int = 2_000_000,
     fps: float = 30.0,
     hidden: dict[int, int] | None = None,
+    image: Callable[[int], np.ndarray] | None = None,
 ) -> Built:
     """Write a session; ``gaps[row] = (ticks, reason)`` skips ticks before merged ``row``
     (a pause entry when ``reason`` is given, dropped ticks otherwise). ``open_last`` leaves the
@@ -101,7 +110,8 @@ def make_session(
     target rate (period ``round(1e9 / fps)``, the pacer's). ``hidden[row] = periods``: periods
     missed before ``row`` that ``frame_indices`` does not show (an earlier version's pacer kept
     the index contiguous after a late tick): only the timestamps jump. ``Built.frame_indices``
-    are the indices written; ``Built.ticks`` the real tick of each frame."""
+    are the indices written; ``Built.ticks`` the real tick of each frame. ``image(row)``: the
+    PNG of each row (default :func:`frame_image`)."""
     gaps, hidden = gaps or {}, hidden or {}
     period = round(1e9 / fps)
     paths = SessionPaths(root)
@@ -156,7 +166,7 @@ def make_session(
         folder = paths.chunk_frames_dir(idx)
         folder.mkdir(parents=True)
         for r in range(size):
-            cv2.imwrite(str(paths.frame_png(idx, r + 1)), frame_image(row + r))
+            cv2.imwrite(str(paths.frame_png(idx, r + 1)), (image or frame_image)(row + r))
         last_open = open_last and idx == len(chunk_sizes)
         if last_open:
             _write_journal(paths, idx, row, frame_indices[sl], timestamps[sl], ev, held_at[idx])
