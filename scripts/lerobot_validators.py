@@ -1,4 +1,4 @@
-"""Outside validators on our LeRobot exports: ``lerobot-doctor`` and ``physlint`` (make test-lerobot).
+"""Outside validators on our LeRobot exports: ``lerobot-doctor`` and ``physlint``.
 
     python scripts/lerobot_validators.py VENV DATASET [DATASET ...]
 
