@@ -7,6 +7,7 @@ display or a Wayland session.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -87,13 +88,14 @@ def test_record_ends_with_the_session_and_the_next_commands(
                 "--fps", "60", "--max-frames", "6", "--start-immediately",
                 "--status-interval", "0", "--out", str(root))
     assert r.code == 0, r.err
-    q = f"'{root}'"  # a path with a space is quoted, ready to paste
+    mark = '"' if os.name == "nt" else "'"  # cmd.exe and PowerShell take double quotes
+    q = f"{mark}{root}{mark}"  # a path with a space is quoted, ready to paste
     assert r.out.splitlines()[-5:] == [
         f"session: {root}  (the merged files above are in this folder)",
         "next:",
         f"  nitrogen-capture validate --root {q}",
         f"  nitrogen-capture preview --root {q}",
-        f"  nitrogen-capture convert --root {q} --out '{root}.pt'",
+        f"  nitrogen-capture convert --root {q} --out {mark}{root}.pt{mark}",
     ]
     assert r.out.splitlines()[-6].startswith("merged 6 frames from 1 chunk(s) into actions.npy")
 

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cli_run import run_cli
 from nitrogen_capture.events import KEY
@@ -142,6 +143,7 @@ def test_every_session_states_its_alignment(tmp_path: Path, capsys) -> None:
     sentence = stated["alignment"]["sentence"]
     assert "shifted 12.4 ms to its frames by the calibration profile latency30.json" in sentence
     assert "p50 12.4 ms, p90 18.9 ms" in sentence
+    pytest.importorskip("matplotlib", reason="the report page needs the report extra")
     page = tmp_path / "page.html"
     assert run_cli(capsys, "report", "--root", str(b.root), "--out", str(page),
                    "--no-progress").code == 0

@@ -30,6 +30,7 @@ FILES = (
     "session_lock", "session_read", "session_repair", "session_video", "sessions_view",
     "settings", "video_storage", "cli", "demo_check", "threads", "demo_scene", "pad_absence",
     "video_encoders", "windows_live_inputs", "export_decode", "inputfiles", "held_at_start",
+    "outputs", "truth", "large_meta", "export_repeats", "preflight", "encoder_priority", "scratch",
 )
 MIN_PASSED = 650  # 674 measured; a few tests may move between files or markers
 TIMEOUT_S = 1200.0  # ~140 s alone; other Wine runs on the same two cores can triple it

@@ -91,7 +91,9 @@ def open_new(path: Path, *, replace: bool = True) -> BinaryIO:
 
 
 def _fsync_file(path: Path) -> None:
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    # Windows' fsync (FlushFileBuffers) needs a handle opened for writing; POSIX takes any.
+    access = os.O_RDWR if os.name == "nt" else os.O_RDONLY
+    flags = access | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     fd = os.open(path, flags)
     try:
         os.fsync(fd)

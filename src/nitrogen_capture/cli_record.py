@@ -15,8 +15,10 @@ already says to run ``merge``.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -342,6 +344,17 @@ def _print_merged(report: MergeReport) -> None:
     print("\n".join(next_steps(report.root)))
 
 
+def shell_arg(text: str) -> str:
+    """``text`` quoted for the user's shell: POSIX quoting, or cmd/PowerShell double quotes.
+
+    POSIX quoting would wrap every Windows path in single quotes (its backslashes), which
+    cmd.exe does not understand.
+    """
+    if os.name == "nt":
+        return subprocess.list2cmdline([text])
+    return shlex.quote(text)
+
+
 def next_steps(root: str | Path) -> list[str]:
     """Where the merged files are and the commands that usually come next (the end of record).
 
@@ -351,7 +364,7 @@ def next_steps(root: str | Path) -> list[str]:
     from .export.settings import pt_beside
 
     root = Path(root)
-    q = shlex.quote
+    q = shell_arg
     pt = pt_beside(root)
     return [f"session: {root}  (the merged files above are in this folder)",
             "next:",
