@@ -150,3 +150,66 @@ def test_every_session_states_its_alignment(tmp_path: Path, capsys) -> None:
     html = page.read_text()
     first = html.index('<p id="alignment"')
     assert first < html.index("<nav>") and "calibration profile latency30.json" in html[first:]
+
+
+def test_the_loss_alarm_sounds_once_per_stretch_of_losses() -> None:
+    from nitrogen_capture.record.rates import LOSING_SHARE, LossAlarm, Recent
+
+    alarm = LossAlarm(min_span_s=2.0, repeat_s=30.0)
+    s = 10**9
+    assert not alarm.update(Recent(60.0, 0.0, 5.0), 1 * s)
+    assert not alarm.update(Recent(40.0, 0.3, 1.0), 2 * s)  # too short a stretch to be a trend
+    assert not alarm.update(Recent(59.0, LOSING_SHARE, 5.0), 3 * s)  # at the line, not above
+    assert alarm.update(Recent(40.0, 0.3, 3.0), 4 * s)
+    assert not any(alarm.update(Recent(40.0, 0.3, 5.0), (5 + i) * s) for i in range(60))
+    assert not alarm.update(Recent(60.0, 0.0, 5.0), 70 * s)  # recovered: armed again
+    assert alarm.update(Recent(45.0, 0.25, 5.0), 71 * s)
+    assert not alarm.update(Recent(60.0, 0.0, 5.0), 72 * s)
+    assert not alarm.update(Recent(45.0, 0.25, 5.0), 73 * s)  # armed, but 30 s have not passed
+    assert alarm.alarms == 2
+
+
+def test_a_recording_that_loses_frames_cues_once_and_grabs_no_frame_it_drops(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encoders with no room from the second second on (every other period): the recorder
+    skips those grabs, counts every drop where a user looks, and plays the ``losing`` cue once
+    although the losses go on."""
+    from nitrogen_capture.codecs.pool import EncoderPool
+    from nitrogen_capture.cues import get_cue_backend
+    from nitrogen_capture.cues._fake import FakeCue
+
+    rec = synthetic_recorder(tmp_path / "s", size=(64, 48), fps=30.0, max_frames=0,
+                             max_seconds=5.0)
+    rec.cue.close()
+    cue = rec.cue = get_cue_backend("fake")
+    assert isinstance(cue, FakeCue)
+    refused: list[int] = []
+
+    def has_room(pool: EncoderPool) -> bool:
+        tick = rec.ticks
+        full = tick > 30 and tick % 2 == 0
+        if full:
+            refused.append(tick)
+        return not full
+
+    monkeypatch.setattr(EncoderPool, "has_room", property(has_room))
+    grabs = 0
+    grab = rec.source.grab_raw
+
+    def counted() -> np.ndarray:
+        nonlocal grabs
+        grabs += 1
+        return grab()
+
+    monkeypatch.setattr(rec.source, "grab_raw", counted)
+    result = rec.run()
+    assert refused and result.frames == grabs  # no grab for a period already lost
+    meta = json.loads((tmp_path / "s" / "meta.json").read_text())
+    stats = meta["counters"]
+    assert stats["queue_full_drops"] == len(refused) == rec.queue_full_drops
+    assert stats["dropped_ticks"] == len(refused) and stats["frames"] == result.frames
+    assert cue.events.count("losing") == 1, cue.events
+    assert cue.events[0] == "start" and cue.events[-1] == "stop"
+    # The frames kept are on their grid points: each refused period is a gap in the indices.
+    _, ts = _arrays(tmp_path / "s")
+    assert len(ts) == result.frames

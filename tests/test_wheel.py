@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "src" / "nitrogen_capture"
 # Non-Python files the package needs at run time; a new one must be listed here and shipped.
 DATA_FILES = {"py.typed", "data/default_keymap.toml", "data/cue_start.wav", "data/cue_pause.wav",
-              "data/cue_stop.wav"}
+              "data/cue_stop.wav", "data/cue_losing.wav"}
 
 pytestmark = pytest.mark.slow
 

@@ -206,6 +206,11 @@ class EncoderPool:
         return self._in_flight
 
     @property
+    def has_room(self) -> bool:
+        """Whether :meth:`submit` would find a free slot now (no lock: a hint, read often)."""
+        return bool(self._free)
+
+    @property
     def pids(self) -> list[int]:
         """The worker processes' PIDs."""
         return [int(w.proc.pid) for w in self._workers]

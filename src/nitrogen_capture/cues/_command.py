@@ -25,7 +25,7 @@ PLAYERS: tuple[str, ...] = ("paplay", "pw-play", "aplay", "afplay")
 NOTIFY = "notify-send"
 TIMEOUT_S = 5.0
 _TEXT = {"start": "recording", "resume": "recording (resumed)", "pause": "paused",
-         "stop": "stopped"}
+         "stop": "stopped", "losing": "LOSING FRAMES (the machine is too busy)"}
 
 
 def find_player() -> str | None:

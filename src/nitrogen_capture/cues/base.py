@@ -22,11 +22,13 @@ __all__ = ["CUE_EVENTS", "MAX_PENDING", "CueBackend", "NullCue", "cue_sound"]
 
 log = logging.getLogger(__name__)
 
-# What the recorder signals: recording began, paused, resumed after a pause, the recording ended.
-CUE_EVENTS: tuple[str, ...] = ("start", "pause", "resume", "stop")
+# What the recorder signals: recording began, paused, resumed after a pause, the recording ended,
+# and the recording started losing frames (record/rates.py, LossAlarm).
+CUE_EVENTS: tuple[str, ...] = ("start", "pause", "resume", "stop", "losing")
 MAX_PENDING = 4
 # Event -> bundled sound (data/cue_<sound>.wav): a resume sounds like a start.
-_SOUNDS = {"start": "start", "resume": "start", "pause": "pause", "stop": "stop"}
+_SOUNDS = {"start": "start", "resume": "start", "pause": "pause", "stop": "stop",
+           "losing": "losing"}
 
 
 def cue_sound(event: str) -> Path | None:

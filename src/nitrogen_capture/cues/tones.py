@@ -1,8 +1,9 @@
-"""The three cue sounds, generated with numpy and :mod:`wave` (the WAVs in ``data/`` are these).
+"""The four cue sounds, generated with numpy and :mod:`wave` (the WAVs in ``data/`` are these).
 
 ``start`` (also played on resume) rises, ``pause`` is one low tone, ``stop`` falls over three
-tones. Each is 16-bit mono at :data:`RATE` Hz, at most 0.3 s, faded in and out so it does not
-click. The committed files are regenerated (from the repository root) with::
+tones, ``losing`` (the recording started losing frames) is two short low beeps. Each is 16-bit
+mono at :data:`RATE` Hz, at most 0.3 s, faded in and out so it does not click. The committed
+files are regenerated (from the repository root) with::
 
     from nitrogen_capture.cues.tones import write_tones
     write_tones("src/nitrogen_capture/data")
@@ -28,6 +29,7 @@ TONES: dict[str, tuple[tuple[float, float], ...]] = {
     "start": ((660.0, 0.07), (990.0, 0.09)),
     "pause": ((440.0, 0.14),),
     "stop": ((880.0, 0.07), (660.0, 0.07), (440.0, 0.12)),
+    "losing": ((330.0, 0.06), (0.0, 0.05), (330.0, 0.06)),  # frequency 0: a silence
 }
 _FADE_S = 0.008
 _VOLUME = 0.35

@@ -43,7 +43,7 @@ from ..session.paths import SessionPaths
 from ..session.writer import SessionWriter
 from ..targets.base import Target
 from .pipeline import WriterThread
-from .rates import RecentRates
+from .rates import LossAlarm, RecentRates
 
 __all__ = ["RecordResult", "RecordStats", "Recorder"]
 
@@ -116,6 +116,7 @@ class Recorder:
         self._t_start = 0
         self._pacer = FramePacer(config.fps, skip_late=config.skip_late)
         self._rates = RecentRates()
+        self._loss_alarm = LossAlarm()
         self._pool: EncoderPool | None = None
         self._writer_thread: WriterThread | None = None
 
@@ -280,11 +281,19 @@ class Recorder:
                 src.check()
             self._rates.tick(tick.woke_ns, self.frames, self._missed(),
                              recording=self._pause_reason is None)
+            if self._pause_reason is None:
+                self._warn_if_losing(tick.woke_ns)
             if self._pause_reason is not None:
                 # --seconds is wall time from the start: a session paused when it runs out
                 # (focus lost, hotkey) stops too, instead of waiting for a frame to stop on.
                 if cfg.max_seconds and tick.woke_ns - t0 >= cfg.max_seconds * 1e9:
                     self.stop("max seconds")
+                continue
+            if self._pool is not None and not self._pool.has_room:
+                # Every slot is still being encoded: this period's frame would be dropped at
+                # submit anyway, so it is not grabbed (the grab and its copy would take CPU
+                # from the encoders and the game just when they are short of it).
+                self._drop(tick.index)
                 continue
             frame = self.source.grab_raw()  # BGR or BGRA: the pool converts as it copies
             t_frame = now_ns()  # stamped right after the grab returned
@@ -297,8 +306,7 @@ class Recorder:
             # A PNG per row, or (video) the chunk's one file, which the worker keeps open.
             path = store.frame_target(self.chunk, self._rows_in_chunk)
             if not self._pool or not self._pool.submit(frame, path, tag=self.chunk):
-                self.queue_full_drops += 1
-                log.warning("encoder queue full: frame at tick %d dropped", tick.index)
+                self._drop(tick.index)
                 continue
             wt.post("frame", self.chunk, tick.index, t_frame - t0,
                     self.source.region.to_list(), size)
@@ -311,6 +319,21 @@ class Recorder:
             if wt.error is not None:
                 self.stop("writer error")
         return tick_index
+
+    def _drop(self, tick_index: int) -> None:
+        """Count the period of ``tick_index`` as dropped: the encoders had no room for it."""
+        self.queue_full_drops += 1
+        log.debug("encoder queue full: frame at tick %d dropped", tick_index)
+
+    def _warn_if_losing(self, t_ns: int) -> None:
+        """Cue the player (and log) when the recording starts losing frames (rates.py)."""
+        recent = self._rates.recent()
+        if self._loss_alarm.update(recent, t_ns):
+            log.warning("losing frames: %.0f%% of the periods of the last %.0f s got no frame "
+                        "(the machine is too busy for this size, rate and format; "
+                        "`record --check` suggests one that holds)",
+                        100 * recent.missed_share, recent.seconds)
+            self.cue.play("losing")
 
     def _post_events(self, wt: WriterThread, t0: int, tick: int) -> None:
         """Drain the router; apply hotkey controls in order with the events around them."""

@@ -11,11 +11,10 @@ import threading
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
+from .rates import LOSING_SHARE
 from .recorder import RecordStats
 
 __all__ = ["LOSING_SHARE", "StatusLine", "StatusReading", "format_status", "parse_status"]
-
-LOSING_SHARE = 0.02  # more than 1 period in 50 missed over the last seconds
 
 
 class _HasStats(Protocol):
