@@ -71,3 +71,70 @@ def test_record_check_on_the_synthetic_source(capsys: pytest.CaptureFixture[str]
     assert os.listdir(tmp_path) == []  # a check writes nothing
     bad = run_cli(capsys, "record", "--source", "synthetic", "--check", "--check-seconds", "0")
     bad.one_line_error(2, "--check-seconds")
+
+
+def _recorded(root: Path) -> tuple[dict, float]:
+    import json
+
+    import numpy as np
+
+    meta = json.loads((root / "meta.json").read_text())
+    ts = np.load(root / "timestamps.npy")
+    return meta, (len(ts) - 1) / ((ts[-1] - ts[0]) / 1e9)
+
+
+def test_adapt_records_at_the_highest_rate_that_holds(capsys: pytest.CaptureFixture[str],
+                                                      tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """png at 60 fps would not hold (measured figures set by hand): --adapt records png at 30,
+    on a 30 fps grid, and meta.json says what was asked, measured and chosen."""
+    report = _report(free=0.3)  # png 60 needs 0.30 cores of 0.24 usable; png 30 fits
+    monkeypatch.setattr("nitrogen_capture.record.preflight.run_preflight",
+                        lambda config, seconds: report)
+    out = tmp_path / "s"
+    run = run_cli(capsys, "record", "--source", "synthetic", "--adapt", "--fps", "60",
+                  "--region", "0", "0", "64", "48", "--max-frames", "30", "--cue", "none",
+                  "--status-interval", "0", "--out", str(out))
+    assert run.code == 0, run.err
+    assert "adapt: recording at 30 fps instead of 60 (png at 60 fps needs 0.30 cores, " \
+           "0.30 were free)" in run.out
+    meta, achieved = _recorded(out)
+    assert meta["fps"]["target"] == 30.0 and abs(achieved - 30.0) < 1.5
+    assert meta["preflight"] == {"asked_fps": 60.0, "fps": 30.0, "frame_format": "png",
+                                 "free_cores": 0.3, "needed_cores": {"asked": 0.3,
+                                                                     "chosen": 0.15},
+                                 "holds": True, "seconds": 3.0}
+
+
+def test_adapt_records_as_asked_when_nothing_holds(capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    report = _report(free=0.01)
+    monkeypatch.setattr("nitrogen_capture.record.preflight.run_preflight",
+                        lambda config, seconds: report)
+    out = tmp_path / "s"
+    run = run_cli(capsys, "record", "--source", "synthetic", "--adapt", "--fps", "60",
+                  "--region", "0", "0", "64", "48", "--max-frames", "10", "--cue", "none",
+                  "--status-interval", "0", "--out", str(out))
+    assert run.code == 0, run.err
+    assert "adapt: no rate holds for png at 1280x720 here: recording at 60 fps as asked" \
+        in run.out
+    meta, _ = _recorded(out)
+    assert meta["fps"]["target"] == 60.0
+    assert meta["preflight"]["holds"] is False and meta["preflight"]["fps"] == 60.0
+
+
+def test_adapt_measures_the_real_synthetic_source(capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    """The real check on a small synthetic region at 10 fps: it holds, the rate is kept."""
+    out = tmp_path / "s"
+    run = run_cli(capsys, "record", "--source", "synthetic", "--adapt", "--check-seconds", "1",
+                  "--fps", "10", "--region", "0", "0", "64", "48", "--max-frames", "5",
+                  "--cue", "none", "--status-interval", "0", "--out", str(out))
+    assert run.code == 0, run.err
+    assert "check: 64x48 at 10 fps, png" in run.out
+    assert "adapt: png at 10 fps holds here: recording as asked" in run.out
+    meta, _ = _recorded(out)
+    pre = meta["preflight"]
+    assert pre["asked_fps"] == pre["fps"] == 10.0 and pre["holds"] is True
+    assert 0 < pre["needed_cores"]["chosen"] <= pre["free_cores"]

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from .record import Recorder, RecordResult
     from .session import MergeReport
     from .session.meta_latency import LatencyInfo
+    from .session.meta_preflight import PreflightInfo
 
 __all__ = ["SOURCES", "add_parser", "run_record", "run_windows"]
 
@@ -76,8 +77,12 @@ def add_parser(sub: Any) -> None:
                    help="record nothing: grab and encode a few seconds of the real target with "
                         "the game running and say whether this size, rate and format will hold "
                         "on this machine, and which would (exit 1 when the chosen one will not)")
+    p.add_argument("--adapt", action="store_true",
+                   help="run the --check measurement first and record at the highest rate that "
+                        "holds for this size and format (never higher than --fps; the storage "
+                        "is kept); meta.json's preflight says what was measured and chosen")
     p.add_argument("--check-seconds", type=float, default=3.0, metavar="S",
-                   help="how long --check grabs, 1..60 (default %(default)s)")
+                   help="how long --check (or --adapt) grabs, 1..60 (default %(default)s)")
     p.add_argument("--fps", type=float, default=rec("fps"),
                    help="target capture rate, 0.001..240 (default %(default)g)")
     tgt = p.add_argument_group("target", "a window (its flags narrow each other) or a region")
@@ -281,6 +286,38 @@ def _check(args: argparse.Namespace, config: RecordConfig) -> int:
     return 1
 
 
+def _adapt(args: argparse.Namespace,
+           config: RecordConfig) -> tuple[RecordConfig, PreflightInfo]:
+    """``record --adapt``: the preflight, then the highest rate that holds in this storage.
+
+    The rate is chosen once, up front, and never changed during the recording: a session
+    stays on one locked grid. Only a lower rate is chosen, never another storage (PNG to a
+    lossy video would change what the data is).
+    """
+    import dataclasses
+
+    from .record.preflight import format_preflight, run_preflight
+
+    report = run_preflight(config, args.check_seconds)
+    *lines, _ = format_preflight(report)
+    print("\n".join(lines), flush=True)
+    info = report.adaptation()
+    w, h = report.size
+    if info.fps == config.fps and info.holds:
+        print(f"adapt: {config.frame_format} at {config.fps:g} fps holds here: recording as "
+              "asked", flush=True)
+    elif info.holds:
+        print(f"adapt: recording at {info.fps:g} fps instead of {config.fps:g} "
+              f"({config.frame_format} at {config.fps:g} fps needs "
+              f"{info.needed_cores['asked']:.2f} cores, {info.free_cores:.2f} were free)",
+              flush=True)
+    else:
+        print(f"adapt: no rate holds for {config.frame_format} at {w}x{h} here: recording at "
+              f"{config.fps:g} fps as asked, expect lost frames (a smaller region or "
+              "another --frame-format would hold; see above)", flush=True)
+    return dataclasses.replace(config, fps=info.fps), info
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
@@ -385,7 +422,12 @@ def run_record(args: argparse.Namespace) -> int:
     # Outside the recording (opening the backends, the final merge) Ctrl+C and SIGTERM
     # interrupt; during it they stop the recorder cleanly.
     with handling_stop_signals(_interrupt):
-        result = _record(build_recorder(config), config)  # a failed stop raises: no merge
+        adapted = None
+        if args.adapt:
+            config, adapted = _adapt(args, config)
+        recorder = build_recorder(config)
+        recorder.meta.preflight = adapted
+        result = _record(recorder, config)  # a failed stop raises: no merge
         try:
             print(_summary(result), flush=True)
             if not config.merge:

@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from ..clock import FramePacer
 from ..config import RecordConfig
+from ..session.meta_preflight import PreflightInfo
 
 __all__ = ["HEADROOM", "Candidate", "Preflight", "format_preflight", "run_preflight"]
 
@@ -82,6 +83,20 @@ class Preflight:
         holding = [c for c in self.candidates if c.holds]
         holding.sort(key=lambda c: (-c.fps, c.kind != self.kind))
         return holding[0] if holding else None
+
+    @property
+    def rate_that_holds(self) -> Candidate | None:
+        """The chosen storage at the highest rate that holds (``--adapt``), or None."""
+        return max((c for c in self.candidates if c.kind == self.kind and c.holds),
+                   key=lambda c: c.fps, default=None)
+
+    def adaptation(self) -> PreflightInfo:
+        """What ``record --adapt`` records: the rate it chose from this check (meta.json)."""
+        use = self.rate_that_holds or self.chosen
+        return PreflightInfo(asked_fps=self.fps, fps=use.fps, frame_format=self.kind,
+                             free_cores=self.free_cores,
+                             needed_cores={"asked": self.chosen.cores, "chosen": use.cores},
+                             holds=use.holds, seconds=self.seconds)
 
 
 def _grab(config: RecordConfig, seconds: float) -> tuple[list[npt.NDArray[np.uint8]], list[float],

@@ -42,6 +42,7 @@ from .meta_parts import (
     default_controller,
     default_game,
 )
+from .meta_preflight import PreflightInfo
 from .paths import META_NAME, SCHEMA_VERSION
 
 __all__ = ["MAX_META_BYTES", "STATUSES", "CaptureInfo", "ChunkEntry", "ClockInfo", "Counters",
@@ -58,7 +59,7 @@ _KNOWN = frozenset({
     "schema_version", "tool", "platform", "status", "capture", "target", "input", "fps",
     "skip_late", "chunk_size", "layout", "frame_format", "gamepad", "clock", "chunks", "pauses",
     "counters", "encoder", "stop_reason", "command", "latency_offset_ns", "merged",
-    "labels", "latency"})
+    "labels", "latency", "preflight"})
 # |latency_offset_ns| beyond this (1 s, bounds.MAX_LATENCY_MS) is damage, not a latency.
 _MAX_OFFSET_NS = 1_000_000_000
 
@@ -92,6 +93,7 @@ class SessionMeta:
     merged: MergedInfo | None = None
     labels: Labels | None = None
     latency: LatencyInfo | None = None
+    preflight: PreflightInfo | None = None  # record --adapt: the measured check, the rate chosen
     extra: dict[str, Any] = field(default_factory=dict)
 
     # -- queries ---------------------------------------------------------------------------------
@@ -154,6 +156,8 @@ class SessionMeta:
             out["labels"] = self.labels.to_json()
         if self.latency is not None:  # how latency_offset_ns was obtained (calibration)
             out["latency"] = self.latency.to_json()
+        if self.preflight is not None:  # record --adapt only
+            out["preflight"] = self.preflight.to_json()
         out.update(self.extra)
         return out
 
@@ -178,8 +182,9 @@ class SessionMeta:
         if layout is None:
             o.fail("layout", "is missing", None)
         fps = o.obj("fps", None)
-        capture, encoder, merged, labels, latency = (
-            o.obj(k, None) for k in ("capture", "encoder", "merged", "labels", "latency"))
+        capture, encoder, merged, labels, latency, preflight = (
+            o.obj(k, None)
+            for k in ("capture", "encoder", "merged", "labels", "latency", "preflight"))
         offset = o.integer("latency_offset_ns", None, lo=-_MAX_OFFSET_NS, nullable=True)
         if offset is not None and offset > _MAX_OFFSET_NS:
             o.fail("latency_offset_ns", f"must be within +-{_MAX_OFFSET_NS} ns (1 s)", offset)
@@ -218,6 +223,7 @@ class SessionMeta:
             merged=MergedInfo.from_json(merged) if merged else None,
             labels=Labels.from_json(labels) if labels else None,
             latency=LatencyInfo.from_json(latency) if latency else None,
+            preflight=PreflightInfo.from_json(preflight) if preflight else None,
             extra={k: v for k, v in o.data.items() if k not in _KNOWN})
 
     # -- files -----------------------------------------------------------------------------------

@@ -429,4 +429,3 @@ def default_game(target: dict[str, Any]) -> str | None:
 def default_controller(gamepad: bool) -> str:
     """``xbox`` when a gamepad was recorded (XInput reports Xbox layout), else ``keyboard``."""
     return "xbox" if gamepad else "keyboard"
-
