@@ -138,3 +138,31 @@ def test_adapt_measures_the_real_synthetic_source(capsys: pytest.CaptureFixture[
     pre = meta["preflight"]
     assert pre["asked_fps"] == pre["fps"] == 10.0 and pre["holds"] is True
     assert 0 < pre["needed_cores"]["chosen"] <= pre["free_cores"]
+
+
+def test_a_busy_machine_counts_the_recordings_fair_share_not_only_idle_time() -> None:
+    """Beside busy loops there is no idle time, yet the scheduler gives the recording's threads
+    their weight's share: 2 cores, 3 other runnable threads, the capture thread and the fair
+    encoders weighing 2 nice-0 threads -> 2 x 2 / 5 = 0.8 cores."""
+    from nitrogen_capture.record.preflight import recording_weight, usable_cores
+
+    assert recording_weight("fair", 2) == 2.0
+    assert recording_weight("normal", 2) == 3.0
+    assert 1.0 < recording_weight("low", 2) < 1.25  # niceness 10 weighs 110 of 1024
+    assert usable_cores(0.05, 2, 3.0, 2.0) == pytest.approx(0.8)
+    assert usable_cores(1.6, 2, 0.5, 2.0) == 1.6  # a quiet machine: the idle time is more
+    assert usable_cores(0.05, 2, None, 2.0) == 0.05  # no run queue to read: idle time only
+    assert usable_cores(0.0, 2, 0.0, 2.0) == 2.0  # capped at the machine
+    low = usable_cores(0.05, 2, 3.0, recording_weight("low", 2))
+    assert low < 0.6  # the old policy's encoders starve beside the same load
+
+
+def test_the_report_says_when_the_share_was_counted() -> None:
+    base = _report(free=0.8)
+    shared = Preflight(*(getattr(base, f) for f in (
+        "size", "fps", "kind", "seconds", "grabs", "grab_fps", "grab_ms", "encode_ms",
+        "free_cores", "cores", "candidates")), idle_cores=0.05, busy_threads=3.0)
+    line = format_preflight(shared)[2]
+    assert line.startswith("  free while the game ran: 0.80 of 2 cores (idle 0.05; the "
+                           "recording's share beside 3.0 busy threads)")
+    assert "idle" not in format_preflight(base)[2]

@@ -7,8 +7,14 @@ during the recording. From what that cost and how much CPU the machine had left:
 - grab: CPU ms per frame of the capture thread (the grab and its colour conversion);
 - encode: CPU ms per frame of each storage at this size (PNG with the chosen encoder, H.264
   with libx264 at the chosen preset and quality, one thread);
-- free cores: the machine's idle time while the game ran beside the grabbing, plus the check's
-  own grabbing (which the recording will do anyway).
+- free cores: the CPU the recording can count on. That is the machine's idle time while the
+  game ran beside the grabbing (plus the check's own grabbing, which the recording will do
+  anyway), or, on a machine with no idle time, the recording's share under the scheduler: Linux
+  shares a busy CPU among the runnable threads by weight (codecs/priority.py), so beside ``b``
+  busy threads (``procs_running`` of /proc/stat, sampled during the check) the capture thread and
+  the encoders (weighing ``w`` nice-0 threads: 1 + 1 under ``fair``) get about
+  ``cores x w / (b + w)``. Idle time alone would call every configuration hopeless beside a busy
+  loop, although the fair encoders keep 720p60 at 60 fps there (bench/README.md, "Under load").
 
 A configuration *holds* when the cores it needs (rate x (grab + encode) / 1000) are at most
 :data:`HEADROOM` of the free cores: the rest is the margin for the game's own peaks. The report
@@ -39,6 +45,8 @@ HEADROOM = 0.8  # a configuration may use this share of the free cores
 SAMPLE_FRAMES = 12  # frames kept for the encode measurement
 VIDEO_SAMPLE = 36  # H.264 frames encoded (the sample repeated): past the encoder's start-up
 LOWER_RATES = (60.0, 30.0, 20.0, 15.0)
+# Linux CFS's weight of niceness 0 and LOW_NICE (10): kernel/sched/core.c, sched_prio_to_weight.
+_NICE_WEIGHT = {0: 1024, 10: 110}
 
 
 @dataclass(frozen=True)
@@ -63,9 +71,11 @@ class Preflight:
     grab_fps: float  # the rate the check's own grabbing reached
     grab_ms: float
     encode_ms: dict[str, float]
-    free_cores: float
+    free_cores: float  # what the recording can count on: max(idle, its fair share)
     cores: int
     candidates: tuple[Candidate, ...]
+    idle_cores: float | None = None  # idle while the game ran (None: not measured apart)
+    busy_threads: float | None = None  # other runnable threads, on average (Linux)
 
     @property
     def chosen(self) -> Candidate:
@@ -99,9 +109,45 @@ class Preflight:
                              holds=use.holds, seconds=self.seconds)
 
 
+def _running_threads() -> int | None:
+    """Runnable threads on the machine now (/proc/stat ``procs_running``; None off Linux)."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            for line in f:
+                if line.startswith(b"procs_running "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def recording_weight(priority: str, cores: int) -> float:
+    """How many nice-0 threads the recording weighs: the capture thread plus the encoders."""
+    from ..codecs.priority import LOW_NICE
+
+    encoders = {"fair": 1.0, "normal": float(cores),
+                "low": cores * _NICE_WEIGHT[LOW_NICE] / _NICE_WEIGHT[0]}
+    return 1.0 + encoders.get(priority, 1.0)
+
+
+def usable_cores(idle: float, cores: int, busy: float | None, weight: float) -> float:
+    """The CPU a recording of ``weight`` can count on (module docstring).
+
+    The idle cores, or its fair share beside ``busy`` other runnable threads when that is more.
+    """
+    if busy is None:
+        return idle
+    share = cores * weight / (max(0.0, busy) + weight)
+    return min(float(cores), max(idle, share))
+
+
 def _grab(config: RecordConfig, seconds: float) -> tuple[list[npt.NDArray[np.uint8]], list[float],
-                                                         tuple[int, int], float]:
-    """Grab at the chosen rate for ``seconds``: kept frames, CPU ms per grab, size, idle cores."""
+                                                         tuple[int, int], float, float | None]:
+    """Grab at the chosen rate for ``seconds``.
+
+    Returns the kept frames, CPU ms per grab, the size, the idle cores, and the other runnable
+    threads on average (None where that cannot be read).
+    """
     import cv2
     import psutil
 
@@ -114,6 +160,7 @@ def _grab(config: RecordConfig, seconds: float) -> tuple[list[npt.NDArray[np.uin
     pacer = FramePacer(config.fps)
     kept: list[npt.NDArray[np.uint8]] = []
     costs: list[float] = []
+    running: list[int] = []
     source.open()
     try:
         source.warm_up()
@@ -132,6 +179,9 @@ def _grab(config: RecordConfig, seconds: float) -> tuple[list[npt.NDArray[np.uin
             costs.append((time.thread_time() - t) * 1e3)
             if len(costs) % every == 0 and len(kept) < SAMPLE_FRAMES:
                 kept.append(np.ascontiguousarray(frame))
+            count = _running_threads()
+            if count is not None:
+                running.append(count - 1)  # this thread is running as it reads
         after, mine_after = psutil.cpu_times(), me.cpu_times()
     finally:
         source.close()
@@ -142,7 +192,8 @@ def _grab(config: RecordConfig, seconds: float) -> tuple[list[npt.NDArray[np.uin
     ncpu = os.cpu_count() or 1
     free = min(float(ncpu), ncpu * idle / wall) if wall > 0 else float(ncpu)
     h, w = kept[0].shape[:2] if kept else (0, 0)
-    return kept, costs, (int(w), int(h)), free
+    busy = float(np.mean(running)) if running else None
+    return kept, costs, (int(w), int(h)), free, busy
 
 
 def _encode_costs(config: RecordConfig, frames: list[npt.NDArray[np.uint8]]) -> dict[str, float]:
@@ -172,7 +223,9 @@ def _encode_costs(config: RecordConfig, frames: list[npt.NDArray[np.uint8]]) -> 
 
 def run_preflight(config: RecordConfig, seconds: float = 3.0) -> Preflight:
     """Grab and encode ``seconds`` of the real target at the chosen settings (nothing written)."""
-    frames, costs, size, free = _grab(config, seconds)
+    frames, costs, size, idle, busy = _grab(config, seconds)
+    ncpu = os.cpu_count() or 1
+    free = usable_cores(idle, ncpu, busy, recording_weight(config.encoder_priority, ncpu))
     if not frames:
         raise RuntimeError("the check grabbed no frame")
     encode = _encode_costs(config, frames)
@@ -187,8 +240,17 @@ def run_preflight(config: RecordConfig, seconds: float = 3.0) -> Preflight:
             holds = cores <= HEADROOM * free and fps <= grab_fps * 1.02
             candidates.append(Candidate(kind, fps, round(cores, 3), holds))
     return Preflight(size, config.fps, config.frame_format, seconds, len(costs),
-                     round(grab_fps, 2), grab_ms, encode, round(free, 2), os.cpu_count() or 1,
-                     tuple(candidates))
+                     round(grab_fps, 2), grab_ms, encode, round(free, 2), ncpu,
+                     tuple(candidates), round(idle, 2),
+                     None if busy is None else round(busy, 2))
+
+
+def _why_free(p: Preflight) -> str:
+    """How the free cores were counted, when the fair share beat the idle time."""
+    if p.idle_cores is None or p.busy_threads is None or p.free_cores <= p.idle_cores:
+        return ""
+    return (f" (idle {p.idle_cores:.2f}; the recording's share beside "
+            f"{p.busy_threads:.1f} busy threads)")
 
 
 def format_preflight(p: Preflight) -> list[str]:
@@ -198,7 +260,7 @@ def format_preflight(p: Preflight) -> list[str]:
              f"({p.seconds:g} s, {p.grabs} grabs: {p.grab_fps:.1f} fps)",
              f"  grab {p.grab_ms:.2f} ms/frame; encode png {p.encode_ms['png']:.2f} ms/frame, "
              f"video {p.encode_ms['video']:.2f} ms/frame (one thread each)",
-             f"  free while the game ran: {p.free_cores:.2f} of {p.cores} cores "
+             f"  free while the game ran: {p.free_cores:.2f} of {p.cores} cores{_why_free(p)} "
              f"(a configuration may use {HEADROOM:.0%} of them)",
              "  format    fps  needs cores  holds"]
     for c in p.candidates:
