@@ -213,3 +213,32 @@ def test_a_recording_that_loses_frames_cues_once_and_grabs_no_frame_it_drops(
     # The frames kept are on their grid points: each refused period is a gap in the indices.
     _, ts = _arrays(tmp_path / "s")
     assert len(ts) == result.frames
+
+
+def test_periods_missed_before_the_first_frame_are_counted(tmp_path: Path, capsys) -> None:
+    """A recorder starved at its start grabs its first frame at tick 5: those 5 periods are a
+    gap no frame index shows; a start pause of 5 ticks is no loss."""
+    from nitrogen_capture.session.timeline import leading_missed
+    from session_factory import make_session
+
+    starved = make_session(tmp_path / "starved", (12,), gaps={0: (5, None), 6: (2, None)})
+    assert int(starved.frame_indices[0]) == 5
+    stats = json.loads(run_cli(capsys, "validate", "--root", str(starved.root), "--json").out)
+    assert stats["stats"]["dropped_ticks"] == 7 and stats["stats"]["gaps"] == 2
+    assert stats["alignment"]["missed_periods"] == 7
+    paused = make_session(tmp_path / "paused", (12,), gaps={0: (5, "start")})
+    assert leading_missed(paused.frame_indices, [Pause(0, 5, 0, 5 * 33_333_333, "start")]) == 0
+    assert leading_missed(paused.frame_indices, []) == 5  # the same first index, no pause
+    stats = json.loads(run_cli(capsys, "validate", "--root", str(paused.root), "--json").out)
+    assert stats["stats"]["dropped_ticks"] == 0
+
+
+def test_the_status_line_says_starting_and_stopping() -> None:
+    base = dict(frames=480, ticks=480, elapsed_s=8.0, fps=60.0, missed_share=0.0,
+                dropped_ticks=3, late_frames=0, queue_full_drops=0, queue_depth=7, chunk=1,
+                paused=False, focused=True, pause_reason=None)
+    assert format_status(RecordStats(**base, phase="starting")).startswith("STARTING")
+    line = format_status(RecordStats(**base, phase="stopping"))
+    assert line == ("STOPPING: encoding the 7 frame(s) still queued (480 frames in 8.0 s, "
+                    "total missed 3)")
+    assert format_status(RecordStats(**base)).startswith("REC")

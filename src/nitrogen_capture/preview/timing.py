@@ -19,7 +19,7 @@ import numpy.typing as npt
 from ..atomic import atomic_write
 from ..diskspace import check_free, on_disk, said_when_full
 from ..marks import mark_png
-from ..session.timeline import tick_jumps
+from ..session.timeline import leading_missed, tick_jumps
 from .data import SessionSeries
 from .plot import INK, Axes, dashed_hline, legend, text
 
@@ -86,7 +86,7 @@ def render_timing(series: SessionSeries, title: str = "",
     top = max(2.5 * target, float(np.percentile(plotted, 99.5)) * 1.15 if len(plotted) else 0.0)
     top = min(top, 10 * target)
 
-    dropped = sum(j.dropped for j in jumps)
+    dropped = sum(j.dropped for j in jumps) + leading_missed(a["frame_indices"], series.pauses)
     stats = (f"{series.rows} frames, {t_end:.1f} s, target {series.fps:g} fps "
              f"({target:.2f} ms)")
     if len(plotted):

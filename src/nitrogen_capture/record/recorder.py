@@ -70,6 +70,9 @@ class RecordStats:
     paused: bool
     focused: bool
     pause_reason: str | None
+    # starting (the encoder processes and the source opening), recording, or stopping (the
+    # frames still queued being encoded): a starved start or end is not a stalled recording.
+    phase: str = "recording"
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ class Recorder:
         self._pause_reason: str | None = None
         self._focused = True
         self._t_start = 0
+        self._t_stop = 0
+        self._phase = "starting"
         self._pacer = FramePacer(config.fps, skip_late=config.skip_late)
         self._rates = RecentRates()
         self._loss_alarm = LossAlarm()
@@ -133,7 +138,8 @@ class Recorder:
 
     def stats(self) -> RecordStats:
         """A consistent-enough snapshot for the status line (read from another thread)."""
-        elapsed = max((now_ns() - self._t_start) / 1e9, 1e-9) if self._t_start else 0.0
+        end = self._t_stop or now_ns()
+        elapsed = max((end - self._t_start) / 1e9, 1e-9) if self._t_start else 0.0
         recent = self._rates.recent()
         return RecordStats(
             frames=self.frames, ticks=self.ticks, elapsed_s=elapsed, fps=recent.fps,
@@ -142,7 +148,7 @@ class Recorder:
             late_frames=self._pacer.late_ticks, queue_full_drops=self.queue_full_drops,
             queue_depth=self._pool.depth if self._pool else 0, chunk=self.chunk,
             paused=self._pause_reason is not None, focused=self._focused,
-            pause_reason=self._pause_reason)
+            pause_reason=self._pause_reason, phase=self._phase)
 
     # -- run ------------------------------------------------------------------------------------
     def run(self) -> RecordResult:
@@ -199,6 +205,7 @@ class Recorder:
         t0 = self._pacer.start()
         mono, wall = clock_pair()  # right after: t0_wall is the wall time of t0 itself
         self._t_start = t0
+        self._phase = "recording"
         self.meta.clock = dataclasses.replace(
             self.meta.clock, t0_ns=t0, t0_wall=wall_iso(wall - (mono - t0)),
             pairs=(ClockPair("start", mono, wall),))
@@ -222,6 +229,7 @@ class Recorder:
                     wt.post("start", t_read - t0, self._read_held(t0))
             last_tick = self._loop(wt, t0)
         finally:
+            self._t_stop, self._phase = now_ns(), "stopping"
             self.cue.play("stop")
             self.cue.close()
             self._stop_inputs()

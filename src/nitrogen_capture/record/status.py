@@ -27,6 +27,11 @@ def format_status(s: RecordStats, start_hint: str = "") -> str:
     While the recording waits for its first start, ``start_hint`` says how to start it
     (``PAUSED (start): press F8 to start``).
     """
+    if s.phase == "starting":  # the encoders still importing (seconds on a starved machine)
+        return "STARTING: the encoder processes and the capture are opening"
+    if s.phase == "stopping":
+        return (f"STOPPING: encoding the {s.queue_depth} frame(s) still queued "
+                f"({s.frames} frames in {s.elapsed_s:.1f} s, total missed {s.dropped_ticks})")
     state = f"PAUSED ({s.pause_reason})" if s.paused else "REC"
     if s.paused and s.pause_reason == "start" and start_hint:
         state += f": {start_hint}"

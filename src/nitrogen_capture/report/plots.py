@@ -193,7 +193,7 @@ def timeline_plot(rep: SessionReport) -> bytes:
     inputs = ev["t_ns"][ev["device"] != "control"] / 1e9
     ax.vlines(inputs, 0.6, 1.4, color="#2ca02c", lw=0.4, alpha=0.6)
     ax.set_yticks([1, 2, 3, 4], ["input events", f"idle > {rep.idle_seconds:g} s",
-                                 f"dropped ticks ({sum(j.dropped for j in rep.jumps)})",
+                                 f"dropped ticks ({rep.validation.stats['dropped_ticks']})",
                                  f"pauses ({len(rep.reader.pauses)})"])
     ax.set_ylim(0.4, 4.6)
     ax.set_xlim(0, max(t_end, 1e-3))

@@ -18,7 +18,8 @@ import numpy.typing as npt
 
 from .meta_parts import Pause
 
-__all__ = ["Jump", "achieved_fps", "live_intervals", "pause_cuts", "tick_jumps"]
+__all__ = ["Jump", "achieved_fps", "leading_missed", "live_intervals", "pause_cuts",
+           "tick_jumps"]
 
 
 @dataclass(frozen=True)
@@ -140,3 +141,17 @@ def tick_jumps(frame_indices: npt.ArrayLike, timestamps: npt.ArrayLike,
         out.append(Jump(int(i) + 1, hi - lo, min(covered, hi - lo), bool(cuts[i]),
                         float(ts[i + 1] - ts[i]) / 1e9))
     return out
+
+
+def leading_missed(frame_indices: npt.ArrayLike, pauses: Sequence[Pause]) -> int:
+    """Periods before the first frame that got none and that no pause explains.
+
+    The grid starts at tick 0 when the recording starts (or at the end of its start pause), so a
+    first frame at index 27 after no pause means 27 periods were missed before it (a recorder
+    starved at its start). :func:`tick_jumps` sees only the gaps between frames.
+    """
+    fi = np.asarray(frame_indices, dtype=np.int64)
+    if not len(fi) or fi[0] <= 0:
+        return 0
+    first = int(fi[0])
+    return max(0, first - _PausedTicks(pauses).covered(0, first))

@@ -46,7 +46,7 @@ from .lock import lock_status
 from .meta import ChunkEntry, Labels
 from .reader import SessionReader
 from .repair import open_chunk_unsafe
-from .timeline import achieved_fps, live_intervals, tick_jumps
+from .timeline import achieved_fps, leading_missed, live_intervals, tick_jumps
 
 __all__ = ["Problem", "ValidationReport", "validate_session"]
 
@@ -292,7 +292,9 @@ def _stats(reader: SessionReader, fi: npt.NDArray[Any], ts: npt.NDArray[Any],
     fps_t = meta.fps_target
     n = len(ts)
     live = live_intervals(fi, ts, pauses)
+    # The periods missed before the first frame are a gap too, one no frame index shows.
     drops = [j.dropped for j in tick_jumps(fi, ts, pauses) if j.dropped > 0]
+    drops += [n for n in (leading_missed(fi, pauses),) if n > 0]
     dropped, ngaps = sum(drops), len(drops)
     period = 1e9 / float(fps_t) if fps_t else None
 
