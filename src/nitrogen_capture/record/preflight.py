@@ -141,13 +141,18 @@ def usable_cores(idle: float, cores: int, busy: float | None, weight: float) -> 
     return min(float(cores), max(idle, share))
 
 
-def _grab(config: RecordConfig, seconds: float) -> tuple[list[npt.NDArray[np.uint8]], list[float],
-                                                         tuple[int, int], float, float | None]:
-    """Grab at the chosen rate for ``seconds``.
+@dataclass(frozen=True)
+class _Grabbed:
+    frames: list[npt.NDArray[np.uint8]]  # a sample kept for the encode measurement
+    costs: list[float]  # CPU ms of each grab
+    size: tuple[int, int]
+    rate: float  # grabs per second of the periods they spanned (the chosen rate: none missed)
+    idle: float  # idle cores while the game ran
+    busy: float | None  # other runnable threads on average (None where not readable)
 
-    Returns the kept frames, CPU ms per grab, the size, the idle cores, and the other runnable
-    threads on average (None where that cannot be read).
-    """
+
+def _grab(config: RecordConfig, seconds: float) -> _Grabbed:
+    """Grab at the chosen rate for ``seconds``."""
     import cv2
     import psutil
 
@@ -161,6 +166,7 @@ def _grab(config: RecordConfig, seconds: float) -> tuple[list[npt.NDArray[np.uin
     kept: list[npt.NDArray[np.uint8]] = []
     costs: list[float] = []
     running: list[int] = []
+    ticks: list[int] = []
     source.open()
     try:
         source.warm_up()
@@ -171,7 +177,7 @@ def _grab(config: RecordConfig, seconds: float) -> tuple[list[npt.NDArray[np.uin
         end = time.monotonic() + seconds
         every = max(1, int(config.fps * seconds) // SAMPLE_FRAMES)
         while time.monotonic() < end:
-            pacer.wait()
+            ticks.append(pacer.wait().index)  # a missed period is a gap in the indices
             t = time.thread_time()
             raw = source.grab_raw()
             frame = (np.asarray(cv2.cvtColor(raw, cv2.COLOR_BGRA2BGR), dtype=np.uint8)
@@ -193,7 +199,9 @@ def _grab(config: RecordConfig, seconds: float) -> tuple[list[npt.NDArray[np.uin
     free = min(float(ncpu), ncpu * idle / wall) if wall > 0 else float(ncpu)
     h, w = kept[0].shape[:2] if kept else (0, 0)
     busy = float(np.mean(running)) if running else None
-    return kept, costs, (int(w), int(h)), free, busy
+    span = ticks[-1] - ticks[0] if ticks else 0
+    rate = config.fps * (len(ticks) - 1) / span if span > 0 else 0.0
+    return _Grabbed(kept, costs, (int(w), int(h)), rate, free, busy)
 
 
 def _encode_costs(config: RecordConfig, frames: list[npt.NDArray[np.uint8]]) -> dict[str, float]:
@@ -223,14 +231,16 @@ def _encode_costs(config: RecordConfig, frames: list[npt.NDArray[np.uint8]]) -> 
 
 def run_preflight(config: RecordConfig, seconds: float = 3.0) -> Preflight:
     """Grab and encode ``seconds`` of the real target at the chosen settings (nothing written)."""
-    frames, costs, size, idle, busy = _grab(config, seconds)
+    grabbed = _grab(config, seconds)
+    frames, costs, size, idle, busy = (grabbed.frames, grabbed.costs, grabbed.size,
+                                       grabbed.idle, grabbed.busy)
     ncpu = os.cpu_count() or 1
     free = usable_cores(idle, ncpu, busy, recording_weight(config.encoder_priority, ncpu))
     if not frames:
         raise RuntimeError("the check grabbed no frame")
     encode = _encode_costs(config, frames)
     grab_ms = float(np.median(costs))
-    grab_fps = (len(costs) - 1) / seconds if len(costs) > 1 else 0.0
+    grab_fps = grabbed.rate
     rates = sorted({config.fps, *(r for r in LOWER_RATES if r < config.fps)}, reverse=True)
     candidates = []
     for kind in (config.frame_format, *(k for k in ("png", "video") if k != config.frame_format)):
