@@ -139,7 +139,8 @@ def test_adapt_measures_the_real_synthetic_source(capsys: pytest.CaptureFixture[
     pre = meta["preflight"]
     assert pre["asked_fps"] == 10.0 and pre["frame_format"] == "png" and pre["seconds"] == 1.0
     assert meta["fps"]["target"] == pre["fps"] <= 10.0
-    assert pre["needed_cores"]["chosen"] > 0 and pre["free_cores"] > 0
+    # (Windows' thread clock ticks in 15.6 ms steps: a 64x48 grab can measure 0 ms there.)
+    assert pre["needed_cores"]["chosen"] >= 0 and pre["free_cores"] >= 0
     if pre["fps"] == 10.0 and pre["holds"]:
         assert "adapt: png at 10 fps holds here: recording as asked" in run.out
     elif pre["holds"]:
