@@ -92,6 +92,21 @@ def test_flat_stays_the_default_and_cheap(screen: Any) -> None:
         Scene(1280, 720, 48, look="shiny")
 
 
+def test_flat_frames_never_look_frozen(screen: Any) -> None:
+    """With no input at all, consecutive flat frames differ by more than physlint's
+    ``video.frozen_frames`` threshold (mean absolute difference 0.5 of 255): the gravel scrolls.
+    A flat scene where only the square moved failed that rule on a clean demo recording."""
+    for fps in (30, 60):
+        scene = Scene(1280, 720, markers.overlay_height())
+        frames = []
+        for _ in range(4):
+            scene.update(1 / fps, set(), (0, 0), False, False)
+            scene.draw(pygame, screen, set())
+            frames.append(pygame.surfarray.array3d(screen).astype(np.int16))
+        diffs = [float(np.abs(b - a).mean()) for a, b in itertools.pairwise(frames)]
+        assert min(diffs) > 0.5, (fps, diffs)
+
+
 def test_noise_tile_tiles_seamlessly() -> None:
     tile = noise_tile(512, 256, seed=3).astype(np.int32)
     assert tile.shape == (256, 512, 3) and tile.std() > 20

@@ -7,7 +7,11 @@ the top (:func:`~nitrogen_capture.demo.markers.overlay_height`) so the truth cel
 Two looks (``--scene``):
 
 - ``flat`` (default): a plain background and pygame primitives. Frames compress to almost
-  nothing, and only the moving parts are pushed to the screen.
+  nothing, and only the moving parts are pushed to the screen. The ground is a gravel strip
+  that scrolls at a steady speed, so consecutive frames always differ somewhere like a game's
+  (a scene where only a small square moves reads as a frozen camera to dataset checkers such as
+  physlint's ``video.frozen_frames``, docs/export.md); its columns repeat down the strip, so it
+  still compresses to almost nothing.
 - ``textured``: a scrolling multi-scale noise background with textured sprites drifting over
   it, so that every frame differs and compresses like a real game (~1 MB per 1280x720 PNG),
   for measuring what the encoders cost. The noise is computed once (:func:`noise_tile`: four
@@ -35,6 +39,7 @@ _SPEED = 320.0  # px/s
 _GRAVITY = 2400.0  # px/s^2
 _JUMP = 900.0  # px/s
 _BULLET_SPEED = 900.0
+_GROUND_SPEED = 240.0  # px/s: the flat scene's gravel scrolls by >= 1 px a frame up to 240 fps
 
 
 @dataclass
@@ -60,8 +65,9 @@ class Scene:
     bullets: list[_Bullet] = field(default_factory=list)
     look: str = "flat"
     seed: int = 0
-    t: float = 0.0  # seconds of game time (what the textured background scrolls with)
+    t: float = 0.0  # seconds of game time (what the backgrounds scroll with)
     _textured: _Textured | None = field(default=None, repr=False)
+    _gravel: Any = field(default=None, repr=False)  # the flat scene's ground strip (a Surface)
 
     def __post_init__(self) -> None:
         if self.look not in SCENES:
@@ -122,7 +128,23 @@ class Scene:
                 surface.set_clip(clip)
             return [area]
         surface.fill((40, 44, 52), area)
-        return self._draw_actors(pygame, surface, held)
+        return [self._draw_gravel(pygame, surface), *self._draw_actors(pygame, surface, held)]
+
+    def _draw_gravel(self, pygame: Any, surface: Any) -> Any:
+        """The flat scene's ground: random grey columns, scrolled by game time; its rect."""
+        depth = self.height - int(self.ground)
+        if self._gravel is None:
+            # Stones of 3 to 12 px in six greys: runs that PNG's filters and deflate squeeze.
+            rng = np.random.default_rng(self.seed + 1)
+            runs = rng.integers(3, 13, size=2 * self.width)
+            greys = rng.choice(np.arange(60, 200, 28, dtype=np.uint8), size=len(runs))
+            column = np.repeat(greys, runs)[:2 * self.width]
+            strip = np.repeat(column[:, None, None], depth, axis=1).repeat(3, axis=2)
+            self._gravel = pygame.surfarray.make_surface(strip)  # (x, y, rgb)
+        shift = int(self.t * _GROUND_SPEED) % self.width
+        rect = pygame.Rect(0, int(self.ground), self.width, depth)
+        surface.blit(self._gravel, rect, pygame.Rect(shift, 0, self.width, depth))
+        return rect
 
     def prepare(self, pygame: Any) -> None:
         """Build the textured scene's background and sprites now, not at the first frame.
@@ -133,8 +155,9 @@ class Scene:
             self._textured = _Textured(pygame, self.width, self.height, self.seed)
 
     def _draw_actors(self, pygame: Any, surface: Any, held: Set[str]) -> list[Any]:
-        pygame.draw.rect(surface, (90, 90, 90),
-                         pygame.Rect(0, int(self.ground), self.width, self.height))
+        if self.look == "textured":
+            pygame.draw.rect(surface, (90, 90, 90),
+                             pygame.Rect(0, int(self.ground), self.width, self.height))
         colour = (230, 80, 60) if "rmb" in held else (80, 170, 230)
         body = pygame.Rect(int(self.x) - 20, int(self.y) - 40, 40, 40)
         pygame.draw.rect(surface, colour, body)
