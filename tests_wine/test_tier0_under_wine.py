@@ -17,6 +17,8 @@ POSIX-only), 37 xfailed (Wine 8's stub CreateSymbolicLinkW), 24 deselected (slow
 from __future__ import annotations
 
 import re
+import warnings
+from typing import Any
 
 import pytest
 
@@ -33,6 +35,7 @@ FILES = (
     "outputs", "truth", "large_meta", "export_repeats", "preflight", "encoder_priority", "scratch",
 )
 MIN_PASSED = 650  # 674 measured; a few tests may move between files or markers
+MAX_RERUN = 3  # more failures than this at once are not flakes
 TIMEOUT_S = 1200.0  # ~140 s alone; other Wine runs on the same two cores can triple it
 _SUMMARY = re.compile(r"^=*\s*((?:\d+ [a-z]+(?:, )?)+) in [\d.]+s")
 
@@ -50,12 +53,48 @@ def summary_counts(output: str) -> dict[str, int] | None:
     return None
 
 
-@pytest.mark.timeout(TIMEOUT_S + 120)
+def failed_ids(lines: list[str]) -> list[str]:
+    """The node ids of pytest's ``FAILED <id> - <message>`` summary lines."""
+    return [line[len("FAILED "):].split(" - ")[0] for line in lines if line.startswith("FAILED ")]
+
+
+def _rerun_flakes(wine: WineTier, done: Any, lines: list[str]) -> Any:
+    """Run a few failed tests once more; their second run's result if every one passes.
+
+    Wine 8 now and then fails a Win32 call with ERROR_INTERNAL_ERROR (1359) on a loaded machine
+    (seen once in test_video_encoders, in 3 runs of 15 in isolation and under load it passed):
+    an emulator's fault, not this code's. A test that fails twice still fails the tier, and a
+    flake is reported as a warning with its first failure, so it stays visible.
+    """
+    ids = failed_ids(lines)
+    if done.returncode == 0 or not ids or len(ids) > MAX_RERUN or any(
+            line.startswith("ERROR") for line in lines):
+        return None
+    again = wine.python("-m", "pytest", "-p", "no:cacheprovider", "-q", "-m",
+                        "not x11 and not slow", *ids, timeout=600, cwd=ROOT)
+    if again.returncode != 0:
+        return None
+    first = [line for line in lines if line.startswith(("FAILED", "E   "))][:20]
+    warnings.warn("flaky under Wine, passed when run again: " + ", ".join(ids) + "\n"
+                  + "\n".join(first), stacklevel=1)
+    return again
+
+
+@pytest.mark.timeout(TIMEOUT_S + 720)
 def test_platform_independent_tests_pass_under_the_windows_interpreter(wine: WineTier) -> None:
     args = ["-m", "pytest", "-p", "no:cacheprovider", "-q", "-m", "not x11 and not slow",
             *(f"tests/test_{name}.py" for name in FILES)]
     done = wine.python(*args, timeout=TIMEOUT_S, cwd=ROOT)
     lines = (done.stdout + "\n" + done.stderr).splitlines()
+    again = _rerun_flakes(wine, done, lines)
+    if again is not None:  # the failures were flakes: count them as the passes they became
+        first = summary_counts(done.stdout) or {}
+        flakes = len(failed_ids(lines))
+        fixed = {**first, "failed": first.get("failed", 0) - flakes,
+                 "passed": first.get("passed", 0) + flakes}
+        print(f"tier 0 under Wine: {fixed} ({flakes} flaky, passed when run again)")
+        assert fixed["passed"] >= MIN_PASSED, f"only {fixed['passed']} passed"
+        return
     # The failures first: the summary's skip and xfail lines alone fill any tail of the output.
     failures = [line for line in lines if line.startswith(("FAILED", "ERROR", "E   "))][:60]
     tail = "\n".join([*failures, "...", *lines[-30:]])
