@@ -62,7 +62,8 @@ def _rerun_flakes(wine: WineTier, done: Any, lines: list[str]) -> Any:
     """Run a few failed tests once more; their second run's result if every one passes.
 
     Wine 8 now and then fails a Win32 call with ERROR_INTERNAL_ERROR (1359) on a loaded machine
-    (seen once in test_video_encoders, in 3 runs of 15 in isolation and under load it passed):
+    (seen once in test_video_encoders; it passed in 6 runs after, alone and beside four busy
+    loops):
     an emulator's fault, not this code's. A test that fails twice still fails the tier, and a
     flake is reported as a warning with its first failure, so it stays visible.
     """
