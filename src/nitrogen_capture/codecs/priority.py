@@ -25,13 +25,18 @@ import contextlib
 import os
 import sys
 
-__all__ = ["ENCODER_PRIORITIES", "LOW_NICE", "apply_nice", "encoder_nice"]
+__all__ = ["ENCODER_PRIORITIES", "LOW_NICE", "apply_nice", "encoder_nice", "nice_weight"]
 
 ENCODER_PRIORITIES: tuple[str, ...] = ("fair", "normal", "low")
 LOW_NICE = 10
 # Linux CFS's weight of each niceness 0..19 (kernel/sched/core.c, sched_prio_to_weight).
 _WEIGHTS = (1024, 820, 655, 526, 423, 335, 272, 215, 172, 137,
             110, 87, 70, 56, 45, 36, 29, 23, 18, 15)
+
+
+def nice_weight(nice: int) -> float:
+    """The scheduler weight of one thread at ``nice``, in nice-0 threads (10: about 0.11)."""
+    return _WEIGHTS[nice] / _WEIGHTS[0]
 
 
 def encoder_nice(priority: str, threads: int) -> int:

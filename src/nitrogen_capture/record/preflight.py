@@ -45,8 +45,6 @@ HEADROOM = 0.8  # a configuration may use this share of the free cores
 SAMPLE_FRAMES = 12  # frames kept for the encode measurement
 VIDEO_SAMPLE = 36  # H.264 frames encoded (the sample repeated): past the encoder's start-up
 LOWER_RATES = (60.0, 30.0, 20.0, 15.0)
-# Linux CFS's weight of niceness 0 and LOW_NICE (10): kernel/sched/core.c, sched_prio_to_weight.
-_NICE_WEIGHT = {0: 1024, 10: 110}
 
 
 @dataclass(frozen=True)
@@ -123,10 +121,10 @@ def _running_threads() -> int | None:
 
 def recording_weight(priority: str, cores: int) -> float:
     """How many nice-0 threads the recording weighs: the capture thread plus the encoders."""
-    from ..codecs.priority import LOW_NICE
+    from ..codecs.priority import LOW_NICE, nice_weight
 
     encoders = {"fair": 1.0, "normal": float(cores),
-                "low": cores * _NICE_WEIGHT[LOW_NICE] / _NICE_WEIGHT[0]}
+                "low": cores * nice_weight(LOW_NICE)}
     return 1.0 + encoders.get(priority, 1.0)
 
 
@@ -232,14 +230,13 @@ def _encode_costs(config: RecordConfig, frames: list[npt.NDArray[np.uint8]]) -> 
 def run_preflight(config: RecordConfig, seconds: float = 3.0) -> Preflight:
     """Grab and encode ``seconds`` of the real target at the chosen settings (nothing written)."""
     grabbed = _grab(config, seconds)
-    frames, costs, size, idle, busy = (grabbed.frames, grabbed.costs, grabbed.size,
-                                       grabbed.idle, grabbed.busy)
     ncpu = os.cpu_count() or 1
-    free = usable_cores(idle, ncpu, busy, recording_weight(config.encoder_priority, ncpu))
-    if not frames:
+    free = usable_cores(grabbed.idle, ncpu, grabbed.busy,
+                        recording_weight(config.encoder_priority, ncpu))
+    if not grabbed.frames:
         raise RuntimeError("the check grabbed no frame")
-    encode = _encode_costs(config, frames)
-    grab_ms = float(np.median(costs))
+    encode = _encode_costs(config, grabbed.frames)
+    grab_ms = float(np.median(grabbed.costs))
     grab_fps = grabbed.rate
     rates = sorted({config.fps, *(r for r in LOWER_RATES if r < config.fps)}, reverse=True)
     candidates = []
@@ -249,9 +246,10 @@ def run_preflight(config: RecordConfig, seconds: float = 3.0) -> Preflight:
             # A rate the grabbing alone could not keep up with here does not hold either.
             holds = cores <= HEADROOM * free and fps <= grab_fps * 1.02
             candidates.append(Candidate(kind, fps, round(cores, 3), holds))
-    return Preflight(size, config.fps, config.frame_format, seconds, len(costs),
+    busy = grabbed.busy
+    return Preflight(grabbed.size, config.fps, config.frame_format, seconds, len(grabbed.costs),
                      round(grab_fps, 2), grab_ms, encode, round(free, 2), ncpu,
-                     tuple(candidates), round(idle, 2),
+                     tuple(candidates), round(grabbed.idle, 2),
                      None if busy is None else round(busy, 2))
 
 

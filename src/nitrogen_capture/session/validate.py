@@ -294,7 +294,9 @@ def _stats(reader: SessionReader, fi: npt.NDArray[Any], ts: npt.NDArray[Any],
     live = live_intervals(fi, ts, pauses)
     # The periods missed before the first frame are a gap too, one no frame index shows.
     drops = [j.dropped for j in tick_jumps(fi, ts, pauses) if j.dropped > 0]
-    drops += [n for n in (leading_missed(fi, pauses),) if n > 0]
+    leading = leading_missed(fi, pauses)
+    if leading:
+        drops.append(leading)
     dropped, ngaps = sum(drops), len(drops)
     period = 1e9 / float(fps_t) if fps_t else None
 
