@@ -45,8 +45,25 @@ def test_labels_round_trip_through_meta_json(tmp_path: Path) -> None:
     assert meta.labels == Labels("Celeste", "chapter 1\nno deaths", "ps")
     meta.save(b.paths.meta)
     assert json.loads(b.paths.meta.read_text())["labels"] == {
-        "game": "Celeste", "notes": "chapter 1\nno deaths", "controller": "ps"}
+        "game": "Celeste", "notes": "chapter 1\nno deaths", "controller": "ps", "task": "",
+        "outcome": None, "tags": []}
     assert meta.labels.describe() == "game Celeste, controller ps; notes: chapter 1 no deaths"
+
+
+def test_task_outcome_and_tags_round_trip_and_are_checked(tmp_path: Path) -> None:
+    b = make_session(tmp_path / "s", (3,))
+    set_labels(b.root, {"game": "Celeste", "task": "reach the flag", "outcome": "failure",
+                        "tags": ["night", "chapter-1", "night"]})
+    meta = SessionMeta.load(b.paths.meta)
+    assert meta.labels == Labels("Celeste", task="reach the flag", outcome="failure",
+                                 tags=("chapter-1", "night"))
+    assert meta.labels.describe() == ("game Celeste, controller keyboard; task: reach the flag; "
+                                      "outcome failure; tags chapter-1,night")
+    for bad, field in (({"outcome": "won"}, "outcome"), ({"tags": ["a,b"]}, "tags"),
+                       ({"tags": [" x"]}, "tags"), ({"task": "x" * 1001}, "task")):
+        set_labels(b.root, {"game": "Celeste", **bad})
+        with pytest.raises(SessionFormatError, match=f"labels.{field}"):
+            SessionMeta.load(b.paths.meta)
 
 
 @pytest.mark.parametrize(("labels", "field"), [
@@ -138,7 +155,8 @@ def test_label_prints_and_edits_atomically(tmp_path: Path,
     run = run_cli(capsys, "label", "--root", str(b.root), "--game", "Celeste", "--notes", "1-A")
     assert run.code == 0, run.err
     after = json.loads(b.paths.meta.read_text())
-    assert after.pop("labels") == {"game": "Celeste", "notes": "1-A", "controller": "keyboard"}
+    assert after.pop("labels") == {"game": "Celeste", "notes": "1-A", "controller": "keyboard",
+                                   "task": "", "outcome": None, "tags": []}
     assert after == before  # nothing else changed
     run_cli(capsys, "label", "--root", str(b.root), "--controller", "xbox")
     assert SessionMeta.load(b.paths.meta).labels == Labels("Celeste", "1-A", "xbox")

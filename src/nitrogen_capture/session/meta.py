@@ -27,6 +27,7 @@ from ..inputfiles import read_input_bytes
 from ..keylayout import KeyLayout
 from ._check import JsonObject
 from .io import atomic_write_json
+from .meta_episode import EpisodeInfo
 from .meta_latency import LatencyInfo
 from .meta_parts import (
     CaptureInfo,
@@ -59,7 +60,7 @@ _KNOWN = frozenset({
     "schema_version", "tool", "platform", "status", "capture", "target", "input", "fps",
     "skip_late", "chunk_size", "layout", "frame_format", "gamepad", "clock", "chunks", "pauses",
     "counters", "encoder", "stop_reason", "command", "latency_offset_ns", "merged",
-    "labels", "latency", "preflight"})
+    "labels", "latency", "preflight", "episode"})
 # |latency_offset_ns| beyond this (1 s, bounds.MAX_LATENCY_MS) is damage, not a latency.
 _MAX_OFFSET_NS = 1_000_000_000
 
@@ -94,6 +95,7 @@ class SessionMeta:
     labels: Labels | None = None
     latency: LatencyInfo | None = None
     preflight: PreflightInfo | None = None  # record --adapt: the measured check, the rate chosen
+    episode: EpisodeInfo | None = None  # record --episodes: this session's place in its run
     extra: dict[str, Any] = field(default_factory=dict)
 
     # -- queries ---------------------------------------------------------------------------------
@@ -158,6 +160,8 @@ class SessionMeta:
             out["latency"] = self.latency.to_json()
         if self.preflight is not None:  # record --adapt only
             out["preflight"] = self.preflight.to_json()
+        if self.episode is not None:  # record --episodes only
+            out["episode"] = self.episode.to_json()
         out.update(self.extra)
         return out
 
@@ -182,9 +186,9 @@ class SessionMeta:
         if layout is None:
             o.fail("layout", "is missing", None)
         fps = o.obj("fps", None)
-        capture, encoder, merged, labels, latency, preflight = (
-            o.obj(k, None)
-            for k in ("capture", "encoder", "merged", "labels", "latency", "preflight"))
+        capture, encoder, merged, labels, latency, preflight, episode = (
+            o.obj(k, None) for k in ("capture", "encoder", "merged", "labels", "latency",
+                                     "preflight", "episode"))
         offset = o.integer("latency_offset_ns", None, lo=-_MAX_OFFSET_NS, nullable=True)
         if offset is not None and offset > _MAX_OFFSET_NS:
             o.fail("latency_offset_ns", f"must be within +-{_MAX_OFFSET_NS} ns (1 s)", offset)
@@ -224,6 +228,7 @@ class SessionMeta:
             labels=Labels.from_json(labels) if labels else None,
             latency=LatencyInfo.from_json(latency) if latency else None,
             preflight=PreflightInfo.from_json(preflight) if preflight else None,
+            episode=EpisodeInfo.from_json(episode) if episode else None,
             extra={k: v for k, v in o.data.items() if k not in _KNOWN})
 
     # -- files -----------------------------------------------------------------------------------

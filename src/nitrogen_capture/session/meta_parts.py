@@ -13,9 +13,21 @@ from typing import Any
 
 from ._check import JsonObject
 
+# The labels (what a person says about a session) live in .labels; named here too, beside the
+# other parts of meta.json.
+from .labels import (
+    CONTROLLERS,
+    MAX_LABEL_CHARS,
+    MAX_NOTES_CHARS,
+    Labels,
+    default_controller,
+    default_game,
+)
+
 __all__ = ["CONTROLLERS", "MAX_LABEL_CHARS", "MAX_NOTES_CHARS", "CaptureInfo", "ChunkEntry",
            "ClockInfo", "ClockPair", "Counters", "EncoderInfo", "FrameFormat", "InputInfo",
            "Labels", "MergedInfo", "Pause", "default_controller", "default_game", "wall_iso"]
+
 
 _EXT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
@@ -366,66 +378,3 @@ def wall_iso(wall_ns: int) -> str:
     seconds, ns = divmod(wall_ns, 1_000_000_000)
     when = _dt.datetime.fromtimestamp(seconds, _dt.UTC).replace(microsecond=ns // 1000)
     return when.isoformat(timespec="milliseconds")
-
-
-# The controllers a session may be labelled with (docs/format.md, "labels"); the exporters map
-# them to their own vocabularies (docs/export.md).
-CONTROLLERS: tuple[str, ...] = ("keyboard", "xbox", "ps")
-MAX_LABEL_CHARS = 200  # a game name
-MAX_NOTES_CHARS = 4000  # free-form notes: a paragraph, not a file
-
-
-@dataclass(frozen=True)
-class Labels:
-    """What a person says about a session: the game, free-form notes, the controller used.
-
-    ``game`` None means unknown (a region or synthetic recording has no process to name it).
-    """
-
-    game: str | None = None
-    notes: str = ""
-    controller: str = "keyboard"
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``labels`` object of meta.json."""
-        return {"game": self.game, "notes": self.notes, "controller": self.controller}
-
-    @classmethod
-    def from_json(cls, o: JsonObject) -> Labels:
-        """Parse and check (bounded strings, a known controller)."""
-        game = o.text("game", None, nullable=True)
-        notes = o.text("notes", "")
-        if game is not None and not (game.strip() and len(game) <= MAX_LABEL_CHARS):
-            o.fail(o.path("game"), f"must be 1..{MAX_LABEL_CHARS} characters or null", game)
-        if len(notes) > MAX_NOTES_CHARS:
-            o.fail(o.path("notes"), f"must be at most {MAX_NOTES_CHARS} characters", notes)
-        return cls(game, notes, o.text("controller", "keyboard", choices=CONTROLLERS))
-
-    def describe(self) -> str:
-        """``game G, controller C; notes: N`` (one line, for reports and titles)."""
-        notes = " ".join(self.notes.split())
-        return (f"game {self.game or '(unknown)'}, controller {self.controller}"
-                + (f"; notes: {notes}" if notes else ""))
-
-
-# Suffixes of executables that are not part of a game's name (``Game.exe`` -> ``Game``). Only
-# these: ``python3.12`` or ``Half.Life`` keep their dots.
-_EXE_SUFFIXES = (".exe", ".x86_64", ".x86", ".bin", ".app", ".sh")
-
-
-def default_game(target: dict[str, Any]) -> str | None:
-    """The game of a window target: its executable name without extension (None without one)."""
-    process = target.get("process")
-    if not isinstance(process, str) or not process.strip():
-        return None  # a region, a monitor or the synthetic source: no process to name the game
-    name = process.strip()
-    for suffix in _EXE_SUFFIXES:
-        if name.lower().endswith(suffix) and len(name) > len(suffix):
-            name = name[:-len(suffix)]
-            break
-    return name[:MAX_LABEL_CHARS]
-
-
-def default_controller(gamepad: bool) -> str:
-    """``xbox`` when a gamepad was recorded (XInput reports Xbox layout), else ``keyboard``."""
-    return "xbox" if gamepad else "keyboard"
