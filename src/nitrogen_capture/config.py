@@ -29,8 +29,8 @@ from .cues import CUE_BACKENDS
 from .errors import ConfigError
 from .keylayout import CHORD_PREFIX, DEFAULT_LAYOUT, KeyLayout, pretty_key
 from .session.frames import FRAME_STORES
+from .session.labels import CONTROLLERS, MAX_LABEL_CHARS, MAX_NOTES_CHARS, MAX_TASK_CHARS
 from .session.meta_latency import LatencyInfo
-from .session.meta_parts import CONTROLLERS, MAX_LABEL_CHARS, MAX_NOTES_CHARS
 
 __all__ = ["FRAME_FORMATS", "MIN_FPS", "WINDOW_FIELDS", "RecordConfig", "TargetSpec",
            "check_labels"]
@@ -65,6 +65,15 @@ def check_labels(game: str | None, notes: str | None, controller: str | None) ->
         text_check(notes, "notes", "--notes"),
         (controller is None or controller in CONTROLLERS, "controller",
          f"--controller must be one of {', '.join(CONTROLLERS)}, got {controller}"),
+    ])
+
+
+def check_task(task: str, flag: str = "--task") -> None:
+    """Check a task text (``record --task``, a ``--tasks`` line, ``label --task``)."""
+    _check([
+        (len(task) <= MAX_TASK_CHARS, "task",
+         f"{flag} must be at most {MAX_TASK_CHARS} characters, got {len(task)}"),
+        text_check(task, "task", flag),
     ])
 
 
