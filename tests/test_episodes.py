@@ -9,11 +9,18 @@ tests/test_episodes_x11.py.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from cli_run import run_cli
+from e2e_fixtures import wait_for_t0
 from nitrogen_capture.keylayout import DEFAULT_HOTKEYS, KeyLayout
 from nitrogen_capture.record.episode import EpisodeControl, EpisodePlan
 from nitrogen_capture.session.meta import SessionMeta
@@ -130,3 +137,95 @@ def test_a_discarded_run_session_is_kept_with_its_data(
     assert {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()
             and p.name != "meta.json"} == before
     assert json.loads((root / "meta.json").read_text())["episode"]["count"] == 1
+
+
+def _run_process(top: Path, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "nitrogen_capture", *SYNTH, "--out-dir", str(top), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait_for(path_glob: Callable[[], list[Path]], proc: subprocess.Popen[bytes]) -> Path:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = path_glob()
+        if found:
+            return found[0]
+        assert proc.poll() is None, proc.communicate()[0].decode(errors="replace")[-2000:]
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_reset_ends_the_run_and_keeps_every_finished_episode(
+        tmp_path: Path) -> None:
+    """Ctrl+C reaches the whole process group, as a terminal sends it."""
+    top = tmp_path / "runs"
+    proc = _run_process(top, "--episodes", "0", "--episode-seconds", "0.5",
+                        "--reset-seconds", "600")
+    try:
+        # Episode 2's recorder has started: it waits in its 600 s reset.
+        second = _wait_for(lambda: sorted(top.glob("*/*-002/meta.json")), proc).parent
+        wait_for_t0(second / "meta.json", proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        out = proc.communicate(timeout=60)[0].decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 0, out[-2000:]
+    assert "Traceback" not in out
+    assert not second.exists()  # nothing was recorded in it: no empty session is left
+    (first,) = _sessions(top)
+    meta = SessionMeta.load(first / "meta.json")
+    assert meta.merged is not None and meta.episode is not None
+    assert (meta.episode.index, meta.episode.count, meta.episode.ended) == (1, None, "time")
+    assert "1 episode(s) kept, 0 discarded" in out
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_recording_saves_that_episode_as_stopped(tmp_path: Path) -> None:
+    top = tmp_path / "runs"
+    proc = _run_process(top, "--episodes", "3")  # no --episode-seconds: until a key
+    try:
+        root = _wait_for(lambda: sorted(top.glob("*/*-001/meta.json")), proc).parent
+        _wait_for(lambda: sorted(root.glob("**/chunk_001*")), proc)  # frames are stored
+        os.killpg(proc.pid, signal.SIGINT)
+        out = proc.communicate(timeout=60)[0].decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 0, out[-2000:]
+    meta = SessionMeta.load(root / "meta.json")
+    assert meta.stop_reason == "SIGINT" and meta.merged is not None
+    assert meta.episode is not None and meta.episode.ended == "stopped"
+    assert meta.effective_labels.outcome is None
+    assert _sessions(top) == [root]  # the run ended there
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_leaves_finished_episodes_whole_and_the_open_one_recoverable(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    top = tmp_path / "runs"
+    proc = _run_process(top, "--episodes", "3", "--episode-seconds", "0.5",
+                        "--reset-seconds", "0", "--task", "t")
+    try:
+        second = _wait_for(lambda: sorted(top.glob("*/*-002/meta.json")), proc).parent
+        _wait_for(lambda: sorted(second.glob("**/chunk_001*")), proc)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    first = second.with_name(second.name[:-3] + "001")
+    meta1 = SessionMeta.load(first / "meta.json")
+    assert meta1.merged is not None and meta1.episode is not None  # finished before the kill
+    run = run_cli(capsys, "merge", "--root", str(second), "--no-progress")
+    assert run.code == 0, run.err
+    meta2 = SessionMeta.load(second / "meta.json")
+    # The open episode keeps its place in the run and its task, written when it started.
+    assert meta2.episode is not None and (meta2.episode.run, meta2.episode.index) == (
+        meta1.episode.run, 2)
+    assert meta2.effective_labels.task == "t" and meta2.merged is not None
