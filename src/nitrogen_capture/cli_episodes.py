@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .config import RecordConfig
     from .record import Recorder
     from .session.meta_episode import EpisodeInfo
+    from .session.meta_preflight import PreflightInfo
 
 __all__ = ["MAX_EPISODES", "RunSettings", "add_arguments", "run_episodes", "run_settings",
            "wants_run"]
@@ -198,8 +199,12 @@ class _Cursor:
     previous_episode: EpisodeInfo | None = None
 
 
-def run_episodes(args: argparse.Namespace, config: RecordConfig) -> int:
-    """Record the run's episodes one after another; 0 when every episode was saved."""
+def run_episodes(args: argparse.Namespace, config: RecordConfig,
+                 preflight: PreflightInfo | None = None) -> int:
+    """Record the run's episodes one after another; 0 when every episode was saved.
+
+    ``preflight``: what ``record --adapt`` measured before the run (stored in every episode).
+    """
     from .cli_record import _merge, _record, _summary, shell_arg
     from .record import build_recorder
     from .record.episode import EpisodeControl, EpisodePlan
@@ -243,6 +248,7 @@ def run_episodes(args: argparse.Namespace, config: RecordConfig) -> int:
         recorder.meta.labels = dataclasses.replace(
             recorder.meta.effective_labels, task=settings.task(info.index))
         recorder.meta.episode = info
+        recorder.meta.preflight = preflight
         of = f"/{settings.count}" if settings.count else ""
         if not first and settings.reset_s > 0:
             print(f"RESET: episode {info.index}{of} starts in {settings.reset_s:g} s "

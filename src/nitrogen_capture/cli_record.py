@@ -426,10 +426,14 @@ def run_record(args: argparse.Namespace) -> int:
 
     config = _config(args)
     if wants_run(args):
-        from .cli_episodes import run_episodes
+        from .cli_episodes import run_episodes, run_settings
 
+        run_settings(args)  # a bad run setting is refused before the --adapt measurement
         with handling_stop_signals(_interrupt):
-            return run_episodes(args, config)
+            preflight = None
+            if args.adapt:  # measured once: every episode of the run is on the same grid
+                config, preflight = _adapt(args, config)
+            return run_episodes(args, config, preflight)
     if args.check:
         return _check(args, config)
     # Outside the recording (opening the backends, the final merge) Ctrl+C and SIGTERM
