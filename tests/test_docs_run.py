@@ -129,6 +129,18 @@ def test_markers_are_well_formed_and_counted() -> None:
     assert sum(counts.values()) >= MIN_BLOCKS, counts
 
 
+_ABSOLUTE_OUT = re.compile(r"""(--out|--save|--keep-session|--contact-sheet)[ =]['"]?(/|~)""")
+
+
+def test_blocks_write_only_into_their_folder() -> None:
+    """A marked block writes relative paths only: a reader's runs, and the docs test's, never
+    collide in a shared folder such as /tmp (README's preview once wrote to ``/tmp/p``)."""
+    absolute = [f"{b.where()}: {line.strip()}" for p in DOC_FILES for b in marked_blocks(p)
+                for line in b.code.splitlines()
+                if _ABSOLUTE_OUT.search(line) or "/tmp" in line]
+    assert not absolute, "\n".join(absolute)
+
+
 @pytest.mark.parametrize(("text", "problem"), [
     ("<!-- run -->\ntext\n```bash\ntrue\n```\n", "right above"),
     ("<!-- run -->\n```json\n{}\n```\n", "run marker on a 'json' block"),
@@ -169,4 +181,6 @@ def test_marked_blocks_run(doc: Path, tmp_path: Path) -> None:
             script.write_text(block.code, encoding="utf-8")
             cmd = [sys.executable, str(script)]
         took.append(f"{block.where()} {_run(cmd, tmp_path, f'block at {block.where()}'):.1f} s")
-    print(f"{doc.name}: ran {len(blocks)} marked block(s): {', '.join(took)}")
+    size = sum(f.stat().st_size for f in tmp_path.rglob("*") if f.is_file() and not f.is_symlink())
+    print(f"{doc.name}: ran {len(blocks)} marked block(s): {', '.join(took)}; "
+          f"wrote {size / 1e6:.0f} MB")
