@@ -6,14 +6,16 @@ names it when the fence does not. Unmarked blocks are illustrative (README, "Dev
 ``bash``/``python`` block that cannot run here carries ``<!-- not run: REASON -->`` instead, so a
 new block without either fails the fast test below.
 
-Each file's blocks run in order in one scratch directory, so a block sees what the blocks above it
-wrote, the way a reader follows the page. The directory holds the README's example session
-``dataset/session1`` and copies of it named by the placeholders the docs use (``S``,
-``SESSION``): a small session recorded once per module with ``record --source synthetic``, plus
-the repo-root shim scripts (``python convert_to_nitrogen.py`` runs from a clone's root). Shell
-blocks run under ``bash`` with ``set -e`` and the venv's ``bin`` first on PATH (``python`` and
-``nitrogen-capture``); python blocks run with the venv's python; this tree's ``src`` comes first
-on PYTHONPATH so the docs are checked against the code next to them.
+Each file's blocks run in order in one scratch directory of its own, so a block sees the files the
+blocks above it wrote, the way a reader follows the page. The directory starts empty but for the
+repo-root shim scripts (``python convert_to_nitrogen.py`` runs from a clone's root): no session
+is put there for the docs, so every page records what it uses itself (``record --source
+synthetic``) before its first block that reads a session, and a block that uses a name no block
+above it wrote fails here as it would for a reader. Blocks share files, not shell variables: each
+block is its own process. Shell blocks run under ``bash`` with ``set -e`` and the venv's ``bin``
+first on PATH (``python`` and ``nitrogen-capture``); python blocks run with the venv's python;
+this tree's ``src`` comes first on PYTHONPATH so the docs are checked against the code next to
+them.
 """
 
 from __future__ import annotations
@@ -32,9 +34,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOC_FILES = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
 SHIMS = ("capture_logger.py", "dataset_merge.py", "convert_to_nitrogen.py")
-PLACEHOLDERS = ("S", "SESSION")
 # Removing a marker by accident must be noticed: raise this when you mark more blocks.
-MIN_BLOCKS = 17
+MIN_BLOCKS = 25
 LANGUAGES = {"bash": "bash", "sh": "bash", "shell": "bash", "python": "python", "py": "python"}
 BLOCK_TIMEOUT_S = 120
 
@@ -128,6 +129,18 @@ def test_markers_are_well_formed_and_counted() -> None:
     assert sum(counts.values()) >= MIN_BLOCKS, counts
 
 
+_ABSOLUTE_OUT = re.compile(r"""(--out|--save|--keep-session|--contact-sheet)[ =]['"]?(/|~)""")
+
+
+def test_blocks_write_only_into_their_folder() -> None:
+    """A marked block writes relative paths only: a reader's runs, and the docs test's, never
+    collide in a shared folder such as /tmp (README's preview once wrote to ``/tmp/p``)."""
+    absolute = [f"{b.where()}: {line.strip()}" for p in DOC_FILES for b in marked_blocks(p)
+                for line in b.code.splitlines()
+                if _ABSOLUTE_OUT.search(line) or "/tmp" in line]
+    assert not absolute, "\n".join(absolute)
+
+
 @pytest.mark.parametrize(("text", "problem"), [
     ("<!-- run -->\ntext\n```bash\ntrue\n```\n", "right above"),
     ("<!-- run -->\n```json\n{}\n```\n", "run marker on a 'json' block"),
@@ -151,24 +164,10 @@ def test_marker_forms(tmp_path: Path) -> None:
         ("bash", 2, "echo a\n"), ("python", 7, "print(1)\n")]
 
 
-@pytest.fixture(scope="module")
-def recorded_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 60-frame synthetic session (3 chunks, 128x96), recorded once for the module."""
-    base = tmp_path_factory.mktemp("docs-session")
-    _run([sys.executable, "-m", "nitrogen_capture", "record", "--source", "synthetic",
-          "--out", "session1", "--fps", "30", "--max-frames", "60", "--chunk-size", "25",
-          "--region", "0", "0", "128", "96", "--status-interval", "0"],
-         base, "recording the docs session")
-    return base / "session1"
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("doc", [p for p in DOC_FILES if marked_blocks(p)],
                          ids=lambda p: p.name)
-def test_marked_blocks_run(doc: Path, recorded_session: Path, tmp_path: Path) -> None:
-    shutil.copytree(recorded_session, tmp_path / "dataset" / "session1")
-    for name in PLACEHOLDERS:
-        shutil.copytree(recorded_session, tmp_path / name)
+def test_marked_blocks_run(doc: Path, tmp_path: Path) -> None:
     for shim in SHIMS:
         shutil.copy2(ROOT / shim, tmp_path / shim)
     blocks = marked_blocks(doc)
@@ -182,4 +181,6 @@ def test_marked_blocks_run(doc: Path, recorded_session: Path, tmp_path: Path) ->
             script.write_text(block.code, encoding="utf-8")
             cmd = [sys.executable, str(script)]
         took.append(f"{block.where()} {_run(cmd, tmp_path, f'block at {block.where()}'):.1f} s")
-    print(f"{doc.name}: ran {len(blocks)} marked block(s): {', '.join(took)}")
+    size = sum(f.stat().st_size for f in tmp_path.rglob("*") if f.is_file() and not f.is_symlink())
+    print(f"{doc.name}: ran {len(blocks)} marked block(s): {', '.join(took)}; "
+          f"wrote {size / 1e6:.0f} MB")
