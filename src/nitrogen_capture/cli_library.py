@@ -102,17 +102,8 @@ def _cut(text: str) -> str:
     return text if len(text) <= _CELL_CHARS else text[:_CELL_CHARS - 3] + "..."
 
 
-def _episode(r: LibraryRow) -> str:
-    """``2/5`` (``2`` for a run without a count), `` try 2`` for a re-recording."""
-    e = r.episode
-    if e is None:
-        return "-"
-    return f"{e.index}" + (f"/{e.count}" if e.count else "") + (
-        f" try {e.attempt}" if e.attempt > 1 else "")
-
-
 def _label_cells(r: LibraryRow) -> dict[str, str]:
-    return {"task": _cut(r.task) or "-", "outcome": r.outcome or "-", "episode": _episode(r),
+    return {"task": _cut(r.task) or "-", "outcome": r.outcome or "-", "episode": r.episode_label,
             "tags": _cut(",".join(r.tags)) or "-"}
 
 

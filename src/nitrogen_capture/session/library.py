@@ -71,6 +71,15 @@ class LibraryRow:
     episode: EpisodeInfo | None = None  # record --episodes: the session's place in its run
 
     @property
+    def episode_label(self) -> str:
+        """``2/5`` (``2`` for a run without a count), `` try 2`` for a re-recording; ``-``."""
+        e = self.episode
+        if e is None:
+            return "-"
+        return f"{e.index}" + (f"/{e.count}" if e.count else "") + (
+            f" try {e.attempt}" if e.attempt > 1 else "")
+
+    @property
     def problem(self) -> bool:
         """Whether this row is a damaged session or a folder that could not be searched."""
         return self.status.startswith(PROBLEM_STATUSES)
