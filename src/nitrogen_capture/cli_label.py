@@ -1,12 +1,13 @@
 """``label``: show or edit the labels of one or many sessions (meta.json ``labels``).
 
-``label S`` (or ``label --root S``) prints a session's labels. With an option it edits them and
+``label --root S`` prints a session's labels. With an option it edits them and
 rewrites ``meta.json`` atomically, holding that session's lock so that no recording or merge
 rewrites meta.json at the same time: ``--game``, ``--notes``, ``--controller``, ``--task``
 (``""`` clears it) and ``--outcome`` (``none`` clears it) replace; ``--tag`` adds and
-``--untag`` removes free-form tags. Many sessions may be given at once (positional, repeated
-``--root``, or both): each is locked and written on its own, a locked or damaged one is
-reported in one line while the others are still labelled, and the exit is 1 if any failed.
+``--untag`` removes free-form tags. Many sessions may be given at once (``--root A B C``,
+``--root A --root B``, ``--root day/*``): each is locked and written on its own, a locked or
+damaged one is reported in one line while the others are still labelled, and the exit is 1 if
+any failed.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ def add_label_parser(sub: Any) -> None:
                     "them and rewrite meta.json atomically under the session's lock. A session "
                     "being recorded or merged, or a damaged one, is reported in one line and "
                     "the others are still labelled (exit 1 if any failed).")
-    lab.add_argument("sessions", nargs="*", type=path_arg, metavar="SESSION",
-                     help="session directories (as many as wanted)")
-    lab.add_argument("--root", action="append", default=[], type=path_arg,
-                     help="a session directory (repeatable; same as a SESSION argument)")
+    # Sessions are --root values, not positionals: `--root day/*` takes a shell glob, and a
+    # stray word stays a usage error.
+    lab.add_argument("--root", action="extend", nargs="+", required=True, type=path_arg,
+                     metavar="SESSION", help="session directories: --root A B C, or --root A "
+                                             "--root B")
     lab.add_argument("--game", help="the game played")
     lab.add_argument("--notes", help="free-form notes (replace the old ones)")
     lab.add_argument("--controller", choices=CONTROLLERS, help="the controller played with")
@@ -123,11 +125,9 @@ def _label_one(root: Path, edit: LabelEdit) -> str:
 def run_label(args: argparse.Namespace) -> int:
     """Print, or edit, the labels of each session given."""
     from .cli import one_line
-    from .errors import NitrogenCaptureError, SessionError
+    from .errors import NitrogenCaptureError
 
-    roots: list[Path] = list(dict.fromkeys([*args.root, *args.sessions]))
-    if not roots:
-        raise SessionError("give a session: label SESSION... or label --root SESSION")
+    roots: list[Path] = list(dict.fromkeys(args.root))
     edit = _edit_of(args)  # bad options: one line, exit 2, before any session is touched
     if len(roots) == 1:  # one session: its error is the command's (one line, exit 1)
         line = _label_one(roots[0], edit)
