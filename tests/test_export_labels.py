@@ -161,3 +161,22 @@ def test_a_batch_skips_discarded_sessions_with_one_line_each(
     assert "converted 2 of 2 sessions (0 skipped, 0 failed)" in run.out
     assert {json.loads(p.read_text())["outcome"] for p in out.rglob("metadata.json")} == {
         "success", "discarded"}
+
+
+def test_a_lerobot_batch_merges_outcomes_and_renumbers_the_mark(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lib = tmp_path / "lib"
+    labelled(lib / "a", task="Reach the flag", outcome="success", episode=True)
+    labelled(lib / "b", seed=1, outcome="failure", tags=["x"])
+    labelled(lib / "c", seed=2, outcome="discarded")
+    out = tmp_path / "ds"
+    run = run_cli(capsys, "convert", "--root", str(lib), "--recursive", "--format", "lerobot",
+                  "--out", str(out), "--no-progress", "--jobs", "1", "--img-size", "16")
+    assert run.code == 0, run.err
+    assert "converted 2 of 3 sessions (1 skipped, 0 failed)" in run.out
+    eps = episodes_table(out)
+    assert eps["tasks"] == [["Reach the flag"], ["Play Celeste"]]
+    assert eps["outcome"] == ["success", "failure"]
+    assert [(e["episode_index"], e["session"], e["outcome"], e["tags"])
+            for e in mark(out)["episodes"]] == [(0, "a", "success", []),
+                                                (1, "b", "failure", ["x"])]
