@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from .bounds import MAX_LATENCY_MS, MAX_SECONDS
 from .capture import BACKENDS as CAPTURE_BACKENDS
 from .capture.base import MAX_REGION_SIDE
+from .cli_episodes import add_arguments as add_run_arguments
+from .cli_episodes import wants_run
 from .codecs.encoders import ENCODER_NAMES
 from .codecs.png import PNG_ENCODERS
 from .codecs.priority import ENCODER_PRIORITIES
@@ -188,6 +190,7 @@ def add_parser(sub: Any) -> None:
     lat_x.add_argument("--latency-offset-ms", type=float, default=rec("latency_offset_ms"),
                        metavar="MS", help=f"the offset by hand, in ms within "
                                           f"+-{MAX_LATENCY_MS:g} (0 = none)")
+    add_run_arguments(p)
     add_common(p)
     p.set_defaults(handler=run_record)
 
@@ -215,8 +218,9 @@ def _config(args: argparse.Namespace) -> RecordConfig:
     from .errors import ConfigError
     from .keylayout import load_layout
 
-    if args.out is None and not args.check:
-        raise ConfigError("--out is required (a new session directory)", setting="out")
+    if args.out is None and not args.check and not wants_run(args):
+        raise ConfigError("--out is required (a new session directory), or --out-dir for a "
+                          "collection run", setting="out")
     from .bounds import number_check
 
     ok, setting, message = number_check(args.check_seconds, "check_seconds", "--check-seconds",
@@ -322,15 +326,19 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def _record(recorder: Recorder, config: RecordConfig) -> RecordResult:
-    """Run the recorder with the status line; Ctrl+C and SIGTERM stop it cleanly."""
+def _record(recorder: Recorder, config: RecordConfig, prefix: str = "") -> RecordResult:
+    """Run the recorder with the status line; Ctrl+C and SIGTERM stop it cleanly.
+
+    ``prefix`` starts each status line (a run's ``ep 2/5``).
+    """
     from .record.status import StatusLine
 
     def stop(signum: int, frame: FrameType | None) -> None:
         recorder.stop(signal.Signals(signum).name)
 
     hotkeys = config.layout.hotkeys
-    status = StatusLine(recorder, config.status_interval, sys.stderr, hotkeys.start_hint())
+    status = StatusLine(recorder, config.status_interval, sys.stderr, hotkeys.start_hint(),
+                        prefix)
     if not config.start_immediately:
         print(f"PAUSED (start): {hotkeys.start_hint()} in the game window (hotkeys: "
               f"{hotkeys.describe()}); Ctrl+C stops", file=sys.stderr)
@@ -417,6 +425,15 @@ def run_record(args: argparse.Namespace) -> int:
     from .record import build_recorder
 
     config = _config(args)
+    if wants_run(args):
+        from .cli_episodes import run_episodes, run_settings
+
+        run_settings(args)  # a bad run setting is refused before the --adapt measurement
+        with handling_stop_signals(_interrupt):
+            preflight = None
+            if args.adapt:  # measured once: every episode of the run is on the same grid
+                config, preflight = _adapt(args, config)
+            return run_episodes(args, config, preflight)
     if args.check:
         return _check(args, config)
     # Outside the recording (opening the backends, the final merge) Ctrl+C and SIGTERM

@@ -79,9 +79,7 @@ def check_labels(game: str | None, notes: str | None, controller: str | None, *,
         text_check(notes, "notes", "--notes"),
         (controller is None or controller in CONTROLLERS, "controller",
          f"--controller must be one of {', '.join(CONTROLLERS)}, got {controller}"),
-        (task is None or len(task) <= MAX_TASK_CHARS, "task",
-         f"--task must be at most {MAX_TASK_CHARS} characters, got {len(task or '')}"),
-        text_check(task, "task", "--task"),
+        *_task_checks(task),
         (outcome is None or outcome in OUTCOMES, "outcome",
          f"--outcome must be one of {', '.join(OUTCOMES)}, got {outcome}"),
         (len(tags) <= MAX_TAGS, "tags", f"--tag: at most {MAX_TAGS} tags, got {len(tags)}"),
@@ -95,6 +93,17 @@ def _tag_check(tag: str) -> tuple[bool, str, str]:
         return ok, setting, message
     problem = tag_problem(tag)
     return problem is None, "tags", f"--tag {tag!r} {problem}"
+
+
+def check_task(task: str, flag: str = "--task") -> None:
+    """Check a task text (``record --task``, a ``--tasks`` line, ``label --task``)."""
+    _check(_task_checks(task, flag))
+
+
+def _task_checks(task: str | None, flag: str = "--task") -> list[tuple[bool, str, str]]:
+    return [(task is None or len(task) <= MAX_TASK_CHARS, "task",
+             f"{flag} must be at most {MAX_TASK_CHARS} characters, got {len(task or '')}"),
+            text_check(task, "task", flag)]
 
 
 def _check(checks: list[tuple[bool, str, str]]) -> None:

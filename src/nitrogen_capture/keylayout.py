@@ -27,6 +27,7 @@ key that starts it, or a pause key with no key that resumes.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections import Counter
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ __all__ = [
     "DEFAULT_HOTKEYS",
     "DEFAULT_KEYS",
     "DEFAULT_LAYOUT",
+    "EPISODE_ACTIONS",
     "HOTKEY_ACTIONS",
     "HOTKEY_KEYS",
     "KEY_ALIASES",
@@ -78,6 +80,11 @@ PAD_BUTTONS: tuple[str, ...] = (
 PAD_AXES: tuple[str, ...] = ("lx", "ly", "rx", "ry")
 # The recorder's hotkey actions (docs/architecture.md 5.2) and the one chord modifier.
 HOTKEY_ACTIONS: tuple[str, ...] = ("toggle", "resume", "pause")
+# The keys of a collection run (record --episodes, docs/architecture.md 5.2): end the episode as a
+# success or a failure, discard it and record it again, or end it unmarked. They act, and are
+# swallowed, only in a run: a plain recording keeps F9..F12 as game keys.
+EPISODE_ACTIONS: tuple[str, ...] = ("success", "failure", "discard", "end")
+_ALL_ACTIONS = HOTKEY_ACTIONS + EPISODE_ACTIONS
 CHORD_PREFIX = "ctrl+"
 # A layout or keymap file is a few hundred bytes; a megabyte is no such file (read_toml).
 MAX_TOML_BYTES = 1_000_000
@@ -155,52 +162,73 @@ class Hotkeys:
     """The keys that drive the recorder; each action has zero or more (an empty tuple: disabled).
 
     A hotkey is a canonical key name (``"f8"``) or a Ctrl chord (``"ctrl+t"``). Single keys never
-    reach the action stream; the key of a chord is only swallowed while Ctrl is held.
+    reach the action stream; the key of a chord is only swallowed while Ctrl is held. The episode
+    actions (:data:`EPISODE_ACTIONS`) are active only in a collection run
+    (:meth:`with_episode_keys`); elsewhere their keys are ordinary keys.
     """
 
     toggle: tuple[str, ...] = ("f8",)
     resume: tuple[str, ...] = ("f6", "ctrl+t")
     pause: tuple[str, ...] = ("f7", "ctrl+p")
+    success: tuple[str, ...] = ("f9",)
+    failure: tuple[str, ...] = ("f10",)
+    discard: tuple[str, ...] = ("f11",)
+    end: tuple[str, ...] = ("f12",)
+    episodes: bool = False  # whether the episode actions are active (a collection run)
 
     def __post_init__(self) -> None:
         seen: dict[str, str] = {}
-        for action in HOTKEY_ACTIONS:
+        for action in _ALL_ACTIONS:
             names = getattr(self, action)
             if isinstance(names, str):
                 names = (names,) if names.strip() else ()
             fixed = tuple(_hotkey_name(n, action) for n in names)
+            object.__setattr__(self, action, fixed)
+            if action not in self.actions:
+                continue
             for n in fixed:
                 if n in seen:
                     raise ConfigError(f"hotkeys: {n} is both the {seen[n]} and the {action} "
                                       "hotkey: give each key one action")
                 seen[n] = action
-            object.__setattr__(self, action, fixed)
         both = sorted(set(self.keys) & set(self.chords))
         if both:
             raise ConfigError(f"hotkeys: {both[0]} is both a hotkey and the key of the chord "
                               f"ctrl+{both[0]}: drop one of them")
 
     @property
+    def actions(self) -> tuple[str, ...]:
+        """The actions that act: the recorder's, plus the episode actions in a run."""
+        return _ALL_ACTIONS if self.episodes else HOTKEY_ACTIONS
+
+    @property
     def keys(self) -> dict[str, str]:
         """Single-key hotkeys: key name -> action."""
-        return {n: a for a in HOTKEY_ACTIONS for n in getattr(self, a) if "+" not in n}
+        return {n: a for a in self.actions for n in getattr(self, a) if "+" not in n}
 
     @property
     def chords(self) -> dict[str, str]:
         """Ctrl chords: the key pressed with Ctrl -> action."""
-        return {n[len(CHORD_PREFIX):]: a for a in HOTKEY_ACTIONS for n in getattr(self, a)
+        return {n[len(CHORD_PREFIX):]: a for a in self.actions for n in getattr(self, a)
                 if n.startswith(CHORD_PREFIX)}
 
     def without_chords(self) -> Hotkeys:
         """These hotkeys with every Ctrl chord dropped (``record --no-chord-hotkeys``)."""
-        return Hotkeys(**{a: tuple(n for n in getattr(self, a) if "+" not in n)
-                          for a in HOTKEY_ACTIONS})
+        kept: dict[str, Any] = {a: tuple(n for n in getattr(self, a) if "+" not in n)
+                                for a in _ALL_ACTIONS}
+        return dataclasses.replace(self, **kept)
+
+    def with_episode_keys(self) -> Hotkeys:
+        """These hotkeys with the episode actions active (``record --episodes``)."""
+        return dataclasses.replace(self, episodes=True)
 
     def describe(self) -> str:
         """Human summary, e.g. ``F8 toggles, F6 / Ctrl+T resume, F7 / Ctrl+P pause``."""
-        verbs = {"toggle": "toggles", "resume": "resume", "pause": "pause"}
+        verbs = {"toggle": "toggles", "resume": "resume", "pause": "pause",
+                 "success": "ends a success", "failure": "ends a failure",
+                 "discard": "discards and re-records", "end": "ends unmarked"}
         parts = [" / ".join(map(pretty_key, getattr(self, a))) + " " + verbs[a]
-                 for a in HOTKEY_ACTIONS if getattr(self, a)]
+                 for a in self.actions if getattr(self, a)]
         return ", ".join(parts) if parts else "no hotkeys"
 
     def start_hint(self) -> str:
@@ -233,19 +261,23 @@ class Hotkeys:
         return None
 
     def to_dict(self) -> dict[str, list[str]]:
-        """The form stored in ``meta.json`` (and accepted in a layout file)."""
-        return {a: list(getattr(self, a)) for a in HOTKEY_ACTIONS}
+        """The form stored in ``meta.json`` (and accepted in a layout file).
+
+        The episode actions are written only by a run, so a plain session's layout reads as it
+        always did.
+        """
+        return {a: list(getattr(self, a)) for a in self.actions}
 
     @classmethod
     def from_dict(cls, data: object) -> Hotkeys:
         """Parse a ``hotkeys`` table: action -> key, list of keys, or ``""`` / ``[]``."""
         if not isinstance(data, dict):
             raise ConfigError(f"hotkeys must be a table like {{toggle = \"f8\"}}, got {data!r}")
-        unknown = sorted(set(data) - set(HOTKEY_ACTIONS))
+        unknown = sorted(set(data) - set(_ALL_ACTIONS))
         if unknown:
             raise ConfigError(f"hotkeys.{unknown[0]} is not a hotkey action: give "
-                              f"{', '.join(HOTKEY_ACTIONS)}")
-        fields: dict[str, tuple[str, ...]] = {}
+                              f"{', '.join(_ALL_ACTIONS)}")
+        fields: dict[str, Any] = {}
         for action, value in data.items():
             items = [value] if isinstance(value, str) else value
             if not isinstance(items, list):
@@ -256,7 +288,7 @@ class Hotkeys:
                     raise ConfigError(f"hotkeys.{action}: a hotkey is a key name string, "
                                       f"got {n!r}")
             fields[action] = tuple(n for n in items if n.strip())
-        return cls(**fields)
+        return dataclasses.replace(cls(), **fields)
 
 
 DEFAULT_HOTKEYS = Hotkeys()

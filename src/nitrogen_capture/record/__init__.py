@@ -37,6 +37,7 @@ from ..session.meta import CaptureInfo, ClockInfo, FrameFormat, InputInfo, Label
 from ..session.meta_parts import default_controller, default_game
 from ..session.paths import META_NAME
 from ..targets.base import FixedRegionTarget, Target
+from .episode import EpisodeControl
 from .recorder import Recorder, RecordResult, RecordStats
 
 __all__ = ["RecordResult", "RecordStats", "Recorder", "build_recorder", "check_new_session_dir",
@@ -133,8 +134,12 @@ def video_frame_format(frame_format: FrameFormat, config: RecordConfig,
 
 
 def build_recorder(config: RecordConfig, *, region: Region | None = None,
-                   target: Target | None = None) -> Recorder:
-    """Check the output, resolve the target, open the backends and return a :class:`Recorder`."""
+                   target: Target | None = None,
+                   episode: EpisodeControl | None = None) -> Recorder:
+    """Check the output, resolve the target, open the backends and return a :class:`Recorder`.
+
+    ``episode``: this recording is one episode of a ``record --episodes`` run (episode.py).
+    """
     check_output_dir(config)
     # The frame store checks its encoder first: a missing package fails before anything opens.
     frame_format = frame_store_class(config.frame_format).new_format(config)
@@ -147,4 +152,4 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
                                 target=target, gamepad=config.gamepad,
                                 gamepad_backend=config.gamepad_backend)
     meta = base_meta(config, target, source.name, source.details, frame_format, inputs)
-    return Recorder(config, source, target, inputs, meta)
+    return Recorder(config, source, target, inputs, meta, episode)

@@ -35,6 +35,7 @@ from ..errors import CaptureError, EncodeError, TargetError
 from ..events import CONTROL, InputEvent
 from ..inputs.base import InputSource
 from ..inputs.router import InputRouter
+from ..keylayout import EPISODE_ACTIONS
 from ..session.frames import open_frame_store
 from ..session.lock import SessionLock
 from ..session.meta import Counters, EncoderInfo, SessionMeta
@@ -42,6 +43,7 @@ from ..session.meta_parts import ClockPair, wall_iso
 from ..session.paths import SessionPaths
 from ..session.writer import SessionWriter
 from ..targets.base import Target
+from .episode import EpisodeControl
 from .pipeline import WriterThread
 from .rates import LossAlarm, RecentRates
 
@@ -91,8 +93,10 @@ class Recorder:
     """Records ``source`` frames of ``target`` with ``inputs`` into ``config.out``."""
 
     def __init__(self, config: RecordConfig, source: FrameSource, target: Target,
-                 inputs: list[InputSource], meta: SessionMeta) -> None:
+                 inputs: list[InputSource], meta: SessionMeta,
+                 episode: EpisodeControl | None = None) -> None:
         self.config = config
+        self.episode = episode  # record --episodes: this episode's plan and keys (episode.py)
         self.source = source
         self.target = target
         self.inputs = inputs
@@ -113,8 +117,13 @@ class Recorder:
         self.chunk = 0
         self._rows_in_chunk = 0
         self._chunk_size: tuple[int, int] | None = None
-        self._user_paused = not config.start_immediately
+        # An episode after the first starts in its reset; the first waits for the start key
+        # (unless --start-immediately), as any recording does.
+        self._first_pause = ("reset" if episode is not None and episode.plan.reset_s > 0
+                             else "start")
+        self._user_paused = self._first_pause == "reset" or not config.start_immediately
         self._pause_reason: str | None = None
+        self._recorded_ticks = 0  # periods recorded (pauses excluded), for --episode-seconds
         self._focused = True
         self._t_start = 0
         self._t_stop = 0
@@ -220,7 +229,7 @@ class Recorder:
         last_tick = 0
         try:
             if self._user_paused:
-                self._set_paused("start", 0, t0)
+                self._set_paused(self._first_pause, 0, t0)
             else:
                 self._cue_recording()
                 self._post_events(wt, t0, 0)  # what came before stays at its own time
@@ -269,6 +278,7 @@ class Recorder:
                 # Periods the pacer skipped while recording got no frame (a pause covers those
                 # it skips while paused: the pause ends at this tick).
                 self.skipped_recording += tick.skipped
+                self._recorded_ticks += tick.skipped
             self._post_events(wt, t0, tick.index)
             if tick.woke_ns >= next_refresh:
                 next_refresh = tick.woke_ns + _REFRESH_NS
@@ -276,6 +286,9 @@ class Recorder:
                     break
             focused = self.target.is_focused()
             self._focused = focused
+            if (self._pause_reason == "reset" and self.episode is not None
+                    and self.episode.reset_over(tick.woke_ns - t0)):
+                self._user_paused = False  # the reset ran its time: the episode starts
             desired: str | None = None
             if self._user_paused:
                 desired = self._pause_reason or "hotkey"
@@ -291,6 +304,10 @@ class Recorder:
                              recording=self._pause_reason is None)
             if self._pause_reason is None:
                 self._warn_if_losing(tick.woke_ns)
+                self._recorded_ticks += 1
+                if self.episode is not None and self.episode.episode_over(
+                        self._recorded_ticks / cfg.fps):
+                    self.stop("episode time")
             if self._pause_reason is not None:
                 # --seconds is wall time from the start: a session paused when it runs out
                 # (focus lost, hotkey) stops too, instead of waiting for a frame to stop on.
@@ -355,6 +372,9 @@ class Recorder:
                 wt.post("events", batch)
                 batch = []
             action = ev.code
+            if action in EPISODE_ACTIONS:
+                self._episode_key(action)
+                continue
             if action == "toggle":
                 action = "resume" if self._user_paused else "pause"
             log.info("hotkey: %s", action)
@@ -364,15 +384,26 @@ class Recorder:
         if batch:
             wt.post("events", batch)
 
+    def _episode_key(self, action: str) -> None:
+        """An episode key: it ends this episode, or (in the reset) marks the one before."""
+        if self.episode is None:  # not a run: the router does not make these (keylayout.py)
+            return
+        log.info("episode key: %s", action)
+        if self.episode.key(action, in_reset=self._pause_reason in ("reset", "start")):
+            self.stop(f"episode key: {action}")
+
     def _set_paused(self, reason: str, tick: int, t_ns: int) -> None:
         self._pause_reason = reason
         assert self._writer_thread is not None
         self._writer_thread.post("pause", t_ns - self._t_start, tick, reason)
         if reason == "start":  # say how to leave it: the one pause no player chose
             log.info("paused (start): %s", self.config.layout.hotkeys.start_hint())
+        elif reason == "reset" and self.episode is not None:
+            log.info("reset: episode %d starts in %g s (%s now)", self.episode.plan.index,
+                     self.episode.plan.reset_s, self.config.layout.hotkeys.start_hint())
         else:
             log.info("paused (%s)", reason)
-        if reason != "start":  # waiting for the first hotkey is not a pause the player made
+        if reason not in ("start", "reset"):  # pauses no player made: no cue
             self.cue.play("pause")
 
     def _read_held(self, t0: int) -> list[InputEvent]:

@@ -33,7 +33,7 @@ def format_status(s: RecordStats, start_hint: str = "") -> str:
         return (f"STOPPING: encoding the {s.queue_depth} frame(s) still queued "
                 f"({s.frames} frames in {s.elapsed_s:.1f} s, total missed {s.dropped_ticks})")
     state = f"PAUSED ({s.pause_reason})" if s.paused else "REC"
-    if s.paused and s.pause_reason == "start" and start_hint:
+    if s.paused and s.pause_reason in ("start", "reset") and start_hint:
         state += f": {start_hint}"
     focus = "focused" if s.focused else "unfocused"
     # fps and losses over the last seconds of recording (rates.py): a recording that starts to
@@ -81,8 +81,9 @@ class StatusLine:
     """Writes :func:`format_status` every ``interval`` seconds until stopped."""
 
     def __init__(self, recorder: _HasStats, interval: float, stream: TextIO,
-                 start_hint: str = "") -> None:
+                 start_hint: str = "", prefix: str = "") -> None:
         self.recorder = recorder
+        self.prefix = prefix  # e.g. "ep 2/5  " in a collection run
         self.interval = interval
         self.stream = stream
         self.start_hint = start_hint
@@ -93,7 +94,7 @@ class StatusLine:
         if self.interval <= 0:
             return
         while not stop.wait(self.interval):
-            self._write(format_status(self.recorder.stats(), self.start_hint))
+            self._write(self.prefix + format_status(self.recorder.stats(), self.start_hint))
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()
