@@ -189,6 +189,76 @@ def test_label_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert not (tmp_path / "session.lock").exists()
 
 
+def test_label_task_outcome_and_tags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    b = make_session(tmp_path / "s", (3,))
+    run = run_cli(capsys, "label", "--root", str(b.root), "--task", "Reach the flag", "--outcome",
+                  "success", "--tag", "night", "--tag", "pro")
+    assert run.code == 0, run.err
+    assert SessionMeta.load(b.paths.meta).labels == Labels(
+        None, "", "keyboard", "Reach the flag", "success", ("night", "pro"))
+    run = run_cli(capsys, "label", "--root", str(b.root), "--untag", "pro", "--untag", "absent",
+                  "--tag", "day", "--outcome", "none")
+    assert run.code == 0, run.err
+    assert run.out.strip() == (f"{b.root}: game (unknown), controller keyboard; task: Reach the "
+                               "flag; tags day,night")
+    run_cli(capsys, "label", "--root", str(b.root), "--task", "", "--outcome", "discarded")
+    labels = SessionMeta.load(b.paths.meta).labels
+    assert labels is not None and labels.task == "" and labels.discarded
+
+
+def test_label_many_sessions_goes_on_past_a_locked_and_a_damaged_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = [make_session(tmp_path / name, (3,)) for name in ("a", "b", "c")]
+    locked = make_session(tmp_path / "locked", (3,), open_last=True)
+    locked.paths.lock.write_bytes(LockHolder.current("record").to_bytes())  # a live recorder
+    damaged = make_session(tmp_path / "damaged", (3,))
+    damaged.paths.meta.write_text("{broken")
+    before = locked.paths.meta.read_bytes()
+    run = run_cli(capsys, "label", "--root", str(good[0].root), str(locked.root),
+                  str(good[1].root), "--root", str(damaged.root), "--task", "Beat the boss",
+                  "--tag", "batch", "--root", str(good[2].root))  # --root A B, --root C
+    assert run.code == 1
+    errors = run.err.splitlines()
+    assert len(errors) == 3 and "Traceback" not in run.err
+    assert any(str(locked.root) in e and "being recorded" in e for e in errors[:2])
+    assert any(str(damaged.root) in e and "not valid JSON" in e for e in errors[:2])
+    assert errors[2].endswith("2 of 5 session(s) not labelled")
+    for b in good:
+        labels = SessionMeta.load(b.paths.meta).labels
+        assert labels is not None and (labels.task, labels.tags) == ("Beat the boss", ("batch",))
+        assert f"{b.root}: game (unknown)" in run.out
+        assert not b.paths.lock.exists()
+    assert locked.paths.meta.read_bytes() == before
+    assert damaged.paths.meta.read_text() == "{broken"
+    # Without options, many sessions: each one's labels, prefixed by its path.
+    run = run_cli(capsys, "label", "--root", str(good[0].root), str(good[1].root))
+    assert run.code == 0 and run.out.splitlines()[1].startswith(f"{good[1].root}: game")
+
+
+@pytest.mark.parametrize(("flags", "needle"), [
+    (["--outcome", "won"], "--outcome"), (["--tag", "a,b"], "--tag"),
+    (["--untag", " x"], "--tag"), (["--task", "t" * 1001], "--task"),
+    (["--tag", "\udcff"], "UTF-8"), ([], "--root"),
+])
+def test_label_bad_options_touch_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         flags: list[str], needle: str) -> None:
+    b = make_session(tmp_path / "s", (3,))
+    before = b.paths.meta.read_bytes()
+    roots = ["--root", str(b.root)] if flags else []
+    run_cli(capsys, "label", *roots, *flags).one_line_error(2, needle)
+    assert b.paths.meta.read_bytes() == before
+
+
+def test_label_refuses_more_tags_than_allowed(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    b = make_session(tmp_path / "s", (3,))
+    set_labels(b.root, {"tags": [f"t{i}" for i in range(32)]})
+    run_cli(capsys, "label", "--root", str(b.root), "--tag", "one-more").one_line_error(
+        1, "33 tags")
+    run = run_cli(capsys, "label", "--root", str(b.root), "--tag", "one-more", "--untag", "t0")
+    assert run.code == 0, run.err
+
+
 # -- validate, preview, exporters -----------------------------------------------------------------
 
 

@@ -272,3 +272,29 @@ def test_chromium_draws_the_page_with_its_contact_sheet(page: tuple[Path, Path, 
     tile = sheet[PAD:PAD + h + 40, PAD:PAD + TILE_WIDTH]
     score = cv2.minMaxLoc(cv2.matchTemplate(img, tile, cv2.TM_CCOEFF_NORMED))[1]
     assert score > 0.9
+
+
+def test_the_page_and_the_index_show_task_outcome_tags_and_episode(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    top = tmp_path / "day"
+    b = make_session(top / "ep2", (6,))
+    meta = json.loads(b.paths.meta.read_text())
+    meta["labels"] = {"game": "Celeste", "notes": "", "controller": "keyboard",
+                      "task": "Reach <the> flag", "outcome": "failure", "tags": ["night", "pro"]}
+    meta["episode"] = {"run": "run-1", "index": 2, "count": 5, "attempt": 2, "ended": "key"}
+    b.paths.meta.write_text(json.dumps(meta))
+    make_session(top / "plain", (6,))
+    r = run_cli(capsys, "report", "--root", str(top), "--tiles", "1", "--no-progress")
+    assert r.code == 0, r.err
+    index = (top / "reports" / "index.html").read_text(encoding="utf-8")
+    assert "<th>task</th><th>outcome</th><th>episode</th><th>tags</th>" in index
+    assert ("<td>Reach &lt;the&gt; flag</td><td>failure</td><td>2/5 try 2</td>"
+            "<td>night, pro</td>") in index
+    assert "<td>-</td><td>-</td><td>-</td><td>-</td>" in index  # the plain session
+    page = (top / "reports" / "ep2.html").read_text(encoding="utf-8")
+    for key, value in (("task", "Reach &lt;the&gt; flag"), ("outcome", "failure"),
+                       ("tags", "night, pro"),
+                       ("episode", "episode 2 of 5, attempt 2 of run run-1 (ended by key)")):
+        assert f"<th>{key}</th></td><td>{value}</td>" in page, key
+    assert "<th>outcome</th></td><td>not marked</td>" in (
+        top / "reports" / "plain.html").read_text(encoding="utf-8")

@@ -92,8 +92,102 @@ def test_json(library: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert [d["session"] for d in data] == ["a_complete", "c_interrupted", "d_crashed", "e_live",
                                            "games/b_unmerged"]
     assert set(data[0]) == {"session", "status", "game", "controller", "date", "duration_s",
-                            "size_bytes", "frames", "fps_achieved", "dropped_ticks", "merged"}
+                            "size_bytes", "frames", "fps_achieved", "dropped_ticks", "merged",
+                            "task", "outcome", "tags", "episode"}
     assert data[0]["game"] == "Celeste" and data[0]["merged"] is True
+    assert (data[0]["task"], data[0]["outcome"], data[0]["tags"], data[0]["episode"]) == (
+        "", None, [], None)
+
+
+def _episode(run: str, index: int, attempt: int = 1) -> dict[str, object]:
+    return {"run": run, "index": index, "count": 3, "attempt": attempt, "ended": "key"}
+
+
+@pytest.fixture
+def episodes(tmp_path: Path) -> Path:
+    """A collection day: run r1 (three episodes, the second re-recorded) and one loose session."""
+    top = tmp_path / "day"
+    specs = [
+        ("r1/ep1", {"game": "Celeste", "task": "Reach the FLAG in 1-A", "outcome": "success",
+                    "tags": ["night", "pro"]}, _episode("r1", 1)),
+        ("r1/ep2", {"game": "Celeste", "task": "Reach the flag in 1-A", "outcome": "discarded",
+                    "tags": ["night"]}, _episode("r1", 2)),
+        ("r1/ep2b", {"game": "Celeste", "task": "Reach the flag in 1-A", "outcome": "failure",
+                     "tags": ["night"]}, _episode("r1", 2, attempt=2)),
+        ("loose", {"game": "Hollow Knight", "task": "", "outcome": None, "tags": []}, None),
+    ]
+    for name, labels, episode in specs:
+        b = make_session(top / name, (3,))
+        _edit_meta(b.root, labels={"notes": "", "controller": "keyboard", **labels},
+                   **({"episode": episode} if episode else {}))
+    return top
+
+
+def test_episode_columns_and_json(episodes: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_cli(capsys, "sessions", str(episodes))
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert lines[0].split()[:6] == ["session", "game", "task", "outcome", "episode", "tags"]
+    row = next(ln for ln in lines if ln.startswith("r1/ep2b "))
+    assert " failure " in row and " 2/3 try 2 " in row and " night " in row
+    assert " Reach the flag in 1-A " in row
+    loose = next(ln for ln in lines if ln.startswith("loose "))
+    assert loose.split()[3:7] == ["-", "-", "-", "-"]  # no task, outcome, episode, tags
+    assert lines[-1].startswith("total: 4 session(s), 12 frames, ")
+    assert "filtered out" not in lines[-1]
+    data = {d["session"]: d for d in json.loads(
+        run_cli(capsys, "sessions", str(episodes), "--json").out)}
+    assert data["r1/ep1"]["tags"] == ["night", "pro"]
+    assert data["r1/ep2b"]["episode"] == _episode("r1", 2, attempt=2)
+    assert data["loose"]["episode"] is None and data["loose"]["outcome"] is None
+
+
+def test_a_long_task_is_cut_in_the_table_only(episodes: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _edit_meta(episodes / "loose", labels={"task": "jump " * 100})
+    run = run_cli(capsys, "sessions", str(episodes))
+    loose = next(ln for ln in run.out.splitlines() if ln.startswith("loose "))
+    assert "jump jump jump" in loose and "..." in loose and len(loose) < 200
+    data = {d["session"]: d for d in json.loads(
+        run_cli(capsys, "sessions", str(episodes), "--json").out)}
+    assert data["loose"]["task"] == "jump " * 100
+
+
+@pytest.mark.parametrize(("flags", "shown"), [
+    (["--game", "celeste"], ["r1/ep1", "r1/ep2", "r1/ep2b"]),
+    (["--task", "FLAG IN"], ["r1/ep1", "r1/ep2", "r1/ep2b"]),
+    (["--outcome", "success"], ["r1/ep1"]),
+    (["--outcome", "none"], ["loose"]),
+    (["--tag", "night"], ["r1/ep1", "r1/ep2", "r1/ep2b"]),
+    (["--tag", "night", "--tag", "pro"], ["r1/ep1"]),
+    (["--episode-run", "r1", "--outcome", "failure"], ["r1/ep2b"]),
+    (["--episode-run", "r2"], []),
+])
+def test_filters(episodes: Path, capsys: pytest.CaptureFixture[str], flags: list[str],
+                 shown: list[str]) -> None:
+    data = json.loads(run_cli(capsys, "sessions", str(episodes), "--json", *flags).out)
+    assert [d["session"] for d in data] == shown
+    run = run_cli(capsys, "sessions", str(episodes), *flags)
+    assert run.code == 0, run.err
+    assert [ln.split()[0] for ln in run.out.splitlines()[1:-1]] == shown
+    total = run.out.splitlines()[-1]
+    assert total.startswith(f"total: {len(shown)} session(s), {3 * len(shown)} frames, ")
+    assert total.endswith(f"; {4 - len(shown)} session(s) filtered out")
+
+
+def test_a_damaged_session_is_shown_whatever_the_filter(
+        episodes: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = episodes / "broken"
+    bad.mkdir()
+    (bad / "meta.json").write_text("{broken")
+    run = run_cli(capsys, "sessions", str(episodes), "--outcome", "success")
+    assert [ln.split()[0] for ln in run.out.splitlines()[1:-1]] == ["broken", "r1/ep1"]
+    assert run.out.splitlines()[-1].endswith("; 3 session(s) filtered out")
+
+
+def test_bad_filters_are_one_line(episodes: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_cli(capsys, "sessions", str(episodes), "--outcome", "won").one_line_error(2, "--outcome")
+    run_cli(capsys, "sessions", str(episodes), "--tag", "a,b").one_line_error(2, "--tag")
 
 
 def test_a_damaged_meta_is_a_row_not_an_abort(library: Path,

@@ -113,8 +113,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--repo-id", default=conv("repo_id"),
                    help="lerobot: the dataset's repo id (default: local/<out folder name>)")
     p.add_argument("--task", default=conv("task"),
-                   help="lerobot: the task string of the episodes (default: 'Play <game>', the "
-                        "game from each session's meta.json)")
+                   help="lerobot: the task string of every episode (default: each session's "
+                        "task label, else 'Play <game>' with the game from its meta.json)")
     p.add_argument("--fps", type=int, default=conv("fps"),
                    help="lerobot: frames (and actions) per second of the dataset (default: the "
                         "first session's target fps); frames are resampled, actions re-binned")
@@ -129,6 +129,10 @@ def add_parser(sub: Any) -> None:
                         "actions move MS later before they are paired with frames; overrides "
                         "the session's (meta.json latency_offset_ns), 0 turns it off "
                         "(docs/calibration.md)")
+    p.add_argument("--include-discarded", action="store_true",
+                   default=conv("include_discarded"),
+                   help="convert sessions labelled discarded too (by default one given alone "
+                        "is refused, and among several each is left out with one line)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Idle trimming (docs/export.md, "Idle trimming"): one rule with report's idle stretches.
     p.add_argument("--drop-idle-seconds", type=float, default=conv("drop_idle_seconds"),
@@ -179,7 +183,7 @@ def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
         episode_per=args.episode_per, repo_id=args.repo_id, task=args.task, fps=args.fps,
         img_size_set=getattr(args, "img_size_set", False),
         drop_idle_seconds=args.drop_idle_seconds, latency_offset_ms=args.latency_offset_ms,
-        max_repeat_frames=args.max_repeat_frames)
+        max_repeat_frames=args.max_repeat_frames, include_discarded=args.include_discarded)
 
 
 def _lerobot_more_roots(args: argparse.Namespace) -> tuple[Path, ...]:

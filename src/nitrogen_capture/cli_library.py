@@ -1,21 +1,21 @@
-"""``label`` (a session's game, notes and controller) and ``sessions`` (the library view).
+"""``sessions`` (the library view), and the registration of ``label`` (:mod:`.cli_label`).
 
-``label --root S`` prints the labels; with ``--game``, ``--notes`` or ``--controller`` it
-replaces those and rewrites ``meta.json`` atomically, holding the session lock so that no
-recording or merge rewrites meta.json at the same time (a locked session is refused in one
-line). ``sessions DIR`` prints one row per session under DIR and a total line (``--json``: a
-JSON list); a folder that cannot be searched (unreadable, too deep) is a row with its reason
-and the others are listed; see :mod:`nitrogen_capture.session.library`.
+``sessions DIR`` prints one row per session under DIR and a total line (``--json``: a JSON list
+of every field); a folder that cannot be searched (unreadable, too deep) is a row with its
+reason and the others are listed; see :mod:`nitrogen_capture.session.library`. The task,
+outcome, episode and tags columns appear when a row shown has one. ``--game``, ``--task``,
+``--outcome``, ``--tag`` and ``--episode-run`` filter the rows; the total line counts the rows
+shown and says how many were filtered out.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
-from .session.meta_parts import CONTROLLERS
+from .cli_label import add_label_parser, run_label
+from .session.labels import OUTCOMES
 
 if TYPE_CHECKING:
     from .session.library import LibraryRow
@@ -25,6 +25,9 @@ __all__ = ["add_parser", "format_library", "run_label", "run_sessions"]
 # status last: a damaged session's reason is the longest cell.
 _COLUMNS = ("session", "game", "date", "duration", "size", "frames", "fps", "dropped", "merged",
             "status")
+# Shown after "game" when a row has one (a library without episodes keeps its old table).
+_LABEL_COLUMNS = ("task", "outcome", "episode", "tags")
+_CELL_CHARS = 28  # a long task or tag list is cut to this in the table (--json has it whole)
 _NUMERIC = frozenset({"duration", "size", "frames", "fps", "dropped"})
 
 
@@ -32,69 +35,46 @@ def add_parser(sub: Any) -> None:
     """Register ``label`` and ``sessions``."""
     from .cli import add_common, path_arg
 
-    lab = sub.add_parser("label", help="show or edit a session's game, notes and controller",
-                         description="Print the session's labels (meta.json 'labels'); with an "
-                                     "option, replace that label and rewrite meta.json "
-                                     "atomically. A session being recorded or merged is "
-                                     "refused.")
-    lab.add_argument("--root", required=True, type=path_arg, help="session directory")
-    lab.add_argument("--game", help="the game played")
-    lab.add_argument("--notes", help="free-form notes (replace the old ones)")
-    lab.add_argument("--controller", choices=CONTROLLERS, help="the controller played with")
-    add_common(lab)
-    lab.set_defaults(handler=run_label)
+    add_label_parser(sub)
 
     ses = sub.add_parser("sessions", help="list the sessions under a directory",
                          description="One row per session found under DIR (a directory with a "
                                      "meta.json; links are not followed): game, date, "
                                      "duration, size on disk, frames, fps, dropped ticks, "
-                                     "status and whether it is merged, then a total line.")
+                                     "status and whether it is merged (with task, outcome, "
+                                     "episode and tags when a session has them), then a "
+                                     "total line. A damaged session or a folder not searched "
+                                     "is shown whatever the filters.")
     ses.add_argument("dir", type=path_arg, metavar="DIR", help="directory to search")
     ses.add_argument("--json", action="store_true", help="print a JSON list of the rows")
+    ses.add_argument("--game", help="only sessions of this game (case ignored)")
+    ses.add_argument("--task", help="only sessions whose task contains TEXT (case ignored)",
+                     metavar="TEXT")
+    ses.add_argument("--outcome", choices=(*OUTCOMES, "none"),
+                     help="only sessions with this outcome ('none': not marked)")
+    ses.add_argument("--tag", action="append", default=[], metavar="TAG",
+                     help="only sessions with this tag (repeatable: all must match)")
+    ses.add_argument("--episode-run", metavar="RUN",
+                     help="only the episodes of this record --episodes run")
     add_common(ses)
     ses.set_defaults(handler=run_sessions)
 
 
-def run_label(args: argparse.Namespace) -> int:
-    """Print, or edit, the labels of one session."""
-    from .config import check_labels
-    from .errors import SessionError
-    from .session.lock import SessionLock
-    from .session.meta import SessionMeta
-    from .session.paths import SessionPaths
-
-    if not args.root.is_dir():
-        raise SessionError(f"--root {args.root} is not a directory")
-    paths = SessionPaths(args.root)
-    given = {k: v for k in ("game", "notes", "controller")
-             if (v := getattr(args, k)) is not None}
-    if not given:
-        meta = SessionMeta.load(paths.meta)
-        stored = "" if meta.labels is not None else " (not stored: the recording defaults)"
-        print(meta.effective_labels.describe() + stored)
-        return 0
-    check_labels(given.get("game"), given.get("notes"), given.get("controller"))
-    SessionMeta.load(paths.meta)  # not a session, or a damaged one: refused before locking it
-    with SessionLock.acquire(paths, "label"):
-        meta = SessionMeta.load(paths.meta)
-        meta.labels = dataclasses.replace(meta.effective_labels, **given)
-        meta.save(paths.meta)
-    print(f"{args.root}: {meta.labels.describe()}")
-    return 0
-
-
 def run_sessions(args: argparse.Namespace) -> int:
     """Print the library view of a directory."""
+    from .config import check_labels
     from .errors import SessionError
-    from .session.library import scan_library
+    from .session.library import RowFilter, filter_rows, scan_library
 
     if not args.dir.is_dir():
         raise SessionError(f"{args.dir} is not a directory")
-    rows = scan_library(args.dir)
+    check_labels(None, None, None, task=args.task, tags=tuple(args.tag))
+    keep = RowFilter(args.game, args.task, args.outcome, tuple(args.tag), args.episode_run)
+    rows, hidden = filter_rows(scan_library(args.dir), keep)
     if args.json:
         print(json.dumps([r.to_json() for r in rows], indent=2))
     else:
-        print(format_library(rows))
+        print(format_library(rows, hidden))
     return 0
 
 
@@ -117,23 +97,37 @@ def _size(n: int) -> str:
     return f"{size:.1f} TB"  # pragma: no cover - the loop returns
 
 
-def _cells(r: LibraryRow) -> tuple[str, ...]:
+def _cut(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _CELL_CHARS else text[:_CELL_CHARS - 3] + "..."
+
+
+def _label_cells(r: LibraryRow) -> dict[str, str]:
+    return {"task": _cut(r.task) or "-", "outcome": r.outcome or "-", "episode": r.episode_label,
+            "tags": _cut(",".join(r.tags)) or "-"}
+
+
+def _cells(r: LibraryRow, extra: tuple[str, ...]) -> tuple[str, ...]:
     bad = r.problem
-    return (r.session, r.game or "-", r.date or "-", _duration(r.duration_s),
-            _size(r.size_bytes), "-" if bad else str(r.frames),
+    labels = _label_cells(r)
+    return (r.session, r.game or "-", *(labels[c] for c in extra), r.date or "-",
+            _duration(r.duration_s), _size(r.size_bytes), "-" if bad else str(r.frames),
             f"{r.fps_achieved:.2f}" if r.fps_achieved is not None else "-",
             "-" if bad else str(r.dropped_ticks), "-" if bad else "yes" if r.merged
             else "no", r.status)
 
 
-def format_library(rows: list[LibraryRow]) -> str:
-    """The rows as an aligned table plus the total line."""
-    table = [_COLUMNS, *(_cells(r) for r in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(_COLUMNS))]
+def format_library(rows: list[LibraryRow], hidden: int = 0) -> str:
+    """The rows as an aligned table plus the total line (``hidden``: rows filtered out)."""
+    extra = tuple(c for c in _LABEL_COLUMNS
+                  if any(_label_cells(r)[c] != "-" for r in rows))
+    columns = (*_COLUMNS[:2], *extra, *_COLUMNS[2:])
+    table = [columns, *(_cells(r, extra) for r in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     out = []
     for line in table:
         cells = [c.rjust(w) if name in _NUMERIC else c.ljust(w)
-                 for c, w, name in zip(line, widths, _COLUMNS, strict=True)]
+                 for c, w, name in zip(line, widths, columns, strict=True)]
         out.append("  ".join(cells).rstrip())
     total_s = sum(r.duration_s or 0.0 for r in rows)
     # A damaged session has a meta.json: it counts; a folder not searched is no session.
@@ -141,5 +135,6 @@ def format_library(rows: list[LibraryRow]) -> str:
     out.append(f"total: {len(rows) - unsearched} session(s), {sum(r.frames for r in rows)} "
                f"frames, {_duration(total_s)}, {_size(sum(r.size_bytes for r in rows))}"
                + (f"; {unsearched} folder(s) not searched (see their status)"
-                  if unsearched else ""))
+                  if unsearched else "")
+               + (f"; {hidden} session(s) filtered out" if hidden else ""))
     return "\n".join(out)

@@ -29,7 +29,15 @@ from .cues import CUE_BACKENDS
 from .errors import ConfigError
 from .keylayout import CHORD_PREFIX, DEFAULT_LAYOUT, KeyLayout, pretty_key
 from .session.frames import FRAME_STORES
-from .session.labels import CONTROLLERS, MAX_LABEL_CHARS, MAX_NOTES_CHARS, MAX_TASK_CHARS
+from .session.labels import (
+    CONTROLLERS,
+    MAX_LABEL_CHARS,
+    MAX_NOTES_CHARS,
+    MAX_TAGS,
+    MAX_TASK_CHARS,
+    OUTCOMES,
+    tag_problem,
+)
 from .session.meta_latency import LatencyInfo
 
 __all__ = ["FRAME_FORMATS", "MIN_FPS", "WINDOW_FIELDS", "RecordConfig", "TargetSpec",
@@ -54,8 +62,14 @@ WINDOW_FIELDS: tuple[str, ...] = ("process_name", "window_title", "pid")
 _OK = (True, "", "")
 
 
-def check_labels(game: str | None, notes: str | None, controller: str | None) -> None:
-    """Check the session labels of ``record`` and ``label`` (None: not given)."""
+def check_labels(game: str | None, notes: str | None, controller: str | None, *,
+                 task: str | None = None, outcome: str | None = None,
+                 tags: tuple[str, ...] = ()) -> None:
+    """Check the session labels of ``record`` and ``label`` (None: not given).
+
+    ``task`` may be empty (``label --task ""`` clears it); ``outcome`` is one of
+    :data:`~nitrogen_capture.session.labels.OUTCOMES`; ``tags`` are the tags to add or remove.
+    """
     _check([
         (game is None or (bool(game.strip()) and len(game) <= MAX_LABEL_CHARS), "game",
          f"--game must be 1..{MAX_LABEL_CHARS} characters, got {len(game or '')}"),
@@ -65,16 +79,31 @@ def check_labels(game: str | None, notes: str | None, controller: str | None) ->
         text_check(notes, "notes", "--notes"),
         (controller is None or controller in CONTROLLERS, "controller",
          f"--controller must be one of {', '.join(CONTROLLERS)}, got {controller}"),
+        *_task_checks(task),
+        (outcome is None or outcome in OUTCOMES, "outcome",
+         f"--outcome must be one of {', '.join(OUTCOMES)}, got {outcome}"),
+        (len(tags) <= MAX_TAGS, "tags", f"--tag: at most {MAX_TAGS} tags, got {len(tags)}"),
+        *(_tag_check(tag) for tag in tags),
     ])
+
+
+def _tag_check(tag: str) -> tuple[bool, str, str]:
+    ok, setting, message = text_check(tag, "tags", "--tag")
+    if not ok:
+        return ok, setting, message
+    problem = tag_problem(tag)
+    return problem is None, "tags", f"--tag {tag!r} {problem}"
 
 
 def check_task(task: str, flag: str = "--task") -> None:
     """Check a task text (``record --task``, a ``--tasks`` line, ``label --task``)."""
-    _check([
-        (len(task) <= MAX_TASK_CHARS, "task",
-         f"{flag} must be at most {MAX_TASK_CHARS} characters, got {len(task)}"),
-        text_check(task, "task", flag),
-    ])
+    _check(_task_checks(task, flag))
+
+
+def _task_checks(task: str | None, flag: str = "--task") -> list[tuple[bool, str, str]]:
+    return [(task is None or len(task) <= MAX_TASK_CHARS, "task",
+             f"{flag} must be at most {MAX_TASK_CHARS} characters, got {len(task or '')}"),
+            text_check(task, "task", flag)]
 
 
 def _check(checks: list[tuple[bool, str, str]]) -> None:

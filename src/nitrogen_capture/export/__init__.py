@@ -69,8 +69,13 @@ def convert(settings: ConvertSettings, *, progress: Progress | None = None,
     """Convert a session as ``settings`` says (``.pt`` or ``nitrogen-dataset``).
 
     ``size_note(bytes, path)`` is called with the estimated output size before a ``.pt`` export
-    writes anything (the dataset tree does not call it).
+    writes anything (the dataset tree does not call it). A session labelled discarded is
+    refused, or left out among several (:mod:`.discarded`), unless
+    ``settings.include_discarded``.
     """
+    from .discarded import drop_discarded
+
+    settings = drop_discarded(settings)
     check_apart(settings.root, settings.out)  # the input is never inside the output, nor it
     check_convert_output(settings)
     if settings.format == "lerobot":

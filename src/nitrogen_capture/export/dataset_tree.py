@@ -8,7 +8,7 @@
                               then ours: frame_is_repeat (bool)
         metadata.json         uuid, chunk_id, chunk_size, game, controller_type, original_video
                               {...}, bbox_controller_overlay (+ our source_rows,
-                              repeated_frames, repeat_cut)
+                              repeated_frames, repeat_cut, task, outcome, tags, episode)
         video.mp4             the chunk's frames at 60 fps (H.264), row k = frame shown at row k;
                               an odd size is padded by one pixel (docs/format.md), the real
                               size is original_video.resolution [h, w]
@@ -319,6 +319,7 @@ def _write_chunks(src: ExportSource, parts: list[GridPart], cut: dict[str, Any] 
                 meta = _chunk_meta(src, vid, chunk_no, g, step, (game, labels.controller),
                                    (int(shown[0]), int(shown[-1])), settings, size)
                 meta["repeated_frames"] = int(flags.sum())
+                meta.update(_labels_meta(src))
                 if cut is not None:
                     meta["repeat_cut"] = cut
                 files.tmp(METADATA).write_bytes(json.dumps(meta, indent=2).encode("utf-8"))
@@ -331,6 +332,13 @@ def _write_chunks(src: ExportSource, parts: list[GridPart], cut: dict[str, Any] 
             chunk_no += 1
             result.frames = done
     result.repeats = {"repeated_frames": repeated, "rows": done, "cut": cut}
+
+
+def _labels_meta(src: ExportSource) -> dict[str, Any]:
+    """The session's task, outcome, tags and episode (docs/export.md, "Task and outcome")."""
+    labels, episode = src.reader.meta.effective_labels, src.reader.meta.episode
+    return {"task": labels.task, "outcome": labels.outcome, "tags": list(labels.tags),
+            "episode": episode.to_json() if episode else None}
 
 
 def _chunk_meta(src: ExportSource, vid: str, chunk_no: int, grid: npt.NDArray[Any], step: int,

@@ -341,6 +341,12 @@ def write_shard_index(index: Path, files: list[Path], per_shard: int, total: int
 
 
 def _source(src: ExportSource) -> dict[str, Any]:
-    """Where the export came from, with the session's labels (game, notes, controller)."""
-    return {**src.source_meta(), **src.reader.meta.effective_labels.to_json()}
+    """Where the export came from, with the session's labels and episode.
+
+    The labels: game, notes, controller, task, outcome, tags; ``episode``: the session's place
+    in a ``record --episodes`` run, or None.
+    """
+    episode = src.reader.meta.episode
+    return {**src.source_meta(), **src.reader.meta.effective_labels.to_json(),
+            "episode": episode.to_json() if episode else None}
 

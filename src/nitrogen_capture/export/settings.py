@@ -97,6 +97,8 @@ class ConvertSettings:
     # --format lerobot in a batch: the dataset's frame size (w, h), fixed once for every part
     # (export/batch/lerobot.py; None: frame_size() decides).
     frame_size: tuple[int, int] | None = None
+    # --include-discarded: convert sessions labelled discarded too (export/discarded.py).
+    include_discarded: bool = False
 
     def __post_init__(self) -> None:
         for name in ("root", "out"):

@@ -98,6 +98,11 @@ def session_facts(rep: SessionReport) -> list[tuple[str, str]]:
         ("game", labels.game or "(not labelled)"),
         ("controller", labels.controller),
         ("notes", labels.notes or "-"),
+        ("task", labels.task or "-"),
+        ("outcome", labels.outcome or "not marked"),
+        ("tags", ", ".join(labels.tags) or "-"),
+        ("episode", f"{m.episode.describe()} of run {m.episode.run} (ended by "
+                    f"{m.episode.ended})" if m.episode else "-"),
         ("recorded", str(m.clock.t0_wall or "unknown")),
         ("window", window),
         ("size", _fmt_size(capture.size if capture else None)),

@@ -146,7 +146,9 @@ def index_page(top: str, entries: Sequence[tuple[LibraryRow, str | None, str]]) 
     for r, page, note in entries:
         name = escape(r.session)
         cell = f'<a href="{escape(page_link(page))}">{name}</a>' if page else name
-        rows.append([cell, escape(r.game or "-"), escape(r.date or "-"),
+        rows.append([cell, escape(r.game or "-"), escape(r.task or "-"),
+                     escape(r.outcome or "-"), escape(r.episode_label),
+                     escape(", ".join(r.tags) or "-"), escape(r.date or "-"),
                      f"{r.duration_s:.1f} s" if r.duration_s is not None else "-",
                      "-" if r.problem else str(r.frames),
                      f"{r.fps_achieved:.2f}" if r.fps_achieved else "-",
@@ -160,6 +162,7 @@ def index_page(top: str, entries: Sequence[tuple[LibraryRow, str | None, str]]) 
         f"<style>{CSS}</style></head><body>",
         f"<h1>Sessions in {escape(top)}</h1>",
         f"<p>{count}.</p>",
-        _table(rows, ("session", "game", "recorded", "duration", "frames", "fps",
+        _table(rows, ("session", "game", "task", "outcome", "episode", "tags", "recorded",
+                      "duration", "frames", "fps",
                       "dropped ticks", "status", "report"), "grid"),
         _footer()])

@@ -26,10 +26,12 @@ from typing import Any
 from ..errors import NitrogenCaptureError
 from .lock import lock_status
 from .meta import SessionMeta
+from .meta_episode import EpisodeInfo
 from .paths import META_NAME, SessionPaths
 
-__all__ = ["MAX_DEPTH", "UNSEARCHED_STATUSES", "Found", "LibraryRow", "find_sessions",
-           "library_row", "row_name", "scan_library", "scan_tree", "session_row"]
+__all__ = ["MAX_DEPTH", "NO_OUTCOME", "UNSEARCHED_STATUSES", "Found", "LibraryRow", "RowFilter",
+           "filter_rows", "find_sessions", "library_row", "row_name", "scan_library", "scan_tree",
+           "session_row"]
 
 
 # Folders searched below DIR: a library is a few levels deep (game/day/session); far deeper is a
@@ -63,6 +65,19 @@ class LibraryRow:
     fps_achieved: float | None = None
     dropped_ticks: int = 0
     merged: bool = False
+    task: str = ""
+    outcome: str | None = None
+    tags: tuple[str, ...] = ()
+    episode: EpisodeInfo | None = None  # record --episodes: the session's place in its run
+
+    @property
+    def episode_label(self) -> str:
+        """``2/5`` (``2`` for a run without a count), `` try 2`` for a re-recording; ``-``."""
+        e = self.episode
+        if e is None:
+            return "-"
+        return f"{e.index}" + (f"/{e.count}" if e.count else "") + (
+            f" try {e.attempt}" if e.attempt > 1 else "")
 
     @property
     def problem(self) -> bool:
@@ -226,9 +241,55 @@ def session_row(root: Path, top: Path) -> LibraryRow:
     return LibraryRow(
         name, _status(paths, meta), labels.game, labels.controller, _local_time(meta.clock.t0_wall),
         duration, size, meta.merged.frames if merged and meta.merged else meta.frames_listed,
-        meta.fps_achieved, meta.counters.dropped_ticks, merged)
+        meta.fps_achieved, meta.counters.dropped_ticks, merged, labels.task, labels.outcome,
+        labels.tags, meta.episode)
 
 
 def scan_library(top: Path) -> list[LibraryRow]:
     """The rows of every session under ``top``, and of each folder that was not searched."""
     return [library_row(found, top) for found in scan_tree(top)]
+
+
+# The --outcome word of a session whose outcome is not marked (meta.json null).
+NO_OUTCOME = "none"
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Which sessions ``sessions`` shows (None / empty: any).
+
+    ``game`` matches the game exactly but for case; ``task`` is a case-insensitive substring of
+    the task; ``outcome`` is one of the outcomes or :data:`NO_OUTCOME`; every one of ``tags``
+    must be on the session; ``episode_run`` is the run of a ``record --episodes`` session.
+    """
+
+    game: str | None = None
+    task: str | None = None
+    outcome: str | None = None
+    tags: tuple[str, ...] = ()
+    episode_run: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set."""
+        return any(v not in (None, ()) for v in asdict(self).values())
+
+    def matches(self, row: LibraryRow) -> bool:
+        """Whether ``row`` passes every filter set."""
+        return ((self.game is None or (row.game or "").casefold() == self.game.casefold())
+                and (self.task is None or self.task.casefold() in row.task.casefold())
+                and (self.outcome is None
+                     or (row.outcome or NO_OUTCOME) == self.outcome)
+                and set(self.tags) <= set(row.tags)
+                and (self.episode_run is None
+                     or (row.episode is not None and row.episode.run == self.episode_run)))
+
+
+def filter_rows(rows: list[LibraryRow], keep: RowFilter) -> tuple[list[LibraryRow], int]:
+    """The rows ``keep`` matches and how many it left out.
+
+    A row whose labels are unknown (a damaged session, a folder not searched) is always kept:
+    whether it matches cannot be told, and hiding it would hide the problem.
+    """
+    shown = [r for r in rows if r.problem or keep.matches(r)]
+    return shown, len(rows) - len(shown)

@@ -74,6 +74,7 @@ class _Output:
         self.frames = 0
         self.cut: dict[str, int] | None = None  # what --max-repeat-frames cut in the parts
         self.repeated: int | None = None  # rows flagged frame_is_repeat, once finished
+        self.labels: list[dict[str, Any]] = []  # each episode's labels (the parts' marks)
 
     def add(self, root: Path, info: dict[str, Any]) -> None:
         """Append the part at ``root`` (a standalone LeRobot dataset)."""
@@ -81,7 +82,10 @@ class _Output:
         import pyarrow.parquet as pq
 
         first_ep, first_index = len(self.rows), self.frames
-        self.cut = add_cuts({"repeat_cut": self.cut}, read_mark(root).get("repeat_cut"))
+        mark = read_mark(root)
+        self.cut = add_cuts({"repeat_cut": self.cut}, mark.get("repeat_cut"))
+        self.labels += [{**d, "episode_index": int(d["episode_index"]) + first_ep}
+                        for d in mark.get("episodes", [])]
         for task in meta.read_tasks(root):
             if task not in self.tasks:
                 self.tasks.append(task)
@@ -140,7 +144,7 @@ class _Output:
         stats = aggregate([_episode_stats(r) for r in self.rows])
         meta.write_json(self.out, meta.STATS, stats_to_json(stats))
         self.repeated = repeat_total(stats)
-        atomic_write(self.out / MARK, mark_bytes(self.repeated, self.cut))
+        atomic_write(self.out / MARK, mark_bytes(self.repeated, self.cut, self.labels))
         info = dict(first)
         total = len(self.rows)
         info.update(total_episodes=total, total_frames=self.frames, total_tasks=len(self.tasks),

@@ -43,6 +43,8 @@ def _settings_doc(settings: ConvertSettings, task_frames: int) -> dict[str, Any]
         keymap = hashlib.sha256(settings.keymap.read_bytes()).hexdigest()
     doc = {**settings.params(), "keymap_sha256": keymap, "video": settings.video,
            "game": settings.game, "task_frames": task_frames}
+    if settings.include_discarded:  # only when set: older manifests keep their fingerprint
+        doc["include_discarded"] = True
     if settings.format == "lerobot":  # the dataset's rate, size and episodes
         size = settings.frame_size
         doc.update(fps=settings.fps, frame_size=list(size) if size else None,

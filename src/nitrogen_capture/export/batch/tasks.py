@@ -31,6 +31,7 @@ import numpy as np
 from ...errors import ExportError, NitrogenCaptureError
 from ...session.lock import check_not_locked
 from ...session.paths import SessionPaths
+from ..discarded import DISCARDED_REASON, is_discarded
 from ..settings import ConvertSettings
 from ..source import ExportSource
 from .plan import Task, one_line
@@ -43,7 +44,7 @@ PART_META = "part.json"
 
 
 class Skip(Exception):
-    """The session holds nothing to convert (idle, too short): skipped with this reason."""
+    """The session is not to convert (idle, too short, discarded): skipped with this reason."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,8 @@ def run_task(job: TaskJob) -> dict[str, Any]:
         check_not_locked(SessionPaths(task.session), "convert")
         tmp.mkdir(parents=True)
         try:
+            if not settings.include_discarded and is_discarded(task.session):
+                raise Skip(DISCARDED_REASON)
             info = FORMATS[settings.format](job, settings, tmp)
         except Skip as exc:
             report = {**base, "state": "skipped", "reason": str(exc), "windows": 0,

@@ -62,12 +62,15 @@ def is_temporary(name: str) -> bool:
 
 
 def mark_bytes(repeated_frames: int | None = None,
-               repeat_cut: dict[str, int] | None = None) -> bytes:
+               repeat_cut: dict[str, int] | None = None,
+               episodes: list[dict[str, Any]] | None = None) -> bytes:
     """The content of :data:`MARK`: the format, then what the finished dataset holds.
 
     ``repeated_frames``: rows of the dataset whose frame repeats the row before's (the
     ``frame_is_repeat`` feature); ``repeat_cut``: ``stretches`` and ``rows`` that
-    ``--max-repeat-frames`` left out over every write (docs/export.md, "Repeated frames").
+    ``--max-repeat-frames`` left out over every write (docs/export.md, "Repeated frames");
+    ``episodes``: each episode's session labels (``episode_index``, ``session``, ``task``,
+    ``outcome``, ``tags``, ``episode``; docs/export.md, "Task and outcome").
     The mark is written first without them, and again with them once the dataset is complete.
     """
     doc: dict[str, Any] = {"format": MARK_FORMAT, "format_version": 1,
@@ -77,6 +80,8 @@ def mark_bytes(repeated_frames: int | None = None,
         doc["repeated_frames"] = repeated_frames
     if repeat_cut is not None:
         doc["repeat_cut"] = repeat_cut
+    if episodes:
+        doc["episodes"] = episodes
     return (json.dumps(doc, indent=4) + "\n").encode("utf-8")
 
 

@@ -77,9 +77,13 @@ def dataset_fps(settings: ConvertSettings, first: ExportSource) -> int:
 
 
 def _task(settings: ConvertSettings, src: ExportSource) -> str:
+    """``--task``, else the session's task label, else ``Play <game>``."""
+    labels = src.reader.meta.effective_labels
     if settings.task:
         return settings.task
-    game = settings.game or src.reader.meta.effective_labels.game or src.settings.root.name
+    if labels.task.strip():
+        return labels.task
+    game = settings.game or labels.game or src.settings.root.name
     return f"Play {game}"
 
 

@@ -113,6 +113,9 @@ class _Run:
         # features must stay the same); the flags are still counted.
         self.repeat_flag = existing is None or meta.REPEAT_KEY in existing.info["features"]
         self.repeated = 0
+        # The same holds for the episodes' outcome column (docs/export.md, "Task and outcome").
+        self.outcome_col = existing is None or _has_outcome(root, existing)
+        self.labels: list[dict[str, Any]] = []  # each episode's labels, for the mark
 
     def task_index(self, task: str) -> int:
         if task not in self.tasks:
@@ -169,6 +172,14 @@ class _Run:
         row.update(dataset_from_index=start, dataset_to_index=start + n)
         row.update(self.video.end_episode())
         row.update(episode_columns(stats))
+        labels = ep.src.reader.meta.effective_labels
+        if self.outcome_col:
+            row["outcome"] = labels.outcome or ""
+        episode = ep.src.reader.meta.episode
+        self.labels.append({"episode_index": e, "session": ep.src.settings.root.name,
+                            "task": ep.task, "outcome": labels.outcome,
+                            "tags": list(labels.tags),
+                            "episode": episode.to_json() if episode else None})
         self.rows.append(row)
 
     def abort(self) -> None:
@@ -189,8 +200,10 @@ class _Run:
             parts = [existing.stats, *parts]
         merged = aggregate(parts)
         meta.write_json(root, meta.STATS, stats_to_json(merged))
-        cut = add_cuts(read_mark(self.s.out) if existing else None, self.plan.repeat_cut)
-        atomic_write(root / MARK, mark_bytes(repeat_total(merged), cut))
+        old = read_mark(self.s.out) if existing else None
+        cut = add_cuts(old, self.plan.repeat_cut)
+        labels = [*(old or {}).get("episodes", []), *self.labels]
+        atomic_write(root / MARK, mark_bytes(repeat_total(merged), cut, labels))
         info = dict(existing.info) if existing else meta.new_info(self.plan.fps, feats)
         total = int(info["total_episodes"]) + len(self.rows)
         info.update(total_episodes=total,
@@ -198,6 +211,17 @@ class _Run:
                     total_tasks=len(self.tasks), splits={"train": f"0:{total}"})
         meta.write_json(root, meta.INFO, info)
         return files
+
+
+def _has_outcome(root: Path, existing: Existing) -> bool:
+    """Whether the dataset's episodes tables have the ``outcome`` column.
+
+    Older ones do not: their appended episodes get none, so every episodes file keeps one schema.
+    """
+    import pyarrow.parquet as pq
+
+    tables = sorted(f for f in existing.files if f.startswith("meta/episodes/"))
+    return not tables or "outcome" in pq.read_schema(root / tables[0]).names
 
 
 def _existing(out: Path, overwrite: bool) -> Existing | None:
