@@ -41,8 +41,10 @@ from nitrogen_capture.session.meta_parts import CONTROLLERS
 # Flags of a command that fill no settings field (dest -> why).
 COMMON = {"help", "debug", "verbose"}
 RECORD_ONLY = COMMON | {"debug_list_windows", "source", "layout_file", "latency_profile_file",
-                        "check", "check_seconds", "adapt"}
-# (--check records nothing; --adapt sets fps from the preflight's measurement.)
+                        "check", "check_seconds", "adapt", "out_dir", "episodes",
+                        "episode_seconds", "reset_seconds", "task", "tasks_file"}
+# (--check records nothing; --adapt sets fps from the preflight's measurement; a collection
+# run's flags are cli_episodes.RunSettings, checked there.)
 CONVERT_ONLY = COMMON | {"no_progress"}
 # Fields a flag cannot fill directly: `target` is built from its own flags, `layout` is read from
 # the --layout file (dest layout_file), `latency` from the --latency-profile file.
