@@ -44,6 +44,7 @@ from .config import (
     TargetSpec,
 )
 from .cues import CUE_BACKENDS
+from .indicator import INDICATOR_BACKENDS
 from .inputs import BACKENDS as INPUT_BACKENDS
 from .inputs._live import GAMEPAD_BACKENDS
 from .session.meta_parts import CONTROLLERS
@@ -176,6 +177,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--cue", choices=CUE_BACKENDS, default=rec("cue"),
                    help="signal start/pause/resume/stop: sound (a short tone), notify (a "
                         "desktop notification) or none (default %(default)s)")
+    p.add_argument("--indicator", choices=INDICATOR_BACKENDS, default=rec("indicator"),
+                   help="a small always-on-top mark (REC 00:42, PAUSED) that is never in the "
+                        "data: x11 places it outside the captured rectangle (not drawn when "
+                        "the capture covers the whole screen), win32 excludes it from capture; "
+                        "auto picks the one for this system (default %(default)s)")
     p.add_argument("--no-chord-hotkeys", dest="chord_hotkeys", action="store_false",
                    default=rec("chord_hotkeys"),
                    help="drop the Ctrl chord hotkeys (Ctrl+T, Ctrl+P): they become plain keys")
@@ -246,6 +252,7 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         gamepad=args.gamepad, gamepad_backend=args.gamepad_backend, merge=args.merge,
         game=args.game, notes=args.notes, controller=args.controller,
         cue=args.cue, chord_hotkeys=args.chord_hotkeys,
+        indicator="none" if synthetic and args.indicator == "auto" else args.indicator,
         latency_offset_ms=offset_ms, latency=latency)
 
 
@@ -323,7 +330,9 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _record(recorder: Recorder, config: RecordConfig) -> RecordResult:
-    """Run the recorder with the status line; Ctrl+C and SIGTERM stop it cleanly."""
+    """Run the recorder with the status line and the indicator; Ctrl+C, SIGTERM stop it."""
+    from .indicator import get_indicator
+    from .record.indicate import IndicatorFeed
     from .record.status import StatusLine
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -336,13 +345,17 @@ def _record(recorder: Recorder, config: RecordConfig) -> RecordResult:
               f"{hotkeys.describe()}); Ctrl+C stops", file=sys.stderr)
     stop_status = threading.Event()
     status_thread = threading.Thread(target=status.run, args=(stop_status,), daemon=True)
+    feed = IndicatorFeed(get_indicator(config.indicator), start_hint=hotkeys.start_hint())
     with handling_stop_signals(stop):
         status_thread.start()
+        feed.follow(recorder)
+        feed.start()
         try:
             return recorder.run()
         finally:
             stop_status.set()
             status_thread.join()
+            feed.close()
 
 
 def _summary(result: RecordResult) -> str:
