@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import select
+import sys
 import threading
 from typing import Any
 
@@ -66,7 +67,8 @@ class X11Indicator(Indicator):
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_w, False)
+        if sys.platform != "win32":  # (this module runs on X11 only; mypy checks both)
+            os.set_blocking(self._wake_w, False)
         self._setup()
         self._thread = threading.Thread(target=self._run, daemon=True, name="indicator-x11")
         self._thread.start()
