@@ -33,7 +33,7 @@ _WM_MOUSEACTIVATE, _WM_APP = 0x0021, 0x8000
 _EX_STYLE = 0x08 | 0x20 | 0x80 | 0x80000 | 0x08000000  # topmost transparent tool layered noactivate
 _WS_POPUP = 0x80000000
 _SWP = 0x0010 | 0x0040  # SWP_NOACTIVATE | SWP_SHOWWINDOW
-_PAD, _FONT_PX, _ALPHA = 6, 18, 235
+_PAD, _FONT_PX = 6, 18
 
 
 def _colorref(rgb: tuple[int, int, int]) -> int:
@@ -54,9 +54,16 @@ class Win32Indicator(Indicator):
     _proc_t: Any
     _font: Any
     _kernel32: Any
+    _cls: str
+    _instance: Any
     _last_error: Callable[[], int]
 
-    def __init__(self) -> None:
+    def __init__(self, *, require_exclusion: bool = True) -> None:
+        # require_exclusion=False is for the Wine tests only: Wine cannot exclude a window
+        # from capture, and they still want to see the window drawn.
+        self.require_exclusion = require_exclusion
+        self.excluded = False
+        self.paints = 0
         self._state: IndicatorState | None = None
         self._brushes: dict[tuple[int, int, int], Any] = {}
         self._lock = threading.Lock()
@@ -71,24 +78,63 @@ class Win32Indicator(Indicator):
         self._u = ctypes.WinDLL("user32", use_last_error=True)
         self._g = ctypes.WinDLL("gdi32")
         lresult = ctypes.c_ssize_t
-        self._u.DefWindowProcW.argtypes = [wt.HWND, wt.UINT, wt.WPARAM, wt.LPARAM]
-        self._u.DefWindowProcW.restype = lresult
-        self._u.CreateWindowExW.restype = wt.HWND
-        self._u.PostMessageW.argtypes = [wt.HWND, wt.UINT, wt.WPARAM, wt.LPARAM]
         self._proc_t = ctypes.WINFUNCTYPE(lresult, wt.HWND, wt.UINT, wt.WPARAM, wt.LPARAM)
         self._kernel32 = ctypes.WinDLL("kernel32")
-        # Handles as handle types, never as C ints (64-bit handles would be cut).
-        self._kernel32.GetModuleHandleW.restype = wt.HMODULE
-        for fn, restype in ((self._u.GetDC, wt.HDC), (self._u.BeginPaint, wt.HDC),
-                            (self._g.CreateFontW, wt.HFONT), (self._g.CreateSolidBrush, wt.HBRUSH),
-                            (self._g.SelectObject, wt.HGDIOBJ),
-                            (self._g.GetStockObject, wt.HGDIOBJ)):
-            fn.restype = restype
         self._last_error = ctypes.get_last_error
+        self._declare(lresult)
         self._hwnd = None
         self._thread.start()
         if not self._ready.wait(10.0) or self._error is not None:
             raise PlatformError(self._error or "the indicator window did not open")
+
+    def _declare(self, lresult: Any) -> None:
+        """Every call's argument and result types: handles are 64-bit, never C ints."""
+        wt, u, g = self._wt, self._u, self._g
+        h, hdc, obj, ptr = wt.HWND, wt.HDC, wt.HGDIOBJ, ctypes.c_void_p
+        i, uint = ctypes.c_int, wt.UINT
+        table: list[tuple[Any, str, list[Any], Any]] = [
+            (self._kernel32, "GetModuleHandleW", [wt.LPCWSTR], wt.HMODULE),
+            (u, "RegisterClassW", [ptr], wt.ATOM),
+            (u, "UnregisterClassW", [wt.LPCWSTR, wt.HINSTANCE], wt.BOOL),
+            (u, "CreateWindowExW", [wt.DWORD, wt.LPCWSTR, wt.LPCWSTR, wt.DWORD, i, i, i, i, h,
+                                    wt.HMENU, wt.HINSTANCE, ptr], h),
+            (u, "DefWindowProcW", [h, uint, wt.WPARAM, wt.LPARAM], lresult),
+            (u, "PostMessageW", [h, uint, wt.WPARAM, wt.LPARAM], wt.BOOL),
+            (u, "GetMessageW", [ptr, h, uint, uint], wt.BOOL),
+            (u, "TranslateMessage", [ptr], wt.BOOL),
+            (u, "DispatchMessageW", [ptr], lresult),
+            (u, "DestroyWindow", [h], wt.BOOL),
+            (u, "PostQuitMessage", [i], None),
+            (u, "SetWindowDisplayAffinity", [h, wt.DWORD], wt.BOOL),
+            (u, "GetWindowDisplayAffinity", [h, ptr], wt.BOOL),
+            (u, "SetLayeredWindowAttributes", [h, wt.COLORREF, wt.BYTE, wt.DWORD], wt.BOOL),
+            (u, "SetWindowPos", [h, h, i, i, i, i, uint], wt.BOOL),
+            (u, "InvalidateRect", [h, ptr, wt.BOOL], wt.BOOL),
+            (u, "GetDC", [h], hdc),
+            (u, "ReleaseDC", [h, hdc], i),
+            (u, "BeginPaint", [h, ptr], hdc),
+            (u, "EndPaint", [h, ptr], wt.BOOL),
+            (u, "GetClientRect", [h, ptr], wt.BOOL),
+            (u, "FillRect", [hdc, ptr, wt.HBRUSH], i),
+            (u, "SystemParametersInfoW", [uint, uint, ptr, uint], wt.BOOL),
+            (g, "CreateFontW", [i] * 5 + [wt.DWORD] * 8 + [wt.LPCWSTR], wt.HFONT),
+            (g, "CreateSolidBrush", [wt.COLORREF], wt.HBRUSH),
+            (g, "GetStockObject", [i], obj),
+            (g, "SelectObject", [hdc, obj], obj),
+            (g, "DeleteObject", [obj], wt.BOOL),
+            (g, "GetTextExtentPoint32W", [hdc, wt.LPCWSTR, i, ptr], wt.BOOL),
+            (g, "Ellipse", [hdc, i, i, i, i], wt.BOOL),
+            (g, "SetBkMode", [hdc, i], i),
+            (g, "SetTextColor", [hdc, wt.COLORREF], wt.COLORREF),
+            (g, "TextOutW", [hdc, i, i, wt.LPCWSTR, i], wt.BOOL),
+        ]
+        for dll, name, argtypes, restype in table:
+            try:
+                fn = getattr(dll, name)
+            except AttributeError as exc:  # an older Windows: no such call
+                raise PlatformError(f"the indicator needs {name}, which this Windows lacks"
+                                    ) from exc
+            fn.argtypes, fn.restype = argtypes, restype
 
     def show(self, state: IndicatorState) -> None:
         """Store ``state`` and ask the window's thread to redraw."""
@@ -124,6 +170,7 @@ class Win32Indicator(Indicator):
         for brush in self._brushes.values():
             self._g.DeleteObject(brush)
         self._g.DeleteObject(self._font)
+        self._u.UnregisterClassW(self._cls, self._instance)
 
     def _create(self) -> Any:
         wt, u = self._wt, self._u
@@ -136,8 +183,8 @@ class Win32Indicator(Indicator):
                         ("lpszMenuName", wt.LPCWSTR), ("lpszClassName", wt.LPCWSTR)]
 
         self._proc = self._proc_t(self._wndproc)  # kept: Windows calls it until the end
-        cls_name = f"NitrogenCaptureIndicator{id(self)}"
-        instance = self._kernel32.GetModuleHandleW(None)
+        cls_name = self._cls = f"NitrogenCaptureIndicator{id(self)}"
+        instance = self._instance = self._kernel32.GetModuleHandleW(None)
         wc = WNDCLASSW(0, self._proc, 0, 0, instance, None, None, None, None, cls_name)
         if not u.RegisterClassW(ctypes.byref(wc)):
             raise PlatformError(f"RegisterClassW failed: Windows error {self._last_error()}")
@@ -147,14 +194,15 @@ class Win32Indicator(Indicator):
             raise PlatformError(f"the indicator window failed: Windows error "
                                 f"{self._last_error()}")
         affinity = wt.DWORD(0)
-        if (not u.SetWindowDisplayAffinity(hwnd, WDA_EXCLUDEFROMCAPTURE)
-                or not u.GetWindowDisplayAffinity(hwnd, ctypes.byref(affinity))
-                or affinity.value != WDA_EXCLUDEFROMCAPTURE):
+        self.excluded = bool(u.SetWindowDisplayAffinity(hwnd, WDA_EXCLUDEFROMCAPTURE)
+                             and u.GetWindowDisplayAffinity(hwnd, ctypes.byref(affinity))
+                             and affinity.value == WDA_EXCLUDEFROMCAPTURE)
+        if not self.excluded and self.require_exclusion:
             u.DestroyWindow(hwnd)
             raise PlatformError("this Windows cannot keep a window out of screen captures "
                                 "(WDA_EXCLUDEFROMCAPTURE needs Windows 10 version 2004 or "
                                 "later), so no indicator is shown")
-        u.SetLayeredWindowAttributes(hwnd, 0, _ALPHA, 2)  # LWA_ALPHA
+        u.SetLayeredWindowAttributes(hwnd, 0, 255, 2)  # LWA_ALPHA, opaque: layered for clicks
         self._font = self._g.CreateFontW(-_FONT_PX, 0, 0, 0, 700, 0, 0, 0, 1, 0, 0, 0, 0,
                                          "Segoe UI")
         return hwnd
@@ -232,3 +280,4 @@ class Win32Indicator(Indicator):
             g.SelectObject(hdc, self._font)
             g.TextOutW(hdc, 2 * _PAD + dot, _PAD, text, len(text))
         u.EndPaint(hwnd, ctypes.byref(ps))
+        self.paints += 1
