@@ -76,6 +76,7 @@ def test_no_player_is_said_once_and_is_a_no_op(monkeypatch: pytest.MonkeyPatch,
             for event in cues.CUE_EVENTS:
                 backend.play(event)
             backend.close()
+        assert isinstance(get_cue_backend("sound", say_missing=False), NullCue)  # synthetic
     warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     # No player: one line, once, naming the players and the visible sign instead.
     assert len(warned) == 1, warned

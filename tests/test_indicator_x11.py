@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -222,14 +223,15 @@ def test_full_screen_capture_draws_nothing_and_says_so_once(
 
 
 # -- record --indicator x11 --------------------------------------------------------------------
-def _record(display: str, out: Path, *target: str,
-            during: Callable[[], None]) -> str:
+def _record(display: str, out: Path, *args: str, during: Callable[[], None],
+            env: dict[str, str] | None = None) -> str:
     rec = subprocess.Popen(
-        cli("record", *target, "--out", str(out), "--fps", "20", "--start-immediately",
+        cli("record", *args, "--out", str(out), "--fps", "20", "--start-immediately",
             "--seconds", "4", "--capture-backend", "mss", "--input-backend", "pynput",
-            "--status-interval", "0", "--no-merge", "--no-focus-pause", "--cue", "none",
-            "--indicator", "x11", "--encoder-workers", "1"),
-        env=x_env(display), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            "--status-interval", "0", "--no-merge", "--no-focus-pause",
+            "--encoder-workers", "1"),
+        env={**x_env(display), **(env or {})}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
     try:
         wait_for_t0(out / "meta.json", rec)
         during()
@@ -270,7 +272,8 @@ def test_recorded_frames_hold_no_indicator_pixel(display: str, game: tuple[int, 
         wait_for(red_on_screen, timeout=30, what="the REC indicator on the screen")
 
     out = tmp_path / "s"
-    output = _record(display, out, "--pid", str(pid), during=watch)
+    output = _record(display, out, "--pid", str(pid), "--indicator", "x11", "--cue", "none",
+                     during=watch)
     assert "WARNING nitrogen_capture.indicator" not in output, output  # it had a place
     assert seen and not overlaps(seen[0], region), (seen, region)
     frames = 0
@@ -293,10 +296,14 @@ def test_full_screen_recording_has_no_indicator_and_says_so_once(display: str,
             time.sleep(0.2)
 
     out = tmp_path / "s"
-    output = _record(display, out, "--region", "0", "0", *map(str, SCREEN), during=watch)
+    # The default --indicator and --cue, on a PATH without a sound player.
+    output = _record(display, out, "--region", "0", "0", *map(str, SCREEN), during=watch,
+                     env={"PATH": str(Path(sys.executable).parent)})
     lines = [ln for ln in output.splitlines()
              if ln.startswith("WARNING nitrogen_capture.indicator")]
     assert len(lines) == 1 and "no screen corner free" in lines[0], output
+    cue = [ln for ln in output.splitlines() if "no sound cues" in ln]
+    assert len(cue) == 1 and "indicator" in cue[0], output
     assert shots == [0] * 5
     clean = [not colour_mask(rgb).any() for rgb in _frames(out)]
     assert len(clean) >= 20 and all(clean), f"{clean.count(False)} frames with indicator pixels"

@@ -34,8 +34,12 @@ _told: set[str] = set()  # what was already said once in this process
 CUE_BACKENDS: tuple[str, ...] = ("sound", "notify", "none")
 
 
-def get_cue_backend(name: str = "sound") -> CueBackend:
-    """The cue backend ``name`` (one of :data:`CUE_BACKENDS`, or ``fake`` for tests)."""
+def get_cue_backend(name: str = "sound", *, say_missing: bool = True) -> CueBackend:
+    """The cue backend ``name`` (one of :data:`CUE_BACKENDS`, or ``fake`` for tests).
+
+    ``say_missing`` False keeps a missing player at debug level (a synthetic recording: nobody
+    plays, so nobody needs to hear).
+    """
     if name == "fake":
         from ._fake import FakeCue
 
@@ -53,9 +57,12 @@ def get_cue_backend(name: str = "sound") -> CueBackend:
         player = find_player()
         if player is not None:
             return CommandCue("sound", player)
-        _once("no-player", "no sound cues: none of %s is installed; the on-screen indicator "
-              "(--indicator) and the status line show the recording state",
-              ", ".join(PLAYERS))
+        if say_missing:
+            _once("no-player", "no sound cues: none of %s is installed; the on-screen "
+                  "indicator (--indicator) and the status line show the recording state",
+                  ", ".join(PLAYERS))
+        else:
+            log.debug("no sound cues: none of %s is installed", ", ".join(PLAYERS))
     elif name == "notify":
         from ._command import NOTIFY, CommandCue
 
