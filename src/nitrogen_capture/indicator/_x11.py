@@ -10,6 +10,8 @@ went away) and when the text changes, and moves the window to the first free scr
 (:func:`~.place.corner_spot`). When the capture covers every corner it unmaps the window and
 logs one warning: X11 cannot keep a window out of a grab, so there is then nowhere to draw.
 Any X failure ends the thread with one warning; the recording goes on without an indicator.
+A window dragged onto the indicator's corner can grab it until the move is noticed (the recorder
+re-reads the window every 0.5 s, the feed posts it within 0.25 s), then the indicator moves.
 """
 
 from __future__ import annotations
@@ -159,9 +161,11 @@ class X11Indicator(Indicator):
                 if now != shown:
                     state, region = now
                     if state is not None:
+                        before = (text, dot_colour(shown[0]) if shown[0] else None, shown[1])
                         text = label(state)
-                        self._place(text, region)
-                        self._paint(state, text)
+                        self._place(text, region)  # (raises it above the others again)
+                        if (text, dot_colour(state), region) != before:  # no flicker 4x/s
+                            self._paint(state, text)
                     shown = now
                 elif expose and shown[0] is not None and self.spot is not None:
                     self._paint(shown[0], text)
