@@ -283,6 +283,7 @@ def test_recorded_frames_hold_no_indicator_pixel(display: str, game: tuple[int, 
         assert colour_mask(rgb, (FLAT_BACKGROUND,)).any()  # the game's own pixels
         assert not colour_mask(rgb).any(), f"indicator pixels in frame {frames}"
     assert frames >= 20
+    print(f"{frames} frames scanned, no indicator pixel; on the screen meanwhile: {seen[0]}")
 
 
 @pytest.mark.slow
@@ -307,3 +308,4 @@ def test_full_screen_recording_has_no_indicator_and_says_so_once(display: str,
     assert shots == [0] * 5
     clean = [not colour_mask(rgb).any() for rgb in _frames(out)]
     assert len(clean) >= 20 and all(clean), f"{clean.count(False)} frames with indicator pixels"
+    print(f"{len(clean)} full-screen frames scanned, no indicator pixel; warnings: {lines + cue}")

@@ -202,7 +202,7 @@ class X11Indicator(Indicator):
                 self.no_place_logged = True
                 log.warning("indicator: the capture (%s) leaves no screen corner free on this "
                             "%dx%d X screen, and X11 cannot keep a window out of a grab: no "
-                            "indicator is drawn (the cue and the status line remain)",
+                            "indicator is drawn (the status line still shows the state)",
                             " ".join(map(str, region.to_list())), self.screen.width,
                             self.screen.height)
             self.spot = None
