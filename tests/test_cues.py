@@ -62,17 +62,28 @@ def test_factory_choices() -> None:
     assert info.value.setting == "cue"
 
 
-def test_no_player_is_a_silent_no_op(monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_player_is_said_once_and_is_a_no_op(monkeypatch: pytest.MonkeyPatch,
+                                              caplog: pytest.LogCaptureFixture,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setattr(cues.shutil, "which", lambda name: None)
     monkeypatch.setattr("nitrogen_capture.cues._command.shutil.which", lambda name: None)
-    for name in ("sound", "notify"):
-        backend = get_cue_backend(name)
-        assert isinstance(backend, NullCue)
-        for event in cues.CUE_EVENTS:
-            backend.play(event)
-        backend.close()
+    monkeypatch.setattr(cues, "_told", set())  # as in a fresh process
+    with caplog.at_level(logging.DEBUG, logger="nitrogen_capture.cues"):
+        for name in ("sound", "notify", "sound"):  # a second recorder (an episode loop)
+            backend = get_cue_backend(name)
+            assert isinstance(backend, NullCue)
+            for event in cues.CUE_EVENTS:
+                backend.play(event)
+            backend.close()
+        assert isinstance(get_cue_backend("sound", say_missing=False), NullCue)  # synthetic
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    # No player: one line, once, naming the players and the visible sign instead.
+    assert len(warned) == 1, warned
+    assert "paplay" in warned[0] and "aplay" in warned[0] and "indicator" in warned[0]
+    # A missing notify-send stays a debug line; nothing is printed by the cues themselves.
+    assert any("notify-send" in r.getMessage() and r.levelno == logging.DEBUG
+               for r in caplog.records)
     assert capsys.readouterr() == ("", "")
 
 

@@ -34,6 +34,7 @@ from nitrogen_capture.export.settings import (
     OBS_DTYPES,
     ConvertSettings,
 )
+from nitrogen_capture.indicator import INDICATOR_BACKENDS
 from nitrogen_capture.inputs import BACKENDS as INPUT_BACKENDS
 from nitrogen_capture.inputs._live import GAMEPAD_BACKENDS
 from nitrogen_capture.session.meta_parts import CONTROLLERS
@@ -102,7 +103,7 @@ def test_every_convert_flag_defaults_to_its_field() -> None:
                 "gamepad_backend": GAMEPAD_BACKENDS,
                 "capture_backend": CAPTURE_BACKENDS, "input_backend": INPUT_BACKENDS,
                 "source": SOURCES, "controller": CONTROLLERS, "cue": CUE_BACKENDS,
-                "encoder_priority": ENCODER_PRIORITIES}),
+                "encoder_priority": ENCODER_PRIORITIES, "indicator": INDICATOR_BACKENDS}),
     ("convert", {"action_space": ACTION_SPACES, "obs_dtype": OBS_DTYPES,
                  "input_source": INPUT_SOURCES, "format": FORMATS,
                  "episode_per": EPISODE_PER, "engine": ENGINES}),

@@ -33,6 +33,7 @@ FILES = (
     "settings", "video_storage", "cli", "demo_check", "threads", "demo_scene", "pad_absence",
     "video_encoders", "windows_live_inputs", "export_decode", "inputfiles", "held_at_start",
     "outputs", "truth", "large_meta", "export_repeats", "preflight", "encoder_priority", "scratch",
+    "indicator",
 )
 MIN_PASSED = 650  # 674 measured; a few tests may move between files or markers
 MAX_RERUN = 3  # more failures than this at once are not flakes

@@ -29,7 +29,9 @@ from .bounds import MAX_SECONDS, number_check
 
 if TYPE_CHECKING:
     from .config import RecordConfig
+    from .keylayout import KeyLayout
     from .record import Recorder
+    from .record.indicate import IndicatorFeed
     from .session.meta_episode import EpisodeInfo
     from .session.meta_preflight import PreflightInfo
 
@@ -205,16 +207,30 @@ def run_episodes(args: argparse.Namespace, config: RecordConfig,
 
     ``preflight``: what ``record --adapt`` measured before the run (stored in every episode).
     """
+    from .indicator import get_indicator
+    from .record.indicate import IndicatorFeed
+
+    settings = run_settings(args)
+    game = _game(config)
+    folder, stamp = _run_folder(settings, game)
+    layout = config.layout.with_hotkeys(config.layout.hotkeys.with_episode_keys())
+    feed = IndicatorFeed(get_indicator(config.indicator), start_hint=layout.hotkeys.start_hint(),
+                         episodes=settings.count)
+    try:
+        return _run(settings, config, layout, folder, stamp, feed, preflight)
+    finally:
+        feed.close()
+
+
+def _run(settings: RunSettings, config: RecordConfig, layout: KeyLayout, folder: Path,
+         stamp: str, feed: IndicatorFeed, preflight: PreflightInfo | None) -> int:
+    """The run's loop (run_episodes holds its indicator open around it)."""
     from .cli_record import _merge, _record, _summary, shell_arg
     from .record import build_recorder
     from .record.episode import EpisodeControl, EpisodePlan
     from .session.meta_episode import EpisodeInfo
 
-    settings = run_settings(args)
-    game = _game(config)
-    folder, stamp = _run_folder(settings, game)
     run_id = f"{folder.name}/{stamp}"
-    layout = config.layout.with_hotkeys(config.layout.hotkeys.with_episode_keys())
     cur = _Cursor()
     kept = discarded = 0
     print(f"run {run_id}: {settings.count or 'unlimited'} episode(s) into {folder} "
@@ -254,7 +270,7 @@ def run_episodes(args: argparse.Namespace, config: RecordConfig,
             print(f"RESET: episode {info.index}{of} starts in {settings.reset_s:g} s "
                   f"({layout.hotkeys.start_hint()} now; F9/F10/F11 mark the episode just "
                   "finished)", flush=True)
-        result = _record(recorder, ep_config, prefix=f"ep {info.index}{of}  ")
+        result = _record(recorder, ep_config, f"ep {info.index}{of}  ", feed, info.index)
         info = recorder.meta.episode or info  # a discard in the reset made it a re-recording
         if result.frames == 0:
             shutil.rmtree(out)  # nothing was recorded (stopped in the reset): no empty session

@@ -46,6 +46,7 @@ from .config import (
     TargetSpec,
 )
 from .cues import CUE_BACKENDS
+from .indicator import INDICATOR_BACKENDS
 from .inputs import BACKENDS as INPUT_BACKENDS
 from .inputs._live import GAMEPAD_BACKENDS
 from .session.meta_parts import CONTROLLERS
@@ -53,6 +54,7 @@ from .stopsignals import handling_stop_signals
 
 if TYPE_CHECKING:
     from .record import Recorder, RecordResult
+    from .record.indicate import IndicatorFeed
     from .session import MergeReport
     from .session.meta_latency import LatencyInfo
     from .session.meta_preflight import PreflightInfo
@@ -178,6 +180,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--cue", choices=CUE_BACKENDS, default=rec("cue"),
                    help="signal start/pause/resume/stop: sound (a short tone), notify (a "
                         "desktop notification) or none (default %(default)s)")
+    p.add_argument("--indicator", choices=INDICATOR_BACKENDS, default=rec("indicator"),
+                   help="a small always-on-top mark (REC 00:42, PAUSED) that is never in the "
+                        "data: x11 places it outside the captured rectangle (not drawn when "
+                        "the capture covers the whole screen), win32 excludes it from capture; "
+                        "auto picks the one for this system (default %(default)s)")
     p.add_argument("--no-chord-hotkeys", dest="chord_hotkeys", action="store_false",
                    default=rec("chord_hotkeys"),
                    help="drop the Ctrl chord hotkeys (Ctrl+T, Ctrl+P): they become plain keys")
@@ -250,6 +257,7 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         gamepad=args.gamepad, gamepad_backend=args.gamepad_backend, merge=args.merge,
         game=args.game, notes=args.notes, controller=args.controller,
         cue=args.cue, chord_hotkeys=args.chord_hotkeys,
+        indicator="none" if synthetic and args.indicator == "auto" else args.indicator,
         latency_offset_ms=offset_ms, latency=latency)
 
 
@@ -326,11 +334,16 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def _record(recorder: Recorder, config: RecordConfig, prefix: str = "") -> RecordResult:
-    """Run the recorder with the status line; Ctrl+C and SIGTERM stop it cleanly.
+def _record(recorder: Recorder, config: RecordConfig, prefix: str = "",
+            feed: IndicatorFeed | None = None, episode: int | None = None) -> RecordResult:
+    """Run the recorder with the status line and the indicator; Ctrl+C, SIGTERM stop it.
 
-    ``prefix`` starts each status line (a run's ``ep 2/5``).
+    ``prefix`` starts each status line (a run's ``ep 2/5``); ``feed`` is a run's indicator,
+    kept open across its episodes (``episode``: the one shown); without it the recording
+    opens and closes its own.
     """
+    from .indicator import get_indicator
+    from .record.indicate import IndicatorFeed
     from .record.status import StatusLine
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -344,13 +357,22 @@ def _record(recorder: Recorder, config: RecordConfig, prefix: str = "") -> Recor
               f"{hotkeys.describe()}); Ctrl+C stops", file=sys.stderr)
     stop_status = threading.Event()
     status_thread = threading.Thread(target=status.run, args=(stop_status,), daemon=True)
+    own = feed is None
+    if feed is None:
+        feed = IndicatorFeed(get_indicator(config.indicator), start_hint=hotkeys.start_hint())
     with handling_stop_signals(stop):
         status_thread.start()
+        feed.follow(recorder, episode)
+        feed.start()
         try:
             return recorder.run()
         finally:
             stop_status.set()
             status_thread.join()
+            if own:
+                feed.close()
+            else:
+                feed.reset(episode)
 
 
 def _summary(result: RecordResult) -> str:

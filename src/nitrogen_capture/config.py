@@ -27,6 +27,7 @@ from .codecs.encoders import ENCODER_NAMES
 from .codecs.priority import ENCODER_PRIORITIES
 from .cues import CUE_BACKENDS
 from .errors import ConfigError
+from .indicator import INDICATOR_BACKENDS
 from .keylayout import CHORD_PREFIX, DEFAULT_LAYOUT, KeyLayout, pretty_key
 from .session.frames import FRAME_STORES
 from .session.labels import (
@@ -211,6 +212,9 @@ class RecordConfig:
             ``controller`` None is ``xbox`` with ``gamepad``, else ``keyboard``.
         cue: how start/pause/resume/stop are signalled (:data:`~nitrogen_capture.cues.
             CUE_BACKENDS`: ``sound``, ``notify`` or ``none``).
+        indicator: the on-screen recording indicator that is never in the data
+            (:data:`~nitrogen_capture.indicator.INDICATOR_BACKENDS`: ``auto``, ``x11``,
+            ``win32`` or ``none``); the ``record`` command shows it, not the Recorder.
         chord_hotkeys: keep the layout's Ctrl chord hotkeys; False drops them from ``layout``
             (its ``hotkeys``), so Ctrl+T / Ctrl+P are plain keys and Ctrl is never held back.
         latency_offset_ms: the input-to-frame latency offset stored as ``meta.json``
@@ -249,6 +253,7 @@ class RecordConfig:
     notes: str = ""
     controller: str | None = None
     cue: str = "sound"
+    indicator: str = "auto"
     chord_hotkeys: bool = True
     latency_offset_ms: float | None = None
     latency: LatencyInfo | None = None
@@ -292,6 +297,9 @@ class RecordConfig:
             number_check(self.seed, "seed", "--seed", 0, UINT32_MAX, interval=True),
             (self.cue in CUE_BACKENDS, "cue",
              f"--cue must be one of {', '.join(CUE_BACKENDS)}, got {self.cue}"),
+            (self.indicator in INDICATOR_BACKENDS, "indicator",
+             f"--indicator must be one of {', '.join(INDICATOR_BACKENDS)}, "
+             f"got {self.indicator}"),
             number_check(self.latency_offset_ms, "latency_offset_ms", "--latency-offset-ms",
                          -MAX_LATENCY_MS, MAX_LATENCY_MS, interval=True, note=" ms")
             if self.latency_offset_ms is not None else _OK,

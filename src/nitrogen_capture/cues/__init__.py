@@ -8,8 +8,10 @@
 - ``notify``: a desktop notification through ``notify-send`` where it is installed;
 - ``none``: nothing.
 
-A choice this machine cannot honour (no player, no ``notify-send``) is a silent no-op, logged at
-debug level; so is a player that fails for want of an audio device. ``fake`` (tests) remembers
+A ``sound`` choice with no player on this machine says so once per process, in one warning
+(the on-screen indicator, :mod:`~nitrogen_capture.indicator`, is then the visible sign); a
+missing ``notify-send`` is a no-op logged at debug level, and so is a player that fails for want
+of an audio device. ``fake`` (tests) remembers
 the events. Every backend's :meth:`~.base.CueBackend.play` returns at once (docs in
 :mod:`.base`): the recorder calls it from the capture thread on start, pause, resume and stop.
 """
@@ -26,13 +28,18 @@ from .base import CUE_EVENTS, CueBackend, NullCue
 __all__ = ["CUE_BACKENDS", "CUE_EVENTS", "CueBackend", "NullCue", "get_cue_backend"]
 
 log = logging.getLogger(__name__)
+_told: set[str] = set()  # what was already said once in this process
 
 # The choices of RecordConfig.cue / `record --cue`.
 CUE_BACKENDS: tuple[str, ...] = ("sound", "notify", "none")
 
 
-def get_cue_backend(name: str = "sound") -> CueBackend:
-    """The cue backend ``name`` (one of :data:`CUE_BACKENDS`, or ``fake`` for tests)."""
+def get_cue_backend(name: str = "sound", *, say_missing: bool = True) -> CueBackend:
+    """The cue backend ``name`` (one of :data:`CUE_BACKENDS`, or ``fake`` for tests).
+
+    ``say_missing`` False keeps a missing player at debug level (a synthetic recording: nobody
+    plays, so nobody needs to hear).
+    """
     if name == "fake":
         from ._fake import FakeCue
 
@@ -45,12 +52,17 @@ def get_cue_backend(name: str = "sound") -> CueBackend:
             from ._winsound import WinsoundCue
 
             return WinsoundCue()
-        from ._command import CommandCue, find_player
+        from ._command import PLAYERS, CommandCue, find_player
 
         player = find_player()
         if player is not None:
             return CommandCue("sound", player)
-        log.debug("no sound cues: none of paplay, pw-play, aplay, afplay is installed")
+        if say_missing:
+            _once("no-player", "no sound cues: none of %s is installed; the on-screen "
+                  "indicator (--indicator) and the status line show the recording state",
+                  ", ".join(PLAYERS))
+        else:
+            log.debug("no sound cues: none of %s is installed", ", ".join(PLAYERS))
     elif name == "notify":
         from ._command import NOTIFY, CommandCue
 
@@ -59,3 +71,10 @@ def get_cue_backend(name: str = "sound") -> CueBackend:
             return CommandCue("notify", program)
         log.debug("no notification cues: %s is not installed", NOTIFY)
     return NullCue()
+
+
+def _once(key: str, message: str, *args: object) -> None:
+    """Log ``message`` as a warning the first time ``key`` comes up in this process."""
+    if key not in _told:
+        _told.add(key)
+        log.warning(message, *args)

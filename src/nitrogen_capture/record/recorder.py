@@ -105,7 +105,9 @@ class Recorder:
         self.router = InputRouter(config.layout, target.is_focused,
                                   hotkeys=config.layout.hotkeys)
         # Start/pause/resume/stop cues: play() hands off and returns at once (cues/base.py).
-        self.cue = get_cue_backend(config.cue)
+        # A missing player is said once, unless nobody plays (the synthetic source).
+        self.cue = get_cue_backend(config.cue,
+                                   say_missing=config.capture_backend != "synthetic")
         self._cued_start = False
         self.meta = meta
         self._stop = threading.Event()
@@ -214,7 +216,6 @@ class Recorder:
         t0 = self._pacer.start()
         mono, wall = clock_pair()  # right after: t0_wall is the wall time of t0 itself
         self._t_start = t0
-        self._phase = "recording"
         self.meta.clock = dataclasses.replace(
             self.meta.clock, t0_ns=t0, t0_wall=wall_iso(wall - (mono - t0)),
             pairs=(ClockPair("start", mono, wall),))
@@ -236,6 +237,8 @@ class Recorder:
                 if self._pause_reason is None:  # (unless a hotkey in it paused already)
                     t_read = now_ns()
                     wt.post("start", t_read - t0, self._read_held(t0))
+            # Only now: a recording that starts paused never shows as recording before it.
+            self._phase = "recording"
             last_tick = self._loop(wt, t0)
         finally:
             self._t_stop, self._phase = now_ns(), "stopping"
