@@ -222,3 +222,10 @@ def test_record_command_shows_the_indicator(tmp_path: Path, monkeypatch: pytest.
                   "--encoder-workers", "1")
     assert res.code == 0, res.err
     assert [n for n, _ in made] == ["none"]
+
+
+def test_a_runs_reset_pause_shows_reset_with_the_episode_and_the_start_key() -> None:
+    s = indicator_state(stats(paused=True, pause_reason="reset", elapsed_s=3.2),
+                        start_hint="press F8 to start", episode=2, episodes=5)
+    assert (s.phase, s.episode, s.episodes, s.text) == ("reset", 2, 5, "press F8 to start")
+    assert s.elapsed_s == 3.2
