@@ -60,6 +60,7 @@ from . import info as meta
 from .existing import Existing, read_existing
 from .layout import LEROBOT_DATASET, MARK, add_cuts, mark_bytes, read_mark, repeat_total, scan
 from .plan import Episode, Plan, frame_size, plan_episodes
+from .state import state_kind
 from .stats import (
     ImageStats,
     aggregate,
@@ -113,6 +114,7 @@ class _Run:
         # features must stay the same); the flags are still counted.
         self.repeat_flag = existing is None or meta.REPEAT_KEY in existing.info["features"]
         self.repeated = 0
+        self.state = state_kind(settings.state)
 
     def task_index(self, task: str) -> int:
         if task not in self.tasks:
@@ -127,7 +129,7 @@ class _Run:
         task = self.task_index(ep.task)
         sampled = set(sample_rows(n).tolist())
         images = ImageStats()
-        actions, pads = [], []
+        actions, pads, held = [], [], []
         step = round(1e9 / fps)
         self.video.begin_episode()
         k = 0
@@ -136,6 +138,7 @@ class _Run:
             for lo in range(0, len(grid), BIN_ROWS):
                 binned = ep.res.bin_grid(grid[lo:lo + BIN_ROWS], step)
                 actions.append(ep.src.map(binned.actions, binned.mouse_deltas, binned.gamepad))
+                held.append(binned.held_before)
                 if ep.src.use_pad:
                     pads.append(np.asarray(binned.gamepad, dtype=np.float32))
             # The frame each row shows (export/repeats.py: one rule for every format).
@@ -150,7 +153,12 @@ class _Run:
                 self.done += times
                 if self.progress is not None:
                     self.progress(self.done, self.plan.rows)
-        cols: dict[str, npt.NDArray[Any]] = {"action": np.concatenate(actions)}
+        action = np.concatenate(actions)
+        cols: dict[str, npt.NDArray[Any]] = {}
+        state = self.state.rows(action, np.concatenate(held))
+        if state is not None:
+            cols[meta.STATE_KEY] = state
+        cols["action"] = action
         if pads:
             cols[meta.GAMEPAD_KEY] = np.concatenate(pads)
         flags = np.concatenate([p.repeat for p in ep.parts])
@@ -270,9 +278,16 @@ def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = No
     if any(e.src.action_names != names for e in plan.episodes):
         raise ExportError("the sessions' key layouts differ, so do their raw actions: pass "
                           "--action-space nitrogen (or convert them to separate datasets)")
+    kind = state_kind(settings.state)
+    keys = list(plan.episodes[0].src.layout.keys)
+    state_names = kind.names(names, keys)
+    if kind.name == "held-keys" and any(list(e.src.layout.keys) != keys for e in plan.episodes):
+        raise ExportError("the sessions' key layouts differ, so do their held keys: pass "
+                          "--state previous-action (or convert them to separate datasets)")
     feats = meta.features(size, names, [*PAD_BUTTONS, *PAD_AXES] if use_pad else None,
                           repeat_flag=existing is None
-                          or meta.REPEAT_KEY in existing.info["features"])
+                          or meta.REPEAT_KEY in existing.info["features"],
+                          state_names=state_names)
     if existing is not None:
         meta.check_compatible(existing.info, plan.fps, feats, out)
     needed = int(plan.rows * (size[0] * size[1] * _VIDEO_BYTES_PER_PIXEL + 200))
