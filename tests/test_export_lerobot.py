@@ -22,8 +22,10 @@ import pytest
 from cli_run import run_cli
 from nitrogen_capture.binning import bin_events
 from nitrogen_capture.export import ConvertSettings, convert, map_rows
+from nitrogen_capture.export.lerobot.state import state_kind
 from nitrogen_capture.export.lerobot.stats import sample_rows
 from nitrogen_capture.export.resample import step_ns
+from nitrogen_capture.export.settings import STATES
 from nitrogen_capture.keylayout import PAD_AXES, PAD_BUTTONS
 from session_factory import LAYOUT, PERIOD, Built, make_session
 
@@ -271,6 +273,7 @@ def held_before(b: Built, grid: np.ndarray, step: int) -> np.ndarray:
 
 
 def test_state_choices_and_appending(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert [state_kind(name).name for name in STATES] == list(STATES)  # one variant each
     b = make_session(tmp_path / "s", (40,), seed=11)
     held = tmp_path / "held"
     lerobot(tmp_path, [b.root], held, "--state", "held-keys", capsys=capsys)
