@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,8 +74,10 @@ def main(venv: Path, work: Path) -> int:
         script.write_text(code if lang == "python" else "set -e\n" + code, encoding="utf-8")
         cmd = [python if lang == "python" else "bash", script.name]
         where = f"docs/export.md:{line} ({lang}, {'lerobot' if needs_lerobot else 'ours'})"
+        t0 = time.monotonic()
         proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True,
                               timeout=BLOCK_TIMEOUT_S, check=False)
+        took = time.monotonic() - t0
         if proc.returncode != 0:
             print(f"FAIL {where}: exit {proc.returncode}\n{proc.stdout[-3000:]}\n"
                   f"{proc.stderr[-3000:]}")
@@ -92,7 +95,7 @@ def main(venv: Path, work: Path) -> int:
                 return 1
             note = f" ({ended} training runs, every loss finite)"
         last = [ln for ln in proc.stdout.splitlines() if ln.strip()][-1:] or [""]
-        print(f"ok   {where}: {last[0][:160]}{note}")
+        print(f"ok   {where} in {took:.0f} s: {last[0][:160]}{note}")
     return 0
 
 

@@ -18,9 +18,12 @@ echo "lerobot environment: $VENV ($("$VENV/bin/python" -c 'import importlib.meta
 rm -rf "$WORK"
 mkdir -p "$WORK"
 export SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1
+# Episodes of at least 100 rows: lerobot-doctor's Episode Health warns when more than a tenth of
+# the episodes are shorter than ACT's and Diffusion's action chunk of 100 (a busy machine that
+# drops ticks can still cut one below it).
 for seed in 1 2; do
   "$PY" -m nitrogen_capture record --source synthetic --out "$WORK/session-$seed" --fps 30 \
-    --max-frames $(( 45 + 30 * seed )) --seed "$seed" --cue none --status-interval 0 >/dev/null
+    --max-frames $(( 120 + 30 * seed )) --seed "$seed" --cue none --status-interval 0 >/dev/null
 done
 # Session 1 alone first, then both with --overwrite: what LeRobot loads is the dataset that
 # replaced an older one (written beside it and swapped in), not only a first write.
