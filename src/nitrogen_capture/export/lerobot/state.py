@@ -6,8 +6,8 @@ read it on every step (``lerobot-train --policy.type=act`` fails with ``KeyError
 player's own recent input (docs/export.md, "--format lerobot"), one variant per ``--state``:
 
 * ``previous-action`` (the default): the row before's ``action``, zeros on an episode's first
-  row. Known when the row's action is chosen, in the action's own space and names, and it tells
-  a policy what it was doing, so it can hold a key through the frames it takes to act.
+  row. Known when the row's action is chosen, in the action's own space and names: a policy
+  that sees what it was just doing can keep a key held or finish a combo.
 * ``held-keys``: the session layout's keys (0/1) held when the row's interval opens, i.e. at the
   row before's time: the held keys without the row's own taps (``binning.BinnedRows``). Raw
   keys whatever ``--action-space`` is; a gamepad's buttons are not keys (use the default there).

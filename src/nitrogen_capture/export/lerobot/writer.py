@@ -279,15 +279,15 @@ def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = No
         raise ExportError("the sessions' key layouts differ, so do their raw actions: pass "
                           "--action-space nitrogen (or convert them to separate datasets)")
     kind = state_kind(settings.state)
-    keys = list(plan.episodes[0].src.layout.keys)
-    state_names = kind.names(names, keys)
-    if kind.name == "held-keys" and any(list(e.src.layout.keys) != keys for e in plan.episodes):
+    state_names = [kind.names(e.src.action_names, list(e.src.layout.keys))
+                   for e in plan.episodes]
+    if any(n != state_names[0] for n in state_names):
         raise ExportError("the sessions' key layouts differ, so do their held keys: pass "
                           "--state previous-action (or convert them to separate datasets)")
     feats = meta.features(size, names, [*PAD_BUTTONS, *PAD_AXES] if use_pad else None,
                           repeat_flag=existing is None
                           or meta.REPEAT_KEY in existing.info["features"],
-                          state_names=state_names)
+                          state_names=state_names[0])
     if existing is not None:
         meta.check_compatible(existing.info, plan.fps, feats, out)
     needed = int(plan.rows * (size[0] * size[1] * _VIDEO_BYTES_PER_PIXEL + 200))
