@@ -56,9 +56,11 @@ test: setup lint
 test-fast: venv
 	$(VENV)/bin/pytest -q -m "not x11 and not slow"
 
-# LeRobot itself loads a `convert --format lerobot` export (docs/export.md, "LeRobot"). LeRobot
-# pins its own torch, so it gets its own environment, .cache/lerobot-venv (ignored by git): built
-# once per machine, several GB of downloads the first time. Not part of `make test`.
+# LeRobot itself loads a `convert --format lerobot` export and trains its ACT and Diffusion
+# policies on it for a few steps on the CPU (docs/export.md, "LeRobot"). LeRobot pins its own
+# torch, so it gets its own environment with its `training` and `diffusion` extras,
+# .cache/lerobot-venv (ignored by git): built once per machine, about 6 GB of downloads the first
+# time. Not part of `make test`.
 test-lerobot: venv
 	PY=$(PY) bash scripts/lerobot_test.sh
 

@@ -8,7 +8,8 @@ with PyAV; here ``LeRobotDataset(repo_id, root=DIR, video_backend="pyav")`` must
 * every episode and every frame (``len``, ``num_episodes``, the episode bounds);
 * each frame decoded by LeRobot's own decoder at its ``timestamp``, within its ``tolerance_s``
   (a miss raises ``FrameTimestampError``), and the same picture (per-channel means within 2/255);
-* ``action`` (and ``gamepad``) equal to our arrays, ``frame_is_repeat`` a bool equal to ours;
+* ``action``, ``observation.state`` (and ``gamepad``) equal to our arrays, ``frame_is_repeat`` a
+  bool equal to ours;
 * ``delta_timestamps`` windows with ``*_is_pad`` at both episode edges, padded with the edge row.
 
 Prints one line per check and ``lerobot check: N passed, M failed``; exits 1 on a failure.
@@ -69,12 +70,15 @@ def main(root: Path, repo_id: str, expected: Path) -> int:
             np.testing.assert_array_equal(item["action"].numpy(), exp["action"][i])
             if "gamepad" in exp:
                 np.testing.assert_array_equal(item["gamepad"].numpy(), exp["gamepad"][i])
+            if "state" in exp:  # observation.state, the row before's action by default
+                np.testing.assert_array_equal(item["observation.state"].numpy(), exp["state"][i])
             if "frame_is_repeat" in exp:  # a bool feature, returned as a bool tensor
                 flag = item["frame_is_repeat"]
                 assert str(flag.dtype) == "torch.bool", flag.dtype
                 assert bool(flag) == bool(exp["frame_is_repeat"][i]), (i, flag)
         return (f"{len(ds)} frames decoded by LeRobot (pyav) within tolerance_s="
-                f"{ds.tolerance_s}; actions equal; picture means within {worst * 255:.2f}/255")
+                f"{ds.tolerance_s}; actions and states equal; picture means within "
+                f"{worst * 255:.2f}/255")
 
     deltas = [-2, -1, 0, 1, 2]
 

@@ -7,8 +7,13 @@ set -euo pipefail
 
 VENV="${LEROBOT_VENV:-.cache/lerobot-venv}"
 # The newest lerobot that installs here, verified by `make test-lerobot`: 0.6.1 (torch 2.11) needs
-# Python 3.12 and keeps its dataset code in the `dataset` extra; on Python 3.11 the newest is
-# 0.4.4 (torch 2.10). A Python 3.12 is used when there is one (on PATH, or pyenv's).
+# Python 3.12 and keeps its dataset code in the `dataset` extra and what `lerobot-train` needs
+# (accelerate, wandb) in `training`, which pulls `dataset` in; the Diffusion policy's diffusers is
+# the `diffusion` extra. On Python 3.11 the newest is 0.4.4 (torch 2.10), which has all of these
+# in its base requirements. A Python 3.12 is used when there is one (on PATH, or pyenv's).
+# torch comes from PyPI, whose Linux x86_64 wheels are the CUDA build (with its nvidia-* wheels,
+# ~3 GB): the CPU build is not on PyPI, and lerobot pins a torch older than the CPU wheel that
+# our own venv installs, so there is no way around it here; the tests run it on the CPU.
 py312=""
 for cand in python3.12 "$HOME"/.pyenv/versions/3.12*/bin/python3.12; do
   if "$cand" -c "" >/dev/null 2>&1; then py312="$cand"; break; fi
@@ -21,7 +26,7 @@ else
   PYTHON=python3.11
 fi
 if [ -z "${LEROBOT_SPEC:-}" ] && "$PYTHON" -c "import sys; sys.exit(sys.version_info < (3, 12))"; then
-  SPEC="lerobot[dataset]==0.6.1"
+  SPEC="lerobot[training,diffusion]==0.6.1"
 else
   SPEC="${LEROBOT_SPEC:-lerobot==0.4.4}"
 fi

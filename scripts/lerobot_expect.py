@@ -1,9 +1,10 @@
 """Our side of ``make test-lerobot``: what LeRobot must read back from an export, as an .npz.
 
 Reads the export with pyarrow and PyAV only (the same tools our tests use, not LeRobot): the
-per-frame ``action`` / ``gamepad`` / ``frame_is_repeat`` / ``timestamp`` in ``index`` order,
-each episode's ``[dataset_from_index, dataset_to_index)``, and each frame's per-channel RGB mean
-in [0, 1], from decoding the episode's span of its MP4 (``from_timestamp`` on).
+per-frame ``action`` / ``observation.state`` / ``gamepad`` / ``frame_is_repeat`` / ``timestamp``
+in ``index`` order, each episode's ``[dataset_from_index, dataset_to_index)``, and each frame's
+per-channel RGB mean in [0, 1], from decoding the episode's span of its MP4 (``from_timestamp``
+on).
 ``scripts/lerobot_check.py`` compares LeRobot's answers with these.
 Usage: ``python lerobot_expect.py DATASET_DIR OUT_NPZ``.
 """
@@ -35,6 +36,8 @@ def main(root: Path, out: Path) -> int:
     arrays = {"action": np.asarray(data["action"], np.float32),
               "timestamps": np.asarray(data["timestamp"], np.float64),
               "episode_bounds": np.stack([eps["dataset_from_index"], eps["dataset_to_index"]], 1)}
+    if "observation.state" in data:
+        arrays["state"] = np.asarray(data["observation.state"], np.float32)
     if "gamepad" in data:
         arrays["gamepad"] = np.asarray(data["gamepad"], np.float32)
     if "frame_is_repeat" in data:

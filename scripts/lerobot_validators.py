@@ -19,13 +19,12 @@ from pathlib import Path
 
 # (validator, rule) -> why it does not apply to a game recording.
 NOT_APPLICABLE: dict[tuple[str, str], str] = {
-    ("physlint", "manifest.required_streams"):
-        "its default contract requires an observation.state stream; a game has no robot state",
     ("lerobot-doctor", "Action Quality"):
         "buttons are 0 or 1 and sit at 0 most of the time, which it reads as a clipped actuator",
     ("lerobot-doctor", "Training Readiness"):
-        "it wants robot state features for ACT and Diffusion, and reads an unused button's zero "
-        "spread as a normalization hazard",
+        "its state, action and image checks pass; it reads an unused button's zero spread as a "
+        "normalization hazard (LeRobot's normalization adds an epsilon: make test-lerobot trains "
+        "ACT and Diffusion on it with finite losses) and 25 action dimensions as unusually many",
     ("lerobot-doctor", "Anomaly Detection"):
         "buttons a player did not touch are 'stuck actuators'; a constant frame_is_repeat "
         "(no repeated frame, a clean recording) is a 'broken sensor'",

@@ -34,6 +34,22 @@ def test_release_then_press_in_one_interval() -> None:
     assert rows.actions[:, W].tolist() == [1, 1, 1, 0, 0]
 
 
+def test_held_before_is_the_state_as_each_interval_opens() -> None:
+    # w held from 20 ms to 41 ms, space tapped inside (10, 20]: held_before (LeRobot's
+    # --state held-keys) is what was held at t_{i-1}, never a tap nor the row's own press.
+    events = [E(12 * MS, KEY, "space", 1), E(14 * MS, KEY, "space", 0),
+              E(20 * MS, KEY, "w", 1), E(41 * MS, KEY, "w", 0)]
+    rows = bin_events(events, FRAMES, DEFAULT_LAYOUT)
+    assert rows.held_before[:, W].tolist() == [0, 0, 1, 1, 1]  # row 4: held at 40 ms
+    assert rows.held_before[:, SPACE].tolist() == [0, 0, 0, 0, 0]
+    assert rows.actions[:, W].tolist() == [0, 1, 1, 1, 0]
+    # A binner carried over from an earlier call starts with what it held.
+    binner = ActionBinner(DEFAULT_LAYOUT)
+    bin_events([E(15 * MS, KEY, "w", 1)], FRAMES[:2], DEFAULT_LAYOUT, binner)
+    assert bin_events([], FRAMES[2:], DEFAULT_LAYOUT, binner).held_before[:, W].tolist() == [
+        1, 1, 1]
+
+
 def test_hold_across_chunk_boundary_with_carried_binner() -> None:
     binner = ActionBinner(DEFAULT_LAYOUT)
     first = bin_events([E(15 * MS, KEY, "w", 1)], FRAMES[:2], DEFAULT_LAYOUT, binner)

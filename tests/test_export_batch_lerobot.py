@@ -24,7 +24,7 @@ from cli_run import run_cli
 from nitrogen_capture.export import ConvertSettings
 from nitrogen_capture.export.batch import BatchSettings, run_batch
 from nitrogen_capture.export.batch.tasks import TaskJob, run_task
-from test_export_lerobot import KEY, decode, table
+from test_export_lerobot import KEY, STATE, decode, table
 
 pytestmark = pytest.mark.slow
 GOOD = ("game_a/s1", "game_a/s2", "game_b/s3")
@@ -99,6 +99,7 @@ def test_lerobot_batch_equals_the_multi_root_writer(library: Path, tmp_path: Pat
                 json.loads((ref / "meta/stats.json").read_text()))
     info, ref_info = (json.loads((p / "meta/info.json").read_text()) for p in (out, ref))
     assert info == ref_info
+    assert STATE in info["features"] and STATE in table(out / "data").column_names
     assert pq.read_table(out / "meta/tasks.parquet").equals(
         pq.read_table(ref / "meta/tasks.parquet"))
     assert not (out / ".parts").exists()
@@ -116,18 +117,26 @@ def test_rate_and_size_are_fixed_for_every_part(library: Path, tmp_path: Path,
     lst = tmp_path / "list.txt"
     lst.write_text("\n".join(str(library / s) for s in GOOD[:2]))
     r = run_cli(capsys, "convert", "--format", "lerobot", "--sessions", str(lst), "--out",
-                str(out), "--no-progress", "--action-hz", "10", "--img-size", "8")
+                str(out), "--no-progress", "--action-hz", "10", "--img-size", "8",
+                "--state", "held-keys")
     assert r.code == 0, r.err
     info = json.loads((out / "meta/info.json").read_text())
     assert info["fps"] == 10 and info["features"][KEY]["shape"] == [8, 8, 3]
+    # --state reaches every part: the merged dataset's state is the held keys.
+    assert info["features"][STATE]["names"][0].startswith("held.")
+    stats = json.loads((out / "meta/stats.json").read_text())
+    assert stats[STATE]["count"] == [info["total_frames"]]
     assert info["total_episodes"] == 2
     rows = table(out / "data")
     assert rows.num_rows == info["total_frames"]
     assert rows.column("index").to_pylist() == list(range(rows.num_rows))
     # A flag that changes the dataset on a rerun is refused in one line (the manifest).
     run_cli(capsys, "convert", "--format", "lerobot", "--sessions", str(lst), "--out",
-            str(out), "--no-progress", "--action-hz", "15", "--img-size", "8").one_line_error(
-        1, "other settings", "fps 10 -> 15")
+            str(out), "--no-progress", "--action-hz", "15", "--img-size", "8",
+            "--state", "held-keys").one_line_error(1, "other settings", "fps 10 -> 15")
+    run_cli(capsys, "convert", "--format", "lerobot", "--sessions", str(lst), "--out",
+            str(out), "--no-progress", "--action-hz", "10", "--img-size", "8").one_line_error(
+        1, "other settings", "state")
 
 
 def other_rate(job: TaskJob, *, session: str) -> dict[str, Any]:

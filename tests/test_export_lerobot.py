@@ -22,12 +22,15 @@ import pytest
 from cli_run import run_cli
 from nitrogen_capture.binning import bin_events
 from nitrogen_capture.export import ConvertSettings, convert, map_rows
+from nitrogen_capture.export.lerobot.state import state_kind
 from nitrogen_capture.export.lerobot.stats import sample_rows
 from nitrogen_capture.export.resample import step_ns
+from nitrogen_capture.export.settings import STATES
 from nitrogen_capture.keylayout import PAD_AXES, PAD_BUTTONS
 from session_factory import LAYOUT, PERIOD, Built, make_session
 
 KEY = "observation.images.game"
+STATE = "observation.state"
 STAT_KEYS = {"min", "max", "mean", "std", "count", "q01", "q10", "q50", "q90", "q99"}
 AV1_OR_H264 = "av1" if "libsvtav1" in av.codecs_available else "h264"
 INFO_KEYS = {"codebase_version", "robot_type", "total_episodes", "total_frames", "total_tasks",
@@ -101,9 +104,12 @@ def test_two_sessions_schema_rows_video_stats(tmp_path: Path,
         2, sum(lengths), 2)
     assert info["fps"] == 30 and info["splits"] == {"train": "0:2"}
     feats = info["features"]
-    assert list(feats) == [KEY, "action", "frame_is_repeat", "timestamp", "frame_index",
+    assert list(feats) == [KEY, STATE, "action", "frame_is_repeat", "timestamp", "frame_index",
                            "episode_index", "index", "task_index"]
     assert feats["frame_is_repeat"] == {"dtype": "bool", "shape": [1], "names": None}
+    # The default state: the row before's action, named after it (export/lerobot/state.py).
+    assert feats[STATE] == {"dtype": "float32", "shape": [len(LAYOUT) + 4],
+                            "names": [f"previous.{n}" for n in [*LAYOUT.keys, *PAD_AXES]]}
     assert feats[KEY]["dtype"] == "video" and feats[KEY]["shape"] == [64, 64, 3]
     assert feats[KEY]["info"]["video.fps"] == 30 and feats[KEY]["info"]["video.g"] == 2
     # LeRobot's default codec, AV1, where this FFmpeg build has SVT-AV1.
@@ -112,7 +118,7 @@ def test_two_sessions_schema_rows_video_stats(tmp_path: Path,
                                "names": [*LAYOUT.keys, *PAD_AXES]}
 
     data = table(out / "data")
-    assert data.column_names == ["action", "frame_is_repeat", "timestamp", "frame_index",
+    assert data.column_names == [STATE, "action", "frame_is_repeat", "timestamp", "frame_index",
                                  "episode_index", "index", "task_index"]
     assert data.schema.field("action").type == pa.list_(pa.float32(), len(LAYOUT) + 4)
     assert data.schema.field("timestamp").type == pa.float32()
@@ -126,6 +132,13 @@ def test_two_sessions_schema_rows_video_stats(tmp_path: Path,
     actions = np.asarray(d["action"], np.float32)
     np.testing.assert_array_equal(actions, np.concatenate(
         [want_actions(b1, bounds1), want_actions(b2, bounds2)]))
+    # Each episode's state is its actions one row later, zeros on its first row (the first
+    # episode's pause does not reset it: the episode's rows follow one another).
+    state = np.asarray(d[STATE], np.float32)
+    for lo, n in ((0, lengths[0]), (lengths[0], lengths[1])):
+        np.testing.assert_array_equal(state[lo], 0)
+        np.testing.assert_array_equal(state[lo + 1:lo + n], actions[lo:lo + n - 1])
+    assert actions[:lengths[0] - 1].any()  # something to carry over
 
     eps = table(out / "meta/episodes").to_pydict()
     assert eps["episode_index"] == [0, 1] and eps["length"] == lengths
@@ -154,7 +167,7 @@ def test_two_sessions_schema_rows_video_stats(tmp_path: Path,
     # Stats: per episode (episode table) and merged (stats.json), against numpy.
     stats = json.loads((out / "meta/stats.json").read_text())
     assert set(stats) == set(feats)
-    for name in ("action", "index", "timestamp"):
+    for name in (STATE, "action", "index", "timestamp"):
         v = np.asarray(d[name], np.float64).reshape(sum(lengths), -1)
         assert set(stats[name]) == STAT_KEYS
         np.testing.assert_allclose(stats[name]["mean"], v.mean(0), atol=1e-9)
@@ -244,6 +257,56 @@ def test_refusals_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str
         1, "not a LeRobot dataset")
     run_cli(capsys, *base, "--out", str(tmp_path / "y"), "--fps", "30",
             "--action-hz", "60").one_line_error(2, "--fps 30 and --action-hz 60 differ")
+
+
+def held_before(b: Built, grid: np.ndarray, step: int) -> np.ndarray:
+    """The layout's keys held at each row's previous grid time, replayed from the events."""
+    held, out, k = np.zeros(len(LAYOUT), bool), [], 0
+    events = [e for e in b.events if e.device in ("key", "button") and LAYOUT.get(e.code)
+              is not None]
+    for t in grid - step:
+        while k < len(events) and events[k].t_ns <= t:
+            held[LAYOUT.get(events[k].code)] = events[k].value > 0
+            k += 1
+        out.append(held.copy())
+    return np.asarray(out, np.float32)
+
+
+def test_state_choices_and_appending(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert [state_kind(name).name for name in STATES] == list(STATES)  # one variant each
+    b = make_session(tmp_path / "s", (40,), seed=11)
+    held = tmp_path / "held"
+    lerobot(tmp_path, [b.root], held, "--state", "held-keys", capsys=capsys)
+    feats = json.loads((held / "meta/info.json").read_text())["features"]
+    assert feats[STATE] == {"dtype": "float32", "shape": [len(LAYOUT)],
+                            "names": [f"held.{k}" for k in LAYOUT.keys]}
+    d = table(held / "data").to_pydict()
+    g = grids(b, [(0, 40)])[0]
+    want = held_before(b, g, step_ns(30))
+    assert want.any() and not (want == 1).all()
+    np.testing.assert_array_equal(np.asarray(d[STATE], np.float32), want)
+    stats = json.loads((held / "meta/stats.json").read_text())
+    np.testing.assert_allclose(stats[STATE]["mean"], want.mean(0), atol=1e-9)
+
+    # --state none: no state feature, and a dataset without one (an older version's) is
+    # extended only with --state none; the default refuses it in one line, changing nothing.
+    bare = tmp_path / "bare"
+    lerobot(tmp_path, [b.root], bare, "--state", "none", capsys=capsys)
+    feats = json.loads((bare / "meta/info.json").read_text())["features"]
+    assert STATE not in feats and STATE not in table(bare / "data").column_names
+    before = {p: p.read_bytes() for p in bare.rglob("*") if p.is_file()}
+    base = ["convert", "--format", "lerobot", "--root", str(b.root), "--no-progress"]
+    run_cli(capsys, *base, "--out", str(bare)).one_line_error(
+        1, f"cannot append to {bare}: it has no observation.state", "--state none")
+    run_cli(capsys, *base, "--out", str(held)).one_line_error(
+        1, "feature observation.state has shape", "pass the --state it was written with")
+    run_cli(capsys, *base, "--out", str(held), "--state", "none").one_line_error(
+        1, "it has an observation.state, these episodes none")
+    assert {p: p.read_bytes() for p in bare.rglob("*") if p.is_file()} == before
+    lerobot(tmp_path, [b.root], bare, "--state", "none", capsys=capsys)
+    assert json.loads((bare / "meta/info.json").read_text())["total_episodes"] == 2
+    run_cli(capsys, *base, "--out", str(tmp_path / "x"), "--state", "joints").one_line_error(
+        2, "--state", "joints")
 
 
 def test_fps_resamples_and_overwrite(tmp_path: Path) -> None:

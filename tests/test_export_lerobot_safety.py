@@ -130,7 +130,8 @@ def test_overwrite_replaces_our_dataset_old_and_new(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     a, b, ds = setup(tmp_path)
     assert (ds / "meta/nitrogen-capture.json").is_file()
-    assert lerobot(capsys, b, ds, "--overwrite").code == 0
+    # As an earlier version wrote it: no observation.state (export/lerobot/state.py).
+    assert lerobot(capsys, b, ds, "--overwrite", "--state", "none").code == 0
     assert info(ds)["total_frames"] == 14 and info(ds)["total_episodes"] == 1
     # A dataset of an earlier version (no mark) is recognised by its features; a link planted
     # in it goes with it, what it points to stays.
@@ -147,11 +148,14 @@ def test_overwrite_replaces_our_dataset_old_and_new(tmp_path: Path,
 
 def test_append_to_an_earlier_versions_dataset_marks_it(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _, b, ds = setup(tmp_path)
+    a, b, ds = setup(tmp_path)
+    # As an earlier version wrote it: no observation.state (export/lerobot/state.py) ...
+    convert(ConvertSettings(root=a, out=ds, format="lerobot", state="none", overwrite=True))
     mark = ds / "meta/nitrogen-capture.json"
-    mark.unlink()  # written before the mark existed: recognised by its features
+    mark.unlink()  # ... and no mark: recognised by its features
     before = {rel: h for rel, h in tree(ds).items() if h != "dir"}
-    assert lerobot(capsys, b, ds).code == 0
+    lerobot(capsys, b, ds).one_line_error(1, "it has no observation.state", "--state none")
+    assert lerobot(capsys, b, ds, "--state", "none").code == 0
     assert json.loads(mark.read_text())["format"] == "nitrogen-capture.lerobot-dataset"
     after = tree(ds)
     assert all(after[rel] == h for rel, h in before.items() if rel.startswith(("data", "videos")))

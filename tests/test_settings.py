@@ -32,6 +32,7 @@ from nitrogen_capture.export.settings import (
     FORMATS,
     INPUT_SOURCES,
     OBS_DTYPES,
+    STATES,
     ConvertSettings,
 )
 from nitrogen_capture.indicator import INDICATOR_BACKENDS
@@ -106,7 +107,7 @@ def test_every_convert_flag_defaults_to_its_field() -> None:
                 "encoder_priority": ENCODER_PRIORITIES, "indicator": INDICATOR_BACKENDS}),
     ("convert", {"action_space": ACTION_SPACES, "obs_dtype": OBS_DTYPES,
                  "input_source": INPUT_SOURCES, "format": FORMATS,
-                 "episode_per": EPISODE_PER, "engine": ENGINES}),
+                 "episode_per": EPISODE_PER, "state": STATES, "engine": ENGINES}),
 ])
 def test_choices_are_the_constants(command: str, table: dict[str, tuple[str, ...]]) -> None:
     choices = {a.dest: a.choices for a in sub(command)._actions if a.choices is not None}

@@ -37,10 +37,15 @@ class BinnedRows:
     """Per-frame arrays produced by :func:`bin_events`."""
 
     def __init__(self, actions: npt.NDArray[np.int8], mouse_deltas: npt.NDArray[np.float32],
-                 gamepad: npt.NDArray[np.float32]) -> None:
+                 gamepad: npt.NDArray[np.float32],
+                 held_before: npt.NDArray[np.int8] | None = None) -> None:
         self.actions = actions
         self.mouse_deltas = mouse_deltas
         self.gamepad = gamepad
+        # The layout's keys held when each row's interval opens (at t_{i-1}): what was held
+        # going into the row, without what the row itself adds (LeRobot's --state held-keys).
+        self.held_before = (held_before if held_before is not None
+                            else np.zeros_like(actions))
 
     def __len__(self) -> int:
         return int(self.actions.shape[0])
@@ -67,6 +72,11 @@ class ActionBinner:
     def held_keys(self) -> list[str]:
         """Names of the layout keys held right now."""
         return [self.layout.keys[i] for i in np.flatnonzero(self._held)]
+
+    @property
+    def held_mask(self) -> npt.NDArray[np.bool_]:
+        """The layout keys held right now, one bool per key (a copy)."""
+        return self._held.copy()
 
     def feed(self, event: InputEvent) -> None:
         """Apply one event (events must arrive in time order)."""
@@ -142,11 +152,13 @@ def bin_events(
     actions = np.zeros((n, len(layout)), dtype=np.int8)
     mouse = np.zeros((n, 2), dtype=np.float32)
     pad = np.zeros((n, GAMEPAD_WIDTH), dtype=np.float32)
+    held = np.zeros((n, len(layout)), dtype=np.int8)
     it = iter(events)
     pending = next(it, None)
     for i, t in enumerate(times):
+        held[i] = b.held_mask
         while pending is not None and pending.t_ns <= t:
             b.feed(pending)
             pending = next(it, None)
         actions[i], mouse[i], pad[i] = b.close_frame()
-    return BinnedRows(actions, mouse, pad)
+    return BinnedRows(actions, mouse, pad, held)

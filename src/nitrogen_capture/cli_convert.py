@@ -27,6 +27,7 @@ from .export.settings import (
     MIN_ACTION_HZ,
     MIN_IDLE_SECONDS,
     OBS_DTYPES,
+    STATES,
     ConvertSettings,
 )
 
@@ -118,6 +119,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--fps", type=int, default=conv("fps"),
                    help="lerobot: frames (and actions) per second of the dataset (default: the "
                         "first session's target fps); frames are resampled, actions re-binned")
+    p.add_argument("--state", choices=STATES, default=conv("state"),
+                   help="lerobot: what observation.state holds: previous-action (the row "
+                        "before's action, zeros on an episode's first row; the default), "
+                        "held-keys (the layout's keys held going into the row) or none")
     p.add_argument("--workers", type=int, default=conv("workers"),
                    help="frame decode and resize threads, 1..32 (default: one per core, "
                         "%(default)s here)")
@@ -181,7 +186,7 @@ def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
         format=args.format, overwrite=args.overwrite, workers=args.workers,
         video=args.video, game=args.game, more_roots=_lerobot_more_roots(args),
         episode_per=args.episode_per, repo_id=args.repo_id, task=args.task, fps=args.fps,
-        img_size_set=getattr(args, "img_size_set", False),
+        img_size_set=getattr(args, "img_size_set", False), state=args.state,
         drop_idle_seconds=args.drop_idle_seconds, latency_offset_ms=args.latency_offset_ms,
         max_repeat_frames=args.max_repeat_frames, include_discarded=args.include_discarded)
 

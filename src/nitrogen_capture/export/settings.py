@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from .keymap import ACTION_SPACES, mouse_checks
 
 __all__ = ["EPISODE_PER", "FORMATS", "INPUT_SOURCES", "MAX_REPEAT_FRAMES", "MAX_STEPS",
-           "OBS_DTYPES",
+           "OBS_DTYPES", "STATES",
            "ConvertSettings", "pt_beside"]
 
 FORMATS: tuple[str, ...] = ("pt", "nitrogen-dataset", "lerobot")
@@ -26,6 +26,8 @@ FORMATS: tuple[str, ...] = ("pt", "nitrogen-dataset", "lerobot")
 FORMAT_SUFFIX: dict[str, str | None] = {"pt": ".pt", "nitrogen-dataset": None, "lerobot": None}
 # --episode-per of --format lerobot: one episode per session, or per pause-free segment.
 EPISODE_PER: tuple[str, ...] = ("session", "segment")
+# --state of --format lerobot: what its observation.state holds (export/lerobot/state.py).
+STATES: tuple[str, ...] = ("previous-action", "held-keys", "none")
 # Sanity bounds (the messages name them): --seq-len and --action-shift count action steps,
 # 4096 of them is over a minute at 60 Hz; a shard of 1,000,000 windows is far past any RAM.
 MAX_STEPS = 4096
@@ -93,6 +95,9 @@ class ConvertSettings:
     task: str | None = None
     fps: int | None = None
     img_size_set: bool = False
+    # --format lerobot: the observation.state feature (export/lerobot/state.py): the row
+    # before's action, the keys held going into the row, or none.
+    state: str = "previous-action"
     latency_offset_ms: float | None = None
     # --format lerobot in a batch: the dataset's frame size (w, h), fixed once for every part
     # (export/batch/lerobot.py; None: frame_size() decides).
@@ -132,7 +137,7 @@ class ConvertSettings:
         ]
         for setting, allowed in (("action_space", ACTION_SPACES), ("obs_dtype", OBS_DTYPES),
                                  ("input_source", INPUT_SOURCES), ("format", FORMATS),
-                                 ("episode_per", EPISODE_PER)):
+                                 ("episode_per", EPISODE_PER), ("state", STATES)):
             value = getattr(self, setting)
             flag = "--" + setting.replace("_", "-")
             checks.append((value in allowed, setting,

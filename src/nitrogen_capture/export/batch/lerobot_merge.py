@@ -34,7 +34,9 @@ _RENUMBERED = ("episode_index", "index", "task_index")
 # Why a feature may differ between sessions, for the failed session's reason.
 _HINTS = {"action": " (another key layout? --action-space nitrogen gives all the same)",
           meta.GAMEPAD_KEY: " (a gamepad in one session and not the other? pass "
-                            "--input-source keyboard)"}
+                            "--input-source keyboard)",
+          meta.STATE_KEY: " (another key layout? --state previous-action with --action-space "
+                          "nitrogen gives all the same)"}
 
 
 def _differs(first: dict[str, Any], info: dict[str, Any]) -> str | None:

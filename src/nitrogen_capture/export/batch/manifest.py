@@ -48,7 +48,7 @@ def _settings_doc(settings: ConvertSettings, task_frames: int) -> dict[str, Any]
     if settings.format == "lerobot":  # the dataset's rate, size and episodes
         size = settings.frame_size
         doc.update(fps=settings.fps, frame_size=list(size) if size else None,
-                   episode_per=settings.episode_per, task=settings.task)
+                   episode_per=settings.episode_per, task=settings.task, state=settings.state)
     return doc
 
 

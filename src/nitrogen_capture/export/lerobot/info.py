@@ -16,10 +16,11 @@ from typing import Any
 from ...atomic import atomic_file, atomic_write, make_dirs
 from ...errors import ExportError
 from ..repeats import REPEAT_COLUMN
+from .state import STATE_KEY
 
 __all__ = ["CHUNKS_SIZE", "CODEBASE_VERSION", "DATA_FILE_MB", "DEFAULT_COLUMNS", "REPEAT_KEY",
-           "VIDEO_FILE_MB", "VIDEO_KEY", "DatasetFault", "check_compatible", "check_info",
-           "features", "new_info", "next_file", "read_info", "read_tasks", "rel_path",
+           "STATE_KEY", "VIDEO_FILE_MB", "VIDEO_KEY", "DatasetFault", "check_compatible",
+           "check_info", "features", "new_info", "next_file", "read_info", "read_tasks", "rel_path",
            "video_keys", "write_json", "write_tasks"]
 
 CODEBASE_VERSION = "v3.0"
@@ -59,19 +60,24 @@ def next_file(chunk: int, file: int) -> tuple[int, int]:
 
 
 def features(size: tuple[int, int], action_names: list[str], pad_names: list[str] | None,
-             video_info: dict[str, Any] | None = None, *,
-             repeat_flag: bool = True) -> dict[str, dict[str, Any]]:
-    """The ``features`` of info.json: the game video, ``action``, the pad, the flag, the rest.
+             video_info: dict[str, Any] | None = None, *, repeat_flag: bool = True,
+             state_names: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The ``features`` of info.json: the video, the state, ``action``, the pad, the flag, the rest.
 
-    The flag is ``frame_is_repeat`` (``repeat_flag``: a dataset written before it existed is
-    extended without it); the rest LeRobot's bookkeeping columns.
+    The state is ``observation.state`` named ``state_names`` (None: none; :mod:`.state`), the
+    flag ``frame_is_repeat`` (``repeat_flag``: a dataset written before it existed is extended
+    without it); the rest LeRobot's bookkeeping columns.
     """
     w, h = size
     out: dict[str, dict[str, Any]] = {
         VIDEO_KEY: {"dtype": "video", "shape": [h, w, 3], "names": ["height", "width", "channels"],
                     "info": video_info or {}},
-        "action": {"dtype": "float32", "shape": [len(action_names)], "names": list(action_names)},
     }
+    if state_names is not None:
+        out[STATE_KEY] = {"dtype": "float32", "shape": [len(state_names)],
+                          "names": list(state_names)}
+    out["action"] = {"dtype": "float32", "shape": [len(action_names)],
+                     "names": list(action_names)}
     if pad_names is not None:
         out[GAMEPAD_KEY] = {"dtype": "float32", "shape": [len(pad_names)],
                             "names": list(pad_names)}
@@ -208,17 +214,25 @@ def check_compatible(info: dict[str, Any], fps: int, feats: dict[str, dict[str, 
         raise ExportError(f"cannot append to {root}: it is {info['fps']} fps, these episodes "
                           f"{fps} fps (pass --fps {info['fps']})")
     old, new = info["features"], feats
+    if (STATE_KEY in old) != (STATE_KEY in new):
+        raise ExportError(
+            f"cannot append to {root}: it has no {STATE_KEY} (written by an older "
+            "nitrogen-capture, or with --state none): pass --state none to extend it as it is, "
+            "or --overwrite to write it anew" if STATE_KEY in new else
+            f"cannot append to {root}: it has an {STATE_KEY}, these episodes none: pass the "
+            "--state it was written with")
     if set(old) != set(new):
         diff = ", ".join(sorted(set(old) ^ set(new)))
         raise ExportError(f"cannot append to {root}: its features differ from these episodes' "
                           f"({diff})")
-    for key in new:
+    for key in sorted(new, key=lambda k: k == STATE_KEY):  # the state follows the action
         for field in ("dtype", "shape", "names"):
             there, here = old[key].get(field), new[key].get(field)
             if field == "shape":
                 there, here = list(there or []), list(here or [])
             if there != here:
-                hint = " (omit --img-size: frames then take its size)" if key == VIDEO_KEY else ""
+                hint = {VIDEO_KEY: " (omit --img-size: frames then take its size)",
+                        STATE_KEY: " (pass the --state it was written with)"}.get(key, "")
                 raise ExportError(f"cannot append to {root}: feature {key} has {field} {there} "
                                   f"there, {here} here{hint}")
 

@@ -3,9 +3,10 @@
 Each statistic is what LeRobot's ``compute_stats`` gives (docs/export.md, "LeRobot"): ``min``,
 ``max``, ``mean``, ``std``, ``count`` and the quantiles ``q01 q10 q50 q90 q99``.
 
-* Numeric features (``action``, ``gamepad``, ``frame_is_repeat`` as 0/1, the bookkeeping
-  columns): per dimension over the episode's rows, shape ``(D,)`` (``(1,)`` for a scalar
-  column); the rows of one episode are in memory anyway (~100 bytes a row).
+* Numeric features (``observation.state``, ``action``, ``gamepad``, ``frame_is_repeat`` as
+  0/1, the bookkeeping columns): per dimension over the episode's rows, shape ``(D,)``
+  (``(1,)`` for a scalar column); the rows of one episode are in memory anyway (~200 bytes a
+  row).
 * The video: per channel (R, G, B) in [0, 1], shape ``(3, 1, 1)``, over a subsample of the
   episode's frames chosen as LeRobot chooses it (:func:`sample_rows`), each frame strided down to
   about 150 px as LeRobot does; ``count`` is the number of frames sampled. Pixels are counted in

@@ -1,13 +1,13 @@
 """The parquet tables of a LeRobot dataset: per-frame rows (``data/``) and the episodes table.
 
 ``data/chunk-CCC/file-FFF.parquet`` holds many episodes' rows, one row per frame: the features
-(``action``, ``gamepad``: fixed-size float32 lists; ``frame_is_repeat``, bool) then
-``timestamp`` (float32, ``frame_index / fps``), ``frame_index``, ``episode_index``, ``index``
-(the row's place in the whole dataset) and ``task_index``. A file holding about
-:data:`~.info.DATA_FILE_MB` is closed and the next episode starts the next file. Every file is
-written straight under its final name into the folder the writer builds the dataset in
-(``.NAME.new-PID``, :mod:`.writer`): nothing there is visible to a reader until the whole
-folder is swapped in, and a failure removes the folder.
+(``observation.state``, ``action``, ``gamepad``: fixed-size float32 lists;
+``frame_is_repeat``, bool) then ``timestamp`` (float32, ``frame_index / fps``),
+``frame_index``, ``episode_index``, ``index`` (the row's place in the whole dataset) and
+``task_index``. A file holding about :data:`~.info.DATA_FILE_MB` is closed and the next episode
+starts the next file. Every file is written straight under its final name into the folder the
+writer builds the dataset in (``.NAME.new-PID``, :mod:`.writer`): nothing there is visible to a
+reader until the whole folder is swapped in, and a failure removes the folder.
 """
 
 from __future__ import annotations

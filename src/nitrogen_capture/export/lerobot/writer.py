@@ -60,6 +60,7 @@ from . import info as meta
 from .existing import Existing, read_existing
 from .layout import LEROBOT_DATASET, MARK, add_cuts, mark_bytes, read_mark, repeat_total, scan
 from .plan import Episode, Plan, frame_size, plan_episodes
+from .state import state_kind
 from .stats import (
     ImageStats,
     aggregate,
@@ -116,6 +117,7 @@ class _Run:
         # The same holds for the episodes' outcome column (docs/export.md, "Task and outcome").
         self.outcome_col = existing is None or _has_outcome(root, existing)
         self.labels: list[dict[str, Any]] = []  # each episode's labels, for the mark
+        self.state = state_kind(settings.state)
 
     def task_index(self, task: str) -> int:
         if task not in self.tasks:
@@ -130,7 +132,7 @@ class _Run:
         task = self.task_index(ep.task)
         sampled = set(sample_rows(n).tolist())
         images = ImageStats()
-        actions, pads = [], []
+        actions, pads, held = [], [], []
         step = round(1e9 / fps)
         self.video.begin_episode()
         k = 0
@@ -139,6 +141,7 @@ class _Run:
             for lo in range(0, len(grid), BIN_ROWS):
                 binned = ep.res.bin_grid(grid[lo:lo + BIN_ROWS], step)
                 actions.append(ep.src.map(binned.actions, binned.mouse_deltas, binned.gamepad))
+                held.append(binned.held_before)
                 if ep.src.use_pad:
                     pads.append(np.asarray(binned.gamepad, dtype=np.float32))
             # The frame each row shows (export/repeats.py: one rule for every format).
@@ -153,7 +156,12 @@ class _Run:
                 self.done += times
                 if self.progress is not None:
                     self.progress(self.done, self.plan.rows)
-        cols: dict[str, npt.NDArray[Any]] = {"action": np.concatenate(actions)}
+        action = np.concatenate(actions)
+        cols: dict[str, npt.NDArray[Any]] = {}
+        state = self.state.rows(action, np.concatenate(held))
+        if state is not None:
+            cols[meta.STATE_KEY] = state
+        cols["action"] = action
         if pads:
             cols[meta.GAMEPAD_KEY] = np.concatenate(pads)
         flags = np.concatenate([p.repeat for p in ep.parts])
@@ -294,9 +302,16 @@ def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = No
     if any(e.src.action_names != names for e in plan.episodes):
         raise ExportError("the sessions' key layouts differ, so do their raw actions: pass "
                           "--action-space nitrogen (or convert them to separate datasets)")
+    kind = state_kind(settings.state)
+    state_names = [kind.names(e.src.action_names, list(e.src.layout.keys))
+                   for e in plan.episodes]
+    if any(n != state_names[0] for n in state_names):
+        raise ExportError("the sessions' key layouts differ, so do their held keys: pass "
+                          "--state previous-action (or convert them to separate datasets)")
     feats = meta.features(size, names, [*PAD_BUTTONS, *PAD_AXES] if use_pad else None,
                           repeat_flag=existing is None
-                          or meta.REPEAT_KEY in existing.info["features"])
+                          or meta.REPEAT_KEY in existing.info["features"],
+                          state_names=state_names[0])
     if existing is not None:
         meta.check_compatible(existing.info, plan.fps, feats, out)
     needed = int(plan.rows * (size[0] * size[1] * _VIDEO_BYTES_PER_PIXEL + 200))
