@@ -217,3 +217,13 @@ def test_make_demo_keeps_the_three_newest_runs(tmp_path: Path) -> None:
                                                       f"{names[-1]}.pt", "mine"]
     assert r.stdout.strip() == ("kept the 3 newest demo runs in runs/; remove runs/ to free "
                                 "3 MB")
+
+
+def test_the_readme_names_every_debian_package_make_installs() -> None:
+    root = Path(__file__).resolve().parents[1]
+    line = next(ln for ln in (root / "Makefile").read_text().splitlines()
+                if ln.startswith("APT_PACKAGES"))
+    packages = line.split(":=", 1)[1].split()
+    assert "chromium" in packages
+    readme = (root / "README.md").read_text()
+    assert f"packages `{' '.join(packages)}` when missing" in " ".join(readme.split())
