@@ -227,3 +227,12 @@ def test_the_readme_names_every_debian_package_make_installs() -> None:
     assert "chromium" in packages
     readme = (root / "README.md").read_text()
     assert f"packages `{' '.join(packages)}` when missing" in " ".join(readme.split())
+
+
+def test_the_demo_labels_its_recordings_with_the_demo_game(tmp_path: Path) -> None:
+    from nitrogen_capture.demo.runner import DemoOptions, record_argv
+
+    argv = record_argv(DemoOptions(out=tmp_path / "s"), 123)
+    assert argv[argv.index("--game") + 1] == "nitrogen-demo"  # not its process, python3
+    mine = record_argv(DemoOptions(out=tmp_path / "s", record_args=("--game", "mine")), 123)
+    assert mine.count("--game") == 1 and mine[mine.index("--game") + 1] == "mine"

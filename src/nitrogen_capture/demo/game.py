@@ -37,11 +37,13 @@ from ..keylayout import DEFAULT_LAYOUT, KeyLayout, canonical_key, load_layout
 from . import markers
 from .scene import SCENES, Scene, prewarm
 
-__all__ = ["CAPTION", "GRAB_TOGGLE_KEY", "main", "parse_size", "run_game"]
+__all__ = ["CAPTION", "GAME_LABEL", "GRAB_TOGGLE_KEY", "main", "parse_size", "run_game"]
 
 log = logging.getLogger(__name__)
 
 CAPTION = "NitroGen Capture demo game"
+# The game label (meta.json labels.game) of the demo's recordings: its process is python3.
+GAME_LABEL = "nitrogen-demo"
 GRAB_TOGGLE_KEY = "f9"
 _MOUSE_BUTTONS = {1: "lmb", 2: "mmb", 3: "rmb", 8: "mb4", 9: "mb5"}
 
