@@ -133,7 +133,8 @@ def add_parser(sub: Any) -> None:
     # Idle trimming (docs/export.md, "Idle trimming"): one rule with report's idle stretches.
     p.add_argument("--drop-idle-seconds", type=float, default=conv("drop_idle_seconds"),
                    metavar="N",
-                   help="leave out stretches with no input for more than N s (menus, AFK), "
+                   help="leave out stretches with no input for more than N s of session "
+                        "time, pauses included (menus, AFK), "
                         f"{MIN_IDLE_SECONDS:g}..{MAX_IDLE_SECONDS:g}; no window spans a cut; "
                         "the cut stretches are recorded in the export's meta (default: keep all)")
     # Repeated frames (docs/export.md, "Repeated frames"): one rule, export/repeats.py.

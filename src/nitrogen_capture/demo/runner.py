@@ -433,7 +433,9 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     from ..cli import path_arg
 
     parser.add_argument("--out", type=path_arg, required=True, help="new session directory")
-    parser.add_argument("--seconds", type=float, default=20.0, help="recording length (20)")
+    parser.add_argument("--seconds", type=float, default=20.0,
+                        help="seconds of recording, record --seconds: pauses (focus lost) not "
+                             "counted (20)")
     parser.add_argument("--fps", type=float, default=30.0, help="capture rate (30)")
     parser.add_argument("--size", type=_parse_size, default=(1280, 720),
                         help="game window size WxH (1280x720)")
