@@ -113,11 +113,12 @@ def test_convert_defaults_to_uint8_and_says_the_size_first(
     r = run_cli(capsys, "convert", "--root", str(session.root), "--out", str(out),
                 "--img-size", "16", "--seq-len", "4", "--no-progress")
     assert r.code == 0, r.err
-    first, last = r.out.splitlines()[0], r.out.splitlines()[-1]
-    estimate = pt_size_estimate(17, 16, "uint8", 4, 25)
-    assert estimate == 17 * (3 * 16 * 16 + 4 * 25 * 4 + 64)
+    first, wrote, shift = r.out.splitlines()[0], r.out.splitlines()[-2], r.out.splitlines()[-1]
+    estimate = pt_size_estimate(16, 16, "uint8", 4, 25)  # 20 rows - shift 1 - 4 + 1
+    assert estimate == 16 * (3 * 16 * 16 + 4 * 25 * 4 + 64)
     assert first == f"writing ~{human_bytes(estimate)} to {out}"
-    assert last.startswith("wrote 17 windows in 1 file(s)")
+    assert wrote.startswith("wrote 16 windows in 1 file(s)")
+    assert shift.startswith("action shift 1 (the default")
     # The estimate is the tensors' bytes; the file adds only a small header and the meta.
     assert estimate <= out.stat().st_size < estimate + 64 * 1024
     assert load(out)["obs"].dtype == torch.uint8
