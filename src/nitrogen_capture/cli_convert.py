@@ -149,7 +149,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--recursive", action="store_true", default=batch("recursive"),
                    help="convert every session found under each --root")
     p.add_argument("--sessions", dest="session_list", type=path_arg,
-                   default=batch("session_list"),
+                   default=batch("session_list"), metavar="FILE",
                    help="a text file of session paths, one a line (with or without --root); "
                         "a relative path is relative to the FILE's folder, not the working "
                         "directory")
