@@ -50,8 +50,16 @@ lint: venv
 
 typecheck: lint
 
+# One pytest run per tier (docs/architecture.md, "Testing"), each announced, with pytest's
+# per-file progress lines. A passing test's tmp_path is removed when it ends and a passing run's
+# whole temporary folder at the end (tmp_path_retention_policy, pyproject.toml): only what a
+# failure left is kept, for a look, in pytest's folder under /tmp.
+TEST_ENV := SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1
 test: setup lint
-	SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1 $(VENV)/bin/pytest -q
+	@echo "== tier 0: no display (unit, synthetic recordings, export, CLI) =="
+	$(TEST_ENV) $(VENV)/bin/pytest -m "not x11"
+	@echo "== tier 1: X11 (a private Xvfb, the demo game, XTEST input) =="
+	$(TEST_ENV) $(VENV)/bin/pytest -m x11
 
 test-fast: venv
 	$(VENV)/bin/pytest -q -m "not x11 and not slow"

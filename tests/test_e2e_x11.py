@@ -64,6 +64,8 @@ def test_frames_barcodes_and_rate(which: str, request: pytest.FixtureRequest) ->
     r = _report(result)
     assert r.frames > 0
     assert r.frames == r.frames_on_disk == r.frames_counted
+    meta = json.loads((result.out / "meta.json").read_text(encoding="utf-8"))
+    assert meta["labels"]["game"] == "nitrogen-demo"  # the demo game, not its python3 process
     assert abs(r.fps_achieved / r.fps_target - 1) <= 0.01, r.fps_achieved
     assert r.barcodes_read == r.frames
     assert r.barcodes_backwards == 0

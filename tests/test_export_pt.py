@@ -47,22 +47,24 @@ def test_float_export_layout_and_content(session, tmp_path: Path) -> None:
     res = convert(ConvertSettings(root=session.root, out=out, seq_len=4, img_size=8,
                                   obs_dtype="float32"))
     data = torch.load(out, weights_only=True)
-    n = 20
-    assert res.windows == n - 4 + 1 and res.files == [out]
+    m = 20 - 1 - 4 + 1  # 20 rows, the default --action-shift 1: frame i, rows from i + 1 on
+    assert res.windows == m and res.files == [out]
+    assert res.shift_note is not None and res.shift_note.startswith("action shift 1 (the default")
     obs, acts, meta = data["obs"], data["actions"], data["meta"]
-    assert obs.shape == (n - 3, 3, 8, 8) and obs.dtype == torch.float32
-    assert acts.shape == (n - 3, 4, 25) and acts.dtype == torch.float32
+    assert obs.shape == (m, 3, 8, 8) and obs.dtype == torch.float32
+    assert acts.shape == (m, 4, 25) and acts.dtype == torch.float32
     assert float(obs.min()) >= 0.0 and float(obs.max()) <= 1.0
     np.testing.assert_allclose(obs[5].numpy(), expected_obs(5, 8) / 255.0, atol=1e-6)
     mapped = map_rows(session.actions, session.mouse_deltas, None, LAYOUT)
-    np.testing.assert_array_equal(acts[5].numpy(), mapped[5:9])
+    np.testing.assert_array_equal(acts[5].numpy(), mapped[6:10])
+    assert meta["params"]["action_shift"] == 1
     assert meta["action_names"] == list(NITROGEN_ACTIONS)
     assert meta["action_space"] == "nitrogen" and meta["source"]["session"] == "sess"
     assert meta["params"]["img_size"] == 8 and meta["params"]["mouse_scale"] == 300.0
     assert meta["params"]["keymap"]["name"] == "default"
-    assert meta["windows"]["row"] == list(range(n - 3))
+    assert meta["windows"]["row"] == list(range(m))
     assert meta["windows"]["chunk"][:9] == [1] * 8 + [2]
-    assert meta["windows"]["t_ns"] == session.timestamps[: n - 3].tolist()
+    assert meta["windows"]["t_ns"] == session.timestamps[:m].tolist()
     assert not list(tmp_path.glob("*.partial"))
 
 
@@ -83,10 +85,10 @@ def test_uint8_is_the_same_pixels_four_times_smaller(session, tmp_path: Path) ->
 def test_shards_and_index_load_back(session, tmp_path: Path) -> None:
     whole = tmp_path / "whole.pt"
     convert(ConvertSettings(root=session.root, out=whole, seq_len=3, img_size=8,
-                            obs_dtype="uint8"))
+                            obs_dtype="uint8", action_shift=0))
     out = tmp_path / "sh.pt"
     res = convert(ConvertSettings(root=session.root, out=out, seq_len=3, img_size=8,
-                                  obs_dtype="uint8", shard_frames=5))
+                                  obs_dtype="uint8", shard_frames=5, action_shift=0))
     m = 20 - 3 + 1
     assert res.index == tmp_path / "sh.index.json" and len(res.files) == 4
     assert [p.name for p in res.files] == [f"sh-{k:05d}.pt" for k in range(4)]
@@ -140,7 +142,7 @@ def test_refuses_existing_output_and_no_windows(session, tmp_path: Path) -> None
     assert out.read_bytes() == before
     # --overwrite replaces this tool's own export...
     convert(ConvertSettings(root=session.root, out=out, seq_len=3, img_size=8, overwrite=True))
-    assert load(out)["obs"].shape[0] == 18
+    assert load(out)["obs"].shape[0] == 17  # 20 - 1 (--action-shift) - 3 + 1
     # ...and nothing else, even with --overwrite: the file is left as it was (outputs.py).
     other = tmp_path / "notes.pt"
     other.write_bytes(b"x")
@@ -169,7 +171,15 @@ def test_cli_and_shim(session, tmp_path: Path, capsys: pytest.CaptureFixture[str
     out = tmp_path / "c.pt"
     rc = main(["convert", "--root", str(session.root), "--out", str(out), "--img-size", "8",
                "--seq-len", "16", "--mouse-scale", "300", "--mouse-clip", "1.0", "--no-progress"])
-    assert rc == 0 and "5 windows" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert rc == 0 and "4 windows" in said  # 20 - 1 (--action-shift) - 16 + 1
+    assert said.splitlines()[-1].startswith("action shift 1 (the default: no latency offset")
+    assert main(["convert", "--root", str(session.root), "--out", str(out), "--img-size", "8",
+                 "--seq-len", "16", "--action-shift", "0", "--no-progress",
+                 "--overwrite"]) == 0
+    said = capsys.readouterr().out
+    assert "5 windows" in said and said.splitlines()[-1].startswith(
+        "action shift 0 (given with --action-shift; row i's action can show in frame i itself")
     assert main(["convert", "--root", str(session.root), "--out", str(out),
                  "--mouse-clip", "1.5"]) == 2
     assert "--mouse-clip must be in (0, 1]" in capsys.readouterr().err
@@ -203,7 +213,7 @@ def test_gamepad_session_maps_one_to_one(tmp_path: Path) -> None:
     pad[:, 17:] = [0.5, -0.5, 0.25, 1.0]
     np.save(b.paths.chunk_array("gamepad", 1), pad)
     out = tmp_path / "o.pt"
-    convert(ConvertSettings(root=b.root, out=out, seq_len=1, img_size=8))
+    convert(ConvertSettings(root=b.root, out=out, seq_len=1, img_size=8, action_shift=0))
     data = torch.load(out, weights_only=True)
     acts = data["actions"][:, 0].numpy()
     names = ["DPAD_DOWN", "DPAD_LEFT", "DPAD_RIGHT", "DPAD_UP", "LEFT_SHOULDER", "LEFT_THUMB"]
@@ -225,4 +235,4 @@ def test_a_killed_converts_half_file_is_removed_and_said(session, tmp_path: Path
     with caplog.at_level("WARNING"):
         convert(ConvertSettings(root=session.root, out=out, seq_len=2, img_size=8))
     assert f"removed {half}, left by an interrupted convert" in caplog.text
-    assert not half.exists() and load(out)["obs"].shape[0] == 19
+    assert not half.exists() and load(out)["obs"].shape[0] == 18  # 20 - 1 - 2 + 1

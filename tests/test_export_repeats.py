@@ -220,8 +220,9 @@ def test_pt_windows_count_their_repeats_and_long_runs_are_dropped(
     b = lossy(tmp_path / "s")
     rate = [] if hz is None else ["--action-hz", f"{hz:g}"]
     out = tmp_path / "all.pt"
+    # pt_truth counts from the observation's own row: --action-shift 0.
     r = run_cli(capsys, "convert", "--root", str(b.root), "--out", str(out), "--img-size", "8",
-                "--seq-len", "8", "--no-progress", *rate)
+                "--seq-len", "8", "--action-shift", "0", "--no-progress", *rate)
     assert r.code == 0, r.err
     meta = torch.load(out, weights_only=True)["meta"]
     w = meta["windows"]
@@ -239,7 +240,8 @@ def test_pt_windows_count_their_repeats_and_long_runs_are_dropped(
     # --max-repeat-frames 2 drops exactly the windows holding a run of 3 or more.
     out2 = tmp_path / "two.pt"
     r = run_cli(capsys, "convert", "--root", str(b.root), "--out", str(out2), "--img-size", "8",
-                "--seq-len", "8", "--no-progress", "--max-repeat-frames", "2", *rate)
+                "--seq-len", "8", "--action-shift", "0", "--no-progress", "--max-repeat-frames",
+                "2", *rate)
     assert r.code == 0, r.err
     data = torch.load(out2, weights_only=True)
     kept = [row for row, run in zip(w["row"], runs, strict=True) if run <= 2]

@@ -49,11 +49,12 @@ def test_no_window_across_pause_gap_or_missing_frames(tmp_path: Path) -> None:
     meta = load(out)["meta"]
     assert meta["segments"] == [[0, 5], [5, 10], [10, 12], [13, 14]]
     rows = meta["windows"]["row"]
-    # Segment lengths 5, 5, 2, 1 -> 3 + 3 + 0 + 0 windows of 3 rows.
-    assert rows == [0, 1, 2, 5, 6, 7]
+    # Segment lengths 5, 5, 2, 1 -> 2 + 2 + 0 + 0 windows: a frame and the 3 rows after it
+    # (the default --action-shift 1).
+    assert rows == [0, 1, 5, 6]
     fi = b.frame_indices
     for r in rows:  # every window's frames are consecutive ticks
-        assert list(fi[r:r + 3]) == list(range(fi[r], fi[r] + 3))
+        assert list(fi[r:r + 4]) == list(range(fi[r], fi[r] + 4))
     assert meta["windows"]["frame_index"] == fi[rows].tolist()
 
 

@@ -113,11 +113,12 @@ def test_convert_defaults_to_uint8_and_says_the_size_first(
     r = run_cli(capsys, "convert", "--root", str(session.root), "--out", str(out),
                 "--img-size", "16", "--seq-len", "4", "--no-progress")
     assert r.code == 0, r.err
-    first, last = r.out.splitlines()[0], r.out.splitlines()[-1]
-    estimate = pt_size_estimate(17, 16, "uint8", 4, 25)
-    assert estimate == 17 * (3 * 16 * 16 + 4 * 25 * 4 + 64)
+    first, wrote, shift = r.out.splitlines()[0], r.out.splitlines()[-2], r.out.splitlines()[-1]
+    estimate = pt_size_estimate(16, 16, "uint8", 4, 25)  # 20 rows - shift 1 - 4 + 1
+    assert estimate == 16 * (3 * 16 * 16 + 4 * 25 * 4 + 64)
     assert first == f"writing ~{human_bytes(estimate)} to {out}"
-    assert last.startswith("wrote 17 windows in 1 file(s)")
+    assert wrote.startswith("wrote 16 windows in 1 file(s)")
+    assert shift.startswith("action shift 1 (the default")
     # The estimate is the tensors' bytes; the file adds only a small header and the meta.
     assert estimate <= out.stat().st_size < estimate + 64 * 1024
     assert load(out)["obs"].dtype == torch.uint8
@@ -217,3 +218,22 @@ def test_make_demo_keeps_the_three_newest_runs(tmp_path: Path) -> None:
                                                       f"{names[-1]}.pt", "mine"]
     assert r.stdout.strip() == ("kept the 3 newest demo runs in runs/; remove runs/ to free "
                                 "3 MB")
+
+
+def test_the_readme_names_every_debian_package_make_installs() -> None:
+    root = Path(__file__).resolve().parents[1]
+    line = next(ln for ln in (root / "Makefile").read_text().splitlines()
+                if ln.startswith("APT_PACKAGES"))
+    packages = line.split(":=", 1)[1].split()
+    assert "chromium" in packages
+    readme = (root / "README.md").read_text()
+    assert f"packages `{' '.join(packages)}` when missing" in " ".join(readme.split())
+
+
+def test_the_demo_labels_its_recordings_with_the_demo_game(tmp_path: Path) -> None:
+    from nitrogen_capture.demo.runner import DemoOptions, record_argv
+
+    argv = record_argv(DemoOptions(out=tmp_path / "s"), 123)
+    assert argv[argv.index("--game") + 1] == "nitrogen-demo"  # not its process, python3
+    mine = record_argv(DemoOptions(out=tmp_path / "s", record_args=("--game", "mine")), 123)
+    assert mine.count("--game") == 1 and mine[mine.index("--game") + 1] == "mine"

@@ -261,7 +261,8 @@ def test_hotplug_and_the_reader_owns_sdl(sdl_env: Sdl) -> None:
     assert sdl_env.was_init(both) == 0  # and quit there: vp2 went with it
 
 
-def test_gamepad_source_choice(sdl_env: Sdl) -> None:
+@pytest.mark.x11  # the pynput listener needs a display (make test runs tier 0 without one)
+def test_gamepad_source_choice(sdl_env: Sdl, xvfb_display: str) -> None:
     live = get_input_backends("pynput", gamepad=True, raw_motion=False)
     # The default gamepad reader ("auto") is XInput on Windows, SDL2 elsewhere.
     assert [s.name for s in live] == ["pynput", "xinput" if os.name == "nt" else "sdl_gamepad"]

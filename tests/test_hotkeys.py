@@ -23,6 +23,7 @@ from nitrogen_capture.keylayout import (
     KeyLayout,
     load_layout,
 )
+from nitrogen_capture.session.reader import SessionReader
 from recording import assert_resumed_by, synthetic_recorder
 
 MS = 1_000_000
@@ -142,8 +143,8 @@ def test_hotkeys_that_cannot_drive_a_recording_are_refused(
         needles: list[str]) -> None:
     layout = tmp_path / "lay.toml"
     layout.write_text(f'keys = ["w", "a", "s", "d"]\nhotkeys = {hotkeys}\n')
-    # --seconds 1: a regression records (or waits) for a second and exits 0, never hangs.
-    run_cli(capsys, *WINDOW, "--status-interval", "0", "--seconds", "1", *flags, "--layout",
+    # --wall-seconds 1: a regression records (or waits) for a second and exits 0, never hangs.
+    run_cli(capsys, *WINDOW, "--status-interval", "0", "--wall-seconds", "1", *flags, "--layout",
             str(layout), "--out", str(tmp_path / "s")).one_line_error(2, *needles)
     assert not (tmp_path / "s").exists()  # refused before the session folder was made
 
@@ -181,7 +182,7 @@ def test_a_paused_start_says_which_key_starts_it(tmp_path: Path,
     # The real command: the first line and each status line say it.
     layout = tmp_path / "home.toml"
     layout.write_text('keys = ["w"]\nhotkeys = {toggle = [], resume = "home", pause = "end"}\n')
-    r = run_cli(capsys, *WINDOW, "--status-interval", "0.1", "--seconds", "1",
+    r = run_cli(capsys, *WINDOW, "--status-interval", "0.1", "--wall-seconds", "1",
                 "--no-merge", "--layout", str(layout), "--out", str(tmp_path / "s"))
     assert r.code == 0, r.err
     lines = r.err.splitlines()
@@ -266,14 +267,34 @@ def test_synthetic_record_with_a_remapped_toggle(tmp_path: Path) -> None:
     assert "f9" not in codes and "f8" in codes
 
 
-def test_seconds_run_out_while_paused(tmp_path: Path) -> None:
-    # --seconds is wall time: a recording still paused (never started, focus lost) when it
-    # runs out stops then, with what it has, instead of waiting for a frame to stop on.
-    rec = synthetic_recorder(tmp_path / "s", timeline=[], max_frames=0, max_seconds=0.5,
-                             start_immediately=False)
+def test_wall_seconds_run_out_while_paused(tmp_path: Path) -> None:
+    # --wall-seconds is wall time: a recording still paused (never started, focus lost) when
+    # it runs out stops then, with what it has, instead of waiting for a frame to stop on.
+    rec = synthetic_recorder(tmp_path / "s", timeline=[], max_frames=0, max_seconds=5,
+                             max_wall_seconds=0.5, start_immediately=False)
     t = time.monotonic()
     result = rec.run()
     assert time.monotonic() - t < 10
-    assert result.frames == 0 and result.meta.stop_reason == "max seconds"
+    assert result.frames == 0 and result.meta.stop_reason == "max wall seconds"
     pause = result.meta.pauses[0].to_json()
     assert pause["reason"] == "start" and pause["end_t_ns"] >= 0.45e9
+
+
+def test_seconds_count_the_recording_not_its_pauses(tmp_path: Path) -> None:
+    # --seconds 0.8 with a one-second hotkey pause (F7 ... F6) after 0.3 s: the recording goes
+    # on after the pause until 0.8 s of it are recorded.
+    timeline = [(300 * MS, KEY, "f7", 1.0), (310 * MS, KEY, "f7", 0.0),
+                (1300 * MS, KEY, "f6", 1.0), (1310 * MS, KEY, "f6", 0.0)]
+    out = tmp_path / "s"
+    rec = synthetic_recorder(out, timeline=timeline, fps=30.0, max_frames=0, max_seconds=0.8,
+                             max_wall_seconds=30)
+    result = rec.run()
+    assert result.meta.stop_reason == "max seconds"
+    (pause,) = result.meta.pauses
+    assert pause.reason == "hotkey" and pause.end_t_ns - pause.start_t_ns >= 0.9e9
+    reader = SessionReader(out)
+    times = np.concatenate([reader.chunk_arrays(c)["timestamps"]
+                            for c in reader.included_chunks()])
+    assert times[-1] > pause.end_t_ns  # the old wall-clock rule stopped inside the pause
+    recorded = int(times[-1]) - (pause.end_t_ns - pause.start_t_ns)
+    assert 0.8e9 <= recorded <= 0.8e9 + 0.5e9, recorded

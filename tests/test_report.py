@@ -77,9 +77,11 @@ def test_the_page_is_self_contained_escaped_and_says_the_facts(
     for needle in ("320 x 240", "target 15, achieved", "png", "capture synthetic",
                    "validate: OK", "Exporter&#x27;s view", "Frame intervals", "Idle stretches"):
         assert needle in text, needle
-    # The exporter's view: per-frame windows of T=16 inside each contiguous segment.
+    # The exporter's view: per-frame windows of convert's defaults inside each contiguous
+    # segment, a frame and T=16 rows from the next one on (--action-shift 1), and its line why.
     segs = SessionReader(session).segments()
-    expected = sum(max(0, b - a - 15) for a, b in segs)
+    expected = sum(max(0, b - a - 16) for a, b in segs)
+    assert "action shift 1 (the default: no latency offset applied" in text
     row = re.search(r"<td>per frame \(15 fps\)</td><td>no</td><td>(\d+)</td>", text)
     assert row and int(row.group(1)) == expected > 0
 

@@ -53,7 +53,7 @@ CONVERT_ONLY = COMMON | {"no_progress"}
 RECORD_UNFLAGGED = {"target", "layout", "latency"}
 # `more_roots` is filled by --root given again, `img_size_set` by --img-size being given,
 # `frame_size` by a lerobot batch (the size it fixes for every part).
-CONVERT_UNFLAGGED = {"more_roots", "img_size_set", "frame_size"}
+CONVERT_UNFLAGGED = {"more_roots", "img_size_set", "action_shift_set", "frame_size"}
 
 
 def sub(command: str) -> argparse.ArgumentParser:

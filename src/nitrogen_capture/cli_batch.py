@@ -87,6 +87,10 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     unit = {"pt": "windows", "lerobot": "episodes"}.get(settings.format, "chunks")
     for line in summary_lines(result, roots, "episodes" if unit == "episodes" else "windows"):
         print(line)
+    if settings.format == "pt":
+        from .export.latency import action_shift_note
+
+        print(action_shift_note(settings.action_shift, settings.action_shift_set, None))
     failed, skipped, done = result.count("failed"), result.count("skipped"), result.count("done")
     total = len(result.sessions)
     engine = f"{bs.engine} x{bs.jobs}" + (f" at {bs.ray_address}" if bs.ray_address else "")

@@ -37,8 +37,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--manual", action="store_true", default=opt("manual"),
                    help="press space yourself instead of injected input")
     p.add_argument("--timeout", dest="timeout_s", type=float, default=opt("timeout_s"),
-                   metavar="SECONDS", help="--manual: how long to wait for the presses "
-                                          "(default %(default)g)")
+                   metavar="SECONDS", help="--manual: how long to wait for the presses, by "
+                                          "the wall clock (default %(default)g)")
     p.add_argument("--save", type=path_arg, metavar="FILE",
                    help="write the result (JSON) for record --latency-profile FILE")
     p.add_argument("--keep-session", type=path_arg, default=opt("keep_session"), metavar="DIR",

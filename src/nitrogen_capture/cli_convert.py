@@ -83,9 +83,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--action-space", choices=ACTION_SPACES, default=conv("action_space"),
                    help="nitrogen: the 25-D vector of the released model; raw: layout keys + "
                         "4 stick axes")
-    p.add_argument("--action-shift", type=int, default=conv("action_shift"),
+    p.add_argument("--action-shift", type=int, default=conv("action_shift"), action=_GivenInt,
                    help=f"steps between the observation and its first action, 0..{MAX_STEPS} "
-                        "(released checkpoint: 3)")
+                        "(default %(default)s: row i's action can show in frame i, so a policy "
+                        "predicts from row i + 1, docs/calibration.md; released checkpoint: 3)")
     p.add_argument("--action-hz", type=float, default=conv("action_hz"),
                    help="re-bin actions from the raw events onto an exact grid at this rate, "
                         f"{MIN_ACTION_HZ:g}..{MAX_ACTION_HZ:g} Hz (NitroGen: 60); default: the "
@@ -142,7 +143,8 @@ def add_parser(sub: Any) -> None:
     # Idle trimming (docs/export.md, "Idle trimming"): one rule with report's idle stretches.
     p.add_argument("--drop-idle-seconds", type=float, default=conv("drop_idle_seconds"),
                    metavar="N",
-                   help="leave out stretches with no input for more than N s (menus, AFK), "
+                   help="leave out stretches with no input for more than N s of session "
+                        "time, pauses included (menus, AFK), "
                         f"{MIN_IDLE_SECONDS:g}..{MAX_IDLE_SECONDS:g}; no window spans a cut; "
                         "the cut stretches are recorded in the export's meta (default: keep all)")
     # Repeated frames (docs/export.md, "Repeated frames"): one rule, export/repeats.py.
@@ -156,8 +158,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--recursive", action="store_true", default=batch("recursive"),
                    help="convert every session found under each --root")
     p.add_argument("--sessions", dest="session_list", type=path_arg,
-                   default=batch("session_list"),
-                   help="a text file of session paths, one a line (with or without --root)")
+                   default=batch("session_list"), metavar="FILE",
+                   help="a text file of session paths, one a line (with or without --root); "
+                        "a relative path is relative to the FILE's folder, not the working "
+                        "directory")
     p.add_argument("--engine", choices=ENGINES, default=batch("engine"),
                    help="local: a process pool here (default); ray: Ray tasks")
     p.add_argument("--jobs", type=int, default=batch("jobs"),
@@ -181,7 +185,8 @@ def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
     return ConvertSettings(
         root=roots[0], out=args.out, img_size=args.img_size, seq_len=args.seq_len,
         mouse_scale=args.mouse_scale, mouse_clip=args.mouse_clip, action_space=args.action_space,
-        action_shift=args.action_shift, action_hz=args.action_hz, obs_dtype=args.obs_dtype,
+        action_shift=args.action_shift, action_shift_set=getattr(args, "action_shift_set", False),
+        action_hz=args.action_hz, obs_dtype=args.obs_dtype,
         shard_frames=args.shard_frames, keymap=args.keymap, input_source=args.input_source,
         format=args.format, overwrite=args.overwrite, workers=args.workers,
         video=args.video, game=args.game, more_roots=_lerobot_more_roots(args),
@@ -252,6 +257,8 @@ def run(args: argparse.Namespace) -> int:
     note = repeat_note(settings.format, result.repeats)
     print(f"wrote {what} to {where} in {dt:.1f} s ({result.frames / max(dt, 1e-9):.1f}/s)"
           + (f"; {note}" if note else ""))
+    if result.shift_note is not None:
+        print(result.shift_note)
     if result.idle is not None:
         idle = result.idle
         print(f"left out {idle['count']} idle stretch(es) of more than "

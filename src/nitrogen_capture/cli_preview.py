@@ -24,9 +24,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--width", type=int, default=640,
                    help="video width in px, 64..7680 (default 640)")
     p.add_argument("--start", type=float, default=0.0,
-                   help="span start, seconds since the first tick, at most a week (default 0)")
+                   help="span start in seconds of session time since the first tick, pauses "
+                        "included (timing.png's time axis), at most a week (default 0)")
     p.add_argument("--seconds", type=float, default=30.0,
-                   help="span length in s, more than 0 and at most a week (default 30)")
+                   help="span length in seconds of session time, pauses included, more than "
+                        "0 and at most a week (default 30)")
     p.add_argument("--every", type=int, default=1,
                    help=f"keep every K-th frame, 1..{MAX_EVERY} (default 1)")
     p.add_argument("--no-video", action="store_true", help="only write timing.png")

@@ -112,7 +112,13 @@ def add_parser(sub: Any) -> None:
                    help=f"stop after N frames, at most {MAX_FRAMES} (0 = no limit)")
     p.add_argument("--seconds", dest="max_seconds", type=float, default=rec("max_seconds"),
                    metavar="SECONDS",
-                   help=f"stop after S seconds, at most {MAX_SECONDS} (a week; 0 = no limit)")
+                   help="stop after SECONDS of recording, paused time not counted (the wait "
+                        f"for the first hotkey, pauses, focus lost), at most {MAX_SECONDS} "
+                        "(a week; 0 = no limit)")
+    p.add_argument("--wall-seconds", dest="max_wall_seconds", type=float,
+                   default=rec("max_wall_seconds"), metavar="SECONDS",
+                   help="stop SECONDS after the start by the wall clock, paused or not (an "
+                        f"unattended run's bound), at most {MAX_SECONDS} (0 = no limit)")
     p.add_argument("--skip-late", action="store_true", default=rec("skip_late"),
                    help="skip whole missed periods instead of re-anchoring the schedule")
     p.add_argument("--start-immediately", action="store_true",
@@ -243,7 +249,8 @@ def _config(args: argparse.Namespace) -> RecordConfig:
     offset_ms, latency = _latency(args)
     return RecordConfig(
         out=args.out or Path("(check)"), target=spec, fps=args.fps, chunk_size=args.chunk_size,
-        max_frames=args.max_frames, max_seconds=args.max_seconds, skip_late=args.skip_late,
+        max_frames=args.max_frames, max_seconds=args.max_seconds,
+        max_wall_seconds=args.max_wall_seconds, skip_late=args.skip_late,
         start_immediately=args.start_immediately or synthetic,
         capture_backend="synthetic" if synthetic else args.capture_backend,
         input_backend="scripted" if synthetic and args.input_backend == "auto"

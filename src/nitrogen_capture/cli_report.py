@@ -37,7 +37,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--contact-sheet", type=path_arg, default=None, metavar="PNG",
                    help="write the contact sheet to this PNG (alone, unless --out is given too)")
     p.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS, metavar="N",
-                   help="show stretches with no input for more than N s, what convert "
+                   help="show stretches with no input for more than N s of session time "
+                        "(pauses included), what convert "
                         "--drop-idle-seconds N would cut (default %(default)g)")
     p.add_argument("--tiles", type=int, default=24,
                    help="frames on the contact sheet, 1..400 (default %(default)s)")

@@ -203,7 +203,10 @@ class RecordConfig:
         focus_pause: pause while the target window is not focused.
         gamepad: record a gamepad (``gamepad_chunk_NNN.npy``).
         gamepad_backend: ``auto`` (XInput on Windows, SDL elsewhere), ``xinput`` or ``sdl``.
-        max_seconds: stop after this many seconds (0 = no limit).
+        max_seconds: stop after this many seconds of recording (0 = no limit): paused time
+            (the wait for the first hotkey, a hotkey pause, focus lost) does not count.
+        max_wall_seconds: stop after this many seconds from the start, paused or not (0 = no
+            limit): the bound of an unattended run.
         merge: after a clean stop, ``nitrogen-capture record`` merges the chunks into the
             dataset files (:func:`~nitrogen_capture.session.merge_session`); the
             :class:`~nitrogen_capture.record.Recorder` itself only writes chunks.
@@ -248,6 +251,7 @@ class RecordConfig:
     gamepad: bool = False
     gamepad_backend: str = "auto"
     max_seconds: float = 0.0
+    max_wall_seconds: float = 0.0
     merge: bool = True
     game: str | None = None
     notes: str = ""
@@ -280,6 +284,8 @@ class RecordConfig:
                          note=" (0 = unlimited)"),
             number_check(self.max_seconds, "max_seconds", "--seconds", 0, MAX_SECONDS,
                          note=" seconds (0 = unlimited)"),
+            number_check(self.max_wall_seconds, "max_wall_seconds", "--wall-seconds", 0,
+                         MAX_SECONDS, note=" seconds (0 = unlimited)"),
             (self.frame_format in FRAME_FORMATS, "frame_format",
              f"--frame-format must be one of {', '.join(FRAME_FORMATS)}, "
              f"got {self.frame_format}"),

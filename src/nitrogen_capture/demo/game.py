@@ -37,11 +37,13 @@ from ..keylayout import DEFAULT_LAYOUT, KeyLayout, canonical_key, load_layout
 from . import markers
 from .scene import SCENES, Scene, prewarm
 
-__all__ = ["CAPTION", "GRAB_TOGGLE_KEY", "main", "parse_size", "run_game"]
+__all__ = ["CAPTION", "GAME_LABEL", "GRAB_TOGGLE_KEY", "main", "parse_size", "run_game"]
 
 log = logging.getLogger(__name__)
 
 CAPTION = "NitroGen Capture demo game"
+# The game label (meta.json labels.game) of the demo's recordings: its process is python3.
+GAME_LABEL = "nitrogen-demo"
 GRAB_TOGGLE_KEY = "f9"
 _MOUSE_BUTTONS = {1: "lmb", 2: "mmb", 3: "rmb", 8: "mb4", 9: "mb5"}
 
@@ -165,6 +167,11 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
     overlay = np.zeros((band_h, width, 3), np.uint8)
     band = pygame.Rect(0, 0, width, band_h)
     last_dirty: list[Any] = []
+    # The frame is pushed whole when the window system lost what the window showed (another
+    # window over it went away: an expose), else only what changed (below).
+    exposed = {getattr(pygame, name) for name in ("VIDEOEXPOSE", "WINDOWEXPOSED")
+               if hasattr(pygame, name)}
+    repaint = True  # the first frame
     held: set[str] = set()
     last_press: dict[str, int] = {}
     grabbed = False
@@ -203,6 +210,8 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
             for ev in pygame.event.get():
                 if ev.type == pygame.QUIT:
                     return 0
+                if ev.type in exposed:
+                    repaint = True
                 if ev.type in (pygame.KEYDOWN, pygame.KEYUP):
                     name = names.get(ev.key) or canonical_key(pygame.key.name(ev.key))
                     if on_key(name, ev.type == pygame.KEYDOWN):
@@ -235,8 +244,9 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
             markers.draw_overlay(overlay, frame, truth.total_presses, mask, len(layout))
             screen.blit(pygame.surfarray.make_surface(overlay.transpose(1, 0, 2)), (0, 0))
             dirty = scene.draw(pygame, screen, held)
-            if frame == 1:
+            if repaint:
                 pygame.display.flip()
+                repaint = False
             else:  # only what changed: the overlay band and the moving parts, old and new
                 pygame.display.update([band, *dirty, *last_dirty])
             last_dirty = dirty

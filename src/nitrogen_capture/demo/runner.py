@@ -57,7 +57,7 @@ from ..scratch import scratch_dir
 from ..stopsignals import handling_stop_signals
 from ..xdisplay import no_display_message
 from .check import CheckReport, check_session
-from .game import GRAB_TOGGLE_KEY
+from .game import GAME_LABEL, GRAB_TOGGLE_KEY
 from .player import Player, TruthLog, make_script
 from .scene import SCENES
 from .xvfb import interrupt, spawn, xvfb
@@ -362,9 +362,11 @@ def _record(options: DemoOptions, display: str, work: Path, result: DemoResult,
 def record_argv(options: DemoOptions, pid: int) -> list[str]:
     """The ``record`` command line the demo runs for the game of process ``pid``."""
     layout_args = ["--layout", str(options.layout)] if options.layout else []
+    # The game's process is python3: the label names the game (a --game in record_args wins).
+    game = [] if "--game" in options.record_args else ["--game", GAME_LABEL]
     return ["record", "--pid", str(pid), "--out", str(options.out), "--fps", f"{options.fps:g}",
             "--start-immediately", "--seconds", f"{options.seconds:g}", "--capture-backend",
-            "mss", "--input-backend", "pynput", "--status-interval", "0", *layout_args,
+            "mss", "--input-backend", "pynput", "--status-interval", "0", *layout_args, *game,
             *options.record_args]
 
 
@@ -431,7 +433,9 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     from ..cli import path_arg
 
     parser.add_argument("--out", type=path_arg, required=True, help="new session directory")
-    parser.add_argument("--seconds", type=float, default=20.0, help="recording length (20)")
+    parser.add_argument("--seconds", type=float, default=20.0,
+                        help="seconds of recording, record --seconds: pauses (focus lost) not "
+                             "counted (20)")
     parser.add_argument("--fps", type=float, default=30.0, help="capture rate (30)")
     parser.add_argument("--size", type=_parse_size, default=(1280, 720),
                         help="game window size WxH (1280x720)")

@@ -46,6 +46,7 @@ from ..session.io import is_plain_file
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
 from .decode import FrameTransform
+from .latency import action_shift_note
 from .ptfile import PtWriter, TensorSpec, pickle_mentions
 from .repeats import WindowRepeats, window_repeats
 from .resample import step_ns
@@ -82,6 +83,8 @@ class ConvertResult:
     # Repeated frames of what was written (export/repeats.py): ``repeated_frames``, the rows or
     # windows they were counted over, and ``cut``, what --max-repeat-frames left out.
     repeats: dict[str, Any] | None = None
+    # .pt: the action shift used and why, one line (latency.action_shift_note).
+    shift_note: str | None = None
 
 
 def shard_paths(out: Path, shards: int) -> tuple[list[Path], Path | None]:
@@ -267,7 +270,10 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
     if size_note is not None:
         size_note(estimate, index or settings.out)
     keep = existing_level(settings.out.parent)
-    result = ConvertResult(index=index, windows=m, idle=src.idle, repeats=pt.summary())
+    result = ConvertResult(index=index, windows=m, idle=src.idle, repeats=pt.summary(),
+                           shift_note=action_shift_note(
+                               settings.action_shift, settings.action_shift_set,
+                               src.latency_offset_ns, src.latency_source))
     try:
         settings.out.parent.mkdir(parents=True, exist_ok=True)
         log.info("converting %s: %d windows in %d file(s)", settings.root, m, n_shards)

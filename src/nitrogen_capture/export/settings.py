@@ -16,6 +16,7 @@ from typing import Any
 from ..bounds import MAX_LATENCY_MS, number_check, text_check
 from ..errors import ConfigError
 from .keymap import ACTION_SPACES, mouse_checks
+from .latency import DEFAULT_ACTION_SHIFT
 
 __all__ = ["EPISODE_PER", "FORMATS", "INPUT_SOURCES", "MAX_REPEAT_FRAMES", "MAX_STEPS",
            "OBS_DTYPES", "STATES",
@@ -69,7 +70,9 @@ class ConvertSettings:
     mouse_scale: float = 300.0
     mouse_clip: float = 1.0
     action_space: str = "nitrogen"
-    action_shift: int = 0
+    # --action-shift: the default is the documented one (export/latency.py); action_shift_set
+    # says it was given (the export's line on which shift it used says so).
+    action_shift: int = DEFAULT_ACTION_SHIFT
     action_hz: float | None = None
     obs_dtype: str = "uint8"
     shard_frames: int = 0
@@ -99,6 +102,7 @@ class ConvertSettings:
     # before's action, the keys held going into the row, or none.
     state: str = "previous-action"
     latency_offset_ms: float | None = None
+    action_shift_set: bool = False
     # --format lerobot in a batch: the dataset's frame size (w, h), fixed once for every part
     # (export/batch/lerobot.py; None: frame_size() decides).
     frame_size: tuple[int, int] | None = None

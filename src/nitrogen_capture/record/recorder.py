@@ -126,6 +126,9 @@ class Recorder:
         self._user_paused = self._first_pause == "reset" or not config.start_immediately
         self._pause_reason: str | None = None
         self._recorded_ticks = 0  # periods recorded (pauses excluded), for --episode-seconds
+        # Paused time so far (ns; the open pause from _paused_since): --seconds counts without it.
+        self._paused_ns = 0
+        self._paused_since = 0
         self._focused = True
         self._t_start = 0
         self._t_stop = 0
@@ -311,11 +314,11 @@ class Recorder:
                 if self.episode is not None and self.episode.episode_over(
                         self._recorded_ticks / cfg.fps):
                     self.stop("episode time")
+            # --wall-seconds counts from the start, paused or not: a session paused when it runs
+            # out (focus lost, hotkey, never started) stops too.
+            if cfg.max_wall_seconds and tick.woke_ns - t0 >= cfg.max_wall_seconds * 1e9:
+                self.stop("max wall seconds")
             if self._pause_reason is not None:
-                # --seconds is wall time from the start: a session paused when it runs out
-                # (focus lost, hotkey) stops too, instead of waiting for a frame to stop on.
-                if cfg.max_seconds and tick.woke_ns - t0 >= cfg.max_seconds * 1e9:
-                    self.stop("max seconds")
                 continue
             if self._pool is not None and not self._pool.has_room:
                 # Every slot is still being encoded: this period's frame would be dropped at
@@ -342,7 +345,7 @@ class Recorder:
             self.frames += 1
             if cfg.max_frames and self.frames >= cfg.max_frames:
                 self.stop("max frames")
-            elif cfg.max_seconds and t_frame - t0 >= cfg.max_seconds * 1e9:
+            elif cfg.max_seconds and self.recorded_ns(t_frame) >= cfg.max_seconds * 1e9:
                 self.stop("max seconds")
             if wt.error is not None:
                 self.stop("writer error")
@@ -394,9 +397,16 @@ class Recorder:
         log.info("episode key: %s", action)
         if self.episode.key(action, in_reset=self._pause_reason in ("reset", "start")):
             self.stop(f"episode key: {action}")
+    def recorded_ns(self, t_ns: int) -> int:
+        """Time recorded up to ``t_ns`` (monotonic): since the start, without the pauses."""
+        paused = self._paused_ns
+        if self._pause_reason is not None:
+            paused += t_ns - self._paused_since
+        return t_ns - self._t_start - paused
 
     def _set_paused(self, reason: str, tick: int, t_ns: int) -> None:
         self._pause_reason = reason
+        self._paused_since = t_ns
         assert self._writer_thread is not None
         self._writer_thread.post("pause", t_ns - self._t_start, tick, reason)
         if reason == "start":  # say how to leave it: the one pause no player chose
@@ -425,6 +435,7 @@ class Recorder:
                 for ev in self.router.admit_held(read)]
 
     def _set_resumed(self, tick: int, t_ns: int) -> None:
+        self._paused_ns += max(0, t_ns - self._paused_since)
         self._pause_reason = None
         assert self._writer_thread is not None
         self._writer_thread.post("resume", t_ns - self._t_start, tick,

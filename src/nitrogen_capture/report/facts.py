@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..export.latency import action_shift_note, applied_offset
 from ..export.settings import ConvertSettings
 from ..export.windows import plan_windows
 from ..preview.data import SessionSeries, load_series
@@ -59,6 +60,7 @@ class SessionReport:
     exports: tuple[ExportView, ...]
     seq_len: int
     shift: int
+    shift_note: str = ""  # convert's line on the shift it uses and why
 
     @property
     def facts(self) -> list[tuple[str, str]]:
@@ -161,8 +163,12 @@ def gather(root: str | Path, *, idle_seconds: float = DEFAULT_IDLE_SECONDS,
     idle = (idle_stretches([a["events"]], int(ts[0]), int(ts[-1]), idle_seconds)
             if len(ts) else [])
     mask = idle_rows(ts, idle)
+    # What convert with its defaults would write: the same settings, shift and its line.
     defaults = ConvertSettings(root=Path(root), out=Path("x.pt"))
+    offset_ns, offset_source = applied_offset(defaults.latency_offset_ms, reader.meta)
+    shift_note = action_shift_note(defaults.action_shift, False, offset_ns, offset_source)
     exports = _export_views(reader, series, mask, defaults.seq_len, defaults.action_shift)
     jumps = tuple(tick_jumps(a["frame_indices"], ts, reader.pauses))
     return SessionReport(Path(root), reader, series, validation, jumps, idle_seconds,
-                         tuple(idle), mask, exports, defaults.seq_len, defaults.action_shift)
+                         tuple(idle), mask, exports, defaults.seq_len, defaults.action_shift,
+                         shift_note)

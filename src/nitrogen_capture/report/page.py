@@ -69,7 +69,8 @@ def _exports(rep: SessionReport) -> str:
     note = (f"<p>Windows of <code>convert</code>'s defaults (T = {rep.seq_len} action steps, "
             f"shift {rep.shift}) inside one contiguous segment (no pause, no dropped tick, "
             "frame on disk); with idle trimming: <code>--drop-idle-seconds "
-            f"{rep.idle_seconds:g}</code>.</p>")
+            f"{rep.idle_seconds:g}</code>.</p>"
+            + (f'<p class="dim">{escape(rep.shift_note)}</p>' if rep.shift_note else ""))
     return note + _table(rows, ("action rate", f"idle &gt; {rep.idle_seconds:g} s cut",
                                 "windows", "segments", "rows in segments"), "grid")
 

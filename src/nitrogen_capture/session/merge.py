@@ -32,6 +32,8 @@ from ..diskspace import check_free, on_disk, said_when_full
 from ..errors import SessionFormatError
 from ..keylayout import PAD_AXES, PAD_BUTTONS
 from .chunkcheck import check_chunk_arrays
+from .input_check import PREFIX as INPUT_CHECK
+from .input_check import input_warnings
 from .io import Data, data_size, json_bytes, write_together
 from .lock import SessionLock
 from .meta import ChunkEntry, MergedInfo
@@ -158,6 +160,14 @@ def _merge(root: str | Path, lock: SessionLock, *, progress: bool,
     # that also subtracted pauses outside the recorded frames).
     meta.fps_achieved = round(achieved_fps(merged["frame_indices"], merged["timestamps"],
                                            reader.pauses), 3)
+    # No silent emptiness (input_check.py): this merge's findings replace an earlier merge's,
+    # after the recorder's own warnings.
+    found = input_warnings(merged["events"], merged["timestamps"], reader.pauses,
+                           gamepad=meta.gamepad)
+    for w in found:
+        log.warning("%s: %s", root, w)
+    kept = tuple(w for w in meta.input.warnings if not w.startswith(INPUT_CHECK))
+    meta.input = dataclasses.replace(meta.input, warnings=(*kept, *found))
     needed = _write_outputs(Path(root), outputs, len(json_bytes(meta.to_json())))
     with said_when_full(Path(root), needed, META_NAME,
                         "free some space and run merge again (the merged files are whole)"):

@@ -20,7 +20,9 @@
   are dropped ticks (a warning);
 * merged files: when present they must equal the concatenation of the merged chunks;
 * a session without any frame (killed before its first frame reached the disk; merge writes an
-  empty dataset for it) is a warning, not an error.
+  empty dataset for it) is a warning, not an error;
+* input: a requested gamepad that delivered nothing, no or almost no input, input that stops for
+  minutes of recording are warnings (:mod:`.input_check`, the rule merge writes into meta.json).
 
 The report also carries statistics: frames, duration, achieved fps (intervals that span a pause are
 left out), frame interval and jitter (|interval - 1/fps|) p50/p99/max in ms, dropped ticks, pauses,
@@ -38,10 +40,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import SchemaVersionError, SessionFormatError
-from ..events import BUTTON, KEY, MOTION, PAD_BUTTON, PRESS, WHEEL
+from ..events import BUTTON, EVENT_DTYPE, KEY, MOTION, PAD_BUTTON, PRESS, WHEEL
 from .alignment import Alignment, alignment
 from .chunkcheck import check_chunk_arrays
 from .frames import ERROR, INFO, WARNING
+from .input_check import PREFIX as INPUT_CHECK
+from .input_check import input_warnings
 from .lock import lock_status
 from .meta import ChunkEntry, Labels
 from .reader import SessionReader
@@ -181,6 +185,9 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     if not stats["frames"] and not reader.paths.journals():
         # e.g. killed before the first frame reached the disk: merge wrote an empty dataset.
         add(Problem(WARNING, "session", "no frames: nothing was recorded (or recovered)"))
+    ev = np.concatenate(events) if events else np.zeros(0, EVENT_DTYPE)
+    for w in input_warnings(ev, cat["timestamps"], reader.pauses, gamepad=reader.meta.gamepad):
+        add(Problem(WARNING, "input", w.removeprefix(INPUT_CHECK)))
     if stats["dropped_ticks"]:
         dropped = stats["dropped_ticks"]
         share = dropped / max(dropped + stats["frames"], 1)
