@@ -44,7 +44,7 @@ MAX_TASKS_BYTES = 1_000_000
 _OUTCOME = {"success": "success", "failure": "failure", "discard": "discarded", "end": None}
 # Stop reasons after which the run goes on to the next episode; any other (Ctrl+C, SIGTERM, the
 # window closed, an error) ends the run.
-_EPISODE_ENDS = ("episode time", "max frames", "max seconds")
+_EPISODE_ENDS = ("episode time", "max frames", "max seconds", "max wall seconds")
 
 
 @dataclass(frozen=True)
