@@ -117,6 +117,9 @@ def test_video_seeks_resampled_float_cut_and_stride(sessions: dict[str, Path],
 def test_dataloader_workers_and_pickling(sessions: dict[str, Path], tmp_path: Path,
                                          context: str) -> None:
     ref = _convert(sessions["video"], tmp_path / "w.pt", "--img-size", "16", "--seq-len", "2")
+    gone = StreamingDataset(sessions["video"], img_size=16, seq_len=2)
+    gone[9]
+    del gone  # its decoder waits for the garbage collector: it must not be freed in a child
     ds = StreamingDataset(sessions["video"], img_size=16, seq_len=2)
     ds[5]  # the parent has opened a decoder and cached one frame: neither is pickled
     blob = pickle.dumps(ds)

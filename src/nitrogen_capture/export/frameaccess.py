@@ -16,15 +16,17 @@ right, only slower. Decoding from a keyframe gives the same pixels as decoding f
 Frames decoded on the way can be handed to a ``keep`` callback (the loader caches the ones it
 will need).
 
-Fork: a process forked while a decoder is open (a DataLoader starting its workers after the
-main process read a window) hangs in its first decode (FFmpeg's decoder threads are not in the
-child), so every open video file is closed just before any fork (``os.register_at_fork``); the
-parent reopens it, with a seek, when it next reads.
+Fork: a child forked while a decoder exists in the parent (a DataLoader starting its workers
+after the main process read a window) hangs when it decodes or frees it (FFmpeg's decoder
+threads are not in the child), so just before any fork (``os.register_at_fork``) every open
+video file is closed and the decoders are freed (a garbage collection when a file was opened
+since the last fork); the parent reopens a file, with a seek, when it next reads.
 """
 
 from __future__ import annotations
 
 import bisect
+import gc
 import os
 import weakref
 from collections import OrderedDict
@@ -52,11 +54,21 @@ Keep = Callable[[int, Callable[[], Image]], None]
 SEEK_AHEAD = 32
 OPEN_FILES = 4  # video decoders kept open per process (each holds a few decoded frames)
 _LIVE: weakref.WeakSet[VideoCursor] = weakref.WeakSet()  # cursors with an open file
+_OPENED: list[bool] = []  # non-empty once a file was opened since the last fork
 
 
 def _close_before_fork() -> None:
+    """Close every open video file and free its decoder here, in the parent.
+
+    A decoder freed in the child instead (its object still waiting for the garbage collector,
+    even after ``close()``) waits forever for FFmpeg threads the child does not have.
+    """
+    if not _LIVE and not _OPENED:
+        return
     for cursor in list(_LIVE):
         cursor.close()
+    _OPENED.clear()
+    gc.collect()
 
 
 if hasattr(os, "register_at_fork"):  # POSIX; Windows only spawns
@@ -101,6 +113,7 @@ class VideoCursor:
         except av.error.FFmpegError as exc:
             raise SessionFormatError(f"{self.path.name} cannot be opened: {exc}") from exc
         _LIVE.add(self)
+        _OPENED[:] = [True]
         self._frames = self._container.decode(video=0)
         self._next = 0
         self.restarts += 1
@@ -109,6 +122,7 @@ class VideoCursor:
         """Each frame's pts in frame order ([] when a packet has none: no seeking then)."""
         if self._pts is None:
             av = self._av()
+            _OPENED[:] = [True]
             pts: list[int] = []
             try:
                 with av.open(str(self.path)) as c:
