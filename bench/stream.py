@@ -17,8 +17,8 @@ epoch over the same loader (the workers are kept, ``persistent_workers``, so eac
 cache; with 2 workers a window of the second epoch may go to the worker that did not decode it).
 The main process runs torch on one thread (``torch.set_num_threads(1)``, as DataLoader workers
 do): with its default of one thread per core, a busy machine made every loader ~10x slower at
-0 workers (measured). Also the bytes on disk of each form. Numbers on a shared 2-core machine are noisy: compare the
-rows of one run, not runs.
+0 workers (measured). Also the bytes on disk of each form. Numbers on a shared 2-core machine
+are noisy: compare the rows of one run, not runs.
 """
 
 from __future__ import annotations
