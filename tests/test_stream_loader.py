@@ -219,3 +219,22 @@ def test_bad_input_is_one_clear_error(sessions: dict[str, Path], tmp_path: Path)
     (tmp_path / "empty" / "actions").mkdir(parents=True)
     with pytest.raises(ExportError, match="no complete chunk"):
         DatasetTreeDataset(tmp_path / "empty")
+
+
+def test_a_torn_video_chunk_is_one_clear_error(sessions: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from nitrogen_capture.errors import SessionFormatError
+
+    root = tmp_path / "torn"
+    shutil.copytree(sessions["video"], root)
+    ref = _convert(root, tmp_path / "t.pt", "--img-size", "16", "--seq-len", "2")
+    ds = StreamingDataset(root, img_size=16, seq_len=2, cache_bytes=0)
+    mkv = root / "frames" / "chunk_002.mkv"
+    mkv.write_bytes(mkv.read_bytes()[: mkv.stat().st_size // 3])  # cut after the convert
+    in_two = [i for i in range(len(ds)) if ds.keys[i, 0] == 2]
+    with pytest.raises(SessionFormatError, match=r"chunk_002\.mkv"):
+        for i in reversed(in_two):
+            ds[i]
+    first = [i for i in range(len(ds)) if ds.keys[i, 0] == 1]
+    _same(ref, ds, first[::7])  # the other chunks still read, and right

@@ -165,7 +165,7 @@ class VideoCursor:
         try:
             return next(self._frames)
         except StopIteration:
-            raise SessionFormatError(f"{self.path} has {self._next} frames, the session says "
+            raise SessionFormatError(f"{self.path} has {self._next} frames, its metadata says "
                                      f"{self.num_frames}") from None
         except Exception as exc:  # av.error.FFmpegError: a torn or damaged file
             raise SessionFormatError(f"{self.path.name} fails to decode after {self._next} "
