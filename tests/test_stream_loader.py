@@ -75,9 +75,11 @@ def _shuffled(n: int, seed: int = 0) -> list[int]:
 @pytest.mark.parametrize("fmt", ["png", "video"])
 def test_equals_the_pt_window_for_window(sessions: dict[str, Path], tmp_path: Path,
                                          fmt: str) -> None:
-    flags = ("--img-size", "32", "--seq-len", "4", "--action-shift", "1")
+    flags = ("--img-size", "32", "--seq-len", "4", "--action-shift", "1",
+             "--latency-offset-ms", "4", "--drop-idle-seconds", "1")
     ref = _convert(sessions[fmt], tmp_path / "s.pt", *flags)
-    ds = StreamingDataset(sessions[fmt], img_size=32, seq_len=4, action_shift=1)
+    ds = StreamingDataset(sessions[fmt], img_size=32, seq_len=4, action_shift=1,
+                          latency_offset_ms=4, drop_idle_seconds=1.0)
     assert len(ds) == len(ref) > 60  # fewer when a busy machine drops ticks
     _same(ref, ds, _shuffled(len(ds)))
     raw = load(tmp_path / "s.pt")  # the stored uint8 too, and the meta's window rows
