@@ -99,6 +99,7 @@ bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/convert.py
 	$(PY) bench/convert_batch.py
+	$(PY) bench/stream.py
 	SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1 $(PY) bench/record.py --readme bench/README.md
 
 clean:

@@ -52,6 +52,25 @@ def test_bench_convert_batch_quick_is_identical(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_bench_stream_quick_measures_every_loader(tmp_path: Path) -> None:
+    """The streaming loaders against the .pt loader, 0 and 2 workers, cold and warm."""
+    for module in ("pygame", "av", "torch", "pyarrow"):
+        pytest.importorskip(module)
+    proc = subprocess.run([sys.executable, str(BENCH / "stream.py"), "--quick", "--keep",
+                           str(tmp_path)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    runs = {(r["loader"], r["workers"]): r for r in result["runs"]}
+    assert set(runs) == {(n, w) for n in ("pt", "png", "video", "tree") for w in (0, 2)}
+    assert all(r["cold_windows_per_s"] > 0 and r["warm_windows_per_s"] > 0
+               for r in runs.values())
+    assert runs[("png", 0)]["windows"] == runs[("pt", 0)]["windows"] > 0
+    # Warm at 0 workers: every observation came from the cache, none decoded again.
+    assert runs[("png", 0)]["cache"]["misses"] == runs[("png", 0)]["windows"]
+    assert result["bytes"]["pt"] > result["bytes"]["video_frames"]
+
+
+@pytest.mark.slow
 @pytest.mark.x11
 def test_bench_record_short_run_reports_every_field(tmp_path: Path) -> None:
     """Two seconds of 720p60 PNG, ours and the baseline: the JSON has every field, sanely;

@@ -1,9 +1,12 @@
-"""Exports of a recorded session: the NitroGen ``.pt``, the NitroGen dataset chunk tree, a loader.
+"""Exports of a recorded session: the NitroGen ``.pt``, the NitroGen dataset tree, loaders.
 
 ``convert(settings)`` runs the conversion chosen by ``settings.format`` (a
 :class:`ConvertSettings`, from :mod:`.settings`); ``load(path)`` and
-:class:`NitrogenDataset` read a ``.pt`` export (or its shards) back. Importing this package
-imports no torch, pyarrow or PyAV: each is imported by the function that needs it.
+:class:`NitrogenDataset` read a ``.pt`` export (or its shards) back; :class:`StreamingDataset`
+gives the same windows decoded on demand from the session (or a dataset tree), and
+:class:`DatasetTreeDataset` the windows of a ``nitrogen-dataset`` tree (docs/loading.md).
+Importing this package imports no torch, pyarrow or PyAV: each is imported by the function that
+needs it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from .loader import NitrogenDataset, load
 from .nitrogen import ConvertResult, Progress, SizeNote, convert_pt
 from .settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
 from .source import FreeBytes, check_apart, disk_free
+from .stream import StreamingDataset
+from .treeload import DatasetTreeDataset
 from .windows import WindowPlan, plan_windows
 
 __all__ = [
@@ -31,8 +36,10 @@ __all__ = [
     "OBS_DTYPES",
     "ConvertResult",
     "ConvertSettings",
+    "DatasetTreeDataset",
     "Keymap",
     "NitrogenDataset",
+    "StreamingDataset",
     "WindowPlan",
     "action_names",
     "check_convert_output",
