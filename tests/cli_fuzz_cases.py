@@ -90,11 +90,16 @@ _DATASET = ("--root", f"{W}/sess", "--out", f"{W}/ds", "--format", "nitrogen-dat
             "--no-progress")
 _LEROBOT = ("--root", f"{W}/sess", "--out", f"{W}/lr", "--format", "lerobot", "--no-progress")
 _BATCH = ("--root", W, "--recursive", "--jobs", "1", "--out", f"{W}/out.pt", "--no-progress")
+# A collection run (record --episodes): --out-dir instead of --out, one episode.
+_RUN = (*(w for w in BASE["record"] if w not in ("--out", f"{W}/rec")), "--out-dir", f"{W}/runs")
 FLAG_BASES: dict[tuple[str, str], tuple[str, ...]] = {
     # --out with the final merge, whose last lines name the session and its export.
     ("record", "--out"): tuple(w for w in BASE["record"] if w != "--no-merge"),
     **{("record", f): _VIDEO for f in ("--video-crf", "--video-preset", "--video-encoder")},
     **{("convert", f): _DATASET for f in ("--game", "--no-video")},
+    **{("record", f): _RUN for f in ("--episodes", "--episode-seconds", "--reset-seconds",
+                                     "--task", "--tasks")},
+    ("record", "--out-dir"): tuple(w for w in BASE["record"] if w not in ("--out", f"{W}/rec")),
     **{("convert", f): _LEROBOT for f in ("--task", "--repo-id", "--episode-per", "--fps")},
     **{("convert", f): _BATCH for f in ("--jobs", "--task-frames", "--engine", "--ray-address",
                                         "--keep-idle")},
@@ -105,6 +110,8 @@ PATH_ROLES: dict[tuple[str, str], str] = {
     ("record", "out"): "new-dir",
     ("record", "layout_file"): "file-in:layout.toml",
     ("record", "latency_profile_file"): "file-in:profile.json",
+    ("record", "out_dir"): "out-dir",
+    ("record", "tasks_file"): "file-in:tasks.txt",
     ("merge", "root"): "session",
     ("validate", "root"): "session",
     ("convert", "root"): "session",
@@ -222,10 +229,14 @@ def _path_values(role: str) -> tuple[Value, ...]:
                 Value("plain-dir", (f"{W}/plain",)),
                 Value("file", (f"{W}/file.txt",), valid=False), *_missing_common(kind))
     if kind == "file-in":
+        # Any line of text is a task: a tasks file has no foreign content to refuse.
+        foreign = Value("foreign-file", (f"{W}/file.txt",))
+        free_text = arg == "tasks.txt"
         return (Value("valid", (f"{W}/{arg}",)), Value("relative", (f"../{arg}",)),
+                *((foreign,) if free_text else ()),
                 *_refused((Value("plain-dir", (f"{W}/plain",)), Value("dot", (".",)),
                            Value("session-dir", (f"{W}/sess",)),
-                           Value("foreign-file", (f"{W}/file.txt",)))),
+                           *(() if free_text else (foreign,)))),
                 *_missing_common(kind))
     if kind == "file-out":
         return (Value("new", (f"{W}/new{arg}",)), Value("relative", (f"new{arg}",)),

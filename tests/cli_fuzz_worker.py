@@ -101,7 +101,7 @@ def _boundary(what: str) -> Any:
     return stub
 
 
-def _install_stubs(hang: list[str], real: list[bool]) -> None:
+def _install_stubs(hang: list[str], real: list[int]) -> None:
     import cv2
     import numpy as np
 
@@ -123,8 +123,12 @@ def _install_stubs(hang: list[str], real: list[bool]) -> None:
 
     def build_recorder(*args: Any, **kwargs: Any) -> Any:
         recorder = real_build(*args, **kwargs)
+        real[1] += 1  # recordings built in this case
         if not real[0]:
             recorder.run = _boundary("record: recording")
+            return recorder
+        if real[1] > 2:  # a collection run with no end (--episodes 0): two episodes show it
+            recorder.run = _boundary("record: a third episode")
             return recorder
 
         def stop() -> None:
@@ -152,6 +156,7 @@ def _new_world(template: Path, root: Path) -> Path:
     world = Path(tempfile.mkdtemp(prefix="w", dir=root))  # a new name, also after a restart
     shutil.copytree(template, world, symlinks=True, dirs_exist_ok=True)
     (world / "list.txt").write_text(f"{world / 'sess'}\n", encoding="utf-8")
+    (world / "tasks.txt").write_text("reach the flag\ncollect 3 coins\n", encoding="utf-8")
     if hasattr(os, "mkfifo"):
         os.mkfifo(world / "fifo")
     return world
@@ -210,7 +215,7 @@ def serve(template: Path, root: Path) -> None:
     """Answer one JSON line per case line until the cases end."""
     cases, replies = _private_stdio()
     hang: list[str] = []
-    real = [True]
+    real = [1, 0]  # [record for real in this case, recordings built in it]
     _install_stubs(hang, real)
     world: Path | None = None
     before: dict[str, str] = {}
@@ -220,7 +225,7 @@ def serve(template: Path, root: Path) -> None:
             world = _new_world(template, root)
             before = tree(world)
         hang.clear()
-        real[0] = case["real"]
+        real[0], real[1] = case["real"], 0
         result = _run([a.replace(W, str(world)) for a in case["argv"]], world / "cwd", hang)
         result["diff"] = diff(before, tree(world))
         result["world"] = str(world)
