@@ -177,8 +177,8 @@ def test_feed_drives_the_indicator_from_outside_the_recorder() -> None:
 
 def test_a_real_recorder_waiting_for_its_start_shows_paused(tmp_path: Path) -> None:
     rec = synthetic_recorder(tmp_path / "s", start_immediately=False, max_frames=0,
-                             max_seconds=1.5, fps=20.0)
-    rec.inputs.clear()  # no scripted hotkey: it waits paused until --seconds ends it
+                             max_wall_seconds=1.5, fps=20.0)
+    rec.inputs.clear()  # no scripted hotkey: it waits paused until --wall-seconds ends it
     fake = FakeIndicator()
     feed = IndicatorFeed(fake, start_hint="press F8 to start", interval_s=0.05)
     feed.follow(rec)
@@ -187,7 +187,7 @@ def test_a_real_recorder_waiting_for_its_start_shows_paused(tmp_path: Path) -> N
         result = rec.run()
     finally:
         feed.close()
-    assert result.frames == 0 and result.stop_reason == "max seconds"
+    assert result.frames == 0 and result.stop_reason == "max wall seconds"
     phases = [s.phase for s in fake.states]
     paused = [s for s in fake.states if s.phase == "paused"]
     assert paused and all(s.text == "press F8 to start" for s in paused), phases

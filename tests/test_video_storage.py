@@ -71,8 +71,9 @@ def test_video_recording_rows_match_frames_and_export(tmp_path: Path) -> None:
     import torch
 
     data: dict[str, Any] = torch.load(pt, weights_only=True)
-    assert tuple(data["obs"].shape) == (127, 3, 32, 32)
-    assert data["actions"].shape[:2] == (127, 4)
+    # 130 rows in 4-step windows, shifted by the default action shift of 1: 130 - 4 - 1 + 1.
+    assert tuple(data["obs"].shape) == (126, 3, 32, 32)
+    assert data["actions"].shape[:2] == (126, 4)
 
 
 def test_odd_size_is_padded_and_cropped_back(tmp_path: Path) -> None:
