@@ -17,7 +17,7 @@ import pytest
 
 from cli_run import run_cli
 from nitrogen_capture.errors import PlatformError
-from nitrogen_capture.xdisplay import check_x11_display, no_display_message
+from nitrogen_capture.xdisplay import check_x11_display, no_display_message, open_x11_display
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 is Linux here")
 
@@ -42,6 +42,15 @@ def test_display_message_for_x11_and_wayland() -> None:
         assert "Proton/Wine" in msg and "DISPLAY=:0" in msg
     with pytest.raises(PlatformError, match="XWayland"):
         check_x11_display({"WAYLAND_DISPLAY": "wayland-0"})
+
+
+@linux_only
+def test_opening_no_display_is_the_one_no_display_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("Xlib")
+    _no_x(monkeypatch, wayland=False)
+    with pytest.raises(PlatformError, match="no X display"):
+        open_x11_display(None, "the X11 indicator")
 
 
 @linux_only

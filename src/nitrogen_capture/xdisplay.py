@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from typing import Any
 
-from .errors import PlatformError
+from .errors import PlatformError, missing_dependency
 
-__all__ = ["check_x11_display", "no_display_message"]
+__all__ = ["check_x11_display", "no_display_message", "open_x11_display"]
 
 
 def no_display_message(environ: Mapping[str, str] | None = None) -> str | None:
@@ -37,3 +38,25 @@ def check_x11_display(environ: Mapping[str, str] | None = None) -> None:
     message = no_display_message(environ)
     if message is not None:
         raise PlatformError(message)
+
+
+def open_x11_display(display: str | None, purpose: str) -> Any:
+    """A python-xlib connection to ``display`` (None: ``$DISPLAY``, checked first) for ``purpose``.
+
+    The one way a backend that talks X itself (window lookup, the indicator) opens its
+    connection: a missing python-xlib, no display and a display that does not answer each give
+    one line naming ``purpose``.
+    """
+    if display is None:
+        check_x11_display()
+    try:
+        import Xlib.display
+        import Xlib.error
+    except ImportError as exc:
+        raise missing_dependency("python-xlib", "x11", purpose) from exc
+    try:
+        return Xlib.display.Display(display)
+    except (Xlib.error.DisplayError, OSError) as exc:
+        raise PlatformError(
+            f"cannot open X display {display or os.environ.get('DISPLAY')!r} for {purpose}: "
+            f"{exc}; check DISPLAY and that the X server runs (or run under Xvfb)") from exc

@@ -25,8 +25,8 @@ import threading
 from typing import Any
 
 from ..capture.base import Region
-from ..errors import PlatformError, missing_dependency
-from ..xdisplay import check_x11_display
+from ..errors import PlatformError
+from ..xdisplay import open_x11_display
 from .base import BACKGROUND, TEXT_COLOUR, Indicator, IndicatorState, dot_colour, label
 from .place import corner_spot
 
@@ -47,16 +47,7 @@ class X11Indicator(Indicator):
     name = "x11"
 
     def __init__(self, display: str | None = None) -> None:
-        if display is None:
-            check_x11_display()
-        try:
-            from Xlib import display as xdisplay
-        except ImportError as exc:
-            raise missing_dependency("python-xlib", "x11", "the X11 indicator") from exc
-        try:
-            self._d: Any = xdisplay.Display(display)
-        except Exception as exc:  # Xlib.error.DisplayError and friends
-            raise PlatformError(f"the indicator cannot open the X display: {exc}") from exc
+        self._d: Any = open_x11_display(display, "the X11 indicator")
         root = self._d.screen().root
         geo = root.get_geometry()
         self.screen = Region(0, 0, int(geo.width), int(geo.height))

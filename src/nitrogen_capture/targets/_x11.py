@@ -22,15 +22,14 @@ used by two threads at once, and the input router asks for focus from listener t
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from ..capture.base import Region
-from ..errors import ConfigError, PlatformError, missing_dependency
-from ..xdisplay import check_x11_display
+from ..errors import ConfigError
+from ..xdisplay import open_x11_display
 from .base import WindowBackend, WindowInfo
 
 __all__ = ["X11WindowBackend"]
@@ -62,23 +61,12 @@ class X11WindowBackend(WindowBackend):
     name = "x11"
 
     def __init__(self, display: str | None = None) -> None:
-        if display is None:
-            check_x11_display()
-        try:
-            import Xlib.display
-            import Xlib.error
-            from Xlib import X
-        except ImportError as exc:
-            raise missing_dependency("python-xlib", "x11", "Window lookup") from exc
+        import Xlib.error
+        from Xlib import X
+
+        self._d: Any = open_x11_display(display, "window lookup")
         self._X = X
         self._XError: type[Exception] = Xlib.error.XError
-        try:
-            self._d: Any = Xlib.display.Display(display)
-        except (Xlib.error.DisplayError, OSError) as exc:
-            raise PlatformError(
-                f"cannot open X display {display or os.environ.get('DISPLAY')!r}: {exc}; "
-                "check DISPLAY and that the X server runs (or run under Xvfb)"
-            ) from exc
         self._root: Any = self._d.screen().root
         self._lock = threading.RLock()
         atom = self._d.intern_atom
