@@ -14,7 +14,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -139,10 +140,24 @@ def test_a_discarded_run_session_is_kept_with_its_data(
     assert json.loads((root / "meta.json").read_text())["episode"]["count"] == 1
 
 
-def _run_process(top: Path, *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+@contextmanager
+def _running_run(top: Path, *extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A run in its own process group (a terminal's Ctrl+C reaches every process of it)."""
+    proc = subprocess.Popen(
         [sys.executable, "-m", "nitrogen_capture", *SYNTH, "--out-dir", str(top), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> str:
+    """Send ``sig`` to the run's process group; its output once it has exited."""
+    os.killpg(proc.pid, sig)
+    return proc.communicate(timeout=60)[0].decode(errors="replace")
 
 
 def _wait_for(path_glob: Callable[[], list[Path]], proc: subprocess.Popen[bytes]) -> Path:
@@ -161,18 +176,12 @@ def test_ctrl_c_in_a_reset_ends_the_run_and_keeps_every_finished_episode(
         tmp_path: Path) -> None:
     """Ctrl+C reaches the whole process group, as a terminal sends it."""
     top = tmp_path / "runs"
-    proc = _run_process(top, "--episodes", "0", "--episode-seconds", "0.5",
-                        "--reset-seconds", "600")
-    try:
+    with _running_run(top, "--episodes", "0", "--episode-seconds", "0.5",
+                      "--reset-seconds", "600") as proc:
         # Episode 2's recorder has started: it waits in its 600 s reset.
         second = _wait_for(lambda: sorted(top.glob("*/*-002/meta.json")), proc).parent
         wait_for_t0(second / "meta.json", proc)
-        os.killpg(proc.pid, signal.SIGINT)
-        out = proc.communicate(timeout=60)[0].decode(errors="replace")
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        out = _signal_group(proc, signal.SIGINT)
     assert proc.returncode == 0, out[-2000:]
     assert "Traceback" not in out
     assert not second.exists()  # nothing was recorded in it: no empty session is left
@@ -186,16 +195,10 @@ def test_ctrl_c_in_a_reset_ends_the_run_and_keeps_every_finished_episode(
 @pytest.mark.slow
 def test_ctrl_c_while_recording_saves_that_episode_as_stopped(tmp_path: Path) -> None:
     top = tmp_path / "runs"
-    proc = _run_process(top, "--episodes", "3")  # no --episode-seconds: until a key
-    try:
+    with _running_run(top, "--episodes", "3") as proc:  # no --episode-seconds: until a key
         root = _wait_for(lambda: sorted(top.glob("*/*-001/meta.json")), proc).parent
         _wait_for(lambda: sorted(root.glob("**/chunk_001*")), proc)  # frames are stored
-        os.killpg(proc.pid, signal.SIGINT)
-        out = proc.communicate(timeout=60)[0].decode(errors="replace")
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        out = _signal_group(proc, signal.SIGINT)
     assert proc.returncode == 0, out[-2000:]
     meta = SessionMeta.load(root / "meta.json")
     assert meta.stop_reason == "SIGINT" and meta.merged is not None
@@ -208,17 +211,11 @@ def test_ctrl_c_while_recording_saves_that_episode_as_stopped(tmp_path: Path) ->
 def test_kill_9_mid_run_leaves_finished_episodes_whole_and_the_open_one_recoverable(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     top = tmp_path / "runs"
-    proc = _run_process(top, "--episodes", "3", "--episode-seconds", "0.5",
-                        "--reset-seconds", "0", "--task", "t")
-    try:
+    with _running_run(top, "--episodes", "3", "--episode-seconds", "0.5",
+                      "--reset-seconds", "0", "--task", "t") as proc:
         second = _wait_for(lambda: sorted(top.glob("*/*-002/meta.json")), proc).parent
         _wait_for(lambda: sorted(second.glob("**/chunk_001*")), proc)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        _signal_group(proc, signal.SIGKILL)
     first = second.with_name(second.name[:-3] + "001")
     meta1 = SessionMeta.load(first / "meta.json")
     assert meta1.merged is not None and meta1.episode is not None  # finished before the kill
