@@ -104,6 +104,7 @@ def test_a_run_with_a_discarded_a_failed_and_an_unmarked_episode(
     assert {m.effective_labels.task for m in metas} == {"reach the flag"}
     assert {m.effective_labels.game for m in metas} == {metas[0].effective_labels.game}
     assert "3 episode(s) kept, 1 discarded" in text
+    assert f"episode 2 of 3: marked failure during the reset -> {third}" in text
     for root, m in zip((first, second, third, fourth), metas, strict=True):
         assert m.merged is not None and m.merged.frames > 0, root
         ev = SessionReader(root).merged_arrays()["events"]

@@ -256,6 +256,8 @@ def _run(settings: RunSettings, config: RecordConfig, layout: KeyLayout, folder:
             if prev_root is None or prev_info is None:
                 return
             _relabel(prev_root, _OUTCOME[action], set_outcome=True)
+            print(f"{prev_info.describe()}: marked {_OUTCOME[action] or 'unmarked'} "
+                  f"during the reset -> {prev_root}", flush=True)
             if action == "discard":  # this episode re-records the discarded one
                 recorder.meta.episode = dataclasses.replace(
                     prev_info, attempt=prev_info.attempt + 1, ended="time")
