@@ -207,7 +207,9 @@ def test_a_recording_that_loses_frames_cues_once_and_grabs_no_frame_it_drops(
     meta = json.loads((tmp_path / "s" / "meta.json").read_text())
     stats = meta["counters"]
     assert stats["queue_full_drops"] == len(refused) == rec.queue_full_drops
-    assert stats["dropped_ticks"] == len(refused) and stats["frames"] == result.frames
+    # A busy machine may also skip a late period: every loss is one of the two kinds.
+    assert stats["dropped_ticks"] == len(refused) + stats["skipped_ticks"]
+    assert stats["frames"] == result.frames
     assert cue.events.count("losing") == 1, cue.events
     assert cue.events[0] == "start" and cue.events[-1] == "stop"
     # The frames kept are on their grid points: each refused period is a gap in the indices.
