@@ -46,7 +46,7 @@ def map_modules(text: str) -> tuple[set[str], set[str]]:
 
 
 def package_modules() -> tuple[set[str], set[str]]:
-    """(packages, modules) on disk, relative to the package root (subpackages' __init__ left out)."""
+    """(packages, modules) on disk, relative to the package root (a subpackage's __init__ aside)."""
     packages = {p.parent.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("__init__.py")}
     packages.discard(".")
     modules = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
