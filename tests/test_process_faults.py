@@ -1,4 +1,4 @@
-"""Processes and shared memory never outlive their owner (src/nitrogen_capture/codecs/pool.py).
+"""Processes and shared memory never outlive their owner (src/nitrogen_capture/encoderpool/pool.py).
 
 - an encoder worker dies with its parent (``PR_SET_PDEATHSIG`` on Linux, the psutil watchdog
   elsewhere), and the resource tracker then exits by itself;
@@ -33,7 +33,7 @@ import psutil
 import pytest
 
 from nitrogen_capture.codecs.png import png_worker
-from nitrogen_capture.codecs.pool import EncodeResult, EncoderPool, EncoderSpec
+from nitrogen_capture.encoderpool.pool import EncodeResult, EncoderPool, EncoderSpec
 from nitrogen_capture.session import validate_session
 
 REPO = Path(__file__).resolve().parents[1]
@@ -159,8 +159,8 @@ _POOL_SCRIPT = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
     import numpy as np
-    from nitrogen_capture.codecs.pool import EncoderPool, EncoderSpec
     from nitrogen_capture.codecs.png import png_worker
+    from nitrogen_capture.encoderpool.pool import EncoderPool, EncoderSpec
 
     def shm(pid):
         lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
