@@ -17,6 +17,7 @@ from typing import Any
 import psutil
 import pytest
 
+from nitrogen_capture.codecs.jobs import READY
 from nitrogen_capture.encoderpool.pool import EncoderPool, EncoderSpec
 from nitrogen_capture.encoderpool.priority import ENCODER_PRIORITIES, encoder_nice
 from recording import record_synthetic
@@ -34,7 +35,7 @@ def test_fair_shares_one_normal_threads_weight(threads: int, nice: int) -> None:
 
 
 def _sleeper(tasks: Any, results: Any, arg: Any) -> None:
-    results.put("ready")
+    results.put(READY)
     tasks.get()  # blocks until the pool closes
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import psutil
 import pytest
 
+from nitrogen_capture.codecs.jobs import READY
 from nitrogen_capture.codecs.png import png_worker
 from nitrogen_capture.encoderpool.pool import EncodeResult, EncoderPool, EncoderSpec
 from nitrogen_capture.session import validate_session
@@ -128,7 +129,7 @@ def test_the_windows_slots_carry_frames_too(tmp_path: Path) -> None:
 
 def _stuck_worker(tasks: Any, results: Any, arg: Any) -> None:
     """An encoder that takes frames and never reports them (it waits for the test's kill)."""
-    results.put("ready")
+    results.put(READY)
     while tasks.get() is not None:
         time.sleep(3600)
 

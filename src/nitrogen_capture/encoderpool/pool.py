@@ -70,7 +70,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..codecs.jobs import FLUSH, EncoderSpec, FileClosed, Flush, FrameDone, FrameTask, Ready
+from ..codecs.jobs import (
+    FLUSH,
+    EncoderSpec,
+    FileClosed,
+    Flush,
+    Flushed,
+    FrameDone,
+    FrameTask,
+    Ready,
+)
 from .slots import SLOT_KIND, Slot, new_slot
 from .worker import SlotReader, run_worker
 
@@ -311,13 +320,15 @@ class EncoderPool:
         elif isinstance(item, FileClosed):
             self._report(-1, EncodeResult(item.tag, Path(item.path), item.ms, item.nbytes,
                                           item.error, "closed"))
-        else:  # Ready or Flushed
+        elif isinstance(item, Ready | Flushed):
             with self._lock:
                 if isinstance(item, Ready):
                     self._ready += 1
                 else:
                     self._flushed += 1
                 self._idle.notify_all()
+        else:  # a worker that does not speak codecs.jobs: say so, never guess
+            log.error("encoder %s sent an unknown message: %r", w.proc.name, item)
 
     def _report(self, slot: int, result: EncodeResult) -> None:
         if slot >= 0:
