@@ -39,8 +39,8 @@ from session_factory import make_session
 MS = 1_000_000
 
 if TYPE_CHECKING:
-    from nitrogen_capture.codecs.pool import EncoderSpec
-    from nitrogen_capture.config import RecordConfig
+    from nitrogen_capture.codecs.jobs import EncoderSpec
+    from nitrogen_capture.session.frames.base import EncodeSettings
 
 
 # -- "## A frame store" ---------------------------------------------------------------------------
@@ -53,7 +53,7 @@ class NpyChunkStore(FrameStore):
     single_file: ClassVar[bool] = True
 
     @classmethod
-    def new_format(cls, config: RecordConfig) -> FrameFormat:
+    def new_format(cls, settings: EncodeSettings) -> FrameFormat:
         return FrameFormat(cls.kind, "numpy", cls.default_ext)
 
     def frame_target(self, n: int, row: int) -> Path:
