@@ -146,7 +146,7 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
     target = target or _resolve_target(config, region)
     if frame_format.kind == "video":
         frame_format = video_frame_format(frame_format, config, target.region().size)
-    source = get_capture_backend(config.capture_backend, region=target.region(),
+    source = get_capture_backend(config.capture_backend, target=target.capture_target(),
                                  seed=config.seed, monitor=config.target.monitor)
     inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
                                 target=target, gamepad=config.gamepad,
