@@ -29,7 +29,8 @@ import numpy as np
 
 from ..clock import now_ns
 from ..events import BUTTON, HELD, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
-from ..keylayout import DEFAULT_KEYS, PAD_AXES, PAD_BUTTONS
+from ..keylayout import DEFAULT_KEYS
+from ..rows import PAD_AXES, PAD_BUTTONS
 from .base import InputSettings, InputSource, ThreadedInputSource
 
 __all__ = ["Scheduled", "ScriptedInput", "scheduled_events", "timeline_block"]
