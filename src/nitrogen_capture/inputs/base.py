@@ -55,6 +55,7 @@ class InputSettings:
 #: An input backend: the unstarted sources for the settings (one registry line each).
 InputFactory = Callable[[InputSettings], "list[InputSource]"]
 
+
 class InputSource(ABC):
     """A listener that delivers :class:`InputEvent` values to a sink from its own thread(s).
 
