@@ -29,10 +29,13 @@ def section(title: str) -> str:
 
 
 def run_block(body: str, cwd: Path) -> str:
+    """Run the section's one block as a file, as tests/test_docs_run.py and a reader do."""
     blocks = re.findall(r"<!-- run -->\n```python\n(.*?)```", body, re.S)
     assert len(blocks) == 1, "one runnable block per recipe"
+    script = cwd / "recipe.py"
+    script.write_text(blocks[0], encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, "-c", blocks[0]], cwd=cwd, env=env,
+    done = subprocess.run([sys.executable, script.name], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
