@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..events import InputEvent
 from .base import InputFactory, InputSettings, InputSource
+
+if TYPE_CHECKING:
+    from ..targets.base import Target
 
 __all__ = ["BACKENDS", "REGISTRY", "InputEvent", "InputFactory", "InputSettings", "InputSource",
            "get_input_backends", "register_input_backend", "unregister_input_backend"]
@@ -62,7 +65,7 @@ def _factory(name: str) -> InputFactory:
 
 
 def get_input_backends(name: str = "auto", *, seed: int = 0, fps: float = 30.0,
-                       target: Any = None, gamepad: bool = False,
+                       target: Target | None = None, gamepad: bool = False,
                        gamepad_backend: str = "auto", raw_motion: bool = True,
                        display: str | None = None) -> list[InputSource]:
     """Return the unstarted input sources for ``name``.

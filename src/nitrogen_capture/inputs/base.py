@@ -19,10 +19,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..events import EventSink, InputEvent
+
+if TYPE_CHECKING:
+    from ..targets.base import Target
 
 __all__ = ["InputFactory", "InputSettings", "InputSource", "ThreadedInputSource"]
 
@@ -49,7 +52,7 @@ class InputSettings:
     gamepad_backend: str = "auto"
     raw_motion: bool = True
     display: str | None = None
-    target: Any = None
+    target: Target | None = None
 
 
 #: An input backend: the unstarted sources for the settings (one registry line each).
