@@ -123,7 +123,7 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
     target = target or _resolve_target(config, region)
     # e.g. the video store probes the encoder --video-encoder names at the real size
     frame_format = store.for_size(frame_format, config.encoding, target.region().size)
-    source = get_capture_backend(config.capture_backend, region=target.region(),
+    source = get_capture_backend(config.capture_backend, target=target.capture_target(),
                                  seed=config.seed, monitor=config.target.monitor)
     inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
                                 target=target, gamepad=config.gamepad,

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..rows import CHUNK_ARRAYS
+
 __all__ = [
     "CHUNK_ARRAYS",
     "LOCK_NAME",
@@ -33,9 +35,8 @@ SCHEMA_VERSION = 1
 META_NAME = "meta.json"
 LOCK_NAME = "session.lock"  # held by record and merge (session/lock.py, docs/format.md "Lock")
 
-# Per-chunk arrays by stem; "gamepad_chunk_NNN.npy" (GAMEPAD_WIDTH columns) is added when a pad
-# was recorded.
-CHUNK_ARRAYS: tuple[str, ...] = ("actions", "mouse_deltas", "frame_indices", "timestamps")
+# Per-chunk arrays by stem (declared in ..rows); "gamepad_chunk_NNN.npy" (GAMEPAD_WIDTH
+# columns) is added when a pad was recorded.
 
 
 
