@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..events import InputEvent
@@ -221,8 +221,9 @@ def _resume(rec: dict[str, Any]) -> ResumeRecord:
     return ResumeRecord(_int(rec, "end_t"), _int(rec, "end_tick"))
 
 
-_DECODERS: dict[str, Callable[[dict[str, Any]], JournalRecord]] = {"chunk": _chunk, "state": _state, "frame": _frame, "event": _event,
-             "pause": _pause, "resume": _resume}
+_DECODERS: dict[str, Callable[[dict[str, Any]], JournalRecord]] = {
+    "chunk": _chunk, "state": _state, "frame": _frame, "event": _event, "pause": _pause,
+    "resume": _resume}
 
 
 def decode(rec: dict[str, Any]) -> JournalRecord | None:
