@@ -40,7 +40,7 @@ from ..session.frames import open_frame_store
 from ..session.lock import SessionLock
 from ..session.meta import Counters, EncoderInfo, SessionMeta
 from ..session.meta_parts import ClockPair, wall_iso
-from ..session.paths import SessionPaths
+from ..session.paths import SessionPaths, run_merge
 from ..session.writer import SessionWriter
 from ..targets.base import Target
 from .episode import EpisodeControl
@@ -504,8 +504,8 @@ class Recorder:
     def _raise_unfinished(self, writer: SessionWriter, wt: WriterThread) -> None:
         """Raise one clear error when the session could not be completed."""
         done = len(self.meta.chunks)
-        advice = (f"the {done} finished chunk(s) are intact; run `nitrogen-capture merge --root "
-                  f"{self.config.out}` to recover the journaled rest")
+        advice = (f"the {done} finished chunk(s) are intact; {run_merge(self.config.out)} to "
+                  "recover the journaled rest")
         err = wt.error
         if isinstance(err, OSError):
             raise EncodeError(f"writing the session failed ({_describe_os_error(err, self.paths)})"

@@ -56,7 +56,7 @@ from .journal import (
 )
 from .lock import SessionLock
 from .meta import ChunkEntry, Pause
-from .paths import META_NAME, SessionPaths
+from .paths import META_NAME, SessionPaths, run_merge
 from .reader import SessionReader
 from .timeline import achieved_fps
 
@@ -237,7 +237,7 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     # A full disk stops the repair with the journal in place and the chunk's arrays absent, so
     # a later merge with room recovers the chunk (docs/reliability.md, section 7). Setting aside
     # the frames beyond the kept rows first is safe: a later repair keeps the same rows.
-    todo = f"free some space and run merge again ({jpath.name} is kept: nothing is lost)"
+    todo = f"free some space and {run_merge()} again ({jpath.name} is kept: nothing is lost)"
     meta = reader.meta
     with said_when_full(paths.root, 0, f"chunk {idx}'s orphans/", todo):
         orphaned = store.trim(idx, kept)  # (a video chunk's copy checks its own space)
@@ -247,7 +247,8 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
         log.warning("chunk %d: no frame survived; journal moved to %s", idx, dest)
         meta.status = "recovered"  # the session is settled: not "recording" for ever after
         with said_when_full(paths.root, on_disk([len(json_bytes(meta.to_json()))]), META_NAME,
-                            "free some space and run merge again (the journal is in orphans/)"):
+                            f"free some space and {run_merge()} again (the journal is in "
+                            "orphans/)"):
             meta.save(paths.meta)
         return RecoveredChunk(idx, 0, len(j.frames), on_disk_rows, orphaned, 0, len(j.events),
                               j.torn_last_line, "no complete frame: journal kept in orphans/")

@@ -42,7 +42,7 @@ from .journal import (
     StateRecord,
 )
 from .meta import ChunkEntry, SessionMeta
-from .paths import SessionPaths
+from .paths import SessionPaths, run_merge
 
 __all__ = ["ChunkState", "SessionWriter"]
 
@@ -254,8 +254,8 @@ class SessionWriter:
         if chunk.failed or chunk.file_error:
             # Some frames never reached the disk (e.g. disk full): keep the journal so the
             # rows whose PNGs exist can still be recovered by `merge`, and say so.
-            log.info("chunk %d: %d of %d frames could not be written; run merge to recover",
-                      chunk.number, chunk.failed, n)
+            log.info("chunk %d: %d of %d frames could not be written; %s to recover",
+                     chunk.number, chunk.failed, n, run_merge())
             self._close_journal(chunk)
             return
         k = len(self.meta.layout)
