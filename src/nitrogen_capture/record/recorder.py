@@ -18,7 +18,6 @@ like live input, and the writer thread enters it as held (docs/architecture.md 5
 from __future__ import annotations
 
 import dataclasses
-import errno
 import logging
 import shutil
 import threading
@@ -31,6 +30,7 @@ from ..codecs.pool import EncodeResult, EncoderPool
 from ..codecs.priority import encoder_nice
 from ..config import RecordConfig
 from ..cues import get_cue_backend
+from ..diskspace import disk_full_error, is_disk_full
 from ..errors import CaptureError, EncodeError, TargetError
 from ..events import CONTROL, InputEvent
 from ..inputs.base import InputSource
@@ -507,8 +507,11 @@ class Recorder:
         advice = (f"the {done} finished chunk(s) are intact; {run_merge(self.config.out)} to "
                   "recover the journaled rest")
         err = wt.error
+        if isinstance(err, OSError) and _disk_full(err, self.paths):
+            # The one full-disk line of every command (diskspace.py).
+            raise disk_full_error(self.paths.root, 0, "the session", advice) from err
         if isinstance(err, OSError):
-            raise EncodeError(f"writing the session failed ({_describe_os_error(err, self.paths)})"
+            raise EncodeError(f"writing the session failed ({_describe_os_error(err)})"
                               f": {advice}") from err
         if err is not None:
             raise EncodeError(f"writing the session failed ({err}): {advice}") from err
@@ -520,11 +523,18 @@ class Recorder:
                                f"{advice}")
 
 
-def _describe_os_error(err: OSError, paths: SessionPaths) -> str:
-    """Name the cause; numpy's short writes carry no errno, so look at the free space too."""
-    free = shutil.disk_usage(paths.root).free if paths.root.exists() else None
-    if err.errno == errno.ENOSPC or (free is not None and free < _FULL_BYTES):
-        return f"the disk is full: {free // 2**20 if free is not None else 0} MiB free"
+def _disk_full(err: OSError, paths: SessionPaths) -> bool:
+    """Whether ``err`` is a full disk.
+
+    A failed write without an errno (an encoder's, numpy's) counts when little space is left.
+    """
+    if is_disk_full(err):
+        return True
+    return paths.root.exists() and shutil.disk_usage(paths.root).free < _FULL_BYTES
+
+
+def _describe_os_error(err: OSError) -> str:
+    """Name the cause of a failed write that is not a full disk."""
     return f"{err.strerror or err}{': ' + str(err.filename) if err.filename else ''}"
 
 
