@@ -34,7 +34,7 @@ from ..outputs import OutputKind, check_output, describe
 from ..session.frames import frame_store_class
 from ..session.meta import CaptureInfo, ClockInfo, FrameFormat, InputInfo, Labels, SessionMeta
 from ..session.meta_parts import default_controller, default_game
-from ..session.paths import META_NAME
+from ..session.paths import is_session
 from ..targets.base import FixedRegionTarget, Target
 from .episode import EpisodeControl
 from .recorder import Recorder, RecordResult, RecordStats
@@ -59,7 +59,7 @@ def check_new_session_dir(out: Path, label: str = "--out") -> None:
     """
     if out.exists() and not out.is_dir():
         raise SessionExistsError(f"{label} {out} is {describe(out)}, not a directory")
-    if (out / META_NAME).exists():
+    if is_session(out):
         raise SessionExistsError(
             f"{label} {out} already holds a session: choose a new directory "
             "(nothing was changed)")

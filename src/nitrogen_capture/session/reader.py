@@ -32,7 +32,7 @@ from ..rows import array_names as row_array_names
 from .frames import FrameStore, Size, open_frame_store
 from .io import inside
 from .meta import ChunkEntry, Pause, SessionMeta
-from .paths import SessionPaths
+from .paths import SessionPaths, run_merge
 from .timeline import achieved_fps, pause_cuts
 
 __all__ = ["ARRAY_SPECS", "SessionReader", "inside", "load_npy", "segments"]
@@ -324,7 +324,7 @@ class SessionReader:
         """Load the merged arrays (``actions.npy`` ...); run ``nitrogen-capture merge`` first."""
         if not self.paths.merged("actions").is_file():
             raise SessionFormatError(
-                f"session {self.root} is not merged: run nitrogen-capture merge --root {self.root}"
+                f"session {self.root} is not merged: {run_merge(self.root)}"
             )
         out = {stem: self.load_array(self.paths.merged(stem)) for stem in self.array_names()}
         out["events"] = self.load_array(self.paths.events_merged)
