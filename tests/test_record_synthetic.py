@@ -172,8 +172,13 @@ def test_hotkeys_pause_and_resume(tmp_path: Path) -> None:
     assert not codes & {"f7", "t", "ctrl"}  # hotkeys never reach the stream
     actions = load_chunks(out, "actions")
     w = actions[:, DEFAULT_LAYOUT.index("w")]
-    # w was held through the pause: released at the pause, pressed again at the resume.
-    assert w[cut.row - 1] == 1 and w[cut.row] == 1
+    # w was held through the pause: once pressed (200 ms) it stays held in every row up to the
+    # pause, is released at the pause and pressed again at the resume. On a loaded machine the
+    # scripted press may arrive a few rows late, and the last row before the pause may come
+    # from a frame grabbed after the release, so those ends are not asserted.
+    held = w[idx < pause["start_tick"]]
+    pressed = np.flatnonzero(held)
+    assert len(pressed) and (held[pressed[0]:-1] == 1).all() and w[cut.row] == 1
     assert actions[:, DEFAULT_LAYOUT.index("t")].sum() == 0
     assert actions[:, DEFAULT_LAYOUT.index("ctrl")].sum() == 0
 
@@ -236,8 +241,12 @@ def test_target_resize_starts_a_new_chunk_and_window_close_stops(tmp_path: Path)
     assert img.shape == (300, 400, 3)
     # Recorded from before the first look until the last: the frames span at least the time
     # between the first and third looks, and every period of that span is a frame or a
-    # counted gap.
+    # counted loss: the gaps in the indices, those before a late first frame (no pause: the
+    # grid starts at 0) and a period skipped just before the look that stopped it.
     ts, fi = load_chunks(out, "timestamps"), load_chunks(out, "frame_indices")
     looked = (window.looks[2] - window.looks[0]) / 1e9
     assert len(ts) == result.frames and (ts[-1] - ts[0]) / 1e9 >= looked - 0.1
-    assert fi[-1] - fi[0] + 1 == result.frames + result.meta.counters.dropped_ticks
+    counters = result.meta.counters
+    seen = int(fi[-1]) + 1 - result.frames  # periods the indices show lost
+    after = counters.ticks - (int(fi[-1]) + 1)  # periods after the last frame
+    assert seen <= counters.dropped_ticks <= seen + after
