@@ -237,27 +237,24 @@ class MkvStore(FrameStore):
         self.require_safe(n, repair=True)
         if not is_plain_file(path):
             return ()
-        tmp = path.with_name(path.stem + ".repair" + path.suffix)
-        if kept > 0:
-            from ...codecs.video import remux_prefix
-            from ..paths import run_merge
+        if kept == 0:
+            set_aside(path, self.orphans_dir(n))
+            return (path.name,)
+        from ...atomic import atomic_path
+        from ...codecs.video import remux_prefix
+        from ..paths import run_merge
 
-            # The copy is written before the original is set aside: it needs up to the
-            # original's size free. Say so (one line) instead of failing half-way.
-            needed = path.stat().st_size + (1 << 20)
-            what = f"a copy of chunk {n}'s frames for its repair"
-            todo = f"free some space and {run_merge()} again (nothing was changed)"
-            check_free(path, needed, what, todo)
-            tmp.unlink(missing_ok=True)
-            try:
-                with said_when_full(path, needed, what, todo):
-                    written = remux_prefix(path, tmp, kept)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-            if written < kept:
-                log.warning("%s: only %d of %d packets copied", path.name, written, kept)
-        set_aside(path, self.orphans_dir(n))
-        if kept > 0:
-            os.replace(tmp, path)
+        # The copy is written before the original is set aside: it needs up to the original's
+        # size free. Say so (one line) instead of failing half-way.
+        needed = path.stat().st_size + (1 << 20)
+        what = f"a copy of chunk {n}'s frames for its repair"
+        todo = f"free some space and {run_merge()} again (nothing was changed)"
+        check_free(path, needed, what, todo)
+        # The tool's one writer (atomic.py): the copy goes to its temporary and is fsynced; the
+        # original is set aside last, inside the block, so a failed copy changes nothing.
+        with said_when_full(path, needed, what, todo), atomic_path(path) as tmp:
+            written = remux_prefix(path, tmp, kept)
+            set_aside(path, self.orphans_dir(n))
+        if written < kept:
+            log.warning("%s: only %d of %d packets copied", path.name, written, kept)
         return (path.name,)
