@@ -55,8 +55,8 @@ from ..outputs import OutputKind, describe
 from ..session.io import is_plain_file
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
+from .common import ConvertResult, Progress, check_space
 from .keymap import NITROGEN_ACTIONS
-from .nitrogen import ConvertResult, Progress, check_space
 from .repeats import REPEAT_COLUMN, GridPart
 from .resample import step_ns
 from .source import ConvertSettings, ExportSource, FreeBytes, disk_free

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..bounds import MAX_LATENCY_MS, number_check, text_check
 from ..errors import ConfigError
+from . import formats
 from .keymap import ACTION_SPACES, mouse_checks
 from .latency import DEFAULT_ACTION_SHIFT
 
@@ -22,9 +23,9 @@ __all__ = ["EPISODE_PER", "FORMATS", "INPUT_SOURCES", "MAX_REPEAT_FRAMES", "MAX_
            "OBS_DTYPES", "STATES",
            "ConvertSettings", "pt_beside"]
 
-FORMATS: tuple[str, ...] = ("pt", "nitrogen-dataset", "lerobot")
-# The file suffix each format writes (None: a directory).
-FORMAT_SUFFIX: dict[str, str | None] = {"pt": ".pt", "nitrogen-dataset": None, "lerobot": None}
+# --format: the built-in formats' names, in the registry's order (export/formats/); a format
+# registered later is in formats.names(), which the check below and the CLI's choices read.
+FORMATS: tuple[str, ...] = formats.names()
 # --episode-per of --format lerobot: one episode per session, or per pause-free segment.
 EPISODE_PER: tuple[str, ...] = ("session", "segment")
 # --state of --format lerobot: what its observation.state holds (export/lerobot/state.py).
@@ -134,19 +135,20 @@ class ConvertSettings:
             number_check(self.max_repeat_frames, "max_repeat_frames", "--max-repeat-frames", 0,
                          MAX_REPEAT_FRAMES)
             if self.max_repeat_frames is not None else (True, "", ""),
-            *_lerobot_checks(self),
+            *_many_checks(self),
             number_check(self.latency_offset_ms, "latency_offset_ms", "--latency-offset-ms",
                          -MAX_LATENCY_MS, MAX_LATENCY_MS, interval=True, note=" ms")
             if self.latency_offset_ms is not None else (True, "", ""),
         ]
         for setting, allowed in (("action_space", ACTION_SPACES), ("obs_dtype", OBS_DTYPES),
-                                 ("input_source", INPUT_SOURCES), ("format", FORMATS),
+                                 ("input_source", INPUT_SOURCES), ("format", formats.names()),
                                  ("episode_per", EPISODE_PER), ("state", STATES)):
             value = getattr(self, setting)
             flag = "--" + setting.replace("_", "-")
             checks.append((value in allowed, setting,
                            f"{flag} must be one of {', '.join(allowed)}, got {value!r}"))
-        suffix = FORMAT_SUFFIX.get(self.format, "")
+        fmt = formats.find(self.format)
+        suffix = fmt.suffix if fmt is not None else ""
         if suffix is None:
             checks.append((self.out.suffix.lower() != ".pt", "out",
                            f"--format {self.format} writes a directory, not a .pt file: "
@@ -172,12 +174,14 @@ class ConvertSettings:
                 "max_repeat_frames": self.max_repeat_frames}
 
 
-def _lerobot_checks(s: ConvertSettings) -> list[tuple[bool, str, str]]:
-    """The checks of the --format lerobot flags (more than one --root is that format's only)."""
+def _many_checks(s: ConvertSettings) -> list[tuple[bool, str, str]]:
+    """The checks of the several-``--root`` formats' flags (lerobot), then the format's own."""
+    many = [f.name for f in formats.all_formats() if f.many_roots]
+    fmt = formats.find(s.format)
     checks: list[tuple[bool, str, str]] = [
-        (not s.more_roots or s.format == "lerobot", "root",
-         f"--root is given {1 + len(s.more_roots)} times: only --format lerobot takes more "
-         "than one session"),
+        (not s.more_roots or s.format in many, "root",
+         f"--root is given {1 + len(s.more_roots)} times: only --format {' or '.join(many)} "
+         "takes more than one session"),
         (s.repo_id is None or bool(s.repo_id.strip()), "repo_id", "--repo-id must not be empty"),
         (s.task is None or bool(s.task.strip()), "task", "--task must not be empty"),
         text_check(s.repo_id, "repo_id", "--repo-id"), text_check(s.task, "task", "--task"),
@@ -187,11 +191,7 @@ def _lerobot_checks(s: ConvertSettings) -> list[tuple[bool, str, str]]:
         checks.append((s.action_hz is None or s.action_hz == s.fps, "fps",
                        f"--fps {s.fps} and --action-hz {s.action_hz:g} differ: a LeRobot "
                        "dataset has one rate for frames and actions" if s.action_hz else ""))
-    elif s.format == "lerobot" and s.action_hz is not None:
-        checks.append((float(s.action_hz).is_integer(), "action_hz",
-                       f"--format lerobot needs a whole number of frames per second, got "
-                       f"--action-hz {s.action_hz:g}"))
-    return checks
+    return checks + (fmt.checks(s) if fmt is not None else [])
 
 
 def pt_beside(session: Path) -> Path:

@@ -29,6 +29,7 @@ from typing import Any
 
 from ...errors import DiskSpaceError, ExportError, ManifestError
 from ...session.io import atomic_write_json
+from .. import formats
 from ..settings import ConvertSettings
 from .plan import Planned
 from .schema import MANIFEST_FORMAT, ManifestDoc, OutputRecord, SessionRecord, TaskRecord, Totals
@@ -45,10 +46,7 @@ def _settings_doc(settings: ConvertSettings, task_frames: int) -> dict[str, Any]
            "game": settings.game, "task_frames": task_frames}
     if settings.include_discarded:  # only when set: older manifests keep their fingerprint
         doc["include_discarded"] = True
-    if settings.format == "lerobot":  # the dataset's rate, size and episodes
-        size = settings.frame_size
-        doc.update(fps=settings.fps, frame_size=list(size) if size else None,
-                   episode_per=settings.episode_per, task=settings.task, state=settings.state)
+    doc.update(formats.get(settings.format).fingerprint(settings))  # e.g. LeRobot's fps
     return doc
 
 
