@@ -33,7 +33,7 @@ from nitrogen_capture.cli import main
 from nitrogen_capture.export import ConvertSettings, formats
 from nitrogen_capture.export.batch import BatchSettings, run_batch
 from nitrogen_capture.export.batch.plan import task_id
-from nitrogen_capture.export.batch.tasks import TaskJob, run_task
+from nitrogen_capture.export.batch.tasks import PartReport, TaskJob, run_task
 from session_factory import make_session
 
 
@@ -62,7 +62,7 @@ def ref(lib: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def interrupted(lib: Path, out: Path) -> None:
     """A batch stopped by Ctrl+C in session c: a done (part staged), b skipped, c pending."""
-    def stop(job: TaskJob) -> dict[str, Any]:
+    def stop(job: TaskJob) -> PartReport:
         if job.task.session.name == "c":
             raise KeyboardInterrupt
         return run_task(job)

@@ -6,9 +6,10 @@ runner (:mod:`.tasks`) import it, it imports none of them, so no two of them for
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from .plan import Task
 if TYPE_CHECKING:
     from ..formats import ExportFormat
 
-__all__ = ["PART_META", "Skip", "TaskJob", "idle_check"]
+__all__ = ["PART_META", "PartReport", "Skip", "TaskJob", "idle_check"]
 
 PART_META = "part.json"
 
@@ -43,6 +44,33 @@ class TaskJob:
     keep_idle: bool = False
     fingerprint: str = ""  # of the batch's settings, written into part.json
     export_format: ExportFormat | None = None
+
+
+@dataclass(frozen=True)
+class PartReport:
+    """What a task reports to the driver (it crosses process/Ray boundaries).
+
+    ``state`` is done, skipped or failed (with ``reason``); ``disk_full`` stops the batch
+    (:mod:`.space`). ``info`` holds the rest of the format's part report that the manifest keeps
+    (e.g. ``action_names``, ``video_id``); the part's rows and sources stay in its ``part.json``.
+    """
+
+    task_id: str
+    session: str
+    segment: int
+    state: str
+    reason: str | None = None
+    windows: int = 0
+    frames: int = 0
+    seconds: float | None = None
+    disk_full: bool = False
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, job: TaskJob, state: str, reason: str | None, **more: Any) -> PartReport:
+        """The report of ``job``'s task."""
+        t = job.task
+        return cls(t.task_id, str(t.session), t.segment, state, reason, **more)
 
 
 def idle_check(src: ExportSource, keep_idle: bool) -> None:

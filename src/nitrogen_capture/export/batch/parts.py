@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ...atomic import atomic_file
 from ..settings import ConvertSettings
 from ..source import ExportSource
 from .job import PART_META, Skip, TaskJob, idle_check
@@ -29,7 +30,7 @@ DATASET_SHARD = "actions/SHARD_0000"
 def _write_npy(path: Path, dtype: str, shape: tuple[int, ...],
                blocks: Callable[[], Any]) -> None:
     """Stream an ``.npy`` file: the header, then the bytes of each block ``blocks()`` yields."""
-    with path.open("wb") as f:
+    with atomic_file(path) as f:
         np.lib.format.write_array_header_1_0(
             f, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape})
         for block in blocks():

@@ -41,7 +41,7 @@ from .plan import (
 from .reconcile import check_outputs, output_base, outputs_of, reconcile, remove_leftovers
 from .schema import Totals
 from .space import batch_needs, disk_full_error, is_disk_full, tree_bytes
-from .tasks import TaskJob, check_format, run_task
+from .tasks import PartReport, TaskJob, check_format, run_task
 
 __all__ = ["BatchProgress", "BatchResult", "BatchSettings", "batch_paths", "run_batch"]
 
@@ -237,11 +237,11 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     def on_start(job: TaskJob) -> None:
         manifest.started(job.task.task_id, job.task.session)
 
-    def on_result(report: dict[str, Any]) -> None:
-        if report.get("disk_full"):  # every task after it would fail the same way: stop
+    def on_result(report: PartReport) -> None:
+        if report.disk_full:  # every task after it would fail the same way: stop
             raise _disk_full(cs, manifest, planned, staging, report, new_base)
         manifest.record(report)
-        run_frames[0] += _task_frames(by_id[report["task_id"]], planned)
+        run_frames[0] += _task_frames(by_id[report.task_id], planned)
         tell()
 
     tell()
@@ -256,7 +256,7 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
 
 
 def _disk_full(cs: ConvertSettings, manifest: Manifest, planned: Planned, staging: Path,
-               report: dict[str, Any], new_base: bool) -> DiskSpaceError:
+               report: PartReport, new_base: bool) -> DiskSpaceError:
     """The one line for a full disk in a task; what nothing can resume from is removed."""
     kept = [t for t in planned.tasks if _settled(manifest, t)]
     done = sum(_task_frames(t, planned) for t in kept)
@@ -271,7 +271,7 @@ def _disk_full(cs: ConvertSettings, manifest: Manifest, planned: Planned, stagin
             with contextlib.suppress(OSError):
                 output_base(cs).rmdir()
         todo = "free some space and run the command again (nothing was kept)"
-    return disk_full_error(cs.out, needed, f"the part of {Path(report['session']).name}",
+    return disk_full_error(cs.out, needed, f"the part of {Path(report.session).name}",
                            todo)
 
 

@@ -25,16 +25,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ...atomic import atomic_write
 from ...errors import ExportError, NitrogenCaptureError
 from ...session.lock import check_not_locked
 from ...session.paths import SessionPaths
 from .. import formats
 from ..discarded import DISCARDED_REASON, is_discarded
-from .job import PART_META, Skip, TaskJob, idle_check
+from .job import PART_META, PartReport, Skip, TaskJob, idle_check
 from .plan import one_line
 from .space import is_disk_full
 
-__all__ = ["PART_META", "Skip", "TaskJob", "check_format", "idle_check", "run_task"]
+__all__ = ["PART_META", "PartReport", "Skip", "TaskJob", "check_format", "idle_check", "run_task"]
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +44,24 @@ _PART_ONLY = frozenset({"rows", "source", "keymap", "segments", "fingerprint"})
 
 
 def _publish(tmp: Path, final: Path, report: dict[str, Any]) -> None:
-    """Write ``part.json`` into ``tmp`` and rename it to ``final`` (a complete part)."""
-    (tmp / PART_META).write_text(json.dumps(report), encoding="utf-8")
+    """Write ``part.json`` into ``tmp`` and rename it to ``final`` (a complete part).
+
+    The part is a folder, built under ``.tmp-<task id>-<pid>`` and renamed whole: not
+    atomic.py's one-file temporaries, because the reconciler (:mod:`.reconcile`) knows that
+    name as an unfinished task's, also from earlier versions. Its files go through atomic.py.
+    """
+    atomic_write(tmp / PART_META, json.dumps(report).encode("utf-8"))
     if final.exists():  # an earlier attempt finished but its report was lost: same bytes
         shutil.rmtree(final)
     os.replace(tmp, final)
 
 
-def run_task(job: TaskJob) -> dict[str, Any]:
-    """Convert one task into ``<staging>/<task id>``; the report as plain data.
+def run_task(job: TaskJob) -> PartReport:
+    """Convert one task into ``<staging>/<task id>``; its report.
 
-    The report: ``task_id``, ``session``, ``state`` (done, skipped, failed), ``reason``,
-    ``windows``, ``frames``, ``seconds``, plus what the format's part writer returned;
-    ``disk_full`` when the disk filled up.
+    ``part.json`` holds ``task_id``, ``session``, ``segment``, ``state`` (done, skipped),
+    ``reason``, ``windows``, ``frames``, ``seconds``, what the format's part writer returned and
+    the settings' fingerprint; the report returned is the same less the part's own data.
     """
     task, t0 = job.task, time.perf_counter()
     final = job.staging / task.task_id
@@ -79,27 +85,27 @@ def run_task(job: TaskJob) -> dict[str, Any]:
                 raise Skip(DISCARDED_REASON)
             info = fmt.part(job, settings, tmp)
         except Skip as exc:
-            report = {**base, "state": "skipped", "reason": str(exc), "windows": 0,
-                      "frames": 0}
+            skipped = {**base, "state": "skipped", "reason": str(exc), "windows": 0,
+                       "frames": 0}
             shutil.rmtree(tmp)  # a skipped part is its part.json alone
             tmp.mkdir()
-            _publish(tmp, final, {**report, "fingerprint": job.fingerprint})
-            return report
-        report = {**base, "state": "done", "reason": None, **info,
-                  "seconds": round(time.perf_counter() - t0, 3),
-                  "fingerprint": job.fingerprint}
-        _publish(tmp, final, report)
-        return {k: v for k, v in report.items() if k not in _PART_ONLY}
+            _publish(tmp, final, {**skipped, "fingerprint": job.fingerprint})
+            return PartReport.of(job, "skipped", str(exc))
+        seconds = round(time.perf_counter() - t0, 3)
+        _publish(tmp, final, {**base, "state": "done", "reason": None, **info,
+                              "seconds": seconds, "fingerprint": job.fingerprint})
+        kept = {k: v for k, v in info.items() if k not in _PART_ONLY}
+        return PartReport.of(job, "done", None, windows=kept.pop("windows"),
+                             frames=kept.pop("frames"), seconds=seconds, info=kept)
     except Exception as exc:
         if is_disk_full(exc):  # not this session's fault: the batch stops (run.py)
-            return {**base, "state": "failed", "reason": one_line(exc), "windows": 0,
-                    "frames": 0, "disk_full": True}
+            return PartReport.of(job, "failed", one_line(exc), disk_full=True)
         # A damaged session (SessionFormatError, a truncated array or frame, whatever a decoder
         # raises on bad bytes) fails alone: the batch goes on (Ctrl+C is no Exception).
         log.debug("task %s failed", task.task_id, exc_info=True)
         reason = one_line(exc) if isinstance(exc, NitrogenCaptureError) else (
             f"{type(exc).__name__}: {one_line(exc)}")
-        return {**base, "state": "failed", "reason": reason, "windows": 0, "frames": 0}
+        return PartReport.of(job, "failed", reason)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
