@@ -179,7 +179,7 @@ def _many_checks(s: ConvertSettings) -> list[tuple[bool, str, str]]:
     many = [f.name for f in formats.all_formats() if f.many_roots]
     fmt = formats.find(s.format)
     checks: list[tuple[bool, str, str]] = [
-        (not s.more_roots or s.format in many, "root",
+        (not s.more_roots or (fmt is not None and fmt.many_roots), "root",
          f"--root is given {1 + len(s.more_roots)} times: only --format {' or '.join(many)} "
          "takes more than one session"),
         (s.repo_id is None or bool(s.repo_id.strip()), "repo_id", "--repo-id must not be empty"),
