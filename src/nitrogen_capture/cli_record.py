@@ -32,7 +32,6 @@ from .cli_episodes import add_arguments as add_run_arguments
 from .cli_episodes import wants_run
 from .codecs.encoders import ENCODER_NAMES
 from .codecs.png import PNG_ENCODERS
-from .codecs.priority import ENCODER_PRIORITIES
 from .codecs.video import X264_PRESETS
 from .config import (
     FRAME_FORMATS,
@@ -46,6 +45,7 @@ from .config import (
     TargetSpec,
 )
 from .cues import CUE_BACKENDS
+from .encoderpool.priority import ENCODER_PRIORITIES
 from .indicator import INDICATOR_BACKENDS
 from .inputs import BACKENDS as INPUT_BACKENDS
 from .inputs._live import GAMEPAD_BACKENDS

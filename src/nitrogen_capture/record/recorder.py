@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from ..binning import ActionBinner
 from ..capture.base import FrameSource
 from ..clock import FramePacer, clock_pair, now_ns
-from ..codecs.pool import EncodeResult, EncoderPool
-from ..codecs.priority import encoder_nice
 from ..config import RecordConfig
 from ..cues import get_cue_backend
+from ..encoderpool.pool import EncodeResult, EncoderPool
+from ..encoderpool.priority import encoder_nice
 from ..errors import CaptureError, EncodeError, TargetError
 from ..events import CONTROL, InputEvent
 from ..inputs.base import InputSource
@@ -195,7 +195,7 @@ class Recorder:
         # Start the encoder processes first: their imports take a second, which would
         # otherwise make the first ticks late.
         spec = self.frame_store.encoder_spec(workers=cfg.encoder_workers, fps=cfg.fps)
-        # The priority policy (codecs/priority.py): by default the encoder threads together
+        # The priority policy (encoderpool/priority.py): by default the encoder threads together
         # weigh on a busy CPU what the original design's one encoding thread weighed.
         spec = dataclasses.replace(
             spec, nice=encoder_nice(cfg.encoder_priority, spec.workers * spec.threads))

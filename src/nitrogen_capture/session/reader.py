@@ -173,6 +173,10 @@ class SessionReader:
         """Per-chunk array stems of this session (gamepad only when recorded)."""
         return CHUNK_ARRAYS + (("gamepad",) if self.has_gamepad else ())
 
+    def array_spec(self, stem: str) -> tuple[np.dtype[Any], tuple[int | None, ...]]:
+        """:data:`ARRAY_SPECS` of array ``stem`` (trailing None: one column per layout key)."""
+        return ARRAY_SPECS[stem]
+
     def chunk(self, index: int) -> ChunkEntry:
         """The meta entry of chunk ``index``."""
         entry = self.meta.chunk(index)
