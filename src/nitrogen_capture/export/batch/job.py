@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -17,12 +17,23 @@ from ..settings import ConvertSettings
 from ..source import ExportSource
 from .plan import Task
 
-if TYPE_CHECKING:
-    from ..formats import ExportFormat
-
-__all__ = ["PART_META", "PartReport", "Skip", "TaskJob", "idle_check"]
+__all__ = ["PART_META", "PartReport", "PartWriter", "Skip", "TaskJob", "idle_check"]
 
 PART_META = "part.json"
+
+
+class PartWriter(Protocol):
+    """What a task asks of its format (an ``export.formats.ExportFormat``)."""
+
+    @property
+    def name(self) -> str:
+        """The ``--format`` value."""
+
+    def part_out(self, folder: Path) -> Path:
+        """The per-task settings' ``out`` inside the part folder."""
+
+    def part(self, job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[str, Any]:
+        """Write one task's part into ``folder``; its report."""
 
 
 class Skip(Exception):
@@ -43,7 +54,7 @@ class TaskJob:
     video_id: str
     keep_idle: bool = False
     fingerprint: str = ""  # of the batch's settings, written into part.json
-    export_format: ExportFormat | None = None
+    export_format: PartWriter | None = None
 
 
 @dataclass(frozen=True)

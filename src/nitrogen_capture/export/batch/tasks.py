@@ -72,8 +72,8 @@ def run_task(job: TaskJob) -> PartReport:
         # The per-task settings: this session, written into the task's folder (a .pt format's
         # settings must name a .pt; the part writer writes its own files there).
         fmt = job.export_format or formats.get(job.settings.format)
-        if formats.find(fmt.name) is None:  # a worker process: the settings check the name
-            formats.register(fmt)
+        if formats.find(fmt.name) is None and isinstance(fmt, formats.ExportFormat):
+            formats.register(fmt)  # a worker process: the settings check the name
         out = fmt.part_out(tmp)
         settings = dataclasses.replace(job.settings, root=task.session, out=out,
                                        overwrite=False)

@@ -10,6 +10,7 @@ subclass and one :func:`register` call (docs/extending.md, "An export format").
 from __future__ import annotations
 
 from ...errors import ConfigError
+from .. import settings as _settings
 from .base import Check, ExportFormat
 from .dataset import DatasetFormat
 from .lerobot import LerobotFormat
@@ -84,5 +85,18 @@ def help_text() -> str:
 
 for _fmt in (PtFormat(), DatasetFormat(), LerobotFormat()):
     register(_fmt)
-_BUILTIN = tuple(_FORMATS)
+if tuple(_FORMATS) != _settings.FORMATS:  # the settings' tuple is the built-ins' order
+    raise RuntimeError(f"export formats {tuple(_FORMATS)} differ from settings.FORMATS")
+_BUILTIN = _settings.FORMATS
 _renamed()
+
+
+class _Lookup:
+    """The registry as ``ConvertSettings`` checks against it (settings.FormatLookup)."""
+
+    names = staticmethod(names)
+    find = staticmethod(find)
+    all_formats = staticmethod(all_formats)
+
+
+_settings.use_formats(_Lookup())

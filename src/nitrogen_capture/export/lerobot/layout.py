@@ -216,7 +216,7 @@ def _legacy_features(info_path: Path) -> bool:
 
 def is_ours(path: Path) -> bool:
     """Whether folder ``path`` holds a LeRobot dataset this tool wrote (module doc)."""
-    from ..batch.manifest import MANIFEST_FORMAT
+    from ..batch.schema import MANIFEST_FORMAT
 
     tree = scan(path)
     if tree is None or tree.foreign:
