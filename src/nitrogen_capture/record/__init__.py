@@ -34,7 +34,7 @@ from ..outputs import OutputKind, check_output, describe
 from ..session.frames import frame_store_class
 from ..session.meta import CaptureInfo, ClockInfo, FrameFormat, InputInfo, Labels, SessionMeta
 from ..session.meta_parts import default_controller, default_game
-from ..session.paths import META_NAME
+from ..session.paths import is_session
 from ..targets.base import FixedRegionTarget, Target
 from .episode import EpisodeControl
 from .recorder import Recorder, RecordResult, RecordStats
@@ -59,7 +59,7 @@ def check_new_session_dir(out: Path, label: str = "--out") -> None:
     """
     if out.exists() and not out.is_dir():
         raise SessionExistsError(f"{label} {out} is {describe(out)}, not a directory")
-    if (out / META_NAME).exists():
+    if is_session(out):
         raise SessionExistsError(
             f"{label} {out} already holds a session: choose a new directory "
             "(nothing was changed)")
@@ -123,7 +123,7 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
     target = target or _resolve_target(config, region)
     # e.g. the video store probes the encoder --video-encoder names at the real size
     frame_format = store.for_size(frame_format, config.encoding, target.region().size)
-    source = get_capture_backend(config.capture_backend, region=target.region(),
+    source = get_capture_backend(config.capture_backend, target=target.capture_target(),
                                  seed=config.seed, monitor=config.target.monitor)
     inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
                                 target=target, gamepad=config.gamepad,

@@ -240,12 +240,13 @@ class MkvStore(FrameStore):
         tmp = path.with_name(path.stem + ".repair" + path.suffix)
         if kept > 0:
             from ...codecs.video import remux_prefix
+            from ..paths import run_merge
 
             # The copy is written before the original is set aside: it needs up to the
             # original's size free. Say so (one line) instead of failing half-way.
             needed = path.stat().st_size + (1 << 20)
             what = f"a copy of chunk {n}'s frames for its repair"
-            todo = "free some space and run merge again (nothing was changed)"
+            todo = f"free some space and {run_merge()} again (nothing was changed)"
             check_free(path, needed, what, todo)
             tmp.unlink(missing_ok=True)
             try:
