@@ -30,10 +30,10 @@ from batch_library import pt_outputs
 from cli_run import CliRun, run_cli
 from full_disk import mounted
 from nitrogen_capture.cli import main
-from nitrogen_capture.export import ConvertSettings
-from nitrogen_capture.export.batch import BatchSettings, run_batch, tasks
+from nitrogen_capture.export import ConvertSettings, formats
+from nitrogen_capture.export.batch import BatchSettings, run_batch
 from nitrogen_capture.export.batch.plan import task_id
-from nitrogen_capture.export.batch.tasks import TaskJob, run_task
+from nitrogen_capture.export.batch.tasks import PartReport, TaskJob, run_task
 from session_factory import make_session
 
 
@@ -62,7 +62,7 @@ def ref(lib: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def interrupted(lib: Path, out: Path) -> None:
     """A batch stopped by Ctrl+C in session c: a done (part staged), b skipped, c pending."""
-    def stop(job: TaskJob) -> dict[str, Any]:
+    def stop(job: TaskJob) -> PartReport:
         if job.task.session.name == "c":
             raise KeyboardInterrupt
         return run_task(job)
@@ -326,7 +326,7 @@ def test_a_format_1_manifest_is_still_read(lib: Path, ref: dict[str, str], tmp_p
 # ---- a full disk ---------------------------------------------------------------------------------
 
 def _full_disk_at(session: str) -> Callable[..., dict[str, Any]]:
-    real = tasks.FORMATS["pt"]
+    real = formats.get("pt").part
 
     def writer(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[str, Any]:
         if job.task.session.name == session:
@@ -341,7 +341,7 @@ def test_a_full_disk_in_a_task_is_one_line_and_the_parts_are_kept(
         lib: Path, ref: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "all.pt"
-    monkeypatch.setitem(tasks.FORMATS, "pt", _full_disk_at("c"))
+    monkeypatch.setattr(formats.get("pt"), "part", _full_disk_at("c"))
     parts = out.with_name("all.parts")
     run_cli(capsys, *argv(lib, out)).one_line_error(
         1, f"{out}: the disk is full writing the part of c: it needs ", " free there: ",
@@ -361,7 +361,7 @@ def test_a_full_disk_in_the_first_task_leaves_nothing(lib: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "new" / "all.pt"
-    monkeypatch.setitem(tasks.FORMATS, "pt", _full_disk_at("a"))
+    monkeypatch.setattr(formats.get("pt"), "part", _full_disk_at("a"))
     run_cli(capsys, *argv(lib, out)).one_line_error(
         1, "the disk is full writing the part of a", "(nothing was kept)")
     assert not out.parent.exists()

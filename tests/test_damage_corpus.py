@@ -543,10 +543,10 @@ def _batch_argv(lib: Path, out: Path) -> list[str]:
             "nitrogen-dataset", "--no-video", "--jobs", "1", "--no-progress"]
 
 
-def _stop_at(name: str) -> Callable[[Any], dict[str, Any]]:
+def _stop_at(name: str) -> Callable[[Any], Any]:
     from nitrogen_capture.export.batch.tasks import run_task
 
-    def fn(job: Any) -> dict[str, Any]:
+    def fn(job: Any) -> Any:
         if job.task.session.name == name:
             raise KeyboardInterrupt
         return run_task(job)

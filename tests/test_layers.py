@@ -17,26 +17,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Removed by the export-format plug-ins (exportfmt's branch): the lead deletes this list at merge.
-REMOVED_BY_EXPORT_FORMAT_PLUGINS: list[frozenset[str]] = [
-    frozenset({"nitrogen_capture.export.batch.lerobot", "nitrogen_capture.export.batch.tasks"}),
-    frozenset({"nitrogen_capture.export.batch.aggregate",
-               "nitrogen_capture.export.batch.lerobot_merge"}),
-]
 # Circles in other parts' files that this test found (function-level imports), reported to the
-# lead for their owners: cli_*.py is the cli package's, export/** the export formats'. Each
-# goes when its owner removes the lazy import that closes it.
+# lead for their owners: cli_*.py is the cli package's. Each goes when its owner removes the
+# lazy import that closes it.
 IN_OTHER_PARTS: list[frozenset[str]] = [
     # cli_episodes imports cli_record's helpers inside a function; cli_record imports it back.
     frozenset({"nitrogen_capture.cli_episodes", "nitrogen_capture.cli_record"}),
-    # stream.py opens a dataset tree with treeload, which takes stream's loader settings.
-    frozenset({"nitrogen_capture.export.stream", "nitrogen_capture.export.treeload"}),
-    # batch/space.py reads lerobot/writer's bytes-per-pixel, lerobot/layout.py the batch
-    # manifest's format (both inside functions): the LeRobot writer and the batch in one circle.
-    frozenset({"nitrogen_capture.export.batch.manifest", "nitrogen_capture.export.batch.space",
-               *(f"nitrogen_capture.export.lerobot.{m}" for m in (
-                   "existing", "info", "layout", "plan", "stats", "tables", "video",
-                   "writer"))}),
 ]
 # Frame-kind branches outside session/frames/ in other parts' files (house_counts' definition):
 # the exporters' fast paths pick the PNG/video reader by store class (export/**), and
@@ -83,7 +69,7 @@ def test_layer_rules_hold(graph: dict[str, set[str]]) -> None:
 
 
 def test_no_import_circles_but_the_listed(graph: dict[str, set[str]]) -> None:
-    allowed = REMOVED_BY_EXPORT_FORMAT_PLUGINS + IN_OTHER_PARTS
+    allowed = IN_OTHER_PARTS
     unexpected = [c for c in hc.circles(graph) if frozenset(c) not in allowed]
     assert unexpected == [], "new import circle(s): " + "; ".join(" <-> ".join(c)
                                                                   for c in unexpected)

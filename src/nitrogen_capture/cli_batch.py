@@ -20,7 +20,9 @@ def is_batch(args: argparse.Namespace) -> bool:
     ``--format lerobot`` with several ``--root`` is not one: its own writer makes each session
     an episode of one dataset (docs/export.md, "--format lerobot").
     """
-    several = len(args.root or []) > 1 and args.format != "lerobot"
+    from .export import formats
+
+    several = len(args.root or []) > 1 and not formats.get(args.format).many_roots
     return bool(args.recursive or several or args.session_list
                 or args.engine != "local" or args.ray_address)
 
@@ -59,6 +61,7 @@ def _note(line: str) -> None:
 
 def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     """Run a batch from parsed flags; print the summary; 1 when a session failed."""
+    from .export import formats
     from .export.batch import BatchProgress, BatchSettings, run_batch
 
     roots = list(args.root or [])
@@ -84,13 +87,11 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
                                 f"{rate:.1f} frames/s, ETA {eta}")
 
             result = run_batch(bs, progress=progress, notice=_note)
-    unit = {"pt": "windows", "lerobot": "episodes"}.get(settings.format, "chunks")
-    for line in summary_lines(result, roots, "episodes" if unit == "episodes" else "windows"):
+    fmt = formats.get(settings.format)
+    for line in summary_lines(result, roots, fmt.column):
         print(line)
-    if settings.format == "pt":
-        from .export.latency import action_shift_note
-
-        print(action_shift_note(settings.action_shift, settings.action_shift_set, None))
+    for line in fmt.batch_lines(settings):
+        print(line)
     failed, skipped, done = result.count("failed"), result.count("skipped"), result.count("done")
     total = len(result.sessions)
     engine = f"{bs.engine} x{bs.jobs}" + (f" at {bs.ray_address}" if bs.ray_address else "")
@@ -102,10 +103,9 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     if result.note:
         print(result.note)
     else:
-        where = result.outputs[-1] if len(result.outputs) == 1 or settings.format == "pt" \
-            else settings.out
+        where = fmt.batch_where(result.outputs, settings)
         print(f"converted {done} of {total} sessions ({skipped} skipped, {failed} failed) on "
-              f"{engine}: {result.windows} {unit}"
+              f"{engine}: {result.windows} {fmt.unit}"
               f" to {where} in {result.seconds:.1f} s "
               f"({_rate(result.frames_this_run, result.seconds):.1f} frames/s)")
         if result.repeated_frames is not None:

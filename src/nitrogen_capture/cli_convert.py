@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from .bounds import MAX_LATENCY_MS
+from .export import formats
 from .export.keymap import ACTION_SPACES, MAX_MOUSE_SCALE
 from .export.settings import (
     EPISODE_PER,
-    FORMATS,
     INPUT_SOURCES,
     MAX_ACTION_HZ,
     MAX_IDLE_SECONDS,
@@ -101,9 +101,8 @@ def add_parser(sub: Any) -> None:
                    help="keyboard/mouse -> gamepad keymap TOML (default: the shipped one)")
     p.add_argument("--input-source", choices=INPUT_SOURCES, default=conv("input_source"),
                    help="auto: the gamepad when the session recorded one, else keyboard/mouse")
-    p.add_argument("--format", choices=FORMATS, default=conv("format"),
-                   help="pt (default), nitrogen-dataset (parquet + metadata.json + video.mp4) or "
-                        "lerobot (a LeRobot v3.0 dataset)")
+    p.add_argument("--format", choices=formats.names(), default=conv("format"),
+                   help=formats.help_text())
     p.add_argument("--no-video", dest="video", action="store_false", default=conv("video"),
                    help="nitrogen-dataset: write no video.mp4")
     p.add_argument("--game", default=conv("game"),
@@ -205,7 +204,8 @@ def _lerobot_more_roots(args: argparse.Namespace) -> tuple[Path, ...]:
     from .cli_batch import is_batch
 
     roots = args.root or []
-    return tuple(roots[1:]) if args.format == "lerobot" and not is_batch(args) else ()
+    many = formats.get(args.format).many_roots
+    return tuple(roots[1:]) if many and not is_batch(args) else ()
 
 
 def _size_line(estimate: int, out: Path) -> None:
@@ -223,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.root and not args.session_list:
         raise ConfigError("--root is required (or --sessions FILE)", setting="root")
     settings = settings_from_args(args)
+    fmt = formats.get(settings.format)
     if settings.keymap is not None:
         load_keymap(settings.keymap)  # a bad --keymap file is a usage error, before any reading
     if is_batch(args):
@@ -238,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
 
         from .progressbar import progress_bar
 
-        unit = "frames" if settings.format == "pt" else "rows"
+        unit = fmt.progress_unit
         with progress_bar(TextColumn("convert"), BarColumn(), MofNCompleteColumn(),
                           TextColumn("{task.fields[rate]}"), TimeRemainingColumn()) as bar:
             task = bar.add_task("convert", total=None, rate="")
@@ -249,11 +250,7 @@ def run(args: argparse.Namespace) -> int:
 
             result = convert(settings, progress=progress, size_note=_size_line)
     dt = time.perf_counter() - t0
-    what = {"nitrogen-dataset": f"{result.windows} chunks ({result.frames} rows at 60 Hz)",
-            "lerobot": f"{result.windows} episode(s) ({result.frames} frames)"}.get(
-        settings.format, f"{result.windows} windows in {len(result.files)} file(s)")
-    where = (settings.out if settings.format == "lerobot" else
-             result.index or (result.files[0] if len(result.files) == 1 else settings.out))
+    what, where = fmt.wrote(result, settings)
     note = repeat_note(settings.format, result.repeats)
     print(f"wrote {what} to {where} in {dt:.1f} s ({result.frames / max(dt, 1e-9):.1f}/s)"
           + (f"; {note}" if note else ""))
@@ -265,12 +262,8 @@ def run(args: argparse.Namespace) -> int:
               f"{idle['drop_idle_seconds']:g} s: {idle['seconds']:.1f} s, "
               f"{idle['rows_dropped']} frames")
     cut = result.repeats.get("cut") if result.repeats else None
-    if cut is not None and settings.format == "pt":
-        print(f"left out {cut['windows']} window(s) with more than "
-              f"{cut['max_repeat_frames']} repeated frames in a row")
-    elif cut is not None:
-        print(f"left out {cut['stretches']} stretch(es) of more than "
-              f"{cut['max_repeat_frames']} repeated frames: {cut['rows']} rows")
+    if cut is not None:
+        print(fmt.cut_line(cut))
     return 0
 
 
@@ -278,9 +271,4 @@ def repeat_note(fmt: str, repeats: dict[str, Any] | None) -> str:
     """The summary line's count of repeated frames (docs/export.md, "Repeated frames")."""
     if repeats is None:
         return ""
-    r = repeats["repeated_frames"]
-    if fmt == "pt":
-        return (f"repeated frames: {r} in {repeats['windows_with_repeats']} of "
-                f"{repeats['windows']} windows (meta windows.repeated_frames)")
-    unit = "rows" if fmt == "nitrogen-dataset" else "frames"
-    return f"repeated frames: {r} of {repeats['rows']} {unit} (frame_is_repeat)"
+    return formats.get(fmt).repeat_note(repeats)

@@ -1,16 +1,19 @@
 """Exports of a recorded session: the NitroGen ``.pt``, the NitroGen dataset tree, loaders.
 
-``convert(settings)`` runs the conversion chosen by ``settings.format`` (a
-:class:`ConvertSettings`, from :mod:`.settings`); ``load(path)`` and
-:class:`NitrogenDataset` read a ``.pt`` export (or its shards) back; :class:`StreamingDataset`
-gives the same windows decoded on demand from the session (or a dataset tree), and
-:class:`DatasetTreeDataset` the windows of a ``nitrogen-dataset`` tree (docs/loading.md).
+``convert(settings)`` runs the conversion of the format ``settings.format`` names (a
+:class:`ConvertSettings`, from :mod:`.settings`; the formats are in :mod:`.formats`);
+``load(path)`` and :class:`NitrogenDataset` read a ``.pt`` export (or its shards) back;
+:class:`StreamingDataset` gives the same windows decoded on demand from the session (or a
+dataset tree), and :class:`DatasetTreeDataset` the windows of a ``nitrogen-dataset`` tree
+(docs/loading.md).
 Importing this package imports no torch, pyarrow or PyAV: each is imported by the function that
 needs it.
 """
 
 from __future__ import annotations
 
+from . import formats
+from .common import ConvertResult, Progress, SizeNote
 from .keymap import (
     ACTION_SPACES,
     NITROGEN_ACTIONS,
@@ -21,7 +24,6 @@ from .keymap import (
     map_rows,
 )
 from .loader import NitrogenDataset, load
-from .nitrogen import ConvertResult, Progress, SizeNote, convert_pt
 from .settings import FORMATS, INPUT_SOURCES, OBS_DTYPES, ConvertSettings
 from .source import FreeBytes, check_apart, disk_free
 from .stream import StreamingDataset
@@ -59,21 +61,12 @@ def check_convert_output(settings: ConvertSettings) -> None:
     not write as this format: one line, nothing changed. Whether an existing export of ours may
     be replaced (``--overwrite``) is decided by each format, which knows its files.
     """
-    from ..outputs import check_output
-
-    if settings.format == "nitrogen-dataset":
-        from .dataset_tree import DATASET_TREE
-
-        check_output(settings.out, DATASET_TREE, label="--out")
-    elif settings.format == "pt":
-        from .nitrogen import PT_FILE
-
-        check_output(settings.out, PT_FILE, label="--out")
+    formats.get(settings.format).check_output(settings)
 
 
 def convert(settings: ConvertSettings, *, progress: Progress | None = None,
             free_bytes: FreeBytes = disk_free, size_note: SizeNote | None = None) -> ConvertResult:
-    """Convert a session as ``settings`` says (``.pt`` or ``nitrogen-dataset``).
+    """Convert a session as ``settings`` says, with the format ``settings.format`` names.
 
     ``size_note(bytes, path)`` is called with the estimated output size before a ``.pt`` export
     writes anything (the dataset tree does not call it). A session labelled discarded is
@@ -85,12 +78,5 @@ def convert(settings: ConvertSettings, *, progress: Progress | None = None,
     settings = drop_discarded(settings)
     check_apart(settings.root, settings.out)  # the input is never inside the output, nor it
     check_convert_output(settings)
-    if settings.format == "lerobot":
-        from .lerobot.writer import convert_lerobot
-
-        return convert_lerobot(settings, progress=progress, free_bytes=free_bytes)
-    if settings.format == "nitrogen-dataset":
-        from .dataset_tree import convert_dataset
-
-        return convert_dataset(settings, progress=progress, free_bytes=free_bytes)
-    return convert_pt(settings, progress=progress, free_bytes=free_bytes, size_note=size_note)
+    return formats.get(settings.format).convert(settings, progress=progress,
+                                                free_bytes=free_bytes, size_note=size_note)

@@ -55,8 +55,8 @@ from ..outputs import OutputKind, describe
 from ..session.io import is_plain_file
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
+from .common import ConvertResult, Progress, check_space
 from .keymap import NITROGEN_ACTIONS
-from .nitrogen import ConvertResult, Progress, check_space
 from .repeats import REPEAT_COLUMN, GridPart
 from .resample import step_ns
 from .source import ConvertSettings, ExportSource, FreeBytes, disk_free
@@ -150,7 +150,9 @@ class _ChunkFiles:
     written through. ``metadata.json`` is renamed last (and an old one removed first), so a
     folder whose ``metadata.json`` exists is complete: a kill or Ctrl+C mid-chunk never leaves
     an undecodable ``video.mp4`` beside complete-looking metadata. On any error the temporaries
-    are removed.
+    are removed. Not :func:`~nitrogen_capture.atomic.atomic_file` per file: the three files are
+    one commit, renamed only once all are written; the temporary names, their creation and
+    their removal are atomic.py's.
     """
 
     def __init__(self, folder: Path, top: Path) -> None:

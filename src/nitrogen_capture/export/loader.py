@@ -36,12 +36,12 @@ def _torch() -> Any:
 
 
 def resolve(path: str | Path) -> tuple[str, Path]:
-    """(``"pt"`` or ``"index"``, the file to read) for an export path."""
+    """(``"file"``: one ``.pt``, or ``"index"``: a shard index; the file to read) for a path."""
     p = Path(path)
     if p.suffix == ".json" or p.name.endswith(".index.json"):
         kind = "index"
     elif p.is_file():
-        kind = "pt"
+        kind = "file"
     else:
         idx = p.with_name(f"{p.stem}.index.json")
         if not idx.is_file():
@@ -110,7 +110,7 @@ class _DatasetImpl:
     def __init__(self, path: str | Path, *, mmap: bool = True) -> None:
         kind, p = resolve(path)
         self._mmap = mmap
-        if kind == "pt":
+        if kind == "file":
             one = load(p, mmap=mmap)
             self.files = [p]
             self._open: dict[int, dict[str, Any]] = {0: one}

@@ -20,8 +20,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from ..outputs import OutputKind, check_output
 from ..session.io import is_plain_file
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
+from .common import ConvertResult, Progress, SizeNote, check_space
 from .decode import FrameTransform
 from .latency import action_shift_note
 from .ptfile import PtWriter, TensorSpec, pickle_mentions
@@ -64,27 +65,6 @@ INDEX_FORMAT = "nitrogen-capture.nitrogen-pt-shards"
 PT_FILE = OutputKind("NitroGen .pt export",
                      lambda p: pickle_mentions(p, PT_FORMAT.encode("utf-8")))
 PT_INDEX = OutputKind("shard index", lambda p: has_format(p, INDEX_FORMAT))
-Progress = Callable[[int, int], None]
-"""Progress callback: ``(frames done, frames total)``."""
-SizeNote = Callable[[int, Path], None]
-"""Called once before anything is written: ``(estimated bytes, output path)``."""
-
-
-@dataclass
-class ConvertResult:
-    """What a conversion wrote."""
-
-    files: list[Path] = field(default_factory=list)
-    index: Path | None = None
-    windows: int = 0
-    frames: int = 0
-    bytes: int = 0
-    idle: dict[str, Any] | None = None  # what --drop-idle-seconds cut (session/idle.py)
-    # Repeated frames of what was written (export/repeats.py): ``repeated_frames``, the rows or
-    # windows they were counted over, and ``cut``, what --max-repeat-frames left out.
-    repeats: dict[str, Any] | None = None
-    # .pt: the action shift used and why, one line (latency.action_shift_note).
-    shift_note: str | None = None
 
 
 def shard_paths(out: Path, shards: int) -> tuple[list[Path], Path | None]:
@@ -113,17 +93,6 @@ def pt_size_estimate(windows: int, img_size: int, obs_dtype: str, seq_len: int,
     """Bytes of a ``.pt`` export: windows x (obs + actions) plus ~64 bytes of meta a window."""
     obs = 3 * img_size * img_size * np.dtype(obs_dtype).itemsize
     return windows * (obs + seq_len * action_dim * 4 + 64)
-
-
-def check_space(out: Path, needed: int, free_bytes: FreeBytes, what: str) -> None:
-    """Raise DiskSpaceError when ``needed`` bytes will not fit where ``out`` goes."""
-    free = free_bytes(out.parent)
-    if needed > free:
-        raise DiskSpaceError(
-            f"{out}: the export needs about {human_bytes(needed)} ({needed} bytes: {what}) but "
-            f"only {human_bytes(free)} ({free} bytes) is free on {out.parent}: use --obs-dtype "
-            "uint8 (4x smaller), a smaller --img-size, --format nitrogen-dataset, or another --out"
-        )
 
 
 def obs_transform(size: int, dtype: str) -> FrameTransform[npt.NDArray[Any]]:

@@ -11,20 +11,32 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..bounds import MAX_LATENCY_MS, number_check, text_check
 from ..errors import ConfigError
 from .keymap import ACTION_SPACES, mouse_checks
 from .latency import DEFAULT_ACTION_SHIFT
 
-__all__ = ["EPISODE_PER", "FORMATS", "INPUT_SOURCES", "MAX_REPEAT_FRAMES", "MAX_STEPS",
-           "OBS_DTYPES", "STATES",
-           "ConvertSettings", "pt_beside"]
+__all__ = [
+    "EPISODE_PER",
+    "FORMATS",
+    "INPUT_SOURCES",
+    "MAX_REPEAT_FRAMES",
+    "MAX_STEPS",
+    "OBS_DTYPES",
+    "STATES",
+    "ConvertSettings",
+    "FormatLookup",
+    "FormatRules",
+    "pt_beside",
+    "use_formats",
+]
 
+# --format: the built-in formats, in --format's order (export/formats/ registers one object
+# each, in this order, and checks it). A format registered later is in formats.names(), which
+# the check below (through use_formats) and the CLI's choices read.
 FORMATS: tuple[str, ...] = ("pt", "nitrogen-dataset", "lerobot")
-# The file suffix each format writes (None: a directory).
-FORMAT_SUFFIX: dict[str, str | None] = {"pt": ".pt", "nitrogen-dataset": None, "lerobot": None}
 # --episode-per of --format lerobot: one episode per session, or per pause-free segment.
 EPISODE_PER: tuple[str, ...] = ("session", "segment")
 # --state of --format lerobot: what its observation.state holds (export/lerobot/state.py).
@@ -41,6 +53,55 @@ MIN_IDLE_SECONDS, MAX_IDLE_SECONDS = 1.0, 86400.0
 # --max-repeat-frames: the longest run of repeated rows kept (export/repeats.py); 100,000 rows is
 # over 27 minutes at 60 Hz, any real stall.
 MAX_REPEAT_FRAMES = 100_000
+
+
+class FormatRules(Protocol):
+    """What the settings check asks of a format (an ``export.formats.ExportFormat``)."""
+
+    @property
+    def name(self) -> str:
+        """The ``--format`` value."""
+
+    @property
+    def suffix(self) -> str | None:
+        """The file suffix ``--out`` ends in (None: a directory)."""
+
+    @property
+    def many_roots(self) -> bool:
+        """Whether several ``--root`` are one output of its own writer."""
+
+    def checks(self, settings: ConvertSettings) -> list[tuple[bool, str, str]]:
+        """The format's own settings checks."""
+
+
+class FormatLookup(Protocol):
+    """The format registry as the settings check sees it (``export.formats``)."""
+
+    def names(self) -> tuple[str, ...]:
+        """The registered formats' names, in ``--format``'s order."""
+
+    def find(self, name: str) -> FormatRules | None:
+        """The format ``name`` (None: none)."""
+
+    def all_formats(self) -> tuple[FormatRules, ...]:
+        """Every registered format."""
+
+
+# The registry, handed in by export/formats/ when it is imported (the export package imports
+# it first): the registry's formats import these settings, so these settings do not import it.
+_formats: FormatLookup | None = None
+
+
+def use_formats(lookup: FormatLookup) -> None:
+    """Check ``format`` against ``lookup`` (export/formats/ calls this once, on import)."""
+    global _formats
+    _formats = lookup
+
+
+def _registry() -> FormatLookup:
+    if _formats is None:  # the export package always imports export/formats/ first
+        raise RuntimeError("nitrogen_capture.export.formats is not imported")
+    return _formats
 
 
 def _cores() -> int:
@@ -134,19 +195,20 @@ class ConvertSettings:
             number_check(self.max_repeat_frames, "max_repeat_frames", "--max-repeat-frames", 0,
                          MAX_REPEAT_FRAMES)
             if self.max_repeat_frames is not None else (True, "", ""),
-            *_lerobot_checks(self),
+            *_many_checks(self),
             number_check(self.latency_offset_ms, "latency_offset_ms", "--latency-offset-ms",
                          -MAX_LATENCY_MS, MAX_LATENCY_MS, interval=True, note=" ms")
             if self.latency_offset_ms is not None else (True, "", ""),
         ]
         for setting, allowed in (("action_space", ACTION_SPACES), ("obs_dtype", OBS_DTYPES),
-                                 ("input_source", INPUT_SOURCES), ("format", FORMATS),
+                                 ("input_source", INPUT_SOURCES), ("format", _registry().names()),
                                  ("episode_per", EPISODE_PER), ("state", STATES)):
             value = getattr(self, setting)
             flag = "--" + setting.replace("_", "-")
             checks.append((value in allowed, setting,
                            f"{flag} must be one of {', '.join(allowed)}, got {value!r}"))
-        suffix = FORMAT_SUFFIX.get(self.format, "")
+        fmt = _registry().find(self.format)
+        suffix = fmt.suffix if fmt is not None else ""
         if suffix is None:
             checks.append((self.out.suffix.lower() != ".pt", "out",
                            f"--format {self.format} writes a directory, not a .pt file: "
@@ -172,12 +234,14 @@ class ConvertSettings:
                 "max_repeat_frames": self.max_repeat_frames}
 
 
-def _lerobot_checks(s: ConvertSettings) -> list[tuple[bool, str, str]]:
-    """The checks of the --format lerobot flags (more than one --root is that format's only)."""
+def _many_checks(s: ConvertSettings) -> list[tuple[bool, str, str]]:
+    """The checks of the several-``--root`` formats' flags (lerobot), then the format's own."""
+    many = [f.name for f in _registry().all_formats() if f.many_roots]
+    fmt = _registry().find(s.format)
     checks: list[tuple[bool, str, str]] = [
-        (not s.more_roots or s.format == "lerobot", "root",
-         f"--root is given {1 + len(s.more_roots)} times: only --format lerobot takes more "
-         "than one session"),
+        (not s.more_roots or (fmt is not None and fmt.many_roots), "root",
+         f"--root is given {1 + len(s.more_roots)} times: only --format {' or '.join(many)} "
+         "takes more than one session"),
         (s.repo_id is None or bool(s.repo_id.strip()), "repo_id", "--repo-id must not be empty"),
         (s.task is None or bool(s.task.strip()), "task", "--task must not be empty"),
         text_check(s.repo_id, "repo_id", "--repo-id"), text_check(s.task, "task", "--task"),
@@ -187,11 +251,7 @@ def _lerobot_checks(s: ConvertSettings) -> list[tuple[bool, str, str]]:
         checks.append((s.action_hz is None or s.action_hz == s.fps, "fps",
                        f"--fps {s.fps} and --action-hz {s.action_hz:g} differ: a LeRobot "
                        "dataset has one rate for frames and actions" if s.action_hz else ""))
-    elif s.format == "lerobot" and s.action_hz is not None:
-        checks.append((float(s.action_hz).is_integer(), "action_hz",
-                       f"--format lerobot needs a whole number of frames per second, got "
-                       f"--action-hz {s.action_hz:g}"))
-    return checks
+    return checks + (fmt.checks(s) if fmt is not None else [])
 
 
 def pt_beside(session: Path) -> Path:

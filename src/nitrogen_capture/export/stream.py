@@ -14,7 +14,6 @@ has the cache and worker advice.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -23,46 +22,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import ConfigError, ExportError
+from ..errors import ExportError
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
 from .decode import FrameTransform
 from .frameaccess import SessionFrames
 from .framecache import DEFAULT_CACHE_BYTES
 from .nitrogen import iter_window_actions, plan_pt
-from .settings import ConvertSettings, pt_beside
+from .settings import ConvertSettings
 from .source import ExportSource
-from .windowset import WindowSet, torch_class
+from .windowset import WindowSet, check_stride, loader_settings, torch_class
 
 __all__ = ["StreamingDataset", "loader_settings"]
 
 log = logging.getLogger(__name__)
-
-
-def loader_settings(source: str | Path, settings: ConvertSettings | None,
-                    fields: dict[str, Any]) -> ConvertSettings:
-    """The conversion settings a loader of ``source`` uses.
-
-    ``settings`` (or the defaults) with ``source`` as the root and ``fields`` (ConvertSettings
-    field names) replaced. ``out`` is never written; without ``settings`` it is
-    ``<source>.pt`` beside the folder.
-    """
-    root = Path(source)
-    names = {f.name for f in dataclasses.fields(ConvertSettings)}
-    unknown = sorted(set(fields) - names)
-    if unknown:
-        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}: a loader takes the fields "
-                          "of ConvertSettings (img_size, seq_len, action_shift, ...)")
-    if settings is None:
-        return ConvertSettings(**{"root": root, "out": pt_beside(root), **fields})
-    return dataclasses.replace(settings, root=root, **fields)
-
-
-def check_stride(stride: int) -> int:
-    """``stride`` as an int >= 1 (every ``stride``-th window of the plan is kept)."""
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-        raise ConfigError(f"stride must be a whole number >= 1, got {stride!r}", setting="stride")
-    return stride
 
 
 class _SessionWindows(WindowSet):

@@ -39,8 +39,7 @@ from .framecache import DEFAULT_CACHE_BYTES
 from .keymap import NITROGEN_ACTIONS
 from .repeats import REPEAT_COLUMN, longest_runs
 from .settings import ConvertSettings
-from .stream import check_stride, loader_settings
-from .windowset import WindowSet, torch_class
+from .windowset import WindowSet, check_stride, loader_settings, torch_class
 
 __all__ = ["DatasetTreeDataset", "TreeChunk", "read_chunk_actions", "tree_chunks"]
 

@@ -16,19 +16,23 @@ is made, or when a loader is built (it is a ``torch.utils.data.Dataset``), never
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Hashable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import ConfigError
 from .decode import FrameTransform
 from .framecache import FrameCache
 from .loader import _torch
 from .nitrogen import obs_transform
+from .settings import ConvertSettings, pt_beside
 
-__all__ = ["WindowSet", "torch_class"]
+__all__ = ["WindowSet", "check_stride", "loader_settings", "torch_class"]
 
 
 class WindowSet:
@@ -181,3 +185,28 @@ def _rebuild(core: type, state: dict[str, Any]) -> Any:
     obj.__setstate__(state)
     return obj
 
+
+def loader_settings(source: str | Path, settings: ConvertSettings | None,
+                    fields: dict[str, Any]) -> ConvertSettings:
+    """The conversion settings a loader of ``source`` uses.
+
+    ``settings`` (or the defaults) with ``source`` as the root and ``fields`` (ConvertSettings
+    field names) replaced. ``out`` is never written; without ``settings`` it is
+    ``<source>.pt`` beside the folder.
+    """
+    root = Path(source)
+    names = {f.name for f in dataclasses.fields(ConvertSettings)}
+    unknown = sorted(set(fields) - names)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}: a loader takes the fields "
+                          "of ConvertSettings (img_size, seq_len, action_shift, ...)")
+    if settings is None:
+        return ConvertSettings(**{"root": root, "out": pt_beside(root), **fields})
+    return dataclasses.replace(settings, root=root, **fields)
+
+
+def check_stride(stride: int) -> int:
+    """``stride`` as an int >= 1 (every ``stride``-th window of the plan is kept)."""
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ConfigError(f"stride must be a whole number >= 1, got {stride!r}", setting="stride")
+    return stride

@@ -4,18 +4,17 @@ Parts are taken in the order of (session path, segment): the order of the sessio
 the order the workers finished in. ``pt``: every window of every part streamed into
 ``--out`` (or ``--shard-frames`` shards + one index), the meta naming each window's source
 session; ``nitrogen-dataset``: each session's chunk folders moved into one tree; ``lerobot``:
-each session's episodes joined into one dataset (:mod:`.lerobot_merge`). A session whose
+each session's episodes joined into one dataset (:mod:`.lerobot_merge`); each format's object
+calls its merger (:meth:`~..formats.ExportFormat.merge`). A session whose
 part cannot be merged (e.g. another action layout than the first session's, with
 ``--action-space raw``) is reported failed, and the others are merged.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,43 +23,22 @@ import numpy as np
 from ... import __version__
 from ...atomic import atomic_path
 from ...errors import ExportError
+from ..common import check_space
 from ..dataset_tree import check_session_folder
 from ..nitrogen import (
     PT_FORMAT,
     check_pt_outputs,
-    check_space,
     pt_size_estimate,
     shard_paths,
     write_shard_index,
 )
 from ..ptfile import PtWriter, TensorSpec
 from ..settings import ConvertSettings
-from .tasks import PART_META
+from .merged import Merged, parts_of
 
-__all__ = ["MERGERS", "Merged", "merge_dataset", "merge_lerobot", "merge_pt", "parts_of"]
+__all__ = ["Merged", "merge_dataset", "merge_pt", "parts_of"]
 
 _BLOCK = 64  # windows copied at a time: a few MB, whatever the part's size
-
-
-@dataclass
-class Merged:
-    """What a merge wrote, and the sessions it had to leave out (path -> reason)."""
-
-    outputs: list[Path] = field(default_factory=list)
-    windows: int = 0
-    frames: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
-    repeated_frames: int = 0  # rows (or window grid points) whose frame repeats (repeats.py)
-
-
-def parts_of(staging: Path, task_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The reports (part.json) of the parts ``task_ids``, each with its folder as ``dir``."""
-    out = []
-    for tid in task_ids:
-        doc = json.loads((staging / tid / PART_META).read_text(encoding="utf-8"))
-        doc["dir"] = staging / tid
-        out.append(doc)
-    return out
 
 
 def _copy(f: Any, path: Path, lo: int, hi: int) -> None:
@@ -176,18 +154,3 @@ def merge_dataset(settings: ConvertSettings, staging: Path, task_ids: Sequence[s
     if not merged.outputs:
         raise ExportError("no session gave a dataset chunk: nothing to write")
     return merged
-
-
-def merge_lerobot(settings: ConvertSettings, staging: Path, task_ids: Sequence[str]) -> Merged:
-    """Join the parts' LeRobot datasets into one at ``--out`` (see :mod:`.lerobot_merge`)."""
-    from .lerobot_merge import merge_lerobot as merge
-
-    return merge(settings, staging, task_ids)
-
-
-# format -> merger (see tasks.FORMATS).
-MERGERS: dict[str, Callable[[ConvertSettings, Path, Sequence[str]], Merged]] = {
-    "pt": merge_pt,
-    "nitrogen-dataset": merge_dataset,
-    "lerobot": merge_lerobot,
-}

@@ -26,22 +26,20 @@ from typing import Any
 from ...errors import ExportError, missing_dependency
 from ...scratch import scratch_dir
 from .localpool import Died, WorkerProcess, max_workers
-from .tasks import TaskJob, run_task
+from .tasks import PartReport, TaskJob, run_task
 
 __all__ = ["ENGINES", "MAX_RETRIES", "TaskFn", "run_local", "run_ray"]
 
 log = logging.getLogger(__name__)
 ENGINES: tuple[str, ...] = ("local", "ray")
 MAX_RETRIES = 3
-TaskFn = Callable[[TaskJob], dict[str, Any]]
-OnResult = Callable[[dict[str, Any]], None]
+TaskFn = Callable[[TaskJob], PartReport]
+OnResult = Callable[[PartReport], None]
 OnStart = Callable[[TaskJob], None]
 
 
-def _died(job: TaskJob, why: str) -> dict[str, Any]:
-    t = job.task
-    return {"task_id": t.task_id, "session": str(t.session), "segment": t.segment,
-            "state": "failed", "reason": why, "windows": 0, "frames": 0}
+def _died(job: TaskJob, why: str) -> PartReport:
+    return PartReport.of(job, "failed", why)
 
 
 def run_local(jobs: Sequence[TaskJob], workers: int, on_result: OnResult, *,
@@ -103,7 +101,7 @@ def run_local(jobs: Sequence[TaskJob], workers: int, on_result: OnResult, *,
             w.stop(now=stopped)
 
 
-def _call(fn: TaskFn, job: TaskJob) -> dict[str, Any]:
+def _call(fn: TaskFn, job: TaskJob) -> PartReport:
     """The Ray task: ``fn(job)`` (Ray wraps functions only, and ``fn`` may be a partial)."""
     return fn(job)
 

@@ -20,8 +20,8 @@ from typing import Any
 from ...errors import ExportError, NitrogenCaptureError
 from ..settings import ConvertSettings
 from ..source import ExportSource
+from .job import Skip, TaskJob, idle_check
 from .plan import one_line
-from .tasks import Skip, TaskJob, idle_check
 
 __all__ = ["fix_settings", "lerobot_part"]
 

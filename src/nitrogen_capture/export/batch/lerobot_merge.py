@@ -26,7 +26,7 @@ from ..lerobot.layout import MARK, add_cuts, mark_bytes, read_mark, repeat_total
 from ..lerobot.stats import aggregate, episode_columns, numeric_stats, stats_to_json
 from ..lerobot.tables import write_episodes
 from ..settings import ConvertSettings
-from .aggregate import Merged, parts_of
+from .merged import Merged, parts_of
 
 __all__ = ["merge_lerobot"]
 

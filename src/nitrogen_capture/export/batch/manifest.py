@@ -29,7 +29,9 @@ from typing import Any
 
 from ...errors import DiskSpaceError, ExportError, ManifestError
 from ...session.io import atomic_write_json
+from .. import formats
 from ..settings import ConvertSettings
+from .job import PartReport
 from .plan import Planned
 from .schema import MANIFEST_FORMAT, ManifestDoc, OutputRecord, SessionRecord, TaskRecord, Totals
 from .space import disk_full_error, is_disk_full
@@ -45,10 +47,7 @@ def _settings_doc(settings: ConvertSettings, task_frames: int) -> dict[str, Any]
            "game": settings.game, "task_frames": task_frames}
     if settings.include_discarded:  # only when set: older manifests keep their fingerprint
         doc["include_discarded"] = True
-    if settings.format == "lerobot":  # the dataset's rate, size and episodes
-        size = settings.frame_size
-        doc.update(fps=settings.fps, frame_size=list(size) if size else None,
-                   episode_per=settings.episode_per, task=settings.task, state=settings.state)
+    doc.update(formats.get(settings.format).fingerprint(settings))  # e.g. LeRobot's fps
     return doc
 
 
@@ -195,18 +194,16 @@ class Manifest:
         self.set_task(str(session), task_id,
                       dataclasses.replace(rec, attempts=rec.attempts + 1))
 
-    def record(self, report: dict[str, Any]) -> None:
+    def record(self, report: PartReport) -> None:
         """Store a task's report, update its session's state, and save."""
-        session, task_id = report["session"], report["task_id"]
-        old = self.task(session, task_id)
-        names = report.get("action_names")
-        rec = TaskRecord(state=report["state"], reason=report.get("reason"),
-                         segment=report.get("segment"), windows=report.get("windows"),
-                         frames=report.get("frames"), seconds=report.get("seconds"),
+        old = self.task(report.session, report.task_id)
+        names = report.info.get("action_names")
+        rec = TaskRecord(state=report.state, reason=report.reason, segment=report.segment,
+                         windows=report.windows, frames=report.frames, seconds=report.seconds,
                          finished=_now(), attempts=old.attempts,
                          action_names=tuple(names) if names is not None else None,
-                         video_id=report.get("video_id"))
-        self.set_task(session, task_id, rec, save=True)
+                         video_id=report.info.get("video_id"))
+        self.set_task(report.session, report.task_id, rec, save=True)
 
     def fail(self, session: str, reason: str) -> None:
         """Mark a whole session failed (e.g. its parts cannot be merged) and save."""

@@ -15,67 +15,31 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ...session.io import temp_path
+from .. import formats
 from ..settings import ConvertSettings
+from .job import PART_META
 from .manifest import Manifest
 from .plan import Planned, few
 from .schema import OutputRecord, TaskRecord, plain_task_id
-from .tasks import PART_META
 
 __all__ = ["check_outputs", "check_part", "output_base", "outputs_of", "reconcile",
            "remove_leftovers"]
 
-_ROW_KEYS = ("row", "frame_index", "t_ns", "chunk", "chunk_row", "repeated_frames", "repeat_run")
-_SHARD = "actions/SHARD_0000"
 
 
 def output_base(cs: ConvertSettings) -> Path:
     """The folder the outputs' names are relative to (a ``.pt``'s folder, or the tree)."""
-    return cs.out.parent if cs.format == "pt" else cs.out
+    return formats.get(cs.format).output_base(cs.out)
 
 
 def _bookkeeping(cs: ConvertSettings, manifest_path: Path) -> set[str]:
     """Names in the output folder that are the batch's own, not output."""
     return {manifest_path.name, temp_path(manifest_path).name, ".parts"}
-
-
-def _npy_shape(path: Path) -> tuple[tuple[int, ...], str] | None:
-    """An .npy file's shape and dtype when the file holds all its bytes, else None."""
-    try:
-        with path.open("rb") as f:
-            version = np.lib.format.read_magic(f)
-            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0)
-            shape, fortran, dtype = read(f)
-            body = os.fstat(f.fileno()).st_size - f.tell()
-    except (OSError, ValueError, TypeError):
-        return None
-    if fortran or body != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
-        return None
-    return tuple(int(n) for n in shape), dtype.name
-
-
-def _pt_problem(cs: ConvertSettings, folder: Path, doc: dict[str, Any], n: int) -> str | None:
-    names, rows = doc.get("action_names"), doc.get("rows")
-    if not (isinstance(names, list) and all(isinstance(x, str) for x in names)):
-        return "its part.json has no list of action names"
-    if not isinstance(doc.get("source"), dict) or not isinstance(rows, dict) or not all(
-            isinstance(rows.get(k), list) and len(rows[k]) == n for k in _ROW_KEYS):
-        return "its part.json lacks the source or the rows of its windows"
-    size = cs.img_size
-    want = {"obs.npy": ((n, 3, size, size), cs.obs_dtype),
-            "actions.npy": ((n, cs.seq_len, len(names)), "float32")}
-    for name, expected in want.items():
-        if _npy_shape(folder / name) != expected:
-            return f"its {name} is missing, cut short or of another shape"
-    return None
 
 
 def check_part(cs: ConvertSettings, staging: Path, task_id: str, session: str, fingerprint: str,
@@ -105,18 +69,7 @@ def check_part(cs: ConvertSettings, staging: Path, task_id: str, session: str, f
         return f"its {PART_META} has no valid state, windows and frames", doc
     if doc["state"] == "skipped":
         return None, doc
-    if cs.format == "pt":
-        return _pt_problem(cs, folder, doc, int(doc["windows"])), doc
-    if cs.format == "nitrogen-dataset":
-        vid = doc.get("video_id")
-        if not isinstance(vid, str) or re.fullmatch(r"[A-Za-z0-9_-]{1,255}", vid) is None:
-            return f"its {PART_META} has no valid video_id", doc
-        if not ((folder / _SHARD / vid).is_dir() or (cs.out / _SHARD / vid).is_dir()):
-            return "its dataset chunks are missing", doc
-        return None, doc
-    if not (folder / "meta" / "info.json").is_file():
-        return "its LeRobot dataset has no meta/info.json", doc
-    return None, doc
+    return formats.get(cs.format).part_problem(cs, folder, doc), doc
 
 
 def _from_part(doc: dict[str, Any], old: TaskRecord) -> TaskRecord:
@@ -144,6 +97,7 @@ def reconcile(manifest: Manifest, planned: Planned, staging: Path,
               cs: ConvertSettings) -> list[str]:
     """Check each settled task's part, drop what is not settled; the lines to tell the user."""
     fp, strict = manifest.doc.fingerprint, manifest.rebuilt is not None
+    fmt = formats.get(cs.format)
     redo, corrected, reused, in_output = [], 0, 0, 0
     for t in planned.tasks:
         session = str(t.session)
@@ -158,8 +112,7 @@ def reconcile(manifest: Manifest, planned: Planned, staging: Path,
                 corrected += 1
             manifest.set_task(session, t.task_id, new)
             reused += 1
-            in_output += bool(cs.format == "nitrogen-dataset" and doc["state"] == "done"
-                              and not (staging / t.task_id / _SHARD / doc["video_id"]).is_dir())
+            in_output += fmt.part_in_output(cs, staging / t.task_id, doc)
         elif not strict:
             redo.append(f"{t.task_id}: {problem}")
             manifest.set_task(session, t.task_id,
@@ -204,16 +157,12 @@ def remove_leftovers(cs: ConvertSettings, staging: Path, manifest_path: Path, *,
     found: list[Path] = []
     if staging.is_dir():  # (and a LeRobot part's ".<part>.new-PID" build folder)
         found += sorted([*staging.glob(".tmp-*"), *staging.glob("..tmp-*")])
-    if cs.format == "pt" and cs.out.parent.is_dir():
-        stem = re.escape(cs.out.stem)
-        # ".NAME.partial" (atomic.py); "NAME.partial" from earlier versions.
-        pattern = re.compile(rf"\.?(?:{re.escape(cs.out.name)}|{stem}-\d{{5,}}\.pt|"
-                             rf"{stem}\.index\.json)\.partial")
-        found += sorted(p for p in cs.out.parent.iterdir() if pattern.fullmatch(p.name))
+    fmt = formats.get(cs.format)
+    found += fmt.leftovers(cs)  # the output's half-written files
     if temp_path(manifest_path).exists():
         found.append(temp_path(manifest_path))
-    if cs.format == "lerobot" and merge_stopped:
-        found += [cs.out / sub for sub in ("meta", "data", "videos") if (cs.out / sub).exists()]
+    if merge_stopped:  # the manifest is ours and not complete: a merge's half-built output
+        found += fmt.merge_leftovers(cs)
     if not found:
         return None
     for p in found:

@@ -22,12 +22,10 @@ from typing import Any
 
 from ...bounds import number_check
 from ...errors import ConfigError, DiskSpaceError, ExportError
-from ...session.io import temp_path
-from .. import check_convert_output
+from .. import check_convert_output, formats
 from ..dataset_tree import _video_id
 from ..settings import DEFAULT_WORKERS, ConvertSettings
 from ..source import check_apart
-from .aggregate import MERGERS
 from .engines import ENGINES, TaskFn, run_local, run_ray
 from .manifest import Manifest
 from .plan import (
@@ -43,7 +41,7 @@ from .plan import (
 from .reconcile import check_outputs, output_base, outputs_of, reconcile, remove_leftovers
 from .schema import Totals
 from .space import batch_needs, disk_full_error, is_disk_full, tree_bytes
-from .tasks import SPLITTABLE, TaskJob, check_format, run_task
+from .tasks import PartReport, TaskJob, check_format, run_task
 
 __all__ = ["BatchProgress", "BatchResult", "BatchSettings", "batch_paths", "run_batch"]
 
@@ -118,21 +116,12 @@ class BatchResult:
 
 
 def batch_paths(settings: ConvertSettings) -> tuple[Path, Path]:
-    """``(manifest, staging folder)`` of a batch writing ``settings.out``."""
-    out = settings.out
-    if settings.format == "pt":
-        return out.with_name(f"{out.stem}.manifest.json"), out.with_name(f"{out.stem}.parts")
-    return out / "manifest.json", out / ".parts"
+    """``(manifest, staging folder)`` of a batch writing ``settings.out`` (the format's rule)."""
+    return formats.get(settings.format).batch_paths(settings.out)
 
 
 def _output_exists(settings: ConvertSettings) -> bool:
-    out = settings.out
-    if settings.format == "pt":
-        return out.exists() or out.with_name(f"{out.stem}.index.json").exists()
-    if settings.format == "lerobot":
-        ours = {".parts", "manifest.json", temp_path(out / "manifest.json").name}
-        return out.is_dir() and any(p.name not in ours for p in out.iterdir())
-    return (out / "actions").is_dir() and any((out / "actions").iterdir())
+    return formats.get(settings.format).output_exists(settings)
 
 
 def _video_ids(sessions: tuple[Path, ...]) -> dict[Path, str]:
@@ -196,14 +185,8 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     say = notice or (lambda line: log.warning("%s", line))
     cs = bs.convert
     check_format(cs.format)
-    if cs.format == "lerobot":
-        # Before any work: --out is new, empty or a LeRobot dataset (or batch) of ours, never a
-        # session or another folder (outputs.py). Whether it may be resumed or replaced is the
-        # manifest's business below.
-        from ...outputs import check_output
-        from ..lerobot.layout import LEROBOT_DATASET
-
-        check_output(cs.out, LEROBOT_DATASET, label="--out")
+    fmt = formats.get(cs.format)
+    fmt.check_batch_output(cs)  # before any work (outputs.py)
     listed = read_session_list(bs.session_list) if bs.session_list else []
     collected = collect_sessions(bs.roots, recursive=bs.recursive, listed=listed)
     sessions = collected.paths  # with the folders refused while scanning, failed by plan_tasks
@@ -218,15 +201,12 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     elif not manifest_path.exists() and _output_exists(cs):
         raise ExportError(f"{cs.out} already exists and has no batch manifest: pass --overwrite "
                           "or choose another --out")
-    if cs.format == "lerobot":  # one rate and frame size for every part (batch/lerobot.py)
-        from .lerobot import fix_settings
-
-        cs = fix_settings(cs, sessions)
+    cs = fmt.batch_settings(cs, sessions)  # e.g. LeRobot's one rate and frame size
     opened = _open(cs, manifest_path, staging, bs.task_frames, sessions, say)
     if isinstance(opened, BatchResult):
         return opened
     manifest = opened
-    planned = plan_tasks(sessions, task_frames=bs.task_frames, split=cs.format in SPLITTABLE,
+    planned = plan_tasks(sessions, task_frames=bs.task_frames, split=fmt.splittable,
                          refused=collected.refused)
     dropped = manifest.start_run(planned)
     if dropped:
@@ -239,7 +219,7 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     template = dataclasses.replace(cs, workers=bs.threads)
     vids = _video_ids(tuple(sessions))
     jobs = [TaskJob(t, template, staging, vids[t.session], bs.keep_idle,
-                    manifest.doc.fingerprint)
+                    manifest.doc.fingerprint, fmt)
             for t in planned.tasks if t.task_id not in settled]
     by_id = {t.task_id: t for t in planned.tasks}
     frames_total = sum(planned.frames.values())
@@ -257,11 +237,11 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
     def on_start(job: TaskJob) -> None:
         manifest.started(job.task.task_id, job.task.session)
 
-    def on_result(report: dict[str, Any]) -> None:
-        if report.get("disk_full"):  # every task after it would fail the same way: stop
+    def on_result(report: PartReport) -> None:
+        if report.disk_full:  # every task after it would fail the same way: stop
             raise _disk_full(cs, manifest, planned, staging, report, new_base)
         manifest.record(report)
-        run_frames[0] += _task_frames(by_id[report["task_id"]], planned)
+        run_frames[0] += _task_frames(by_id[report.task_id], planned)
         tell()
 
     tell()
@@ -276,7 +256,7 @@ def run_batch(bs: BatchSettings, *, progress: Callable[[BatchProgress], None] | 
 
 
 def _disk_full(cs: ConvertSettings, manifest: Manifest, planned: Planned, staging: Path,
-               report: dict[str, Any], new_base: bool) -> DiskSpaceError:
+               report: PartReport, new_base: bool) -> DiskSpaceError:
     """The one line for a full disk in a task; what nothing can resume from is removed."""
     kept = [t for t in planned.tasks if _settled(manifest, t)]
     done = sum(_task_frames(t, planned) for t in kept)
@@ -291,7 +271,7 @@ def _disk_full(cs: ConvertSettings, manifest: Manifest, planned: Planned, stagin
             with contextlib.suppress(OSError):
                 output_base(cs).rmdir()
         todo = "free some space and run the command again (nothing was kept)"
-    return disk_full_error(cs.out, needed, f"the part of {Path(report['session']).name}",
+    return disk_full_error(cs.out, needed, f"the part of {Path(report.session).name}",
                            todo)
 
 
@@ -303,8 +283,9 @@ def _merge(cs: ConvertSettings, manifest: Manifest, planned: Planned, staging: P
     result = BatchResult(manifest.sessions_json(), frames_this_run=frames,
                          manifest=manifest.path)
     kept = f"the converted parts are kept in {staging}: rerun the same command to merge them"
+    fmt = formats.get(cs.format)
     try:
-        merged = MERGERS[cs.format](cs, staging, ids)
+        merged = fmt.merge(cs, staging, ids)
     except (ExportError, DiskSpaceError) as exc:
         result.note = f"{exc}; {kept}" if isinstance(exc, DiskSpaceError) else str(exc)
         result.seconds = time.perf_counter() - t0
@@ -313,7 +294,7 @@ def _merge(cs: ConvertSettings, manifest: Manifest, planned: Planned, staging: P
         if not is_disk_full(exc):
             raise
         # A .pt merge copies the parts; the trees move or link them (their need is unknown).
-        need = tree_bytes(staging) if cs.format == "pt" else 0
+        need = tree_bytes(staging) if fmt.merge_copies else 0
         result.note = str(disk_full_error(output_base(cs), need, "the merged output",
                                           f"free some space; {kept}"))
         result.seconds = time.perf_counter() - t0

@@ -14,12 +14,10 @@ import os
 from pathlib import Path
 
 from ...diskspace import disk_full_error, is_disk_full
-from ..nitrogen import pt_size_estimate
+from .. import formats
 from ..settings import ConvertSettings
 
 __all__ = ["batch_needs", "disk_full_error", "is_disk_full", "tree_bytes"]
-
-_NITROGEN_DIM = 25  # the action width of --action-space nitrogen, for an estimate
 
 
 def _used(path: str) -> int:
@@ -41,28 +39,15 @@ def tree_bytes(path: Path) -> int:
     return total
 
 
-def _prior(cs: ConvertSettings, frames: int) -> int:
-    """Bytes of the parts of ``frames`` frames, before any part was measured."""
-    if cs.format == "pt":
-        return pt_size_estimate(frames, cs.img_size, cs.obs_dtype, cs.seq_len, _NITROGEN_DIM)
-    if cs.format == "lerobot":
-        from ..lerobot.writer import _VIDEO_BYTES_PER_PIXEL as per_pixel
-
-        w, h = cs.frame_size or (1280, 720)
-        return int(frames * (w * h * per_pixel + 200))
-    from ..dataset_tree import _VIDEO_BYTES_PER_PIXEL as per_pixel
-
-    return int(frames * (64 + (1280 * 720 * per_pixel if cs.video else 0)))
-
-
 def batch_needs(cs: ConvertSettings, staging: Path, frames_done: int, frames_left: int) -> int:
     """About how many more bytes the batch needs: the parts still to write, and the merge.
 
     Measured on the parts already staged when there are some (bytes per frame), else the
-    formats' own estimates. A ``.pt`` merge copies every part into the output, so it needs
-    their size once more; the trees move or hard-link the parts' files.
+    format's own estimate (``part_bytes``). A merge that copies the parts (``.pt``) needs their
+    size once more; the trees move or hard-link the parts' files.
     """
+    fmt = formats.get(cs.format)
     staged = tree_bytes(staging)
     more = (staged * frames_left // frames_done if frames_done > 0 and staged > 0
-            else _prior(cs, frames_left))
-    return more + (staged + more if cs.format == "pt" else 0)
+            else fmt.part_bytes(cs, frames_left))
+    return more + (staged + more if fmt.merge_copies else 0)

@@ -159,7 +159,7 @@ def check_info(root: Path) -> dict[str, Any]:
     file they name lies inside the dataset where the writer puts it), ``splits`` an object,
     ``features`` well-formed. JSON's NaN and Infinity are refused.
     """
-    from .layout import load_json
+    from .jsonfile import load_json
 
     try:
         info = load_json(root / INFO)

@@ -39,6 +39,7 @@ from typing import Any
 
 from ...marks import has_format
 from ...outputs import OutputKind
+from .jsonfile import load_json
 
 __all__ = ["LEROBOT_DATASET", "MARK", "MARK_FORMAT", "Tree", "add_cuts", "is_ours",
            "is_temporary", "load_json", "mark_bytes", "read_mark", "repeat_total", "scan"]
@@ -47,7 +48,6 @@ MARK = "meta/nitrogen-capture.json"
 MARK_FORMAT = "nitrogen-capture.lerobot-dataset"
 BATCH_MANIFEST = "manifest.json"
 BATCH_PARTS = ".parts"
-MAX_JSON_BYTES = 64 << 20  # a metadata file larger than this is not one this tool wrote
 _CHUNK = re.compile(r"chunk-\d{3,9}")
 _PARQUET = re.compile(r"file-\d{3,9}\.parquet")
 _MP4 = re.compile(r"file-\d{3,9}\.mp4")
@@ -190,29 +190,6 @@ def scan(root: Path, *, limit: int = 5) -> Tree | None:
     return Tree(tuple(files), tuple(folders), tuple(links), tuple(temps), tuple(foreign[:limit]))
 
 
-def load_json(path: Path) -> Any:
-    """A JSON file of a dataset, strictly: no NaN or Infinity, bounded size and nesting.
-
-    Raises ValueError (or OSError) saying what is wrong.
-    """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise ValueError("not a regular file")
-        raw = f.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise ValueError(f"larger than {MAX_JSON_BYTES >> 20} MiB")
-
-    def constant(name: str) -> Any:
-        raise ValueError(f"{name} is not a number JSON allows")
-
-    try:
-        return json.loads(raw.decode("utf-8"), parse_constant=constant)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-
-
 def _legacy_features(info_path: Path) -> bool:
     """Whether an unmarked dataset's info.json has exactly this tool's features."""
     from ...keylayout import PAD_AXES, PAD_BUTTONS
@@ -239,7 +216,7 @@ def _legacy_features(info_path: Path) -> bool:
 
 def is_ours(path: Path) -> bool:
     """Whether folder ``path`` holds a LeRobot dataset this tool wrote (module doc)."""
-    from ..batch.manifest import MANIFEST_FORMAT
+    from ..batch.schema import MANIFEST_FORMAT
 
     tree = scan(path)
     if tree is None or tree.foreign:

@@ -149,7 +149,7 @@ def check_stats(path: Path, features: dict[str, dict[str, Any]]) -> dict[str, St
     numbers of the feature's shape (``(3, 1, 1)`` for a video, ``(D,)`` for a ``(D,)`` feature),
     ``std`` >= 0 and ``count`` one whole number >= 1. Raises ValueError saying what is wrong.
     """
-    from .layout import load_json
+    from .jsonfile import load_json
 
     try:
         data = load_json(path)

@@ -54,7 +54,7 @@ from ...diskspace import BLOCK, said_when_full
 from ...errors import ExportError, missing_dependency
 from ...keylayout import PAD_AXES, PAD_BUTTONS
 from ...outputs import check_output
-from ..nitrogen import ConvertResult, Progress, check_space
+from ..common import ConvertResult, Progress, check_space
 from ..source import ConvertSettings, FreeBytes, disk_free
 from . import info as meta
 from .existing import Existing, read_existing
