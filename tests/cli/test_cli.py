@@ -18,7 +18,7 @@ from cli_run import run_cli
 from markers import HAS_TORCH
 from nitrogen_capture.keylayout import DEFAULT_HOTKEYS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 SYNTH = ["record", "--source", "synthetic", "--region", "0", "0", "64", "48",
          "--status-interval", "0"]

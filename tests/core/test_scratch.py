@@ -20,7 +20,7 @@ import pytest
 from markers import make_symlink, wine_lacks_symlinks
 from nitrogen_capture.scratch import OWNER, scratch_dir, sweep
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 _OWNER_SCRIPT = """
 import sys, time

@@ -29,7 +29,7 @@ from nitrogen_capture.events import KEY
 from recording import synthetic_recorder
 
 MS = 1_000_000
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "src" / "nitrogen_capture" / "data"
 
 

@@ -144,7 +144,7 @@ def test_convert_to_nitrogen_shim_keeps_float32_unless_told(
     from session_factory import make_session
 
     session = make_session(tmp_path / "sess", (8, 7, 5))
-    shim = str(Path(__file__).resolve().parents[1] / "convert_to_nitrogen.py")
+    shim = str(Path(__file__).resolve().parents[2] / "convert_to_nitrogen.py")
     for given, dtype in (([], torch.float32), (["--obs-dtype", "uint8"], torch.uint8)):
         out = tmp_path / f"s{len(given)}.pt"
         monkeypatch.setattr(sys, "argv", [shim, "--root", str(session.root), "--out", str(out),
@@ -219,7 +219,7 @@ def test_make_demo_keeps_the_three_newest_runs(tmp_path: Path) -> None:
     for name in names[:2] + names[-1:]:
         (runs / f"{name}.pt").write_bytes(b"pt")  # the demo's export beside its session
     (runs / names[-1] / "big").write_bytes(b"\0" * 2_500_000)
-    makefile = Path(__file__).resolve().parents[1] / "Makefile"
+    makefile = Path(__file__).resolve().parents[2] / "Makefile"
     r = subprocess.run(["make", "-s", "-f", str(makefile), "demo-prune"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -230,7 +230,7 @@ def test_make_demo_keeps_the_three_newest_runs(tmp_path: Path) -> None:
 
 
 def test_the_readme_names_every_debian_package_make_installs() -> None:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     line = next(ln for ln in (root / "Makefile").read_text().splitlines()
                 if ln.startswith("APT_PACKAGES"))
     packages = line.split(":=", 1)[1].split()

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOC_FILES = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
 SHIMS = ("capture_logger.py", "dataset_merge.py", "convert_to_nitrogen.py")
 # Removing a marker by accident must be noticed: raise this when you mark more blocks.

@@ -34,7 +34,7 @@ from session_factory import make_session
 if HAS_TORCH:
     import torch
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -100,7 +100,7 @@ def test_a_killed_runs_ray_folder_is_removed_by_the_next_run(library: Path,
 
     import psutil
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(repo / "src"), os.environ.get("PYTHONPATH", "")])}
     args = [sys.executable, "-m", "nitrogen_capture", "convert", "--root", str(library / "game_a"),

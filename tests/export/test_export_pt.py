@@ -28,7 +28,7 @@ from session_factory import LAYOUT, frame_image, make_session
 if HAS_TORCH:  # the tests that use it are marked needs_torch
     import torch
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

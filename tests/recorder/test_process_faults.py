@@ -36,7 +36,7 @@ from nitrogen_capture.codecs.png import png_worker
 from nitrogen_capture.codecs.pool import EncodeResult, EncoderPool, EncoderSpec
 from nitrogen_capture.session import validate_session
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHM = Path("/dev/shm")
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="/dev/shm and process groups are Linux's")

@@ -23,7 +23,7 @@ import pytest
 from markers import HAS_TORCH, needs_torch
 from nitrogen_capture.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MERGED_NPY = ("actions.npy", "mouse_deltas.npy", "frame_indices.npy", "timestamps.npy",
               "events.npy")
 MERGED = (*MERGED_NPY, "dataset.npz", "dataset.pt")

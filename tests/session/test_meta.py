@@ -16,7 +16,7 @@ from nitrogen_capture.session import SessionReader, merge_session, validate_sess
 from nitrogen_capture.session.meta import ChunkEntry, SessionMeta
 from session_factory import make_session
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "format.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "format.md"
 
 
 def documented_example() -> dict[str, Any]:

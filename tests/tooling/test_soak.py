@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 MINUTES, WARMUP_S, SAMPLE_S = 3, 60, 10
 # docs/reliability.md, "Long recordings"
 MAIN_BASE_MB, TREE_BASE_MB, MEM_RATE_MB_PER_H = 4.0, 16.0, 8.0

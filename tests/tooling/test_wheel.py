@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "src" / "nitrogen_capture"
 # Non-Python files the package needs at run time; a new one must be listed here and shipped.
 DATA_FILES = {"py.typed", "data/default_keymap.toml", "data/cue_start.wav", "data/cue_pause.wav",
