@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from e2e_fixtures import cli, demo_display, x_env
+from e2e_fixtures import cli, x_env
 from nitrogen_capture.calibrate import LatencyProfile
 
 pytestmark = pytest.mark.x11
-__all__ = ["demo_display"]  # the fixture is used by name
 
 COUNT = 16
 

@@ -17,14 +17,13 @@ import numpy as np
 import pytest
 
 from cli_run import run_cli
-from e2e_fixtures import cli, demo_display, running_game, wait_for_t0, x_env
+from e2e_fixtures import cli, running_game, wait_for_t0, x_env
 from nitrogen_capture.demo.check import CheckReport
 from nitrogen_capture.demo.player import Player
 from nitrogen_capture.demo.runner import DemoOptions, DemoResult, run_demo
 from nitrogen_capture.session.reader import SessionReader
 
 pytestmark = pytest.mark.x11
-__all__ = ["demo_display"]  # the fixture is used by name
 
 HOTKEYS = ((1.2, "f7"), (2.2, "f8"), (3.2, "ctrl+p"), (4.2, "ctrl+t"), (5.2, "f8"), (6.0, "f6"))
 

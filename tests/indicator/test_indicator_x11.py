@@ -23,13 +23,14 @@ import pytest
 from e2e_fixtures import cli, running_game, wait_for_t0, x_env
 from nitrogen_capture.capture.base import Region
 from nitrogen_capture.demo.player import Player
-from nitrogen_capture.demo.xvfb import XvfbServer
 from nitrogen_capture.indicator import IndicatorState, get_indicator
 from nitrogen_capture.indicator._x11 import X11Indicator
 from nitrogen_capture.indicator.base import BACKGROUND, DOT_COLOURS
 from nitrogen_capture.indicator.place import overlaps
 from nitrogen_capture.session.reader import SessionReader
 from nitrogen_capture.targets._x11 import X11WindowBackend
+from waiting import wait_until
+from xserver import private_xvfb
 
 pytestmark = pytest.mark.x11
 
@@ -43,11 +44,8 @@ REC = IndicatorState("recording", 2, 5, 42.0)
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
     """A private Xvfb: no window left by another test module covers a corner here."""
-    server = XvfbServer(SCREEN)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    with private_xvfb(SCREEN) as display:
+        yield display
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +64,6 @@ def game(display: str,
         yield proc.pid, wid, region
 
 
-def wait_for(cond: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out: {what}"
-        time.sleep(0.02)
 
 
 def screen_rgb(display: str) -> npt.NDArray[np.uint8]:
@@ -126,7 +119,7 @@ def test_window_is_override_redirect_above_the_game_and_outside_the_capture(
     try:
         ind.avoid(region)
         ind.show(REC)
-        wait_for(lambda: ind.paints >= 1, what="first paint")
+        wait_until(lambda: ind.paints >= 1, what="first paint")
         d, win = x_window(display, ind.window.id)
         try:
             attrs = win.get_attributes()
@@ -154,12 +147,12 @@ def test_window_is_override_redirect_above_the_game_and_outside_the_capture(
         assert red.sum() > 50 and not red[region.top:region.bottom, region.left:region.right].any()
         # The capture moves into the top-right corner: the indicator goes to the top left.
         ind.avoid(Region(640, 0, 1280, 400))
-        wait_for(lambda: ind.spot == (4, 4), what="move to the top-left corner")
-        wait_for(lambda: bbox(colour_mask(screen_rgb(display))).left == 4, what="drawn there")
+        wait_until(lambda: ind.spot == (4, 4), what="move to the top-left corner")
+        wait_until(lambda: bbox(colour_mask(screen_rgb(display))).left == 4, what="drawn there")
         assert not colour_mask(screen_rgb(display))[:, 640:].any()
     finally:
         ind.close()
-    wait_for(lambda: not colour_mask(screen_rgb(display)).any(), what="gone after close")
+    wait_until(lambda: not colour_mask(screen_rgb(display)).any(), what="gone after close")
 
 
 def test_repaints_after_being_covered(display: str) -> None:
@@ -171,7 +164,7 @@ def test_repaints_after_being_covered(display: str) -> None:
     try:
         ind.avoid(Region(0, 0, 600, 600))
         ind.show(REC)
-        wait_for(lambda: ind.paints >= 1, what="first paint")
+        wait_until(lambda: ind.paints >= 1, what="first paint")
         red = DOT_COLOURS["recording"]
         dot = int(colour_mask(screen_rgb(display), (red,)).sum())
         assert dot > 50
@@ -182,13 +175,13 @@ def test_repaints_after_being_covered(display: str) -> None:
                                               background_pixel=0x00C800, override_redirect=True)
         cover.map()
         d.flush()
-        wait_for(lambda: not colour_mask(screen_rgb(display), (red,)).any(), what="covered")
+        wait_until(lambda: not colour_mask(screen_rgb(display), (red,)).any(), what="covered")
         paints = ind.paints
         cover.destroy()
         d.flush()
         # The server clears the uncovered area to the background; the dot is ours to redraw.
-        wait_for(lambda: int(colour_mask(screen_rgb(display), (red,)).sum()) == dot,
-                 what="the dot repainted")
+        wait_until(lambda: int(colour_mask(screen_rgb(display), (red,)).sum()) == dot,
+                   what="the dot repainted")
         assert ind.paints > paints
     finally:
         d.close()
@@ -205,7 +198,7 @@ def test_full_screen_capture_draws_nothing_and_says_so_once(
                 ind.avoid(Region(0, 0, *SCREEN))
                 ind.show(IndicatorState("recording", elapsed_s=s))
             ind.show(IndicatorState("paused", text="focus"))
-            wait_for(lambda: ind.no_place_logged, what="the warning")
+            wait_until(lambda: ind.no_place_logged, what="the warning")
             time.sleep(0.3)  # (more states are handled; none may draw or warn again)
             assert ind.spot is None and not colour_mask(screen_rgb(display)).any()
             d, win = x_window(display, ind.window.id)
@@ -213,8 +206,8 @@ def test_full_screen_capture_draws_nothing_and_says_so_once(
             d.close()
             # A capture that shrinks frees a corner: then it is shown.
             ind.avoid(Region(0, 100, *SCREEN))
-            wait_for(lambda: ind.spot is not None and colour_mask(screen_rgb(display)).any(),
-                     what="shown once a corner is free")
+            wait_until(lambda: ind.spot is not None and colour_mask(screen_rgb(display)).any(),
+                       what="shown once a corner is free")
         finally:
             ind.close()
     warned = [r.getMessage() for r in caplog.records]
@@ -269,7 +262,7 @@ def test_recorded_frames_hold_no_indicator_pixel(display: str, game: tuple[int, 
             seen.append(bbox(colour_mask(shot)))
             return True
 
-        wait_for(red_on_screen, timeout=30, what="the REC indicator on the screen")
+        wait_until(red_on_screen, timeout=30, what="the REC indicator on the screen")
 
     out = tmp_path / "s"
     output = _record(display, out, "--pid", str(pid), "--indicator", "x11", "--cue", "none",

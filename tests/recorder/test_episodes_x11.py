@@ -17,13 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from e2e_fixtures import cli, demo_display, running_game, wait_for_t0, x_env
+from e2e_fixtures import cli, running_game, wait_for_t0, x_env
 from nitrogen_capture.demo.player import Player
 from nitrogen_capture.session.meta import SessionMeta
 from nitrogen_capture.session.reader import SessionReader
 
 pytestmark = [pytest.mark.x11, pytest.mark.slow]
-__all__ = ["demo_display"]  # the fixture is used by name
 
 
 def _session(top: Path, seq: int, rec: subprocess.Popen[bytes]) -> Path:
