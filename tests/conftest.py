@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -35,6 +34,7 @@ import psutil
 import pytest
 
 from nitrogen_capture.winecompat import wine_version
+from waiting import wait_until
 from xserver import private_xvfb
 
 _RUN_TOKEN_VAR = "NITROGEN_CAPTURE_TEST_RUN"
@@ -96,9 +96,10 @@ def no_process_left_behind() -> Iterator[None]:
             os.environ.pop(_RUN_TOKEN_VAR, None)
         else:
             os.environ[_RUN_TOKEN_VAR] = old
-    deadline = time.monotonic() + _GRACE_S
-    while (left := _ours(token)) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    with contextlib.suppress(AssertionError):  # stopping ones get a grace; then they are killed
+        wait_until(lambda: not _ours(token), "the tests' processes gone", _GRACE_S,
+                   interval=0.1)
+    left = _ours(token)
     described = []
     for p in left:
         with contextlib.suppress(psutil.Error):

@@ -9,6 +9,7 @@ a few frames (Xvfb has no compositor; the margin is for a busy 2-core machine).
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from e2e_fixtures import cli, x_env
 from nitrogen_capture.calibrate import LatencyProfile
+from waiting import wait_until
 
 pytestmark = pytest.mark.x11
 
@@ -76,14 +78,14 @@ def test_calibrate_manual_counts_the_persons_presses(demo_display: str, tmp_path
 
     threading.Thread(target=pump, daemon=True).start()
     try:
-        deadline = time.monotonic() + 60
-        seen = ""
-        while "press SPACE" not in seen:
-            assert time.monotonic() < deadline, seen
-            try:
-                seen += lines.get(timeout=1)
-            except queue.Empty:
-                assert proc.poll() is None, seen
+        seen: list[str] = []
+
+        def prompted() -> bool:  # its stderr so far holds the prompt
+            with contextlib.suppress(queue.Empty):
+                seen.append(lines.get(timeout=0.5))
+            return "press SPACE" in "".join(seen)
+
+        wait_until(prompted, lambda: "".join(seen), 60, proc=proc, interval=0)
         window = next(p for p in psutil.Process(proc.pid).children()
                       if "nitrogen_capture.calibrate.window" in " ".join(p.cmdline()))
         with Player(demo_display) as person:
@@ -111,7 +113,6 @@ def test_kill_9_of_calibrate_leaves_no_window_worker_or_folder(demo_display: str
     """The window and the encoder workers end with a killed calibrate; the next run sweeps."""
     import os
     import signal
-    import time
 
     import psutil
 
@@ -139,10 +140,11 @@ def test_kill_9_of_calibrate_leaves_no_window_worker_or_folder(demo_display: str
             proc.wait()
         assert proc.stderr is not None
         proc.stderr.close()
-    deadline = time.monotonic() + 20
-    while alive := [p for p in kids if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]:
-        assert time.monotonic() < deadline, [" ".join(p.cmdline()) for p in alive]
-        time.sleep(0.05)
+    def alive() -> list[psutil.Process]:
+        return [p for p in kids if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+    wait_until(lambda: not alive(), lambda: str([" ".join(p.cmdline()) for p in alive()]), 20,
+               ignore=(psutil.Error,))
     from nitrogen_capture.scratch import sweep
 
     assert work.is_dir() and work in sweep() and not work.exists()

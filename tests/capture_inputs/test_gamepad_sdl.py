@@ -28,10 +28,12 @@ from nitrogen_capture.errors import DependencyError
 from nitrogen_capture.events import PAD_AXIS, PAD_BUTTON, InputEvent
 from nitrogen_capture.inputs import _sdl, get_input_backends
 from nitrogen_capture.inputs._live import gamepad_source
+from nitrogen_capture.inputs._pad_state import PadState
 from nitrogen_capture.inputs._sdl import CONTROLLER_BUTTONS, JOYSTICK_BUTTONS, SdlGamepad
 from nitrogen_capture.keylayout import PAD_AXES, PAD_BUTTONS
 from nitrogen_capture.session.merge import merge_session
 from recording import synthetic_recorder
+from waiting import wait_until
 
 INIT_JOYSTICK, INIT_GAMECONTROLLER = 0x200, 0x2000
 TYPE_UNKNOWN, TYPE_GAMECONTROLLER = 0, 1
@@ -129,11 +131,26 @@ def sdl(sdl_env: Sdl) -> Iterator[Sdl]:
     sdl_env.lib.SDL_QuitSubSystem(INIT_JOYSTICK | INIT_GAMECONTROLLER)
 
 
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.002)
+def count_polls(reader: SdlGamepad) -> Callable[[], int]:
+    """The number of times ``reader`` has read the pad from now on.
+
+    "Nothing was emitted over N polls" is then a wait for N polls, not a guess of their time.
+    """
+    done = [0]
+    read = reader._read_state
+
+    def counted() -> PadState:
+        done[0] += 1
+        return read()
+
+    reader._read_state = counted  # type: ignore[method-assign]
+    return lambda: done[0]
+
+
+def over_polls(polls: Callable[[], int], n: int) -> None:
+    """Wait until the reader has polled ``n`` more times."""
+    start = polls()
+    wait_until(lambda: polls() >= start + n, f"{n} polls")
 
 
 def changes(events: list[InputEvent], act: Callable[[], None]) -> list[tuple[str, str, float]]:
@@ -155,6 +172,7 @@ def quiet(events: list[InputEvent], act: Callable[[], None], marker: Callable[[]
 def test_controller_buttons_sticks_triggers(sdl: Sdl, caplog: pytest.LogCaptureFixture) -> None:
     vp = VirtualPad(sdl, TYPE_GAMECONTROLLER, 6, 15, 0)
     reader, events = SdlGamepad(rate_hz=250), list[InputEvent]()
+    polls = count_polls(reader)
     with caplog.at_level(logging.INFO, logger=_sdl.__name__):
         reader.start(events.append)
         wait_until(lambda: reader.pad is not None, "the pad")
@@ -162,7 +180,7 @@ def test_controller_buttons_sticks_triggers(sdl: Sdl, caplog: pytest.LogCaptureF
         name, guid = reader.pad or ("", "")
         assert "through SDL GameController" in caplog.text and name in caplog.text
         assert len(guid) == 32 and guid in caplog.text
-        time.sleep(0.05)
+        over_polls(polls, 12)
         assert events == []  # a pad at rest has nothing to report
         for button, code in CONTROLLER_BUTTONS:
             assert changes(events, partial(vp.button, button, True)) == [
@@ -195,7 +213,7 @@ def test_controller_buttons_sticks_triggers(sdl: Sdl, caplog: pytest.LogCaptureF
         assert changes(events, lambda: vp.set(axes={4: MIN, 5: MIN})) == [
             (PAD_BUTTON, "left_trigger", 0.0), (PAD_BUTTON, "right_trigger", 0.0)]
         n = len(events)
-        time.sleep(0.2)  # ~50 polls of an unchanged pad
+        over_polls(polls, 50)  # an unchanged pad
         assert len(events) == n
         assert all(isinstance(e.t_ns, int) and e.t_ns <= now_ns() for e in events)
         assert [e.t_ns for e in events] == sorted(e.t_ns for e in events)
@@ -242,10 +260,11 @@ def test_hotplug_and_the_reader_owns_sdl(sdl_env: Sdl) -> None:
     both = INIT_JOYSTICK | INIT_GAMECONTROLLER
     assert sdl_env.was_init(both) == 0
     reader, events = SdlGamepad(), list[InputEvent]()
+    polls = count_polls(reader)
     reader.start(events.append)
     try:
         assert sdl_env.was_init(both) == both  # started on the reader's thread
-        time.sleep(0.05)
+        over_polls(polls, 10)
         assert reader.pad is None and events == []
         vp = VirtualPad(sdl_env, TYPE_GAMECONTROLLER, 6, 15, 0)  # plugged in after start
         wait_until(lambda: reader.pad is not None, "the hot-plugged pad")

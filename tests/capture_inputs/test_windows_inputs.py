@@ -18,6 +18,7 @@ from nitrogen_capture.events import HELD, MOTION, PAD_AXIS, PAD_BUTTON, InputEve
 from nitrogen_capture.inputs import _rawinput_win32 as ri
 from nitrogen_capture.inputs import _xinput as xi
 from nitrogen_capture.keylayout import PAD_BUTTONS
+from waiting import wait_until
 
 # --- Raw Input: RAWMOUSE decoding, absolute devices, the listener loop with a fake message queue
 
@@ -104,9 +105,7 @@ def test_rawinput_listener_emits_motion_and_stops() -> None:
     src.start(sink)
     for msg in [(ri.WM_INPUT, 1), (0x0113, 0), (ri.WM_INPUT, 2), (ri.WM_INPUT, 3)]:
         api.messages.put(msg)
-    deadline = time.monotonic() + 5
-    while api.dispatched < 4 and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: api.dispatched >= 4, "4 messages dispatched", interval=0.005)
     src.stop()
     assert api.closed.is_set() and api.dispatched == 4
     assert [(e.device, e.code, e.value) for e in events] == [

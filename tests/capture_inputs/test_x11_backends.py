@@ -8,8 +8,7 @@ with XTEST (``Xlib.ext.xtest.fake_input``), which XRecord and XInput2 see like r
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from nitrogen_capture.targets import (
     format_window_table,
     resolve_target,
 )
+from waiting import wait_until
 
 x11 = pytest.mark.x11
 
@@ -67,19 +67,10 @@ class XWin:
         self.d.close()
 
 
-def wait_for(pred: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
-
-
 @pytest.fixture(scope="module")
 def xwin(xvfb_display: str) -> Iterator[XWin]:
     w = XWin(TITLE, GEOM, COLOR, os.getpid())
-    time.sleep(0.1)
+    wait_until(lambda: w.win.get_attributes().map_state == w.X.IsViewable, "the window mapped")
     yield w
     w.close()
 
@@ -193,12 +184,12 @@ def test_window_target_follows_moves_and_disappearance(xvfb_display: str) -> Non
     try:
         w.win.configure(x=300, y=200)
         w.d.sync()
-        assert wait_for(lambda: target.refresh() == Region(300, 200, 400, 280))
+        wait_until(lambda: target.refresh() == Region(300, 200, 400, 280), "moved")
         w.win.unmap()
         w.d.sync()
-        assert wait_for(lambda: target.refresh() == Region(300, 200, 400, 280))  # kept
+        wait_until(lambda: target.refresh() == Region(300, 200, 400, 280), "kept")  # kept
         w.close()
-        assert wait_for(lambda: target.refresh() is None)
+        wait_until(lambda: target.refresh() is None, "gone")
     finally:
         target.close()
 
@@ -212,13 +203,13 @@ def test_focus_detection(xwin: XWin, backend: Any) -> None:
         xwin.d.set_input_focus(xwin.win, X.RevertToParent, X.CurrentTime)
         xwin.d.sync()
         assert backend.focused_window() == xwin.id
-        assert wait_for(target.is_focused)
+        wait_until(target.is_focused, "focused")
         focused = [w for w in backend.list_windows() if w.focused]
         assert [w.window_id for w in focused] == [xwin.id]
         xwin.d.set_input_focus(other.win, X.RevertToParent, X.CurrentTime)
         xwin.d.sync()
         assert backend.focused_window() == other.id
-        assert wait_for(lambda: not target.is_focused())
+        wait_until(lambda: not target.is_focused(), "not focused")
         # PointerRoot (no WM, SDL1 games): the window under the pointer has the keyboard.
         xwin.d.set_input_focus(X.PointerRoot, X.RevertToPointerRoot, X.CurrentTime)
         xwin.d.screen().root.warp_pointer(150, 150)
@@ -275,12 +266,10 @@ def test_pynput_canonical_names_from_xtest(xwin: XWin) -> None:
             xtest.fake_input(d, X.ButtonPress, 7)
             xtest.fake_input(d, X.ButtonRelease, 7)
             d.sync()
-            time.sleep(0.05)
             return ("f12", 1) in sink.of("key") and ("dx", 1.0) in sink.of("wheel")
 
-        assert wait_for(live)
-        time.sleep(0.1)
-        sink.events.clear()
+        wait_until(live, "both listeners deliver", 5, interval=0.05)
+        sink.events.clear()  # a probe event delivered after this is filtered out below
         key("Shift_L", True)
         tap("w")
         tap("1")
@@ -297,7 +286,8 @@ def test_pynput_canonical_names_from_xtest(xwin: XWin) -> None:
         # Wait for the last injected event itself (a late probe event must not end the wait).
         # Keyboard and mouse listeners deliver on separate connections and threads: wait for
         # the last event of each.
-        assert wait_for(lambda: ("dy", 1.0) in sink.of("wheel") and ("f1", 0.0) in sink.of("key"))
+        wait_until(lambda: ("dy", 1.0) in sink.of("wheel") and ("f1", 0.0) in sink.of("key"),
+                   "the last wheel step and key release")
     finally:
         src.stop()
     # A probe event delivered after the clear is not part of what this test injected.
@@ -337,10 +327,14 @@ def test_xi2_raw_motion_sums_also_under_pointer_grab(xwin: XWin) -> None:
         root = d.screen().root
         root.warp_pointer(640, 360)
         d.sync()
-        time.sleep(0.1)
+        # A marker motion: once it is here, whatever the server sent before it is here too.
+        sink.events.clear()
+        inject([(1, 1)])
+        wait_until(lambda: ("dx", 1.0) in sink.of("motion") and ("dy", 1.0) in sink.of("motion"),
+                   "the marker motion", 5)
         sink.events.clear()
         inject([(7, -3), (5, 2), (-4, 6)] * 4)
-        assert wait_for(lambda: sums() == (32.0, 20.0)), sums()
+        wait_until(lambda: sums() == (32.0, 20.0), lambda: str(sums()), 5)
         # A game grabbing the pointer (confined to its window) must not hide raw motion.
         status = xwin.win.grab_pointer(True, X.PointerMotionMask, X.GrabModeAsync,
                                        X.GrabModeAsync, xwin.win, X.NONE, X.CurrentTime)
@@ -348,7 +342,7 @@ def test_xi2_raw_motion_sums_also_under_pointer_grab(xwin: XWin) -> None:
         try:
             sink.events.clear()
             inject([(30, 25)] * 10 + [(-1, -2)] * 5)  # the cursor hits the window edge
-            assert wait_for(lambda: sums() == (295.0, 240.0)), sums()
+            wait_until(lambda: sums() == (295.0, 240.0), lambda: str(sums()), 5)
         finally:
             d.ungrab_pointer(X.CurrentTime)
             d.sync()

@@ -47,6 +47,7 @@ from cli_fuzz_worker import Worker, run_cases
 from nitrogen_capture.calibrate.profile import LatencyProfile, best_offset
 from nitrogen_capture.outputs import is_session_format
 from session_factory import PERIOD, make_session
+from waiting import wait_until
 
 CASE_TIMEOUT_S = 120.0  # no answer by then: a hang (a recording stops by its limits in ~2 s)
 WORKERS = 2  # the suite's machine has two cores
@@ -213,9 +214,7 @@ def test_a_case_that_hangs_is_found_and_its_processes_end(template: Path,
         forever = ("record", *BASE["record"], "--max-frames", "0", "--seconds", "0")
         result = worker.run(forever, True, 5.0)
         me = psutil.Process(worker.proc.pid)
-        deadline = time.monotonic() + CASE_TIMEOUT_S
-        while not me.children() and time.monotonic() < deadline:  # the encoder process
-            time.sleep(0.05)
+        wait_until(me.children, "the encoder process", CASE_TIMEOUT_S)
         procs = [me, *me.children(recursive=True)]
     finally:
         worker.close(kill=True)

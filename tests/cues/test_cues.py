@@ -27,6 +27,7 @@ from nitrogen_capture.cues.tones import TONES, tone_wav
 from nitrogen_capture.errors import ConfigError
 from nitrogen_capture.events import KEY
 from recording import synthetic_recorder
+from waiting import wait_until
 
 MS = 1_000_000
 REPO = Path(__file__).resolve().parents[2]
@@ -94,13 +95,6 @@ def fake_program(tmp_path: Path, body: str, name: str = "player") -> Path:
     return prog
 
 
-def wait_for(cond: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 @pytest.mark.skipif(os.name != "posix", reason="a shell-script player")
 def test_player_gets_the_wav_and_play_returns_at_once(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,7 +109,7 @@ def test_player_gets_the_wav_and_play_returns_at_once(tmp_path: Path,
     backend.play("start")
     backend.play("stop")
     assert time.perf_counter() - t < 0.05  # a hand-off, no fork or wait on the caller
-    wait_for(lambda: log.exists() and len(log.read_text().splitlines()) == 2)
+    wait_until(lambda: log.exists() and len(log.read_text().splitlines()) == 2, "two lines logged")
     backend.close()
     lines = log.read_text().splitlines()
     assert lines == [f"-q {cue_sound('start')}", f"-q {cue_sound('stop')}"]
@@ -130,7 +124,8 @@ def test_a_failing_player_is_logged_at_debug_only(tmp_path: Path,
     backend = CommandCue("sound", str(prog))
     with caplog.at_level(logging.DEBUG, logger="nitrogen_capture.cues"):
         backend.play("pause")
-        wait_for(lambda: any("exited 1" in r.getMessage() for r in caplog.records))
+        wait_until(lambda: any("exited 1" in r.getMessage() for r in caplog.records),
+                   "the exit logged")
     backend.close()
     rec = next(r for r in caplog.records if "exited 1" in r.getMessage())
     assert rec.levelno == logging.DEBUG and "no audio device" in rec.getMessage()
@@ -178,7 +173,7 @@ def test_a_stuck_player_never_blocks_and_cues_are_bounded() -> None:
         backend.play("pause")
     assert time.perf_counter() - t < 0.05
     backend.release.set()
-    wait_for(lambda: backend._pending.empty())
+    wait_until(backend._pending.empty, "the queue drained")
     backend.close()
     assert 1 <= len(backend.emitted) <= MAX_PENDING + 1
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 
 from e2e_fixtures import x_env
+from waiting import wait_until
 
 pytestmark = pytest.mark.x11
 
@@ -35,15 +35,6 @@ def _grab(d: Any, x: int, y: int, w: int, h: int) -> np.ndarray:
 def _magenta(pixels: np.ndarray) -> int:
     return int(np.count_nonzero((pixels[..., 2] == 255) & (pixels[..., 1] == 0)
                                 & (pixels[..., 0] == 255)))
-
-
-def _wait(pred: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return bool(pred())
 
 
 @pytest.fixture()
@@ -72,21 +63,20 @@ def test_the_demo_game_repaints_what_a_window_over_it_hid(
         scr = d.screen()
         x, y, w, h = COVER
         # The game's background reaches the cover's rectangle: its window is up and drawing.
-        assert _wait(lambda: game.poll() is None
-                     and int(_grab(d, x, y, w, h)[..., :3].max()) > 0, 30), "no game window"
+        wait_until(lambda: int(_grab(d, x, y, w, h)[..., :3].max()) > 0, "the game window", 30,
+                   proc=game)
         cover = scr.root.create_window(x, y, w, h, 0, scr.root_depth, X.InputOutput,
                                        X.CopyFromParent, background_pixel=MAGENTA,
                                        override_redirect=True)
         cover.map()
         cover.clear_area()
         d.sync()
-        assert _wait(lambda: _magenta(_grab(d, x, y, w, h)) > 0.9 * w * h, 10), \
-            "the cover window never showed"
+        wait_until(lambda: _magenta(_grab(d, x, y, w, h)) > 0.9 * w * h, "the cover window", 10)
         cover.destroy()
         d.sync()
         # The game gets an expose and pushes its whole frame: no pixel of the cover is left.
-        assert _wait(lambda: _magenta(_grab(d, x, y, w, h)) == 0, 10), \
-            f"{_magenta(_grab(d, x, y, w, h))} pixels of the cover stayed on the game"
+        wait_until(lambda: _magenta(_grab(d, x, y, w, h)) == 0,
+                   lambda: f"{_magenta(_grab(d, x, y, w, h))} pixels of the cover stayed", 10)
         assert game.poll() is None
     finally:
         d.close()

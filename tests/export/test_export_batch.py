@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from nitrogen_capture.export.batch import BatchSettings, run_batch
 from nitrogen_capture.export.batch.tasks import run_task
 from nitrogen_capture.session.library import MAX_DEPTH
 from session_factory import make_session
+from waiting import wait_until
 
 if HAS_TORCH:
     import torch
@@ -159,18 +159,13 @@ def _env() -> dict[str, str]:
 
 
 def _wait_for_done(man: Path, proc: subprocess.Popen[str], at_least: int) -> dict[str, str]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if man.exists():
-            try:
-                s = states(manifest(man))
-            except ValueError:  # never: the manifest is replaced atomically
-                raise
-            if sum(v == "done" for v in s.values()) >= at_least:
-                return s
-        assert proc.poll() is None, "the run ended before it could be stopped"
-        time.sleep(0.02)
-    raise AssertionError("no session finished in 120 s")
+    def done() -> dict[str, str] | None:
+        if not man.exists():
+            return None
+        s = states(manifest(man))  # never a ValueError: the manifest is replaced atomically
+        return s if sum(v == "done" for v in s.values()) >= at_least else None
+
+    return wait_until(done, f"{at_least} sessions done before the run ends", 120, proc=proc)
 
 
 @pytest.mark.slow
@@ -319,13 +314,12 @@ def test_kill_9_of_a_batch_leaves_no_semaphore_or_process(tmp_path: Path, group:
     proc = subprocess.Popen(args, env=_env(), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while True:  # both workers started and a part is being written
-            assert time.monotonic() < deadline and proc.poll() is None, proc.returncode
+        def writing() -> list[psutil.Process] | None:  # both workers and a part being written
             kids = psutil.Process(proc.pid).children(recursive=True)
-            if len(kids) >= 3 and any((out / ".parts").glob(".tmp-*")):
-                break
-            time.sleep(0.01)
+            return kids if len(kids) >= 3 and any((out / ".parts").glob(".tmp-*")) else None
+
+        kids = wait_until(writing, "both workers writing a part", 120, proc=proc,
+                          interval=0.01)
         mapped = _shm_mapped([proc, *kids])
         if group:  # the resource tracker dies too: what it would unlink stays
             os.killpg(proc.pid, signal.SIGKILL)
@@ -336,14 +330,14 @@ def test_kill_9_of_a_batch_leaves_no_semaphore_or_process(tmp_path: Path, group:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    deadline = time.monotonic() + 10
-    while (alive := [p for p in kids if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]):
-        assert time.monotonic() < deadline, [" ".join(p.cmdline()) for p in alive]
-        time.sleep(0.05)
-    deadline = time.monotonic() + 30  # zombies: reaped by whoever adopted them (PID 1 here)
-    while [p for p in kids if p.is_running()] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [p.pid for p in kids if p.is_running()]
+    def alive() -> list[psutil.Process]:
+        return [p for p in kids if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+    wait_until(lambda: not alive(), lambda: str([" ".join(p.cmdline()) for p in alive()]), 10,
+               ignore=(psutil.Error,))
+    # zombies: reaped by whoever adopted them (PID 1 here)
+    wait_until(lambda: not [p for p in kids if p.is_running()],
+               lambda: str([p.pid for p in kids if p.is_running()]), 30)
     assert not [n for n in mapped if Path("/dev/shm", n).exists()]
     # The next run finishes the batch and removes the killed tasks' temporary folders.
     final = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=300)

@@ -19,6 +19,7 @@ from markers import needs_torch
 from nitrogen_capture.export import ConvertSettings
 from nitrogen_capture.export.batch import BatchSettings, run_batch
 from nitrogen_capture.export.batch.tasks import run_task
+from waiting import wait_until
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -96,7 +97,6 @@ def test_a_killed_runs_ray_folder_is_removed_by_the_next_run(library: Path,
     import re
     import signal
     import subprocess
-    import time
 
     import psutil
 
@@ -110,18 +110,18 @@ def test_a_killed_runs_ray_folder_is_removed_by_the_next_run(library: Path,
                             stderr=subprocess.DEVNULL)
     folder = None
     try:
-        deadline = time.monotonic() + 120
-        while folder is None:  # the private Ray is up: its processes name their folder
-            assert time.monotonic() < deadline and proc.poll() is None, proc.returncode
+        def ray_folder() -> Path | None:  # the private Ray is up: its processes name it
             for p in psutil.Process(proc.pid).children(recursive=True):
                 try:
                     found = re.search(r"(/[^\s=,]*/ngray-[^/\s=,]+)", " ".join(p.cmdline()))
                 except psutil.Error:
                     continue
                 if found:
-                    folder = Path(found.group(1))
-                    break
-            time.sleep(0.1)
+                    return Path(found.group(1))
+            return None
+
+        folder = wait_until(ray_folder, "the private Ray's folder", 120, proc=proc,
+                            interval=0.1)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     finally:

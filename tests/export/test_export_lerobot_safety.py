@@ -23,7 +23,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from markers import make_symlink, wine_lacks_symlinks
 from nitrogen_capture.export import ConvertSettings, convert
 from session_factory import make_session
 from trees import tree
+from waiting import wait_until
 
 KEY = "observation.images.game"
 
@@ -319,11 +319,11 @@ def _kill_when_there(tmp: Path, where: str, root: Path, ds: Path) -> int:
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, where, str(marker), str(root),
                              str(ds)], env=env, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 300
-        while not marker.exists():  # the child reached the point to be killed at
+        def there() -> bool:
             assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "the child never got there"
-            time.sleep(0.05)
+            return marker.exists()
+
+        wait_until(there, "the child reached the point to be killed at", 300)
     finally:
         proc.kill()  # SIGKILL: no cleanup of any kind runs
         proc.communicate()

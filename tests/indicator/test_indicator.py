@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,15 +27,9 @@ from nitrogen_capture.record import RecordStats
 from nitrogen_capture.record.indicate import IndicatorFeed, indicator_state
 from nitrogen_capture.record.rates import LOSING_SHARE
 from recording import synthetic_recorder
+from waiting import wait_until
 
 SCREEN = Region(0, 0, 1920, 1080)
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def stats(**kw: object) -> RecordStats:
@@ -158,13 +151,14 @@ def test_feed_drives_the_indicator_from_outside_the_recorder() -> None:
     feed = IndicatorFeed(fake, episodes=3, interval_s=0.02)
     feed.start()
     feed.follow(rec, episode=1)  # type: ignore[arg-type]
-    wait_for(lambda: len(fake.states) >= 5)
+    wait_until(lambda: len(fake.states) >= 5, "5 states")
     assert fake.states[-1] == IndicatorState("recording", 1, 3, 42.7)
     assert fake.regions == [Region(0, 0, 640, 360)]  # posted once, not every time
     rec.source.region = Region(10, 10, 650, 370)  # the window moved
-    wait_for(lambda: len(fake.regions) == 2)
+    wait_until(lambda: len(fake.regions) == 2, "the moved region")
     feed.reset(episode=2)
-    wait_for(lambda: fake.states[-1].phase == "reset" and fake.states[-1].elapsed_s > 0.1)
+    wait_until(lambda: fake.states[-1].phase == "reset" and fake.states[-1].elapsed_s > 0.1,
+               "the reset shown")
     assert fake.states[-1].episode == 2 and fake.states[-1].episodes == 3
     assert fake.regions[-1] == Region(10, 10, 650, 370)  # a reset keeps the last one
     assert not fake.closed

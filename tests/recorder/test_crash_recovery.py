@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import pytest
 from nitrogen_capture.capture._synthetic import read_frame_number
 from nitrogen_capture.cli import main
 from nitrogen_capture.session import validate_session
+from waiting import wait_until
 
 
 @pytest.mark.slow  # ~5 s of a real recording process, then kill -9
@@ -33,13 +33,9 @@ def test_kill_9_then_merge_recovers_all_but_the_last_second(
          "--out", str(out), "--status-interval", "0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait for ~4.5 s of frames, 2+ finished chunks
-            if len(list(out.glob("frames/chunk_*/*.png"))) >= 270:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError("recording did not start")
+        # ~4.5 s of frames, 2+ finished chunks
+        wait_until(lambda: len(list(out.glob("frames/chunk_*/*.png"))) >= 270,
+                   "270 frames recorded", 60, proc=proc, interval=0.1)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +24,7 @@ from e2e_fixtures import wait_for_t0
 from nitrogen_capture.keylayout import DEFAULT_HOTKEYS, KeyLayout
 from nitrogen_capture.record.episode import EpisodeControl, EpisodePlan
 from nitrogen_capture.session.meta import SessionMeta
+from waiting import wait_until
 
 SYNTH = ("record", "--source", "synthetic", "--fps", "30", "--status-interval", "0")
 
@@ -161,14 +161,11 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> str:
 
 
 def _wait_for(path_glob: Callable[[], list[Path]], proc: subprocess.Popen[bytes]) -> Path:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = path_glob()
-        if found:
-            return found[0]
+    def found() -> list[Path]:
         assert proc.poll() is None, proc.communicate()[0].decode(errors="replace")[-2000:]
-        time.sleep(0.05)
-    raise AssertionError("timed out")
+        return path_glob()
+
+    return wait_until(found, "the run's folder", 60)[0]
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,21 +20,17 @@ from e2e_fixtures import cli, running_game, wait_for_t0, x_env
 from nitrogen_capture.demo.player import Player
 from nitrogen_capture.session.meta import SessionMeta
 from nitrogen_capture.session.reader import SessionReader
+from waiting import wait_until
 
 pytestmark = [pytest.mark.x11, pytest.mark.slow]
 
 
 def _session(top: Path, seq: int, rec: subprocess.Popen[bytes]) -> Path:
     """The run's recording number ``seq`` once its clock has started."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = sorted(top.glob(f"*/*-{seq:03d}/meta.json"))
-        if found:
-            wait_for_t0(found[0], rec)
-            return found[0].parent
-        assert rec.poll() is None, f"the run exited early with {rec.returncode}"
-        time.sleep(0.05)
-    raise AssertionError(f"recording {seq} did not start")
+    found = wait_until(lambda: sorted(top.glob(f"*/*-{seq:03d}/meta.json")),
+                       f"recording {seq} started", 60, proc=rec)
+    wait_for_t0(found[0], rec)
+    return found[0].parent
 
 
 def _paused_reason(root: Path) -> str | None:
@@ -49,13 +44,8 @@ def _tap(player: Player, key: str) -> None:
 
 def _wait_recording(root: Path, rec: subprocess.Popen[bytes]) -> None:
     """Wait until recording ``root`` has stored frames (its reset is over)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if any((root / "frames").glob("chunk_001*")) or list(root.glob("*chunk_001*")):
-            return
-        assert rec.poll() is None, f"the run exited early with {rec.returncode}"
-        time.sleep(0.05)
-    raise AssertionError(f"{root} never started recording")
+    wait_until(lambda: any((root / "frames").glob("chunk_001*")) or list(root.glob("*chunk_001*")),
+               f"{root} started recording", 60, proc=rec)
 
 
 def test_a_run_with_a_discarded_a_failed_and_an_unmarked_episode(

@@ -35,6 +35,7 @@ import pytest
 from nitrogen_capture.codecs.png import png_worker
 from nitrogen_capture.codecs.pool import EncodeResult, EncoderPool, EncoderSpec
 from nitrogen_capture.session import validate_session
+from waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SHM = Path("/dev/shm")
@@ -60,10 +61,10 @@ def _env() -> dict[str, str]:
 
 
 def _wait_gone(procs: list[psutil.Process], timeout: float = 5.0) -> list[psutil.Process]:
-    deadline = time.monotonic() + timeout
-    while (left := [p for p in procs if kill9._alive(p)]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
+    """The processes of ``procs`` still alive once they are all gone or ``timeout`` passed."""
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: not [p for p in procs if kill9._alive(p)], "gone", timeout)
+    return [p for p in procs if kill9._alive(p)]
 
 
 # -- the pool in-process ------------------------------------------------------------------------
@@ -89,12 +90,12 @@ def test_the_pool_names_nothing_in_dev_shm(tmp_path: Path) -> None:
         assert pool.wait_ready()
         frame = np.full((24, 32, 3), 7, np.uint8)
         for i in range(6):  # every slot is reused
-            while not pool.submit(frame, tmp_path / f"{i}.png", tag=i):
-                time.sleep(0.01)
+            wait_until(lambda i=i: pool.submit(frame, tmp_path / f"{i}.png", tag=i),
+                       "a free slot")
         big = np.full((40, 48, 3), 9, np.uint8)  # the window grew: slots grow in place
         for i in range(6, 10):
-            while not pool.submit(big, tmp_path / f"{i}.png", tag=i):
-                time.sleep(0.01)
+            wait_until(lambda i=i: pool.submit(big, tmp_path / f"{i}.png", tag=i),
+                       "a free slot")
         assert pool.drain(timeout=30)
         assert _maps_under_dev_shm(os.getpid()) - before == set()
         assert [_maps_under_dev_shm(pid) for pid in pool.pids] == [set(), set()]
@@ -114,9 +115,9 @@ def test_the_windows_slots_carry_frames_too(tmp_path: Path) -> None:
     with EncoderPool(spec, 2, results.append, slot_kind="named") as pool:
         assert pool.wait_ready()
         for i, (h, w) in enumerate([(24, 32), (24, 32), (24, 32), (40, 48), (40, 48)]):
-            while not pool.submit(np.full((h, w, 3), i, np.uint8), tmp_path / f"{i}.png",
-                                  tag=i):
-                time.sleep(0.01)
+            frame = np.full((h, w, 3), i, np.uint8)
+            wait_until(lambda i=i, frame=frame: pool.submit(frame, tmp_path / f"{i}.png", tag=i),
+                       "a free slot")
         assert pool.drain(timeout=30)
     assert sorted(r.tag for r in results) == list(range(5))
     assert all(r.error is None for r in results), results
@@ -142,9 +143,8 @@ def test_a_worker_that_dies_is_reaped_at_once_and_its_frames_reported(tmp_path: 
             assert pool.submit(np.zeros((8, 8, 3), np.uint8), tmp_path / f"{i}.png", tag=i)
         worker = psutil.Process(pool.pids[0])
         worker.kill()
-        deadline = time.monotonic() + 10
-        while kill9._exists(worker) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: not kill9._exists(worker), lambda: f"reaped: {worker.status()}", 10,
+                   ignore=(psutil.Error,))
         # Reaped (not a zombie for the rest of the recording), its frames reported as failed
         # and their slots free again.
         assert not kill9._exists(worker), worker.status()
@@ -221,7 +221,7 @@ def test_the_watchdog_ends_a_worker_whose_parent_died() -> None:
     child = ("import os, sys, time\n"
              "from nitrogen_capture.lifeline import die_with_parent\n"
              "sys.platform = 'win32'\n"
-             "die_with_parent(os.getppid()); time.sleep(60)")
+             "die_with_parent(os.getppid()); print('watched', flush=True); time.sleep(60)")
     middle = ("import subprocess, sys, time\n"
               f"p = subprocess.Popen([sys.executable, '-c', {child!r}])\n"
               "print(p.pid, flush=True); time.sleep(60)")
@@ -229,8 +229,9 @@ def test_the_watchdog_ends_a_worker_whose_parent_died() -> None:
                             text=True)
     try:
         assert proc.stdout is not None
-        worker = psutil.Process(int(proc.stdout.readline()))
-        time.sleep(1.0)  # its imports
+        said = {proc.stdout.readline().strip() for _ in range(2)}  # its pid; the child's word
+        assert "watched" in said, said  # its watchdog runs: the child imported and started it
+        worker = psutil.Process(int(next(w for w in said if w.isdigit())))
         proc.kill()
         proc.wait(timeout=10)
         assert not _wait_gone([worker], timeout=10), "the watchdog did not end the worker"
@@ -313,10 +314,9 @@ def _sigint_trial(root: Path, frame_format: str, delay_s: float) -> None:
     assert "stopped: SIGINT" in stdout and "merged " in stdout, stdout
     assert "resource_tracker" not in stderr, stderr
     # The resource tracker leaves on its own once it reads EOF, a moment after the recorder.
-    deadline = time.monotonic() + 5
-    while (left := kill9.session_processes(proc.pid, known)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [kill9._describe(p) for p in left]
+    wait_until(lambda: not kill9.session_processes(proc.pid, known),
+               lambda: str([kill9._describe(p) for p in kill9.session_processes(proc.pid, known)]),
+               5)
     assert not [n for n in mapped if (SHM / n).exists()]
     report = validate_session(out)
     assert report.ok, report.format()
@@ -360,15 +360,17 @@ def test_a_stopped_demo_stops_everything_it_started(tmp_path: Path, group: bool)
          "--size", "640x360"], env=env, start_new_session=True, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while not (out / "meta.json").is_file():  # the recorder's clock started
-            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
-            time.sleep(0.05)
-        time.sleep(1.0)
+        wait_until(lambda: (out / "meta.json").is_file(), "the recorder's clock started", 60,
+                   proc=proc)
         parent = psutil.Process(proc.pid)
-        known = parent.children(recursive=True)
-        names = {p.name() for p in known}
-        assert "Xvfb" in names and len(known) >= 4, names  # Xvfb, game, record + its workers
+
+        def started() -> list[psutil.Process]:  # Xvfb, game, record + its workers
+            known = parent.children(recursive=True)
+            names = {p.name() for p in known}
+            return known if "Xvfb" in names and len(known) >= 4 else []
+
+        known = wait_until(started, lambda: str({p.name() for p in parent.children(True)}), 30,
+                           proc=proc, ignore=(psutil.Error,))
         if group:
             os.killpg(proc.pid, signal.SIGINT)
         else:
@@ -412,11 +414,9 @@ def test_kill_9_of_the_demo_leaves_no_xvfb_process_semaphore_or_folder(tmp_path:
              "30", "--size", "640x360"], env=env, start_new_session=True, stdout=log,
             stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while not (out / "meta.json").is_file():  # the recorder's clock started
-            assert time.monotonic() < deadline and proc.poll() is None, \
-                (tmp_path / "demo.log").read_text()
-            time.sleep(0.05)
+        wait_until(lambda: (out / "meta.json").is_file(),
+                   lambda: f"the recorder's clock started: {(tmp_path / 'demo.log').read_text()}",
+                   60, proc=proc)
         parent = psutil.Process(proc.pid)
         known = parent.children(recursive=True)
         assert "Xvfb" in {p.name() for p in known}

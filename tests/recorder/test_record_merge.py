@@ -8,12 +8,12 @@ leaves whole files and one line saying to rerun ``merge``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import pytest
 
 from markers import HAS_TORCH, needs_torch
 from nitrogen_capture.cli import main
+from waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 MERGED_NPY = ("actions.npy", "mouse_deltas.npy", "frame_indices.npy", "timestamps.npy",
@@ -174,11 +175,9 @@ def test_sigint_to_the_process_group_stops_and_merges(tmp_path: Path) -> None:
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while not (root / "meta.json").is_file():  # written once the clock has started
-            assert time.monotonic() < deadline and proc.poll() is None, "recording never started"
-            time.sleep(0.05)
-        time.sleep(1.5)
+        # meta.json is written once the clock has started and lists each finished chunk
+        wait_until(lambda: json.loads((root / "meta.json").read_text(encoding="utf-8"))["chunks"],
+                   "a finished chunk", 60, proc=proc, ignore=(OSError, ValueError))
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl+C in a terminal does
         out, err = proc.communicate(timeout=20)
     finally:

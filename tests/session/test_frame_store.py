@@ -4,7 +4,6 @@ one H.264 odd-size rule in every writer, crash-repair counting and trimming, val
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import cv2
@@ -26,6 +25,7 @@ from nitrogen_capture.session.frames import (
 )
 from nitrogen_capture.session.frames.base import FrameStore
 from session_factory import make_session
+from waiting import wait_until
 
 av = pytest.importorskip("av")
 
@@ -53,8 +53,10 @@ def _write(store: FrameStore, frames: list[np.ndarray], chunk: int = 1,
     with EncoderPool(store.encoder_spec(workers=2, fps=30.0), 8, results.append) as pool:
         assert pool.wait_ready()
         for row, img in enumerate(frames):
-            while not pool.submit(img, store.frame_target(chunk, row), tag=chunk):
-                time.sleep(0.005)  # every slot busy: wait, a test must not drop frames
+            # every slot busy: wait, a test must not drop frames
+            wait_until(lambda img=img, row=row: pool.submit(img, store.frame_target(chunk, row),
+                                                            tag=chunk),
+                       "a free slot", interval=0.005)
         assert pool.flush()
     assert not [r.error for r in results if r.error]
     return results

@@ -39,6 +39,7 @@ from nitrogen_capture.session.lock import (
 from nitrogen_capture.session.paths import SessionPaths
 from recording import synthetic_recorder
 from session_factory import make_session
+from waiting import wait_until
 
 FOREIGN = "other-host.example"
 
@@ -80,16 +81,14 @@ def live_recording(tmp_path: Path, request: pytest.FixtureRequest
          "--frame-format", frame_format],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # a finished chunk and an open one: mid-recording
-            meta = out / "meta.json"
-            if (meta.is_file() and json.loads(meta.read_text())["chunks"]
-                    and list(out.glob("journal_chunk_*.jsonl"))):
-                break
+        meta = out / "meta.json"
+
+        def mid_recording() -> bool:  # a finished chunk and an open one
             assert proc.poll() is None, proc.communicate()
-            time.sleep(0.05)
-        else:
-            raise AssertionError("the recording did not start")
+            return bool(meta.is_file() and json.loads(meta.read_text())["chunks"]
+                        and list(out.glob("journal_chunk_*.jsonl")))
+
+        wait_until(mid_recording, "the recording started", 60, ignore=(ValueError,))
         yield out, proc
     finally:
         if proc.poll() is None:

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from nitrogen_capture.cli import main
 from nitrogen_capture.errors import ConfigError, DependencyError
 from nitrogen_capture.session import SessionReader, validate_session
 from recording import record_synthetic
+from waiting import wait_until
 
 av = pytest.importorskip("av")
 
@@ -89,15 +89,6 @@ def test_odd_size_is_padded_and_cropped_back(tmp_path: Path) -> None:
     assert [read_frame_number(f) for f in frames] == list(range(12))
 
 
-def _wait_for(cond: Any, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.slow  # a real recording process, killed
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX (Windows has no "
                     "signal.SIGKILL; its TerminateProcess analogue is not what this test checks)")
@@ -111,8 +102,8 @@ def test_kill_9_leaves_a_decodable_prefix_that_merge_recovers(tmp_path: Path) ->
     open_mkv = out / "frames" / "chunk_002.mkv"
     try:
         # Chunk 1 finished and chunk 2's file holds at least one whole cluster (~1 s).
-        _wait_for(lambda: open_mkv.is_file() and open_mkv.stat().st_size > 30_000,
-                  "the open chunk's first cluster")
+        wait_until(lambda: open_mkv.is_file() and open_mkv.stat().st_size > 30_000,
+                   "the open chunk's first cluster", 60, proc=proc, interval=0.1)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
