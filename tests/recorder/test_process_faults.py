@@ -218,7 +218,10 @@ def test_workers_and_resource_tracker_die_with_a_killed_parent() -> None:
 
 def test_the_watchdog_ends_a_worker_whose_parent_died() -> None:
     # The non-Linux path (Windows, macOS), forced here: a psutil poll of the parent.
+    # psutil imported before the platform is forced: its import refuses "win32" on Linux (the
+    # worker then died of that ImportError, not of the watchdog, and the test passed on it).
     child = ("import os, sys, time\n"
+             "import psutil\n"
              "from nitrogen_capture.lifeline import die_with_parent\n"
              "sys.platform = 'win32'\n"
              "die_with_parent(os.getppid()); print('watched', flush=True); time.sleep(60)")
