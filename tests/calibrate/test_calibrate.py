@@ -1,8 +1,8 @@
 """Latency calibration, tier 0: statistics, the offset estimate, the measurement's matching, the
 profile file, the SendInput injector against a fake, and the CLI's bad input.
 
-The real calibration under Xvfb is tests/test_calibrate_x11.py; the offset's use by record and the
-exporters is tests/test_latency_offset.py.
+The real calibration under Xvfb is tests/calibrate/test_calibrate_x11.py; the offset's use by
+record and the exporters is tests/calibrate/test_latency_offset.py.
 """
 
 from __future__ import annotations

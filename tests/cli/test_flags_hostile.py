@@ -72,7 +72,7 @@ needs_posix_names = pytest.mark.skipif(sys.platform == "win32",
     (["--out", ""], "argument --out: must not be empty"),
     (["--fps", "1e5x"], "invalid float value"),
     (["--chunk-size", "1e3"], "invalid int value"),
-    # Found by tests/test_cli_fuzz.py: a word that is not UTF-8 (here the byte 0xff) was stored
+    # Found by tests/cli/test_cli_fuzz.py: a word that is not UTF-8 (here the byte 0xff) was stored
     # in meta.json and crashed whatever printed the label later. (--max-frames: a regression
     # records one frame, not until the test's timeout.)
     (["--max-frames", "1", "--game", "\udcff"],
@@ -115,7 +115,7 @@ def test_record_pid_bounds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     (["--format", "nitrogen-dataset", "--out", "x.pt"], "nitrogen-dataset writes a directory"),
     (["--out", ""], "argument --out: must not be empty"),
     (["--root", ""], "argument --root: must not be empty"),
-    # Found by tests/test_cli_fuzz.py: pyarrow failed on it with a traceback.
+    # Found by tests/cli/test_cli_fuzz.py: pyarrow failed on it with a traceback.
     (["--format", "lerobot", "--task", "\udcff"], "--task must be UTF-8 text"),
     (["--format", "lerobot", "--repo-id", "a/\udcff"], "--repo-id must be UTF-8 text"),
     (["--format", "nitrogen-dataset", "--game", "\udcff"], "--game must be UTF-8 text"),
@@ -156,7 +156,7 @@ def test_preview_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     (["--fps", "nan"], "--fps must be in [1, 240]"),
     (["--fps", "1e-300"], "--fps"),
     (["--size", "100000x100000"], "--size must be within 64x64..7680x4320"),
-    # Found by tests/test_cli_fuzz.py, each refused only after Xvfb and the game had started
+    # Found by tests/cli/test_cli_fuzz.py, each refused only after Xvfb and the game had started
     # (or, for --out "", a traceback after the checks passed on the current directory).
     (["--out", ""], "argument --out: must not be empty"),
     (["--out", " "], "argument --out: must not be empty"),
@@ -185,7 +185,7 @@ def test_empty_root_is_refused(capsys: pytest.CaptureFixture[str], command: str)
     run_cli(capsys, command, "--root", "").one_line_error(2, "argument --root: must not be empty")
 
 
-# ---- more found by the fuzz pass (tests/test_cli_fuzz.py) ---------------------------------------
+# ---- more found by the fuzz pass (tests/cli/test_cli_fuzz.py) -----------------------------------
 
 def test_no_command_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     """It printed the whole help (24 lines) on stderr."""

@@ -13,7 +13,7 @@
   run, which says so in one line.
 
 The damaged-dataset corpus (hostile ``info.json``, ``stats.json``, tables) is in
-tests/test_damage_corpus.py.
+tests/session/test_damage_corpus.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The recording indicator without a display: its text and colours, the corner it picks, the
 factory, and the feed from a real recorder to the fake indicator (the same factory's ``fake``).
 
-The X11 window itself, on a real Xvfb, is in tests/test_indicator_x11.py.
+The X11 window itself, on a real Xvfb, is in tests/indicator/test_indicator_x11.py.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The synthetic source runs whole runs in-process (names, tasks, resets, meta.json); the episode
 keys and their marks are driven through the recorder's own router with the keys a player
 presses. The run against the real demo game, with keys injected through XTEST, is in
-tests/test_episodes_x11.py.
+tests/recorder/test_episodes_x11.py.
 """
 
 from __future__ import annotations

@@ -515,7 +515,8 @@ def test_damaged_session(case: Case, cmd: str, tmp_path: Path, capsys) -> None:
 # A batch convert (docs/export.md, "Many sessions") reads its manifest as convert reads meta.json:
 # damage is one line, the sessions are never touched, and the output is the clean run's or none.
 # An incomplete batch rebuilds its manifest from the staged parts (exit 0, one "note:" line); a
-# complete one refuses (exit 1), its output left as it was. tests/test_batch_manifest.py fuzzes it.
+# complete one refuses (exit 1), its output left as it was. tests/export/test_batch_manifest.py
+# fuzzes it.
 def _sessions_of(doc: dict) -> dict:
     return doc["sessions"]
 

@@ -2,7 +2,7 @@
 
 ``convert --format lerobot`` into an existing dataset (docs/export.md, "LeRobot") must refuse a
 hostile or damaged file in one line naming it and its field, and leave every byte as it was. The
-builders and the tree hash are the damage corpus's (tests/test_damage_corpus.py).
+builders and the tree hash are the damage corpus's (tests/session/test_damage_corpus.py).
 """
 
 from __future__ import annotations
