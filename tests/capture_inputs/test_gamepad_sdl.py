@@ -153,20 +153,21 @@ def over_polls(polls: Callable[[], int], n: int) -> None:
     wait_until(lambda: polls() >= start + n, f"{n} polls")
 
 
-def changes(events: list[InputEvent], act: Callable[[], None]) -> list[tuple[str, str, float]]:
+def changes(events: list[InputEvent], polls: Callable[[], int],
+            act: Callable[[], None]) -> list[tuple[str, str, float]]:
     """Run ``act`` and return the (device, code, value) events the reader emitted for it."""
     n = len(events)
     act()
     wait_until(lambda: len(events) > n, "pad events")
-    time.sleep(0.03)  # a few more polls: anything else would show up now
+    over_polls(polls, 8)  # a few more polls: anything else would show up now
     return [(e.device, e.code, e.value) for e in events[n:]]
 
 
-def quiet(events: list[InputEvent], act: Callable[[], None], marker: Callable[[], None],
-          expected_marker: list[tuple[str, str, object]]) -> None:
+def quiet(events: list[InputEvent], polls: Callable[[], int], act: Callable[[], None],
+          marker: Callable[[], None], expected_marker: list[tuple[str, str, object]]) -> None:
     """``act`` alone must emit nothing: after it, ``marker``'s events are all that arrive."""
     act()
-    assert changes(events, marker) == expected_marker
+    assert changes(events, polls, marker) == expected_marker
 
 
 def test_controller_buttons_sticks_triggers(sdl: Sdl, caplog: pytest.LogCaptureFixture) -> None:
@@ -183,34 +184,35 @@ def test_controller_buttons_sticks_triggers(sdl: Sdl, caplog: pytest.LogCaptureF
         over_polls(polls, 12)
         assert events == []  # a pad at rest has nothing to report
         for button, code in CONTROLLER_BUTTONS:
-            assert changes(events, partial(vp.button, button, True)) == [
+            assert changes(events, polls, partial(vp.button, button, True)) == [
                 (PAD_BUTTON, code, 1.0)]
-            assert changes(events, partial(vp.button, button, False)) == [
+            assert changes(events, polls, partial(vp.button, button, False)) == [
                 (PAD_BUTTON, code, 0.0)]
         assert {code for _, code in CONTROLLER_BUTTONS} == set(PAD_BUTTONS) - {
             "left_trigger", "right_trigger"}
         # Sticks: SDL's +y is down, kept as is; full deflection is exactly 1.
-        assert changes(events, lambda: vp.axis(1, MIN)) == [(PAD_AXIS, "ly", -1.0)]
+        assert changes(events, polls, lambda: vp.axis(1, MIN)) == [(PAD_AXIS, "ly", -1.0)]
         # The dead zone is radial: a corner is clamped to magnitude 1.
-        assert changes(events, lambda: vp.axis(0, MAX)) == [
+        assert changes(events, polls, lambda: vp.axis(0, MAX)) == [
             (PAD_AXIS, "lx", 0.7071), (PAD_AXIS, "ly", -0.7071)]
-        assert changes(events, lambda: vp.axis(1, 0)) == [
+        assert changes(events, polls, lambda: vp.axis(1, 0)) == [
             (PAD_AXIS, "lx", 1.0), (PAD_AXIS, "ly", 0.0)]
-        assert changes(events, lambda: vp.axis(3, MAX)) == [(PAD_AXIS, "ry", 1.0)]
-        assert changes(events, lambda: vp.set(axes={0: 0, 3: 0})) == [
+        assert changes(events, polls, lambda: vp.axis(3, MAX)) == [(PAD_AXIS, "ry", 1.0)]
+        assert changes(events, polls, lambda: vp.set(axes={0: 0, 3: 0})) == [
             (PAD_AXIS, "lx", 0.0), (PAD_AXIS, "ry", 0.0)]
         # Dead zone: 8% of travel is nothing; 55% is rescaled from the zone's edge.
-        quiet(events, lambda: vp.axis(2, round(0.08 * MAX)), lambda: vp.axis(1, MAX // 2),
+        quiet(events, polls, lambda: vp.axis(2, round(0.08 * MAX)), lambda: vp.axis(1, MAX // 2),
               [(PAD_AXIS, "ly", pytest.approx((0.5 - 0.1) / 0.9, abs=2e-4))])
-        [(_, code, rx)] = changes(events, lambda: vp.axis(2, round(0.55 * MAX)))
+        [(_, code, rx)] = changes(events, polls, lambda: vp.axis(2, round(0.55 * MAX)))
         assert code == "rx" and rx == pytest.approx(0.5, abs=2e-4)
         # Triggers are buttons above 12% of their travel.
-        quiet(events, lambda: vp.axis(4, trigger(0.10)), lambda: vp.button(0, True),
+        quiet(events, polls, lambda: vp.axis(4, trigger(0.10)), lambda: vp.button(0, True),
               [(PAD_BUTTON, "south", 1.0)])
-        assert changes(events, lambda: vp.axis(4, trigger(0.2))) == [
+        assert changes(events, polls, lambda: vp.axis(4, trigger(0.2))) == [
             (PAD_BUTTON, "left_trigger", 1.0)]
-        assert changes(events, lambda: vp.axis(5, MAX)) == [(PAD_BUTTON, "right_trigger", 1.0)]
-        assert changes(events, lambda: vp.set(axes={4: MIN, 5: MIN})) == [
+        assert changes(events, polls, lambda: vp.axis(5, MAX)) == [
+            (PAD_BUTTON, "right_trigger", 1.0)]
+        assert changes(events, polls, lambda: vp.set(axes={4: MIN, 5: MIN})) == [
             (PAD_BUTTON, "left_trigger", 0.0), (PAD_BUTTON, "right_trigger", 0.0)]
         n = len(events)
         over_polls(polls, 50)  # an unchanged pad
@@ -227,29 +229,31 @@ def test_joystick_fallback_layout_and_hat(sdl: Sdl, caplog: pytest.LogCaptureFix
     vp.axis(2, MIN)
     vp.axis(5, MIN)  # triggers rest at -1 (how the reader tells them from other axes)
     reader, events = SdlGamepad(), list[InputEvent]()
+    polls = count_polls(reader)
     with caplog.at_level(logging.INFO, logger=_sdl.__name__):
         reader.start(events.append)
         wait_until(lambda: reader.pad is not None, "the pad")
     try:
         assert "through SDL joystick (no SDL mapping" in caplog.text
         for button, code in JOYSTICK_BUTTONS:
-            assert changes(events, partial(vp.button, button, True)) == [
+            assert changes(events, polls, partial(vp.button, button, True)) == [
                 (PAD_BUTTON, code, 1.0)]
-            assert changes(events, partial(vp.button, button, False)) == [
+            assert changes(events, polls, partial(vp.button, button, False)) == [
                 (PAD_BUTTON, code, 0.0)]
-        assert changes(events, lambda: vp.hat(0, HAT_UP)) == [(PAD_BUTTON, "dpad_up", 1.0)]
-        assert changes(events, lambda: vp.hat(0, HAT_RIGHT | HAT_DOWN)) == [
+        assert changes(events, polls, lambda: vp.hat(0, HAT_UP)) == [(PAD_BUTTON, "dpad_up", 1.0)]
+        assert changes(events, polls, lambda: vp.hat(0, HAT_RIGHT | HAT_DOWN)) == [
             (PAD_BUTTON, "dpad_down", 1.0), (PAD_BUTTON, "dpad_right", 1.0),
             (PAD_BUTTON, "dpad_up", 0.0)]
-        assert changes(events, lambda: vp.hat(0, HAT_LEFT)) == [
+        assert changes(events, polls, lambda: vp.hat(0, HAT_LEFT)) == [
             (PAD_BUTTON, "dpad_down", 0.0), (PAD_BUTTON, "dpad_left", 1.0),
             (PAD_BUTTON, "dpad_right", 0.0)]
-        assert changes(events, lambda: vp.hat(0, HAT_CENTERED)) == [
+        assert changes(events, polls, lambda: vp.hat(0, HAT_CENTERED)) == [
             (PAD_BUTTON, "dpad_left", 0.0)]
-        assert changes(events, lambda: vp.axis(2, MAX)) == [(PAD_BUTTON, "left_trigger", 1.0)]
-        assert changes(events, lambda: vp.axis(1, MAX)) == [(PAD_AXIS, "ly", 1.0)]  # down
-        assert changes(events, lambda: vp.axis(3, MIN)) == [(PAD_AXIS, "rx", -1.0)]
-        assert changes(events, lambda: vp.set(axes={3: 0, 4: MIN})) == [
+        assert changes(events, polls, lambda: vp.axis(2, MAX)) == [
+            (PAD_BUTTON, "left_trigger", 1.0)]
+        assert changes(events, polls, lambda: vp.axis(1, MAX)) == [(PAD_AXIS, "ly", 1.0)]  # down
+        assert changes(events, polls, lambda: vp.axis(3, MIN)) == [(PAD_AXIS, "rx", -1.0)]
+        assert changes(events, polls, lambda: vp.set(axes={3: 0, 4: MIN})) == [
             (PAD_AXIS, "rx", 0.0), (PAD_AXIS, "ry", -1.0)]
     finally:
         reader.stop()
@@ -268,13 +272,14 @@ def test_hotplug_and_the_reader_owns_sdl(sdl_env: Sdl) -> None:
         assert reader.pad is None and events == []
         vp = VirtualPad(sdl_env, TYPE_GAMECONTROLLER, 6, 15, 0)  # plugged in after start
         wait_until(lambda: reader.pad is not None, "the hot-plugged pad")
-        assert sorted(changes(events, lambda: vp.set(buttons={0: True}, axes={0: MAX}))) == [
+        assert sorted(changes(events, polls, lambda: vp.set(buttons={0: True}, axes={0: MAX}))) == [
             (PAD_AXIS, "lx", 1.0), (PAD_BUTTON, "south", 1.0)]
-        assert changes(events, vp.unplug) == [(PAD_BUTTON, "south", 0.0), (PAD_AXIS, "lx", 0.0)]
+        assert changes(events, polls, vp.unplug) == [
+            (PAD_BUTTON, "south", 0.0), (PAD_AXIS, "lx", 0.0)]
         assert reader.pad is None
         vp2 = VirtualPad(sdl_env, TYPE_GAMECONTROLLER, 6, 15, 0)
         wait_until(lambda: reader.pad is not None, "the second pad")
-        assert changes(events, lambda: vp2.button(3, True)) == [(PAD_BUTTON, "north", 1.0)]
+        assert changes(events, polls, lambda: vp2.button(3, True)) == [(PAD_BUTTON, "north", 1.0)]
     finally:
         reader.stop()
     assert sdl_env.was_init(both) == 0  # and quit there: vp2 went with it
