@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -165,8 +164,9 @@ def test_feed_drives_the_indicator_from_outside_the_recorder() -> None:
     feed.close()
     assert fake.closed
     shown = len(fake.states)
-    time.sleep(0.1)
-    assert len(fake.states) == shown  # nothing after close
+    # Nothing after close: the thread that posts has ended (close joined it), so none can come.
+    assert feed._thread is not None and not feed._thread.is_alive()
+    assert len(fake.states) == shown
 
 
 def test_a_real_recorder_waiting_for_its_start_shows_paused(tmp_path: Path) -> None:
