@@ -90,7 +90,7 @@ def test_calibrate_manual_counts_the_persons_presses(demo_display: str, tmp_path
                       if "nitrogen_capture.calibrate.window" in " ".join(p.cmdline()))
         with Player(demo_display) as person:
             person.focus(person.find_window(window.pid))
-            for _ in range(4):
+            for _ in range(4):  # a person's pace of presses (the sleeps pace it)
                 time.sleep(0.25)
                 person.key("space", True)
                 time.sleep(0.04)

@@ -158,6 +158,8 @@ def test_keys_typed_into_another_window_are_not_recorded(tmp_path: Path,
             env=x_env(demo_display), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             wait_for_t0(out / "meta.json", rec)
+            # A player's timeline (the sleeps pace it, as a person would): what the recorder
+            # did with it, focus pause included, is checked in the session afterwards.
             time.sleep(0.8)
             player.type_keys(["w", "a"])
             time.sleep(0.5)
