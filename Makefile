@@ -51,7 +51,8 @@ lint: venv
 typecheck: lint
 
 # One pytest run per tier (docs/architecture.md, "Testing"), each announced, with pytest's
-# per-file progress lines. A passing test's tmp_path is removed when it ends and a passing run's
+# per-file progress lines. A tier is a marker, not a folder: tests/<area>/ groups the files by the
+# package they test (tests/README.md), and each run collects all of tests/ (pyproject.toml). A passing test's tmp_path is removed when it ends and a passing run's
 # whole temporary folder at the end (tmp_path_retention_policy, pyproject.toml): only what a
 # failure left is kept, for a look, in pytest's folder under /tmp.
 TEST_ENV := SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1

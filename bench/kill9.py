@@ -22,7 +22,7 @@ monotonic clock, which is the system's).
 
 Prints one JSON object: per frame format, the worst and median loss in seconds, the leftovers
 summed over the trials, and the trials that were not clean. :func:`kill9_trial` is what
-``tests/test_process_faults.py`` runs, a few trials at a time.
+``tests/recorder/test_process_faults.py`` runs, a few trials at a time.
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@
 
 Every fenced block of the section runs in order in WORK_DIR (made fresh): the blocks marked
 ``<!-- run -->`` with this environment (the one running this script: ``nitrogen-capture``,
-pyarrow, PyAV, our torch), exactly as ``tests/test_docs_run.py`` runs them, and the blocks marked
-``<!-- not run: ... (make test-lerobot runs it) -->`` with LeRobot's environment first on PATH
-(its ``python`` and ``lerobot-train``; ours after it for ``nitrogen-capture``). The text run is
-the text of the doc, so the doc cannot drift from what was tested.
+pyarrow, PyAV, our torch), exactly as ``tests/docs/test_docs_run.py`` runs them, and the
+blocks marked ``<!-- not run: ... (make test-lerobot runs it) -->`` with LeRobot's environment
+first on PATH (its ``python`` and ``lerobot-train``; ours after it for ``nitrogen-capture``).
+The text run is the text of the doc, so the doc cannot drift from what was tested.
 
 Each ``lerobot-train`` run in a block must end its training and log a finite loss at every
 step it logs; the loss lines are printed. Exits 1 on the first failure.

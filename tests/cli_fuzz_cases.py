@@ -1,4 +1,4 @@
-"""The cases of ``tests/test_cli_fuzz.py``, generated from the CLI's own argparse parsers.
+"""The cases of ``tests/cli/test_cli_fuzz.py``, generated from the CLI's own argparse parsers.
 
 Every subcommand of :func:`nitrogen_capture.cli.build_parser` has a valid command line
 (:data:`BASE`) over a world folder ``@W@`` (a valid session ``sess/``, a plain folder, a

@@ -1,4 +1,4 @@
-"""The worker process of ``tests/test_cli_fuzz.py``, both ends: it runs fuzz cases through
+"""The worker process of ``tests/cli/test_cli_fuzz.py``, both ends: it runs fuzz cases through
 ``cli.main`` in-process, one after the other, and :func:`run_cases` drives workers from the test.
 
 Protocol: the test starts ``python -m cli_fuzz_worker TEMPLATE WORLDS`` and writes one case a
@@ -22,8 +22,8 @@ where that work would begin, after every check of their flags, by raising :class
 (``run_ray``) and ``record`` when the case is not ``real`` (``Recorder.run``). A ``real`` record
 records (synthetic source, scripted input), stopped by a watchdog after :data:`RECORD_LIMIT_S`
 (the case then reports a hang). ``report`` renders its plots as a 1x1 PNG: matplotlib's layout
-and PNG encoding are most of its time, and ``tests/test_report.py`` checks the real plots. The
-CLI's parser is built once (argparse takes ~15 ms to build it; the pass calls main() some 2,500
+and PNG encoding are most of its time, and ``tests/preview/test_report.py`` checks the real plots.
+The CLI's parser is built once (argparse takes ~15 ms to build it; the pass calls main() some 2,500
 times); the test classifies a freshly built one.
 
 A world is a copy of the template (a valid session ``sess/`` and the files the values point

@@ -1,8 +1,9 @@
 """Shared pytest fixtures.
 
 ``xvfb_display``: a private Xvfb (1280x720x24, the one ``nitrogen-capture demo`` uses) for the
-whole session, for tests marked ``x11``; ``DISPLAY`` points at it while it runs. Tier-1 tests
-always run: ``make test`` installs Xvfb, so a missing one is a failure, not a skip.
+whole session, for tests marked ``x11``; ``DISPLAY`` points at it while it runs. ``demo_display``:
+a second one for the demo game, ``DISPLAY`` left alone. Both follow the one policy of
+tests/xserver.py (a missing Xvfb is a failure, not a skip; stopped at the end).
 
 ``no_process_left_behind`` (autouse, whole session): every process the tests start inherits
 ``NITROGEN_CAPTURE_TEST_RUN`` (a token of this pytest run), so at the end the ones still alive
@@ -26,16 +27,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 import uuid
 from collections.abc import Iterator
 
 import psutil
 import pytest
 
-from nitrogen_capture.demo.xvfb import xvfb
-from nitrogen_capture.errors import PlatformError
 from nitrogen_capture.winecompat import wine_version
+from waiting import wait_until
+from xserver import private_xvfb
 
 _RUN_TOKEN_VAR = "NITROGEN_CAPTURE_TEST_RUN"
 _GRACE_S = 5.0  # a process that is already stopping gets this long
@@ -96,9 +96,10 @@ def no_process_left_behind() -> Iterator[None]:
             os.environ.pop(_RUN_TOKEN_VAR, None)
         else:
             os.environ[_RUN_TOKEN_VAR] = old
-    deadline = time.monotonic() + _GRACE_S
-    while (left := _ours(token)) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    with contextlib.suppress(AssertionError):  # stopping ones get a grace; then they are killed
+        wait_until(lambda: not _ours(token), "the tests' processes gone", _GRACE_S,
+                   interval=0.1)
+    left = _ours(token)
     described = []
     for p in left:
         with contextlib.suppress(psutil.Error):
@@ -111,19 +112,21 @@ def no_process_left_behind() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def xvfb_display() -> Iterator[str]:
-    """Start Xvfb once per session and point DISPLAY at it."""
-    try:
-        server = xvfb()
-        display = server.__enter__()
-    except PlatformError as exc:
-        pytest.fail(f"tier-1 tests need Xvfb: {exc}")
-    old = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = display
-    try:
+    """A private Xvfb for the whole session, with DISPLAY pointing at it."""
+    with private_xvfb() as display:
+        old = os.environ.get("DISPLAY")
+        os.environ["DISPLAY"] = display
+        try:
+            yield display
+        finally:
+            if old is None:
+                os.environ.pop("DISPLAY", None)
+            else:
+                os.environ["DISPLAY"] = old
+
+
+@pytest.fixture(scope="session")
+def demo_display() -> Iterator[str]:
+    """Another private Xvfb for the whole session, for the demo game (DISPLAY left alone)."""
+    with private_xvfb() as display:
         yield display
-    finally:
-        if old is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = old
-        server.__exit__(None, None, None)

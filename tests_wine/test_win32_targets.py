@@ -1,9 +1,9 @@
 """Window targeting for real: Wine's Notepad found, measured and followed by the Win32 backend.
 
 Every call here is the real one (user32, kernel32, dwmapi through ctypes in the Windows CPython);
-the logic around them is unit-tested with fakes in tests/test_windows_backends.py. The window is
-moved from the Linux side with ``xdotool`` on the tier's Xvfb, so the backend has to *notice* a
-move it did not make.
+the logic around them is unit-tested with fakes in tests/capture_inputs/test_windows_backends.py.
+The window is moved from the Linux side with ``xdotool`` on the tier's Xvfb, so the backend has
+to *notice* a move it did not make.
 """
 
 from __future__ import annotations
