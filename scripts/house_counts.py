@@ -13,7 +13,7 @@ parsed with :mod:`ast`; nothing is imported):
   function, or under ``if TYPE_CHECKING:`` (they all count). ``from pkg import name`` is an edge
   to ``pkg.name`` when that is a module, else to ``pkg``; a package is its ``__init__.py``, and
   importing ``a.b.c`` is not counted as an edge to ``a`` or ``a.b``.
-- **layer-rule breaks**: imports that break :data:`LAYER_RULES` (the rules tests/test_layers.py
+- **layer-rule breaks**: imports that break :data:`LAYER_RULES` (the rules tests/core/test_layers.py
   pins; docs/architecture.md quotes them).
 - **frame-kind branches** outside ``session/frames/``: a comparison (``==``, ``!=``, ``in``,
   ``not in``) of a name or attribute spelled with ``kind`` or ``frame_format`` against the

@@ -3,7 +3,7 @@
 Flags of the original tool are kept (``--root --out --img-size 256 --seq-len 16 --mouse-scale 300
 --mouse-clip 1.0``); the rest are ours (docs/export.md). Each flag's ``dest`` is the
 :class:`~nitrogen_capture.export.settings.ConvertSettings` field it fills, its default that field's
-default and its choices the tuple the settings check against (``tests/test_settings.py``).
+default and its choices the tuple the settings check against (``tests/cli/test_settings.py``).
 """
 
 from __future__ import annotations

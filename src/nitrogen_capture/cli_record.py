@@ -2,7 +2,7 @@
 
 Each flag that fills a setting has the field's name as ``dest``, the field's default
 (:func:`~nitrogen_capture.cli.field_default` of :class:`RecordConfig` or :class:`TargetSpec`)
-and, for a choice, the tuple the library checks against; ``tests/test_settings.py`` holds them
+and, for a choice, the tuple the library checks against; ``tests/cli/test_settings.py`` holds them
 together. ``--source``, ``--layout`` (a file, read into ``layout``) and ``--debug-list-windows``
 belong to the command only.
 

@@ -2,7 +2,7 @@
 
 The CLI parses flags into a :class:`RecordConfig`; library users build one directly. The fields'
 defaults are the flags' defaults: ``nitrogen-capture record`` reads them from here (and
-``tests/test_settings.py`` fails if a flag drifts). Every check raises
+``tests/cli/test_settings.py`` fails if a flag drifts). Every check raises
 :class:`~nitrogen_capture.errors.ConfigError` with the bad value, what is allowed, the field's
 flag in the message and the field's name in ``setting``. Every number must be finite and within
 a sane upper bound (:func:`~nitrogen_capture.bounds.number_check`; the constants below and the
@@ -323,7 +323,7 @@ class RecordConfig:
                               setting="layout")
         # The store's own settings: --video-crf / --video-preset / --video-encoder for video (a
         # png recording ignores them and, by design, does not check them;
-        # tests/test_video_storage.py).
+        # tests/session/test_video_storage.py).
         FRAME_STORES[self.frame_format].check_settings(self.encoding)
 
     @property

@@ -8,7 +8,7 @@ a short count is turned into an :class:`~nitrogen_capture.errors.InputError` nam
 
 The OS calls sit behind the small :class:`InputApi` protocol; :class:`Win32InputApi` is the real
 one (each method one call), so :class:`SendInputInjector`'s logic (key codes, flags, the checks)
-is unit-tested with a fake on Linux (tests/test_calibrate.py).
+is unit-tested with a fake on Linux (tests/calibrate/test_calibrate.py).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ files are regenerated (from the repository root) with::
     from nitrogen_capture.cues.tones import write_tones
     write_tones("src/nitrogen_capture/data")
 
-and ``tests/test_cues.py`` checks that they still equal this module's output.
+and ``tests/cues/test_cues.py`` checks that they still equal this module's output.
 """
 
 from __future__ import annotations

@@ -173,7 +173,7 @@ class Scene:
 
 
 # (feature size in px, amplitude).
-# Tuned so a 1280x720 frame is ~1 MB as PNG (tests/test_demo_scene.py): the 4 px octave is
+# Tuned so a 1280x720 frame is ~1 MB as PNG (tests/demo/test_demo_scene.py): the 4 px octave is
 # what costs bytes; per-pixel grain on top would double them.
 _OCTAVES: tuple[tuple[int, float], ...] = ((256, 1.0), (64, 0.55), (16, 0.35), (4, 0.1))
 _TILE_STEP = 512

@@ -12,7 +12,7 @@ seeking to the keyframe before it, found through the file's presentation times (
 its packets, no decoding). A seek whose landing frame cannot be placed, or lands after the
 frame, falls back to decoding from the start, so a file without usable timestamps is still read
 right, only slower. Decoding from a keyframe gives the same pixels as decoding from the start
-(H.264 keyframes written by libx264 are IDR frames); tests/test_stream_loader.py checks it.
+(H.264 keyframes written by libx264 are IDR frames); tests/export/test_stream_loader.py checks it.
 Frames decoded on the way can be handed to a ``keep`` callback (the loader caches the ones it
 will need).
 

@@ -100,7 +100,7 @@ def obs_transform(size: int, dtype: str) -> FrameTransform[npt.NDArray[Any]]:
 
     Its ``rgb`` side takes an RGB frame (the PNG fast path decodes RGB) and gives the same bytes:
     INTER_AREA treats each channel alike, so resizing then reordering equals reordering then
-    resizing (tests/test_export_decode.py).
+    resizing (tests/export/test_export_decode.py).
     """
     import cv2
 

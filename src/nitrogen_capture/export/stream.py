@@ -7,7 +7,7 @@
 observation is decoded from the session's frame store and resized by the exporter's transform
 (:func:`~.nitrogen.obs_transform`) when it is first asked for, then kept in a bounded cache
 (:mod:`.framecache`). Window ``i`` equals window ``i`` of the ``.pt`` (``stride`` k: window
-``k * i``), bit for bit for PNG and video sessions (tests/test_stream_loader.py). Given a
+``k * i``), bit for bit for PNG and video sessions (tests/export/test_stream_loader.py). Given a
 ``--format nitrogen-dataset`` folder it reads that instead (:mod:`.treeload`). docs/loading.md
 has the cache and worker advice.
 """

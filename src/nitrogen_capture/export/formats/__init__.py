@@ -26,7 +26,7 @@ _names: tuple[str, ...] = ()
 
 def _renamed() -> None:
     # The same tuple object while only the built-ins are registered: convert's --format
-    # choices are settings.FORMATS itself (tests/test_settings.py pins this).
+    # choices are settings.FORMATS itself (tests/cli/test_settings.py pins this).
     global _names
     current = tuple(_FORMATS)
     _names = _BUILTIN if current == _BUILTIN else current

@@ -11,7 +11,7 @@ those entries are modelled. Rows are 0-based within the chunk.
 
 Importing this module loads numpy only: PyAV, OpenCV and :mod:`nitrogen_capture.codecs` are
 imported inside the methods that need them; nothing here imports the record settings or
-the recorder's encoder pool (tests/test_layers.py).
+the recorder's encoder pool (tests/core/test_layers.py).
 """
 
 from __future__ import annotations

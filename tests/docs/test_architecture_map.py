@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "src" / "nitrogen_capture"
 ARCH = ROOT / "docs" / "architecture.md"
 MAX_MAP_LINES = 70  # "one screen": split a package's line rather than grow the map past this

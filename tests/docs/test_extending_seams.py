@@ -17,7 +17,7 @@ import pytest
 
 from nitrogen_capture import capture, inputs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "extending.md"
 
 
@@ -29,7 +29,7 @@ def section(title: str) -> str:
 
 
 def run_block(body: str, cwd: Path) -> str:
-    """Run the section's one block as a file, as tests/test_docs_run.py and a reader do."""
+    """Run the section's one block as a file, as tests/docs/test_docs_run.py and a reader do."""
     blocks = re.findall(r"<!-- run -->\n```python\n(.*?)```", body, re.S)
     assert len(blocks) == 1, "one runnable block per recipe"
     script = cwd / "recipe.py"
