@@ -316,11 +316,10 @@ def iter_session_frames(reader: SessionReader, chunks: list[Chunk],
 
     ``pool`` (default: ``OrderedPool(workers)``) runs the jobs; pass one to read its counters.
     """
-    from ..session.frames import MkvStore, PngFolderStore
-
-    store = reader.frame_store
-    make = (_png_jobs if isinstance(store, PngFolderStore)
-            else _video_jobs if isinstance(store, MkvStore) else _store_jobs)
+    # The store's access capability picks the fast path (one file per frame decoded in
+    # parallel, or one video per chunk decoded in order); nothing here knows the kinds.
+    make = {"files": _png_jobs, "stream": _video_jobs}.get(reader.frame_store.access,
+                                                           _store_jobs)
     by_index = {c.index: c for c in chunks}
 
     def jobs() -> Iterator[Callable[[], T]]:

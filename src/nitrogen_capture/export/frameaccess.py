@@ -208,13 +208,11 @@ class SessionFrames:
     """
 
     def __init__(self, root: Path) -> None:
-        from ..session.frames import MkvStore, PngFolderStore
         from ..session.reader import SessionReader
 
         self.reader: SessionReader = SessionReader(root)
-        store = self.reader.frame_store
-        self.kind = ("png" if isinstance(store, PngFolderStore)
-                     else "video" if isinstance(store, MkvStore) else "store")
+        # "files", "stream" or "store": the store's access capability (FrameStore.access)
+        self.access = self.reader.frame_store.access
         self._chunks: dict[int, ChunkEntry] = {c.index: c for c in self.reader.included_chunks()}
         self._paths: dict[int, list[Path]] = {}
         self._videos: OrderedDict[int, VideoCursor] = OrderedDict()
@@ -243,11 +241,11 @@ class SessionFrames:
 
         ``keep(r, result)`` is offered video frames decoded on the way (rows before ``row``).
         """
-        if self.kind == "png":
+        if self.access == "files":
             if chunk not in self._paths:
                 self._paths[chunk] = self.reader.frame_paths(self._chunks[chunk])
             return read_png_rgb(self._paths[chunk][row], transform)
-        if self.kind == "video":
+        if self.access == "stream":
             on_way = None if keep is None else (
                 lambda r, img: keep(r, lambda: transform.bgr(img())))
             return transform.bgr(self.video(chunk).read(row, on_way))

@@ -26,16 +26,14 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from ..clock import FramePacer
-from ..config import RecordConfig
+from ..config import FRAME_FORMATS, RecordConfig
 from ..session.meta_preflight import PreflightInfo
 
 __all__ = ["HEADROOM", "Candidate", "Preflight", "format_preflight", "run_preflight"]
@@ -43,7 +41,6 @@ __all__ = ["HEADROOM", "Candidate", "Preflight", "format_preflight", "run_prefli
 log = logging.getLogger(__name__)
 HEADROOM = 0.8  # a configuration may use this share of the free cores
 SAMPLE_FRAMES = 12  # frames kept for the encode measurement
-VIDEO_SAMPLE = 36  # H.264 frames encoded (the sample repeated): past the encoder's start-up
 LOWER_RATES = (60.0, 30.0, 20.0, 15.0)
 
 
@@ -203,28 +200,14 @@ def _grab(config: RecordConfig, seconds: float) -> _Grabbed:
 
 
 def _encode_costs(config: RecordConfig, frames: list[npt.NDArray[np.uint8]]) -> dict[str, float]:
-    """CPU ms per frame of each storage on ``frames`` (one thread each)."""
-    from ..codecs.h264 import H264Writer
-    from ..codecs.png import get_png_encoder
+    """CPU ms per frame of each storage on ``frames`` (one thread each), the chosen one first.
 
-    out: dict[str, float] = {}
-    _, encode = get_png_encoder(config.png_encoder)
-    t = time.thread_time()
-    for f in frames:
-        encode(f)
-    out["png"] = (time.thread_time() - t) * 1e3 / max(1, len(frames))
-    h, w = frames[0].shape[:2]
-    with tempfile.TemporaryDirectory(prefix="nitrogen-check-") as tmp:
-        path = Path(tmp) / "check.mkv"
-        # process time, not thread time: the encoder works on threads of its own (one here)
-        t = time.process_time()
-        with H264Writer(path, (w, h), config.fps, crf=config.video_crf,
-                        preset=config.video_preset, threads=1, container_format="matroska",
-                        purpose="record --check of --frame-format video") as video:
-            for k in range(VIDEO_SAMPLE):
-                video.write(frames[k % len(frames)])
-        out["video"] = (time.process_time() - t) * 1e3 / VIDEO_SAMPLE
-    return out
+    Each frame store prices itself (``FrameStore.encode_cost``): nothing here knows the kinds.
+    """
+    from ..session.frames import frame_store_class
+
+    kinds = (config.frame_format, *(k for k in FRAME_FORMATS if k != config.frame_format))
+    return {kind: frame_store_class(kind).encode_cost(config.encoding, frames) for kind in kinds}
 
 
 def run_preflight(config: RecordConfig, seconds: float = 3.0) -> Preflight:
@@ -240,7 +223,7 @@ def run_preflight(config: RecordConfig, seconds: float = 3.0) -> Preflight:
     grab_fps = grabbed.rate
     rates = sorted({config.fps, *(r for r in LOWER_RATES if r < config.fps)}, reverse=True)
     candidates = []
-    for kind in (config.frame_format, *(k for k in ("png", "video") if k != config.frame_format)):
+    for kind in encode:  # the chosen storage first
         for fps in rates:
             cores = fps * (grab_ms + encode[kind]) / 1000
             # A rate the grabbing alone could not keep up with here does not hold either.

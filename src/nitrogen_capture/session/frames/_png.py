@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import struct
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, TypeVar
@@ -86,6 +86,7 @@ class PngFolderStore(FrameStore):
 
     kind: ClassVar[str] = "png"
     default_ext: ClassVar[str] = "png"
+    access: ClassVar[str] = "files"
 
     @classmethod
     def new_format(cls, settings: EncodeSettings) -> FrameFormat:
@@ -94,6 +95,20 @@ class PngFolderStore(FrameStore):
 
         encoder, _ = get_png_encoder(settings.png_encoder)  # "auto" -> fpng or opencv
         return FrameFormat(cls.kind, encoder, "png")
+
+    @classmethod
+    def encode_cost(cls, settings: EncodeSettings,
+                    frames: Sequence[npt.NDArray[np.uint8]]) -> float:
+        """CPU ms per frame of the PNG encoder ``settings`` names (thread time, one thread)."""
+        import time
+
+        from ...codecs.png import get_png_encoder
+
+        _, encode = get_png_encoder(settings.png_encoder)
+        t = time.thread_time()
+        for f in frames:
+            encode(f)
+        return (time.thread_time() - t) * 1e3 / max(1, len(frames))
 
     # -- write side ------------------------------------------------------------------------------
     def prepare_chunk(self, n: int) -> None:

@@ -17,7 +17,7 @@ the recorder's encoder pool (tests/core/test_layers.py).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ...errors import SessionFormatError
+from ...errors import ConfigError, SessionFormatError
 from ..io import inside
 from ..meta_parts import FrameFormat
 from ..paths import SessionPaths
@@ -78,11 +78,16 @@ class FrameStore(ABC):
         kind: the ``frame_format["kind"]`` this store reads and writes.
         single_file: a chunk's frames are one file that the (ordered) encoder holds open until
             the chunk ends; the chunk is complete only once the encoder reports the file closed.
+        access: how the exporters' fast readers may reach the frames, a capability and not a
+            kind: ``"files"`` (one image file per frame, :meth:`frame_paths`-style, decoded in
+            parallel), ``"stream"`` (one video file per chunk, decoded in order), or ``"store"``
+            (only through :meth:`iter_frames`; the default, always correct).
     """
 
     kind: ClassVar[str]
     default_ext: ClassVar[str]
     single_file: ClassVar[bool] = False
+    access: ClassVar[str] = "store"
 
     def __init__(self, root: Path, frame_format: FrameFormat) -> None:
         self.root = Path(root)
@@ -116,6 +121,16 @@ class FrameStore(ABC):
         default the format is kept as it is.
         """
         return frame_format
+
+    @classmethod
+    def encode_cost(cls, settings: EncodeSettings,
+                    frames: Sequence[npt.NDArray[np.uint8]]) -> float:
+        """CPU milliseconds per frame to store ``frames`` this way, on one thread.
+
+        ``record --check`` prices every store with it on frames grabbed from the real target.
+        A store that cannot record says so (ConfigError).
+        """
+        raise ConfigError(f"the {cls.kind} frame store cannot record, so it has no encode cost")
 
     # -- write side ------------------------------------------------------------------------------
     def prepare_chunk(self, n: int) -> None:
