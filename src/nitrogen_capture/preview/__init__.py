@@ -9,6 +9,7 @@ and OpenCV; PyAV is imported only when the video is encoded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,8 @@ class PreviewResult:
 
 def write_preview(root: str | Path, out: str | Path | None = None, *, width: int = 640,
                   start_s: float = 0.0, seconds: float = 30.0, every: int = 1,
-                  video: bool = True, progress: bool = True) -> PreviewResult:
+                  video: bool = True,
+                  progress: Callable[[int, int], None] | None = None) -> PreviewResult:
     """Write ``preview.mp4`` and ``timing.png`` for the session at ``root`` into ``out``.
 
     ``out`` defaults to the session folder. The video covers capture times in

@@ -25,15 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .bounds import MAX_SECONDS, number_check
+from ..bounds import MAX_SECONDS, number_check
 
 if TYPE_CHECKING:
-    from .config import RecordConfig
-    from .keylayout import KeyLayout
-    from .record import Recorder
-    from .record.indicate import IndicatorFeed
-    from .session.meta_episode import EpisodeInfo
-    from .session.meta_preflight import PreflightInfo
+    from ..config import RecordConfig
+    from ..keylayout import KeyLayout
+    from ..record import Recorder
+    from ..record.indicate import IndicatorFeed
+    from ..session.meta_episode import EpisodeInfo
+    from ..session.meta_preflight import PreflightInfo
 
 __all__ = ["MAX_EPISODES", "RunSettings", "add_arguments", "run_episodes", "run_settings",
            "wants_run"]
@@ -69,7 +69,7 @@ class RunSettings:
 
 def add_arguments(p: Any) -> None:
     """The run's flags on ``record``."""
-    from .cli import path_arg
+    from .args import path_arg
 
     g = p.add_argument_group(
         "collection runs", "record many episodes, each a session under --out-dir; keys: F9 "
@@ -99,9 +99,9 @@ def wants_run(args: argparse.Namespace) -> bool:
 
 def run_settings(args: argparse.Namespace) -> RunSettings:
     """The run's settings, checked (one line per problem, ConfigError)."""
-    from .config import check_task
-    from .errors import ConfigError
-    from .inputfiles import read_input_text
+    from ..config import check_task
+    from ..errors import ConfigError
+    from ..inputfiles import read_input_text
 
     if args.out is not None:
         raise ConfigError("--out and --out-dir are exclusive: a run names its sessions itself",
@@ -163,8 +163,8 @@ def _game(config: RecordConfig) -> str | None:
         return config.game
     if not config.target.is_window:
         return None
-    from .session.labels import default_game
-    from .targets import resolve_target
+    from ..session.labels import default_game
+    from ..targets import resolve_target
 
     target = resolve_target(config.target, wait_s=config.target.wait_s)
     try:
@@ -176,9 +176,9 @@ def _game(config: RecordConfig) -> str | None:
 def _relabel(root: Path, outcome: str | None, *, set_outcome: bool,
              episode: EpisodeInfo | None = None) -> None:
     """Rewrite a finished episode's outcome (and episode object) under its session lock."""
-    from .session.lock import SessionLock
-    from .session.meta import SessionMeta
-    from .session.paths import SessionPaths
+    from ..session.lock import SessionLock
+    from ..session.meta import SessionMeta
+    from ..session.paths import SessionPaths
 
     paths = SessionPaths(root)
     with SessionLock.acquire(paths, "label"):
@@ -207,8 +207,8 @@ def run_episodes(args: argparse.Namespace, config: RecordConfig,
 
     ``preflight``: what ``record --adapt`` measured before the run (stored in every episode).
     """
-    from .indicator import get_indicator
-    from .record.indicate import IndicatorFeed
+    from ..indicator import get_indicator
+    from ..record.indicate import IndicatorFeed
 
     settings = run_settings(args)
     game = _game(config)
@@ -225,10 +225,10 @@ def run_episodes(args: argparse.Namespace, config: RecordConfig,
 def _run(settings: RunSettings, config: RecordConfig, layout: KeyLayout, folder: Path,
          stamp: str, feed: IndicatorFeed, preflight: PreflightInfo | None) -> int:
     """The run's loop (run_episodes holds its indicator open around it)."""
-    from .cli_record import _merge, _record, _summary, shell_arg
-    from .record import build_recorder
-    from .record.episode import EpisodeControl, EpisodePlan
-    from .session.meta_episode import EpisodeInfo
+    from ..record import build_recorder
+    from ..record.episode import EpisodeControl, EpisodePlan
+    from ..session.meta_episode import EpisodeInfo
+    from .record import _merge, _record, _summary, shell_arg
 
     run_id = f"{folder.name}/{stamp}"
     cur = _Cursor()

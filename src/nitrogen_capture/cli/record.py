@@ -1,4 +1,4 @@
-"""``record`` (the original ``capture_logger.py`` flags) and ``windows``.
+"""``record``: the original ``capture_logger.py`` flags (``windows`` is :mod:`.windows`).
 
 Each flag that fills a setting has the field's name as ``dest``, the field's default
 (:func:`~nitrogen_capture.cli.field_default` of :class:`RecordConfig` or :class:`TargetSpec`)
@@ -25,16 +25,14 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from .bounds import MAX_LATENCY_MS, MAX_SECONDS
-from .capture import BACKENDS as CAPTURE_BACKENDS
-from .capture.base import MAX_REGION_SIDE
-from .cli_episodes import add_arguments as add_run_arguments
-from .cli_episodes import wants_run
-from .codecs.encoders import ENCODER_NAMES
-from .codecs.png import PNG_ENCODERS
-from .codecs.priority import ENCODER_PRIORITIES
-from .codecs.video import X264_PRESETS
-from .config import (
+from ..bounds import MAX_LATENCY_MS, MAX_SECONDS
+from ..capture import BACKENDS as CAPTURE_BACKENDS
+from ..capture.base import MAX_REGION_SIDE
+from ..codecs.encoders import ENCODER_NAMES
+from ..codecs.png import PNG_ENCODERS
+from ..codecs.priority import ENCODER_PRIORITIES
+from ..codecs.video import X264_PRESETS
+from ..config import (
     FRAME_FORMATS,
     MAX_CHUNK_SIZE,
     MAX_FRAMES,
@@ -45,37 +43,40 @@ from .config import (
     RecordConfig,
     TargetSpec,
 )
-from .cues import CUE_BACKENDS
-from .indicator import INDICATOR_BACKENDS
-from .inputs import BACKENDS as INPUT_BACKENDS
-from .inputs._live import GAMEPAD_BACKENDS
-from .session.meta_parts import CONTROLLERS
-from .stopsignals import handling_stop_signals
+from ..cues import CUE_BACKENDS
+from ..indicator import INDICATOR_BACKENDS
+from ..inputs import BACKENDS as INPUT_BACKENDS
+from ..inputs._live import GAMEPAD_BACKENDS
+from ..session.meta_parts import CONTROLLERS
+from ..stopsignals import handling_stop_signals
+from .episodes import add_arguments as add_run_arguments
+from .episodes import wants_run
 
 if TYPE_CHECKING:
-    from .record import Recorder, RecordResult
-    from .record.indicate import IndicatorFeed
-    from .session import MergeReport
-    from .session.meta_latency import LatencyInfo
-    from .session.meta_preflight import PreflightInfo
+    from ..record import Recorder, RecordResult
+    from ..record.indicate import IndicatorFeed
+    from ..session import MergeReport
+    from ..session.meta_latency import LatencyInfo
+    from ..session.meta_preflight import PreflightInfo
 
-__all__ = ["SOURCES", "add_parser", "run_record", "run_windows"]
+__all__ = ["SOURCES", "add_parser", "run"]
 
 SOURCES: tuple[str, ...] = ("screen", "synthetic")
 
 
-def add_parser(sub: Any) -> None:
-    """Register ``record`` and ``windows``."""
-    from .cli import add_common, field_default, path_arg
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register ``record``."""
+    from .args import add_common, field_default, path_arg
 
     def rec(name: str) -> Any:
         return field_default(RecordConfig, name)
 
-    p = sub.add_parser("record", help="record a game window (frames + input)",
-                       description="Record frames at a locked FPS plus keyboard, mouse and "
-                                   "gamepad input into a chunked session directory, then merge "
-                                   "it. Starts paused: by default F8 toggles, F6 or Ctrl+T "
-                                   "resume, F7 or Ctrl+P pause (remap them in the layout TOML).")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "record", help="record a game window (frames + input)",
+        description="Record frames at a locked FPS plus keyboard, mouse and gamepad input into "
+                    "a chunked session directory, then merge it. Starts paused: by default F8 "
+                    "toggles, F6 or Ctrl+T resume, F7 or Ctrl+P pause (remap them in the layout "
+                    "TOML).")
     p.add_argument("--out", type=path_arg, help="new session directory")
     p.add_argument("--check", action="store_true",
                    help="record nothing: grab and encode a few seconds of the real target with "
@@ -205,36 +206,19 @@ def add_parser(sub: Any) -> None:
                                           f"+-{MAX_LATENCY_MS:g} (0 = none)")
     add_run_arguments(p)
     add_common(p)
-    p.set_defaults(handler=run_record)
-
-    w = sub.add_parser("windows", help="list visible windows (same as record "
-                                       "--debug-list-windows)")
-    add_common(w)
-    w.set_defaults(handler=run_windows)
-
-
-def run_windows(args: argparse.Namespace) -> int:
-    """Print the window table."""
-    from .targets import format_window_table, get_window_backend
-
-    backend = get_window_backend()
-    try:
-        print(format_window_table(backend.list_windows()))
-    finally:
-        backend.close()
-    return 0
+    return p
 
 
 def _config(args: argparse.Namespace) -> RecordConfig:
-    from .capture.base import Region
-    from .cli import field_default
-    from .errors import ConfigError
-    from .keylayout import load_layout
+    from ..capture.base import Region
+    from ..errors import ConfigError
+    from ..keylayout import load_layout
+    from .args import field_default
 
     if args.out is None and not args.check and not wants_run(args):
         raise ConfigError("--out is required (a new session directory), or --out-dir for a "
                           "collection run", setting="out")
-    from .bounds import number_check
+    from ..bounds import number_check
 
     ok, setting, message = number_check(args.check_seconds, "check_seconds", "--check-seconds",
                                         1, 60, interval=True, note=" seconds")
@@ -270,10 +254,10 @@ def _config(args: argparse.Namespace) -> RecordConfig:
 
 def _latency(args: argparse.Namespace) -> tuple[float | None, LatencyInfo | None]:
     """The offset (ms) and its ``meta.json`` ``latency`` part from the latency flags."""
-    from .session.meta_latency import LatencyInfo
+    from ..session.meta_latency import LatencyInfo
 
     if args.latency_profile_file is not None:
-        from .calibrate.profile import LatencyProfile
+        from ..calibrate.profile import LatencyProfile
 
         path = args.latency_profile_file
         prof = LatencyProfile.load(path)
@@ -292,7 +276,7 @@ def _latency(args: argparse.Namespace) -> tuple[float | None, LatencyInfo | None
 
 def _check(args: argparse.Namespace, config: RecordConfig) -> int:
     """``record --check``: the preflight's report; 0 when the chosen configuration holds."""
-    from .record.preflight import format_preflight, run_preflight
+    from ..record.preflight import format_preflight, run_preflight
 
     with handling_stop_signals(_interrupt):
         report = run_preflight(config, args.check_seconds)
@@ -315,7 +299,7 @@ def _adapt(args: argparse.Namespace,
     """
     import dataclasses
 
-    from .record.preflight import format_preflight, run_preflight
+    from ..record.preflight import format_preflight, run_preflight
 
     report = run_preflight(config, args.check_seconds)
     *lines, _ = format_preflight(report)
@@ -349,9 +333,9 @@ def _record(recorder: Recorder, config: RecordConfig, prefix: str = "",
     kept open across its episodes (``episode``: the one shown); without it the recording
     opens and closes its own.
     """
-    from .indicator import get_indicator
-    from .record.indicate import IndicatorFeed
-    from .record.status import StatusLine
+    from ..indicator import get_indicator
+    from ..record.indicate import IndicatorFeed
+    from ..record.status import StatusLine
 
     def stop(signum: int, frame: FrameType | None) -> None:
         recorder.stop(signal.Signals(signum).name)
@@ -393,12 +377,14 @@ def _summary(result: RecordResult) -> str:
 
 def _merge(config: RecordConfig) -> MergeReport:
     """Merge the finished session as ``nitrogen-capture merge`` does."""
-    from .errors import SessionError
-    from .session import merge_session
+    from ..errors import SessionError
+    from ..session import merge_session
+    from .progress import progress_callback
 
     try:
-        return merge_session(config.out,
-                             progress=sys.stderr.isatty() or config.status_interval > 0)
+        with progress_callback("merging chunks", enabled=sys.stderr.isatty()
+                               or config.status_interval > 0) as progress:
+            return merge_session(config.out, progress=progress)
     except (SessionError, OSError) as exc:
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise SessionError(f"the recording is complete but the final merge failed ({detail}); "
@@ -435,7 +421,7 @@ def next_steps(root: str | Path) -> list[str]:
     Check the session (``validate``), look at it (``preview``: preview.mp4 and timing.png in the
     session folder) and export it (``convert`` to ``<session>.pt`` beside the folder).
     """
-    from .export.settings import pt_beside
+    from ..export.settings import pt_beside
 
     root = Path(root)
     q = shell_arg
@@ -447,15 +433,17 @@ def next_steps(root: str | Path) -> list[str]:
             f"  nitrogen-capture convert --root {q(str(root))} --out {q(str(pt))}"]
 
 
-def run_record(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Record until a limit, Ctrl+C, SIGTERM or the window closes; merge; print a summary."""
     if args.debug_list_windows:
-        return run_windows(args)
-    from .record import build_recorder
+        from . import windows
+
+        return windows.run(args)
+    from ..record import build_recorder
 
     config = _config(args)
     if wants_run(args):
-        from .cli_episodes import run_episodes, run_settings
+        from .episodes import run_episodes, run_settings
 
         run_settings(args)  # a bad run setting is refused before the --adapt measurement
         with handling_stop_signals(_interrupt):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .bounds import MAX_EVERY
+from ..bounds import MAX_EVERY
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``preview``."""
-    from .cli import add_common, path_arg
+    from .args import add_common, path_arg
 
-    p = sub.add_parser(
+    p: argparse.ArgumentParser = sub.add_parser(
         "preview", help="write preview.mp4 (frames + input overlay) and timing.png",
         description="Check frame/input alignment by eye: preview.mp4 shows the frames of a span "
                     "with the held keys, mouse delta and gamepad state of each row, the row, "
@@ -34,16 +34,19 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-video", action="store_true", help="only write timing.png")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_common(p)
-    p.set_defaults(handler=run)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the preview files and print their paths."""
-    from .preview import write_preview
+    from ..preview import write_preview
+    from .progress import progress_callback
 
-    result = write_preview(args.root, args.out, width=args.width, start_s=args.start,
-                           seconds=args.seconds, every=args.every, video=not args.no_video,
-                           progress=not args.no_progress)
+    # Progress goes to stderr so stdout keeps only the written paths.
+    with progress_callback("rendering preview", enabled=not args.no_progress) as progress:
+        result = write_preview(args.root, args.out, width=args.width, start_s=args.start,
+                               seconds=args.seconds, every=args.every, video=not args.no_video,
+                               progress=progress)
     if result.video is not None:
         hud = result.hud
         size = f", {hud.width}x{hud.height}" if hud is not None else ""

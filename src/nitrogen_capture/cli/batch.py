@@ -59,7 +59,7 @@ def _note(line: str) -> None:
 
 def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     """Run a batch from parsed flags; print the summary; 1 when a session failed."""
-    from .export.batch import BatchProgress, BatchSettings, run_batch
+    from ..export.batch import BatchProgress, BatchSettings, run_batch
 
     roots = list(args.root or [])
     bs = BatchSettings(settings, tuple(roots), args.recursive, args.session_list, args.engine,
@@ -69,7 +69,7 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     else:
         from rich.progress import BarColumn, TextColumn
 
-        from .progressbar import progress_bar
+        from .progress import progress_bar
 
         with progress_bar(TextColumn("convert"), BarColumn(),
                           TextColumn("{task.fields[line]}")) as bar:
@@ -88,14 +88,14 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     for line in summary_lines(result, roots, "episodes" if unit == "episodes" else "windows"):
         print(line)
     if settings.format == "pt":
-        from .export.latency import action_shift_note
+        from ..export.latency import action_shift_note
 
         print(action_shift_note(settings.action_shift, settings.action_shift_set, None))
     failed, skipped, done = result.count("failed"), result.count("skipped"), result.count("done")
     total = len(result.sessions)
     engine = f"{bs.engine} x{bs.jobs}" + (f" at {bs.ray_address}" if bs.ray_address else "")
     if result.note and not result.outputs:
-        from .cli import one_line
+        from .output import one_line
 
         print(f"nitrogen-capture convert: error: {one_line(result.note)}", file=sys.stderr)
         return 1
