@@ -100,7 +100,7 @@ def wants_run(args: argparse.Namespace) -> bool:
 def run_settings(args: argparse.Namespace) -> RunSettings:
     """The run's settings, checked (one line per problem, ConfigError)."""
     from ..config import check_task
-    from ..errors import ConfigError
+    from ..errors import ConfigError, check_settings
     from ..inputfiles import read_input_text
 
     if args.out is not None:
@@ -119,9 +119,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
     if args.episode_seconds is not None:
         checks.append(number_check(args.episode_seconds, "episode_seconds",
                                    "--episode-seconds", 0, MAX_SECONDS, lo_open=True))
-    for ok, setting, message in checks:
-        if not ok:
-            raise ConfigError(message, setting=setting)
+    check_settings(checks)
     if args.task is not None and args.tasks_file is not None:
         raise ConfigError("--task and --tasks are exclusive", setting="task")
     tasks: tuple[str, ...] = ()

@@ -219,11 +219,11 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         raise ConfigError("--out is required (a new session directory), or --out-dir for a "
                           "collection run", setting="out")
     from ..bounds import number_check
+    from ..errors import check_settings
 
-    ok, setting, message = number_check(args.check_seconds, "check_seconds", "--check-seconds",
-                                        1, 60, interval=True, note=" seconds")
-    if not ok:  # checked whether or not --check is given: a bad value is never ignored
-        raise ConfigError(message, setting=setting)
+    # checked whether or not --check is given: a bad value is never ignored
+    check_settings([number_check(args.check_seconds, "check_seconds", "--check-seconds", 1, 60,
+                                 interval=True, note=" seconds")])
     synthetic = args.source == "synthetic"
     spec = TargetSpec(process_name=args.process_name, window_title=args.window_title,
                       pid=args.pid, region=Region(*args.region) if args.region else None,

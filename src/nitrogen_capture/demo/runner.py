@@ -48,7 +48,7 @@ from types import FrameType
 from typing import Any
 
 from ..bounds import UINT32_MAX, number_check
-from ..errors import ConfigError, NitrogenCaptureError, PlatformError
+from ..errors import ConfigError, NitrogenCaptureError, PlatformError, check_settings
 from ..export.settings import pt_beside
 from ..keylayout import DEFAULT_LAYOUT, load_layout
 from ..lifeline import tied_command
@@ -149,16 +149,14 @@ class DemoOptions:
             raise ConfigError(f"--scene must be one of {', '.join(SCENES)}, got {self.scene}",
                               setting="scene")
         w, h = self.size
-        for ok, setting, message in (
+        check_settings((
             number_check(self.seconds, "seconds", "--seconds", 3, 3600, interval=True,
                          note=" seconds for the demo"),
             number_check(self.fps, "fps", "--fps", 1, 240, interval=True),
             number_check(self.seed, "seed", "--seed", 0, UINT32_MAX, interval=True),
             (number_check(w, "", "", 64, 7680)[0] and number_check(h, "", "", 64, 4320)[0],
              "size", f"--size must be within 64x64..7680x4320, got {w}x{h}"),
-        ):
-            if not ok:
-                raise ConfigError(message, setting=setting)
+        ))
 
 
 @dataclass

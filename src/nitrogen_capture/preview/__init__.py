@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..atomic import existing_level, make_dirs, prune_empty
 from ..bounds import MAX_EVERY, MAX_SECONDS, number_check
-from ..errors import ConfigError, SessionError
+from ..errors import SessionError, check_settings
 from ..marks import has_mark, png_mark, video_mark
 from ..outputs import OutputKind, check_output
 from ..session.reader import SessionReader
@@ -43,15 +43,13 @@ def check_preview_options(width: int, start_s: float, seconds: float, every: int
     Width in 64..7680 px, span start in [0, a week], span length in (0, a week], ``every`` in
     1..1000; nan and inf are refused.
     """
-    for ok, setting, message in (
+    check_settings((
         number_check(width, "width", "--width", 64, 7680, interval=True, note=" px"),
         number_check(start_s, "start", "--start", 0, MAX_SECONDS, note=" seconds"),
         number_check(seconds, "seconds", "--seconds", 0, MAX_SECONDS, lo_open=True,
                      note=" seconds"),
         number_check(every, "every", "--every", 1, MAX_EVERY),
-    ):
-        if not ok:
-            raise ConfigError(message, setting=setting)
+    ))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..atomic import atomic_write, existing_level, make_dirs, prune_empty
 from ..diskspace import check_free, on_disk, said_when_full
-from ..errors import ConfigError, DiskSpaceError, NitrogenCaptureError
+from ..errors import DiskSpaceError, NitrogenCaptureError, check_settings
 from ..marks import HTML_MARK, has_mark, mark_png, png_mark
 from ..outputs import OutputKind, check_output
 from .facts import DEFAULT_IDLE_SECONDS, SessionReport, gather
@@ -53,13 +53,11 @@ def check_report_options(idle_seconds: float, tiles: int) -> None:
     from ..bounds import number_check
     from ..export.settings import MAX_IDLE_SECONDS, MIN_IDLE_SECONDS
 
-    for ok, setting, message in (
+    check_settings((
         number_check(idle_seconds, "idle_seconds", "--idle-seconds", MIN_IDLE_SECONDS,
                      MAX_IDLE_SECONDS, interval=True, note=" seconds"),
         number_check(tiles, "tiles", "--tiles", 1, MAX_TILES, interval=True),
-    ):
-        if not ok:
-            raise ConfigError(message, setting=setting)
+    ))
 
 
 def _page_is_ours(path: Path) -> bool:
