@@ -18,8 +18,11 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``report``."""
-    from ..report import DEFAULT_IDLE_SECONDS
-    from .args import add_common, path_arg
+    from ..report import ReportOptions
+    from .args import add_common, field_default, path_arg
+
+    def opt(name: str) -> Any:
+        return field_default(ReportOptions, name)
 
     p: argparse.ArgumentParser = sub.add_parser(
         "report", help="write one self-contained HTML page per session (or an index of a folder)",
@@ -36,11 +39,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                         "output folder (default: <folder>/reports)")
     p.add_argument("--contact-sheet", type=path_arg, default=None, metavar="PNG",
                    help="write the contact sheet to this PNG (alone, unless --out is given too)")
-    p.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS, metavar="N",
+    p.add_argument("--idle-seconds", type=float, default=opt("idle_seconds"), metavar="N",
                    help="show stretches with no input for more than N s of session time "
                         "(pauses included), what convert "
                         "--drop-idle-seconds N would cut (default %(default)g)")
-    p.add_argument("--tiles", type=int, default=24,
+    p.add_argument("--tiles", type=int, default=opt("tiles"),
                    help="frames on the contact sheet, 1..400 (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_common(p)

@@ -24,7 +24,7 @@ from .overlay import Box, HudLayout, hud_layout
 from .timing import TIMING_MARK
 from .video import VIDEO_MARK, VideoSpan, select_span, write_video
 
-__all__ = ["Box", "HudLayout", "PreviewResult", "SessionSeries", "VideoSpan",
+__all__ = ["Box", "HudLayout", "PreviewOptions", "PreviewResult", "SessionSeries", "VideoSpan",
            "check_preview_options", "gap_marks", "hud_layout", "load_series", "select_span",
            "write_preview"]
 
@@ -53,6 +53,26 @@ def check_preview_options(width: int, start_s: float, seconds: float, every: int
 
 
 @dataclass(frozen=True)
+class PreviewOptions:
+    """The numbers of a preview (the ``preview`` flags), checked; the one place of their defaults.
+
+    Attributes:
+        width: video width in px, 64..7680.
+        start_s: span start in seconds of session time since the first tick.
+        seconds: span length in seconds of session time.
+        every: keep every K-th frame.
+    """
+
+    width: int = 640
+    start_s: float = 0.0
+    seconds: float = 30.0
+    every: int = 1
+
+    def __post_init__(self) -> None:
+        check_preview_options(self.width, self.start_s, self.seconds, self.every)
+
+
+@dataclass(frozen=True)
 class PreviewResult:
     """What :func:`write_preview` wrote.
 
@@ -71,8 +91,9 @@ class PreviewResult:
     gaps: dict[int, str]
 
 
-def write_preview(root: str | Path, out: str | Path | None = None, *, width: int = 640,
-                  start_s: float = 0.0, seconds: float = 30.0, every: int = 1,
+def write_preview(root: str | Path, out: str | Path | None = None, *,
+                  width: int = PreviewOptions.width, start_s: float = PreviewOptions.start_s,
+                  seconds: float = PreviewOptions.seconds, every: int = PreviewOptions.every,
                   video: bool = True,
                   progress: Callable[[int, int], None] | None = None) -> PreviewResult:
     """Write ``preview.mp4`` and ``timing.png`` for the session at ``root`` into ``out``.
