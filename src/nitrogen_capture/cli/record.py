@@ -23,7 +23,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ..bounds import MAX_LATENCY_MS, MAX_SECONDS
 from ..capture import BACKENDS as CAPTURE_BACKENDS
@@ -59,9 +59,11 @@ if TYPE_CHECKING:
     from ..session.meta_latency import LatencyInfo
     from ..session.meta_preflight import PreflightInfo
 
-__all__ = ["SOURCES", "add_parser", "run"]
+__all__ = ["SOURCES", "Source", "add_parser", "run"]
 
-SOURCES: tuple[str, ...] = ("screen", "synthetic")
+# Where record takes its frames and input from: the screen, or the synthetic test source.
+Source = Literal["screen", "synthetic"]
+SOURCES: tuple[Source, ...] = get_args(Source)
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:

@@ -47,7 +47,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ..bounds import UINT32_MAX, number_check
+from ..bounds import UINT32_MAX, choice_check, number_check
 from ..errors import ConfigError, NitrogenCaptureError, PlatformError, check_settings
 from ..export.settings import pt_beside
 from ..keylayout import DEFAULT_LAYOUT, load_layout
@@ -145,9 +145,7 @@ class DemoOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
-        if self.scene not in SCENES:
-            raise ConfigError(f"--scene must be one of {', '.join(SCENES)}, got {self.scene}",
-                              setting="scene")
+        check_settings([choice_check(self.scene, "scene", "--scene", SCENES)])
         w, h = self.size
         check_settings((
             number_check(self.seconds, "seconds", "--seconds", 3, 3600, interval=True,
