@@ -1,6 +1,6 @@
 """``convert`` of many sessions: its progress line and summary (docs/export.md, "Many sessions").
 
-``cli_convert`` dispatches here when ``--recursive``, several ``--root``, ``--sessions`` or
+``cli.convert`` dispatches here when ``--recursive``, several ``--root``, ``--sessions`` or
 ``--engine ray`` is given; the work is :func:`nitrogen_capture.export.batch.run_batch`.
 """
 

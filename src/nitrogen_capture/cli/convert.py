@@ -200,7 +200,7 @@ def _lerobot_more_roots(args: argparse.Namespace) -> tuple[Path, ...]:
     """The sessions after the first for ``--format lerobot``'s own writer (one episode each).
 
     Several ``--root`` of another format (or with ``--recursive`` / ``--sessions`` / Ray) are a
-    batch (``cli_batch.is_batch``), which lists its sessions itself.
+    batch (``cli.batch.is_batch``), which lists its sessions itself.
     """
     from .batch import is_batch
 
