@@ -137,7 +137,3 @@ def _main(argv: Sequence[str] | None) -> int:
         what = one_line(f"{exc.strerror or exc}{where}")
         print(f"nitrogen-capture {args.command}: error: {what}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
