@@ -33,7 +33,7 @@ from nitrogen_capture.capture._synthetic import SyntheticSource
 from nitrogen_capture.capture.base import Region
 from nitrogen_capture.clock import FramePacer, now_ns
 from nitrogen_capture.codecs.png import get_png_encoder, png_worker
-from nitrogen_capture.codecs.pool import EncoderPool, EncoderSpec
+from nitrogen_capture.encoderpool.pool import EncoderPool, EncoderSpec
 
 SCENE = "textured"  # set by --scene
 

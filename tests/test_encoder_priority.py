@@ -1,4 +1,4 @@
-"""The encoders' CPU priority is a policy (codecs/priority.py), applied and recorded.
+"""The encoders' CPU priority is a policy (encoderpool/priority.py), applied and recorded.
 
 Before, every encoder process ran at niceness 10: beside a busy game the scheduler gave the
 frames a tenth of the game's share and a 1440p video recording kept 13% of its frames, below the
@@ -17,8 +17,9 @@ from typing import Any
 import psutil
 import pytest
 
-from nitrogen_capture.codecs.pool import EncoderPool, EncoderSpec
-from nitrogen_capture.codecs.priority import ENCODER_PRIORITIES, encoder_nice
+from nitrogen_capture.codecs.jobs import READY
+from nitrogen_capture.encoderpool.pool import EncoderPool, EncoderSpec
+from nitrogen_capture.encoderpool.priority import ENCODER_PRIORITIES, encoder_nice
 from recording import record_synthetic
 
 # Linux CFS weights of niceness 0..10, as the scheduler shares a busy CPU.
@@ -34,7 +35,7 @@ def test_fair_shares_one_normal_threads_weight(threads: int, nice: int) -> None:
 
 
 def _sleeper(tasks: Any, results: Any, arg: Any) -> None:
-    results.put("ready")
+    results.put(READY)
     tasks.get()  # blocks until the pool closes
 
 

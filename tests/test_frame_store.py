@@ -13,12 +13,13 @@ import pytest
 
 import session_factory
 from nitrogen_capture.codecs.h264 import crop_to, even_size, pad_to_even
-from nitrogen_capture.codecs.pool import EncodeResult, EncoderPool
 from nitrogen_capture.config import RecordConfig
+from nitrogen_capture.encoderpool.pool import EncodeResult, EncoderPool
 from nitrogen_capture.errors import SessionFormatError
 from nitrogen_capture.session import SessionReader, merge_session, validate_session
 from nitrogen_capture.session.frames import (
     FRAME_STORES,
+    EncodeSettings,
     MkvStore,
     PngFolderStore,
     frame_store_class,
@@ -61,8 +62,9 @@ def _write(store: FrameStore, frames: list[np.ndarray], chunk: int = 1,
 
 
 def _mkv_store(root: Path) -> FrameStore:
-    cfg = RecordConfig(out=root, frame_format="video", fps=30.0)
-    return open_frame_store(root, frame_store_class("video").new_format(cfg))
+    # A store reads only EncodeSettings (the record settings build one: RecordConfig.encoding).
+    settings = RecordConfig(out=root, frame_format="video", fps=30.0).encoding
+    return open_frame_store(root, frame_store_class("video").new_format(settings))
 
 
 def _decode(path: Path) -> tuple[tuple[int, int], list[np.ndarray]]:
@@ -102,8 +104,7 @@ def test_extension_rule_reads_ext_then_container(tmp_path: Path) -> None:
 
 # -- round trips through the encoder pool ---------------------------------------------------------
 def test_png_store_round_trip_is_bit_exact(tmp_path: Path) -> None:
-    cfg = RecordConfig(out=tmp_path, png_encoder="opencv")
-    fmt = frame_store_class("png").new_format(cfg)
+    fmt = frame_store_class("png").new_format(EncodeSettings("png", 30.0, png_encoder="opencv"))
     assert fmt.to_json() == {"kind": "png", "encoder": "opencv", "ext": "png"}
     store = open_frame_store(tmp_path, fmt)
     rng = np.random.default_rng(0)
@@ -124,7 +125,7 @@ def test_png_store_round_trip_is_bit_exact(tmp_path: Path) -> None:
 def test_bgra_frames_are_stored_as_their_bgr(tmp_path: Path) -> None:
     # The recorder hands the pool mss's BGRA (FrameSource.grab_raw); the slot converts it.
     store = open_frame_store(tmp_path, frame_store_class("png").new_format(
-        RecordConfig(out=tmp_path, png_encoder="opencv")))
+        RecordConfig(out=tmp_path, png_encoder="opencv").encoding))
     rng = np.random.default_rng(1)
     bgra = [rng.integers(0, 256, (ODD[1], ODD[0], 4), dtype=np.uint8) for _ in range(3)]
     mixed = [bgra[0], np.ascontiguousarray(bgra[1][:, :, :3]), bgra[2]]

@@ -47,7 +47,8 @@ SCRIPT_LAYERS = """
 import sys
 import nitrogen_capture.session, nitrogen_capture.export
 loaded = sorted(m for m in sys.modules if m.startswith(("nitrogen_capture.record",
-    "nitrogen_capture.codecs", "nitrogen_capture.targets", "nitrogen_capture.inputs")))
+    "nitrogen_capture.codecs", "nitrogen_capture.targets", "nitrogen_capture.inputs",
+    "nitrogen_capture.capture", "nitrogen_capture.encoderpool", "nitrogen_capture.config")))
 print(",".join(loaded) or "none")
 """
 

@@ -1,4 +1,4 @@
-"""Processes and shared memory never outlive their owner (src/nitrogen_capture/codecs/pool.py).
+"""Processes and shared memory never outlive their owner (src/nitrogen_capture/encoderpool/pool.py).
 
 - an encoder worker dies with its parent (``PR_SET_PDEATHSIG`` on Linux, the psutil watchdog
   elsewhere), and the resource tracker then exits by itself;
@@ -32,8 +32,9 @@ import numpy as np
 import psutil
 import pytest
 
+from nitrogen_capture.codecs.jobs import READY
 from nitrogen_capture.codecs.png import png_worker
-from nitrogen_capture.codecs.pool import EncodeResult, EncoderPool, EncoderSpec
+from nitrogen_capture.encoderpool.pool import EncodeResult, EncoderPool, EncoderSpec
 from nitrogen_capture.session import validate_session
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,7 +129,7 @@ def test_the_windows_slots_carry_frames_too(tmp_path: Path) -> None:
 
 def _stuck_worker(tasks: Any, results: Any, arg: Any) -> None:
     """An encoder that takes frames and never reports them (it waits for the test's kill)."""
-    results.put("ready")
+    results.put(READY)
     while tasks.get() is not None:
         time.sleep(3600)
 
@@ -159,8 +160,8 @@ _POOL_SCRIPT = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
     import numpy as np
-    from nitrogen_capture.codecs.pool import EncoderPool, EncoderSpec
     from nitrogen_capture.codecs.png import png_worker
+    from nitrogen_capture.encoderpool.pool import EncoderPool, EncoderSpec
 
     def shm(pid):
         lines = Path(f"/proc/{pid}/maps").read_text().splitlines()

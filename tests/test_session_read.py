@@ -88,7 +88,7 @@ def test_merge_without_torch_notes_it(tmp_path, monkeypatch):
 
 def test_merged_arrays_before_merge_names_the_command(tmp_path):
     b = make_session(tmp_path / "s", (3,))
-    with pytest.raises(SessionFormatError, match="run nitrogen-capture merge"):
+    with pytest.raises(SessionFormatError, match="run `nitrogen-capture merge --root "):
         SessionReader(b.root).merged_arrays()
 
 

@@ -19,10 +19,10 @@ from nitrogen_capture.capture.base import Region
 from nitrogen_capture.cli.record import SOURCES
 from nitrogen_capture.codecs.encoders import ENCODER_NAMES
 from nitrogen_capture.codecs.png import PNG_ENCODERS
-from nitrogen_capture.codecs.priority import ENCODER_PRIORITIES
 from nitrogen_capture.codecs.video import X264_PRESETS
 from nitrogen_capture.config import FRAME_FORMATS, RecordConfig, TargetSpec
 from nitrogen_capture.cues import CUE_BACKENDS
+from nitrogen_capture.encoderpool.priority import ENCODER_PRIORITIES
 from nitrogen_capture.errors import ConfigError
 from nitrogen_capture.export import ACTION_SPACES
 from nitrogen_capture.export.batch import BatchSettings

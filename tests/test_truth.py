@@ -174,9 +174,9 @@ def test_a_recording_that_loses_frames_cues_once_and_grabs_no_frame_it_drops(
     """Encoders with no room from the second second on (every other period): the recorder
     skips those grabs, counts every drop where a user looks, and plays the ``losing`` cue once
     although the losses go on."""
-    from nitrogen_capture.codecs.pool import EncoderPool
     from nitrogen_capture.cues import get_cue_backend
     from nitrogen_capture.cues._fake import FakeCue
+    from nitrogen_capture.encoderpool.pool import EncoderPool
 
     rec = synthetic_recorder(tmp_path / "s", size=(64, 48), fps=30.0, max_frames=0,
                              max_seconds=5.0)

@@ -1,7 +1,7 @@
 """A recorder killed under Wine: its encoder workers leave, and merge recovers the session.
 
 Windows has no PR_SET_PDEATHSIG: each encoder worker watches its parent through psutil
-(codecs/worker.py). ``kill -9`` of the recorder's Wine process is the closest thing to a
+(encoderpool/worker.py). ``kill -9`` of the recorder's Wine process is the closest thing to a
 crash or a Task Manager "End task" this tier has; the next ``merge`` must find the stale
 ``session.lock`` (a dead PID on this host), remove it, and recover the journaled rows.
 """

@@ -1,7 +1,8 @@
 """Write a file whole or not at all, and never through a link (docs/reliability.md, section 5).
 
 Every file this tool writes goes through :func:`atomic_file` (or :func:`atomic_path` for a
-library that wants a file name, or :func:`atomic_write` for bytes in hand):
+library that wants a file name, :func:`atomic_write` for bytes in hand, or :func:`atomic_paths`
+for several files that appear together or not at all):
 
 1. the bytes go to a temporary beside the target, named ``.NAME.partial`` (the one temporary
    name of the tool, :func:`partial_path`, so the next run can recognise a leftover);
@@ -33,16 +34,16 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from .errors import OutputError
 
-__all__ = ["PARTIAL_SUFFIX", "atomic_file", "atomic_path", "atomic_write", "existing_level",
-           "is_partial_name", "link_or_copy", "make_dirs", "open_new", "partial_path",
-           "prune_empty", "recover_folder", "remove_entry", "remove_tree", "staged_folder",
-           "swap_folder"]
+__all__ = ["PARTIAL_SUFFIX", "atomic_file", "atomic_path", "atomic_paths", "atomic_write",
+           "existing_level", "is_partial_name", "link_or_copy", "make_dirs", "open_new",
+           "partial_path", "prune_empty", "recover_folder", "remove_entry", "remove_tree",
+           "staged_folder", "swap_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -130,21 +131,39 @@ def atomic_path(path: Path, *, fsync: bool = True) -> Iterator[Path]:
     Yields the temporary's name, already created empty and exclusively; after the block it must
     still be a plain file (not swapped for a link) before it is renamed into place.
     """
-    path = Path(path)
-    tmp = partial_path(path)
-    try:
-        open_new(tmp).close()
+    with atomic_paths([path], fsync=fsync, create=True) as (tmp,):
         yield tmp
-        if not stat.S_ISREG(os.lstat(tmp).st_mode):
-            raise OutputError(f"{tmp} was replaced by something else while it was written: "
-                              "nothing was changed")
-        if fsync:
-            _fsync_file(tmp)
-        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_paths(paths: Sequence[Path], *, fsync: bool = True,
+                 create: bool = False) -> Iterator[list[Path]]:
+    """Files that appear together or not at all: the temporaries of ``paths``, in order.
+
+    The block writes each temporary (with :func:`open_new`, or by name when ``create`` made them
+    empty first); after it every one must be a plain file, is fsynced, and only then are all
+    renamed into place. An exception in the block (a full disk, Ctrl+C) or in a check removes
+    every temporary and leaves each target as it was.
+    """
+    tmps = [partial_path(Path(p)) for p in paths]
+    try:
+        if create:
+            for tmp in tmps:
+                open_new(tmp).close()
+        yield tmps
+        for tmp in tmps:
+            if not stat.S_ISREG(os.lstat(tmp).st_mode):
+                raise OutputError(f"{tmp} was replaced by something else while it was "
+                                  "written: nothing was changed")
+            if fsync:
+                _fsync_file(tmp)
+        for tmp, path in zip(tmps, paths, strict=True):
+            os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            if not stat.S_ISDIR(os.lstat(tmp).st_mode):
-                os.unlink(tmp)
+        for tmp in tmps:
+            with contextlib.suppress(OSError):
+                if not stat.S_ISDIR(os.lstat(tmp).st_mode):
+                    os.unlink(tmp)
         raise
 
 

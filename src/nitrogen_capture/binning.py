@@ -22,11 +22,11 @@ import numpy as np
 import numpy.typing as npt
 
 from .events import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
-from .keylayout import PAD_AXES, PAD_BUTTONS, KeyLayout
+from .keylayout import KeyLayout
+from .rows import GAMEPAD_WIDTH, PAD_AXES, PAD_BUTTONS
 
 __all__ = ["GAMEPAD_WIDTH", "ActionBinner", "BinnedRows", "bin_events"]
 
-GAMEPAD_WIDTH = len(PAD_BUTTONS) + len(PAD_AXES)  # 21
 _PAD_INDEX = {name: i for i, name in enumerate(PAD_BUTTONS)}
 _AXIS_INDEX = {name: i for i, name in enumerate(PAD_AXES)}
 _WHEEL_KEY = {("dy", True): "wheel_up", ("dy", False): "wheel_down",

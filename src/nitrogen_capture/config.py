@@ -24,13 +24,12 @@ from .bounds import (
     text_check,
 )
 from .capture.base import MAX_REGION_SIDE, Region
-from .codecs.encoders import ENCODER_NAMES
-from .codecs.priority import ENCODER_PRIORITIES
 from .cues import CUE_BACKENDS
+from .encoderpool.priority import ENCODER_PRIORITIES
 from .errors import ConfigError, check_settings
 from .indicator import INDICATOR_BACKENDS
 from .keylayout import CHORD_PREFIX, DEFAULT_LAYOUT, KeyLayout, pretty_key
-from .session.frames import FRAME_STORES
+from .session.frames import FRAME_STORES, EncodeSettings
 from .session.labels import (
     CONTROLLERS,
     MAX_LABEL_CHARS,
@@ -187,7 +186,7 @@ class RecordConfig:
             ENCODERS` for ``video`` storage; probed when recording starts (an explicit one
             that cannot encode here is a ConfigError, ``auto`` falls back to libx264).
         encoder_workers: encoder processes (frames are never encoded on the capture thread).
-        encoder_priority: the encoders' CPU priority policy (:mod:`~nitrogen_capture.codecs.
+        encoder_priority: the encoders' CPU priority policy (:mod:`~nitrogen_capture.encoderpool.
             priority`): ``fair`` (together as much as one normal-priority thread), ``normal``
             or ``low`` (niceness 10).
         queue_frames: bound of the frame queue; a full queue drops the frame and counts it.
@@ -314,9 +313,13 @@ class RecordConfig:
             note = f" (--no-chord-hotkeys dropped {' / '.join(dropped)})" if dropped else ""
             raise ConfigError(f"hotkeys of layout '{self.layout.name}'{note}: {problem}",
                               setting="layout")
-        # The store's own settings: --video-crf / --video-preset for video (a png recording
-        # ignores them and, by design, does not check them; tests/test_video_storage.py).
-        FRAME_STORES[self.frame_format].check_settings(self)
-        if self.frame_format == "video" and self.video_encoder not in ENCODER_NAMES:
-            raise ConfigError(f"--video-encoder must be one of {', '.join(ENCODER_NAMES)}, "
-                              f"got {self.video_encoder}", setting="video_encoder")
+        # The store's own settings: --video-crf / --video-preset / --video-encoder for video (a
+        # png recording ignores them and, by design, does not check them;
+        # tests/test_video_storage.py).
+        FRAME_STORES[self.frame_format].check_settings(self.encoding)
+
+    @property
+    def encoding(self) -> EncodeSettings:
+        """What the frame store reads of these settings (it never sees the rest)."""
+        return EncodeSettings(self.frame_format, self.fps, self.png_encoder, self.video_crf,
+                              self.video_preset, self.video_encoder)

@@ -183,7 +183,7 @@ class ExportError(NitrogenCaptureError):
 class DiskSpaceError(NitrogenCaptureError, OSError):
     """An output does not fit on the disk, found before writing or when a write failed.
 
-    Raised by every command that writes (repair, merge, convert, report, preview), always in
+    Raised by every command that writes (record, repair, merge, convert, report, preview), in
     the one form of :func:`nitrogen_capture.diskspace.disk_full_error` (or the export's
     free-space check): the path, the space needed and free, what to do. It is an OSError too,
     so a caller that handles the OS's own ENOSPC catches it the same way.

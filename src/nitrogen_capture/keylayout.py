@@ -37,6 +37,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .inputfiles import read_input_text
+from .rows import MOUSE_BUTTONS, PAD_AXES, PAD_BUTTONS, WHEEL_KEYS
 
 __all__ = [
     "CHORD_PREFIX",
@@ -68,16 +69,8 @@ DEFAULT_KEYS: tuple[str, ...] = (
     "t", "p", "i", "backspace", "esc", "1", "2", "3", "4", "enter", "lmb", "rmb",
 )
 
-MOUSE_BUTTONS: frozenset[str] = frozenset({"lmb", "rmb", "mmb", "mb4", "mb5"})
-# The 17 buttons of the NitroGen dataset, in its column order (docs/architecture.md 8.2), then the
-# stick axes. gamepad_chunk_NNN.npy rows are these 17 as 0/1 followed by lx, ly, rx, ry in
-# [-1, 1], +y down.
-PAD_BUTTONS: tuple[str, ...] = (
-    "dpad_down", "dpad_left", "dpad_right", "dpad_up", "left_shoulder", "left_thumb",
-    "left_trigger", "right_shoulder", "right_thumb", "right_trigger", "south", "west", "east",
-    "north", "back", "start", "guide",
-)
-PAD_AXES: tuple[str, ...] = ("lx", "ly", "rx", "ry")
+# MOUSE_BUTTONS, PAD_BUTTONS (the NitroGen dataset's 17, in its column order) and PAD_AXES are
+# the devices' codes, declared in .rows with the per-frame columns they fill.
 # The recorder's hotkey actions (docs/architecture.md 5.2) and the one chord modifier.
 HOTKEY_ACTIONS: tuple[str, ...] = ("toggle", "resume", "pause")
 # The keys of a collection run (record --episodes, docs/architecture.md 5.2): end the episode as a
@@ -88,7 +81,7 @@ _ALL_ACTIONS = HOTKEY_ACTIONS + EPISODE_ACTIONS
 CHORD_PREFIX = "ctrl+"
 # A layout or keymap file is a few hundred bytes; a megabyte is no such file (read_toml).
 MAX_TOML_BYTES = 1_000_000
-_NOT_KEYBOARD = MOUSE_BUTTONS | {"wheel_up", "wheel_down", "wheel_left", "wheel_right"}
+_NOT_KEYBOARD = MOUSE_BUTTONS | set(WHEEL_KEYS)
 
 KEY_ALIASES: dict[str, str] = {
     "escape": "esc",

@@ -22,6 +22,7 @@ A refusal is an :class:`~nitrogen_capture.errors.OutputError` and changes nothin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
 from .errors import OutputError
-from .session.paths import LOCK_NAME, META_NAME
+from .session.paths import LOCK_NAME, META_NAME, is_session
 
 __all__ = ["OutputKind", "Store", "check_output", "describe", "is_session_format",
            "store_at", "stores_holding"]
@@ -87,8 +88,9 @@ def _is_dir(path: Path) -> bool:
 
 def store_at(folder: Path) -> str | None:
     """The kind of store ``folder`` is (None: not one). Reads a few names, never a file."""
-    if _is_file(folder / META_NAME):
-        return "session"
+    with contextlib.suppress(OSError):  # (cannot be told: not a session)
+        if is_session(folder):
+            return "session"
     if _is_file(folder.joinpath(*LEROBOT_INFO)):
         return "LeRobot dataset"
     actions = folder / DATASET_ACTIONS

@@ -24,6 +24,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .atomic import atomic_path
+
 __all__ = ["PREFIXES", "scratch_dir", "sweep"]
 
 log = logging.getLogger(__name__)
@@ -71,10 +73,16 @@ def _new_owner(folder: Path) -> int:
             _close(fd)
             raise OSError(f"cannot lock {folder / OWNER}")
         return fd
-    tmp = folder / f"{OWNER}.new"
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | _OPEN, 0o600)
-    _try_lock(fd)  # a new file nobody else has open: always granted
-    os.replace(tmp, folder / OWNER)
+    # Locked under its temporary name (atomic.py's), then renamed: a sweep sees it locked.
+    fd = -1
+    try:
+        with atomic_path(folder / OWNER) as tmp:
+            fd = os.open(tmp, _OPEN)
+            _try_lock(fd)  # a new file nobody else has open: always granted
+    except BaseException:
+        if fd >= 0:
+            _close(fd)
+        raise
     return fd
 
 

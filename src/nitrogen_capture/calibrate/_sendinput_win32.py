@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from ..errors import InputError, PlatformError
 from ..targets.base import Target
-from .inject import Injector
+from .inject_base import Injector
 
 __all__ = ["INPUT", "InputApi", "InputSpec", "SendInputInjector", "Win32InputApi",
            "input_specs"]

@@ -4,6 +4,8 @@
   recorder's pynput listener) sees the events exactly like a real keyboard's.
 * Windows: ``SendInput`` (:mod:`._sendinput_win32`): the low-level hooks pynput uses see them.
 
+The base class, :class:`~.inject_base.Injector`, has its own module (the backends import it).
+
 :func:`get_injector` is the one place that picks by platform; ``calibrate --manual`` uses none
 and asks the person to press instead.
 """
@@ -12,28 +14,11 @@ from __future__ import annotations
 
 import os
 import sys
-from abc import ABC, abstractmethod
 
 from ..targets.base import Target
+from .inject_base import Injector
 
 __all__ = ["Injector", "XTestInjector", "get_injector"]
-
-
-class Injector(ABC):
-    """Presses and releases keys and mouse buttons for the calibration."""
-
-    name = "injector"
-
-    @abstractmethod
-    def prepare(self, target: Target) -> None:
-        """Move the pointer into the target window and give it the keyboard focus."""
-
-    @abstractmethod
-    def press(self, key: str, down: bool) -> None:
-        """Press (``down``) or release ``key``: a canonical key name or ``lmb``/``rmb``."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release what the injector holds."""
 
 
 class XTestInjector(Injector):

@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,10 +47,11 @@ from ._dxcam_api import (
     classify_dxgi_error,
     count_outputs,
 )
-from .base import Frame, FrameSource, Region
+from .base import BackendConfig, CaptureSettings, CaptureTarget, Frame, FrameSource, Region
 
 __all__ = [
     "FRESH_FRAME_TIMEOUT_S",
+    "DxcamConfig",
     "DxcamSource",
     "classify_dxgi_error",
     "count_outputs",
@@ -98,6 +100,19 @@ def pick_output(region: Region, outputs: Sequence[tuple[int, Region]]) -> int:
     )
 
 
+@dataclass(frozen=True)
+class DxcamConfig(BackendConfig):
+    """DXCam's options: ``output``, the 0-based DXGI output; None finds the region's output."""
+
+    output: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: CaptureSettings) -> DxcamConfig:
+        """``--monitor`` follows mss numbering (1 = first monitor); DXCam outputs count from 0."""
+        monitor = settings.monitor
+        return cls(output=None if not monitor else int(monitor) - 1)
+
+
 class DxcamSource(FrameSource):
     """Frames of a desktop region through DXCam (Desktop Duplication).
 
@@ -114,6 +129,13 @@ class DxcamSource(FrameSource):
     """
 
     name = "dxcam"
+    config_type = DxcamConfig
+
+    @classmethod
+    def from_target(cls, target: CaptureTarget, config: BackendConfig) -> DxcamSource:
+        """A source of the target region on ``config.output``."""
+        output = config.output if isinstance(config, DxcamConfig) else None
+        return cls(target.region, output=output)
 
     def __init__(self, region: Region, output: int | None = None, *,
                  api: DxcamApi | None = None,

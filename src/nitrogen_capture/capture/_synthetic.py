@@ -9,13 +9,15 @@ frames can be checked against their rows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
 from ..barcode import barcode_width, draw
-from .base import Frame, FrameSource, Region
+from .base import BackendConfig, CaptureSettings, CaptureTarget, Frame, FrameSource, Region
 
-__all__ = ["SyntheticSource", "read_frame_number"]
+__all__ = ["SyntheticConfig", "SyntheticSource", "read_frame_number"]
 
 _STEP_PX = 4  # horizontal scroll per frame
 
@@ -28,10 +30,29 @@ def _cell_for(width: int) -> int:
     return cell
 
 
+@dataclass(frozen=True)
+class SyntheticConfig(BackendConfig):
+    """The synthetic source's options: ``seed`` varies the texture (``--seed``)."""
+
+    seed: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: CaptureSettings) -> SyntheticConfig:
+        """The recording's ``--seed``."""
+        return cls(seed=int(settings.seed))
+
+
 class SyntheticSource(FrameSource):
     """A test pattern of the region's size; ``seed`` varies the texture."""
 
     name = "synthetic"
+    config_type = SyntheticConfig
+
+    @classmethod
+    def from_target(cls, target: CaptureTarget, config: BackendConfig) -> SyntheticSource:
+        """A pattern of the target region's size, seeded by ``config``."""
+        seed = config.seed if isinstance(config, SyntheticConfig) else 0
+        return cls(target.region, seed=seed)
 
     def __init__(self, region: Region, seed: int = 0) -> None:
         super().__init__(region)

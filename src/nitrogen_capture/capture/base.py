@@ -1,18 +1,25 @@
-"""The frame-source base class and the capture region.
+"""The frame-source base class, the capture region and the capture target.
 
 A backend only opens, grabs and closes (the python-mss split): timing, stats, chunking and the
 status line belong to the recorder. :meth:`FrameSource.grab` returns a contiguous ``(H, W, 3)``
 uint8 **BGR** array (OpenCV order; convert BGRA with ``cv2.cvtColor``, never channel slicing)
 that the caller may keep: a backend must not reuse its buffer for the next grab.
+
+What a backend grabs is a :class:`CaptureTarget`: a desktop region (every backend today), a
+window by its OS handle (Windows Graphics Capture by HWND) or a stream the OS hands out (a
+PipeWire/portal node on Wayland). A backend says which kinds it takes in
+:attr:`FrameSource.targets`; its options are one small frozen :class:`BackendConfig` subclass
+built from the shared :class:`CaptureSettings` (docs/extending.md "A capture backend").
 """
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from numbers import Integral
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +27,17 @@ import numpy.typing as npt
 from ..bounds import INT32_MAX, INT32_MIN
 from ..errors import CaptureError, ConfigError
 
-__all__ = ["MAX_REGION_SIDE", "Frame", "FrameSource", "Region"]
+__all__ = [
+    "MAX_REGION_SIDE",
+    "TARGET_KINDS",
+    "BackendConfig",
+    "CaptureSettings",
+    "CaptureTarget",
+    "Frame",
+    "FrameSource",
+    "Region",
+    "TargetKind",
+]
 
 Frame = npt.NDArray[np.uint8]
 # The largest side of a region to capture (``--region``): 16384 px, past every single display
@@ -99,18 +116,93 @@ class Region:
         return cls(x, y, x + w, y + h)
 
 
+TargetKind = Literal["region", "window", "stream"]
+TARGET_KINDS: tuple[TargetKind, ...] = ("region", "window", "stream")
+
+
+@dataclass(frozen=True)
+class CaptureTarget:
+    """What to capture: a desktop region, a window by OS handle, or an OS-provided stream.
+
+    Attributes:
+        region: the desktop pixels the frames cover now (a window's client area; for a stream,
+            the rectangle it shows). Every target has one: it sizes the frames and goes to
+            ``meta.json``, and a region-only backend grabs it when given a window.
+        kind: ``region``, ``window`` or ``stream``.
+        handle: the window's handle (HWND, X window id) or the stream's id (a PipeWire node);
+            None for a region.
+    """
+
+    region: Region
+    kind: TargetKind = "region"
+    handle: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in TARGET_KINDS:
+            raise ConfigError(f"capture target kind '{self.kind}': choose one of "
+                              f"{', '.join(TARGET_KINDS)}")
+        if (self.kind == "region") != (self.handle is None):
+            raise ConfigError(f"a {self.kind} capture target "
+                              + ("takes no handle" if self.kind == "region" else "needs a handle"))
+
+    @classmethod
+    def of_region(cls, region: Region) -> CaptureTarget:
+        """A fixed desktop region."""
+        return cls(region)
+
+    @classmethod
+    def of_window(cls, handle: int, region: Region) -> CaptureTarget:
+        """A window by OS handle; ``region`` is its client area now."""
+        return cls(region, "window", int(handle))
+
+    @classmethod
+    def of_stream(cls, handle: int, region: Region) -> CaptureTarget:
+        """A stream the OS handed out (e.g. a portal's PipeWire node) showing ``region``."""
+        return cls(region, "stream", int(handle))
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    """The capture settings a recording has, whichever backend it ends up with.
+
+    Attributes:
+        seed: ``--seed`` (the synthetic pattern's texture).
+        monitor: ``--monitor``, numbered as in mss (1 is the first monitor; None or 0: none).
+    """
+
+    seed: int = 0
+    monitor: int | None = None
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """A backend's typed options; each backend subclasses it (frozen) with its own fields."""
+
+    @classmethod
+    def from_settings(cls, settings: CaptureSettings) -> Self:
+        """The backend's options from the shared settings (default: none of them)."""
+        del settings
+        return cls()
+
+
 class FrameSource(ABC):
-    """A source of frames of one region. Use as a context manager; :meth:`close` is idempotent.
+    """A source of frames of one target. Use as a context manager; :meth:`close` is idempotent.
 
     Attributes:
         name: backend name stored in ``meta.json`` (``mss``, ``dxcam``, ``synthetic``...).
+        targets: the :class:`CaptureTarget` kinds the backend grabs itself (class attribute).
+        config_type: the backend's :class:`BackendConfig` subclass (class attribute).
         details: backend facts for ``meta.json`` (e.g. ``{"xshm": False}`` on the slow path).
+        target: what the source grabs; ``region`` is ``target.region``.
     """
 
     name: str = "base"
+    targets: ClassVar[frozenset[TargetKind]] = frozenset({"region"})
+    config_type: ClassVar[type[BackendConfig]] = BackendConfig
 
-    def __init__(self, region: Region) -> None:
-        self.region = region
+    def __init__(self, region: Region | CaptureTarget) -> None:
+        self.target = region if isinstance(region, CaptureTarget) else CaptureTarget(region)
+        self.region = self.target.region
         self.details: dict[str, Any] = {}
         self._opened = False
         self._closed = False
@@ -153,9 +245,20 @@ class FrameSource(ABC):
         """
         self.grab()
 
+    @classmethod
+    def from_target(cls, target: CaptureTarget, config: BackendConfig) -> FrameSource:
+        """Build an unopened source of ``target`` (one of :attr:`targets`) with ``config``.
+
+        The default fits a region backend without options: ``cls(target.region)``. A backend
+        with options, or one that grabs windows or streams, overrides it.
+        """
+        del config
+        return cls(target.region)
+
     def set_region(self, region: Region) -> None:
         """Follow a moved or resized window; the next grab uses the new region."""
         self.region = region
+        self.target = dataclasses.replace(self.target, region=region)
 
     def close(self) -> None:
         """Release OS resources; safe to call twice."""

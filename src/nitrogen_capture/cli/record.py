@@ -30,7 +30,6 @@ from ..capture import BACKENDS as CAPTURE_BACKENDS
 from ..capture.base import MAX_REGION_SIDE
 from ..codecs.encoders import ENCODER_NAMES
 from ..codecs.png import PNG_ENCODERS
-from ..codecs.priority import ENCODER_PRIORITIES
 from ..codecs.video import X264_PRESETS
 from ..config import (
     FRAME_FORMATS,
@@ -44,10 +43,12 @@ from ..config import (
     TargetSpec,
 )
 from ..cues import CUE_BACKENDS
+from ..encoderpool.priority import ENCODER_PRIORITIES
 from ..indicator import INDICATOR_BACKENDS
 from ..inputs import BACKENDS as INPUT_BACKENDS
 from ..inputs._live import GAMEPAD_BACKENDS
 from ..session.meta_parts import CONTROLLERS
+from ..session.paths import run_merge
 from ..stopsignals import handling_stop_signals
 from .episodes import add_arguments as add_run_arguments
 from .episodes import wants_run
@@ -379,7 +380,7 @@ def _summary(result: RecordResult) -> str:
 
 def _merge(config: RecordConfig) -> MergeReport:
     """Merge the finished session as ``nitrogen-capture merge`` does."""
-    from ..errors import SessionError
+    from ..errors import DiskSpaceError, SessionError
     from ..session import merge_session
     from .progress import progress_callback
 
@@ -389,9 +390,10 @@ def _merge(config: RecordConfig) -> MergeReport:
             return merge_session(config.out, progress=progress)
     except (SessionError, OSError) as exc:
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise SessionError(f"the recording is complete but the final merge failed ({detail}); "
-                           f"fix that and run `nitrogen-capture merge --root {config.out}`"
-                           ) from exc
+        # A full disk stays the one full-disk error (diskspace.py), the context added.
+        error = DiskSpaceError if isinstance(exc, DiskSpaceError) else SessionError
+        raise error(f"the recording is complete but the final merge failed ({detail}); "
+                    f"fix that and {run_merge(config.out)}") from exc
 
 
 def _print_merged(report: MergeReport) -> None:
@@ -467,16 +469,16 @@ def run(args: argparse.Namespace) -> int:
         try:
             print(_summary(result), flush=True)
             if not config.merge:
-                print(f"not merged (--no-merge): run `nitrogen-capture merge --root "
-                      f"{config.out}` to write actions.npy ... dataset.pt")
+                print(f"not merged (--no-merge): {run_merge(config.out)} to write "
+                      "actions.npy ... dataset.pt")
                 return 0
             # Every merged file is replaced atomically: an interrupted merge leaves whole
             # files (or none), never torn ones, and rerunning merge completes them.
             report = _merge(config)
         except KeyboardInterrupt as exc:
             print(f"nitrogen-capture record: {str(exc) or 'SIGINT'} during the final merge: the "
-                  f"recording is complete; run `nitrogen-capture merge --root {config.out}` "
-                  "to write the merged files", file=sys.stderr)
+                  f"recording is complete; {run_merge(config.out)} to write the merged files",
+                  file=sys.stderr)
             return 130
     _print_merged(report)
     return 0

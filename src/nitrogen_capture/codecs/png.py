@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from ..atomic import atomic_write
 from ..errors import ConfigError, EncodeError
+from .jobs import READY, FrameDone, FrameTask
 
 __all__ = ["PNG_ENCODERS", "PngEncode", "get_png_encoder", "png_worker", "write_atomic"]
 
@@ -82,24 +83,26 @@ def png_worker(tasks: Any, results: Any, encoder_name: str) -> None:
 
     Any number of these run side by side (a frame's file does not depend on the others), so
     results come back in any order. ``tasks`` is the pool's
-    :class:`~nitrogen_capture.codecs.worker.SlotReader`; tasks and results are those of
-    :mod:`.pool`.
+    :class:`~nitrogen_capture.encoderpool.worker.SlotReader`; tasks and results are the
+    messages of :mod:`.jobs`.
     """
     _, encode = get_png_encoder(encoder_name)
-    results.put("ready")
+    results.put(READY)
     while True:
         task = tasks.get()
         if task is None:
             break
-        slot, ref, shape, path, tag = task
+        if not isinstance(task, FrameTask):  # a flush: nothing is held open here
+            continue
         t0 = time.perf_counter()
         try:
-            frame = tasks.frame(slot, ref, shape)
+            frame = tasks.frame(task.slot, task.ref, task.shape)
             data = encode(frame)
             del frame
-            write_atomic(Path(path), data)
-            results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, len(data), None,
-                         "frame"))
+            write_atomic(Path(task.path), data)
+            results.put(FrameDone(task.slot, task.path, task.tag,
+                                  (time.perf_counter() - t0) * 1e3, len(data), None))
         except Exception as exc:  # reported to the owner, who decides (e.g. disk full -> stop)
-            results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, 0,
-                         f"{type(exc).__name__}: {exc}", "frame"))
+            results.put(FrameDone(task.slot, task.path, task.tag,
+                                  (time.perf_counter() - t0) * 1e3, 0,
+                                  f"{type(exc).__name__}: {exc}"))

@@ -6,7 +6,7 @@ AMF, SVT-AV1); ``auto`` probes the hardware ones and falls back to libx264 (:fun
 The video frame store (``nitrogen_capture.session.frames``, kind ``video``) stores chunk ``c`` as
 ``frames/chunk_NNN.mkv``; frame ``k`` of the file is row ``k`` of the chunk's arrays (``pts = k``,
 time base ``1/fps``). Frames of one chunk must reach the encoder in row order, so the store's
-:class:`~nitrogen_capture.codecs.pool.EncoderSpec` asks for a *single*, ordered encoder process
+:class:`~nitrogen_capture.codecs.jobs.EncoderSpec` asks for a *single*, ordered encoder process
 (:func:`video_worker`) fed through the same shared-memory slots as the PNG workers; libx264 runs
 its own threads inside it, so one process still uses both cores.
 
@@ -34,6 +34,7 @@ from typing import Any
 from ..errors import ConfigError
 from .encoders import ENCODER_NAMES, ENCODERS, Choice, choose
 from .h264 import H264Writer, load_av
+from .jobs import FLUSHED, READY, FileClosed, FrameDone, FrameTask
 
 __all__ = ["CLUSTER_MS", "X264_PRESETS", "VideoSettings", "check_video_encoder",
            "check_video_support", "choose_encoder", "remux_prefix", "video_worker"]
@@ -119,14 +120,13 @@ def _open_chunk_file(path: Path, width: int, height: int, settings: VideoSetting
 def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
     """Encoder process: frames arrive in row order; one open file at a time.
 
-    Tasks: ``(slot, ref, shape, path, tag)`` frames, ``("flush",)`` to close the open file,
-    ``None`` to stop (closes too). Results (see :mod:`.pool`): ``(slot, path, tag, ms, nbytes,
-    error, kind)`` with kind ``frame`` once the frame is handed to the encoder (its slot is then
-    free; ``nbytes`` are the packets muxed so far by this frame) and kind ``closed`` (slot -1)
-    once the chunk's file is flushed and closed, which is when the chunk may be marked
-    complete; its ``nbytes`` is the rest of the file, so a file's results add up to its size.
-    ``"flushed"`` answers a flush. ``tasks`` is the pool's
-    :class:`~nitrogen_capture.codecs.worker.SlotReader`.
+    Tasks (:mod:`.jobs`): :class:`~.jobs.FrameTask` frames, :data:`~.jobs.FLUSH` to close the
+    open file, ``None`` to stop (closes too). Results: a :class:`~.jobs.FrameDone` once the
+    frame is handed to the encoder (its slot is then free; ``nbytes`` are the packets muxed so
+    far by this frame) and a :class:`~.jobs.FileClosed` once the chunk's file is flushed and
+    closed, which is when the chunk may be marked complete; its ``nbytes`` is the rest of the
+    file, so a file's results add up to its size. :data:`~.jobs.FLUSHED` answers a flush.
+    ``tasks`` is the pool's :class:`~nitrogen_capture.encoderpool.worker.SlotReader`.
     """
     check_video_support(settings.encoder)
     import cv2
@@ -135,7 +135,7 @@ def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
     # hand-over cost here (the encoder already has the other core): ~0.2 ms less CPU a
     # 720p frame, measured.
     cv2.setNumThreads(1)
-    results.put("ready")
+    results.put(READY)
     cur: H264Writer | None = None
     cur_tag: Any = None
     cur_path = ""
@@ -155,18 +155,18 @@ def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
                 rest = max(0, os.path.getsize(cur_path) - cur_bytes)
             except Exception as exc:
                 error = error or f"closing {cur_path}: {type(exc).__name__}: {exc}"
-        results.put((-1, cur_path, cur_tag, (time.perf_counter() - t0) * 1e3, rest, error,
-                     "closed"))
+        results.put(FileClosed(cur_path, cur_tag, (time.perf_counter() - t0) * 1e3, rest,
+                               error))
         done_paths.add(cur_path)
         cur, cur_tag, cur_error, cur_bytes = None, None, None, 0
 
     while True:
         task = tasks.get()
-        if task is None or task == ("flush",):
+        if not isinstance(task, FrameTask):  # None (stop) or a flush: close the open file
             finish()
             if task is None:
                 break
-            results.put("flushed")
+            results.put(FLUSHED)
             continue
         slot, ref, shape, path, tag = task
         t0 = time.perf_counter()
@@ -190,7 +190,7 @@ def video_worker(tasks: Any, results: Any, settings: VideoSettings) -> None:
             error = f"{type(exc).__name__}: {exc}"
             if cur_error is None:
                 cur_error = error
-        results.put((slot, path, tag, (time.perf_counter() - t0) * 1e3, nbytes, error, "frame"))
+        results.put(FrameDone(slot, path, tag, (time.perf_counter() - t0) * 1e3, nbytes, error))
 
 
 def _stream_copy_of(out: Any, in_stream: Any) -> Any:

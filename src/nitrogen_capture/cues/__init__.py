@@ -1,6 +1,7 @@
 """Start/pause/stop cues: tell a full-screen player that a hotkey did something.
 
-``get_cue_backend(name)`` picks the backend (``record --cue``, :data:`CUE_BACKENDS`):
+``get_cue_backend(name)`` picks the backend (``record --cue``, :data:`CUE_BACKENDS`) through the
+registry :data:`CUE_FACTORIES`:
 
 - ``sound`` (default): Windows plays the bundled WAVs (``data/cue_*.wav``, made by
   :mod:`.tones`) through ``winsound``; elsewhere the first of ``paplay``, ``pw-play``, ``aplay``
@@ -21,17 +22,24 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from collections.abc import Callable
 
 from ..errors import ConfigError
 from .base import CUE_EVENTS, CueBackend, NullCue
 
-__all__ = ["CUE_BACKENDS", "CUE_EVENTS", "CueBackend", "NullCue", "get_cue_backend"]
+__all__ = ["CUE_BACKENDS", "CUE_EVENTS", "CUE_FACTORIES", "CueBackend", "CueFactory", "NullCue",
+           "get_cue_backend"]
 
 log = logging.getLogger(__name__)
 _told: set[str] = set()  # what was already said once in this process
 
-# The choices of RecordConfig.cue / `record --cue`.
+# The choices of RecordConfig.cue / `record --cue` (``fake`` is for tests, not a choice).
 CUE_BACKENDS: tuple[str, ...] = ("sound", "notify", "none")
+
+# name -> factory(say_missing): the one registry of cue backends (docs/extending.md, "A cue
+# backend"). A factory imports its platform module itself and may return NullCue when nothing on
+# this machine can play.
+CueFactory = Callable[[bool], CueBackend]
 
 
 def get_cue_backend(name: str = "sound", *, say_missing: bool = True) -> CueBackend:
@@ -40,37 +48,54 @@ def get_cue_backend(name: str = "sound", *, say_missing: bool = True) -> CueBack
     ``say_missing`` False keeps a missing player at debug level (a synthetic recording: nobody
     plays, so nobody needs to hear).
     """
-    if name == "fake":
-        from ._fake import FakeCue
-
-        return FakeCue()
-    if name not in CUE_BACKENDS:
+    factory = CUE_FACTORIES.get(name)
+    if factory is None:
         raise ConfigError(f"--cue must be one of {', '.join(CUE_BACKENDS)}, got {name}",
                           setting="cue")
-    if name == "sound":
-        if sys.platform == "win32":
-            from ._winsound import WinsoundCue
+    return factory(say_missing)
 
-            return WinsoundCue()
-        from ._command import PLAYERS, CommandCue, find_player
 
-        player = find_player()
-        if player is not None:
-            return CommandCue("sound", player)
-        if say_missing:
-            _once("no-player", "no sound cues: none of %s is installed; the on-screen "
-                  "indicator (--indicator) and the status line show the recording state",
-                  ", ".join(PLAYERS))
-        else:
-            log.debug("no sound cues: none of %s is installed", ", ".join(PLAYERS))
-    elif name == "notify":
-        from ._command import NOTIFY, CommandCue
+def _fake(say_missing: bool) -> CueBackend:
+    from ._fake import FakeCue
 
-        program = shutil.which(NOTIFY)
-        if program is not None:
-            return CommandCue("notify", program)
-        log.debug("no notification cues: %s is not installed", NOTIFY)
+    return FakeCue()
+
+
+def _sound(say_missing: bool) -> CueBackend:
+    if sys.platform == "win32":
+        from ._winsound import WinsoundCue
+
+        return WinsoundCue()
+    from ._command import PLAYERS, CommandCue, find_player
+
+    player = find_player()
+    if player is not None:
+        return CommandCue("sound", player)
+    if say_missing:
+        _once("no-player", "no sound cues: none of %s is installed; the on-screen "
+              "indicator (--indicator) and the status line show the recording state",
+              ", ".join(PLAYERS))
+    else:
+        log.debug("no sound cues: none of %s is installed", ", ".join(PLAYERS))
     return NullCue()
+
+
+def _notify(say_missing: bool) -> CueBackend:
+    from ._command import NOTIFY, CommandCue
+
+    program = shutil.which(NOTIFY)
+    if program is not None:
+        return CommandCue("notify", program)
+    log.debug("no notification cues: %s is not installed", NOTIFY)
+    return NullCue()
+
+
+CUE_FACTORIES: dict[str, CueFactory] = {
+    "sound": _sound,
+    "notify": _notify,
+    "none": lambda say_missing: NullCue(),
+    "fake": _fake,
+}
 
 
 def _once(key: str, message: str, *args: object) -> None:

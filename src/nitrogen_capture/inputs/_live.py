@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
 from ..winecompat import wine_version
-from .base import InputSource
+from .base import InputSettings, InputSource
 
-__all__ = ["GAMEPAD_BACKENDS", "LiveSources", "gamepad_source", "live_input_sources"]
+__all__ = ["GAMEPAD_BACKENDS", "LiveConfig", "LiveSources", "gamepad_source",
+           "live_input_sources", "pynput_sources"]
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +43,46 @@ class LiveSources(list[InputSource]):
         self.warnings: list[str] = list(warnings or [])
 
 
-def live_input_sources(**options: Any) -> LiveSources:
-    """Build the unstarted live sources for this platform.
+@dataclass(frozen=True)
+class LiveConfig:
+    """The live (``pynput``) backend's options.
 
-    Args:
-        **options: ``raw_motion`` (default True) turns the raw-motion source off when False;
-            ``display`` names the X display (default ``$DISPLAY``); ``gamepad`` (default
-            False) adds a gamepad reader, chosen by ``gamepad_backend`` (see
-            :func:`gamepad_source`). Other keys (``seed``, ``fps``, ``region``, ``target``) are
-            accepted and ignored.
+    Attributes:
+        gamepad: add a gamepad reader, chosen by ``gamepad_backend`` (:func:`gamepad_source`).
+        raw_motion: False leaves the raw-motion source out.
+        display: the X display (None: ``$DISPLAY``).
     """
+
+    gamepad: bool = False
+    gamepad_backend: str = "auto"
+    raw_motion: bool = True
+    display: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: InputSettings) -> LiveConfig:
+        """The fields of the shared settings this backend reads."""
+        return cls(bool(settings.gamepad), str(settings.gamepad_backend or "auto"),
+                   bool(settings.raw_motion), settings.display)
+
+
+def pynput_sources(settings: InputSettings) -> list[InputSource]:
+    """The ``pynput`` input backend: :func:`live_input_sources` of the settings."""
+    if sys.platform != "win32":  # no X display: one line now, not a failed start later
+        from ..xdisplay import check_x11_display
+
+        check_x11_display()
+    return live_input_sources(LiveConfig.from_settings(settings))
+
+
+def live_input_sources(config: LiveConfig | None = None) -> LiveSources:
+    """Build the unstarted live sources for this platform (``config``: defaults when None)."""
     from ._pynput import PynputInput
 
+    config = config or LiveConfig()
     sources = LiveSources([PynputInput()])
-    if options.get("gamepad"):
-        sources.append(gamepad_source(str(options.get("gamepad_backend") or "auto")))
-    if not options.get("raw_motion", True):
+    if config.gamepad:
+        sources.append(gamepad_source(config.gamepad_backend))
+    if not config.raw_motion:
         return sources
     if sys.platform == "win32":
         from . import _rawinput_win32
@@ -73,7 +99,7 @@ def live_input_sources(**options: Any) -> LiveSources:
         return sources
     from ._xi2_raw import XI2RawMotion, probe_xi2
 
-    display = options.get("display")
+    display = config.display
     reason = probe_xi2(display)
     if reason is None:
         sources.append(XI2RawMotion(display))

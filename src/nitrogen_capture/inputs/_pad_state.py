@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from ..clock import now_ns
 from ..errors import ConfigError
 from ..events import HELD, PAD_AXIS, PAD_BUTTON, InputEvent
-from ..keylayout import PAD_AXES, PAD_BUTTONS
+from ..rows import PAD_AXES, PAD_BUTTONS
 from .base import ThreadedInputSource
 
 __all__ = ["NEUTRAL", "PadSource", "PadState", "diff_states", "radial_deadzone"]

@@ -35,7 +35,8 @@ from typing import Any
 from ..clock import now_ns
 from ..errors import InputError, missing_dependency
 from ..events import BUTTON, HELD, KEY, WHEEL, InputEvent
-from ..keylayout import MOUSE_BUTTONS, canonical_key
+from ..keylayout import canonical_key
+from ..rows import MOUSE_BUTTONS
 from ._held_keys import HeldKeysReader
 from ._keystate_win32 import VK_OEM, KeyStateApi
 from .base import InputSource

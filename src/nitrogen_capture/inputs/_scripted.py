@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..clock import now_ns
 from ..events import BUTTON, HELD, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
-from ..keylayout import DEFAULT_KEYS, PAD_AXES, PAD_BUTTONS
-from .base import ThreadedInputSource
+from ..keylayout import DEFAULT_KEYS
+from ..rows import PAD_AXES, PAD_BUTTONS
+from .base import InputSettings, InputSource, ThreadedInputSource
 
 __all__ = ["Scheduled", "ScriptedInput", "scheduled_events", "timeline_block"]
 
@@ -175,3 +177,23 @@ class ScriptedInput(ThreadedInputSource):
             down = list(self._down)
         return [InputEvent(t, dev, code, HELD) for dev, code in down
                 if dev == PAD_BUTTON or code in keys]
+
+
+@dataclass(frozen=True)
+class ScriptedConfig:
+    """The scripted backend's options: the timeline's ``seed`` and ``fps``, and ``gamepad``."""
+
+    seed: int = 0
+    fps: float = 30.0
+    gamepad: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: InputSettings) -> ScriptedConfig:
+        """The fields of the shared settings this backend reads."""
+        return cls(int(settings.seed), float(settings.fps), bool(settings.gamepad))
+
+
+def scripted_sources(settings: InputSettings) -> list[InputSource]:
+    """The ``scripted`` input backend: one :class:`ScriptedInput` of the settings' timeline."""
+    config = ScriptedConfig.from_settings(settings)
+    return [ScriptedInput(seed=config.seed, fps=config.fps, gamepad=config.gamepad)]

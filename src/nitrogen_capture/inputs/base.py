@@ -16,13 +16,48 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..events import EventSink, InputEvent
 
-__all__ = ["InputSource", "ThreadedInputSource"]
+if TYPE_CHECKING:
+    from ..targets.base import Target
+
+__all__ = ["InputFactory", "InputSettings", "InputSource", "ThreadedInputSource"]
+
+
+@dataclass(frozen=True)
+class InputSettings:
+    """The input settings a recording has, whichever input backend it ends up with.
+
+    Each backend reads the fields it needs into its own frozen config (``ScriptedConfig``,
+    ``LiveConfig``) and ignores the rest.
+
+    Attributes:
+        seed, fps: the scripted timeline's seed and frame rate.
+        gamepad: also read a gamepad; ``gamepad_backend`` chooses the reader (``auto``,
+            ``xinput``, ``sdl``).
+        raw_motion: add the raw relative-motion source (live backends).
+        display: the X display to listen on (None: ``$DISPLAY``).
+        target: the recorder's target, for window-bound listeners (none uses it yet).
+    """
+
+    seed: int = 0
+    fps: float = 30.0
+    gamepad: bool = False
+    gamepad_backend: str = "auto"
+    raw_motion: bool = True
+    display: str | None = None
+    target: Target | None = None
+
+
+#: An input backend: the unstarted sources for the settings (one registry line each).
+InputFactory = Callable[[InputSettings], "list[InputSource]"]
+
 
 class InputSource(ABC):
     """A listener that delivers :class:`InputEvent` values to a sink from its own thread(s).

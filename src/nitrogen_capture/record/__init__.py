@@ -15,7 +15,6 @@ clean stop unless ``RecordConfig.merge`` is False.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import logging
 import platform
@@ -35,7 +34,7 @@ from ..outputs import OutputKind, check_output, describe
 from ..session.frames import frame_store_class
 from ..session.meta import CaptureInfo, ClockInfo, FrameFormat, InputInfo, Labels, SessionMeta
 from ..session.meta_parts import default_controller, default_game
-from ..session.paths import META_NAME
+from ..session.paths import is_session
 from ..targets.base import FixedRegionTarget, Target
 from .episode import EpisodeControl
 from .recorder import Recorder, RecordResult, RecordStats
@@ -60,7 +59,7 @@ def check_new_session_dir(out: Path, label: str = "--out") -> None:
     """
     if out.exists() and not out.is_dir():
         raise SessionExistsError(f"{label} {out} is {describe(out)}, not a directory")
-    if (out / META_NAME).exists():
+    if is_session(out):
         raise SessionExistsError(
             f"{label} {out} already holds a session: choose a new directory "
             "(nothing was changed)")
@@ -110,29 +109,6 @@ def base_meta(config: RecordConfig, target: Target, source_name: str,
         latency=config.latency)
 
 
-def video_frame_format(frame_format: FrameFormat, config: RecordConfig,
-                       size: tuple[int, int]) -> FrameFormat:
-    """``frame_format`` with the encoder ``--video-encoder`` resolves to (a real probe at ``size``).
-
-    ``auto`` falling back to libx264 logs one warning line, kept as ``encoder_fallback``; an
-    explicit encoder that cannot encode here raises ConfigError. The options keep ``crf`` and
-    ``preset`` (our settings) and add ``encoder_options`` (what FFmpeg is given).
-    """
-    from ..codecs.video import choose_encoder
-
-    crf = int(frame_format.options.get("crf", config.video_crf))
-    preset = str(frame_format.options.get("preset", config.video_preset))
-    choice = choose_encoder(config.video_encoder, max(16, size[0]), max(16, size[1]), crf,
-                            preset)
-    spec = choice.spec
-    options = {**frame_format.options, "codec": spec.codec, "pix_fmt": spec.pix_fmt,
-               "encoder_options": spec.options(crf, preset),
-               "requested_encoder": config.video_encoder}
-    if choice.fallback_reason:
-        options["encoder_fallback"] = choice.fallback_reason
-    return dataclasses.replace(frame_format, encoder=spec.name, options=options)
-
-
 def build_recorder(config: RecordConfig, *, region: Region | None = None,
                    target: Target | None = None,
                    episode: EpisodeControl | None = None) -> Recorder:
@@ -142,11 +118,12 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
     """
     check_output_dir(config)
     # The frame store checks its encoder first: a missing package fails before anything opens.
-    frame_format = frame_store_class(config.frame_format).new_format(config)
+    store = frame_store_class(config.frame_format)
+    frame_format = store.new_format(config.encoding)
     target = target or _resolve_target(config, region)
-    if frame_format.kind == "video":
-        frame_format = video_frame_format(frame_format, config, target.region().size)
-    source = get_capture_backend(config.capture_backend, region=target.region(),
+    # e.g. the video store probes the encoder --video-encoder names at the real size
+    frame_format = store.for_size(frame_format, config.encoding, target.region().size)
+    source = get_capture_backend(config.capture_backend, target=target.capture_target(),
                                  seed=config.seed, monitor=config.target.monitor)
     inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
                                 target=target, gamepad=config.gamepad,

@@ -27,16 +27,18 @@ import logging
 import queue
 import threading
 from collections import deque
-from typing import Any
+from dataclasses import dataclass
 
 from ..binning import ActionBinner
 from ..clock import now_ns
 from ..events import InputEvent
+from ..session.journal import PauseRecord, ResumeRecord
 from ..session.meta import Pause
 from ..session.writer import SessionWriter
 from .held import HeldState
 
-__all__ = ["BIN_DELAY_NS", "WriterThread"]
+__all__ = ["BIN_DELAY_NS", "Encoded", "Events", "FileClosed", "FrameQueued", "Paused",
+           "Resumed", "Started", "Stop", "WriterMessage", "WriterThread"]
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +48,84 @@ BIN_DELAY_NS = 400_000_000
 _JOURNAL_FLUSH_NS = 500_000_000
 
 
+# -- the writer thread's messages (times are session-relative nanoseconds) -----------------------
+@dataclass(frozen=True)
+class Events:
+    """Input events drained from the router, in order."""
+
+    events: list[InputEvent]
+
+
+@dataclass(frozen=True)
+class FrameQueued:
+    """A frame was captured into ``chunk`` at ``tick`` and queued for encoding."""
+
+    chunk: int
+    tick: int
+    t_rel: int
+    region: list[int]
+    size: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A frame of ``chunk`` was encoded (``error``: why it was not)."""
+
+    chunk: int
+    ms: float
+    nbytes: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class FileClosed:
+    """A one-file store (video): the chunk's file is finished (``error``: why not)."""
+
+    chunk: int
+    nbytes: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Paused:
+    """Recording pauses at ``t_rel`` / ``tick`` (``reason``: what paused it)."""
+
+    t_rel: int
+    tick: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """Recording resumes; ``held`` is the sources' read of what is held then."""
+
+    t_rel: int
+    tick: int
+    held: list[InputEvent] | None = None
+
+
+@dataclass(frozen=True)
+class Started:
+    """A recording that starts without a pause starts here, ``held`` held."""
+
+    t_rel: int
+    held: list[InputEvent]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """No more messages: bin and write what is left, then end the thread."""
+
+
+WriterMessage = Events | FrameQueued | Encoded | FileClosed | Paused | Resumed | Started | Stop
+
+
 class WriterThread(threading.Thread):
     """Consumes the capture thread's messages; see the module docstring.
 
-    Messages (tuples, first item the kind): ``("events", [InputEvent])`` with session-relative
-    times, ``("frame", chunk, tick, t_rel, region, size)``, ``("encoded", chunk, ms, nbytes,
-    error)``, ``("closed", chunk, nbytes, error)`` (video: the chunk's file is finished),
-    ``("pause", t_rel, tick, reason)``, ``("resume", t_rel, tick, held)``, ``("start", t_rel,
-    held)`` (a recording that starts without a pause), ``("stop",)``. ``held`` is the sources'
-    read of what is held, already filtered by the router (:meth:`InputRouter.admit_held`).
+    Messages are the frozen dataclasses above (:data:`WriterMessage`). ``held`` is the
+    sources' read of what is held, already filtered by the router
+    (:meth:`InputRouter.admit_held`).
     """
 
     def __init__(self, writer: SessionWriter, binner: ActionBinner, t0_ns: int) -> None:
@@ -62,7 +133,7 @@ class WriterThread(threading.Thread):
         self.writer = writer
         self.binner = binner
         self.t0_ns = t0_ns
-        self.inbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[WriterMessage] = queue.SimpleQueue()
         self._frames: deque[int] = deque()  # t_rel of frames waiting to be binned
         self._events: list[tuple[int, int, InputEvent]] = []  # heap by time
         self._seq = itertools.count()
@@ -76,7 +147,7 @@ class WriterThread(threading.Thread):
         self.events_late = 0
         self.error: BaseException | None = None
 
-    def post(self, *message: Any) -> None:
+    def post(self, message: WriterMessage) -> None:
         """Queue a message (thread-safe)."""
         self.inbox.put(message)
 
@@ -100,7 +171,7 @@ class WriterThread(threading.Thread):
             except queue.Empty:
                 msg = None
             if msg is not None:
-                if msg[0] == "stop":
+                if isinstance(msg, Stop):
                     stopping = True
                 else:
                     self._apply(msg)
@@ -117,28 +188,24 @@ class WriterThread(threading.Thread):
     # -- messages ---------------------------------------------------------------------------------
     # Not `_handle`: since Python 3.13 threading.Thread keeps its OS thread handle in
     # `self._handle`, and a method of that name was replaced by it (found under Wine).
-    def _apply(self, msg: tuple[Any, ...]) -> None:
-        kind = msg[0]
-        if kind == "events":
-            self._on_events(msg[1])
-        elif kind == "frame":
-            _, chunk, tick, t_rel, region, size = msg
-            self._frames.append(t_rel)
-            self.writer.on_frame(chunk, tick, t_rel, region, size)
-        elif kind == "encoded":
-            _, chunk, ms, nbytes, error = msg
-            self.writer.on_encoded(chunk, ms, nbytes, error)
-        elif kind == "closed":
-            _, chunk, nbytes, error = msg
-            self.writer.on_file_closed(chunk, nbytes, error)
-        elif kind == "pause":
-            self._on_pause(*msg[1:])
-        elif kind == "resume":
-            self._on_resume(*msg[1:])
-        elif kind == "start":
-            self._enter(*msg[1:])
+    def _apply(self, msg: WriterMessage) -> None:
+        if isinstance(msg, Events):
+            self._on_events(msg.events)
+        elif isinstance(msg, FrameQueued):
+            self._frames.append(msg.t_rel)
+            self.writer.on_frame(msg.chunk, msg.tick, msg.t_rel, msg.region, msg.size)
+        elif isinstance(msg, Encoded):
+            self.writer.on_encoded(msg.chunk, msg.ms, msg.nbytes, msg.error)
+        elif isinstance(msg, FileClosed):
+            self.writer.on_file_closed(msg.chunk, msg.nbytes, msg.error)
+        elif isinstance(msg, Paused):
+            self._on_pause(msg.t_rel, msg.tick, msg.reason)
+        elif isinstance(msg, Resumed):
+            self._on_resume(msg.t_rel, msg.tick, msg.held)
+        elif isinstance(msg, Started):
+            self._enter(msg.t_rel, msg.held)
         else:  # a programming error, not user input
-            raise ValueError(f"unknown writer message {kind!r}")
+            raise ValueError(f"unknown writer message {msg!r}")
 
     def _on_events(self, events: list[InputEvent]) -> None:
         stored: list[InputEvent] = []
@@ -170,8 +237,7 @@ class WriterThread(threading.Thread):
         self._store(self._stored.releases(t))
         self._storing = False
         self._open_pause = (tick, t_rel, reason)
-        self.writer.on_control({"kind": "pause", "start_t": t_rel, "start_tick": tick,
-                                "reason": reason})
+        self.writer.on_control(PauseRecord(t_rel, tick, reason))
 
     def _on_resume(self, t_rel: int, tick: int, held: list[InputEvent] | None = None) -> None:
         if self._storing:
@@ -179,7 +245,7 @@ class WriterThread(threading.Thread):
         self._storing = True
         self._enter(t_rel, held or [])
         self._end_pause(tick, t_rel)
-        self.writer.on_control({"kind": "resume", "end_t": t_rel, "end_tick": tick})
+        self.writer.on_control(ResumeRecord(t_rel, tick))
 
     def _enter(self, t_rel: int, held: list[InputEvent]) -> None:
         """Recording starts or resumes at ``t_rel``: store what is held then as held."""

@@ -10,7 +10,7 @@ during the recording. From what that cost and how much CPU the machine had left:
 - free cores: the CPU the recording can count on. That is the machine's idle time while the
   game ran beside the grabbing (plus the check's own grabbing, which the recording will do
   anyway), or, on a machine with no idle time, the recording's share under the scheduler: Linux
-  shares a busy CPU among the runnable threads by weight (codecs/priority.py), so beside ``b``
+  shares a busy CPU among the runnable threads by weight (encoderpool/priority.py), so beside ``b``
   busy threads (``procs_running`` of /proc/stat, sampled during the check) the capture thread and
   the encoders (weighing ``w`` nice-0 threads: 1 + 1 under ``fair``) get about
   ``cores x w / (b + w)``. Idle time alone would call every configuration hopeless beside a busy
@@ -121,7 +121,7 @@ def _running_threads() -> int | None:
 
 def recording_weight(priority: str, cores: int) -> float:
     """How many nice-0 threads the recording weighs: the capture thread plus the encoders."""
-    from ..codecs.priority import LOW_NICE, nice_weight
+    from ..encoderpool.priority import LOW_NICE, nice_weight
 
     encoders = {"fair": 1.0, "normal": float(cores),
                 "low": cores * nice_weight(LOW_NICE)}

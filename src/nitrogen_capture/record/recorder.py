@@ -18,7 +18,6 @@ like live input, and the writer thread enters it as held (docs/architecture.md 5
 from __future__ import annotations
 
 import dataclasses
-import errno
 import logging
 import shutil
 import threading
@@ -27,10 +26,11 @@ from dataclasses import dataclass
 from ..binning import ActionBinner
 from ..capture.base import FrameSource
 from ..clock import FramePacer, clock_pair, now_ns
-from ..codecs.pool import EncodeResult, EncoderPool
-from ..codecs.priority import encoder_nice
 from ..config import RecordConfig
 from ..cues import get_cue_backend
+from ..diskspace import disk_full_error, is_disk_full
+from ..encoderpool.pool import EncodeResult, EncoderPool
+from ..encoderpool.priority import encoder_nice
 from ..errors import CaptureError, EncodeError, TargetError
 from ..events import CONTROL, InputEvent
 from ..inputs.base import InputSource
@@ -40,11 +40,21 @@ from ..session.frames import open_frame_store
 from ..session.lock import SessionLock
 from ..session.meta import Counters, EncoderInfo, SessionMeta
 from ..session.meta_parts import ClockPair, wall_iso
-from ..session.paths import SessionPaths
+from ..session.paths import SessionPaths, run_merge
 from ..session.writer import SessionWriter
 from ..targets.base import Target
 from .episode import EpisodeControl
-from .pipeline import WriterThread
+from .pipeline import (
+    Encoded,
+    Events,
+    FileClosed,
+    FrameQueued,
+    Paused,
+    Resumed,
+    Started,
+    Stop,
+    WriterThread,
+)
 from .rates import LossAlarm, RecentRates
 
 __all__ = ["RecordResult", "RecordStats", "Recorder"]
@@ -186,16 +196,16 @@ class Recorder:
 
         def on_result(res: EncodeResult) -> None:
             if res.kind == "closed":  # a one-file store: the chunk's file is finished
-                inbox[0].post("closed", res.tag, res.nbytes, res.error)
+                inbox[0].post(FileClosed(res.tag, res.nbytes, res.error))
             else:
-                inbox[0].post("encoded", res.tag, res.ms, res.nbytes, res.error)
+                inbox[0].post(Encoded(res.tag, res.ms, res.nbytes, res.error))
             if res.error is not None:
                 self.stop("error: " + res.error)
 
         # Start the encoder processes first: their imports take a second, which would
         # otherwise make the first ticks late.
         spec = self.frame_store.encoder_spec(workers=cfg.encoder_workers, fps=cfg.fps)
-        # The priority policy (codecs/priority.py): by default the encoder threads together
+        # The priority policy (encoderpool/priority.py): by default the encoder threads together
         # weigh on a busy CPU what the original design's one encoding thread weighed.
         spec = dataclasses.replace(
             spec, nice=encoder_nice(cfg.encoder_priority, spec.workers * spec.threads))
@@ -239,7 +249,7 @@ class Recorder:
                 self._post_events(wt, t0, 0)  # what came before stays at its own time
                 if self._pause_reason is None:  # (unless a hotkey in it paused already)
                     t_read = now_ns()
-                    wt.post("start", t_read - t0, self._read_held(t0))
+                    wt.post(Started(t_read - t0, self._read_held(t0)))
             # Only now: a recording that starts paused never shows as recording before it.
             self._phase = "recording"
             last_tick = self._loop(wt, t0)
@@ -253,7 +263,7 @@ class Recorder:
             # An ordered (video) encoder also closes the open chunk file; its "closed" message
             # is posted before "stop".
             self._pool.flush(timeout=120)
-            wt.post("stop")
+            wt.post(Stop())
             wt.join()
             self._pool.close()
             self.target.close()
@@ -339,8 +349,8 @@ class Recorder:
             if not self._pool or not self._pool.submit(frame, path, tag=self.chunk):
                 self._drop(tick.index)
                 continue
-            wt.post("frame", self.chunk, tick.index, t_frame - t0,
-                    self.source.region.to_list(), size)
+            wt.post(FrameQueued(self.chunk, tick.index, t_frame - t0,
+                                self.source.region.to_list(), size))
             self._rows_in_chunk += 1
             self.frames += 1
             if cfg.max_frames and self.frames >= cfg.max_frames:
@@ -375,7 +385,7 @@ class Recorder:
                 batch.append(InputEvent(ev.t_ns - t0, ev.device, ev.code, ev.value))
                 continue
             if batch:
-                wt.post("events", batch)
+                wt.post(Events(batch))
                 batch = []
             action = ev.code
             if action in EPISODE_ACTIONS:
@@ -388,7 +398,7 @@ class Recorder:
             if action == "pause" and self._pause_reason is None:
                 self._set_paused("hotkey", tick, ev.t_ns)
         if batch:
-            wt.post("events", batch)
+            wt.post(Events(batch))
 
     def _episode_key(self, action: str) -> None:
         """An episode key: it ends this episode, or (in the reset) marks the one before."""
@@ -408,7 +418,7 @@ class Recorder:
         self._pause_reason = reason
         self._paused_since = t_ns
         assert self._writer_thread is not None
-        self._writer_thread.post("pause", t_ns - self._t_start, tick, reason)
+        self._writer_thread.post(Paused(t_ns - self._t_start, tick, reason))
         if reason == "start":  # say how to leave it: the one pause no player chose
             log.info("paused (start): %s", self.config.layout.hotkeys.start_hint())
         elif reason == "reset" and self.episode is not None:
@@ -438,8 +448,8 @@ class Recorder:
         self._paused_ns += max(0, t_ns - self._paused_since)
         self._pause_reason = None
         assert self._writer_thread is not None
-        self._writer_thread.post("resume", t_ns - self._t_start, tick,
-                                 self._read_held(self._t_start))
+        self._writer_thread.post(Resumed(t_ns - self._t_start, tick,
+                                         self._read_held(self._t_start)))
         log.info("recording")
         self._cue_recording()
 
@@ -494,11 +504,14 @@ class Recorder:
     def _raise_unfinished(self, writer: SessionWriter, wt: WriterThread) -> None:
         """Raise one clear error when the session could not be completed."""
         done = len(self.meta.chunks)
-        advice = (f"the {done} finished chunk(s) are intact; run `nitrogen-capture merge --root "
-                  f"{self.config.out}` to recover the journaled rest")
+        advice = (f"the {done} finished chunk(s) are intact; {run_merge(self.config.out)} to "
+                  "recover the journaled rest")
         err = wt.error
+        if isinstance(err, OSError) and _disk_full(err, self.paths):
+            # The one full-disk line of every command (diskspace.py).
+            raise disk_full_error(self.paths.root, 0, "the session", advice) from err
         if isinstance(err, OSError):
-            raise EncodeError(f"writing the session failed ({_describe_os_error(err, self.paths)})"
+            raise EncodeError(f"writing the session failed ({_describe_os_error(err)})"
                               f": {advice}") from err
         if err is not None:
             raise EncodeError(f"writing the session failed ({err}): {advice}") from err
@@ -510,11 +523,18 @@ class Recorder:
                                f"{advice}")
 
 
-def _describe_os_error(err: OSError, paths: SessionPaths) -> str:
-    """Name the cause; numpy's short writes carry no errno, so look at the free space too."""
-    free = shutil.disk_usage(paths.root).free if paths.root.exists() else None
-    if err.errno == errno.ENOSPC or (free is not None and free < _FULL_BYTES):
-        return f"the disk is full: {free // 2**20 if free is not None else 0} MiB free"
+def _disk_full(err: OSError, paths: SessionPaths) -> bool:
+    """Whether ``err`` is a full disk.
+
+    A failed write without an errno (an encoder's, numpy's) counts when little space is left.
+    """
+    if is_disk_full(err):
+        return True
+    return paths.root.exists() and shutil.disk_usage(paths.root).free < _FULL_BYTES
+
+
+def _describe_os_error(err: OSError) -> str:
+    """Name the cause of a failed write that is not a full disk."""
     return f"{err.strerror or err}{': ' + str(err.filename) if err.filename else ''}"
 
 

@@ -5,22 +5,49 @@ Merge stops at the first problem; validate collects every problem.
 Each problem is a :class:`ChunkProblem` (chunk, file, message); :meth:`ChunkProblem.error` turns
 it into the :class:`~nitrogen_capture.errors.SessionFormatError` that merge raises, with the chunk
 and file as attributes, so no caller parses a message.
+
+The checks read a chunk through :class:`ChunkFiles`, which
+:class:`~nitrogen_capture.session.reader.SessionReader` provides: the reader calls these checks
+(``checked_arrays``), so this module does not import it back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import SessionFormatError
 from .meta import ChunkEntry
-from .reader import ARRAY_SPECS, SessionReader
 
-__all__ = ["ChunkArrays", "ChunkProblem", "check_chunk_arrays", "check_order"]
+__all__ = ["ChunkArrays", "ChunkFiles", "ChunkProblem", "check_chunk_arrays", "check_order"]
+
+
+class ChunkFiles(Protocol):
+    """What the checks read of a session (a :class:`~.reader.SessionReader`)."""
+
+    @property
+    def layout(self) -> Sized:
+        """The session's key layout (its length is the number of action columns)."""
+
+    def array_names(self) -> tuple[str, ...]:
+        """The per-chunk array stems of the session."""
+
+    def array_spec(self, stem: str) -> tuple[np.dtype[Any], tuple[int | None, ...]]:
+        """Dtype and trailing shape of array ``stem`` (None: the number of action columns)."""
+
+    def array_path(self, c: ChunkEntry, stem: str) -> Path:
+        """The file of array ``stem`` of chunk ``c``."""
+
+    def load_array(self, path: Path) -> npt.NDArray[Any]:
+        """One ``.npy`` of the session (SessionFormatError when damaged)."""
+
+    def chunk_events(self, c: ChunkEntry) -> npt.NDArray[Any]:
+        """Chunk ``c``'s events (SessionFormatError when damaged)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +78,7 @@ class ChunkArrays:
         return not self.problems
 
 
-def check_chunk_arrays(reader: SessionReader, c: ChunkEntry) -> ChunkArrays:
+def check_chunk_arrays(reader: ChunkFiles, c: ChunkEntry) -> ChunkArrays:
     """Load every array and the events of chunk ``c``; check dtype, shape and rows against meta."""
     out = ChunkArrays(c)
     n, k = c.num_frames, len(reader.layout)
@@ -69,7 +96,7 @@ def check_chunk_arrays(reader: SessionReader, c: ChunkEntry) -> ChunkArrays:
         out.arrays[stem] = arr
         if stem == "events":
             continue
-        dtype, tail = ARRAY_SPECS[stem]
+        dtype, tail = reader.array_spec(stem)
         want = (n, *(k if d is None else d for d in tail))
         if arr.dtype != dtype or arr.ndim != len(want) or arr.shape[1:] != want[1:]:
             shown = ", ".join(["n", *map(str, want[1:])])
@@ -84,7 +111,7 @@ def check_chunk_arrays(reader: SessionReader, c: ChunkEntry) -> ChunkArrays:
 
 
 
-def check_order(reader: SessionReader, c: ChunkEntry,
+def check_order(reader: ChunkFiles, c: ChunkEntry,
                 arrays: dict[str, npt.NDArray[Any]]) -> list[ChunkProblem]:
     """Problems of order: timestamps and frame indices must strictly increase.
 

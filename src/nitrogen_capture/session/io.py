@@ -1,9 +1,10 @@
 """Crash-safe file writes: every file of a session is replaced atomically.
 
 A reader (or a recovery after ``kill -9``) sees either the old file or the new one, never a
-half-written one: the data goes to a temporary file in the same directory, is flushed and
-fsynced, then renamed over the target with ``os.replace`` (the tool's one writer,
-:mod:`nitrogen_capture.atomic`, which never follows a link). Crash recovery never deletes: what
+half-written one. Every write here goes through the tool's one writer,
+:mod:`nitrogen_capture.atomic` (temporary ``.NAME.partial`` beside the target, fsync,
+``os.replace``, cleanup on error, never through a link); this module only adds the session's
+data types (bytes, ``.npy`` arrays, JSON). Crash recovery never deletes: what
 it does not keep is moved aside with :func:`set_aside`, which never overwrites.
 """
 
@@ -19,7 +20,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from ..atomic import atomic_file, atomic_write, open_new, partial_path
+from ..atomic import atomic_file, atomic_paths, atomic_write, open_new, partial_path
 
 __all__ = ["atomic_save_npy", "atomic_write_bytes", "atomic_write_json", "data_size", "inside",
            "is_plain_file", "json_bytes", "set_aside", "temp_path", "write_new",
@@ -49,17 +50,14 @@ def temp_path(path: Path) -> Path:
     return partial_path(path)
 
 
-def write_new(tmp: Path, data: bytes | npt.ArrayLike, *, fsync: bool = True) -> None:
+def write_new(tmp: Path, data: bytes | npt.ArrayLike) -> None:
     """Write ``data`` (bytes, or an array saved as .npy without pickling) to a new file ``tmp``.
 
     A temporary left by a crash (or planted as a link) is removed first and never written
-    through (atomic.open_new); the file is flushed and fsynced before it may be renamed.
+    through (atomic.open_new). Fsync and rename are :func:`write_together`'s (atomic.py).
     """
     with open_new(tmp) as f:
         _write_data(f, data)
-        if fsync:
-            f.flush()
-            os.fsync(f.fileno())
 
 
 def _write_data(f: BinaryIO, data: bytes | npt.ArrayLike) -> None:
@@ -78,21 +76,13 @@ def write_together(outputs: Sequence[tuple[Path, Data]]) -> None:
     """Write every output under its temporary name, then rename them all into place.
 
     The files of one step (a chunk's arrays, the merged outputs) appear together or not at
-    all: a failure while writing (a full disk, Ctrl+C) removes every temporary and leaves each
-    target as it was. Saying why is the caller's (diskspace.said_when_full).
+    all (:func:`~nitrogen_capture.atomic.atomic_paths`): a failure while writing (a full disk,
+    Ctrl+C) removes every temporary and leaves each target as it was. Saying why is the
+    caller's (diskspace.said_when_full).
     """
-    tmps: list[Path] = []
-    try:
-        for dest, data in outputs:
-            tmp = temp_path(dest)
-            tmps.append(tmp)
+    with atomic_paths([dest for dest, _ in outputs]) as tmps:
+        for tmp, (_, data) in zip(tmps, outputs, strict=True):
             write_new(tmp, data)
-    except BaseException:
-        for tmp in tmps:
-            tmp.unlink(missing_ok=True)
-        raise
-    for (dest, _), tmp in zip(outputs, tmps, strict=True):
-        os.replace(tmp, dest)
 
 
 def json_bytes(obj: Any) -> bytes:

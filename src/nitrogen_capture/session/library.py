@@ -27,7 +27,7 @@ from ..errors import NitrogenCaptureError
 from .lock import lock_status
 from .meta import SessionMeta
 from .meta_episode import EpisodeInfo
-from .paths import META_NAME, SessionPaths
+from .paths import META_NAME, SessionPaths, is_session, run_merge
 
 __all__ = ["MAX_DEPTH", "NO_OUTCOME", "UNSEARCHED_STATUSES", "Found", "LibraryRow", "RowFilter",
            "filter_rows", "find_sessions", "library_row", "row_name", "scan_library", "scan_tree",
@@ -103,16 +103,12 @@ def scan_tree(top: Path) -> Iterator[Found]:
     while stack:
         folder, depth = stack.pop()
         try:
-            # A meta.json of any kind makes a session: a FIFO or a directory there is a damaged
-            # session (its row says so), not a folder to search. Symlinks are followed here as
-            # SessionMeta.load follows them.
-            os.stat(folder / META_NAME)
-        except (FileNotFoundError, NotADirectoryError):
-            pass
+            # A damaged session (a FIFO or a directory as meta.json) is listed, not searched.
+            session = is_session(folder)
         except OSError as exc:
             yield Found(folder, _unreadable(exc))
             continue
-        else:
+        if session:
             yield Found(folder)
             continue
         try:
@@ -185,9 +181,9 @@ def _status(paths: SessionPaths, meta: SessionMeta) -> str:
         stuck = _unrecoverable(paths, journals)
         if stuck is not None:
             return f"damaged: {stuck} (merge --skip-bad leaves it out)"
-        return "interrupted (run merge)"
+        return f"interrupted ({run_merge()})"
     if meta.status == "recording":
-        return "interrupted (run merge)"
+        return f"interrupted ({run_merge()})"
     return meta.status
 
 

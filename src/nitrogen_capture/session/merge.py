@@ -37,7 +37,7 @@ from .input_check import input_warnings
 from .io import Data, data_size, json_bytes, write_together
 from .lock import SessionLock
 from .meta import ChunkEntry, MergedInfo
-from .paths import META_NAME, SessionPaths
+from .paths import META_NAME, SessionPaths, run_merge
 from .reader import SessionReader
 from .repair import RepairReport, repair_session
 from .timeline import achieved_fps
@@ -172,7 +172,7 @@ def _merge(root: str | Path, lock: SessionLock, *, progress: Callable[[int, int]
     meta.input = dataclasses.replace(meta.input, warnings=(*kept, *found))
     needed = _write_outputs(Path(root), outputs, len(json_bytes(meta.to_json())))
     with said_when_full(Path(root), needed, META_NAME,
-                        "free some space and run merge again (the merged files are whole)"):
+                        f"free some space and {run_merge()} again (the merged files are whole)"):
         meta.save(paths.meta)
     return MergeReport(Path(root), frames, tuple(merged_idx), tuple(skipped), tuple(files),
                        torch_written, repair, tuple(notes))
@@ -202,7 +202,7 @@ def _progress(chunks: list[ChunkEntry],
             progress(done, len(chunks))
 
 
-_TODO = "free some space and run merge again (nothing was replaced)"
+_TODO = f"free some space and {run_merge()} again (nothing was replaced)"
 
 
 def _write_outputs(root: Path, outputs: list[tuple[Path, Data]], meta_size: int) -> int:

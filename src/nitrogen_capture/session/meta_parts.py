@@ -206,7 +206,7 @@ class EncoderInfo:
     bytes_written: int = 0
     errors: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
-    priority: str | None = None  # --encoder-priority (codecs/priority.py); None: older sessions
+    priority: str | None = None  # --encoder-priority (encoderpool/priority.py); None: old sessions
     nice: int | None = None  # the niceness each encoder process ran at
 
     def to_json(self) -> dict[str, Any]:

@@ -19,7 +19,10 @@ Every path a writer or reader touches is built here, so the format lives in one 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+from ..rows import CHUNK_ARRAYS
 
 __all__ = [
     "CHUNK_ARRAYS",
@@ -27,15 +30,40 @@ __all__ = [
     "META_NAME",
     "SCHEMA_VERSION",
     "SessionPaths",
+    "is_session",
+    "run_merge",
 ]
 
 SCHEMA_VERSION = 1
 META_NAME = "meta.json"
 LOCK_NAME = "session.lock"  # held by record and merge (session/lock.py, docs/format.md "Lock")
 
-# Per-chunk arrays by stem; "gamepad_chunk_NNN.npy" (GAMEPAD_WIDTH columns) is added when a pad
-# was recorded.
-CHUNK_ARRAYS: tuple[str, ...] = ("actions", "mouse_deltas", "frame_indices", "timestamps")
+# Per-chunk arrays by stem (declared in ..rows); "gamepad_chunk_NNN.npy" (GAMEPAD_WIDTH
+# columns) is added when a pad was recorded.
+
+
+def is_session(folder: str | Path) -> bool:
+    """Whether ``folder`` is a session: the one rule, it holds an entry named ``meta.json``.
+
+    Any kind of entry counts (links followed): a FIFO or a folder at that name is a damaged
+    session, still a session (listed as damaged, never searched for sessions inside, never
+    written into). Reads no file. Raises OSError when it cannot be told (permission denied, a
+    link loop).
+    """
+    try:
+        os.stat(Path(folder) / META_NAME)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True
+
+
+def run_merge(root: str | Path | None = None) -> str:
+    """The one advice to run merge (every "run merge" a message gives is built here).
+
+    ``run merge`` where the command is already named, else ``run `nitrogen-capture merge
+    --root ROOT```.
+    """
+    return "run merge" if root is None else f"run `nitrogen-capture merge --root {root}`"
 
 
 

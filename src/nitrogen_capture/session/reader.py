@@ -25,27 +25,21 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ..binning import GAMEPAD_WIDTH
 from ..errors import SessionFormatError
 from ..events import EVENT_DTYPE
+from ..rows import ARRAY_SPECS, empty_rows
+from ..rows import array_names as row_array_names
 from .frames import FrameStore, Size, open_frame_store
 from .io import inside
 from .meta import ChunkEntry, Pause, SessionMeta
-from .paths import CHUNK_ARRAYS, SessionPaths
+from .paths import SessionPaths, run_merge
 from .timeline import achieved_fps, pause_cuts
 
 __all__ = ["ARRAY_SPECS", "SessionReader", "inside", "load_npy", "segments"]
 
 Chunk = ChunkEntry
 T = TypeVar("T")
-# Expected dtype and trailing shape of each chunk array; None stands for K = len(layout).
-ARRAY_SPECS: dict[str, tuple[np.dtype[Any], tuple[int | None, ...]]] = {
-    "actions": (np.dtype(np.int8), (None,)),
-    "mouse_deltas": (np.dtype(np.float32), (2,)),
-    "frame_indices": (np.dtype(np.int64), ()),
-    "timestamps": (np.dtype(np.int64), ()),
-    "gamepad": (np.dtype(np.float32), (GAMEPAD_WIDTH,)),
-}
+# ARRAY_SPECS (dtype and trailing shape of each chunk array) is declared in ..rows.
 
 
 def _npy_payload(f: Any, path: Path) -> None:
@@ -171,7 +165,11 @@ class SessionReader:
 
     def array_names(self) -> tuple[str, ...]:
         """Per-chunk array stems of this session (gamepad only when recorded)."""
-        return CHUNK_ARRAYS + (("gamepad",) if self.has_gamepad else ())
+        return row_array_names(frozenset({"gamepad"}) if self.has_gamepad else frozenset())
+
+    def array_spec(self, stem: str) -> tuple[np.dtype[Any], tuple[int | None, ...]]:
+        """:data:`ARRAY_SPECS` of array ``stem`` (trailing None: one column per layout key)."""
+        return ARRAY_SPECS[stem]
 
     def chunk(self, index: int) -> ChunkEntry:
         """The meta entry of chunk ``index``."""
@@ -326,7 +324,7 @@ class SessionReader:
         """Load the merged arrays (``actions.npy`` ...); run ``nitrogen-capture merge`` first."""
         if not self.paths.merged("actions").is_file():
             raise SessionFormatError(
-                f"session {self.root} is not merged: run nitrogen-capture merge --root {self.root}"
+                f"session {self.root} is not merged: {run_merge(self.root)}"
             )
         out = {stem: self.load_array(self.paths.merged(stem)) for stem in self.array_names()}
         out["events"] = self.load_array(self.paths.events_merged)
@@ -356,10 +354,7 @@ class SessionReader:
                 parts[stem].append(arrays[stem])
             events.append(arrays["events"])
         k = len(self.layout)
-        empty: dict[str, npt.NDArray[Any]] = {
-            "actions": np.zeros((0, k), np.int8), "mouse_deltas": np.zeros((0, 2), np.float32),
-            "frame_indices": np.zeros(0, np.int64), "timestamps": np.zeros(0, np.int64),
-            "gamepad": np.zeros((0, GAMEPAD_WIDTH), np.float32)}
+        empty = empty_rows(k)
         out = {s: np.concatenate(v) if v else empty[s] for s, v in parts.items()}
         out["events"] = np.concatenate(events) if events else np.zeros(0, EVENT_DTYPE)
         return out

@@ -30,9 +30,7 @@ axes of a recovered chunk start at 0 until the pad next reports them.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,9 +44,19 @@ from ..errors import SessionFormatError
 from ..events import BUTTON, KEY, InputEvent, events_to_array
 from ..keylayout import MOUSE_BUTTONS
 from .io import data_size, inside, is_plain_file, json_bytes, set_aside, write_together
+from .journal import (
+    ChunkRecord,
+    EventRecord,
+    FrameRecord,
+    PauseRecord,
+    ResumeRecord,
+    StateRecord,
+    decode,
+    load_line,
+)
 from .lock import SessionLock
 from .meta import ChunkEntry, Pause
-from .paths import META_NAME, SessionPaths
+from .paths import META_NAME, SessionPaths, run_merge
 from .reader import SessionReader
 from .timeline import achieved_fps
 
@@ -59,9 +67,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Journal:
-    """What a chunk journal holds (see docs/format.md)."""
+    """What a chunk journal holds (see docs/format.md; its records: :mod:`.journal`)."""
 
-    chunk_line: dict[str, Any] | None = None
+    chunk: ChunkRecord | None = None
     frames: dict[int, tuple[int, int]] = field(default_factory=dict)  # row -> (tick, t_ns)
     events: list[InputEvent] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
@@ -70,72 +78,23 @@ class Journal:
     bad_lines: int = 0
 
 
-_MAX_LINE = 1 << 16  # bytes: a journal line is a few hundred at most
-_MAX_DEPTH = 8  # nesting of a journal line's JSON (a chunk line nests 2 deep)
-_INT64 = (-(1 << 63), (1 << 63) - 1)
-_MAX_ROW = 1 << 40
-_MAX_NAME = 64
-
-
-class _BadLine(ValueError):
-    """A journal line that parses as JSON but does not hold what its kind needs."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise _BadLine(f"{name} is not a number")
-
-
-def _load_line(raw: bytes) -> Any:
-    """One journal line as JSON: too long, too deeply nested or NaN/Infinity is a ValueError."""
-    if len(raw) > _MAX_LINE:
-        raise _BadLine("line too long")
-    depth = 0
-    for ch in raw:  # brackets inside strings count too: a generous, cheap bound
-        if ch in b"[{":
-            depth += 1
-            if depth > _MAX_DEPTH:
-                raise _BadLine("nested too deeply")
-        elif ch in b"]}":
-            depth -= 1
-    return json.loads(raw, parse_constant=_reject_constant)
-
-
-def _int(rec: dict[str, Any], key: str, lo: int = _INT64[0], hi: int = _INT64[1]) -> int:
-    v = rec[key]
-    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        raise _BadLine(f"{key} must be an integer in [{lo}, {hi}]")
-    return v
-
-
-def _num(rec: dict[str, Any], key: str) -> float:
-    v = rec[key]
-    if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(float(v)):
-        raise _BadLine(f"{key} must be a finite number")
-    return float(v)
-
-
-def _name(rec: dict[str, Any], key: str, default: str | None = None) -> str:
-    v = rec.get(key, default) if default is not None else rec[key]
-    if not isinstance(v, str) or len(v) > _MAX_NAME:
-        raise _BadLine(f"{key} must be a short string")
-    return v
-
-
 def parse_journal(path: Path) -> Journal:
     """Parse a journal; a torn last line is ignored, other unreadable lines are counted.
 
     A journal is data from disk: any line that is not JSON, nests deeper than a journal does,
     holds NaN or Infinity, or whose numbers are not integers in int64 range (times, ticks; rows
-    below 2**40) or finite (values) is a bad line, counted and skipped, never an error.
+    below 2**40) or finite (values) is a bad line, counted and skipped, never an error
+    (:func:`.journal.decode`). Lines repair does not use (a second chunk or state line, a
+    resume without a pause) are skipped unread.
     """
     j = Journal()
     lines = path.read_bytes().split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    open_pause: tuple[int, int, str] | None = None  # start tick, start t, reason
+    open_pause: PauseRecord | None = None
     for n, raw in enumerate(lines):
         try:
-            rec = _load_line(raw)
+            rec = load_line(raw)
             kind = rec["kind"]
         except (ValueError, KeyError, TypeError, IndexError, RecursionError):
             if n == len(lines) - 1:
@@ -143,40 +102,38 @@ def parse_journal(path: Path) -> Journal:
             else:
                 j.bad_lines += 1
             continue
+        if ((kind == "chunk" and j.chunk is not None) or (kind == "state" and j.held)
+                or (kind == "resume" and open_pause is None)):
+            continue
         try:
-            if kind == "chunk" and j.chunk_line is None:
-                j.chunk_line = dict(rec)
-            elif kind == "frame":
-                j.frames[_int(rec, "row", 0, _MAX_ROW)] = (_int(rec, "index"), _int(rec, "t"))
-            elif kind == "event":
-                j.events.append(InputEvent(_int(rec, "t"), _name(rec, "device"),
-                                           _name(rec, "code"), _num(rec, "value")))
-            elif kind == "state" and not j.held:
-                held = rec.get("held", [])
-                if not isinstance(held, list) or not all(
-                        isinstance(k, str) and len(k) <= _MAX_NAME for k in held):
-                    raise _BadLine("held must be a list of key names")
-                j.held = list(held)
-            elif kind == "pause":
-                started = (_int(rec, "start_tick"), _int(rec, "start_t"),
-                           _name(rec, "reason", "hotkey"))
-                _close_pause(j, open_pause, None, None)
-                open_pause = started
-            elif kind == "resume" and open_pause is not None:
-                end = (_int(rec, "end_tick"), _int(rec, "end_t"))
-                _close_pause(j, open_pause, *end)
-                open_pause = None
+            record = decode(rec)
         except (KeyError, TypeError, ValueError, AttributeError):
             j.bad_lines += 1
+            continue
+        if isinstance(record, ChunkRecord):
+            j.chunk = record
+        elif isinstance(record, FrameRecord):
+            j.frames[record.row] = (record.index, record.t)
+        elif isinstance(record, EventRecord):
+            j.events.append(record.event)
+        elif isinstance(record, StateRecord):
+            j.held = record.held
+        elif isinstance(record, PauseRecord):
+            _close_pause(j, open_pause, None, None)
+            open_pause = record
+        elif isinstance(record, ResumeRecord):
+            _close_pause(j, open_pause, record.end_tick, record.end_t)
+            open_pause = None
     _close_pause(j, open_pause, None, None)  # still open when the recorder died
     j.events.sort(key=lambda e: e.t_ns)  # stable: equal times keep journal order
     return j
 
 
-def _close_pause(j: Journal, started: tuple[int, int, str] | None, end_tick: int | None,
+def _close_pause(j: Journal, started: PauseRecord | None, end_tick: int | None,
                  end_t: int | None) -> None:
     if started is not None:
-        j.pauses.append(Pause.closed(*started, end_tick, end_t))
+        j.pauses.append(Pause.closed(started.start_tick, started.start_t, started.reason,
+                                     end_tick, end_t))
 
 
 @dataclass(frozen=True)
@@ -280,7 +237,7 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     # A full disk stops the repair with the journal in place and the chunk's arrays absent, so
     # a later merge with room recovers the chunk (docs/reliability.md, section 7). Setting aside
     # the frames beyond the kept rows first is safe: a later repair keeps the same rows.
-    todo = f"free some space and run merge again ({jpath.name} is kept: nothing is lost)"
+    todo = f"free some space and {run_merge()} again ({jpath.name} is kept: nothing is lost)"
     meta = reader.meta
     with said_when_full(paths.root, 0, f"chunk {idx}'s orphans/", todo):
         orphaned = store.trim(idx, kept)  # (a video chunk's copy checks its own space)
@@ -290,7 +247,8 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
         log.warning("chunk %d: no frame survived; journal moved to %s", idx, dest)
         meta.status = "recovered"  # the session is settled: not "recording" for ever after
         with said_when_full(paths.root, on_disk([len(json_bytes(meta.to_json()))]), META_NAME,
-                            "free some space and run merge again (the journal is in orphans/)"):
+                            f"free some space and {run_merge()} again (the journal is in "
+                            "orphans/)"):
             meta.save(paths.meta)
         return RecoveredChunk(idx, 0, len(j.frames), on_disk_rows, orphaned, 0, len(j.events),
                               j.torn_last_line, "no complete frame: journal kept in orphans/")
@@ -320,13 +278,13 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     files = {stem: paths.chunk_array(stem, idx).name for stem in arrays}
     files["frames"] = store.relative_location(idx)
 
-    line = j.chunk_line or {}
+    line = j.chunk or ChunkRecord(None, None, None, None)
     capture = meta.capture
     # Not the journal's first_row: an earlier chunk recovered with fewer rows shifts this one.
     meta.put_chunk(ChunkEntry.build(
         idx, sum(c.num_frames for c in prev), ticks.tolist(), times.tolist(),
-        region=_ints(line.get("region"), 4) or (capture.region if capture else None),
-        size=_ints(line.get("size"), 2) or (capture.size if capture else None),
+        region=line.region or (capture.region if capture else None),
+        size=line.size or (capture.size if capture else None),
         held_at_start=j.held, files=files, recovered=True))
     known = {p.start_tick for p in meta.pauses}
     meta.pauses += [p for p in j.pauses if p.start_tick not in known]
@@ -376,12 +334,4 @@ def _fps_with(reader: SessionReader, idx: int, ticks: npt.NDArray[np.int64],
     fi = np.concatenate([p[1] for p in parts])
     ts = np.concatenate([p[2] for p in parts])
     return round(achieved_fps(fi, ts, pauses), 3)
-
-
-def _ints(value: object, length: int) -> list[int] | None:
-    """A journal's list of ``length`` integers (sizes > 0 for a size), else None."""
-    if (isinstance(value, list) and len(value) == length
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        return value
-    return None
 

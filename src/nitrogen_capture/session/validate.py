@@ -48,6 +48,7 @@ from .input_check import PREFIX as INPUT_CHECK
 from .input_check import input_warnings
 from .lock import lock_status
 from .meta import ChunkEntry, Labels
+from .paths import run_merge
 from .reader import SessionReader
 from .repair import open_chunk_unsafe
 from .timeline import achieved_fps, leading_missed, live_intervals, tick_jumps
@@ -147,7 +148,7 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
             continue
         why = open_chunk_unsafe(reader, number, j)
         add(Problem(ERROR, j.name, "a chunk was left open (crash or kill): " + (
-            f"merge cannot recover it: {why}" if why else "run merge to recover")))
+            f"merge cannot recover it: {why}" if why else f"{run_merge()} to recover")))
     _check_set_aside(reader, probs)
     listed = {c.index for c in reader.chunks}
     open_ = set(reader.paths.open_journals())
@@ -280,16 +281,16 @@ def _check_merged(reader: SessionReader, chunks: list[dict[str, npt.NDArray[Any]
         try:
             merged = reader.load_array(path)
         except SessionFormatError as exc:
-            probs.append(Problem(ERROR, "merged", f"{exc}: run merge again"))
+            probs.append(Problem(ERROR, "merged", f"{exc}: {run_merge()} again"))
             continue
         parts = [c[stem] for c in chunks if stem in c]
         expect = np.concatenate(parts) if parts else empty[stem]
         if (merged.dtype != expect.dtype or merged.shape != expect.shape
                 or not np.array_equal(merged, expect)):
             probs.append(Problem(ERROR, "merged", f"{path.name} disagrees with the chunk files: "
-                                 "run merge again"))
+                                 f"{run_merge()} again"))
     if not reader.paths.npz.is_file():
-        probs.append(Problem(WARNING, "merged", "dataset.npz is missing: run merge again"))
+        probs.append(Problem(WARNING, "merged", f"dataset.npz is missing: {run_merge()} again"))
 
 
 def _stats(reader: SessionReader, fi: npt.NDArray[Any], ts: npt.NDArray[Any],

@@ -20,7 +20,6 @@ second) is what crash recovery rebuilds the chunk from (docs/format.md).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -33,8 +32,17 @@ from ..binning import GAMEPAD_WIDTH
 from ..events import HeldKeys, InputEvent, events_to_array
 from .frames import open_frame_store
 from .io import atomic_save_npy
+from .journal import (
+    ChunkRecord,
+    EventRecord,
+    FrameRecord,
+    JournalRecord,
+    PauseRecord,
+    ResumeRecord,
+    StateRecord,
+)
 from .meta import ChunkEntry, SessionMeta
-from .paths import SessionPaths
+from .paths import SessionPaths, run_merge
 
 __all__ = ["ChunkState", "SessionWriter"]
 
@@ -119,8 +127,7 @@ class SessionWriter:
             current = self._open_chunk(chunk, region, size, current)
         current.frame_indices.append(tick)
         current.timestamps.append(t_rel)
-        self._journal(current, {"kind": "frame", "row": current.num_frames - 1, "index": tick,
-                                "t": t_rel})
+        self._journal(current, FrameRecord(current.num_frames - 1, tick, t_rel))
 
     def _open_chunk(self, number: int, region: list[int], size: tuple[int, int],
                     previous: ChunkState | None) -> ChunkState:
@@ -137,9 +144,8 @@ class SessionWriter:
                            file_closed=not self.frame_store.single_file)
         self.open_chunks.append(state)
         state.journal = open(self.paths.journal(number), "w", encoding="utf-8")  # noqa: SIM115
-        self._journal(state, {"kind": "chunk", "chunk": number, "first_row": first_row,
-                              "region": region, "size": list(size)})
-        self._journal(state, {"kind": "state", "held": state.held_at_start})
+        self._journal(state, ChunkRecord(number, first_row, region, list(size)))
+        self._journal(state, StateRecord(state.held_at_start))
         for ev in moved:
             self._journal_event(state, ev)
         self.maybe_finalize()
@@ -164,8 +170,7 @@ class SessionWriter:
     def _journal_event(self, chunk: ChunkState, ev: InputEvent) -> None:
         chunk.journal_events.append(ev)
         self._held.apply(ev)
-        self._journal(chunk, {"kind": "event", "t": ev.t_ns, "device": ev.device,
-                              "code": ev.code, "value": ev.value})
+        self._journal(chunk, EventRecord(ev))
 
     def on_row(self, actions: npt.NDArray[np.int8], mouse: npt.NDArray[np.float32],
                pad: npt.NDArray[np.float32], events: list[InputEvent]) -> None:
@@ -209,15 +214,15 @@ class SessionWriter:
                 break
         self.maybe_finalize()
 
-    def on_control(self, record: dict[str, Any]) -> None:
+    def on_control(self, record: PauseRecord | ResumeRecord) -> None:
         """Journal a pause/resume record."""
         if self.open_chunks:
             self._journal(self.open_chunks[-1], record)
 
     # -- journal ---------------------------------------------------------------------------------
-    def _journal(self, chunk: ChunkState, record: dict[str, Any]) -> None:
+    def _journal(self, chunk: ChunkState, record: JournalRecord) -> None:
         if chunk.journal is not None:
-            chunk.journal.write(json.dumps(record, separators=(",", ":")) + "\n")
+            chunk.journal.write(record.line())
 
     def flush_journal(self) -> None:
         """Flush the open journals to disk (called about twice a second)."""
@@ -249,8 +254,8 @@ class SessionWriter:
         if chunk.failed or chunk.file_error:
             # Some frames never reached the disk (e.g. disk full): keep the journal so the
             # rows whose PNGs exist can still be recovered by `merge`, and say so.
-            log.info("chunk %d: %d of %d frames could not be written; run merge to recover",
-                      chunk.number, chunk.failed, n)
+            log.info("chunk %d: %d of %d frames could not be written; %s to recover",
+                     chunk.number, chunk.failed, n, run_merge())
             self._close_journal(chunk)
             return
         k = len(self.meta.layout)

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..capture.base import Region
+from ..capture.base import CaptureTarget, Region
 from ..clock import now_ns
 from ..errors import ConfigError, PlatformError, TargetNotFound
 from .base import FixedRegionTarget, Target, WindowBackend, WindowInfo
@@ -118,6 +118,10 @@ class WindowTarget(Target):
                 self._focus = self.backend.focused_window() == self.window_id
                 self._focus_at = now_ns()
             return self._focus
+
+    def capture_target(self) -> CaptureTarget:
+        """The window by its handle, with its client area as of the last :meth:`refresh`."""
+        return CaptureTarget.of_window(self.window_id, self._region)
 
     def describe(self) -> dict[str, Any]:
         """Facts for meta.json."""

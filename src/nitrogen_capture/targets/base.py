@@ -7,7 +7,9 @@ The recorder only talks to a :class:`Target`:
   region, or ``None`` when the window is gone;
 * :meth:`Target.is_focused` - whether the target has the keyboard focus *now* (called at event
   time by the input router, so it must be cheap and thread-safe);
-* :meth:`Target.describe` - facts for ``meta.json``.
+* :meth:`Target.describe` - facts for ``meta.json``;
+* :meth:`Target.capture_target` - what a capture backend is given (a region, or a window by
+  handle for backends that grab windows themselves).
 
 Window lookup backends (``_x11.py``, ``_win32.py``) subclass :class:`WindowBackend`.
 """
@@ -18,7 +20,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from ..capture.base import Region
+from ..capture.base import CaptureTarget, Region
 
 __all__ = ["FixedRegionTarget", "Target", "WindowBackend", "WindowInfo"]
 
@@ -63,6 +65,10 @@ class Target(ABC):
     def describe(self) -> dict[str, Any]:
         """Facts for meta.json."""
         return {"kind": "region", "region": self.region().to_list()}
+
+    def capture_target(self) -> CaptureTarget:
+        """What the capture backend grabs now (default: :meth:`region`)."""
+        return CaptureTarget.of_region(self.region())
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release OS connections (default: nothing)."""

@@ -20,9 +20,10 @@ from .._check import JsonObject
 from ..meta_parts import FrameFormat
 from ._mkv import MkvStore
 from ._png import PngFolderStore
-from .base import ERROR, INFO, WARNING, Finding, Frame, FrameStore, Size
+from .base import ERROR, INFO, WARNING, EncodeSettings, Finding, Frame, FrameStore, Size
 
-__all__ = ["DEFAULT_KIND", "ERROR", "FRAME_STORES", "INFO", "WARNING", "Finding", "Frame",
+__all__ = ["DEFAULT_KIND", "ERROR", "FRAME_STORES", "INFO", "WARNING", "EncodeSettings", "Finding",
+           "Frame",
            "FrameStore", "MkvStore", "PngFolderStore", "Size", "frame_store_class",
            "open_frame_store"]
 

@@ -16,6 +16,7 @@ saying how many came out.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Generator
@@ -29,11 +30,10 @@ from ...diskspace import check_free, said_when_full
 from ...errors import DependencyError, SessionFormatError
 from ..io import is_plain_file, set_aside
 from ..meta_parts import FrameFormat
-from .base import ERROR, INFO, WARNING, Finding, Frame, FrameStore, Size
+from .base import ERROR, INFO, WARNING, EncodeSettings, Finding, Frame, FrameStore, Size
 
 if TYPE_CHECKING:
-    from ...codecs.pool import EncoderSpec
-    from ...config import RecordConfig
+    from ...codecs.jobs import EncoderSpec
 
 __all__ = ["MkvStore"]
 
@@ -50,23 +50,47 @@ class MkvStore(FrameStore):
     single_file: ClassVar[bool] = True
 
     @classmethod
-    def check_settings(cls, config: RecordConfig) -> None:
-        """``--video-crf`` and ``--video-preset`` (libx264's ranges)."""
-        from ...codecs.video import VideoSettings
+    def check_settings(cls, settings: EncodeSettings) -> None:
+        """``--video-crf`` and ``--video-preset`` (libx264's ranges), then ``--video-encoder``."""
+        from ...codecs.video import VideoSettings, check_video_encoder
 
-        VideoSettings(config.fps, config.video_crf, config.video_preset)  # raises ConfigError
+        VideoSettings(settings.fps, settings.crf, settings.preset)  # raises ConfigError
+        check_video_encoder(settings.video_encoder)  # a known name; probed at record start
 
     @classmethod
-    def new_format(cls, config: RecordConfig) -> FrameFormat:
-        """The libx264 settings of ``config`` (checks PyAV and libx264 first)."""
+    def new_format(cls, settings: EncodeSettings) -> FrameFormat:
+        """The libx264 settings of ``settings`` (checks PyAV and libx264 first)."""
         from ...codecs.video import VideoSettings, check_video_support
 
         check_video_support()  # av missing -> DependencyError naming the 'video' extra
-        s = VideoSettings(config.fps, config.video_crf, config.video_preset)
+        s = VideoSettings(settings.fps, settings.crf, settings.preset)
         return FrameFormat(cls.kind, "libx264", _DEFAULT_EXT, {
             "codec": "h264", "crf": s.crf, "preset": s.preset, "pix_fmt": "yuv420p",
             "container": _DEFAULT_EXT,
             "odd_size": "padded by one replicated pixel; chunk size is the real size"})
+
+    @classmethod
+    def for_size(cls, frame_format: FrameFormat, settings: EncodeSettings,
+                 size: tuple[int, int]) -> FrameFormat:
+        """``frame_format`` with the encoder ``--video-encoder`` resolves to (a probe at ``size``).
+
+        ``auto`` falling back to libx264 logs one warning line, kept as ``encoder_fallback``; an
+        explicit encoder that cannot encode here raises ConfigError. The options keep ``crf`` and
+        ``preset`` (our settings) and add ``encoder_options`` (what FFmpeg is given).
+        """
+        from ...codecs.video import choose_encoder
+
+        crf = int(frame_format.options.get("crf", settings.crf))
+        preset = str(frame_format.options.get("preset", settings.preset))
+        choice = choose_encoder(settings.video_encoder, max(16, size[0]), max(16, size[1]), crf,
+                                preset)
+        spec = choice.spec
+        options = {**frame_format.options, "codec": spec.codec, "pix_fmt": spec.pix_fmt,
+                   "encoder_options": spec.options(crf, preset),
+                   "requested_encoder": settings.video_encoder}
+        if choice.fallback_reason:
+            options["encoder_fallback"] = choice.fallback_reason
+        return dataclasses.replace(frame_format, encoder=spec.name, options=options)
 
     # -- write side ------------------------------------------------------------------------------
     def frame_target(self, n: int, row: int) -> Path:
@@ -77,9 +101,9 @@ class MkvStore(FrameStore):
         """One ordered encoder process (``workers`` is ignored: the encoder threads inside it).
 
         The encoder is the one ``--video-encoder`` resolved to at start
-        (:func:`nitrogen_capture.record.video_frame_format` puts it in the format).
+        (:meth:`for_size` puts it in the format).
         """
-        from ...codecs.pool import EncoderSpec
+        from ...codecs.jobs import EncoderSpec
         from ...codecs.video import VideoSettings, video_worker
 
         options = self.format.options
@@ -216,12 +240,13 @@ class MkvStore(FrameStore):
         tmp = path.with_name(path.stem + ".repair" + path.suffix)
         if kept > 0:
             from ...codecs.video import remux_prefix
+            from ..paths import run_merge
 
             # The copy is written before the original is set aside: it needs up to the
             # original's size free. Say so (one line) instead of failing half-way.
             needed = path.stat().st_size + (1 << 20)
             what = f"a copy of chunk {n}'s frames for its repair"
-            todo = "free some space and run merge again (nothing was changed)"
+            todo = f"free some space and {run_merge()} again (nothing was changed)"
             check_free(path, needed, what, todo)
             tmp.unlink(missing_ok=True)
             try:

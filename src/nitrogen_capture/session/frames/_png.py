@@ -24,11 +24,10 @@ import numpy.typing as npt
 from ...errors import SessionFormatError
 from ..io import is_plain_file, set_aside
 from ..meta_parts import FrameFormat
-from .base import ERROR, INFO, WARNING, Finding, Frame, FrameStore, Size, few
+from .base import ERROR, INFO, WARNING, EncodeSettings, Finding, Frame, FrameStore, Size, few
 
 if TYPE_CHECKING:
-    from ...codecs.pool import EncoderSpec
-    from ...config import RecordConfig
+    from ...codecs.jobs import EncoderSpec
 
 __all__ = ["PngFolderStore"]
 
@@ -89,11 +88,11 @@ class PngFolderStore(FrameStore):
     default_ext: ClassVar[str] = "png"
 
     @classmethod
-    def new_format(cls, config: RecordConfig) -> FrameFormat:
+    def new_format(cls, settings: EncodeSettings) -> FrameFormat:
         """``{"kind": "png", "encoder": <resolved name>, "ext": "png"}``."""
         from ...codecs.png import get_png_encoder
 
-        encoder, _ = get_png_encoder(config.png_encoder)  # "auto" -> fpng or opencv
+        encoder, _ = get_png_encoder(settings.png_encoder)  # "auto" -> fpng or opencv
         return FrameFormat(cls.kind, encoder, "png")
 
     # -- write side ------------------------------------------------------------------------------
@@ -107,8 +106,8 @@ class PngFolderStore(FrameStore):
 
     def encoder_spec(self, *, workers: int, fps: float) -> EncoderSpec:
         """``workers`` PNG encoder processes, in any order."""
+        from ...codecs.jobs import EncoderSpec
         from ...codecs.png import png_worker
-        from ...codecs.pool import EncoderSpec
 
         return EncoderSpec(png_worker, self.format.encoder or "auto", workers,
                            ordered=False, name="png")

@@ -10,13 +10,15 @@ size ``(w, h)`` or None - never a meta.json chunk entry, so the store does not d
 those entries are modelled. Rows are 0-based within the chunk.
 
 Importing this module loads numpy only: PyAV, OpenCV and :mod:`nitrogen_capture.codecs` are
-imported inside the methods that need them.
+imported inside the methods that need them; nothing here imports the record settings or
+the recorder's encoder pool (tests/test_layers.py).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -29,10 +31,10 @@ from ..meta_parts import FrameFormat
 from ..paths import SessionPaths
 
 if TYPE_CHECKING:
-    from ...codecs.pool import EncoderSpec
-    from ...config import RecordConfig
+    from ...codecs.jobs import EncoderSpec
 
-__all__ = ["ERROR", "INFO", "WARNING", "Finding", "Frame", "FrameStore", "Size", "few"]
+__all__ = ["ERROR", "INFO", "WARNING", "EncodeSettings", "Finding", "Frame", "FrameStore", "Size",
+           "few"]
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 Finding = tuple[str, str]  # (level, message) for validate
@@ -44,6 +46,29 @@ T = TypeVar("T")
 def few(items: list[str], k: int = 5) -> str:
     """The first ``k`` items, comma separated, and how many more there are."""
     return ", ".join(items[:k]) + (f" (+{len(items) - k} more)" if len(items) > k else "")
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """How a new recording asks its frames to be encoded: all a store reads of the settings.
+
+    Built from the record settings (``RecordConfig.encoding``); a store checks the fields it
+    uses (:meth:`FrameStore.check_settings`) and ignores the others.
+
+    Attributes:
+        kind: the store (``frame_format`` kind) the recording uses.
+        fps: the capture rate (a video stream's time base).
+        png_encoder: ``auto``, ``fpng`` or ``opencv`` (``--png-encoder``).
+        crf / preset: the video quality and speed preset (``--video-crf``, ``--video-preset``).
+        video_encoder: ``auto`` or a video encoder's name (``--video-encoder``).
+    """
+
+    kind: str
+    fps: float
+    png_encoder: str = "auto"
+    crf: int = 18
+    preset: str = "ultrafast"
+    video_encoder: str = "auto"
 
 
 class FrameStore(ABC):
@@ -66,20 +91,31 @@ class FrameStore(ABC):
         self.ext = frame_format.ext or self.default_ext  # frames' file extension
 
     @classmethod  # noqa: B027 - an optional hook: most stores have no settings of their own
-    def check_settings(cls, config: RecordConfig) -> None:
-        """Check this store's own settings of ``config`` (ConfigError naming the flag).
+    def check_settings(cls, settings: EncodeSettings) -> None:
+        """Check this store's own fields of ``settings`` (ConfigError naming the flag).
 
-        Called when the settings are built, before anything is opened; nothing to check here.
+        Called when the record settings are built, before anything is opened; nothing to check
+        here.
         """
 
     @classmethod
     @abstractmethod
-    def new_format(cls, config: RecordConfig) -> FrameFormat:
-        """The ``frame_format`` of a new recording made with ``config``.
+    def new_format(cls, settings: EncodeSettings) -> FrameFormat:
+        """The ``frame_format`` of a new recording encoded as ``settings`` asks.
 
         Checks that the encoder is usable (raising ConfigError / DependencyError naming the
         fix), so a missing package fails before anything is opened.
         """
+
+    @classmethod
+    def for_size(cls, frame_format: FrameFormat, settings: EncodeSettings,
+                 size: tuple[int, int]) -> FrameFormat:
+        """``frame_format`` once the frame ``size`` (w, h) is known, before recording starts.
+
+        A store whose encoder depends on the size (a hardware probe) resolves it here; by
+        default the format is kept as it is.
+        """
+        return frame_format
 
     # -- write side ------------------------------------------------------------------------------
     def prepare_chunk(self, n: int) -> None:
@@ -92,7 +128,7 @@ class FrameStore(ABC):
 
     @abstractmethod
     def encoder_spec(self, *, workers: int, fps: float) -> EncoderSpec:
-        """What the recorder's EncoderPool runs (``workers``: processes the user allows)."""
+        """What the recorder's encoder pool runs (``workers``: processes the user allows)."""
 
     def encoder_settings(self) -> dict[str, Any]:
         """meta.json's ``encoder.settings``: what the encoder was given (none by default)."""

@@ -11,12 +11,16 @@ the slot and reports the result. When no slot is free the frame is *not* queued:
 returns False and the caller counts a drop, so the capture clock is never blocked by a slow disk.
 
 What a worker does is the frame store's choice (``nitrogen_capture.session.frames``): its
-:class:`EncoderSpec` names the worker function, its argument, how many processes and whether
-order matters. Unordered workers (PNG: :func:`.png.png_worker`) may run side by side, each frame
-goes to the worker with the fewest frames in hand and results come back in any order. An ordered
-worker (video: :func:`.video.video_worker`) runs alone, gets the frames in submission order and
-keeps one open file per chunk; its result of kind ``closed`` says a chunk's file is finished (see
-:class:`EncodeResult`), and :meth:`EncoderPool.flush` closes the open one.
+:class:`~nitrogen_capture.codecs.jobs.EncoderSpec` names the worker function, its argument, how
+many processes and whether order matters; the messages between pool and worker are the typed
+ones of :mod:`nitrogen_capture.codecs.jobs`. This package is the recorder's alone: the frame
+stores, export and preview never import it. Unordered workers (PNG:
+:func:`~nitrogen_capture.codecs.png.png_worker`) may run side by side, each frame goes to the
+worker with the fewest frames in hand and results come back in any order. An ordered worker
+(video: :func:`~nitrogen_capture.codecs.video.video_worker`) runs alone, gets the frames in
+submission order and keeps one open file per chunk; its result of kind ``closed`` says a
+chunk's file is finished (see :class:`EncodeResult`), and :meth:`EncoderPool.flush` closes the
+open one.
 
 Nothing outlives the recorder, not even after a ``kill -9`` of its whole process group, when no
 code of ours runs any more (docs/reliability.md 2). So the pool uses only what the kernel
@@ -66,6 +70,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..codecs.jobs import (
+    FLUSH,
+    EncoderSpec,
+    FileClosed,
+    Flush,
+    Flushed,
+    FrameDone,
+    FrameTask,
+    Ready,
+)
 from .slots import SLOT_KIND, Slot, new_slot
 from .worker import SlotReader, run_worker
 
@@ -98,28 +112,6 @@ class EncodeResult:
     kind: str = "frame"
 
 
-@dataclass(frozen=True)
-class EncoderSpec:
-    """What an :class:`EncoderPool` runs: ``worker(tasks, results, arg)`` in ``workers`` processes.
-
-    ``ordered``: the frames must reach one worker in submission order (it appends them to an
-    open file); the pool then starts exactly one process and :meth:`EncoderPool.flush` asks it
-    to close its file. ``name`` labels the processes.
-    """
-
-    worker: Callable[[Any, Any, Any], None]
-    arg: Any
-    workers: int = 1
-    ordered: bool = False
-    name: str = "encoder"
-    threads: int = 1  # encoding threads inside each worker (a video encoder runs several)
-    nice: int = 0  # each worker's niceness (priority.encoder_nice: the recorder's policy)
-
-    def __post_init__(self) -> None:
-        if self.workers < 1 or (self.ordered and self.workers != 1):
-            raise ValueError(f"{self.name}: {self.workers} workers (ordered encoders run alone)")
-
-
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """Ignore SIGINT while worker processes start (main thread only; elsewhere a no-op).
@@ -144,7 +136,7 @@ class _Worker:
     proc: Any
     tasks: Any
     results: Any
-    sent: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # slot -> task, unreported
+    sent: dict[int, FrameTask] = field(default_factory=dict)  # slot -> task, unreported
     alive: bool = True
 
 
@@ -173,8 +165,8 @@ class EncoderPool:
         self._flushed = 0
         # _pending, _control, _stopping and every _Worker.sent/alive; the sender waits on it.
         self._send = threading.Condition(threading.Lock())
-        self._pending: deque[tuple[Any, ...]] = deque()  # frames no worker has taken yet
-        self._control: deque[tuple[_Worker, Any]] = deque()  # control messages to send
+        self._pending: deque[FrameTask] = deque()  # frames no worker has taken yet
+        self._control: deque[tuple[_Worker, Flush | None]] = deque()  # control messages to send
         self._stopping = False
         self._closed = False
         self.spec = spec
@@ -253,14 +245,14 @@ class EncoderPool:
         else:
             view[...] = frame
         del view
-        if self._dispatch((slot, s.ref, shape, str(path), tag)):
+        if self._dispatch(FrameTask(slot, s.ref, shape, str(path), tag)):
             return True
         with self._lock:  # every worker is gone (their frames were reported): a drop
             self._free.append(slot)
             self._in_flight -= 1
         return False
 
-    def _dispatch(self, task: tuple[Any, ...]) -> bool:
+    def _dispatch(self, task: FrameTask) -> bool:
         """Queue ``task`` for the sender thread; False when no worker is left to take it."""
         with self._send:
             if not any(w.alive for w in self._workers):
@@ -269,20 +261,20 @@ class EncoderPool:
             self._send.notify()
         return True
 
-    def _take(self) -> list[tuple[_Worker, Any]]:
+    def _take(self) -> list[tuple[_Worker, FrameTask | Flush | None]]:
         """What to send now (``_send`` held).
 
         The waiting frames, in order, each for the least busy worker with room; then the
         control messages.
         """
-        out: list[tuple[_Worker, Any]] = []
+        out: list[tuple[_Worker, FrameTask | Flush | None]] = []
         while self._pending:
             live = [w for w in self._workers if w.alive]
             w = min(live, key=lambda w: len(w.sent), default=None)
             if w is None or len(w.sent) >= CREDIT:
                 break
             task = self._pending.popleft()
-            w.sent[task[0]] = task  # reported by the collector if w dies before it answers
+            w.sent[task.slot] = task  # reported by the collector if w dies before it answers
             out.append((w, task))
         while self._control:
             out.append(self._control.popleft())
@@ -319,20 +311,24 @@ class EncoderPool:
                 self._handle(w, item)
 
     def _handle(self, w: _Worker, item: Any) -> None:
-        if item in ("ready", "flushed"):
+        if isinstance(item, FrameDone):
+            with self._send:
+                w.sent.pop(item.slot, None)
+                self._send.notify()  # room for one more frame
+            self._report(item.slot, EncodeResult(item.tag, Path(item.path), item.ms,
+                                                 item.nbytes, item.error))
+        elif isinstance(item, FileClosed):
+            self._report(-1, EncodeResult(item.tag, Path(item.path), item.ms, item.nbytes,
+                                          item.error, "closed"))
+        elif isinstance(item, Ready | Flushed):
             with self._lock:
-                if item == "ready":
+                if isinstance(item, Ready):
                     self._ready += 1
                 else:
                     self._flushed += 1
                 self._idle.notify_all()
-            return
-        slot, path, tag, ms, nbytes, error, kind = item
-        if slot >= 0:
-            with self._send:
-                w.sent.pop(slot, None)
-                self._send.notify()  # room for one more frame
-        self._report(slot, EncodeResult(tag, Path(path), ms, nbytes, error, kind))
+        else:  # a worker that does not speak codecs.jobs: say so, never guess
+            log.error("encoder %s sent an unknown message: %r", w.proc.name, item)
 
     def _report(self, slot: int, result: EncodeResult) -> None:
         if slot >= 0:
@@ -362,8 +358,8 @@ class EncoderPool:
         w.proc.join(_REAP_S)  # no zombie while the recording goes on
         if lost:
             why = f"the encoder process {w.proc.name} ended (exit code {w.proc.exitcode})"
-            for slot, _ref, _shape, path, tag in lost:
-                self._report(slot, EncodeResult(tag, Path(path), 0.0, 0, why))
+            for task in lost:
+                self._report(task.slot, EncodeResult(task.tag, Path(task.path), 0.0, 0, why))
         with self._lock:
             self._idle.notify_all()
 
@@ -402,7 +398,7 @@ class EncoderPool:
         deadline = time.monotonic() + timeout
         with self._lock:
             want = self._flushed + 1
-        self._send_all(("flush",))
+        self._send_all(FLUSH)
         with self._lock:
             while self._flushed < want:
                 remaining = deadline - time.monotonic()
@@ -411,7 +407,7 @@ class EncoderPool:
                 self._idle.wait(min(remaining, 0.5))
         return True
 
-    def _send_all(self, message: Any, *, last: bool = False) -> None:
+    def _send_all(self, message: Flush | None, *, last: bool = False) -> None:
         """Have the sender send a control message to every live worker (``last``: then stop)."""
         with self._send:
             self._control.extend((w, message) for w in self._workers if w.alive)

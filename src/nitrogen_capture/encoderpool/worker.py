@@ -1,4 +1,4 @@
-"""The worker side of :class:`~nitrogen_capture.codecs.pool.EncoderPool`.
+"""The worker side of :class:`~nitrogen_capture.encoderpool.pool.EncoderPool`.
 
 What runs first in every encoder process: :func:`run_worker` ignores SIGINT (the recorder
 decides when to stop), ties the process to its parent's life
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..codecs.jobs import FileClosed, Flush, Flushed, FrameDone, FrameTask, Ready
 from ..lifeline import die_with_parent
 from .priority import apply_nice
 from .slots import SlotMaps
@@ -50,7 +51,7 @@ class ResultPipe:
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 
-    def put(self, item: Any) -> None:
+    def put(self, item: Ready | Flushed | FrameDone | FileClosed) -> None:
         """Send ``item``; a worker whose parent is gone leaves quietly (nobody reads it)."""
         try:
             self._conn.send(item)
@@ -61,20 +62,22 @@ class ResultPipe:
 class SlotReader:
     """A worker's end of the pool: its tasks, and the frames in the shared-memory slots.
 
-    :meth:`get` returns the next task for the worker: a frame ``(slot, ref, shape, path, tag)``,
-    a worker-specific control tuple, or ``None`` to stop (also when the parent's end of the
-    task pipe closed: the parent is gone). :meth:`frame` maps a slot when a frame names memory
-    this worker has not mapped yet (:class:`~.slots.SlotMaps`).
+    :meth:`get` returns the next task for the worker: a
+    :class:`~nitrogen_capture.codecs.jobs.FrameTask`, a
+    :class:`~nitrogen_capture.codecs.jobs.Flush`, or ``None`` to stop (also when the parent's
+    end of the task pipe closed: the parent is gone). :meth:`frame` maps a slot when a frame
+    names memory this worker has not mapped yet (:class:`~.slots.SlotMaps`).
     """
 
     def __init__(self, tasks: Any, slots: SlotMaps) -> None:
         self._tasks = tasks
         self._slots = slots
 
-    def get(self) -> Any:
+    def get(self) -> FrameTask | Flush | None:
         """The next task (blocks); ``None`` once the parent is gone."""
         try:
-            return self._tasks.recv()
+            task: FrameTask | Flush | None = self._tasks.recv()
+            return task
         except (EOFError, OSError):
             return None
 
