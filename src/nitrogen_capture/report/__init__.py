@@ -20,7 +20,7 @@ from ..diskspace import check_free, on_disk, said_when_full
 from ..errors import DiskSpaceError, NitrogenCaptureError, check_settings
 from ..marks import HTML_MARK, has_mark, mark_png, png_mark
 from ..outputs import OutputKind, check_output
-from .facts import DEFAULT_IDLE_SECONDS, SessionReport, gather
+from .facts import DEFAULT_IDLE_SECONDS, DEFAULT_TILES, SessionReport, gather
 
 __all__ = ["DEFAULT_IDLE_SECONDS", "IndexResult", "ReportOptions", "ReportResult",
            "SessionReport", "check_report_options", "gather", "write_index", "write_report"]
@@ -70,7 +70,7 @@ class ReportOptions:
     """
 
     idle_seconds: float = DEFAULT_IDLE_SECONDS
-    tiles: int = 24
+    tiles: int = DEFAULT_TILES
 
     def __post_init__(self) -> None:
         check_report_options(self.idle_seconds, self.tiles)

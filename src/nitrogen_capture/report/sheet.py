@@ -20,12 +20,10 @@ import numpy.typing as npt
 
 from ..keylayout import PAD_AXES, PAD_BUTTONS
 from ..preview.plot import drawable
-from . import ReportOptions
-from .facts import SessionReport
+from .facts import DEFAULT_TILES, SessionReport
 
 __all__ = ["DEFAULT_COLUMNS", "DEFAULT_TILES", "TILE_WIDTH", "render_sheet", "sheet_rows"]
 
-DEFAULT_TILES = ReportOptions.tiles
 DEFAULT_COLUMNS, TILE_WIDTH = 4, 270
 CAPTION_LINES, LINE_H, PAD = 4, 15, 6
 FONT = cv2.FONT_HERSHEY_SIMPLEX
