@@ -24,11 +24,9 @@ REMOVED_BY_EXPORT_FORMAT_PLUGINS: list[frozenset[str]] = [
                "nitrogen_capture.export.batch.lerobot_merge"}),
 ]
 # Circles in other parts' files that this test found (function-level imports), reported to the
-# lead for their owners: cli_*.py is the cli package's, export/** the export formats'. Each
-# goes when its owner removes the lazy import that closes it.
+# lead for their owners: export/** the export formats'. Each goes when its owner removes the lazy
+# import that closes it.
 IN_OTHER_PARTS: list[frozenset[str]] = [
-    # cli/episodes imports cli/record's helpers inside a function; cli/record imports it back.
-    frozenset({"nitrogen_capture.cli.episodes", "nitrogen_capture.cli.record"}),
     # stream.py opens a dataset tree with treeload, which takes stream's loader settings.
     frozenset({"nitrogen_capture.export.stream", "nitrogen_capture.export.treeload"}),
     # batch/space.py reads lerobot/writer's bytes-per-pixel, lerobot/layout.py the batch

@@ -226,7 +226,7 @@ def _run(settings: RunSettings, config: RecordConfig, layout: KeyLayout, folder:
     from ..record import build_recorder
     from ..record.episode import EpisodeControl, EpisodePlan
     from ..session.meta_episode import EpisodeInfo
-    from .record import _merge, _record, _summary, shell_arg
+    from .recording import merge_recorded, record_with_status, shell_arg, summary_line
 
     run_id = f"{folder.name}/{stamp}"
     cur = _Cursor()
@@ -270,7 +270,7 @@ def _run(settings: RunSettings, config: RecordConfig, layout: KeyLayout, folder:
             print(f"RESET: episode {info.index}{of} starts in {settings.reset_s:g} s "
                   f"({layout.hotkeys.start_hint()} now; F9/F10/F11 mark the episode just "
                   "finished)", flush=True)
-        result = _record(recorder, ep_config, f"ep {info.index}{of}  ", feed, info.index)
+        result = record_with_status(recorder, ep_config, f"ep {info.index}{of}  ", feed, info.index)
         info = recorder.meta.episode or info  # a discard in the reset made it a re-recording
         if result.frames == 0:
             shutil.rmtree(out)  # nothing was recorded (stopped in the reset): no empty session
@@ -281,10 +281,10 @@ def _run(settings: RunSettings, config: RecordConfig, layout: KeyLayout, folder:
         info = dataclasses.replace(info, ended=ended)
         outcome = _OUTCOME.get(control.ended_by or "end")
         _relabel(out, outcome, set_outcome=control.ended_by is not None, episode=info)
-        print(_summary(result), flush=True)
+        print(summary_line(result), flush=True)
         print(f"{info.describe()}: {outcome or 'not marked'} -> {out}", flush=True)
         if config.merge:
-            report = _merge(ep_config)
+            report = merge_recorded(ep_config)
             for note in (*report.notes, *(f"skipped chunk {i}: {why}" for i, why in
                                           report.skipped)):
                 print(note)

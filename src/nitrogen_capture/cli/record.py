@@ -15,12 +15,8 @@ already says to run ``merge``.
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
 import signal
-import subprocess
 import sys
-import threading
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -52,11 +48,14 @@ from ..session.paths import run_merge
 from ..stopsignals import handling_stop_signals
 from .episodes import add_arguments as add_run_arguments
 from .episodes import wants_run
+from .recording import (
+    merge_recorded,
+    print_merged,
+    record_with_status,
+    summary_line,
+)
 
 if TYPE_CHECKING:
-    from ..record import Recorder, RecordResult
-    from ..record.indicate import IndicatorFeed
-    from ..session import MergeReport
     from ..session.meta_latency import LatencyInfo
     from ..session.meta_preflight import PreflightInfo
 
@@ -328,115 +327,6 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def _record(recorder: Recorder, config: RecordConfig, prefix: str = "",
-            feed: IndicatorFeed | None = None, episode: int | None = None) -> RecordResult:
-    """Run the recorder with the status line and the indicator; Ctrl+C, SIGTERM stop it.
-
-    ``prefix`` starts each status line (a run's ``ep 2/5``); ``feed`` is a run's indicator,
-    kept open across its episodes (``episode``: the one shown); without it the recording
-    opens and closes its own.
-    """
-    from ..indicator import get_indicator
-    from ..record.indicate import IndicatorFeed
-    from ..record.status import StatusLine
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        recorder.stop(signal.Signals(signum).name)
-
-    hotkeys = config.layout.hotkeys
-    status = StatusLine(recorder, config.status_interval, sys.stderr, hotkeys.start_hint(),
-                        prefix)
-    if not config.start_immediately:
-        print(f"PAUSED (start): {hotkeys.start_hint()} in the game window (hotkeys: "
-              f"{hotkeys.describe()}); Ctrl+C stops", file=sys.stderr)
-    stop_status = threading.Event()
-    status_thread = threading.Thread(target=status.run, args=(stop_status,), daemon=True)
-    own = feed is None
-    if feed is None:
-        feed = IndicatorFeed(get_indicator(config.indicator), start_hint=hotkeys.start_hint())
-    with handling_stop_signals(stop):
-        status_thread.start()
-        feed.follow(recorder, episode)
-        feed.start()
-        try:
-            return recorder.run()
-        finally:
-            stop_status.set()
-            status_thread.join()
-            if own:
-                feed.close()
-            else:
-                feed.reset(episode)
-
-
-def _summary(result: RecordResult) -> str:
-    """The recording's summary line (the one place this command reads the result's meta)."""
-    meta, c = result.meta, result.meta.counters
-    return (f"recorded {result.frames} frames in {result.chunks} chunk(s) to {result.out} "
-            f"({meta.fps_achieved} fps of {meta.fps_target or 0:g} target, "
-            f"{c.dropped_ticks} dropped ticks, {c.late_frames} late, "
-            f"{c.events} input events; stopped: {result.stop_reason})")
-
-
-def _merge(config: RecordConfig) -> MergeReport:
-    """Merge the finished session as ``nitrogen-capture merge`` does."""
-    from ..errors import DiskSpaceError, SessionError
-    from ..session import merge_session
-    from .progress import progress_callback
-
-    try:
-        with progress_callback("merging chunks", enabled=sys.stderr.isatty()
-                               or config.status_interval > 0) as progress:
-            return merge_session(config.out, progress=progress)
-    except (SessionError, OSError) as exc:
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        # A full disk stays the one full-disk error (diskspace.py), the context added.
-        error = DiskSpaceError if isinstance(exc, DiskSpaceError) else SessionError
-        raise error(f"the recording is complete but the final merge failed ({detail}); "
-                    f"fix that and {run_merge(config.out)}") from exc
-
-
-def _print_merged(report: MergeReport) -> None:
-    if report.repair.changed:
-        print(report.repair.summary())
-    for index, why in report.skipped:
-        print(f"skipped chunk {index}: {why}")
-    for note in report.notes:
-        print(note)
-    print(f"merged {report.frames} frames from {len(report.chunks)} chunk(s) into "
-          f"{', '.join(report.files)}")
-    print("\n".join(next_steps(report.root)))
-
-
-def shell_arg(text: str) -> str:
-    """``text`` quoted for the user's shell: POSIX quoting, or cmd/PowerShell double quotes.
-
-    POSIX quoting would wrap every Windows path in single quotes (its backslashes), which
-    cmd.exe does not understand.
-    """
-    if os.name == "nt":
-        return subprocess.list2cmdline([text])
-    return shlex.quote(text)
-
-
-def next_steps(root: str | Path) -> list[str]:
-    """Where the merged files are and the commands that usually come next (the end of record).
-
-    Check the session (``validate``), look at it (``preview``: preview.mp4 and timing.png in the
-    session folder) and export it (``convert`` to ``<session>.pt`` beside the folder).
-    """
-    from ..export.settings import pt_beside
-
-    root = Path(root)
-    q = shell_arg
-    pt = pt_beside(root)
-    return [f"session: {root}  (the merged files above are in this folder)",
-            "next:",
-            f"  nitrogen-capture validate --root {q(str(root))}",
-            f"  nitrogen-capture preview --root {q(str(root))}",
-            f"  nitrogen-capture convert --root {q(str(root))} --out {q(str(pt))}"]
-
-
 def run(args: argparse.Namespace) -> int:
     """Record until a limit, Ctrl+C, SIGTERM or the window closes; merge; print a summary."""
     if args.debug_list_windows:
@@ -465,20 +355,20 @@ def run(args: argparse.Namespace) -> int:
             config, adapted = _adapt(args, config)
         recorder = build_recorder(config)
         recorder.meta.preflight = adapted
-        result = _record(recorder, config)  # a failed stop raises: no merge
+        result = record_with_status(recorder, config)  # a failed stop raises: no merge
         try:
-            print(_summary(result), flush=True)
+            print(summary_line(result), flush=True)
             if not config.merge:
                 print(f"not merged (--no-merge): {run_merge(config.out)} to write "
                       "actions.npy ... dataset.pt")
                 return 0
             # Every merged file is replaced atomically: an interrupted merge leaves whole
             # files (or none), never torn ones, and rerunning merge completes them.
-            report = _merge(config)
+            report = merge_recorded(config)
         except KeyboardInterrupt as exc:
             print(f"nitrogen-capture record: {str(exc) or 'SIGINT'} during the final merge: the "
                   f"recording is complete; {run_merge(config.out)} to write the merged files",
                   file=sys.stderr)
             return 130
-    _print_merged(report)
+    print_merged(report)
     return 0
