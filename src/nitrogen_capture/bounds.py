@@ -11,9 +11,10 @@ Free text (a label, a task) has one rule too, :func:`text_check`: it must be UTF
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 __all__ = ["INT32_MAX", "INT32_MIN", "MAX_EVERY", "MAX_LATENCY_MS", "MAX_SECONDS", "UINT32_MAX",
-           "format_number", "human_bytes", "number_check", "text_check"]
+           "choice_check", "format_number", "human_bytes", "number_check", "text_check"]
 
 # The longest duration any flag accepts (--seconds, --wait, preview --start/--seconds): a week.
 MAX_SECONDS = 7 * 24 * 3600
@@ -75,6 +76,19 @@ def number_check(value: float, setting: str, flag: str, lo: float, hi: float, *,
     else:
         rule = f"{'>' if lo_open else '>='} {format_number(lo)}"
     return ok, setting, f"{flag} must be {rule}{note}, got {format_number(value)}"
+
+
+def choice_check(value: object, setting: str, flag: str, choices: Iterable[str], *,
+                 quote: bool = False) -> tuple[bool, str, str]:
+    """An ``(ok, setting, message)`` check that ``value`` (None: not given) is one of ``choices``.
+
+    The one wording of a bad choice: ``--scene must be one of flat, textured, got round``
+    (``quote``: the value as its ``repr``, ``got 'round'``).
+    """
+    allowed = tuple(choices)
+    got = repr(value) if quote else str(value)
+    return (value is None or value in allowed, setting,
+            f"{flag} must be one of {', '.join(allowed)}, got {got}")
 
 
 def text_check(value: str | None, setting: str, flag: str) -> tuple[bool, str, str]:

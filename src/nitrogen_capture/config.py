@@ -18,6 +18,7 @@ from .bounds import (
     MAX_LATENCY_MS,
     MAX_SECONDS,
     UINT32_MAX,
+    choice_check,
     format_number,
     number_check,
     text_check,
@@ -25,7 +26,7 @@ from .bounds import (
 from .capture.base import MAX_REGION_SIDE, Region
 from .cues import CUE_BACKENDS
 from .encoderpool.priority import ENCODER_PRIORITIES
-from .errors import ConfigError
+from .errors import ConfigError, check_settings
 from .indicator import INDICATOR_BACKENDS
 from .keylayout import CHORD_PREFIX, DEFAULT_LAYOUT, KeyLayout, pretty_key
 from .session.frames import FRAME_STORES, EncodeSettings
@@ -70,18 +71,16 @@ def check_labels(game: str | None, notes: str | None, controller: str | None, *,
     ``task`` may be empty (``label --task ""`` clears it); ``outcome`` is one of
     :data:`~nitrogen_capture.session.labels.OUTCOMES`; ``tags`` are the tags to add or remove.
     """
-    _check([
+    check_settings([
         (game is None or (bool(game.strip()) and len(game) <= MAX_LABEL_CHARS), "game",
          f"--game must be 1..{MAX_LABEL_CHARS} characters, got {len(game or '')}"),
         text_check(game, "game", "--game"),
         (notes is None or len(notes) <= MAX_NOTES_CHARS, "notes",
          f"--notes must be at most {MAX_NOTES_CHARS} characters, got {len(notes or '')}"),
         text_check(notes, "notes", "--notes"),
-        (controller is None or controller in CONTROLLERS, "controller",
-         f"--controller must be one of {', '.join(CONTROLLERS)}, got {controller}"),
+        choice_check(controller, "controller", "--controller", CONTROLLERS),
         *_task_checks(task),
-        (outcome is None or outcome in OUTCOMES, "outcome",
-         f"--outcome must be one of {', '.join(OUTCOMES)}, got {outcome}"),
+        choice_check(outcome, "outcome", "--outcome", OUTCOMES),
         (len(tags) <= MAX_TAGS, "tags", f"--tag: at most {MAX_TAGS} tags, got {len(tags)}"),
         *(_tag_check(tag) for tag in tags),
     ])
@@ -97,20 +96,13 @@ def _tag_check(tag: str) -> tuple[bool, str, str]:
 
 def check_task(task: str, flag: str = "--task") -> None:
     """Check a task text (``record --task``, a ``--tasks`` line, ``label --task``)."""
-    _check(_task_checks(task, flag))
+    check_settings(_task_checks(task, flag))
 
 
 def _task_checks(task: str | None, flag: str = "--task") -> list[tuple[bool, str, str]]:
     return [(task is None or len(task) <= MAX_TASK_CHARS, "task",
              f"{flag} must be at most {MAX_TASK_CHARS} characters, got {len(task or '')}"),
             text_check(task, "task", flag)]
-
-
-def _check(checks: list[tuple[bool, str, str]]) -> None:
-    """Raise a ConfigError for the first ``(ok, setting, message)`` that is not ok."""
-    for ok, setting, message in checks:
-        if not ok:
-            raise ConfigError(message, setting=setting)
 
 
 @dataclass(frozen=True)
@@ -150,7 +142,7 @@ class TargetSpec:
             checks.append((max(r.size) <= MAX_REGION_SIDE, "region",
                            f"--region {' '.join(map(str, r.to_list()))} is {r.width}x{r.height} "
                            f"px: each side must be at most {MAX_REGION_SIDE}"))
-        _check(checks)
+        check_settings(checks)
 
     @property
     def is_window(self) -> bool:
@@ -274,7 +266,7 @@ class RecordConfig:
                               setting="out")
         object.__setattr__(self, "out", Path(self.out))
         status = self.status_interval
-        _check([
+        check_settings([
             number_check(self.fps, "fps", "--fps", 0, 240, lo_open=True, interval=True),
             number_check(self.fps, "fps", "--fps", MIN_FPS, 240,
                          note=" (one frame per 1000 s)"),

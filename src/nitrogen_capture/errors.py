@@ -31,7 +31,7 @@ Backends translate the OS or library error they saw at the boundary
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "SessionLockedError",
     "TargetError",
     "TargetNotFound",
+    "check_settings",
     "missing_dependency",
 ]
 
@@ -72,6 +73,17 @@ class ConfigError(NitrogenCaptureError, ValueError):
     def __init__(self, message: str, *, setting: str | None = None) -> None:
         super().__init__(message)
         self.setting = setting
+
+
+def check_settings(checks: Iterable[tuple[bool, str, str]]) -> None:
+    """Raise a :class:`ConfigError` for the first ``(ok, setting, message)`` that is not ok.
+
+    The checks are those of :mod:`nitrogen_capture.bounds` (``number_check``, ``text_check``):
+    every settings dataclass and option check runs its list through here.
+    """
+    for ok, setting, message in checks:
+        if not ok:
+            raise ConfigError(message, setting=setting)
 
 
 class DependencyError(NitrogenCaptureError, ImportError):

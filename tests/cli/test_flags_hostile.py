@@ -30,8 +30,8 @@ from markers import needs_torch
 from nitrogen_capture import cli
 from nitrogen_capture.calibrate.profile import MAX_PROFILE_BYTES
 from nitrogen_capture.capture.base import MAX_REGION_SIDE, Region
-from nitrogen_capture.cli_convert import settings_from_args
-from nitrogen_capture.cli_record import _config as record_config
+from nitrogen_capture.cli.convert import settings_from_args
+from nitrogen_capture.cli.record import _config as record_config
 from nitrogen_capture.config import TargetSpec
 from nitrogen_capture.errors import ConfigError
 from nitrogen_capture.export.batch.plan import MAX_LIST_BYTES
@@ -443,7 +443,7 @@ def test_other_broken_pipe_is_an_error(capsys: pytest.CaptureFixture[str],
     def broken(args: argparse.Namespace) -> int:
         raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr("nitrogen_capture.cli_session.run_validate", broken)
+    monkeypatch.setattr("nitrogen_capture.cli.validate.run", broken)
     run_cli(capsys, "validate", "--root", ".").one_line_error(1, "Broken pipe")
 
 

@@ -16,7 +16,7 @@ import pytest
 from nitrogen_capture import cli
 from nitrogen_capture.capture import BACKENDS as CAPTURE_BACKENDS
 from nitrogen_capture.capture.base import Region
-from nitrogen_capture.cli_record import SOURCES
+from nitrogen_capture.cli.record import SOURCES
 from nitrogen_capture.codecs.encoders import ENCODER_NAMES
 from nitrogen_capture.codecs.png import PNG_ENCODERS
 from nitrogen_capture.codecs.video import X264_PRESETS
@@ -46,7 +46,7 @@ RECORD_ONLY = COMMON | {"debug_list_windows", "source", "layout_file", "latency_
                         "check", "check_seconds", "adapt", "out_dir", "episodes",
                         "episode_seconds", "reset_seconds", "task", "tasks_file"}
 # (--check records nothing; --adapt sets fps from the preflight's measurement; a collection
-# run's flags are cli_episodes.RunSettings, checked there.)
+# run's flags are cli.episodes.RunSettings, checked there.)
 CONVERT_ONLY = COMMON | {"no_progress"}
 # Fields a flag cannot fill directly: `target` is built from its own flags, `layout` is read from
 # the --layout file (dest layout_file), `latency` from the --latency-profile file.

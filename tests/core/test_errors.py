@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from nitrogen_capture.errors import (
+    ConfigError,
     NitrogenCaptureError,
     SessionError,
     SessionFormatError,
     TargetError,
     TargetNotFound,
+    check_settings,
 )
 
 
@@ -47,3 +49,11 @@ def test_target_not_found_near_matches() -> None:
     err = TargetNotFound("no window", near_matches=["'Game' (process game, PID 7)"])
     assert err.near_matches == ("'Game' (process game, PID 7)",)
     assert str(err) == "no window"
+
+
+def test_check_settings_raises_the_first_failed_check_with_its_setting() -> None:
+    check_settings([(True, "fps", "fine"), (True, "seed", "fine too")])  # all ok: no error
+    with pytest.raises(ConfigError) as info:
+        check_settings(iter([(True, "fps", "ok"), (False, "tiles", "--tiles must be 1..400"),
+                             (False, "width", "never reached")]))
+    assert str(info.value) == "--tiles must be 1..400" and info.value.setting == "tiles"

@@ -17,14 +17,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Circles in other parts' files that this test found (function-level imports), reported to the
-# lead for their owners: cli_*.py is the cli package's. Each goes when its owner removes the
-# lazy import that closes it.
-IN_OTHER_PARTS: list[frozenset[str]] = [
-    # cli_episodes imports cli_record's helpers inside a function; cli_record imports it back.
-    frozenset({"nitrogen_capture.cli_episodes", "nitrogen_capture.cli_record"}),
-]
-
 
 
 def _house_counts() -> ModuleType:
@@ -63,11 +55,9 @@ def test_layer_rules_hold(graph: dict[str, set[str]]) -> None:
             "nitrogen_capture.targets", "nitrogen_capture.encoderpool"} <= set(first_forbidden)
 
 
-def test_no_import_circles_but_the_listed(graph: dict[str, set[str]]) -> None:
-    allowed = IN_OTHER_PARTS
-    unexpected = [c for c in hc.circles(graph) if frozenset(c) not in allowed]
-    assert unexpected == [], "new import circle(s): " + "; ".join(" <-> ".join(c)
-                                                                  for c in unexpected)
+def test_no_import_circles(graph: dict[str, set[str]]) -> None:
+    circles = hc.circles(graph)
+    assert circles == [], "import circle(s): " + "; ".join(" <-> ".join(c) for c in circles)
 
 
 def test_nothing_outside_the_frame_stores_branches_on_the_kind() -> None:

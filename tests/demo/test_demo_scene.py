@@ -140,7 +140,8 @@ def test_render_frames_off_screen_reads_back() -> None:
 def test_demo_scene_flag_reaches_the_options(tmp_path: Path) -> None:
     import argparse
 
-    from nitrogen_capture.demo.runner import DemoOptions, add_demo_arguments, options_from_args
+    from nitrogen_capture.cli.demo import add_demo_arguments, options_from_args
+    from nitrogen_capture.demo.runner import DemoOptions
     from nitrogen_capture.errors import ConfigError
 
     parser = argparse.ArgumentParser()

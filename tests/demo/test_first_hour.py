@@ -179,7 +179,7 @@ def test_demo_summary_explains_each_figure(tmp_path: Path) -> None:
 def test_demo_no_preview_flag() -> None:
     import argparse
 
-    from nitrogen_capture.demo.runner import add_demo_arguments, options_from_args
+    from nitrogen_capture.cli.demo import add_demo_arguments, options_from_args
 
     parser = argparse.ArgumentParser()
     add_demo_arguments(parser)

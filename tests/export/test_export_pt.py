@@ -198,7 +198,7 @@ def test_cli_and_shim(session, tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_import_is_light() -> None:
-    code = ("import sys, nitrogen_capture.export, nitrogen_capture.cli_convert; "
+    code = ("import sys, nitrogen_capture.export, nitrogen_capture.cli.convert; "
             "print(sorted(m for m in ('torch', 'pyarrow', 'av') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

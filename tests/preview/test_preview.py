@@ -39,7 +39,7 @@ RED = np.array([40, 40, 230])
 def session(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("prev") / "s"
     record_synthetic(out, max_frames=90, size=(320, 240))
-    merge_session(out, progress=False)
+    merge_session(out)
     return out
 
 
@@ -51,7 +51,7 @@ def paused(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 (770 * MS, KEY, "ctrl", 0.0), (1100 * MS, KEY, "w", 0.0)]
     out = tmp_path_factory.mktemp("prev") / "p"
     synthetic_recorder(out, timeline=timeline, max_frames=60).run()
-    merge_session(out, progress=False)
+    merge_session(out)
     return out
 
 
@@ -166,7 +166,7 @@ def test_missing_av_names_the_extra(small: Path, tmp_path: Path,
     span = select_span(series, 0.0, 1.0, 1)
     monkeypatch.setitem(sys.modules, "av", None)
     with pytest.raises(DependencyError, match=r"nitrogen-capture\[video\]"):
-        write_video(reader, series, span, tmp_path / "p.mp4", progress=False)
+        write_video(reader, series, span, tmp_path / "p.mp4")
     assert not (tmp_path / "p.mp4").exists()
 
 

@@ -1,4 +1,4 @@
-"""``record --episodes``: collection runs, one session per episode (cli_episodes.py).
+"""``record --episodes``: collection runs, one session per episode (cli/episodes.py).
 
 The synthetic source runs whole runs in-process (names, tasks, resets, meta.json); the episode
 keys and their marks are driven through the recorder's own router with the keys a player
@@ -125,7 +125,7 @@ def test_episode_keys_end_or_mark() -> None:
 def test_a_discarded_run_session_is_kept_with_its_data(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The mark rewrites meta.json only: every file of the episode stays (never destroy data)."""
-    from nitrogen_capture.cli_episodes import _relabel
+    from nitrogen_capture.cli.episodes import _relabel
 
     run = run_cli(capsys, *SYNTH, "--out-dir", str(tmp_path / "runs"), "--episode-seconds",
                   "0.5")

@@ -209,7 +209,7 @@ def test_preview_video_is_padded_and_crops_back_to_the_overlay_size(odd_session:
     reader = SessionReader(odd_session)
     series = load_series(reader)
     span = select_span(series, 0.0, 10.0, 1)
-    hud = write_video(reader, series, span, tmp_path / "p.mp4", width=ODD[0], progress=False)
+    hud = write_video(reader, series, span, tmp_path / "p.mp4", width=ODD[0])
     assert (hud.width, hud.frame_h) == ODD and hud.height % 2 == 1  # an odd overlay size
     coded, frames = _decode(tmp_path / "p.mp4")
     assert coded == even_size(hud.width, hud.height) and len(frames) == 20

@@ -74,7 +74,7 @@ def quiet_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 (2750 * MS, BUTTON, "lmb", 1.0), (2800 * MS, BUTTON, "lmb", 0.0)]
     out = tmp_path_factory.mktemp("idle") / "s"
     synthetic_recorder(out, timeline=timeline, fps=30.0, max_frames=90).run()
-    merge_session(out, progress=False)
+    merge_session(out)
     return out
 
 

@@ -312,6 +312,6 @@ def test_preview_title_names_the_labels(tmp_path: Path, monkeypatch: pytest.Monk
         real(img, line, *a, **kw)
 
     monkeypatch.setattr(timing, "text", spy)
-    preview.write_preview(b.root, tmp_path / "p", video=False, progress=False)
+    preview.write_preview(b.root, tmp_path / "p", video=False)
     assert titles[0].startswith("s: game Celeste, controller ps; notes: nnn")
     assert len(titles[0]) == 110 and titles[0].endswith("...")

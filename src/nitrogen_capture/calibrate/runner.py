@@ -39,7 +39,7 @@ from typing import IO, TYPE_CHECKING
 
 from ..bounds import UINT32_MAX, number_check
 from ..clock import now_ns
-from ..errors import CaptureError, ConfigError, TargetError, missing_dependency
+from ..errors import CaptureError, ConfigError, TargetError, check_settings, missing_dependency
 from ..scratch import scratch_dir
 from ..stopsignals import handling_stop_signals
 from .inject import Injector
@@ -87,16 +87,14 @@ class CalibrationOptions:
     timeout_s: float = 180.0
 
     def __post_init__(self) -> None:
-        for ok, setting, message in (
+        check_settings((
             number_check(self.fps, "fps", "--fps", 1, 240, interval=True),
             number_check(self.count, "count", "--count", 1, MAX_COUNT, interval=True),
             number_check(self.timeout_s, "timeout_s", "--timeout", 1, 3600, interval=True,
                          note=" seconds"),
             number_check(self.seed, "seed", "--seed", 0, UINT32_MAX, interval=True)
             if self.seed is not None else (True, "", ""),
-        ):
-            if not ok:
-                raise ConfigError(message, setting=setting)
+        ))
         if self.input_backend in ("scripted", "none"):
             raise ConfigError(f"--input-backend {self.input_backend} records no real input: "
                               "calibrate needs a live backend (auto or pynput)",

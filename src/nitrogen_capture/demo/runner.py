@@ -32,7 +32,6 @@ folder (:mod:`nitrogen_capture.scratch`).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import logging
@@ -48,8 +47,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ..bounds import UINT32_MAX, number_check
-from ..errors import ConfigError, NitrogenCaptureError, PlatformError
+from ..bounds import UINT32_MAX, choice_check, number_check
+from ..errors import ConfigError, NitrogenCaptureError, PlatformError, check_settings
 from ..export.settings import pt_beside
 from ..keylayout import DEFAULT_LAYOUT, load_layout
 from ..lifeline import tied_command
@@ -63,9 +62,8 @@ from .scene import SCENES
 from .xvfb import interrupt, spawn, xvfb
 
 __all__ = [
-    "DemoInterrupted", "DemoOptions", "DemoResult", "Started", "add_demo_arguments",
-    "format_summary",
-    "options_from_args", "record_argv", "run_demo", "stop_on_signals",
+    "DemoInterrupted", "DemoOptions", "DemoResult", "Started", "format_summary", "record_argv",
+    "run_demo", "stop_on_signals",
 ]
 
 log = logging.getLogger(__name__)
@@ -147,20 +145,16 @@ class DemoOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
-        if self.scene not in SCENES:
-            raise ConfigError(f"--scene must be one of {', '.join(SCENES)}, got {self.scene}",
-                              setting="scene")
+        check_settings([choice_check(self.scene, "scene", "--scene", SCENES)])
         w, h = self.size
-        for ok, setting, message in (
+        check_settings((
             number_check(self.seconds, "seconds", "--seconds", 3, 3600, interval=True,
                          note=" seconds for the demo"),
             number_check(self.fps, "fps", "--fps", 1, 240, interval=True),
             number_check(self.seed, "seed", "--seed", 0, UINT32_MAX, interval=True),
             (number_check(w, "", "", 64, 7680)[0] and number_check(h, "", "", 64, 4320)[0],
              "size", f"--size must be within 64x64..7680x4320, got {w}x{h}"),
-        ):
-            if not ok:
-                raise ConfigError(message, setting=setting)
+        ))
 
 
 @dataclass
@@ -405,77 +399,13 @@ def _preview(out: Path, result: DemoResult) -> None:
     from ..preview import write_preview
 
     try:
-        written = write_preview(out, out / "demo", seconds=_PREVIEW_SPAN_S, progress=False)
+        written = write_preview(out, out / "demo", seconds=_PREVIEW_SPAN_S)
     except (NitrogenCaptureError, OSError) as exc:  # PyAV missing, a full disk: say so, go on
         result.preview_error = str(exc)
         return
     if written.video is not None:
         result.files["preview.mp4"] = written.video
     result.files["timing.png"] = written.timing
-
-
-# Record flags the demo passes through unchanged: (flag, takes a value).
-_RECORD_FLAGS: tuple[tuple[str, bool], ...] = (
-    ("--frame-format", True), ("--chunk-size", True), ("--png-encoder", True),
-    ("--encoder-workers", True), ("--queue-frames", True), ("--skip-late", False),
-    ("--no-focus-pause", False), ("--video-encoder", True),
-)
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    from .game import parse_size
-
-    return parse_size(text)
-
-
-def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of ``nitrogen-capture demo``."""
-    from ..cli import path_arg
-
-    parser.add_argument("--out", type=path_arg, required=True, help="new session directory")
-    parser.add_argument("--seconds", type=float, default=20.0,
-                        help="seconds of recording, record --seconds: pauses (focus lost) not "
-                             "counted (20)")
-    parser.add_argument("--fps", type=float, default=30.0, help="capture rate (30)")
-    parser.add_argument("--size", type=_parse_size, default=(1280, 720),
-                        help="game window size WxH (1280x720)")
-    parser.add_argument("--visible", action="store_true",
-                        help="play on the current DISPLAY instead of a private Xvfb")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the scripted player (0..2^32-1)")
-    parser.add_argument("--grab", action="store_true",
-                        help="the game grabs the pointer (relative mouse mode) throughout")
-    parser.add_argument("--no-convert", action="store_true", help="skip the NitroGen export")
-    parser.add_argument("--no-preview", action="store_true",
-                        help="skip preview.mp4 and timing.png (written into OUT/demo/)")
-    parser.add_argument("--layout", type=path_arg, default=None, help="key layout TOML")
-    parser.add_argument("--scene", choices=SCENES, default="flat",
-                        help="the game's look: flat (default) or textured (scrolling noise and "
-                             "sprites, every frame differs: for encoder load)")
-    rec = parser.add_argument_group("passed to record")
-    for flag, takes_value in _RECORD_FLAGS:
-        if takes_value:
-            rec.add_argument(flag, default=None)
-        else:
-            rec.add_argument(flag, action="store_true")
-    rec.add_argument("--record-arg", action="append", default=[], metavar="ARG",
-                     help="any other record flag, repeatable (--record-arg=--max-frames=100)")
-
-
-def options_from_args(args: argparse.Namespace) -> DemoOptions:
-    """Build :class:`DemoOptions` from parsed ``demo`` flags."""
-    extra: list[str] = []
-    for flag, takes_value in _RECORD_FLAGS:
-        value = getattr(args, flag[2:].replace("-", "_"), None)
-        if takes_value and value is not None:
-            extra += [flag, str(value)]
-        elif not takes_value and value:
-            extra.append(flag)
-    return DemoOptions(out=args.out, seconds=args.seconds, fps=args.fps, size=args.size,
-                       visible=args.visible, seed=args.seed, grab=args.grab,
-                       convert=not args.no_convert, layout=args.layout,
-                       preview=not args.no_preview, scene=args.scene,
-                       record_args=(*extra, *args.record_arg))
 
 
 def format_summary(result: DemoResult) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..bounds import number_check
-from ..errors import ConfigError
+from ..errors import ConfigError, check_settings
 from ..keylayout import PAD_AXES, PAD_BUTTONS, KeyLayout, canonical_key, read_toml
 
 __all__ = [
@@ -257,9 +257,7 @@ def map_rows(
         mouse_scale: divisor from mouse counts per step to stick units.
         mouse_clip: mouse stick magnitude limit per axis, in (0, 1].
     """
-    for ok, setting, message in mouse_checks(mouse_scale, mouse_clip):
-        if not ok:
-            raise ConfigError(message, setting=setting)
+    check_settings(mouse_checks(mouse_scale, mouse_clip))
     names = action_names(space, layout)
     n = len(actions)
     km = keymap or default_keymap()

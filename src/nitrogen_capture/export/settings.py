@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..bounds import MAX_LATENCY_MS, number_check, text_check
-from ..errors import ConfigError
+from ..errors import ConfigError, check_settings
 from .keymap import ACTION_SPACES, mouse_checks
 from .latency import DEFAULT_ACTION_SHIFT
 
@@ -218,9 +218,7 @@ class ConvertSettings:
                            f"--format {self.format} writes a {suffix} file (with "
                            f"--shard-frames: <stem>-NNNNN{suffix} and <stem>.index.json): "
                            f"give --out a name ending in {suffix}, got {self.out}"))
-        for ok, setting, message in checks:
-            if not ok:
-                raise ConfigError(message, setting=setting)
+        check_settings(checks)
 
     def params(self) -> dict[str, Any]:
         """The parameters as plain data, for the export's meta."""

@@ -9,12 +9,13 @@ and OpenCV; PyAV is imported only when the video is encoded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import existing_level, make_dirs, prune_empty
 from ..bounds import MAX_EVERY, MAX_SECONDS, number_check
-from ..errors import ConfigError, SessionError
+from ..errors import SessionError, check_settings
 from ..marks import has_mark, png_mark, video_mark
 from ..outputs import OutputKind, check_output
 from ..session.reader import SessionReader
@@ -23,7 +24,7 @@ from .overlay import Box, HudLayout, hud_layout
 from .timing import TIMING_MARK
 from .video import VIDEO_MARK, VideoSpan, select_span, write_video
 
-__all__ = ["Box", "HudLayout", "PreviewResult", "SessionSeries", "VideoSpan",
+__all__ = ["Box", "HudLayout", "PreviewOptions", "PreviewResult", "SessionSeries", "VideoSpan",
            "check_preview_options", "gap_marks", "hud_layout", "load_series", "select_span",
            "write_preview"]
 
@@ -42,15 +43,33 @@ def check_preview_options(width: int, start_s: float, seconds: float, every: int
     Width in 64..7680 px, span start in [0, a week], span length in (0, a week], ``every`` in
     1..1000; nan and inf are refused.
     """
-    for ok, setting, message in (
+    check_settings((
         number_check(width, "width", "--width", 64, 7680, interval=True, note=" px"),
         number_check(start_s, "start", "--start", 0, MAX_SECONDS, note=" seconds"),
         number_check(seconds, "seconds", "--seconds", 0, MAX_SECONDS, lo_open=True,
                      note=" seconds"),
         number_check(every, "every", "--every", 1, MAX_EVERY),
-    ):
-        if not ok:
-            raise ConfigError(message, setting=setting)
+    ))
+
+
+@dataclass(frozen=True)
+class PreviewOptions:
+    """The numbers of a preview (the ``preview`` flags), checked; the one place of their defaults.
+
+    Attributes:
+        width: video width in px, 64..7680.
+        start_s: span start in seconds of session time since the first tick.
+        seconds: span length in seconds of session time.
+        every: keep every K-th frame.
+    """
+
+    width: int = 640
+    start_s: float = 0.0
+    seconds: float = 30.0
+    every: int = 1
+
+    def __post_init__(self) -> None:
+        check_preview_options(self.width, self.start_s, self.seconds, self.every)
 
 
 @dataclass(frozen=True)
@@ -72,9 +91,11 @@ class PreviewResult:
     gaps: dict[int, str]
 
 
-def write_preview(root: str | Path, out: str | Path | None = None, *, width: int = 640,
-                  start_s: float = 0.0, seconds: float = 30.0, every: int = 1,
-                  video: bool = True, progress: bool = True) -> PreviewResult:
+def write_preview(root: str | Path, out: str | Path | None = None, *,
+                  width: int = PreviewOptions.width, start_s: float = PreviewOptions.start_s,
+                  seconds: float = PreviewOptions.seconds, every: int = PreviewOptions.every,
+                  video: bool = True,
+                  progress: Callable[[int, int], None] | None = None) -> PreviewResult:
     """Write ``preview.mp4`` and ``timing.png`` for the session at ``root`` into ``out``.
 
     ``out`` defaults to the session folder. The video covers capture times in

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
@@ -98,15 +98,9 @@ def _frames(reader: SessionReader, span: VideoSpan) -> Iterator[tuple[int, Any]]
             yield row, img
 
 
-def _progress(enabled: bool) -> Any:
-    from ..progressbar import progress_bar
-
-    # Progress goes to stderr so stdout keeps only the written paths.
-    return progress_bar(enabled=enabled)
-
-
 def _encode(reader: SessionReader, series: SessionSeries, span: VideoSpan, tmp: Path,
-            scale: tuple[int, float], progress: bool, tally: list[int]) -> HudLayout | None:
+            scale: tuple[int, float], progress: Callable[[int, int], None] | None,
+            tally: list[int]) -> HudLayout | None:
     """Draw and encode the span's frames into ``tmp`` (counted in ``tally[0]``).
 
     ``scale`` is the output width and the mouse arrow's scale. Returns the overlay geometry
@@ -118,8 +112,7 @@ def _encode(reader: SessionReader, series: SessionSeries, span: VideoSpan, tmp: 
     pad = arrays.get("gamepad") if reader.has_gamepad else None
     keys = tuple(reader.layout.keys)
     hud: HudLayout | None = None
-    with _progress(progress) as bar, ExitStack() as stack:
-        task = bar.add_task("rendering preview", total=len(span.rows))
+    with ExitStack() as stack:
         opened: tuple[HudLayout, H264Writer] | None = None
         for row, img in _frames(reader, span):
             if opened is None:  # the geometry follows the first frame's size
@@ -137,13 +130,17 @@ def _encode(reader: SessionReader, series: SessionSeries, span: VideoSpan, tmp: 
                            gamepad=None if pad is None else pad[row], flash=flash.get(row))
             video.write(draw_row(img, hud, info, mouse_scale))
             tally[0] += 1
-            bar.advance(task)
+            if progress is not None:
+                progress(tally[0], len(span.rows))
     return hud
 
 
 def write_video(reader: SessionReader, series: SessionSeries, span: VideoSpan, path: Path, *,
-                width: int = 640, progress: bool = True) -> HudLayout:
+                width: int = 640,
+                progress: Callable[[int, int], None] | None = None) -> HudLayout:
     """Encode ``span`` of the session with the overlay into ``path`` (H.264 yuv420p MP4).
+
+    ``progress(done, total)`` is called after each frame written.
 
     Returns the overlay geometry used: the real frame size is ``hud.width`` x ``hud.height``
     (the file's is that rounded up to even, padded).

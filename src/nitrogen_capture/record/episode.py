@@ -1,6 +1,6 @@
 """One episode of a collection run, as its :class:`~.recorder.Recorder` sees it.
 
-A run (``record --episodes``, driven by ``cli_episodes``) records each episode as a session of its
+A run (``record --episodes``, driven by ``cli.episodes``) records each episode as a session of its
 own. Between two episodes the player resets the game; that reset is the *start* of the next
 session, paused with the reason ``reset``: the next recorder is already built and its encoders
 warm, so recording starts on the first tick after the reset. The reset ends after

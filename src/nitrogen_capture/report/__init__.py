@@ -17,13 +17,13 @@ from pathlib import Path
 
 from ..atomic import atomic_write, existing_level, make_dirs, prune_empty
 from ..diskspace import check_free, on_disk, said_when_full
-from ..errors import ConfigError, DiskSpaceError, NitrogenCaptureError
+from ..errors import DiskSpaceError, NitrogenCaptureError, check_settings
 from ..marks import HTML_MARK, has_mark, mark_png, png_mark
 from ..outputs import OutputKind, check_output
-from .facts import DEFAULT_IDLE_SECONDS, SessionReport, gather
+from .facts import DEFAULT_IDLE_SECONDS, DEFAULT_TILES, SessionReport, gather
 
-__all__ = ["DEFAULT_IDLE_SECONDS", "IndexResult", "ReportResult", "SessionReport",
-           "check_report_options", "gather", "write_index", "write_report"]
+__all__ = ["DEFAULT_IDLE_SECONDS", "IndexResult", "ReportOptions", "ReportResult",
+           "SessionReport", "check_report_options", "gather", "write_index", "write_report"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -53,13 +53,27 @@ def check_report_options(idle_seconds: float, tiles: int) -> None:
     from ..bounds import number_check
     from ..export.settings import MAX_IDLE_SECONDS, MIN_IDLE_SECONDS
 
-    for ok, setting, message in (
+    check_settings((
         number_check(idle_seconds, "idle_seconds", "--idle-seconds", MIN_IDLE_SECONDS,
                      MAX_IDLE_SECONDS, interval=True, note=" seconds"),
         number_check(tiles, "tiles", "--tiles", 1, MAX_TILES, interval=True),
-    ):
-        if not ok:
-            raise ConfigError(message, setting=setting)
+    ))
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """The numbers of a report (the ``report`` flags), checked; the one place of their defaults.
+
+    Attributes:
+        idle_seconds: show stretches with no input longer than this, in seconds.
+        tiles: frames on the contact sheet, 1..400.
+    """
+
+    idle_seconds: float = DEFAULT_IDLE_SECONDS
+    tiles: int = DEFAULT_TILES
+
+    def __post_init__(self) -> None:
+        check_report_options(self.idle_seconds, self.tiles)
 
 
 def _page_is_ours(path: Path) -> bool:
@@ -77,7 +91,8 @@ REPORT_FOLDER = OutputKind("report folder", lambda p: True, folder=True)
 
 
 def write_report(root: str | Path, out: Path | None, *, sheet: Path | None = None,
-                 idle_seconds: float = DEFAULT_IDLE_SECONDS, tiles: int = 24,
+                 idle_seconds: float = ReportOptions.idle_seconds,
+                 tiles: int = ReportOptions.tiles,
                  progress: Progress | None = None, back: str | None = None) -> ReportResult:
     """Write session ``root``'s page to ``out`` and/or its contact sheet PNG to ``sheet``."""
     import cv2
@@ -143,8 +158,8 @@ def _page_bytes(page: str) -> bytes:
     return page.encode("utf-8", "surrogatepass").decode("utf-8", "replace").encode("utf-8")
 
 
-def write_index(top: Path, out_dir: Path, *, idle_seconds: float = DEFAULT_IDLE_SECONDS,
-                tiles: int = 24, progress: Progress | None = None,
+def write_index(top: Path, out_dir: Path, *, idle_seconds: float = ReportOptions.idle_seconds,
+                tiles: int = ReportOptions.tiles, progress: Progress | None = None,
                 on_session: Callable[[str], None] | None = None) -> IndexResult:
     """Write a page per session under ``top`` and ``out_dir/index.html`` linking each.
 

@@ -27,9 +27,10 @@ from ..session.reader import SessionReader
 from ..session.timeline import Jump, tick_jumps
 from ..session.validate import ValidationReport, validate_session
 
-__all__ = ["DEFAULT_IDLE_SECONDS", "ExportView", "SessionReport", "gather"]
+__all__ = ["DEFAULT_IDLE_SECONDS", "DEFAULT_TILES", "ExportView", "SessionReport", "gather"]
 
 DEFAULT_IDLE_SECONDS = 5.0
+DEFAULT_TILES = 24  # frames on the contact sheet (report.ReportOptions.tiles)
 NITROGEN_HZ = 60.0  # the released model's action rate (docs/export.md)
 
 

@@ -20,11 +20,11 @@ import numpy.typing as npt
 
 from ..keylayout import PAD_AXES, PAD_BUTTONS
 from ..preview.plot import drawable
-from .facts import SessionReport
+from .facts import DEFAULT_TILES, SessionReport
 
 __all__ = ["DEFAULT_COLUMNS", "DEFAULT_TILES", "TILE_WIDTH", "render_sheet", "sheet_rows"]
 
-DEFAULT_TILES, DEFAULT_COLUMNS, TILE_WIDTH = 24, 4, 270
+DEFAULT_COLUMNS, TILE_WIDTH = 4, 270
 CAPTION_LINES, LINE_H, PAD = 4, 15, 6
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BG, INK, DIM, HELD, IDLE_RED = (255, 255, 255), (20, 20, 20), (110, 110, 110), (30, 130, 30), \

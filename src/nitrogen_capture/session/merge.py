@@ -81,9 +81,11 @@ class MergeReport:
         return "\n".join(lines)
 
 
-def merge_session(root: str | Path, *, progress: bool = False,
+def merge_session(root: str | Path, *, progress: Callable[[int, int], None] | None = None,
                   skip_bad: bool = False) -> MergeReport:
     """Repair, then merge every complete chunk of the session at ``root``.
+
+    ``progress(done, total)`` is called after each chunk (the CLI draws it as a bar).
 
     Merge holds the session lock (docs/format.md, "Lock") for its whole run: a session being
     recorded, or merged by another process, is refused; a stale lock is removed.
@@ -97,7 +99,7 @@ def merge_session(root: str | Path, *, progress: bool = False,
         return _merge(root, lock, progress=progress, skip_bad=skip_bad)
 
 
-def _merge(root: str | Path, lock: SessionLock, *, progress: bool,
+def _merge(root: str | Path, lock: SessionLock, *, progress: Callable[[int, int], None] | None,
            skip_bad: bool) -> MergeReport:
     repair = repair_session(root, held=lock)
     reader = SessionReader(root)
@@ -192,11 +194,12 @@ def _frames_problem(reader: SessionReader, c: ChunkEntry) -> SessionFormatError 
                               path=reader.frames_path(c))
 
 
-def _progress(chunks: list[ChunkEntry], enabled: bool) -> Iterable[ChunkEntry]:
-    from ..progressbar import tracked
-
-    # Progress goes to stderr so stdout keeps only the summary.
-    return tracked(chunks, "merging chunks", enabled=enabled)
+def _progress(chunks: list[ChunkEntry],
+              progress: Callable[[int, int], None] | None) -> Iterable[ChunkEntry]:
+    for done, c in enumerate(chunks, 1):
+        yield c
+        if progress is not None:
+            progress(done, len(chunks))
 
 
 _TODO = f"free some space and {run_merge()} again (nothing was replaced)"

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...bounds import number_check
-from ...errors import ConfigError, DiskSpaceError, ExportError
+from ...errors import DiskSpaceError, ExportError, check_settings
 from .. import check_convert_output, formats
 from ..dataset_tree import _video_id
 from ..settings import DEFAULT_WORKERS, ConvertSettings
@@ -75,9 +75,7 @@ class BatchSettings:
             (self.ray_address is None or self.engine == "ray", "ray_address",
              "--ray-address needs --engine ray"),
         ]
-        for ok, setting, message in checks:
-            if not ok:
-                raise ConfigError(message, setting=setting)
+        check_settings(checks)
 
     @property
     def threads(self) -> int:

@@ -13,17 +13,17 @@ from typing import Any
 __all__ = ["add_parser", "format_report", "run"]
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``calibrate``."""
-    from .calibrate.runner import MAX_COUNT, CalibrationOptions
-    from .capture import BACKENDS as CAPTURE_BACKENDS
-    from .cli import add_common, field_default, path_arg
-    from .inputs import BACKENDS as INPUT_BACKENDS
+    from ..calibrate.runner import MAX_COUNT, CalibrationOptions
+    from ..capture import BACKENDS as CAPTURE_BACKENDS
+    from ..inputs import BACKENDS as INPUT_BACKENDS
+    from .args import add_common, field_default, path_arg
 
     def opt(name: str) -> Any:
         return field_default(CalibrationOptions, name)
 
-    p = sub.add_parser(
+    p: argparse.ArgumentParser = sub.add_parser(
         "calibrate", help="measure the delay from an input event to the first frame showing it",
         description="Open a small window that changes colour and counts on every press, press "
                     "keys and click in it (XTEST on X11, SendInput on Windows; --manual: you "
@@ -49,7 +49,7 @@ def add_parser(sub: Any) -> None:
                    default=opt("capture_backend"))
     p.add_argument("--input-backend", choices=INPUT_BACKENDS, default=opt("input_backend"))
     add_common(p)
-    p.set_defaults(handler=run)
+    return p
 
 
 def format_report(result: Any) -> list[str]:
@@ -81,9 +81,9 @@ def format_report(result: Any) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Calibrate, print the report, save it; 0 when every press was logged and seen."""
-    from .calibrate import CalibrationOptions, run_calibration
-    from .calibrate.profile import check_save_path
-    from .errors import ConfigError
+    from ..calibrate import CalibrationOptions, run_calibration
+    from ..calibrate.profile import check_save_path
+    from ..errors import ConfigError
 
     if args.save is not None:  # before a minute of work
         if not args.save.parent.is_dir():
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
                               "exist", setting="save")
         check_save_path(args.save)
     if args.keep_session is not None:  # as record --out, before the window opens
-        from .record import check_new_session_dir
+        from ..record import check_new_session_dir
 
         check_new_session_dir(args.keep_session, "--keep-session")
     options = CalibrationOptions(

@@ -1,4 +1,4 @@
-"""``record`` (the original ``capture_logger.py`` flags) and ``windows``.
+"""``record``: the original ``capture_logger.py`` flags (``windows`` is :mod:`.windows`).
 
 Each flag that fills a setting has the field's name as ``dest``, the field's default
 (:func:`~nitrogen_capture.cli.field_default` of :class:`RecordConfig` or :class:`TargetSpec`)
@@ -15,25 +15,19 @@ already says to run ``merge``.
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
 import signal
-import subprocess
 import sys
-import threading
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from .bounds import MAX_LATENCY_MS, MAX_SECONDS
-from .capture import BACKENDS as CAPTURE_BACKENDS
-from .capture.base import MAX_REGION_SIDE
-from .cli_episodes import add_arguments as add_run_arguments
-from .cli_episodes import wants_run
-from .codecs.encoders import ENCODER_NAMES
-from .codecs.png import PNG_ENCODERS
-from .codecs.video import X264_PRESETS
-from .config import (
+from ..bounds import MAX_LATENCY_MS, MAX_SECONDS
+from ..capture import BACKENDS as CAPTURE_BACKENDS
+from ..capture.base import MAX_REGION_SIDE
+from ..codecs.encoders import ENCODER_NAMES
+from ..codecs.png import PNG_ENCODERS
+from ..codecs.video import X264_PRESETS
+from ..config import (
     FRAME_FORMATS,
     MAX_CHUNK_SIZE,
     MAX_FRAMES,
@@ -44,39 +38,47 @@ from .config import (
     RecordConfig,
     TargetSpec,
 )
-from .cues import CUE_BACKENDS
-from .encoderpool.priority import ENCODER_PRIORITIES
-from .indicator import INDICATOR_BACKENDS
-from .inputs import BACKENDS as INPUT_BACKENDS
-from .inputs._live import GAMEPAD_BACKENDS
-from .session.meta_parts import CONTROLLERS
-from .session.paths import run_merge
-from .stopsignals import handling_stop_signals
+from ..cues import CUE_BACKENDS
+from ..encoderpool.priority import ENCODER_PRIORITIES
+from ..indicator import INDICATOR_BACKENDS
+from ..inputs import BACKENDS as INPUT_BACKENDS
+from ..inputs._live import GAMEPAD_BACKENDS
+from ..session.meta_parts import CONTROLLERS
+from ..session.paths import run_merge
+from ..stopsignals import handling_stop_signals
+from .episodes import add_arguments as add_run_arguments
+from .episodes import wants_run
+from .recording import (
+    merge_recorded,
+    print_merged,
+    record_with_status,
+    summary_line,
+)
 
 if TYPE_CHECKING:
-    from .record import Recorder, RecordResult
-    from .record.indicate import IndicatorFeed
-    from .session import MergeReport
-    from .session.meta_latency import LatencyInfo
-    from .session.meta_preflight import PreflightInfo
+    from ..session.meta_latency import LatencyInfo
+    from ..session.meta_preflight import PreflightInfo
 
-__all__ = ["SOURCES", "add_parser", "run_record", "run_windows"]
+__all__ = ["SOURCES", "Source", "add_parser", "run"]
 
-SOURCES: tuple[str, ...] = ("screen", "synthetic")
+# Where record takes its frames and input from: the screen, or the synthetic test source.
+Source = Literal["screen", "synthetic"]
+SOURCES: tuple[Source, ...] = get_args(Source)
 
 
-def add_parser(sub: Any) -> None:
-    """Register ``record`` and ``windows``."""
-    from .cli import add_common, field_default, path_arg
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register ``record``."""
+    from .args import add_common, field_default, path_arg
 
     def rec(name: str) -> Any:
         return field_default(RecordConfig, name)
 
-    p = sub.add_parser("record", help="record a game window (frames + input)",
-                       description="Record frames at a locked FPS plus keyboard, mouse and "
-                                   "gamepad input into a chunked session directory, then merge "
-                                   "it. Starts paused: by default F8 toggles, F6 or Ctrl+T "
-                                   "resume, F7 or Ctrl+P pause (remap them in the layout TOML).")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "record", help="record a game window (frames + input)",
+        description="Record frames at a locked FPS plus keyboard, mouse and gamepad input into "
+                    "a chunked session directory, then merge it. Starts paused: by default F8 "
+                    "toggles, F6 or Ctrl+T resume, F7 or Ctrl+P pause (remap them in the layout "
+                    "TOML).")
     p.add_argument("--out", type=path_arg, help="new session directory")
     p.add_argument("--check", action="store_true",
                    help="record nothing: grab and encode a few seconds of the real target with "
@@ -206,41 +208,24 @@ def add_parser(sub: Any) -> None:
                                           f"+-{MAX_LATENCY_MS:g} (0 = none)")
     add_run_arguments(p)
     add_common(p)
-    p.set_defaults(handler=run_record)
-
-    w = sub.add_parser("windows", help="list visible windows (same as record "
-                                       "--debug-list-windows)")
-    add_common(w)
-    w.set_defaults(handler=run_windows)
-
-
-def run_windows(args: argparse.Namespace) -> int:
-    """Print the window table."""
-    from .targets import format_window_table, get_window_backend
-
-    backend = get_window_backend()
-    try:
-        print(format_window_table(backend.list_windows()))
-    finally:
-        backend.close()
-    return 0
+    return p
 
 
 def _config(args: argparse.Namespace) -> RecordConfig:
-    from .capture.base import Region
-    from .cli import field_default
-    from .errors import ConfigError
-    from .keylayout import load_layout
+    from ..capture.base import Region
+    from ..errors import ConfigError
+    from ..keylayout import load_layout
+    from .args import field_default
 
     if args.out is None and not args.check and not wants_run(args):
         raise ConfigError("--out is required (a new session directory), or --out-dir for a "
                           "collection run", setting="out")
-    from .bounds import number_check
+    from ..bounds import number_check
+    from ..errors import check_settings
 
-    ok, setting, message = number_check(args.check_seconds, "check_seconds", "--check-seconds",
-                                        1, 60, interval=True, note=" seconds")
-    if not ok:  # checked whether or not --check is given: a bad value is never ignored
-        raise ConfigError(message, setting=setting)
+    # checked whether or not --check is given: a bad value is never ignored
+    check_settings([number_check(args.check_seconds, "check_seconds", "--check-seconds", 1, 60,
+                                 interval=True, note=" seconds")])
     synthetic = args.source == "synthetic"
     spec = TargetSpec(process_name=args.process_name, window_title=args.window_title,
                       pid=args.pid, region=Region(*args.region) if args.region else None,
@@ -271,10 +256,10 @@ def _config(args: argparse.Namespace) -> RecordConfig:
 
 def _latency(args: argparse.Namespace) -> tuple[float | None, LatencyInfo | None]:
     """The offset (ms) and its ``meta.json`` ``latency`` part from the latency flags."""
-    from .session.meta_latency import LatencyInfo
+    from ..session.meta_latency import LatencyInfo
 
     if args.latency_profile_file is not None:
-        from .calibrate.profile import LatencyProfile
+        from ..calibrate.profile import LatencyProfile
 
         path = args.latency_profile_file
         prof = LatencyProfile.load(path)
@@ -293,7 +278,7 @@ def _latency(args: argparse.Namespace) -> tuple[float | None, LatencyInfo | None
 
 def _check(args: argparse.Namespace, config: RecordConfig) -> int:
     """``record --check``: the preflight's report; 0 when the chosen configuration holds."""
-    from .record.preflight import format_preflight, run_preflight
+    from ..record.preflight import format_preflight, run_preflight
 
     with handling_stop_signals(_interrupt):
         report = run_preflight(config, args.check_seconds)
@@ -316,7 +301,7 @@ def _adapt(args: argparse.Namespace,
     """
     import dataclasses
 
-    from .record.preflight import format_preflight, run_preflight
+    from ..record.preflight import format_preflight, run_preflight
 
     report = run_preflight(config, args.check_seconds)
     *lines, _ = format_preflight(report)
@@ -342,122 +327,17 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def _record(recorder: Recorder, config: RecordConfig, prefix: str = "",
-            feed: IndicatorFeed | None = None, episode: int | None = None) -> RecordResult:
-    """Run the recorder with the status line and the indicator; Ctrl+C, SIGTERM stop it.
-
-    ``prefix`` starts each status line (a run's ``ep 2/5``); ``feed`` is a run's indicator,
-    kept open across its episodes (``episode``: the one shown); without it the recording
-    opens and closes its own.
-    """
-    from .indicator import get_indicator
-    from .record.indicate import IndicatorFeed
-    from .record.status import StatusLine
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        recorder.stop(signal.Signals(signum).name)
-
-    hotkeys = config.layout.hotkeys
-    status = StatusLine(recorder, config.status_interval, sys.stderr, hotkeys.start_hint(),
-                        prefix)
-    if not config.start_immediately:
-        print(f"PAUSED (start): {hotkeys.start_hint()} in the game window (hotkeys: "
-              f"{hotkeys.describe()}); Ctrl+C stops", file=sys.stderr)
-    stop_status = threading.Event()
-    status_thread = threading.Thread(target=status.run, args=(stop_status,), daemon=True)
-    own = feed is None
-    if feed is None:
-        feed = IndicatorFeed(get_indicator(config.indicator), start_hint=hotkeys.start_hint())
-    with handling_stop_signals(stop):
-        status_thread.start()
-        feed.follow(recorder, episode)
-        feed.start()
-        try:
-            return recorder.run()
-        finally:
-            stop_status.set()
-            status_thread.join()
-            if own:
-                feed.close()
-            else:
-                feed.reset(episode)
-
-
-def _summary(result: RecordResult) -> str:
-    """The recording's summary line (the one place this command reads the result's meta)."""
-    meta, c = result.meta, result.meta.counters
-    return (f"recorded {result.frames} frames in {result.chunks} chunk(s) to {result.out} "
-            f"({meta.fps_achieved} fps of {meta.fps_target or 0:g} target, "
-            f"{c.dropped_ticks} dropped ticks, {c.late_frames} late, "
-            f"{c.events} input events; stopped: {result.stop_reason})")
-
-
-def _merge(config: RecordConfig) -> MergeReport:
-    """Merge the finished session as ``nitrogen-capture merge`` does."""
-    from .errors import DiskSpaceError, SessionError
-    from .session import merge_session
-
-    try:
-        return merge_session(config.out,
-                             progress=sys.stderr.isatty() or config.status_interval > 0)
-    except (SessionError, OSError) as exc:
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        # A full disk stays the one full-disk error (diskspace.py), the context added.
-        error = DiskSpaceError if isinstance(exc, DiskSpaceError) else SessionError
-        raise error(f"the recording is complete but the final merge failed ({detail}); "
-                    f"fix that and {run_merge(config.out)}") from exc
-
-
-def _print_merged(report: MergeReport) -> None:
-    if report.repair.changed:
-        print(report.repair.summary())
-    for index, why in report.skipped:
-        print(f"skipped chunk {index}: {why}")
-    for note in report.notes:
-        print(note)
-    print(f"merged {report.frames} frames from {len(report.chunks)} chunk(s) into "
-          f"{', '.join(report.files)}")
-    print("\n".join(next_steps(report.root)))
-
-
-def shell_arg(text: str) -> str:
-    """``text`` quoted for the user's shell: POSIX quoting, or cmd/PowerShell double quotes.
-
-    POSIX quoting would wrap every Windows path in single quotes (its backslashes), which
-    cmd.exe does not understand.
-    """
-    if os.name == "nt":
-        return subprocess.list2cmdline([text])
-    return shlex.quote(text)
-
-
-def next_steps(root: str | Path) -> list[str]:
-    """Where the merged files are and the commands that usually come next (the end of record).
-
-    Check the session (``validate``), look at it (``preview``: preview.mp4 and timing.png in the
-    session folder) and export it (``convert`` to ``<session>.pt`` beside the folder).
-    """
-    from .export.settings import pt_beside
-
-    root = Path(root)
-    q = shell_arg
-    pt = pt_beside(root)
-    return [f"session: {root}  (the merged files above are in this folder)",
-            "next:",
-            f"  nitrogen-capture validate --root {q(str(root))}",
-            f"  nitrogen-capture preview --root {q(str(root))}",
-            f"  nitrogen-capture convert --root {q(str(root))} --out {q(str(pt))}"]
-
-
-def run_record(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Record until a limit, Ctrl+C, SIGTERM or the window closes; merge; print a summary."""
     if args.debug_list_windows:
-        return run_windows(args)
-    from .record import build_recorder
+        from . import windows
+
+        return windows.run(args)
+    from ..record import build_recorder
 
     config = _config(args)
     if wants_run(args):
-        from .cli_episodes import run_episodes, run_settings
+        from .episodes import run_episodes, run_settings
 
         run_settings(args)  # a bad run setting is refused before the --adapt measurement
         with handling_stop_signals(_interrupt):
@@ -475,20 +355,20 @@ def run_record(args: argparse.Namespace) -> int:
             config, adapted = _adapt(args, config)
         recorder = build_recorder(config)
         recorder.meta.preflight = adapted
-        result = _record(recorder, config)  # a failed stop raises: no merge
+        result = record_with_status(recorder, config)  # a failed stop raises: no merge
         try:
-            print(_summary(result), flush=True)
+            print(summary_line(result), flush=True)
             if not config.merge:
                 print(f"not merged (--no-merge): {run_merge(config.out)} to write "
                       "actions.npy ... dataset.pt")
                 return 0
             # Every merged file is replaced atomically: an interrupted merge leaves whole
             # files (or none), never torn ones, and rerunning merge completes them.
-            report = _merge(config)
+            report = merge_recorded(config)
         except KeyboardInterrupt as exc:
             print(f"nitrogen-capture record: {str(exc) or 'SIGINT'} during the final merge: the "
                   f"recording is complete; {run_merge(config.out)} to write the merged files",
                   file=sys.stderr)
             return 130
-    _print_merged(report)
+    print_merged(report)
     return 0

@@ -16,12 +16,15 @@ from typing import Any
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``report``."""
-    from .cli import add_common, path_arg
-    from .report import DEFAULT_IDLE_SECONDS
+    from ..report import ReportOptions
+    from .args import add_common, field_default, path_arg
 
-    p = sub.add_parser(
+    def opt(name: str) -> Any:
+        return field_default(ReportOptions, name)
+
+    p: argparse.ArgumentParser = sub.add_parser(
         "report", help="write one self-contained HTML page per session (or an index of a folder)",
         description="A page a person checks a session with: its facts, a contact sheet of "
                     "evenly spaced frames with their actions, fps over time, the frame-interval "
@@ -36,21 +39,21 @@ def add_parser(sub: Any) -> None:
                         "output folder (default: <folder>/reports)")
     p.add_argument("--contact-sheet", type=path_arg, default=None, metavar="PNG",
                    help="write the contact sheet to this PNG (alone, unless --out is given too)")
-    p.add_argument("--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS, metavar="N",
+    p.add_argument("--idle-seconds", type=float, default=opt("idle_seconds"), metavar="N",
                    help="show stretches with no input for more than N s of session time "
                         "(pauses included), what convert "
                         "--drop-idle-seconds N would cut (default %(default)g)")
-    p.add_argument("--tiles", type=int, default=24,
+    p.add_argument("--tiles", type=int, default=opt("tiles"),
                    help="frames on the contact sheet, 1..400 (default %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_common(p)
-    p.set_defaults(handler=run)
+    return p
 
 
 def _bar(enabled: bool) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
-    from .progressbar import progress_bar
+    from .progress import progress_bar
 
     # Progress goes to stderr so stdout keeps only the written paths.
     return progress_bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -59,10 +62,10 @@ def _bar(enabled: bool) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Write the page(s) or the contact sheet and print what was written."""
-    from .errors import ConfigError, SessionError
-    from .report import check_report_options, write_index, write_report
-    from .session.library import UNSEARCHED_STATUSES
-    from .session.paths import META_NAME
+    from ..errors import ConfigError, SessionError
+    from ..report import check_report_options, write_index, write_report
+    from ..session.library import UNSEARCHED_STATUSES
+    from ..session.paths import META_NAME
 
     check_report_options(args.idle_seconds, args.tiles)
     root: Path = args.root

@@ -1,6 +1,6 @@
 """``convert`` of many sessions: its progress line and summary (docs/export.md, "Many sessions").
 
-``cli_convert`` dispatches here when ``--recursive``, several ``--root``, ``--sessions`` or
+``cli.convert`` dispatches here when ``--recursive``, several ``--root``, ``--sessions`` or
 ``--engine ray`` is given; the work is :func:`nitrogen_capture.export.batch.run_batch`.
 """
 
@@ -20,7 +20,7 @@ def is_batch(args: argparse.Namespace) -> bool:
     ``--format lerobot`` with several ``--root`` is not one: its own writer makes each session
     an episode of one dataset (docs/export.md, "--format lerobot").
     """
-    from .export import formats
+    from ..export import formats
 
     several = len(args.root or []) > 1 and not formats.get(args.format).many_roots
     return bool(args.recursive or several or args.session_list
@@ -61,8 +61,8 @@ def _note(line: str) -> None:
 
 def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     """Run a batch from parsed flags; print the summary; 1 when a session failed."""
-    from .export import formats
-    from .export.batch import BatchProgress, BatchSettings, run_batch
+    from ..export import formats
+    from ..export.batch import BatchProgress, BatchSettings, run_batch
 
     roots = list(args.root or [])
     bs = BatchSettings(settings, tuple(roots), args.recursive, args.session_list, args.engine,
@@ -72,7 +72,7 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     else:
         from rich.progress import BarColumn, TextColumn
 
-        from .progressbar import progress_bar
+        from .progress import progress_bar
 
         with progress_bar(TextColumn("convert"), BarColumn(),
                           TextColumn("{task.fields[line]}")) as bar:
@@ -96,7 +96,7 @@ def run_batch_cli(args: argparse.Namespace, settings: Any) -> int:
     total = len(result.sessions)
     engine = f"{bs.engine} x{bs.jobs}" + (f" at {bs.ray_address}" if bs.ray_address else "")
     if result.note and not result.outputs:
-        from .cli import one_line
+        from .output import one_line
 
         print(f"nitrogen-capture convert: error: {one_line(result.note)}", file=sys.stderr)
         return 1

@@ -25,15 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .bounds import MAX_SECONDS, number_check
+from ..bounds import MAX_SECONDS, number_check
 
 if TYPE_CHECKING:
-    from .config import RecordConfig
-    from .keylayout import KeyLayout
-    from .record import Recorder
-    from .record.indicate import IndicatorFeed
-    from .session.meta_episode import EpisodeInfo
-    from .session.meta_preflight import PreflightInfo
+    from ..config import RecordConfig
+    from ..keylayout import KeyLayout
+    from ..record import Recorder
+    from ..record.indicate import IndicatorFeed
+    from ..session.meta_episode import EpisodeInfo
+    from ..session.meta_preflight import PreflightInfo
 
 __all__ = ["MAX_EPISODES", "RunSettings", "add_arguments", "run_episodes", "run_settings",
            "wants_run"]
@@ -69,7 +69,7 @@ class RunSettings:
 
 def add_arguments(p: Any) -> None:
     """The run's flags on ``record``."""
-    from .cli import path_arg
+    from .args import path_arg
 
     g = p.add_argument_group(
         "collection runs", "record many episodes, each a session under --out-dir; keys: F9 "
@@ -99,9 +99,9 @@ def wants_run(args: argparse.Namespace) -> bool:
 
 def run_settings(args: argparse.Namespace) -> RunSettings:
     """The run's settings, checked (one line per problem, ConfigError)."""
-    from .config import check_task
-    from .errors import ConfigError
-    from .inputfiles import read_input_text
+    from ..config import check_task
+    from ..errors import ConfigError, check_settings
+    from ..inputfiles import read_input_text
 
     if args.out is not None:
         raise ConfigError("--out and --out-dir are exclusive: a run names its sessions itself",
@@ -119,9 +119,7 @@ def run_settings(args: argparse.Namespace) -> RunSettings:
     if args.episode_seconds is not None:
         checks.append(number_check(args.episode_seconds, "episode_seconds",
                                    "--episode-seconds", 0, MAX_SECONDS, lo_open=True))
-    for ok, setting, message in checks:
-        if not ok:
-            raise ConfigError(message, setting=setting)
+    check_settings(checks)
     if args.task is not None and args.tasks_file is not None:
         raise ConfigError("--task and --tasks are exclusive", setting="task")
     tasks: tuple[str, ...] = ()
@@ -163,8 +161,8 @@ def _game(config: RecordConfig) -> str | None:
         return config.game
     if not config.target.is_window:
         return None
-    from .session.labels import default_game
-    from .targets import resolve_target
+    from ..session.labels import default_game
+    from ..targets import resolve_target
 
     target = resolve_target(config.target, wait_s=config.target.wait_s)
     try:
@@ -176,9 +174,9 @@ def _game(config: RecordConfig) -> str | None:
 def _relabel(root: Path, outcome: str | None, *, set_outcome: bool,
              episode: EpisodeInfo | None = None) -> None:
     """Rewrite a finished episode's outcome (and episode object) under its session lock."""
-    from .session.lock import SessionLock
-    from .session.meta import SessionMeta
-    from .session.paths import SessionPaths
+    from ..session.lock import SessionLock
+    from ..session.meta import SessionMeta
+    from ..session.paths import SessionPaths
 
     paths = SessionPaths(root)
     with SessionLock.acquire(paths, "label"):
@@ -207,8 +205,8 @@ def run_episodes(args: argparse.Namespace, config: RecordConfig,
 
     ``preflight``: what ``record --adapt`` measured before the run (stored in every episode).
     """
-    from .indicator import get_indicator
-    from .record.indicate import IndicatorFeed
+    from ..indicator import get_indicator
+    from ..record.indicate import IndicatorFeed
 
     settings = run_settings(args)
     game = _game(config)
@@ -225,10 +223,10 @@ def run_episodes(args: argparse.Namespace, config: RecordConfig,
 def _run(settings: RunSettings, config: RecordConfig, layout: KeyLayout, folder: Path,
          stamp: str, feed: IndicatorFeed, preflight: PreflightInfo | None) -> int:
     """The run's loop (run_episodes holds its indicator open around it)."""
-    from .cli_record import _merge, _record, _summary, shell_arg
-    from .record import build_recorder
-    from .record.episode import EpisodeControl, EpisodePlan
-    from .session.meta_episode import EpisodeInfo
+    from ..record import build_recorder
+    from ..record.episode import EpisodeControl, EpisodePlan
+    from ..session.meta_episode import EpisodeInfo
+    from .recording import merge_recorded, record_with_status, shell_arg, summary_line
 
     run_id = f"{folder.name}/{stamp}"
     cur = _Cursor()
@@ -272,7 +270,7 @@ def _run(settings: RunSettings, config: RecordConfig, layout: KeyLayout, folder:
             print(f"RESET: episode {info.index}{of} starts in {settings.reset_s:g} s "
                   f"({layout.hotkeys.start_hint()} now; F9/F10/F11 mark the episode just "
                   "finished)", flush=True)
-        result = _record(recorder, ep_config, f"ep {info.index}{of}  ", feed, info.index)
+        result = record_with_status(recorder, ep_config, f"ep {info.index}{of}  ", feed, info.index)
         info = recorder.meta.episode or info  # a discard in the reset made it a re-recording
         if result.frames == 0:
             shutil.rmtree(out)  # nothing was recorded (stopped in the reset): no empty session
@@ -283,10 +281,10 @@ def _run(settings: RunSettings, config: RecordConfig, layout: KeyLayout, folder:
         info = dataclasses.replace(info, ended=ended)
         outcome = _OUTCOME.get(control.ended_by or "end")
         _relabel(out, outcome, set_outcome=control.ended_by is not None, episode=info)
-        print(_summary(result), flush=True)
+        print(summary_line(result), flush=True)
         print(f"{info.describe()}: {outcome or 'not marked'} -> {out}", flush=True)
         if config.merge:
-            report = _merge(ep_config)
+            report = merge_recorded(ep_config)
             for note in (*report.notes, *(f"skipped chunk {i}: {why}" for i, why in
                                           report.skipped)):
                 print(note)

@@ -1,4 +1,4 @@
-"""``sessions`` (the library view), and the registration of ``label`` (:mod:`.cli_label`).
+"""``sessions``: the library view of a folder of sessions.
 
 ``sessions DIR`` prints one row per session under DIR and a total line (``--json``: a JSON list
 of every field); a folder that cannot be searched (unreadable, too deep) is a row with its
@@ -14,13 +14,12 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from .cli_label import add_label_parser, run_label
-from .session.labels import OUTCOMES
+from ..session.labels import OUTCOMES
 
 if TYPE_CHECKING:
-    from .session.library import LibraryRow
+    from ..session.library import LibraryRow
 
-__all__ = ["add_parser", "format_library", "run_label", "run_sessions"]
+__all__ = ["add_parser", "format_library", "run"]
 
 # status last: a damaged session's reason is the longest cell.
 _COLUMNS = ("session", "game", "date", "duration", "size", "frames", "fps", "dropped", "merged",
@@ -31,21 +30,18 @@ _CELL_CHARS = 28  # a long task or tag list is cut to this in the table (--json 
 _NUMERIC = frozenset({"duration", "size", "frames", "fps", "dropped"})
 
 
-def add_parser(sub: Any) -> None:
-    """Register ``label`` and ``sessions``."""
-    from .cli import add_common, path_arg
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register ``sessions``."""
+    from .args import add_common, session_dir
 
-    add_label_parser(sub)
-
-    ses = sub.add_parser("sessions", help="list the sessions under a directory",
-                         description="One row per session found under DIR (a directory with a "
-                                     "meta.json; links are not followed): game, date, "
-                                     "duration, size on disk, frames, fps, dropped ticks, "
-                                     "status and whether it is merged (with task, outcome, "
-                                     "episode and tags when a session has them), then a "
-                                     "total line. A damaged session or a folder not searched "
-                                     "is shown whatever the filters.")
-    ses.add_argument("dir", type=path_arg, metavar="DIR", help="directory to search")
+    ses: argparse.ArgumentParser = sub.add_parser(
+        "sessions", help="list the sessions under a directory",
+        description="One row per session found under DIR (a directory with a meta.json; links "
+                    "are not followed): game, date, duration, size on disk, frames, fps, dropped "
+                    "ticks, status and whether it is merged (with task, outcome, episode and tags "
+                    "when a session has them), then a total line. A damaged session or a folder "
+                    "not searched is shown whatever the filters.")
+    ses.add_argument("dir", type=session_dir, metavar="DIR", help="directory to search")
     ses.add_argument("--json", action="store_true", help="print a JSON list of the rows")
     ses.add_argument("--game", help="only sessions of this game (case ignored)")
     ses.add_argument("--task", help="only sessions whose task contains TEXT (case ignored)",
@@ -57,17 +53,14 @@ def add_parser(sub: Any) -> None:
     ses.add_argument("--episode-run", metavar="RUN",
                      help="only the episodes of this record --episodes run")
     add_common(ses)
-    ses.set_defaults(handler=run_sessions)
+    return ses
 
 
-def run_sessions(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Print the library view of a directory."""
-    from .config import check_labels
-    from .errors import SessionError
-    from .session.library import RowFilter, filter_rows, scan_library
+    from ..config import check_labels
+    from ..session.library import RowFilter, filter_rows, scan_library
 
-    if not args.dir.is_dir():
-        raise SessionError(f"{args.dir} is not a directory")
     check_labels(None, None, None, task=args.task, tags=tuple(args.tag))
     keep = RowFilter(args.game, args.task, args.outcome, tuple(args.tag), args.episode_run)
     rows, hidden = filter_rows(scan_library(args.dir), keep)

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .bounds import MAX_LATENCY_MS
-from .export import formats
-from .export.keymap import ACTION_SPACES, MAX_MOUSE_SCALE
-from .export.settings import (
+from ..bounds import MAX_LATENCY_MS
+from ..export import formats
+from ..export.keymap import ACTION_SPACES, MAX_MOUSE_SCALE
+from ..export.settings import (
     EPISODE_PER,
     INPUT_SOURCES,
     MAX_ACTION_HZ,
@@ -46,11 +46,11 @@ class _GivenInt(argparse.Action):
         setattr(namespace, f"{self.dest}_set", True)
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``convert``."""
-    from .cli import add_common, field_default, path_arg
-    from .export.batch import BatchSettings
-    from .export.batch.engines import ENGINES
+    from ..export.batch import BatchSettings
+    from ..export.batch.engines import ENGINES
+    from .args import add_common, field_default, path_arg
 
     def conv(name: str) -> Any:
         return field_default(ConvertSettings, name)
@@ -58,7 +58,7 @@ def add_parser(sub: Any) -> None:
     def batch(name: str) -> Any:
         return field_default(BatchSettings, name)
 
-    p = sub.add_parser(
+    p: argparse.ArgumentParser = sub.add_parser(
         "convert", help="export a session to a NitroGen .pt (or the NitroGen dataset tree, or "
                         "a LeRobot dataset)",
         description="Build NitroGen training windows from a recorded session: obs (M, 3, H, W) "
@@ -175,7 +175,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--keep-idle", action="store_true", default=batch("keep_idle"),
                    help="convert sessions with no input at all too (skipped by default)")
     add_common(p)
-    p.set_defaults(handler=run)
+    return p
 
 
 def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
@@ -199,9 +199,9 @@ def _lerobot_more_roots(args: argparse.Namespace) -> tuple[Path, ...]:
     """The sessions after the first for ``--format lerobot``'s own writer (one episode each).
 
     Several ``--root`` of another format (or with ``--recursive`` / ``--sessions`` / Ray) are a
-    batch (``cli_batch.is_batch``), which lists its sessions itself.
+    batch (``cli.batch.is_batch``), which lists its sessions itself.
     """
-    from .cli_batch import is_batch
+    from .batch import is_batch
 
     roots = args.root or []
     many = formats.get(args.format).many_roots
@@ -209,16 +209,16 @@ def _lerobot_more_roots(args: argparse.Namespace) -> tuple[Path, ...]:
 
 
 def _size_line(estimate: int, out: Path) -> None:
-    from .export.nitrogen import human_bytes
+    from ..export.nitrogen import human_bytes
 
     print(f"writing ~{human_bytes(estimate)} to {out}", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run a conversion from parsed flags; errors propagate as package exceptions."""
-    from .cli_batch import is_batch, run_batch_cli
-    from .errors import ConfigError, SessionError
-    from .export import convert, load_keymap
+    from ..errors import ConfigError, SessionError
+    from ..export import convert, load_keymap
+    from .batch import is_batch, run_batch_cli
 
     if not args.root and not args.session_list:
         raise ConfigError("--root is required (or --sessions FILE)", setting="root")
@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-        from .progressbar import progress_bar
+        from .progress import progress_bar
 
         unit = fmt.progress_unit
         with progress_bar(TextColumn("convert"), BarColumn(), MofNCompleteColumn(),

@@ -18,19 +18,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .session.labels import CONTROLLERS, MAX_TAGS, OUTCOMES, Labels
+from ..session.labels import CONTROLLERS, MAX_TAGS, OUTCOMES, Labels
 
-__all__ = ["LabelEdit", "add_label_parser", "edit_labels", "run_label"]
+__all__ = ["LabelEdit", "add_parser", "edit_labels", "run"]
 
 # --outcome's word for "not marked" (meta.json null).
 _NO_OUTCOME = "none"
 
 
-def add_label_parser(sub: Any) -> None:
+def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``label``."""
-    from .cli import add_common, path_arg
+    from .args import add_common, path_arg
 
-    lab = sub.add_parser(
+    lab: argparse.ArgumentParser = sub.add_parser(
         "label", help="show or edit the labels of one or many sessions",
         description="Print each session's labels (meta.json 'labels'); with an option, change "
                     "them and rewrite meta.json atomically under the session's lock. A session "
@@ -54,7 +54,7 @@ def add_label_parser(sub: Any) -> None:
     lab.add_argument("--untag", action="append", default=[], metavar="TAG",
                      help="remove a tag (repeatable; a tag the session lacks is ignored)")
     add_common(lab)
-    lab.set_defaults(handler=run_label)
+    return lab
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +77,7 @@ def edit_labels(labels: Labels, edit: LabelEdit) -> Labels:
     Raises:
         SessionError: the session would hold more than :data:`MAX_TAGS` tags.
     """
-    from .errors import SessionError
+    from ..errors import SessionError
 
     tags = (set(labels.tags) | set(edit.add_tags)) - set(edit.remove_tags)
     if len(tags) > MAX_TAGS:
@@ -87,7 +87,7 @@ def edit_labels(labels: Labels, edit: LabelEdit) -> Labels:
 
 
 def _edit_of(args: argparse.Namespace) -> LabelEdit:
-    from .config import check_labels
+    from ..config import check_labels
 
     replace = {k: v for k in ("game", "notes", "controller", "task")
                if (v := getattr(args, k)) is not None}
@@ -102,10 +102,10 @@ def _edit_of(args: argparse.Namespace) -> LabelEdit:
 
 def _label_one(root: Path, edit: LabelEdit) -> str:
     """Show or edit the labels of session ``root``; the line to print."""
-    from .errors import SessionError
-    from .session.lock import SessionLock
-    from .session.meta import SessionMeta
-    from .session.paths import SessionPaths
+    from ..errors import SessionError
+    from ..session.lock import SessionLock
+    from ..session.meta import SessionMeta
+    from ..session.paths import SessionPaths
 
     if not root.is_dir():
         raise SessionError(f"--root {root} is not a directory")
@@ -122,10 +122,10 @@ def _label_one(root: Path, edit: LabelEdit) -> str:
     return meta.labels.describe()
 
 
-def run_label(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Print, or edit, the labels of each session given."""
-    from .cli import one_line
-    from .errors import NitrogenCaptureError
+    from ..errors import NitrogenCaptureError
+    from .output import one_line
 
     roots: list[Path] = list(dict.fromkeys(args.root))
     edit = _edit_of(args)  # bad options: one line, exit 2, before any session is touched

@@ -1,5 +1,8 @@
 """The one progress bar of every command (convert, batch, merge, report, preview).
 
+The library never draws: it takes a ``progress(done, total)`` callback, and
+:func:`progress_callback` makes one that draws this bar.
+
 A rich bar on stderr, so stdout keeps only what a command prints for a reader (paths, a
 summary) and ``convert ... | head -1`` reads a line, not a bar's escape codes. It is drawn only
 on a terminal (rich draws nothing useful into a pipe or a file, only a stray blank line), and
@@ -12,12 +15,13 @@ only when a bar is made.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from .pipes import QuietStream
+from ..pipes import QuietStream
 
-__all__ = ["progress_bar", "tracked"]
+__all__ = ["progress_bar", "progress_callback", "tracked"]
 
 T = TypeVar("T")
 
@@ -43,3 +47,16 @@ def tracked(items: Iterable[T], description: str, *, enabled: bool = True) -> It
     seq = list(items)
     with progress_bar(enabled=enabled) as bar:
         yield from bar.track(seq, total=len(seq), description=description)
+
+
+@contextmanager
+def progress_callback(description: str, *columns: Any,
+                      enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback for the library, drawn as a :func:`progress_bar`."""
+    with progress_bar(*columns, enabled=enabled) as bar:
+        task = bar.add_task(description, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield progress
