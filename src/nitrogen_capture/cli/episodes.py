@@ -174,18 +174,15 @@ def _game(config: RecordConfig) -> str | None:
 def _relabel(root: Path, outcome: str | None, *, set_outcome: bool,
              episode: EpisodeInfo | None = None) -> None:
     """Rewrite a finished episode's outcome (and episode object) under its session lock."""
-    from ..session.lock import SessionLock
-    from ..session.meta import SessionMeta
-    from ..session.paths import SessionPaths
+    from ..session.meta import SessionMeta, rewrite_meta
 
-    paths = SessionPaths(root)
-    with SessionLock.acquire(paths, "label"):
-        meta = SessionMeta.load(paths.meta)
+    def change(meta: SessionMeta) -> None:
         if set_outcome:
             meta.labels = dataclasses.replace(meta.effective_labels, outcome=outcome)
         if episode is not None:
             meta.episode = episode
-        meta.save(paths.meta)
+
+    rewrite_meta(root, change)
 
 
 @dataclass

@@ -103,8 +103,7 @@ def _edit_of(args: argparse.Namespace) -> LabelEdit:
 def _label_one(root: Path, edit: LabelEdit) -> str:
     """Show or edit the labels of session ``root``; the line to print."""
     from ..errors import SessionError
-    from ..session.lock import SessionLock
-    from ..session.meta import SessionMeta
+    from ..session.meta import SessionMeta, rewrite_meta
     from ..session.paths import SessionPaths
 
     if not root.is_dir():
@@ -115,11 +114,11 @@ def _label_one(root: Path, edit: LabelEdit) -> str:
         stored = "" if meta.labels is not None else " (not stored: the recording defaults)"
         return meta.effective_labels.describe() + stored
     SessionMeta.load(paths.meta)  # not a session, or a damaged one: refused before locking it
-    with SessionLock.acquire(paths, "label"):
-        meta = SessionMeta.load(paths.meta)
+
+    def change(meta: SessionMeta) -> None:
         meta.labels = edit_labels(meta.effective_labels, edit)
-        meta.save(paths.meta)
-    return meta.labels.describe()
+
+    return rewrite_meta(root, change).effective_labels.describe()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ merges a session never drops what a newer one recorded.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -48,7 +49,7 @@ from .paths import META_NAME, SCHEMA_VERSION
 
 __all__ = ["MAX_META_BYTES", "STATUSES", "CaptureInfo", "ChunkEntry", "ClockInfo", "Counters",
            "EncoderInfo", "FrameFormat", "InputInfo", "Labels", "MergedInfo", "Pause",
-           "SessionMeta"]
+           "SessionMeta", "rewrite_meta"]
 
 # The largest meta.json read (docs/format.md, "meta.json"): a 10-hour recording at 60 fps lists
 # about 4,300 chunks (~1 KB each as written) and a pause is ~0.2 KB, so a real one is a few MB;
@@ -252,3 +253,22 @@ class SessionMeta:
     def save(self, path: Path) -> None:
         """Replace ``path`` with this document atomically (temporary file, fsync, rename)."""
         atomic_write_json(path, self.to_json())
+
+
+def rewrite_meta(root: Path, change: Callable[[SessionMeta], None], *,
+                 action: str = "label") -> SessionMeta:
+    """Edit a finished session's ``meta.json`` under its lock: load, ``change``, save atomically.
+
+    The one locked rewrite of a session's meta (``label``, and a collection run marking an
+    episode it already closed): a recording, merge or repair holding the lock is refused with
+    one line, and two edits never interleave. Returns the meta as saved.
+    """
+    from .lock import SessionLock
+    from .paths import SessionPaths
+
+    paths = SessionPaths(root)
+    with SessionLock.acquire(paths, action):
+        meta = SessionMeta.load(paths.meta)
+        change(meta)
+        meta.save(paths.meta)
+    return meta
