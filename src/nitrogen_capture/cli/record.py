@@ -334,8 +334,10 @@ def run(args: argparse.Namespace) -> int:
 
         return windows.run(args)
     from ..record import build_recorder
+    from ..record.autopaths import resolve_auto_paths
 
-    config = _config(args)
+    # On Wayland, `auto` becomes the portal's frames and XWayland's or evdev's input (one line).
+    config = resolve_auto_paths(_config(args), lambda line: print(line, flush=True))
     if wants_run(args):
         from .episodes import run_episodes, run_settings
 
