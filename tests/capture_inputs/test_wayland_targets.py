@@ -174,14 +174,15 @@ def test_list_windows_native_and_xwayland(sway: FakeSway) -> None:
         backend.close()
 
 
-def test_a_smaller_surface_is_centred_in_its_tile(sway: FakeSway) -> None:
+def test_the_region_is_the_content_area_not_the_asked_size(sway: FakeSway) -> None:
     from nitrogen_capture.targets._sway import SwayWindowBackend
 
-    # sway 1.7 tiles a fixed-size 640x360 game into a 1276x693 cell and draws it centred.
+    # A fixed-size 640x360 SDL game tiled into a 1276x693 cell is configured to the cell and
+    # fills it: `geometry` (its floating size) is not what is drawn.
     sway.tree = tree(view(5, "Tiled", (2, 25, 1276, 693), geometry=(640, 360)))
     backend = SwayWindowBackend()
     try:
-        assert backend.geometry(5) == Region.from_xywh(2 + 318, 25 + 166, 640, 360)
+        assert backend.geometry(5) == Region.from_xywh(2, 25, 1276, 693)
     finally:
         backend.close()
 

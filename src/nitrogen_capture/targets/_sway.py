@@ -11,10 +11,11 @@ lines here), so this backend adds no dependency.
   psutil by the view's ``pid``, so ``--process-name``, ``--window-title`` and ``--pid`` work as
   on X11. ``app_id`` (native) or the X11 class (XWayland) is kept too.
 * Geometry: the content area in the compositor's layout coordinates: the container's ``rect``
-  plus its ``window_rect`` (borders and title bar excluded). A tiled view whose surface is
-  smaller than its cell (a fixed-size game) is drawn centred in it by sway; ``geometry`` gives
-  the surface's size, so the region is that size, centred. A view on a hidden workspace is not
-  visible: no region (the target keeps its last one, as for a minimised X11 window).
+  plus its ``window_rect`` (borders and title bar excluded). Not ``geometry``: that is the size
+  the window asked for (its floating size), not what is drawn; a tiled fixed-size SDL game is
+  configured to its whole tile and fills it (measured through the portal on sway 1.7). A view
+  on a hidden workspace is not visible: no region (the target keeps its last one, as for a
+  minimised X11 window).
 * Focus: the view with ``focused`` set (sway's keyboard focus, for Wayland and XWayland views).
 
 One connection and a lock: the recorder asks for the geometry on its thread and the input
@@ -72,14 +73,7 @@ def _content(view: dict[str, Any]) -> Region | None:
     try:
         x = int(rect["x"]) + int(inner.get("x", 0))
         y = int(rect["y"]) + int(inner.get("y", 0))
-        w, h = int(inner["width"]), int(inner["height"])
-        geom = view.get("geometry") or {}
-        gw, gh = int(geom.get("width") or w), int(geom.get("height") or h)
-        if 0 < gw < w:  # a smaller surface is drawn centred in its cell
-            x, w = x + (w - gw) // 2, gw
-        if 0 < gh < h:
-            y, h = y + (h - gh) // 2, gh
-        return Region.from_xywh(x, y, w, h)
+        return Region.from_xywh(x, y, int(inner["width"]), int(inner["height"]))
     except (KeyError, TypeError, ValueError, ConfigError):
         return None  # not laid out yet (0x0) or a malformed reply
 
