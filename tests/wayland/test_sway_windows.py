@@ -170,3 +170,58 @@ def test_windows_lists_both_shells_on_sway(desktop: dict[str, str]) -> None:
     assert row["nitrogen-native"][-2] == "xdg_shell"
     assert row["nitrogen-xw"][1] == str(xw.pid) and row["nitrogen-xw"][-2] == "xwayland"
     print("\n".join(lines))
+
+
+def _record(env: dict[str, str], out: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    env = {**env, "PYTHONPATH": os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")]),
+           "NITROGEN_CAPTURE_PORTAL_TOKEN": str(out.parent / "portal-token")}
+    argv = [sys.executable, "-m", "nitrogen_capture", "record", "--seconds", "2",
+            "--start-immediately", "--fps", "30", "--status-interval", "0", "--out", str(out),
+            *flags]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_record_auto_takes_the_portal_and_xwayland_input(desktop: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    import json
+
+    import cv2
+
+    from nitrogen_capture.capture import REGISTRY
+
+    if "pipewire" not in REGISTRY:
+        pytest.skip("needs the pipewire capture backend (capture/_pipewire.py)")
+    out = tmp_path / "s"
+    with _client(desktop, "x11", "nitrogen-xw", (320, 240), XWAY) as xw:
+        res = _record(desktop, out, "--pid", str(xw.pid))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[0] == (
+        "Wayland session (sway): frames through the ScreenCast portal (PipeWire); input through "
+        f"X11 on XWayland {desktop['DISPLAY']} (the game is an XWayland window)")
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["capture"]["backend"] == "pipewire"
+    assert meta["input"]["backends"][0] == "pynput"
+    assert (meta["target"]["backend"], meta["target"]["shell"]) == ("sway", "xwayland")
+    assert meta["capture"]["region"] == meta["target"]["region"]
+    assert meta["capture"]["size"] == [320, 240]
+    last = sorted((out / "frames" / "chunk_001").glob("*.png"))[-1]
+    frame = cv2.imread(str(last))
+    assert frame.shape == (240, 320, 3)
+    assert (frame == XWAY[::-1]).all()  # the window's pixels and nothing else (BGR)
+
+
+def test_record_refuses_a_native_window_without_evdev(desktop: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    from nitrogen_capture.desktop import evdev_readable
+
+    if evdev_readable():
+        pytest.skip("this machine can read /dev/input: evdev would be chosen")
+    out = tmp_path / "s"
+    with _client(desktop, "wayland", "nitrogen-native", (640, 360), NATIVE):
+        res = _record(desktop, out, "--window-title", "nitrogen-native")
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.strip().splitlines() == [
+        "nitrogen-capture record: error: Wayland session (sway): the game is a native Wayland "
+        "window and no /dev/input/event* device is readable: add yourself to the 'input' group "
+        "(or a udev rule) and log in again, or record frames only with --input-backend none"]
+    assert not out.exists()
