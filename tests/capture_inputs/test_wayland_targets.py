@@ -351,3 +351,52 @@ def test_windows_cli_names_its_source_on_sway(sway: FakeSway,
                         "XWayland ones)")
     assert "xdg_shell" in lines[2] and "Native Game" in lines[2]
     assert "xwayland" in lines[3] and "480,240 320x240" in lines[3]
+
+
+@pytest.fixture
+def gnome(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GNOME Wayland session without XWayland: no window list, no screen size."""
+    for name in ("DISPLAY", "SWAYSOCK", "NITROGEN_CAPTURE_BACKEND", "NITROGEN_INPUT_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_SESSION_TYPE", "wayland")
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    monkeypatch.setenv("XDG_CURRENT_DESKTOP", "GNOME")
+
+
+def test_without_sway_or_xwayland_the_picker_decides(gnome: None,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from nitrogen_capture.targets import auto_window_backend, get_window_backend
+
+    with pytest.raises(PlatformError, match=r"^Wayland session \(gnome\) gives no window list "
+                                            r".*the portal's picker decides"):
+        get_window_backend()
+    with pytest.raises(PlatformError, match="give --region L T R B"):
+        resolve_target(TargetSpec())
+    # A region is taken as given (the portal's monitor is cropped to it).
+    assert resolve_target(TargetSpec(region=Region(0, 0, 640, 360))).region() == \
+        Region(0, 0, 640, 360)
+    monkeypatch.setenv("DISPLAY", ":0")  # with XWayland: its windows through X11
+    assert auto_window_backend() == "x11"
+
+
+class _XWaylandWindows:
+    """An X11 lookup on XWayland that sees one XWayland window."""
+
+    name = "x11"
+
+    def list_windows(self) -> list[Any]:
+        from nitrogen_capture.targets import WindowInfo
+
+        return [WindowInfo(0x400001, "Terminal", 7, "xterm", Region(0, 0, 10, 10))]
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_window_xwayland_does_not_see_says_why(gnome: None,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISPLAY", ":0")
+    with pytest.raises(TargetNotFound, match="only XWayland windows are seen here") as err:
+        resolve_target(TargetSpec(window_title="Native Game"), wait_s=0,
+                       backend=_XWaylandWindows())  # type: ignore[arg-type]
+    assert "\n" not in str(err.value)

@@ -98,7 +98,7 @@ def auto_window_backend(env: Mapping[str, str] | None = None) -> str:
         return "x11"
     raise PlatformError(f"{desktop.describe()} gives no window list (no sway IPC, no XWayland): "
                         "the portal's picker decides what is recorded; record without "
-                        "--process-name/--window-title/--pid and pick the window there")
+                        "--process-name/--window-title/--pid and pick the screen there")
 
 
 class WindowTarget(Target):
@@ -200,9 +200,14 @@ def _describe(w: WindowInfo) -> str:
     return f"'{w.title}' (process {w.process or '?'}, PID {w.pid or '?'})"
 
 
-def _screen_regions() -> list[Region]:
-    """The monitors as mss lists them: their union first, then each (on sway: its outputs)."""
+def _screen_regions() -> list[Region] | None:
+    """The monitors as mss lists them: their union first, then each (on sway: its outputs).
+
+    None on a Wayland desktop that tells neither (no sway IPC, no XWayland for mss).
+    """
     desktop = detect_desktop()
+    if desktop.is_wayland and not desktop.sway_socket and not desktop.x_display:
+        return None
     if desktop.is_wayland and desktop.sway_socket:
         from ._sway import SwayWindowBackend
 
@@ -264,12 +269,21 @@ def resolve_target(spec: TargetSpec, *, wait_s: float = 10.0,
                              f"mapped after {wait_s:g} s: restore or show it and try again")
     near = _near_matches(windows, spec)
     hint = ("near matches: " + "; ".join(near)) if near else f"{len(windows)} windows seen"
+    if lookup.name == "x11" and detect_desktop().is_wayland:  # X11 sees XWayland windows only
+        hint += ("; only XWayland windows are seen here: for a native Wayland game leave out "
+                 "the window flags and pick its screen in the portal's dialog")
     raise TargetNotFound(f"no window for {spec.describe()} after {wait_s:g} s ({hint}); "
                          "list windows with --debug-list-windows", near_matches=near)
 
 
 def _region_target(spec: TargetSpec) -> FixedRegionTarget:
     monitors = _screen_regions()
+    if monitors is None:  # Wayland without sway or XWayland: the portal's monitor is cropped
+        if spec.region is not None:
+            return FixedRegionTarget(spec.region, monitor=spec.monitor)
+        raise PlatformError(f"{detect_desktop().describe()} does not tell the screen's size "
+                            "before the portal's picker answers (no sway IPC, no XWayland): "
+                            "give --region L T R B of the screen, or set DISPLAY to XWayland")
     if spec.region is not None:
         region = spec.region
         if not any(region.within(m) for m in monitors):
