@@ -400,3 +400,17 @@ def test_a_window_xwayland_does_not_see_says_why(gnome: None,
         resolve_target(TargetSpec(window_title="Native Game"), wait_s=0,
                        backend=_XWaylandWindows())  # type: ignore[arg-type]
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.x11
+def test_windows_on_gnome_lists_xwaylands_windows(xvfb_display: str, gnome: None,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DISPLAY", xvfb_display)  # the Xvfb stands in for XWayland
+    r = run_cli(capsys, "windows")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0] == (f"Wayland session (gnome): XWayland windows only, through X11 on "
+                        f"{xvfb_display} (this compositor lists no native Wayland windows: the "
+                        "portal's picker chooses those)")
+    assert lines[1].split()[:3] == ["ID", "PID", "PROCESS"] and "SHELL" not in lines[1]
