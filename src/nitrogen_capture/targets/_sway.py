@@ -9,7 +9,8 @@ lines here), so this backend adds no dependency.
   (``xwayland``) alike: the leaves of the tree that carry a ``pid``. The id is sway's container
   id (stable for the window's life); the title is its ``name``; the process name comes from
   psutil by the view's ``pid``, so ``--process-name``, ``--window-title`` and ``--pid`` work as
-  on X11. ``app_id`` (native) or the X11 class (XWayland) is kept too.
+  on X11. ``app_id`` (native) or the X11 class (XWayland) is kept too, and an XWayland
+  view's X11 window id (``calibrate`` presses into it through XTEST).
 * Geometry: the content area in the compositor's layout coordinates: the container's ``rect``
   plus its ``window_rect`` (borders and title bar excluded). Not ``geometry``: that is the size
   the window asked for (its floating size), not what is drawn; a tiled fixed-size SDL game is
@@ -211,7 +212,9 @@ class SwayWindowBackend(WindowBackend):
     def _info(view: dict[str, Any]) -> WindowInfo:
         pid = int(view["pid"])
         props = view.get("window_properties") or {}
+        x11 = view.get("window")
         return WindowInfo(window_id=int(view["id"]), title=str(view.get("name") or ""), pid=pid,
                           process=_process_name(pid), region=_content(view),
                           focused=bool(view.get("focused")), shell=view.get("shell"),
-                          app_id=view.get("app_id") or props.get("class"))
+                          app_id=view.get("app_id") or props.get("class"),
+                          x11_window=int(x11) if isinstance(x11, int) and x11 else None)

@@ -39,6 +39,7 @@ class WindowInfo:
     # window, ``xwayland``) and the app id (a native window's, or an XWayland one's X11 class).
     shell: str | None = None
     app_id: str | None = None
+    x11_window: int | None = None  # an XWayland window's X11 id (its window_id is sway's)
 
     def to_dict(self) -> dict[str, Any]:
         """Facts for meta.json and --debug-list-windows (shell and app id when known)."""
@@ -53,6 +54,8 @@ class WindowInfo:
             facts["shell"] = self.shell
         if self.app_id is not None:
             facts["app_id"] = self.app_id
+        if self.x11_window is not None:
+            facts["x11_window"] = self.x11_window
         return facts
 
 
