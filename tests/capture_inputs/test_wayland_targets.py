@@ -159,6 +159,7 @@ def test_list_windows_native_and_xwayland(sway: FakeSway) -> None:
         assert wins["Elsewhere"].region is None  # a hidden workspace: no region
         assert (wins["Native Game"].shell, wins["XW Game"].shell) == ("xdg_shell", "xwayland")
         assert (wins["Native Game"].app_id, wins["XW Game"].app_id) == ("nitro.game", "NitroX")
+        assert (wins["Native Game"].x11_window, wins["XW Game"].x11_window) == (None, 4194312)
         assert wins["XW Game"].focused and not wins["Native Game"].focused
         assert wins["Native Game"].pid == ME and wins["Native Game"].process == MY_NAME
         assert backend.focused_window() == 8

@@ -225,3 +225,22 @@ def test_record_refuses_a_native_window_without_evdev(desktop: dict[str, str],
         "window and no /dev/input/event* device is readable: add yourself to the 'input' group "
         "(or a udev rule) and log in again, or record frames only with --input-backend none"]
     assert not out.exists()
+
+
+def test_calibrate_through_the_portal_and_xwayland(desktop: dict[str, str],
+                                                   tmp_path: Path) -> None:
+    from nitrogen_capture.capture import REGISTRY
+
+    if "pipewire" not in REGISTRY:
+        pytest.skip("needs the pipewire capture backend (capture/_pipewire.py)")
+    env = {**desktop, "PYTHONPATH": os.pathsep.join([str(SRC), desktop.get("PYTHONPATH", "")]),
+           "NITROGEN_CAPTURE_PORTAL_TOKEN": str(tmp_path / "portal-token")}
+    res = subprocess.run([sys.executable, "-m", "nitrogen_capture", "calibrate", "--fps", "30",
+                          "--count", "6"], env=env, capture_output=True, text=True, timeout=240)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.splitlines()[0] == (
+        "Wayland session (sway): frames through the ScreenCast portal (PipeWire); input through "
+        f"X11 on XWayland {desktop['DISPLAY']} (the game is an XWayland window)")
+    assert "capture pipewire, input pynput" in res.stdout
+    assert "6 presses, 6 logged, 6 seen in a frame" in res.stdout
+    print(res.stdout)
