@@ -415,3 +415,17 @@ def test_windows_on_gnome_lists_xwaylands_windows(xvfb_display: str, gnome: None
                         f"{xvfb_display} (this compositor lists no native Wayland windows: the "
                         "portal's picker chooses those)")
     assert lines[1].split()[:3] == ["ID", "PID", "PROCESS"] and "SHELL" not in lines[1]
+
+
+def test_synthetic_and_named_backends_are_left_alone_on_wayland(sway: FakeSway,
+                                                                 tmp_path: Path) -> None:
+    from nitrogen_capture.record.autopaths import resolve_auto_paths
+
+    said: list[str] = []
+    env = {**os.environ, **BUS, "DISPLAY": ":1"}
+    for config in (RecordConfig(out=tmp_path / "s", capture_backend="synthetic",
+                                input_backend="scripted"),
+                   RecordConfig(out=tmp_path / "s", capture_backend="mss",
+                                input_backend="pynput")):
+        assert resolve_auto_paths(config, said.append, env=env) is config
+    assert said == [] and sway.requests == []  # nothing asked of sway either
