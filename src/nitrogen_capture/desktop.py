@@ -77,11 +77,13 @@ def _compositor(env: Mapping[str, str]) -> str | None:
         return "sway"
     if env.get("GAMESCOPE_WAYLAND_DISPLAY"):
         return "gamescope"
-    for entry in env.get("XDG_CURRENT_DESKTOP", "").split(":"):
-        name = entry.strip().upper()
-        if name:
-            return _COMPOSITORS.get(name, name.lower())
-    return None
+    # A known name anywhere in the list wins ("ubuntu:GNOME", "pop:GNOME" are GNOME).
+    entries = [e.strip().upper() for e in env.get("XDG_CURRENT_DESKTOP", "").split(":")]
+    entries = [e for e in entries if e]
+    known = [_COMPOSITORS[e] for e in entries if e in _COMPOSITORS]
+    if known:
+        return known[0]
+    return entries[0].lower() if entries else None
 
 
 def detect_desktop(env: Mapping[str, str] = os.environ, platform: str | None = None) -> Desktop:
