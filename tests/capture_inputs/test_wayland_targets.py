@@ -87,6 +87,7 @@ class FakeSway:
         self.tree: dict[str, Any] = tree()
         self.requests: list[int] = []
         self.hang_up_after: int | None = None  # close a connection after N replies
+        self.with_seats = True  # answer GET_SEATS (else: an unknown message type)
         self._srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._srv.bind(self.path)
         self._srv.listen(4)
@@ -114,12 +115,26 @@ class FakeSway:
                 if length:
                     conn.recv(length, socket.MSG_WAITALL)
                 self.requests.append(kind)
-                body = {4: self.tree, 3: OUTPUTS}.get(kind, {"success": False})
+                body = {4: self.tree, 3: OUTPUTS, 101: self.seats()}.get(
+                    kind, {"error": "unknown message type"})
                 data = json.dumps(body).encode()
                 conn.sendall(b"i3-ipc" + struct.pack("=II", len(data), kind) + data)
                 replies += 1
                 if self.hang_up_after is not None and replies >= self.hang_up_after:
                     return
+
+    def seats(self) -> Any:
+        """GET_SEATS as sway answers it: seat0's focus is the focused node (0: none)."""
+        if not self.with_seats:
+            return {"success": False, "error": "unknown message type"}  # not a list: no seats
+
+        def focused(node: dict[str, Any]) -> int:
+            if node.get("focused"):
+                return int(node["id"])
+            kids = list(node.get("nodes") or ()) + list(node.get("floating_nodes") or ())
+            return next((f for f in map(focused, kids) if f), 0)
+
+        return [{"name": "seat0", "capabilities": 3, "focus": focused(self.tree), "devices": []}]
 
     def close(self) -> None:
         if not self._stop:
@@ -163,10 +178,13 @@ def test_list_windows_native_and_xwayland(sway: FakeSway) -> None:
         assert wins["XW Game"].focused and not wins["Native Game"].focused
         assert wins["Native Game"].pid == ME and wins["Native Game"].process == MY_NAME
         assert backend.focused_window() == 8
+        sway.with_seats = False  # a compositor without GET_SEATS: the tree tells
+        assert backend.focused_window() == 8
+        sway.with_seats = True
         assert backend.geometry(7) == Region.from_xywh(*NATIVE)
         assert backend.geometry(99) is None and not backend.exists(99) and backend.exists(9)
         assert backend.outputs() == [Region(0, 0, 1280, 720), Region(1280, 0, 2080, 600)]
-        assert set(sway.requests) == {3, 4}
+        assert set(sway.requests) == {3, 4, 101}
         table = format_window_table(backend.list_windows())
         assert table.splitlines()[0].split() == ["ID", "PID", "PROCESS", "GEOMETRY", "(x,y",
                                                  "wxh)", "FOCUS", "SHELL", "TITLE"]

@@ -17,7 +17,10 @@ lines here), so this backend adds no dependency.
   configured to its whole tile and fills it (measured through the portal on sway 1.7). A view
   on a hidden workspace is not visible: no region (the target keeps its last one, as for a
   minimised X11 window).
-* Focus: the view with ``focused`` set (sway's keyboard focus, for Wayland and XWayland views).
+* Focus: the first seat's ``focus`` from ``GET_SEATS`` (sway's keyboard focus, for Wayland and
+  XWayland views alike; a workspace's id when no window has it). The reply is a few hundred
+  bytes where the tree is kilobytes: 0.8 ms against 3.4 ms a call on the headless stack, and
+  the input router asks per event. A compositor without ``GET_SEATS`` is asked for the tree.
 
 One connection and a lock: the recorder asks for the geometry on its thread and the input
 router asks for focus from listener threads. A connection that breaks is reopened once per
@@ -41,13 +44,14 @@ from ..errors import ConfigError, PlatformError
 from ._x11 import _process_name
 from .base import WindowBackend, WindowInfo
 
-__all__ = ["GET_OUTPUTS", "GET_TREE", "MAGIC", "SwayWindowBackend", "pack_message"]
+__all__ = ["GET_OUTPUTS", "GET_SEATS", "GET_TREE", "MAGIC", "SwayWindowBackend", "pack_message"]
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"i3-ipc"
 GET_OUTPUTS = 3
 GET_TREE = 4
+GET_SEATS = 101
 _HEADER = struct.Struct("=II")
 _TIMEOUT_S = 2.0
 
@@ -107,10 +111,14 @@ class SwayWindowBackend(WindowBackend):
         return None if view is None else _content(view)
 
     def focused_window(self) -> int | None:
-        """The view that has sway's keyboard focus, if any."""
+        """The node that has sway's keyboard focus (a view's id when a window has it)."""
         try:
+            seats = self.request(GET_SEATS)
+            if isinstance(seats, list) and seats and isinstance(seats[0], dict) \
+                    and "focus" in seats[0]:
+                return int(seats[0]["focus"]) or None
             views = list(_views(self.tree()))
-        except PlatformError:
+        except (PlatformError, TypeError, ValueError):
             return None
         return next((int(v["id"]) for v in views if v.get("focused")), None)
 
