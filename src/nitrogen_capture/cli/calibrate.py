@@ -101,10 +101,11 @@ def run(args: argparse.Namespace) -> int:
                          input_backend=args.input_backend, target_shell="x11")
     if paths.line is not None:
         print(paths.line, file=sys.stderr, flush=True)
+    args.capture_backend, args.input_backend = paths.capture_backend, paths.input_backend
     options = CalibrationOptions(
         fps=args.fps, count=args.count, manual=args.manual, timeout_s=args.timeout_s,
-        keep_session=args.keep_session, seed=args.seed, capture_backend=paths.capture_backend,
-        input_backend=paths.input_backend)
+        keep_session=args.keep_session, seed=args.seed, capture_backend=args.capture_backend,
+        input_backend=args.input_backend)
     result = run_calibration(options, say=lambda line: print(line, file=sys.stderr, flush=True))
     print("\n".join(format_report(result)))
     if not result.ok or result.profile is None:
