@@ -207,7 +207,12 @@ def test_record_auto_takes_the_portal_and_xwayland_input(desktop: dict[str, str]
     last = sorted((out / "frames" / "chunk_001").glob("*.png"))[-1]
     frame = cv2.imread(str(last))
     assert frame.shape == (240, 320, 3)
-    assert (frame == XWAY[::-1]).all()  # the window's pixels and nothing else (BGR)
+    # The window's pixels: its colour to the four corners (BGR). Not every pixel: where the
+    # portal cannot hide the cursor (portal-wlr 0.7), the pointer left by an earlier test of
+    # the session may be drawn over the window.
+    ours = (frame == XWAY[::-1]).all(axis=2)
+    assert ours[0, 0] and ours[0, -1] and ours[-1, 0] and ours[-1, -1]
+    assert ours.mean() > 0.95, f"{ours.mean():.1%} of the frame is the window's colour"
 
 
 def test_record_refuses_a_native_window_without_evdev(desktop: dict[str, str],
