@@ -56,6 +56,7 @@ from .pipeline import (
     WriterThread,
 )
 from .rates import LossAlarm, RecentRates
+from .stopping import run_steps
 
 __all__ = ["RecordResult", "RecordStats", "Recorder"]
 
@@ -142,6 +143,7 @@ class Recorder:
         self._focused = True
         self._t_start = 0
         self._t_stop = 0
+        self._tick = 0  # the last tick the loop reached
         self._phase = "starting"
         self._pacer = FramePacer(config.fps, skip_late=config.skip_late)
         self._rates = RecentRates()
@@ -222,9 +224,9 @@ class Recorder:
             for src in self.inputs:
                 src.start(self.router.push)
         except BaseException:
-            self._stop_inputs()
-            self.source.close()
-            self._pool.close()
+            run_steps((("the input listeners", self._stop_inputs),
+                       ("the capture source", self.source.close),
+                       ("the encoder processes", self._pool.close)))
             raise
         t0 = self._pacer.start()
         mono, wall = clock_pair()  # right after: t0_wall is the wall time of t0 itself
@@ -236,12 +238,13 @@ class Recorder:
                                         cfg.queue_frames,
                                         settings=self.frame_store.encoder_settings(),
                                         priority=cfg.encoder_priority, nice=spec.nice)
-        writer.start()
         wt = self._writer_thread = WriterThread(writer, ActionBinner(cfg.layout), t0)
         inbox.append(wt)
-        wt.start()
-        last_tick = 0
+        began = False  # the first meta.json is written: from then on the session ends whole
         try:
+            writer.start()
+            began = True
+            wt.start()
             if self._user_paused:
                 self._set_paused(self._first_pause, 0, t0)
             else:
@@ -252,27 +255,54 @@ class Recorder:
                     wt.post(Started(t_read - t0, self._read_held(t0)))
             # Only now: a recording that starts paused never shows as recording before it.
             self._phase = "recording"
-            last_tick = self._loop(wt, t0)
+            self._loop(wt, t0)
+        except Exception as exc:
+            if not began or not self._stop.is_set():
+                self.stop(f"error: {exc or type(exc).__name__}")
+                raise
+            # The stop came first: what failed after it (the display going with a killed
+            # demo) ends nothing that was not ending; the recording is finished as stopped.
+            log.warning("stopping (%s): %s", self.stop_reason, exc or type(exc).__name__)
         finally:
-            self._t_stop, self._phase = now_ns(), "stopping"
-            self.cue.play("stop")
-            self.cue.close()
-            self._stop_inputs()
-            self.source.close()
-            self._post_events(wt, t0, last_tick)
-            # An ordered (video) encoder also closes the open chunk file; its "closed" message
-            # is posted before "stop".
-            self._pool.flush(timeout=120)
-            wt.post(Stop())
-            wt.join()
-            self._pool.close()
-            self.target.close()
-            end_rel = now_ns() - t0
-            wt.close_open_pause(last_tick + 1, end_rel)
-            self._finish_meta(writer, wt)
+            self._shut_down(writer, wt, t0, began)
         self._raise_unfinished(writer, wt)
         return RecordResult(str(cfg.out), self.frames, len(self.meta.chunks),
                             self.meta.fps_achieved or 0.0, self.stop_reason, self.meta)
+
+    def _shut_down(self, writer: SessionWriter, wt: WriterThread, t0: int, began: bool) -> None:
+        """Stop every part and finish the session; a part that fails to close stops nothing else.
+
+        The writer always gets its stop (it finishes the open chunk) and ``meta.json`` its final
+        status, whatever moment the stop came at and whatever failed with it (stopping.py).
+        """
+        self._t_stop, self._phase = now_ns(), "stopping"
+        pool = self._pool
+        assert pool is not None
+
+        def stop_cue() -> None:
+            self.cue.play("stop")
+            self.cue.close()
+
+        def stop_writer() -> None:
+            # An ordered (video) encoder also closes the open chunk file; its "closed"
+            # message is posted before "stop".
+            try:
+                pool.flush(timeout=120)
+            finally:
+                if wt.ident is not None:  # started
+                    wt.post(Stop())
+                    wt.join()
+
+        run_steps((("the stop cue", stop_cue),
+                   ("the input listeners", self._stop_inputs),
+                   ("the capture source", self.source.close),
+                   ("the last input events", lambda: self._post_events(wt, t0, self._tick)),
+                   ("the session writer", stop_writer),
+                   ("the encoder processes", pool.close),
+                   ("the target", self.target.close)))
+        if began:
+            wt.close_open_pause(self._tick + 1, now_ns() - t0)
+            self._finish_meta(writer, wt)
 
     def _stop_inputs(self) -> None:
         for src in self.inputs:
@@ -281,14 +311,13 @@ class Recorder:
             except Exception:
                 log.exception("input listener %s failed", src.name)
 
-    def _loop(self, wt: WriterThread, t0: int) -> int:
+    def _loop(self, wt: WriterThread, t0: int) -> None:
         cfg = self.config
         next_refresh = t0 + _REFRESH_NS
-        tick_index = 0
         store = self.frame_store
         while not self._stop.is_set():
             tick = self._pacer.wait()
-            tick_index = tick.index
+            self._tick = tick.index
             self.ticks += 1
             if self._pause_reason is None:
                 # Periods the pacer skipped while recording got no frame (a pause covers those
@@ -359,7 +388,6 @@ class Recorder:
                 self.stop("max seconds")
             if wt.error is not None:
                 self.stop("writer error")
-        return tick_index
 
     def _drop(self, tick_index: int) -> None:
         """Count the period of ``tick_index`` as dropped: the encoders had no room for it."""
