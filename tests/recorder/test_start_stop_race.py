@@ -224,6 +224,8 @@ def test_a_folder_left_by_a_recording_that_never_began_may_be_recorded_into(
     with pytest.raises(SessionExistsError):
         check_new_session_dir(other)
     (other / "frames" / "x.png").unlink()
+    (other / "session.lock").unlink()
+    assert never_began(other)  # what merge leaves of it: it removes a stale lock
     _lock(other, os.getpid())
     assert not never_began(other)
     with pytest.raises(SessionExistsError):
@@ -280,11 +282,11 @@ def _early_trial(root: Path, sig: signal.Signals, after: str | None, delay_s: fl
         assert not any((out / "frames").iterdir()) if "frames" in left else True
         assert after != "meta.json"
         if left:  # not a session: merge and validate both say so, and record may reuse it
+            assert never_began(out)
             rc, ok, said = _merge_and_validate(out)
             assert rc == 1 and not ok and "no meta.json" in said, (seen, said)
-            assert never_began(out)
             check_new_session_dir(out)
-        return seen + ", nothing recorded"
+        return seen + f", nothing recorded (left: {left})"
     if sig == signal.SIGINT:  # a clean stop: record merged it itself
         assert proc.returncode == 0, (seen, log_text)
         assert (out / "actions.npy").is_file(), (seen, log_text)

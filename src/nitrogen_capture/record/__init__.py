@@ -71,22 +71,22 @@ def check_new_session_dir(out: Path, label: str = "--out") -> None:
 def never_began(out: Path) -> bool:
     """Whether ``out`` is left by a recording killed before its first ``meta.json``.
 
-    Nothing is then left but its stale lock (and an empty ``frames/``): a new recording may take
-    the folder over, its lock replacing the stale one with a log line (session/lock.py).
+    Nothing is then left but its stale lock and an empty ``frames/`` (either may be gone: merge
+    removes a stale lock): a new recording may take the folder over, its lock replacing the
+    stale one with a log line (session/lock.py).
     """
     paths = SessionPaths(out)
     try:
         names = {p.name for p in out.iterdir()}
+        frames = paths.frames_dir
+        if not names or not names <= {paths.lock.name, frames.name} or (
+                frames.name in names and (frames.is_symlink() or not frames.is_dir()
+                                          or any(frames.iterdir()))):
+            return False
     except OSError:
         return False
-    if paths.lock.name not in names or not names <= {paths.lock.name, paths.frames_dir.name}:
-        return False
-    frames = paths.frames_dir
-    if frames.name in names and (frames.is_symlink() or not frames.is_dir()
-                                 or any(frames.iterdir())):
-        return False
     status = lock_status(paths)
-    return status is not None and status.state == "stale"
+    return status is None or status.state == "stale"
 
 
 # A recording's folder: new, empty, or left by a recording that never began (check_output_dir
