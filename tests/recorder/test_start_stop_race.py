@@ -105,7 +105,9 @@ def _stop_at(stage: str, rec: Recorder, monkeypatch: pytest.MonkeyPatch) -> None
     elif stage == "first-grab":
         _grab_stops(rec, monkeypatch)
     else:
-        # The writer's stages run on its own thread, as a signal's stop does not.
+        # The session writer's stages: its first meta.json (on the capture thread), then its
+        # first journal line, row and encoded frame (on its own thread: the stop comes from
+        # another thread than the capture loop's).
         hook = {"meta-written": "start", "journal-opened": "on_frame", "first-row": "on_row",
                 "first-encoded": "on_encoded"}[stage]
 
