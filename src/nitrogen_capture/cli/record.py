@@ -244,7 +244,8 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         capture_backend="synthetic" if synthetic else args.capture_backend,
         input_backend="scripted" if synthetic and args.input_backend == "auto"
         else args.input_backend,
-        seed=args.seed, synthetic_repeat=args.synthetic_repeat, layout=layout, frame_format=args.frame_format,
+        seed=args.seed, synthetic_repeat=args.synthetic_repeat, layout=layout,
+        frame_format=args.frame_format,
         png_encoder=args.png_encoder, video_crf=args.video_crf, video_preset=args.video_preset,
         video_encoder=args.video_encoder,
         encoder_workers=args.encoder_workers, encoder_priority=args.encoder_priority,

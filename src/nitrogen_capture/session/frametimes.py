@@ -110,7 +110,7 @@ def frame_time_stats(source: str | None, ts: Array, os_ts: Array,
         "p90": round(float(np.percentile(lat, 90)), 4),
         "max": round(float(lat.max()), 4)}
     return {"source": source, "frames": len(ts), "repeated_frames": rep,
-            "frames_without_os_time": missing, "latency_frames": int(len(lat)),
+            "frames_without_os_time": missing, "latency_frames": len(lat),
             "latency_ms": latency}
 
 

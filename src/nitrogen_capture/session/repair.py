@@ -44,6 +44,7 @@ from ..errors import SessionFormatError
 from ..events import BUTTON, KEY, InputEvent, events_to_array
 from ..keylayout import MOUSE_BUTTONS
 from ..rows import OS_TIME_NONE
+from .frametimes import set_frame_time_counts
 from .io import data_size, inside, is_plain_file, json_bytes, set_aside, write_together
 from .journal import (
     ChunkRecord,
@@ -55,7 +56,6 @@ from .journal import (
     decode,
     load_line,
 )
-from .frametimes import set_frame_time_counts
 from .lock import SessionLock
 from .meta import ChunkEntry, Pause
 from .paths import META_NAME, SessionPaths, run_merge

@@ -49,9 +49,9 @@ from ..events import BUTTON, EVENT_DTYPE, KEY, MOTION, PAD_BUTTON, PRESS, WHEEL
 from ..rows import OS_TIME_NONE
 from .alignment import Alignment, alignment
 from .chunkcheck import check_chunk_arrays
+from .frames import ERROR, INFO, WARNING
 from .frametimes import describe as describe_frame_times
 from .frametimes import frame_time_counts, frame_time_problems, frame_time_stats
-from .frames import ERROR, INFO, WARNING
 from .input_check import PREFIX as INPUT_CHECK
 from .input_check import input_warnings
 from .lock import lock_status

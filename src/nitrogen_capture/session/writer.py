@@ -32,6 +32,7 @@ from ..binning import GAMEPAD_WIDTH
 from ..events import HeldKeys, InputEvent, events_to_array
 from ..rows import OS_TIME_NONE
 from .frames import open_frame_store
+from .frametimes import add_frame_time_counts
 from .io import atomic_save_npy
 from .journal import (
     ChunkRecord,
@@ -42,7 +43,6 @@ from .journal import (
     ResumeRecord,
     StateRecord,
 )
-from .frametimes import add_frame_time_counts
 from .meta import ChunkEntry, SessionMeta
 from .paths import SessionPaths, run_merge
 
