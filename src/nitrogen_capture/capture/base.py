@@ -163,19 +163,33 @@ class CaptureTarget:
 
 
 @dataclass(frozen=True)
+class FrameStamp:
+    """The OS's facts about one grabbed frame.
+
+    Attributes:
+        os_ns: when the OS made the frame (composed or copied it), on the
+            ``time.monotonic_ns()`` clock (CLOCK_MONOTONIC); None when the source does not say.
+        seq: the source's frame sequence number; a repeat has the seq of the previous grab.
+    """
+
+    os_ns: int | None
+    seq: int | None
+
+
+@dataclass(frozen=True)
 class CaptureSettings:
     """The capture settings a recording has, whichever backend it ends up with.
 
     Attributes:
         seed: ``--seed`` (the synthetic pattern's texture).
-        monitor: ``--monitor``, numbered as in mss (1 is the first monitor; None or 0: none).
         synthetic_repeat: ``--synthetic-repeat``: every Nth synthetic frame repeats the one
             before (0: none).
+        monitor: ``--monitor``, numbered as in mss (1 is the first monitor; None or 0: none).
     """
 
     seed: int = 0
-    monitor: int | None = None
     synthetic_repeat: int = 0
+    monitor: int | None = None
 
 
 @dataclass(frozen=True)
@@ -189,21 +203,6 @@ class BackendConfig:
         return cls()
 
 
-@dataclass(frozen=True)
-class FrameStamp:
-    """The OS's own time and number of a grabbed frame (docs/format.md, "OS frame times").
-
-    Attributes:
-        os_ns: when the OS made the frame (composed, presented or copied it), on the clock of
-            ``time.monotonic_ns()`` (CLOCK_MONOTONIC); None when the source does not know.
-        seq: the source's frame sequence number: a repeated frame (nothing new since the grab
-            before) has the same ``seq`` as that grab; None when the source numbers no frames.
-    """
-
-    os_ns: int | None
-    seq: int | None
-
-
 class FrameSource(ABC):
     """A source of frames of one target. Use as a context manager; :meth:`close` is idempotent.
 
@@ -211,9 +210,7 @@ class FrameSource(ABC):
         name: backend name stored in ``meta.json`` (``mss``, ``dxcam``, ``synthetic``...).
         targets: the :class:`CaptureTarget` kinds the backend grabs itself (class attribute).
         config_type: the backend's :class:`BackendConfig` subclass (class attribute).
-        stamp_source: what :meth:`last_stamp` reports (``"pipewire-pts"``, ``"dxgi-present"``,
-            ``"synthetic"``...), stored as ``meta.json`` ``capture.frame_time_source``; None
-            (class attribute, the default) when the backend stamps no frames.
+        stamp_source: what :meth:`last_stamp` times frames by (``pipewire-pts``), or None.
         details: backend facts for ``meta.json`` (e.g. ``{"xshm": False}`` on the slow path).
         target: what the source grabs; ``region`` is ``target.region``.
     """
@@ -261,10 +258,7 @@ class FrameSource(ABC):
             raise CaptureError(f"{self.name} capture is closed")
 
     def last_stamp(self) -> FrameStamp | None:
-        """The OS time and sequence number of the frame the last grab returned (None: unknown).
-
-        Only a backend with a :attr:`stamp_source` overrides it.
-        """
+        """The OS's stamp of the frame the last grab returned (None: the source gives none)."""
         return None
 
     def warm_up(self) -> None:
