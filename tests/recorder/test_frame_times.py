@@ -102,7 +102,8 @@ def test_validate_states_the_capture_latency(session: tuple[Path, str],
     assert ft["latency_ms"]["max"] == pytest.approx(float(lat.max()), abs=1e-3)
     assert ft["latency_ms"]["p50"] == pytest.approx(float(np.median(lat)), abs=1e-3)
     assert 0 <= ft["latency_ms"]["p50"] <= ft["latency_ms"]["p90"] <= ft["latency_ms"]["max"]
-    assert report["ok"] and not report["problems"]
+    # (a tick dropped on a loaded machine is a warning: no error is what counts here)
+    assert report["ok"] and not [p for p in report["problems"] if p["level"] == "error"]
     assert main(["validate", "--root", str(root)]) == 0
     text = capsys.readouterr().out
     assert "frame times: capture latency p50 " in text and "15 repeated frame(s)" in text
@@ -230,3 +231,18 @@ def test_journal_frame_lines_with_and_without_os_times() -> None:
     assert decode(load_line(stamped.line().encode())) == stamped
     with pytest.raises(ValueError, match="rep must be true or false"):
         decode(load_line(b'{"kind":"frame","row":1,"index":11,"t":900,"os":3,"rep":1}'))
+
+
+def test_the_timing_plot_notes_latency_and_repeats(session: tuple[Path, str],
+                                                   tmp_path: Path) -> None:
+    from nitrogen_capture.preview.data import load_series
+    from nitrogen_capture.preview.timing import _frame_time_lines, write_timing
+    from nitrogen_capture.session.reader import SessionReader
+
+    series = load_series(SessionReader(session[0]))
+    lines = _frame_time_lines(series.arrays)
+    assert lines[0] == "- repeated frames: 15" and lines[2].startswith("  p50 ")
+    write_timing(series, tmp_path / "timing.png")  # draws them without error
+    assert cv2.imread(str(tmp_path / "timing.png")).shape == (860, 1200, 3)
+    old = {k: v for k, v in series.arrays.items() if k not in ("os_timestamps", "repeated")}
+    assert _frame_time_lines(old) == []  # a session without OS times: no such note

@@ -120,5 +120,6 @@ def describe(stats: dict[str, Any]) -> str:
     text = (f"capture latency p50 {lat['p50']:.2f} ms, p90 {lat['p90']:.2f} ms, max "
             f"{lat['max']:.2f} ms over {stats['latency_frames']} new frames"
             if lat else "no capture latency (no frame with an OS time)")
+    source = f" (source {stats['source']})" if stats.get("source") else ""
     return (f"{text}; {stats['repeated_frames']} repeated frame(s), "
-            f"{stats['frames_without_os_time']} without an OS time (source {stats['source']})")
+            f"{stats['frames_without_os_time']} without an OS time{source}")
