@@ -246,3 +246,18 @@ def test_the_timing_plot_notes_latency_and_repeats(session: tuple[Path, str],
     assert cv2.imread(str(tmp_path / "timing.png")).shape == (860, 1200, 3)
     old = {k: v for k, v in series.arrays.items() if k not in ("os_timestamps", "repeated")}
     assert _frame_time_lines(old) == []  # a session without OS times: no such note
+
+
+def test_a_session_without_os_times_validates_as_before(tmp_path: Path) -> None:
+    from nitrogen_capture import rows
+    from nitrogen_capture.session.reader import SessionReader
+    from session_factory import make_session
+
+    built = make_session(tmp_path / "old", merge=True)
+    reader = SessionReader(built.root)
+    assert not reader.has_frame_times and reader.array_names() == rows.array_names()
+    report = validate_session(built.root)
+    assert report.ok and not report.problems, report.format()
+    assert "frame_times" not in report.stats and "frame times" not in report.format()
+    meta = json.loads((built.root / "meta.json").read_text())
+    assert "frame_time_source" not in (meta.get("capture") or {})
