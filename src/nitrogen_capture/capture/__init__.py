@@ -118,7 +118,7 @@ def _make(name: str, target: CaptureTarget, settings: CaptureSettings,
 
 def get_capture_backend(name: str = "auto", *, region: Region | None = None,
                         target: CaptureTarget | None = None, seed: int = 0,
-                        monitor: int | None = None,
+                        monitor: int | None = None, synthetic_repeat: int = 0,
                         config: BackendConfig | None = None) -> FrameSource:
     """Return an unopened frame source for ``target`` (or ``region``).
 
@@ -130,6 +130,7 @@ def get_capture_backend(name: str = "auto", *, region: Region | None = None,
         seed: shared setting (:class:`CaptureSettings`): the synthetic texture's seed.
         monitor: shared setting: DXCam's monitor, numbered as in mss (1 is the first monitor;
             0 or None lets DXCam find the output of the region).
+        synthetic_repeat: shared setting: every Nth synthetic frame repeats the one before.
         config: the named backend's own options instead (its :attr:`~FrameSource.config_type`).
 
     Raises:
@@ -142,7 +143,7 @@ def get_capture_backend(name: str = "auto", *, region: Region | None = None,
     if target is None:
         assert region is not None
         target = CaptureTarget.of_region(region)
-    settings = CaptureSettings(seed=seed, monitor=monitor)
+    settings = CaptureSettings(seed=seed, monitor=monitor, synthetic_repeat=synthetic_repeat)
     if name == "auto":
         name = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     if name != "auto":

@@ -141,6 +141,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--input-backend", choices=INPUT_BACKENDS, default=rec("input_backend"))
     p.add_argument("--seed", type=int, default=rec("seed"),
                    help="seed of the synthetic source/script (0..2^32-1)")
+    p.add_argument("--synthetic-repeat", type=int, metavar="N", default=rec("synthetic_repeat"),
+                   help="the synthetic source repeats the frame before at every Nth grab "
+                        "(stored as repeated frames; 0 = never, the default)")
     # A file read into the `layout` setting; no file means the field's default layout.
     p.add_argument("--layout", dest="layout_file", type=path_arg, metavar="FILE",
                    help="key layout TOML (a 'keys' list)")
@@ -241,7 +244,8 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         capture_backend="synthetic" if synthetic else args.capture_backend,
         input_backend="scripted" if synthetic and args.input_backend == "auto"
         else args.input_backend,
-        seed=args.seed, layout=layout, frame_format=args.frame_format,
+        seed=args.seed, synthetic_repeat=args.synthetic_repeat, layout=layout,
+        frame_format=args.frame_format,
         png_encoder=args.png_encoder, video_crf=args.video_crf, video_preset=args.video_preset,
         video_encoder=args.video_encoder,
         encoder_workers=args.encoder_workers, encoder_priority=args.encoder_priority,

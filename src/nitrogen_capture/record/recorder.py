@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass
 
 from ..binning import ActionBinner
-from ..capture.base import FrameSource
+from ..capture.base import FrameSource, FrameStamp
 from ..clock import FramePacer, clock_pair, now_ns
 from ..config import RecordConfig
 from ..cues import get_cue_backend
@@ -36,6 +36,7 @@ from ..events import CONTROL, InputEvent
 from ..inputs.base import InputSource
 from ..inputs.router import InputRouter
 from ..keylayout import EPISODE_ACTIONS
+from ..rows import OS_TIME_NONE
 from ..session.frames import open_frame_store
 from ..session.lock import SessionLock
 from ..session.meta import Counters, EncoderInfo, SessionMeta
@@ -86,6 +87,8 @@ class RecordStats:
     # starting (the encoder processes and the source opening), recording, or stopping (the
     # frames still queued being encoded): a starved start or end is not a stalled recording.
     phase: str = "recording"
+    # Frames recorded that repeat the one before (the source said so); None: it cannot say.
+    repeated: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,13 @@ class Recorder:
                                    say_missing=config.capture_backend != "synthetic")
         self._cued_start = False
         self.meta = meta
+        # A source that stamps its frames fills os_timestamps and repeated (docs/format.md).
+        self._stamps = source.stamp_source is not None
+        if meta.capture is not None:
+            meta.capture = dataclasses.replace(meta.capture,
+                                               frame_time_source=source.stamp_source)
+        self.repeated = 0  # recorded frames that repeat the frame recorded before them
+        self._last_stamp: FrameStamp | None = None
         self._stop = threading.Event()
         self.stop_reason = "stopped"
         self.frames = 0
@@ -174,7 +184,8 @@ class Recorder:
             late_frames=self._pacer.late_ticks, queue_full_drops=self.queue_full_drops,
             queue_depth=self._pool.depth if self._pool else 0, chunk=self.chunk,
             paused=self._pause_reason is not None, focused=self._focused,
-            pause_reason=self._pause_reason, phase=self._phase)
+            pause_reason=self._pause_reason, phase=self._phase,
+            repeated=self.repeated if self._stamps else None)
 
     # -- run ------------------------------------------------------------------------------------
     def run(self) -> RecordResult:
@@ -378,8 +389,9 @@ class Recorder:
             if not self._pool or not self._pool.submit(frame, path, tag=self.chunk):
                 self._drop(tick.index)
                 continue
+            os_rel, repeated = self._frame_time(t0)
             wt.post(FrameQueued(self.chunk, tick.index, t_frame - t0,
-                                self.source.region.to_list(), size))
+                                self.source.region.to_list(), size, os_rel, repeated))
             self._rows_in_chunk += 1
             self.frames += 1
             if cfg.max_frames and self.frames >= cfg.max_frames:
@@ -388,6 +400,28 @@ class Recorder:
                 self.stop("max seconds")
             if wt.error is not None:
                 self.stop("writer error")
+
+    def _frame_time(self, t0: int) -> tuple[int | None, bool]:
+        """The recorded frame's OS time (session-relative) and whether it repeats the last one.
+
+        ``(None, False)`` when the source stamps no frames; an OS time the source did not give
+        is :data:`~nitrogen_capture.rows.OS_TIME_NONE`. A repeat has the same sequence number
+        as the frame recorded before it (a source without numbers: the same OS time).
+        """
+        if not self._stamps:
+            return None, False
+        stamp, last = self.source.last_stamp(), self._last_stamp
+        self._last_stamp = stamp
+        repeated = False
+        if stamp is not None and last is not None:
+            if stamp.seq is not None:
+                repeated = stamp.seq == last.seq
+            else:
+                repeated = stamp.os_ns is not None and stamp.os_ns == last.os_ns
+        self.repeated += repeated
+        if stamp is None or stamp.os_ns is None:
+            return OS_TIME_NONE, repeated
+        return stamp.os_ns - t0, repeated
 
     def _drop(self, tick_index: int) -> None:
         """Count the period of ``tick_index`` as dropped: the encoders had no room for it."""
