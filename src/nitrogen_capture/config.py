@@ -174,6 +174,8 @@ class RecordConfig:
         skip_late: skip whole missed periods instead of re-anchoring the schedule.
         start_immediately: record from the start instead of waiting for a resume hotkey.
         capture_backend / input_backend: backend names, ``auto`` to detect.
+        portal_reset: on Wayland, ignore the portal's stored restore token so its picker shows
+            again, and store the new one (``--portal-reset``).
         seed: seed of the synthetic source and scripted input timeline.
         layout: the keys that become action columns, and the recorder's hotkeys: refused
             (ConfigError) when no hotkey starts a recording that starts paused, or a pause key
@@ -226,6 +228,7 @@ class RecordConfig:
     skip_late: bool = False
     start_immediately: bool = False
     capture_backend: str = "auto"
+    portal_reset: bool = False
     input_backend: str = "auto"
     seed: int = 0
     layout: KeyLayout = DEFAULT_LAYOUT

@@ -124,7 +124,8 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
     # e.g. the video store probes the encoder --video-encoder names at the real size
     frame_format = store.for_size(frame_format, config.encoding, target.region().size)
     source = get_capture_backend(config.capture_backend, target=target.capture_target(),
-                                 seed=config.seed, monitor=config.target.monitor)
+                                 seed=config.seed, monitor=config.target.monitor,
+                                 portal_reset=config.portal_reset)
     inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
                                 target=target, gamepad=config.gamepad,
                                 gamepad_backend=config.gamepad_backend)
