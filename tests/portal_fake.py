@@ -74,6 +74,15 @@ class FakePortal:
     calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     starts: int = 0
     closed_sessions: int = 0
+    conn: Any = None
+    session: str | None = None
+
+    def emit_closed(self) -> None:
+        """Send the last session's ``Closed`` signal: the user stopped sharing."""
+        assert self.session is not None
+        self.conn.send(new_signal(DBusAddress(self.session,
+                                              interface="org.freedesktop.portal.Session"),
+                                  "Closed", "a{sv}", ({},)))
 
     def options(self, method: str) -> dict[str, Any]:
         """The options (last a{sv} argument) of the last call of ``method``, unwrapped."""
@@ -129,7 +138,8 @@ def _serve(conn: Any, portal: FakePortal, stop: threading.Event) -> None:
         code, results = 0, {}
         if member == "CreateSession":
             sessions += 1
-            results = {"session_handle": ("s", f"{PATH}/session/fake/s{sessions}")}
+            portal.session = f"{PATH}/session/fake/s{sessions}"
+            results = {"session_handle": ("s", portal.session)}
         elif member == "Start":
             portal.starts += 1
             if not s.answer_start:
@@ -169,7 +179,7 @@ def fake_portal(tmp: Path, settings: FakePortalSettings | None = None,
         assert address, f"dbus-daemon ended at once (exit {proc.wait(30)})"
         portal = FakePortal(settings or FakePortalSettings(), address)
         if run_portal:
-            conn = open_dbus_connection(portal.address, enable_fds=True)
+            conn = portal.conn = open_dbus_connection(portal.address, enable_fds=True)
             Proxy(message_bus, conn).RequestName(BUS_NAME, 4)  # DO_NOT_QUEUE
             thread = threading.Thread(target=_serve, args=(conn, portal, stop), daemon=True)
             thread.start()

@@ -39,6 +39,7 @@ from nitrogen_capture.errors import CaptureError, OutputError, PlatformError
 
 pytest.importorskip("jeepney")  # the wayland extra
 from portal_fake import FakePortal, FakePortalSettings, fake_portal
+from waiting import wait_until
 
 
 @pytest.fixture
@@ -222,8 +223,8 @@ def test_source_crops_stamps_and_repeats(portal: FakePortal) -> None:
                                  config=PipeWireConfig(portal_reset=True))
     assert isinstance(source, PipeWireSource) and source.config.portal_reset
     full = PipeWireSource(CaptureTarget.of_region(Region(1000, 200, 1320, 440)),
-                          pipeline=_testsrc(320, 240))
-    source._describe = _testsrc(320, 240)
+                          pipeline=_testsrc(320, 240, 10))
+    source._describe = _testsrc(320, 240, 10)
     with source, full:
         source.warm_up()
         full.warm_up()
@@ -234,8 +235,13 @@ def test_source_crops_stamps_and_repeats(portal: FakePortal) -> None:
         assert np.array_equal(frame, full.grab()[10:58, 10:74])  # smpte bars are static
         assert isinstance(stamp, FrameStamp) and stamp.seq is not None
         assert stamp.os_ns is not None and 0 <= now - stamp.os_ns < 500_000_000
-        raw = source.grab_raw()  # at once: no new frame came, the same one again
-        assert source.last_stamp() == stamp and raw.shape == (48, 64, 4)
+
+        def repeated() -> bool:  # grabs faster than the 10 fps stream: the same frame again
+            before = source.last_stamp()
+            raw = source.grab_raw()
+            assert raw.shape == (48, 64, 4)
+            return source.last_stamp() == before
+        wait_until(repeated, "a grab with no new frame", 30)
         assert source.details["repeated_frames"] >= 1
         assert source.details["stamp_clock"] == "monotonic"
         assert source.details["node_id"] == 42 and source.details["portal_version"] == 4
@@ -249,8 +255,6 @@ def test_source_crops_stamps_and_repeats(portal: FakePortal) -> None:
 
 
 def wait_for_new(source: PipeWireSource, old: FrameStamp) -> FrameStamp:
-    from waiting import wait_until
-
     def fresh() -> FrameStamp | None:
         source.grab_raw()
         stamp = source.last_stamp()
@@ -274,6 +278,24 @@ def test_source_open_refusal_leaves_nothing_open(portal: FakePortal) -> None:
     with pytest.raises(CaptureError, match="screen capture cancelled"):
         source.open()
     source.close()
+
+
+def test_stopped_sharing_ends_the_recording_in_one_line(portal: FakePortal) -> None:
+    pytest.importorskip("gi")
+    source = PipeWireSource(Region(0, 0, 64, 48), pipeline=_testsrc(320, 240))
+    with source:
+        source.warm_up()
+        source.grab()
+        portal.emit_closed()
+        def ended() -> str | None:
+            try:
+                source.grab_raw()
+            except CaptureError as exc:
+                return str(exc)
+            return None
+        message = wait_until(ended, "the grab to see the session closed", 30)
+    assert message == ("the PipeWire stream (node 42) ended: the portal closed the screen-cast "
+                       "session (sharing was stopped)")
 
 
 def test_no_first_frame_is_one_line(portal: FakePortal) -> None:

@@ -51,6 +51,8 @@ __all__ = ["PipeWireConfig", "PipeWireSource", "crop_to_region", "pipeline_descr
 
 log = logging.getLogger(__name__)
 
+ENDED_POLL_NS = 250_000_000
+"""How often a grab asks the portal whether the cast was stopped."""
 STAMP_SLACK_NS = 1_000_000_000
 """A first frame stamped further than this from now is not on our clock: stamps are dropped."""
 _OFFSET_NONE = 2**64 - 1  # GST_BUFFER_OFFSET_NONE
@@ -165,6 +167,7 @@ class PipeWireSource(FrameSource):
         self._stamp: FrameStamp | None = None
         self._counter = 0
         self._stamps_ok: bool | None = None
+        self._next_poll = 0
         self.details = {"repeated_frames": 0}
 
     # -- FrameSource hooks -----------------------------------------------------------------
@@ -225,6 +228,13 @@ class PipeWireSource(FrameSource):
 
     def _grab_raw(self) -> Frame:
         self._check_bus()
+        now = time.monotonic_ns()
+        if now >= self._next_poll:
+            self._next_poll = now + ENDED_POLL_NS
+            why = self._portal.ended() if hasattr(self._portal, "ended") else None
+            if why:
+                raise CaptureError(f"the PipeWire stream (node {self.details.get('node_id')}) "
+                                   f"ended: {why}")
         if not self._pull(0.0 if self._full is not None
                           else self.config.first_frame_timeout_s):
             self.details["repeated_frames"] += 1

@@ -175,6 +175,7 @@ class ScreenCastPortal:
         self._conn: Any = None
         self._session: str | None = None
         self._jp: Any = None
+        self._closed: Any = None  # the filter catching the session's Closed signal
 
     # -- the dance -------------------------------------------------------------------------
     def start(self) -> PortalGrant:
@@ -199,6 +200,7 @@ class ScreenCastPortal:
             results = self._request("CreateSession", "a{sv}", (
                 {"session_handle_token": ("s", self._token())},))
             self._session = str(_variant(results["session_handle"]))
+            self._watch_closed(jp)
             options: dict[str, tuple[str, Any]] = {
                 "types": ("u", types & self.source_types), "multiple": ("b", False)}
             if cursors & CURSOR_HIDDEN:
@@ -221,8 +223,29 @@ class ScreenCastPortal:
             self.close()
             raise
 
+    def ended(self) -> str | None:
+        """Why the cast ended (the portal closed the session, the bus went away), or None.
+
+        Reads what the bus has sent without waiting: cheap enough for every few grabs.
+        """
+        if self._conn is None or self._closed is None:
+            return None
+        try:
+            while True:
+                self._conn.recv_messages(timeout=0)
+        except TimeoutError:
+            pass
+        except (OSError, ValueError, RuntimeError) as exc:
+            return f"the session bus connection was lost ({exc})"
+        if self._closed.queue:
+            return "the portal closed the screen-cast session (sharing was stopped)"
+        return None
+
     def close(self) -> None:
         """End the session (the compositor stops casting) and the bus connection; idempotent."""
+        if self._closed is not None:
+            self._closed.close()
+            self._closed = None
         conn, self._conn = self._conn, None
         session, self._session = self._session, None
         if conn is None:
@@ -339,6 +362,13 @@ class ScreenCastPortal:
                 log.warning("could not remove the old restore token %s: %s",
                             self.token_file, exc)
         return False
+
+    def _watch_closed(self, jp: Any) -> None:
+        rule = jp.MatchRule(type="signal", interface=SESSION, member="Closed",
+                            path=self._session)
+        jp.io.blocking.Proxy(jp.bus_messages.message_bus, self._conn).AddMatch(
+            rule, _timeout=self.timeout_s)
+        self._closed = self._conn.filter(rule, bufsize=4)
 
     def _open_remote(self, jp: Any) -> int:
         (fd,) = self._call(OBJECT_PATH, SCREENCAST, "OpenPipeWireRemote", "oa{sv}",
