@@ -23,6 +23,7 @@ from nitrogen_capture.capture import capture_backend_class, get_capture_backend
 from nitrogen_capture.capture._pipewire import (
     PipeWireConfig,
     PipeWireSource,
+    _gst,
     crop_to_region,
 )
 from nitrogen_capture.capture._portal import (
@@ -308,3 +309,28 @@ def test_no_first_frame_is_one_line(portal: FakePortal) -> None:
                             pipeline=silent)
     with source, pytest.raises(CaptureError, match=r"no frame from PipeWire node 42 in 0\.3 s"):
         source.warm_up()
+
+
+def test_a_stream_size_change_keeps_the_region_size(portal: FakePortal) -> None:
+    pytest.importorskip("gi")
+    gst = _gst()
+
+    def resizable(fd: int, node: int) -> str:  # an output whose mode changes mid-stream
+        return ("videotestsrc is-live=true pattern=white ! video/x-raw,framerate=30/1 ! "
+                "capsfilter name=mode caps=video/x-raw,width=320,height=240 ! videoconvert ! "
+                "video/x-raw,format=BGRx ! appsink name=sink max-buffers=1 drop=true sync=false")
+    region = Region(100, 100, 300, 200)
+    source = PipeWireSource(region, pipeline=resizable)
+    with source:
+        source.warm_up()
+        assert source.grab().all()  # white inside the 320x240 output
+        source._pipeline.get_by_name("mode").set_property(
+            "caps", gst.Caps.from_string("video/x-raw,width=160,height=120"))
+
+        def shrunk() -> list[Any]:
+            frame = source.grab()
+            return [frame] if source._full is not None and source._full.shape[1] == 160 \
+                else []
+        (frame,) = wait_until(shrunk, "frames of the new size", 30)
+    assert frame.shape == (100, 200, 3)  # still the region's size
+    assert frame[:20, :60].all() and not frame[20:, :].any() and not frame[:, 60:].any()
