@@ -216,6 +216,7 @@ class PipeWireSource(FrameSource):
         if self._full is None:
             self._pull(self.config.first_frame_timeout_s)
         self.grab()
+        self.details["repeated_frames"] = 0  # count the recording's grabs only
 
     def last_stamp(self) -> FrameStamp | None:
         """Compositor time and PipeWire sequence of the frame the last grab returned."""
@@ -272,8 +273,10 @@ class PipeWireSource(FrameSource):
                 self._check_bus()
                 node = self.details.get("node_id")
                 raise CaptureError(f"no frame from PipeWire node {node} in "
-                                   f"{timeout_s:g} s: is the picked screen or window still "
-                                   "shown, and the compositor casting?")
+                                   f"{timeout_s:g} s: nothing moved on the picked screen or "
+                                   "window (wlroots compositors send a frame only when "
+                                   "something changes: start the game first), or the "
+                                   "compositor stopped casting")
             return False
         buffer = sample.get_buffer()
         caps = sample.get_caps().get_structure(0)
