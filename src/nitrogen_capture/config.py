@@ -175,6 +175,8 @@ class RecordConfig:
         skip_late: skip whole missed periods instead of re-anchoring the schedule.
         start_immediately: record from the start instead of waiting for a resume hotkey.
         capture_backend / input_backend: backend names, ``auto`` to detect.
+        portal_reset: on Wayland, ignore the portal's stored restore token so its picker shows
+            again, and store the new one (``--portal-reset``).
         seed: seed of the synthetic source and scripted input timeline.
         synthetic_repeat: the synthetic source repeats the frame before at every Nth grab, as a
             compositor with nothing new does (0: never; ``--synthetic-repeat``).
@@ -229,6 +231,7 @@ class RecordConfig:
     skip_late: bool = False
     start_immediately: bool = False
     capture_backend: str = "auto"
+    portal_reset: bool = False
     input_backend: str = "auto"
     seed: int = 0
     synthetic_repeat: int = 0

@@ -185,11 +185,14 @@ class CaptureSettings:
         synthetic_repeat: ``--synthetic-repeat``: every Nth synthetic frame repeats the one
             before (0: none).
         monitor: ``--monitor``, numbered as in mss (1 is the first monitor; None or 0: none).
+        portal_reset: ``--portal-reset``: ignore the Wayland portal's stored restore token (the
+            picker shows again) and replace it.
     """
 
     seed: int = 0
     synthetic_repeat: int = 0
     monitor: int | None = None
+    portal_reset: bool = False
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="synthetic = test pattern + scripted input, no display needed "
                         "(implies --start-immediately)")
     p.add_argument("--capture-backend", choices=CAPTURE_BACKENDS, default=rec("capture_backend"))
+    p.add_argument("--portal-reset", action="store_true", default=rec("portal_reset"),
+                   help="Wayland (pipewire capture): show the screen-cast portal's picker again "
+                        "instead of reusing the screen or window picked last time")
     p.add_argument("--input-backend", choices=INPUT_BACKENDS, default=rec("input_backend"))
     p.add_argument("--seed", type=int, default=rec("seed"),
                    help="seed of the synthetic source/script (0..2^32-1)")
@@ -242,6 +245,7 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         max_wall_seconds=args.max_wall_seconds, skip_late=args.skip_late,
         start_immediately=args.start_immediately or synthetic,
         capture_backend="synthetic" if synthetic else args.capture_backend,
+        portal_reset=args.portal_reset,
         input_backend="scripted" if synthetic and args.input_backend == "auto"
         else args.input_backend,
         seed=args.seed, synthetic_repeat=args.synthetic_repeat, layout=layout,

@@ -150,7 +150,8 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
     frame_format = store.for_size(frame_format, config.encoding, target.region().size)
     source = get_capture_backend(config.capture_backend, target=target.capture_target(),
                                  seed=config.seed, monitor=config.target.monitor,
-                                 synthetic_repeat=config.synthetic_repeat)
+                                 synthetic_repeat=config.synthetic_repeat,
+                                 portal_reset=config.portal_reset)
     inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
                                 target=target, gamepad=config.gamepad,
                                 gamepad_backend=config.gamepad_backend)

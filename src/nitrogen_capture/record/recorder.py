@@ -241,6 +241,7 @@ class Recorder:
             raise
         t0 = self._pacer.start()
         mono, wall = clock_pair()  # right after: t0_wall is the wall time of t0 itself
+        self._note_capture_details()  # what the backend learnt opening (the portal's node)
         self._t_start = t0
         self.meta.clock = dataclasses.replace(
             self.meta.clock, t0_ns=t0, t0_wall=wall_iso(wall - (mono - t0)),
@@ -534,6 +535,12 @@ class Recorder:
             self.source.set_region(region)
         return True
 
+    def _note_capture_details(self) -> None:
+        """Copy the backend's ``details`` into meta.json's ``capture`` (they change as it runs)."""
+        if self.meta.capture is not None:
+            self.meta.capture = dataclasses.replace(self.meta.capture,
+                                                    details=dict(self.source.details))
+
     def _finish_meta(self, writer: SessionWriter, wt: WriterThread) -> None:
         meta = self.meta
         frames = meta.frames_listed
@@ -544,6 +551,7 @@ class Recorder:
             meta.clock, pairs=(*meta.clock.pairs, ClockPair("end", mono, wall)))
         meta.status = "complete" if not writer.open_chunks else "interrupted"
         meta.stop_reason = self.stop_reason
+        self._note_capture_details()  # and its counts (pipewire's repeated frames)
         if meta.encoder is not None:
             meta.encoder = dataclasses.replace(
                 meta.encoder,
