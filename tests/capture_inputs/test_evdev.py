@@ -376,3 +376,32 @@ def test_raw_motion_off_keeps_buttons_and_wheel(desk: FakeEvdevModule) -> None:
         assert brief(drain_until(router, 1)) == [(WHEEL, "dy", -1)]
     finally:
         src.stop()
+
+
+def test_a_device_lost_while_recording_is_counted_in_meta_json_and_validate(
+        desk: FakeEvdevModule, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unplug is not only logged: meta.json ``input.losses`` and validate both show it."""
+    import json
+
+    monkeypatch.setitem(inputs.REGISTRY, "evdev", backend_over(desk))
+    out = tmp_path / "session"
+    kbd, mouse = desk.by_name("AT keyboard"), desk.by_name("USB mouse")
+
+    def unplug_once_recording() -> None:
+        wait_until(lambda: (out / "meta.json").exists(), "recording", 60)
+        kbd.emit([(ec.EV_KEY, KEY_W, 1), (ec.EV_KEY, KEY_W, 0)])
+        mouse.unplug()
+
+    thread = threading.Thread(target=unplug_once_recording, daemon=True)
+    thread.start()
+    run = run_cli(capsys, "record", "--source", "synthetic", "--input-backend", "evdev",
+                  "--out", str(out), "--seconds", "1.5", "--start-immediately", "--cue",
+                  "none", "--status-interval", "0")
+    thread.join(5)
+    assert run.code == 0, run.err
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["input"]["losses"] == {"evdev.devices_lost": 1}
+    check = run_cli(capsys, "validate", "--root", str(out))
+    assert check.code == 0, check.err
+    assert "evdev.devices_lost 1: the input source lost events" in check.out + check.err

@@ -108,6 +108,10 @@ class EvdevInput(InputSource):
         """The devices read now (a lost one leaves this list)."""
         return list(self._devices)
 
+    def losses(self) -> dict[str, int]:
+        """Devices that went away and kernel buffer overflows (both lose events)."""
+        return {"devices_lost": self.devices_lost, "overflows": self.syn_dropped}
+
     def _start(self) -> None:
         if not self._devices:
             api = self._api if self._api is not None else EvdevApi()

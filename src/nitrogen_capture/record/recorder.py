@@ -552,6 +552,10 @@ class Recorder:
         meta.status = "complete" if not writer.open_chunks else "interrupted"
         meta.stop_reason = self.stop_reason
         self._note_capture_details()  # and its counts (pipewire's repeated frames)
+        lost = {f"{src.name}.{what}": n for src in self.inputs
+                for what, n in src.losses().items() if n}
+        if lost:  # a device unplugged, a kernel buffer overflow: events are missing
+            meta.input = dataclasses.replace(meta.input, losses=lost)
         if meta.encoder is not None:
             meta.encoder = dataclasses.replace(
                 meta.encoder,

@@ -315,16 +315,25 @@ class InputInfo:
     backends: tuple[str, ...] = ()
     raw_motion: bool = False
     warnings: tuple[str, ...] = ()
+    #: What the sources lost, ``"<source>.<what>" -> count`` (non-zero only; written only
+    #: when there is any, so older sessions read the same).
+    losses: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The ``input`` object of meta.json."""
-        return {"backends": list(self.backends), "raw_motion": self.raw_motion,
-                "warnings": list(self.warnings)}
+        out: dict[str, Any] = {"backends": list(self.backends), "raw_motion": self.raw_motion,
+                               "warnings": list(self.warnings)}
+        if self.losses:
+            out["losses"] = dict(self.losses)
+        return out
 
     @classmethod
     def from_json(cls, o: JsonObject) -> InputInfo:
-        """Parse and check."""
-        return cls(o.strs("backends", ()), o.flag("raw_motion", False), o.strs("warnings", ()))
+        """Parse and check (each loss a whole count >= 0)."""
+        found = o.obj("losses", None)
+        losses = {str(k): found.integer(k, lo=0) for k in found.data} if found else {}
+        return cls(o.strs("backends", ()), o.flag("raw_motion", False), o.strs("warnings", ()),
+                   losses)
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,9 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     ev = np.concatenate(events) if events else np.zeros(0, EVENT_DTYPE)
     for w in input_warnings(ev, cat["timestamps"], reader.pauses, gamepad=reader.meta.gamepad):
         add(Problem(WARNING, "input", w.removeprefix(INPUT_CHECK)))
+    for what, n in sorted(reader.meta.input.losses.items()):
+        add(Problem(WARNING, "input", f"{what} {n}: the input source lost events while "
+                    "recording (meta.json input.losses)"))
     if stats["dropped_ticks"]:
         dropped = stats["dropped_ticks"]
         share = dropped / max(dropped + stats["frames"], 1)
