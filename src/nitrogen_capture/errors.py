@@ -8,6 +8,7 @@ whole family at once::
     ├── ConfigError (ValueError)          a setting or flag is invalid: fps 0, inverted region
     ├── DependencyError (ImportError)     an optional package is missing; names the extra
     ├── PlatformError                     no display, Wayland, an OS API that is unavailable
+    │   └── DisplayLostError              the display went away while in use (Xvfb killed)
     ├── TargetError                       the window/process/region to capture cannot be found
     │   └── TargetNotFound
     ├── CaptureError                      a frame source failed to open or grab
@@ -39,6 +40,7 @@ __all__ = [
     "ConfigError",
     "DependencyError",
     "DiskSpaceError",
+    "DisplayLostError",
     "EncodeError",
     "ExportError",
     "InputError",
@@ -92,6 +94,15 @@ class DependencyError(NitrogenCaptureError, ImportError):
 
 class PlatformError(NitrogenCaptureError):
     """The platform cannot do what was asked (no display, Wayland, missing OS API)."""
+
+
+class DisplayLostError(PlatformError):
+    """The display (X server, XWayland) went away while a part was talking to it.
+
+    Every X call of the window lookup and the X input listeners translates a closed connection
+    into this one error, so the recorder can end the session as ``display lost`` (finished and
+    merged like any stop) instead of failing on a library's own exception.
+    """
 
 
 class TargetError(NitrogenCaptureError):

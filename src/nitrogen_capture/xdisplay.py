@@ -10,14 +10,16 @@ for by name (or by ``calibrate``/``demo --visible``, whose windows are X11 ones)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .errors import PlatformError, missing_dependency
+from .errors import DisplayLostError, PlatformError, missing_dependency
 
-__all__ = ["check_x11_display", "no_display_message", "open_x11_display"]
+__all__ = ["check_x11_display", "connection_lost", "display_lost", "no_display_message",
+           "open_x11_display", "translating_lost_display"]
 
 
 def no_display_message(environ: Mapping[str, str] | None = None) -> str | None:
@@ -60,3 +62,37 @@ def open_x11_display(display: str | None, purpose: str) -> Any:
         raise PlatformError(
             f"cannot open X display {display or os.environ.get('DISPLAY')!r} for {purpose}: "
             f"{exc}; check DISPLAY and that the X server runs (or run under Xvfb)") from exc
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the X connection is gone (python-xlib's or the socket's own word).
+
+    python-xlib raises ``ConnectionClosedError`` (not an ``XError``) on every call once the
+    server closed the socket; a write into it may surface as the socket's ``BrokenPipeError``.
+    """
+    if isinstance(exc, DisplayLostError | BrokenPipeError | ConnectionResetError):
+        return True
+    xlib_error = sys.modules.get("Xlib.error")  # only python-xlib's users can see its errors
+    return xlib_error is not None and isinstance(exc, xlib_error.ConnectionClosedError)
+
+
+def display_lost(display: str | None, exc: BaseException) -> DisplayLostError:
+    """The one error for a display that went away, naming it and the library's words."""
+    if isinstance(exc, DisplayLostError):
+        return exc
+    name = display or os.environ.get("DISPLAY") or "(unknown)"
+    return DisplayLostError(f"the X display {name} went away ({exc}): its server stopped or "
+                            "the connection broke")
+
+
+@contextlib.contextmanager
+def translating_lost_display(display: str | None) -> Iterator[None]:
+    """Turn a lost X connection raised in the block into :class:`DisplayLostError`."""
+    try:
+        yield
+    except DisplayLostError:
+        raise
+    except Exception as exc:
+        if connection_lost(exc):
+            raise display_lost(display, exc) from exc
+        raise

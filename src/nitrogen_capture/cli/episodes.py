@@ -21,6 +21,7 @@ import dataclasses
 import datetime as _dt
 import re
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -227,6 +228,7 @@ def _run(settings: RunSettings, config: RecordConfig, layout: KeyLayout, folder:
 
     run_id = f"{folder.name}/{stamp}"
     cur = _Cursor()
+    lost = False
     kept = discarded = 0
     print(f"run {run_id}: {settings.count or 'unlimited'} episode(s) into {folder} "
           f"(keys: {layout.hotkeys.describe()}; Ctrl+C ends the run)", flush=True)
@@ -298,8 +300,13 @@ def _run(settings: RunSettings, config: RecordConfig, layout: KeyLayout, folder:
             cur.index, cur.attempt = info.index + 1, 1
         cur.previous, cur.previous_episode = out, info
         if ended == "stopped":
+            lost = result.stop_reason == "display lost"  # kept and merged; the run ends on it
             break
     print(f"run {run_id}: {kept} episode(s) kept, {discarded} discarded, in {folder}", flush=True)
     print(f"next:\n  nitrogen-capture sessions {shell_arg(str(folder))}\n"
           f"  nitrogen-capture report --root {shell_arg(str(folder))}", flush=True)
+    if lost:
+        print("nitrogen-capture record: error: the display went away during the run; the "
+              f"episodes recorded until then are kept in {folder}", file=sys.stderr)
+        return 1
     return 0

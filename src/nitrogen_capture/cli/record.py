@@ -56,6 +56,7 @@ from .recording import (
 )
 
 if TYPE_CHECKING:
+    from ..record import Recorder, RecordResult
     from ..session.meta_latency import LatencyInfo
     from ..session.meta_preflight import PreflightInfo
 
@@ -365,20 +366,46 @@ def run(args: argparse.Namespace) -> int:
             config, adapted = _adapt(args, config)
         recorder = build_recorder(config)
         recorder.meta.preflight = adapted
+        return _record_and_merge(recorder, config)
+
+
+def _record_and_merge(recorder: Recorder, config: RecordConfig) -> int:
+    """Record, then merge: a Ctrl+C between the two is one more stop, and the merge runs.
+
+    From the recorder's start until the merge begins the signals only stop the recorder (a
+    stop of a stopped recording is nothing): a Ctrl+C just after the recording ended used to
+    raise between the two and leave the session unmerged. Only the merge itself is interrupted.
+    """
+    def stop(signum: int, frame: FrameType | None) -> None:
+        recorder.stop(signal.Signals(signum).name)
+
+    report = None
+    with handling_stop_signals(stop):
         result = record_with_status(recorder, config)  # a failed stop raises: no merge
+        print(summary_line(result), flush=True)
+        if not config.merge:
+            print(f"not merged (--no-merge): {run_merge(config.out)} to write "
+                  "actions.npy ... dataset.pt")
+            return _display_lost(result)
         try:
-            print(summary_line(result), flush=True)
-            if not config.merge:
-                print(f"not merged (--no-merge): {run_merge(config.out)} to write "
-                      "actions.npy ... dataset.pt")
-                return 0
             # Every merged file is replaced atomically: an interrupted merge leaves whole
             # files (or none), never torn ones, and rerunning merge completes them.
-            report = merge_recorded(config)
+            with handling_stop_signals(_interrupt):
+                report = merge_recorded(config)
         except KeyboardInterrupt as exc:
-            print(f"nitrogen-capture record: {str(exc) or 'SIGINT'} during the final merge: the "
-                  f"recording is complete; {run_merge(config.out)} to write the merged files",
-                  file=sys.stderr)
-            return 130
-    print_merged(report)
-    return 0
+            if report is None:
+                print(f"nitrogen-capture record: {str(exc) or 'SIGINT'} during the final merge: "
+                      f"the recording is complete; {run_merge(config.out)} to write the merged "
+                      "files", file=sys.stderr)
+                return 130
+        print_merged(report)
+    return _display_lost(result)
+
+
+def _display_lost(result: RecordResult) -> int:
+    """1 with one line when the display went away under the recording (kept and merged)."""
+    if result.stop_reason != "display lost":
+        return 0
+    print(f"nitrogen-capture record: error: the display went away during the recording; what "
+          f"was recorded until then is finished in {result.out}", file=sys.stderr)
+    return 1

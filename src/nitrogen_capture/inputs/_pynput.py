@@ -26,10 +26,11 @@ start (X repeats W after 660 ms, Windows after 500 ms) is a repeat, not a first 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..clock import now_ns
@@ -37,6 +38,7 @@ from ..errors import InputError, missing_dependency
 from ..events import BUTTON, HELD, KEY, WHEEL, InputEvent
 from ..keylayout import canonical_key
 from ..rows import MOUSE_BUTTONS
+from ..xdisplay import connection_lost, display_lost
 from ._held_keys import HeldKeysReader
 from ._keystate_win32 import VK_OEM, KeyStateApi
 from .base import InputSource
@@ -234,6 +236,7 @@ class PynputInput(InputSource):
                 self._listeners.append(mouse.Listener(on_click=self._on_click,
                                                       on_scroll=self._on_scroll))
             for listener in self._listeners:
+                self._guard(listener)
                 listener.start()
             for listener in self._listeners:
                 listener.wait()  # returns once the XRecord context / hook is live
@@ -242,6 +245,28 @@ class PynputInput(InputSource):
         except Exception as exc:
             self._stop()
             raise InputError(f"pynput listener failed to start: {exc}") from exc
+
+    def _guard(self, listener: Any) -> None:
+        """Hand what ends ``listener``'s thread to :meth:`check` instead of a thread traceback.
+
+        pynput's X11 listener thread flushes and closes its own connections as it ends; when
+        the X server is gone that raises in the thread, and threading printed the traceback.
+        The display going becomes one :class:`DisplayLostError`, anything else an
+        :class:`InputError`, both raised on the recorder's thread by :meth:`check`.
+        """
+        run = listener.run
+
+        def guarded_run() -> None:
+            try:
+                run()
+            except Exception as exc:
+                if connection_lost(exc):
+                    self._fail(display_lost(None, exc))
+                else:
+                    self._fail(InputError(f"pynput {type(listener).__module__} listener "
+                                          f"died: {exc}"))
+
+        listener.run = guarded_run
 
     def _seed_down(self) -> dict[str, str]:
         """Take the keys down now as held, so their auto-repeat is no press (module doc)."""
@@ -271,7 +296,8 @@ class PynputInput(InputSource):
     def _stop(self) -> None:
         listeners, self._listeners = self._listeners, []
         for listener in listeners:
-            listener.stop()
+            with _gone_display_ignored():
+                listener.stop()
         if listeners and not self._windows:
             _unblock_xrecord(listeners)
         for listener in listeners:
@@ -283,7 +309,19 @@ class PynputInput(InputSource):
         self._down.clear()  # a restarted source must not take a key still held for a repeat
         held, self._held = self._held, None
         if held is not None:
-            held.close()
+            with _gone_display_ignored():
+                held.close()
+
+
+@contextlib.contextmanager
+def _gone_display_ignored() -> Iterator[None]:
+    """Let a stop step pass that failed only because the X display is already gone."""
+    try:
+        yield
+    except Exception as exc:
+        if not connection_lost(exc):
+            raise
+        log.debug("the X display was already gone at stop: %s", exc)
 
 
 def _unblock_xrecord(listeners: list[Any]) -> None:

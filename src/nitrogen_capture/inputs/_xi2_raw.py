@@ -31,7 +31,7 @@ from typing import Any
 from ..clock import now_ns
 from ..errors import InputError, PlatformError, missing_dependency
 from ..events import MOTION, InputEvent
-from ..xdisplay import check_x11_display
+from ..xdisplay import check_x11_display, connection_lost, display_lost
 from .base import InputSource
 
 __all__ = ["XI2RawMotion", "decode_raw_event", "probe_xi2"]
@@ -165,7 +165,10 @@ class XI2RawMotion(InputSource):
                             and getattr(ev, "extension", self._opcode) == self._opcode):
                         self._handle(t, bytes(ev.data))
         except Exception as exc:  # handed to the owner by check()/stop()
-            self._fail(InputError(f"XInput2 raw motion reader died: {exc}"))
+            if connection_lost(exc):  # the X server went away: the recording ends on it
+                self._fail(display_lost(d.get_display_name(), exc))
+            else:
+                self._fail(InputError(f"XInput2 raw motion reader died: {exc}"))
 
     def _handle(self, t: int, data: bytes) -> None:
         sourceid, values = decode_raw_event(data)
@@ -213,6 +216,11 @@ class XI2RawMotion(InputSource):
             if fd >= 0:
                 os.close(fd)
         self._stop_r = self._stop_w = -1
-        if self._d is not None:
-            self._d.close()
-            self._d = None
+        d, self._d = self._d, None
+        if d is not None:
+            try:
+                d.close()
+            except Exception as exc:
+                if not connection_lost(exc):
+                    raise
+                log.debug("the X display was already gone at close: %s", exc)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import DisplayLostError, InputError
 from ..events import EventSink, InputEvent
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class InputSource(ABC):
         with self._lock:
             err, self._error = self._error, None
         if err is not None:
-            if isinstance(err, InputError):
+            if isinstance(err, InputError | DisplayLostError):  # already one clear line
                 raise err
             raise InputError(f"{self.name} listener failed: {err}") from err
 

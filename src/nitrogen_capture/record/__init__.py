@@ -32,10 +32,10 @@ from ..inputs import get_input_backends
 from ..inputs.base import InputSource
 from ..outputs import OutputKind, check_output, describe
 from ..session.frames import frame_store_class
-from ..session.lock import lock_status
 from ..session.meta import CaptureInfo, ClockInfo, FrameFormat, InputInfo, Labels, SessionMeta
 from ..session.meta_parts import default_controller, default_game
-from ..session.paths import SessionPaths, is_session
+from ..session.paths import is_session
+from ..session.unbegun import never_began
 from ..targets.base import FixedRegionTarget, Target
 from .episode import EpisodeControl
 from .recorder import Recorder, RecordResult, RecordStats
@@ -66,27 +66,6 @@ def check_new_session_dir(out: Path, label: str = "--out") -> None:
         raise SessionExistsError(f"{label} {out} is not empty: choose a new or empty directory")
     # Not inside another session or dataset, not through a link (outputs.py).
     check_output(out, NEW_SESSION, label=label)
-
-
-def never_began(out: Path) -> bool:
-    """Whether ``out`` is left by a recording killed before its first ``meta.json``.
-
-    Nothing is then left but its stale lock and an empty ``frames/`` (either may be gone: merge
-    removes a stale lock): a new recording may take the folder over, its lock replacing the
-    stale one with a log line (session/lock.py).
-    """
-    paths = SessionPaths(out)
-    try:
-        names = {p.name for p in out.iterdir()}
-        frames = paths.frames_dir
-        if not names or not names <= {paths.lock.name, frames.name} or (
-                frames.name in names and (frames.is_symlink() or not frames.is_dir()
-                                          or any(frames.iterdir()))):
-            return False
-    except OSError:
-        return False
-    status = lock_status(paths)
-    return status is None or status.state == "stale"
 
 
 # A recording's folder: new, empty, or left by a recording that never began (check_output_dir

@@ -31,7 +31,7 @@ from ..cues import get_cue_backend
 from ..diskspace import disk_full_error, is_disk_full
 from ..encoderpool.pool import EncodeResult, EncoderPool
 from ..encoderpool.priority import encoder_nice
-from ..errors import CaptureError, EncodeError, TargetError
+from ..errors import CaptureError, DisplayLostError, EncodeError, TargetError
 from ..events import CONTROL, InputEvent
 from ..inputs.base import InputSource
 from ..inputs.router import InputRouter
@@ -269,6 +269,8 @@ class Recorder:
             self._phase = "recording"
             self._loop(wt, t0)
         except Exception as exc:
+            if began and isinstance(exc, DisplayLostError):  # Xvfb killed, the X session ended:
+                self.stop("display lost")  # what was recorded is finished like any stop's
             if not began or not self._stop.is_set():
                 self.stop(f"error: {exc or type(exc).__name__}")
                 raise
@@ -320,6 +322,8 @@ class Recorder:
         for src in self.inputs:
             try:
                 src.stop()
+            except DisplayLostError as exc:  # said once by the stop reason: no traceback
+                log.info("input listener %s: %s", src.name, exc)
             except Exception:
                 log.exception("input listener %s failed", src.name)
 

@@ -236,11 +236,16 @@ class SessionMeta:
     @classmethod
     def load(cls, path: Path) -> SessionMeta:
         """Read and check ``path`` (a session's meta.json)."""
+        missing = f"{path.parent} has no meta.json: not a session directory"
+        if not path.is_file():  # a folder left by a recording killed before it began?
+            from .unbegun import never_began, never_began_message
+
+            if never_began(path.parent, own_lock=True):
+                missing = never_began_message(path.parent)
         # A FIFO, a device or a file over MAX_META_BYTES is refused before it is read.
         raw = read_input_bytes(path, what="", max_bytes=MAX_META_BYTES,
                                error=partial(SessionFormatError, path=path),
-                               missing=f"{path.parent} has no meta.json: not a session "
-                                       "directory")
+                               missing=missing)
         try:
             data = json.loads(raw.decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -17,6 +17,9 @@
 
 One backend holds one display connection and a lock: a python-xlib ``Display`` must not be
 used by two threads at once, and the input router asks for focus from listener threads.
+Once the server is gone (Xvfb killed, the X session ended) every call raises the project's
+:class:`~nitrogen_capture.errors.DisplayLostError` instead of python-xlib's own error, and
+:meth:`X11WindowBackend.close` closes quietly.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 
 from ..capture.base import Region
 from ..errors import ConfigError
-from ..xdisplay import open_x11_display
+from ..xdisplay import connection_lost, open_x11_display, translating_lost_display
 from .base import WindowBackend, WindowInfo
 
 __all__ = ["X11WindowBackend"]
@@ -65,6 +68,7 @@ class X11WindowBackend(WindowBackend):
         from Xlib import X
 
         self._d: Any = open_x11_display(display, "window lookup")
+        self._display_name: str | None = self._d.get_display_name()
         self._X = X
         self._XError: type[Exception] = Xlib.error.XError
         self._root: Any = self._d.screen().root
@@ -80,7 +84,7 @@ class X11WindowBackend(WindowBackend):
     # -- public API ---------------------------------------------------------------------------
     def list_windows(self) -> list[WindowInfo]:
         """Top-level client windows with a title (mapped or not)."""
-        with self._lock:
+        with self._lock, self._lost_display():
             focus = self._focused()
             out: list[WindowInfo] = []
             for wid in self._client_ids():
@@ -91,7 +95,7 @@ class X11WindowBackend(WindowBackend):
 
     def geometry(self, window_id: int) -> Region | None:
         """Client area of ``window_id`` in root coordinates; None if gone or unmapped."""
-        with self._lock:
+        with self._lock, self._lost_display():
             try:
                 return self._geometry(self._d.create_resource_object("window", window_id))
             except self._XError:
@@ -99,12 +103,12 @@ class X11WindowBackend(WindowBackend):
 
     def focused_window(self) -> int | None:
         """The titled window that has the keyboard now, if any."""
-        with self._lock:
+        with self._lock, self._lost_display():
             return self._focused()
 
     def exists(self, window_id: int) -> bool:
         """Whether ``window_id`` still exists (mapped or not)."""
-        with self._lock:
+        with self._lock, self._lost_display():
             try:
                 self._d.create_resource_object("window", window_id).get_attributes()
             except self._XError:
@@ -116,7 +120,16 @@ class X11WindowBackend(WindowBackend):
         with self._lock:
             if not self._closed:
                 self._closed = True
-                self._d.close()
+                try:
+                    self._d.close()
+                except Exception as exc:
+                    if not connection_lost(exc):
+                        raise
+                    log.debug("the X display was already gone at close: %s", exc)
+
+    def _lost_display(self) -> Any:
+        """A block in which a lost connection becomes :class:`DisplayLostError`."""
+        return translating_lost_display(self._display_name)
 
     # -- helpers (callers hold the lock) -----------------------------------------------------------
     def _window(self, wid: int) -> Any:
