@@ -6,7 +6,8 @@
 - A missing or failing Xvfb fails the test: tier 1 always runs (``make test`` installs Xvfb), so
   it is never skipped.
 - It is stopped when its scope ends, whatever happened; the kernel stops it too if pytest dies
-  (``lifeline.tied_command``).
+  (``lifeline.tied_command``). :func:`kill_xvfb` kills it before that (``kill -9``), for the
+  tests of a display that goes away under a recording.
 
 The fixtures (tests/conftest.py): ``xvfb_display``, one per test session, with ``DISPLAY`` set to
 it, for the backend tests; ``demo_display``, a second one per session, for the demo game, so that
@@ -16,6 +17,8 @@ no other module drew on starts its own with ``private_xvfb`` in a module-scoped 
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -25,6 +28,17 @@ from nitrogen_capture.demo.xvfb import XvfbServer
 from nitrogen_capture.errors import PlatformError
 
 SCREEN = (1280, 720)
+_RUNNING: dict[str, XvfbServer] = {}  # the private servers running now, by display
+
+
+def kill_xvfb(display: str) -> None:
+    """``kill -9`` the private Xvfb of ``display``: its clients' connections break at once.
+
+    Its block's end reaps it (``XvfbServer.stop``).
+    """
+    pid = _RUNNING[display].pid  # the Xvfb itself: its launcher exec()s it
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
 
 
 @contextmanager
@@ -35,7 +49,9 @@ def private_xvfb(size: tuple[int, int] = SCREEN) -> Iterator[str]:
         display = server.start()
     except PlatformError as exc:
         pytest.fail(f"tier-1 tests need Xvfb: {exc}", pytrace=False)
+    _RUNNING[display] = server
     try:
         yield display
     finally:
+        _RUNNING.pop(display, None)
         server.stop()

@@ -18,8 +18,8 @@ from typing import Any
 
 from .errors import DisplayLostError, PlatformError, missing_dependency
 
-__all__ = ["check_x11_display", "connection_lost", "display_lost", "no_display_message",
-           "open_x11_display", "translating_lost_display"]
+__all__ = ["check_x11_display", "close_display", "connection_lost", "display_lost",
+           "no_display_message", "open_x11_display", "translating_lost_display"]
 
 
 def no_display_message(environ: Mapping[str, str] | None = None) -> str | None:
@@ -96,3 +96,19 @@ def translating_lost_display(display: str | None) -> Iterator[None]:
         if connection_lost(exc):
             raise display_lost(display, exc) from exc
         raise
+
+
+def close_display(d: Any) -> None:
+    """Close a python-xlib ``Display``, also when its server is gone.
+
+    ``Display.close()`` flushes first, which raises on a closed connection and leaves the
+    socket open (a ``ResourceWarning`` later): the socket is then closed directly.
+    """
+    try:
+        d.close()
+    except Exception as exc:
+        if not connection_lost(exc):
+            raise
+        sock = getattr(getattr(d, "display", None), "socket", None)
+        if sock is not None:
+            sock.close()

@@ -286,7 +286,7 @@ def _early_trial(root: Path, sig: signal.Signals, after: str | None, delay_s: fl
         if left:  # not a session: merge and validate both say so, and record may reuse it
             assert never_began(out)
             rc, ok, said = _merge_and_validate(out)
-            assert rc == 1 and not ok and "no meta.json" in said, (seen, said)
+            assert rc == 1 and not ok and "killed there before it began" in said, (seen, said)
             check_new_session_dir(out)
         return seen + f", nothing recorded (left: {left})"
     if sig == signal.SIGINT:  # a clean stop: record merged it itself

@@ -38,7 +38,7 @@ from ..errors import InputError, missing_dependency
 from ..events import BUTTON, HELD, KEY, WHEEL, InputEvent
 from ..keylayout import canonical_key
 from ..rows import MOUSE_BUTTONS
-from ..xdisplay import connection_lost, display_lost
+from ..xdisplay import close_display, connection_lost, display_lost
 from ._held_keys import HeldKeysReader
 from ._keystate_win32 import VK_OEM, KeyStateApi
 from .base import InputSource
@@ -108,6 +108,7 @@ class PynputInput(InputSource):
         self._down: dict[str, str] = {}  # physical key -> its name, for keys now held
         self._keystate = keystate
         self._held: HeldKeysReader | None = None  # the OS's key state, read at the first use
+        self._display_gone = False  # a listener found the X display gone (reported once)
 
     # -- names ----------------------------------------------------------------------------------
     def key_name(self, key: Any) -> str | None:
@@ -261,7 +262,13 @@ class PynputInput(InputSource):
                 run()
             except Exception as exc:
                 if connection_lost(exc):
-                    self._fail(display_lost(None, exc))
+                    # pynput's own clean-up raised before closing its two connections.
+                    for name in ("_display_stop", "_display_record"):
+                        with _gone_display_ignored():
+                            close_display(getattr(listener, name, None) or _NoDisplay())
+                    if not self._display_gone:  # both listeners see it: said once
+                        self._display_gone = True
+                        self._fail(display_lost(None, exc))
                 else:
                     self._fail(InputError(f"pynput {type(listener).__module__} listener "
                                           f"died: {exc}"))
@@ -298,7 +305,9 @@ class PynputInput(InputSource):
         for listener in listeners:
             with _gone_display_ignored():
                 listener.stop()
-        if listeners and not self._windows:
+        # (Not when the display is gone: nothing blocks, and python-xlib leaks the sockets of
+        # a connection attempt that fails.)
+        if listeners and not self._windows and not self._display_gone:
             _unblock_xrecord(listeners)
         for listener in listeners:
             if listener.is_alive():
@@ -311,6 +320,13 @@ class PynputInput(InputSource):
         if held is not None:
             with _gone_display_ignored():
                 held.close()
+
+
+class _NoDisplay:
+    """Stands for a connection pynput never opened: closing it does nothing."""
+
+    def close(self) -> None:
+        """Nothing to close."""
 
 
 @contextlib.contextmanager

@@ -31,7 +31,7 @@ from typing import Any
 from ..clock import now_ns
 from ..errors import InputError, PlatformError, missing_dependency
 from ..events import MOTION, InputEvent
-from ..xdisplay import check_x11_display, connection_lost, display_lost
+from ..xdisplay import check_x11_display, close_display, connection_lost, display_lost
 from .base import InputSource
 
 __all__ = ["XI2RawMotion", "decode_raw_event", "probe_xi2"]
@@ -218,9 +218,4 @@ class XI2RawMotion(InputSource):
         self._stop_r = self._stop_w = -1
         d, self._d = self._d, None
         if d is not None:
-            try:
-                d.close()
-            except Exception as exc:
-                if not connection_lost(exc):
-                    raise
-                log.debug("the X display was already gone at close: %s", exc)
+            close_display(d)  # quiet when the server is gone

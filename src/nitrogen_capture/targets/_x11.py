@@ -32,7 +32,7 @@ from typing import Any
 
 from ..capture.base import Region
 from ..errors import ConfigError
-from ..xdisplay import connection_lost, open_x11_display, translating_lost_display
+from ..xdisplay import close_display, open_x11_display, translating_lost_display
 from .base import WindowBackend, WindowInfo
 
 __all__ = ["X11WindowBackend"]
@@ -120,12 +120,7 @@ class X11WindowBackend(WindowBackend):
         with self._lock:
             if not self._closed:
                 self._closed = True
-                try:
-                    self._d.close()
-                except Exception as exc:
-                    if not connection_lost(exc):
-                        raise
-                    log.debug("the X display was already gone at close: %s", exc)
+                close_display(self._d)  # quiet when the server is gone
 
     def _lost_display(self) -> Any:
         """A block in which a lost connection becomes :class:`DisplayLostError`."""
