@@ -113,7 +113,9 @@ def _frames_ok(r: CheckReport) -> None:
 
 def test_native_wayland_game_recorded_through_the_portal(tmp_path: Path,
                                                          wayland_stack: Stack) -> None:
-    out, fps, seconds = tmp_path / "session", 60, 8.0
+    # 30 fps: on a two-core machine shared with other work 60 fps of 720p PNG drops ticks
+    # (the X11 tier's run60 has the same margin problem); the output still runs at 120 Hz.
+    out, fps, seconds = tmp_path / "session", 30, 8.0
     with running_game(wayland_stack, tmp_path / "game.json", "--size", SIZE, "--fps", "60",
                       native=True) as game:
         window = sway_window(wayland_stack, game.pid, game)

@@ -19,6 +19,7 @@ from wlstack import Stack, running_stack
 
 from portal_cast import FrameGrabber, open_cast
 from waiting import wait_until
+from wlgame import sway_window
 
 pytestmark = pytest.mark.wayland
 
@@ -54,6 +55,7 @@ def test_portal_casts_what_a_wayland_client_draws(wayland_stack: Stack) -> None:
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE) as client:
         assert client.stdout is not None
         assert client.stdout.readline().strip() == b"drawing", "the Wayland client did not start"
+        rect = sway_window(wayland_stack, client.pid, client)["rect"]
         conn, cast = open_cast(wayland_stack.env["DBUS_SESSION_BUS_ADDRESS"])
         try:
             t0 = time.perf_counter()
@@ -66,7 +68,8 @@ def test_portal_casts_what_a_wayland_client_draws(wayland_stack: Stack) -> None:
 
                 def centre_colour() -> tuple[int, int, int] | None:
                     _, _, frame = grabber.frame()
-                    i = ((h // 2) * w + w // 2) * 4
+                    x, y = rect["x"] + rect["width"] // 2, rect["y"] + rect["height"] // 2
+                    i = (y * w + x) * 4
                     b, g, r = frame[i], frame[i + 1], frame[i + 2]
                     return (r, g, b) if (r, g, b) == COLOUR else None
 
