@@ -277,9 +277,9 @@ def test_kill_9_during_a_portal_cast_recovers_and_casts_again(tmp_path: Path,
         children: list[psutil.Process] = []
         try:
             wait_for_t0(out / "meta.json", rec, 60)
-            # Two chunks journaled: a real take, not a start-up.
-            wait_until(lambda: len(list((out / "frames").glob("chunk_*"))) >= 2,
-                       "two chunks of frames", 60, proc=rec)
+            # A few chunks of 30 frames under way: a real take, not a start-up.
+            wait_until(lambda: len(list((out / "frames").glob("chunk_*"))) >= 3,
+                       "three chunks of frames", 60, proc=rec)
             children = psutil.Process(rec.pid).children(recursive=True)
             os.kill(rec.pid, signal.SIGKILL)
             rec.wait(timeout=30)

@@ -19,7 +19,7 @@ from wlstack import Stack, running_stack
 
 from portal_cast import FrameGrabber, open_cast
 from waiting import wait_until
-from wlgame import sway_window
+from wlgame import sway_window, swaymsg
 
 pytestmark = pytest.mark.wayland
 
@@ -66,21 +66,36 @@ def test_portal_casts_what_a_wayland_client_draws(wayland_stack: Stack) -> None:
                 assert (w, h) == (1280, 720)
                 assert len(data) == w * h * 4
 
+                seen: list[tuple[int, int, int]] = []
+
                 def centre_colour() -> tuple[int, int, int] | None:
                     _, _, frame = grabber.frame()
                     x, y = rect["x"] + rect["width"] // 2, rect["y"] + rect["height"] // 2
                     i = (y * w + x) * 4
                     b, g, r = frame[i], frame[i + 1], frame[i + 2]
+                    seen[:] = [(r, g, b)]
                     return (r, g, b) if (r, g, b) == COLOUR else None
 
-                wait_until(centre_colour, f"the client's colour {COLOUR} in the cast", 30,
-                           proc=client)
+                wait_until(centre_colour, lambda: f"the client's colour {COLOUR} in the cast "
+                           f"at {rect} (last seen {seen}; windows: {_windows(wayland_stack)})",
+                           30, proc=client)
             finally:
                 grabber.close()
         finally:
             conn.close()
         print(f"portal calls {cast.calls_ms:.0f} ms, first frame {first_ms:.0f} ms, node "
               f"{cast.node}, stream size {cast.size}, frame {w}x{h} BGRx, centre {COLOUR}")
+
+
+def _windows(stack: Stack) -> list[tuple[int, str, dict[str, int]]]:
+    tree = swaymsg(stack, "-t", "get_tree")
+    found, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        if node.get("pid"):
+            found.append((node["pid"], node.get("name") or "", node["rect"]))
+        todo += node.get("nodes", []) + node.get("floating_nodes", [])
+    return found
 
 
 def _ours(token: str) -> list[int]:
