@@ -61,6 +61,10 @@ pytestmark = [pytest.mark.wayland, pytest.mark.slow, needs_pipewire]
 
 SIZE = "1280x720"
 LEAD_IN_S, TAIL_S = 0.8, 1.2  # quiet time after t0 and before --seconds ends (the demo's)
+# The portal casts the whole 1280x720 output; the native tests record the window's top-left
+# quarter (the game's overlay is there): the crop is exercised and the PNG work of a 2-core
+# machine shared with other work stays a quarter.
+CROP = (640, 360)
 
 
 def _record(stack: Stack, out: Path, target: list[str], seconds: float, fps: int,
@@ -113,14 +117,14 @@ def _frames_ok(r: CheckReport) -> None:
 
 def test_native_wayland_game_recorded_through_the_portal(tmp_path: Path,
                                                          wayland_stack: Stack) -> None:
-    # 30 fps: on a two-core machine shared with other work 60 fps of 720p PNG drops ticks
-    # (the X11 tier's run60 has the same margin problem); the output still runs at 120 Hz.
+    # 30 fps: on a two-core machine shared with other work 60 fps drops ticks (the output
+    # still runs at 120 Hz: the compositor offers 120 frames a second, the game draws 60).
     out, fps, seconds = tmp_path / "session", 30, 8.0
     with running_game(wayland_stack, tmp_path / "game.json", "--size", SIZE, "--fps", "60",
                       native=True) as game:
         window = sway_window(wayland_stack, game.pid, game)
         assert window["shell"] == "xdg_shell"  # native Wayland, not XWayland
-        rec = _record(wayland_stack, out, region_args(window), seconds, fps,
+        rec = _record(wayland_stack, out, region_args(window, CROP), seconds, fps,
                       "--input-backend", "none")
         _finish(rec, out)
     r = _report(out, None, tmp_path / "game.json")
@@ -128,7 +132,7 @@ def test_native_wayland_game_recorded_through_the_portal(tmp_path: Path,
     assert abs(r.fps_achieved / r.fps_target - 1) <= 0.01, (r.fps_achieved, r.dropped_ticks)
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     assert meta["capture"]["backend"] == "pipewire"
-    assert tuple(meta["capture"]["size"]) == (window["rect"]["width"], window["rect"]["height"])
+    assert tuple(meta["capture"]["size"]) == CROP
     report = validate_session(out)
     assert report.ok, report.errors
     print(f"native Wayland at 120 Hz, recorded at {fps} fps: {r.frames} frames, "
@@ -143,7 +147,7 @@ def test_portal_frames_carry_pipewire_times(tmp_path: Path, wayland_stack: Stack
     with running_game(wayland_stack, tmp_path / "game.json", "--size", SIZE, "--fps", "60",
                       native=True) as game:
         window = sway_window(wayland_stack, game.pid, game)
-        _finish(_record(wayland_stack, out, region_args(window), 4.0, 30,
+        _finish(_record(wayland_stack, out, region_args(window, CROP), 4.0, 30,
                         "--input-backend", "none"), out)
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     assert meta["capture"]["frame_time_source"] == "pipewire-pts"
@@ -272,7 +276,7 @@ def test_kill_9_during_a_portal_cast_recovers_and_casts_again(tmp_path: Path,
     with running_game(wayland_stack, tmp_path / "game.json", "--size", SIZE, "--fps", "60",
                       native=True) as game:
         window = sway_window(wayland_stack, game.pid, game)
-        rec = _record(wayland_stack, out, region_args(window), 60.0, 30,
+        rec = _record(wayland_stack, out, region_args(window, CROP), 60.0, 30,
                       "--input-backend", "none", "--chunk-size", "30")
         children: list[psutil.Process] = []
         try:
@@ -299,7 +303,7 @@ def test_kill_9_during_a_portal_cast_recovers_and_casts_again(tmp_path: Path,
         assert r.frames >= 30 and r.barcodes_read == r.frames and r.barcodes_backwards == 0
         # The portal closed the dead client's session: a new recording casts again.
         again = tmp_path / "again"
-        _finish(_record(wayland_stack, again, region_args(window), 3.0, 30,
+        _finish(_record(wayland_stack, again, region_args(window, CROP), 3.0, 30,
                         "--input-backend", "none"), again)
     r2 = check_session(again)
     _frames_ok(r2)

@@ -30,7 +30,7 @@ _CLIENT = f"""
 import os, sys, threading, pygame
 pygame.display.init()
 assert pygame.display.get_driver() == "wayland", pygame.display.get_driver()
-screen = pygame.display.set_mode((640, 360))
+screen = pygame.display.set_mode((1280, 720))  # the output's size: sway's tiling keeps it
 pygame.display.set_caption("nitrogen-colour")
 done = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()

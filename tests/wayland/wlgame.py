@@ -100,11 +100,11 @@ def sway_window(stack: Stack, pid: int, proc: subprocess.Popen[bytes] | None = N
     return wait_until(find, f"a window of PID {pid} in sway's tree", timeout, proc=proc)
 
 
-def region_args(window: dict[str, Any]) -> list[str]:
-    """``--region L T R B`` of a sway window's rectangle."""
+def region_args(window: dict[str, Any], size: tuple[int, int] | None = None) -> list[str]:
+    """``--region L T R B`` of a sway window's rectangle (its top-left ``size`` when given)."""
     r = window["rect"]
-    return ["--region", str(r["x"]), str(r["y"]), str(r["x"] + r["width"]),
-            str(r["y"] + r["height"])]
+    w, h = size or (r["width"], r["height"])
+    return ["--region", str(r["x"]), str(r["y"]), str(r["x"] + w), str(r["y"] + h)]
 
 
 class Vnc:
