@@ -151,6 +151,9 @@ def _sway_config(run: Path, size: tuple[int, int], refresh: int) -> str:
             "default_border none\n"
             "default_floating_border none\n"
             "focus_follows_mouse no\n"
+            # The pointer (wayvnc's, where a test left it) is drawn into casts that embed it:
+            # hidden 100 ms after it last moved, so a cast shows what the windows drew.
+            "seat * hide_cursor 100\n"
             # The variables sway gives its clients (WAYLAND_DISPLAY, DISPLAY, SWAYSOCK).
             f"exec env > {run}/sway.env.tmp && mv {run}/sway.env.tmp {run}/sway.env\n")
 

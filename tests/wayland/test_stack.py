@@ -71,8 +71,8 @@ def test_portal_casts_what_a_wayland_client_draws(wayland_stack: Stack) -> None:
 
                 def client_colour() -> bool:
                     # Nearly all of the window, not one pixel: in full runs the centre pixel alone
-                    # once stayed (223, 219, 221) for 30 s (cause not found; a pointer drawn
-                    # into the cast was tried and is not it), so the share is checked and shown.
+                    # once stayed (223, 219, 221) for 30 s, most likely wayvnc's pointer left
+                    # there by an earlier test (the stack now hides an idle pointer).
                     _, _, frame = grabber.frame()
                     img = np.frombuffer(frame, np.uint8).reshape(h, w, 4)
                     win = img[rect["y"]:rect["y"] + rect["height"],
