@@ -442,13 +442,34 @@ def _lock_pid(lock: Path) -> list[int]:
 @contextlib.contextmanager
 def running_stack(root: Path, *, size: tuple[int, int] = (1280, 720),
                   refresh: int = 120) -> Iterator[Stack]:
-    """The stack while the block runs; stopped (and checked gone) when it ends."""
+    """The stack while the block runs; stopped when it ends, or when this process dies first.
+
+    The daemons lead their own process groups, so a ``kill -9`` of this process (a test run
+    killed by a timeout) would leave them running: a watchdog process blocks on a pipe from
+    this one and runs ``down`` when the pipe closes without a word, which is what this
+    process's death does. A normal end writes to the pipe first: the watchdog then just leaves.
+    """
     stack = start(root, size=size, refresh=refresh)
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(Path(__file__).resolve()), str(root.resolve())],
+        stdin=subprocess.PIPE, start_new_session=True)
     try:
         yield stack
     finally:
         stop(root)
         _reap(stack.procs)
+        assert watchdog.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            watchdog.stdin.write(b"stopped")
+        watchdog.stdin.close()
+        watchdog.wait(timeout=STOP_GRACE_S * 3)
+
+
+# Blocks until its stdin closes; "stopped" before that means the owner stopped the stack.
+_WATCHDOG = ("import subprocess, sys\n"
+             "if sys.stdin.buffer.read() != b'stopped':\n"
+             "    subprocess.run([sys.executable, sys.argv[1], 'down', '--dir', sys.argv[2]],\n"
+             "                   stdout=subprocess.DEVNULL, check=False)\n")
 
 
 def _exports(env: dict[str, str]) -> str:

@@ -144,3 +144,30 @@ def test_stack_starts_ready_and_stops_leaving_nothing(tmp_path: Path) -> None:
     assert not Path(f"/tmp/.X11-unix/X{display[1:]}").exists()
     assert not (tmp_path / "stack" / "stack.json").exists()
     print(f"stack up {up_s:.2f} s, down {down_s:.2f} s")
+
+
+_OWNER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from pathlib import Path
+from wlstack import running_stack
+with running_stack(Path(sys.argv[2])):
+    print("up", flush=True)
+    time.sleep(600)  # killed by the test long before
+"""
+
+
+def test_a_killed_owner_leaves_no_stack_behind(tmp_path: Path) -> None:
+    import json
+
+    scripts = Path(__file__).resolve().parents[2] / "scripts" / "wayland"
+    with subprocess.Popen([sys.executable, "-c", _OWNER, str(scripts), str(tmp_path / "st")],
+                          stdout=subprocess.PIPE) as owner:
+        assert owner.stdout is not None
+        assert owner.stdout.readline().strip() == b"up"
+        token = json.loads((tmp_path / "st" / "stack.json").read_text())["token"]
+        assert _ours(token)
+        owner.kill()  # kill -9: no finally runs in it
+    state = tmp_path / "st" / "stack.json"
+    wait_until(lambda: not _ours(token) and not state.exists(),
+               "the stack stopped by its watchdog", 30)
