@@ -47,10 +47,6 @@ def game_env(stack: Stack, native: bool) -> dict[str, str]:
     """The demo game's environment on ``stack``: a native Wayland client or an XWayland one."""
     env = {**stack.environ(), "SDL_AUDIODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1",
            "SDL_VIDEODRIVER": "wayland" if native else "x11"}
-    if native:
-        # The game asks for SDL's plain framebuffer (cheap under Xvfb); SDL's Wayland driver has
-        # none and fails set_mode: let it use its renderer (llvmpipe's GLES here).
-        env["SDL_FRAMEBUFFER_ACCELERATION"] = "1"
     return env
 
 
