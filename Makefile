@@ -9,18 +9,27 @@ PIP    := $(VENV)/bin/pip
 # CPU build pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 APT_PACKAGES := xvfb x11-utils xdotool xauth chromium
+# The Wayland tier's headless desktop (scripts/wayland/wlstack.py): sway with XWayland, PipeWire,
+# the ScreenCast portal, wayvnc; GStreamer's pipewiresrc; gcc for the portal shim; the headers
+# the `wayland` extra's PyGObject builds against.
+WAYLAND_APT_PACKAGES := sway xwayland pipewire pipewire-bin wireplumber xdg-desktop-portal \
+  xdg-desktop-portal-wlr gstreamer1.0-pipewire gir1.2-gstreamer-1.0 gstreamer1.0-plugins-base \
+  wayvnc x11-xserver-utils libgirepository1.0-dev libcairo2-dev dbus pkg-config gcc libc6-dev \
+  python3-dev
+# portal-wlr 0.7's screencopy shim (scripts/wayland/screencopy_shim.c), built, never committed.
+WAYLAND_SHIM := .cache/wayland/screencopy-shim.so
 DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 # After a successful `make demo`, older runs/demo-* beyond the newest DEMO_KEEP are removed.
 DEMO_KEEP ?= 3
 
-.PHONY: all setup system-deps venv lint typecheck test test-fast test-windows test-lerobot wine-tier demo demo-prune bench clean
+.PHONY: all setup system-deps venv lint typecheck test test-fast test-windows test-lerobot wine-tier demo demo-prune bench clean wayland-deps wayland-shim test-wayland
 
 all: test
 
-# Debian packages for the virtual display (and chromium: the report's headless-browser test).
-# Skipped when already there; needs root otherwise.
-system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# $(call apt-install,PACKAGES): install those not there yet (as root: apt-get update first; else
+# through sudo; else one line naming them).
+define apt-install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -31,6 +40,16 @@ system-deps:
 	    echo "missing Debian packages:$$missing (install them as root)"; exit 1; \
 	  fi; \
 	fi
+endef
+
+# Debian packages for the virtual display (and chromium: the report's headless-browser test).
+# Skipped when already there; needs root otherwise.
+system-deps:
+	$(call apt-install,$(APT_PACKAGES))
+
+# The Wayland tier's packages (the stack runs as root: sway itself as uid 65534 through setpriv).
+wayland-deps:
+	$(call apt-install,$(WAYLAND_APT_PACKAGES))
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +59,17 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 venv: $(VENV)/.installed
+
+# The `wayland` extra (PyGObject builds from source against libgirepository1.0-dev, ~20 s once).
+$(VENV)/.installed-wayland: $(VENV)/.installed pyproject.toml
+	$(PIP) install -q -e ".[wayland]"
+	touch $@
+
+$(WAYLAND_SHIM): scripts/wayland/screencopy_shim.c
+	@mkdir -p $(dir $@)
+	gcc -shared -fPIC -O2 -Wall -o $@ $< -ldl -lpthread
+
+wayland-shim: $(WAYLAND_SHIM)
 
 setup: system-deps venv
 
@@ -58,12 +88,19 @@ typecheck: lint
 TEST_ENV := SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1
 test: setup lint
 	@echo "== tier 0: no display (unit, synthetic recordings, export, CLI) =="
-	$(TEST_ENV) $(VENV)/bin/pytest -m "not x11"
+	$(TEST_ENV) $(VENV)/bin/pytest -m "not x11 and not wayland"
 	@echo "== tier 1: X11 (a private Xvfb, the demo game, XTEST input) =="
 	$(TEST_ENV) $(VENV)/bin/pytest -m x11
 
 test-fast: venv
-	$(VENV)/bin/pytest -q -m "not x11 and not slow"
+	$(VENV)/bin/pytest -q -m "not x11 and not slow and not wayland"
+
+# The Wayland tier (docs/testing.md): a headless sway desktop with XWayland, PipeWire, the
+# ScreenCast portal and wayvnc (scripts/wayland/wlstack.py, started and stopped by the tests),
+# the demo game recorded through the portal. Root, like the packages it installs.
+test-wayland: setup wayland-deps $(VENV)/.installed-wayland $(WAYLAND_SHIM)
+	@echo "== Wayland tier: headless sway, the ScreenCast portal, PipeWire, XWayland, wayvnc =="
+	$(TEST_ENV) $(VENV)/bin/pytest -m wayland
 
 # LeRobot itself loads a `convert --format lerobot` export and trains its ACT and Diffusion
 # policies on it for a few steps on the CPU (docs/export.md, "LeRobot"). LeRobot pins its own

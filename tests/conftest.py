@@ -112,17 +112,25 @@ def no_process_left_behind() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def xvfb_display() -> Iterator[str]:
-    """A private Xvfb for the whole session, with DISPLAY pointing at it."""
+    """A private Xvfb for the whole session, with DISPLAY pointing at it.
+
+    The session is an X11 one even when the tests run from a Wayland desktop: its variables are
+    hidden meanwhile, or ``auto`` would record through the portal (desktop.py).
+    """
+    wayland = ("WAYLAND_DISPLAY", "XDG_SESSION_TYPE", "SWAYSOCK")
     with private_xvfb() as display:
-        old = os.environ.get("DISPLAY")
+        old = {name: os.environ.get(name) for name in ("DISPLAY", *wayland)}
         os.environ["DISPLAY"] = display
+        for name in wayland:
+            os.environ.pop(name, None)
         try:
             yield display
         finally:
-            if old is None:
-                os.environ.pop("DISPLAY", None)
-            else:
-                os.environ["DISPLAY"] = old
+            for name, value in old.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

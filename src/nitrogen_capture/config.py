@@ -53,6 +53,7 @@ MIN_FPS = 0.001
 MAX_CHUNK_SIZE = 100_000  # frames per chunk (about 7 min at 240 fps)
 MAX_FRAMES = 1_000_000_000  # --max-frames (48 days at 240 fps)
 MAX_QUEUE_FRAMES = 1024  # each queued frame is held in memory: 6 MB at 1080p
+MAX_SYNTHETIC_REPEAT = 1_000_000  # --synthetic-repeat: every Nth synthetic frame repeats
 MAX_STATUS_INTERVAL = 3600.0
 MIN_STATUS_INTERVAL = 0.1
 MAX_MONITOR = 63
@@ -174,7 +175,11 @@ class RecordConfig:
         skip_late: skip whole missed periods instead of re-anchoring the schedule.
         start_immediately: record from the start instead of waiting for a resume hotkey.
         capture_backend / input_backend: backend names, ``auto`` to detect.
+        portal_reset: on Wayland, ignore the portal's stored restore token so its picker shows
+            again, and store the new one (``--portal-reset``).
         seed: seed of the synthetic source and scripted input timeline.
+        synthetic_repeat: the synthetic source repeats the frame before at every Nth grab, as a
+            compositor with nothing new does (0: never; ``--synthetic-repeat``).
         layout: the keys that become action columns, and the recorder's hotkeys: refused
             (ConfigError) when no hotkey starts a recording that starts paused, or a pause key
             has no resume key (:meth:`~nitrogen_capture.keylayout.Hotkeys.recording_problem`).
@@ -226,8 +231,10 @@ class RecordConfig:
     skip_late: bool = False
     start_immediately: bool = False
     capture_backend: str = "auto"
+    portal_reset: bool = False
     input_backend: str = "auto"
     seed: int = 0
+    synthetic_repeat: int = 0
     layout: KeyLayout = DEFAULT_LAYOUT
     frame_format: str = "png"
     png_encoder: str = "auto"
@@ -292,6 +299,8 @@ class RecordConfig:
              f"--status-interval must be 0 (off) or in [{MIN_STATUS_INTERVAL:g}, "
              f"{MAX_STATUS_INTERVAL:g}] seconds, got {format_number(status)}"),
             number_check(self.seed, "seed", "--seed", 0, UINT32_MAX, interval=True),
+            number_check(self.synthetic_repeat, "synthetic_repeat", "--synthetic-repeat", 0,
+                         MAX_SYNTHETIC_REPEAT, interval=True, note=" (0 = never)"),
             (self.cue in CUE_BACKENDS, "cue",
              f"--cue must be one of {', '.join(CUE_BACKENDS)}, got {self.cue}"),
             (self.indicator in INDICATOR_BACKENDS, "indicator",

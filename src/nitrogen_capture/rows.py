@@ -14,7 +14,9 @@ device kind    event devices (``events.py``)        row arrays it fills
                                                     only when a pad was recorded
 =============  ===================================  ===========================================
 
-``frame_indices`` and ``timestamps`` belong to the clock, not to a device. The session reader
+``frame_indices`` and ``timestamps`` belong to the clock, not to a device; ``os_timestamps`` and
+``repeated`` (:data:`FRAME_TIME_ARRAYS`) to the frame source, stored only when it stamps its
+frames with the OS's own time (``meta.json`` ``capture.frame_time_source``). The session reader
 checks every stored array against :data:`ARRAY_SPECS`; the key layout, the binner and the
 reader's empty arrays read the codes and widths from here. :func:`register_device_kind` adds a
 kind at run time (a test adds a toy one; docs/extending.md "An input backend" says what else a
@@ -35,8 +37,10 @@ __all__ = [
     "ARRAY_SPECS",
     "CHUNK_ARRAYS",
     "DEVICE_KINDS",
+    "FRAME_TIME_ARRAYS",
     "GAMEPAD_WIDTH",
     "MOUSE_BUTTONS",
+    "OS_TIME_NONE",
     "PAD_AXES",
     "PAD_BUTTONS",
     "ROW_ARRAYS",
@@ -106,7 +110,15 @@ ROW_ARRAYS: dict[str, RowArray] = {a.name: a for a in (
     RowArray("frame_indices", np.dtype(np.int64)),
     RowArray("timestamps", np.dtype(np.int64)),
     RowArray("gamepad", np.dtype(np.float32), (GAMEPAD_WIDTH,), optional=True),
+    # The OS's time of each row's frame (ns since t0, OS_TIME_NONE where the source gave none)
+    # and whether it repeats the frame of the row before (docs/format.md, "OS frame times").
+    RowArray("os_timestamps", np.dtype(np.int64), optional=True),
+    RowArray("repeated", np.dtype(np.bool_), optional=True),
 )}
+#: The frame source's optional arrays, present when it stamps frames (not a device's).
+FRAME_TIME_ARRAYS: tuple[str, ...] = ("os_timestamps", "repeated")
+#: ``os_timestamps`` of a row whose frame came without an OS time (int64 minimum).
+OS_TIME_NONE = int(np.iinfo(np.int64).min)
 #: The arrays every chunk has (the optional ones are added when their device was recorded).
 CHUNK_ARRAYS: tuple[str, ...] = tuple(a.name for a in ROW_ARRAYS.values() if not a.optional)
 #: Expected dtype and trailing shape of each array, by name: a live view of :data:`ROW_ARRAYS`
@@ -163,9 +175,15 @@ def device_kind_of(event_device: str) -> str | None:
     return None
 
 
-def array_names(recorded: frozenset[str] | set[str] = frozenset()) -> tuple[str, ...]:
-    """The arrays of a chunk whose optional devices ``recorded`` (kind names) were recorded."""
+def array_names(recorded: frozenset[str] | set[str] = frozenset(), *,
+                frame_times: bool = False) -> tuple[str, ...]:
+    """The arrays of a chunk whose optional devices ``recorded`` (kind names) were recorded.
+
+    ``frame_times``: the frame source stamped its frames (:data:`FRAME_TIME_ARRAYS` too).
+    """
     optional = {a for k in recorded for a in DEVICE_KINDS[k].arrays}
+    if frame_times:
+        optional.update(FRAME_TIME_ARRAYS)
     return tuple(a.name for a in ROW_ARRAYS.values() if not a.optional or a.name in optional)
 
 

@@ -2,10 +2,10 @@
 
 Every X11 backend (mss capture, window lookup, XInput2 raw motion) and ``demo --visible`` call
 :func:`check_x11_display` before they open the display, so "no ``DISPLAY``" reads the same
-everywhere. A Wayland session without ``DISPLAY`` gets its own message: native Wayland capture is
-not supported (Wayland gives no client global screen or input capture), but games that run
-through XWayland (most games, Proton/Wine ones included) are X11 windows and can be recorded
-once ``DISPLAY`` names the XWayland server.
+everywhere. A Wayland session without ``DISPLAY`` gets its own message: there ``auto`` records
+through the ScreenCast portal and evdev (desktop.py), so an X11 part is only reached when asked
+for by name (or by ``calibrate``/``demo --visible``, whose windows are X11 ones), and it needs
+``DISPLAY`` to name the XWayland server.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ def no_display_message(environ: Mapping[str, str] | None = None) -> str | None:
     if not sys.platform.startswith("linux") or env.get("DISPLAY"):
         return None
     if env.get("WAYLAND_DISPLAY") or env.get("XDG_SESSION_TYPE") == "wayland":
-        return ("this is a Wayland session without DISPLAY: native Wayland capture is not "
-                "supported yet; XWayland games (most games, including Proton/Wine ones) can be "
-                "recorded by running the recorder with DISPLAY set to the XWayland display "
-                "(usually DISPLAY=:0)")
+        return ("this is a Wayland session without DISPLAY: the X11 parts need XWayland "
+                "(set DISPLAY to its display, usually DISPLAY=:0); record with "
+                "--capture-backend auto and --input-backend auto to go through the ScreenCast "
+                "portal and evdev instead")
     return "no X display: set DISPLAY or run under Xvfb"
 
 

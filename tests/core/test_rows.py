@@ -31,7 +31,9 @@ def test_a_recording_stores_what_the_schema_declares(tmp_path: Path) -> None:
     k = len(meta["layout"]["keys"])
     assert meta["gamepad"] is True and result.chunks == 2
     session = SessionReader(out)
-    assert session.array_names() == rows.array_names(frozenset({"gamepad"}))
+    # The synthetic source stamps its frames: the frame time arrays are there too.
+    assert session.has_frame_times
+    assert session.array_names() == rows.array_names(frozenset({"gamepad"}), frame_times=True)
     for c in meta["chunks"]:
         stems = [s for s in c["files"] if s not in ("frames", "events")]
         assert stems == list(rows.ROW_ARRAYS)  # the file order of meta.json, too
@@ -53,8 +55,9 @@ def test_the_old_homes_read_the_declaration() -> None:
     assert reader.ARRAY_SPECS is rows.ARRAY_SPECS
     declared = {e for kind in rows.DEVICE_KINDS.values() for e in kind.events}
     assert declared | {CONTROL} == set(DEVICES)  # every input event device has one kind
+    # Every array is a device kind's, the clock's or the frame source's (OS frame times).
     assert {a for kind in rows.DEVICE_KINDS.values() for a in kind.arrays} | {
-        "frame_indices", "timestamps"} == set(rows.ROW_ARRAYS)
+        "frame_indices", "timestamps", *rows.FRAME_TIME_ARRAYS} == set(rows.ROW_ARRAYS)
     empty = rows.empty_rows(28)
     assert empty["actions"].shape == (0, 28) and empty["gamepad"].shape == (0, 21)
 

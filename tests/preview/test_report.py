@@ -71,8 +71,10 @@ def test_the_page_is_self_contained_escaped_and_says_the_facts(
     assert "http://" not in text and "https://" not in text
     assert "<script" not in text  # the game label is user data: escaped, never markup
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in text
-    # Contact sheet + fps, histogram, timeline, keys, mouse; no gamepad was recorded.
-    assert text.count('src="data:image/png;base64,') == 6
+    # Contact sheet + fps, histogram, capture latency (the synthetic source stamps its frames),
+    # timeline, keys, mouse; no gamepad was recorded.
+    assert text.count('src="data:image/png;base64,') == 7
+    assert '<h2 id="latency">' in text and "capture latency p50 " in text
     assert "No gamepad was recorded" in text
     for needle in ("320 x 240", "target 15, achieved", "png", "capture synthetic",
                    "validate: OK", "Exporter&#x27;s view", "Frame intervals", "Idle stretches"):

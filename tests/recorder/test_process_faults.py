@@ -439,10 +439,20 @@ def test_kill_9_of_the_demo_leaves_no_xvfb_process_semaphore_or_folder(tmp_path:
                                                if kill9._alive(p)]
     assert not [n for n in mapped if (SHM / n).exists()]
     if not group:
+        # Killed right after meta.json: the stop can find the recorder anywhere in its start-up,
+        # and its Xvfb dies at the same instant, so closing the capture, the target and the
+        # listeners fails. The session still ends whole: finished, no journal left open (one
+        # was, once, when a failed close skipped the writer's stop). Whether it merged depends
+        # on which came first, the SIGINT or the lost display (test_start_stop_race.py).
+        meta = json.loads((out / "meta.json").read_text())
+        assert meta["status"] == "complete" and not list(out.glob("journal_*")), \
+            (meta["status"], meta["stop_reason"], sorted(p.name for p in out.iterdir()))
         report = validate_session(out)
         assert report.ok, report.format()
-    # A folder cannot vanish with its owner: the next run removes it by its own record.
+    # A folder cannot vanish with its owner: the next run removes it by its own record. On a
+    # shared machine that next run may be another test's demo, sweeping it first.
     from nitrogen_capture.scratch import sweep
 
-    assert work.is_dir()
-    assert work in sweep() and not work.exists()
+    present = work.is_dir()
+    assert work in sweep() or not present
+    assert not work.exists()

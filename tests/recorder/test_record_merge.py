@@ -25,8 +25,9 @@ from nitrogen_capture.cli import main
 from waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
+# The synthetic source stamps its frames: os_timestamps and repeated too (docs/format.md).
 MERGED_NPY = ("actions.npy", "mouse_deltas.npy", "frame_indices.npy", "timestamps.npy",
-              "events.npy")
+              "os_timestamps.npy", "repeated.npy", "events.npy")
 MERGED = (*MERGED_NPY, "dataset.npz", "dataset.pt")
 ORIGINAL_LAYOUT = ("frames/chunk_001/000001.png", "actions_chunk_001.npy",
                    "mouse_deltas_chunk_001.npy", "frame_indices_chunk_001.npy", "actions.npy",
@@ -80,7 +81,8 @@ def test_record_writes_the_original_layout_merged(tmp_path: Path,
     assert "recorded 120 frames in 3 chunk(s)" in out
     assert (
         "merged 120 frames from 3 chunk(s) into actions.npy, mouse_deltas.npy, "
-        "frame_indices.npy, timestamps.npy, events.npy, dataset.npz, dataset.pt\n"
+        "frame_indices.npy, timestamps.npy, os_timestamps.npy, repeated.npy, events.npy, "
+        "dataset.npz, dataset.pt\n"
         f"session: {root}  (the merged files above are in this folder)\nnext:\n") in out
     assert last_line(out) == f"  nitrogen-capture convert --root {root} --out {root}.pt"
     for name in ORIGINAL_LAYOUT:

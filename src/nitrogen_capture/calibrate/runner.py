@@ -71,6 +71,7 @@ class CalibrationOptions:
         count: presses to inject (or to ask for, ``manual``).
         manual: the person presses space in the window instead of injected input.
         capture_backend / input_backend: the recorder's backends (``record``'s choices).
+        portal_reset: ``record --portal-reset`` (Wayland: the portal's picker shows again).
         keep_session: keep the calibration recording here (a new directory) instead of a
             scratch folder that is removed.
         seed: seed of the random phases (None: a fresh one each run).
@@ -81,6 +82,7 @@ class CalibrationOptions:
     count: int = 40
     manual: bool = False
     capture_backend: str = "auto"
+    portal_reset: bool = False
     input_backend: str = "auto"
     keep_session: Path | None = None
     seed: int | None = None
@@ -248,6 +250,7 @@ def run_calibration(options: CalibrationOptions, say: Say = log.info) -> Calibra
         config = RecordConfig(out=session, target=TargetSpec(pid=window.pid, wait_s=20.0),
                               fps=options.fps, start_immediately=True,
                               capture_backend=options.capture_backend,
+                              portal_reset=options.portal_reset,
                               input_backend=options.input_backend, status_interval=0,
                               cue="none", merge=False)
         injector = None if options.manual else get_injector()

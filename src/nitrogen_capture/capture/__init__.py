@@ -1,7 +1,8 @@
 """Frame sources behind one small base class, chosen by :func:`get_capture_backend`.
 
 Backends: ``mss`` (X11 XShm, macOS, Windows GDI), ``dxcam`` (Windows Desktop Duplication),
-``synthetic`` (a moving test pattern with a frame-number barcode; no display needed).
+``synthetic`` (a moving test pattern with a frame-number barcode; no display needed),
+``pipewire`` (Wayland: the ScreenCast portal's PipeWire stream).
 ``auto`` picks DXCam then mss on Windows and mss elsewhere. The ``NITROGEN_CAPTURE_BACKEND``
 environment variable overrides ``auto``. Each backend is one module named by one line of
 :data:`REGISTRY` and imported only when chosen; :func:`register_capture_backend` adds one at
@@ -57,6 +58,7 @@ REGISTRY: dict[str, str | Callable[[], type[FrameSource]]] = {
     "mss": "._mss:MssSource",
     "dxcam": "._dxcam:DxcamSource",
     "synthetic": "._synthetic:SyntheticSource",
+    "pipewire": "._pipewire:PipeWireSource",
 }
 #: The names ``--capture-backend`` offers: ``auto`` and the built-in registry.
 BACKENDS: tuple[str, ...] = ("auto", *REGISTRY)
@@ -118,7 +120,8 @@ def _make(name: str, target: CaptureTarget, settings: CaptureSettings,
 
 def get_capture_backend(name: str = "auto", *, region: Region | None = None,
                         target: CaptureTarget | None = None, seed: int = 0,
-                        monitor: int | None = None,
+                        monitor: int | None = None, synthetic_repeat: int = 0,
+                        portal_reset: bool = False,
                         config: BackendConfig | None = None) -> FrameSource:
     """Return an unopened frame source for ``target`` (or ``region``).
 
@@ -130,6 +133,8 @@ def get_capture_backend(name: str = "auto", *, region: Region | None = None,
         seed: shared setting (:class:`CaptureSettings`): the synthetic texture's seed.
         monitor: shared setting: DXCam's monitor, numbered as in mss (1 is the first monitor;
             0 or None lets DXCam find the output of the region).
+        synthetic_repeat: shared setting: every Nth synthetic frame repeats the one before.
+        portal_reset: shared setting: the Wayland portal's picker shows again (pipewire).
         config: the named backend's own options instead (its :attr:`~FrameSource.config_type`).
 
     Raises:
@@ -142,7 +147,8 @@ def get_capture_backend(name: str = "auto", *, region: Region | None = None,
     if target is None:
         assert region is not None
         target = CaptureTarget.of_region(region)
-    settings = CaptureSettings(seed=seed, monitor=monitor)
+    settings = CaptureSettings(seed=seed, monitor=monitor, synthetic_repeat=synthetic_repeat,
+                               portal_reset=portal_reset)
     if name == "auto":
         name = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     if name != "auto":

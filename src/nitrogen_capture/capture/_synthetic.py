@@ -5,17 +5,32 @@ headless on it. Each grab returns the next frame: a smooth colour texture that s
 per grab (PNG sizes and encode times then resemble a real game more than a flat fill would),
 with :mod:`nitrogen_capture.barcode` of the grab counter in the top-left corner, so the stored
 frames can be checked against their rows.
+
+It stamps its frames as an OS capture API does (``stamp_source`` ``synthetic``,
+docs/format.md "OS frame times"): the OS time is when it rendered the frame, the sequence
+number its frame number. With ``repeat_every`` N (``record --synthetic-repeat N``) every Nth grab
+returns the frame before again, with its time and number, as a compositor with nothing new does,
+so the repeated-frame path is testable without Wayland or Windows.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from ..barcode import barcode_width, draw
-from .base import BackendConfig, CaptureSettings, CaptureTarget, Frame, FrameSource, Region
+from .base import (
+    BackendConfig,
+    CaptureSettings,
+    CaptureTarget,
+    Frame,
+    FrameSource,
+    FrameStamp,
+    Region,
+)
 
 __all__ = ["SyntheticConfig", "SyntheticSource", "read_frame_number"]
 
@@ -32,14 +47,19 @@ def _cell_for(width: int) -> int:
 
 @dataclass(frozen=True)
 class SyntheticConfig(BackendConfig):
-    """The synthetic source's options: ``seed`` varies the texture (``--seed``)."""
+    """The synthetic source's options.
+
+    ``seed`` varies the texture (``--seed``); ``repeat_every`` N > 0 makes every Nth grab a
+    repeat of the frame before (``--synthetic-repeat``; 0: never).
+    """
 
     seed: int = 0
+    repeat_every: int = 0
 
     @classmethod
     def from_settings(cls, settings: CaptureSettings) -> SyntheticConfig:
-        """The recording's ``--seed``."""
-        return cls(seed=int(settings.seed))
+        """The recording's ``--seed`` and ``--synthetic-repeat``."""
+        return cls(seed=int(settings.seed), repeat_every=int(settings.synthetic_repeat))
 
 
 class SyntheticSource(FrameSource):
@@ -47,19 +67,26 @@ class SyntheticSource(FrameSource):
 
     name = "synthetic"
     config_type = SyntheticConfig
+    stamp_source = "synthetic"
 
     @classmethod
     def from_target(cls, target: CaptureTarget, config: BackendConfig) -> SyntheticSource:
         """A pattern of the target region's size, seeded by ``config``."""
-        seed = config.seed if isinstance(config, SyntheticConfig) else 0
-        return cls(target.region, seed=seed)
+        if isinstance(config, SyntheticConfig):
+            return cls(target.region, seed=config.seed, repeat_every=config.repeat_every)
+        return cls(target.region)
 
-    def __init__(self, region: Region, seed: int = 0) -> None:
+    def __init__(self, region: Region, seed: int = 0, repeat_every: int = 0) -> None:
         super().__init__(region)
         self.seed = seed
+        self.repeat_every = max(int(repeat_every), 0)
         self.frame_number = 0
+        self._grabs = 0
+        self._stamp: FrameStamp | None = None
         self._texture: Frame | None = None
         self.details = {"seed": seed, "barcode_cell": _cell_for(region.width)}
+        if self.repeat_every:
+            self.details["repeat_every"] = self.repeat_every
 
     def _open(self) -> None:
         self._build()
@@ -87,16 +114,34 @@ class SyntheticSource(FrameSource):
         """Grab once, then restart the frame numbers so the first stored frame is number 0."""
         super().warm_up()
         self.frame_number = 0
+        self._grabs = 0
+        self._stamp = None
+
+    def last_stamp(self) -> FrameStamp | None:
+        """When the last grab's frame was rendered (monotonic ns) and its frame number."""
+        return self._stamp
 
     def _grab(self) -> Frame:
+        self._grabs += 1
+        if (self.repeat_every and self._stamp is not None
+                and self._grabs % self.repeat_every == 0):
+            # Nothing new: the frame before again, same number and time (drawn anew, since the
+            # caller may keep, even change, the array it got).
+            assert self._stamp.seq is not None
+            return self._render(self._stamp.seq)
+        self._stamp = FrameStamp(time.monotonic_ns(), self.frame_number)
+        frame = self._render(self.frame_number)
+        self.frame_number += 1
+        return frame
+
+    def _render(self, number: int) -> Frame:
         assert self._texture is not None
         w, h = self.region.size
-        offset = (self.frame_number * _STEP_PX) % w
+        offset = (number * _STEP_PX) % w
         frame = self._texture[:, offset:offset + w].copy()
         cell = int(self.details["barcode_cell"])
         if h >= cell and barcode_width(cell) <= w:  # a region too small gets no barcode
-            draw(frame, self.frame_number % (1 << 24), 0, 0, cell)
-        self.frame_number += 1
+            draw(frame, number % (1 << 24), 0, 0, cell)
         return frame
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "CaptureTarget",
     "Frame",
     "FrameSource",
+    "FrameStamp",
     "Region",
     "TargetKind",
 ]
@@ -162,16 +163,36 @@ class CaptureTarget:
 
 
 @dataclass(frozen=True)
+class FrameStamp:
+    """The OS's facts about one grabbed frame.
+
+    Attributes:
+        os_ns: when the OS made the frame (composed or copied it), on the
+            ``time.monotonic_ns()`` clock (CLOCK_MONOTONIC); None when the source does not say.
+        seq: the source's frame sequence number; a repeat has the seq of the previous grab.
+    """
+
+    os_ns: int | None
+    seq: int | None
+
+
+@dataclass(frozen=True)
 class CaptureSettings:
     """The capture settings a recording has, whichever backend it ends up with.
 
     Attributes:
         seed: ``--seed`` (the synthetic pattern's texture).
+        synthetic_repeat: ``--synthetic-repeat``: every Nth synthetic frame repeats the one
+            before (0: none).
         monitor: ``--monitor``, numbered as in mss (1 is the first monitor; None or 0: none).
+        portal_reset: ``--portal-reset``: ignore the Wayland portal's stored restore token (the
+            picker shows again) and replace it.
     """
 
     seed: int = 0
+    synthetic_repeat: int = 0
     monitor: int | None = None
+    portal_reset: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,6 +213,7 @@ class FrameSource(ABC):
         name: backend name stored in ``meta.json`` (``mss``, ``dxcam``, ``synthetic``...).
         targets: the :class:`CaptureTarget` kinds the backend grabs itself (class attribute).
         config_type: the backend's :class:`BackendConfig` subclass (class attribute).
+        stamp_source: what :meth:`last_stamp` times frames by (``pipewire-pts``), or None.
         details: backend facts for ``meta.json`` (e.g. ``{"xshm": False}`` on the slow path).
         target: what the source grabs; ``region`` is ``target.region``.
     """
@@ -199,6 +221,7 @@ class FrameSource(ABC):
     name: str = "base"
     targets: ClassVar[frozenset[TargetKind]] = frozenset({"region"})
     config_type: ClassVar[type[BackendConfig]] = BackendConfig
+    stamp_source: ClassVar[str | None] = None
 
     def __init__(self, region: Region | CaptureTarget) -> None:
         self.target = region if isinstance(region, CaptureTarget) else CaptureTarget(region)
@@ -236,6 +259,10 @@ class FrameSource(ABC):
             self.open()
         if self._closed:
             raise CaptureError(f"{self.name} capture is closed")
+
+    def last_stamp(self) -> FrameStamp | None:
+        """The OS's stamp of the frame the last grab returned (None: the source gives none)."""
+        return None
 
     def warm_up(self) -> None:
         """Grab once and throw the frame away, before the clock starts.

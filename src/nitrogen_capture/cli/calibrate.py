@@ -47,6 +47,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="seed of the random press phases (default: a new one each run)")
     p.add_argument("--capture-backend", choices=CAPTURE_BACKENDS,
                    default=opt("capture_backend"))
+    p.add_argument("--portal-reset", action="store_true", default=opt("portal_reset"),
+                   help="Wayland (pipewire capture): show the screen-cast portal's picker again")
     p.add_argument("--input-backend", choices=INPUT_BACKENDS, default=opt("input_backend"))
     add_common(p)
     return p
@@ -94,10 +96,18 @@ def run(args: argparse.Namespace) -> int:
         from ..record import check_new_session_dir
 
         check_new_session_dir(args.keep_session, "--keep-session")
+    from ..desktop import choose_paths, detect_desktop
+
+    # The calibration window is an X11 one (XWayland on a Wayland desktop): `auto` says its path.
+    paths = choose_paths(detect_desktop(), capture_backend=args.capture_backend,
+                         input_backend=args.input_backend, target_shell="x11")
+    if paths.line is not None:
+        print(paths.line, file=sys.stderr, flush=True)
+    args.capture_backend, args.input_backend = paths.capture_backend, paths.input_backend
     options = CalibrationOptions(
         fps=args.fps, count=args.count, manual=args.manual, timeout_s=args.timeout_s,
         keep_session=args.keep_session, seed=args.seed, capture_backend=args.capture_backend,
-        input_backend=args.input_backend)
+        portal_reset=args.portal_reset, input_backend=args.input_backend)
     result = run_calibration(options, say=lambda line: print(line, file=sys.stderr, flush=True))
     print("\n".join(format_report(result)))
     if not result.ok or result.profile is None:

@@ -138,9 +138,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="synthetic = test pattern + scripted input, no display needed "
                         "(implies --start-immediately)")
     p.add_argument("--capture-backend", choices=CAPTURE_BACKENDS, default=rec("capture_backend"))
+    p.add_argument("--portal-reset", action="store_true", default=rec("portal_reset"),
+                   help="Wayland (pipewire capture): show the screen-cast portal's picker again "
+                        "instead of reusing the screen or window picked last time")
     p.add_argument("--input-backend", choices=INPUT_BACKENDS, default=rec("input_backend"))
     p.add_argument("--seed", type=int, default=rec("seed"),
                    help="seed of the synthetic source/script (0..2^32-1)")
+    p.add_argument("--synthetic-repeat", type=int, metavar="N", default=rec("synthetic_repeat"),
+                   help="the synthetic source repeats the frame before at every Nth grab "
+                        "(stored as repeated frames; 0 = never, the default)")
     # A file read into the `layout` setting; no file means the field's default layout.
     p.add_argument("--layout", dest="layout_file", type=path_arg, metavar="FILE",
                    help="key layout TOML (a 'keys' list)")
@@ -239,9 +245,11 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         max_wall_seconds=args.max_wall_seconds, skip_late=args.skip_late,
         start_immediately=args.start_immediately or synthetic,
         capture_backend="synthetic" if synthetic else args.capture_backend,
+        portal_reset=args.portal_reset,
         input_backend="scripted" if synthetic and args.input_backend == "auto"
         else args.input_backend,
-        seed=args.seed, layout=layout, frame_format=args.frame_format,
+        seed=args.seed, synthetic_repeat=args.synthetic_repeat, layout=layout,
+        frame_format=args.frame_format,
         png_encoder=args.png_encoder, video_crf=args.video_crf, video_preset=args.video_preset,
         video_encoder=args.video_encoder,
         encoder_workers=args.encoder_workers, encoder_priority=args.encoder_priority,
@@ -334,8 +342,10 @@ def run(args: argparse.Namespace) -> int:
 
         return windows.run(args)
     from ..record import build_recorder
+    from ..record.autopaths import resolve_auto_paths
 
-    config = _config(args)
+    # On Wayland, `auto` becomes the portal's frames and XWayland's or evdev's input (one line).
+    config = resolve_auto_paths(_config(args), lambda line: print(line, flush=True))
     if wants_run(args):
         from .episodes import run_episodes, run_settings
 

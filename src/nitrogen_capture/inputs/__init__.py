@@ -1,7 +1,8 @@
 """Input listeners -> timestamped :class:`InputEvent` values, chosen by :func:`get_input_backends`.
 
 Backends: ``pynput`` (keyboard, mouse buttons, wheel) with raw relative motion from XInput2
-(``_xi2_raw``) on X11 or Raw Input (``_rawinput_win32``) on Windows; ``scripted`` (a deterministic
+(``_xi2_raw``) on X11 or Raw Input (``_rawinput_win32``) on Windows; ``evdev`` (the kernel's
+keyboards and mice, for native Wayland games, ``_evdev``); ``scripted`` (a deterministic
 timeline, for tests and the synthetic source); ``none``. ``auto`` honours
 ``$NITROGEN_INPUT_BACKEND``. Each backend is a factory named by one line of :data:`REGISTRY`
 (imported only when chosen) that turns the shared :class:`InputSettings` into its own frozen
@@ -28,6 +29,7 @@ __all__ = ["BACKENDS", "REGISTRY", "InputEvent", "InputFactory", "InputSettings"
 #: Backend name -> ``"module:factory"`` (relative to this package) or the factory itself.
 REGISTRY: dict[str, str | InputFactory] = {
     "pynput": "._live:pynput_sources",
+    "evdev": "._evdev:evdev_sources",
     "scripted": "._scripted:scripted_sources",
 }
 #: The names ``--input-backend`` offers: ``auto``, the built-in registry and ``none``.

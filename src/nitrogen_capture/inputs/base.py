@@ -94,6 +94,14 @@ class InputSource(ABC):
             self._stop()
         self.check()
 
+    def losses(self) -> dict[str, int]:
+        """What this source lost while running, by name (``{"devices_lost": 1}``); default none.
+
+        The recorder stores the non-zero ones in meta.json ``input.losses`` and ``validate``
+        warns about them: a loss is counted where a user looks, not only logged.
+        """
+        return {}
+
     def check(self) -> None:
         """Raise the error a listener thread ran into, if any."""
         with self._lock:

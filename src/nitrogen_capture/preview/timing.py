@@ -5,12 +5,15 @@ as a dashed line, pauses shaded grey and dropped ticks marked red; beside it a s
 of the same intervals on the same ms axis. Below: key/button presses per second and mouse motion
 (raw counts) per second, on the same time axis. A long session is drawn at pixel resolution (the
 min..max of the intervals in each pixel column), so the cost stays small for hours of recording.
+When the source stamped its frames, the notes at the right add the capture latency and the
+repeated frames (docs/format.md, "OS frame times").
 """
 
 from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -19,6 +22,7 @@ import numpy.typing as npt
 from ..atomic import atomic_write
 from ..diskspace import check_free, on_disk, said_when_full
 from ..marks import mark_png
+from ..session.frametimes import frame_time_stats
 from ..session.timeline import leading_missed, tick_jumps
 from .data import SessionSeries
 from .plot import INK, Axes, dashed_hline, legend, text
@@ -162,9 +166,22 @@ def render_timing(series: SessionSeries, title: str = "",
             "- red triangles: ticks dropped",
             "- grey: recording paused",
             f"- total key presses: {int(presses.sum())}",
-            f"- total mouse motion: {int(moved.sum())}")):
+            f"- total mouse motion: {int(moved.sum())}",
+            *_frame_time_lines(a))):
         text(img, line, (900, 500 + 22 * n), 0.45)
     return img
+
+
+def _frame_time_lines(a: dict[str, npt.NDArray[Any]]) -> list[str]:
+    """The capture latency and repeats, when the source stamped its frames (else nothing)."""
+    if "os_timestamps" not in a:
+        return []
+    ft = frame_time_stats(None, a["timestamps"], a["os_timestamps"], a["repeated"])
+    lat = ft["latency_ms"]
+    return [f"- repeated frames: {ft['repeated_frames']}",
+            "- capture latency (grab - OS time):",
+            f"  p50 {lat['p50']:.2f}, p90 {lat['p90']:.2f}, max {lat['max']:.2f} ms"
+            if lat else "  none (no OS times)"]
 
 
 def write_timing(series: SessionSeries, path: Path, title: str = "",

@@ -32,19 +32,18 @@ from ..inputs import get_input_backends
 from ..inputs.base import InputSource
 from ..outputs import OutputKind, check_output, describe
 from ..session.frames import frame_store_class
+from ..session.lock import lock_status
 from ..session.meta import CaptureInfo, ClockInfo, FrameFormat, InputInfo, Labels, SessionMeta
 from ..session.meta_parts import default_controller, default_game
-from ..session.paths import is_session
+from ..session.paths import SessionPaths, is_session
 from ..targets.base import FixedRegionTarget, Target
 from .episode import EpisodeControl
 from .recorder import Recorder, RecordResult, RecordStats
 
 __all__ = ["RecordResult", "RecordStats", "Recorder", "build_recorder", "check_new_session_dir",
-           "check_output_dir"]
+           "check_output_dir", "never_began"]
 
 log = logging.getLogger(__name__)
-# A recording's folder: new or empty (check_output_dir refuses anything else first).
-NEW_SESSION = OutputKind("session", lambda p: False, folder=True, store="session")
 
 
 def check_output_dir(config: RecordConfig) -> None:
@@ -63,10 +62,36 @@ def check_new_session_dir(out: Path, label: str = "--out") -> None:
         raise SessionExistsError(
             f"{label} {out} already holds a session: choose a new directory "
             "(nothing was changed)")
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and any(out.iterdir()) and not never_began(out):
         raise SessionExistsError(f"{label} {out} is not empty: choose a new or empty directory")
     # Not inside another session or dataset, not through a link (outputs.py).
     check_output(out, NEW_SESSION, label=label)
+
+
+def never_began(out: Path) -> bool:
+    """Whether ``out`` is left by a recording killed before its first ``meta.json``.
+
+    Nothing is then left but its stale lock and an empty ``frames/`` (either may be gone: merge
+    removes a stale lock): a new recording may take the folder over, its lock replacing the
+    stale one with a log line (session/lock.py).
+    """
+    paths = SessionPaths(out)
+    try:
+        names = {p.name for p in out.iterdir()}
+        frames = paths.frames_dir
+        if not names or not names <= {paths.lock.name, frames.name} or (
+                frames.name in names and (frames.is_symlink() or not frames.is_dir()
+                                          or any(frames.iterdir()))):
+            return False
+    except OSError:
+        return False
+    status = lock_status(paths)
+    return status is None or status.state == "stale"
+
+
+# A recording's folder: new, empty, or left by a recording that never began (check_output_dir
+# refuses anything else first).
+NEW_SESSION = OutputKind("session", never_began, folder=True, store="session")
 
 
 def _resolve_target(config: RecordConfig, region: Region | None) -> Target:
@@ -124,7 +149,9 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
     # e.g. the video store probes the encoder --video-encoder names at the real size
     frame_format = store.for_size(frame_format, config.encoding, target.region().size)
     source = get_capture_backend(config.capture_backend, target=target.capture_target(),
-                                 seed=config.seed, monitor=config.target.monitor)
+                                 seed=config.seed, monitor=config.target.monitor,
+                                 synthetic_repeat=config.synthetic_repeat,
+                                 portal_reset=config.portal_reset)
     inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
                                 target=target, gamepad=config.gamepad,
                                 gamepad_backend=config.gamepad_backend)

@@ -58,13 +58,19 @@ class Events:
 
 @dataclass(frozen=True)
 class FrameQueued:
-    """A frame was captured into ``chunk`` at ``tick`` and queued for encoding."""
+    """A frame was captured into ``chunk`` at ``tick`` and queued for encoding.
+
+    ``os_t_rel`` and ``repeated``: the OS's time of the frame and whether it repeats the frame
+    before, when the source stamps frames (``os_t_rel`` None otherwise; docs/format.md).
+    """
 
     chunk: int
     tick: int
     t_rel: int
     region: list[int]
     size: tuple[int, int]
+    os_t_rel: int | None = None
+    repeated: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,7 +199,8 @@ class WriterThread(threading.Thread):
             self._on_events(msg.events)
         elif isinstance(msg, FrameQueued):
             self._frames.append(msg.t_rel)
-            self.writer.on_frame(msg.chunk, msg.tick, msg.t_rel, msg.region, msg.size)
+            self.writer.on_frame(msg.chunk, msg.tick, msg.t_rel, msg.region, msg.size,
+                                 msg.os_t_rel, msg.repeated)
         elif isinstance(msg, Encoded):
             self.writer.on_encoded(msg.chunk, msg.ms, msg.nbytes, msg.error)
         elif isinstance(msg, FileClosed):

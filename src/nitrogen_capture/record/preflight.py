@@ -156,7 +156,8 @@ def _grab(config: RecordConfig, seconds: float) -> _Grabbed:
 
     target = _resolve_target(config, None)
     source = get_capture_backend(config.capture_backend, region=target.region(),
-                                 seed=config.seed, monitor=config.target.monitor)
+                                 seed=config.seed, monitor=config.target.monitor,
+                                 portal_reset=config.portal_reset)
     pacer = FramePacer(config.fps)
     kept: list[npt.NDArray[np.uint8]] = []
     costs: list[float] = []

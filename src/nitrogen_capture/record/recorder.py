@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass
 
 from ..binning import ActionBinner
-from ..capture.base import FrameSource
+from ..capture.base import FrameSource, FrameStamp
 from ..clock import FramePacer, clock_pair, now_ns
 from ..config import RecordConfig
 from ..cues import get_cue_backend
@@ -36,6 +36,7 @@ from ..events import CONTROL, InputEvent
 from ..inputs.base import InputSource
 from ..inputs.router import InputRouter
 from ..keylayout import EPISODE_ACTIONS
+from ..rows import OS_TIME_NONE
 from ..session.frames import open_frame_store
 from ..session.lock import SessionLock
 from ..session.meta import Counters, EncoderInfo, SessionMeta
@@ -56,6 +57,7 @@ from .pipeline import (
     WriterThread,
 )
 from .rates import LossAlarm, RecentRates
+from .stopping import run_steps
 
 __all__ = ["RecordResult", "RecordStats", "Recorder"]
 
@@ -85,6 +87,8 @@ class RecordStats:
     # starting (the encoder processes and the source opening), recording, or stopping (the
     # frames still queued being encoded): a starved start or end is not a stalled recording.
     phase: str = "recording"
+    # Frames recorded that repeat the one before (the source said so); None: it cannot say.
+    repeated: int | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,13 @@ class Recorder:
                                    say_missing=config.capture_backend != "synthetic")
         self._cued_start = False
         self.meta = meta
+        # A source that stamps its frames fills os_timestamps and repeated (docs/format.md).
+        self._stamps = source.stamp_source is not None
+        if meta.capture is not None:
+            meta.capture = dataclasses.replace(meta.capture,
+                                               frame_time_source=source.stamp_source)
+        self.repeated = 0  # recorded frames that repeat the frame recorded before them
+        self._last_stamp: FrameStamp | None = None
         self._stop = threading.Event()
         self.stop_reason = "stopped"
         self.frames = 0
@@ -142,6 +153,7 @@ class Recorder:
         self._focused = True
         self._t_start = 0
         self._t_stop = 0
+        self._tick = 0  # the last tick the loop reached
         self._phase = "starting"
         self._pacer = FramePacer(config.fps, skip_late=config.skip_late)
         self._rates = RecentRates()
@@ -172,7 +184,8 @@ class Recorder:
             late_frames=self._pacer.late_ticks, queue_full_drops=self.queue_full_drops,
             queue_depth=self._pool.depth if self._pool else 0, chunk=self.chunk,
             paused=self._pause_reason is not None, focused=self._focused,
-            pause_reason=self._pause_reason, phase=self._phase)
+            pause_reason=self._pause_reason, phase=self._phase,
+            repeated=self.repeated if self._stamps else None)
 
     # -- run ------------------------------------------------------------------------------------
     def run(self) -> RecordResult:
@@ -222,12 +235,13 @@ class Recorder:
             for src in self.inputs:
                 src.start(self.router.push)
         except BaseException:
-            self._stop_inputs()
-            self.source.close()
-            self._pool.close()
+            run_steps((("the input listeners", self._stop_inputs),
+                       ("the capture source", self.source.close),
+                       ("the encoder processes", self._pool.close)))
             raise
         t0 = self._pacer.start()
         mono, wall = clock_pair()  # right after: t0_wall is the wall time of t0 itself
+        self._note_capture_details()  # what the backend learnt opening (the portal's node)
         self._t_start = t0
         self.meta.clock = dataclasses.replace(
             self.meta.clock, t0_ns=t0, t0_wall=wall_iso(wall - (mono - t0)),
@@ -236,12 +250,13 @@ class Recorder:
                                         cfg.queue_frames,
                                         settings=self.frame_store.encoder_settings(),
                                         priority=cfg.encoder_priority, nice=spec.nice)
-        writer.start()
         wt = self._writer_thread = WriterThread(writer, ActionBinner(cfg.layout), t0)
         inbox.append(wt)
-        wt.start()
-        last_tick = 0
+        began = False  # the first meta.json is written: from then on the session ends whole
         try:
+            writer.start()
+            began = True
+            wt.start()
             if self._user_paused:
                 self._set_paused(self._first_pause, 0, t0)
             else:
@@ -252,27 +267,54 @@ class Recorder:
                     wt.post(Started(t_read - t0, self._read_held(t0)))
             # Only now: a recording that starts paused never shows as recording before it.
             self._phase = "recording"
-            last_tick = self._loop(wt, t0)
+            self._loop(wt, t0)
+        except Exception as exc:
+            if not began or not self._stop.is_set():
+                self.stop(f"error: {exc or type(exc).__name__}")
+                raise
+            # The stop came first: what failed after it (the display going with a killed
+            # demo) ends nothing that was not ending; the recording is finished as stopped.
+            log.warning("stopping (%s): %s", self.stop_reason, exc or type(exc).__name__)
         finally:
-            self._t_stop, self._phase = now_ns(), "stopping"
-            self.cue.play("stop")
-            self.cue.close()
-            self._stop_inputs()
-            self.source.close()
-            self._post_events(wt, t0, last_tick)
-            # An ordered (video) encoder also closes the open chunk file; its "closed" message
-            # is posted before "stop".
-            self._pool.flush(timeout=120)
-            wt.post(Stop())
-            wt.join()
-            self._pool.close()
-            self.target.close()
-            end_rel = now_ns() - t0
-            wt.close_open_pause(last_tick + 1, end_rel)
-            self._finish_meta(writer, wt)
+            self._shut_down(writer, wt, t0, began)
         self._raise_unfinished(writer, wt)
         return RecordResult(str(cfg.out), self.frames, len(self.meta.chunks),
                             self.meta.fps_achieved or 0.0, self.stop_reason, self.meta)
+
+    def _shut_down(self, writer: SessionWriter, wt: WriterThread, t0: int, began: bool) -> None:
+        """Stop every part and finish the session; a part that fails to close stops nothing else.
+
+        The writer always gets its stop (it finishes the open chunk) and ``meta.json`` its final
+        status, whatever moment the stop came at and whatever failed with it (stopping.py).
+        """
+        self._t_stop, self._phase = now_ns(), "stopping"
+        pool = self._pool
+        assert pool is not None
+
+        def stop_cue() -> None:
+            self.cue.play("stop")
+            self.cue.close()
+
+        def stop_writer() -> None:
+            # An ordered (video) encoder also closes the open chunk file; its "closed"
+            # message is posted before "stop".
+            try:
+                pool.flush(timeout=120)
+            finally:
+                if wt.ident is not None:  # started
+                    wt.post(Stop())
+                    wt.join()
+
+        run_steps((("the stop cue", stop_cue),
+                   ("the input listeners", self._stop_inputs),
+                   ("the capture source", self.source.close),
+                   ("the last input events", lambda: self._post_events(wt, t0, self._tick)),
+                   ("the session writer", stop_writer),
+                   ("the encoder processes", pool.close),
+                   ("the target", self.target.close)))
+        if began:
+            wt.close_open_pause(self._tick + 1, now_ns() - t0)
+            self._finish_meta(writer, wt)
 
     def _stop_inputs(self) -> None:
         for src in self.inputs:
@@ -281,14 +323,13 @@ class Recorder:
             except Exception:
                 log.exception("input listener %s failed", src.name)
 
-    def _loop(self, wt: WriterThread, t0: int) -> int:
+    def _loop(self, wt: WriterThread, t0: int) -> None:
         cfg = self.config
         next_refresh = t0 + _REFRESH_NS
-        tick_index = 0
         store = self.frame_store
         while not self._stop.is_set():
             tick = self._pacer.wait()
-            tick_index = tick.index
+            self._tick = tick.index
             self.ticks += 1
             if self._pause_reason is None:
                 # Periods the pacer skipped while recording got no frame (a pause covers those
@@ -349,8 +390,9 @@ class Recorder:
             if not self._pool or not self._pool.submit(frame, path, tag=self.chunk):
                 self._drop(tick.index)
                 continue
+            os_rel, repeated = self._frame_time(t0)
             wt.post(FrameQueued(self.chunk, tick.index, t_frame - t0,
-                                self.source.region.to_list(), size))
+                                self.source.region.to_list(), size, os_rel, repeated))
             self._rows_in_chunk += 1
             self.frames += 1
             if cfg.max_frames and self.frames >= cfg.max_frames:
@@ -359,7 +401,28 @@ class Recorder:
                 self.stop("max seconds")
             if wt.error is not None:
                 self.stop("writer error")
-        return tick_index
+
+    def _frame_time(self, t0: int) -> tuple[int | None, bool]:
+        """The recorded frame's OS time (session-relative) and whether it repeats the last one.
+
+        ``(None, False)`` when the source stamps no frames; an OS time the source did not give
+        is :data:`~nitrogen_capture.rows.OS_TIME_NONE`. A repeat has the same sequence number
+        as the frame recorded before it (a source without numbers: the same OS time).
+        """
+        if not self._stamps:
+            return None, False
+        stamp, last = self.source.last_stamp(), self._last_stamp
+        self._last_stamp = stamp
+        repeated = False
+        if stamp is not None and last is not None:
+            if stamp.seq is not None:
+                repeated = stamp.seq == last.seq
+            else:
+                repeated = stamp.os_ns is not None and stamp.os_ns == last.os_ns
+        self.repeated += repeated
+        if stamp is None or stamp.os_ns is None:
+            return OS_TIME_NONE, repeated
+        return stamp.os_ns - t0, repeated
 
     def _drop(self, tick_index: int) -> None:
         """Count the period of ``tick_index`` as dropped: the encoders had no room for it."""
@@ -472,6 +535,12 @@ class Recorder:
             self.source.set_region(region)
         return True
 
+    def _note_capture_details(self) -> None:
+        """Copy the backend's ``details`` into meta.json's ``capture`` (they change as it runs)."""
+        if self.meta.capture is not None:
+            self.meta.capture = dataclasses.replace(self.meta.capture,
+                                                    details=dict(self.source.details))
+
     def _finish_meta(self, writer: SessionWriter, wt: WriterThread) -> None:
         meta = self.meta
         frames = meta.frames_listed
@@ -482,6 +551,11 @@ class Recorder:
             meta.clock, pairs=(*meta.clock.pairs, ClockPair("end", mono, wall)))
         meta.status = "complete" if not writer.open_chunks else "interrupted"
         meta.stop_reason = self.stop_reason
+        self._note_capture_details()  # and its counts (pipewire's repeated frames)
+        lost = {f"{src.name}.{what}": n for src in self.inputs
+                for what, n in src.losses().items() if n}
+        if lost:  # a device unplugged, a kernel buffer overflow: events are missing
+            meta.input = dataclasses.replace(meta.input, losses=lost)
         if meta.encoder is not None:
             meta.encoder = dataclasses.replace(
                 meta.encoder,

@@ -40,16 +40,20 @@ def format_status(s: RecordStats, start_hint: str = "") -> str:
     # lose frames says so at once, in capitals above LOSING_SHARE.
     loss = f"{s.missed_share:4.0%}"
     losing = "  LOSING FRAMES" if s.missed_share > LOSING_SHARE and not s.paused else ""
+    # Frames the source said repeat the one before (nothing new on screen): only a source that
+    # stamps its frames can tell (docs/format.md, "OS frame times").
+    repeated = f"  repeated {s.repeated}" if s.repeated is not None else ""
     return (f"{state:<16} {s.elapsed_s:7.1f}s  frames {s.frames:>7}  {s.fps:6.2f} fps  "
             f"missed {loss} (total {s.dropped_ticks})  late {s.late_frames:>4}  "
-            f"chunk {s.chunk:>3}  queue {s.queue_depth:>2}  {focus}{losing}")
+            f"chunk {s.chunk:>3}  queue {s.queue_depth:>2}{repeated}  {focus}{losing}")
 
 
 # What format_status writes, read back (a benchmark or a test watching a recorder's output).
 _STATUS_RE = re.compile(
     r"(?P<state>REC|PAUSED.*?)\s+(?P<elapsed>\d+\.\d)s\s+frames\s+(?P<frames>\d+)\s+"
     r"(?P<fps>[\d.]+) fps\s+missed\s+(?P<share>\d+)% \(total (?P<dropped>\d+)\)\s+"
-    r"late\s+(?P<late>\d+)\s+chunk\s+(?P<chunk>\d+)\s+queue\s+(?P<queue>\d+)")
+    r"late\s+(?P<late>\d+)\s+chunk\s+(?P<chunk>\d+)\s+queue\s+(?P<queue>\d+)"
+    r"(?:\s+repeated\s+(?P<repeated>\d+))?")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class StatusReading:
     late_frames: int
     chunk: int
     queue_depth: int
+    repeated: int | None = None  # None: the source stamps no frames
 
 
 def parse_status(line: str) -> StatusReading | None:
@@ -74,7 +79,8 @@ def parse_status(line: str) -> StatusReading | None:
         return None
     return StatusReading(m["state"] == "REC", float(m["elapsed"]), int(m["frames"]),
                          float(m["fps"]), int(m["share"]) / 100, int(m["dropped"]),
-                         int(m["late"]), int(m["chunk"]), int(m["queue"]))
+                         int(m["late"]), int(m["chunk"]), int(m["queue"]),
+                         int(m["repeated"]) if m["repeated"] is not None else None)
 
 
 class StatusLine:

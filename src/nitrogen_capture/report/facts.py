@@ -22,6 +22,7 @@ from ..export.latency import action_shift_note, applied_offset
 from ..export.settings import ConvertSettings
 from ..export.windows import plan_windows
 from ..preview.data import SessionSeries, load_series
+from ..session.frametimes import describe as describe_frame_times
 from ..session.idle import IdleStretch, cut_segments, idle_rows, idle_stretches
 from ..session.reader import SessionReader
 from ..session.timeline import Jump, tick_jumps
@@ -116,6 +117,8 @@ def session_facts(rep: SessionReport) -> list[tuple[str, str]]:
         ("frame format", enc_text),
         ("backends", backends),
         ("frame interval", _interval_text(s)),
+        *([("frame times", describe_frame_times(s["frame_times"]))]
+          if s.get("frame_times") else []),
         ("dropped ticks", f"{s.get('dropped_ticks', 0)} in {s.get('gaps', 0)} gap(s); "
                           f"late frames {s.get('late_frames', 0)}"),
         ("pauses", f"{s.get('pauses', 0)} ({s.get('paused_s', 0.0):.1f} s)"),

@@ -18,14 +18,16 @@ import numpy.typing as npt
 
 from ..events import BUTTON, KEY, PAD_BUTTON, PRESS
 from ..keylayout import PAD_AXES, PAD_BUTTONS
+from ..rows import OS_TIME_NONE
 from ..session.timeline import live_intervals
 from .facts import SessionReport
 
 __all__ = ["ALL_PLOTS", "fps_plot", "gamepad_plot", "interval_histogram", "key_plot",
-           "load_matplotlib", "mouse_plot", "timeline_plot"]
+           "latency_plot", "load_matplotlib", "mouse_plot", "timeline_plot"]
 
 WIDTH_IN, DPI = 11.0, 100  # 1100 px wide
 MAX_COLUMNS = 1000
+MAX_POINTS = 20_000  # a scatter of more rows draws every k-th
 PAUSE, DROP, IDLE, LINE = "#9bb7d4", "#d62728", "#bbbbbb", "#1f77b4"
 
 
@@ -180,6 +182,38 @@ def interval_histogram(rep: SessionReport) -> bytes:
     return _png(fig)
 
 
+def latency_plot(rep: SessionReport) -> bytes | None:
+    """Capture latency (our grab time minus the OS's frame time) over time, repeats marked.
+
+    None when the source gave no OS frame times (docs/format.md, "OS frame times").
+    """
+    a, ft = rep.series.arrays, rep.stats.get("frame_times")
+    if ft is None or "os_timestamps" not in a or not rep.series.rows:
+        return None
+    ts = np.asarray(a["timestamps"], dtype=np.int64)
+    os_ts = np.asarray(a["os_timestamps"], dtype=np.int64)
+    repeated = np.asarray(a["repeated"], dtype=bool)
+    new = np.flatnonzero((os_ts != OS_TIME_NONE) & ~repeated)
+    step = max(1, len(new) // MAX_POINTS)
+    fig, (ax,) = _figure(2.6)
+    rows = new[::step]
+    ax.plot(ts[rows] / 1e9, (ts[rows] - os_ts[rows]) / 1e6, ".", ms=2, color=LINE,
+            label="new frame")
+    lat = ft.get("latency_ms")
+    if lat:
+        ax.axhline(lat["p50"], color="k", ls="--", lw=0.8, label=f"p50 {lat['p50']:.2f} ms")
+        ax.axhline(lat["p90"], color="k", ls=":", lw=0.8, label=f"p90 {lat['p90']:.2f} ms")
+    ax.vlines(ts[repeated] / 1e9, 0, 1, transform=ax.get_xaxis_transform(), color=DROP,
+              lw=0.6, alpha=0.5, label=f"repeated frame ({int(repeated.sum())})")
+    _shade(ax, rep, idle=False)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("grab - OS time (ms)")
+    ax.set_xlabel("time (s)")
+    ax.set_title(f"capture latency (source {ft['source']}; red: repeated frames)", fontsize=10)
+    ax.legend(loc="upper right", fontsize=8)
+    return _png(fig)
+
+
 def timeline_plot(rep: SessionReport) -> bytes:
     """Pauses, dropped ticks, idle stretches and input events on one time axis."""
     fig, (ax,) = _figure(2.2)
@@ -291,6 +325,7 @@ def gamepad_plot(rep: SessionReport) -> bytes | None:
 ALL_PLOTS: tuple[tuple[str, str, Callable[[SessionReport], bytes | None]], ...] = (
     ("fps", "fps over time", fps_plot),
     ("intervals", "Frame intervals", interval_histogram),
+    ("latency", "Capture latency (OS frame times)", latency_plot),
     ("timeline", "Dropped ticks, pauses and idle stretches", timeline_plot),
     ("keys", "Per-key activity", key_plot),
     ("mouse", "Mouse speed", mouse_plot),

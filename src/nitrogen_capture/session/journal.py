@@ -81,16 +81,26 @@ class StateRecord(_Record):
 
 @dataclass(frozen=True)
 class FrameRecord(_Record):
-    """A frame captured into the chunk: its row in the chunk, its tick and time."""
+    """A frame captured into the chunk: its row in the chunk, its tick and time.
+
+    When the source stamps frames (docs/format.md, "OS frame times") ``rep`` is whether it
+    repeats the frame before and ``os`` its OS time (session-relative; null when the source gave
+    none); both are left out otherwise (``rep`` None).
+    """
 
     kind: ClassVar[str] = "frame"
     row: int
     index: int
     t: int
+    os: int | None = None
+    rep: bool | None = None
 
     def fields(self) -> dict[str, Any]:
-        """``row``, ``index``, ``t``."""
-        return {"row": self.row, "index": self.index, "t": self.t}
+        """``row``, ``index``, ``t`` (then ``os``, ``rep`` when stamped)."""
+        out: dict[str, Any] = {"row": self.row, "index": self.index, "t": self.t}
+        if self.rep is not None:
+            out.update(os=self.os, rep=self.rep)
+        return out
 
 
 @dataclass(frozen=True)
@@ -204,7 +214,12 @@ def _state(rec: dict[str, Any]) -> StateRecord:
 
 
 def _frame(rec: dict[str, Any]) -> FrameRecord:
-    return FrameRecord(_int(rec, "row", 0, _MAX_ROW), _int(rec, "index"), _int(rec, "t"))
+    os_t = rec.get("os")
+    rep = rec.get("rep")
+    if rep is not None and not isinstance(rep, bool):
+        raise BadLine("rep must be true or false")
+    return FrameRecord(_int(rec, "row", 0, _MAX_ROW), _int(rec, "index"), _int(rec, "t"),
+                       None if os_t is None else _int(rec, "os"), rep)
 
 
 def _event(rec: dict[str, Any]) -> EventRecord:

@@ -3,7 +3,8 @@
 :func:`merge_session` first runs :func:`~nitrogen_capture.session.repair.repair_session` (so a
 session killed mid-chunk merges in one step), then concatenates every complete chunk's arrays in
 chunk order into ``actions.npy``, ``mouse_deltas.npy``, ``frame_indices.npy``, ``timestamps.npy``,
-``gamepad.npy`` (when recorded) and ``events.npy``, the same arrays into ``dataset.npz``, and as
+``gamepad.npy`` (when recorded), ``os_timestamps.npy`` and ``repeated.npy`` (when the source
+stamped its frames) and ``events.npy``, the same arrays into ``dataset.npz``, and as
 torch tensors into ``dataset.pt`` when torch is installed.
 
 Only the per-frame arrays are read (a few dozen bytes per frame), never the frames, so memory stays
@@ -32,6 +33,7 @@ from ..diskspace import check_free, on_disk, said_when_full
 from ..errors import SessionFormatError
 from ..keylayout import PAD_AXES, PAD_BUTTONS
 from .chunkcheck import check_chunk_arrays
+from .frametimes import set_frame_time_counts
 from .input_check import PREFIX as INPUT_CHECK
 from .input_check import input_warnings
 from .io import Data, data_size, json_bytes, write_together
@@ -162,6 +164,9 @@ def _merge(root: str | Path, lock: SessionLock, *, progress: Callable[[int, int]
     # that also subtracted pauses outside the recorded frames).
     meta.fps_achieved = round(achieved_fps(merged["frame_indices"], merged["timestamps"],
                                            reader.pauses), 3)
+    if reader.has_frame_times:  # the counts of the merged rows (frametimes.py)
+        meta.capture = set_frame_time_counts(meta.capture, merged["os_timestamps"],
+                                             merged["repeated"])
     # No silent emptiness (input_check.py): this merge's findings replace an earlier merge's,
     # after the recorder's own warnings.
     found = input_warnings(merged["events"], merged["timestamps"], reader.pauses,

@@ -267,19 +267,33 @@ def _pair(v: Any) -> tuple[int, int] | None:
 
 @dataclass(frozen=True)
 class CaptureInfo:
-    """The frame source: backend, its details, the captured region and size, the monitor."""
+    """The frame source: backend, its details, the captured region and size, the monitor.
+
+    ``frame_time_source`` (the backend's ``stamp_source``) is set when the source stamped its
+    frames with the OS's own time: the chunks then hold ``os_timestamps`` and ``repeated``, and
+    ``repeated_frames`` / ``frames_without_os_time`` count their rows (docs/format.md, "OS frame
+    times"). All three are absent from meta.json otherwise.
+    """
 
     backend: str
     details: dict[str, Any] = field(default_factory=dict)
     region: tuple[int, int, int, int] | None = None
     size: tuple[int, int] | None = None
     monitor: int | None = None
+    frame_time_source: str | None = None
+    repeated_frames: int = 0
+    frames_without_os_time: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The ``capture`` object of meta.json."""
-        return {"backend": self.backend, "details": dict(self.details),
-                "region": list(self.region) if self.region else None,
-                "size": list(self.size) if self.size else None, "monitor": self.monitor}
+        out = {"backend": self.backend, "details": dict(self.details),
+               "region": list(self.region) if self.region else None,
+               "size": list(self.size) if self.size else None, "monitor": self.monitor}
+        if self.frame_time_source is not None:
+            out.update(frame_time_source=self.frame_time_source,
+                       repeated_frames=self.repeated_frames,
+                       frames_without_os_time=self.frames_without_os_time)
+        return out
 
     @classmethod
     def from_json(cls, o: JsonObject) -> CaptureInfo:
@@ -288,7 +302,10 @@ class CaptureInfo:
         return cls(o.text("backend", "unknown"), details if isinstance(details, dict) else {},
                    o.ints("region", None, length=4, nullable=True),
                    o.ints("size", None, length=2, nullable=True),
-                   o.integer("monitor", None, lo=0, nullable=True))
+                   o.integer("monitor", None, lo=0, nullable=True),
+                   o.text("frame_time_source", None, nullable=True),
+                   o.integer("repeated_frames", 0, lo=0),
+                   o.integer("frames_without_os_time", 0, lo=0))
 
 
 @dataclass(frozen=True)
@@ -298,16 +315,25 @@ class InputInfo:
     backends: tuple[str, ...] = ()
     raw_motion: bool = False
     warnings: tuple[str, ...] = ()
+    #: What the sources lost, ``"<source>.<what>" -> count`` (non-zero only; written only
+    #: when there is any, so older sessions read the same).
+    losses: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The ``input`` object of meta.json."""
-        return {"backends": list(self.backends), "raw_motion": self.raw_motion,
-                "warnings": list(self.warnings)}
+        out: dict[str, Any] = {"backends": list(self.backends), "raw_motion": self.raw_motion,
+                               "warnings": list(self.warnings)}
+        if self.losses:
+            out["losses"] = dict(self.losses)
+        return out
 
     @classmethod
     def from_json(cls, o: JsonObject) -> InputInfo:
-        """Parse and check."""
-        return cls(o.strs("backends", ()), o.flag("raw_motion", False), o.strs("warnings", ()))
+        """Parse and check (each loss a whole count >= 0)."""
+        found = o.obj("losses", None)
+        losses = {str(k): found.integer(k, lo=0) for k in found.data} if found else {}
+        return cls(o.strs("backends", ()), o.flag("raw_motion", False), o.strs("warnings", ()),
+                   losses)
 
 
 @dataclass(frozen=True)

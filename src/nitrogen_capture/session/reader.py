@@ -145,6 +145,12 @@ class SessionReader:
         """Whether the session recorded a gamepad (``gamepad_chunk_NNN.npy`` files)."""
         return self.meta.gamepad
 
+    @property
+    def has_frame_times(self) -> bool:
+        """Whether the frame source stamped its frames (``os_timestamps``, ``repeated`` files)."""
+        capture = self.meta.capture
+        return capture is not None and capture.frame_time_source is not None
+
     @cached_property
     def frame_store(self) -> FrameStore:
         """The session's frame storage, chosen by meta.json ``frame_format`` (see ``.frames``).
@@ -164,8 +170,9 @@ class SessionReader:
         return list(self.meta.pauses)
 
     def array_names(self) -> tuple[str, ...]:
-        """Per-chunk array stems of this session (gamepad only when recorded)."""
-        return row_array_names(frozenset({"gamepad"}) if self.has_gamepad else frozenset())
+        """Per-chunk array stems of this session (gamepad, OS frame times only when recorded)."""
+        return row_array_names(frozenset({"gamepad"}) if self.has_gamepad else frozenset(),
+                               frame_times=self.has_frame_times)
 
     def array_spec(self, stem: str) -> tuple[np.dtype[Any], tuple[int | None, ...]]:
         """:data:`ARRAY_SPECS` of array ``stem`` (trailing None: one column per layout key)."""

@@ -43,6 +43,8 @@ from ..diskspace import check_free, on_disk, said_when_full
 from ..errors import SessionFormatError
 from ..events import BUTTON, KEY, InputEvent, events_to_array
 from ..keylayout import MOUSE_BUTTONS
+from ..rows import OS_TIME_NONE
+from .frametimes import set_frame_time_counts
 from .io import data_size, inside, is_plain_file, json_bytes, set_aside, write_together
 from .journal import (
     ChunkRecord,
@@ -71,6 +73,8 @@ class Journal:
 
     chunk: ChunkRecord | None = None
     frames: dict[int, tuple[int, int]] = field(default_factory=dict)  # row -> (tick, t_ns)
+    # row -> (OS time or None, repeated), for a source that stamps frames (docs/format.md)
+    frame_times: dict[int, tuple[int | None, bool]] = field(default_factory=dict)
     events: list[InputEvent] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
     pauses: list[Pause] = field(default_factory=list)
@@ -114,6 +118,8 @@ def parse_journal(path: Path) -> Journal:
             j.chunk = record
         elif isinstance(record, FrameRecord):
             j.frames[record.row] = (record.index, record.t)
+            if record.rep is not None:
+                j.frame_times[record.row] = (record.os, record.rep)
         elif isinstance(record, EventRecord):
             j.events.append(record.event)
         elif isinstance(record, StateRecord):
@@ -275,6 +281,11 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
         "frame_indices": ticks, "timestamps": times, "events": ev}
     if reader.has_gamepad:
         arrays["gamepad"] = binned.gamepad
+    if reader.has_frame_times:  # a row the journal has no OS time for gets none
+        stamped = [j.frame_times.get(r, (None, False)) for r in range(kept)]
+        arrays["os_timestamps"] = np.array(
+            [OS_TIME_NONE if t is None else t for t, _ in stamped], dtype=np.int64)
+        arrays["repeated"] = np.array([rep for _, rep in stamped], dtype=np.bool_)
     files = {stem: paths.chunk_array(stem, idx).name for stem in arrays}
     files["frames"] = store.relative_location(idx)
 
@@ -291,8 +302,14 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     meta.counters = dataclasses.replace(meta.counters, frames=meta.frames_listed)
     meta.status = "recovered"
 
-    # The recorder died before it could say: the one rule on the frames now listed.
-    meta.fps_achieved = _fps_with(reader, idx, ticks, times, meta.pauses)
+    # The recorder died before it could say: the one rule on the frames now listed, and the
+    # frame time counts of those rows.
+    listed = _listed_with(reader, idx, arrays)
+    meta.fps_achieved = 0.0 if listed is None else round(
+        achieved_fps(listed["frame_indices"], listed["timestamps"], meta.pauses), 3)
+    if reader.has_frame_times and listed is not None:
+        meta.capture = set_frame_time_counts(meta.capture, listed["os_timestamps"],
+                                             listed["repeated"])
     # Everything this step writes, checked against the free space before the first change.
     outputs = [(paths.chunk_array(stem, idx), arr) for stem, arr in arrays.items()]
     what = f"chunk {idx}'s arrays rebuilt from {jpath.name}"
@@ -315,23 +332,19 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
                           j.torn_last_line, note)
 
 
-def _fps_with(reader: SessionReader, idx: int, ticks: npt.NDArray[np.int64],
-              times: npt.NDArray[np.int64], pauses: list[Pause]) -> float:
-    """The achieved fps of the listed chunks, chunk ``idx`` as just rebuilt (not yet on disk).
+def _listed_with(reader: SessionReader, idx: int,
+                 rebuilt: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]] | None:
+    """The listed chunks' arrays concatenated, chunk ``idx`` as just rebuilt (not yet on disk).
 
-    0.0 when another chunk's arrays cannot be read (validate names it).
+    None when another chunk's arrays cannot be read (validate names it).
     """
-    parts = []
+    parts: list[tuple[int, dict[str, npt.NDArray[Any]]]] = []
     try:
         for c in reader.included_chunks():
             if c.index != idx:
-                arrays = reader.checked_arrays(c)
-                parts.append((c.index, arrays["frame_indices"], arrays["timestamps"]))
+                parts.append((c.index, reader.checked_arrays(c)))
     except SessionFormatError:
-        return 0.0
-    parts.append((idx, ticks, times))
+        return None
+    parts.append((idx, rebuilt))
     parts.sort(key=lambda p: p[0])
-    fi = np.concatenate([p[1] for p in parts])
-    ts = np.concatenate([p[2] for p in parts])
-    return round(achieved_fps(fi, ts, pauses), 3)
-
+    return {stem: np.concatenate([p[1][stem] for p in parts]) for stem in reader.array_names()}

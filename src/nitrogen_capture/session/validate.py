@@ -22,11 +22,16 @@
 * a session without any frame (killed before its first frame reached the disk; merge writes an
   empty dataset for it) is a warning, not an error;
 * input: a requested gamepad that delivered nothing, no or almost no input, input that stops for
-  minutes of recording are warnings (:mod:`.input_check`, the rule merge writes into meta.json).
+  minutes of recording are warnings (:mod:`.input_check`, the rule merge writes into meta.json);
+* OS frame times (only when the source stamped frames, :mod:`.frametimes`): OS times that go
+  back, lie after the grab time, or change on a repeated row are errors, and so are
+  ``capture.repeated_frames`` / ``frames_without_os_time`` that disagree with the arrays.
 
 The report also carries statistics: frames, duration, achieved fps (intervals that span a pause are
 left out), frame interval and jitter (|interval - 1/fps|) p50/p99/max in ms, dropped ticks, pauses,
-late frames, encoder cost, and input activity (presses per key, mouse motion, event counts).
+late frames, encoder cost, input activity (presses per key, mouse motion, event counts) and,
+when the source stamped frames, ``frame_times``: the capture latency (our grab time minus the OS
+time) p50/p90/max and the repeated frames.
 """
 
 from __future__ import annotations
@@ -41,9 +46,12 @@ import numpy.typing as npt
 
 from ..errors import SchemaVersionError, SessionFormatError
 from ..events import BUTTON, EVENT_DTYPE, KEY, MOTION, PAD_BUTTON, PRESS, WHEEL
+from ..rows import OS_TIME_NONE
 from .alignment import Alignment, alignment
 from .chunkcheck import check_chunk_arrays
 from .frames import ERROR, INFO, WARNING
+from .frametimes import describe as describe_frame_times
+from .frametimes import frame_time_counts, frame_time_problems, frame_time_stats
 from .input_check import PREFIX as INPUT_CHECK
 from .input_check import input_warnings
 from .lock import lock_status
@@ -124,6 +132,8 @@ class ValidationReport:
             lines.append(f"  input: {inp['events']} events; presses: {presses}")
             lines.append(f"  mouse motion |dx| {inp['mouse_abs_dx']:.0f} |dy| "
                          f"{inp['mouse_abs_dy']:.0f} counts; wheel steps {inp['wheel_steps']:.0f}")
+            if s.get("frame_times"):
+                lines.append(f"  frame times: {describe_frame_times(s['frame_times'])}")
         if self.alignment is not None:
             lines.append(f"  alignment: {self.alignment.sentence()}")
         for p in self.problems:
@@ -179,16 +189,23 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     cat = {k: np.concatenate([good[i][k] for i in usable]) if usable else np.zeros(0, np.int64)
            for k in ("frame_indices", "timestamps")}
     _check_order(cat["frame_indices"], cat["timestamps"], probs)
+    frame_times = _check_frame_times(reader, [good[i] for i in usable], usable == included,
+                                     probs)
     if reader.paths.merged("actions").is_file() and usable == included:
         _check_merged(reader, [good[i] for i in usable], probs)
     events = [good[i]["events"] for i in usable if "events" in good[i]]
     stats = _stats(reader, cat["frame_indices"], cat["timestamps"], events, len(usable))
+    if frame_times is not None:
+        stats["frame_times"] = frame_times
     if not stats["frames"] and not reader.paths.journals():
         # e.g. killed before the first frame reached the disk: merge wrote an empty dataset.
         add(Problem(WARNING, "session", "no frames: nothing was recorded (or recovered)"))
     ev = np.concatenate(events) if events else np.zeros(0, EVENT_DTYPE)
     for w in input_warnings(ev, cat["timestamps"], reader.pauses, gamepad=reader.meta.gamepad):
         add(Problem(WARNING, "input", w.removeprefix(INPUT_CHECK)))
+    for what, n in sorted(reader.meta.input.losses.items()):
+        add(Problem(WARNING, "input", f"{what} {n}: the input source lost events while "
+                    "recording (meta.json input.losses)"))
     if stats["dropped_ticks"]:
         dropped = stats["dropped_ticks"]
         share = dropped / max(dropped + stats["frames"], 1)
@@ -258,6 +275,10 @@ def _check_chunk(reader: SessionReader, c: ChunkEntry,
     if not checked.ok:
         return None
     fi = checked.arrays["frame_indices"]
+    if reader.has_frame_times:
+        a = checked.arrays
+        probs += [Problem(ERROR, where, m) for m in frame_time_problems(
+            a["timestamps"], a["os_timestamps"], a["repeated"])]
     if c.num_frames and (c.first_frame_index != fi[0] or c.last_frame_index != fi[-1]):
         probs.append(Problem(WARNING, where, f"frame indices {fi[0]}..{fi[-1]} differ from "
                              f"meta.json {c.first_frame_index}..{c.last_frame_index}"))
@@ -271,6 +292,37 @@ def _check_order(fi: npt.NDArray[Any], ts: npt.NDArray[Any], probs: list[Problem
             i = int(bad[0])
             probs.append(Problem(ERROR, name, f"not strictly increasing at {len(bad)} rows, first "
                                  f"at merged row {i + 1} ({arr[i]} -> {arr[i + 1]})"))
+
+
+def _check_frame_times(reader: SessionReader, chunks: list[dict[str, npt.NDArray[Any]]],
+                       whole: bool, probs: list[Problem]) -> dict[str, Any] | None:
+    """OS frame times across chunks and meta.json's counts; their statistics (None: none).
+
+    ``whole``: ``chunks`` are every included chunk, so meta.json's counts must equal theirs.
+    """
+    if not reader.has_frame_times:
+        return None
+    cat = {k: np.concatenate([c[k] for c in chunks]) if chunks else np.zeros(0, np.int64)
+           for k in ("timestamps", "os_timestamps", "repeated")}
+    # Within a chunk _check_chunk said it; here only what goes back from one chunk to the next.
+    starts = np.cumsum([0, *(len(c["timestamps"]) for c in chunks)])[:-1]
+    for i in range(1, len(chunks)):
+        prev, cur = chunks[i - 1]["os_timestamps"], chunks[i]["os_timestamps"]
+        pv, cv = prev[prev != OS_TIME_NONE], cur[cur != OS_TIME_NONE]
+        if len(pv) and len(cv) and cv[0] < pv[-1]:
+            probs.append(Problem(ERROR, "os_timestamps", f"goes back from one chunk to the "
+                                 f"next at merged row {int(starts[i])} ({int(pv[-1])} -> "
+                                 f"{int(cv[0])})"))
+    capture = reader.meta.capture
+    assert capture is not None  # has_frame_times
+    rep, missing = frame_time_counts(cat["os_timestamps"], cat["repeated"])
+    if whole and (rep, missing) != (capture.repeated_frames, capture.frames_without_os_time):
+        probs.append(Problem(ERROR, "meta.json", f"capture.repeated_frames "
+                             f"{capture.repeated_frames} and frames_without_os_time "
+                             f"{capture.frames_without_os_time} disagree with the arrays "
+                             f"({rep} and {missing}): {run_merge()} again"))
+    return frame_time_stats(capture.frame_time_source, cat["timestamps"], cat["os_timestamps"],
+                            cat["repeated"])
 
 
 def _check_merged(reader: SessionReader, chunks: list[dict[str, npt.NDArray[Any]]],

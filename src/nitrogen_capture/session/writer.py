@@ -30,7 +30,9 @@ import numpy.typing as npt
 
 from ..binning import GAMEPAD_WIDTH
 from ..events import HeldKeys, InputEvent, events_to_array
+from ..rows import OS_TIME_NONE
 from .frames import open_frame_store
+from .frametimes import add_frame_time_counts
 from .io import atomic_save_npy
 from .journal import (
     ChunkRecord,
@@ -60,6 +62,8 @@ class ChunkState:
     held_at_start: list[str]
     frame_indices: list[int] = field(default_factory=list)
     timestamps: list[int] = field(default_factory=list)
+    os_timestamps: list[int] = field(default_factory=list)  # when the source stamps frames
+    repeated: list[bool] = field(default_factory=list)
     actions: list[npt.NDArray[np.int8]] = field(default_factory=list)
     mouse: list[npt.NDArray[np.float32]] = field(default_factory=list)
     gamepad: list[npt.NDArray[np.float32]] = field(default_factory=list)
@@ -92,6 +96,8 @@ class SessionWriter:
         self.paths = paths
         self.meta = meta
         self.gamepad = gamepad
+        # The source stamps its frames: chunks get os_timestamps and repeated (docs/format.md).
+        self.frame_times = meta.capture is not None and meta.capture.frame_time_source is not None
         self.open_chunks: list[ChunkState] = []
         self.encode_ms: list[float] = []
         self.bytes_written = 0
@@ -120,14 +126,27 @@ class SessionWriter:
 
     # -- inputs from the recorder --------------------------------------------------------------
     def on_frame(self, chunk: int, tick: int, t_rel: int, region: list[int],
-                 size: tuple[int, int]) -> None:
-        """A frame was captured into ``chunk`` and queued for encoding."""
+                 size: tuple[int, int], os_t_rel: int | None = None,
+                 repeated: bool = False) -> None:
+        """A frame was captured into ``chunk`` and queued for encoding.
+
+        ``os_t_rel`` / ``repeated``: its OS time and repeat flag (stored when the session's
+        source stamps frames; ``os_t_rel`` None or OS_TIME_NONE: the source gave no time).
+        """
         current = self.open_chunks[-1] if self.open_chunks else None
         if current is None or current.number != chunk:
             current = self._open_chunk(chunk, region, size, current)
         current.frame_indices.append(tick)
         current.timestamps.append(t_rel)
-        self._journal(current, FrameRecord(current.num_frames - 1, tick, t_rel))
+        if not self.frame_times:
+            self._journal(current, FrameRecord(current.num_frames - 1, tick, t_rel))
+            return
+        os_t = OS_TIME_NONE if os_t_rel is None else os_t_rel
+        current.os_timestamps.append(os_t)
+        current.repeated.append(bool(repeated))
+        self._journal(current, FrameRecord(current.num_frames - 1, tick, t_rel,
+                                           None if os_t == OS_TIME_NONE else os_t,
+                                           bool(repeated)))
 
     def _open_chunk(self, number: int, region: list[int], size: tuple[int, int],
                     previous: ChunkState | None) -> ChunkState:
@@ -267,6 +286,9 @@ class SessionWriter:
         }
         if self.gamepad:
             arrays["gamepad"] = np.array(chunk.gamepad, dtype=np.float32).reshape(n, GAMEPAD_WIDTH)
+        if self.frame_times:
+            arrays["os_timestamps"] = np.array(chunk.os_timestamps, dtype=np.int64)
+            arrays["repeated"] = np.array(chunk.repeated, dtype=np.bool_)
         files = {"frames": self.frame_store.relative_location(chunk.number)}
         for stem, arr in arrays.items():
             path = self.paths.chunk_array(stem, chunk.number)
@@ -277,6 +299,9 @@ class SessionWriter:
         self.meta.put_chunk(ChunkEntry.build(
             chunk.number, chunk.first_row, chunk.frame_indices, chunk.timestamps,
             region=chunk.region, size=chunk.size, held_at_start=chunk.held_at_start, files=files))
+        if self.frame_times:  # the counts of meta.json are those of the chunks it lists
+            self.meta.capture = add_frame_time_counts(self.meta.capture, arrays["os_timestamps"],
+                                                      arrays["repeated"])
         self.write_meta()
         self._close_journal(chunk)
         self.paths.journal(chunk.number).unlink(missing_ok=True)

@@ -2,22 +2,27 @@
 
 :func:`resolve_target` turns a :class:`~nitrogen_capture.config.TargetSpec` into a
 :class:`Target`; :func:`get_window_backend` picks the platform's window lookup (``x11`` on Linux,
-``win32`` on Windows), imported only when asked for. :class:`WindowTarget` follows one window:
-the recorder calls :meth:`WindowTarget.refresh` now and then to follow moves and resizes, and the
-input router calls :meth:`WindowTarget.is_focused` at event time from listener threads.
+``win32`` on Windows; on a Wayland session ``sway`` where sway's IPC answers, else ``x11`` on the
+XWayland display, which sees XWayland windows only), imported only when asked for.
+:class:`WindowTarget` follows one window: the recorder calls :meth:`WindowTarget.refresh` now and
+then to follow moves and resizes, and the input router calls :meth:`WindowTarget.is_focused` at
+event time from listener threads.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
+import os
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..capture.base import CaptureTarget, Region
 from ..clock import now_ns
+from ..desktop import detect_desktop
 from ..errors import ConfigError, PlatformError, TargetNotFound
 from .base import FixedRegionTarget, Target, WindowBackend, WindowInfo
 
@@ -31,6 +36,7 @@ __all__ = [
     "WindowBackend",
     "WindowInfo",
     "WindowTarget",
+    "auto_window_backend",
     "format_window_table",
     "get_window_backend",
     "resolve_target",
@@ -38,27 +44,25 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-BACKENDS: tuple[str, ...] = ("auto", "x11", "win32")
+BACKENDS: tuple[str, ...] = ("auto", "x11", "win32", "sway")
 _FOCUS_CACHE_NS = 3_000_000  # is_focused() may be asked per event; a few ms of staleness is fine
 _POLL_S = 0.1
 
 
 def get_window_backend(name: str = "auto") -> WindowBackend:
-    """Return the window lookup backend ``name`` (``auto``: win32 on Windows, x11 elsewhere).
+    """Return the window lookup backend ``name`` (``auto``: :func:`auto_window_backend`).
 
     Raises:
         ConfigError: unknown name.
-        PlatformError: no display / Wayland / unsupported OS.
+        PlatformError: no display / a Wayland desktop without a window list / unsupported OS.
         DependencyError: python-xlib or pywin32 missing.
     """
     if name == "auto":
-        if sys.platform == "win32":
-            name = "win32"
-        elif sys.platform == "darwin":
-            raise PlatformError("window lookup is not supported on macOS: capture a --region or a "
-                                "--monitor instead")
-        else:
-            name = "x11"
+        name = auto_window_backend()
+    if name == "sway":
+        from ._sway import SwayWindowBackend
+
+        return SwayWindowBackend()
     if name == "x11":
         from ._x11 import X11WindowBackend
 
@@ -69,6 +73,32 @@ def get_window_backend(name: str = "auto") -> WindowBackend:
         backend: WindowBackend = Win32WindowBackend()
         return backend
     raise ConfigError(f"unknown window backend '{name}': choose one of {', '.join(BACKENDS)}")
+
+
+def auto_window_backend(env: Mapping[str, str] | None = None) -> str:
+    """The window lookup ``auto`` means here: win32, x11, or on Wayland sway or XWayland's x11.
+
+    Raises:
+        PlatformError: macOS, or a Wayland desktop that names no window to us (no sway IPC, no
+            XWayland): one line saying the portal's picker decides what is recorded.
+    """
+    if sys.platform == "win32":
+        return "win32"
+    if sys.platform == "darwin":
+        raise PlatformError("window lookup is not supported on macOS: capture a --region or a "
+                            "--monitor instead")
+    desktop = detect_desktop(os.environ if env is None else env)
+    if not desktop.is_wayland:
+        return "x11"
+    if desktop.sway_socket:
+        return "sway"
+    if desktop.x_display:
+        log.info("%s: windows through X11 on XWayland %s (XWayland windows only)",
+                 desktop.describe(), desktop.x_display)
+        return "x11"
+    raise PlatformError(f"{desktop.describe()} gives no window list (no sway IPC, no XWayland): "
+                        "the portal's picker decides what is recorded; record without "
+                        "--process-name/--window-title/--pid and pick the screen there")
 
 
 class WindowTarget(Target):
@@ -143,7 +173,7 @@ def _matches(w: WindowInfo, spec: TargetSpec) -> bool:
         if sys.platform == "win32":
             if proc.lower() != spec.process_name.lower():
                 return False
-        elif proc != spec.process_name:
+        elif spec.process_name not in (proc, w.app_id):  # a Wayland app id names it too
             return False
     return not (spec.window_title is not None
                 and spec.window_title.lower() not in w.title.lower())
@@ -170,7 +200,26 @@ def _describe(w: WindowInfo) -> str:
     return f"'{w.title}' (process {w.process or '?'}, PID {w.pid or '?'})"
 
 
-def _screen_regions() -> list[Region]:
+def _screen_regions() -> list[Region] | None:
+    """The monitors as mss lists them: their union first, then each (on sway: its outputs).
+
+    None on a Wayland desktop that tells neither (no sway IPC, no XWayland for mss).
+    """
+    desktop = detect_desktop()
+    if desktop.is_wayland and not desktop.sway_socket and not desktop.x_display:
+        return None
+    if desktop.is_wayland and desktop.sway_socket:
+        from ._sway import SwayWindowBackend
+
+        sway = SwayWindowBackend(desktop.sway_socket)
+        try:
+            outputs = sway.outputs()
+        finally:
+            sway.close()
+        if outputs:
+            left, top = min(o.left for o in outputs), min(o.top for o in outputs)
+            right, bottom = max(o.right for o in outputs), max(o.bottom for o in outputs)
+            return [Region(left, top, right, bottom), *outputs]
     from ..capture._mss import monitor_regions
 
     return monitor_regions()
@@ -220,12 +269,21 @@ def resolve_target(spec: TargetSpec, *, wait_s: float = 10.0,
                              f"mapped after {wait_s:g} s: restore or show it and try again")
     near = _near_matches(windows, spec)
     hint = ("near matches: " + "; ".join(near)) if near else f"{len(windows)} windows seen"
+    if lookup.name == "x11" and detect_desktop().is_wayland:  # X11 sees XWayland windows only
+        hint += ("; only XWayland windows are seen here: for a native Wayland game leave out "
+                 "the window flags and pick its screen in the portal's dialog")
     raise TargetNotFound(f"no window for {spec.describe()} after {wait_s:g} s ({hint}); "
                          "list windows with --debug-list-windows", near_matches=near)
 
 
 def _region_target(spec: TargetSpec) -> FixedRegionTarget:
     monitors = _screen_regions()
+    if monitors is None:  # Wayland without sway or XWayland: the portal's monitor is cropped
+        if spec.region is not None:
+            return FixedRegionTarget(spec.region, monitor=spec.monitor)
+        raise PlatformError(f"{detect_desktop().describe()} does not tell the screen's size "
+                            "before the portal's picker answers (no sway IPC, no XWayland): "
+                            "give --region L T R B of the screen, or set DISPLAY to XWayland")
     if spec.region is not None:
         region = spec.region
         if not any(region.within(m) for m in monitors):
@@ -244,13 +302,16 @@ def _region_target(spec: TargetSpec) -> FixedRegionTarget:
 
 def format_window_table(windows: list[WindowInfo]) -> str:
     """A plain-text table of windows for ``--debug-list-windows``."""
-    header = ("ID", "PID", "PROCESS", "GEOMETRY (x,y wxh)", "FOCUS", "TITLE")
+    # A SHELL column (xdg_shell = native Wayland, xwayland) only where the backend knows it.
+    shells = any(w.shell is not None for w in windows)
+    header: tuple[str, ...] = ("ID", "PID", "PROCESS", "GEOMETRY (x,y wxh)", "FOCUS",
+                               *(("SHELL",) if shells else ()), "TITLE")
     rows = [header]
     for w in windows:
         geo = (f"{w.region.left},{w.region.top} {w.region.width}x{w.region.height}"
                if w.region else "unmapped")
         rows.append((f"{w.window_id:#x}", str(w.pid or "-"), w.process or "-", geo,
-                     "*" if w.focused else "", w.title))
+                     "*" if w.focused else "", *((w.shell or "-",) if shells else ()), w.title))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
     lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r[:-1])) + "  " + r[-1]
              for r in rows]

@@ -11,7 +11,7 @@ The recorder only talks to a :class:`Target`:
 * :meth:`Target.capture_target` - what a capture backend is given (a region, or a window by
   handle for backends that grab windows themselves).
 
-Window lookup backends (``_x11.py``, ``_win32.py``) subclass :class:`WindowBackend`.
+Window lookup backends (``_x11.py``, ``_win32.py``, ``_sway.py``) subclass :class:`WindowBackend`.
 """
 
 from __future__ import annotations
@@ -35,16 +35,28 @@ class WindowInfo:
     process: str | None
     region: Region | None  # client area in desktop pixels; None when unmapped/minimised
     focused: bool = False
+    # Wayland compositors (sway) say more: the shell (``xdg_shell`` for a native Wayland
+    # window, ``xwayland``) and the app id (a native window's, or an XWayland one's X11 class).
+    shell: str | None = None
+    app_id: str | None = None
+    x11_window: int | None = None  # an XWayland window's X11 id (its window_id is sway's)
 
     def to_dict(self) -> dict[str, Any]:
-        """Facts for meta.json and --debug-list-windows."""
-        return {
+        """Facts for meta.json and --debug-list-windows (shell and app id when known)."""
+        facts: dict[str, Any] = {
             "window_id": self.window_id,
             "title": self.title,
             "pid": self.pid,
             "process": self.process,
             "region": self.region.to_list() if self.region else None,
         }
+        if self.shell is not None:
+            facts["shell"] = self.shell
+        if self.app_id is not None:
+            facts["app_id"] = self.app_id
+        if self.x11_window is not None:
+            facts["x11_window"] = self.x11_window
+        return facts
 
 
 class Target(ABC):
