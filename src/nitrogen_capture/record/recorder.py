@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
 import threading
 from dataclasses import dataclass
 
@@ -28,10 +27,9 @@ from ..capture.base import FrameSource, FrameStamp
 from ..clock import FramePacer, clock_pair, now_ns
 from ..config import RecordConfig
 from ..cues import get_cue_backend
-from ..diskspace import disk_full_error, is_disk_full
 from ..encoderpool.pool import EncodeResult, EncoderPool
 from ..encoderpool.priority import encoder_nice
-from ..errors import CaptureError, EncodeError, TargetError
+from ..errors import EncodeError, TargetError
 from ..events import CONTROL, InputEvent
 from ..inputs.base import InputSource
 from ..inputs.router import InputRouter
@@ -41,10 +39,11 @@ from ..session.frames import open_frame_store
 from ..session.lock import SessionLock
 from ..session.meta import Counters, EncoderInfo, SessionMeta
 from ..session.meta_parts import ClockPair, wall_iso
-from ..session.paths import SessionPaths, run_merge
+from ..session.paths import SessionPaths
 from ..session.writer import SessionWriter
 from ..targets.base import Target
 from .episode import EpisodeControl
+from .finish import finish_meta, input_losses, note_capture_details, raise_unfinished
 from .pipeline import (
     Encoded,
     Events,
@@ -64,7 +63,6 @@ __all__ = ["RecordResult", "RecordStats", "Recorder"]
 log = logging.getLogger(__name__)
 
 _REFRESH_NS = 500_000_000  # how often the target window's geometry is re-read
-_FULL_BYTES = 64 * 2**20  # less free space than this after a failed write: the disk is full
 
 
 @dataclass(frozen=True)
@@ -536,88 +534,23 @@ class Recorder:
         return True
 
     def _note_capture_details(self) -> None:
-        """Copy the backend's ``details`` into meta.json's ``capture`` (they change as it runs)."""
-        if self.meta.capture is not None:
-            self.meta.capture = dataclasses.replace(self.meta.capture,
-                                                    details=dict(self.source.details))
+        """Copy the backend's ``details`` into meta.json's ``capture`` (finish.py)."""
+        note_capture_details(self.meta, self.source)
 
     def _finish_meta(self, writer: SessionWriter, wt: WriterThread) -> None:
-        meta = self.meta
-        frames = meta.frames_listed
-        ms = sorted(writer.encode_ms)
-        meta.fps_achieved = _achieved_fps(self.paths, meta)
-        mono, wall = clock_pair()  # the drift of the wall clock over the session (clock.pairs)
-        meta.clock = dataclasses.replace(
-            meta.clock, pairs=(*meta.clock.pairs, ClockPair("end", mono, wall)))
-        meta.status = "complete" if not writer.open_chunks else "interrupted"
-        meta.stop_reason = self.stop_reason
+        """Write the final meta.json with this recording's counters (finish.py)."""
         self._note_capture_details()  # and its counts (pipewire's repeated frames)
-        lost = {f"{src.name}.{what}": n for src in self.inputs
-                for what, n in src.losses().items() if n}
-        if lost:  # a device unplugged, a kernel buffer overflow: events are missing
-            meta.input = dataclasses.replace(meta.input, losses=lost)
-        if meta.encoder is not None:
-            meta.encoder = dataclasses.replace(
-                meta.encoder,
-                ms_per_frame_mean=round(sum(ms) / len(ms), 3) if ms else None,
-                ms_per_frame_p99=round(ms[int(0.99 * (len(ms) - 1))], 3) if ms else None,
-                bytes_written=writer.bytes_written, errors=tuple(writer.errors[:5]))
-        meta.counters = Counters(
-            frames=frames, frames_captured=self.frames, ticks=self.ticks,
+        counters = Counters(
+            frames=self.meta.frames_listed, frames_captured=self.frames, ticks=self.ticks,
             dropped_ticks=self._missed(), skipped_ticks=self.skipped_recording,
             late_frames=self._pacer.late_ticks,
             queue_full_drops=self.queue_full_drops, events=wt.events_stored,
             events_dropped_unfocused=self.router.dropped_unfocused,
             events_dropped_not_in_layout=self.router.dropped_not_in_layout,
             events_late=wt.events_late, hotkeys=self.router.hotkeys_seen)
-        try:
-            writer.write_meta()
-        except OSError as exc:  # the last meta.json on disk still lists every finished chunk
-            log.debug("final meta.json not written: %s", exc)
+        finish_meta(self.meta, writer, self.paths, stop_reason=self.stop_reason,
+                    lost=input_losses(self.inputs), counters=counters)
 
     def _raise_unfinished(self, writer: SessionWriter, wt: WriterThread) -> None:
-        """Raise one clear error when the session could not be completed."""
-        done = len(self.meta.chunks)
-        advice = (f"the {done} finished chunk(s) are intact; {run_merge(self.config.out)} to "
-                  "recover the journaled rest")
-        err = wt.error
-        if isinstance(err, OSError) and _disk_full(err, self.paths):
-            # The one full-disk line of every command (diskspace.py).
-            raise disk_full_error(self.paths.root, 0, "the session", advice) from err
-        if isinstance(err, OSError):
-            raise EncodeError(f"writing the session failed ({_describe_os_error(err)})"
-                              f": {advice}") from err
-        if err is not None:
-            raise EncodeError(f"writing the session failed ({err}): {advice}") from err
-        if writer.errors:
-            raise CaptureError(f"{len(writer.errors)} frame(s) could not be written "
-                               f"({writer.errors[0]}): {advice}")
-        if writer.open_chunks:
-            raise CaptureError(f"{len(writer.open_chunks)} chunk(s) could not be completed: "
-                               f"{advice}")
-
-
-def _disk_full(err: OSError, paths: SessionPaths) -> bool:
-    """Whether ``err`` is a full disk.
-
-    A failed write without an errno (an encoder's, numpy's) counts when little space is left.
-    """
-    if is_disk_full(err):
-        return True
-    return paths.root.exists() and shutil.disk_usage(paths.root).free < _FULL_BYTES
-
-
-def _describe_os_error(err: OSError) -> str:
-    """Name the cause of a failed write that is not a full disk."""
-    return f"{err.strerror or err}{': ' + str(err.filename) if err.filename else ''}"
-
-
-def _achieved_fps(paths: SessionPaths, meta: SessionMeta) -> float:
-    """The one achieved-fps rule on the finished chunks on disk, with the recorder's pauses."""
-    from ..errors import NitrogenCaptureError
-    from ..session.reader import SessionReader
-
-    try:
-        return SessionReader(paths.root).achieved_fps(meta.pauses)
-    except NitrogenCaptureError:  # no meta.json yet (stopped before the first chunk)
-        return 0.0
+        """Raise one clear error when the session could not be completed (finish.py)."""
+        raise_unfinished(self.meta, writer, wt, self.paths, self.config.out)
