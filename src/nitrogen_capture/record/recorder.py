@@ -13,6 +13,9 @@ Pausing keeps the tick grid running without grabbing, so ``frame_indices`` show 
 gap that ``meta.json`` ``pauses`` explains. At the start of a recording (the first tick without a
 pause) and at every resume the sources read what is held right now, the router filters the read
 like live input, and the writer thread enters it as held (docs/architecture.md 5.5).
+
+Pause, resume and the hotkeys are in pausing.py (a mixin of :class:`Recorder`), the final
+``meta.json`` and the error of an unfinished session in finish.py.
 """
 
 from __future__ import annotations
@@ -30,10 +33,8 @@ from ..cues import get_cue_backend
 from ..encoderpool.pool import EncodeResult, EncoderPool
 from ..encoderpool.priority import encoder_nice
 from ..errors import EncodeError, TargetError
-from ..events import CONTROL, InputEvent
 from ..inputs.base import InputSource
 from ..inputs.router import InputRouter
-from ..keylayout import EPISODE_ACTIONS
 from ..rows import OS_TIME_NONE
 from ..session.frames import open_frame_store
 from ..session.lock import SessionLock
@@ -44,13 +45,11 @@ from ..session.writer import SessionWriter
 from ..targets.base import Target
 from .episode import EpisodeControl
 from .finish import finish_meta, input_losses, note_capture_details, raise_unfinished
+from .pausing import PauseControl
 from .pipeline import (
     Encoded,
-    Events,
     FileClosed,
     FrameQueued,
-    Paused,
-    Resumed,
     Started,
     Stop,
     WriterThread,
@@ -101,7 +100,7 @@ class RecordResult:
     meta: SessionMeta
 
 
-class Recorder:
+class Recorder(PauseControl):
     """Records ``source`` frames of ``target`` with ``inputs`` into ``config.out``."""
 
     def __init__(self, config: RecordConfig, source: FrameSource, target: Target,
@@ -436,87 +435,6 @@ class Recorder:
                         "`record --check` suggests one that holds)",
                         100 * recent.missed_share, recent.seconds)
             self.cue.play("losing")
-
-    def _post_events(self, wt: WriterThread, t0: int, tick: int) -> None:
-        """Drain the router; apply hotkey controls in order with the events around them."""
-        self.router.flush_due(now_ns())
-        batch: list[InputEvent] = []
-        for ev in self.router.drain():
-            if ev.device != CONTROL:
-                batch.append(InputEvent(ev.t_ns - t0, ev.device, ev.code, ev.value))
-                continue
-            if batch:
-                wt.post(Events(batch))
-                batch = []
-            action = ev.code
-            if action in EPISODE_ACTIONS:
-                self._episode_key(action)
-                continue
-            if action == "toggle":
-                action = "resume" if self._user_paused else "pause"
-            log.info("hotkey: %s", action)
-            self._user_paused = action == "pause"
-            if action == "pause" and self._pause_reason is None:
-                self._set_paused("hotkey", tick, ev.t_ns)
-        if batch:
-            wt.post(Events(batch))
-
-    def _episode_key(self, action: str) -> None:
-        """An episode key: it ends this episode, or (in the reset) marks the one before."""
-        if self.episode is None:  # not a run: the router does not make these (keylayout.py)
-            return
-        log.info("episode key: %s", action)
-        if self.episode.key(action, in_reset=self._pause_reason in ("reset", "start")):
-            self.stop(f"episode key: {action}")
-    def recorded_ns(self, t_ns: int) -> int:
-        """Time recorded up to ``t_ns`` (monotonic): since the start, without the pauses."""
-        paused = self._paused_ns
-        if self._pause_reason is not None:
-            paused += t_ns - self._paused_since
-        return t_ns - self._t_start - paused
-
-    def _set_paused(self, reason: str, tick: int, t_ns: int) -> None:
-        self._pause_reason = reason
-        self._paused_since = t_ns
-        assert self._writer_thread is not None
-        self._writer_thread.post(Paused(t_ns - self._t_start, tick, reason))
-        if reason == "start":  # say how to leave it: the one pause no player chose
-            log.info("paused (start): %s", self.config.layout.hotkeys.start_hint())
-        elif reason == "reset" and self.episode is not None:
-            log.info("reset: episode %d starts in %g s (%s now)", self.episode.plan.index,
-                     self.episode.plan.reset_s, self.config.layout.hotkeys.start_hint())
-        else:
-            log.info("paused (%s)", reason)
-        if reason not in ("start", "reset"):  # pauses no player made: no cue
-            self.cue.play("pause")
-
-    def _read_held(self, t0: int) -> list[InputEvent]:
-        """What the sources hold now, filtered by the router, in session-relative time.
-
-        A source that cannot read says so in one warning; its keys then show once pressed.
-        """
-        read: list[InputEvent] = []
-        for src in self.inputs:
-            try:
-                read.extend(src.held_now(self.config.layout.keys))
-            except Exception as exc:  # a failed read loses only what is already held
-                log.warning("%s: cannot read which keys are held (%s): a key held now shows "
-                            "once it is pressed again", src.name, exc)
-        return [InputEvent(ev.t_ns - t0, ev.device, ev.code, ev.value)
-                for ev in self.router.admit_held(read)]
-
-    def _set_resumed(self, tick: int, t_ns: int) -> None:
-        self._paused_ns += max(0, t_ns - self._paused_since)
-        self._pause_reason = None
-        assert self._writer_thread is not None
-        self._writer_thread.post(Resumed(t_ns - self._t_start, tick,
-                                         self._read_held(self._t_start)))
-        log.info("recording")
-        self._cue_recording()
-
-    def _cue_recording(self) -> None:
-        self.cue.play("resume" if self._cued_start else "start")
-        self._cued_start = True
 
     def _refresh_target(self) -> bool:
         """Follow the window; False when it is gone (the recording then stops)."""
