@@ -157,9 +157,14 @@ def test_merge_and_validate_name_a_folder_of_a_recording_killed_before_it_began(
         assert "not a session directory" not in said
         line = [ln for ln in said.splitlines() if "killed there" in ln]
         assert len(line) == 1, said
-    # A folder with anything else in it is still just "not a session directory".
+    # A folder with anything else in it, or nothing (merge's own lock is no trace of a
+    # recording), is still just "not a session directory".
     other = tmp_path / "t"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
-    rc, said = _run("validate", "--root", str(other))
-    assert rc == 1 and "has no meta.json: not a session directory" in said, said
+    empty = tmp_path / "u"
+    empty.mkdir()
+    for argv in (["validate", "--root", str(other)], ["merge", "--root", str(empty)],
+                 ["validate", "--root", str(empty)]):
+        rc, said = _run(*argv)
+        assert rc == 1 and "has no meta.json: not a session directory" in said, (argv, said)

@@ -23,11 +23,18 @@ def never_began(out: Path, *, own_lock: bool = False) -> bool:
     Nothing is then left but its stale lock and an empty ``frames/`` (either may be gone: merge
     removes a stale lock): a new recording may take the folder over, its lock replacing the
     stale one with a log line (session/lock.py). ``own_lock``: a lock held by this process
-    (merge's, taken before it reads ``meta.json``) counts as none.
+    (merge's, taken before it reads ``meta.json``) is no trace of that recording: a folder
+    holding nothing else is just empty.
     """
     paths = SessionPaths(out)
+    status = lock_status(paths)
+    if own_lock and status is not None and status.holder is not None and (
+            status.holder.local and status.holder.pid == os.getpid()):
+        status = None
     try:
         names = {p.name for p in out.iterdir()}
+        if status is None:
+            names.discard(paths.lock.name)
         frames = paths.frames_dir
         if not names or not names <= {paths.lock.name, frames.name} or (
                 frames.name in names and (frames.is_symlink() or not frames.is_dir()
@@ -35,10 +42,6 @@ def never_began(out: Path, *, own_lock: bool = False) -> bool:
             return False
     except OSError:
         return False
-    status = lock_status(paths)
-    if own_lock and status is not None and status.holder is not None and (
-            status.holder.pid == os.getpid() and status.holder.local):
-        return True
     return status is None or status.state == "stale"
 
 
