@@ -363,7 +363,7 @@ def run(args: argparse.Namespace) -> int:
         adapted = None
         if args.adapt:
             config, adapted = _adapt(args, config)
-        recorder = build_recorder(config)
+        recorder = build_recorder(config, say=lambda line: print(line, flush=True))
         recorder.meta.preflight = adapted
         result = record_with_status(recorder, config)  # a failed stop raises: no merge
         try:
