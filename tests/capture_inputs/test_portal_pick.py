@@ -178,3 +178,15 @@ def test_record_cli_records_the_picked_stream(portal: FakePortal, tmp_path: Path
     image = cv2.imread(str(png))
     assert image is not None and image.shape == (240, 320, 3)
     assert portal.starts == 1 and portal.closed_sessions == 1
+
+
+def test_the_preflight_grabs_the_picked_stream_whole(portal: FakePortal, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from nitrogen_capture.record import preflight
+
+    def from_target(cls: type[PipeWireSource], target: Any, config: Any) -> PipeWireSource:
+        return cls(target, config, pipeline=_testsrc(320, 240))
+    monkeypatch.setattr(PipeWireSource, "from_target", classmethod(from_target))
+    grabbed = preflight._grab(_config(tmp_path / "s", fps=10), 0.5)  # record --check/--adapt
+    assert grabbed.size == (320, 240) and grabbed.frames  # not cropped at position 1280,0
+    assert portal.starts == 1 and portal.closed_sessions == 1  # one dialog, closed after

@@ -10,7 +10,6 @@ a barcode at a known place; every recorded frame must be the whole output and re
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
