@@ -86,7 +86,9 @@ typecheck: lint
 # whole temporary folder at the end (tmp_path_retention_policy, pyproject.toml): only what a
 # failure left is kept, for a look, in pytest's folder under /tmp.
 TEST_ENV := SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1
-test: setup lint
+# The `wayland` extra and its packages too: tier 0 runs the portal backend against a fake portal
+# on a real dbus-daemon with GStreamer, and the evdev backend on fake devices (no skips in CI).
+test: setup wayland-deps $(VENV)/.installed-wayland lint
 	@echo "== tier 0: no display (unit, synthetic recordings, export, CLI) =="
 	$(TEST_ENV) $(VENV)/bin/pytest -m "not x11 and not wayland"
 	@echo "== tier 1: X11 (a private Xvfb, the demo game, XTEST input) =="

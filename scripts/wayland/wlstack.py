@@ -18,7 +18,8 @@ the Debian packages of ``make wayland-deps``. What runs, and why so (issue 23):
   ``wayvnc`` on a unix socket (virtual keyboard and pointer), all as root: a portal running as
   another user refuses root callers;
 - portal-wlr 0.7 runs with the LD_PRELOAD shim of screencopy_shim.c (built here with gcc into
-  .cache/wayland/ when missing or older than its source; ``make wayland-shim`` builds it too).
+  .cache/wayland/ when missing or older than its source; ``make wayland-shim`` builds it too),
+  and the bus may start it again (with the shim) when it died, as a desktop's bus would.
 
 Every program runs in its own process group with HOME and the XDG folders inside DIR and a
 token in its environment; ``down`` stops sway first (so wlroots does not restart XWayland),
@@ -54,6 +55,8 @@ SHIM_SOURCE = Path(__file__).resolve().with_name("screencopy_shim.c")
 SHIM = REPO / ".cache" / "wayland" / "screencopy-shim.so"
 PERMISSION_STORE = Path(
     "/usr/share/dbus-1/services/org.freedesktop.impl.portal.PermissionStore.service")
+PORTAL_WLR = "/usr/libexec/xdg-desktop-portal-wlr"
+PORTAL_WLR_NAME = "org.freedesktop.impl.portal.desktop.wlr"
 SWAY_UID = 65534  # nobody: sway 1.7 will not run as root
 TOKEN_VAR = "NITROGEN_WLSTACK"
 OUTPUT = "HEADLESS-1"
@@ -148,6 +151,9 @@ def _sway_config(run: Path, size: tuple[int, int], refresh: int) -> str:
             "default_border none\n"
             "default_floating_border none\n"
             "focus_follows_mouse no\n"
+            # The pointer (wayvnc's, where a test left it) is drawn into casts that embed it:
+            # hidden 100 ms after it last moved, so a cast shows what the windows drew.
+            "seat * hide_cursor 100\n"
             # The variables sway gives its clients (WAYLAND_DISPLAY, DISPLAY, SWAYSOCK).
             f"exec env > {run}/sway.env.tmp && mv {run}/sway.env.tmp {run}/sway.env\n")
 
@@ -292,11 +298,20 @@ def start(root: Path, *, size: tuple[int, int] = (1280, 720), refresh: int = 120
         spawn("wireplumber", ["wireplumber"])
         cfg = run / "portal-wlr.conf"
         cfg.write_text(f"[screencast]\nchooser_type=none\noutput_name={OUTPUT}\n")
-        spawn("portal-wlr", ["/usr/libexec/xdg-desktop-portal-wlr", "-r", "-c", str(cfg)],
-              {"LD_PRELOAD": str(shim)})
+        portal_wlr = [PORTAL_WLR, "-r", "-c", str(cfg)]
+        spawn("portal-wlr", portal_wlr, {"LD_PRELOAD": str(shim)})
+        # Started on demand again if it dies, as on a desktop: portal-wlr 0.7 crashes when a
+        # casting client's bus connection drops while its stream still runs (a `kill -9`d
+        # recorder); the next CreateSession then starts a fresh one through the bus.
+        (run / "services" / f"{PORTAL_WLR_NAME}.service").write_text(
+            f"[D-BUS Service]\nName={PORTAL_WLR_NAME}\nExec=/usr/bin/env "
+            f"WAYLAND_DISPLAY={env['WAYLAND_DISPLAY']} LD_PRELOAD={shim} {' '.join(portal_wlr)}\n")
+        subprocess.run(["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus",
+                        "/org/freedesktop/DBus", "org.freedesktop.DBus.ReloadConfig"],
+                       env=env, capture_output=True, check=True)
         wayvnc_socket = run / "wayvnc.sock"
         spawn("wayvnc", ["wayvnc", "--unix-socket", f"--output={OUTPUT}", str(wayvnc_socket)])
-        wait_for(lambda: _name_owned(env, "org.freedesktop.impl.portal.desktop.wlr"),
+        wait_for(lambda: _name_owned(env, PORTAL_WLR_NAME),
                  "xdg-desktop-portal-wlr on the bus", procs)
         spawn("portal", ["/usr/libexec/xdg-desktop-portal", "-r"])
 
@@ -427,13 +442,34 @@ def _lock_pid(lock: Path) -> list[int]:
 @contextlib.contextmanager
 def running_stack(root: Path, *, size: tuple[int, int] = (1280, 720),
                   refresh: int = 120) -> Iterator[Stack]:
-    """The stack while the block runs; stopped (and checked gone) when it ends."""
+    """The stack while the block runs; stopped when it ends, or when this process dies first.
+
+    The daemons lead their own process groups, so a ``kill -9`` of this process (a test run
+    killed by a timeout) would leave them running: a watchdog process blocks on a pipe from
+    this one and runs ``down`` when the pipe closes without a word, which is what this
+    process's death does. A normal end writes to the pipe first: the watchdog then just leaves.
+    """
     stack = start(root, size=size, refresh=refresh)
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(Path(__file__).resolve()), str(root.resolve())],
+        stdin=subprocess.PIPE, start_new_session=True)
     try:
         yield stack
     finally:
         stop(root)
         _reap(stack.procs)
+        assert watchdog.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            watchdog.stdin.write(b"stopped")
+        watchdog.stdin.close()
+        watchdog.wait(timeout=STOP_GRACE_S * 3)
+
+
+# Blocks until its stdin closes; "stopped" before that means the owner stopped the stack.
+_WATCHDOG = ("import subprocess, sys\n"
+             "if sys.stdin.buffer.read() != b'stopped':\n"
+             "    subprocess.run([sys.executable, sys.argv[1], 'down', '--dir', sys.argv[2]],\n"
+             "                   stdout=subprocess.DEVNULL, check=False)\n")
 
 
 def _exports(env: dict[str, str]) -> str:

@@ -11,6 +11,7 @@ exercised by the wayland tier (tests marked ``wayland``).
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,6 +106,7 @@ def test_restore_token_is_reused_then_replaced_and_reset_ignores_it(portal: Fake
     session.close()
     assert "restore_token" not in portal.options("SelectSources")
     assert not grant.restore_token_used and read_token(bus_env) == "restore-3"
+    assert stat.S_IMODE(bus_env.stat().st_mode) == 0o600  # it skips the dialog: owner only
 
 
 @pytest.mark.parametrize("portal", [FakePortalSettings(give_token=False, version=3)],
@@ -334,3 +336,16 @@ def test_a_stream_size_change_keeps_the_region_size(portal: FakePortal) -> None:
         (frame,) = wait_until(shrunk, "frames of the new size", 30)
     assert frame.shape == (100, 200, 3)  # still the region's size
     assert frame[:20, :60].all() and not frame[20:, :].any() and not frame[:, 60:].any()
+
+
+@pytest.mark.parametrize("portal", [FakePortalSettings(position=(1000, 200))], indirect=True)
+def test_a_picked_screen_without_the_target_is_refused_in_one_line(portal: FakePortal) -> None:
+    """The user picked another screen: its frames would be all black, so warm-up refuses."""
+    pytest.importorskip("gi")
+    source = PipeWireSource(CaptureTarget.of_region(Region(0, 0, 64, 48)),
+                            pipeline=_testsrc(320, 240))
+    with source, pytest.raises(CaptureError) as caught:
+        source.warm_up()
+    assert str(caught.value) == (
+        "the screen picked in the portal's dialog shows [1000, 200, 1320, 440], none of the "
+        "target [0, 0, 64, 48]: run again with --portal-reset and pick the screen the game is on")

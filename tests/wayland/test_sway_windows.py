@@ -93,9 +93,8 @@ def _colour_box(frame: bytes, size: tuple[int, int], region: Region,
 
 
 def test_native_and_xwayland_windows_on_sway(desktop: dict[str, str]) -> None:
-    from portal_cast import FrameGrabber, open_cast  # the stack's own cast (no backend)
-
     from nitrogen_capture.targets._x11 import X11WindowBackend
+    from portal_cast import FrameGrabber, open_cast  # the stack's own cast (no backend)
 
     with _client(desktop, "wayland", "nitrogen-native", (640, 360), NATIVE) as native, \
             _client(desktop, "x11", "nitrogen-xw", (320, 240), XWAY) as xw:

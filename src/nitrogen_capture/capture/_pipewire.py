@@ -235,6 +235,22 @@ class PipeWireSource(FrameSource):
             self._pull(self.config.first_frame_timeout_s)
         self.grab()
         self.repeated_grabs = 0  # count the recording's grabs only
+        self._check_overlap()
+
+    def _check_overlap(self) -> None:
+        """Refuse a picked screen that does not show the target (its frames would be black)."""
+        if self._full is None or self.target.kind == "stream":
+            return
+        height, width = self._full.shape[:2]
+        shown = Region.from_xywh(self._origin[0], self._origin[1], width, height)
+        if not self.region.overlaps(shown):
+            raise CaptureError(
+                f"the screen picked in the portal's dialog shows {shown.to_list()}, none of the "
+                f"target {self.region.to_list()}: run again with --portal-reset and pick the "
+                "screen the game is on")
+        if not self.region.within(shown):
+            log.warning("the picked screen shows %s, part of the target %s: the rest is black",
+                        shown.to_list(), self.region.to_list())
 
     def last_stamp(self) -> FrameStamp | None:
         """Compositor time and PipeWire sequence of the frame the last grab returned."""

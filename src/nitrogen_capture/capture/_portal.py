@@ -26,12 +26,13 @@ import os
 import re
 import secrets
 import stat
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write, make_dirs
+from ..atomic import atomic_file, make_dirs
 from ..errors import CaptureError, PlatformError, missing_dependency
 from ..outputs import OutputKind, check_output
 
@@ -102,7 +103,11 @@ def store_token(path: Path, token: str) -> None:
         return
     check_output(path, TOKEN_KIND, label="restore token file")
     make_dirs(path.parent)
-    atomic_write(path, (token + "\n").encode("ascii"))
+    # The token lets this user's programs skip the portal's dialog: readable by its owner only.
+    with atomic_file(path) as f:
+        if sys.platform != "win32":  # no fchmod there (mypy --platform win32); Linux-only path
+            os.fchmod(f.fileno(), 0o600)
+        f.write((token + "\n").encode("ascii"))
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,10 @@ def run_game(size: tuple[int, int] = (1280, 720), fps: float = 60.0, seconds: fl
     # SDL would otherwise back the window surface with an OpenGL renderer, which under Xvfb is
     # Mesa's software rasteriser: ~5 ms of CPU per update even for a 10x10 rect. The plain X11
     # framebuffer (XShmPutImage) costs ~0.1 ms and leaves the CPU to the recorder.
-    os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
+    # SDL's Wayland driver has no such framebuffer and fails set_mode with it: a native Wayland
+    # run (SDL_VIDEODRIVER=wayland) keeps SDL's renderer.
+    if os.environ.get("SDL_VIDEODRIVER", "").strip().lower() != "wayland":
+        os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
     import pygame
 
     width, height = size

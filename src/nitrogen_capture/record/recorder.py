@@ -13,13 +13,15 @@ Pausing keeps the tick grid running without grabbing, so ``frame_indices`` show 
 gap that ``meta.json`` ``pauses`` explains. At the start of a recording (the first tick without a
 pause) and at every resume the sources read what is held right now, the router filters the read
 like live input, and the writer thread enters it as held (docs/architecture.md 5.5).
+
+Pause, resume and the hotkeys are in pausing.py (a mixin of :class:`Recorder`), the final
+``meta.json`` and the error of an unfinished session in finish.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
 import threading
 from dataclasses import dataclass
 
@@ -28,30 +30,26 @@ from ..capture.base import FrameSource, FrameStamp
 from ..clock import FramePacer, clock_pair, now_ns
 from ..config import RecordConfig
 from ..cues import get_cue_backend
-from ..diskspace import disk_full_error, is_disk_full
 from ..encoderpool.pool import EncodeResult, EncoderPool
 from ..encoderpool.priority import encoder_nice
-from ..errors import CaptureError, EncodeError, TargetError
-from ..events import CONTROL, InputEvent
+from ..errors import EncodeError, TargetError
 from ..inputs.base import InputSource
 from ..inputs.router import InputRouter
-from ..keylayout import EPISODE_ACTIONS
 from ..rows import OS_TIME_NONE
 from ..session.frames import open_frame_store
 from ..session.lock import SessionLock
 from ..session.meta import Counters, EncoderInfo, SessionMeta
 from ..session.meta_parts import ClockPair, wall_iso
-from ..session.paths import SessionPaths, run_merge
+from ..session.paths import SessionPaths
 from ..session.writer import SessionWriter
 from ..targets.base import Target
 from .episode import EpisodeControl
+from .finish import finish_meta, input_losses, note_capture_details, raise_unfinished
+from .pausing import PauseControl
 from .pipeline import (
     Encoded,
-    Events,
     FileClosed,
     FrameQueued,
-    Paused,
-    Resumed,
     Started,
     Stop,
     WriterThread,
@@ -64,7 +62,6 @@ __all__ = ["RecordResult", "RecordStats", "Recorder"]
 log = logging.getLogger(__name__)
 
 _REFRESH_NS = 500_000_000  # how often the target window's geometry is re-read
-_FULL_BYTES = 64 * 2**20  # less free space than this after a failed write: the disk is full
 
 
 @dataclass(frozen=True)
@@ -103,7 +100,7 @@ class RecordResult:
     meta: SessionMeta
 
 
-class Recorder:
+class Recorder(PauseControl):
     """Records ``source`` frames of ``target`` with ``inputs`` into ``config.out``."""
 
     def __init__(self, config: RecordConfig, source: FrameSource, target: Target,
@@ -439,87 +436,6 @@ class Recorder:
                         100 * recent.missed_share, recent.seconds)
             self.cue.play("losing")
 
-    def _post_events(self, wt: WriterThread, t0: int, tick: int) -> None:
-        """Drain the router; apply hotkey controls in order with the events around them."""
-        self.router.flush_due(now_ns())
-        batch: list[InputEvent] = []
-        for ev in self.router.drain():
-            if ev.device != CONTROL:
-                batch.append(InputEvent(ev.t_ns - t0, ev.device, ev.code, ev.value))
-                continue
-            if batch:
-                wt.post(Events(batch))
-                batch = []
-            action = ev.code
-            if action in EPISODE_ACTIONS:
-                self._episode_key(action)
-                continue
-            if action == "toggle":
-                action = "resume" if self._user_paused else "pause"
-            log.info("hotkey: %s", action)
-            self._user_paused = action == "pause"
-            if action == "pause" and self._pause_reason is None:
-                self._set_paused("hotkey", tick, ev.t_ns)
-        if batch:
-            wt.post(Events(batch))
-
-    def _episode_key(self, action: str) -> None:
-        """An episode key: it ends this episode, or (in the reset) marks the one before."""
-        if self.episode is None:  # not a run: the router does not make these (keylayout.py)
-            return
-        log.info("episode key: %s", action)
-        if self.episode.key(action, in_reset=self._pause_reason in ("reset", "start")):
-            self.stop(f"episode key: {action}")
-    def recorded_ns(self, t_ns: int) -> int:
-        """Time recorded up to ``t_ns`` (monotonic): since the start, without the pauses."""
-        paused = self._paused_ns
-        if self._pause_reason is not None:
-            paused += t_ns - self._paused_since
-        return t_ns - self._t_start - paused
-
-    def _set_paused(self, reason: str, tick: int, t_ns: int) -> None:
-        self._pause_reason = reason
-        self._paused_since = t_ns
-        assert self._writer_thread is not None
-        self._writer_thread.post(Paused(t_ns - self._t_start, tick, reason))
-        if reason == "start":  # say how to leave it: the one pause no player chose
-            log.info("paused (start): %s", self.config.layout.hotkeys.start_hint())
-        elif reason == "reset" and self.episode is not None:
-            log.info("reset: episode %d starts in %g s (%s now)", self.episode.plan.index,
-                     self.episode.plan.reset_s, self.config.layout.hotkeys.start_hint())
-        else:
-            log.info("paused (%s)", reason)
-        if reason not in ("start", "reset"):  # pauses no player made: no cue
-            self.cue.play("pause")
-
-    def _read_held(self, t0: int) -> list[InputEvent]:
-        """What the sources hold now, filtered by the router, in session-relative time.
-
-        A source that cannot read says so in one warning; its keys then show once pressed.
-        """
-        read: list[InputEvent] = []
-        for src in self.inputs:
-            try:
-                read.extend(src.held_now(self.config.layout.keys))
-            except Exception as exc:  # a failed read loses only what is already held
-                log.warning("%s: cannot read which keys are held (%s): a key held now shows "
-                            "once it is pressed again", src.name, exc)
-        return [InputEvent(ev.t_ns - t0, ev.device, ev.code, ev.value)
-                for ev in self.router.admit_held(read)]
-
-    def _set_resumed(self, tick: int, t_ns: int) -> None:
-        self._paused_ns += max(0, t_ns - self._paused_since)
-        self._pause_reason = None
-        assert self._writer_thread is not None
-        self._writer_thread.post(Resumed(t_ns - self._t_start, tick,
-                                         self._read_held(self._t_start)))
-        log.info("recording")
-        self._cue_recording()
-
-    def _cue_recording(self) -> None:
-        self.cue.play("resume" if self._cued_start else "start")
-        self._cued_start = True
-
     def _refresh_target(self) -> bool:
         """Follow the window; False when it is gone (the recording then stops)."""
         try:
@@ -536,88 +452,23 @@ class Recorder:
         return True
 
     def _note_capture_details(self) -> None:
-        """Copy the backend's ``details`` into meta.json's ``capture`` (they change as it runs)."""
-        if self.meta.capture is not None:
-            self.meta.capture = dataclasses.replace(self.meta.capture,
-                                                    details=dict(self.source.details))
+        """Copy the backend's ``details`` into meta.json's ``capture`` (finish.py)."""
+        note_capture_details(self.meta, self.source)
 
     def _finish_meta(self, writer: SessionWriter, wt: WriterThread) -> None:
-        meta = self.meta
-        frames = meta.frames_listed
-        ms = sorted(writer.encode_ms)
-        meta.fps_achieved = _achieved_fps(self.paths, meta)
-        mono, wall = clock_pair()  # the drift of the wall clock over the session (clock.pairs)
-        meta.clock = dataclasses.replace(
-            meta.clock, pairs=(*meta.clock.pairs, ClockPair("end", mono, wall)))
-        meta.status = "complete" if not writer.open_chunks else "interrupted"
-        meta.stop_reason = self.stop_reason
+        """Write the final meta.json with this recording's counters (finish.py)."""
         self._note_capture_details()  # and its counts (pipewire's repeated frames)
-        lost = {f"{src.name}.{what}": n for src in self.inputs
-                for what, n in src.losses().items() if n}
-        if lost:  # a device unplugged, a kernel buffer overflow: events are missing
-            meta.input = dataclasses.replace(meta.input, losses=lost)
-        if meta.encoder is not None:
-            meta.encoder = dataclasses.replace(
-                meta.encoder,
-                ms_per_frame_mean=round(sum(ms) / len(ms), 3) if ms else None,
-                ms_per_frame_p99=round(ms[int(0.99 * (len(ms) - 1))], 3) if ms else None,
-                bytes_written=writer.bytes_written, errors=tuple(writer.errors[:5]))
-        meta.counters = Counters(
-            frames=frames, frames_captured=self.frames, ticks=self.ticks,
+        counters = Counters(
+            frames=self.meta.frames_listed, frames_captured=self.frames, ticks=self.ticks,
             dropped_ticks=self._missed(), skipped_ticks=self.skipped_recording,
             late_frames=self._pacer.late_ticks,
             queue_full_drops=self.queue_full_drops, events=wt.events_stored,
             events_dropped_unfocused=self.router.dropped_unfocused,
             events_dropped_not_in_layout=self.router.dropped_not_in_layout,
             events_late=wt.events_late, hotkeys=self.router.hotkeys_seen)
-        try:
-            writer.write_meta()
-        except OSError as exc:  # the last meta.json on disk still lists every finished chunk
-            log.debug("final meta.json not written: %s", exc)
+        finish_meta(self.meta, writer, self.paths, stop_reason=self.stop_reason,
+                    lost=input_losses(self.inputs), counters=counters)
 
     def _raise_unfinished(self, writer: SessionWriter, wt: WriterThread) -> None:
-        """Raise one clear error when the session could not be completed."""
-        done = len(self.meta.chunks)
-        advice = (f"the {done} finished chunk(s) are intact; {run_merge(self.config.out)} to "
-                  "recover the journaled rest")
-        err = wt.error
-        if isinstance(err, OSError) and _disk_full(err, self.paths):
-            # The one full-disk line of every command (diskspace.py).
-            raise disk_full_error(self.paths.root, 0, "the session", advice) from err
-        if isinstance(err, OSError):
-            raise EncodeError(f"writing the session failed ({_describe_os_error(err)})"
-                              f": {advice}") from err
-        if err is not None:
-            raise EncodeError(f"writing the session failed ({err}): {advice}") from err
-        if writer.errors:
-            raise CaptureError(f"{len(writer.errors)} frame(s) could not be written "
-                               f"({writer.errors[0]}): {advice}")
-        if writer.open_chunks:
-            raise CaptureError(f"{len(writer.open_chunks)} chunk(s) could not be completed: "
-                               f"{advice}")
-
-
-def _disk_full(err: OSError, paths: SessionPaths) -> bool:
-    """Whether ``err`` is a full disk.
-
-    A failed write without an errno (an encoder's, numpy's) counts when little space is left.
-    """
-    if is_disk_full(err):
-        return True
-    return paths.root.exists() and shutil.disk_usage(paths.root).free < _FULL_BYTES
-
-
-def _describe_os_error(err: OSError) -> str:
-    """Name the cause of a failed write that is not a full disk."""
-    return f"{err.strerror or err}{': ' + str(err.filename) if err.filename else ''}"
-
-
-def _achieved_fps(paths: SessionPaths, meta: SessionMeta) -> float:
-    """The one achieved-fps rule on the finished chunks on disk, with the recorder's pauses."""
-    from ..errors import NitrogenCaptureError
-    from ..session.reader import SessionReader
-
-    try:
-        return SessionReader(paths.root).achieved_fps(meta.pauses)
-    except NitrogenCaptureError:  # no meta.json yet (stopped before the first chunk)
-        return 0.0
+        """Raise one clear error when the session could not be completed (finish.py)."""
+        raise_unfinished(self.meta, writer, wt, self.paths, self.config.out)
