@@ -30,8 +30,8 @@ from nitrogen_capture.inputs import get_input_backends
 from nitrogen_capture.inputs.router import InputRouter
 from nitrogen_capture.keylayout import DEFAULT_LAYOUT
 from nitrogen_capture.targets import WindowTarget, get_window_backend, resolve_target
-from vnc_input import VncInput
 from waiting import wait_until
+from wlgame import Vnc
 
 pytestmark = pytest.mark.wayland
 
@@ -158,12 +158,12 @@ def on_stack(wayland_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     yield wayland_stack
 
 
-def _tap(vnc: VncInput, char: str) -> None:
+def _tap(vnc: Vnc, char: str) -> None:
     vnc.key(ord(char), True)
     vnc.key(ord(char), False)
 
 
-def _click(vnc: VncInput, x: int, y: int) -> None:
+def _click(vnc: Vnc, x: int, y: int) -> None:
     vnc.pointer(x, y, 1)
     vnc.pointer(x, y, 0)
 
@@ -176,7 +176,7 @@ def test_x11_listeners_on_xwayland_record_the_xwayland_game_only_while_it_has_fo
     target: WindowTarget | None = None
     sources: list[Any] = []
     other: subprocess.Popen[bytes] | None = None
-    vnc: VncInput | None = None
+    vnc: Vnc | None = None
     try:
         found = resolve_target(TargetSpec(window_title=GAME), wait_s=TIMEOUT_S, backend=backend)
         assert isinstance(found, WindowTarget)
@@ -194,7 +194,7 @@ def test_x11_listeners_on_xwayland_record_the_xwayland_game_only_while_it_has_fo
 
         for src in sources:
             src.start(router.push)
-        vnc = VncInput(stack.env["WAYVNC_SOCKET"])
+        vnc = Vnc(stack.env["WAYVNC_SOCKET"])
         x, y = _centre(_views(stack)[GAME])
         vnc.pointer(x, y)
         _tap(vnc, "w")

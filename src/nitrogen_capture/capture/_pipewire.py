@@ -24,7 +24,10 @@ cropped to the target region in the compositor's layout coordinates, minus the o
 position from the portal's stream properties. A region partly outside the stream is black
 there, as with mss, so the frame keeps the region's size; a frame size change (a mode change)
 needs nothing more. Logical scale 1 is assumed (a scaled output's frames are in physical
-pixels).
+pixels). A stream the user **picked** while the target was resolved (``PipeWireConfig.picked``,
+``_portalpick.py``: GNOME/KDE without ``--region``) is read whole: its target region is
+``(0, 0, w, h)`` and each frame's size goes back to the pick, whose target follows it through
+the recorder's resize path.
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, cast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -48,6 +51,9 @@ from .base import (
     FrameStamp,
     Region,
 )
+
+if TYPE_CHECKING:
+    from ._portalpick import PickedStream
 
 __all__ = ["PipeWireConfig", "PipeWireSource", "crop_to_region", "pipeline_description"]
 
@@ -71,11 +77,15 @@ class PipeWireConfig(BackendConfig):
             it (``record --portal-reset``).
         first_frame_timeout_s: how long :meth:`PipeWireSource.warm_up` waits for a frame.
         pick_timeout_s: how long the portal's picker may stay open.
+        picked: a portal session already open (:class:`~._portalpick.PickedStream`: the user
+            picked while the target was resolved): its stream is read whole, uncropped, and
+            the dialog does not show again.
     """
 
     portal_reset: bool = False
     first_frame_timeout_s: float = 5.0
     pick_timeout_s: float = 300.0
+    picked: PickedStream | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: CaptureSettings) -> PipeWireConfig:
@@ -179,12 +189,18 @@ class PipeWireSource(FrameSource):
                 pipeline_description:
             raise DependencyError("GStreamer has no pipewiresrc element: install "
                                   "gstreamer1.0-pipewire")
-        types = MONITOR if self.target.kind == "region" else MONITOR | WINDOW
-        self._portal = self._portal_factory(types, self.config)
+        picked = self.config.picked
+        if picked is not None:  # the session target resolution opened: no second dialog
+            self._portal = picked
+        else:
+            types = MONITOR if self.target.kind == "region" else MONITOR | WINDOW
+            self._portal = self._portal_factory(types, self.config)
         grant = self._grant = self._portal.start()
         try:
             stream = grant.streams[0]
-            if stream.position is not None:
+            if picked is not None:  # the whole stream: its region is (0, 0, w, h)
+                self._origin = (0, 0)
+            elif stream.position is not None:
                 self._origin = stream.position
             elif self.target.kind == "stream":  # a window: its frames are the region
                 self._origin = (self.region.left, self.region.top)
@@ -303,6 +319,8 @@ class PipeWireSource(FrameSource):
         stride = len(data) // height
         frame = np.frombuffer(data, dtype=np.uint8).reshape(height, stride)
         self._full = frame[:, :width * 4].reshape(height, width, 4)
+        if self.config.picked is not None:  # the target's refresh follows a size change
+            self.config.picked.size = (width, height)
         self._counter += 1
         seq = int(buffer.offset) if buffer.offset != _OFFSET_NONE else self._counter
         self._stamp = FrameStamp(self._os_ns(buffer), seq)

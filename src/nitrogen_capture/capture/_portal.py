@@ -26,6 +26,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +105,8 @@ def store_token(path: Path, token: str) -> None:
     make_dirs(path.parent)
     # The token lets this user's programs skip the portal's dialog: readable by its owner only.
     with atomic_file(path) as f:
-        os.fchmod(f.fileno(), 0o600)
+        if sys.platform != "win32":  # no fchmod there (mypy --platform win32); Linux-only path
+            os.fchmod(f.fileno(), 0o600)
         f.write((token + "\n").encode("ascii"))
 
 

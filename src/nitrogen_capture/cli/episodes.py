@@ -243,7 +243,8 @@ def _run(settings: RunSettings, config: RecordConfig, layout: KeyLayout, folder:
                            0.0 if first else settings.reset_s, not first)
         info = EpisodeInfo(run_id, cur.index, settings.count, cur.attempt)
         control = EpisodeControl(plan)
-        recorder = build_recorder(ep_config, episode=control)
+        recorder = build_recorder(ep_config, episode=control,
+                                  say=lambda line: print(line, flush=True))
         prev_root, prev_info = cur.previous, cur.previous_episode
 
         def mark_previous(action: str, prev_root: Path | None = prev_root,

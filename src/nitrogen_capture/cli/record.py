@@ -364,7 +364,7 @@ def run(args: argparse.Namespace) -> int:
         adapted = None
         if args.adapt:
             config, adapted = _adapt(args, config)
-        recorder = build_recorder(config)
+        recorder = build_recorder(config, say=lambda line: print(line, flush=True))
         recorder.meta.preflight = adapted
         return _record_and_merge(recorder, config)
 

@@ -19,13 +19,13 @@ import datetime as _dt
 import logging
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import __version__, winecompat
 from ..capture import get_capture_backend
-from ..capture.base import Region
+from ..capture.base import BackendConfig, Region
 from ..config import RecordConfig
 from ..errors import SessionExistsError
 from ..inputs import get_input_backends
@@ -41,7 +41,7 @@ from .episode import EpisodeControl
 from .recorder import Recorder, RecordResult, RecordStats
 
 __all__ = ["RecordResult", "RecordStats", "Recorder", "build_recorder", "check_new_session_dir",
-           "check_output_dir", "never_began"]
+           "check_output_dir", "never_began", "picked_config"]
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +73,29 @@ def check_new_session_dir(out: Path, label: str = "--out") -> None:
 NEW_SESSION = OutputKind("session", never_began, folder=True, store="session")
 
 
-def _resolve_target(config: RecordConfig, region: Region | None) -> Target:
+def picked_config(config: RecordConfig, target: Target) -> BackendConfig | None:
+    """The pipewire options reading the session of a portal-picked ``target``, else None.
+
+    The source then reads the stream the user picked while the target was resolved
+    (targets/_picked.py), so the portal's dialog shows once.
+    """
+    picked = getattr(target, "picked", None)
+    if picked is None:
+        return None
+    from ..capture._pipewire import PipeWireConfig
+
+    return PipeWireConfig(portal_reset=config.portal_reset, picked=picked)
+
+
+def _resolve_target(config: RecordConfig, region: Region | None,
+                    say: Callable[[str], None] | None = None) -> Target:
     spec = config.target
     if config.capture_backend == "synthetic" and not spec.is_window:
         return FixedRegionTarget(region or spec.region or Region(0, 0, 1280, 720))
-    from ..targets import resolve_target
+    from ..targets import _picked, resolve_target
+
+    if region is None and _picked.picks_stream(config):  # GNOME/KDE: the dialog decides
+        return _picked.picked_target(config, say=say)
 
     return resolve_target(spec, wait_s=spec.wait_s)
 
@@ -115,24 +133,33 @@ def base_meta(config: RecordConfig, target: Target, source_name: str,
 
 def build_recorder(config: RecordConfig, *, region: Region | None = None,
                    target: Target | None = None,
-                   episode: EpisodeControl | None = None) -> Recorder:
+                   episode: EpisodeControl | None = None,
+                   say: Callable[[str], None] | None = None) -> Recorder:
     """Check the output, resolve the target, open the backends and return a :class:`Recorder`.
 
     ``episode``: this recording is one episode of a ``record --episodes`` run (episode.py).
+    ``say``: gets the one line naming what the portal's dialog picked, when it decides the
+    target (a Wayland desktop that names no windows, targets/_picked.py).
     """
     check_output_dir(config)
     # The frame store checks its encoder first: a missing package fails before anything opens.
     store = frame_store_class(config.frame_format)
     frame_format = store.new_format(config.encoding)
-    target = target or _resolve_target(config, region)
-    # e.g. the video store probes the encoder --video-encoder names at the real size
-    frame_format = store.for_size(frame_format, config.encoding, target.region().size)
-    source = get_capture_backend(config.capture_backend, target=target.capture_target(),
-                                 seed=config.seed, monitor=config.target.monitor,
-                                 synthetic_repeat=config.synthetic_repeat,
-                                 portal_reset=config.portal_reset)
-    inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
-                                target=target, gamepad=config.gamepad,
-                                gamepad_backend=config.gamepad_backend)
+    target = target or _resolve_target(config, region, say)
+    try:
+        # e.g. the video store probes the encoder --video-encoder names at the real size
+        frame_format = store.for_size(frame_format, config.encoding, target.region().size)
+        backend_config = picked_config(config, target)
+        source = get_capture_backend(config.capture_backend, target=target.capture_target(),
+                                     seed=config.seed, monitor=config.target.monitor,
+                                     synthetic_repeat=config.synthetic_repeat,
+                                     portal_reset=config.portal_reset, config=backend_config)
+        inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
+                                    target=target, gamepad=config.gamepad,
+                                    gamepad_backend=config.gamepad_backend)
+    except BaseException:
+        if getattr(target, "picked", None) is not None:  # the portal session ends with us
+            target.close()
+        raise
     meta = base_meta(config, target, source.name, source.details, frame_format, inputs)
     return Recorder(config, source, target, inputs, meta, episode)

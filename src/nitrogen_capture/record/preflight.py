@@ -152,12 +152,15 @@ def _grab(config: RecordConfig, seconds: float) -> _Grabbed:
     import psutil
 
     from ..capture import get_capture_backend
-    from . import _resolve_target
+    from . import _resolve_target, picked_config
 
     target = _resolve_target(config, None)
-    source = get_capture_backend(config.capture_backend, region=target.region(),
+    picked = picked_config(config, target)  # a portal pick: its stream whole, no 2nd dialog
+    source = get_capture_backend(config.capture_backend,
+                                 region=target.region() if picked is None else None,
+                                 target=target.capture_target() if picked else None,
                                  seed=config.seed, monitor=config.target.monitor,
-                                 portal_reset=config.portal_reset)
+                                 portal_reset=config.portal_reset, config=picked)
     pacer = FramePacer(config.fps)
     kept: list[npt.NDArray[np.uint8]] = []
     costs: list[float] = []

@@ -283,7 +283,9 @@ def _region_target(spec: TargetSpec) -> FixedRegionTarget:
             return FixedRegionTarget(spec.region, monitor=spec.monitor)
         raise PlatformError(f"{detect_desktop().describe()} does not tell the screen's size "
                             "before the portal's picker answers (no sway IPC, no XWayland): "
-                            "give --region L T R B of the screen, or set DISPLAY to XWayland")
+                            "give --region L T R B of the screen, set DISPLAY to XWayland, "
+                            "or record with --capture-backend pipewire and no --monitor: the "
+                            "portal's dialog then picks what is recorded")
     if spec.region is not None:
         region = spec.region
         if not any(region.within(m) for m in monitors):
