@@ -358,8 +358,8 @@ def run(args: argparse.Namespace) -> int:
             return run_episodes(args, config, preflight)
     if args.check:
         return _check(args, config)
-    # Outside the recording (opening the backends, the final merge) Ctrl+C and SIGTERM
-    # interrupt; during it they stop the recorder cleanly.
+    # While the backends open Ctrl+C and SIGTERM interrupt; from the recording's start until
+    # the merge begins they stop the recorder cleanly (_record_and_merge).
     with handling_stop_signals(_interrupt):
         adapted = None
         if args.adapt:
