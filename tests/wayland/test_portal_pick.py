@@ -21,31 +21,12 @@ import pytest
 from wlstack import Stack
 
 from nitrogen_capture.barcode import decode
+from wlgame import BARCODE_CELL, BARCODE_X, BARCODE_Y, barcode_client
 
 pytestmark = pytest.mark.wayland
 
-X, Y, CELL = 96, 40, 8  # where the client draws its barcode (sway tiles it at 0 0)
+X, Y, CELL = BARCODE_X, BARCODE_Y, BARCODE_CELL
 
-_CLIENT = f"""
-import sys, threading, pygame
-from nitrogen_capture.barcode import draw
-pygame.display.init()
-assert pygame.display.get_driver() == "wayland", pygame.display.get_driver()
-screen = pygame.display.set_mode((640, 360))
-done = threading.Event()
-threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
-print("drawing", flush=True)
-clock, n = pygame.time.Clock(), 0
-while not done.is_set():
-    pygame.event.pump()
-    screen.fill((30, 30, 30))
-    pixels = pygame.surfarray.pixels3d(screen)
-    draw(pixels.transpose(1, 0, 2), n % (1 << 24), {X}, {Y}, {CELL})
-    del pixels
-    pygame.display.flip()
-    n += 1
-    clock.tick(60)
-"""
 
 
 @pytest.fixture
@@ -62,15 +43,8 @@ def no_ipc_env(wayland_stack: Stack, tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def client(no_ipc_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """The native Wayland barcode client, drawing until the test ends."""
-    env = {**no_ipc_env, "SDL_VIDEODRIVER": "wayland", "SDL_AUDIODRIVER": "dummy",
-           "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
-    with subprocess.Popen([sys.executable, "-c", _CLIENT], env=env, stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE) as proc:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"drawing", "the Wayland client did not start"
+    with barcode_client(no_ipc_env) as proc:
         yield proc
-        assert proc.stdin is not None
-        proc.stdin.close()
 
 
 def _record(out: Path, env: dict[str, str], *flags: str) -> subprocess.CompletedProcess[str]:

@@ -188,3 +188,42 @@ class VncPlayer(Player):
     def move(self, dx: int, dy: int) -> int:
         """Not supported through VNC here (see the class docstring)."""
         raise AssertionError("VncPlayer sends no relative motion: make the script mouse=False")
+
+
+# A native Wayland client drawing a frame-number barcode at (BARCODE_X, BARCODE_Y) of its window
+# (layout pixels: sway tiles it at 0 0) until its stdin closes; "drawing" once it runs.
+BARCODE_X, BARCODE_Y, BARCODE_CELL = 96, 40, 8
+_BARCODE_CLIENT = f"""
+import sys, threading, pygame
+from nitrogen_capture.barcode import draw
+pygame.display.init()
+assert pygame.display.get_driver() == "wayland", pygame.display.get_driver()
+screen = pygame.display.set_mode((640, 360))
+done = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+print("drawing", flush=True)
+clock, n = pygame.time.Clock(), 0
+while not done.is_set():
+    pygame.event.pump()
+    screen.fill((30, 30, 30))
+    pixels = pygame.surfarray.pixels3d(screen)  # (W, H, 3): draw into its transpose
+    draw(pixels.transpose(1, 0, 2), n % (1 << 24), {BARCODE_X}, {BARCODE_Y}, {BARCODE_CELL})
+    del pixels
+    pygame.display.flip()
+    n += 1
+    clock.tick(60)
+"""
+
+
+@contextmanager
+def barcode_client(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """The barcode client as a native Wayland client of the stack whose environment is ``env``."""
+    env = {**env, "SDL_VIDEODRIVER": "wayland", "SDL_AUDIODRIVER": "dummy",
+           "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
+    with subprocess.Popen([sys.executable, "-c", _BARCODE_CLIENT], env=env,
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"drawing", "the Wayland client did not start"
+        yield proc
+        assert proc.stdin is not None
+        proc.stdin.close()

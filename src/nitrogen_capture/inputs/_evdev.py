@@ -40,9 +40,7 @@ one line naming the fix (``sudo usermod -aG input $USER`` then log in again, or 
 from __future__ import annotations
 
 import logging
-import os
 import select
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,6 +52,7 @@ from ..events import HELD, MOTION, WHEEL, InputEvent
 from . import _evdev_codes as ec
 from ._evdev_device import EvdevDevice
 from ._evdev_open import EvdevApi, focus_warnings, open_devices
+from ._reader import ReaderThread
 from .base import InputSettings, InputSource
 
 __all__ = ["EvdevApi", "EvdevConfig", "EvdevInput", "evdev_sources", "focus_warnings",
@@ -100,8 +99,7 @@ class EvdevInput(InputSource):
         self._down: dict[tuple[str, int], str] = {}  # (device path, code) -> name, held now
         self.devices_lost = 0
         self.syn_dropped = 0
-        self._thread: threading.Thread | None = None
-        self._stop_r = self._stop_w = -1
+        self._reader = ReaderThread("evdev-input", self._run)
 
     @property
     def devices(self) -> list[EvdevDevice]:
@@ -118,16 +116,14 @@ class EvdevInput(InputSource):
             self._devices = open_devices(api, self.config.input_dir)
         log.info("evdev: reading %s", ", ".join(d.describe() for d in self._devices))
         # A self-pipe wakes the reader at stop(): no polling timeout, no busy loop.
-        self._stop_r, self._stop_w = os.pipe()
-        self._thread = threading.Thread(target=self._run, name="evdev-input", daemon=True)
-        self._thread.start()
+        self._reader.start()
 
     def _run(self) -> None:
         try:
             while True:
                 fds = {d.fileno(): d for d in self._devices}
-                ready, _, _ = select.select([self._stop_r, *fds], [], [])
-                if self._stop_r in ready:
+                ready, _, _ = select.select([self._reader.wake_fd, *fds], [], [])
+                if self._reader.wake_fd in ready:
                     return
                 for fd in ready:
                     self._drain(fds[fd])
@@ -229,17 +225,7 @@ class EvdevInput(InputSource):
         return [InputEvent(t, EvdevDevice.device_of(n), n, HELD) for n in names]
 
     def _stop(self) -> None:
-        if self._stop_w >= 0:
-            os.write(self._stop_w, b"x")
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            if self._thread.is_alive():
-                log.warning("evdev reader thread did not stop within 2 s")
-            self._thread = None
-        for fd in (self._stop_r, self._stop_w):
-            if fd >= 0:
-                os.close(fd)
-        self._stop_r = self._stop_w = -1
+        self._reader.stop()
         devices, self._devices = self._devices, []
         for dev in devices:
             dev.close()

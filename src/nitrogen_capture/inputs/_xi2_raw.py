@@ -22,16 +22,15 @@ axes; for them we emit differences between consecutive raw positions of the same
 from __future__ import annotations
 
 import logging
-import os
 import select
 import struct
-import threading
 from typing import Any
 
 from ..clock import now_ns
 from ..errors import InputError, PlatformError, missing_dependency
 from ..events import MOTION, InputEvent
 from ..xdisplay import check_x11_display, close_display, connection_lost, display_lost
+from ._reader import ReaderThread
 from .base import InputSource
 
 __all__ = ["XI2RawMotion", "decode_raw_event", "probe_xi2"]
@@ -118,8 +117,7 @@ class XI2RawMotion(InputSource):
         self.display_name = display
         self.server_version: tuple[int, int] | None = None
         self._d: Any = None
-        self._thread: threading.Thread | None = None
-        self._stop_r = self._stop_w = -1
+        self._reader = ReaderThread("xi2-raw-motion", self._run)
         self._absolute: dict[int, tuple[bool, bool]] = {}
         self._last_abs: dict[tuple[int, int], float] = {}
 
@@ -143,9 +141,7 @@ class XI2RawMotion(InputSource):
             raise InputError(f"cannot select XInput2 raw motion: {exc}") from exc
         self._d = d
         # A self-pipe wakes the reader at stop(): no polling timeout, no busy loop.
-        self._stop_r, self._stop_w = os.pipe()
-        self._thread = threading.Thread(target=self._run, name="xi2-raw-motion", daemon=True)
-        self._thread.start()
+        self._reader.start()
 
     def _run(self) -> None:
         d = self._d
@@ -153,8 +149,8 @@ class XI2RawMotion(InputSource):
         try:
             while True:
                 if not d.pending_events():
-                    ready, _, _ = select.select([fd, self._stop_r], [], [])
-                    if self._stop_r in ready:
+                    ready, _, _ = select.select([fd, self._reader.wake_fd], [], [])
+                    if self._reader.wake_fd in ready:
                         return
                 # pending_events() reads what arrived; next_event() would block on an empty
                 # queue, so drain only what is there.
@@ -205,17 +201,7 @@ class XI2RawMotion(InputSource):
         return modes
 
     def _stop(self) -> None:
-        if self._stop_w >= 0:
-            os.write(self._stop_w, b"x")
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-            if self._thread.is_alive():
-                log.warning("XInput2 raw motion thread did not stop within 2 s")
-            self._thread = None
-        for fd in (self._stop_r, self._stop_w):
-            if fd >= 0:
-                os.close(fd)
-        self._stop_r = self._stop_w = -1
+        self._reader.stop()
         d, self._d = self._d, None
         if d is not None:
             close_display(d)  # quiet when the server is gone
