@@ -98,8 +98,12 @@ def test_preview_writes_video_with_overlay_and_timing(session: Path, tmp_path: P
 
     png = cv2.imread(str(out / "timing.png"), cv2.IMREAD_COLOR)
     assert png is not None and png.shape == (SIZE[1], SIZE[0], 3)
-    # No pause in this session: the only pause-grey pixels are the legend swatch.
-    assert int(np.all(png == PAUSE_GREY, axis=-1).sum()) < 500
+    # No pause in this session: the only pause-grey area is the legend swatch (~250 px). The
+    # anti-aliased text has specks of that grey too, and how many depends on the text (the
+    # session's path is in the title), so count the largest connected patch, not all pixels.
+    grey = np.all(png == PAUSE_GREY, axis=-1).astype(np.uint8)
+    _, _, patches, _ = cv2.connectedComponentsWithStats(grey, connectivity=4)
+    assert int(patches[1:, cv2.CC_STAT_AREA].max()) < 400
 
 
 @pytest.mark.slow

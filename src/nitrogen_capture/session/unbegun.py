@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..atomic import is_partial_name
 from .lock import lock_status
 from .paths import SessionPaths
 
@@ -32,7 +33,9 @@ def never_began(out: Path, *, own_lock: bool = False) -> bool:
             status.holder.local and status.holder.pid == os.getpid()):
         status = None
     try:
-        names = {p.name for p in out.iterdir()}
+        # A temporary of ours (``.meta.json.partial``: killed while writing the first
+        # meta.json) is no trace either: the next atomic write replaces it.
+        names = {p.name for p in out.iterdir() if not is_partial_name(p.name)}
         if status is None:
             names.discard(paths.lock.name)
         frames = paths.frames_dir
