@@ -46,17 +46,11 @@ def anchors(path: Path) -> set[str]:
     """Every anchor a Markdown file's headings give (GitHub numbers repeats ``-1``, ``-2``...)."""
     seen: dict[str, int] = {}
     out: set[str] = set()
-    fenced = False
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if _FENCE.match(line):
-            fenced = not fenced
-            continue
-        match = None if fenced else _HEADING.match(line)
-        if match:
-            base = anchor(match.group(1))
-            n = seen.get(base, 0)
-            seen[base] = n + 1
-            out.add(base if n == 0 else f"{base}-{n}")
+    for text in headings(path):
+        base = anchor(text)
+        n = seen.get(base, 0)
+        seen[base] = n + 1
+        out.add(base if n == 0 else f"{base}-{n}")
     return out
 
 
