@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +25,33 @@ def x_env(display: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_game(display: str, log: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    """Run the demo game on ``display``; SIGTERM on exit (the game then writes ``log``)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nitrogen_capture.demo.game", "--log", str(log), *args],
-        env=x_env(display), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def demo_game(env: dict[str, str], log: Path, *args: str, stderr: Path | None = None,
+              stop_timeout_s: float = 10.0) -> Iterator[subprocess.Popen[bytes]]:
+    """Run the demo game with ``env``; SIGTERM on exit (the game then writes ``log``), a kill
+    after ``stop_timeout_s``. Its stderr goes to the file ``stderr``, or nowhere."""
+    cmd = [sys.executable, "-m", "nitrogen_capture.demo.game", "--log", str(log), *args]
+    if stderr is None:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    else:
+        with stderr.open("wb") as err:
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
     try:
         yield proc
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=stop_timeout_s)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def running_game(display: str, log: Path,
+                 *args: str) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """Run the demo game on the X ``display`` (:func:`demo_game`)."""
+    return demo_game(x_env(display), log, *args)
 
 
 def wait_for_t0(meta: Path, proc: subprocess.Popen[Any], timeout: float = 30.0) -> int:

@@ -18,18 +18,18 @@ windows, and input through wayvnc.
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import struct
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from wlstack import Stack
 
+from e2e_fixtures import demo_game
 from nitrogen_capture.clock import now_ns
 from nitrogen_capture.demo.player import Player
 from waiting import wait_until
@@ -50,24 +50,12 @@ def game_env(stack: Stack, native: bool) -> dict[str, str]:
     return env
 
 
-@contextmanager
 def running_game(stack: Stack, log: Path, *args: str,
-                 native: bool = True) -> Iterator[subprocess.Popen[bytes]]:
-    """The demo game on the stack while the block runs; SIGTERM (it writes ``log``) at the end."""
-    with (log.with_suffix(".err")).open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "nitrogen_capture.demo.game", "--log", str(log), *args],
-            env=game_env(stack, native), stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                 native: bool = True) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """The demo game on the stack while the block runs; SIGTERM (it writes ``log``) at the end,
+    its stderr in ``log`` with the suffix ``.err``."""
+    return demo_game(game_env(stack, native), log, *args, stderr=log.with_suffix(".err"),
+                     stop_timeout_s=20)
 
 
 def swaymsg(stack: Stack, *args: str) -> Any:
