@@ -145,6 +145,7 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
     # The frame store checks its encoder first: a missing package fails before anything opens.
     store = frame_store_class(config.frame_format)
     frame_format = store.new_format(config.encoding)
+    owned = target is None  # a caller's target (an episode run's) stays the caller's to close
     target = target or _resolve_target(config, region, say)
     try:
         # e.g. the video store probes the encoder --video-encoder names at the real size
@@ -158,7 +159,7 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
                                     target=target, gamepad=config.gamepad,
                                     gamepad_backend=config.gamepad_backend)
     except BaseException:
-        if getattr(target, "picked", None) is not None:  # the portal session ends with us
+        if owned:  # e.g. a portal-picked target's session, an X connection
             target.close()
         raise
     meta = base_meta(config, target, source.name, source.details, frame_format, inputs)
