@@ -71,9 +71,14 @@ def test_video_recording_rows_match_frames_and_export(tmp_path: Path) -> None:
     import torch
 
     data: dict[str, Any] = torch.load(pt, weights_only=True)
-    # 130 rows in 4-step windows, shifted by the default action shift of 1: 130 - 4 - 1 + 1.
-    assert tuple(data["obs"].shape) == (126, 3, 32, 32)
-    assert data["actions"].shape[:2] == (126, 4)
+    # 4-step windows, shifted by the default action shift of 1, inside each contiguous run of
+    # ticks: 130 - 4 - 1 + 1 = 126 when no tick was dropped; a tick a loaded machine dropped
+    # splits the run, and no window spans the gap (the exporter's rule, docs/export.md).
+    ticks = np.load(out / "frame_indices.npy")
+    runs = np.diff(np.flatnonzero(np.diff(ticks) != 1), prepend=-1, append=len(ticks) - 1)
+    windows = sum(max(0, int(n) - 4) for n in runs)
+    assert tuple(data["obs"].shape) == (windows, 3, 32, 32)
+    assert data["actions"].shape[:2] == (windows, 4)
 
 
 def test_odd_size_is_padded_and_cropped_back(tmp_path: Path) -> None:
