@@ -69,19 +69,24 @@ class FakeDesktop:
         self.create_errors: dict[int, BaseException] = {}
         self.recover_gate: threading.Event | None = None  # set: recoveries block until set
         self.recover_error: BaseException | None = None
-        self._ticks = 1_000_000
+        self.recovering = threading.Event()  # set when a recovery begins
+        self.first_frame = True  # DXGI hands out the current image after DuplicateOutput
+        self.ticks = 1_000_000  # the QPC time of the newest present
+        self._qpc = self.ticks  # the newest event's (a present or a mouse move)
 
     def show(self, output: int, *, value: int | None = None, mouse_only: bool = False) -> int:
         """Queue a new frame on ``output`` (new pixels unless ``mouse_only``); its QPC ticks."""
-        self._ticks += 166_667  # 60 Hz at 10 MHz
+        self._qpc += 166_667  # 60 Hz at 10 MHz
+        ticks = self._qpc
         out = self.outputs[output]
         if mouse_only:
-            out.events.append(Event("frame", present=0, mouse=self._ticks))
+            out.events.append(Event("frame", present=0, mouse=ticks))
         else:
+            self.ticks = ticks
             if value is not None:
                 out.image[:] = value
-            out.events.append(Event("frame", present=self._ticks))
-        return self._ticks
+            out.events.append(Event("frame", present=ticks))
+        return ticks
 
     def lose_access(self, output: int) -> None:
         """The next AcquireNextFrame reports DXGI_ERROR_ACCESS_LOST (DXCam recovers)."""
@@ -105,13 +110,13 @@ class FakeDesktop:
 class FakeDuplicator:
     """DXCam 0.3's DXGIDuplicator state after ``update_frame``."""
 
-    def __init__(self, output: FakeOutput) -> None:
+    def __init__(self, desktop: FakeDesktop, output: FakeOutput) -> None:
         self.output = output
         self.latest_frame_ticks = 0
         self.accumulated_frames = 0
         self.updated = False
-        # DXGI hands out the current image right after DuplicateOutput.
-        output.events.appendleft(Event("frame", present=1))
+        if desktop.first_frame:  # the current image, stamped with the newest present
+            output.events.appendleft(Event("frame", present=desktop.ticks))
 
     def update_frame(self, wait_for_frame: bool = False) -> bool:
         """False on access lost (DXCam then recovers); raises a non-transient error."""
@@ -149,7 +154,7 @@ class FakeDXCamera:
         self.started: list[dict[str, Any]] = []
         self.recoveries = 0
         self._output = type("Output", (), {"desc": None})()
-        self._duplicator = FakeDuplicator(out)
+        self._duplicator = FakeDuplicator(desktop, out)
         self._is_released = False
         self._lock = threading.Lock()
         self._latest: tuple[np.ndarray, int] | None = None
@@ -275,12 +280,13 @@ class FakeDXCamera:
         return True, ticks, right - left, bottom - top
 
     def _recover_output(self) -> None:
+        self.desktop.recovering.set()
         gate = self.desktop.recover_gate
         if gate is not None:
             gate.wait(_WAIT_S)
         if self.desktop.recover_error is not None:
             raise self.desktop.recover_error
-        self._duplicator = FakeDuplicator(self.desktop.outputs[self.output_idx])
+        self._duplicator = FakeDuplicator(self.desktop, self.desktop.outputs[self.output_idx])
         self.recoveries += 1
 
     # -- test driving --------------------------------------------------------------------------

@@ -111,8 +111,8 @@ def test_real_dxcam_api_logs_the_com_clean_up_errors_of_a_failed_open(
 
 def test_wine_e_notimpl_is_classified_with_a_short_reason() -> None:
     error = dx.classify_dxgi_error(FakeCOMError(-2147467263, "Not implemented."), "open output 0")
-    assert "E_NOTIMPL (0x80004001)" in str(error) and "--capture-backend mss" in str(error)
-    assert error.short == "could not open output 0: E_NOTIMPL (0x80004001)"
+    assert "E_NOTIMPL (0x80004001)" in str(error) and "--capture-backend gdi" in str(error)
+    assert error.short == "E_NOTIMPL: this system has no Desktop Duplication (Wine?)"
 
 
 class FakeSource:
@@ -161,7 +161,7 @@ def test_auto_capture_tries_dxcam_then_falls_back_to_mss_with_one_line(
         assert source.name == "dxcam" and lines == []
         return
     assert source.name == "mss"
-    reason = "open output 0: E_NOTIMPL (0x80004001)" if fail_at == "open" else "grab: DXGI_ERR"
+    reason = "E_NOTIMPL: this system" if fail_at == "open" else "DXGI_ERROR_ACCESS_LOST: "
     assert len(lines) == 1
-    assert lines[0].startswith(f"capture: dxcam unavailable (could not {reason}")
+    assert lines[0].startswith(f"capture: dxcam unavailable ({reason}")
     assert lines[0].endswith("; using mss (GDI)")

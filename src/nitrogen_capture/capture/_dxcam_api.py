@@ -119,9 +119,13 @@ def classify_dxgi_error(exc: BaseException, action: str) -> DxgiUnavailable:
     """
     short = dxgi_reason(exc)
     code = _hresult(exc)
-    known = f" (0x{code:08X})" if code is not None and code in DXGI_REASONS else ""
-    return DxgiUnavailable(
-        f"Desktop Duplication could not {action}: {short}{known}; {GDI_ADVICE}", short)
+    if code is not None and code in DXGI_REASONS:
+        name, why = DXGI_REASONS[code]
+        detail = f"{name} (0x{code:08X}): {why}"
+    else:
+        detail = short
+    return DxgiUnavailable(f"Desktop Duplication could not {action}: {detail}; {GDI_ADVICE}",
+                           short)
 
 
 def count_outputs(output_info: str, device: int = 0) -> int:
