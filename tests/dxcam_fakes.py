@@ -12,6 +12,7 @@ so tests are deterministic without sleeps.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -233,6 +234,7 @@ class FakeDXCamera:
             try:
                 self._run_once()
             except Exception as exc:  # as DXCam: log, stop, re-raise on this thread
+                logging.getLogger("dxcam.dxcam").exception("Unhandled exception in capture loop.")
                 error = exc
                 self._stop.set()
             finally:
