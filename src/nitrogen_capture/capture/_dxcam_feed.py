@@ -135,7 +135,14 @@ class DxcamFeed:
                 longer than the bound.
         """
         self._check()
-        frame, ticks = self._read()
+        try:
+            frame, ticks = self._read()
+        except Exception as exc:
+            self._check()  # the thread ended between the check and the read: its own error
+            raise classify_dxgi_error(exc, "read the newest frame") from exc
+        if not self._camera.is_capturing:
+            # Ended meanwhile: a stopped camera's grab() is a one-shot grab on this thread.
+            self._check()
         if frame is None or ticks is None:
             return None
         if self._last is None or ticks != self._last[0]:
