@@ -2,9 +2,9 @@
 
 The recorder, encoders, chunk arrays and meta.json are the real ones; only DXCam is fake
 (tests/dxcam_fakes.py), its capture thread free-running at its target rate. The "game" presents
-a new frame on every third grab (each with new pixels), so the recording holds new frames and repeats: the stored OS
-times must be the presents' QPC times through the rule, and the rows marked ``repeated`` exactly
-those that show the frame before again.
+a new frame (with new pixels) on every third grab, so the recording holds new frames and
+repeats: the stored OS times must be the presents' QPC times through the rule, and the rows
+marked ``repeated`` exactly those that show the frame before again.
 """
 
 from __future__ import annotations
