@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-import time
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,10 +30,11 @@ from nitrogen_capture.capture import _wgc
 from nitrogen_capture.capture._qpc import QpcClock
 from nitrogen_capture.capture._wgc_api import RealWgcApi
 from nitrogen_capture.capture.base import Region
+from nitrogen_capture.clock import now_ns
 
 TITLE_BAR = 31  # rows of title bar in a fake window frame
 BORDER = 1  # its side and bottom borders
-QPC_OFFSET_NS = 5_000_000_000  # the fake QPC's 0 is monotonic_ns 5 s
+QPC_OFFSET_NS = 5_000_000_000  # the fake QPC's 0 is the recording clock's 5 s
 START_ERROR = "Capture session threw an exception: Graphics capture error: {}"
 UNSUPPORTED = "The Graphics Capture API is not supported on this platform."
 CURSOR_UNSUPPORTED = ("Toggling cursor capture is not supported by the Graphics Capture API on "
@@ -74,12 +74,12 @@ class FakeDesktop:
     build: int = 26100
     qpc_100ns: int = 10_000_000
     start_error: str | None = None  # the start fails with START_ERROR of this text
-    realtime: bool = False  # QPC follows time.monotonic_ns (a recording's OS times then hold)
+    realtime: bool = False  # QPC follows clock.now_ns (a recording's OS times then hold)
     captures: list[FakeWindowsCapture] = field(default_factory=list)
     frames_made: int = 0
 
     def clock(self) -> QpcClock:
-        """The QPC rule of this desktop: QPC 0 (in 100-ns units) is monotonic_ns QPC_OFFSET_NS."""
+        """The QPC rule of this desktop: its QPC 0 is the recording clock's QPC_OFFSET_NS."""
         return QpcClock(frequency=10_000_000, offset_ns=QPC_OFFSET_NS)
 
     def image(self, capture: FakeWindowsCapture) -> np.ndarray:
@@ -259,7 +259,7 @@ class FakeWindowsCapture:
         raw[:, :w * 4] = img.reshape(h, w * 4)
         view = raw[:, :w * 4].reshape(h, w, 4)
         if self.desktop.realtime:
-            self.desktop.qpc_100ns = (time.monotonic_ns() - QPC_OFFSET_NS) // 100
+            self.desktop.qpc_100ns = (now_ns() - QPC_OFFSET_NS) // 100
         self.frame_handler(Frame(view, w, h, self.desktop.qpc_100ns),
                            InternalCaptureControl([False]))
         raw[:] = 0xEE  # the texture is unmapped: a kept view would now show garbage

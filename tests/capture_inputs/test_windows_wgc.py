@@ -27,6 +27,7 @@ from nitrogen_capture.capture.base import Region
 from nitrogen_capture.errors import ConfigError, DependencyError
 from nitrogen_capture.record import RecordConfig, build_recorder
 from nitrogen_capture.session import validate_session
+from nitrogen_capture.session.reader import SessionReader
 from nitrogen_capture.targets.base import Target
 from wgc_fakes import (
     BORDER,
@@ -293,8 +294,14 @@ def test_a_recording_through_the_factory_stores_wgc_frame_times(
     assert cap["details"]["window_handle"] == HWND
     assert cap["details"]["min_update_interval_ms"] == 16  # half a 30 fps tick
     assert 0 < cap["repeated_frames"] < 30 and cap["frames_without_os_time"] == 0
-    ts, os_ts = np.load(out / "timestamps.npy"), np.load(out / "os_timestamps.npy")
+    arrays = SessionReader(out).concat_arrays()
+    ts, os_ts = arrays["timestamps"], arrays["os_timestamps"]
     assert (os_ts <= ts).all() and (np.diff(os_ts) >= 0).all()
     report = validate_session(out)
     assert report.ok, report.errors
-    print(json.dumps(cap, indent=1))  # the closing note's example
+    times = report.stats["frame_times"]
+    assert times["source"] == "wgc-system-relative" and times["repeated_frames"] == \
+        cap["repeated_frames"]
+    assert times["latency_frames"] == 30 - cap["repeated_frames"]
+    assert 0 <= times["latency_ms"]["p50"] <= times["latency_ms"]["max"] < 1000
+    print(json.dumps({"capture": cap, "frame_times": times}))  # the closing note's example

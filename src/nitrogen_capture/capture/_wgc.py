@@ -21,7 +21,8 @@ the new client size (a new chunk); until a frame of the new size arrives (up to
 ``details["resizes"]`` counts the frame-size changes WGC delivered.
 
 OS frame times (``stamp_source = "wgc-system-relative"``): each frame's ``SystemRelativeTime``
-(100-ns units of QPC) mapped onto ``time.monotonic_ns`` by capture/_qpc.py's one rule.
+(100-ns units of QPC) mapped onto the recording's clock (``clock.now_ns``, QPC itself on
+Windows) by capture/_qpc.py's one rule, measured when the source opens.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class WgcConfig(BackendConfig):
     @classmethod
     def from_settings(cls, settings: CaptureSettings) -> WgcConfig:
         """The target fps and the monitor (mss numbering: 1 is the first monitor)."""
-        return cls(fps=getattr(settings, "fps", None), monitor=settings.monitor or None)
+        return cls(fps=settings.fps, monitor=settings.monitor or None)
 
 
 class WgcSource(FrameSource):
@@ -175,7 +176,7 @@ class WgcSource(FrameSource):
         self._session = self._api.start(request, self._on_frame, self._on_closed)
 
     def last_stamp(self) -> FrameStamp | None:
-        """WGC's SystemRelativeTime (as monotonic ns) and our sequence of the last grab."""
+        """WGC's SystemRelativeTime (on the recording's clock) and the seq of the last grab."""
         return self._stamp
 
     def set_region(self, region: Region) -> None:

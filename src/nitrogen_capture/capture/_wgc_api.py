@@ -10,7 +10,7 @@ Rust ``windows-capture-python/src/lib.rs``, ``src/graphics_capture_api.rs``, ``s
 
 * ``Frame.timespan`` is ``Direct3D11CaptureFrame.SystemRelativeTime().Duration``: a TimeSpan,
   in **100-ns units of the QPC timeline** ("the QPC time at which the compositor rendered the
-  frame"); :meth:`QpcClock.hundred_ns_to_ns` maps it onto ``time.monotonic_ns``.
+  frame"); :meth:`QpcClock.hundred_ns_to_ns` maps it onto the recording's clock.
 * ``Frame.frame_buffer`` is a zero-copy view of a mapped D3D staging texture (BGRA, rows padded
   to the row pitch): it must be copied before the callback returns.
 * Setting ``cursor_capture``/``draw_border``/``minimum_update_interval`` to anything but None on a
@@ -154,7 +154,7 @@ class WgcApi(Protocol):
         """The monitors' rectangles, in EnumDisplayMonitors order (index 0 is monitor 1)."""
 
     def clock(self) -> QpcClock:
-        """The QPC-to-``monotonic_ns`` rule, measured now."""
+        """The QPC-to-recording-clock rule (capture/_qpc.py), measured now."""
 
 
 class RealWgcApi:
