@@ -86,8 +86,8 @@ from nitrogen_capture.capture._wgc_api import RealWgcApi
 try:
     RealWgcApi(build=19045)  # past the build check: the real import
     facts["api_layer"] = "loaded"
-except WgcUnavailable as exc:
-    facts["api_layer"] = exc.short
+except NitrogenCaptureError as exc:
+    facts["api_layer"] = getattr(exc, "short", str(exc))
 print("WGC " + json.dumps(facts), flush=True)
 '''
 
