@@ -55,12 +55,16 @@ def _wait_for_game(game: subprocess.Popen[bytes], timeout: float = 60.0) -> None
 
 
 def _canonical(name: str) -> str:
-    """The name meta.json records for ``name`` (aliases: ``dxcam`` -> ``dxgi``, ``mss`` ->
-    ``gdi`` on Windows), through the capture package's own mapping where it has one."""
+    """The name meta.json records for ``name`` on Windows.
+
+    Aliases: ``dxcam`` -> ``dxgi``, ``mss`` -> ``gdi``; through the capture package's own
+    mapping where it has one.
+    """
     from nitrogen_capture import capture
 
     canonical = getattr(capture, "canonical_backend", None)
-    return str(canonical(name)) if canonical is not None else name
+    # Windows' mapping even when the verdict is checked elsewhere (tests/tooling).
+    return str(canonical(name, platform="win32")) if canonical is not None else name
 
 
 def _capture_lines(stderr: str) -> list[str]:
