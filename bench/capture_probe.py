@@ -1,6 +1,6 @@
 """What one capture backend costs per grab on game-like content: the part that runs anywhere.
 
-    python bench/capture_probe.py mss --window-title "NitroGen Demo"          # a game running
+    python bench/capture_probe.py mss --window-title "NitroGen Capture demo game"   # game running
     python bench/capture_probe.py dxgi wgc gdi --start-game --seconds 10      # Windows runner
 
 For each backend named, in this process: the frame source of the game's window (the same
