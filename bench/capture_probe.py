@@ -62,7 +62,8 @@ def measure(name: str, title: str, *, seconds: float, fps: float,
     from nitrogen_capture.capture import get_capture_backend
 
     try:
-        source = get_capture_backend(name, target=_target(title, wait_s))
+        # fps: the recording's rate, which WGC turns into its minimum update interval.
+        source = get_capture_backend(name, target=_target(title, wait_s), fps=fps)
         source.open()
     except NitrogenCaptureError as exc:
         return {"backend": name, "refused": getattr(exc, "short", None) or str(exc)}
