@@ -18,7 +18,8 @@ The probe reports the grab's wall time and its own CPU; this driver adds the CPU
 lines), because a GDI grab under Wine is mostly their work. GDI under Wine is Wine's GDI on
 Xvfb, not Windows': the figure bounds what the fallback costs here, it does not predict a
 Windows PC. DXGI and WGC are measured by the same probe on the GitHub Windows runner
-(.github/workflows/windows.yml, "Capture cost"); docs/windows.md keeps both.
+(.github/workflows/windows.yml, "Capture cost"); docs/windows.md keeps both, bench/README.md
+"Capture cost" says how.
 
 JSON on stdout and in ``--out`` (default bench/results/capture_cost.json), a table on stderr.
 """
@@ -150,15 +151,16 @@ def wine_gdi(display: str, size: str, seconds: float, fps: float, xvfb_pid: int,
 
 def table(result: dict[str, Any]) -> str:
     """The Markdown table docs/windows.md quotes."""
-    rows = ["| backend | where | grab ms p50 / p90 / max | CPU % of a core (probe) | "
+    rows = ["| backend | where | grabs/s | grab ms p50 / p90 / max | CPU % of a core (probe) | "
             "CPU % with X server / wineserver | CPU ms per grab (all) | new frames |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in result["backends"]:
         if "refused" in r:
-            rows.append(f"| {r['backend']} | {r['where']} | refused: {r['refused']} | | | | |")
+            rows.append(f"| {r['backend']} | {r['where']} | refused: {r['refused']} | | | | | |")
             continue
         g = r["grab_ms"]
-        rows.append(f"| {r['backend']} | {r['where']} | {g['p50']:.2f} / {g['p90']:.2f} / "
+        rows.append(f"| {r['backend']} | {r['where']} | {r['grabs_per_s']:.1f} | "
+                    f"{g['p50']:.2f} / {g['p90']:.2f} / "
                     f"{g['max']:.1f} | {r['cpu_pct']:.0f} | {r.get('cpu_pct_total', 0):.0f} | "
                     f"{r.get('cpu_ms_per_grab_total', 0):.2f} | {r['new_frames']:.2f} |")
     return "\n".join(rows)

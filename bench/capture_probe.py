@@ -5,7 +5,8 @@
 
 For each backend named, in this process: the frame source of the game's window (the same
 ``get_capture_backend(name, target=...)`` that ``record`` uses, the window by handle), opened,
-5 warm-up grabs, then ``grab()`` paced at ``--fps`` for ``--seconds``. Per backend it prints a
+5 warm-up grabs, then ``grab()`` paced at ``--fps`` for ``--seconds`` (a grab slower than
+the period is followed at once: ``grabs_per_s`` then falls below ``--fps``). Per backend it prints a
 ``BEGIN <name>`` line when the timed loop starts, an ``END <name>`` line when it ends (so a
 driver can read other processes' CPU over exactly that stretch: bench/capture_cost.py reads the
 X server's and, under Wine, wineserver's) and then one JSON line:
@@ -77,7 +78,7 @@ def measure(name: str, title: str, *, seconds: float, fps: float,
         cpu0, wall0 = time.process_time(), time.perf_counter()
         deadline = wall0 + seconds
         tick = wall0
-        while tick < deadline:
+        while time.perf_counter() < deadline:
             t = time.perf_counter()
             frame = source.grab()
             grab_ms.append((time.perf_counter() - t) * 1e3)
@@ -87,12 +88,15 @@ def measure(name: str, title: str, *, seconds: float, fps: float,
             last = crc
             stamp = source.last_stamp() if hasattr(source, "last_stamp") else None
             stamped += bool(stamp is not None and stamp.os_ns is not None)
-            tick += period
+            # The next grab one period after this one was due; a grab slower than the period
+            # is followed at once (no catching up: grabs/s then says the backend is too slow).
+            tick = max(tick + period, time.perf_counter())
             time.sleep(max(0.0, tick - time.perf_counter()))
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         print(f"END {name}", flush=True)
         n = len(grab_ms)
         return {"backend": name, "class": type(source).__name__, "grabs": n,
+                "grabs_per_s": round(n / wall, 2),
                 "size": list(frame.shape[1::-1]), "seconds": round(wall, 3),
                 "grab_ms": _percentiles(grab_ms), "cpu_pct": round(100 * cpu / wall, 1),
                 "cpu_ms_per_grab": round(1e3 * cpu / n, 3),
