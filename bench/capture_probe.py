@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     try:
         for name in args.backends:
+            if game is not None and game.poll() is not None:
+                raise SystemExit(f"the demo game exited with {game.returncode} "
+                                 f"(--size {args.size})")
             result = measure(name, args.window_title, seconds=args.seconds, fps=args.fps,
                              wait_s=60.0 if game else 30.0)
             failed |= "refused" in result and name not in ("dxgi", "dxcam")
