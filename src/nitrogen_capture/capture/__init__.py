@@ -57,6 +57,7 @@ __all__ = [
 REGISTRY: dict[str, str | Callable[[], type[FrameSource]]] = {
     "mss": "._mss:MssSource",
     "dxcam": "._dxcam:DxcamSource",
+    "wgc": "._wgc:WgcSource",
     "synthetic": "._synthetic:SyntheticSource",
     "pipewire": "._pipewire:PipeWireSource",
 }
