@@ -109,3 +109,31 @@ def test_bench_record_short_run_reports_every_field(tmp_path: Path) -> None:
     assert "| config | metric | ours | baseline | ratio | target | pass/miss |" in proc.stderr
     svg = (tmp_path / "prof" / "720p60-png.svg").read_text()
     assert svg.startswith("<?xml") and "<svg" in svg and "Recorder._loop" in svg
+
+
+@pytest.mark.slow
+@pytest.mark.x11
+def test_capture_probe_measures_mss_on_the_textured_game_and_refuses_gdi(
+        demo_display: str) -> None:
+    """bench/capture_probe.py, the part of the capture-cost bench the Windows workflow runs."""
+    pytest.importorskip("pygame")
+    from e2e_fixtures import x_env
+
+    proc = subprocess.run([sys.executable, str(BENCH / "capture_probe.py"), "mss", "gdi",
+                           "--start-game", "--size", "480x270", "--seconds", "1.5",
+                           "--fps", "30"],
+                          env=x_env(demo_display), capture_output=True, text=True, timeout=300)
+    lines = proc.stdout.splitlines()
+    results = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [r["backend"] for r in results] == ["mss", "gdi"], proc.stdout + proc.stderr
+    mss, gdi = results
+    assert lines.index("BEGIN mss") < lines.index("END mss")
+    assert mss["size"] == [480, 270] and mss["grabs"] >= 20
+    assert 0 < mss["grab_ms"]["p50"] <= mss["grab_ms"]["max"]
+    assert mss["cpu_ms_per_grab"] > 0
+    # The textured scene moves every frame: most grabs see a new one.
+    assert mss["new_frames"] > 0.5
+    assert mss["stamp_source"] is None and mss["stamped"] == 0
+    # GDI is Windows-only: refused in one line, and the probe exits 1 for it.
+    assert "gdi" in gdi["refused"] and "\n" not in gdi["refused"]
+    assert proc.returncode == 1
