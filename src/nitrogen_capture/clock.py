@@ -1,6 +1,7 @@
 """One monotonic nanosecond clock for frames and inputs, and the frame pacer.
 
-Frames and input events are stamped with :func:`now_ns` (``time.monotonic_ns``), never with
+Frames and input events are stamped with :func:`now_ns` (``time.monotonic_ns``; QPC through
+``time.perf_counter_ns`` on Windows), never with
 ``time.time()``: wall-clock time jumps (NTP, DST) and would misalign the two streams. A session
 stores ``t0_ns`` from this clock and every timestamp relative to it.
 
@@ -23,6 +24,7 @@ drift") is what every recording now does; the flag is still accepted and stored.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,8 +33,13 @@ from .errors import ConfigError
 
 __all__ = ["FramePacer", "Tick", "clock_pair", "now_ns"]
 
-now_ns: Callable[[], int] = time.monotonic_ns
-"""The one clock of a recording: monotonic, in nanoseconds."""
+# Windows: CPython before 3.13 reads GetTickCount64 for time.monotonic (15.6 ms steps: a 60 fps
+# frame time would be off by up to a whole period); perf_counter is QueryPerformanceCounter there
+# in every version (and 3.13's monotonic is the same counter), monotonic and system-wide, so it is
+# the clock of a recording on Windows, and Windows' own frame times (QPC) map onto it by one rule
+# (capture/_qpc.py). Elsewhere monotonic_ns is CLOCK_MONOTONIC, which perf_counter also reads.
+now_ns: Callable[[], int] = time.perf_counter_ns if sys.platform == "win32" else time.monotonic_ns
+"""The one clock of a recording: monotonic, in nanoseconds (QPC on Windows)."""
 
 
 def clock_pair() -> tuple[int, int]:
@@ -43,9 +50,9 @@ def clock_pair() -> tuple[int, int]:
     start and end (docs/format.md, "clock") to map its times to wall time and show the drift
     between the two clocks.
     """
-    before = time.monotonic_ns()
+    before = now_ns()
     wall = time.time_ns()
-    after = time.monotonic_ns()
+    after = now_ns()
     return (before + after) // 2, wall
 
 # Sleep in short slices near the deadline: time.sleep overshoots by ~50-100 us on Linux and

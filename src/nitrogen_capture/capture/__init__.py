@@ -169,7 +169,7 @@ def _make(name: str, target: CaptureTarget, settings: CaptureSettings,
 def get_capture_backend(name: str = "auto", *, region: Region | None = None,
                         target: CaptureTarget | None = None, seed: int = 0,
                         monitor: int | None = None, synthetic_repeat: int = 0,
-                        portal_reset: bool = False,
+                        portal_reset: bool = False, fps: float | None = None,
                         config: BackendConfig | None = None) -> FrameSource:
     """Return an unopened frame source for ``target`` (or ``region``).
 
@@ -183,6 +183,7 @@ def get_capture_backend(name: str = "auto", *, region: Region | None = None,
             0 or None lets DXCam find the output of the region).
         synthetic_repeat: shared setting: every Nth synthetic frame repeats the one before.
         portal_reset: shared setting: the Wayland portal's picker shows again (pipewire).
+        fps: shared setting: the recording's target frame rate (WGC paces itself by it).
         config: the named backend's own options instead (its :attr:`~FrameSource.config_type`).
 
     Returns:
@@ -201,7 +202,7 @@ def get_capture_backend(name: str = "auto", *, region: Region | None = None,
         assert region is not None
         target = CaptureTarget.of_region(region)
     settings = CaptureSettings(seed=seed, monitor=monitor, synthetic_repeat=synthetic_repeat,
-                               portal_reset=portal_reset)
+                               portal_reset=portal_reset, fps=fps)
     if name == "auto":
         name = os.environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     name = canonical_backend(name)

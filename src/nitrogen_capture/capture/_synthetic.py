@@ -15,13 +15,13 @@ so the repeated-frame path is testable without Wayland or Windows.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from ..barcode import barcode_width, draw
+from ..clock import now_ns
 from .base import (
     BackendConfig,
     CaptureSettings,
@@ -129,7 +129,7 @@ class SyntheticSource(FrameSource):
             # caller may keep, even change, the array it got).
             assert self._stamp.seq is not None
             return self._render(self._stamp.seq)
-        self._stamp = FrameStamp(time.monotonic_ns(), self.frame_number)
+        self._stamp = FrameStamp(now_ns(), self.frame_number)
         frame = self._render(self.frame_number)
         self.frame_number += 1
         return frame

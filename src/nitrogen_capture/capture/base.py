@@ -167,8 +167,9 @@ class FrameStamp:
     """The OS's facts about one grabbed frame.
 
     Attributes:
-        os_ns: when the OS made the frame (composed or copied it), on the
-            ``time.monotonic_ns()`` clock (CLOCK_MONOTONIC); None when the source does not say.
+        os_ns: when the OS made the frame (composed or copied it), on the recording's clock
+            (:func:`nitrogen_capture.clock.now_ns`: CLOCK_MONOTONIC, QPC on Windows); None when
+            the source does not say.
         seq: the source's frame sequence number; a repeat has the seq of the previous grab.
     """
 
@@ -187,12 +188,15 @@ class CaptureSettings:
         monitor: ``--monitor``, numbered as in mss (1 is the first monitor; None or 0: none).
         portal_reset: ``--portal-reset``: ignore the Wayland portal's stored restore token (the
             picker shows again) and replace it.
+        fps: the recording's target frame rate (``--fps``), for backends that pace themselves
+            (WGC's minimum update interval); None when unknown.
     """
 
     seed: int = 0
     synthetic_repeat: int = 0
     monitor: int | None = None
     portal_reset: bool = False
+    fps: float | None = None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import signal
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_write
+from ..clock import now_ns
 from ..keylayout import DEFAULT_LAYOUT, KeyLayout, canonical_key, load_layout
 from . import markers
 from .scene import SCENES, Scene, prewarm
@@ -179,7 +179,7 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
     last_press: dict[str, int] = {}
     grabbed = False
     clock = pygame.time.Clock()
-    start = time.monotonic_ns()
+    start = now_ns()
     frame = 0
 
     def set_grab(on: bool) -> None:
@@ -188,7 +188,7 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
         pygame.mouse.set_visible(not on)
         pygame.event.set_grab(on)
         grabbed = on
-        truth.grab_changes.append((time.monotonic_ns(), on))
+        truth.grab_changes.append((now_ns(), on))
 
     def on_key(name: str, pressed: bool) -> bool:
         """Track a key or button; returns ``pressed`` (so the caller reacts to presses only)."""
@@ -197,12 +197,12 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
             return False
         truth.count_press(name)
         held.add(name)
-        last_press[name] = time.monotonic_ns()
+        last_press[name] = now_ns()
         return True
 
     try:
         while not stopped():
-            now = time.monotonic_ns()
+            now = now_ns()
             if seconds and now - start >= seconds * 1e9:
                 break
             if grab_after is not None and not grabbed and now - start >= grab_after * 1e9:
@@ -234,7 +234,7 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
                 truth.rel_grabbed[0] += rel[0]
                 truth.rel_grabbed[1] += rel[1]
             scene.update(clock.get_time() / 1000.0, held, (rel[0], rel[1]), fire, jump)
-            now = time.monotonic_ns()
+            now = now_ns()
             mask = 0
             for k, key in enumerate(layout.keys):
                 if key in held or now - last_press.get(key, -latch_ns - 1) <= latch_ns:

@@ -48,6 +48,7 @@ from types import FrameType
 from typing import Any
 
 from ..bounds import UINT32_MAX, choice_check, number_check
+from ..clock import now_ns
 from ..errors import ConfigError, NitrogenCaptureError, PlatformError, check_settings
 from ..export.settings import pt_beside
 from ..keylayout import DEFAULT_LAYOUT, load_layout
@@ -340,10 +341,10 @@ def _record(options: DemoOptions, display: str, work: Path, result: DemoResult,
             try:
                 t0 = _wait_for_t0(options.out / "meta.json", recorder, rec_log)
                 start = t0 + int(_LEAD_IN_S * 1e9)
-                length = options.seconds - _LEAD_IN_S - _TAIL_S - (time.monotonic_ns() - t0) / 1e9
+                length = options.seconds - _LEAD_IN_S - _TAIL_S - (now_ns() - t0) / 1e9
                 script = make_script(max(length, 0.5), options.seed, layout,
                                      hotkeys=options.hotkeys, mouse=options.mouse)
-                result.truth = player.play(script, start_ns=max(start, time.monotonic_ns()))
+                result.truth = player.play(script, start_ns=max(start, now_ns()))
                 recorder.wait(timeout=options.seconds + 60)
             finally:
                 result.record_rc = _stop(recorder, signal.SIGINT, _RECORDER_STOP_S)

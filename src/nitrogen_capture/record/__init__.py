@@ -154,7 +154,8 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
         source = get_capture_backend(config.capture_backend, target=target.capture_target(),
                                      seed=config.seed, monitor=config.target.monitor,
                                      synthetic_repeat=config.synthetic_repeat,
-                                     portal_reset=config.portal_reset, config=backend_config)
+                                     portal_reset=config.portal_reset, fps=config.fps,
+                                     config=backend_config)
         inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
                                     target=target, gamepad=config.gamepad,
                                     gamepad_backend=config.gamepad_backend)

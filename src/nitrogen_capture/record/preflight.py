@@ -160,7 +160,8 @@ def _grab(config: RecordConfig, seconds: float) -> _Grabbed:
                                  region=target.region() if picked is None else None,
                                  target=target.capture_target() if picked else None,
                                  seed=config.seed, monitor=config.target.monitor,
-                                 portal_reset=config.portal_reset, config=picked)
+                                 portal_reset=config.portal_reset, fps=config.fps,
+                                 config=picked)
     pacer = FramePacer(config.fps)
     kept: list[npt.NDArray[np.uint8]] = []
     costs: list[float] = []
