@@ -47,6 +47,7 @@ from .base import (
 __all__ = [
     "ALIASES",
     "BACKENDS",
+    "CAPTURE_HELP",
     "REGISTRY",
     "WINDOWS_CHAIN",
     "BackendConfig",
@@ -81,6 +82,12 @@ WINDOWS_CHAIN: tuple[str, ...] = ("dxgi", "wgc", "gdi")
 #: The names ``--capture-backend`` offers: ``auto``, the built-in registry and the aliases.
 BACKENDS: tuple[str, ...] = ("auto", *REGISTRY, *ALIASES)
 ENV_VAR = "NITROGEN_CAPTURE_BACKEND"
+#: ``--capture-backend``'s help (record, calibrate).
+CAPTURE_HELP = ("auto (the default), or on Windows dxgi (Desktop Duplication), wgc (Windows "
+                "Graphics Capture) or gdi; elsewhere mss or pipewire; synthetic anywhere. auto "
+                "on Windows tries dxgi, then wgc, then gdi, says in one line which it uses, "
+                "and switches to the next one if it stops working. The old names dxcam (= dxgi) "
+                "and mss (= gdi on Windows) still work; $NITROGEN_CAPTURE_BACKEND overrides auto")
 
 log = logging.getLogger(__name__)
 
