@@ -110,6 +110,11 @@ def unregister_capture_backend(name: str) -> None:
         REGISTRY.pop(name, None)
 
 
+def _platform() -> str:
+    """``sys.platform``, read when asked (tests of the Windows chain replace this one seam)."""
+    return sys.platform
+
+
 def canonical_backend(name: str, platform: str | None = None) -> str:
     """The registry name of ``name`` on ``platform`` (default: this one, ``sys.platform``).
 
@@ -121,7 +126,7 @@ def canonical_backend(name: str, platform: str | None = None) -> str:
     """
     asked = name.strip().lower()
     name = ALIASES.get(asked, asked)
-    windows = (platform if platform is not None else sys.platform) == "win32"
+    windows = (platform if platform is not None else _platform()) == "win32"
     if windows and name == "mss":
         return "gdi"
     if not windows and name in WINDOWS_ONLY:
@@ -215,7 +220,7 @@ def get_capture_backend(name: str = "auto", *, region: Region | None = None,
     name = canonical_backend(name)
     if name != "auto":
         return _make(name, target, settings, config)
-    if sys.platform == "win32":
+    if _platform() == "win32":
         from ._chain import choose
 
         # _make and _try_source looked up at call time: tests replace them.

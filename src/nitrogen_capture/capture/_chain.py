@@ -137,6 +137,9 @@ class ChainSource(FrameSource):
         self._tried = list(tried)
         self.switches: list[dict[str, Any]] = []
         self._delivered = 0  # frames handed out since the warm-up: a switch's frame number
+        # Added to the current backend's sequence numbers, so that they go on from the last
+        # backend's: its first frame must not look like a repeat of the frame before.
+        self._seq_shift = 0
 
     @property
     def inner(self) -> FrameSource:
@@ -184,8 +187,11 @@ class ChainSource(FrameSource):
         return self._grab_with(lambda source: source.grab_raw())
 
     def last_stamp(self) -> FrameStamp | None:
-        """The current backend's stamp of the last frame."""
-        return self._inner.last_stamp()
+        """The current backend's stamp of the last frame (its numbers going on after a switch)."""
+        stamp = self._inner.last_stamp()
+        if stamp is None or stamp.seq is None or not self._seq_shift:
+            return stamp
+        return FrameStamp(stamp.os_ns, stamp.seq + self._seq_shift)
 
     def set_region(self, region: Region) -> None:
         """Follow the window; the current backend follows it too."""
@@ -212,7 +218,7 @@ class ChainSource(FrameSource):
         Raises:
             CaptureError: ``failure`` itself (with the refusals added) when none does.
         """
-        old, reason = self._inner, short_reason(failure)
+        old, reason, before = self._inner, short_reason(failure), self.last_stamp()
         try:
             old.close()
         except Exception:  # a lost device may fail to release: it is being replaced anyway
@@ -226,6 +232,11 @@ class ChainSource(FrameSource):
                 refused.append({"backend": name, "refused": short_reason(exc)})
                 continue
             self._take(source, old.name, reason, refused)
+            after = source.last_stamp()
+            self._seq_shift = 0
+            if before is not None and before.seq is not None and after is not None \
+                    and after.seq is not None:
+                self._seq_shift = before.seq + 1 - after.seq
             return frame
         self._tried.extend(refused)
         raise CaptureError(f"{failure}; no other capture backend works: "
