@@ -54,6 +54,16 @@ if [ ! -f "$SITE/.stamp" ] || [ "$REQS" -nt "$SITE/.stamp" ]; then
   "$PIP" install "${target[@]}" --no-deps --upgrade pynput
   touch "$SITE/.stamp"
 fi
+# windows-capture (WGC) without its dependencies: its metadata wants opencv-python, the GUI
+# build, and the tier has opencv-python-headless (the same cv2). Its own step, so that a tier
+# built before it gets it without reinstalling every wheel.
+if [ ! -f "$SITE/.stamp-wgc" ] || [ ! -d "$SITE/windows_capture" ]; then
+  echo "installing windows-capture (--no-deps) into $SITE"
+  "$PIP" install --target "$SITE" --platform win_amd64 --python-version 3.13 --implementation cp \
+    --only-binary=:all: -q --no-warn-script-location --disable-pip-version-check --no-deps \
+    --upgrade "windows-capture==2.0.1"
+  touch "$SITE/.stamp-wgc"
+fi
 
 # The ._pth file replaces sys.path (the embeddable CPython ignores PYTHONPATH): the stdlib zip,
 # the interpreter folder and site-packages, whose .pth files (pywin32) and sitecustomize run.
