@@ -95,7 +95,7 @@ def test_dxcam_import_time_com_error_becomes_capture_error(
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "dxcam", raising=False)
     monkeypatch.setattr(sys, "platform", "win32")
-    with pytest.raises(CaptureError, match=r"DXGI_ERROR_UNSUPPORTED.*--capture-backend mss"):
+    with pytest.raises(CaptureError, match=r"DXGI_ERROR_UNSUPPORTED.*--capture-backend gdi"):
         DxcamSource(Region(0, 0, 64, 48))
     monkeypatch.delitem(sys.modules, "dxcam", raising=False)
 

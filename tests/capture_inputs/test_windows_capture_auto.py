@@ -110,5 +110,5 @@ def test_real_dxcam_api_logs_the_com_clean_up_errors_of_a_failed_open(
 
 def test_wine_e_notimpl_is_classified_with_a_short_reason() -> None:
     error = dx.classify_dxgi_error(FakeCOMError(-2147467263, "Not implemented."), "open output 0")
-    assert "E_NOTIMPL (0x80004001)" in str(error) and "--capture-backend mss" in str(error)
-    assert error.short == "could not open output 0: E_NOTIMPL (0x80004001)"
+    assert "E_NOTIMPL (0x80004001)" in str(error) and "--capture-backend gdi" in str(error)
+    assert error.short == "E_NOTIMPL: this system has no Desktop Duplication (Wine?)"

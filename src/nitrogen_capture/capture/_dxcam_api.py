@@ -3,7 +3,7 @@
 :class:`RealDxcamApi` is the thin layer the DXCam source (``_dxcam.py``) talks to; tests replace
 it with a fake of :class:`DxcamApi`.
 
-Output position: DXCam (0.0.5 - 0.3.0) has no public accessor for an output's place on the
+Output position: DXCam (0.0.5 - 0.3.x) has no public accessor for an output's place on the
 desktop. Its public :func:`dxcam.output_info` lists each output's size and whether it is the
 primary one, and the monitors' desktop rectangles come from Windows (mss's list, from
 ``EnumDisplayMonitors``). :func:`match_output` pairs them: the primary output is the monitor at
@@ -26,7 +26,8 @@ from ..errors import CaptureError, PlatformError, missing_dependency
 from .base import Frame, Region
 
 __all__ = [
-    "MSS_ADVICE",
+    "DXGI_REASONS",
+    "GDI_ADVICE",
     "DxcamApi",
     "DxcamCamera",
     "DxgiUnavailable",
@@ -34,23 +35,40 @@ __all__ = [
     "RealDxcamApi",
     "classify_dxgi_error",
     "count_outputs",
+    "dxgi_reason",
     "match_output",
     "parse_outputs",
+    "unavailable",
 ]
 
 log = logging.getLogger(__name__)
 
-MSS_ADVICE = "use --capture-backend mss (GDI capture, slower but works over remote desktop)"
-# HRESULTs (as unsigned 32-bit) meaning "this desktop cannot be duplicated here".
-_DXGI_UNAVAILABLE: dict[int, str] = {
-    0x887A0026: "DXGI_ERROR_ACCESS_LOST",
-    0x887A0028: "DXGI_ERROR_SESSION_DISCONNECTED",
-    0x887A0004: "DXGI_ERROR_UNSUPPORTED",
-    0x887A0022: "DXGI_ERROR_NOT_CURRENTLY_AVAILABLE",
-    0x887A0005: "DXGI_ERROR_DEVICE_REMOVED",
-    0x887A0002: "DXGI_ERROR_NOT_FOUND",
-    0x80070005: "E_ACCESSDENIED",
-    0x80004001: "E_NOTIMPL",  # Wine 8's IDXGIOutput1::DuplicateOutput
+GDI_ADVICE = ("use --capture-backend gdi (GDI capture, slower but works over remote desktop) "
+              "or wgc")
+
+#: HRESULT (unsigned 32-bit) -> (name, the one-line reason a player can act on). The codes are
+#: the ones DXCam 0.3 treats as expected (dxcam/core/dxgi_errors.py, after Microsoft's Desktop
+#: Duplication sample) plus two it passes through: NOT_CURRENTLY_AVAILABLE (too many
+#: duplications of one output) and E_NOTIMPL (Wine 8's IDXGIOutput1::DuplicateOutput).
+DXGI_REASONS: dict[int, tuple[str, str]] = {
+    0x887A0004: ("DXGI_ERROR_UNSUPPORTED",
+                 "this GPU cannot duplicate the screen (a hybrid-GPU laptop's discrete GPU?)"),
+    0x887A0026: ("DXGI_ERROR_ACCESS_LOST",
+                 "the screen changed hands (full-screen switch, UAC prompt or mode change)"),
+    0x887A0028: ("DXGI_ERROR_SESSION_DISCONNECTED",
+                 "the session is disconnected or remote (remote desktop?)"),
+    0x887A0022: ("DXGI_ERROR_NOT_CURRENTLY_AVAILABLE",
+                 "too many programs duplicate this screen (another recorder or overlay?)"),
+    0x887A0005: ("DXGI_ERROR_DEVICE_REMOVED",
+                 "the GPU was reset or its driver changed"),
+    0x887A0002: ("DXGI_ERROR_NOT_FOUND",
+                 "the monitor is gone (unplugged, switched off or disabled?)"),
+    0x80070005: ("E_ACCESSDENIED",
+                 "the secure desktop is showing (locked screen or UAC prompt?)"),
+    0x00000080: ("WAIT_ABANDONED",
+                 "the desktop switched while DXCam waited for it (a system transition)"),
+    0x80004001: ("E_NOTIMPL",
+                 "this system has no Desktop Duplication (Wine?)"),
 }
 
 
@@ -71,18 +89,43 @@ def _hresult(exc: BaseException) -> int | None:
     return int(value) & 0xFFFFFFFF if isinstance(value, int) else None
 
 
-def classify_dxgi_error(exc: BaseException, action: str) -> DxgiUnavailable:
-    """Translate an exception from DXCam/comtypes into a :class:`CaptureError` with advice."""
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def dxgi_reason(exc: BaseException) -> str:
+    """The one-line reason of a DXCam/DXGI failure: ``NAME: why`` for a known HRESULT."""
     code = _hresult(exc)
-    if code is not None and code in _DXGI_UNAVAILABLE:
-        short = f"could not {action}: {_DXGI_UNAVAILABLE[code]} (0x{code:08X})"
-        return DxgiUnavailable(
-            f"Desktop Duplication could not {action}: {_DXGI_UNAVAILABLE[code]} (0x{code:08X}). "
-            "The desktop cannot be duplicated here (remote desktop session, locked screen or UAC "
-            f"prompt, display mode change, or a GPU/driver without support): {MSS_ADVICE}",
-            short)
-    return DxgiUnavailable(f"DXCam could not {action}: {exc!r}; {MSS_ADVICE}",
-                           f"could not {action}: {exc!r}")
+    if code is not None and code in DXGI_REASONS:
+        name, why = DXGI_REASONS[code]
+        return f"{name}: {why}"
+    if code is not None and hasattr(exc, "hresult"):
+        return f"HRESULT 0x{code:08X}: {_first_line(exc)}"
+    return _first_line(exc)
+
+
+def unavailable(short: str, action: str) -> DxgiUnavailable:
+    """A :class:`DxgiUnavailable` whose message says what was being done and what to do."""
+    return DxgiUnavailable(f"Desktop Duplication could not {action}: {short}; {GDI_ADVICE}",
+                           short)
+
+
+def classify_dxgi_error(exc: BaseException, action: str) -> DxgiUnavailable:
+    """Translate an exception from DXCam/comtypes into a :class:`DxgiUnavailable` with advice.
+
+    ``short`` is :func:`dxgi_reason` (one line, no advice); the message adds the action, the
+    HRESULT in hex and :data:`GDI_ADVICE`.
+    """
+    short = dxgi_reason(exc)
+    code = _hresult(exc)
+    if code is not None and code in DXGI_REASONS:
+        name, why = DXGI_REASONS[code]
+        detail = f"{name} (0x{code:08X}): {why}"
+    else:
+        detail = short
+    return DxgiUnavailable(f"Desktop Duplication could not {action}: {detail}; {GDI_ADVICE}",
+                           short)
 
 
 def count_outputs(output_info: str, device: int = 0) -> int:
@@ -117,13 +160,35 @@ def match_output(facts: OutputFacts, monitors: Sequence[Region]) -> Region | Non
 
 
 class DxcamCamera(Protocol):
-    """The part of ``dxcam.DXCamera`` we use."""
+    """The part of DXCam 0.3's ``dxcam.DXCamera`` we use (dxcam/dxcam.py).
 
-    def grab(self, region: tuple[int, int, int, int]) -> Frame | None:
-        """A new frame of ``region`` (output-relative), or None when nothing changed."""
+    Started mode: :meth:`start` runs DXCam's own capture thread into a ring buffer; while it
+    runs, :meth:`grab` returns a copy of the newest buffered frame without touching DXGI (never
+    blocking) and :attr:`latest_frame_ticks` is that frame's QPC time. ``region`` is read by the
+    capture thread on every iteration. The private seams :mod:`._dxcam_feed` wraps are listed
+    there.
+    """
+
+    region: tuple[int, int, int, int]
+    is_capturing: bool
+
+    def grab(self, region: tuple[int, int, int, int] | None = None, copy: bool = True,
+             new_frame_only: bool = True) -> Frame | None:
+        """The newest frame (started: the ring's newest, a copy), or None when there is none."""
+
+    def start(self, region: tuple[int, int, int, int] | None = None, target_fps: int = 60,
+              video_mode: bool = False, delay: int = 0) -> None:
+        """Start the capture thread on ``region`` (output-relative), paced at ``target_fps``."""
+
+    def stop(self) -> None:
+        """Stop and join the capture thread (up to 10 s) and clear the ring buffer."""
+
+    @property
+    def latest_frame_ticks(self) -> int | None:
+        """The QPC time of the ring's newest frame (LastPresentTime, else the mouse's time)."""
 
     def release(self) -> None:
-        """Free the duplication and staging surfaces."""
+        """Stop, then free the duplication and staging surfaces (the instance is done)."""
 
 
 class DxcamApi(Protocol):
@@ -133,7 +198,7 @@ class DxcamApi(Protocol):
         """Number of outputs of adapter 0."""
 
     def open_output(self, index: int) -> DxcamCamera:
-        """A BGR camera on output ``index``."""
+        """A BGR Desktop Duplication camera on output ``index`` (not started)."""
 
     def output_rect(self, camera: DxcamCamera, index: int) -> Region:
         """The rectangle of output ``index`` (``camera``'s) in desktop pixels."""
@@ -162,19 +227,19 @@ def _quiet_com_cleanup() -> Iterator[None]:
 
 
 class RealDxcamApi:
-    """Thin layer over the ``dxcam`` package (0.0.5 - 0.3.0)."""
+    """Thin layer over the ``dxcam`` package (0.3.x: ``pyproject.toml`` pins ``>=0.3.0,<0.4``)."""
 
     def __init__(self) -> None:
         if sys.platform != "win32":
             raise PlatformError(
-                "the dxcam capture backend needs Windows (DXGI Desktop Duplication): "
+                "the dxgi capture backend needs Windows (DXGI Desktop Duplication): "
                 "use --capture-backend mss"
             )
         try:
             import dxcam
         except ImportError as exc:
             raise missing_dependency("dxcam", "windows", "Desktop Duplication capture") from exc
-        except Exception as exc:  # dxcam <= 0.1 enumerates adapters at import time
+        except Exception as exc:  # dxcam enumerates the adapters when imported (DXFactory())
             raise classify_dxgi_error(exc, "enumerate the display adapters") from exc
         self._dxcam: Any = dxcam
 
@@ -187,7 +252,9 @@ class RealDxcamApi:
     def open_output(self, index: int) -> DxcamCamera:
         with _quiet_com_cleanup():
             try:
-                camera: DxcamCamera = self._dxcam.create(output_idx=index, output_color="BGR")
+                # max_buffer_len 2 (DXCam's least): we only ever read the newest frame.
+                camera: DxcamCamera = self._dxcam.create(
+                    output_idx=index, output_color="BGR", backend="dxgi", max_buffer_len=2)
             except Exception as exc:
                 error = classify_dxgi_error(exc, f"open output {index}")
                 exc.__traceback__ = None  # drop dxcam's frames, and its half-built objects, now
@@ -201,7 +268,7 @@ class RealDxcamApi:
         rect = match_output(facts, monitor_regions()[1:]) if facts is not None else None
         if rect is not None:
             return rect
-        # Ambiguous: DXCam's own DXGI_OUTPUT_DESC, kept as ``_output.desc`` from 0.0.5 to 0.3.0.
+        # Ambiguous: DXCam's own DXGI_OUTPUT_DESC, kept as ``_output.desc`` (0.0.5 to 0.3.x).
         log.debug("output %d (%s) matches no single monitor: reading DXCam's descriptor",
                   index, facts)
         try:
@@ -210,5 +277,5 @@ class RealDxcamApi:
         except AttributeError as exc:
             raise CaptureError(
                 f"this dxcam version does not expose its output position ({exc}): "
-                f"install dxcam 0.0.5 - 0.3.0 or {MSS_ADVICE}"
+                f"install dxcam 0.3.x or {GDI_ADVICE}"
             ) from exc
