@@ -198,8 +198,8 @@ def test_a_grab_refusal_is_a_refusal_too(backends: dict[str, Any],
         source = get_capture_backend("auto", region=REGION)
     assert source.name == "wgc"
     assert FakeDxgi.made[0].calls == ["open", "grab", "close"]
-    assert lines_of(caplog)[0][1].startswith(
-        "capture: Desktop Duplication refused (could not grab: DXGI_ERROR_ACCESS_LOST")
+    assert lines_of(caplog) == [(logging.WARNING, "capture: Desktop Duplication refused "
+                                 f"({FakeDxgi.failure.short}): using Windows Graphics Capture")]
 
 
 def test_everything_refused_is_one_line_and_a_non_zero_exit_through_the_cli(

@@ -174,7 +174,8 @@ def _make(name: str, target: CaptureTarget, settings: CaptureSettings,
             raise ConfigError(f"capture backend '{name}' cannot capture a {target.kind} target")
         target = CaptureTarget(target.region)  # a region backend grabs the window's client area
     source = cls.from_target(target, config)
-    source.name = name  # the registry name (gdi and mss are one class)
+    if name in WINDOWS_ONLY:
+        source.name = name  # meta.json's name: gdi and mss are one class, mss's own name "mss"
     return source
 
 
