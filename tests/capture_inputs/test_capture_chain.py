@@ -43,6 +43,8 @@ UNSUPPORTED = 0x887A0004 - (1 << 32)  # DXGI_ERROR_UNSUPPORTED as comtypes' sign
 ACCESS_LOST = 0x887A0026 - (1 << 32)
 E_NOTIMPL = 0x80004001 - (1 << 32)
 OLD_BUILD = "needs Windows 10 1903 (build 18362) or later; this is build 17763"
+# The WGC layer's short may name WGC itself: the line says the name once.
+NAMED = "Windows Graphics Capture needs Windows 10 1903 or later (this is build 17763)"
 
 
 class WgcUnavailable(CaptureError):
@@ -158,7 +160,7 @@ CASES = {
     # hybrid-GPU laptop: Desktop Duplication refused at open, WGC works
     "unsupported-to-wgc": (dxgi_refusal(UNSUPPORTED), None, "wgc"),
     # Wine's E_NOTIMPL, and WGC refused on an old Windows build: GDI
-    "old-build-to-gdi": (dxgi_refusal(E_NOTIMPL), WgcUnavailable(f"WGC {OLD_BUILD}", OLD_BUILD),
+    "old-build-to-gdi": (dxgi_refusal(E_NOTIMPL), WgcUnavailable(f"{NAMED}; use gdi", NAMED),
                          "gdi"),
     # windows-capture not installed: named as such, GDI
     "not-installed-to-gdi": (dxgi_refusal(ACCESS_LOST, "grab"),
@@ -183,7 +185,8 @@ def test_each_refusal_gives_one_warning_naming_the_choice_and_why(
     if wgc_error is not None:
         short = ("'windows-capture' is not installed" if isinstance(wgc_error, DependencyError)
                  else wgc_error.short)  # type: ignore[union-attr]
-        reasons.append(f"Windows Graphics Capture refused ({short})")
+        shown = short.removeprefix("Windows Graphics Capture ")  # said once in the line
+        reasons.append(f"Windows Graphics Capture refused ({shown})")
         tried.append({"backend": "wgc", "refused": short})
     line = f"capture: {'; '.join(reasons)}: using {LABEL[chosen]}"
     assert lines_of(caplog) == [(logging.WARNING, line)]

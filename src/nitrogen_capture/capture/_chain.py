@@ -81,7 +81,14 @@ def try_source(source: FrameSource) -> None:
 
 
 def _refusals(tried: Sequence[dict[str, str]]) -> list[str]:
-    return [f"{label(t['backend'])} refused ({t['refused']})" for t in tried]
+    return [f"{label(t['backend'])} refused ({_unnamed(t['backend'], t['refused'])})"
+            for t in tried]
+
+
+def _unnamed(name: str, reason: str) -> str:
+    """``reason`` without a leading name of its backend, which the line says just before it."""
+    prefix = label(name) + " "
+    return reason[len(prefix):] if reason.startswith(prefix) else reason
 
 
 def choose(chain: Sequence[str], target: CaptureTarget, make: Make,
@@ -267,6 +274,6 @@ class ChainSource(FrameSource):
         self.switches.append({"frame": self._delivered, "from": old, "to": source.name,
                               "reason": reason})
         self._tried.extend(refused)
+        also = "".join(f"; {r}" for r in _refusals(refused))
         log.warning("capture: %s failed at frame %d (%s)%s: switched to %s", label(old),
-                    self._delivered, reason, "".join(f"; {r}" for r in _refusals(refused)),
-                    label(source.name))
+                    self._delivered, _unnamed(old, reason), also, label(source.name))
