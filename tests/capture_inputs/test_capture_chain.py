@@ -386,6 +386,23 @@ def test_every_backend_failing_mid_recording_ends_it_as_a_named_one_would(
     assert len(list(SessionReader(out).iter_frames())) == 8
 
 
+def test_a_closed_window_ends_the_recording_instead_of_switching(
+        backends: dict[str, Any], tmp_path: Path) -> None:
+    # WGC records the window; the window closes: GDI would grab the desktop where it was.
+    FakeDxgi.refuse = dxgi_refusal(UNSUPPORTED)
+    FakeWgc.fail_after = 6
+    FakeWgc.failure = WgcUnavailable("Windows Graphics Capture of the window ended: the window "
+                                     "closed", "the window closed")
+    out = tmp_path / "s"
+    rec = _recorder(out)
+    with pytest.raises(CaptureError, match="the window closed"):
+        rec.run()
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["capture"]["backend"] == "wgc" and meta["capture"]["choice"]["switches"] == []
+    assert len(list(SessionReader(out).iter_frames())) == 6
+    assert FakeGdi.made == []
+
+
 @pytest.mark.parametrize("old", ["dxcam", "mss"])
 def test_old_sessions_naming_dxcam_or_mss_read_and_report_as_they_are(
         tmp_path: Path, old: str) -> None:
