@@ -234,6 +234,8 @@ def test_names_aliases_and_windows_only_names() -> None:
     assert [capture.canonical_backend(n, "win32") for n in ("dxcam", "mss", "DXGI ", "auto")] \
         == ["dxgi", "gdi", "dxgi", "auto"]
     assert capture.canonical_backend("mss", "linux") == "mss"
+    with pytest.raises(ConfigError, match="already registered"):
+        capture.register_capture_backend("dxcam", "._dxcam:DxcamSource")  # an old name stays
     for name in ("dxgi", "wgc", "gdi", "dxcam"):
         with pytest.raises(ConfigError, match=f"'{name}' is Windows-only; here use mss/pipewire"):
             capture.canonical_backend(name, "linux")

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -89,17 +88,14 @@ CAPTURE_HELP = ("auto (the default), or on Windows dxgi (Desktop Duplication), w
                 "and switches to the next one if it stops working. The old names dxcam (= dxgi) "
                 "and mss (= gdi on Windows) still work; $NITROGEN_CAPTURE_BACKEND overrides auto")
 
-log = logging.getLogger(__name__)
-
-
 def register_capture_backend(name: str,
                              loader: str | Callable[[], type[FrameSource]]) -> None:
     """Make ``name`` a capture backend: ``loader`` is ``"package.module:Class"`` or a callable.
 
     Raises:
-        ConfigError: ``name`` is ``auto`` or already taken.
+        ConfigError: ``name`` is ``auto``, an old name (:data:`ALIASES`) or already taken.
     """
-    if name == "auto" or name in REGISTRY:
+    if name == "auto" or name in REGISTRY or name in ALIASES:
         raise ConfigError(f"capture backend '{name}' is already registered")
     REGISTRY[name] = loader
 
