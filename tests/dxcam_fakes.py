@@ -12,8 +12,10 @@ so tests are deterministic without sleeps.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,21 +73,25 @@ class FakeDesktop:
         self.recover_error: BaseException | None = None
         self.recovering = threading.Event()  # set when a recovery begins
         self.first_frame = True  # DXGI hands out the current image after DuplicateOutput
+        self.free_run = False  # True: capture threads run at their target_fps, unstepped
+        self.qpc_now: Callable[[], int] | None = None  # a real QPC-like clock for the ticks
+        self.lock = threading.Lock()  # a present is atomic to the capture threads' copies
         self.ticks = 1_000_000  # the QPC time of the newest present
         self._qpc = self.ticks  # the newest event's (a present or a mouse move)
 
     def show(self, output: int, *, value: int | None = None, mouse_only: bool = False) -> int:
         """Queue a new frame on ``output`` (new pixels unless ``mouse_only``); its QPC ticks."""
-        self._qpc += 166_667  # 60 Hz at 10 MHz
-        ticks = self._qpc
+        self._qpc = self.qpc_now() if self.qpc_now is not None else self._qpc + 166_667
+        ticks = self._qpc  # (60 Hz at 10 MHz when scripted)
         out = self.outputs[output]
-        if mouse_only:
-            out.events.append(Event("frame", present=0, mouse=ticks))
-        else:
-            self.ticks = ticks
-            if value is not None:
-                out.image[:] = value
-            out.events.append(Event("frame", present=ticks))
+        with self.lock:
+            if mouse_only:
+                out.events.append(Event("frame", present=0, mouse=ticks))
+            else:
+                self.ticks = ticks
+                if value is not None:
+                    out.image[:] = value
+                out.events.append(Event("frame", present=ticks))
         return ticks
 
     def lose_access(self, output: int) -> None:
@@ -116,6 +122,8 @@ class FakeDuplicator:
         self.accumulated_frames = 0
         self.updated = False
         if desktop.first_frame:  # the current image, stamped with the newest present
+            if desktop.qpc_now is not None:
+                desktop.ticks = desktop.qpc_now()
             output.events.appendleft(Event("frame", present=desktop.ticks))
 
     def update_frame(self, wait_for_frame: bool = False) -> bool:
@@ -227,12 +235,16 @@ class FakeDXCamera:
     def _capture_loop(self, target_fps: int = 60, video_mode: bool = False) -> None:
         error: BaseException | None = None
         while not self._stop.is_set():
-            self._steps.acquire()
+            if self.desktop.free_run:  # DXCam's waitable timer at target_fps
+                self._steps.acquire(timeout=1 / max(1, target_fps))
+            else:
+                self._steps.acquire()
             if self._stop.is_set():
                 break
             try:
                 self._run_once()
             except Exception as exc:  # as DXCam: log, stop, re-raise on this thread
+                logging.getLogger("dxcam.dxcam").exception("Unhandled exception in capture loop.")
                 error = exc
                 self._stop.set()
             finally:
@@ -264,15 +276,20 @@ class FakeDXCamera:
 
     def _grab_into(self, region: tuple[int, int, int, int],
                    dst: np.ndarray) -> tuple[bool, int, int, int]:
-        if not self._duplicator.update_frame(wait_for_frame=True):
+        with self.desktop.lock:
+            if not self._duplicator.update_frame(wait_for_frame=True):
+                lost = True
+            else:
+                lost = False
+                if not self._duplicator.updated:
+                    return False, 0, 0, 0
+                left, top, right, bottom = region
+                image = self.desktop.outputs[self.output_idx].image
+                staged = image[top:bottom, left:right].copy()
+                ticks = self._duplicator.latest_frame_ticks
+        if lost:
             self._recover_output()
             return False, 0, 0, 0
-        if not self._duplicator.updated:
-            return False, 0, 0, 0
-        left, top, right, bottom = region
-        image = self.desktop.outputs[self.output_idx].image
-        staged = image[top:bottom, left:right].copy()
-        ticks = self._duplicator.latest_frame_ticks
         if staged.shape != dst.shape:
             self._staged = staged
             return False, ticks, right - left, bottom - top

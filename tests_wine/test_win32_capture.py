@@ -161,10 +161,11 @@ def test_dxcam_output_position_through_its_public_facts(wine: WineTier, tmp_path
 def test_dxcam_grabs_under_wine(wine: WineTier, tmp_path: Path) -> None:
     """Desktop Duplication itself, through DxcamSource.
 
-    Evidence under Wine 8.0: ``dxcam.create()`` raises ``COMError(-2147467263, 'Not
-    implemented.')`` (0x80004001) from ``output_ptr.DuplicateOutput(device, ...)`` in
-    dxcam/core/dxgi_duplicator.py; the source turns it into "Desktop Duplication could not open
-    output 0: E_NOTIMPL (0x80004001)".
+    Evidence under Wine 8.0 with DXCam 0.3.0: ``dxcam.create()`` raises ``COMError(-2147467263,
+    'Not implemented.')`` (0x80004001) from ``output_ptr.DuplicateOutput(device, ...)`` in
+    dxcam/core/dxgi_duplicator.py (after its DuplicateOutput1 attempt); the source turns it into
+    "Desktop Duplication could not open output 0: E_NOTIMPL (0x80004001): this system has no
+    Desktop Duplication (Wine?)" (tests_wine/test_win32_dxgi.py checks that line).
     """
     script = tmp_path / "dxcam_probe.py"
     script.write_text(DXCAM)

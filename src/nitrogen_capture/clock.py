@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-__all__ = ["FramePacer", "Tick", "clock_pair", "now_ns"]
+__all__ = ["CLOCK_NAME", "FramePacer", "Tick", "clock_pair", "now_ns"]
 
 # Windows: CPython before 3.13 reads GetTickCount64 for time.monotonic (15.6 ms steps: a 60 fps
 # frame time would be off by up to a whole period); perf_counter is QueryPerformanceCounter there
@@ -40,6 +40,8 @@ __all__ = ["FramePacer", "Tick", "clock_pair", "now_ns"]
 # (capture/_qpc.py). Elsewhere monotonic_ns is CLOCK_MONOTONIC, which perf_counter also reads.
 now_ns: Callable[[], int] = time.perf_counter_ns if sys.platform == "win32" else time.monotonic_ns
 """The one clock of a recording: monotonic, in nanoseconds (QPC on Windows)."""
+CLOCK_NAME = "qpc" if sys.platform == "win32" else "monotonic"
+"""What :data:`now_ns` reads, as meta.json ``clock.source`` names it."""
 
 
 def clock_pair() -> tuple[int, int]:

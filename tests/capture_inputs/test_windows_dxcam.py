@@ -245,9 +245,10 @@ def test_access_lost_not_recovered_raises_past_the_bound(rig: Callable[..., Rig]
         d.recover_gate.set()
 
 
-def test_capture_thread_failure_is_one_line_from_grab(rig: Callable[..., Rig]) -> None:
+def test_capture_thread_failure_is_one_line_from_grab(rig: Callable[..., Rig],
+                                                     caplog: pytest.LogCaptureFixture) -> None:
     r = rig(Region(0, 0, 64, 48), 0)
-    with r.source as src:
+    with r.source as src, caplog.at_level("DEBUG"):
         src.grab()
         cause = FakeCOMError(0x887A0004 - (1 << 32), "Unsupported.")
         r.desktop.fail(0, cause)
@@ -255,6 +256,9 @@ def test_capture_thread_failure_is_one_line_from_grab(rig: Callable[..., Rig]) -
         with pytest.raises(dx.DxgiUnavailable) as info:
             src.grab()
     assert info.value.short == ONE_LINES[0x887A0004] and info.value.__cause__ is cause
+    # DXCam's traceback record is dropped (the failure is reported once, as that line).
+    assert [r.name for r in caplog.records if r.exc_info] == []
+    assert any("capture loop failed" in r.getMessage() for r in caplog.records)
 
 
 def test_open_failure_is_one_line(rig: Callable[..., Rig]) -> None:

@@ -235,10 +235,13 @@ class DxcamSource(FrameSource):
         assert self._output_rect is not None and self._feed is not None
         rel = output_relative_region(region, self._output_rect, self._output)
         self._feed.set_region(rel)
-        got = self._feed.poll()
-        self.details["access_lost_recoveries"] = self._recovered + self._feed.recoveries
+        feed = self._feed
+        try:
+            got = feed.poll()
+        finally:
+            self.details["access_lost_recoveries"] = self._recovered + feed.recoveries
         if got is None and self._last is None:
-            got = self._first_frame(self._feed)
+            got = self._first_frame(feed)
         size = (region.height, region.width)
         if got is not None and got.seq != self._feed_seq and got.frame.shape[:2] == size:
             return self._keep(got)

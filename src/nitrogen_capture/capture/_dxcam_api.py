@@ -229,7 +229,11 @@ def _quiet_com_cleanup() -> Iterator[None]:
 class RealDxcamApi:
     """Thin layer over the ``dxcam`` package (0.3.x: ``pyproject.toml`` pins ``>=0.3.0,<0.4``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: Any = None) -> None:
+        """``module``: a stand-in for the ``dxcam`` package (tests); default imports it."""
+        if module is not None:
+            self._dxcam: Any = module
+            return
         if sys.platform != "win32":
             raise PlatformError(
                 "the dxgi capture backend needs Windows (DXGI Desktop Duplication): "
@@ -241,7 +245,7 @@ class RealDxcamApi:
             raise missing_dependency("dxcam", "windows", "Desktop Duplication capture") from exc
         except Exception as exc:  # dxcam enumerates the adapters when imported (DXFactory())
             raise classify_dxgi_error(exc, "enumerate the display adapters") from exc
-        self._dxcam: Any = dxcam
+        self._dxcam = dxcam
 
     def output_count(self) -> int:
         try:

@@ -4,6 +4,8 @@
 ring buffer) and reads it without ever blocking: ``grab()`` on a started camera is a copy of the
 ring's newest frame and ``latest_frame_ticks`` its QPC time. Two reads of the ticks around the
 copy pair a frame with its time (the thread may commit a frame in between; then we read again).
+Not ``get_latest_frame(with_timestamp=True)``: it waits until a frame newer than the last one it
+returned arrives (forever on a static screen) and gives the ticks as float seconds.
 
 DXCam's public API does not say three things we need, so the feed wraps three private methods
 **on the camera instance** before starting it (the seams of dxcam/dxcam.py in 0.3.x, which
@@ -133,7 +135,14 @@ class DxcamFeed:
                 longer than the bound.
         """
         self._check()
-        frame, ticks = self._read()
+        try:
+            frame, ticks = self._read()
+        except Exception as exc:
+            self._check()  # the thread ended between the check and the read: its own error
+            raise classify_dxgi_error(exc, "read the newest frame") from exc
+        if not self._camera.is_capturing:
+            # Ended meanwhile: a stopped camera's grab() is a one-shot grab on this thread.
+            self._check()
         if frame is None or ticks is None:
             return None
         if self._last is None or ticks != self._last[0]:

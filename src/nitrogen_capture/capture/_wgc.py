@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ._qpc import QpcClock
 from ._wgc_api import GDI_ADVICE, RealWgcApi, WgcApi, WgcRequest, WgcSession, WgcUnavailable
 from .base import (
     BackendConfig,
@@ -137,12 +138,11 @@ class WgcSource(FrameSource):
         self._seq = 0
         self._ended: str | None = None  # why frames stopped (window closed, callback error)
         self._session: WgcSession | None = None
-        self._clock: Any = None
+        self._clock: QpcClock | None = None
         self._monitor: Region | None = None
         self._window: Region | None = None
         self._frame_size: tuple[int, int] | None = None
         self._last: tuple[Frame, int, int | None] | None = None  # what the last grab returned
-        self._last_size: tuple[int, int] | None = None  # WGC frame size of that grab
         self._stamp: FrameStamp | None = None
         features = self._api.features
         interval = min_update_interval_ms(self.config.fps)
@@ -223,7 +223,8 @@ class WgcSource(FrameSource):
         """Keep a BGR copy of the new frame; never raises (that would stop the capture)."""
         try:
             bgr = cast(Frame, cv2.cvtColor(bgra, cv2.COLOR_BGRA2BGR))  # a new array: ours
-            os_ns = int(self._clock.hundred_ns_to_ns(timespan)) if timespan else None
+            clock = self._clock
+            os_ns = clock.hundred_ns_to_ns(int(timespan)) if timespan and clock else None
             size = (int(bgr.shape[1]), int(bgr.shape[0]))
             with self._cond:
                 if self._frame_size is not None and size != self._frame_size:

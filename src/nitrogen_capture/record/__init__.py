@@ -26,6 +26,7 @@ from typing import Any
 from .. import __version__, winecompat
 from ..capture import get_capture_backend
 from ..capture.base import BackendConfig, Region
+from ..clock import CLOCK_NAME
 from ..config import RecordConfig
 from ..errors import SessionExistsError
 from ..inputs import get_input_backends
@@ -125,7 +126,7 @@ def base_meta(config: RecordConfig, target: Target, source_name: str,
                         tuple(getattr(inputs, "warnings", ()))),
         fps_target=config.fps, skip_late=config.skip_late, chunk_size=config.chunk_size,
         frame_format=frame_format, gamepad=config.gamepad,
-        clock=ClockInfo("monotonic", None,
+        clock=ClockInfo(CLOCK_NAME, None,
                         _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")),
         command=tuple(sys.argv[1:]), latency_offset_ns=config.latency_offset_ns,
         latency=config.latency)
