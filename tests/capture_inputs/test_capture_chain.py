@@ -332,6 +332,8 @@ def test_failover_mid_recording_keeps_the_frames_coming(
     report = validate_session(out)
     assert report.ok, report.format()  # OS times and repeats stay consistent over the switch
     assert report.stats["capture_switches"] == [switch]
+    print(lines_of(caplog)[1][1], "\nvalidate:", report.stats["capture_switches"],
+          "\nstatus:", line)
     assert f"INFO    capture: switched from dxgi to wgc at frame 20: {short}" in report.format()
     from nitrogen_capture.report.facts import gather, session_facts
 
