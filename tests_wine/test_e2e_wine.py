@@ -93,8 +93,8 @@ def test_recorder_exits_cleanly_and_merges(recorded: dict[str, Any]) -> None:
     assert (recorded["out"] / "actions.npy").is_file(), recorder.stderr
     assert "merged" in recorder.stderr + recorder.stdout
     # One line says which capture backend records and why (no DXGI duplication in Wine 8).
-    fallback = [line for line in recorder.stderr.splitlines() if "dxcam unavailable" in line]
-    assert len(fallback) == 1 and fallback[0].endswith("using mss (GDI)"), recorder.stderr
+    fallback = [line for line in recorder.stderr.splitlines() if "capture:" in line]
+    assert len(fallback) == 1 and fallback[0].endswith("using GDI (mss)"), recorder.stderr
     assert "Traceback" not in recorder.stderr
 
 
@@ -127,8 +127,9 @@ def test_meta_names_the_windows_backends(recorded: dict[str, Any]) -> None:
     assert meta["target"]["title"] == CAPTION
     assert meta["input"]["backends"] == ["pynput", "rawinput"]
     assert meta["input"]["raw_motion"] is True
-    # Wine 8 has no Desktop Duplication: the capture fell back from DXCam to GDI (mss).
-    assert meta["capture"]["backend"] == "mss"
+    # Wine 8 has neither Desktop Duplication nor WGC: auto's chain ended on GDI (mss).
+    assert meta["capture"]["backend"] == "gdi"
+    assert [t["backend"] for t in meta["capture"]["choice"]["tried"]] == ["dxgi", "wgc"]
 
 
 def test_session_validates_and_converts_under_wine(wine: WineTier,

@@ -1,11 +1,12 @@
-"""Capture for real under Wine: DXCam refused, GDI (mss) grabs a Windows program's real pixels.
+"""Capture for real under Wine: Desktop Duplication and WGC refused, GDI grabs the real pixels.
 
 A tiny pygame program, run by the tier's Windows CPython, fills its window with four known
 colours. The Windows recorder finds that window with the Win32 backend and grabs its client area
-with the ``auto`` capture backend: DXCam is tried first and Wine 8 refuses Desktop Duplication
-(``IDXGIOutput1::DuplicateOutput`` returns E_NOTIMPL), so ``auto`` must say so in one line and
-grab through mss's GDI backend (``BitBlt`` of the screen DC), whose pixels must be the painted
-ones.
+with the ``auto`` capture backend, whose chain runs for real: Desktop Duplication first, which
+Wine 8 refuses (``IDXGIOutput1::DuplicateOutput`` returns E_NOTIMPL), then Windows Graphics
+Capture (windows-capture 2.0.1, which Wine 8 cannot run: its real failure), then GDI through mss
+(``BitBlt`` of the screen DC). ``auto`` must say so in exactly one line and grab through GDI, whose
+pixels must be the painted ones; ``meta.json`` keeps the choice (``capture.choice``).
 """
 
 from __future__ import annotations
@@ -26,8 +27,19 @@ TITLE = "NitroGen Paint"
 SIZE = (320, 240)
 # BGR of the four quadrants (top-left, top-right, bottom-left, bottom-right), as captured.
 QUADRANTS_BGR = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 255, 255)]
-FALLBACK = "capture: dxcam unavailable (could not open output 0: E_NOTIMPL (0x80004001)); " \
-           "using mss (GDI)"
+# The chain's one line under Wine: each refusal's one-line reason (the backends' ``short``), then
+# the choice. WGC must be refused for a real reason, not for a missing package or module.
+FALLBACK = re.compile(r"capture: Desktop Duplication refused \((?P<dxgi>E_NOTIMPL[^;]*)\); "
+                      r"Windows Graphics Capture refused \((?P<wgc>[^;]+)\): using GDI \(mss\)")
+
+
+def fallback_line(line: str) -> re.Match[str]:
+    """The chain's line, checked: Desktop Duplication refused by E_NOTIMPL, WGC for real."""
+    found = FALLBACK.fullmatch(line)
+    assert found, line
+    assert "not installed" not in found["wgc"], line  # the tier installs windows-capture
+    print(line)  # quoted in the closing note
+    return found
 
 PAINT = f'''
 import time, pygame
@@ -106,8 +118,10 @@ def test_auto_capture_falls_back_to_gdi_and_grabs_the_real_pixels(
     assert done.returncode == 0, done.stderr
     facts = json.loads(done.stdout.split("GRABBED ", 1)[1])
     # One line, saying which backend and why; no COM clean-up noise around it.
-    assert done.stderr.strip().splitlines() == [FALLBACK], done.stderr
-    assert facts["backend"] == "mss"
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    fallback_line(lines[0])
+    assert facts["backend"] == "gdi"
     left, top, right, bottom = facts["region"]
     assert (right - left, bottom - top) == SIZE
     assert facts["shape"] == [SIZE[1], SIZE[0], 3] and facts["dtype"] == "uint8"
@@ -161,7 +175,7 @@ def test_dxcam_grabs_under_wine(wine: WineTier, tmp_path: Path) -> None:
 
 def test_record_uses_gdi_and_says_so_once(wine: WineTier, painter: WinProcess,
                                           tmp_path: Path) -> None:
-    """``record`` with the default (auto) backend records the pygame window through mss."""
+    """``record`` with the default (auto) backend records the pygame window through GDI."""
     out = tmp_path / "session"
     done = wine.python("-m", "nitrogen_capture", "record", "--window-title", TITLE,
                        "--out", winpath(out), "--max-frames", "8", "--fps", "10",
@@ -169,10 +183,17 @@ def test_record_uses_gdi_and_says_so_once(wine: WineTier, painter: WinProcess,
                        "--cue", "none", "--status-interval", "0", timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line for line in done.stderr.splitlines() if "capture:" in line]
-    assert lines == [f"WARNING nitrogen_capture.capture: {FALLBACK}"], done.stderr
+    assert len(lines) == 1 and lines[0].startswith("WARNING nitrogen_capture.capture: "), \
+        done.stderr
+    found = fallback_line(lines[0].removeprefix("WARNING nitrogen_capture.capture: "))
     assert "Exception ignored" not in done.stderr
     meta = json.loads((out / "meta.json").read_text())
-    assert meta["capture"]["backend"] == "mss", meta["capture"]
+    assert meta["capture"]["backend"] == "gdi", meta["capture"]
+    assert meta["capture"]["choice"] == {"asked": "auto", "switches": [], "tried": [
+        {"backend": "dxgi", "refused": found["dxgi"]},
+        # the line drops the backend's own name that its reason may start with
+        {"backend": "wgc", "refused": meta["capture"]["choice"]["tried"][1]["refused"]}]}
+    assert meta["capture"]["choice"]["tried"][1]["refused"].endswith(found["wgc"])
     assert meta["capture"]["size"] == list(SIZE)
     frames = [img for _, img in SessionReader(out).iter_frames()]
     assert len(frames) == 8

@@ -18,7 +18,8 @@ from winetier import WineTier, WinProcess, activate, winpath
 
 
 def record(wine: WineTier, out: Path, *args: str) -> list[str]:
-    """The command line of a short ``record`` run into ``out`` (mss capture, no cues)."""
+    """The command line of a short ``record`` run into ``out`` (GDI capture by its old name mss,
+    no cues)."""
     return ["-m", "nitrogen_capture", "record", "--out", winpath(out), "--fps", "10",
             "--start-immediately", "--cue", "none", "--capture-backend", "mss", *args]
 
@@ -110,3 +111,5 @@ def test_record_keeps_only_the_target_windows_input(wine: WineTier, tmp_path: Pa
     assert [p["reason"] for p in meta["pauses"]] == ["focus"]
     assert [w.split(" ")[:3] for w in meta["input"]["warnings"]] == [["running", "under", "Wine"]]
     assert meta["merged"]["frames"] > 0 and (out / "actions.npy").is_file()
+    # --capture-backend mss, the old name, is GDI on Windows; named, it is no chain
+    assert meta["capture"]["backend"] == "gdi" and "choice" not in meta["capture"]

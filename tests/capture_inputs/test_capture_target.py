@@ -173,8 +173,10 @@ def test_factory_refuses_wrong_options_and_bad_targets(fake_window_backend: str)
 
 
 def test_registry_names_every_builtin_backend_lazily() -> None:
-    assert BACKENDS == ("auto", "mss", "dxcam", "wgc", "synthetic", "pipewire")
-    assert set(REGISTRY) == {"mss", "dxcam", "wgc", "synthetic", "pipewire"}  # no fake left
+    # --capture-backend: auto, the registry, then the old name dxcam (= dxgi)
+    assert BACKENDS == ("auto", "dxgi", "wgc", "gdi", "mss", "synthetic", "pipewire", "dxcam")
+    assert set(REGISTRY) == {"dxgi", "wgc", "gdi", "mss", "synthetic",
+                             "pipewire"}  # no test fake left
     assert capture_backend_class("synthetic").name == "synthetic"
     unregister_capture_backend("mss")  # built-ins cannot be removed
     assert "mss" in REGISTRY

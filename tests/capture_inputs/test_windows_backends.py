@@ -1,8 +1,8 @@
 """Windows backends (DXCam capture, Win32 windows) tested through fakes of their OS calls.
 
 The OS calls cannot run on Linux; the logic around them does. The input listeners are in
-test_windows_inputs.py, the DXCam source in test_windows_dxcam.py and the choice between DXCam
-and GDI in test_windows_capture_auto.py; the import and construction checks here cover all the
+test_windows_inputs.py, the DXCam source in test_windows_dxcam.py and auto's chain (dxgi, wgc,
+gdi) in test_capture_chain.py; the import and construction checks here cover all the
 Windows modules.
 """
 
@@ -18,6 +18,7 @@ import pytest
 from nitrogen_capture.capture.base import Region
 from nitrogen_capture.errors import (
     CaptureError,
+    ConfigError,
     DependencyError,
     PlatformError,
     TargetNotFound,
@@ -62,7 +63,7 @@ def test_construction_off_windows_raises_platform_error() -> None:
     from nitrogen_capture.inputs._xinput import XInputGamepad
     from nitrogen_capture.targets._win32 import Win32WindowBackend
 
-    with pytest.raises(PlatformError, match="mss"):
+    with pytest.raises(ConfigError, match="'dxcam' is Windows-only; here use mss"):
         get_capture_backend("dxcam", region=Region(0, 0, 64, 48))
     with pytest.raises(PlatformError, match="Windows"):
         Win32WindowBackend()

@@ -1,8 +1,8 @@
-"""Choosing DXCam or GDI, and the DXCam layer, through fakes: the fallback and its one line.
+"""The DXCam layer through fakes: an output's position, Wine's E_NOTIMPL and its short reason.
 
-``auto`` on Windows tries DXCam (open and one grab) and falls back to mss (GDI) with one warning;
-:class:`RealDxcamApi` reads an output's position from DXCam's public facts. Both are exercised
-for real under Wine in tests_wine/test_win32_capture.py.
+:class:`RealDxcamApi` reads an output's position from DXCam's public facts; its refusals carry
+the one-line ``short`` that ``auto``'s line quotes (the chain itself: test_capture_chain.py).
+Both are exercised for real under Wine in tests_wine/test_win32_capture.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import gc
 import sys
 from typing import Any
 
-import numpy as np
 import pytest
 
 from dxcam_fakes import LEFT, PRIMARY, RIGHT, FakeCOMError
@@ -113,55 +112,3 @@ def test_wine_e_notimpl_is_classified_with_a_short_reason() -> None:
     error = dx.classify_dxgi_error(FakeCOMError(-2147467263, "Not implemented."), "open output 0")
     assert "E_NOTIMPL (0x80004001)" in str(error) and "--capture-backend gdi" in str(error)
     assert error.short == "E_NOTIMPL: this system has no Desktop Duplication (Wine?)"
-
-
-class FakeSource:
-    """A frame source whose open or grab fails as scripted."""
-
-    made: list[FakeSource] = []
-
-    def __init__(self, name: str, fail_at: str | None) -> None:
-        self.name, self.fail_at = name, fail_at
-        self.calls: list[str] = []
-        FakeSource.made.append(self)
-
-    def open(self) -> None:
-        self.calls.append("open")
-        if self.fail_at == "open":
-            raise dx.classify_dxgi_error(FakeCOMError(-2147467263), "open output 0")
-
-    def grab(self) -> Any:
-        self.calls.append("grab")
-        if self.fail_at == "grab":
-            raise dx.classify_dxgi_error(FakeCOMError(-2005270490), "grab")
-        return np.zeros((4, 4, 3), np.uint8)
-
-    def close(self) -> None:
-        self.calls.append("close")
-
-
-@pytest.mark.parametrize("fail_at", [None, "open", "grab"])
-def test_auto_capture_tries_dxcam_then_falls_back_to_mss_with_one_line(
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
-        fail_at: str | None) -> None:
-    import nitrogen_capture.capture as capture
-
-    FakeSource.made = []
-    monkeypatch.setattr(sys, "platform", "win32")
-    monkeypatch.delenv(capture.ENV_VAR, raising=False)
-    monkeypatch.setattr(capture, "_make", lambda name, region, options: FakeSource(
-        name, fail_at if name == "dxcam" else None))
-    with caplog.at_level("DEBUG", logger="nitrogen_capture.capture"):
-        source = capture.get_capture_backend("auto", region=Region(0, 0, 4, 4))
-    tried = FakeSource.made[0]
-    assert tried.name == "dxcam" and tried.calls[-1] == "close"  # the tried one is closed
-    assert source is FakeSource.made[1] and source.calls == []  # a fresh, unopened source
-    lines = [r.getMessage() for r in caplog.records]
-    if fail_at is None:
-        assert source.name == "dxcam" and lines == []
-        return
-    assert source.name == "mss"
-    reason = "E_NOTIMPL: this system" if fail_at == "open" else "DXGI_ERROR_ACCESS_LOST: "
-    assert len(lines) == 1
-    assert lines[0].startswith(f"capture: dxcam unavailable ({reason}")
-    assert lines[0].endswith("; using mss (GDI)")

@@ -64,7 +64,7 @@ def test_the_registry_lines_have_the_registry_shape() -> None:
                if isinstance(v, str))
     assert all(re.fullmatch(r"\._\w+:\w+_sources", v) for v in inputs.REGISTRY.values()
                if isinstance(v, str))
-    assert ("auto", *capture.REGISTRY) == capture.BACKENDS
+    assert ("auto", *capture.REGISTRY, *capture.ALIASES) == capture.BACKENDS
     assert ("auto", *inputs.REGISTRY, "none") == inputs.BACKENDS
 
 

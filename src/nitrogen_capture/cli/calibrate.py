@@ -17,6 +17,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``calibrate``."""
     from ..calibrate.runner import MAX_COUNT, CalibrationOptions
     from ..capture import BACKENDS as CAPTURE_BACKENDS
+    from ..capture import CAPTURE_HELP
     from ..inputs import BACKENDS as INPUT_BACKENDS
     from .args import add_common, field_default, path_arg
 
@@ -45,8 +46,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="keep the calibration recording in DIR (a new directory)")
     p.add_argument("--seed", type=int, default=opt("seed"),
                    help="seed of the random press phases (default: a new one each run)")
-    p.add_argument("--capture-backend", choices=CAPTURE_BACKENDS,
-                   default=opt("capture_backend"))
+    p.add_argument("--capture-backend", choices=CAPTURE_BACKENDS, default=opt("capture_backend"),
+                   metavar="NAME", help=CAPTURE_HELP)
     p.add_argument("--portal-reset", action="store_true", default=opt("portal_reset"),
                    help="Wayland (pipewire capture): show the screen-cast portal's picker again")
     p.add_argument("--input-backend", choices=INPUT_BACKENDS, default=opt("input_backend"))
@@ -96,10 +97,11 @@ def run(args: argparse.Namespace) -> int:
         from ..record import check_new_session_dir
 
         check_new_session_dir(args.keep_session, "--keep-session")
+    from ..capture import canonical_backend
     from ..desktop import choose_paths, detect_desktop
 
     # The calibration window is an X11 one (XWayland on a Wayland desktop): `auto` says its path.
-    paths = choose_paths(detect_desktop(), capture_backend=args.capture_backend,
+    paths = choose_paths(detect_desktop(), capture_backend=canonical_backend(args.capture_backend),
                          input_backend=args.input_backend, target_shell="x11")
     if paths.line is not None:
         print(paths.line, file=sys.stderr, flush=True)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ..bounds import MAX_LATENCY_MS, MAX_SECONDS
 from ..capture import BACKENDS as CAPTURE_BACKENDS
+from ..capture import CAPTURE_HELP, canonical_backend
 from ..capture.base import MAX_REGION_SIDE
 from ..codecs.encoders import ENCODER_NAMES
 from ..codecs.png import PNG_ENCODERS
@@ -138,7 +139,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--source", choices=SOURCES, default=SOURCES[0],
                    help="synthetic = test pattern + scripted input, no display needed "
                         "(implies --start-immediately)")
-    p.add_argument("--capture-backend", choices=CAPTURE_BACKENDS, default=rec("capture_backend"))
+    p.add_argument("--capture-backend", choices=CAPTURE_BACKENDS, default=rec("capture_backend"),
+                   metavar="NAME", help=CAPTURE_HELP)
     p.add_argument("--portal-reset", action="store_true", default=rec("portal_reset"),
                    help="Wayland (pipewire capture): show the screen-cast portal's picker again "
                         "instead of reusing the screen or window picked last time")
@@ -245,7 +247,8 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         max_frames=args.max_frames, max_seconds=args.max_seconds,
         max_wall_seconds=args.max_wall_seconds, skip_late=args.skip_late,
         start_immediately=args.start_immediately or synthetic,
-        capture_backend="synthetic" if synthetic else args.capture_backend,
+        # dxcam -> dxgi, mss -> gdi on Windows; a Windows-only name elsewhere: one line now
+        capture_backend="synthetic" if synthetic else canonical_backend(args.capture_backend),
         portal_reset=args.portal_reset,
         input_backend="scripted" if synthetic and args.input_backend == "auto"
         else args.input_backend,

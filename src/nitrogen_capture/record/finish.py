@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..capture._chain import ChainSource
 from ..capture.base import FrameSource
 from ..clock import clock_pair
 from ..diskspace import disk_full_error, is_disk_full
@@ -35,8 +36,17 @@ _FULL_BYTES = 64 * 2**20  # less free space than this after a failed write: the 
 
 
 def note_capture_details(meta: SessionMeta, source: FrameSource) -> None:
-    """Copy the backend's ``details`` into meta.json's ``capture`` (they change as it runs)."""
-    if meta.capture is not None:
+    """Copy the backend's ``details`` into meta.json's ``capture`` (they change as it runs).
+
+    ``auto``'s chain on Windows adds its ``choice``; after a failover the backend named is the
+    one recording now (capture/_chain.py).
+    """
+    if meta.capture is None:
+        return
+    if isinstance(source, ChainSource):
+        meta.capture = dataclasses.replace(meta.capture, backend=source.name,
+                                           details=dict(source.details), choice=source.choice)
+    else:
         meta.capture = dataclasses.replace(meta.capture, details=dict(source.details))
 
 

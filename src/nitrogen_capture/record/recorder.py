@@ -86,6 +86,8 @@ class RecordStats:
     phase: str = "recording"
     # Frames recorded that repeat the one before (the source said so); None: it cannot say.
     repeated: int | None = None
+    # auto's failovers so far, "dxgi->wgc" (capture/_chain.py); None: none.
+    switched: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,14 @@ class Recorder(PauseControl):
             queue_depth=self._pool.depth if self._pool else 0, chunk=self.chunk,
             paused=self._pause_reason is not None, focused=self._focused,
             pause_reason=self._pause_reason, phase=self._phase,
-            repeated=self.repeated if self._stamps else None)
+            repeated=self.repeated if self._stamps else None, switched=self._switched())
+
+    def _switched(self) -> str | None:
+        """``auto``'s failovers as ``dxgi->wgc`` (None: none, or a backend named)."""
+        switches = getattr(self.source, "switches", None)
+        if not switches:
+            return None
+        return "->".join([switches[0]["from"], *(s["to"] for s in switches)])
 
     # -- run ------------------------------------------------------------------------------------
     def run(self) -> RecordResult:

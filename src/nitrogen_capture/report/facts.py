@@ -93,7 +93,9 @@ def session_facts(rep: SessionReport) -> list[tuple[str, str]]:
     if enc is not None and enc.ms_per_frame_mean is not None:
         enc_text += f" ({enc.ms_per_frame_mean:.2f} ms/frame on {enc.workers} worker(s))"
     capture = m.capture
-    backends = (f"capture {capture.backend if capture else '?'}; input "
+    switched = "".join(f" (from {sw.get('from')} until frame {sw.get('frame')}: "
+                       f"{sw.get('reason')})" for sw in (capture.switches if capture else []))
+    backends = (f"capture {capture.backend if capture else '?'}{switched}; input "
                 f"{', '.join(m.input.backends) or 'none'}"
                 + (" (raw motion)" if m.input.raw_motion else "")
                 + ("; gamepad" if m.gamepad else ""))

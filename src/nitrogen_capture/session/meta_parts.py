@@ -273,6 +273,12 @@ class CaptureInfo:
     frames with the OS's own time: the chunks then hold ``os_timestamps`` and ``repeated``, and
     ``repeated_frames`` / ``frames_without_os_time`` count their rows (docs/format.md, "OS frame
     times"). All three are absent from meta.json otherwise.
+
+    ``choice`` is what ``auto`` did on Windows (docs/format.md, "capture.choice"): ``asked``,
+    ``tried`` (each refused backend and its one-line reason) and ``switches`` (``frame``,
+    ``from``, ``to``, ``reason``: the recording failed over to another backend); absent when a
+    backend was named or chosen without a chain. ``backend`` is then the one recording at the
+    end. Old sessions name ``dxcam`` or ``mss`` (today's ``dxgi`` and, on Windows, ``gdi``).
     """
 
     backend: str
@@ -283,6 +289,13 @@ class CaptureInfo:
     frame_time_source: str | None = None
     repeated_frames: int = 0
     frames_without_os_time: int = 0
+    choice: dict[str, Any] | None = None
+
+    @property
+    def switches(self) -> list[dict[str, Any]]:
+        """The failovers of the recording (``choice.switches``; empty without any)."""
+        found = (self.choice or {}).get("switches")
+        return [s for s in found if isinstance(s, dict)] if isinstance(found, list) else []
 
     def to_json(self) -> dict[str, Any]:
         """The ``capture`` object of meta.json."""
@@ -293,19 +306,22 @@ class CaptureInfo:
             out.update(frame_time_source=self.frame_time_source,
                        repeated_frames=self.repeated_frames,
                        frames_without_os_time=self.frames_without_os_time)
+        if self.choice is not None:
+            out["choice"] = dict(self.choice)
         return out
 
     @classmethod
     def from_json(cls, o: JsonObject) -> CaptureInfo:
         """Parse and check."""
-        details = o.raw("details", {})
+        details, choice = o.raw("details", {}), o.raw("choice", None)
         return cls(o.text("backend", "unknown"), details if isinstance(details, dict) else {},
                    o.ints("region", None, length=4, nullable=True),
                    o.ints("size", None, length=2, nullable=True),
                    o.integer("monitor", None, lo=0, nullable=True),
                    o.text("frame_time_source", None, nullable=True),
                    o.integer("repeated_frames", 0, lo=0),
-                   o.integer("frames_without_os_time", 0, lo=0))
+                   o.integer("frames_without_os_time", 0, lo=0),
+                   choice if isinstance(choice, dict) else None)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,9 @@
   minutes of recording are warnings (:mod:`.input_check`, the rule merge writes into meta.json);
 * OS frame times (only when the source stamped frames, :mod:`.frametimes`): OS times that go
   back, lie after the grab time, or change on a repeated row are errors, and so are
-  ``capture.repeated_frames`` / ``frames_without_os_time`` that disagree with the arrays.
+  ``capture.repeated_frames`` / ``frames_without_os_time`` that disagree with the arrays;
+* capture failovers (``auto`` on Windows switched backend while recording, ``capture.choice``):
+  an info line each, and ``stats["capture_switches"]``.
 
 The report also carries statistics: frames, duration, achieved fps (intervals that span a pause are
 left out), frame interval and jitter (|interval - 1/fps|) p50/p99/max in ms, dropped ticks, pauses,
@@ -197,6 +199,12 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     stats = _stats(reader, cat["frame_indices"], cat["timestamps"], events, len(usable))
     if frame_times is not None:
         stats["frame_times"] = frame_times
+    switches = reader.meta.capture.switches if reader.meta.capture else []
+    if switches:  # only then: the stats of every other session stay as they were
+        stats["capture_switches"] = switches
+    for sw in switches:
+        add(Problem(INFO, "capture", f"switched from {sw.get('from')} to {sw.get('to')} at "
+                    f"frame {sw.get('frame')}: {sw.get('reason')}"))
     if not stats["frames"] and not reader.paths.journals():
         # e.g. killed before the first frame reached the disk: merge wrote an empty dataset.
         add(Problem(WARNING, "session", "no frames: nothing was recorded (or recovered)"))
