@@ -6,8 +6,9 @@ runs on Windows (its one ``_platform`` seam; nothing else of the process changes
 the synthetic source (real frames with a frame-number barcode and OS stamps, so real recordings
 can be checked frame by frame) failing as the real layers fail: DXGI's refusals are built by the
 real :func:`~nitrogen_capture.capture._dxcam_api.classify_dxgi_error` from the HRESULTs DXCam
-raises; WGC's by an error carrying a one-line ``short``, as the WGC layer's ``WgcUnavailable``
-does. The chain itself runs for real under Wine in tests_wine/test_win32_capture.py.
+raises; WGC's by the WGC layer's own ``WgcUnavailable`` with its one-line ``short``
+(and ``target_ended`` when the window closed). The chain itself runs for real under Wine in
+tests_wine/test_win32_capture.py.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from nitrogen_capture import targets
 from nitrogen_capture.capture import _chain, get_capture_backend
 from nitrogen_capture.capture._dxcam_api import classify_dxgi_error
 from nitrogen_capture.capture._synthetic import SyntheticSource, read_frame_number
+from nitrogen_capture.capture._wgc_api import WgcUnavailable
 from nitrogen_capture.capture.base import Frame, Region
 from nitrogen_capture.config import RecordConfig
 from nitrogen_capture.errors import CaptureError, ConfigError, DependencyError
@@ -45,14 +47,6 @@ E_NOTIMPL = 0x80004001 - (1 << 32)
 OLD_BUILD = "needs Windows 10 1903 (build 18362) or later; this is build 17763"
 # The WGC layer's short may name WGC itself: the line says the name once.
 NAMED = "Windows Graphics Capture needs Windows 10 1903 or later (this is build 17763)"
-
-
-class WgcUnavailable(CaptureError):
-    """The WGC layer's refusal as the lead fixed it: a CaptureError with a one-line ``short``."""
-
-    def __init__(self, message: str, short: str) -> None:
-        super().__init__(message)
-        self.short = short
 
 
 def dxgi_refusal(hresult: int, action: str = "open output 0") -> CaptureError:
@@ -396,7 +390,7 @@ def test_a_closed_window_ends_the_recording_instead_of_switching(
     FakeDxgi.refuse = dxgi_refusal(UNSUPPORTED)
     FakeWgc.fail_after = 6
     FakeWgc.failure = WgcUnavailable("Windows Graphics Capture of the window ended: the window "
-                                     "closed", "the window closed")
+                                     "closed", "the window closed", target_ended=True)
     out = tmp_path / "s"
     rec = _recorder(out)
     with pytest.raises(CaptureError, match="the window closed"):

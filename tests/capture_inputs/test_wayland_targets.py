@@ -8,6 +8,7 @@ nesting of a real ``swaymsg -t get_tree``). The real sway is in tests/wayland/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -139,7 +140,12 @@ class FakeSway:
     def close(self) -> None:
         if not self._stop:
             self._stop = True
+            # close() alone leaves the thread blocked in accept() for the rest of the run;
+            # shutdown() wakes it (EINVAL), then it returns and is joined.
+            with contextlib.suppress(OSError):
+                self._srv.shutdown(socket.SHUT_RDWR)
             self._srv.close()
+            self._thread.join(timeout=10)
             os.unlink(self.path)
 
 

@@ -179,7 +179,7 @@ def test_the_window_closing_mid_recording_ends_with_one_line(desktop: FakeDeskto
         desktop.close_window()
         with pytest.raises(WgcUnavailable) as info:
             source.grab()
-    assert info.value.short == "the window closed"
+    assert info.value.short == "the window closed" and info.value.target_ended
     assert str(info.value) == "Windows Graphics Capture of the window ended: the window closed"
 
 

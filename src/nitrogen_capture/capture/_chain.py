@@ -120,21 +120,17 @@ def choose(chain: Sequence[str], target: CaptureTarget, make: Make,
                        "or use --source synthetic")
 
 
-#: Reasons that say the *target* ended, not the backend: another backend would grab the desktop
-#: where the window was, so the recording ends as with a named backend (WGC's ``short`` when the
-#: window closes or the monitor goes; a layer may also set ``target_ended`` on its error).
-TARGET_ENDED: tuple[str, ...] = ("the window closed", "the monitor was disconnected")
-
-
 def is_unavailable(exc: BaseException) -> bool:
     """True for a backend's "cannot capture here any more" (a CaptureError with a ``short``).
 
-    Not when the target itself ended (:data:`TARGET_ENDED`): no backend can follow it.
+    Not when the error says the *target* ended (``target_ended``: WGC's window closed or its
+    monitor went): another backend would grab the desktop where the window was, so the recording
+    ends as with a named backend.
     """
     short = getattr(exc, "short", None)
     if not isinstance(exc, CaptureError) or not isinstance(short, str) or not short:
         return False
-    return not (getattr(exc, "target_ended", False) or short in TARGET_ENDED)
+    return not getattr(exc, "target_ended", False)
 
 
 class ChainSource(FrameSource):

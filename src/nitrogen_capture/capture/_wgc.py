@@ -137,6 +137,7 @@ class WgcSource(FrameSource):
         self._latest: tuple[Frame, int, int | None] | None = None  # BGR, seq, os_ns (ours)
         self._seq = 0
         self._ended: str | None = None  # why frames stopped (window closed, callback error)
+        self._target_ended = False  # the window or monitor itself went (not WGC failing)
         self._session: WgcSession | None = None
         self._clock: QpcClock | None = None
         self._monitor: Region | None = None
@@ -242,6 +243,7 @@ class WgcSource(FrameSource):
         with self._cond:
             self._ended = "the window closed" if self.target.kind == "window" else \
                 "the monitor was disconnected"
+            self._target_ended = True
             self._cond.notify_all()
 
     # -- helpers -------------------------------------------------------------------------------
@@ -249,7 +251,7 @@ class WgcSource(FrameSource):
         if self._ended is not None:
             what = "window" if self.target.kind == "window" else "monitor"
             raise WgcUnavailable(f"Windows Graphics Capture of the {what} ended: {self._ended}",
-                                 self._ended)
+                                 self._ended, target_ended=self._target_ended)
 
     def _newer_than(self, seq: int) -> bool:
         """A frame after ``seq`` came, or the capture ended (call with the lock held)."""

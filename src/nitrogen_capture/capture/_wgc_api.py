@@ -73,11 +73,16 @@ _SHORTS = (  # windows-capture's messages -> our one line
 
 
 class WgcUnavailable(CaptureError):
-    """Windows Graphics Capture failed; ``short`` is the one-line reason (for the auto chain)."""
+    """Windows Graphics Capture failed; ``short`` is the one-line reason (for the auto chain).
 
-    def __init__(self, message: str, short: str) -> None:
+    ``target_ended``: the window closed or the monitor went, so no other backend can take over
+    (the auto chain ends the recording instead of switching; capture/_chain.py).
+    """
+
+    def __init__(self, message: str, short: str, *, target_ended: bool = False) -> None:
         super().__init__(message)
         self.short = short
+        self.target_ended = target_ended
 
 
 def classify_wgc_error(exc: BaseException, action: str) -> WgcUnavailable:
