@@ -32,7 +32,9 @@ the recorder's resize path.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,8 +122,28 @@ def crop_to_region(frame: Frame, origin: tuple[int, int], region: Region) -> Fra
     return canvas
 
 
+def _one_unwinder() -> None:
+    """Put libgcc_s in the process's global symbol scope before GStreamer's libraries load.
+
+    PyGObject opens libgstreamer with RTLD_GLOBAL, which brings its dependency libunwind.so.8
+    into the global scope, and libunwind exports ``_Unwind_Resume`` and its kin too. A C++
+    library that binds one of them for the first time after that (pyarrow, OpenCV, PyAV, all
+    loaded RTLD_LOCAL by Python) gets libunwind's, while ``__cxa_throw`` in libstdc++ may already
+    be bound to libgcc_s's: the two unwinders meet in one exception and the process aborts
+    (SIGABRT) at the next C++ exception, e.g. pyarrow reading a damaged chunk while ``record``
+    merges in the same process. With libgcc_s global first, every later lookup finds it first.
+    """
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError):  # a libc without libgcc_s (musl): nothing to mix
+        ctypes.CDLL("libgcc_s.so.1", mode=ctypes.RTLD_GLOBAL)
+
+
 def _gst() -> Any:
     """GStreamer through PyGObject, initialised; translated when missing."""
+    _one_unwinder()
     try:
         import gi
     except ImportError as exc:
