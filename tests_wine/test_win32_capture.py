@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 import pytest
 
 from nitrogen_capture.session.reader import SessionReader
-from winetier import WineTier, WinProcess, wine_binary, winpath
+from winetier import WineTier, WinProcess, winpath
 
 TITLE = "NitroGen Paint"
 SIZE = (320, 240)
@@ -96,18 +95,8 @@ def painter(wine: WineTier, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """The pygame program painting four known colours, running for the module's tests."""
     script = tmp_path_factory.mktemp("paint") / "paint.py"
     script.write_text(PAINT)
-    proc = wine.spawn(winpath(script))
-    try:
-        proc.wait_for("PAINTED", timeout=90)
+    with wine.running(script, "PAINTED") as proc:
         yield proc
-    finally:
-        proc.kill()
-        # Killing the wine launcher leaves the Windows process: end it by its Windows PID.
-        pid = re.search(r"PAINTED (\d+)", proc.stdout)
-        if pid:
-            subprocess.run([wine_binary(), "taskkill", "/f", "/pid", pid.group(1)],
-                           env=wine.env, timeout=30, check=False, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def test_auto_capture_falls_back_to_gdi_and_grabs_the_real_pixels(

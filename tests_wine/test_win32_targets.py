@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from winetier import WineTier, WinProcess, wine_binary, winpath
+from winetier import WineTier, WinProcess, winpath
 
 FOLLOW = '''
 import json, sys, time
@@ -63,11 +63,7 @@ def notepad(wine: WineTier) -> Iterator[WinProcess]:
         yield proc
     finally:
         proc.kill()
-        # Notepad outlives its wine launcher: close it by its image name, inside the prefix.
-        subprocess.run([wine_binary(), "taskkill", "/f", "/im", "notepad.exe"],
-                       env=wine.env, timeout=30, check=False,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        wine.taskkill("/im", "notepad.exe")  # Notepad outlives its wine launcher
 
 
 def _follow(wine: WineTier, tmp_path: Path) -> tuple[WinProcess, dict[str, object]]:

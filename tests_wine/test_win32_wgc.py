@@ -18,14 +18,12 @@ The capture logic itself runs on a fake of the package (tests/capture_inputs/tes
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from winetier import WineTier, WinProcess, wine_binary, winpath
+from winetier import WineTier, WinProcess, winpath
 
 TITLE = "NitroGen WGC"
 
@@ -97,17 +95,8 @@ def shown(wine: WineTier, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """A pygame window titled TITLE, for the module's tests."""
     script = tmp_path_factory.mktemp("wgcwin") / "window.py"
     script.write_text(WINDOW)
-    proc = wine.spawn(winpath(script))
-    try:
-        proc.wait_for("SHOWN", timeout=90)
+    with wine.running(script, "SHOWN") as proc:
         yield proc
-    finally:
-        proc.kill()
-        pid = re.search(r"SHOWN (\d+)", proc.stdout)
-        if pid:  # the wine launcher's death leaves the Windows process: end it by its PID
-            subprocess.run([wine_binary(), "taskkill", "/f", "/pid", pid.group(1)],
-                           env=wine.env, timeout=30, check=False, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def test_the_real_package_imports_and_wgc_is_refused_in_one_line(

@@ -12,12 +12,14 @@ Two Wine facts shape this module:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,6 +131,32 @@ class WineTier:
               env: dict[str, str] | None = None) -> WinProcess:
         """Start ``exe args`` (the Windows CPython by default) under Wine."""
         return WinProcess([str(exe), *args], {**self.env, **(env or {})}, cwd=cwd)
+
+    def taskkill(self, *selector: str) -> None:
+        """End Windows processes inside the prefix (``"/pid", "123"`` or ``"/im", "x.exe"``).
+
+        A Windows program outlives the wine launcher :meth:`WinProcess.kill` ends.
+        """
+        subprocess.run([wine_binary(), "taskkill", "/f", *selector], env=self.env, timeout=30,
+                       check=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+    @contextlib.contextmanager
+    def running(self, script: Path, marker: str, timeout: float = 90) -> Iterator[WinProcess]:
+        """Run a Windows CPython ``script`` that prints ``MARKER <pid>`` when it is ready.
+
+        Yields once the marker is out; on exit ends the launcher and the Windows process (by
+        the PID the script printed).
+        """
+        proc = self.spawn(winpath(script))
+        try:
+            proc.wait_for(marker, timeout=timeout)
+            yield proc
+        finally:
+            proc.kill()
+            pid = re.search(rf"{re.escape(marker)} (\d+)", proc.stdout)
+            if pid:
+                self.taskkill("/pid", pid.group(1))
 
     def start(self, program: str, *args: str, cwd: Path | None = None) -> WinProcess:
         """Start any Windows program by name or path (``notepad``, a ``.exe``) under Wine."""
