@@ -55,7 +55,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[test,torch,video,dataset,demo,gamepad,x11,report]"
+	$(PIP) install -q -e ".[test,torch,video,dataset,demo,gamepad,x11,report,play]"
 	touch $@
 
 venv: $(VENV)/.installed

@@ -21,6 +21,8 @@ whole family at once::
     │   └── SchemaVersionError            written by a newer version of this tool
     ├── ExportError                       a conversion cannot be done (e.g. no window fits)
     │   └── ManifestError                 a batch manifest is damaged or not this tool's
+    ├── PolicyError                       play: a policy cannot be loaded, answers wrongly, or
+    │                                     its server is dead or sent what we refuse to read
     ├── DiskSpaceError (OSError)          an output does not fit on the disk (any command;
     │                                     the one line is built by diskspace.py)
     └── OutputError                       an output path would replace or write through
@@ -48,6 +50,7 @@ __all__ = [
     "NitrogenCaptureError",
     "OutputError",
     "PlatformError",
+    "PolicyError",
     "SchemaVersionError",
     "SessionError",
     "SessionExistsError",
@@ -90,6 +93,13 @@ def check_settings(checks: Iterable[tuple[bool, str, str]]) -> None:
 
 class DependencyError(NitrogenCaptureError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
+
+
+class PolicyError(NitrogenCaptureError):
+    """``play``'s policy cannot be loaded, answered with something unusable, or is unreachable.
+
+    A reply refused by the restricted unpickler is one of these too (docs/play.md "Safety").
+    """
 
 
 class PlatformError(NitrogenCaptureError):

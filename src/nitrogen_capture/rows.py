@@ -34,6 +34,7 @@ import numpy.typing as npt
 from .events import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL
 
 __all__ = [
+    "ACTION_SOURCES",
     "ARRAY_SPECS",
     "CHUNK_ARRAYS",
     "DEVICE_KINDS",
@@ -41,9 +42,13 @@ __all__ = [
     "GAMEPAD_WIDTH",
     "MOUSE_BUTTONS",
     "OS_TIME_NONE",
+    "PLAY_ARRAYS",
+    "PLAY_PAD_ARRAYS",
     "PAD_AXES",
     "PAD_BUTTONS",
     "ROW_ARRAYS",
+    "SOURCE_HUMAN",
+    "SOURCE_POLICY",
     "WHEEL_KEYS",
     "DeviceKind",
     "RowArray",
@@ -114,9 +119,23 @@ ROW_ARRAYS: dict[str, RowArray] = {a.name: a for a in (
     # and whether it repeats the frame of the row before (docs/format.md, "OS frame times").
     RowArray("os_timestamps", np.dtype(np.int64), optional=True),
     RowArray("repeated", np.dtype(np.bool_), optional=True),
+    # A rollout of `play` (docs/format.md, "Rollouts"): who was in control of each row
+    # (ACTION_SOURCES index), and what the policy proposed over the row's interval, binned like
+    # the executed actions above (keys held or pressed, motion summed, pad state at t_i).
+    RowArray("action_source", np.dtype(np.int8), optional=True),
+    RowArray("policy_actions", np.dtype(np.int8), (None,), optional=True),
+    RowArray("policy_mouse", np.dtype(np.float32), (2,), optional=True),
+    RowArray("policy_gamepad", np.dtype(np.float32), (GAMEPAD_WIDTH,), optional=True),
 )}
 #: The frame source's optional arrays, present when it stamps frames (not a device's).
 FRAME_TIME_ARRAYS: tuple[str, ...] = ("os_timestamps", "repeated")
+#: A rollout's arrays (every ``play`` session), and the one only a gamepad output adds.
+PLAY_ARRAYS: tuple[str, ...] = ("action_source", "policy_actions", "policy_mouse")
+PLAY_PAD_ARRAYS: tuple[str, ...] = ("policy_gamepad",)
+#: ``action_source`` values: the index of the name (0 human, 1 policy).
+ACTION_SOURCES: tuple[str, ...] = ("human", "policy")
+SOURCE_HUMAN = 0
+SOURCE_POLICY = 1
 #: ``os_timestamps`` of a row whose frame came without an OS time (int64 minimum).
 OS_TIME_NONE = int(np.iinfo(np.int64).min)
 #: The arrays every chunk has (the optional ones are added when their device was recorded).
@@ -176,14 +195,21 @@ def device_kind_of(event_device: str) -> str | None:
 
 
 def array_names(recorded: frozenset[str] | set[str] = frozenset(), *,
-                frame_times: bool = False) -> tuple[str, ...]:
+                frame_times: bool = False, play: bool = False,
+                play_pad: bool = False) -> tuple[str, ...]:
     """The arrays of a chunk whose optional devices ``recorded`` (kind names) were recorded.
 
     ``frame_times``: the frame source stamped its frames (:data:`FRAME_TIME_ARRAYS` too).
+    ``play``: a ``play`` rollout (:data:`PLAY_ARRAYS`); ``play_pad``: its output was a gamepad
+    (:data:`PLAY_PAD_ARRAYS` too).
     """
     optional = {a for k in recorded for a in DEVICE_KINDS[k].arrays}
     if frame_times:
         optional.update(FRAME_TIME_ARRAYS)
+    if play:
+        optional.update(PLAY_ARRAYS)
+        if play_pad:
+            optional.update(PLAY_PAD_ARRAYS)
     return tuple(a.name for a in ROW_ARRAYS.values() if not a.optional or a.name in optional)
 
 

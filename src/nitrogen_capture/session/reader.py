@@ -169,10 +169,18 @@ class SessionReader:
         """The pause segments of meta.json."""
         return list(self.meta.pauses)
 
+    @property
+    def is_rollout(self) -> bool:
+        """Whether ``play`` recorded this session (``action_source``, ``policy_*`` arrays)."""
+        return self.meta.play is not None
+
     def array_names(self) -> tuple[str, ...]:
-        """Per-chunk array stems of this session (gamepad, OS frame times only when recorded)."""
+        """Per-chunk array stems of this session (gamepad, OS frame times, rollout arrays only
+        when recorded)."""
+        play = self.meta.play
         return row_array_names(frozenset({"gamepad"}) if self.has_gamepad else frozenset(),
-                               frame_times=self.has_frame_times)
+                               frame_times=self.has_frame_times, play=play is not None,
+                               play_pad=play is not None and play.pad_output)
 
     def array_spec(self, stem: str) -> tuple[np.dtype[Any], tuple[int | None, ...]]:
         """:data:`ARRAY_SPECS` of array ``stem`` (trailing None: one column per layout key)."""
