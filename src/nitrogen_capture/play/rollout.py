@@ -19,14 +19,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-import numpy as np
-import numpy.typing as npt
-
 from ..binning import ActionBinner
 from ..events import InputEvent
 from ..keylayout import KeyLayout
 from ..rows import SOURCE_HUMAN, SOURCE_POLICY
 from ..session.meta_play import Takeover
+from ..session.rollout_rows import RolloutRow
 
 __all__ = ["RolloutLog", "RolloutRow"]
 
@@ -38,16 +36,6 @@ class _Span:
     start: int
     end: int | None
     by: str
-
-
-@dataclass(frozen=True)
-class RolloutRow:
-    """One row's rollout arrays (``pad`` None unless the output is a gamepad)."""
-
-    source: int
-    keys: npt.NDArray[np.int8]
-    mouse: npt.NDArray[np.float32]
-    pad: npt.NDArray[np.float32] | None
 
 
 class RolloutLog:

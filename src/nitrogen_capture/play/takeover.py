@@ -48,8 +48,10 @@ class TakeoverGate:
 
     def __init__(self, log: RolloutLog, *, quiet_s: float = 2.0,
                  takeover_key: str | None = "f10", panic_key: str | None = "f12",
-                 is_focused: Callable[[], bool] = lambda: True) -> None:
+                 is_focused: Callable[[], bool] = lambda: True,
+                 ignored_keys: frozenset[str] = frozenset()) -> None:
         self.log = log
+        self.ignored_keys = ignored_keys  # the recorder's hotkeys: driving it is not playing
         self.quiet_ns = int(quiet_s * 1e9)
         self.takeover_key = takeover_key
         self.panic_key = panic_key
@@ -100,7 +102,7 @@ class TakeoverGate:
             if pressed:
                 self._hotkey(ev.t_ns)
             return
-        if not self.is_focused():
+        if (ev.device == KEY and ev.code in self.ignored_keys) or not self.is_focused():
             return
         with self._lock:
             if ev.t_ns < self._ignore_before:
