@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import zmq
 
-__all__ = ["NITROGEN_INFO", "MODES", "NitroGenServer", "nitrogen_pred"]
+__all__ = ["MODES", "NITROGEN_INFO", "NitroGenServer", "nitrogen_pred"]
 
 MODES = ("normal", "hostile", "slow", "error", "garbage")
 #: What the released server's ``info`` returns (keys of InferenceSession.info()).
@@ -51,8 +51,8 @@ def nitrogen_pred(steps: int = 18, *, buttons: dict[int, float] | None = None,
     b = np.zeros((steps, 21), dtype=np.float32)
     for slot, value in (buttons or {}).items():
         b[:, slot] = value
-    return {"j_left": np.tile(np.float32(j_left), (steps, 1)),
-            "j_right": np.tile(np.float32(j_right), (steps, 1)), "buttons": b}
+    return {"j_left": np.tile(np.array(j_left, dtype=np.float32), (steps, 1)),
+            "j_right": np.tile(np.array(j_right, dtype=np.float32), (steps, 1)), "buttons": b}
 
 
 class _Hostile:

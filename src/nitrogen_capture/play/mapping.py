@@ -49,6 +49,10 @@ _SLOT = {name: i for i, name in enumerate(NITROGEN_BUTTONS)}
 _AXES = {"left": (_NB, _NB + 1), "right": (_NB + 2, _NB + 3)}
 
 
+def _clip(v: float) -> float:
+    return min(1.0, max(-1.0, v))  # sticks live in [-1, 1]
+
+
 def _values(values: Sequence[float], width: int, what: str) -> list[float]:
     vals = [float(v) for v in values]
     if len(vals) != width:
@@ -72,7 +76,7 @@ def nitrogen_to_pad(vec: Sequence[float]) -> tuple[float, ...]:
     """NitroGen's 25 floats as a 21-float gamepad row (buttons 0/1, sticks clipped to +-1)."""
     vals = _values(vec, len(NITROGEN_ACTIONS), "a NitroGen action")
     buttons = [1.0 if vals[slot] > PRESS else 0.0 for slot in PAD_TO_SLOT]
-    sticks = [min(1.0, max(-1.0, v)) for v in vals[_NB:]]
+    sticks = [_clip(v) for v in vals[_NB:]]
     return (*buttons, *sticks)
 
 
@@ -112,8 +116,7 @@ class PadToKeys:
         mouse = (0.0, 0.0)
         if self.keymap.mouse_stick in _AXES:
             ix, iy = _AXES[self.keymap.mouse_stick]
-            clip = lambda v: min(1.0, max(-1.0, v))  # noqa: E731 - sticks live in [-1, 1]
-            mouse = (clip(vals[ix]) * self.mouse_scale, clip(vals[iy]) * self.mouse_scale)
+            mouse = (_clip(vals[ix]) * self.mouse_scale, _clip(vals[iy]) * self.mouse_scale)
         return Action(frozenset(keys), mouse)
 
     def pad(self, row: Sequence[float]) -> Action:
