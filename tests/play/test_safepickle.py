@@ -1,4 +1,4 @@
-"""The restricted unpickler: plain data and numeric arrays pass, anything that runs code does not."""
+"""The restricted unpickler: plain data and numeric arrays pass; what runs code does not."""
 
 from __future__ import annotations
 

@@ -115,7 +115,7 @@ class NitroGenClient:
             if data is None:
                 self._rebuild()
                 raise PolicyError(
-                    f"{self.address} did not answer a {kind} request within "
+                    f"{self.address} did not answer the {kind} request within "
                     f"{self.timeout_s:g} s: check that NitroGen's server (scripts/serve.py) "
                     "runs there, the port is reachable, and the GPU is not overloaded")
         reply = safe_loads(data, what=self.address)
