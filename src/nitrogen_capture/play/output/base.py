@@ -82,7 +82,8 @@ class ActionOutput(ABC):
         with self._lock:
             sent: list[InputEvent] = []
             if self.kind == "keyboard":
-                want = {k for k in action.keys if k in self._allowed}
+                # A wheel pseudo-key is a step each time it appears, never a held key.
+                want = {k for k in action.keys if k in self._allowed and k not in _WHEEL_STEP}
                 for key in sorted(self._held - want):
                     sent.append(self._send_key(key, False))
                 for key in sorted(want - self._held):
