@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 
-class XUSB_BUTTON(enum.IntFlag):  # noqa: N801 - vgamepad's name
+class XUSB_BUTTON(enum.IntFlag):
     """vgamepad's ``XUSB_BUTTON``."""
 
     XUSB_GAMEPAD_DPAD_UP = 0x0001

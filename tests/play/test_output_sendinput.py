@@ -34,7 +34,7 @@ class FakeUser32:
         self._limit = insert_at_most
         self._fg = foreground
 
-    def SendInput(self, n: int, arr: Any, size: int) -> int:  # noqa: N802 - the API's name
+    def SendInput(self, n: int, arr: Any, size: int) -> int:
         assert size == ctypes.sizeof(INPUT) and len(arr) == n
         batch: list[tuple[Any, ...]] = []
         for item in arr:
@@ -48,11 +48,11 @@ class FakeUser32:
         self.calls.append(batch)
         return n if self._limit is None else min(n, self._limit)
 
-    def SetCursorPos(self, x: int, y: int) -> int:  # noqa: N802
+    def SetCursorPos(self, x: int, y: int) -> int:
         self.cursor = (x, y)
         return 1
 
-    def SetForegroundWindow(self, hwnd: Any) -> int:  # noqa: N802
+    def SetForegroundWindow(self, hwnd: Any) -> int:
         self.foreground.append(hwnd.value)
         return int(self._fg)
 
@@ -93,7 +93,8 @@ def test_motion_and_wheel() -> None:
 def test_release_all_and_keys_without_a_scan_code() -> None:
     user32 = FakeUser32()
     out = output(user32)
-    out.apply(Action.of({"w", "rmb", "ö", "print_screen", "z"}))  # ö, print_screen: no scan code; z: not in layout
+    # ö and print_screen have no scan code here; z is not in the layout.
+    out.apply(Action.of({"w", "rmb", "ö", "print_screen", "z"}))
     assert out.held == {"w", "rmb"}
     out.release_all()
     assert user32.calls[-1] == [("mouse", 0, 0, 0, 0x0010),

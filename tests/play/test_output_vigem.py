@@ -74,7 +74,7 @@ def test_release_all_then_close(vigem: ViGEmGamepad) -> None:
 
 def test_bus_refusing_the_pad_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     vgamepad_fakes.install(monkeypatch, attach=False)
-    with pytest.raises(PlatformError, match="ViGEmBus refused.*retired by its author") as e:
+    with pytest.raises(PlatformError, match=r"ViGEmBus refused.*retired by its author") as e:
         ViGEmGamepad(OutputSettings("vigem"))
     assert "\n" not in str(e.value)
 
@@ -82,7 +82,7 @@ def test_bus_refusing_the_pad_is_one_line(monkeypatch: pytest.MonkeyPatch) -> No
 def test_vgamepad_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "vgamepad", None)
     monkeypatch.setattr(sys, "platform", "win32")
-    with pytest.raises(DependencyError, match="pip install vgamepad.*installed separately"):
+    with pytest.raises(DependencyError, match=r"pip install vgamepad.*installed separately"):
         ViGEmGamepad(OutputSettings("vigem"))
     monkeypatch.setattr(sys, "platform", "linux")
     with pytest.raises(PlatformError, match="on Linux use --output uinput"):

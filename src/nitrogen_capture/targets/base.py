@@ -130,7 +130,8 @@ def x11_window_id(target: Target, what: str, fallback: str) -> int:
     sway's); a native Wayland one has none, and XTEST cannot reach it.
 
     Args:
-        what: the window in the message (``the calibration window``).
+        target: the target to inject into.
+        what: the window in the message (``the calibration target``).
         fallback: what to do instead, said when the window is a native Wayland one.
 
     Raises:

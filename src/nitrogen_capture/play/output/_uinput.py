@@ -37,8 +37,18 @@ from ...errors import DependencyError, PlatformError
 from ...rows import PAD_AXES, PAD_BUTTONS
 from .base import ActionOutput, OutputSettings
 
-__all__ = ["AXIS_CODES", "BUTTON_CODES", "DEVICE_NAME", "HAT_BUTTONS", "PRODUCT", "TRIGGER_CODES",
-           "UInputGamepad", "VENDOR", "capabilities", "pad_events"]
+__all__ = [
+    "AXIS_CODES",
+    "BUTTON_CODES",
+    "DEVICE_NAME",
+    "HAT_BUTTONS",
+    "PRODUCT",
+    "TRIGGER_CODES",
+    "VENDOR",
+    "UInputGamepad",
+    "capabilities",
+    "pad_events",
+]
 
 DEVICE_NAME = "NitroGen Capture virtual pad"
 VENDOR, PRODUCT, VERSION, BUS_USB = 0x045E, 0x028E, 0x0110, 0x03
@@ -138,9 +148,11 @@ class UInputGamepad(ActionOutput):
             raise PlatformError(f"no permission to write {devnode} for a virtual gamepad: "
                                 f"{_PERMISSION}")
         try:
-            self._ui: Any = evdev.UInput(capabilities(evdev.AbsInfo), name=DEVICE_NAME,
-                                         vendor=VENDOR, product=PRODUCT, version=VERSION,
-                                         bustype=BUS_USB, devnode=devnode)
+            # Axes go as (code, AbsInfo) pairs, which python-evdev's annotation leaves out.
+            uinput: Any = evdev.UInput
+            self._ui: Any = uinput(capabilities(evdev.AbsInfo), name=DEVICE_NAME,
+                                   vendor=VENDOR, product=PRODUCT, version=VERSION,
+                                   bustype=BUS_USB, devnode=devnode)
         except (OSError, evdev.UInputError) as exc:
             raise PlatformError(f"cannot create a virtual gamepad through {devnode}: {exc} "
                                 f"(load it with {_FIX}; to write it: {_PERMISSION})") from exc

@@ -16,6 +16,7 @@ ViGEm error when the driver is missing); both that and a pad that cannot attach 
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -41,7 +42,7 @@ _RETIRED = ("ViGEmBus (retired by its author, unmaintained) is installed separat
 
 def _import_vgamepad() -> Any:
     try:
-        import vgamepad
+        vgamepad = importlib.import_module("vgamepad")  # Windows only, no type stubs
     except ImportError as exc:
         if sys.platform != "win32":
             raise PlatformError("the vigem output drives ViGEmBus on Windows; on Linux use "
