@@ -9,6 +9,8 @@ Threads (the recording's capture thread only hands frames over, :meth:`PolicyDri
   control (:class:`~.takeover.TakeoverGate`) and the recording is live and focused, it applies the
   step of the newest answer that covers the tick: step ``k`` of an answer that arrived at ``a``
   covers ``[a + k*s, a + (k+1)*s)``. Each step is applied once (motion and wheel steps add up).
+  A new answer's first step goes out as soon as it arrives (not before half a period after the
+  previous action: a game reads its input once a frame), outside the grid.
   A tick after the answer's last step keeps that step held; it is *late* when it comes more than
   :data:`TICK_GRACE` of a step after the answer ran out, or before any answer came (the policy
   had nothing for that moment), and counted.
@@ -121,6 +123,8 @@ class PolicyDriver:
         self._answer: _Answer | None = None
         self._threads: list[threading.Thread] = []
         self._released = False
+        self._fresh = threading.Event()  # a new answer waits to be applied
+        self._last_apply = 0
 
     # -- the capture thread ---------------------------------------------------------------------
     def on_frame(self, raw: npt.NDArray[np.uint8], t_grab_ns: int) -> None:
@@ -130,10 +134,16 @@ class PolicyDriver:
         self._mailbox.put(policy_frame(raw, self.policy.frame_size), t_grab_ns)
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def start(self, target: Target) -> None:
-        """Focus the game for the output and start both threads."""
+    def prepare(self, target: Target) -> None:
+        """Focus the game for the output, before the recording's clock starts.
+
+        The pointer warp focusing may make is neither the player's input nor data.
+        """
         self.output.prepare(target)
         self.gate.ignore_until(now_ns() + _FOCUS_GRACE_NS)
+
+    def start(self) -> None:
+        """Start both threads."""
         for name, body in (("play-inference", self._infer), ("play-actuator", self._actuate)):
             thread = threading.Thread(target=self._guard(body), name=name, daemon=True)
             self._threads.append(thread)
@@ -144,6 +154,7 @@ class PolicyDriver:
         if self.ended is None:
             self.ended = reason
         self._stop.set()
+        self._fresh.set()
         self._mailbox.close()
         for thread in self._threads:
             if thread is not threading.current_thread():
@@ -187,6 +198,7 @@ class PolicyDriver:
                 return
             self.ended = reason
         self._stop.set()
+        self._fresh.set()
         self._release()
         self.on_end(reason)
 
@@ -205,20 +217,35 @@ class PolicyDriver:
                     self.stats.answers_unused += 1
                 self._answer = _Answer(chunk, frame.t_grab_ns, now_ns())
                 self.stats.answers += 1
+            self._fresh.set()
 
     def _actuate(self) -> None:
         period = int(1e9 / self.settings.action_hz)
-        deadline = now_ns()
+        # A game reads its input about once a frame: a release and a press closer together than
+        # that can reach it as nothing. So a fresh answer goes out at once, but never sooner
+        # than half a period after the action before it.
+        half = period // 2
+        grid = now_ns() + period
         while not self._stop.is_set():
-            deadline += period
             now = now_ns()
-            if deadline < now:  # woke more than a period late: skip the missed ticks
-                deadline = now
-            if self._stop.wait(max(0, deadline - now) / 1e9):
-                break
-            self._tick()
+            fresh = self._fresh.is_set()
+            if fresh and now >= self._last_apply + half:
+                self._fresh.clear()
+                self._tick(counted=False)
+                continue
+            wake = min(grid, self._last_apply + half) if fresh else grid
+            if wake > now:  # a fresh answer (or the stop) wakes the wait early
+                (self._stop if fresh else self._fresh).wait((wake - now) / 1e9)
+                continue
+            if now - grid > period:  # the thread woke more than a period late (a busy CPU):
+                missed = (now - grid) // period  # the ticks it slept through had nothing new
+                self.stats.ticks_late += int(missed)
+                grid += missed * period
+            grid += period
+            self._tick(counted=True)
 
-    def _tick(self) -> None:
+    def _tick(self, *, counted: bool) -> None:
+        """Apply the step due now; ``counted``: a tick of the action grid (ready or late)."""
         if self.gate.panic.is_set():
             self._end("panic")
             return
@@ -233,7 +260,7 @@ class PolicyDriver:
         with self._lock:
             answer = self._answer
         if answer is None:
-            self.stats.ticks_late += 1
+            self.stats.ticks_late += counted
             return
         steps = answer.chunk.steps
         elapsed = max(0, now - answer.t_arrived) / 1e9 / answer.chunk.step_s
@@ -241,16 +268,17 @@ class PolicyDriver:
         if k >= len(steps):
             # Nothing new: the last step stays held. Still on time just after the answer's
             # end (a wake-up a little late, the next answer about to arrive); late after that.
-            if elapsed < len(steps) + TICK_GRACE:
-                self.stats.ticks_ready += 1
-            else:
-                self.stats.ticks_late += 1
+            if counted:
+                on_time = elapsed < len(steps) + TICK_GRACE
+                self.stats.ticks_ready += on_time
+                self.stats.ticks_late += not on_time
             return
         self._send(self.output.apply(steps[k]))
+        self._last_apply = now_ns()
         if answer.applied < 0:
-            self.stats.latencies_ns.append(now_ns() - answer.t_grab)
+            self.stats.latencies_ns.append(self._last_apply - answer.t_grab)
         answer.applied = k
-        self.stats.ticks_ready += 1
+        self.stats.ticks_ready += counted
         self.stats.steps_applied += 1
 
     def _send(self, events: list[InputEvent]) -> None:

@@ -107,9 +107,17 @@ def build_play(config: RecordConfig, settings: PlaySettings, *,
         hotkeys={k: v for k, v in (("takeover", drv.takeover_key), ("panic", drv.panic_key))
                  if v is not None})
 
+    try:  # focus the game now: the pointer warp is before the clock and the listeners
+        driver.prepare(recorder.target)
+    except BaseException:
+        recorder.target.close()
+        output.close()
+        policy.close()
+        raise
+
     def on_start(t0_ns: int) -> None:
         rollout.t0_ns = t0_ns
-        driver.start(recorder.target)
+        driver.start()
 
     def on_frame(frame: npt.NDArray[np.uint8], t_ns: int) -> None:
         driver.on_frame(frame, t_ns)
