@@ -77,6 +77,7 @@ class DriverStats:
     events_sent: int = 0
     errors: int = 0
     latencies_ns: list[int] = field(default_factory=list)
+    presses_sent: dict[str, int] = field(default_factory=dict)  # key/button -> presses
 
 
 def _percentiles(values: list[int]) -> dict[str, float] | None:
@@ -139,6 +140,7 @@ class PolicyDriver:
 
         The pointer warp focusing may make is neither the player's input nor data.
         """
+        self.policy.reset()  # a new episode (NitroGen's server forgets its context)
         self.output.prepare(target)
         self.gate.ignore_until(now_ns() + _FOCUS_GRACE_NS)
 
@@ -175,6 +177,7 @@ class PolicyDriver:
                 "ticks": ticks, "late_ticks": s.ticks_late,
                 "ready_share": round(s.ticks_ready / ticks, 4) if ticks else None,
                 "steps_applied": s.steps_applied, "events_sent": s.events_sent,
+                "presses_sent": dict(sorted(s.presses_sent.items())),
                 "errors": s.errors, "policy_rows": self.rollout.rows[1],
                 "human_rows": self.rollout.rows[0], "player_events": self.gate.player_events}
 
@@ -286,6 +289,9 @@ class PolicyDriver:
             self.gate.sent(events)
             self.rollout.proposed(events)
             self.stats.events_sent += len(events)
+            for ev in events:
+                if ev.is_press:
+                    self.stats.presses_sent[ev.code] = self.stats.presses_sent.get(ev.code, 0) + 1
 
     def _release(self) -> None:
         if self._released:
