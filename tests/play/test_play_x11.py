@@ -181,3 +181,39 @@ def test_the_panic_key_is_never_recorded_and_the_session_validates(
     done = subprocess.run(cli("validate", "--root", str(out)), env=x_env(":0"),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_rollout_killed_with_sigkill_is_recovered_with_its_rollout_rows(
+        demo_display: str, tmp_path: Path) -> None:
+    log, out = tmp_path / "game.json", tmp_path / "rollout"
+    with running_game(demo_display, log, *GAME_ARGS) as game, play_process(
+            demo_display, tmp_path, "--policy", "random", "--chunk-size", "20",
+            "--pid", str(game.pid), "--out", str(out), "--seconds", "120", *PLAY_FLAGS) as proc:
+        wait_for_t0(out / "meta.json", proc)
+        # Two finished chunks, then a kill in the middle of the third.
+        wait_until(lambda: len(meta(out)["chunks"]) >= 2 and any(out.glob("journal_*")),
+                   "two chunks and an open one", proc=proc, ignore=(OSError, ValueError))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    import subprocess
+
+    done = subprocess.run(cli("merge", "--root", str(out)), env=x_env(demo_display),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    m = meta(out)
+    assert m["status"] == "recovered" and m["play"]["policy"]["spec"] == "random"
+    frames = m["counters"]["frames"]
+    source = np.load(out / "action_source.npy")
+    proposed = np.load(out / "policy_actions.npy")
+    assert len(source) == len(proposed) == frames > 40
+    assert (source == 1).all()
+    # The recovered chunk's rows carry what the journal held; the last ones (binned after the
+    # kill) are counted, never silently filled.
+    missing = m["play"]["stats"].get("rows_without_rollout", 0)
+    assert 0 <= missing <= 30
+    executed = np.load(out / "actions.npy")
+    known = frames - missing
+    assert (proposed[:known] == executed[:known]).all(axis=1).mean() > 0.8
+    done = subprocess.run(cli("validate", "--root", str(out)), env=x_env(demo_display),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
