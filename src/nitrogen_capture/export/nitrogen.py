@@ -45,9 +45,9 @@ from ..outputs import OutputKind, check_output
 from ..session.io import is_plain_file
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
+from .action_source import SOURCE_COLUMN, SOURCE_NAMES, sources_at
 from .common import ConvertResult, Progress, SizeNote, check_space
 from .decode import FrameTransform
-from .action_source import SOURCE_COLUMN, SOURCE_NAMES, sources_at
 from .latency import action_shift_note
 from .ptfile import PtWriter, TensorSpec, pickle_mentions
 from .repeats import WindowRepeats, window_repeats

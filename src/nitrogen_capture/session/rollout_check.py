@@ -26,7 +26,7 @@ import numpy.typing as npt
 from ..rows import ACTION_SOURCES, SOURCE_HUMAN, SOURCE_POLICY
 from .meta_play import PlayInfo, Takeover
 
-__all__ = ["control_problems", "play_stats", "row_spans", "rollout_problems"]
+__all__ = ["control_problems", "play_stats", "rollout_problems", "row_spans"]
 
 I64 = npt.NDArray[np.int64]
 
@@ -126,7 +126,8 @@ def play_stats(play: PlayInfo, source: npt.NDArray[Any],
                timestamps: npt.ArrayLike) -> dict[str, Any]:
     """``stats.play`` of ``validate``: the rows of each source (from the arrays), the takeovers,
     their seconds (an open one counted to the last frame) and the measured figures of meta.json
-    (``latency_ms`` {p50, p99, max}, ``ready_share``; None when not recorded)."""
+    (``latency_ms`` {p50, p99, max}, ``ready_share``; None when not recorded).
+    """
     ts = np.asarray(timestamps, dtype=np.int64)
     last = int(ts[-1]) if len(ts) else 0
     starts = np.array([t.start_ns for t in play.takeovers], np.int64)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from ...clock import now_ns
 from ...events import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
 from ...keylayout import DEFAULT_LAYOUT, KeyLayout
-from ...rows import MOUSE_BUTTONS, PAD_AXES, PAD_BUTTONS, WHEEL_KEYS
+from ...rows import MOUSE_BUTTONS, PAD_AXES, PAD_BUTTONS
 from ..action import NOTHING, Action
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class ActionOutput(ABC):
         try:
             return self.apply(NOTHING if self.kind == "keyboard"
                               else Action(pad=(0.0,) * len(self._pad_state)))
-        except Exception:  # noqa: BLE001 - release is best effort; the caller logs the end
+        except Exception:
             with self._lock:
                 self._held.clear()
             return []
