@@ -102,7 +102,7 @@ class ActionOutput(ABC):
         try:
             return self.apply(NOTHING if self.kind == "keyboard"
                               else Action(pad=(0.0,) * len(self._pad_state)))
-        except Exception:
+        except Exception:  # release is best effort; the caller logs the end
             with self._lock:
                 self._held.clear()
             return []
