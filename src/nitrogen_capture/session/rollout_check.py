@@ -124,9 +124,11 @@ def _counts(source: npt.NDArray[Any]) -> dict[str, int]:
 
 def play_stats(play: PlayInfo, source: npt.NDArray[Any],
                timestamps: npt.ArrayLike) -> dict[str, Any]:
-    """``stats.play`` of ``validate``: the rows of each source (from the arrays), the takeovers,
-    their seconds (an open one counted to the last frame) and the measured figures of meta.json
-    (``latency_ms`` {p50, p99, max}, ``ready_share``; None when not recorded).
+    """``stats.play`` of ``validate``: row counts, takeovers and the measured figures.
+
+    The rows of each source come from the arrays; ``takeover_s`` counts an open takeover to the
+    last frame; ``latency_ms`` {p50, p99, max} and ``ready_share`` are meta.json's (None when
+    not recorded).
     """
     ts = np.asarray(timestamps, dtype=np.int64)
     last = int(ts[-1]) if len(ts) else 0

@@ -38,9 +38,7 @@ def _write_npy(path: Path, dtype: str, shape: tuple[int, ...],
 
 
 def pt_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[str, Any]:
-    """Windows of the task's rows as ``obs.npy`` + ``actions.npy`` + ``action_source.npy`` +
-    their per-window meta.
-    """
+    """The task's windows: ``obs.npy``, ``actions.npy``, ``action_source.npy`` and their meta."""
     from ..nitrogen import (
         iter_window_actions,
         iter_window_sources,
