@@ -91,7 +91,8 @@ def takeovers_of(source: np.ndarray, timestamps: np.ndarray,
 def make_rollout(root: Path, sources: str | np.ndarray | list[int] | None = None, *,
                  chunk_sizes: tuple[int, ...] = (5, 4, 3), takeovers: list[dict[str, Any]]
                  | None = None, stats: dict[str, Any] | None = None, gamepad: bool = False,
-                 merge: bool = False, seed: int = 0, **session: Any) -> Rollout:
+                 merge: bool = False, seed: int = 0, journal_rows: int | None = None,
+                 **session: Any) -> Rollout:
     """Write a rollout at ``root``.
 
     Args:
@@ -102,6 +103,9 @@ def make_rollout(root: Path, sources: str | np.ndarray | list[int] | None = None
             replace the defaults.
         gamepad: a gamepad output (``policy_gamepad`` and ``output.kind`` gamepad).
         merge: merge the session afterwards (merged files carry the rollout arrays).
+        journal_rows: with ``open_last`` (a kill -9), how many of the open chunk's rows have
+            their ``rollout`` journal line (default all; the writer journals a row a moment
+            after its frame, so a crash can leave the last ones without).
         session: passed on to :func:`make_session` (``gaps``, ``fps``...).
     """
     built = make_session(root, chunk_sizes, gamepad=gamepad, seed=seed, **session)
@@ -122,6 +126,8 @@ def make_rollout(root: Path, sources: str | np.ndarray | list[int] | None = None
         for stem, arr in arrays.items():
             np.save(paths.chunk_array(stem, c["index"]), arr[sl])
             c["files"][stem] = paths.chunk_array(stem, c["index"]).name
+    if session.get("open_last"):
+        _journal_rollout(paths, meta, chunk_sizes, arrays, journal_rows)
     tk = takeovers_of(source, built.timestamps) if takeovers is None else takeovers
     policy_rows = int((source == SOURCE_POLICY).sum())
     play_stats = {"decisions": policy_rows, "latency_ms": {"p50": 12.5, "p99": 30.0, "max": 41.0},
@@ -141,3 +147,21 @@ def make_rollout(root: Path, sources: str | np.ndarray | list[int] | None = None
 
         merge_session(root)
     return Rollout(built, source, pa, pm, pg, tk, play)
+
+
+def _journal_rollout(paths: SessionPaths, meta: dict[str, Any], chunk_sizes: tuple[int, ...],
+                     arrays: dict[str, np.ndarray], rows: int | None) -> None:
+    """Append the open last chunk's ``rollout`` journal lines (session/journal.py)."""
+    idx, size = len(chunk_sizes), chunk_sizes[-1]
+    first = sum(chunk_sizes[:-1])
+    lines = []
+    for r in range(size if rows is None else rows):
+        rec: dict[str, Any] = {
+            "kind": "rollout", "row": r, "src": int(arrays["action_source"][first + r]),
+            "keys": [int(k) for k in np.flatnonzero(arrays["policy_actions"][first + r])],
+            "m": [float(v) for v in arrays["policy_mouse"][first + r]]}
+        if "policy_gamepad" in arrays:
+            rec["pad"] = [float(v) for v in arrays["policy_gamepad"][first + r]]
+        lines.append(json.dumps(rec) + "\n")
+    with paths.journal(idx).open("a") as f:
+        f.writelines(lines)

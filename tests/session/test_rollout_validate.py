@@ -156,3 +156,42 @@ def test_merged_rollout_arrays_that_differ_from_the_chunks_are_an_error(tmp_path
     np.save(path, arr)
     assert any("action_source.npy disagrees with the chunk files" in e
                for e in _errors(r.root))
+
+
+@pytest.mark.parametrize("journal_rows", [None, 1])
+def test_a_killed_rollout_is_recovered_with_its_rollout_rows(tmp_path: Path,
+                                                             journal_rows: int | None) -> None:
+    from nitrogen_capture.session import merge_session
+
+    # The last chunk (3 rows, policy) is left open: a journal with its rollout lines, or with
+    # only the first (the writer journals a row a moment after its frame).
+    r = make_rollout(tmp_path / "r", "PPPPHHHPPPPP", open_last=True, journal_rows=journal_rows)
+    assert any("open (crash or kill)" in e or "left open" in e for e in _errors(r.root))
+    merge_session(r.root)
+    reader = SessionReader(r.root)
+    assert reader.meta.status == "recovered" and reader.meta.play is not None
+    np.testing.assert_array_equal(np.load(reader.paths.merged("action_source")), r.source)
+    proposed = np.load(reader.paths.merged("policy_actions"))
+    if journal_rows is None:
+        np.testing.assert_array_equal(proposed, r.policy_actions)
+    else:  # rows without their line: nothing proposed, counted in play.stats
+        np.testing.assert_array_equal(proposed[:10], r.policy_actions[:10])
+        assert not proposed[10:].any()
+        assert reader.meta.play.stats["rows_without_rollout"] == 2
+    rep = validate_session(r.root)
+    assert rep.ok, rep.format()
+    assert rep.stats["play"]["policy_rows"] == 9
+
+
+def test_stats_of_a_recovered_rollout_that_disagree_are_a_warning(tmp_path: Path) -> None:
+    from nitrogen_capture.session import merge_session
+
+    # play.stats as written before the crash: the open chunk's 3 policy rows not counted yet
+    r = make_rollout(tmp_path / "r", "PPPPHHHPPPPP", open_last=True,
+                     stats={"policy_rows": 6})
+    merge_session(r.root)
+    rep = validate_session(r.root)
+    assert rep.ok, rep.format()
+    assert [(p.where, p.message) for p in rep.warnings] == [
+        ("meta.json", "play.stats policy_rows is 6, the action_source arrays hold 9 (written "
+                      "before the crash the session was recovered from)")]

@@ -12,7 +12,8 @@ reader's ``array_names()`` lists them for a rollout). Here, over the included ch
   human row must overlap a takeover. A row only partly inside one may carry either source (the
   player took over during it). A silent mislabel fails one of the two.
 
-All of these are errors: a rollout that fails them would train on the wrong source.
+All of these are errors (a rollout that fails them would train on the wrong source), but for
+counts that disagree in a session crash repair recovered: its figures predate the crash.
 :func:`play_stats` gives ``validate --json``'s ``stats.play``.
 """
 
@@ -24,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..rows import ACTION_SOURCES, SOURCE_HUMAN, SOURCE_POLICY
+from .frames import ERROR, WARNING
 from .meta_play import PlayInfo, Takeover
 
 __all__ = ["control_problems", "play_stats", "rollout_problems", "row_spans"]
@@ -90,29 +92,36 @@ def _takeover_problems(takeovers: tuple[Takeover, ...], first_ns: int, last_ns: 
 
 
 def rollout_problems(play: PlayInfo, source: npt.NDArray[Any], timestamps: npt.ArrayLike,
-                     period_ns: int, *, whole: bool) -> list[tuple[str, str]]:
-    """Every rollout problem as ``(where, message)``; ``whole``: every chunk's rows are given.
+                     period_ns: int, *, whole: bool,
+                     recovered: bool = False) -> list[tuple[str, str, str]]:
+    """Every rollout problem as ``(level, where, message)``.
 
     ``source`` and ``timestamps`` are the included chunks' merged ``action_source`` and
-    ``timestamps``. The counts of ``play.stats`` are compared only when ``whole``.
+    ``timestamps``; ``whole``: every chunk's rows are given (the counts of ``play.stats`` are
+    compared only then). ``recovered``: crash repair settled the session (meta.json status
+    ``recovered``): the figures were written before the crash, so counts that disagree are a
+    warning, not an error.
     """
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str, str]] = []
     ts = np.asarray(timestamps, dtype=np.int64)
     bad = np.flatnonzero((source != SOURCE_HUMAN) & (source != SOURCE_POLICY))
     if len(bad):
-        out.append(("action_source", f"{len(bad)} row(s) hold a value other than 0 (human) or "
+        out.append((ERROR, "action_source", f"{len(bad)} row(s) hold a value other than 0 "
+                    "(human) or "
                     f"1 (policy), first merged row {int(bad[0])}: {int(source[bad[0]])}"))
     counts = _counts(source)
     if whole:
         for name in ("policy_rows", "human_rows"):
             said = play.stats.get(name)
             if said is not None and said != counts[name]:
-                out.append(("meta.json", f"play.stats {name} is {said}, the action_source "
-                            f"arrays hold {counts[name]}"))
+                out.append((WARNING if recovered else ERROR, "meta.json",
+                            f"play.stats {name} is {said}, the action_source arrays hold "
+                            f"{counts[name]}" + (" (written before the crash the session "
+                                                 "was recovered from)" if recovered else "")))
     if len(ts):
-        out += [("meta.json", m) for m in _takeover_problems(
+        out += [(ERROR, "meta.json", m) for m in _takeover_problems(
             play.takeovers, int(ts[0]), int(ts[-1]), period_ns)]
-        out += [("action_source", m) for m in control_problems(
+        out += [(ERROR, "action_source", m) for m in control_problems(
             source, ts, play.takeovers, period_ns)]
     return out
 

@@ -353,8 +353,9 @@ def _check_rollout(reader: SessionReader, chunks: list[dict[str, npt.NDArray[Any
     source = np.concatenate(parts) if parts else np.zeros(0, np.int8)
     fps = reader.meta.fps_target
     period = round(1e9 / float(fps)) if fps else int(np.median(np.diff(ts))) if len(ts) > 1 else 1
-    for where, message in rollout_problems(play, source, ts, period, whole=whole):
-        probs.append(Problem(ERROR, where, message))
+    for level, where, message in rollout_problems(play, source, ts, period, whole=whole,
+                                                  recovered=reader.meta.status == "recovered"):
+        probs.append(Problem(level, where, message))
     return play_stats(play, source, ts)
 
 
