@@ -130,9 +130,12 @@ def make_rollout(root: Path, sources: str | np.ndarray | list[int] | None = None
         _journal_rollout(paths, meta, chunk_sizes, arrays, journal_rows)
     tk = takeovers_of(source, built.timestamps) if takeovers is None else takeovers
     policy_rows = int((source == SOURCE_POLICY).sum())
-    play_stats = {"decisions": policy_rows, "latency_ms": {"p50": 12.5, "p99": 30.0, "max": 41.0},
-                  "ready_share": 0.95, "late_ticks": 1, "policy_rows": policy_rows,
-                  "human_rows": n - policy_rows, "actions_sent": 2 * policy_rows, "errors": 0}
+    # the keys `play` writes (play/driver.py)
+    play_stats = {"answers": policy_rows, "answers_unused": 0,
+                  "latency_ms": {"p50": 12.5, "p99": 30.0, "max": 41.0}, "ticks": n,
+                  "late_ticks": 1, "ready_share": 0.95, "steps_applied": policy_rows,
+                  "events_sent": 2 * policy_rows, "errors": 0, "policy_rows": policy_rows,
+                  "human_rows": n - policy_rows, "player_events": 0}
     play_stats.update(stats or {})
     play = {"policy": dict(POLICY_INFO),
             "output": {"name": "uinput" if gamepad else "xtest",

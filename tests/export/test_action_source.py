@@ -104,6 +104,16 @@ def test_a_session_that_is_not_a_rollout_is_all_human(
             "--action-source", "robot").one_line_error(2, "--action-source")
 
 
+def test_a_rollout_without_rows_of_the_kept_source_is_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    r = make_rollout(tmp_path / "r", "P" * 12)
+    run_cli(capsys, "convert", "--root", str(r.root), "--out", str(tmp_path / "h.pt"),
+            "--action-source", "human").one_line_error(
+        1, "--action-source human", "has no human row (the player never took over for all "
+        "12 rows)")
+    assert not (tmp_path / "h.pt").exists()
+
+
 def _tree_tables(out: Path) -> list[tuple[dict, object]]:  # type: ignore[type-arg]
     folders = sorted(p.parent for p in out.rglob("actions_raw.parquet"))
     return [(json.loads((f / "metadata.json").read_text()), pq.read_table(

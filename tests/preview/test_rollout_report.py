@@ -34,7 +34,9 @@ def test_the_rollout_part_says_what_play_ran_and_measured(
     assert facts["policy"] == "test-policy (tests:policy); frame_size [16, 12]"
     assert facts["output"] == "xtest (keyboard)"
     assert facts["latency"].startswith("p50 12.5 ms, p99 30.0 ms, max 41.0 ms")
-    assert facts["ready in time"] == "95.0% of ticks"
+    assert facts["ready in time"] == "95.0% of 30 ticks"
+    assert facts["answers"] == ("21 (0 unused); steps applied 21, input events sent 42; "
+                                "errors 0")
     assert facts["late ticks"] == "1"
     assert facts["rows"] == "policy 21, human 9"
     ts = r.timestamps
@@ -48,7 +50,7 @@ def test_the_rollout_part_says_what_play_ran_and_measured(
     text = out.read_text(encoding="utf-8")
     assert '<a href="#rollout">Policy rollout</a>' in text
     assert '<h2 id="rollout">Policy rollout</h2>' in text
-    assert "p50 12.5 ms, p99 30.0 ms, max 41.0 ms" in text and "95.0% of ticks" in text
+    assert "p50 12.5 ms, p99 30.0 ms, max 41.0 ms" in text and "95.0% of 30 ticks" in text
     assert f"<td>{first:.2f} s</td><td>input</td>" in text
     assert "<td>until the end</td>" in text
 

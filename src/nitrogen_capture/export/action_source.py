@@ -48,11 +48,20 @@ def check_kept(keep: str, rollout: bool, root: object) -> None:
                           "meta.json play): every row is the player's; use human or all")
 
 
-def left_out(keep: str, source: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
-    """The rows ``--action-source keep`` leaves out (none for ``all``)."""
+def left_out(keep: str, source: npt.NDArray[np.int8], root: object = "") -> npt.NDArray[np.bool_]:
+    """The rows ``--action-source keep`` leaves out (none for ``all``).
+
+    Raises:
+        ExportError: the session has rows but none of source ``keep`` (one line).
+    """
     if keep == "all":
         return np.zeros(len(source), dtype=bool)
-    return np.asarray(source != SOURCE_NAMES.index(keep), dtype=bool)
+    drop = np.asarray(source != SOURCE_NAMES.index(keep), dtype=bool)
+    if len(drop) and drop.all():
+        other = "the player never took over" if keep == "human" else "the player had control"
+        raise ExportError(f"--action-source {keep}: session {root} has no {keep} row ("
+                          f"{other} for all {len(drop)} rows): nothing to convert; use all")
+    return drop
 
 
 def source_summary(keep: str, rollout: bool, source: npt.NDArray[np.int8],

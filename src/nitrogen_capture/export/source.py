@@ -78,7 +78,7 @@ class ExportSource:
         # --action-source (export/action_source.py): each row's source, the rows left out.
         check_kept(settings.action_source, self.reader.is_rollout, settings.root)
         self.row_source = row_sources(self.arrays, len(self.timestamps))
-        self.source_dropped = left_out(settings.action_source, self.row_source)
+        self.source_dropped = left_out(settings.action_source, self.row_source, settings.root)
         self.action_names = action_names(settings.action_space, self.layout)
         self.latency_offset_ns, self.latency_source = applied_offset(
             settings.latency_offset_ms, self.reader.meta)

@@ -2,7 +2,8 @@
 
 Only for a rollout (meta.json ``play``; docs/format.md, "Rollouts"). :func:`rollout_facts` gives
 the rows of its table (the policy's identity, the output, latency p50/p99/max, the share of
-ticks with an action ready in time, late ticks, rows of each source), :func:`takeover_rows` the
+ticks with an action ready in time, late ticks, the policy's answers and what was sent, rows of
+each source), :func:`takeover_rows` the
 takeovers (start, duration, by) and :func:`control_spans` the stretches each source had control
 of, which the timeline plot draws as a band. The figures are the ones ``play`` measured and
 stored; the row counts are ``validate``'s, from the arrays. Nothing here draws or escapes.
@@ -52,10 +53,15 @@ def rollout_facts(rep: SessionReport) -> list[tuple[str, str]]:
                         f"without player input; hotkeys {hotkeys}"),
         ("latency", f"p50 {_ms(lat.get('p50'))}, p99 {_ms(lat.get('p99'))}, "
                     f"max {_ms(lat.get('max'))} (frame grabbed to action applied)"),
-        ("ready in time", f"{ready:.1%} of ticks" if isinstance(ready, int | float) else "-"),
+        ("ready in time", (f"{ready:.1%} of {st.get('ticks', '?')} ticks"
+                           if isinstance(ready, int | float) else "-")),
         ("late ticks", str(st.get("late_ticks", "-"))),
-        ("decisions", f"{st.get('decisions', '-')}; actions sent {st.get('actions_sent', '-')}; "
-                      f"errors {st.get('errors', '-')}"),
+        # the keys play writes; decisions / actions_sent: the names of meta_play's docstring
+        ("answers", f"{st.get('answers', st.get('decisions', '-'))} "
+                    f"({st.get('answers_unused', 0)} unused); steps applied "
+                    f"{st.get('steps_applied', '-')}, input events sent "
+                    f"{st.get('events_sent', st.get('actions_sent', '-'))}; "
+                    f"errors {st.get('errors', '-')}"),
         ("rows", f"policy {rows.get('policy_rows', '-')}, human {rows.get('human_rows', '-')}"),
         ("takeovers", f"{len(play.takeovers)} ({rows.get('takeover_s', 0.0):.1f} s)"),
         ("ended", play.ended or "-"),
