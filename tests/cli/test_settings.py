@@ -28,6 +28,7 @@ from nitrogen_capture.export import ACTION_SPACES
 from nitrogen_capture.export.batch import BatchSettings
 from nitrogen_capture.export.batch.engines import ENGINES
 from nitrogen_capture.export.settings import (
+    ACTION_SOURCE_CHOICES,
     EPISODE_PER,
     FORMATS,
     INPUT_SOURCES,
@@ -107,7 +108,8 @@ def test_every_convert_flag_defaults_to_its_field() -> None:
                 "encoder_priority": ENCODER_PRIORITIES, "indicator": INDICATOR_BACKENDS}),
     ("convert", {"action_space": ACTION_SPACES, "obs_dtype": OBS_DTYPES,
                  "input_source": INPUT_SOURCES, "format": FORMATS,
-                 "episode_per": EPISODE_PER, "state": STATES, "engine": ENGINES}),
+                 "episode_per": EPISODE_PER, "state": STATES, "engine": ENGINES,
+                 "action_source": ACTION_SOURCE_CHOICES}),
 ])
 def test_choices_are_the_constants(command: str, table: dict[str, tuple[str, ...]]) -> None:
     choices = {a.dest: a.choices for a in sub(command)._actions if a.choices is not None}

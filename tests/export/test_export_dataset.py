@@ -53,8 +53,11 @@ def test_chunk_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert sorted(x.name for x in folder.iterdir()) == [
             "actions_raw.parquet", "metadata.json", "video.mp4"]
         table = pq.read_table(folder / "actions_raw.parquet")
-        # The dataset's 19 columns, then ours: frame_is_repeat (docs/export.md).
-        assert table.column_names == [*BOOL_COLUMNS, "j_left", "j_right", "frame_is_repeat"]
+        # The dataset's 19 columns, then ours: frame_is_repeat, action_source (docs/export.md);
+        # a session that is not a play rollout is all human.
+        assert table.column_names == [*BOOL_COLUMNS, "j_left", "j_right", "frame_is_repeat",
+                                      "action_source"]
+        assert set(table.column("action_source").to_pylist()) == {"human"}
         assert all(str(table.schema.field(c).type) == "bool"
                    for c in [*BOOL_COLUMNS, "frame_is_repeat"])
         assert str(table.schema.field("j_left").type).startswith("list<")

@@ -61,7 +61,10 @@ def test_lerobot_task_text_outcome_column_and_mark(tmp_path: Path,
     assert eps["outcome"] == ["success", ""]
     tasks = pq.read_table(out / "meta/tasks.parquet").to_pandas()
     assert list(tasks.index) == ["Reach the flag", "Play Celeste"]
-    assert mark(out)["episodes"] == [
+    episodes = mark(out)["episodes"]
+    # neither session is a play rollout: every row human, all kept (export/action_source.py)
+    assert [e.pop("action_source")["rollout"] for e in episodes] == [False, False]
+    assert episodes == [
         {"episode_index": 0, "session": "a", "task": "Reach the flag", "outcome": "success",
          "tags": ["night"], "episode": EPISODE},
         {"episode_index": 1, "session": "b", "task": "Play Celeste", "outcome": None,

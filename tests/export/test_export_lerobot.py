@@ -104,9 +104,11 @@ def test_two_sessions_schema_rows_video_stats(tmp_path: Path,
         2, sum(lengths), 2)
     assert info["fps"] == 30 and info["splits"] == {"train": "0:2"}
     feats = info["features"]
-    assert list(feats) == [KEY, STATE, "action", "frame_is_repeat", "timestamp", "frame_index",
-                           "episode_index", "index", "task_index"]
+    assert list(feats) == [KEY, STATE, "action", "frame_is_repeat", "action_source",
+                           "timestamp", "frame_index", "episode_index", "index", "task_index"]
     assert feats["frame_is_repeat"] == {"dtype": "bool", "shape": [1], "names": None}
+    assert feats["action_source"] == {"dtype": "int64", "shape": [1],
+                                      "names": {"values": ["human", "policy"]}}
     # The default state: the row before's action, named after it (export/lerobot/state.py).
     assert feats[STATE] == {"dtype": "float32", "shape": [len(LAYOUT) + 4],
                             "names": [f"previous.{n}" for n in [*LAYOUT.keys, *PAD_AXES]]}
@@ -118,8 +120,10 @@ def test_two_sessions_schema_rows_video_stats(tmp_path: Path,
                                "names": [*LAYOUT.keys, *PAD_AXES]}
 
     data = table(out / "data")
-    assert data.column_names == [STATE, "action", "frame_is_repeat", "timestamp", "frame_index",
-                                 "episode_index", "index", "task_index"]
+    assert data.column_names == [STATE, "action", "frame_is_repeat", "action_source",
+                                 "timestamp", "frame_index", "episode_index", "index",
+                                 "task_index"]
+    assert set(data.column("action_source").to_pylist()) == {0}  # not rollouts: all human
     assert data.schema.field("action").type == pa.list_(pa.float32(), len(LAYOUT) + 4)
     assert data.schema.field("timestamp").type == pa.float32()
     d = data.to_pydict()

@@ -17,6 +17,7 @@ from ..bounds import MAX_LATENCY_MS
 from ..export import formats
 from ..export.keymap import ACTION_SPACES, MAX_MOUSE_SCALE
 from ..export.settings import (
+    ACTION_SOURCE_CHOICES,
     EPISODE_PER,
     INPUT_SOURCES,
     MAX_ACTION_HZ,
@@ -138,6 +139,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    default=conv("include_discarded"),
                    help="convert sessions labelled discarded too (by default one given alone "
                         "is refused, and among several each is left out with one line)")
+    p.add_argument("--action-source", choices=ACTION_SOURCE_CHOICES,
+                   default=conv("action_source"),
+                   help="a play rollout's rows to keep: all (default), human (the player's "
+                        "takeovers; a session not a rollout is all human) or policy; the other "
+                        "rows are left out like a pause (docs/export.md, \"Action source\")")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Idle trimming (docs/export.md, "Idle trimming"): one rule with report's idle stretches.
     p.add_argument("--drop-idle-seconds", type=float, default=conv("drop_idle_seconds"),
@@ -192,7 +198,8 @@ def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
         episode_per=args.episode_per, repo_id=args.repo_id, task=args.task, fps=args.fps,
         img_size_set=getattr(args, "img_size_set", False), state=args.state,
         drop_idle_seconds=args.drop_idle_seconds, latency_offset_ms=args.latency_offset_ms,
-        max_repeat_frames=args.max_repeat_frames, include_discarded=args.include_discarded)
+        max_repeat_frames=args.max_repeat_frames, include_discarded=args.include_discarded,
+        action_source=args.action_source)
 
 
 def _lerobot_more_roots(args: argparse.Namespace) -> tuple[Path, ...]:

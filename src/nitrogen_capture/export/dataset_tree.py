@@ -5,10 +5,12 @@
     <out>/actions/SHARD_0000/<video_id>/<video_id>_chunk_0000/
         actions_raw.parquet   60 Hz rows: 17 bool button columns (dataset order), then
                               j_left / j_right as [x, y] float lists in [-1, 1], +y down,
-                              then ours: frame_is_repeat (bool)
+                              then ours: frame_is_repeat (bool), action_source
+                              ("human"/"policy": who had control; export/action_source.py)
         metadata.json         uuid, chunk_id, chunk_size, game, controller_type, original_video
                               {...}, bbox_controller_overlay (+ our source_rows,
-                              repeated_frames, repeat_cut, task, outcome, tags, episode)
+                              repeated_frames, repeat_cut, task, outcome, tags, episode,
+                              action_source)
         video.mp4             the chunk's frames at 60 fps (H.264), row k = frame shown at row k;
                               an odd size is padded by one pixel (docs/format.md), the real
                               size is original_video.resolution [h, w]
@@ -55,6 +57,7 @@ from ..outputs import OutputKind, describe
 from ..session.io import is_plain_file
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
+from .action_source import SOURCE_COLUMN, source_names
 from .common import ConvertResult, Progress, check_space
 from .keymap import NITROGEN_ACTIONS
 from .repeats import REPEAT_COLUMN, GridPart
@@ -187,7 +190,7 @@ def _video_id(name: str) -> str:
 
 
 def _write_parquet(path: Path, rows: npt.NDArray[np.float32],
-                   repeat: npt.NDArray[np.bool_]) -> None:
+                   repeat: npt.NDArray[np.bool_], sources: npt.NDArray[np.int8]) -> None:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -201,6 +204,8 @@ def _write_parquet(path: Path, rows: npt.NDArray[np.float32],
     # Ours, after the dataset's 19 columns (readers select those by name): the row's frame is
     # the capture of the row before (export/repeats.py).
     cols[REPEAT_COLUMN] = pa.array(np.asarray(repeat, dtype=bool), type=pa.bool_())
+    # Who had control of the row's frame (a session not a rollout: all "human").
+    cols[SOURCE_COLUMN] = pa.array(source_names(sources), type=pa.string())
     pq.write_table(pa.table(cols), path)
 
 
@@ -311,7 +316,7 @@ def _write_chunks(src: ExportSource, parts: list[GridPart], cut: dict[str, Any] 
             rows = src.map(binned.actions, binned.mouse_deltas, binned.gamepad)
             with _ChunkFiles(base / f"{vid}_chunk_{chunk_no:04d}", settings.out) as files:
                 folder = files.folder
-                _write_parquet(files.tmp(PARQUET), rows, flags)
+                _write_parquet(files.tmp(PARQUET), rows, flags, src.row_source[shown])
                 size = None
                 if frames is not None:
                     video_tmp = files.tmp(VIDEO)
@@ -366,5 +371,6 @@ def _chunk_meta(src: ExportSource, vid: str, chunk_no: int, grid: npt.NDArray[An
         "source_rows": list(rows),
         "keymap": None if src.use_pad else src.keymap.name,
         "latency_offset_ns": src.latency_offset_ns,  # applied to the actions (export/latency.py)
+        "action_source": src.action_source,  # what --action-source kept (export/action_source.py)
         **({"idle": src.idle} if src.idle is not None else {}),
     }

@@ -45,6 +45,7 @@ from ..outputs import OutputKind, check_output
 from ..session.io import is_plain_file
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
+from .action_source import SOURCE_COLUMN, SOURCE_NAMES, sources_at
 from .common import ConvertResult, Progress, SizeNote, check_space
 from .decode import FrameTransform
 from .latency import action_shift_note
@@ -172,6 +173,19 @@ def iter_window_actions(src: ExportSource, plan: WindowPlan) -> Iterator[npt.NDA
         yield src.map(b.actions, b.mouse_deltas, b.gamepad)
 
 
+def iter_window_sources(src: ExportSource, plan: WindowPlan) -> Iterator[npt.NDArray[np.int8]]:
+    """The (T,) ``action_source`` of each window's steps, in window order (.action_source)."""
+    t, s = plan.seq_len, plan.shift
+    if plan.action_hz is None:
+        for i in plan.starts:
+            yield src.row_source[i + s:i + s + t]
+        return
+    seg_starts = np.array([a for a, _ in plan.segments], dtype=np.int64)
+    for i in plan.starts:
+        seg = plan.segments[int(np.searchsorted(seg_starts, i, side="right")) - 1]
+        yield sources_at(src.row_source, src.timestamps, seg, plan.grid(int(src.timestamps[i])))
+
+
 def _meta(src: ExportSource, pt: PtPlan, sel: slice, shard: int, shards: int,
           obs_shape: list[int]) -> dict[str, Any]:
     plan = pt.windows
@@ -185,6 +199,8 @@ def _meta(src: ExportSource, pt: PtPlan, sel: slice, shard: int, shards: int,
         "params": {**s.params(), "keymap": None if src.use_pad else src.keymap.to_dict()},
         "action_space": s.action_space, "action_names": list(src.action_names),
         "action_dim": len(src.action_names),
+        # the action_source tensor's values (export/action_source.py)
+        "action_source_names": list(SOURCE_NAMES),
         "obs": {"shape": obs_shape, "dtype": s.obs_dtype, "channels": "RGB",
                 "range": "0-1" if s.obs_dtype == "float32" else "0-255",
                 "resize": "whole frame, cv2.INTER_AREA, no crop"},
@@ -274,15 +290,17 @@ def _write_shards(src: ExportSource, pt: PtPlan, files: list[Path], per_shard: i
     transform = obs_transform(size, settings.obs_dtype)
     frames = src.iter_frames(plan.starts.tolist(), transform)
     actions = iter_window_actions(src, plan)
+    sources = iter_window_sources(src, plan)
     for k, path in enumerate(files):
         sel = slice(k * per_shard, min(m, (k + 1) * per_shard))
         n = sel.stop - sel.start
         obs = TensorSpec("0", settings.obs_dtype, (n, 3, size, size))
         act = TensorSpec("1", "float32", (n, settings.seq_len, d))
+        who = TensorSpec("2", "int8", (n, settings.seq_len))
         meta = _meta(src, pt, sel, k, n_shards, [n, 3, size, size])
         # Ctrl+C or any error: no temporary is left behind, the old file stays (atomic.py).
         with atomic_path(path) as tmp, \
-                PtWriter(tmp, {"obs": obs, "actions": act, "meta": meta},
+                PtWriter(tmp, {"obs": obs, "actions": act, SOURCE_COLUMN: who, "meta": meta},
                          archive=path.name) as w:
             with w.storage(obs) as f:
                 for _ in range(n):
@@ -293,6 +311,9 @@ def _write_shards(src: ExportSource, pt: PtPlan, files: list[Path], per_shard: i
             with w.storage(act) as f:
                 for _ in range(n):
                     f.write(np.ascontiguousarray(next(actions), dtype=np.float32))
+            with w.storage(who) as f:
+                for _ in range(n):
+                    f.write(np.ascontiguousarray(next(sources), dtype=np.int8))
         result.files.append(path)
         result.bytes += path.stat().st_size
 

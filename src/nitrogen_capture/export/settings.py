@@ -19,6 +19,7 @@ from .keymap import ACTION_SPACES, mouse_checks
 from .latency import DEFAULT_ACTION_SHIFT
 
 __all__ = [
+    "ACTION_SOURCE_CHOICES",
     "EPISODE_PER",
     "FORMATS",
     "INPUT_SOURCES",
@@ -48,6 +49,8 @@ MAX_SHARD_FRAMES = 1_000_000
 MIN_ACTION_HZ, MAX_ACTION_HZ = 1.0, 1000.0
 OBS_DTYPES: tuple[str, ...] = ("float32", "uint8")
 INPUT_SOURCES: tuple[str, ...] = ("auto", "keyboard", "gamepad")
+# --action-source: a play rollout's rows to keep (export/action_source.py): both, or one source.
+ACTION_SOURCE_CHOICES: tuple[str, ...] = ("all", "human", "policy")
 # --drop-idle-seconds: shorter than a second would cut ordinary pauses in play; a day is any AFK.
 MIN_IDLE_SECONDS, MAX_IDLE_SECONDS = 1.0, 86400.0
 # --max-repeat-frames: the longest run of repeated rows kept (export/repeats.py); 100,000 rows is
@@ -169,6 +172,9 @@ class ConvertSettings:
     frame_size: tuple[int, int] | None = None
     # --include-discarded: convert sessions labelled discarded too (export/discarded.py).
     include_discarded: bool = False
+    # --action-source: keep a play rollout's rows of both sources or of one (the other's rows
+    # are left out like a pause; export/action_source.py). A session not a rollout is all human.
+    action_source: str = "all"
 
     def __post_init__(self) -> None:
         for name in ("root", "out"):
@@ -202,7 +208,8 @@ class ConvertSettings:
         ]
         for setting, allowed in (("action_space", ACTION_SPACES), ("obs_dtype", OBS_DTYPES),
                                  ("input_source", INPUT_SOURCES), ("format", _registry().names()),
-                                 ("episode_per", EPISODE_PER), ("state", STATES)):
+                                 ("episode_per", EPISODE_PER), ("state", STATES),
+                                 ("action_source", ACTION_SOURCE_CHOICES)):
             value = getattr(self, setting)
             flag = "--" + setting.replace("_", "-")
             checks.append((value in allowed, setting,

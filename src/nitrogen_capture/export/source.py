@@ -27,6 +27,7 @@ from ..binning import bin_events
 from ..diskspace import disk_free
 from ..errors import ConfigError, ExportError
 from ..session.reader import SessionReader
+from .action_source import check_kept, left_out, row_sources, source_summary
 from .decode import FrameTransform, iter_session_frames
 from .keymap import Keymap, action_names, default_keymap, load_keymap, map_rows
 from .latency import applied_offset, shift_events
@@ -74,6 +75,10 @@ class ExportSource:
             raise ConfigError(f"--input-source gamepad: session {settings.root} recorded no "
                               "gamepad (no gamepad_chunk_NNN.npy); use keyboard or auto")
         self.use_pad = self.reader.has_gamepad if src == "auto" else src == "gamepad"
+        # --action-source (export/action_source.py): each row's source, the rows left out.
+        check_kept(settings.action_source, self.reader.is_rollout, settings.root)
+        self.row_source = row_sources(self.arrays, len(self.timestamps))
+        self.source_dropped = left_out(settings.action_source, self.row_source, settings.root)
         self.action_names = action_names(settings.action_space, self.layout)
         self.latency_offset_ns, self.latency_source = applied_offset(
             settings.latency_offset_ms, self.reader.meta)
@@ -91,15 +96,16 @@ class ExportSource:
     def segments(self) -> list[tuple[int, int]]:
         """Contiguous row runs: no pause, no dropped ticks, every frame on disk.
 
-        With ``--drop-idle-seconds`` the idle rows are taken out too (:attr:`idle`).
+        With ``--drop-idle-seconds`` the idle rows are taken out too (:attr:`idle`), with
+        ``--action-source human|policy`` the other source's rows (:mod:`.action_source`).
         """
         segs = self.reader.segments(frame_indices=self.arrays["frame_indices"])
         summary, drop = self._idle_cut
-        if summary is None:
+        if summary is None and not self.source_dropped.any():
             return segs
         from ..session.idle import cut_segments
 
-        return cut_segments(segs, drop)
+        return cut_segments(segs, drop | self.source_dropped)
 
     def grid_parts(self, step: int) -> tuple[list[GridPart], dict[str, Any] | None]:
         """Each segment's grid at ``step`` ns with the rows it shows and their repeat flags.
@@ -175,7 +181,14 @@ class ExportSource:
                 "frames": len(self.timestamps), "target": dict(m.target),
                 "latency_offset_ns": self.latency_offset_ns,
                 "latency_offset_source": self.latency_source,
+                "action_source": self.action_source,
                 **({"idle": self.idle} if self.idle is not None else {})}
+
+    @property
+    def action_source(self) -> dict[str, Any]:
+        """What ``--action-source`` kept, for the export's meta (:func:`source_summary`)."""
+        return source_summary(self.settings.action_source, self.reader.is_rollout,
+                              self.row_source, self.source_dropped)
 
     @property
     def frame_size(self) -> tuple[int, int] | None:

@@ -91,13 +91,28 @@ def _idle(rep: SessionReport) -> str:
             + _table(rows, ("from", "to", "length", "frames"), "grid"))
 
 
+def _rollout(rep: SessionReport) -> str:
+    """The "Policy rollout" part: what play ran and measured, and the takeovers."""
+    from .rollout import rollout_facts, takeover_rows
+
+    table = _table([f"<th>{escape(k)}</th>", escape(v)] for k, v in rollout_facts(rep))
+    takeovers = takeover_rows(rep)
+    if not takeovers:
+        return table + '<p class="dim">The player never took over.</p>'
+    return (table + "<p>Takeovers (the player had control; the timeline shows them as the "
+            "human band):</p>" + _table(([escape(c) for c in r] for r in takeovers),
+                                        ("start", "duration", "by"), "grid"))
+
+
 def session_page(rep: SessionReport, sheet_png: bytes, plots: Sequence[tuple[str, str, bytes]],
                  *, back: str | None = None) -> str:
     """The HTML of one session's report; ``back``: relative link to an index page."""
     name = rep.root.resolve().name
     game = rep.reader.meta.effective_labels.game
     title = f"{name}" + (f" ({game})" if game else "")
-    sections = [("facts", "Session"), ("problems", "Problems"), ("export", "Exporter's view"),
+    rollout = rep.reader.meta.play is not None
+    sections = [("facts", "Session"), *([("rollout", "Policy rollout")] if rollout else []),
+                ("problems", "Problems"), ("export", "Exporter's view"),
                 ("idle", "Idle stretches"), ("sheet", "Contact sheet"),
                 *((a, h) for a, h, _ in plots)]
     nav = "".join(f'<a href="#{a}">{escape(h)}</a>' for a, h in sections)
@@ -114,6 +129,7 @@ def session_page(rep: SessionReport, sheet_png: bytes, plots: Sequence[tuple[str
         f"<nav>{nav}</nav>",
         '<h2 id="facts">Session</h2>',
         _table([f"<th>{escape(k)}</th>", escape(v)] for k, v in rep.facts),
+        *(['<h2 id="rollout">Policy rollout</h2>', _rollout(rep)] if rollout else []),
         '<h2 id="problems">Problems</h2>', _problems(rep),
         '<h2 id="export">Exporter\'s view</h2>', _exports(rep),
         '<h2 id="idle">Idle stretches</h2>', _idle(rep),

@@ -29,6 +29,7 @@ WIDTH_IN, DPI = 11.0, 100  # 1100 px wide
 MAX_COLUMNS = 1000
 MAX_POINTS = 20_000  # a scatter of more rows draws every k-th
 PAUSE, DROP, IDLE, LINE = "#9bb7d4", "#d62728", "#bbbbbb", "#1f77b4"
+POLICY, HUMAN = "#ff7f0e", "#9467bd"  # a rollout's control band (timeline_plot)
 
 
 def load_matplotlib(purpose: str = "report") -> None:
@@ -215,8 +216,15 @@ def latency_plot(rep: SessionReport) -> bytes | None:
 
 
 def timeline_plot(rep: SessionReport) -> bytes:
-    """Pauses, dropped ticks, idle stretches and input events on one time axis."""
-    fig, (ax,) = _figure(2.2)
+    """Pauses, dropped ticks, idle stretches and input events on one time axis.
+
+    A ``play`` rollout adds a band on top: who had control, policy or the player
+    (:func:`.rollout.control_spans`).
+    """
+    from .rollout import control_spans
+
+    control = control_spans(rep)
+    fig, (ax,) = _figure(2.6 if control else 2.2)
     t_end = float(rep.series.t_s[-1]) if rep.series.rows else 1.0
     ts = np.asarray(rep.series.arrays["timestamps"], dtype=np.int64)
     ax.broken_barh(_pause_spans(rep), (3.6, 0.8), color=PAUSE)
@@ -226,10 +234,17 @@ def timeline_plot(rep: SessionReport) -> bytes:
     ev = rep.series.arrays["events"]
     inputs = ev["t_ns"][ev["device"] != "control"] / 1e9
     ax.vlines(inputs, 0.6, 1.4, color="#2ca02c", lw=0.4, alpha=0.6)
-    ax.set_yticks([1, 2, 3, 4], ["input events", f"idle > {rep.idle_seconds:g} s",
-                                 f"dropped ticks ({rep.validation.stats['dropped_ticks']})",
-                                 f"pauses ({len(rep.reader.pauses)})"])
-    ax.set_ylim(0.4, 4.6)
+    labels = ["input events", f"idle > {rep.idle_seconds:g} s",
+              f"dropped ticks ({rep.validation.stats['dropped_ticks']})",
+              f"pauses ({len(rep.reader.pauses)})"]
+    if control:
+        for source, color in (("policy", POLICY), ("human", HUMAN)):
+            ax.broken_barh(spans_to_draw(control[source], t_end), (4.6, 0.8), color=color,
+                           label=f"{source} in control")
+        labels.append("control (policy / human)")
+        ax.legend(loc="upper right", fontsize=7, ncols=2, framealpha=0.8)
+    ax.set_yticks(range(1, len(labels) + 1), labels)
+    ax.set_ylim(0.4, len(labels) + 0.6 + (0.9 if control else 0))
     ax.set_xlim(0, max(t_end, 1e-3))
     ax.set_xlabel("time (s)")
     ax.set_title("timeline", fontsize=10)
@@ -326,7 +341,7 @@ ALL_PLOTS: tuple[tuple[str, str, Callable[[SessionReport], bytes | None]], ...] 
     ("fps", "fps over time", fps_plot),
     ("intervals", "Frame intervals", interval_histogram),
     ("latency", "Capture latency (OS frame times)", latency_plot),
-    ("timeline", "Dropped ticks, pauses and idle stretches", timeline_plot),
+    ("timeline", "Dropped ticks, pauses, idle stretches (and who had control)", timeline_plot),
     ("keys", "Per-key activity", key_plot),
     ("mouse", "Mouse speed", mouse_plot),
     ("gamepad", "Gamepad use", gamepad_plot),

@@ -26,6 +26,8 @@
 * OS frame times (only when the source stamped frames, :mod:`.frametimes`): OS times that go
   back, lie after the grab time, or change on a repeated row are errors, and so are
   ``capture.repeated_frames`` / ``frames_without_os_time`` that disagree with the arrays;
+* a ``play`` rollout (meta.json ``play``): its sources, counts and takeovers agree
+  (:mod:`.rollout_check`), and ``stats["play"]`` holds its figures;
 * capture failovers (``auto`` on Windows switched backend while recording, ``capture.choice``):
   an info line each, and ``stats["capture_switches"]``.
 
@@ -61,6 +63,7 @@ from .meta import ChunkEntry, Labels
 from .paths import run_merge
 from .reader import SessionReader
 from .repair import open_chunk_unsafe
+from .rollout_check import play_stats, rollout_problems
 from .timeline import achieved_fps, leading_missed, live_intervals, tick_jumps
 
 __all__ = ["Problem", "ValidationReport", "validate_session"]
@@ -136,6 +139,11 @@ class ValidationReport:
                          f"{inp['mouse_abs_dy']:.0f} counts; wheel steps {inp['wheel_steps']:.0f}")
             if s.get("frame_times"):
                 lines.append(f"  frame times: {describe_frame_times(s['frame_times'])}")
+            if s.get("play"):
+                pl = s["play"]
+                lines.append(f"  rollout: {pl['policy_rows']} policy rows, {pl['human_rows']} "
+                             f"human rows; {pl['takeovers']} takeover(s), "
+                             f"{pl['takeover_s']:.2f} s")
         if self.alignment is not None:
             lines.append(f"  alignment: {self.alignment.sentence()}")
         for p in self.problems:
@@ -199,6 +207,9 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     stats = _stats(reader, cat["frame_indices"], cat["timestamps"], events, len(usable))
     if frame_times is not None:
         stats["frame_times"] = frame_times
+    if reader.meta.play is not None:
+        stats["play"] = _check_rollout(reader, [good[i] for i in usable], usable == included,
+                                       cat["timestamps"], probs)
     switches = reader.meta.capture.switches if reader.meta.capture else []
     if switches:  # only then: the stats of every other session stay as they were
         stats["capture_switches"] = switches
@@ -331,6 +342,21 @@ def _check_frame_times(reader: SessionReader, chunks: list[dict[str, npt.NDArray
                              f"({rep} and {missing}): {run_merge()} again"))
     return frame_time_stats(capture.frame_time_source, cat["timestamps"], cat["os_timestamps"],
                             cat["repeated"])
+
+
+def _check_rollout(reader: SessionReader, chunks: list[dict[str, npt.NDArray[Any]]],
+                   whole: bool, ts: npt.NDArray[Any], probs: list[Problem]) -> dict[str, Any]:
+    """A rollout's checks (:mod:`.rollout_check`) and its ``stats["play"]``."""
+    play = reader.meta.play
+    assert play is not None  # only for a rollout
+    parts = [c["action_source"] for c in chunks if "action_source" in c]
+    source = np.concatenate(parts) if parts else np.zeros(0, np.int8)
+    fps = reader.meta.fps_target
+    period = round(1e9 / float(fps)) if fps else int(np.median(np.diff(ts))) if len(ts) > 1 else 1
+    for level, where, message in rollout_problems(play, source, ts, period, whole=whole,
+                                                  recovered=reader.meta.status == "recovered"):
+        probs.append(Problem(level, where, message))
+    return play_stats(play, source, ts)
 
 
 def _check_merged(reader: SessionReader, chunks: list[dict[str, npt.NDArray[Any]]],

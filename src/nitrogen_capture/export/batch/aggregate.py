@@ -23,6 +23,7 @@ import numpy as np
 from ... import __version__
 from ...atomic import atomic_path
 from ...errors import ExportError
+from ..action_source import SOURCE_COLUMN, SOURCE_NAMES
 from ..common import check_space
 from ..dataset_tree import check_session_folder
 from ..nitrogen import (
@@ -82,14 +83,19 @@ def merge_pt(settings: ConvertSettings, staging: Path, task_ids: Sequence[str]) 
         meta = _meta(settings, names, sources, spans, (a, b, m), (k, n_shards))
         obs = TensorSpec("0", settings.obs_dtype, (b - a, 3, size, size))
         act = TensorSpec("1", "float32", (b - a, t, d))
+        who = TensorSpec("2", "int8", (b - a, t))
         with atomic_path(path) as tmp, \
-                PtWriter(tmp, {"obs": obs, "actions": act, "meta": meta}, archive=path.name) as w:
+                PtWriter(tmp, {"obs": obs, "actions": act, SOURCE_COLUMN: who, "meta": meta},
+                         archive=path.name) as w:
             with w.storage(obs) as f:
                 for _, p, lo, hi in spans:
                     _copy(f, p["dir"] / "obs.npy", lo, hi)
             with w.storage(act) as f:
                 for _, p, lo, hi in spans:
                     _copy(f, p["dir"] / "actions.npy", lo, hi)
+            with w.storage(who) as f:
+                for _, p, lo, hi in spans:
+                    _copy(f, p["dir"] / "action_source.npy", lo, hi)
         merged.outputs.append(path)
     if index is not None:
         write_shard_index(index, files, per_shard, m, settings, size=size, seq_len=t,
@@ -122,6 +128,7 @@ def _meta(settings: ConvertSettings, names: list[str], sources: list[dict[str, A
         "tool": {"name": "nitrogen-capture", "version": __version__},
         "sources": sources, "params": settings.params(),
         "action_space": settings.action_space, "action_names": names, "action_dim": len(names),
+        "action_source_names": list(SOURCE_NAMES),
         "obs": {"shape": [b - a, 3, size, size], "dtype": settings.obs_dtype, "channels": "RGB",
                 "range": "0-1" if settings.obs_dtype == "float32" else "0-255",
                 "resize": "whole frame, cv2.INTER_AREA, no crop"},

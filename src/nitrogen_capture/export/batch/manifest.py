@@ -47,6 +47,8 @@ def _settings_doc(settings: ConvertSettings, task_frames: int) -> dict[str, Any]
            "game": settings.game, "task_frames": task_frames}
     if settings.include_discarded:  # only when set: older manifests keep their fingerprint
         doc["include_discarded"] = True
+    if settings.action_source != "all":  # likewise: only when a source is left out
+        doc["action_source"] = settings.action_source
     doc.update(formats.get(settings.format).fingerprint(settings))  # e.g. LeRobot's fps
     return doc
 

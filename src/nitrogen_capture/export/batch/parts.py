@@ -38,8 +38,14 @@ def _write_npy(path: Path, dtype: str, shape: tuple[int, ...],
 
 
 def pt_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[str, Any]:
-    """Windows of the task's rows as ``obs.npy`` + ``actions.npy`` + their per-window meta."""
-    from ..nitrogen import iter_window_actions, obs_transform, plan_pt, repeat_columns
+    """The task's windows: ``obs.npy``, ``actions.npy``, ``action_source.npy`` and their meta."""
+    from ..nitrogen import (
+        iter_window_actions,
+        iter_window_sources,
+        obs_transform,
+        plan_pt,
+        repeat_columns,
+    )
 
     task = job.task
     src = ExportSource(settings)
@@ -65,6 +71,9 @@ def pt_part(job: TaskJob, settings: ConvertSettings, folder: Path) -> dict[str, 
     actions = iter_window_actions(src, sub)
     _write_npy(folder / "actions.npy", "float32", (n, settings.seq_len, d),
                lambda: (next(actions) for _ in range(n)))
+    sources = iter_window_sources(src, sub)  # who had control of each step (action_source.py)
+    _write_npy(folder / "action_source.npy", "int8", (n, settings.seq_len),
+               lambda: (next(sources) for _ in range(n)))
     rows = sub.starts
     fi = np.asarray(src.arrays["frame_indices"], dtype=np.int64)
     return {"windows": n, "frames": n, "repeated_frames": int(reps.counts.sum()),
@@ -123,7 +132,8 @@ def pt_part_problem(cs: ConvertSettings, folder: Path, doc: dict[str, Any],
         return "its part.json lacks the source or the rows of its windows"
     size = cs.img_size
     want = {"obs.npy": ((n, 3, size, size), cs.obs_dtype),
-            "actions.npy": ((n, cs.seq_len, len(names)), "float32")}
+            "actions.npy": ((n, cs.seq_len, len(names)), "float32"),
+            "action_source.npy": ((n, cs.seq_len), "int8")}
     for name, expected in want.items():
         if _npy_shape(folder / name) != expected:
             return f"its {name} is missing, cut short or of another shape"

@@ -15,6 +15,7 @@ from typing import Any
 
 from ...atomic import atomic_file, atomic_write, make_dirs
 from ...errors import ExportError
+from ..action_source import SOURCE_COLUMN, SOURCE_NAMES
 from ..repeats import REPEAT_COLUMN
 from .state import STATE_KEY
 
@@ -35,6 +36,9 @@ VIDEO_KEY = "observation.images.game"
 GAMEPAD_KEY = "gamepad"
 # The row's frame is the capture of the row before: the one name of every format (repeats.py).
 REPEAT_KEY = REPEAT_COLUMN
+# Who had control of the row's frame: 0 human, 1 policy (export/action_source.py), its value
+# names in the feature's names.
+SOURCE_KEY = SOURCE_COLUMN
 # The per-frame bookkeeping columns every LeRobot dataset has, after the features.
 DEFAULT_COLUMNS: dict[str, str] = {"timestamp": "float32", "frame_index": "int64",
                                    "episode_index": "int64", "index": "int64",
@@ -61,12 +65,14 @@ def next_file(chunk: int, file: int) -> tuple[int, int]:
 
 def features(size: tuple[int, int], action_names: list[str], pad_names: list[str] | None,
              video_info: dict[str, Any] | None = None, *, repeat_flag: bool = True,
-             state_names: list[str] | None = None) -> dict[str, dict[str, Any]]:
+             state_names: list[str] | None = None,
+             source_flag: bool = True) -> dict[str, dict[str, Any]]:
     """The ``features`` of info.json: the video, the state, ``action``, the pad, the flag, the rest.
 
     The state is ``observation.state`` named ``state_names`` (None: none; :mod:`.state`), the
     flag ``frame_is_repeat`` (``repeat_flag``: a dataset written before it existed is extended
-    without it); the rest LeRobot's bookkeeping columns.
+    without it), the source ``action_source`` (int64 0 human / 1 policy, the names in
+    ``names.values``; ``source_flag`` as ``repeat_flag``); the rest LeRobot's bookkeeping columns.
     """
     w, h = size
     out: dict[str, dict[str, Any]] = {
@@ -85,6 +91,9 @@ def features(size: tuple[int, int], action_names: list[str], pad_names: list[str
         # No observation./action prefix: LeRobot's policies take every other observation.*
         # key as robot state (dataset_to_policy_features); this is for filtering, not input.
         out[REPEAT_KEY] = {"dtype": "bool", "shape": [1], "names": None}
+    if source_flag:
+        out[SOURCE_KEY] = {"dtype": "int64", "shape": [1],
+                           "names": {"values": list(SOURCE_NAMES)}}
     for name, dtype in DEFAULT_COLUMNS.items():
         out[name] = {"dtype": dtype, "shape": [1], "names": None}
     return out

@@ -194,13 +194,13 @@ def _legacy_features(info_path: Path) -> bool:
     """Whether an unmarked dataset's info.json has exactly this tool's features."""
     from ...keylayout import PAD_AXES, PAD_BUTTONS
     from ..keymap import NITROGEN_ACTIONS
-    from .info import DEFAULT_COLUMNS, GAMEPAD_KEY, REPEAT_KEY, VIDEO_KEY
+    from .info import DEFAULT_COLUMNS, GAMEPAD_KEY, REPEAT_KEY, SOURCE_KEY, VIDEO_KEY
 
     try:
         info = load_json(info_path)
         feats = info["features"]
         keys = set(feats)
-        if keys - {GAMEPAD_KEY, REPEAT_KEY} != {VIDEO_KEY, "action", *DEFAULT_COLUMNS}:
+        if keys - {GAMEPAD_KEY, REPEAT_KEY, SOURCE_KEY} != {VIDEO_KEY, "action", *DEFAULT_COLUMNS}:
             return False
         names = feats["action"]["names"]
         pad = feats.get(GAMEPAD_KEY)

@@ -114,6 +114,7 @@ class _Run:
         # features must stay the same); the flags are still counted.
         self.repeat_flag = existing is None or meta.REPEAT_KEY in existing.info["features"]
         self.repeated = 0
+        self.source_flag = existing is None or meta.SOURCE_KEY in existing.info["features"]
         # The same holds for the episodes' outcome column (docs/export.md, "Task and outcome").
         self.outcome_col = existing is None or _has_outcome(root, existing)
         self.labels: list[dict[str, Any]] = []  # each episode's labels, for the mark
@@ -168,6 +169,9 @@ class _Run:
         self.repeated += int(flags.sum())
         if self.repeat_flag:
             cols[meta.REPEAT_KEY] = flags
+        if self.source_flag:  # the source of the frame each row shows (export/action_source.py)
+            cols[meta.SOURCE_KEY] = np.concatenate(
+                [ep.src.row_source[p.rows] for p in ep.parts]).astype(np.int64)
         frame = np.arange(n, dtype=np.int64)
         cols.update(timestamp=(frame / fps).astype(np.float32), frame_index=frame,
                     episode_index=np.full(n, e, np.int64), index=start + frame,
@@ -187,7 +191,8 @@ class _Run:
         self.labels.append({"episode_index": e, "session": ep.src.settings.root.name,
                             "task": ep.task, "outcome": labels.outcome,
                             "tags": list(labels.tags),
-                            "episode": episode.to_json() if episode else None})
+                            "episode": episode.to_json() if episode else None,
+                            "action_source": ep.src.action_source})
         self.rows.append(row)
 
     def abort(self) -> None:
@@ -311,7 +316,9 @@ def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = No
     feats = meta.features(size, names, [*PAD_BUTTONS, *PAD_AXES] if use_pad else None,
                           repeat_flag=existing is None
                           or meta.REPEAT_KEY in existing.info["features"],
-                          state_names=state_names[0])
+                          state_names=state_names[0],
+                          source_flag=existing is None
+                          or meta.SOURCE_KEY in existing.info["features"])
     if existing is not None:
         meta.check_compatible(existing.info, plan.fps, feats, out)
     needed = int(plan.rows * (size[0] * size[1] * _VIDEO_BYTES_PER_PIXEL + 200))
