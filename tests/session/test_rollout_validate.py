@@ -91,7 +91,7 @@ def test_a_policy_row_inside_a_takeover_is_an_error(tmp_path: Path) -> None:
     r = make_rollout(tmp_path / "r", SOURCES)
     _set_source(r.root, 2, 0, 1)  # merged row 5, in the middle of the first takeover
     errors = _errors(r.root)
-    assert any("1 row(s) inside a takeover are not marked human (first merged row 5" in e
+    assert any("1 row(s) overlapping a takeover are not marked human (first merged row 5" in e
                for e in errors), errors
 
 

@@ -125,12 +125,15 @@ def build_play(config: RecordConfig, settings: PlaySettings, *,
     def on_stopping() -> None:
         driver.stop(recorder.stop_reason)
 
+    def progress(play: PlayInfo) -> PlayInfo:
+        return dataclasses.replace(play, takeovers=rollout.takeovers(), stats=driver.summary())
+
     def on_finish(meta: SessionMeta) -> None:
         assert meta.play is not None
-        meta.play = dataclasses.replace(meta.play, takeovers=rollout.takeovers(),
-                                        stats=driver.summary(), ended=driver.ended)
+        meta.play = dataclasses.replace(progress(meta.play), ended=driver.ended)
 
     recorder.play = PlayHooks(rows=rollout, on_event=gate.observe, on_start=on_start,
-                              on_frame=on_frame, on_stopping=on_stopping, on_finish=on_finish)
+                              on_frame=on_frame, on_stopping=on_stopping, on_finish=on_finish,
+                              progress=progress)
     recorder.router.taps.append(gate.observe)
     return PlayRun(recorder, driver, rollout)

@@ -10,6 +10,8 @@ policy is the same code path:
 * ``rows``: the writer thread reads each row's rollout values there when it bins the row;
 * ``on_stopping``: first thing when the recording stops, while the listeners still record (the
   policy releases what it holds, and the release is recorded);
+* ``progress``: the ``play`` object as it stands, written with each finished chunk (a crash
+  leaves the takeovers and figures as of the last one);
 * ``on_finish``: fills ``meta.json`` ``play`` before the final write.
 """
 
@@ -23,6 +25,7 @@ import numpy.typing as npt
 
 from ..events import InputEvent
 from ..session.meta import SessionMeta
+from ..session.meta_play import PlayInfo
 from .pipeline import RolloutRows
 
 __all__ = ["PlayHooks"]
@@ -38,3 +41,4 @@ class PlayHooks:
     on_frame: Callable[[npt.NDArray[np.uint8], int], None]
     on_stopping: Callable[[], None]
     on_finish: Callable[[SessionMeta], None]
+    progress: Callable[[PlayInfo], PlayInfo]

@@ -220,6 +220,8 @@ class Recorder(PauseControl):
     def _run(self) -> RecordResult:
         cfg = self.config
         writer = SessionWriter(self.paths, self.meta, gamepad=cfg.gamepad)
+        if self.play is not None:
+            writer.play_progress = self.play.progress
         inbox: list[WriterThread] = []
 
         def on_result(res: EncodeResult) -> None:

@@ -56,10 +56,11 @@ class PlayInfo:
         quiet_s: seconds without player input after which control returns to the policy.
         hotkeys: ``{"takeover": "f10", "panic": "f12"}``.
         takeovers: every stretch the player had control.
-        stats: the measured figures (docs/play.md "What play measures"): ``decisions``,
-            ``latency_ms`` {p50, p99, max} (frame grabbed -> first action applied),
-            ``ready_share`` (ticks whose action was ready in time), ``late_ticks``,
-            ``policy_rows``, ``human_rows``, ``actions_sent``, ``errors``.
+        stats: the measured figures (docs/play.md "What play measures"): ``answers``,
+            ``answers_unused``, ``latency_ms`` {p50, p99, max} (frame grabbed -> first action
+            applied), ``ticks``, ``late_ticks``, ``ready_share``, ``steps_applied``,
+            ``events_sent``, ``presses_sent``, ``errors``, ``policy_rows``, ``human_rows``,
+            ``player_events``; after a crash repair, ``rows_without_rollout``.
         ended: how the policy's part ended (``stopped``, ``panic``, ``policy error``...).
     """
 

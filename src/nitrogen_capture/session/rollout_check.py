@@ -7,13 +7,13 @@ reader's ``array_names()`` lists them for a rollout). Here, over the included ch
 * ``play.stats`` ``policy_rows`` / ``human_rows`` equal the counts in the arrays;
 * ``play.takeovers`` are ordered, each ends after it starts, none overlaps the next, and each lies
   within the session's time span (one frame period of slack at either end);
-* who had control agrees with the takeovers: a row covers ``(t[i-1], t[i]]`` (the first row one
-  period before its frame); a row that lies wholly inside a takeover must be human, and every
-  human row must overlap a takeover. A row only partly inside one may carry either source (the
-  player took over during it). A silent mislabel fails one of the two.
+* who had control agrees with the takeovers, exactly as the recorder labels rows: a row covers
+  ``(t[i-1], t[i]]`` (the first row one period before its frame) and is human when, and only
+  when, that interval overlaps a takeover. A silent mislabel either way fails.
 
-All of these are errors (a rollout that fails them would train on the wrong source), but for
-counts that disagree in a session crash repair recovered: its figures predate the crash.
+All of these are errors (a rollout that fails them would train on the wrong source), but in a
+session crash repair recovered, counts and labels that disagree are warnings: its ``play``
+figures and takeovers are those of the last ``meta.json`` written before the crash.
 :func:`play_stats` gives ``validate --json``'s ``stats.play``.
 """
 
@@ -61,13 +61,13 @@ def control_problems(source: npt.NDArray[Any], timestamps: npt.ArrayLike,
     starts = np.array([t.start_ns for t in takeovers], np.int64)
     ends = _ends(takeovers, max(int(ts[-1]), int(starts.max()) if len(starts) else 0))
     # (rows, takeovers) tables: a few thousand rows by a few takeovers.
-    inside = ((starts[None, :] <= lo[:, None]) & (hi[:, None] <= ends[None, :])).any(axis=1)
+    # A takeover [start, end) overlaps (t[i-1], t[i]] when start <= t[i] and end > t[i-1].
     overlaps = ((starts[None, :] <= hi[:, None]) & (lo[:, None] <= ends[None, :])).any(axis=1)
     out = []
-    wrong = np.flatnonzero(inside & (source != SOURCE_HUMAN))
+    wrong = np.flatnonzero(overlaps & (source != SOURCE_HUMAN))
     if len(wrong):
-        out.append(f"{len(wrong)} row(s) inside a takeover are not marked human (first merged "
-                   f"row {int(wrong[0])}, t {int(ts[wrong[0]])} ns)")
+        out.append(f"{len(wrong)} row(s) overlapping a takeover are not marked human (first "
+                   f"merged row {int(wrong[0])}, t {int(ts[wrong[0]])} ns)")
     lonely = np.flatnonzero(~overlaps & (source == SOURCE_HUMAN))
     if len(lonely):
         out.append(f"{len(lonely)} human row(s) overlap no takeover in meta.json play.takeovers "
@@ -121,7 +121,7 @@ def rollout_problems(play: PlayInfo, source: npt.NDArray[Any], timestamps: npt.A
     if len(ts):
         out += [(ERROR, "meta.json", m) for m in _takeover_problems(
             play.takeovers, int(ts[0]), int(ts[-1]), period_ns)]
-        out += [(ERROR, "action_source", m) for m in control_problems(
+        out += [(WARNING if recovered else ERROR, "action_source", m) for m in control_problems(
             source, ts, play.takeovers, period_ns)]
     return out
 

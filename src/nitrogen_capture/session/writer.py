@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -45,6 +46,7 @@ from .journal import (
     StateRecord,
 )
 from .meta import ChunkEntry, SessionMeta
+from .meta_play import PlayInfo
 from .paths import SessionPaths, run_merge
 from .rollout_rows import RolloutRow, rollout_arrays
 
@@ -104,6 +106,9 @@ class SessionWriter:
         # A `play` rollout: chunks get action_source and policy_* (docs/format.md, "Rollouts").
         self.rollout = meta.play is not None
         self.rollout_pad = meta.play is not None and meta.play.pad_output
+        # A rollout's takeovers and figures so far, put into meta.json with each finished chunk
+        # so that a crash leaves them as of the last chunk (set by the recorder for `play`).
+        self.play_progress: Callable[[PlayInfo], PlayInfo] | None = None
         self.open_chunks: list[ChunkState] = []
         self.encode_ms: list[float] = []
         self.bytes_written = 0
@@ -323,6 +328,8 @@ class SessionWriter:
         if self.frame_times:  # the counts of meta.json are those of the chunks it lists
             self.meta.capture = add_frame_time_counts(self.meta.capture, arrays["os_timestamps"],
                                                       arrays["repeated"])
+        if self.play_progress is not None and self.meta.play is not None:
+            self.meta.play = self.play_progress(self.meta.play)
         self.write_meta()
         self._close_journal(chunk)
         self.paths.journal(chunk.number).unlink(missing_ok=True)
