@@ -81,11 +81,16 @@ BASE: dict[str, tuple[str, ...]] = {
     "sessions": (W,),
     "report": ("--root", f"{W}/sess", "--out", f"{W}/r.html", "--tiles", "2", "--no-progress"),
     "calibrate": ("--save", f"{W}/profile-new.json"),
+    # play records like record (the synthetic source; its output is then `none`, a dry run).
+    "play": ("--policy", "idle", "--source", "synthetic", "--out", f"{W}/play", "--region", "0",
+             "0", "64", "48", "--max-frames", "2", "--seconds", "1.5", "--chunk-size", "2",
+             "--status-interval", "0", "--cue", "none", "--encoder-workers", "1", "--no-merge"),
 }
+# The commands that record: most of their cases stop where the recording would start.
+RECORDING = frozenset({"record", "play"})
 
 # Flags that only act in another setting are fuzzed from a valid line that has it (a png
 # recording ignores --video-crf by design; a single-session convert has no --jobs).
-_VIDEO = (*BASE["record"], "--frame-format", "video")
 _DATASET = ("--root", f"{W}/sess", "--out", f"{W}/ds", "--format", "nitrogen-dataset",
             "--no-progress")
 _LEROBOT = ("--root", f"{W}/sess", "--out", f"{W}/lr", "--format", "lerobot", "--no-progress")
@@ -95,7 +100,8 @@ _RUN = (*(w for w in BASE["record"] if w not in ("--out", f"{W}/rec")), "--out-d
 FLAG_BASES: dict[tuple[str, str], tuple[str, ...]] = {
     # --out with the final merge, whose last lines name the session and its export.
     ("record", "--out"): tuple(w for w in BASE["record"] if w != "--no-merge"),
-    **{("record", f): _VIDEO for f in ("--video-crf", "--video-preset", "--video-encoder")},
+    **{(c, f): (*BASE[c], "--frame-format", "video") for c in ("record", "play")
+       for f in ("--video-crf", "--video-preset", "--video-encoder")},
     **{("convert", f): _DATASET for f in ("--game", "--no-video")},
     **{("record", f): _RUN for f in ("--episodes", "--episode-seconds", "--reset-seconds",
                                      "--task", "--tasks")},
@@ -129,6 +135,10 @@ PATH_ROLES: dict[tuple[str, str], str] = {
     ("report", "contact_sheet"): "file-out:.png",
     ("calibrate", "save"): "file-out:.json",
     ("calibrate", "keep_session"): "new-dir",
+    ("play", "out"): "new-dir",
+    ("play", "layout_file"): "file-in:layout.toml",
+    ("play", "latency_profile_file"): "file-in:profile.json",
+    ("play", "keymap"): "file-in:keymap.toml",
 }
 
 # record records for real (synthetic source, two frames) with these values and with the first
@@ -384,7 +394,7 @@ def flag_cases(command: str, action: argparse.Action) -> Iterator[Case]:
     base = FLAG_BASES.get((command, flag), BASE[command])
     first = True
     for v in values(kind, source):
-        real = command != "record" or v.label in REAL_RECORD_LABELS or (
+        real = command not in RECORDING or v.label in REAL_RECORD_LABELS or (
             first and v.valid is None)
         first = first and v.valid is not None
         yield Case(command, flag, v.label, (command, *with_value(base, action, v.words)),
@@ -400,7 +410,8 @@ def flag_cases(command: str, action: argparse.Action) -> Iterator[Case]:
     once = base[span[0] + 1:span[1]] if span is not None else next(
         (v.words for v in values(kind, source) if v.valid is None), ())
     yield Case(command, flag, "twice",
-               (command, *with_value(base, action, once), flag, *once), real=command != "record")
+               (command, *with_value(base, action, once), flag, *once),
+               real=command not in RECORDING)
     if kind == "switch":
         yield Case(command, flag, "with-value", (command, *without(base, action), f"{flag}=1"),
                    False, True)
@@ -409,9 +420,20 @@ def flag_cases(command: str, action: argparse.Action) -> Iterator[Case]:
                    False, True)
 
 
+def _recording_flag(action: argparse.Action) -> bool:
+    """A flag ``play`` shares with ``record`` (one function adds both: cli/record.py's
+    add_recording_arguments, read by one record_config): fuzzed once, through ``record``.
+    ``--out`` is ``play``'s too: it is checked before the policy is loaded."""
+    record = {o for a in subparsers()["record"]._actions for o in a.option_strings}
+    return bool(action.option_strings) and action.option_strings[0] in record and \
+        action.option_strings[0] not in ("--out", "--help", "-h")
+
+
 def command_cases(command: str, parser: argparse.ArgumentParser) -> Iterator[Case]:
     """Every case of ``command``: each flag's, then unknown flags, stray words, no flags."""
     for action in fuzzed_actions(parser):
+        if command == "play" and _recording_flag(action):
+            continue
         yield from flag_cases(command, action)
     base = BASE[command]
     required = any(a.required for a in parser._actions)

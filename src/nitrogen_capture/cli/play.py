@@ -64,8 +64,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     o = p.add_argument_group("output and control")
     o.add_argument("--output", choices=("auto", *OUTPUTS), default="auto",
                    help="where actions go: xtest (X11) or sendinput (Windows) keys and mouse, "
-                        "uinput (Linux) or vigem (Windows, unmaintained driver) virtual pad; "
-                        "auto = the keyboard output of this system")
+                        "uinput (Linux) or vigem (Windows, unmaintained driver) virtual pad, "
+                        "none (a dry run: proposals recorded, nothing sent); auto = the "
+                        "keyboard output of this system (none with --source synthetic)")
     o.add_argument("--return-after", dest="quiet_s", type=float, default=2.0, metavar="S",
                    help="seconds without your input before control returns to the policy "
                         "(default %(default)g)")
@@ -120,11 +121,16 @@ def play_settings(args: argparse.Namespace, fps: float, layout: Any) -> PlaySett
         number_check(args.mouse_scale, "mouse_scale", "--mouse-scale", 1e-3, 1e6)])
     takeover, panic = _key(args.takeover_key, "--takeover-key"), _key(args.panic_key,
                                                                       "--panic-key")
+    if args.keymap is not None:  # read now: a bad file is refused whichever policy runs
+        from ..export.keymap import load_keymap
+
+        load_keymap(args.keymap)
     policy = PolicySettings(spec=args.policy, layout=layout, keymap=args.keymap,
                             img_size=args.img_size, action_hz=hz, timeout_s=args.policy_timeout,
                             mouse_scale=args.mouse_scale, space=args.policy_space,
                             seed=args.seed, options=_options(args.policy_args))
-    return PlaySettings(policy, OutputSettings(args.output, layout),
+    output = "none" if args.output == "auto" and args.source == "synthetic" else args.output
+    return PlaySettings(policy, OutputSettings(output, layout),
                         DriverSettings(hz, args.quiet_s, takeover, panic))
 
 

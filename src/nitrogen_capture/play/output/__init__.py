@@ -8,6 +8,7 @@ name           kind      what it drives
 ``uinput``     gamepad   a virtual Xbox-style pad through python-evdev's ``UInput`` (Linux)
 ``vigem``      gamepad   a virtual Xbox 360 pad through vgamepad/ViGEmBus (Windows; unmaintained
                          driver: chosen only when asked for, docs/play.md)
+``none``       keyboard  nothing: a dry run (the proposals are recorded, the game gets nothing)
 =============  ========  ==========================================================================
 
 ``auto`` is ``sendinput`` on Windows and ``xtest`` elsewhere.
@@ -29,6 +30,7 @@ OUTPUTS: dict[str, tuple[str, str, str]] = {
     "sendinput": ("._sendinput", "SendInputOutput", "keyboard"),
     "uinput": ("._uinput", "UInputGamepad", "gamepad"),
     "vigem": ("._vigem", "ViGEmGamepad", "gamepad"),
+    "none": ("._none", "NoOutput", "keyboard"),
 }
 
 
