@@ -1,6 +1,6 @@
 """Tier 0 under Wine: the platform-independent test files, run by the Windows CPython's pytest.
 
-The files below (40) need no X server, no torch, no fork, no /dev/shm and no POSIX signals as a
+The files below (54) need no X server, no torch, no fork, no /dev/shm and no POSIX signals as a
 whole; inside them, the few tests that do are marked (``needs_torch`` and ``make_symlink`` in
 tests/markers.py, ``skipif(sys.platform == "win32")``, ``linux_only``), each with its reason,
 and the same ``-m "not x11 and not slow"`` as the quick Linux run leaves out the slow ones.
@@ -41,7 +41,7 @@ FILES = (
     "settings", "video_storage", "cli", "demo_check", "threads", "demo_scene", "pad_absence",
     "video_encoders", "windows_live_inputs", "export_decode", "inputfiles", "held_at_start",
     "outputs", "truth", "large_meta", "export_repeats", "preflight", "encoder_priority", "scratch",
-    "indicator",
+    "indicator", "takeover_gate", "driver", "output_base", "output_sendinput",
 )
 MIN_PASSED = 650  # 674 measured; a few tests may move between files or markers
 MAX_RERUN = 3  # more failures than this at once are not flakes

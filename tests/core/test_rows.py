@@ -36,7 +36,9 @@ def test_a_recording_stores_what_the_schema_declares(tmp_path: Path) -> None:
     assert session.array_names() == rows.array_names(frozenset({"gamepad"}), frame_times=True)
     for c in meta["chunks"]:
         stems = [s for s in c["files"] if s not in ("frames", "events")]
-        assert stems == list(rows.ROW_ARRAYS)  # the file order of meta.json, too
+        # The file order of meta.json too: every array but a play rollout's.
+        assert stems == [a for a in rows.ROW_ARRAYS
+                         if a not in (*rows.PLAY_ARRAYS, *rows.PLAY_PAD_ARRAYS)]
         for stem in stems:
             arr = np.load(out / c["files"][stem], allow_pickle=False)
             spec = rows.ROW_ARRAYS[stem]
@@ -55,9 +57,11 @@ def test_the_old_homes_read_the_declaration() -> None:
     assert reader.ARRAY_SPECS is rows.ARRAY_SPECS
     declared = {e for kind in rows.DEVICE_KINDS.values() for e in kind.events}
     assert declared | {CONTROL} == set(DEVICES)  # every input event device has one kind
-    # Every array is a device kind's, the clock's or the frame source's (OS frame times).
+    # Every array is a device kind's, the clock's, the frame source's (OS frame times) or a
+    # play rollout's.
     assert {a for kind in rows.DEVICE_KINDS.values() for a in kind.arrays} | {
-        "frame_indices", "timestamps", *rows.FRAME_TIME_ARRAYS} == set(rows.ROW_ARRAYS)
+        "frame_indices", "timestamps", *rows.FRAME_TIME_ARRAYS, *rows.PLAY_ARRAYS,
+        *rows.PLAY_PAD_ARRAYS} == set(rows.ROW_ARRAYS)
     empty = rows.empty_rows(28)
     assert empty["actions"].shape == (0, 28) and empty["gamepad"].shape == (0, 21)
 
