@@ -91,18 +91,18 @@ class Rig:
 
     def game(self, title: str) -> tuple[WinProcess, int]:
         """Start a game window titled ``title``; returns it and its X window."""
-        proc = self.wine.spawn(winpath(self.tmp / "game.py"), title, winpath(self.stop))
+        proc = self.wine.spawn_ready(winpath(self.tmp / "game.py"), title, winpath(self.stop),
+                                     marker="GAME READY")
         self.procs.append(proc)
-        proc.wait_for("GAME READY", 60)
         return proc, x_window(self.wine.display, title)
 
     def driver(self, title: str, layout: Path | None = None) -> WinProcess:
         """Start the driver on the game titled ``title`` and wait until its hooks are live."""
         cfg = {"title": title, "stop": winpath(self.stop),
                "layout": winpath(layout) if layout else None}
-        proc = self.wine.spawn(winpath(self.tmp / "driver.py"), json.dumps(cfg))
+        proc = self.wine.spawn_ready(winpath(self.tmp / "driver.py"), json.dumps(cfg),
+                                     marker="READY")
         self.procs.append(proc)
-        proc.wait_for("READY", 60)
         return proc
 
     def close(self) -> None:

@@ -109,6 +109,15 @@ class WinProcess:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
+    def exited_silently(self) -> bool:
+        """Whether the program exited non-zero without printing a byte (a Wine start-up flake:
+        the Windows process dies before its first line; started again, it runs)."""
+        if self.proc.poll() in (None, 0):
+            return False
+        for thread in self._threads:
+            thread.join(timeout=5)
+        return not self._out and not self._err
+
     def wait_for(self, text: str, timeout: float) -> None:
         """Wait until stdout or stderr contains ``text``."""
         deadline = time.monotonic() + timeout
@@ -131,6 +140,24 @@ class WineTier:
               env: dict[str, str] | None = None) -> WinProcess:
         """Start ``exe args`` (the Windows CPython by default) under Wine."""
         return WinProcess([str(exe), *args], {**self.env, **(env or {})}, cwd=cwd)
+
+    def spawn_ready(self, *args: str, marker: str, timeout: float = 60,
+                    cwd: Path | None = None) -> WinProcess:
+        """:meth:`spawn` and wait for ``marker``; started once more if it exited silently.
+
+        Only a silent non-zero exit (:meth:`WinProcess.exited_silently`) is retried: anything the
+        program printed is a real failure, raised with its output.
+        """
+        for attempt in (1, 2):
+            proc = self.spawn(*args, cwd=cwd)
+            try:
+                proc.wait_for(marker, timeout=timeout)
+                return proc
+            except AssertionError:
+                if attempt == 2 or not proc.exited_silently():
+                    proc.kill()  # a program that never got ready does not outlive the test
+                    raise
+        raise AssertionError("unreachable")
 
     def taskkill(self, *selector: str) -> None:
         """End Windows processes inside the prefix (``"/pid", "123"`` or ``"/im", "x.exe"``).
@@ -164,9 +191,16 @@ class WineTier:
 
     def python(self, *args: str, timeout: float = 120, cwd: Path | None = None,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        """Run the Windows CPython to its end; returns the exit code and the output."""
-        proc = self.spawn(*args, cwd=cwd, env=env)
-        code = proc.wait(timeout)
+        """Run the Windows CPython to its end; returns the exit code and the output.
+
+        A run that exits non-zero without printing a byte is started once more
+        (:meth:`WinProcess.exited_silently`).
+        """
+        for _attempt in (1, 2):
+            proc = self.spawn(*args, cwd=cwd, env=env)
+            code = proc.wait(timeout)
+            if not proc.exited_silently():
+                break
         return subprocess.CompletedProcess(proc.args, code, proc.stdout, proc.stderr)
 
     def start_server(self) -> None:

@@ -205,6 +205,7 @@ class FakeInputApi:
         self.sent: list[InputSpec] = []
         self.cursor: tuple[int, int] | None = None
         self.focused: int | None = None
+        self.raised: int | None = None
         self.accept = accept
         self.foreground = foreground
 
@@ -214,6 +215,10 @@ class FakeInputApi:
 
     def set_cursor_pos(self, x: int, y: int) -> bool:
         self.cursor = (x, y)
+        return True
+
+    def bring_window_to_top(self, hwnd: int) -> bool:
+        self.raised = hwnd
         return True
 
     def set_foreground_window(self, hwnd: int) -> bool:
@@ -229,7 +234,7 @@ def test_sendinput_injector_builds_the_events_and_focuses_the_window() -> None:
     api = FakeInputApi()
     inj = SendInputInjector(api)
     inj.prepare(_Window(Region(100, 50, 580, 250)))
-    assert api.cursor == (340, 150) and api.focused == 0x1234
+    assert api.cursor == (340, 150) and api.focused == 0x1234 and api.raised == 0x1234
     for key in ("space", "lmb"):
         inj.press(key, True)
         inj.press(key, False)

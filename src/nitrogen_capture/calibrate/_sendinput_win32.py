@@ -24,7 +24,7 @@ from ..targets.base import Target
 from .inject_base import Injector
 
 __all__ = ["INPUT", "InputApi", "InputSpec", "SendInputInjector", "Win32InputApi",
-           "input_specs"]
+           "focus_window", "input_specs"]
 
 INPUT_MOUSE, INPUT_KEYBOARD = 0, 1
 KEYEVENTF_KEYUP = 0x0002
@@ -84,6 +84,9 @@ class InputApi(Protocol):
 
     def set_foreground_window(self, hwnd: int) -> bool:
         """``SetForegroundWindow``."""
+
+    def bring_window_to_top(self, hwnd: int) -> bool:
+        """``BringWindowToTop``: the window first in Z order (and active)."""
 
 
 # The INPUT structure with fixed-size fields (WORD 16, DWORD/LONG 32 bits, ULONG_PTR pointer
@@ -161,6 +164,27 @@ class Win32InputApi:
         """``SetForegroundWindow``."""
         return bool(self._user32.SetForegroundWindow(ctypes.c_void_p(hwnd)))
 
+    def bring_window_to_top(self, hwnd: int) -> bool:
+        """``BringWindowToTop``."""
+        return bool(self._user32.BringWindowToTop(ctypes.c_void_p(hwnd)))
+
+
+def focus_window(api: InputApi, target: Target) -> bool:
+    """Put the cursor at ``target``'s centre, raise its window and make it the foreground.
+
+    The raise is its own call: under Wine 8 (tests_wine/test_win32_play.py) ``SetForegroundWindow``
+    activates a window without changing the Z order, so a window above it at the cursor took the
+    clicks (and with them the focus). ``BringWindowToTop`` puts it first. Returns False when
+    there is no window or Windows refused the foreground change.
+    """
+    r = target.region()
+    api.set_cursor_pos((r.left + r.right) // 2, (r.top + r.bottom) // 2)
+    hwnd = getattr(target, "window_id", None)
+    if hwnd is None:
+        return False
+    api.bring_window_to_top(int(hwnd))  # its result adds nothing: SetForegroundWindow's decides
+    return api.set_foreground_window(int(hwnd))
+
 
 class SendInputInjector(Injector):
     """Key presses and clicks through ``SendInput`` into the focused window."""
@@ -172,10 +196,7 @@ class SendInputInjector(Injector):
 
     def prepare(self, target: Target) -> None:
         """Put the cursor at the window's centre and bring it to the foreground."""
-        r = target.region()
-        self.api.set_cursor_pos((r.left + r.right) // 2, (r.top + r.bottom) // 2)
-        hwnd = getattr(target, "window_id", None)
-        if hwnd is None or not self.api.set_foreground_window(int(hwnd)):
+        if not focus_window(self.api, target):
             raise InputError("could not bring the calibration window to the foreground: click "
                              "it, or run nitrogen-capture calibrate --manual")
 

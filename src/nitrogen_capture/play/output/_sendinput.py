@@ -30,6 +30,7 @@ from ...calibrate._sendinput_win32 import (
     InputApi,
     InputSpec,
     Win32InputApi,
+    focus_window,
 )
 from ...errors import InputError
 from ...events import InputEvent
@@ -120,16 +121,13 @@ class SendInputOutput(ActionOutput):
         self._pending: list[InputSpec] = []
 
     def prepare(self, target: Target) -> None:
-        """Put the cursor at the window's centre and bring the window to the foreground.
+        """Put the cursor at the window's centre, raise the window, make it the foreground.
 
         Raises:
             InputError: Windows refused the foreground change (it may, for a background
                 process): the person clicks the game once.
         """
-        r = target.region()
-        self.api.set_cursor_pos((r.left + r.right) // 2, (r.top + r.bottom) // 2)
-        hwnd = getattr(target, "window_id", None)
-        if hwnd is None or not self.api.set_foreground_window(int(hwnd)):
+        if not focus_window(self.api, target):
             raise InputError("could not bring the game window to the foreground: click it "
                              "once, then start play again")
 
