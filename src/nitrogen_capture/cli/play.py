@@ -53,7 +53,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="side of the square frame a local policy gets (default %(default)s; "
                         "NitroGen's server says its own)")
     g.add_argument("--action-hz", type=float, default=None, metavar="HZ",
-                   help="actions applied per second (default: --fps)")
+                   help="actions applied per second (default: the policy's own rate, 60 Hz "
+                        "for NitroGen, else --fps)")
     g.add_argument("--policy-timeout", type=float, default=5.0, metavar="S",
                    help="longest wait for one answer before the server counts as dead "
                         "(default %(default)s)")
@@ -131,7 +132,7 @@ def play_settings(args: argparse.Namespace, fps: float, layout: Any) -> PlaySett
                             seed=args.seed, options=_options(args.policy_args))
     output = "none" if args.output == "auto" and args.source == "synthetic" else args.output
     return PlaySettings(policy, OutputSettings(output, layout),
-                        DriverSettings(hz, args.quiet_s, takeover, panic))
+                        DriverSettings(args.action_hz, args.quiet_s, takeover, panic))
 
 
 def play_lines(play: PlayInfo) -> list[str]:

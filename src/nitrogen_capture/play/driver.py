@@ -57,9 +57,12 @@ _FOCUS_GRACE_NS = 250_000_000  # focusing the window moves the pointer: not the 
 
 @dataclass(frozen=True)
 class DriverSettings:
-    """The driver's rate and control rules (``play`` flags)."""
+    """The driver's rate and control rules (``play`` flags).
 
-    action_hz: float = 30.0
+    ``action_hz`` None: the policy's own rate (:attr:`Policy.action_hz`), else the recording's.
+    """
+
+    action_hz: float | None = 30.0
     quiet_s: float = 2.0
     takeover_key: str | None = "f10"
     panic_key: str | None = "f12"
@@ -113,6 +116,7 @@ class PolicyDriver:
         self.gate = gate
         self.rollout = rollout
         self.settings = settings
+        self.action_hz = float(settings.action_hz or policy.action_hz or 30.0)
         self.is_live = is_live
         self.on_end = on_end
         self.stats = DriverStats()
@@ -223,7 +227,7 @@ class PolicyDriver:
             self._fresh.set()
 
     def _actuate(self) -> None:
-        period = int(1e9 / self.settings.action_hz)
+        period = int(1e9 / self.action_hz)
         # A game reads its input about once a frame: a release and a press closer together than
         # that can reach it as nothing. So a fresh answer goes out at once, but never sooner
         # than half a period after the action before it.

@@ -97,6 +97,7 @@ class NitroGenPolicy(Policy):
             raise
         self.frame_size = (size, size)
         self.step_s = self.ratio / CONTROL_HZ
+        self.action_hz = 1.0 / self.step_s  # the driver's grid follows the model's rate
 
     def describe(self) -> dict[str, Any]:
         """Address, the server's JSON-safe ``info`` values, image size and action rate."""

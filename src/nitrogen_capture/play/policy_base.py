@@ -60,11 +60,14 @@ class Policy(ABC):
 
     ``frame_size``: the (width, height) the frame passed to :meth:`act` must have (``play``
     squashes the whole window to it with INTER_AREA, as the NitroGen exporter does); None: the
-    captured size.
+    captured size. ``action_hz``: see the attribute.
     """
 
     name = "policy"
     frame_size: tuple[int, int] | None = None
+    #: The rate its answers' steps run at when the policy has its own (NitroGen's server says
+    #: it); None: ``play``'s ``--action-hz`` (default: the recording's ``--fps``).
+    action_hz: float | None = None
 
     @abstractmethod
     def act(self, frame_rgb: npt.NDArray[np.uint8]) -> ActionChunk:

@@ -87,7 +87,10 @@ def build_play(config: RecordConfig, settings: PlaySettings, *,
         policy.close()
         raise
     rollout = RolloutLog(config.layout, pad=kind == "gamepad")
-    drv = settings.driver
+    # The action grid: --action-hz, else the policy's own rate (NitroGen: 60 Hz / its ratio),
+    # else the recording's.
+    hz = float(settings.driver.action_hz or policy.action_hz or config.fps)
+    drv = dataclasses.replace(settings.driver, action_hz=hz)
     gate = TakeoverGate(rollout, quiet_s=drv.quiet_s, takeover_key=drv.takeover_key,
                         panic_key=drv.panic_key, is_focused=recorder.target.is_focused,
                         ignored_keys=_hotkey_keys(config.layout.hotkeys))
@@ -103,7 +106,7 @@ def build_play(config: RecordConfig, settings: PlaySettings, *,
     recorder.meta.play = PlayInfo(
         policy={"spec": settings.policy.spec, **policy.describe()},
         output={"name": output.name, "kind": output.kind},
-        action_hz=drv.action_hz, quiet_s=drv.quiet_s,
+        action_hz=hz, quiet_s=drv.quiet_s,
         hotkeys={k: v for k, v in (("takeover", drv.takeover_key), ("panic", drv.panic_key))
                  if v is not None})
 
