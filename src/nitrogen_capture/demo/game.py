@@ -267,6 +267,17 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
             clock.tick(fps)
     finally:
         if log_path is not None:
+            # Presses and releases already queued when the stop came still reached the game:
+            # held_at_exit is what it holds once they are in (a release sent just before a
+            # SIGTERM must not read as a stuck key).
+            for ev in pygame.event.get((pygame.KEYDOWN, pygame.KEYUP, pygame.MOUSEBUTTONDOWN,
+                                        pygame.MOUSEBUTTONUP)):
+                if ev.type in (pygame.KEYDOWN, pygame.KEYUP):
+                    on_key(names.get(ev.key) or canonical_key(pygame.key.name(ev.key)),
+                           ev.type == pygame.KEYDOWN)
+                else:
+                    on_key(_MOUSE_BUTTONS.get(ev.button, f"mb{ev.button}"),
+                           ev.type == pygame.MOUSEBUTTONDOWN)
             truth.held_at_exit = sorted(held)
             truth.task = None if scene.chase is None else scene.chase.counters
             truth.write(log_path)
