@@ -49,13 +49,17 @@ class InputSpec:
     """One event for ``SendInput``.
 
     ``kind`` is INPUT_KEYBOARD (``code`` a virtual key, ``scan`` its scan code) or INPUT_MOUSE
-    (``code`` and ``scan`` 0).
+    (``code`` and ``scan`` 0; ``dx``/``dy`` a relative move, ``data`` the ``mouseData`` of a
+    wheel step or an X button).
     """
 
     kind: int
     code: int
     flags: int
     scan: int = 0
+    dx: int = 0
+    dy: int = 0
+    data: int = 0
 
 
 def input_specs(key: str, down: bool) -> list[InputSpec]:
@@ -127,6 +131,9 @@ def pack_inputs(inputs: Sequence[InputSpec]) -> Any:
             item.u.ki.wScan = spec.scan
             item.u.ki.dwFlags = spec.flags
         else:
+            item.u.mi.dx = spec.dx
+            item.u.mi.dy = spec.dy
+            item.u.mi.mouseData = spec.data & 0xFFFFFFFF  # a DWORD: a wheel step down is -120
             item.u.mi.dwFlags = spec.flags
     return arr
 

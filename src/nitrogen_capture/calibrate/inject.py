@@ -34,21 +34,12 @@ class XTestInjector(Injector):
     def prepare(self, target: Target) -> None:
         """Focus the target's X window (no window manager needed), pointer at its centre.
 
-        A window found through sway's IPC carries its XWayland X id apart (its ``window_id`` is
-        sway's); a native Wayland one has none, and XTEST cannot reach it.
+        A native Wayland window (found through sway) has no X id: XTEST cannot reach it.
         """
-        from ..errors import TargetError
+        from ..targets.base import x11_window_id
 
-        info = getattr(target, "info", None)
-        window_id = getattr(target, "window_id", None)
-        if info is not None and info.shell is not None:
-            window_id = info.x11_window
-            if window_id is None:
-                raise TargetError("the calibration window is a native Wayland window: XTEST "
-                                  "cannot press into it; run calibrate --manual")
-        if window_id is None:
-            raise TargetError("the calibration target is not a window: cannot focus it")
-        self._player.focus(int(window_id))
+        self._player.focus(x11_window_id(target, "the calibration target",
+                                         "run calibrate --manual"))
 
     def press(self, key: str, down: bool) -> None:
         """One XTEST key or button event, synced with the server."""

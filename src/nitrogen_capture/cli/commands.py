@@ -22,4 +22,5 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("sessions", "sessions"),
     ("report", "report"),
     ("calibrate", "calibrate"),
+    ("play", "play"),
 )

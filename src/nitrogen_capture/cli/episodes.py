@@ -95,7 +95,8 @@ def add_arguments(p: Any) -> None:
 
 def wants_run(args: argparse.Namespace) -> bool:
     """Whether the command line asks for a collection run."""
-    return args.out_dir is not None or args.episodes is not None
+    return (getattr(args, "out_dir", None) is not None
+            or getattr(args, "episodes", None) is not None)
 
 
 def run_settings(args: argparse.Namespace) -> RunSettings:

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from ..session.meta_latency import LatencyInfo
     from ..session.meta_preflight import PreflightInfo
 
-__all__ = ["SOURCES", "Source", "add_parser", "run"]
+__all__ = ["SOURCES", "Source", "add_parser", "add_recording_arguments", "record_config", "run"]
 
 # Where record takes its frames and input from: the screen, or the synthetic test source.
 Source = Literal["screen", "synthetic"]
@@ -70,10 +70,7 @@ SOURCES: tuple[Source, ...] = get_args(Source)
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``record``."""
-    from .args import add_common, field_default, path_arg
-
-    def rec(name: str) -> Any:
-        return field_default(RecordConfig, name)
+    from .args import add_common
 
     p: argparse.ArgumentParser = sub.add_parser(
         "record", help="record a game window (frames + input)",
@@ -81,7 +78,29 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                     "a chunked session directory, then merge it. Starts paused: by default F8 "
                     "toggles, F6 or Ctrl+T resume, F7 or Ctrl+P pause (remap them in the layout "
                     "TOML).")
+    add_recording_arguments(p, preflight=True)
+    add_run_arguments(p)
+    add_common(p)
+    return p
+
+
+def add_recording_arguments(p: argparse.ArgumentParser, *, preflight: bool) -> None:
+    """The flags of one recording: ``record``'s, and ``play``'s (which records its rollout).
+
+    ``preflight``: also ``--check``, ``--adapt`` and ``--check-seconds`` (``record`` only).
+    """
+    from .args import field_default, path_arg
+
+    def rec(name: str) -> Any:
+        return field_default(RecordConfig, name)
+
     p.add_argument("--out", type=path_arg, help="new session directory")
+    if preflight:
+        _add_preflight_arguments(p)
+    _add_session_arguments(p, rec)
+
+
+def _add_preflight_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--check", action="store_true",
                    help="record nothing: grab and encode a few seconds of the real target with "
                         "the game running and say whether this size, rate and format will hold "
@@ -92,6 +111,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                         "is kept); meta.json's preflight says what was measured and chosen")
     p.add_argument("--check-seconds", type=float, default=3.0, metavar="S",
                    help="how long --check (or --adapt) grabs, 1..60 (default %(default)s)")
+
+
+def _add_session_arguments(p: argparse.ArgumentParser, rec: Any) -> None:
+    from .args import field_default, path_arg
+
     p.add_argument("--fps", type=float, default=rec("fps"),
                    help="target capture rate, 0.001..240 (default %(default)g)")
     tgt = p.add_argument_group("target", "a window (its flags narrow each other) or a region")
@@ -215,9 +239,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     lat_x.add_argument("--latency-offset-ms", type=float, default=rec("latency_offset_ms"),
                        metavar="MS", help=f"the offset by hand, in ms within "
                                           f"+-{MAX_LATENCY_MS:g} (0 = none)")
-    add_run_arguments(p)
-    add_common(p)
-    return p
+
+
+def record_config(args: argparse.Namespace) -> RecordConfig:
+    """The :class:`RecordConfig` of ``record``'s (or ``play``'s) command line, checked."""
+    return _config(args)
 
 
 def _config(args: argparse.Namespace) -> RecordConfig:
@@ -226,15 +252,15 @@ def _config(args: argparse.Namespace) -> RecordConfig:
     from ..keylayout import load_layout
     from .args import field_default
 
-    if args.out is None and not args.check and not wants_run(args):
+    if args.out is None and not getattr(args, "check", False) and not wants_run(args):
         raise ConfigError("--out is required (a new session directory), or --out-dir for a "
                           "collection run", setting="out")
     from ..bounds import number_check
     from ..errors import check_settings
 
     # checked whether or not --check is given: a bad value is never ignored
-    check_settings([number_check(args.check_seconds, "check_seconds", "--check-seconds", 1, 60,
-                                 interval=True, note=" seconds")])
+    check_settings([number_check(getattr(args, "check_seconds", 3.0), "check_seconds",
+                                 "--check-seconds", 1, 60, interval=True, note=" seconds")])
     synthetic = args.source == "synthetic"
     spec = TargetSpec(process_name=args.process_name, window_title=args.window_title,
                       pid=args.pid, region=Region(*args.region) if args.region else None,

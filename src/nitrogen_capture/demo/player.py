@@ -35,7 +35,9 @@ _KEYSYMS = {
     "up": "Up", "down": "Down", "left": "Left", "right": "Right",
     **{f"f{i}": f"F{i}" for i in range(1, 13)},
 }
-_BUTTONS = {"lmb": 1, "mmb": 2, "rmb": 3, "wheel_up": 4, "wheel_down": 5}
+# X core buttons: 4-7 are the wheel's steps (up, down, left, right), 8/9 the side buttons.
+_BUTTONS = {"lmb": 1, "mmb": 2, "rmb": 3, "wheel_up": 4, "wheel_down": 5, "wheel_left": 6,
+            "wheel_right": 7, "mb4": 8, "mb5": 9}
 # Hotkey -> the keys pressed in order (released in reverse), and what it does to the recorder.
 HOTKEY_CHORDS: dict[str, tuple[tuple[str, ...], str]] = {
     "f6": (("f6",), "resume"), "f7": (("f7",), "pause"), "f8": (("f8",), "toggle"),
@@ -171,8 +173,10 @@ class Player:
         self.root = self._d.screen().root
 
     def close(self) -> None:
-        """Close the display connection."""
-        self._d.close()
+        """Close the display connection (also when its server is gone)."""
+        from ..xdisplay import close_display
+
+        close_display(self._d)
 
     def __enter__(self) -> Player:
         return self
@@ -247,8 +251,19 @@ class Player:
             raise PlatformError(f"key '{key}' has no keycode on this X server")
         return code
 
-    def key(self, key: str, down: bool) -> int:
-        """Press or release ``key`` (a canonical name or mouse button); returns the time."""
+    def has_key(self, key: str) -> bool:
+        """Whether ``key`` (a canonical name or button) can be pressed on this X server."""
+        if key in _BUTTONS:
+            return True
+        sym = self._XK.string_to_keysym(_KEYSYMS.get(key, key))
+        return bool(sym and self._d.keysym_to_keycode(sym))
+
+    def key(self, key: str, down: bool, sync: bool = True) -> int:
+        """Press or release ``key`` (a canonical name or mouse button); returns the time.
+
+        With ``sync`` the call returns once the server processed the event; without, the
+        caller batches events and calls :meth:`sync` after the batch.
+        """
         X = self._X
         if key in _BUTTONS:
             self._xtest.fake_input(self._d, X.ButtonPress if down else X.ButtonRelease,
@@ -256,14 +271,20 @@ class Player:
         else:
             self._xtest.fake_input(self._d, X.KeyPress if down else X.KeyRelease,
                                    self._keycode(key))
-        self._d.sync()
+        if sync:
+            self._d.sync()
         return self.clock()
 
-    def move(self, dx: int, dy: int) -> int:
+    def move(self, dx: int, dy: int, sync: bool = True) -> int:
         """Relative pointer motion (XTEST MotionNotify with detail=1); returns the time."""
         self._xtest.fake_input(self._d, self._X.MotionNotify, detail=1, x=dx, y=dy)
-        self._d.sync()
+        if sync:
+            self._d.sync()
         return self.clock()
+
+    def sync(self) -> None:
+        """Wait until the server processed everything sent so far (in the order sent)."""
+        self._d.sync()
 
     def type_keys(self, keys: Sequence[str], hold: float = 0.02) -> None:
         """Tap each key in turn (used to type into a window that is not the game)."""

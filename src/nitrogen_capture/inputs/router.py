@@ -69,10 +69,15 @@ class InputRouter:
         self.dropped_unfocused = 0
         self.dropped_not_in_layout = 0
         self.hotkeys_seen = 0
+        # Called with every event before any filtering (``play``'s takeover gate, which keeps
+        # no event: it needs to see the player's input even outside the layout).
+        self.taps: list[Callable[[InputEvent], None]] = []
 
     # -- called from listener threads ---------------------------------------------------------
     def push(self, event: InputEvent) -> None:
         """Route one event (thread-safe)."""
+        for tap in self.taps:
+            tap(event)
         with self._lock:
             if event.device == KEY and self._hotkey(event):
                 return

@@ -28,17 +28,39 @@ import queue
 import threading
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..binning import ActionBinner
 from ..clock import now_ns
 from ..events import InputEvent
 from ..session.journal import PauseRecord, ResumeRecord
 from ..session.meta import Pause
+from ..session.rollout_rows import RolloutRow
 from ..session.writer import SessionWriter
 from .held import HeldState
 
-__all__ = ["BIN_DELAY_NS", "Encoded", "Events", "FileClosed", "FrameQueued", "Paused",
-           "Resumed", "Started", "Stop", "WriterMessage", "WriterThread"]
+
+class RolloutRows(Protocol):
+    """Where a `play` session's rollout rows come from (:class:`~..play.rollout.RolloutLog`)."""
+
+    def row(self, t_prev_rel: int, t_rel: int) -> RolloutRow:
+        """The rollout row of the interval ``(t_prev_rel, t_rel]`` (session-relative ns)."""
+
+
+__all__ = [
+    "BIN_DELAY_NS",
+    "Encoded",
+    "Events",
+    "FileClosed",
+    "FrameQueued",
+    "Paused",
+    "Resumed",
+    "RolloutRows",
+    "Started",
+    "Stop",
+    "WriterMessage",
+    "WriterThread",
+]
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +156,14 @@ class WriterThread(threading.Thread):
     (:meth:`InputRouter.admit_held`).
     """
 
-    def __init__(self, writer: SessionWriter, binner: ActionBinner, t0_ns: int) -> None:
+    def __init__(self, writer: SessionWriter, binner: ActionBinner, t0_ns: int,
+                 rollout: RolloutRows | None = None) -> None:
         super().__init__(name="session-writer", daemon=True)
         self.writer = writer
         self.binner = binner
+        # A `play` session: its rollout rows are read off the driver's log as each row is
+        # binned, when every proposal and takeover of the row's interval is known.
+        self.rollout = rollout
         self.t0_ns = t0_ns
         self.inbox: queue.SimpleQueue[WriterMessage] = queue.SimpleQueue()
         self._frames: deque[int] = deque()  # t_rel of frames waiting to be binned
@@ -283,5 +309,7 @@ class WriterThread(threading.Thread):
                 self.binner.feed(ev)
                 interval.append(ev)
             actions, mouse, pad = self.binner.close_frame()
+            rollout = (self.rollout.row(self._last_binned_t, t_frame)
+                       if self.rollout is not None else None)
             self._last_binned_t = t_frame
-            self.writer.on_row(actions, mouse, pad, interval)
+            self.writer.on_row(actions, mouse, pad, interval, rollout)

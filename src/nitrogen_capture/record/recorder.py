@@ -54,6 +54,7 @@ from .pipeline import (
     Stop,
     WriterThread,
 )
+from .playhooks import PlayHooks
 from .rates import LossAlarm, RecentRates
 from .stopping import run_steps
 
@@ -107,8 +108,9 @@ class Recorder(PauseControl):
 
     def __init__(self, config: RecordConfig, source: FrameSource, target: Target,
                  inputs: list[InputSource], meta: SessionMeta,
-                 episode: EpisodeControl | None = None) -> None:
+                 episode: EpisodeControl | None = None, play: PlayHooks | None = None) -> None:
         self.config = config
+        self.play = play  # `play`: a policy drives the game while this records (playhooks.py)
         self.episode = episode  # record --episodes: this episode's plan and keys (episode.py)
         self.source = source
         self.target = target
@@ -117,6 +119,8 @@ class Recorder(PauseControl):
         self.frame_store = open_frame_store(self.paths.root, meta.frame_format)
         self.router = InputRouter(config.layout, target.is_focused,
                                   hotkeys=config.layout.hotkeys)
+        if play is not None:
+            self.router.taps.append(play.on_event)
         # Start/pause/resume/stop cues: play() hands off and returns at once (cues/base.py).
         # A missing player is said once, unless nobody plays (the synthetic source).
         self.cue = get_cue_backend(config.cue,
@@ -166,6 +170,11 @@ class Recorder(PauseControl):
         if not self._stop.is_set():
             self.stop_reason = reason
             self._stop.set()
+
+    @property
+    def recording_now(self) -> bool:
+        """Whether frames are being recorded now (started, not paused, not stopping)."""
+        return self._phase == "recording" and self._pause_reason is None
 
     def _missed(self) -> int:
         """Periods of recording that got no frame: skipped late, or dropped at a full queue."""
@@ -256,7 +265,10 @@ class Recorder(PauseControl):
                                         cfg.queue_frames,
                                         settings=self.frame_store.encoder_settings(),
                                         priority=cfg.encoder_priority, nice=spec.nice)
-        wt = self._writer_thread = WriterThread(writer, ActionBinner(cfg.layout), t0)
+        if self.play is not None:
+            self.play.on_start(t0)
+        wt = self._writer_thread = WriterThread(writer, ActionBinner(cfg.layout), t0,
+                                                self.play.rows if self.play else None)
         inbox.append(wt)
         began = False  # the first meta.json is written: from then on the session ends whole
         try:
@@ -296,6 +308,8 @@ class Recorder(PauseControl):
         status, whatever moment the stop came at and whatever failed with it (stopping.py).
         """
         self._t_stop, self._phase = now_ns(), "stopping"
+        if self.play is not None:  # the policy lets go while the listeners still record
+            run_steps((("the policy", self.play.on_stopping),))
         pool = self._pool
         assert pool is not None
 
@@ -389,6 +403,8 @@ class Recorder(PauseControl):
                 continue
             frame = self.source.grab_raw()  # BGR or BGRA: the pool converts as it copies
             t_frame = now_ns()  # stamped right after the grab returned
+            if self.play is not None:  # the policy sees what is recorded, as it is grabbed
+                self.play.on_frame(frame, t_frame)
             size = (int(frame.shape[1]), int(frame.shape[0]))
             if size != self._chunk_size or self._rows_in_chunk >= cfg.chunk_size:
                 self.chunk += 1
@@ -479,6 +495,8 @@ class Recorder(PauseControl):
             events_dropped_unfocused=self.router.dropped_unfocused,
             events_dropped_not_in_layout=self.router.dropped_not_in_layout,
             events_late=wt.events_late, hotkeys=self.router.hotkeys_seen)
+        if self.play is not None:
+            self.play.on_finish(self.meta)
         finish_meta(self.meta, writer, self.paths, stop_reason=self.stop_reason,
                     lost=input_losses(self.inputs), counters=counters)
 

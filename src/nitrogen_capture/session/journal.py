@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from ..events import InputEvent
 
 __all__ = ["BadLine", "ChunkRecord", "EventRecord", "FrameRecord", "JournalRecord",
-           "PauseRecord", "ResumeRecord", "StateRecord", "decode", "load_line"]
+           "PauseRecord", "ResumeRecord", "RolloutRecord", "StateRecord", "decode", "load_line"]
 
 MAX_LINE = 1 << 16  # bytes: a journal line is a few hundred at most
 _MAX_DEPTH = 8  # nesting of a journal line's JSON (a chunk line nests 2 deep)
@@ -143,8 +143,34 @@ class ResumeRecord(_Record):
         return {"end_t": self.end_t, "end_tick": self.end_tick}
 
 
+@dataclass(frozen=True)
+class RolloutRecord(_Record):
+    """A rollout row as binned (docs/format.md, "Rollouts").
+
+    Who was in control of chunk row ``row`` (``src``, an ``ACTION_SOURCES`` index) and what the
+    policy proposed: the layout
+    indices of its keys (``keys``), its motion (``m``) and, with a gamepad output, its pad
+    state (``pad``, 21 values; left out otherwise).
+    """
+
+    kind: ClassVar[str] = "rollout"
+    row: int
+    src: int
+    keys: tuple[int, ...]
+    m: tuple[float, float]
+    pad: tuple[float, ...] | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """``row``, ``src``, ``keys``, ``m`` (then ``pad``)."""
+        out: dict[str, Any] = {"row": self.row, "src": self.src, "keys": list(self.keys),
+                               "m": list(self.m)}
+        if self.pad is not None:
+            out["pad"] = list(self.pad)
+        return out
+
+
 JournalRecord = (ChunkRecord | StateRecord | FrameRecord | EventRecord | PauseRecord
-                 | ResumeRecord)
+                 | ResumeRecord | RolloutRecord)
 
 
 def _reject_constant(name: str) -> Any:
@@ -236,9 +262,28 @@ def _resume(rec: dict[str, Any]) -> ResumeRecord:
     return ResumeRecord(_int(rec, "end_t"), _int(rec, "end_tick"))
 
 
+def _floats(value: object, lo: int, hi: int) -> tuple[float, ...]:
+    if (not isinstance(value, list) or not lo <= len(value) <= hi or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            and abs(v) < 1e9 for v in value)):
+        raise BadLine(f"must be a list of {lo}..{hi} finite numbers")
+    return tuple(float(v) for v in value)
+
+
+def _rollout(rec: dict[str, Any]) -> RolloutRecord:
+    keys = rec.get("keys", [])
+    if not isinstance(keys, list) or len(keys) > 1024 or not all(
+            isinstance(k, int) and not isinstance(k, bool) and 0 <= k < 1024 for k in keys):
+        raise BadLine("keys must be a list of layout indices")
+    m = _floats(rec.get("m"), 2, 2)
+    pad = rec.get("pad")
+    return RolloutRecord(_int(rec, "row", 0, _MAX_ROW), _int(rec, "src", 0, 1), tuple(keys),
+                         (m[0], m[1]), None if pad is None else _floats(pad, 21, 21))
+
+
 _DECODERS: dict[str, Callable[[dict[str, Any]], JournalRecord]] = {
     "chunk": _chunk, "state": _state, "frame": _frame, "event": _event, "pause": _pause,
-    "resume": _resume}
+    "resume": _resume, "rollout": _rollout}
 
 
 def decode(rec: dict[str, Any]) -> JournalRecord | None:

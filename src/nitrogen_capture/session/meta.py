@@ -29,7 +29,6 @@ from ..keylayout import KeyLayout
 from ._check import JsonObject
 from .io import atomic_write_json
 from .meta_episode import EpisodeInfo
-from .meta_play import PlayInfo
 from .meta_latency import LatencyInfo
 from .meta_parts import (
     CaptureInfo,
@@ -45,6 +44,7 @@ from .meta_parts import (
     default_controller,
     default_game,
 )
+from .meta_play import PlayInfo
 from .meta_preflight import PreflightInfo
 from .paths import META_NAME, SCHEMA_VERSION
 

@@ -175,8 +175,7 @@ class SessionReader:
         return self.meta.play is not None
 
     def array_names(self) -> tuple[str, ...]:
-        """Per-chunk array stems of this session (gamepad, OS frame times, rollout arrays only
-        when recorded)."""
+        """Per-chunk array stems of this session (optional ones only when recorded)."""
         play = self.meta.play
         return row_array_names(frozenset({"gamepad"}) if self.has_gamepad else frozenset(),
                                frame_times=self.has_frame_times, play=play is not None,

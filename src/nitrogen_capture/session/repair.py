@@ -43,7 +43,7 @@ from ..diskspace import check_free, on_disk, said_when_full
 from ..errors import SessionFormatError
 from ..events import BUTTON, KEY, InputEvent, events_to_array
 from ..keylayout import MOUSE_BUTTONS
-from ..rows import OS_TIME_NONE
+from ..rows import OS_TIME_NONE, SOURCE_POLICY
 from .frametimes import set_frame_time_counts
 from .io import data_size, inside, is_plain_file, json_bytes, set_aside, write_together
 from .journal import (
@@ -52,14 +52,16 @@ from .journal import (
     FrameRecord,
     PauseRecord,
     ResumeRecord,
+    RolloutRecord,
     StateRecord,
     decode,
     load_line,
 )
 from .lock import SessionLock
-from .meta import ChunkEntry, Pause
+from .meta import ChunkEntry, Pause, SessionMeta
 from .paths import META_NAME, SessionPaths, run_merge
 from .reader import SessionReader
+from .rollout_rows import RolloutRow, rollout_arrays
 from .timeline import achieved_fps
 
 __all__ = ["Journal", "RecoveredChunk", "RepairReport", "parse_journal", "repair_session"]
@@ -75,11 +77,41 @@ class Journal:
     frames: dict[int, tuple[int, int]] = field(default_factory=dict)  # row -> (tick, t_ns)
     # row -> (OS time or None, repeated), for a source that stamps frames (docs/format.md)
     frame_times: dict[int, tuple[int | None, bool]] = field(default_factory=dict)
+    rollout: dict[int, RolloutRecord] = field(default_factory=dict)  # a `play` session's rows
     events: list[InputEvent] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
     pauses: list[Pause] = field(default_factory=list)
     torn_last_line: bool = False
     bad_lines: int = 0
+
+
+def _rollout_rows(j: Journal, kept: int, keys: int,
+                  meta: SessionMeta) -> tuple[list[RolloutRow], int]:
+    """A recovered chunk's rollout rows and how many the journal did not have.
+
+    The writer journals a rollout row when it bins the row, a moment after the frame, so a crash
+    can leave the last frames without one: they get nothing proposed and the source of the row
+    before them, and ``play.stats.rows_without_rollout`` counts them (docs/format.md).
+    """
+    pad = meta.play is not None and meta.play.pad_output
+    rows: list[RolloutRow] = []
+    source, missing = SOURCE_POLICY, 0
+    for r in range(kept):
+        rec = j.rollout.get(r)
+        if rec is None:
+            missing += 1
+            rows.append(RolloutRow.unknown(keys, source, pad))
+            continue
+        source = rec.src
+        row_keys = np.zeros(keys, np.int8)
+        row_keys[[k for k in rec.keys if k < keys]] = 1
+        rows.append(RolloutRow(rec.src, row_keys, np.array(rec.m, np.float32),
+                               None if rec.pad is None else np.array(rec.pad, np.float32)))
+    if missing and meta.play is not None:
+        stats = dict(meta.play.stats)
+        stats["rows_without_rollout"] = int(stats.get("rows_without_rollout", 0)) + missing
+        meta.play = dataclasses.replace(meta.play, stats=stats)
+    return rows, missing
 
 
 def parse_journal(path: Path) -> Journal:
@@ -122,6 +154,8 @@ def parse_journal(path: Path) -> Journal:
                 j.frame_times[record.row] = (record.os, record.rep)
         elif isinstance(record, EventRecord):
             j.events.append(record.event)
+        elif isinstance(record, RolloutRecord):
+            j.rollout[record.row] = record
         elif isinstance(record, StateRecord):
             j.held = record.held
         elif isinstance(record, PauseRecord):
@@ -286,6 +320,11 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
         arrays["os_timestamps"] = np.array(
             [OS_TIME_NONE if t is None else t for t, _ in stamped], dtype=np.int64)
         arrays["repeated"] = np.array([rep for _, rep in stamped], dtype=np.bool_)
+    unknown_rows = 0
+    if reader.is_rollout:
+        recovered, unknown_rows = _rollout_rows(j, kept, len(reader.layout), meta)
+        arrays.update(rollout_arrays(recovered, len(reader.layout),
+                                     pad=meta.play is not None and meta.play.pad_output))
     files = {stem: paths.chunk_array(stem, idx).name for stem in arrays}
     files["frames"] = store.relative_location(idx)
 
@@ -327,6 +366,9 @@ def _repair_chunk(reader: SessionReader, idx: int, jpath: Path) -> RecoveredChun
     jpath.unlink()  # last: everything it described is on disk now
     dropped = len(j.events) - len(events)
     note = f"{dropped} events outside the kept frames' span dropped" if dropped else ""
+    if unknown_rows:
+        more = f"{unknown_rows} rollout rows without their rollout line (nothing proposed)"
+        note = f"{note}; {more}" if note else more
     log.info("chunk %d: recovered %d rows", idx, kept)
     return RecoveredChunk(idx, kept, len(j.frames), on_disk_rows, orphaned, len(events), dropped,
                           j.torn_last_line, note)

@@ -41,10 +41,12 @@ from .journal import (
     JournalRecord,
     PauseRecord,
     ResumeRecord,
+    RolloutRecord,
     StateRecord,
 )
 from .meta import ChunkEntry, SessionMeta
 from .paths import SessionPaths, run_merge
+from .rollout_rows import RolloutRow, rollout_arrays
 
 __all__ = ["ChunkState", "SessionWriter"]
 
@@ -67,6 +69,7 @@ class ChunkState:
     actions: list[npt.NDArray[np.int8]] = field(default_factory=list)
     mouse: list[npt.NDArray[np.float32]] = field(default_factory=list)
     gamepad: list[npt.NDArray[np.float32]] = field(default_factory=list)
+    rollout: list[RolloutRow] = field(default_factory=list)  # a `play` session's rows
     events: list[InputEvent] = field(default_factory=list)
     journal_events: list[InputEvent] = field(default_factory=list)
     encoded: int = 0
@@ -98,6 +101,9 @@ class SessionWriter:
         self.gamepad = gamepad
         # The source stamps its frames: chunks get os_timestamps and repeated (docs/format.md).
         self.frame_times = meta.capture is not None and meta.capture.frame_time_source is not None
+        # A `play` rollout: chunks get action_source and policy_* (docs/format.md, "Rollouts").
+        self.rollout = meta.play is not None
+        self.rollout_pad = meta.play is not None and meta.play.pad_output
         self.open_chunks: list[ChunkState] = []
         self.encode_ms: list[float] = []
         self.bytes_written = 0
@@ -192,14 +198,27 @@ class SessionWriter:
         self._journal(chunk, EventRecord(ev))
 
     def on_row(self, actions: npt.NDArray[np.int8], mouse: npt.NDArray[np.float32],
-               pad: npt.NDArray[np.float32], events: list[InputEvent]) -> None:
-        """The binned row of the oldest frame that has none yet, with its interval's events."""
+               pad: npt.NDArray[np.float32], events: list[InputEvent],
+               rollout: RolloutRow | None = None) -> None:
+        """The binned row of the oldest frame that has none yet, with its interval's events.
+
+        ``rollout``: a `play` session's rollout row (stored and journaled when it is one).
+        """
         for chunk in self.open_chunks:
             if len(chunk.actions) < chunk.num_frames:
                 chunk.actions.append(actions)
                 chunk.mouse.append(mouse)
                 chunk.gamepad.append(pad)
                 chunk.events.extend(events)
+                if self.rollout:
+                    if rollout is None:  # a recorder bug, not user input
+                        raise RuntimeError("a rollout row is missing")
+                    chunk.rollout.append(rollout)
+                    self._journal(chunk, RolloutRecord(
+                        len(chunk.actions) - 1, rollout.source,
+                        tuple(int(i) for i in np.flatnonzero(rollout.keys)),
+                        (float(rollout.mouse[0]), float(rollout.mouse[1])),
+                        None if rollout.pad is None else tuple(float(v) for v in rollout.pad)))
                 break
         else:
             raise RuntimeError("binned row without a frame")  # a recorder bug, not user input
@@ -289,6 +308,8 @@ class SessionWriter:
         if self.frame_times:
             arrays["os_timestamps"] = np.array(chunk.os_timestamps, dtype=np.int64)
             arrays["repeated"] = np.array(chunk.repeated, dtype=np.bool_)
+        if self.rollout:
+            arrays.update(rollout_arrays(chunk.rollout, k, pad=self.rollout_pad))
         files = {"frames": self.frame_store.relative_location(chunk.number)}
         for stem, arr in arrays.items():
             path = self.paths.chunk_array(stem, chunk.number)

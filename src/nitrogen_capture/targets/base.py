@@ -22,7 +22,7 @@ from typing import Any
 
 from ..capture.base import CaptureTarget, Region
 
-__all__ = ["FixedRegionTarget", "Target", "WindowBackend", "WindowInfo"]
+__all__ = ["FixedRegionTarget", "Target", "WindowBackend", "WindowInfo", "x11_window_id"]
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,31 @@ class WindowBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the display connection (default: nothing)."""
+
+
+def x11_window_id(target: Target, what: str, fallback: str) -> int:
+    """The X11 id of ``target``'s window, for XTEST injection (focus, pointer).
+
+    A window found through sway's IPC carries its XWayland X id apart (its ``window_id`` is
+    sway's); a native Wayland one has none, and XTEST cannot reach it.
+
+    Args:
+        target: the target to inject into.
+        what: the window in the message (``the calibration target``).
+        fallback: what to do instead, said when the window is a native Wayland one.
+
+    Raises:
+        TargetError: a native Wayland window, or a target that is not a window.
+    """
+    from ..errors import TargetError
+
+    info = getattr(target, "info", None)
+    window_id = getattr(target, "window_id", None)
+    if info is not None and info.shell is not None:
+        window_id = info.x11_window
+        if window_id is None:
+            raise TargetError(f"{what} is a native Wayland window: XTEST cannot press into it; "
+                              f"{fallback}")
+    if window_id is None:
+        raise TargetError(f"{what} is not a window: cannot focus it")
+    return int(window_id)

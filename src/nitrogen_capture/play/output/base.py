@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from ...clock import now_ns
 from ...events import BUTTON, KEY, MOTION, PAD_AXIS, PAD_BUTTON, WHEEL, InputEvent
 from ...keylayout import DEFAULT_LAYOUT, KeyLayout
-from ...rows import MOUSE_BUTTONS, PAD_AXES, PAD_BUTTONS, WHEEL_KEYS
+from ...rows import MOUSE_BUTTONS, PAD_AXES, PAD_BUTTONS
 from ..action import NOTHING, Action
 
 if TYPE_CHECKING:
@@ -82,7 +82,8 @@ class ActionOutput(ABC):
         with self._lock:
             sent: list[InputEvent] = []
             if self.kind == "keyboard":
-                want = {k for k in action.keys if k in self._allowed}
+                # A wheel pseudo-key is a step each time it appears, never a held key.
+                want = {k for k in action.keys if k in self._allowed and k not in _WHEEL_STEP}
                 for key in sorted(self._held - want):
                     sent.append(self._send_key(key, False))
                 for key in sorted(want - self._held):
@@ -102,7 +103,7 @@ class ActionOutput(ABC):
         try:
             return self.apply(NOTHING if self.kind == "keyboard"
                               else Action(pad=(0.0,) * len(self._pad_state)))
-        except Exception:  # noqa: BLE001 - release is best effort; the caller logs the end
+        except Exception:  # best effort: a dead link holds nothing any more
             with self._lock:
                 self._held.clear()
             return []
