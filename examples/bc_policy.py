@@ -28,12 +28,17 @@ FORMAT = "nitrogen-capture.bc-example.v1"  # what load() checks before it trusts
 
 
 class TinyNet(nn.Module):
-    """(B, 3, S, S) float in [0, 1] -> (B, N) logits, one per trained key (~25k weights)."""
+    """(B, 3, S, S) float in [0, 1] -> (B, N) logits, one per trained key (~30k weights).
+
+    Two channels holding each pixel's x and y (CoordConv) go in beside the colours: the task is
+    "where is the target from the avatar", and a convolution alone has to learn positions from
+    padding effects, which takes far more demonstrations than a few minutes of play gives.
+    """
 
     def __init__(self, outputs: int) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(3, 16, kernel_size=5, stride=2, padding=2), nn.ReLU(),
+            nn.Conv2d(5, 16, kernel_size=5, stride=2, padding=2), nn.ReLU(),
             nn.Conv2d(16, 32, kernel_size=3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(32, 32, kernel_size=3, stride=2, padding=1), nn.ReLU(),
             # Where things are is the whole task: keep a coarse map, no global pooling.
@@ -44,7 +49,10 @@ class TinyNet(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Logits of the trained keys."""
-        out: torch.Tensor = self.net(obs)
+        b, _, h, w = obs.shape
+        ys = torch.linspace(-1, 1, h, dtype=obs.dtype).view(1, 1, h, 1).expand(b, 1, h, w)
+        xs = torch.linspace(-1, 1, w, dtype=obs.dtype).view(1, 1, 1, w).expand(b, 1, h, w)
+        out: torch.Tensor = self.net(torch.cat([obs, xs, ys], dim=1))
         return out
 
 

@@ -3,13 +3,15 @@ r"""Train a tiny behaviour-cloning net on a ``.pt`` export: which movement keys 
 The export (docs/export.md, "The `.pt` file") pairs each frame with the actions after it::
 
     nitrogen-capture convert --root SESSION --out demo.pt --action-space raw --img-size 64 \\
-        --seq-len 1
+        --seq-len 1 --action-shift 0
     python examples/train_bc.py demo.pt --out bc.pt
     nitrogen-capture play --policy examples/bc_policy.py:load --policy-arg weights=bc.pt ...
 
 The net (:class:`bc_policy.TinyNet`) sees the frame and predicts, for each key of ``--keys``
-(default ``w a s d``), whether it is held in the first action step of the window (the frame's
-next row: ``--action-shift`` of the export), with a binary cross-entropy per key. The last
+(default ``w a s d``), whether it is held in the first action step of the window (the row
+``--action-shift`` after the frame's), with a binary cross-entropy per key. A rollout of
+``play`` (a scripted or trained policy) wants ``--action-shift 0``: its row i holds what the
+policy chose from frame i. A person's recording wants the default 1 (docs/calibration.md). The last
 ``--val-share`` of the windows (in time order, so no frame of it sits next to a training frame)
 is held out, and each epoch prints the loss and how often all keys come out right on it.
 

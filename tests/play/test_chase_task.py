@@ -68,7 +68,8 @@ def test_target_bounces_inside_the_playfield_and_a_seed_replays_it() -> None:
 def test_counters_json() -> None:
     c = TaskCounters("chase", 6, 30.0)
     assert c.hits_per_minute == 12.0
-    assert c.to_json() == {"name": "chase", "hits": 6, "seconds": 30.0, "hits_per_minute": 12.0}
+    assert c.to_json() == {"name": "chase", "hits": 6, "seconds": 30.0, "hits_per_minute": 12.0,
+                           "hits_ns": []}
     assert TaskCounters("chase", 0, 0.0).hits_per_minute == 0.0
 
 
@@ -89,7 +90,7 @@ def test_game_log_has_the_task_and_the_keys_held_at_exit(tmp_path: Path) -> None
     data = json.loads(log.read_text())
     assert data["held_at_exit"] == []
     assert data["task"]["name"] == "chase"
-    assert data["task"]["hits"] == 0  # nobody played
+    assert data["task"]["hits"] == 0 and data["task"]["hits_ns"] == []  # nobody played
     assert 0.5 <= data["task"]["seconds"] <= 1.5  # game time: the frames' clock ticks
     assert data["frames"] == len(data["records"]["frame"]) > 0
 

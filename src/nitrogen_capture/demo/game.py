@@ -17,7 +17,8 @@ count and per-frame records (frame number, drawn marker mask, monotonic ns of th
 mask shows: taken right after the frame's events were processed), the keys and buttons it sees
 held when it ends (``held_at_exit``: what a policy that stopped must not leave behind) and, with
 ``--task chase`` (:mod:`nitrogen_capture.demo.task`), the task's counters (``task``: name, hits,
-seconds of game time, hits per minute; null without a task). ``--seed`` seeds the task.
+seconds of game time, hits per minute, the ``now_ns`` time of each hit; null without a
+task). ``--seed`` seeds the task.
 """
 
 from __future__ import annotations
@@ -245,6 +246,8 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
                 truth.rel_grabbed[0] += rel[0]
                 truth.rel_grabbed[1] += rel[1]
             scene.update(clock.get_time() / 1000.0, held, (rel[0], rel[1]), fire, jump)
+            if scene.chase is not None and len(scene.chase.hits_ns) < scene.chase.hits:
+                scene.chase.hits_ns.append(now_ns())  # this frame scored
             now = now_ns()
             mask = 0
             for k, key in enumerate(layout.keys):

@@ -44,11 +44,16 @@ def movement(held: Set[str]) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class TaskCounters:
-    """What the game's ``--log`` JSON says of the task (``task``): name, hits, seconds played."""
+    """What the game's ``--log`` JSON says of the task (``task``): name, hits, seconds played.
+
+    ``hits_ns``: when each hit happened, on :func:`nitrogen_capture.clock.now_ns` (the
+    recorder's clock), so the hits inside a recording's span can be counted.
+    """
 
     name: str
     hits: int
     seconds: float
+    hits_ns: tuple[int, ...] = ()
 
     @property
     def hits_per_minute(self) -> float:
@@ -58,7 +63,7 @@ class TaskCounters:
     def to_json(self) -> dict[str, Any]:
         """The JSON object of the log's ``task`` key."""
         return {"name": self.name, "hits": self.hits, "seconds": round(self.seconds, 3),
-                "hits_per_minute": round(self.hits_per_minute, 3)}
+                "hits_per_minute": round(self.hits_per_minute, 3), "hits_ns": list(self.hits_ns)}
 
 
 @dataclass
@@ -74,6 +79,7 @@ class ChaseTask:
     seed: int = 0
     hits: int = 0
     seconds: float = 0.0
+    hits_ns: list[int] = field(default_factory=list)  # filled by the caller, who has a clock
     x: float = 0.0
     y: float = 0.0
     tx: float = 0.0
@@ -99,7 +105,7 @@ class ChaseTask:
     @property
     def counters(self) -> TaskCounters:
         """The score so far."""
-        return TaskCounters("chase", self.hits, self.seconds)
+        return TaskCounters("chase", self.hits, self.seconds, tuple(self.hits_ns))
 
     def _clamp(self, x: float, y: float) -> tuple[float, float]:
         h = self.side / 2
