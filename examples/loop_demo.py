@@ -10,7 +10,10 @@
    applies it within the row's period), so shift 0 pairs each frame with the decision made on it
    (99% of rows agree with the expert re-run on the exported frame; with the default shift 1,
    made for a person's reaction time, 55%);
-4. ``examples/train_bc.py`` trains the tiny net on it (``examples/bc_policy.py``);
+4. ``examples/train_bc.py`` trains the tiny net on it (``examples/bc_policy.py``), the game's
+   truth overlay blacked out (``--mask-top``): its held-key cells show the answer, and a net
+   that sees them learns to copy the keys held instead of chasing (below random in play, 100%
+   right on held-out rows);
 5. ``nitrogen-capture play`` of the trained policy (``examples/bc_policy.py:load --policy-arg
    weights=...``), the random one (``random``, on the same keys ``w a s d``) and the scripted one,
    each in a fresh game with the same seed, for the same time;
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import subprocess
@@ -43,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from nitrogen_capture.demo import markers
 from nitrogen_capture.demo.game import GAME_LABEL
 from nitrogen_capture.demo.player import Player
 from nitrogen_capture.demo.runner import Started, cli_command
@@ -131,8 +136,11 @@ def run_loop(a: argparse.Namespace) -> dict[str, Any]:
                              "--seq-len", "1", "--action-shift", "0", "--no-progress",
                              "--overwrite"), steps_log)
             t0 = time.monotonic()
+            # The truth overlay (its held-key cells) squashed to 64 rows: hidden from the net.
+            band = math.ceil(64 * markers.overlay_height() / h)
             _run([sys.executable, str(HERE / "train_bc.py"), str(export), "--out", str(weights),
-                  "--epochs", str(a.epochs), "--json", str(out / "train.json")], steps_log)
+                  "--epochs", str(a.epochs), "--mask-top", str(band), "--json",
+                  str(out / "train.json")], steps_log)
             summary["train"] = json.loads((out / "train.json").read_text(encoding="utf-8"))
             summary["train"]["wall_seconds"] = round(time.monotonic() - t0, 2)
             summary["train"]["export_bytes"] = export.stat().st_size

@@ -26,7 +26,7 @@ def test_trained_policy_beats_random_and_the_scripted_player_beats_both(tmp_path
     out = tmp_path / "loop"
     env = {**os.environ, "SDL_AUDIODRIVER": "dummy", "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
     run = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out), "--record-seconds",
-                          "40", "--eval-seconds", "25", "--epochs", "15"], env=env,
+                          "40", "--eval-seconds", "25", "--epochs", "20"], env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, (run.stdout[-2000:], run.stderr[-3000:])
     summary = json.loads((out / "loop.json").read_text())
