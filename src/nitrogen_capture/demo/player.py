@@ -220,13 +220,6 @@ class Player:
         win.set_input_focus(self._X.RevertToPointerRoot, self._X.CurrentTime)
         self._d.sync()
 
-    def window_rect(self, window_id: int) -> tuple[int, int, int, int]:
-        """The window's (left, top, width, height) in root coordinates (for a screen grab)."""
-        win = self._d.create_resource_object("window", window_id)
-        geo = win.get_geometry()
-        pos = win.translate_coords(self.root, 0, 0)  # the root's origin in the window's coords
-        return -int(pos.x), -int(pos.y), int(geo.width), int(geo.height)
-
     def create_window(self, x: int, y: int, width: int, height: int) -> int:
         """Map a plain window (a 'different application' for privacy tests) and return its id."""
         screen = self._d.screen()
