@@ -22,7 +22,7 @@ DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 # After a successful `make demo`, older runs/demo-* beyond the newest DEMO_KEEP are removed.
 DEMO_KEEP ?= 3
 
-.PHONY: all setup system-deps venv lint typecheck test test-fast test-windows test-lerobot wine-tier demo demo-prune bench clean wayland-deps wayland-shim test-wayland
+.PHONY: all setup system-deps venv lint typecheck test test-fast test-windows test-lerobot wine-tier demo demo-prune loop-demo bench clean wayland-deps wayland-shim test-wayland
 
 all: test
 
@@ -77,7 +77,7 @@ setup: system-deps venv
 # shared one was invalidated by every switch of platform, so each run started cold. The Windows
 # run's output is shown after the Linux one's; lint fails when either fails.
 lint: venv
-	$(VENV)/bin/ruff check src tests tests_wine bench scripts *.py
+	$(VENV)/bin/ruff check src tests tests_wine bench scripts examples *.py
 	@echo "$(VENV)/bin/mypy & $(VENV)/bin/mypy --platform win32"; mkdir -p .mypy_cache; \
 	$(VENV)/bin/mypy --platform win32 --cache-dir .mypy_cache/win32 >.mypy_cache/win32.out 2>&1 & \
 	win=$$!; $(VENV)/bin/mypy; linux=$$?; wait $$win; windows=$$?; cat .mypy_cache/win32.out; \
@@ -137,6 +137,13 @@ demo-prune:
 	if [ -d runs ]; then \
 	  echo "kept the $(DEMO_KEEP) newest demo runs in runs/; remove runs/ to free $$(du -sm runs | cut -f1) MB"; \
 	fi
+
+# The whole loop (examples/loop_demo.py): record the demo game's scripted player on its chase task,
+# convert, train a tiny behaviour-cloning net on the CPU, then compare it with random and scripted
+# play from the game's own counters (~6 min; the table and LOOP_OUT/loop.json).
+LOOP_OUT ?= runs/loop-$(shell date +%Y%m%d-%H%M%S)
+loop-demo: setup
+	SDL_AUDIODRIVER=dummy PYGAME_HIDE_SUPPORT_PROMPT=1 $(PY) examples/loop_demo.py --out $(LOOP_OUT)
 
 # Micro-benchmarks (JSON), then sustained recordings of the demo game against the original loop
 # (~8 min: JSON in bench/results/latest.json, the table into bench/README.md).

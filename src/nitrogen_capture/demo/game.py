@@ -14,7 +14,11 @@ F9 toggles the pointer grab (SDL relative mouse mode, where motion comes from XI
 ``--grab-after S`` grabs after S seconds. ``--log FILE`` writes, on exit and on SIGTERM, a JSON of
 what the game saw: per-key press counts, relative motion sums (all / while grabbed), the frame
 count and per-frame records (frame number, drawn marker mask, monotonic ns of the state the
-mask shows: taken right after the frame's events were processed).
+mask shows: taken right after the frame's events were processed), the keys and buttons it sees
+held when it ends (``held_at_exit``: what a policy that stopped must not leave behind) and, with
+``--task chase`` (:mod:`nitrogen_capture.demo.task`), the task's counters (``task``: name, hits,
+seconds of game time, hits per minute, the ``now_ns`` time of each hit; null without a
+task). ``--seed`` seeds the task.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from ..clock import now_ns
 from ..keylayout import DEFAULT_LAYOUT, KeyLayout, canonical_key, load_layout
 from . import markers
 from .scene import SCENES, Scene, prewarm
+from .task import TASKS, TaskCounters
 
 __all__ = ["CAPTION", "GAME_LABEL", "GRAB_TOGGLE_KEY", "main", "parse_size", "run_game"]
 
@@ -84,6 +89,8 @@ class _Truth:
         self.frames: list[int] = []
         self.masks: list[int] = []
         self.times: list[int] = []
+        self.held_at_exit: list[str] = []
+        self.task: TaskCounters | None = None
 
     @property
     def total_presses(self) -> int:
@@ -106,6 +113,8 @@ class _Truth:
             "mouse_rel_all": self.rel_all,
             "mouse_rel_grabbed": self.rel_grabbed,
             "grab_changes": [[t, g] for t, g in self.grab_changes],
+            "held_at_exit": self.held_at_exit,
+            "task": None if self.task is None else self.task.to_json(),
             "records": {"frame": self.frames, "held_mask": self.masks, "t_ns": self.times},
         }
         atomic_write(path, json.dumps(data).encode("utf-8"))  # a reader never sees half a log
@@ -114,13 +123,16 @@ class _Truth:
 def run_game(size: tuple[int, int] = (1280, 720), fps: float = 60.0, seconds: float = 0.0,
              log_path: Path | None = None, grab_after: float | None = None,
              latch_ms: float = 20.0, layout: KeyLayout = DEFAULT_LAYOUT,
-             scene: str = "flat") -> int:
+             scene: str = "flat", task: str = "none", seed: int = 0) -> int:
     """Run the game until the window is closed, SIGTERM/SIGINT, or ``seconds`` elapsed.
 
-    ``scene``: ``flat`` or ``textured`` (:mod:`nitrogen_capture.demo.scene`).
+    ``scene``: ``flat`` or ``textured`` (:mod:`nitrogen_capture.demo.scene`); ``task``: ``none``
+    or ``chase`` (:mod:`nitrogen_capture.demo.task`), seeded by ``seed``.
     """
     if scene not in SCENES:
         raise SystemExit(f"--scene must be one of {', '.join(SCENES)}, got {scene}")
+    if task not in TASKS:
+        raise SystemExit(f"--task must be one of {', '.join(TASKS)}, got {task}")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     # SDL would otherwise back the window surface with an OpenGL renderer, which under Xvfb is
@@ -153,19 +165,19 @@ def run_game(size: tuple[int, int] = (1280, 720), fps: float = 60.0, seconds: fl
         screen = pygame.display.set_mode((width, height))
         pygame.display.set_caption(CAPTION)
         return _loop(pygame, screen, layout, fps, seconds, log_path, grab_after,
-                     int(latch_ms * 1e6), lambda: stop, scene)
+                     int(latch_ms * 1e6), lambda: stop, scene, task, seed)
     finally:
         pygame.display.quit()
 
 
 def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: float,
           log_path: Path | None, grab_after: float | None, latch_ns: int,
-          stopped: Any, look: str = "flat") -> int:
+          stopped: Any, look: str = "flat", task: str = "none", seed: int = 0) -> int:
     names = _key_names(pygame)
     truth = _Truth(layout, latch_ns)
     width, height = screen.get_size()
     band_h = markers.overlay_height()
-    scene = Scene(width, height, band_h, look=look)
+    scene = Scene(width, height, band_h, look=look, seed=seed, task=task)
     scene.prepare(pygame)  # the textured background, before the first frame
     overlay = np.zeros((band_h, width, 3), np.uint8)
     band = pygame.Rect(0, 0, width, band_h)
@@ -234,6 +246,8 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
                 truth.rel_grabbed[0] += rel[0]
                 truth.rel_grabbed[1] += rel[1]
             scene.update(clock.get_time() / 1000.0, held, (rel[0], rel[1]), fire, jump)
+            if scene.chase is not None and len(scene.chase.hits_ns) < scene.chase.hits:
+                scene.chase.hits_ns.append(now_ns())  # this frame scored
             now = now_ns()
             mask = 0
             for k, key in enumerate(layout.keys):
@@ -256,6 +270,19 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
             clock.tick(fps)
     finally:
         if log_path is not None:
+            # Presses and releases already queued when the stop came still reached the game:
+            # held_at_exit is what it holds once they are in (a release sent just before a
+            # SIGTERM must not read as a stuck key).
+            for ev in pygame.event.get((pygame.KEYDOWN, pygame.KEYUP, pygame.MOUSEBUTTONDOWN,
+                                        pygame.MOUSEBUTTONUP)):
+                if ev.type in (pygame.KEYDOWN, pygame.KEYUP):
+                    on_key(names.get(ev.key) or canonical_key(pygame.key.name(ev.key)),
+                           ev.type == pygame.KEYDOWN)
+                else:
+                    on_key(_MOUSE_BUTTONS.get(ev.button, f"mb{ev.button}"),
+                           ev.type == pygame.MOUSEBUTTONDOWN)
+            truth.held_at_exit = sorted(held)
+            truth.task = None if scene.chase is None else scene.chase.counters
             truth.write(log_path)
             log.info("demo game log written to %s (%d frames)", log_path, frame)
     return 0
@@ -277,11 +304,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--scene", choices=SCENES, default="flat",
                    help="flat = plain background (default); textured = scrolling noise and "
                         "sprites, every frame differs (~1 MB per 720p PNG)")
+    p.add_argument("--task", choices=TASKS, default="none",
+                   help="none (default); chase = steer the blue square onto the magenta one "
+                        "with WASD/arrows, hits counted on screen and in --log")
+    p.add_argument("--seed", type=int, default=0, help="seed of the task's target (default 0)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     layout = load_layout(a.layout) if a.layout else DEFAULT_LAYOUT
     return run_game(a.size, a.fps, a.seconds, a.log, a.grab_after, a.latch_ms, layout,
-                    a.scene)
+                    a.scene, a.task, a.seed)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,9 @@
 """The playable part of the demo game: a square that walks and jumps, an aim reticle, bullets.
 
+With a task (``--task chase``, :mod:`nitrogen_capture.demo.task`) the square is the task's
+avatar instead: it moves in two dimensions and chases a target; reticle and bullets are not drawn,
+so the picture holds only what the task needs.
+
 Kept apart from the game loop (:mod:`nitrogen_capture.demo.game`) so the loop only deals with
 events, timing, the truth overlay and the log. The scene never paints into the overlay band at
 the top (:func:`~nitrogen_capture.demo.markers.overlay_height`) so the truth cells stay readable.
@@ -30,6 +34,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from .task import TASKS, ChaseTask
 
 __all__ = ["SCENES", "Scene", "noise_tile", "prewarm", "render_frames"]
 
@@ -66,12 +72,18 @@ class Scene:
     look: str = "flat"
     seed: int = 0
     t: float = 0.0  # seconds of game time (what the backgrounds scroll with)
+    task: str = "none"
+    chase: ChaseTask | None = field(default=None, repr=False)  # the ``chase`` task's state
     _textured: _Textured | None = field(default=None, repr=False)
     _gravel: Any = field(default=None, repr=False)  # the flat scene's ground strip (a Surface)
 
     def __post_init__(self) -> None:
         if self.look not in SCENES:
             raise ValueError(f"scene must be one of {', '.join(SCENES)}, got {self.look!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.task == "chase":
+            self.chase = ChaseTask(self.width, self.top, int(self.ground), seed=self.seed)
         self.x = self.width / 2
         self.y = self.ground
         self.aim_x, self.aim_y = self.width / 2, (self.top + self.height) / 2
@@ -85,6 +97,8 @@ class Scene:
                jump: bool) -> None:
         """Advance by ``dt`` seconds with the keys held now, mouse motion and fire/jump edges."""
         self.t += dt
+        if self.chase is not None:
+            self.chase.update(dt, held)
         dx = (("d" in held or "right" in held) - ("a" in held or "left" in held))
         dy = (("s" in held or "down" in held) - ("w" in held or "up" in held))
         speed = _SPEED * (1.8 if "shift" in held else 1.0)
@@ -158,6 +172,8 @@ class Scene:
         if self.look == "textured":
             pygame.draw.rect(surface, (90, 90, 90),
                              pygame.Rect(0, int(self.ground), self.width, self.height))
+        if self.chase is not None:
+            return self.chase.draw(pygame, surface)
         colour = (230, 80, 60) if "rmb" in held else (80, 170, 230)
         body = pygame.Rect(int(self.x) - 20, int(self.y) - 40, 40, 40)
         pygame.draw.rect(surface, colour, body)
