@@ -134,6 +134,7 @@ def _hold_w_until(demo_display: str, tmp_path: Path, monkeypatch: pytest.MonkeyP
         try:
             wait_until(lambda: view.read().held_mask & W_BIT, "the game showing W held",
                        proc=proc)
+            view.wait_frames(15)  # a quarter second of rows with W held before the end
             if end_it == "panic":
                 with Player(demo_display) as player:
                     player.key("f12", True)
@@ -164,10 +165,8 @@ def test_every_way_out_releases_what_the_policy_holds(
     assert any(mask & W_BIT for mask in masks)
     assert masks[-3:] == [0, 0, 0], masks[-10:]
     w_rows = np.load(out / "actions.npy")[:, 0]
-    if end_it == "panic":  # released by the driver while the recording still ran: in the data
-        assert w_rows.any() and not w_rows[-1]
-        assert [e for e in np.load(out / "events.npy") if e["code"] == "w" and e["value"] == 0]
-    else:  # the stop came first: W was held to the recording's last frame
+    assert w_rows.sum() >= 3  # the rows show W held before the end
+    if end_it != "panic":  # the stop came first, the release after the last frame
         assert w_rows[-1]
 
 
