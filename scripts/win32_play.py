@@ -45,8 +45,10 @@ def _wait_for_window(game: subprocess.Popen[bytes], timeout: float = 60.0) -> in
 
 
 def _close(game: subprocess.Popen[bytes], hwnd: int) -> None:
-    """Close the game's window (WM_CLOSE: the game ends its loop and writes its log); a
-    Windows process has no SIGTERM to do that."""
+    """Close the game's window: WM_CLOSE ends its loop, and it writes its log.
+
+    A Windows process has no SIGTERM to ask that.
+    """
     import ctypes
 
     ctypes.WinDLL("user32").PostMessageW(hwnd, 0x0010, 0, 0)  # WM_CLOSE
