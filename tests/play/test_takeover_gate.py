@@ -110,3 +110,13 @@ def test_input_to_another_window_and_the_focusing_warp_are_ignored() -> None:
     g.ignore_until(800 * MS)
     g.observe(InputEvent(700 * MS, MOTION, "dx", 300.0))  # the output's pointer warp
     assert g.poll(1_000 * MS) and g.player_events == 0
+
+
+def test_a_tap_shorter_than_the_grace_still_lets_control_return() -> None:
+    g = gate()
+    g.observe(key(100, "e", True))
+    g.observe(key(150, "e", False))  # released before the press was judged
+    assert not g.poll(300 * MS)
+    assert g.poll(1_200 * MS)  # 1 s of quiet after the release: back to the policy
+    (t,) = g.log.takeovers()
+    assert (t.start_ns, t.end_ns) == (100 * MS, 1_200 * MS)

@@ -137,8 +137,9 @@ class TakeoverGate:
                 ev = self._pending.popleft()
                 if ev.device == MOTION and self._spend(abs(ev.value)):
                     continue
-                if ev.device in _PRESSABLE and ev.value > 0:
-                    self._player_down.add((ev.device, ev.code))
+                if ev.device in _PRESSABLE:  # a tap's release may wait here with its press
+                    ident = (ev.device, ev.code)
+                    (self._player_down.add if ev.value > 0 else self._player_down.discard)(ident)
                 self._player(ev.t_ns)
             in_control = self.log.player_in_control()
             if (in_control and not self._sticky and not self._player_down
