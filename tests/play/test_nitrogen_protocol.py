@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.nitrogen_server import NITROGEN_INFO, NitroGenServer, nitrogen_pred
-from tests.waiting import wait_until
 
 from nitrogen_capture.errors import ConfigError, PolicyError
 from nitrogen_capture.play.nitrogen_client import NitroGenClient
 from nitrogen_capture.play.nitrogen_policy import NitroGenPolicy
 from nitrogen_capture.play.policies import load_policy, parse_nitrogen_address
 from nitrogen_capture.play.policy_base import PolicySettings
+from nitrogen_server import NITROGEN_INFO, NitroGenServer, nitrogen_pred
+from waiting import wait_until
 
 FRAME = np.zeros((256, 256, 3), dtype=np.uint8)
 
