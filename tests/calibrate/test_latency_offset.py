@@ -111,7 +111,8 @@ def test_pt_and_dataset_exports_apply_and_record_the_offset(
         chunk = next((tmp_path / name / "actions").rglob("metadata.json")).parent
         table = pq.read_table(chunk / "actions_raw.parquet")
         cols = [np.array(table.column(c).to_pylist(), np.float64).reshape(table.num_rows, -1)
-                for c in table.column_names]  # 17 buttons, then the two [x, y] sticks
+                for c in table.column_names  # 17 buttons, the two [x, y] sticks, then ours
+                if c != "action_source"]  # (the one text column: "human"/"policy")
         out[name] = (json.loads((chunk / "metadata.json").read_text()), np.hstack(cols))
     assert out["ds_on"][0]["latency_offset_ns"] == 2 * PERIOD
     assert out["ds_off"][0]["latency_offset_ns"] == 0
