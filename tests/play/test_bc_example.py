@@ -14,10 +14,11 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-import torch
 
 from cli_run import run_cli
 from session_factory import LAYOUT, make_session
+
+torch = pytest.importorskip("torch", reason="the example trains with torch (an optional extra)")
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -61,6 +61,7 @@ def test_an_existing_session_is_refused_before_the_server_is_asked(
 
 def test_a_dead_server_at_the_start_is_one_line_and_writes_nothing(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    pytest.importorskip("zmq", reason="nitrogen:// needs pyzmq (the play extra)")
     out = tmp_path / "rollout"
     dead = f"nitrogen://127.0.0.1:{_free_port()}"
     run_cli(capsys, *BASE, "--out", str(out), "--policy", dead, "--policy-timeout", "0.3",
