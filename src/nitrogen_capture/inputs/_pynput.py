@@ -360,10 +360,6 @@ def _unblock_xrecord(listeners: list[Any]) -> None:
     except Exception as exc:  # no display any more: pynput's threads die with it
         log.debug("cannot open a display to stop XRecord: %s", exc)
         return
-    # A context whose listener already ended (woken by a last event, e.g. the releases of
-    # `play` at its stop) is gone: BadContext comes back asynchronously, and python-xlib's
-    # default handler would print "X protocol error" on the user's terminal.
-    d.set_error_handler(lambda err, *_: log.debug("RecordDisableContext failed: %s", err))
     try:
         for ctx in contexts:
             d.record_disable_context(ctx)
