@@ -135,8 +135,7 @@ def build_play(config: RecordConfig, settings: PlaySettings, *,
         assert meta.play is not None
         meta.play = dataclasses.replace(progress(meta.play), ended=driver.ended)
 
-    recorder.play = PlayHooks(rows=rollout, on_event=gate.observe, on_start=on_start,
-                              on_frame=on_frame, on_stopping=on_stopping, on_finish=on_finish,
-                              progress=progress)
-    recorder.router.taps.append(gate.observe)
+    recorder.attach_play(PlayHooks(rows=rollout, on_event=gate.observe, on_start=on_start,
+                                   on_frame=on_frame, on_stopping=on_stopping,
+                                   on_finish=on_finish, progress=progress))
     return PlayRun(recorder, driver, rollout)

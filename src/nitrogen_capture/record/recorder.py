@@ -110,7 +110,7 @@ class Recorder(PauseControl):
                  inputs: list[InputSource], meta: SessionMeta,
                  episode: EpisodeControl | None = None, play: PlayHooks | None = None) -> None:
         self.config = config
-        self.play = play  # `play`: a policy drives the game while this records (playhooks.py)
+        self.play: PlayHooks | None = None  # `play`: a policy drives the game (attach_play)
         self.episode = episode  # record --episodes: this episode's plan and keys (episode.py)
         self.source = source
         self.target = target
@@ -120,7 +120,7 @@ class Recorder(PauseControl):
         self.router = InputRouter(config.layout, target.is_focused,
                                   hotkeys=config.layout.hotkeys)
         if play is not None:
-            self.router.taps.append(play.on_event)
+            self.attach_play(play)
         # Start/pause/resume/stop cues: play() hands off and returns at once (cues/base.py).
         # A missing player is said once, unless nobody plays (the synthetic source).
         self.cue = get_cue_backend(config.cue,
@@ -163,6 +163,11 @@ class Recorder(PauseControl):
         self._loss_alarm = LossAlarm()
         self._pool: EncoderPool | None = None
         self._writer_thread: WriterThread | None = None
+
+    def attach_play(self, hooks: PlayHooks) -> None:
+        """Let ``play``'s policy drive the game while this records (before :meth:`run`)."""
+        self.play = hooks
+        self.router.taps.append(hooks.on_event)
 
     # -- control ------------------------------------------------------------------------------
     def stop(self, reason: str = "stopped") -> None:
