@@ -38,6 +38,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 __all__ = [
+    "AudioError",
     "CaptureError",
     "ConfigError",
     "DependencyError",
@@ -99,6 +100,15 @@ class PolicyError(NitrogenCaptureError):
     """``play``'s policy cannot be loaded, answered with something unusable, or is unreachable.
 
     A reply refused by the restricted unpickler is one of these too (docs/play.md "Safety").
+    """
+
+
+class AudioError(NitrogenCaptureError):
+    """Game audio cannot be recorded: no sound server, no such device, or the device went away.
+
+    Raised before the clock starts, it ends ``record --audio`` with one line; raised by a
+    source's ``read`` mid-recording, the recording goes on without audio and says so
+    (docs/audio.md).
     """
 
 
