@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 # CPU build pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
-APT_PACKAGES := xvfb x11-utils xdotool xauth chromium
+APT_PACKAGES := xvfb x11-utils xdotool xauth chromium pulseaudio pulseaudio-utils
 # The Wayland tier's headless desktop (scripts/wayland/wlstack.py): sway with XWayland, PipeWire,
 # the ScreenCast portal, wayvnc; GStreamer's pipewiresrc; gcc for the portal shim; the headers
 # the `wayland` extra's PyGObject builds against.
@@ -42,7 +42,8 @@ define apt-install
 	fi
 endef
 
-# Debian packages for the virtual display (and chromium: the report's headless-browser test).
+# Debian packages for the virtual display (and chromium: the report's headless-browser test;
+# pulseaudio: the audio tests and `make demo` start a private server with a null sink).
 # Skipped when already there; needs root otherwise.
 system-deps:
 	$(call apt-install,$(APT_PACKAGES))
@@ -55,7 +56,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[test,torch,video,dataset,demo,gamepad,x11,report,play]"
+	$(PIP) install -q -e ".[test,torch,video,dataset,demo,gamepad,x11,report,play,audio]"
 	touch $@
 
 venv: $(VENV)/.installed
