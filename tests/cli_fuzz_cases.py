@@ -72,6 +72,7 @@ BASE: dict[str, tuple[str, ...]] = {
                "--status-interval", "0", "--cue", "none", "--encoder-workers", "1",
                "--no-merge"),
     "windows": (),
+    "audio-sources": ("--backend", "synthetic"),
     "merge": ("--root", f"{W}/sess", "--no-progress"),
     "validate": ("--root", f"{W}/sess"),
     "convert": ("--root", f"{W}/sess", "--out", f"{W}/out.pt", "--no-progress"),

@@ -5,6 +5,9 @@ whole session, for tests marked ``x11``; ``DISPLAY`` points at it while it runs.
 a second one for the demo game, ``DISPLAY`` left alone. Both follow the one policy of
 tests/xserver.py (a missing Xvfb is a failure, not a skip; stopped at the end).
 
+``pulse_server``: a private PulseAudio server with a null sink ``game``, per test
+(tests/pulse_server.py), ``os.environ`` pointing at it; skipped without ``pulseaudio``.
+
 ``no_process_left_behind`` (autouse, whole session): every process the tests start inherits
 ``NITROGEN_CAPTURE_TEST_RUN`` (a token of this pytest run), so at the end the ones still alive
 are found even after they were re-parented (an orphaned encoder worker, a resource tracker, an
@@ -34,6 +37,7 @@ import psutil
 import pytest
 
 from nitrogen_capture.winecompat import wine_version
+from pulse_server import PulseServer, pulseaudio_missing
 from waiting import wait_until
 from xserver import private_xvfb
 
@@ -138,3 +142,17 @@ def demo_display() -> Iterator[str]:
     """Another private Xvfb for the whole session, for the demo game (DISPLAY left alone)."""
     with private_xvfb() as display:
         yield display
+
+
+@pytest.fixture
+def pulse_server() -> Iterator[PulseServer]:
+    """A private PulseAudio server with a null sink ``game``, for one test (tests/pulse_server.py).
+
+    ``os.environ`` points at it while the test runs (``PULSE_SERVER``...); ``.env`` holds the same
+    for subprocesses. Skipped where Debian's pulseaudio is not installed (the Windows workflow).
+    """
+    why = pulseaudio_missing()
+    if why is not None:
+        pytest.skip(why)
+    with PulseServer() as server, server.applied():
+        yield server

@@ -13,6 +13,7 @@ __all__ = ["COMMANDS"]
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("record", "record"),
     ("windows", "windows"),
+    ("audio-sources", "audio_sources"),
     ("merge", "merge"),
     ("validate", "validate"),
     ("convert", "convert"),

@@ -1,0 +1,209 @@
+"""A private PulseAudio server for the audio tests: :class:`PulseServer`.
+
+Debian's ``pulseaudio`` runs with its own runtime directory (a short ``/tmp/pa-*`` folder: a unix
+socket path must stay under 108 bytes), no user session and no default configuration (``-n``):
+its script loads only the native protocol on ``<dir>/native`` with anonymous access and a null
+sink ``game`` (the default sink), so ``game.monitor`` is the default sink's monitor, as the
+game's output is on a desktop. It does not exit when idle and dies with the test process
+(``lifeline.tied_command``); ``stop`` kills its process group and removes the folder.
+
+Use::
+
+    with PulseServer() as server:          # started, pactl answering
+        with server.applied():             # os.environ["PULSE_SERVER"] etc. for this process
+            ...
+        subprocess.run(cmd, env={**os.environ, **server.env})
+        player = server.play(samples, 48000)  # pacat into the sink; player.wait()
+        server.unload_sink(); server.load_sink(rate=44100)
+
+The fixture ``pulse_server`` (tests/conftest.py) gives a started server, applied, per test; it
+skips where ``pulseaudio`` is not installed (the Windows workflow).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nitrogen_capture.lifeline import tied_command
+from waiting import wait_until
+
+SINK = "game"
+MONITOR = f"{SINK}.monitor"
+START_TIMEOUT_S = 20.0  # a margin on a loaded two-core machine, not an estimate
+
+
+def pulseaudio_missing() -> str | None:
+    """Why a private server cannot run here (None: it can)."""
+    for program in ("pulseaudio", "pactl", "pacat"):
+        if shutil.which(program) is None:
+            return f"needs Debian's pulseaudio and pulseaudio-utils ({program} not found)"
+    return None
+
+
+class PulseServer:
+    """One private ``pulseaudio`` with a null sink ``game`` (see the module docstring)."""
+
+    def __init__(self, rate: int = 48000, channels: int = 2) -> None:
+        self.rate = rate
+        self.channels = channels
+        self.dir = Path(tempfile.mkdtemp(prefix="pa-"))
+        self.socket = self.dir / "native"
+        self.log = self.dir / "pulseaudio.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._players: list[subprocess.Popen[bytes]] = []
+        self._saved: dict[str, str | None] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Variables a client (in-process or a subprocess) needs to reach this server only."""
+        return {"PULSE_SERVER": f"unix:{self.socket}", "PULSE_COOKIE": str(self.dir / "cookie"),
+                "PULSE_CLIENTCONFIG": str(self.dir / "client.conf")}
+
+    def start(self) -> PulseServer:
+        """Start the server and wait until ``pactl info`` answers."""
+        for sub in ("home", "run", "config"):
+            (self.dir / sub).mkdir(mode=0o700)
+        (self.dir / "client.conf").write_text("autospawn = no\n")
+        script = self.dir / "default.pa"
+        script.write_text(
+            f"load-module module-native-protocol-unix auth-anonymous=1 socket={self.socket}\n"
+            f"{self._sink_module()}\nset-default-sink {SINK}\n")
+        env = {**os.environ, **self.env, "HOME": str(self.dir / "home"),
+               "XDG_RUNTIME_DIR": str(self.dir / "run"),
+               "XDG_CONFIG_HOME": str(self.dir / "config")}
+        cmd = ["pulseaudio", "-n", "-F", str(script), "--daemonize=no", "--exit-idle-time=-1",
+               "--disallow-exit", "--use-pid-file=no", "--log-target=stderr"]
+        with self.log.open("wb") as log:
+            self._proc = subprocess.Popen(tied_command(cmd, signal.SIGKILL), env=env,
+                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                          start_new_session=True)
+        try:
+            wait_until(lambda: self._pactl_ok("info"), self._why("pactl info answering"),
+                       START_TIMEOUT_S, proc=self._proc, interval=0.05)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _why(self, what: str) -> Any:
+        return lambda: f"{what} (log: {self.log.read_text(errors='replace')[-400:]})"
+
+    def _sink_module(self, rate: int | None = None) -> str:
+        return (f"load-module module-null-sink sink_name={SINK} rate={rate or self.rate} "
+                f"channels={self.channels}")
+
+    def pactl(self, *args: str) -> str:
+        """``pactl ARGS`` against this server; its stdout (raises on a non-zero exit)."""
+        return subprocess.run(["pactl", *args], env={**os.environ, **self.env}, check=True,
+                              capture_output=True, text=True, timeout=30).stdout
+
+    def _pactl_ok(self, *args: str) -> bool:
+        return subprocess.run(["pactl", *args], env={**os.environ, **self.env},
+                              capture_output=True, timeout=30).returncode == 0
+
+    def sink_loaded(self) -> bool:
+        """Whether the sink ``game`` exists now."""
+        return any(line.split("\t")[1:2] == [SINK]
+                   for line in self.pactl("list", "short", "sinks").splitlines())
+
+    def unload_sink(self) -> None:
+        """Unload the null sink's module: its monitor vanishes under any stream reading it."""
+        for line in self.pactl("list", "short", "modules").splitlines():
+            index, name, args = ([*line.split("\t"), "", ""])[:3]
+            if name == "module-null-sink" and f"sink_name={SINK}" in args:
+                self.pactl("unload-module", index)
+        wait_until(lambda: not self.sink_loaded(), "the sink unloaded", 10.0)
+
+    def load_sink(self, rate: int | None = None) -> None:
+        """Load the null sink ``game`` again (at ``rate``, default the server's) as default."""
+        self.pactl(*self._sink_module(rate).split())
+        self.pactl("set-default-sink", SINK)
+        wait_until(self.sink_loaded, "the sink loaded", 10.0)
+
+    def play(self, samples: npt.NDArray[np.int16], rate: int) -> subprocess.Popen[bytes]:
+        """Play int16 ``(n, channels)`` (or ``(n,)``) samples into the sink with ``pacat``.
+
+        Returns the running ``pacat`` at once (``.wait()`` for the end; ``stop`` kills any left).
+        """
+        data = np.ascontiguousarray(samples, dtype="<i2")
+        channels = 1 if data.ndim == 1 else data.shape[1]
+        player = subprocess.Popen(
+            ["pacat", "--playback", f"--device={SINK}", "--format=s16le", f"--rate={rate}",
+             f"--channels={channels}", "--raw", "--latency-msec=20"],
+            env={**os.environ, **self.env}, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+        self._players.append(player)
+        assert player.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            player.stdin.write(data.tobytes())
+        player.stdin.close()
+        return player
+
+    def kill(self) -> None:
+        """``kill -9`` the server (its clients' connections break); ``stop`` still cleans up."""
+        if self._proc is not None and self._proc.poll() is None:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait(timeout=30)
+
+    def apply(self) -> None:
+        """Point this process's ``os.environ`` at the server (``restore`` undoes it)."""
+        if self._saved is None:
+            self._saved = {name: os.environ.get(name) for name in self.env}
+        os.environ.update(self.env)
+
+    def restore(self) -> None:
+        """Put back the variables :meth:`apply` changed."""
+        saved, self._saved = self._saved, None
+        for name, value in (saved or {}).items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    @contextlib.contextmanager
+    def applied(self) -> Iterator[PulseServer]:
+        """:meth:`apply` for the block."""
+        self.apply()
+        try:
+            yield self
+        finally:
+            self.restore()
+
+    def stop(self) -> None:
+        """Kill the players and the server's process group, remove the folder (idempotent)."""
+        for player in self._players:
+            if player.poll() is None:
+                player.kill()
+            player.wait(timeout=30)
+            if player.stderr is not None:
+                player.stderr.close()
+        self._players.clear()
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._proc.pid, signal.SIGTERM)
+                try:
+                    self._proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+                    self._proc.wait(timeout=30)
+            self._proc = None
+        self.restore()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> PulseServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
