@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from importlib import import_module
 from types import ModuleType
 from typing import Any
 
@@ -58,6 +59,8 @@ def server_address() -> str:
     where = os.environ.get("PULSE_SERVER")
     if where:
         return where
+    if sys.platform == "win32":  # PulseAudio for Windows exists; libpulse's default there
+        return "localhost"
     runtime = os.environ.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
     return f"{runtime}/pulse/native"
 
@@ -95,7 +98,7 @@ def _connection() -> ModuleType:
         if mod is None:
             try:
                 with _program_name():
-                    import soundcard.pulseaudio as mod
+                    mod = import_module("soundcard.pulseaudio")
             except ImportError as exc:
                 raise missing_dependency("soundcard", "audio", "record --audio") from exc
             except AssertionError as exc:  # its connect ended in a state other than ready
@@ -114,7 +117,7 @@ def _connection() -> ModuleType:
             raise _no_server() from exc
         # The old connection keeps its atexit shutdown; streams opened on it must be closed
         # first (one server per process at a time: the recorder closes before it reopens).
-        mod._pulse = fresh
+        setattr(mod, "_pulse", fresh)  # noqa: B010 - soundcard's functions read this global
         atexit.register(fresh._shutdown)
         _SERVER["address"] = address
         log.info("audio: connected to the sound server at %s", server_address())

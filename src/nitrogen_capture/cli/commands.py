@@ -13,7 +13,6 @@ __all__ = ["COMMANDS"]
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("record", "record"),
     ("windows", "windows"),
-    ("audio-sources", "audio_sources"),
     ("merge", "merge"),
     ("validate", "validate"),
     ("convert", "convert"),
@@ -24,4 +23,5 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("report", "report"),
     ("calibrate", "calibrate"),
     ("play", "play"),
+    ("audio-sources", "audio_sources"),
 )
