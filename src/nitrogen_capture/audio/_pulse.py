@@ -238,15 +238,24 @@ class PulseSource(AudioSource):
                          f"{_STATES.get(int(state), state)})")
 
     def read(self) -> npt.NDArray[np.int16] | None:
-        """What arrived since the last read; None after two blocks without any."""
+        """What arrived since the last read, once a block is there (or two blocks passed).
+
+        None when nothing came within two blocks.
+        """
         rec = self._rec
         if rec is None:
             raise AudioError("the PulseAudio source is not open")
-        deadline = time.monotonic() + 2 * self.settings.block_ms / 1000
-        while not self._check():
+        s = self.settings
+        # The server hands over its own fragments (5 ms when 10 ms are asked): wait for a whole
+        # block, so block_ms sets the reads per second (and their CPU), not the fragment size.
+        block_bytes = s.block_frames * s.channels * 4  # float32 on the stream
+        deadline = time.monotonic() + 2 * s.block_ms / 1000
+        while (readable := self._check()) < block_bytes:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None
+                if not readable:
+                    return None
+                break
             rec._record_event.wait(remaining)
             rec._record_event.clear()  # readable size is checked again: no wake-up is lost
         pieces = []
@@ -258,7 +267,7 @@ class PulseSource(AudioSource):
                 pieces.append(chunk)
         if not pieces:
             return None
-        samples = np.concatenate(pieces).reshape(-1, self.settings.channels)
+        samples = np.concatenate(pieces).reshape(-1, s.channels)
         return to_int16(samples)
 
     def close(self) -> None:
