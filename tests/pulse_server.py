@@ -43,6 +43,7 @@ from waiting import wait_until
 SINK = "game"
 MONITOR = f"{SINK}.monitor"
 START_TIMEOUT_S = 20.0  # a margin on a loaded two-core machine, not an estimate
+_LEAD_S = 0.25  # how far the feed runs ahead of playback: pacat never runs dry on a busy machine
 
 
 def pulseaudio_missing() -> str | None:
@@ -54,15 +55,15 @@ def pulseaudio_missing() -> str | None:
 
 
 def _feed(player: subprocess.Popen[bytes], data: npt.NDArray[np.int16], rate: int) -> None:
-    """Write ``data`` to ``player``'s stdin in 10 ms pieces, at most 40 ms ahead of the clock."""
+    """Write ``data`` to ``player``'s stdin in 10 ms pieces, at most _LEAD_S ahead of the clock."""
     assert player.stdin is not None
     piece = max(1, rate // 100)
     start = time.monotonic()
     with contextlib.suppress(BrokenPipeError, ValueError, OSError):  # pacat killed by stop()
         for i in range(0, len(data), piece):
             ahead = i / rate - (time.monotonic() - start)
-            if ahead > 0.04:
-                time.sleep(ahead - 0.04)  # pacing a real-time feed, not waiting on a condition
+            if ahead > _LEAD_S:
+                time.sleep(ahead - _LEAD_S)  # pacing a real-time feed, not waiting on a condition
             player.stdin.write(data[i:i + piece].tobytes())
             player.stdin.flush()
         player.stdin.close()
@@ -151,7 +152,7 @@ class PulseServer:
     def play(self, samples: npt.NDArray[np.int16], rate: int) -> subprocess.Popen[bytes]:
         """Play int16 ``(n, channels)`` (or ``(n,)``) samples into the sink with ``pacat``.
 
-        The samples are fed at the pace they play (10 ms pieces, at most 40 ms ahead), as a
+        The samples are fed at the pace they play (10 ms pieces, at most 0.25 s ahead), as a
         game's audio thread does: given many seconds at once, the null sink renders them faster
         than real time and its monitor delivers bursts of ~1.3 s (seen with PulseAudio 16.1).
         Returns the running ``pacat`` at once (``.wait()`` for the end; ``stop`` ends any left).
@@ -160,7 +161,7 @@ class PulseServer:
         channels = 1 if data.ndim == 1 else data.shape[1]
         player = subprocess.Popen(
             ["pacat", "--playback", f"--device={SINK}", "--format=s16le", f"--rate={rate}",
-             f"--channels={channels}", "--raw", "--latency-msec=20"],
+             f"--channels={channels}", "--raw", "--latency-msec=100"],
             env={**os.environ, **self.env}, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE)
         feeder = threading.Thread(target=_feed, args=(player, data.reshape(len(data), -1), rate),
