@@ -185,3 +185,20 @@ def test_a_read_without_sound_returns_none_within_two_blocks(
                 if nones == 3:
                     break
         assert nones == 3
+
+
+def test_reopening_against_a_dead_server_leaves_no_thread(pulse_server: PulseServer) -> None:
+    # The recorder reopens a lost device every second: a failed connect must free its thread.
+    import psutil
+
+    with _source() as src:
+        first_block(src)
+    pulse_server.kill()
+    src = _source()
+    with pytest.raises(AudioError):
+        src.open()  # the first failed reconnect
+    threads = psutil.Process().num_threads()
+    for _ in range(5):
+        with pytest.raises(AudioError, match="no PulseAudio/PipeWire sound server"):
+            src.open()
+    assert psutil.Process().num_threads() == threads

@@ -110,10 +110,12 @@ def _connection() -> ModuleType:
             return mod
         if _SERVER.get("address") == address and _ready(mod._pulse, mod):
             return mod
+        fresh = mod._PulseAudio.__new__(mod._PulseAudio)
         try:
             with _program_name():
-                fresh = mod._PulseAudio()
+                fresh.__init__()
         except AssertionError as exc:
+            _discard(mod, fresh)
             raise _no_server() from exc
         # The old connection keeps its atexit shutdown; streams opened on it must be closed
         # first (one server per process at a time: the recorder closes before it reopens).
@@ -122,6 +124,18 @@ def _connection() -> ModuleType:
         _SERVER["address"] = address
         log.info("audio: connected to the sound server at %s", server_address())
         return mod
+
+
+def _discard(mod: ModuleType, failed: Any) -> None:
+    """Free a connection that never became ready: its mainloop thread would outlive it.
+
+    The recorder reopens a lost device every second; without this, each attempt against a dead
+    server would leave a libpulse thread behind.
+    """
+    failed._pa_context_disconnect(failed.context)
+    failed._pa_context_unref(failed.context)
+    mod._pa.pa_threaded_mainloop_stop(failed.mainloop)
+    mod._pa.pa_threaded_mainloop_free(failed.mainloop)
 
 
 def _defaults(mod: ModuleType) -> tuple[str, str]:
