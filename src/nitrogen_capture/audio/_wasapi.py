@@ -116,7 +116,7 @@ class _Reader(threading.Thread):
     """Owns the soundcard stream: opens it, reads it into a queue, closes it.
 
     An item in the queue is a float32 ``(n, channels)`` array or the exception that ended the
-    stream; :attr:`started` is set once the stream runs or failed to start.
+    stream; :attr:`started` is set once the stream runs or failed to start (:attr:`error`).
     """
 
     def __init__(self, mic: Any, settings: AudioSettings) -> None:
@@ -140,9 +140,11 @@ class _Reader(threading.Thread):
                     block = rec.record(numframes=None)
                     if len(block):
                         self._put(block)
-        except Exception as exc:  # handed to the owner: read() raises it as an AudioError
-            self.error = exc
-            self._put(exc)
+        except Exception as exc:  # handed to the owner: open() or read() raises an AudioError
+            if self.started.is_set():
+                self._put(exc)
+            else:
+                self.error = exc
         finally:
             self.started.set()
 
