@@ -13,8 +13,7 @@ import threading
 import numpy as np
 import pytest
 
-from nitrogen_capture.audio import AudioSettings, list_audio_devices, make_audio_source
-from nitrogen_capture.audio import _wasapi
+from nitrogen_capture.audio import AudioSettings, _wasapi, list_audio_devices, make_audio_source
 from nitrogen_capture.errors import AudioError, DependencyError
 from soundcard_fakes import INVALIDATED, FakeSystem, two_outputs
 from waiting import wait_until
@@ -113,9 +112,8 @@ def test_device_invalidated_is_an_audio_error_after_the_samples_before_it(
 def test_reopen_after_invalidation_is_a_fresh_stream(system: FakeSystem) -> None:
     system.speakers[1].feed(RuntimeError(INVALIDATED))
     src = _source()
-    with src:
-        with pytest.raises(AudioError):
-            wait_until(lambda: src.read() is not None, "the error", timeout=10)
+    with src, pytest.raises(AudioError):
+        wait_until(lambda: src.read() is not None, "the error", timeout=10)
     system.speakers[1].feed(np.full((10, 2), 0.5, np.float32))
     with src:
         assert _read_some(src)[0].tolist() == [16384, 16384]
