@@ -7,7 +7,8 @@ capture endpoints (``PulseAudio`` and ``Monitor of Null Output``, the sink's mon
 
 What Wine 8 allows, measured here (docs/audio.md "Windows"):
 
-* listing: real, through ``IMMDeviceEnumerator``;
+* listing: real, through ``IMMDeviceEnumerator`` (``scripts/wasapi_devices.py``, the script the
+  real-Windows workflow runs);
 * loopback of a render endpoint: refused. Stereo fails ``IAudioClient::Initialize`` with
   ``AUDCLNT_E_UNSUPPORTED_FORMAT``: soundcard's cffi declares ``WAVEFORMATEXTENSIBLE`` without
   ``#pragma pack(1)``, so its write of ``wValidBitsPerSample`` lands in ``dwChannelMask`` (0x20,
@@ -33,19 +34,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from winetier import WineTier, winpath
+from winetier import ROOT, WineTier, winpath
 
 TONE_HZ = 1000.0
 TONE_AMP = 0.5
 SINK_RATE = 44100
-
-LIST = '''
-import json
-from nitrogen_capture import winecompat
-winecompat.prepare()
-from nitrogen_capture.audio import list_audio_devices
-print("DEVICES " + json.dumps([d.to_json() for d in list_audio_devices("wasapi")]), flush=True)
-'''
 
 OPEN = '''
 import json, sys
@@ -133,8 +126,12 @@ def _run(wine: WineTier, tmp_path: Path, code: str, pulse: dict[str, str], *args
 
 
 def test_list_devices_loopbacks_first_then_capture_endpoints(
-        wine: WineTier, pulse: dict[str, str], tmp_path: Path) -> None:
-    devices = json.loads(_run(wine, tmp_path, LIST, pulse, marker="DEVICES"))
+        wine: WineTier, pulse: dict[str, str]) -> None:
+    """scripts/wasapi_devices.py, the real-Windows workflow's step, lists Wine's endpoints."""
+    done = wine.python(winpath(ROOT / "scripts" / "wasapi_devices.py"), timeout=120,
+                       env={"PULSE_SERVER": pulse["PULSE_SERVER"]})
+    assert done.returncode == 0, done.stdout + done.stderr
+    devices = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     kinds = [(d["name"], d["kind"]) for d in devices]
     assert ("Null Output", "monitor") in kinds and ("Monitor of Null Output", "input") in kinds
     assert [k for _, k in kinds] == sorted((k for _, k in kinds), key=lambda k: k != "monitor")
@@ -163,15 +160,25 @@ def test_monitor_capture_endpoint_records_a_played_tone(
     raw.write_bytes(np.repeat(tone[:, None], 2, axis=1).tobytes())
     env = {**os.environ, "PULSE_SERVER": pulse["PULSE_SERVER"], "HOME": pulse["HOME"]}
     player = subprocess.Popen(
-        ["pacat", "--device=game", "--format=s16le", f"--rate={SINK_RATE}", "--channels=2",
-         str(raw)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        # A low latency: with pacat's default (2 s) the null sink renders, and so its monitor
+        # delivers, in bursts seconds apart (measured: the first sound ~1.96 s into a stream).
+        ["pacat", "--latency-msec=20", "--device=game", "--format=s16le",
+         f"--rate={SINK_RATE}", "--channels=2", str(raw)],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
     try:
+        deadline = time.monotonic() + 30
+        while b"\t" not in subprocess.run(["pactl", "list", "short", "sink-inputs"], env=env,
+                                          capture_output=True, timeout=10).stdout:
+            assert player.poll() is None and time.monotonic() < deadline, \
+                f"pacat is not playing: {player.poll()} {player.stderr}"
+            time.sleep(0.05)
         facts = json.loads(_run(wine, tmp_path, RECORD, pulse, marker="RECORDED"))
+        assert player.poll() is None, "pacat stopped before the recording ended"
     finally:
         player.terminate()
-        player.wait(timeout=10)
-    print(facts)  # quoted in the report
+        _, err = player.communicate(timeout=10)
+    print(facts, err)  # quoted in the report
     assert facts["device"]["name"] == "Monitor of Null Output"
     assert facts["device"]["kind"] == "input"
     assert facts["dtype"] == "int16" and facts["shape"][1] == 1

@@ -167,6 +167,13 @@ def test_enumeration_failure_is_an_audio_error(system: FakeSystem) -> None:
         _source().open()
 
 
+def test_no_render_endpoint_at_all_is_one_line(system: FakeSystem) -> None:
+    system.fail = "Error 0x80070490"  # GetDefaultAudioEndpoint on a machine without sound
+    with pytest.raises(AudioError, match="no active audio endpoint") as err:
+        _source().open()
+    assert "\n" not in str(err.value)
+
+
 def test_app_source_is_refused_naming_the_windows_rule(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "soundcard", None)  # refused before any import

@@ -49,6 +49,7 @@ _QUEUE_BLOCKS = 500  # ~5 s of 10 ms blocks while the consumer is late; then the
 
 # HRESULTs (audioclient.h) a recording meets, as soundcard prints them ('Error 0x88890004').
 _HRESULTS = {
+    0x80070490: "does not exist: Windows has no active audio endpoint of that kind (E_NOTFOUND)",
     0x88890003: "is not a capture or loopback endpoint (AUDCLNT_E_WRONG_ENDPOINT_TYPE)",
     0x88890004: "went away or changed format (AUDCLNT_E_DEVICE_INVALIDATED)",
     0x88890008: "refuses the format (AUDCLNT_E_UNSUPPORTED_FORMAT)",
