@@ -28,6 +28,7 @@ from ..inputfiles import read_input_bytes
 from ..keylayout import KeyLayout
 from ._check import JsonObject
 from .io import atomic_write_json
+from .meta_audio import AudioInfo
 from .meta_episode import EpisodeInfo
 from .meta_latency import LatencyInfo
 from .meta_parts import (
@@ -62,7 +63,7 @@ _KNOWN = frozenset({
     "schema_version", "tool", "platform", "status", "capture", "target", "input", "fps",
     "skip_late", "chunk_size", "layout", "frame_format", "gamepad", "clock", "chunks", "pauses",
     "counters", "encoder", "stop_reason", "command", "latency_offset_ns", "merged",
-    "labels", "latency", "preflight", "episode", "play"})
+    "labels", "latency", "preflight", "episode", "play", "audio"})
 # |latency_offset_ns| beyond this (1 s, bounds.MAX_LATENCY_MS) is damage, not a latency.
 _MAX_OFFSET_NS = 1_000_000_000
 
@@ -99,6 +100,7 @@ class SessionMeta:
     preflight: PreflightInfo | None = None  # record --adapt: the measured check, the rate chosen
     episode: EpisodeInfo | None = None  # record --episodes: this session's place in its run
     play: PlayInfo | None = None  # a `play` rollout: its policy, output and figures
+    audio: AudioInfo | None = None  # --audio: the game sound's source, clock fit and figures
     extra: dict[str, Any] = field(default_factory=dict)
 
     # -- queries ---------------------------------------------------------------------------------
@@ -167,6 +169,8 @@ class SessionMeta:
             out["episode"] = self.episode.to_json()
         if self.play is not None:  # play only
             out["play"] = self.play.to_json()
+        if self.audio is not None:  # --audio only
+            out["audio"] = self.audio.to_json()
         out.update(self.extra)
         return out
 
@@ -191,9 +195,9 @@ class SessionMeta:
         if layout is None:
             o.fail("layout", "is missing", None)
         fps = o.obj("fps", None)
-        capture, encoder, merged, labels, latency, preflight, episode, play = (
+        capture, encoder, merged, labels, latency, preflight, episode, play, audio = (
             o.obj(k, None) for k in ("capture", "encoder", "merged", "labels", "latency",
-                                     "preflight", "episode", "play"))
+                                     "preflight", "episode", "play", "audio"))
         offset = o.integer("latency_offset_ns", None, lo=-_MAX_OFFSET_NS, nullable=True)
         if offset is not None and offset > _MAX_OFFSET_NS:
             o.fail("latency_offset_ns", f"must be within +-{_MAX_OFFSET_NS} ns (1 s)", offset)
@@ -235,6 +239,7 @@ class SessionMeta:
             preflight=PreflightInfo.from_json(preflight) if preflight else None,
             episode=EpisodeInfo.from_json(episode) if episode else None,
             play=PlayInfo.from_json(play) if play else None,
+            audio=AudioInfo.from_json(audio) if audio else None,
             extra={k: v for k, v in o.data.items() if k not in _KNOWN})
 
     # -- files -----------------------------------------------------------------------------------
