@@ -50,3 +50,18 @@ def test_no_server_is_exit_1_and_one_line(capsys: pytest.CaptureFixture[str],
     monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path}/native")
     run_cli(capsys, "audio-sources", "--backend", "pulse").one_line_error(
         1, "audio-sources: error: no PulseAudio/PipeWire sound server at unix:", "without --audio")
+
+
+@_LINUX_PULSE
+@pytest.mark.parametrize("server", ["none", "running"])
+def test_wasapi_off_windows_is_one_line(capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                        request: pytest.FixtureRequest, server: str) -> None:
+    # Off Windows soundcard is its PulseAudio backend: no server (an AssertionError at its
+    # import) or a server (it would list PulseAudio's devices as WASAPI's) are both refused.
+    if server == "running":
+        request.getfixturevalue("pulse_server")
+    else:
+        monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path}/native")
+    run_cli(capsys, "audio-sources", "--backend", "wasapi").one_line_error(
+        1, "wasapi backend records on Windows only")

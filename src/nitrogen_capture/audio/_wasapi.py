@@ -61,12 +61,18 @@ _HRESULTS = {
 
 def _soundcard() -> Any:
     """The soundcard module (its Windows backend on Windows), imported on first use."""
+    off_windows = AudioError("the wasapi backend records on Windows only; use pulse here "
+                             "(or auto)")
     try:
         import soundcard
     except ImportError as exc:
         raise missing_dependency("soundcard", "audio", "record --audio") from exc
     except (OSError, RuntimeError) as exc:  # ole32 missing, COM refused to initialise
         raise AudioError(f"WASAPI is not available: {exc}") from exc
+    except AssertionError as exc:  # off Windows soundcard is its PulseAudio backend: no server
+        raise off_windows from exc
+    if hasattr(soundcard, "pulseaudio"):  # off Windows, with a server: not WASAPI either
+        raise off_windows
     return soundcard
 
 
