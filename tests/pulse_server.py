@@ -43,7 +43,7 @@ from waiting import wait_until
 SINK = "game"
 MONITOR = f"{SINK}.monitor"
 START_TIMEOUT_S = 20.0  # a margin on a loaded two-core machine, not an estimate
-_LEAD_S = 0.25  # how far the feed runs ahead of playback: pacat never runs dry on a busy machine
+_LEAD_S = 0.25  # how far the feed runs ahead of playback (pacat can still run dry under load)
 
 
 def pulseaudio_missing() -> str | None:

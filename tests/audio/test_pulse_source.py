@@ -51,10 +51,13 @@ def test_monitor_captures_the_played_signal(pulse_server: PulseServer) -> None:
     rng = np.random.default_rng(7)
     left = np.round(rng.normal(0, 4000, rate // 2)).clip(-32000, 32000).astype(np.int16)
     played = np.stack([left, (left // -2).astype(np.int16)], axis=1)  # right = -left / 2
+    # A stream starting on an idle sink loses its first ms in the monitor (the server rewinds
+    # the sink to mix it in; seen: 3 to 15 ms): it starts with 0.2 s of silence.
+    lead = np.zeros((rate // 5, 2), np.int16)
     with _source() as src:
         assert src.device == {"id": MONITOR, "name": "Monitor of Null Output", "kind": "monitor"}
         first_block(src)
-        player = pulse_server.play(played, rate)
+        player = pulse_server.play(np.concatenate([lead, played]), rate)
         got = [read_samples(src, rate // 10)]
         while player.poll() is None:
             got.append(read_samples(src, rate // 50))
@@ -62,17 +65,21 @@ def test_monitor_captures_the_played_signal(pulse_server: PulseServer) -> None:
         got.append(read_samples(src, rate // 4))  # what was still in the server's buffers
     recorded = np.concatenate(got).astype(np.float64)
     assert recorded.shape[1] == 2
-    at = locate(recorded[:, 0], left.astype(np.float64))
-    # The first few ms of a stream that starts on an idle sink reach the monitor before the
-    # server rewinds the sink to mix it in (seen: ~170 samples at 48 kHz): compare after 20 ms.
-    skip = rate // 50
-    for ch in (0, 1):
-        seg = recorded[at + skip:at + len(left), ch]
-        ref = played[skip:, ch].astype(np.float64)
-        gain = float(seg @ ref / (ref @ ref))
-        residual = np.sqrt(np.mean((seg - gain * ref) ** 2)) / np.sqrt(np.mean(ref ** 2))
-        assert 0.9 < gain < 1.1, gain  # the sink at 100 %: the samples themselves
-        assert residual < 0.01, residual
+    # Each 50 ms piece is found on its own: on a loaded machine pacat can run dry for a moment
+    # and the sink plays silence in the middle (the player's gap, not the capture's).
+    piece, found = rate // 20, []
+    for k in range(0, len(left), piece):
+        ref = played[k:k + piece].astype(np.float64)
+        at = locate(recorded[:, 0], ref[:, 0])
+        seg = recorded[at:at + piece]
+        gains = (seg * ref).sum(axis=0) / (ref * ref).sum(axis=0)
+        residual = (np.sqrt(np.mean((seg - gains * ref) ** 2, axis=0))
+                    / np.sqrt(np.mean(ref ** 2, axis=0)))
+        # the sink at 100 %: the samples themselves, both channels (right = -left / 2)
+        if np.all(np.abs(gains - 1.0) < 0.05) and np.all(residual < 0.01):
+            found.append(at)
+    assert len(found) >= 8, f"{len(found)} of 10 pieces found"
+    assert found == sorted(found)  # in the order played
 
 
 @pytest.mark.parametrize(("rate", "channels"), [(16000, 1), (44100, 2)])
