@@ -1,0 +1,152 @@
+"""The audio-to-event offset: where the clicks of recorded presses sit in the recorded audio.
+
+The demo game and the calibration window click on every press they see
+(:mod:`nitrogen_capture.demo.sound`). :func:`match_clicks` pairs each press with the first click
+onset (:mod:`nitrogen_capture.audio.onsets`) at or after it within a window (0..300 ms). The offset of a pair is ``onset - press``: the game's reaction (up to a
+frame of its loop), its and SDL's output buffering, and whatever error the recorder's audio
+timing has. Against the game's own click start times (its log's ``clicks_ns``) the same
+matching gives the output side alone (``onset - click start``): SDL's and the sound server's
+buffering plus the recorder's audio timing, without the game loop (docs/audio.md "Measured
+offset").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..audio.onsets import find_onsets
+
+__all__ = ["DEFAULT_WINDOW_MS", "AudioOffset", "Spread", "audio_offset", "match_clicks",
+           "session_audio_offset", "session_presses"]
+
+DEFAULT_WINDOW_MS = (0.0, 300.0)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """p50/p90/max of a set of offsets, in ms."""
+
+    p50_ms: float
+    p90_ms: float
+    max_ms: float
+    n: int
+
+    @classmethod
+    def of(cls, offsets_ns: Sequence[int]) -> Spread | None:
+        """The spread of ``offsets_ns`` (None when empty)."""
+        if not offsets_ns:
+            return None
+        a = np.asarray(offsets_ns, np.float64) / 1e6
+        return cls(round(float(np.percentile(a, 50)), 3), round(float(np.percentile(a, 90)), 3),
+                   round(float(a.max()), 3), len(a))
+
+    def to_json(self) -> dict[str, float]:
+        """``{p50_ms, p90_ms, max_ms, n}``."""
+        return {"p50_ms": self.p50_ms, "p90_ms": self.p90_ms, "max_ms": self.max_ms,
+                "n": self.n}
+
+    def __str__(self) -> str:
+        return f"p50 {self.p50_ms:.1f} ms, p90 {self.p90_ms:.1f} ms, max {self.max_ms:.1f} ms"
+
+
+@dataclass(frozen=True)
+class AudioOffset:
+    """What the audio check found (times in ns since ``clock.t0_ns``)."""
+
+    presses: int
+    clicks_found: int
+    onsets: int
+    offset: Spread | None  # onset - press event
+    output: Spread | None = None  # onset - the game's click start (needs its log)
+    game_clicks: int | None = None
+    missing_ns: tuple[int, ...] = field(default_factory=tuple)  # presses without a click
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON object of the figures."""
+        return {"presses": self.presses, "clicks_found": self.clicks_found,
+                "onsets": self.onsets,
+                "audio_offset_ms": None if self.offset is None else self.offset.to_json(),
+                "output_offset_ms": None if self.output is None else self.output.to_json(),
+                "game_clicks": self.game_clicks, "missing_ns": list(self.missing_ns)}
+
+
+def match_clicks(events_ns: Sequence[int] | npt.ArrayLike, onsets_ns: npt.ArrayLike,
+                 window_ms: tuple[float, float] = DEFAULT_WINDOW_MS) -> list[int | None]:
+    """For each event (time order), the offset to the first onset in ``[t + lo, t + hi]``.
+
+    None where there is none. An onset may serve two events: presses closer together than the
+    detector's refractory period make one click onset (and taking onsets one-to-one would then
+    shift every later pairing by one).
+    """
+    ev = np.sort(np.asarray(events_ns, np.int64))
+    on = np.sort(np.asarray(onsets_ns, np.int64))
+    lo, hi = (int(w * 1e6) for w in window_ms)
+    j = np.searchsorted(on, ev + lo, side="left")
+    out: list[int | None] = []
+    for t, k in zip(ev.tolist(), j.tolist(), strict=True):
+        out.append(int(on[k]) - t if k < len(on) and on[k] <= t + hi else None)
+    return out
+
+
+def session_presses(events: npt.NDArray[Any], codes: Sequence[str] | None = None) -> list[int]:
+    """Observed key and button presses of a session's ``events`` (ns since t0), time order.
+
+    ``codes``: only these keys (default: every key and button). Synthetic ``HELD`` presses (a
+    key already down at the start) are left out: nothing was pressed then.
+    """
+    from ..events import BUTTON, KEY, PRESS
+
+    sel = np.isin(events["device"], (KEY, BUTTON)) & (events["value"] == PRESS)
+    if codes is not None:
+        sel &= np.isin(events["code"], list(codes))
+    return sorted(int(t) for t in events["t_ns"][sel])
+
+
+def audio_offset(samples: npt.NDArray[np.int16], rate: int, presses_ns: Sequence[int],
+                 game_clicks_ns: Sequence[int] | None = None,
+                 window_ms: tuple[float, float] = DEFAULT_WINDOW_MS) -> AudioOffset:
+    """The offset figures of one recording's audio (sample 0 at t0) and presses (ns since t0).
+
+    ``game_clicks_ns``: the game's click start times in ns since t0, when known.
+    """
+    onsets = find_onsets(samples, rate)
+    offsets = match_clicks(presses_ns, onsets, window_ms)
+    found = [o for o in offsets if o is not None]
+    missing = tuple(int(t) for t, o in zip(sorted(presses_ns), offsets, strict=True)
+                    if o is None)
+    output = None
+    if game_clicks_ns is not None:
+        out = [o for o in match_clicks(game_clicks_ns, onsets, window_ms) if o is not None]
+        output = Spread.of(out)
+    return AudioOffset(len(offsets), len(found), len(onsets), Spread.of(found), output,
+                       None if game_clicks_ns is None else len(game_clicks_ns), missing)
+
+
+def session_audio_offset(root: str | Path, game_log: dict[str, Any] | None = None,
+                         codes: Sequence[str] | None = None) -> AudioOffset | None:
+    """:func:`audio_offset` of a merged session (None when it recorded no audio).
+
+    ``game_log``: the demo game's log (its ``clicks_ns`` are monotonic ns, moved to t0 here).
+    """
+    from ..session.audio_store import read_session_audio
+    from ..session.reader import SessionReader
+
+    audio = read_session_audio(root)
+    if audio is None:
+        return None
+    reader = SessionReader(root)
+    t0 = reader.meta.clock.t0_ns or 0
+    # Only presses the audio covers: before t0 or after its end nothing could be heard.
+    span = len(audio.samples) * 1e9 / audio.rate
+    presses = [t for t in session_presses(reader.concat_arrays()["events"], codes)
+               if 0 <= t < span]
+    clicks = None
+    if game_log is not None and game_log.get("clicks_ns") is not None:
+        clicks = [int(t) - t0 for t in game_log["clicks_ns"]]
+    return audio_offset(audio.samples, audio.rate, presses, clicks)
