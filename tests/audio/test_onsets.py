@@ -12,7 +12,8 @@ from nitrogen_capture.errors import ConfigError
 RATE = 48000
 
 
-def click(amplitude: float = 12000.0, ms: float = 5.0, hz: float = 2000.0) -> npt.NDArray[np.float64]:
+def click(amplitude: float = 12000.0, ms: float = 5.0,
+          hz: float = 2000.0) -> npt.NDArray[np.float64]:
     """The demo's click: a sine burst starting at phase 0."""
     k = np.arange(int(RATE * ms / 1000))
     return np.asarray(amplitude * np.sin(2 * np.pi * hz * k / RATE))

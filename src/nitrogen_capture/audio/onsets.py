@@ -38,7 +38,8 @@ def _envelope(x: npt.NDArray[np.float64], w: int) -> npt.NDArray[np.float64]:
     c = np.concatenate([[0.0], np.cumsum(x * x)])
     idx = np.arange(1, len(x) + 1)
     lo = np.maximum(idx - w, 0)
-    return np.sqrt(np.maximum(c[idx] - c[lo], 0.0) / (idx - lo))
+    out: npt.NDArray[np.float64] = np.sqrt(np.maximum(c[idx] - c[lo], 0.0) / (idx - lo))
+    return out
 
 
 def find_onset_samples(samples: npt.ArrayLike, rate: int, *, snr: float = 8.0,

@@ -2,12 +2,12 @@
 
 The demo game and the calibration window click on every press they see
 (:mod:`nitrogen_capture.demo.sound`). :func:`match_clicks` pairs each press with the first click
-onset (:mod:`nitrogen_capture.audio.onsets`) at or after it within a window (0..300 ms). The offset of a pair is ``onset - press``: the game's reaction (up to a
-frame of its loop), its and SDL's output buffering, and whatever error the recorder's audio
-timing has. Against the game's own click start times (its log's ``clicks_ns``) the same
-matching gives the output side alone (``onset - click start``): SDL's and the sound server's
-buffering plus the recorder's audio timing, without the game loop (docs/audio.md "Measured
-offset").
+onset (:mod:`nitrogen_capture.audio.onsets`) at or after it within a window (0..300 ms). The
+offset of a pair is ``onset - press``: the game's reaction (up to a frame of its loop), its and
+SDL's output buffering, and whatever error the recorder's audio timing has. Against the game's
+own click start times (its log's ``clicks_ns``) the same matching gives the output side alone
+(``onset - click start``): SDL's and the sound server's buffering plus the recorder's audio
+timing, without the game loop (docs/audio.md "Measured offset").
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import numpy.typing as npt
 
 from ..audio.onsets import find_onsets
 
-__all__ = ["DEFAULT_WINDOW_MS", "AudioOffset", "Spread", "audio_offset", "match_clicks",
+__all__ = ["DEFAULT_WINDOW_MS", "AudioOffset", "Spread", "audio_lines", "audio_offset",
+           "match_clicks",
            "session_audio_offset", "session_presses"]
 
 DEFAULT_WINDOW_MS = (0.0, 300.0)
@@ -150,3 +151,18 @@ def session_audio_offset(root: str | Path, game_log: dict[str, Any] | None = Non
     if game_log is not None and game_log.get("clicks_ns") is not None:
         clicks = [int(t) - t0 for t in game_log["clicks_ns"]]
     return audio_offset(audio.samples, audio.rate, presses, clicks)
+
+
+def audio_lines(a: AudioOffset | None, note: str | None = None) -> list[str]:
+    """The demo summary's audio line and what it means (``note``: why there is no audio)."""
+    if a is None:
+        return [f"audio: {note or 'not recorded (record --audio was not given)'}"]
+    lines = [f"audio: clicks found for {a.clicks_found}/{a.presses} presses; audio-to-event "
+             f"offset {a.offset or 'none'}"
+             + ("" if a.output is None else f"; after the game's click start {a.output}")]
+    lines.append("  = the game clicks on every press it sees; the first click onset 0..300 ms "
+                 "after each recorded press in audio.flac gives the offset (the game's loop, "
+                 "its sound output and the recorder's audio timing together); after the game's "
+                 "own click start leaves the game loop out (its sound output and the audio "
+                 "timing: docs/audio.md \"Measured offset\")")
+    return lines

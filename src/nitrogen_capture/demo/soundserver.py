@@ -1,5 +1,7 @@
-"""A private PulseAudio server for the demo: the game plays into a null sink, the recorder reads
-its monitor, and nothing reaches the speakers or the user's own sound server.
+"""A private PulseAudio server for the demo, with a null sink the game plays into.
+
+The recorder reads the sink's monitor, and nothing reaches the speakers or the user's own sound
+server.
 
 Debian's ``pulseaudio`` runs with ``-n`` (no default configuration) and a script that loads only
 the native protocol on ``<dir>/native`` (anonymous access) and a null sink ``game`` as the
