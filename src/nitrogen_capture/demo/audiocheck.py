@@ -23,7 +23,7 @@ import numpy.typing as npt
 from ..audio.onsets import find_onsets
 
 __all__ = ["DEFAULT_WINDOW_MS", "AudioOffset", "Spread", "audio_lines", "audio_offset",
-           "match_clicks",
+           "match_clicks", "recorded_audio",
            "session_audio_offset", "session_presses"]
 
 DEFAULT_WINDOW_MS = (0.0, 300.0)
@@ -129,28 +129,50 @@ def audio_offset(samples: npt.NDArray[np.int16], rate: int, presses_ns: Sequence
                        None if game_clicks_ns is None else len(game_clicks_ns), missing)
 
 
+def recorded_audio(root: str | Path) -> tuple[npt.NDArray[np.int16], int] | None:
+    """A session's audio on its clock, and its rate; None without audio.
+
+    ``audio.flac`` once merged, else rendered from the finished chunks (calibrate does not merge).
+    """
+    from ..audio.timeline import render
+    from ..session.audio_store import audio_chunks, read_audio_chunk, read_session_audio
+    from ..session.paths import SessionPaths
+
+    merged = read_session_audio(root)
+    if merged is not None:
+        return merged.samples, merged.rate
+    paths = SessionPaths(Path(root))
+    chunks = [read_audio_chunk(paths, c) for c in audio_chunks(paths)]
+    if not chunks:
+        return None
+    rate, channels = chunks[0].rate, int(chunks[0].samples.shape[1])
+    samples, _ = render(chunks, rate, channels)
+    return samples, rate
+
+
 def session_audio_offset(root: str | Path, game_log: dict[str, Any] | None = None,
                          codes: Sequence[str] | None = None) -> AudioOffset | None:
-    """:func:`audio_offset` of a merged session (None when it recorded no audio).
+    """:func:`audio_offset` of a session (None when it recorded no audio).
 
-    ``game_log``: the demo game's log (its ``clicks_ns`` are monotonic ns, moved to t0 here).
+    ``game_log``: the demo game's (or calibration window's) log: its ``clicks_ns`` are
+    monotonic ns, moved to t0 here. ``codes``: only these keys' presses.
     """
-    from ..session.audio_store import read_session_audio
     from ..session.reader import SessionReader
 
-    audio = read_session_audio(root)
-    if audio is None:
+    recorded = recorded_audio(root)
+    if recorded is None:
         return None
+    samples, rate = recorded
     reader = SessionReader(root)
     t0 = reader.meta.clock.t0_ns or 0
     # Only presses the audio covers: before t0 or after its end nothing could be heard.
-    span = len(audio.samples) * 1e9 / audio.rate
+    span = len(samples) * 1e9 / rate
     presses = [t for t in session_presses(reader.concat_arrays()["events"], codes)
                if 0 <= t < span]
     clicks = None
     if game_log is not None and game_log.get("clicks_ns") is not None:
         clicks = [int(t) - t0 for t in game_log["clicks_ns"]]
-    return audio_offset(audio.samples, audio.rate, presses, clicks)
+    return audio_offset(samples, rate, presses, clicks)
 
 
 def audio_lines(a: AudioOffset | None, note: str | None = None) -> list[str]:

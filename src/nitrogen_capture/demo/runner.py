@@ -312,7 +312,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
     with scratch_dir("nitrogen-demo-") as work:
         with _display(options) as display:
             result = DemoResult(out=out, display=display, grabbed=options.grab)
-            with _sound(options, result) as sound_env:
+            with _sound(options, result, work) as sound_env:
                 try:
                     _record(options, display, work, result, started, sound_env)
                 finally:  # _record stops what it started; this covers a signal between steps
@@ -322,14 +322,15 @@ def run_demo(options: DemoOptions) -> DemoResult:
 
 
 @contextlib.contextmanager
-def _sound(options: DemoOptions, result: DemoResult) -> Iterator[dict[str, str] | None]:
+def _sound(options: DemoOptions, result: DemoResult,
+           work: Path) -> Iterator[dict[str, str] | None]:
     """The private sound server's client variables for the run (None: no audio)."""
     if options.audio == "off":
         result.audio_note = "off (--audio off)"
         yield None
         return
     try:
-        server = SoundServer().start()
+        server = SoundServer(parent=work).start()
     except AudioError as exc:
         if options.audio == "on":
             raise

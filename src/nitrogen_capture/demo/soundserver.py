@@ -6,8 +6,9 @@ server.
 Debian's ``pulseaudio`` runs with ``-n`` (no default configuration) and a script that loads only
 the native protocol on ``<dir>/native`` (anonymous access) and a null sink ``game`` as the
 default sink, so ``game.monitor`` is what the game plays. Its ``HOME``, ``XDG_RUNTIME_DIR`` and
-``XDG_CONFIG_HOME`` are private folders under a short ``/tmp/nitrogen-pa-*`` directory (a unix
-socket path must stay under 108 bytes). It does not exit when idle, dies with this process
+``XDG_CONFIG_HOME`` are private folders of its own folder (a unix socket path must stay under 108
+bytes: the demo puts it in its scratch folder, :mod:`nitrogen_capture.scratch`, which the next run
+removes after a ``kill -9``). It does not exit when idle, dies with this process
 (:func:`~nitrogen_capture.lifeline.tied_command`), and :meth:`SoundServer.stop` kills its
 process group and removes the folder.
 
@@ -47,10 +48,10 @@ def sound_server_missing() -> str | None:
 class SoundServer:
     """One private ``pulseaudio`` with the null sink ``game`` (see the module docstring)."""
 
-    def __init__(self, rate: int = 48000, channels: int = 2) -> None:
+    def __init__(self, rate: int = 48000, channels: int = 2, parent: Path | None = None) -> None:
         self.rate = rate
         self.channels = channels
-        self.dir = Path(tempfile.mkdtemp(prefix="nitrogen-pa-"))
+        self.dir = Path(tempfile.mkdtemp(prefix="pa-", dir=parent))
         self.socket = self.dir / "native"
         self.log = self.dir / "pulseaudio.log"
         self._proc: subprocess.Popen[bytes] | None = None
