@@ -45,10 +45,10 @@ def _options(source: str) -> dict[str, float]:
             number = float("nan")
         if not sep or key.strip() not in _OPTIONS or not np.isfinite(number) or number < -1e4:
             raise ConfigError(f"synthetic --audio-source takes {'=N;'.join(_OPTIONS)}=N, got "
-                              f"{source!r}", setting="source")
+                              f"{source!r}", setting="audio_source")
         opts[key.strip()] = number
     if opts["click_s"] <= 0:
-        raise ConfigError("synthetic --audio-source click_s must be > 0", setting="source")
+        raise ConfigError("synthetic --audio-source click_s must be > 0", setting="audio_source")
     return opts
 
 
