@@ -260,7 +260,7 @@ def run_calibration(options: CalibrationOptions, say: Say = log.info) -> Calibra
     try:
         window = _window(work, options.keys, started, options.audio)
         config = RecordConfig(out=session, target=TargetSpec(pid=window.pid, wait_s=20.0),
-                              **({"audio": AudioSettings()} if options.audio else {}),
+                              audio=AudioSettings() if options.audio else None,
                               fps=options.fps, start_immediately=True,
                               capture_backend=options.capture_backend,
                               portal_reset=options.portal_reset,
