@@ -69,21 +69,31 @@ def test_a_press_without_a_click_is_reported() -> None:
     assert (r.presses, r.clicks_found, r.missing_ns) == (3, 2, (2_500_000_000,))
 
 
-def test_session_audio(tmp_path: Path) -> None:
-    from nitrogen_capture.session.audio_store import AUDIO_MERGED, write_flac
+def _store_chunk(root: Path, audio: np.ndarray, start_ns: int) -> None:
+    """One finished audio chunk whose first sample is at ``start_ns`` (docs/audio.md)."""
+    from nitrogen_capture.session.audio_store import audio_files, write_flac
+    from nitrogen_capture.session.paths import SessionPaths
 
+    files = audio_files(SessionPaths(root), 1)
+    write_flac(files.flac, audio, RATE)
+    n = len(audio)
+    np.save(files.blocks, np.array([[0, 0, n, n, start_ns + round(n * 1e9 / RATE)]], np.int64))
+
+
+def test_session_audio(tmp_path: Path) -> None:
     built = make_session(tmp_path / "s", (30, 30), merge=True, seed=4)
     assert session_audio_offset(built.root) is None  # no --audio: no figures
     presses = sorted(e.t_ns for e in built.events
                      if e.device in (KEY, BUTTON) and e.value == PRESS)
-    presses = [t for t in presses if t >= 0]  # the audio starts at t0
     t0 = int(built.meta["clock"]["t0_ns"])
-    audio = with_clicks([t + 25_000_000 for t in presses], (presses[-1] + 5e8) / 1e9)
-    write_flac(built.root / AUDIO_MERGED, audio, RATE)
-    game_log = {"clicks_ns": [t0 + t + 5_000_000 for t in presses]}
+    start = 200_000_000  # the audio starts 0.2 s after t0: earlier presses were not heard
+    heard = [t for t in presses if t >= start]
+    audio = with_clicks([t - start + 25_000_000 for t in heard], (presses[-1] + 5e8 - start) / 1e9)
+    _store_chunk(built.root, audio, start)
+    game_log = {"clicks_ns": [t0 + t + 5_000_000 for t in heard]}
     r = session_audio_offset(built.root, game_log)
     assert r is not None
-    # The factory's press before t0 is left out: the audio starts at t0.
-    assert r.presses == r.clicks_found == len(presses) and not r.missing_ns
+    assert r.presses == r.clicks_found == len(heard) and not r.missing_ns
+    assert r.uncovered == len(presses) - len(heard) > 0
     assert r.output is not None and r.output.p50_ms == pytest.approx(20.0, abs=0.1)
     assert r.offset is not None and r.offset.p50_ms == pytest.approx(25.0, abs=0.1)

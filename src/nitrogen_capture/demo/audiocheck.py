@@ -8,10 +8,16 @@ SDL's output buffering, and whatever error the recorder's audio timing has. Agai
 own click start times (its log's ``clicks_ns``) the same matching gives the output side alone
 (``onset - click start``): SDL's and the sound server's buffering plus the recorder's audio
 timing, without the game loop (docs/audio.md "Measured offset").
+
+Only presses whose next :data:`COVER_MS` the recording covers count: where audio was lost (the
+recorder's reads stalled on a busy machine, ``meta.json`` ``audio.stats.lost_s``) or cut, the
+timeline is silence, and a press there would take a later press's click or none. They are
+counted apart (``uncovered``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +28,13 @@ import numpy.typing as npt
 
 from ..audio.onsets import find_onsets
 
-__all__ = ["DEFAULT_WINDOW_MS", "AudioOffset", "Spread", "audio_lines", "audio_offset",
+__all__ = ["COVER_MS", "DEFAULT_WINDOW_MS", "AudioOffset", "RecordedAudio", "Spread",
+           "audio_lines", "audio_offset",
            "match_clicks", "recorded_audio",
            "session_audio_offset", "session_presses"]
 
 DEFAULT_WINDOW_MS = (0.0, 300.0)
+COVER_MS = 150.0  # a press counts when the audio covers this long after it
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class AudioOffset:
     output: Spread | None = None  # onset - the game's click start (needs its log)
     game_clicks: int | None = None
     missing_ns: tuple[int, ...] = field(default_factory=tuple)  # presses without a click
+    uncovered: int = 0  # presses left out: no audio recorded within COVER_MS after them
 
     def to_json(self) -> dict[str, Any]:
         """A JSON object of the figures."""
@@ -74,7 +83,8 @@ class AudioOffset:
                 "onsets": self.onsets,
                 "audio_offset_ms": None if self.offset is None else self.offset.to_json(),
                 "output_offset_ms": None if self.output is None else self.output.to_json(),
-                "game_clicks": self.game_clicks, "missing_ns": list(self.missing_ns)}
+                "game_clicks": self.game_clicks, "missing_ns": list(self.missing_ns),
+                "uncovered": self.uncovered}
 
 
 def match_clicks(events_ns: Sequence[int] | npt.ArrayLike, onsets_ns: npt.ArrayLike,
@@ -129,25 +139,42 @@ def audio_offset(samples: npt.NDArray[np.int16], rate: int, presses_ns: Sequence
                        None if game_clicks_ns is None else len(game_clicks_ns), missing)
 
 
-def recorded_audio(root: str | Path) -> tuple[npt.NDArray[np.int16], int] | None:
-    """A session's audio on its clock, and its rate; None without audio.
+@dataclass(frozen=True)
+class RecordedAudio:
+    """A session's audio on its clock and the spans (ns since t0) the recording covers."""
 
-    ``audio.flac`` once merged, else rendered from the finished chunks (calibrate does not merge).
+    samples: npt.NDArray[np.int16]
+    rate: int
+    spans: tuple[tuple[int, int], ...]
+
+    def covers(self, a_ns: int, b_ns: int) -> bool:
+        """Whether one recorded span holds all of ``[a_ns, b_ns]``."""
+        return any(s <= a_ns and b_ns <= e for s, e in self.spans)
+
+
+def recorded_audio(root: str | Path) -> RecordedAudio | None:
+    """A session's audio on its clock; None without audio.
+
+    ``audio.flac`` once merged, else rendered from the finished chunks (calibrate does not
+    merge); the spans come from the chunks' pieces and their runs' fits.
     """
-    from ..audio.timeline import render
+    from ..audio.clockmap import fit_runs
+    from ..audio.timeline import all_pieces, render, segments
     from ..session.audio_store import audio_chunks, read_audio_chunk, read_session_audio
     from ..session.paths import SessionPaths
 
-    merged = read_session_audio(root)
-    if merged is not None:
-        return merged.samples, merged.rate
     paths = SessionPaths(Path(root))
     chunks = [read_audio_chunk(paths, c) for c in audio_chunks(paths)]
     if not chunks:
         return None
     rate, channels = chunks[0].rate, int(chunks[0].samples.shape[1])
-    samples, _ = render(chunks, rate, channels)
-    return samples, rate
+    fits = fit_runs(all_pieces(chunks), rate)
+    spans = tuple(sorted((int(fits[run].time_ns(start)), int(fits[run].time_ns(start + len(x))))
+                         for run, start, x in segments(chunks)))
+    merged = read_session_audio(root)
+    if merged is not None:
+        return RecordedAudio(merged.samples, merged.rate, spans)
+    return RecordedAudio(render(chunks, rate, channels)[0], rate, spans)
 
 
 def session_audio_offset(root: str | Path, game_log: dict[str, Any] | None = None,
@@ -159,20 +186,19 @@ def session_audio_offset(root: str | Path, game_log: dict[str, Any] | None = Non
     """
     from ..session.reader import SessionReader
 
-    recorded = recorded_audio(root)
-    if recorded is None:
+    audio = recorded_audio(root)
+    if audio is None:
         return None
-    samples, rate = recorded
     reader = SessionReader(root)
     t0 = reader.meta.clock.t0_ns or 0
-    # Only presses the audio covers: before t0 or after its end nothing could be heard.
-    span = len(samples) * 1e9 / rate
-    presses = [t for t in session_presses(reader.concat_arrays()["events"], codes)
-               if 0 <= t < span]
+    presses = session_presses(reader.concat_arrays()["events"], codes)
+    cover = int(COVER_MS * 1e6)
+    heard = [t for t in presses if audio.covers(t, t + cover)]
     clicks = None
     if game_log is not None and game_log.get("clicks_ns") is not None:
         clicks = [int(t) - t0 for t in game_log["clicks_ns"]]
-    return audio_offset(samples, rate, presses, clicks)
+    found = audio_offset(audio.samples, audio.rate, heard, clicks)
+    return dataclasses.replace(found, uncovered=len(presses) - len(heard))
 
 
 def audio_lines(a: AudioOffset | None, note: str | None = None) -> list[str]:
@@ -181,10 +207,13 @@ def audio_lines(a: AudioOffset | None, note: str | None = None) -> list[str]:
         return [f"audio: {note or 'not recorded (record --audio was not given)'}"]
     lines = [f"audio: clicks found for {a.clicks_found}/{a.presses} presses; audio-to-event "
              f"offset {a.offset or 'none'}"
-             + ("" if a.output is None else f"; after the game's click start {a.output}")]
+             + ("" if a.output is None else f"; after the game's click start {a.output}")
+             + (f"; {a.uncovered} presses where no audio was recorded left out"
+                if a.uncovered else "")]
     lines.append("  = the game clicks on every press it sees; the first click onset 0..300 ms "
                  "after each recorded press in audio.flac gives the offset (the game's loop, "
                  "its sound output and the recorder's audio timing together); after the game's "
                  "own click start leaves the game loop out (its sound output and the audio "
-                 "timing: docs/audio.md \"Measured offset\")")
+                 "timing: docs/audio.md \"Measured offset\"); presses where the recording lost "
+                 "or cut audio are left out")
     return lines
