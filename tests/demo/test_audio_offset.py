@@ -30,15 +30,16 @@ def with_clicks(times_ns: list[int], length_s: float, seed: int = 3) -> np.ndarr
     return np.clip(np.round(x), -32768, 32767).astype(np.int16)
 
 
-def test_match_takes_the_first_onset_in_the_window() -> None:
+def test_match_takes_the_onset_nearest_the_typical_offset() -> None:
     ms = 1_000_000
-    presses = [100 * ms, 105 * ms, 130 * ms, 900 * ms, 2000 * ms]
-    onsets = [112 * ms, 141 * ms, 1500 * ms, 1999 * ms]
+    presses = [100 * ms, 105 * ms, 300 * ms, 500 * ms, 900 * ms, 2000 * ms]
+    onsets = [112 * ms, 311 * ms, 496 * ms, 620 * ms, 1500 * ms, 1960 * ms]
     # 105 ms: merged with the click of 100 ms (one onset serves both, the next pair is not
-    # shifted); 900 ms: its only later onset is 600 ms away; 2000 ms: the onset before it does
-    # not count unless the window reaches back.
-    assert match_clicks(presses, onsets) == [12 * ms, 7 * ms, 11 * ms, None, None]
-    assert match_clicks(presses, onsets, (-5.0, 300.0))[-1] == -1 * ms
+    # shifted); 500 ms: its click came 4 ms before the press's (late) stamp, and 620 ms (a later
+    # click) is not it; 900 ms: its only later onset is 600 ms away; 2000 ms: 40 ms early is too early.
+    assert match_clicks(presses, onsets) == [12 * ms, 7 * ms, 11 * ms, -4 * ms, None, None]
+    assert match_clicks(presses, onsets, early_ms=0)[3] == 120 * ms
+    assert match_clicks(presses, [], early_ms=0) == [None] * 6
 
 
 def test_spread() -> None:

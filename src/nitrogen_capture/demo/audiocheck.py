@@ -2,7 +2,8 @@
 
 The demo game and the calibration window click on every press they see
 (:mod:`nitrogen_capture.demo.sound`). :func:`match_clicks` pairs each press with the first click
-onset (:mod:`nitrogen_capture.audio.onsets`) at or after it within a window (0..300 ms). The
+onset (:mod:`nitrogen_capture.audio.onsets`) nearest the typical offset within a window (up
+to 300 ms after it, or a little before: a late input stamp). The
 offset of a pair is ``onset - press``: the game's reaction (up to a frame of its loop), its and
 SDL's output buffering, and whatever error the recorder's audio timing has. Against the game's
 own click start times (its log's ``clicks_ns``) the same matching gives the output side alone
@@ -35,6 +36,7 @@ __all__ = ["COVER_MS", "DEFAULT_WINDOW_MS", "AudioOffset", "RecordedAudio", "Spr
 
 DEFAULT_WINDOW_MS = (0.0, 300.0)
 COVER_MS = 150.0  # a press counts when the audio covers this long after it
+EARLY_MS = 30.0  # a click may sound this long before its press's timestamp (a late stamp)
 
 
 @dataclass(frozen=True)
@@ -88,20 +90,33 @@ class AudioOffset:
 
 
 def match_clicks(events_ns: Sequence[int] | npt.ArrayLike, onsets_ns: npt.ArrayLike,
-                 window_ms: tuple[float, float] = DEFAULT_WINDOW_MS) -> list[int | None]:
-    """For each event (time order), the offset to the first onset in ``[t + lo, t + hi]``.
+                 window_ms: tuple[float, float] = DEFAULT_WINDOW_MS,
+                 early_ms: float = EARLY_MS) -> list[int | None]:
+    """For each event (time order), the offset to its click's onset, or None when none.
 
-    None where there is none. An onset may serve two events: presses closer together than the
-    detector's refractory period make one click onset (and taking onsets one-to-one would then
-    shift every later pairing by one).
+    First pass: the first onset in ``[t + lo, t + hi]``; their median is the typical offset.
+    Second pass: the onset nearest ``t + median`` within ``[t - early_ms, t + hi]``. The second
+    pass keeps a click that sounds a little before the press's timestamp (the recorder's input
+    thread stamped it late on a busy machine) from taking the next press's click instead. An
+    onset may serve two events: presses closer together than the detector's refractory period
+    make one onset (taking onsets one-to-one would shift every later pairing by one).
     """
     ev = np.sort(np.asarray(events_ns, np.int64))
     on = np.sort(np.asarray(onsets_ns, np.int64))
     lo, hi = (int(w * 1e6) for w in window_ms)
     j = np.searchsorted(on, ev + lo, side="left")
+    first = [int(on[k]) - t if k < len(on) and on[k] <= t + hi else None
+             for t, k in zip(ev.tolist(), j.tolist(), strict=True)]
+    got = [o for o in first if o is not None]
+    if not got:
+        return first
+    typical = float(np.median(got))
+    early = int(early_ms * 1e6)
     out: list[int | None] = []
-    for t, k in zip(ev.tolist(), j.tolist(), strict=True):
-        out.append(int(on[k]) - t if k < len(on) and on[k] <= t + hi else None)
+    for t in ev.tolist():
+        a, b = np.searchsorted(on, [t - early, t + hi], side="left")
+        cand = on[a:b + int(b < len(on) and on[b] == t + hi)]
+        out.append(int(cand[np.argmin(np.abs(cand - t - typical))]) - t if len(cand) else None)
     return out
 
 
