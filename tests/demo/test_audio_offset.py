@@ -36,7 +36,8 @@ def test_match_takes_the_onset_nearest_the_typical_offset() -> None:
     onsets = [112 * ms, 311 * ms, 496 * ms, 620 * ms, 1500 * ms, 1960 * ms]
     # 105 ms: merged with the click of 100 ms (one onset serves both, the next pair is not
     # shifted); 500 ms: its click came 4 ms before the press's (late) stamp, and 620 ms (a later
-    # click) is not it; 900 ms: its only later onset is 600 ms away; 2000 ms: 40 ms early is too early.
+    # click) is not it; 900 ms: its only later onset is 600 ms away; 2000 ms: 40 ms early is
+    # too early.
     assert match_clicks(presses, onsets) == [12 * ms, 7 * ms, 11 * ms, -4 * ms, None, None]
     assert match_clicks(presses, onsets, early_ms=0)[3] == 120 * ms
     assert match_clicks(presses, [], early_ms=0) == [None] * 6
