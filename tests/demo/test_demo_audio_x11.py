@@ -32,11 +32,12 @@ pytestmark = [pytest.mark.x11,
                                  reason=f"needs Linux and PulseAudio: {sound_server_missing()}")]
 
 RATE = 48000
-# Bounds on a loaded 2-core machine (docs/audio.md "Measured offset" has the measured figures):
-# a press reaches the game within a frame of its 60 fps loop (16.7 ms), SDL's and the server's
-# buffers add ~10-40 ms, the recorder's timing a few ms more.
-OFFSET_P50_MAX_MS = 120.0
-OFFSET_MAX_MS = 250.0
+# Bounds on a loaded 2-core machine (docs/audio.md "Measured offset" has the measured figures:
+# p50 15-16 ms, p90 20-51 ms): a press reaches the game within a frame of its 60 fps loop
+# (16.7 ms), SDL's buffer adds ~5 ms, the recorder's timing the rest. The max is reported, not
+# bounded: a run of audio whose reads stalled can be placed ~200 ms late (measured here).
+OFFSET_P50_MAX_MS = 60.0
+OFFSET_P90_MAX_MS = 150.0
 
 
 @pytest.fixture
@@ -130,10 +131,12 @@ def test_demo_records_a_click_for_every_press(demo_display: str, tmp_path: Path)
     r = result.report
     assert r is not None and r.audio is not None, logs
     a = r.audio
-    assert a.presses == r.presses_events > 10
-    assert a.clicks_found == a.presses, a
+    # Presses where the recorder lost audio (its reads stalled) are counted apart.
+    assert a.presses + a.uncovered == r.presses_events > 10
+    assert a.uncovered <= r.presses_events // 4, a
+    assert a.clicks_found == a.presses and not a.missing_ns, a
     assert a.offset is not None and a.output is not None
-    assert 0 <= a.offset.p50_ms < OFFSET_P50_MAX_MS and a.offset.max_ms < OFFSET_MAX_MS, a
+    assert 0 <= a.offset.p50_ms < OFFSET_P50_MAX_MS and a.offset.p90_ms < OFFSET_P90_MAX_MS, a
     assert a.output.p50_ms < a.offset.p50_ms + 1, a  # the click starts after the press
     from nitrogen_capture.demo.runner import format_summary
 
@@ -154,5 +157,5 @@ def test_calibrate_audio(demo_display: str, sound_server: SoundServer, tmp_path:
     audio = prof.audio_offset_ms
     assert audio is not None, proc.stdout
     assert audio["n"] == audio["presses"] == 10, audio
-    assert 0 <= audio["p50_ms"] < OFFSET_P50_MAX_MS and audio["max_ms"] < OFFSET_MAX_MS, audio
+    assert 0 <= audio["p50_ms"] < OFFSET_P50_MAX_MS and audio["p90_ms"] < OFFSET_P90_MAX_MS, audio
     assert "audio-to-event offset" in proc.stdout
