@@ -83,6 +83,7 @@ def _store_chunk(root: Path, audio: np.ndarray, start_ns: int) -> None:
 
 
 def test_session_audio(tmp_path: Path) -> None:
+    pytest.importorskip("av")  # FLAC through PyAV (the video extra)
     built = make_session(tmp_path / "s", (30, 30), merge=True, seed=4)
     assert session_audio_offset(built.root) is None  # no --audio: no figures
     presses = sorted(e.t_ns for e in built.events

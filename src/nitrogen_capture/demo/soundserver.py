@@ -22,6 +22,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -68,6 +69,8 @@ class SoundServer:
         Raises:
             AudioError: it did not start (with the end of its log).
         """
+        if sys.platform == "win32":  # the demo is an X11 one; process groups are POSIX
+            raise AudioError("no private sound server: PulseAudio is Linux-only here")
         missing = sound_server_missing()
         if missing is not None:
             raise AudioError(f"no private sound server: {missing}")
@@ -105,6 +108,9 @@ class SoundServer:
     def stop(self) -> None:
         """Stop the server's process group and remove its folder (idempotent)."""
         proc, self._proc = self._proc, None
+        if sys.platform == "win32":  # never started there (start refuses)
+            shutil.rmtree(self.dir, ignore_errors=True)
+            return
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
