@@ -134,7 +134,7 @@ class SyntheticAudio(AudioSource):
     def click_times_ns(self, until_ns: int) -> list[int]:
         """Monotonic times the clicks of the current run started, up to ``until_ns``."""
         period = max(1, round(self.options["click_s"] * self.settings.rate))
-        times = []
+        times: list[int] = []
         k = 0
         while True:
             t = self._t_open + int(k * 1e9 / self.device_rate)
