@@ -29,8 +29,15 @@ DRIFT_PPM = 400.0
 T_OPEN_NS = 250_000_000  # the device's sample 0 is at 0.25 s session time
 
 
-def _device(seconds: float, seed: int = 0):
-    """(samples, arrivals): blocks of 10 ms from a drifting device with clicks every 0.5 s."""
+def _device(seconds: float, seed: int = 0, *, bursts: bool = False, drop: tuple[float, float]
+            | None = None):
+    """(samples, arrivals): blocks of 10 ms from a drifting device with clicks every 0.5 s.
+
+    ``bursts``: the server hands blocks over in bursts every 2 s (each block arrives at the
+    burst's end, up to 2 s late), as PulseAudio's null-sink monitor does. ``drop`` ``(at_s,
+    gap_s)``: the server drops ``gap_s`` of samples at ``at_s``: the device's later samples
+    arrive that much later for good (the stored index runs on without them).
+    """
     rng = np.random.default_rng(seed)
     true_rate = RATE * (1 + DRIFT_PPM / 1e6)
     n = int(seconds * RATE)
@@ -39,12 +46,17 @@ def _device(seconds: float, seed: int = 0):
     for k in click_at:
         samples[k:k + 40, 0] += 10000
     blocks = []
+    shift = np.zeros(n)  # how much later than sample index / rate each sample really is
+    if drop is not None:
+        shift[int(drop[0] * RATE):] = drop[1] * 1e9
     for start in range(0, n - 160, 160):
         end = start + 160
-        t_true = T_OPEN_NS + (end - 1) * 1e9 / true_rate
+        t_true = T_OPEN_NS + (end - 1) * 1e9 / true_rate + shift[end - 1]
         delay = rng.exponential(2e6) + (30e6 if rng.random() < 0.02 else 0)
+        if bursts:
+            delay += 2e9 - (t_true % 2e9)
         blocks.append((start, end, int(t_true + delay)))
-    clicks_ns = T_OPEN_NS + click_at * 1e9 / true_rate
+    clicks_ns = T_OPEN_NS + click_at * 1e9 / true_rate + shift[click_at]
     return samples.astype(np.int16), blocks, clicks_ns
 
 
@@ -137,3 +149,33 @@ def test_rows_that_disagree_with_the_samples_are_refused(tmp_path):
     np.save(files.blocks, pieces)
     with pytest.raises(SessionFormatError, match="samples but piece rows"):
         read_audio_chunk(paths, 1)
+
+
+def test_bursts_are_late_arrivals_not_lost_sound(tmp_path):
+    paths = SessionPaths(tmp_path)
+    samples, blocks, clicks = _device(30.0, seed=4, bursts=True)
+    for w in _write(paths, samples, blocks, lambda t: 1).values():
+        w.finish(RATE)
+    chunk = read_audio_chunk(paths, 1)
+    fit = fit_runs(chunk.pieces, RATE)[0]
+    assert fit.steps == () and fit.lost_ns == 0
+    assert abs(fit.drift_ppm - DRIFT_PPM) < 40
+    audio, _ = render([chunk], RATE, 1)
+    err = np.abs(_onsets(audio, RATE) - clicks) / 1e6
+    # A burst's last block is the least delayed arrival: dated to within a block (10 ms).
+    assert err.max() < 12.0, err.max()
+
+
+def test_samples_the_server_dropped_get_their_own_intercept(tmp_path):
+    paths = SessionPaths(tmp_path)
+    samples, blocks, clicks = _device(30.0, seed=5, drop=(12.3, 0.3))
+    for w in _write(paths, samples, blocks, lambda t: 1).values():
+        w.finish(RATE)
+    chunk = read_audio_chunk(paths, 1)
+    fit = fit_runs(chunk.pieces, RATE)[0]
+    assert len(fit.steps) == 1 and abs(fit.lost_ns / 1e6 - 300) < 5
+    assert abs(fit.steps[0][0] - 12.3 * RATE) <= 160  # at the block of the drop
+    audio, _ = render([chunk], RATE, 1)
+    found = _onsets(audio, RATE)
+    assert len(found) == len(clicks)
+    assert (np.abs(found - clicks) / 1e6).max() < 1.0

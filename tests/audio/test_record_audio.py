@@ -132,11 +132,13 @@ def test_a_device_that_goes_away_comes_back_as_a_new_run(tmp_path, caplog, optio
 
 def test_samples_the_server_dropped_are_counted_lost(tmp_path):
     out = tmp_path / "s"
-    rec = synthetic_recorder(out, fps=30.0, max_frames=0, max_seconds=4.0,
+    rec = synthetic_recorder(out, fps=30.0, max_frames=0, max_seconds=6.0,
                              audio=_audio("stall_s=1.5"))
     result = rec.run()
     assert result.meta.audio.stats["lost_s"] == pytest.approx(1.0, abs=0.2)
     merge_session(out)
+    (run,) = json.loads((out / "meta.json").read_text())["audio"]["runs"]
+    assert len(run["steps"]) == 1 and run["lost_ms"] == pytest.approx(1000, abs=150)
     report = validate_session(out)
     assert any("lost" in p.message for p in report.warnings), report.format()
 

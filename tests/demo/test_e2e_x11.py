@@ -31,6 +31,7 @@ HOTKEYS = ((1.2, "f7"), (2.2, "f8"), (3.2, "ctrl+p"), (4.2, "ctrl+t"), (5.2, "f8
 def _demo(tmp_path_factory: pytest.TempPathFactory, display: str, name: str,
           **kw: object) -> DemoResult:
     out = tmp_path_factory.mktemp(name) / "session"
+    kw.setdefault("audio", "off")  # the audio demo is tests/demo/test_demo_audio_x11.py
     opts = DemoOptions(out=out, display=display, convert=False, **kw)  # type: ignore[arg-type]
     return run_demo(opts)
 

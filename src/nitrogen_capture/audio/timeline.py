@@ -11,12 +11,15 @@ clock's drift instead of letting it accumulate.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from ..session.audio_store import AudioChunk
 from .clockmap import RunFit, fit_runs
+
+if TYPE_CHECKING:  # (session imports this module at merge: no import back at run time)
+    from ..session.audio_store import AudioChunk
 
 __all__ = ["all_pieces", "render", "segments"]
 
@@ -47,6 +50,17 @@ def segments(chunks: list[AudioChunk]) -> list[tuple[int, int, npt.NDArray[np.in
     return [(run, start, np.concatenate(parts)) for run, start, parts, _ in out]
 
 
+def _split_at_steps(stretches: list[tuple[int, int, npt.NDArray[np.int16]]],
+                    fits: dict[int, RunFit]) -> list[tuple[int, int, npt.NDArray[np.int16]]]:
+    """Cut each stretch where its run's clock steps (samples the server dropped)."""
+    out = []
+    for run, start, samples in stretches:
+        cuts = [k - start for k in fits[run].breaks() if start < k < start + len(samples)]
+        for a, z in zip([0, *cuts], [*cuts, len(samples)], strict=True):
+            out.append((run, start + a, samples[a:z]))
+    return out
+
+
 def render(chunks: list[AudioChunk], rate: int, channels: int, *,
            end_ns: int | None = None) -> tuple[npt.NDArray[np.int16], dict[int, RunFit]]:
     """The session's samples (see the module docstring) and the run fits used.
@@ -56,17 +70,17 @@ def render(chunks: list[AudioChunk], rate: int, channels: int, *,
     fits = fit_runs(all_pieces(chunks), rate)
     placed: list[tuple[int, npt.NDArray[np.float32]]] = []
     last = 0
-    for run, dev_start, samples in segments(chunks):
+    for run, dev_start, samples in _split_at_steps(segments(chunks), fits):
         n = len(samples)
         fit = fits[run]
         t_first = float(fit.time_ns(dev_start))
-        # Output samples whose time falls within the segment, read off it by the run's clock.
+        # Output samples whose time falls within the stretch, read off it by the run's clock.
         q0 = max(int(np.ceil(t_first * rate / 1e9)), 0)
-        q1 = int(np.floor(float(fit.time_ns(dev_start + n - 1)) * rate / 1e9))
+        q1 = int(np.floor((t_first + (n - 1) * 1e9 / fit.rate) * rate / 1e9))
         if q1 < q0:
             continue
         q = np.arange(q0, q1 + 1, dtype=np.float64)
-        pos = (q * 1e9 / rate - t_first) * fit.rate / 1e9  # fractional index into the segment
+        pos = (q * 1e9 / rate - t_first) * fit.rate / 1e9  # fractional index into the stretch
         idx = np.arange(n, dtype=np.float64)
         src = samples.astype(np.float32)
         placed.append((q0, np.stack([np.interp(pos, idx, src[:, c]) for c in range(channels)],

@@ -152,6 +152,9 @@ class LatencyProfile:
         capture_backend / input_backend: the recorder's backends.
         platform: ``system``, ``release``, ``machine`` of the calibrating machine.
         created: ISO time of the calibration.
+        audio_offset_ms: with ``calibrate --audio``: the window's click onsets in the recorded
+            audio after each press, ``p50_ms``, ``p90_ms``, ``max_ms``, ``n`` (clicks found)
+            and ``presses`` (docs/audio.md "Measured offset"); None without audio.
     """
 
     fps: float
@@ -166,6 +169,7 @@ class LatencyProfile:
     input_backend: str = ""
     platform: dict[str, str] = field(default_factory=dict)
     created: str = ""
+    audio_offset_ms: dict[str, float] | None = None
 
     @property
     def seen(self) -> int:
@@ -196,7 +200,7 @@ class LatencyProfile:
     def to_json(self) -> dict[str, Any]:
         """The profile file's object (statistics included for the reader; samples decide)."""
         lags = np.asarray(self.row_lags, dtype=np.int64)
-        return {
+        out: dict[str, Any] = {
             "format": PROFILE_FORMAT, "format_version": PROFILE_VERSION,
             "created": self.created, "fps": self.fps, "method": self.method,
             "capture_backend": self.capture_backend, "input_backend": self.input_backend,
@@ -210,6 +214,9 @@ class LatencyProfile:
             "samples": {"delay_ns": list(self.delays_ns), "lower_ns": list(self.lower_ns),
                         "row_lag": list(self.row_lags)},
         }
+        if self.audio_offset_ms is not None:  # calibrate --audio only
+            out["audio_offset_ms"] = dict(self.audio_offset_ms)
+        return out
 
     @classmethod
     def from_json(cls, data: object, source: str = "<profile>") -> LatencyProfile:
@@ -249,6 +256,12 @@ class LatencyProfile:
         if not all(_int(c) and 0 <= c <= MAX_SAMPLES for c in counts):
             raise _fail(source, f"'events' counts must be integers in 0..{MAX_SAMPLES}")
         platform = data.get("platform")
+        audio: Any = data.get("audio_offset_ms")
+        if audio is not None and not (isinstance(audio, dict) and all(
+                isinstance(k, str) and _number(v) and abs(v) <= MAX_SAMPLES
+                for k, v in audio.items())):
+            raise _fail(source, f"'audio_offset_ms' must be an object of numbers or null, got "
+                                f"{str(audio)[:60]!r}")
         return cls(fps=float(fps), method=str(data.get("method", "")), injected=counts[0],
                    logged=counts[1], delays_ns=lists["delay_ns"], lower_ns=lists["lower_ns"],
                    row_lags=lists["row_lag"], offset_ns=offset,
@@ -256,7 +269,9 @@ class LatencyProfile:
                    input_backend=str(data.get("input_backend", "")),
                    platform={str(k): str(v) for k, v in platform.items()}
                    if isinstance(platform, dict) else {},
-                   created=str(data.get("created", "")))
+                   created=str(data.get("created", "")),
+                   audio_offset_ms=None if audio is None
+                   else {k: float(v) for k, v in audio.items()})
 
     @classmethod
     def load(cls, path: Path) -> LatencyProfile:

@@ -12,6 +12,11 @@
    each logged press with the first frame showing it; :class:`~.profile.LatencyProfile` holds
    the samples, statistics and offset.
 
+With ``audio`` (``calibrate --audio``) the window also clicks as it flips and the recorder records
+the default output's monitor (``record --audio``); the click onsets after each logged press give
+the audio-to-event offset (:mod:`nitrogen_capture.demo.audiocheck`), stored in the profile as
+``audio_offset_ms``.
+
 Ctrl+C / SIGTERM stop the recorder cleanly and raise KeyboardInterrupt once everything started
 here is stopped. After a ``kill -9`` the encoder workers and (Linux) the window end with this
 process, and the next run removes the working folder (:mod:`nitrogen_capture.scratch`).
@@ -35,18 +40,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from ..bounds import UINT32_MAX, number_check
 from ..clock import now_ns
 from ..errors import CaptureError, ConfigError, TargetError, check_settings, missing_dependency
 from ..scratch import scratch_dir
 from ..stopsignals import handling_stop_signals
+from .audio import audio_figure, clicks_offset
 from .inject import Injector
 from .measure import Measurement, measure_session
 from .profile import LatencyProfile, best_offset
 
 if TYPE_CHECKING:
+    from ..demo.audiocheck import AudioOffset
     from ..demo.runner import Started
     from ..record import Recorder
 
@@ -76,6 +83,7 @@ class CalibrationOptions:
             scratch folder that is removed.
         seed: seed of the random phases (None: a fresh one each run).
         timeout_s: ``manual`` only: how long to wait for the presses.
+        audio: the window clicks and the recording has audio (the offset of the clicks).
     """
 
     fps: float = 30.0
@@ -87,6 +95,7 @@ class CalibrationOptions:
     keep_session: Path | None = None
     seed: int | None = None
     timeout_s: float = 180.0
+    audio: bool = False
 
     def __post_init__(self) -> None:
         check_settings((
@@ -119,6 +128,7 @@ class CalibrationResult:
     measurement: Measurement
     window_presses: int | None = None  # what the window counted over its whole life
     problems: list[str] = field(default_factory=list)
+    audio: AudioOffset | None = None  # calibrate --audio
 
     @property
     def ok(self) -> bool:
@@ -219,11 +229,12 @@ class _WindowCounter(threading.Thread):
                 self.value = int(line)
 
 
-def _window(work: Path, keys: tuple[str, ...], started: Started) -> subprocess.Popen[bytes]:
+def _window(work: Path, keys: tuple[str, ...], started: Started,
+            audio: bool = False) -> subprocess.Popen[bytes]:
     if importlib.util.find_spec("pygame") is None:
         raise missing_dependency("pygame", "demo", "the calibration window")
     cmd = [sys.executable, "-m", "nitrogen_capture.calibrate.window", "--keys", ",".join(keys),
-           "--log", str(work / "window.json")]
+           "--log", str(work / "window.json"), "--sound", "on" if audio else "off"]
     with (work / "window.log").open("wb") as err:
         proc = started.spawn(cmd, signal.SIGTERM, _WINDOW_STOP_S, stdout=subprocess.PIPE,
                              stderr=err)
@@ -232,6 +243,7 @@ def _window(work: Path, keys: tuple[str, ...], started: Started) -> subprocess.P
 
 def run_calibration(options: CalibrationOptions, say: Say = log.info) -> CalibrationResult:
     """Calibrate (module docstring); ``say`` gets the progress lines."""
+    from ..audio.base import AudioSettings
     from ..config import RecordConfig, TargetSpec
     from ..demo.runner import Started
     from ..record import build_recorder
@@ -246,8 +258,9 @@ def run_calibration(options: CalibrationOptions, say: Say = log.info) -> Calibra
     started = Started()
     interrupted: list[str] = []
     try:
-        window = _window(work, options.keys, started)
+        window = _window(work, options.keys, started, options.audio)
         config = RecordConfig(out=session, target=TargetSpec(pid=window.pid, wait_s=20.0),
+                              audio=AudioSettings() if options.audio else None,
                               fps=options.fps, start_immediately=True,
                               capture_backend=options.capture_backend,
                               portal_reset=options.portal_reset,
@@ -305,9 +318,13 @@ def _result(options: CalibrationOptions, session: Path, work: Path, injected: in
 
     m = measure_session(session, options.keys)
     window = None
+    window_log: dict[str, Any] | None = None
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # the window crashed
-        window = int(json.loads((work / "window.json").read_text(encoding="utf-8"))["presses"])
+        window_log = json.loads((work / "window.json").read_text(encoding="utf-8"))
+        window = int(window_log["presses"])  # type: ignore[index]
     result = CalibrationResult(None, m, window, list(m.problems))
+    if options.audio:
+        result.audio = clicks_offset(session, options.keys, window_log, result.problems)
     if m.logged != injected:
         result.problems.append(f"{injected} presses {'made' if options.manual else 'injected'}, "
                                f"the recorder logged {m.logged}")
@@ -326,5 +343,7 @@ def _result(options: CalibrationOptions, session: Path, work: Path, injected: in
         input_backend=",".join(meta.input.backends) or options.input_backend,
         platform={"system": platform.system(), "release": platform.release(),
                   "machine": platform.machine()},
-        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        audio_offset_ms=audio_figure(result.audio))
     return result
+

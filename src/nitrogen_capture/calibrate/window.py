@@ -8,8 +8,11 @@ the top-left corner (:mod:`nitrogen_capture.barcode`, read back by :mod:`.measur
 for the person (``calibrate --manual``).
 
 Every counted press is also written to stdout as the new count, one line each (``calibrate
---manual`` follows the person's progress with it). ``--log FILE`` writes ``{"presses": N}`` on
-exit (SIGTERM, SIGINT, the window closed).
+--manual`` follows the person's progress with it). ``--log FILE`` writes ``{"presses": N,
+"clicks_ns": [...]}`` on exit (SIGTERM, SIGINT, the window closed).
+
+``--sound on`` (``calibrate --audio``): the window also clicks as it flips
+(:mod:`nitrogen_capture.demo.sound`), and ``clicks_ns`` holds when each click was started.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 
 from .. import barcode
 from ..atomic import atomic_write
+from ..demo.sound import SOUND_MODES, Clicker
 from ..keylayout import canonical_key
 from ..stopsignals import handling_stop_signals
 from .measure import COUNTER_CELL
@@ -53,9 +57,11 @@ def _draw(pygame: Any, screen: Any, font: Any, count: int) -> None:
 
 
 def run_window(keys: Sequence[str] = DEFAULT_KEYS, size: tuple[int, int] = WINDOW_SIZE,
-               log_path: Path | None = None) -> int:
-    """Run until closed or SIGTERM/SIGINT; returns the number of counted presses."""
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+               log_path: Path | None = None, sound: str = "off") -> int:
+    """Run until closed or SIGTERM/SIGINT; returns the number of counted presses.
+
+    ``sound``: one of :data:`~nitrogen_capture.demo.sound.SOUND_MODES` (a click per flip).
+    """
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     # The plain X11 framebuffer (XShmPutImage) draws in ~0.1 ms; a GL renderer under Xvfb is
     # Mesa's software rasteriser, milliseconds per update (demo/game.py measured it).
@@ -73,6 +79,8 @@ def run_window(keys: Sequence[str] = DEFAULT_KEYS, size: tuple[int, int] = WINDO
     with handling_stop_signals(on_signal):
         pygame.display.init()
         pygame.font.init()
+        clicker = Clicker(pygame, sound)
+        clicks: list[int] = []
         count = 0
         try:
             screen = pygame.display.set_mode(size)
@@ -90,15 +98,19 @@ def run_window(keys: Sequence[str] = DEFAULT_KEYS, size: tuple[int, int] = WINDO
                     name = _BUTTONS.get(ev.button)
                 if name in counted:
                     count += 1
+                    if (t := clicker.click()) is not None:  # a click and a flip, both at once
+                        clicks.append(t)
                     _draw(pygame, screen, font, count)  # at once: this is what is measured
                     sys.stdout.write(f"{count}\n")  # after drawing: calibrate --manual counts
                     sys.stdout.flush()
                 elif ev.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED):
                     _draw(pygame, screen, font, count)
         finally:
+            clicker.close()
             pygame.display.quit()
             if log_path is not None:
-                atomic_write(log_path, json.dumps({"presses": count}).encode("utf-8"))
+                atomic_write(log_path, json.dumps({"presses": count,
+                                                   "clicks_ns": clicks}).encode("utf-8"))
     return count
 
 
@@ -109,8 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--keys", default=",".join(DEFAULT_KEYS),
                    help="comma-separated keys/buttons that count (default space,lmb)")
     p.add_argument("--log", type=Path, default=None, help="write the press count here on exit")
+    p.add_argument("--sound", choices=SOUND_MODES, default="off",
+                   help="click on every counted press: off (default), on, auto (unless "
+                        "SDL_AUDIODRIVER=dummy)")
     a = p.parse_args(argv)
-    run_window([k for k in a.keys.split(",") if k.strip()], log_path=a.log)
+    run_window([k for k in a.keys.split(",") if k.strip()], log_path=a.log, sound=a.sound)
     return 0
 
 

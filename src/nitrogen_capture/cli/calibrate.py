@@ -51,6 +51,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--portal-reset", action="store_true", default=opt("portal_reset"),
                    help="Wayland (pipewire capture): show the screen-cast portal's picker again")
     p.add_argument("--input-backend", choices=INPUT_BACKENDS, default=opt("input_backend"))
+    p.add_argument("--audio", action="store_true", default=opt("audio"),
+                   help="the window also clicks on every press and the recording has the "
+                        "default output's sound: report the audio-to-event offset too")
     add_common(p)
     return p
 
@@ -75,6 +78,11 @@ def format_report(result: Any) -> list[str]:
             f"{prof.aligned(0)}/{prof.seen} with no offset; any offset in {lo:.1f}..{hi:.1f} ms "
             "aligns as many)",
         ]
+        if prof.audio_offset_ms is not None and result.audio is not None:
+            a = result.audio
+            lines.append(f"audio-to-event offset (the window's click in the recorded sound): "
+                         f"{a.offset}; {a.clicks_found}/{a.presses} clicks found"
+                         + ("" if a.output is None else f"; after the click's start {a.output}"))
         if m.stamped_late:
             lines.append(f"{m.stamped_late} press(es) showed in a frame before the recorder's "
                          "timestamp of them (its input thread ran late: a busy machine)")
@@ -109,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     options = CalibrationOptions(
         fps=args.fps, count=args.count, manual=args.manual, timeout_s=args.timeout_s,
         keep_session=args.keep_session, seed=args.seed, capture_backend=args.capture_backend,
-        portal_reset=args.portal_reset, input_backend=args.input_backend)
+        portal_reset=args.portal_reset, input_backend=args.input_backend, audio=args.audio)
     result = run_calibration(options, say=lambda line: print(line, file=sys.stderr, flush=True))
     print("\n".join(format_report(result)))
     if not result.ok or result.profile is None:

@@ -27,7 +27,7 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``nitrogen-capture demo``; defaults are :class:`DemoOptions`'s."""
-    from ..demo.runner import DemoOptions
+    from ..demo.runner import AUDIO_MODES, DemoOptions
     from ..demo.scene import SCENES
     from .args import field_default, path_arg
 
@@ -56,6 +56,10 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene", choices=SCENES, default=opt("scene"),
                         help="the game's look: %(default)s (default) or textured (scrolling "
                              "noise and sprites, every frame differs: for encoder load)")
+    parser.add_argument("--audio", choices=AUDIO_MODES, default=opt("audio"),
+                        help="the game clicks on every press into a private PulseAudio null sink "
+                             "and record --audio records it: %(default)s (default: when "
+                             "pulseaudio is installed), on (required), off")
     rec = parser.add_argument_group("passed to record")
     for flag, takes_value in _RECORD_FLAGS:
         if takes_value:
@@ -80,7 +84,7 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
     return DemoOptions(out=args.out, seconds=args.seconds, fps=args.fps, size=args.size,
                        visible=args.visible, seed=args.seed, grab=args.grab,
                        convert=not args.no_convert, layout=args.layout,
-                       preview=not args.no_preview, scene=args.scene,
+                       preview=not args.no_preview, scene=args.scene, audio=args.audio,
                        record_args=(*extra, *args.record_arg))
 
 

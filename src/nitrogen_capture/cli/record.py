@@ -336,7 +336,7 @@ def _latency(args: argparse.Namespace) -> tuple[float | None, LatencyInfo | None
         st = prof.stats
         return prof.offset_ns / 1e6, LatencyInfo(
             "profile", str(Path(path).resolve()), prof.fps, round(st.p50_ms, 3),
-            round(st.p90_ms, 3), round(st.max_ms, 3), prof.seen)
+            round(st.p90_ms, 3), round(st.max_ms, 3), prof.seen, prof.audio_offset_ms)
     if args.latency_offset_ms is not None:
         return args.latency_offset_ms, LatencyInfo("flag")
     return None, None

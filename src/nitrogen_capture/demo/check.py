@@ -11,7 +11,9 @@ Used by ``nitrogen-capture demo`` and the tier-1 tests, so both judge a recordin
   each stored frame at the moment the game sampled the state it drew (from the game's log), so
   a game that stalls on a busy machine does not count against the recorder
   (``alignment_rows`` is the plain row-by-row figure);
-* raw mouse delta sums = injected sums (and = what the game got while it grabbed the pointer).
+* raw mouse delta sums = injected sums (and = what the game got while it grabbed the pointer);
+* with audio (``record --audio``): a click onset for every recorded press and the
+  audio-to-event offset (:mod:`.audiocheck`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy.typing as npt
 from ..session.reader import SessionReader
 from ..session.timeline import achieved_fps
 from . import markers
+from .audiocheck import AudioOffset, session_audio_offset
 from .player import TruthLog
 
 __all__ = ["CheckReport", "Readout", "alignment", "check_session", "game_positions",
@@ -67,6 +70,7 @@ class CheckReport:
     alignment_rows: float = 0.0
     frames_game_stalled: int = 0
     pauses: int = 0
+    audio: AudioOffset | None = None  # None: the session recorded no audio
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -278,4 +282,10 @@ def check_session(root: str | Path, truth: TruthLog | None = None,
                          f"{rep.presses_game_expected}")
         grabbed = game_log.get("mouse_rel_grabbed") or [0, 0]
         rep.mouse_game = (int(grabbed[0]), int(grabbed[1]))
+    rep.audio = session_audio_offset(root, game_log)
+    a = rep.audio
+    # A silent game (no sound device) leaves nothing to find: only a clicking game's misses count.
+    if a is not None and game_log is not None and game_log.get("clicks_ns") and a.missing_ns:
+        p.append(f"audio: {a.presses - a.clicks_found} of {a.presses} presses without a click "
+                 f"(first at {a.missing_ns[0] / 1e9:.3f} s)")
     return rep

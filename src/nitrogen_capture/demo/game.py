@@ -19,6 +19,10 @@ held when it ends (``held_at_exit``: what a policy that stopped must not leave b
 ``--task chase`` (:mod:`nitrogen_capture.demo.task`), the task's counters (``task``: name, hits,
 seconds of game time, hits per minute, the ``now_ns`` time of each hit; null without a
 task). ``--seed`` seeds the task.
+
+``--sound auto|on|off`` (:mod:`nitrogen_capture.demo.sound`): a 5 ms click on every key or button
+press the game sees, when sound is available (``auto``: unless ``SDL_AUDIODRIVER=dummy``); the
+log's ``clicks_ns`` holds the ``now_ns`` time each click was started (empty when silent).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from ..clock import now_ns
 from ..keylayout import DEFAULT_LAYOUT, KeyLayout, canonical_key, load_layout
 from . import markers
 from .scene import SCENES, Scene, prewarm
+from .sound import SOUND_MODES, Clicker
 from .task import TASKS, TaskCounters
 
 __all__ = ["CAPTION", "GAME_LABEL", "GRAB_TOGGLE_KEY", "main", "parse_size", "run_game"]
@@ -91,6 +96,7 @@ class _Truth:
         self.times: list[int] = []
         self.held_at_exit: list[str] = []
         self.task: TaskCounters | None = None
+        self.clicks_ns: list[int] = []
 
     @property
     def total_presses(self) -> int:
@@ -115,6 +121,7 @@ class _Truth:
             "grab_changes": [[t, g] for t, g in self.grab_changes],
             "held_at_exit": self.held_at_exit,
             "task": None if self.task is None else self.task.to_json(),
+            "clicks_ns": self.clicks_ns,
             "records": {"frame": self.frames, "held_mask": self.masks, "t_ns": self.times},
         }
         atomic_write(path, json.dumps(data).encode("utf-8"))  # a reader never sees half a log
@@ -123,17 +130,20 @@ class _Truth:
 def run_game(size: tuple[int, int] = (1280, 720), fps: float = 60.0, seconds: float = 0.0,
              log_path: Path | None = None, grab_after: float | None = None,
              latch_ms: float = 20.0, layout: KeyLayout = DEFAULT_LAYOUT,
-             scene: str = "flat", task: str = "none", seed: int = 0) -> int:
+             scene: str = "flat", task: str = "none", seed: int = 0,
+             sound: str = "auto") -> int:
     """Run the game until the window is closed, SIGTERM/SIGINT, or ``seconds`` elapsed.
 
     ``scene``: ``flat`` or ``textured`` (:mod:`nitrogen_capture.demo.scene`); ``task``: ``none``
-    or ``chase`` (:mod:`nitrogen_capture.demo.task`), seeded by ``seed``.
+    or ``chase`` (:mod:`nitrogen_capture.demo.task`), seeded by ``seed``; ``sound``: one of
+    :data:`~nitrogen_capture.demo.sound.SOUND_MODES` (the click on every press).
     """
     if scene not in SCENES:
         raise SystemExit(f"--scene must be one of {', '.join(SCENES)}, got {scene}")
     if task not in TASKS:
         raise SystemExit(f"--task must be one of {', '.join(TASKS)}, got {task}")
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    if sound not in SOUND_MODES:
+        raise SystemExit(f"--sound must be one of {', '.join(SOUND_MODES)}, got {sound}")
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     # SDL would otherwise back the window surface with an OpenGL renderer, which under Xvfb is
     # Mesa's software rasteriser: ~5 ms of CPU per update even for a 10x10 rect. The plain X11
@@ -160,19 +170,22 @@ def run_game(size: tuple[int, int] = (1280, 720), fps: float = 60.0, seconds: fl
     if scene == "textured":
         prewarm(width, height)  # before the window exists: its first frame must come at once
     pygame.display.init()
+    clicker = Clicker(pygame, sound)
     try:
         # SDL2's X11 driver sets _NET_WM_PID (and WM_CLASS) on its windows itself.
         screen = pygame.display.set_mode((width, height))
         pygame.display.set_caption(CAPTION)
         return _loop(pygame, screen, layout, fps, seconds, log_path, grab_after,
-                     int(latch_ms * 1e6), lambda: stop, scene, task, seed)
+                     int(latch_ms * 1e6), lambda: stop, scene, task, seed, clicker)
     finally:
+        clicker.close()
         pygame.display.quit()
 
 
 def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: float,
           log_path: Path | None, grab_after: float | None, latch_ns: int,
-          stopped: Any, look: str = "flat", task: str = "none", seed: int = 0) -> int:
+          stopped: Any, look: str = "flat", task: str = "none", seed: int = 0,
+          clicker: Clicker | None = None) -> int:
     names = _key_names(pygame)
     truth = _Truth(layout, latch_ns)
     width, height = screen.get_size()
@@ -210,6 +223,8 @@ def _loop(pygame: Any, screen: Any, layout: KeyLayout, fps: float, seconds: floa
         truth.count_press(name)
         held.add(name)
         last_press[name] = now_ns()
+        if clicker is not None and (t := clicker.click()) is not None:
+            truth.clicks_ns.append(t)
         return True
 
     try:
@@ -308,11 +323,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="none (default); chase = steer the blue square onto the magenta one "
                         "with WASD/arrows, hits counted on screen and in --log")
     p.add_argument("--seed", type=int, default=0, help="seed of the task's target (default 0)")
+    p.add_argument("--sound", choices=SOUND_MODES, default="auto",
+                   help="a click on every press: auto (default: unless SDL_AUDIODRIVER=dummy), "
+                        "on, off")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     layout = load_layout(a.layout) if a.layout else DEFAULT_LAYOUT
     return run_game(a.size, a.fps, a.seconds, a.log, a.grab_after, a.latch_ms, layout,
-                    a.scene, a.task, a.seed)
+                    a.scene, a.task, a.seed, a.sound)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,11 @@ Steps (every one through the same doors a user takes):
 7. write ``preview.mp4`` and ``timing.png`` (:func:`nitrogen_capture.preview.write_preview`,
    unless ``--no-preview``).
 
+Sound (``--audio auto``, the default): before step 2 a private PulseAudio with a null sink starts
+(:mod:`.soundserver`); the game clicks on every press into it and ``record --audio`` records its
+monitor, and the check reports the audio-to-event offset (:mod:`.audiocheck`). Without
+``pulseaudio`` the demo runs silent and says so in one line (``--audio on`` makes that an error).
+
 The truth files (player log, game log, recorder output) and the preview are stored in
 ``<out>/demo/``; the NitroGen export beside the session, in ``<out>.pt``
 (:func:`~nitrogen_capture.export.settings.pt_beside`).
@@ -49,17 +54,19 @@ from typing import Any
 
 from ..bounds import UINT32_MAX, choice_check, number_check
 from ..clock import now_ns
-from ..errors import ConfigError, NitrogenCaptureError, PlatformError, check_settings
+from ..errors import AudioError, ConfigError, NitrogenCaptureError, PlatformError, check_settings
 from ..export.settings import pt_beside
 from ..keylayout import DEFAULT_LAYOUT, load_layout
 from ..lifeline import tied_command
 from ..scratch import scratch_dir
 from ..stopsignals import handling_stop_signals
 from ..xdisplay import no_display_message
+from .audiocheck import audio_lines
 from .check import CheckReport, check_session
 from .game import GAME_LABEL, GRAB_TOGGLE_KEY
 from .player import Player, TruthLog, make_script
 from .scene import SCENES
+from .soundserver import SoundServer
 from .xvfb import interrupt, spawn, xvfb
 
 __all__ = [
@@ -74,6 +81,7 @@ _TAIL_S = 0.8  # quiet time before the recorder's --seconds ends
 _RECORDER_STOP_S = 60.0  # a clean stop merges the session: seconds for a long recording
 _GAME_STOP_S = 10.0
 _PREVIEW_SPAN_S = 3660.0  # the whole recording: --seconds is at most an hour
+AUDIO_MODES: tuple[str, ...] = ("auto", "on", "off")
 
 
 class DemoInterrupted(KeyboardInterrupt):
@@ -125,6 +133,8 @@ class DemoOptions:
         preview: write ``preview.mp4`` and ``timing.png`` into ``<out>/demo/``.
         scene: the game's look, ``flat`` or ``textured`` (every frame differs and weighs ~1 MB
             as a 720p PNG: for runs where encoder load matters).
+        audio: ``auto`` (record the game's clicks through a private sound server when
+            ``pulseaudio`` is installed), ``on`` (an error without it) or ``off``.
     """
 
     out: Path
@@ -143,10 +153,12 @@ class DemoOptions:
     layout: Path | None = None
     preview: bool = True
     scene: str = "flat"
+    audio: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
-        check_settings([choice_check(self.scene, "scene", "--scene", SCENES)])
+        check_settings([choice_check(self.scene, "scene", "--scene", SCENES),
+                        choice_check(self.audio, "audio", "--audio", AUDIO_MODES)])
         w, h = self.size
         check_settings((
             number_check(self.seconds, "seconds", "--seconds", 3, 3600, interval=True,
@@ -176,6 +188,7 @@ class DemoResult:
     report: CheckReport | None = None
     files: dict[str, Path] = field(default_factory=dict)
     preview_error: str | None = None  # why the preview was not written (it fails no check)
+    audio_note: str | None = None  # why the demo recorded no audio
 
     @property
     def ok(self) -> bool:
@@ -299,18 +312,41 @@ def run_demo(options: DemoOptions) -> DemoResult:
     with scratch_dir("nitrogen-demo-") as work:
         with _display(options) as display:
             result = DemoResult(out=out, display=display, grabbed=options.grab)
-            try:
-                _record(options, display, work, result, started)
-            finally:  # _record stops what it started; this covers a signal between the steps
-                started.stop_all()
+            with _sound(options, result, work) as sound_env:
+                try:
+                    _record(options, display, work, result, started, sound_env)
+                finally:  # _record stops what it started; this covers a signal between steps
+                    started.stop_all()
         _finish(options, work, result)
     return result
 
 
+@contextlib.contextmanager
+def _sound(options: DemoOptions, result: DemoResult,
+           work: Path) -> Iterator[dict[str, str] | None]:
+    """The private sound server's client variables for the run (None: no audio)."""
+    if options.audio == "off":
+        result.audio_note = "off (--audio off)"
+        yield None
+        return
+    try:
+        server = SoundServer(parent=work).start()
+    except AudioError as exc:
+        if options.audio == "on":
+            raise
+        result.audio_note = f"not recorded: {exc}"
+        yield None
+        return
+    try:
+        yield {**server.env, "SDL_AUDIODRIVER": "pulseaudio"}
+    finally:
+        server.stop()
+
+
 def _record(options: DemoOptions, display: str, work: Path, result: DemoResult,
-            started: Started) -> None:
+            started: Started, sound_env: dict[str, str] | None = None) -> None:
     env = {**os.environ, "DISPLAY": display, "SDL_AUDIODRIVER": "dummy",
-           "PYGAME_HIDE_SUPPORT_PROMPT": "1"}
+           "PYGAME_HIDE_SUPPORT_PROMPT": "1", **(sound_env or {})}
     w, h = options.size
     game_log, rec_log = work / "game.json", work / "record.log"
     game_cmd = [sys.executable, "-m", "nitrogen_capture.demo.game", "--size", f"{w}x{h}",
@@ -331,7 +367,7 @@ def _record(options: DemoOptions, display: str, work: Path, result: DemoResult,
             if options.grab:
                 player.type_keys([GRAB_TOGGLE_KEY])  # before the recording: not in the layout
                 time.sleep(0.3)
-            rec_cmd = cli_command(*record_argv(options, game.pid))
+            rec_cmd = cli_command(*record_argv(options, game.pid, audio=sound_env is not None))
             with rec_log.open("wb") as fh:
                 fh.write(f"$ {' '.join(rec_cmd)}\n".encode())
                 fh.flush()
@@ -354,15 +390,18 @@ def _record(options: DemoOptions, display: str, work: Path, result: DemoResult,
         result.game_log = json.loads(game_log.read_text(encoding="utf-8"))
 
 
-def record_argv(options: DemoOptions, pid: int) -> list[str]:
-    """The ``record`` command line the demo runs for the game of process ``pid``."""
+def record_argv(options: DemoOptions, pid: int, audio: bool = False) -> list[str]:
+    """The ``record`` command line the demo runs for the game of process ``pid``.
+
+    ``audio``: record the private sound server's default monitor (the game's clicks).
+    """
     layout_args = ["--layout", str(options.layout)] if options.layout else []
     # The game's process is python3: the label names the game (a --game in record_args wins).
     game = [] if "--game" in options.record_args else ["--game", GAME_LABEL]
     return ["record", "--pid", str(pid), "--out", str(options.out), "--fps", f"{options.fps:g}",
             "--start-immediately", "--seconds", f"{options.seconds:g}", "--capture-backend",
             "mss", "--input-backend", "pynput", "--status-interval", "0", *layout_args, *game,
-            *options.record_args]
+            *(["--audio", "--audio-backend", "pulse"] if audio else []), *options.record_args]
 
 
 def _finish(options: DemoOptions, work: Path, result: DemoResult) -> None:
@@ -452,6 +491,7 @@ def format_summary(result: DemoResult) -> str:
             "drawn while the game's loop stalled (a busy machine) are left out of the first "
             "figure",
         ]
+        lines += audio_lines(r.audio, result.audio_note)
         lines += [f"PROBLEM: {p}" for p in r.problems]
     for name, path in sorted(result.files.items()):
         lines.append(f"  {name}: {path}")

@@ -5,9 +5,10 @@ One daemon thread owns the audio source and the open chunk's files (docs/audio.m
 1. ``read`` a block; stamp its arrival with the monotonic clock the moment it returns;
 2. track the device's clock: ``arrival - samples_so_far / rate`` is the time of the run's sample
    0 plus a delay that is never negative; its lower envelope (allowed to rise 1000 ppm, the most a
-   sound card drifts) dates every sample. An arrival more than :data:`LOST_NS` above the envelope
-   means the server dropped samples (an overrun, a suspended sink): a new *run* starts, with a
-   line of its own in the merge's clock fit, and the gap is counted as lost;
+   sound card drifts) dates every sample. Arrivals that stay more than :data:`LOST_NS` above the
+   envelope (not one late block: a burst or a busy moment) mean the server dropped samples (an
+   overrun, a suspended sink): the gap is counted as lost, and merge's clock fit gives the
+   samples after it an intercept of their own (:mod:`nitrogen_capture.audio.clockmap`);
 3. hold each block :data:`DELAY_NS` (the capture thread announces a pause or focus loss at the
    tick it sees it, a little after it happened), then keep the samples whose time falls where
    frames were recorded (not paused, window focused, after the start, before the stop) and write
@@ -47,6 +48,7 @@ LOST_NS = 50_000_000
 _DRIFT_ALLOWANCE = 1e-3  # the envelope may rise this much per second of samples (1000 ppm)
 _FLUSH_NS = 500_000_000  # fsync the open chunk's files this often (as the journal)
 _REOPEN_NS = 1_000_000_000
+_STEP_CONFIRM_NS = 1_500_000_000  # longer than a burst: late for this long is a loss
 
 
 @dataclass
@@ -83,6 +85,8 @@ class AudioRecorder:
         self._run = 0
         self._dev = 0  # device samples read in this run
         self._base: float | None = None  # envelope: abs ns of this run's sample 0
+        self._high_since: int | None = None  # arrivals above the envelope since (abs ns)
+        self._high_min: float | None = None
         self._alive = False
         self.status = "ok"
         self.recorded = 0
@@ -199,25 +203,43 @@ class AudioRecorder:
         n = len(block)
         dev_end = self._dev + n
         offset = t - dev_end * 1e9 / self.rate
-        if self._base is None:
-            self._base = offset
-        elif offset - self._base > LOST_NS:
-            self.lost_ns += int(offset - self._base)
-            log.warning("audio: %.0f ms of sound lost (the server dropped samples)",
-                        (offset - self._base) / 1e6)
-            self._new_run()
-            dev_end = n
-            self._base = t - n * 1e9 / self.rate
-        else:
-            self._base = min(offset, self._base + n * 1e9 / self.rate * _DRIFT_ALLOWANCE)
+        self._track(offset, t, n)
+        assert self._base is not None
         t_first = self._base + (dev_end - n) * 1e9 / self.rate
         self._pending.append(_Block(block, self._run, dev_end - n, t, t_first))
         self._dev = dev_end
+
+    def _track(self, offset: float, t: int, n: int) -> None:
+        """Follow the envelope of ``arrival - samples / rate`` (the run's sample 0).
+
+        A late arrival (a burst, a busy machine) leaves it alone; arrivals that all stay more
+        than :data:`LOST_NS` above it for :data:`_STEP_CONFIRM_NS` mean the server dropped
+        samples: the envelope moves up and the gap is counted (merge's clock fit places the
+        samples after it by a stretch of its own, clockmap.py).
+        """
+        if self._base is None:
+            self._base = offset
+            return
+        self._base = min(offset, self._base + n * 1e9 / self.rate * _DRIFT_ALLOWANCE)
+        if offset - self._base <= LOST_NS:
+            self._high_since, self._high_min = None, None
+            return
+        if self._high_since is None or self._high_min is None:
+            self._high_since, self._high_min = t, offset
+            return
+        self._high_min = min(self._high_min, offset)
+        if t - self._high_since >= _STEP_CONFIRM_NS:
+            gap = self._high_min - self._base
+            self.lost_ns += int(gap)
+            log.warning("audio: %.0f ms of sound lost (the server dropped samples)", gap / 1e6)
+            self._base = self._high_min
+            self._high_since, self._high_min = None, None
 
     def _new_run(self) -> None:
         self._run += 1
         self._dev = 0
         self._base = None
+        self._high_since, self._high_min = None, None
 
     def _lost(self, why: str) -> None:
         log.warning("audio: %s; the recording goes on without audio (reopening every second)",

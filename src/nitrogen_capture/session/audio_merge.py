@@ -5,7 +5,8 @@ frames are merged: the open chunk's ``.part`` pair a ``kill -9`` left becomes a 
 (:func:`~.audio_store.recover_audio_parts`), every chunk is read and checked, and the timeline
 (:mod:`nitrogen_capture.audio.timeline`) renders one file whose sample ``n`` is at ``n / rate``
 s after ``clock.t0_ns``, as long as the frames (to the last frame's period end). ``meta.json``
-``audio`` gets the runs' fits and ``merged``; after a crash its ``stats.recorded_s`` is
+``audio`` gets the runs' fits and ``merged``; ``stats.lost_s`` becomes the fits' steps (sound
+the server dropped, as the stored stamps show it), and after a crash ``stats.recorded_s`` is
 recounted from the chunks (the recorder never wrote its final figures).
 """
 
@@ -70,6 +71,9 @@ def merge_audio(paths: SessionPaths, meta: SessionMeta, timestamps: npt.NDArray[
         stats["recorded_s"] = round(stored / info.rate, 3)
     if recovered:
         stats["recovered_chunks"] = recovered
+    # The clock fit's steps are the measure of sound the server dropped (the recorder's live
+    # figure was its first estimate): the number stated agrees with the stored stamps.
+    stats["lost_s"] = round(sum(f.lost_ns for f in fits.values()) / 1e9, 3)
     meta.audio = dataclasses.replace(
         info, runs=tuple(f.to_json() for f in fits.values()), stats=stats,
         merged={"file": AUDIO_MERGED, "samples": len(samples),
