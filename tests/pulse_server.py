@@ -207,8 +207,10 @@ class PulseServer:
                 player.kill()
             player.wait(timeout=30)
             feeder.join(timeout=30)
-            if player.stderr is not None:
-                player.stderr.close()
+            for pipe in (player.stdin, player.stderr):  # a killed player's feed stops mid-write
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
         self._players.clear()
         if self._proc is not None:
             if self._proc.poll() is None:
