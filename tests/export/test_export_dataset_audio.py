@@ -1,4 +1,4 @@
-"""``--format nitrogen-dataset`` of a session with audio: each chunk's audio.flac and its mapping."""
+"""``--format nitrogen-dataset`` with audio: each chunk's audio.flac and its time mapping."""
 
 from __future__ import annotations
 
