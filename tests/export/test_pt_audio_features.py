@@ -103,3 +103,10 @@ def test_audio_features_only_for_pt(session: tuple[Path, int], tmp_path: Path,
     res = run_cli(capsys, "convert", "--root", str(session[0]), "--out", str(tmp_path / "d"),
                   "--format", "nitrogen-dataset", "--audio-features", "logmel")
     res.one_line_error(2, "--audio-features is for --format pt")
+
+
+def test_audio_features_not_in_a_batch(session: tuple[Path, int], tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    res = run_cli(capsys, "convert", "--root", str(session[0].parent), "--recursive",
+                  "--out", str(tmp_path / "x.pt"), "--audio-features", "logmel", "--no-progress")
+    res.one_line_error(2, "--audio-features takes one session (--root), not a batch")
