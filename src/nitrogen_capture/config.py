@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .audio.base import AudioSettings
 from .bounds import (
     MAX_LATENCY_MS,
     MAX_SECONDS,
@@ -221,6 +222,7 @@ class RecordConfig:
             +-:data:`~nitrogen_capture.bounds.MAX_LATENCY_MS`. ``record --latency-profile FILE``
             fills it from a calibration profile, ``--latency-offset-ms`` by hand.
         latency: how the offset was obtained (``meta.json`` ``latency``); None without one.
+        audio: record the game's sound (``record --audio``; docs/audio.md); None: no audio.
     """
 
     out: Path
@@ -259,6 +261,7 @@ class RecordConfig:
     chord_hotkeys: bool = True
     latency_offset_ms: float | None = None
     latency: LatencyInfo | None = None
+    audio: AudioSettings | None = None
 
     @property
     def latency_offset_ns(self) -> int | None:

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from nitrogen_capture import cli
+from nitrogen_capture.audio.base import AudioSettings
 from nitrogen_capture.audio.features import AUDIO_FEATURES
+from nitrogen_capture.audio.sources import AUDIO_BACKENDS
 from nitrogen_capture.capture import BACKENDS as CAPTURE_BACKENDS
 from nitrogen_capture.capture.base import Region
 from nitrogen_capture.cli.record import SOURCES
@@ -44,15 +46,18 @@ from nitrogen_capture.session.meta_parts import CONTROLLERS
 
 # Flags of a command that fill no settings field (dest -> why).
 COMMON = {"help", "debug", "verbose"}
+AUDIO_FLAGS = {"audio", "audio_source", "audio_backend", "audio_rate", "audio_channels"}
 RECORD_ONLY = COMMON | {"debug_list_windows", "source", "layout_file", "latency_profile_file",
                         "check", "check_seconds", "adapt", "out_dir", "episodes",
-                        "episode_seconds", "reset_seconds", "task", "tasks_file"}
+                        "episode_seconds", "reset_seconds", "task", "tasks_file",
+                        *AUDIO_FLAGS}
+# (--audio turns RecordConfig.audio on; the --audio-* flags fill its AudioSettings, tested below.)
 # (--check records nothing; --adapt sets fps from the preflight's measurement; a collection
 # run's flags are cli.episodes.RunSettings, checked there.)
 CONVERT_ONLY = COMMON | {"no_progress"}
 # Fields a flag cannot fill directly: `target` is built from its own flags, `layout` is read from
 # the --layout file (dest layout_file), `latency` from the --latency-profile file.
-RECORD_UNFLAGGED = {"target", "layout", "latency"}
+RECORD_UNFLAGGED = {"target", "layout", "latency", "audio"}
 # `more_roots` is filled by --root given again, `img_size_set` by --img-size being given,
 # `frame_size` by a lerobot batch (the size it fixes for every part).
 CONVERT_UNFLAGGED = {"more_roots", "img_size_set", "action_shift_set", "frame_size"}
@@ -93,6 +98,16 @@ def test_every_record_flag_defaults_to_its_field() -> None:
     assert flagged == every, f"fields without a flag: {sorted(every - flagged)}"
 
 
+def test_every_audio_flag_defaults_to_its_field() -> None:
+    parser = sub("record")
+    actions = {a.dest: a for a in parser._actions if a.dest.startswith("audio_")}
+    assert {f"audio_{f.name}" for f in dataclasses.fields(AudioSettings)} - {"audio_block_ms"} \
+        == set(actions)
+    for dest, action in actions.items():
+        assert action.default == getattr(AudioSettings(), dest.removeprefix("audio_"))
+    assert parser.parse_args(["--out", "x"]).audio is False  # off unless asked for
+
+
 def test_every_convert_flag_defaults_to_its_field() -> None:
     flagged = check_defaults(sub("convert"), (ConvertSettings, BatchSettings), CONVERT_ONLY)
     # BatchSettings.convert is the ConvertSettings; its roots are --root (ConvertSettings.root).
@@ -106,7 +121,8 @@ def test_every_convert_flag_defaults_to_its_field() -> None:
                 "gamepad_backend": GAMEPAD_BACKENDS,
                 "capture_backend": CAPTURE_BACKENDS, "input_backend": INPUT_BACKENDS,
                 "source": SOURCES, "controller": CONTROLLERS, "cue": CUE_BACKENDS,
-                "encoder_priority": ENCODER_PRIORITIES, "indicator": INDICATOR_BACKENDS}),
+                "encoder_priority": ENCODER_PRIORITIES, "indicator": INDICATOR_BACKENDS,
+                "audio_backend": AUDIO_BACKENDS}),
     ("convert", {"action_space": ACTION_SPACES, "obs_dtype": OBS_DTYPES,
                  "input_source": INPUT_SOURCES, "format": FORMATS,
                  "episode_per": EPISODE_PER, "state": STATES, "engine": ENGINES,

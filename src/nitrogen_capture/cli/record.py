@@ -21,6 +21,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from ..audio.base import AUDIO_RATES, AudioSettings
+from ..audio.sources import AUDIO_BACKENDS
 from ..bounds import MAX_LATENCY_MS, MAX_SECONDS
 from ..capture import BACKENDS as CAPTURE_BACKENDS
 from ..capture import CAPTURE_HELP, canonical_backend
@@ -230,6 +232,23 @@ def _add_session_arguments(p: argparse.ArgumentParser, rec: Any) -> None:
     p.add_argument("--no-chord-hotkeys", dest="chord_hotkeys", action="store_false",
                    default=rec("chord_hotkeys"),
                    help="drop the Ctrl chord hotkeys (Ctrl+T, Ctrl+P): they become plain keys")
+    snd = p.add_argument_group("audio", "the game's sound on the same clock (docs/audio.md)")
+    snd.add_argument("--audio", action="store_true", default=False,
+                     help="record the sound the game plays (the monitor of its output on "
+                          "Linux, WASAPI loopback on Windows)")
+    snd.add_argument("--audio-source", default=AudioSettings.source, metavar="SOURCE",
+                     help="default (the output the game plays to), a device id or part of its "
+                          "name (nitrogen-capture audio-sources lists them) (default "
+                          "%(default)s)")
+    snd.add_argument("--audio-backend", choices=AUDIO_BACKENDS, default=AudioSettings.backend,
+                     help="auto: pulse on Linux (PulseAudio or PipeWire), wasapi on Windows; "
+                          "synthetic: a generated click track (default %(default)s; synthetic "
+                          "with --source synthetic)")
+    snd.add_argument("--audio-rate", type=int, default=AudioSettings.rate, metavar="HZ",
+                     help=f"samples per second, one of {', '.join(map(str, AUDIO_RATES))} "
+                          "(default %(default)s)")
+    snd.add_argument("--audio-channels", type=int, default=AudioSettings.channels,
+                     metavar="N", help="1 or 2 (default %(default)s)")
     lat = p.add_argument_group(
         "latency", "the input-to-frame latency offset stored in meta.json and applied by every "
                    "exporter (docs/calibration.md); give one of the two")
@@ -289,7 +308,16 @@ def _config(args: argparse.Namespace) -> RecordConfig:
         game=args.game, notes=args.notes, controller=args.controller,
         cue=args.cue, chord_hotkeys=args.chord_hotkeys,
         indicator="none" if synthetic and args.indicator == "auto" else args.indicator,
-        latency_offset_ms=offset_ms, latency=latency)
+        latency_offset_ms=offset_ms, latency=latency, audio=_audio(args, synthetic))
+
+
+def _audio(args: argparse.Namespace, synthetic: bool) -> AudioSettings | None:
+    """``--audio``'s settings (checked even without ``--audio``: a bad value is never ignored)."""
+    backend = ("synthetic" if synthetic and args.audio_backend == "auto"
+               else args.audio_backend)
+    settings = AudioSettings(source=args.audio_source, backend=backend, rate=args.audio_rate,
+                             channels=args.audio_channels)
+    return settings if args.audio else None
 
 
 def _latency(args: argparse.Namespace) -> tuple[float | None, LatencyInfo | None]:

@@ -38,6 +38,7 @@ from ..session.meta_parts import default_controller, default_game
 from ..session.paths import is_session
 from ..session.unbegun import never_began
 from ..targets.base import FixedRegionTarget, Target
+from .audio import AudioRecorder
 from .episode import EpisodeControl
 from .recorder import Recorder, RecordResult, RecordStats
 
@@ -160,9 +161,20 @@ def build_recorder(config: RecordConfig, *, region: Region | None = None,
         inputs = get_input_backends(config.input_backend, seed=config.seed, fps=config.fps,
                                     target=target, gamepad=config.gamepad,
                                     gamepad_backend=config.gamepad_backend)
+        audio = _audio_recorder(config)
     except BaseException:
         if owned:  # e.g. a portal-picked target's session, an X connection
             target.close()
         raise
     meta = base_meta(config, target, source.name, source.details, frame_format, inputs)
-    return Recorder(config, source, target, inputs, meta, episode)
+    return Recorder(config, source, target, inputs, meta, episode, audio=audio)
+
+
+def _audio_recorder(config: RecordConfig) -> AudioRecorder | None:
+    """``--audio``'s thread with its (unopened) source; None without ``--audio``."""
+    if config.audio is None:
+        return None
+    from ..audio.sources import make_audio_source
+    from ..session.paths import SessionPaths
+
+    return AudioRecorder(make_audio_source(config.audio), SessionPaths(config.out))

@@ -83,6 +83,9 @@ class PauseControl:
         if self.episode.key(action, in_reset=self._pause_reason in ("reset", "start")):
             self.stop(f"episode key: {action}")
 
+    def _audio_follows(self, t_ns: int) -> None:
+        """Tell the audio thread (if any) whether frames are recorded from ``t_ns``."""
+
     def recorded_ns(self, t_ns: int) -> int:
         """Time recorded up to ``t_ns`` (monotonic): since the start, without the pauses."""
         paused = self._paused_ns
@@ -93,6 +96,7 @@ class PauseControl:
     def _set_paused(self, reason: str, tick: int, t_ns: int) -> None:
         self._pause_reason = reason
         self._paused_since = t_ns
+        self._audio_follows(t_ns)  # the sound is cut where the frames are
         assert self._writer_thread is not None
         self._writer_thread.post(Paused(t_ns - self._t_start, tick, reason))
         if reason == "start":  # say how to leave it: the one pause no player chose
@@ -123,6 +127,7 @@ class PauseControl:
     def _set_resumed(self, tick: int, t_ns: int) -> None:
         self._paused_ns += max(0, t_ns - self._paused_since)
         self._pause_reason = None
+        self._audio_follows(t_ns)
         assert self._writer_thread is not None
         self._writer_thread.post(Resumed(t_ns - self._t_start, tick,
                                          self._read_held(self._t_start)))

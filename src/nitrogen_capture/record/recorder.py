@@ -43,6 +43,7 @@ from ..session.meta_parts import ClockPair, wall_iso
 from ..session.paths import SessionPaths
 from ..session.writer import SessionWriter
 from ..targets.base import Target
+from .audio import AudioRecorder
 from .episode import EpisodeControl
 from .finish import finish_meta, input_losses, note_capture_details, raise_unfinished
 from .pausing import PauseControl
@@ -89,6 +90,8 @@ class RecordStats:
     repeated: int | None = None
     # auto's failovers so far, "dxgi->wgc" (capture/_chain.py); None: none.
     switched: str | None = None
+    # --audio: "ok" (seconds stored), "LOST" (the device went away: reopening); None: no audio.
+    audio: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,11 @@ class Recorder(PauseControl):
 
     def __init__(self, config: RecordConfig, source: FrameSource, target: Target,
                  inputs: list[InputSource], meta: SessionMeta,
-                 episode: EpisodeControl | None = None, play: PlayHooks | None = None) -> None:
+                 episode: EpisodeControl | None = None, play: PlayHooks | None = None,
+                 audio: AudioRecorder | None = None) -> None:
         self.config = config
+        self.audio = audio  # --audio: the game's sound, on its own thread (audio.py)
+        self._audio_on = False
         self.play: PlayHooks | None = None  # `play`: a policy drives the game (attach_play)
         self.episode = episode  # record --episodes: this episode's plan and keys (episode.py)
         self.source = source
@@ -198,7 +204,16 @@ class Recorder(PauseControl):
             queue_depth=self._pool.depth if self._pool else 0, chunk=self.chunk,
             paused=self._pause_reason is not None, focused=self._focused,
             pause_reason=self._pause_reason, phase=self._phase,
-            repeated=self.repeated if self._stamps else None, switched=self._switched())
+            repeated=self.repeated if self._stamps else None, switched=self._switched(),
+            audio=self._audio_state())
+
+    def _audio_state(self) -> str | None:
+        if self.audio is None:
+            return None
+        state = self.audio.state
+        if state == "ok":
+            return f"{self.audio.recorded / self.audio.rate:.1f} s"
+        return "LOST (reopening)" if state == "lost" else "FAILED"
 
     def _switched(self) -> str | None:
         """``auto``'s failovers as ``dxgi->wgc`` (None: none, or a backend named)."""
@@ -254,10 +269,13 @@ class Recorder(PauseControl):
             # clock starts, so the first tick is not late by their set-up time.
             self.source.open()
             self.source.warm_up()
+            if self.audio is not None:  # no sound server, no such device: one line, no session
+                self.audio.open()
             for src in self.inputs:
                 src.start(self.router.push)
         except BaseException:
             run_steps((("the input listeners", self._stop_inputs),
+                       ("the audio source", self._stop_audio),
                        ("the capture source", self.source.close),
                        ("the encoder processes", self._pool.close)))
             raise
@@ -274,6 +292,9 @@ class Recorder(PauseControl):
                                         priority=cfg.encoder_priority, nice=spec.nice)
         if self.play is not None:
             self.play.on_start(t0)
+        if self.audio is not None:  # in the first meta.json: a crash still says what it was
+            self.meta.audio = self.audio.info()
+            self.audio.start(t0)
         wt = self._writer_thread = WriterThread(writer, ActionBinner(cfg.layout), t0,
                                                 self.play.rows if self.play else None)
         inbox.append(wt)
@@ -290,6 +311,7 @@ class Recorder(PauseControl):
                 if self._pause_reason is None:  # (unless a hotkey in it paused already)
                     t_read = now_ns()
                     wt.post(Started(t_read - t0, self._read_held(t0)))
+            self._audio_follows(t0)  # recording from the start (paused: nothing until resumed)
             # Only now: a recording that starts paused never shows as recording before it.
             self._phase = "recording"
             self._loop(wt, t0)
@@ -337,6 +359,7 @@ class Recorder(PauseControl):
         run_steps((("the stop cue", stop_cue),
                    ("the input listeners", self._stop_inputs),
                    ("the capture source", self.source.close),
+                   ("the audio", self._stop_audio),
                    ("the last input events", lambda: self._post_events(wt, t0, self._tick)),
                    ("the session writer", stop_writer),
                    ("the encoder processes", pool.close),
@@ -344,6 +367,22 @@ class Recorder(PauseControl):
         if began:
             wt.close_open_pause(self._tick + 1, now_ns() - t0)
             self._finish_meta(writer, wt)
+
+    def _stop_audio(self) -> None:
+        """Cut the sound where the frames stop, store the open chunk, close the source."""
+        if self.audio is not None:
+            self.audio.stop(self._t_stop or now_ns())
+
+    def _audio_follows(self, t_ns: int) -> None:
+        """Tell the audio thread when frames are recorded (not paused, window focused).
+
+        Focus is checked even with --no-focus-pause: unfocused sound is never recorded, as
+        unfocused input is not (privacy; docs/audio.md).
+        """
+        on = self._pause_reason is None and self._focused
+        if self.audio is not None and on != self._audio_on:
+            self._audio_on = on
+            self.audio.set_recording(t_ns, on)
 
     def _stop_inputs(self) -> None:
         for src in self.inputs:
@@ -386,6 +425,7 @@ class Recorder(PauseControl):
                 self._set_resumed(tick.index, tick.woke_ns)
             elif desired is not None and self._pause_reason is None:
                 self._set_paused(desired, tick.index, tick.woke_ns)
+            self._audio_follows(tick.woke_ns)
             for src in self.inputs:
                 src.check()
             self._rates.tick(tick.woke_ns, self.frames, self._missed(),
@@ -418,6 +458,8 @@ class Recorder(PauseControl):
                 self._rows_in_chunk = 0
                 self._chunk_size = size
                 store.prepare_chunk(self.chunk)
+                if self.audio is not None:
+                    self.audio.set_chunk(self.chunk, t_frame)
             # A PNG per row, or (video) the chunk's one file, which the worker keeps open.
             path = store.frame_target(self.chunk, self._rows_in_chunk)
             if not self._pool or not self._pool.submit(frame, path, tag=self.chunk):
@@ -504,6 +546,9 @@ class Recorder(PauseControl):
             events_late=wt.events_late, hotkeys=self.router.hotkeys_seen)
         if self.play is not None:
             self.play.on_finish(self.meta)
+        if self.audio is not None:
+            self.meta.audio = dataclasses.replace(self.audio.info(),
+                                                  runs=self.audio.fitted_runs())
         finish_meta(self.meta, writer, self.paths, stop_reason=self.stop_reason,
                     lost=input_losses(self.inputs), counters=counters)
 

@@ -45,10 +45,11 @@ def format_status(s: RecordStats, start_hint: str = "") -> str:
     repeated = f"  repeated {s.repeated}" if s.repeated is not None else ""
     # auto's capture failed over to another backend (capture/_chain.py): said on every line.
     switched = f"  capture switched {s.switched}" if s.switched else ""
+    audio = f"  audio {s.audio}" if s.audio else ""  # --audio: seconds stored, or LOST
     return (f"{state:<16} {s.elapsed_s:7.1f}s  frames {s.frames:>7}  {s.fps:6.2f} fps  "
             f"missed {loss} (total {s.dropped_ticks})  late {s.late_frames:>4}  "
             f"chunk {s.chunk:>3}  queue {s.queue_depth:>2}{repeated}  {focus}{losing}"
-            f"{switched}")
+            f"{switched}{audio}")
 
 
 # What format_status writes, read back (a benchmark or a test watching a recorder's output).

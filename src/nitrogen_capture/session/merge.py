@@ -32,6 +32,7 @@ import numpy.typing as npt
 from ..diskspace import check_free, on_disk, said_when_full
 from ..errors import SessionFormatError
 from ..keylayout import PAD_AXES, PAD_BUTTONS
+from .audio_merge import merge_audio
 from .chunkcheck import check_chunk_arrays
 from .frametimes import set_frame_time_counts
 from .input_check import PREFIX as INPUT_CHECK
@@ -43,6 +44,7 @@ from .paths import META_NAME, SessionPaths, run_merge
 from .reader import SessionReader
 from .repair import RepairReport, repair_session
 from .timeline import achieved_fps
+from .unbegun import never_began, never_began_message
 
 __all__ = ["MergeReport", "merge_session"]
 
@@ -103,6 +105,11 @@ def merge_session(root: str | Path, *, progress: Callable[[int, int], None] | No
 
 def _merge(root: str | Path, lock: SessionLock, *, progress: Callable[[int, int], None] | None,
            skip_bad: bool) -> MergeReport:
+    left = SessionPaths(root)
+    if (lock.reclaimed is not None and lock.reclaimed.action == "record"
+            and not left.meta.exists() and never_began(left.root, own_lock=True, reclaimed=True)):
+        # The stale lock merge just removed was all a recording killed before it began left.
+        raise SessionFormatError(never_began_message(left.root))
     repair = repair_session(root, held=lock)
     reader = SessionReader(root)
     paths = SessionPaths(root)
@@ -176,6 +183,10 @@ def _merge(root: str | Path, lock: SessionLock, *, progress: Callable[[int, int]
     kept = tuple(w for w in meta.input.warnings if not w.startswith(INPUT_CHECK))
     meta.input = dataclasses.replace(meta.input, warnings=(*kept, *found))
     needed = _write_outputs(Path(root), outputs, len(json_bytes(meta.to_json())))
+    audio = merge_audio(paths, meta, merged["timestamps"], skip_bad=skip_bad)
+    if audio is not None:  # --audio: the session's one sound file (docs/audio.md)
+        files.append(audio)
+        meta.merged = dataclasses.replace(meta.merged, files=tuple(files))
     with said_when_full(Path(root), needed, META_NAME,
                         f"free some space and {run_merge()} again (the merged files are whole)"):
         meta.save(paths.meta)

@@ -66,8 +66,8 @@ class AudioInfo:
         if merged is not None and not isinstance(merged, dict):
             o.fail("merged", "must be an object or null", merged)
         rate, channels = o.integer("rate", lo=_RATES[0]), o.integer("channels", lo=1)
-        if rate > _RATES[1]:  # JsonObject.integer has a lower bound only
-            o.fail("rate", f"must be an integer in {_RATES[0]}..{_RATES[1]}", rate)
+        if rate > _RATES[1]:
+            o.fail("rate", f"must be at most {_RATES[1]}", rate)
         if channels > 2:
             o.fail("channels", "must be 1 or 2", channels)
         return cls(rate, channels, parts["source"], parts["settings"],

@@ -18,14 +18,15 @@ from .paths import SessionPaths
 __all__ = ["never_began", "never_began_message"]
 
 
-def never_began(out: Path, *, own_lock: bool = False) -> bool:
+def never_began(out: Path, *, own_lock: bool = False, reclaimed: bool = False) -> bool:
     """Whether ``out`` is left by a recording killed before its first ``meta.json``.
 
     Nothing is then left but its stale lock and an empty ``frames/`` (either may be gone: merge
     removes a stale lock): a new recording may take the folder over, its lock replacing the
     stale one with a log line (session/lock.py). ``own_lock``: a lock held by this process
     (merge's, taken before it reads ``meta.json``) is no trace of that recording: a folder
-    holding nothing else is just empty.
+    holding nothing else is just empty, unless ``reclaimed``: that lock replaced the stale one
+    of a recording (merge removed it, session/lock.py ``reclaimed``), the trace it left.
     """
     paths = SessionPaths(out)
     status = lock_status(paths)
@@ -39,7 +40,7 @@ def never_began(out: Path, *, own_lock: bool = False) -> bool:
         if status is None:
             names.discard(paths.lock.name)
         frames = paths.frames_dir
-        if not names or not names <= {paths.lock.name, frames.name} or (
+        if (not names and not reclaimed) or not names <= {paths.lock.name, frames.name} or (
                 frames.name in names and (frames.is_symlink() or not frames.is_dir()
                                           or any(frames.iterdir()))):
             return False

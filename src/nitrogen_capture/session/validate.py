@@ -52,6 +52,7 @@ from ..errors import SchemaVersionError, SessionFormatError
 from ..events import BUTTON, EVENT_DTYPE, KEY, MOTION, PAD_BUTTON, PRESS, WHEEL
 from ..rows import OS_TIME_NONE
 from .alignment import Alignment, alignment
+from .audio_check import audio_problems
 from .chunkcheck import check_chunk_arrays
 from .frames import ERROR, INFO, WARNING
 from .frametimes import describe as describe_frame_times
@@ -139,6 +140,12 @@ class ValidationReport:
                          f"{inp['mouse_abs_dy']:.0f} counts; wheel steps {inp['wheel_steps']:.0f}")
             if s.get("frame_times"):
                 lines.append(f"  frame times: {describe_frame_times(s['frame_times'])}")
+            if s.get("audio"):
+                au = s["audio"]
+                drift = ", ".join(f"{r['drift_ppm']:+.0f}" for r in au["runs"]) or "-"
+                lines.append(f"  audio: {au['recorded_s']:.2f} s at {au['rate']} Hz x"
+                             f"{au['channels']} in {au['chunks']} chunks; cut {au['cut_s']} s, "
+                             f"lost {au['lost_s']} s; device clock drift ppm {drift}")
             if s.get("play"):
                 pl = s["play"]
                 lines.append(f"  rollout: {pl['policy_rows']} policy rows, {pl['human_rows']} "
@@ -210,6 +217,9 @@ def validate_session(root: str | Path, *, check_frames: bool = True) -> Validati
     if reader.meta.play is not None:
         stats["play"] = _check_rollout(reader, [good[i] for i in usable], usable == included,
                                        cat["timestamps"], probs)
+    if reader.meta.audio is not None:  # --audio (docs/audio.md)
+        stats["audio"] = _check_audio(reader, {i: good[i]["timestamps"] for i in usable},
+                                      cat["timestamps"], live, probs)
     switches = reader.meta.capture.switches if reader.meta.capture else []
     if switches:  # only then: the stats of every other session stay as they were
         stats["capture_switches"] = switches
@@ -342,6 +352,18 @@ def _check_frame_times(reader: SessionReader, chunks: list[dict[str, npt.NDArray
                              f"({rep} and {missing}): {run_merge()} again"))
     return frame_time_stats(capture.frame_time_source, cat["timestamps"], cat["os_timestamps"],
                             cat["repeated"])
+
+
+def _check_audio(reader: SessionReader, chunk_ts: dict[int, npt.NDArray[Any]],
+                 ts: npt.NDArray[Any], live: bool, probs: list[Problem]) -> dict[str, Any]:
+    """The audio's checks (:mod:`.audio_check`) and its ``stats["audio"]``."""
+    assert reader.meta.audio is not None
+    spans = {i: (int(t[0]), int(t[-1])) for i, t in chunk_ts.items() if len(t)}
+    fps = reader.meta.fps_target
+    found, stats = audio_problems(reader.paths, reader.meta.audio, spans, reader.pauses, ts,
+                                  1e9 / fps if fps else 0.0, live=live)
+    probs += [Problem(level, where, message) for level, where, message in found]
+    return stats
 
 
 def _check_rollout(reader: SessionReader, chunks: list[dict[str, npt.NDArray[Any]]],
