@@ -70,7 +70,8 @@ def test_audio_facts(session: Path) -> None:
                               "status lost")
     assert facts["audio time"].startswith("recorded 1.4 s, cut 0.6 s (pauses, focus, start), "
                                           "lost 0.00 s")
-    assert facts["audio clock"].startswith("device drift -42.5 ppm over 1 run(s)")
+    assert facts["audio clock"] == ("device drift -42.5 ppm over 1 run(s), corrected at merge; "
+                                    "arrival jitter up to 0.50 ms")
     assert facts["audio device lost"] == "at 1.50 s: device unplugged"
 
 

@@ -27,6 +27,13 @@ def _num(d: dict[str, Any], key: str) -> float:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else 0.0
 
 
+def _jitter(value: Any) -> float:
+    """A run's arrival jitter in ms: the recorder writes ``{p50, p99, max}``; a number is kept."""
+    if isinstance(value, dict):
+        return _num(value, "max")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
 def audio_facts(info: AudioInfo | None) -> list[tuple[str, str]]:
     """``(name, value)`` rows for the facts table (one row saying so when no audio)."""
     if info is None:
@@ -44,7 +51,7 @@ def audio_facts(info: AudioInfo | None) -> list[tuple[str, str]]:
     if drifts:
         span = (f"{drifts[0]:+.1f} ppm" if len(drifts) == 1
                 else f"{min(drifts):+.1f} .. {max(drifts):+.1f} ppm")
-        jitter = max((_num(r, "jitter_ms") for r in info.runs), default=0.0)
+        jitter = max((_jitter(r.get("jitter_ms")) for r in info.runs), default=0.0)
         rows.append(("audio clock", f"device drift {span} over {len(info.runs)} run(s), "
                                     f"corrected at merge; arrival jitter up to {jitter:.2f} ms"))
     lost = stats.get("device_lost") or []
