@@ -42,6 +42,7 @@ FILES = (
     "video_encoders", "windows_live_inputs", "export_decode", "inputfiles", "held_at_start",
     "outputs", "truth", "large_meta", "export_repeats", "preflight", "encoder_priority", "scratch",
     "indicator", "takeover_gate", "driver", "output_base", "output_sendinput",
+    "wasapi_source",
 )
 MIN_PASSED = 650  # 674 measured; a few tests may move between files or markers
 MAX_RERUN = 3  # more failures than this at once are not flakes

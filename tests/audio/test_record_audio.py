@@ -8,6 +8,7 @@ check where the merged ``audio.flac`` put it, across chunks, pauses and a lost d
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -62,7 +63,9 @@ def test_clicks_land_at_their_true_time_across_chunks(tmp_path):
     ts = np.load(out / "timestamps.npy")
     # As long as the frames, to the end of the last frame's period.
     assert abs(len(audio.samples) - round((ts[-1] + 1e9 / 30) * 16000 / 1e9)) <= 1
-    assert meta["audio"]["merged"]["chunks"] == [1, 2, 3, 4, 5]
+    # Every frame chunk has its sound (a loaded machine may drop frames: 4 or 5 chunks of 60).
+    assert meta["audio"]["merged"]["chunks"] == meta["merged"]["chunks"]
+    assert len(meta["merged"]["chunks"]) >= 3
     (run,) = meta["audio"]["runs"]
     assert abs(run["drift_ppm"] - 400) < 60, run  # measured, not assumed
     truth = _truth(rec, 30 * MS, int(ts[-1]) - 30 * MS)
@@ -101,15 +104,18 @@ def test_a_pause_cuts_the_sound_where_it_cuts_the_frames(tmp_path):
     assert report.ok, report.format()
 
 
-def test_a_device_that_goes_away_comes_back_as_a_new_run(tmp_path, caplog):
+@pytest.mark.parametrize(("option", "said"), [("vanish_s", "went away"),
+                                              ("rate_s", "changed its sample rate")])
+def test_a_device_that_goes_away_comes_back_as_a_new_run(tmp_path, caplog, option, said):
+    """Unplugged, or its format changed (a new sample rate): reopened at the session's rate."""
     out = tmp_path / "s"
     rec = synthetic_recorder(out, fps=30.0, max_frames=0, max_seconds=5.0,
-                             audio=_audio("click_s=0.2;vanish_s=1.5"))
+                             audio=_audio(f"click_s=0.2;{option}=1.5"))
     result = rec.run()
     info = result.meta.audio
     assert info is not None and info.stats["reopened"] == 1
     (lost,) = info.stats["device_lost"]
-    assert "went away" in lost["why"] and 1.0e9 < lost["t_ns"] < 3.0e9
+    assert said in lost["why"] and 1.0e9 < lost["t_ns"] < 3.0e9
     assert any("recording goes on without audio" in r.message for r in caplog.records)
     assert result.frames >= 100  # the recording went on
     merge_session(out)
@@ -133,3 +139,34 @@ def test_samples_the_server_dropped_are_counted_lost(tmp_path):
     merge_session(out)
     report = validate_session(out)
     assert any("lost" in p.message for p in report.warnings), report.format()
+
+
+def test_unfocused_sound_is_never_stored_even_without_focus_pause(tmp_path, monkeypatch):
+    """--no-focus-pause keeps the frames going while the window is unfocused; the sound, like
+    the input, is not recorded then (privacy)."""
+    out = tmp_path / "s"
+    rec = synthetic_recorder(out, fps=30.0, max_frames=0, max_seconds=4.0, focus_pause=False,
+                             audio=_audio("click_s=0.1"))
+    away: list[int] = []  # [start, end] of the unfocused stretch (monotonic ns)
+
+    def focused() -> bool:
+        t = time.monotonic_ns() - rec.meta.clock.t0_ns
+        inside = 1_500 * MS <= t < 2_500 * MS
+        if inside and not away:
+            away.append(time.monotonic_ns())
+        if not inside and len(away) == 1 and t >= 2_500 * MS:
+            away.append(time.monotonic_ns())
+        return not inside
+
+    monkeypatch.setattr(rec.target, "is_focused", focused)
+    result = rec.run()
+    assert not [p for p in result.meta.pauses if p.reason == "focus"]  # frames went on
+    merge_session(out)
+    audio = read_session_audio(out)
+    assert audio is not None and len(away) == 2
+    t0 = result.meta.clock.t0_ns
+    a = audio.sample_at(away[0] - t0 + 40 * MS)
+    z = audio.sample_at(away[1] - t0 - 40 * MS)
+    assert z - a > audio.rate // 2 and not audio.samples[a:z].any()
+    assert np.abs(audio.samples[z + audio.rate // 10:]).max() > 5000  # back after refocus
+    assert result.meta.audio.stats["cut_s"] == pytest.approx(1.0, abs=0.15)

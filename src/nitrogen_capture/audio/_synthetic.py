@@ -45,10 +45,10 @@ def _options(source: str) -> dict[str, float]:
             number = float("nan")
         if not sep or key.strip() not in _OPTIONS or not np.isfinite(number) or number < -1e4:
             raise ConfigError(f"synthetic --audio-source takes {'=N;'.join(_OPTIONS)}=N, got "
-                              f"{source!r}", setting="source")
+                              f"{source!r}", setting="audio_source")
         opts[key.strip()] = number
     if opts["click_s"] <= 0:
-        raise ConfigError("synthetic --audio-source click_s must be > 0", setting="source")
+        raise ConfigError("synthetic --audio-source click_s must be > 0", setting="audio_source")
     return opts
 
 
@@ -134,7 +134,7 @@ class SyntheticAudio(AudioSource):
     def click_times_ns(self, until_ns: int) -> list[int]:
         """Monotonic times the clicks of the current run started, up to ``until_ns``."""
         period = max(1, round(self.options["click_s"] * self.settings.rate))
-        times = []
+        times: list[int] = []
         k = 0
         while True:
             t = self._t_open + int(k * 1e9 / self.device_rate)

@@ -64,14 +64,14 @@ class AudioSettings:
 
     def __post_init__(self) -> None:
         check_settings((
-            (self.rate in AUDIO_RATES, "rate",
+            (self.rate in AUDIO_RATES, "audio_rate",
              f"--audio-rate must be one of {', '.join(map(str, AUDIO_RATES))}, got {self.rate}"),
-            (self.channels in AUDIO_CHANNELS, "channels",
+            (self.channels in AUDIO_CHANNELS, "audio_channels",
              f"--audio-channels must be 1 or 2, got {self.channels}"),
             (1 <= self.block_ms <= MAX_BLOCK_MS, "block_ms",
              f"audio block_ms must be 1..{MAX_BLOCK_MS}, got {self.block_ms}"),
             (bool(self.source.strip()) and len(self.source) <= 512
-             and self.source.isprintable(), "source",
+             and self.source.isprintable(), "audio_source",
              f"--audio-source must be a device id, a part of a name or app:NAME, got "
              f"{self.source!r}"),
         ))

@@ -69,13 +69,13 @@ def render(chunks: list[AudioChunk], rate: int, channels: int, *,
         pos = (q * 1e9 / rate - t_first) * fit.rate / 1e9  # fractional index into the segment
         idx = np.arange(n, dtype=np.float64)
         src = samples.astype(np.float32)
-        out = np.stack([np.interp(pos, idx, src[:, c]) for c in range(channels)], axis=1)
-        placed.append((q0, out.astype(np.float32)))
+        placed.append((q0, np.stack([np.interp(pos, idx, src[:, c]) for c in range(channels)],
+                                    axis=1).astype(np.float32)))
         last = max(last, q1 + 1)
     length = last if end_ns is None else max(0, round(end_ns * rate / 1e9))
     result = np.zeros((length, channels), np.int16)
-    for start, out in placed:  # a later segment overwrites an earlier one where runs overlap
-        stop = min(start + len(out), length)
+    for start, seg in placed:  # a later segment overwrites an earlier one where runs overlap
+        stop = min(start + len(seg), length)
         if stop > start:
-            result[start:stop] = np.clip(np.round(out[:stop - start]), -32768, 32767)
+            result[start:stop] = np.clip(np.round(seg[:stop - start]), -32768, 32767)
     return result, fits

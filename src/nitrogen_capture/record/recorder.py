@@ -129,8 +129,13 @@ class Recorder(PauseControl):
             self.attach_play(play)
         # Start/pause/resume/stop cues: play() hands off and returns at once (cues/base.py).
         # A missing player is said once, unless nobody plays (the synthetic source).
-        self.cue = get_cue_backend(config.cue,
-                                   say_missing=config.capture_backend != "synthetic")
+        cue = config.cue
+        if config.audio is not None and cue == "sound":
+            # A tone played to the output the game plays to would be recorded with the game.
+            log.info("--audio: no sound cues (they would be recorded with the game's sound); "
+                     "the on-screen indicator and --cue notify still say what happens")
+            cue = "none"
+        self.cue = get_cue_backend(cue, say_missing=config.capture_backend != "synthetic")
         self._cued_start = False
         self.meta = meta
         # A source that stamps its frames fills os_timestamps and repeated (docs/format.md).
