@@ -43,7 +43,7 @@ def test_chunk_audio_and_its_mapping(tree: tuple[Path, Path]) -> None:
     _, out = tree
     chunks = _chunks(out)
     assert chunks
-    heard = 0
+    heard, covered = 0, 0
     for folder in chunks:
         meta = json.loads((folder / "metadata.json").read_text())
         a = meta["audio"]
@@ -58,6 +58,8 @@ def test_chunk_audio_and_its_mapping(tree: tuple[Path, Path]) -> None:
         step = 1e9 / 60
         want = np.round((start_ns + np.arange(rows) * step) * RATE / 1e9).astype(np.int64) - first
         assert np.abs(col - want).max() <= 1  # start_time is rounded to float seconds
+        # A click in dropped ticks between two chunks (a loaded machine) is in neither.
+        covered += sum(first <= round(c * RATE) < first + len(samples) for c in CLICKS_S)
         loud = np.flatnonzero(np.abs(samples[:, 0].astype(int)) > 10000)
         if not len(loud):
             continue
@@ -68,7 +70,7 @@ def test_chunk_audio_and_its_mapping(tree: tuple[Path, Path]) -> None:
             k = int(np.searchsorted(col, i, side="right")) - 1  # the row the click falls in
             assert 0 <= i - col[k] < RATE / 60 + 1
             heard += 1
-    assert heard == len(CLICKS_S)
+    assert heard == covered > 0
 
 
 def test_no_audio_no_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

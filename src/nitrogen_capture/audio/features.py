@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from ..session.audio_store import SessionAudio
 
-__all__ = ["AUDIO_FEATURES", "LogMelSpec", "logmel", "logmel_blocks", "mel_filterbank"]
+__all__ = ["AUDIO_FEATURES", "LogMelSpec", "logmel", "logmel_blocks", "mel_filterbank", "mono"]
 
 AUDIO_FEATURES: tuple[str, ...] = ("logmel",)  # --audio-features choices
 _EPS = 1e-10
@@ -88,18 +88,28 @@ class LogMelSpec:
                 "value": "ln(power + 1e-10)", "ends_at": "the frame's timestamp"}
 
 
+def mono(audio: SessionAudio) -> npt.NDArray[np.float32]:
+    """The session audio mixed to one channel, scaled to [-1, 1]."""
+    return np.asarray(audio.samples.mean(axis=1, dtype=np.float32) / 32768.0, np.float32)
+
+
 def logmel(audio: SessionAudio, t_ns: npt.ArrayLike, spec: LogMelSpec,
-           fb: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
-    """float32 ``(len(t_ns), n_mels, frames)``: the slice ending at each time (ns since t0)."""
+           fb: npt.NDArray[np.float32] | None = None,
+           mixed: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
+    """float32 ``(len(t_ns), n_mels, frames)``: the slice ending at each time (ns since t0).
+
+    ``fb`` (:func:`mel_filterbank`) and ``mixed`` (:func:`mono`) may be passed in, computed once
+    for many calls.
+    """
     fb = mel_filterbank(spec.rate, spec.n_fft, spec.n_mels) if fb is None else fb
     ends = audio.sample_at(np.asarray(t_ns, dtype=np.int64)).reshape(-1)
-    mono = audio.samples.astype(np.float32).mean(axis=1) / 32768.0
+    mono_ = mono(audio) if mixed is None else mixed
     # (n, frames, n_fft) sample indices: frame j ends hop * (frames - 1 - j) before the time.
     back = spec.hop * np.arange(spec.frames - 1, -1, -1, dtype=np.int64)
     idx = ends[:, None, None] - back[None, :, None] - spec.n_fft \
         + np.arange(spec.n_fft, dtype=np.int64)[None, None, :]
-    ok = (idx >= 0) & (idx < len(mono))
-    x = np.where(ok, mono[np.clip(idx, 0, max(len(mono) - 1, 0))] if len(mono) else 0.0, 0.0)
+    ok = (idx >= 0) & (idx < len(mono_))
+    x = np.where(ok, mono_[np.clip(idx, 0, max(len(mono_) - 1, 0))] if len(mono_) else 0.0, 0.0)
     spectrum = np.fft.rfft(x * np.hanning(spec.n_fft).astype(np.float32), axis=-1)
     power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
     mel = power @ fb.T  # (n, frames, n_mels)
@@ -109,6 +119,6 @@ def logmel(audio: SessionAudio, t_ns: npt.ArrayLike, spec: LogMelSpec,
 def logmel_blocks(audio: SessionAudio, t_ns: npt.NDArray[np.int64], spec: LogMelSpec
                   ) -> Iterator[npt.NDArray[np.float32]]:
     """:func:`logmel` of ``t_ns`` one slice at a time, computed :data:`_BLOCK` at once."""
-    fb = mel_filterbank(spec.rate, spec.n_fft, spec.n_mels)
+    fb, mixed = mel_filterbank(spec.rate, spec.n_fft, spec.n_mels), mono(audio)
     for a in range(0, len(t_ns), _BLOCK):
-        yield from logmel(audio, t_ns[a:a + _BLOCK], spec, fb)
+        yield from logmel(audio, t_ns[a:a + _BLOCK], spec, fb, mixed)
