@@ -2,11 +2,12 @@
 
 Output frame ``k`` of the preview shows merged row ``rows[k]``, captured at ``timestamps[row]``;
 its sound is the session audio from that time for one output frame. Within a *stretch* (rows whose
-times follow the output rate, no pause, no dropped tick) the audio is taken continuously from the
-stretch's first row, so frame jitter does not chop the sound; a stretch ends where a row's time
-is off the stretch's course by more than half a frame (a pause, a gap), and the sound jumps with
-the picture. When the preview plays slower than real time (a session faster than 60 fps) the
-sound is slowed by the same factor (nearest sample: a lower pitch, still under its frame).
+times follow the output rate, no pause, no dropped tick) the audio is taken continuously, on the
+stretch's step from its rows' median offset, so frame jitter (or one late grab) neither chops nor
+shifts the sound; a stretch ends where an interval is off the step by more than half of it (a
+pause, a gap), and the sound jumps with the picture. When the preview plays slower than real
+time (a session faster than 60 fps) the sound is slowed by the same factor (nearest sample: a
+lower pitch, still under its frame).
 
 Encoded as AAC (FFmpeg's native encoder, in every PyAV build) at the session's rate: the MP4
 muxer writes the encoder's priming as an edit list, so sample 0 plays at time 0 with frame 0.
@@ -14,6 +15,7 @@ muxer writes the encoder's priming as an edit list, so sample 0 plays at time 0 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
@@ -45,15 +47,16 @@ class SpanSound:
         times = np.asarray(times_ns, dtype=np.int64)
         self.speed = session_step_s * float(rate)  # session seconds per output second
         step_ns = session_step_s * 1e9
-        # Each frame's stretch start (its index k0 and the session time there).
+        # Stretches: a new one where an interval is off the step by more than half a step (a
+        # pause, dropped ticks). Each stretch runs on the step from its median offset, so one
+        # late grab (often the first) does not shift the sound of the whole stretch.
+        breaks = np.abs(np.diff(times) - step_ns) > step_ns / 2
         self._anchor = np.zeros(len(times), np.int64)
-        start = 0
-        for k in range(1, len(times)):
-            expected = times[start] + (k - start) * step_ns
-            if abs(times[k] - expected) > step_ns / 2:
-                start = k
-            self._anchor[k] = start
-        self._times = times
+        self._t0 = np.zeros(len(times), np.float64)
+        starts = [0, *(np.flatnonzero(breaks) + 1).tolist(), len(times)]
+        for a, b in itertools.pairwise(starts):
+            self._anchor[a:b] = a
+            self._t0[a:b] = float(np.median(times[a:b] - np.arange(b - a) * step_ns))
 
     def bounds(self, k: int) -> tuple[int, int]:
         """Output samples ``[a, b)`` of output frame ``k``."""
@@ -65,7 +68,7 @@ class SpanSound:
         a, b = self.bounds(k)
         k0 = int(self._anchor[k])
         j0 = self.bounds(k0)[0]
-        s0 = float(self._times[k0]) * self.audio.rate / 1e9
+        s0 = float(self._t0[k0]) * self.audio.rate / 1e9
         src = np.round(s0 + (np.arange(a, b) - j0) * self.speed).astype(np.int64)
         out = np.zeros((b - a, self.audio.channels), np.int16)
         ok = (src >= 0) & (src < len(self.audio.samples))
