@@ -15,6 +15,7 @@ import pytest
 
 from nitrogen_capture import cli
 from nitrogen_capture.audio.base import AudioSettings
+from nitrogen_capture.audio.features import AUDIO_FEATURES
 from nitrogen_capture.audio.sources import AUDIO_BACKENDS
 from nitrogen_capture.capture import BACKENDS as CAPTURE_BACKENDS
 from nitrogen_capture.capture.base import Region
@@ -125,7 +126,7 @@ def test_every_convert_flag_defaults_to_its_field() -> None:
     ("convert", {"action_space": ACTION_SPACES, "obs_dtype": OBS_DTYPES,
                  "input_source": INPUT_SOURCES, "format": FORMATS,
                  "episode_per": EPISODE_PER, "state": STATES, "engine": ENGINES,
-                 "action_source": ACTION_SOURCE_CHOICES}),
+                 "action_source": ACTION_SOURCE_CHOICES, "audio_features": AUDIO_FEATURES}),
 ])
 def test_choices_are_the_constants(command: str, table: dict[str, tuple[str, ...]]) -> None:
     choices = {a.dest: a.choices for a in sub(command)._actions if a.choices is not None}

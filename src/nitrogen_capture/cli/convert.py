@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..audio.features import AUDIO_FEATURES
 from ..bounds import MAX_LATENCY_MS
 from ..export import formats
 from ..export.keymap import ACTION_SPACES, MAX_MOUSE_SCALE
@@ -144,6 +145,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="a play rollout's rows to keep: all (default), human (the player's "
                         "takeovers; a session not a rollout is all human) or policy; the other "
                         "rows are left out like a pause (docs/export.md, \"Action source\")")
+    p.add_argument("--audio-features", choices=AUDIO_FEATURES, default=conv("audio_features"),
+                   help="pt: add per-window audio features of a session recorded with "
+                        "--audio: logmel = audio_logmel (M, 64, t), the log-mel slice of the "
+                        "frame period ending at each window's frame (docs/export.md, \"Audio "
+                        "features\")")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Idle trimming (docs/export.md, "Idle trimming"): one rule with report's idle stretches.
     p.add_argument("--drop-idle-seconds", type=float, default=conv("drop_idle_seconds"),
@@ -199,7 +205,7 @@ def settings_from_args(args: argparse.Namespace) -> ConvertSettings:
         img_size_set=getattr(args, "img_size_set", False), state=args.state,
         drop_idle_seconds=args.drop_idle_seconds, latency_offset_ms=args.latency_offset_ms,
         max_repeat_frames=args.max_repeat_frames, include_discarded=args.include_discarded,
-        action_source=args.action_source)
+        action_source=args.action_source, audio_features=args.audio_features)
 
 
 def _lerobot_more_roots(args: argparse.Namespace) -> tuple[Path, ...]:

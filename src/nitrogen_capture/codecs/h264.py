@@ -141,6 +141,15 @@ class H264Writer:
         wrap = getattr(self._av.VideoFrame, "from_numpy_buffer", None)
         self._wrap = wrap if wrap is not None else self._av.VideoFrame.from_ndarray
 
+    @property
+    def container(self) -> Any:
+        """The open PyAV container.
+
+        A second stream (the preview's sound) is added to it before the first frame is
+        written, and drained before :meth:`close`.
+        """
+        return self._container
+
     def write(self, frame_bgr: npt.NDArray[np.uint8]) -> int:
         """Encode the next frame; return the bytes muxed by this call (x264 holds some back)."""
         import cv2

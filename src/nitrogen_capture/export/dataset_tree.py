@@ -14,6 +14,9 @@
         video.mp4             the chunk's frames at 60 fps (H.264), row k = frame shown at row k;
                               an odd size is padded by one pixel (docs/format.md), the real
                               size is original_video.resolution [h, w]
+        audio.flac            (--audio sessions) the chunk's sound; the parquet's audio_sample
+                              column is each row's sample in it, metadata.json's audio the
+                              mapping to session time (export/chunk_audio.py)
 
 Rows sit on an exact 60 Hz grid from the first frame of each contiguous segment (no chunk crosses
 a pause, dropped ticks or a stretch ``--max-repeat-frames`` cut), re-binned from the raw events
@@ -54,10 +57,12 @@ from ..errors import DiskSpaceError, ExportError, OutputError, missing_dependenc
 from ..keylayout import PAD_BUTTONS
 from ..marks import has_mark
 from ..outputs import OutputKind, describe
+from ..session.audio_store import read_session_audio
 from ..session.io import is_plain_file
 from ..session.lock import check_not_locked
 from ..session.paths import SessionPaths
 from .action_source import SOURCE_COLUMN, source_names
+from .chunk_audio import AUDIO_COLUMN, AUDIO_FILE, span_audio
 from .common import ConvertResult, Progress, check_space
 from .keymap import NITROGEN_ACTIONS
 from .repeats import REPEAT_COLUMN, GridPart
@@ -82,6 +87,7 @@ _VIDEO_BYTES_PER_PIXEL = 0.06
 
 
 PARQUET, VIDEO, METADATA = "actions_raw.parquet", "video.mp4", "metadata.json"
+AUDIO = AUDIO_FILE  # a session recorded with --audio: the chunk's sound (export/chunk_audio.py)
 
 
 def _tree_is_ours(folder: Path) -> bool:
@@ -104,7 +110,8 @@ def _chunk_is_ours(folder: Path) -> bool:
     meta = folder / METADATA
     if not has_mark(meta, b'"source": "nitrogen-capture"'):
         return not meta.exists() and all(  # a chunk a kill stopped before its metadata
-            is_partial_name(e.name) or e.name in (PARQUET, VIDEO) for e in os.scandir(folder))
+            is_partial_name(e.name) or e.name in (PARQUET, VIDEO, AUDIO)
+            for e in os.scandir(folder))
     return True
 
 
@@ -172,16 +179,17 @@ class _ChunkFiles:
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
                  tb: object) -> None:
-        temps = {name: partial_path(self.folder / name) for name in (PARQUET, VIDEO, METADATA)}
+        temps = {name: partial_path(self.folder / name)
+                 for name in (PARQUET, VIDEO, AUDIO, METADATA)}
         if et is not None:
             for p in temps.values():
                 remove_entry(p)
             return
         (self.folder / METADATA).unlink(missing_ok=True)  # incomplete until the new one lands
-        for name in (PARQUET, VIDEO, METADATA):
+        for name in (PARQUET, VIDEO, AUDIO, METADATA):
             if is_plain_file(temps[name]):
                 os.replace(temps[name], self.folder / name)
-            elif name == VIDEO:
+            elif name in (VIDEO, AUDIO):
                 (self.folder / name).unlink(missing_ok=True)  # no video this time: no stale one
 
 
@@ -190,7 +198,8 @@ def _video_id(name: str) -> str:
 
 
 def _write_parquet(path: Path, rows: npt.NDArray[np.float32],
-                   repeat: npt.NDArray[np.bool_], sources: npt.NDArray[np.int8]) -> None:
+                   repeat: npt.NDArray[np.bool_], sources: npt.NDArray[np.int8],
+                   audio_rows: npt.NDArray[np.int64] | None = None) -> None:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -206,6 +215,8 @@ def _write_parquet(path: Path, rows: npt.NDArray[np.float32],
     cols[REPEAT_COLUMN] = pa.array(np.asarray(repeat, dtype=bool), type=pa.bool_())
     # Who had control of the row's frame (a session not a rollout: all "human").
     cols[SOURCE_COLUMN] = pa.array(source_names(sources), type=pa.string())
+    if audio_rows is not None:  # each row's sample in the chunk's audio.flac
+        cols[AUDIO_COLUMN] = pa.array(np.asarray(audio_rows, np.int64), type=pa.int64())
     pq.write_table(pa.table(cols), path)
 
 
@@ -299,6 +310,7 @@ def _write_chunks(src: ExportSource, parts: list[GridPart], cut: dict[str, Any] 
     """Write the session's chunk folders under ``base``, counting them in ``result``."""
     settings, (vid, total), step = src.settings, name, step_ns(DATASET_HZ)
     res = src.resampler()
+    sound = read_session_audio(settings.root)  # None: recorded without --audio
     labels = src.reader.meta.effective_labels
     game = settings.game or labels.game or vid  # --game overrides the session's label
     chunk_no, done, repeated = 0, 0, 0
@@ -314,9 +326,13 @@ def _write_chunks(src: ExportSource, parts: list[GridPart], cut: dict[str, Any] 
             shown, flags = part.rows[lo:lo + len(g)], part.repeat[lo:lo + len(g)]
             binned = res.bin_grid(g, step)
             rows = src.map(binned.actions, binned.mouse_deltas, binned.gamepad)
+            span = span_audio(sound, g, step) if sound is not None else None
             with _ChunkFiles(base / f"{vid}_chunk_{chunk_no:04d}", settings.out) as files:
                 folder = files.folder
-                _write_parquet(files.tmp(PARQUET), rows, flags, src.row_source[shown])
+                _write_parquet(files.tmp(PARQUET), rows, flags, src.row_source[shown],
+                               None if span is None else span.rows)
+                if span is not None:
+                    span.write(files.tmp(AUDIO))
                 size = None
                 if frames is not None:
                     video_tmp = files.tmp(VIDEO)
@@ -326,6 +342,8 @@ def _write_chunks(src: ExportSource, parts: list[GridPart], cut: dict[str, Any] 
                 meta = _chunk_meta(src, vid, chunk_no, g, step, (game, labels.controller),
                                    (int(shown[0]), int(shown[-1])), settings, size)
                 meta["repeated_frames"] = int(flags.sum())
+                if span is not None:
+                    meta["audio"] = span.meta()
                 meta.update(_labels_meta(src))
                 if cut is not None:
                     meta["repeat_cut"] = cut

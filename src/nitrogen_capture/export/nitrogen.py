@@ -49,6 +49,7 @@ from .action_source import SOURCE_COLUMN, SOURCE_NAMES, sources_at
 from .common import ConvertResult, Progress, SizeNote, check_space
 from .decode import FrameTransform
 from .latency import action_shift_note
+from .pt_audio import AUDIO_KEY, PtAudio, pt_audio
 from .ptfile import PtWriter, TensorSpec, pickle_mentions
 from .repeats import WindowRepeats, window_repeats
 from .resample import step_ns
@@ -231,6 +232,7 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
     # A session being recorded or merged is refused (docs/format.md, "Lock").
     check_not_locked(SessionPaths(settings.root), "convert")
     src = ExportSource(settings)
+    audio = pt_audio(src)  # --audio-features: refused here when the session has no audio
     pt = plan_pt(src, settings)
     plan = pt.windows
     m, size = len(plan), settings.img_size
@@ -262,7 +264,7 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
     try:
         settings.out.parent.mkdir(parents=True, exist_ok=True)
         log.info("converting %s: %d windows in %d file(s)", settings.root, m, n_shards)
-        _write_shards(src, pt, files, per_shard, result, progress)
+        _write_shards(src, pt, files, per_shard, result, progress, audio)
         if index is not None:
             write_shard_index(index, files, per_shard, m, settings, size=size,
                               seq_len=settings.seq_len, action_names=list(src.action_names),
@@ -282,8 +284,12 @@ def convert_pt(settings: ConvertSettings, *, progress: Progress | None = None,
 
 
 def _write_shards(src: ExportSource, pt: PtPlan, files: list[Path], per_shard: int,
-                  result: ConvertResult, progress: Progress | None = None) -> None:
-    """Stream each shard's windows into its file (each written whole or not at all)."""
+                  result: ConvertResult, progress: Progress | None = None,
+                  audio: PtAudio | None = None) -> None:
+    """Stream each shard's windows into its file (each written whole or not at all).
+
+    ``audio`` adds the ``audio_logmel`` tensor and the meta's ``audio_features`` (:mod:`.pt_audio`).
+    """
     plan = pt.windows
     settings, m, size = src.settings, len(plan), src.settings.img_size
     n_shards, d = len(files), len(src.action_names)
@@ -291,6 +297,7 @@ def _write_shards(src: ExportSource, pt: PtPlan, files: list[Path], per_shard: i
     frames = src.iter_frames(plan.starts.tolist(), transform)
     actions = iter_window_actions(src, plan)
     sources = iter_window_sources(src, plan)
+    sounds = audio.slices(src.timestamps[plan.starts]) if audio is not None else None
     for k, path in enumerate(files):
         sel = slice(k * per_shard, min(m, (k + 1) * per_shard))
         n = sel.stop - sel.start
@@ -298,10 +305,14 @@ def _write_shards(src: ExportSource, pt: PtPlan, files: list[Path], per_shard: i
         act = TensorSpec("1", "float32", (n, settings.seq_len, d))
         who = TensorSpec("2", "int8", (n, settings.seq_len))
         meta = _meta(src, pt, sel, k, n_shards, [n, 3, size, size])
+        tensors: dict[str, Any] = {"obs": obs, "actions": act, SOURCE_COLUMN: who}
+        mel = TensorSpec("3", "float32", audio.shape(n)) if audio is not None else None
+        if mel is not None and audio is not None:
+            tensors[AUDIO_KEY] = mel
+            meta["audio_features"] = audio.meta()
         # Ctrl+C or any error: no temporary is left behind, the old file stays (atomic.py).
         with atomic_path(path) as tmp, \
-                PtWriter(tmp, {"obs": obs, "actions": act, SOURCE_COLUMN: who, "meta": meta},
-                         archive=path.name) as w:
+                PtWriter(tmp, {**tensors, "meta": meta}, archive=path.name) as w:
             with w.storage(obs) as f:
                 for _ in range(n):
                     f.write(next(frames))
@@ -314,6 +325,10 @@ def _write_shards(src: ExportSource, pt: PtPlan, files: list[Path], per_shard: i
             with w.storage(who) as f:
                 for _ in range(n):
                     f.write(np.ascontiguousarray(next(sources), dtype=np.int8))
+            if mel is not None and sounds is not None:
+                with w.storage(mel) as f:
+                    for _ in range(n):
+                        f.write(next(sounds))
         result.files.append(path)
         result.bytes += path.stat().st_size
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..audio.features import AUDIO_FEATURES
 from ..bounds import MAX_LATENCY_MS, number_check, text_check
 from ..errors import ConfigError, check_settings
 from .keymap import ACTION_SPACES, mouse_checks
@@ -175,6 +176,8 @@ class ConvertSettings:
     # --action-source: keep a play rollout's rows of both sources or of one (the other's rows
     # are left out like a pause; export/action_source.py). A session not a rollout is all human.
     action_source: str = "all"
+    # --audio-features: per-window audio features in the .pt (audio/features.py; None: none).
+    audio_features: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("root", "out"):
@@ -214,6 +217,13 @@ class ConvertSettings:
             flag = "--" + setting.replace("_", "-")
             checks.append((value in allowed, setting,
                            f"{flag} must be one of {', '.join(allowed)}, got {value!r}"))
+        if self.audio_features is not None:
+            checks += [(self.audio_features in AUDIO_FEATURES, "audio_features",
+                        f"--audio-features must be one of {', '.join(AUDIO_FEATURES)}, got "
+                        f"{self.audio_features!r}"),
+                       (self.format == "pt", "audio_features",
+                        f"--audio-features is for --format pt; --format {self.format} carries "
+                        "the audio itself (docs/export.md, \"Audio\")")]
         fmt = _registry().find(self.format)
         suffix = fmt.suffix if fmt is not None else ""
         if suffix is None:
@@ -236,7 +246,8 @@ class ConvertSettings:
                 "shard_frames": self.shard_frames, "input_source": self.input_source,
                 "format": self.format, "drop_idle_seconds": self.drop_idle_seconds,
                 "latency_offset_ms": self.latency_offset_ms,
-                "max_repeat_frames": self.max_repeat_frames}
+                "max_repeat_frames": self.max_repeat_frames,
+                **({"audio_features": self.audio_features} if self.audio_features else {})}
 
 
 def _many_checks(s: ConvertSettings) -> list[tuple[bool, str, str]]:

@@ -9,6 +9,9 @@ leaves a torn ``preview.mp4``, and a full disk is one line (diskspace.py).
 
 Frame rate: the session's target fps divided by ``every`` (so playback runs at real speed),
 capped at 60 fps; a session recorded faster than 60 fps plays slowed down.
+
+Sound: a session recorded with ``--audio`` gets an AAC track, the session audio under each frame
+shown (:mod:`.sound`).
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from ..codecs.h264 import H264Writer, load_av
 from ..diskspace import BLOCK, on_disk, said_when_full
 from ..errors import ConfigError
 from ..marks import video_metadata
+from ..session.audio_store import SessionAudio, read_session_audio
 from ..session.reader import SessionReader
 from .data import SessionSeries, gap_marks
 from .overlay import HudLayout, RowInfo, draw_row, hud_layout
+from .sound import AudioTrack, SpanSound
 
 __all__ = ["MAX_FPS", "VIDEO_MARK", "VideoSpan", "select_span", "write_video"]
 
@@ -98,9 +103,18 @@ def _frames(reader: SessionReader, span: VideoSpan) -> Iterator[tuple[int, Any]]
             yield row, img
 
 
+def _span_sound(audio: SessionAudio | None, series: SessionSeries,
+                span: VideoSpan) -> SpanSound | None:
+    if audio is None or not len(audio.samples):
+        return None
+    times = np.asarray(series.arrays["timestamps"], dtype=np.int64)[list(span.rows)]
+    every = span.rows[1] - span.rows[0] if len(span.rows) > 1 else 1
+    return SpanSound(audio, times, span.rate, every / series.fps)
+
+
 def _encode(reader: SessionReader, series: SessionSeries, span: VideoSpan, tmp: Path,
             scale: tuple[int, float], progress: Callable[[int, int], None] | None,
-            tally: list[int]) -> HudLayout | None:
+            tally: list[int], sound: SpanSound | None = None) -> HudLayout | None:
     """Draw and encode the span's frames into ``tmp`` (counted in ``tally[0]``).
 
     ``scale`` is the output width and the mouse arrow's scale. Returns the overlay geometry
@@ -114,13 +128,17 @@ def _encode(reader: SessionReader, series: SessionSeries, span: VideoSpan, tmp: 
     hud: HudLayout | None = None
     with ExitStack() as stack:
         opened: tuple[HudLayout, H264Writer] | None = None
-        for row, img in _frames(reader, span):
+        track: AudioTrack | None = None
+        for k, (row, img) in enumerate(_frames(reader, span)):
             if opened is None:  # the geometry follows the first frame's size
                 layout = hud_layout(keys, (img.shape[1], img.shape[0]), width, pad is not None)
                 opened = (layout, stack.enter_context(H264Writer(
                     tmp, (layout.width, layout.height), span.rate, crf=23,
                     preset="veryfast", purpose="Preview video", container_format="mp4",
                     metadata=video_metadata(VIDEO_MARK))))
+                if sound is not None:  # before the first packet: the MP4 header lists both
+                    track = AudioTrack(opened[1].container, sound.audio.rate,
+                                       sound.audio.channels)
             hud, video = opened
             info = RowInfo(row=row, tick=int(arrays["frame_indices"][row]),
                            t_s=float(arrays["timestamps"][row]) / 1e9,
@@ -129,18 +147,23 @@ def _encode(reader: SessionReader, series: SessionSeries, span: VideoSpan, tmp: 
                                   float(arrays["mouse_deltas"][row, 1])),
                            gamepad=None if pad is None else pad[row], flash=flash.get(row))
             video.write(draw_row(img, hud, info, mouse_scale))
+            if track is not None and sound is not None:
+                track.write(sound.frame(k))
             tally[0] += 1
             if progress is not None:
                 progress(tally[0], len(span.rows))
+        if track is not None:
+            track.flush()
     return hud
 
 
 def write_video(reader: SessionReader, series: SessionSeries, span: VideoSpan, path: Path, *,
-                width: int = 640,
-                progress: Callable[[int, int], None] | None = None) -> HudLayout:
+                width: int = 640, progress: Callable[[int, int], None] | None = None,
+                sound: bool = True) -> HudLayout:
     """Encode ``span`` of the session with the overlay into ``path`` (H.264 yuv420p MP4).
 
-    ``progress(done, total)`` is called after each frame written.
+    ``progress(done, total)`` is called after each frame written. A session with audio
+    (``audio.flac``) gets its sound track (:mod:`.sound`); ``sound=False`` leaves it out.
 
     Returns the overlay geometry used: the real frame size is ``hud.width`` x ``hud.height``
     (the file's is that rounded up to even, padded).
@@ -151,6 +174,7 @@ def write_video(reader: SessionReader, series: SessionSeries, span: VideoSpan, p
     mag = np.hypot(deltas[:, 0], deltas[:, 1]) if len(deltas) else np.zeros(1)
     # Scale the arrow so the span's 95th-percentile motion reaches the circle's edge.
     mouse_scale = 1.0 / max(float(np.percentile(mag, 95)), 1.0)
+    audio = _span_sound(read_session_audio(reader.root), series, span) if sound else None
     tally = [0, 0]  # frames encoded, and the temporary's bytes when a write failed
 
     def needed() -> int:  # the rate so far, for every row of the span; more than was written
@@ -160,13 +184,14 @@ def write_video(reader: SessionReader, series: SessionSeries, span: VideoSpan, p
     # No link followed; nothing left behind on an error; a full disk is one line.
     with said_when_full(path, needed, "the preview video", todo), atomic_path(path) as tmp:
         try:
-            hud = _encode(reader, series, span, tmp, (width, mouse_scale), progress, tally)
+            hud = _encode(reader, series, span, tmp, (width, mouse_scale), progress, tally,
+                          audio)
         except OSError:
             with contextlib.suppress(OSError):
                 tally[1] = os.stat(tmp).st_size
             raise
         if hud is None:
             raise ConfigError(f"no frame of rows {span.rows[0]}..{span.rows[-1]} could be read")
-    log.info("wrote %s: %d frames %dx%d at %s fps", path, tally[0], hud.width, hud.height,
-             span.rate)
+    log.info("wrote %s: %d frames %dx%d at %s fps%s", path, tally[0], hud.width, hud.height,
+             span.rate, "" if audio is None else f" with sound ({audio.audio.rate} Hz)")
     return hud

@@ -22,11 +22,13 @@ from ..export.latency import action_shift_note, applied_offset
 from ..export.settings import ConvertSettings
 from ..export.windows import plan_windows
 from ..preview.data import SessionSeries, load_series
+from ..session.audio_store import SessionAudio, read_session_audio
 from ..session.frametimes import describe as describe_frame_times
 from ..session.idle import IdleStretch, cut_segments, idle_rows, idle_stretches
 from ..session.reader import SessionReader
 from ..session.timeline import Jump, tick_jumps
 from ..session.validate import ValidationReport, validate_session
+from .audio import audio_facts
 
 __all__ = ["DEFAULT_IDLE_SECONDS", "DEFAULT_TILES", "ExportView", "SessionReport", "gather"]
 
@@ -63,6 +65,7 @@ class SessionReport:
     seq_len: int
     shift: int
     shift_note: str = ""  # convert's line on the shift it uses and why
+    audio: SessionAudio | None = None  # the merged audio.flac (None: recorded without --audio)
 
     @property
     def facts(self) -> list[tuple[str, str]]:
@@ -127,6 +130,7 @@ def session_facts(rep: SessionReport) -> list[tuple[str, str]]:
         ("idle", f"{len(rep.idle)} stretch(es) with no input for more than "
                  f"{rep.idle_seconds:g} s: {sum(x.seconds for x in rep.idle):.1f} s, "
                  f"{int(rep.idle_mask.sum())} frames"),
+        *audio_facts(m.audio),
         ("status", f"{m.status}" + (f", stopped by {m.stop_reason}" if m.stop_reason else "")),
         ("recorded with", f"nitrogen-capture {m.tool.get('version', '?')} on "
                           f"{m.platform.get('system', '?')} {m.platform.get('release', '')}"),
@@ -177,4 +181,4 @@ def gather(root: str | Path, *, idle_seconds: float = DEFAULT_IDLE_SECONDS,
     jumps = tuple(tick_jumps(a["frame_indices"], ts, reader.pauses))
     return SessionReport(Path(root), reader, series, validation, jumps, idle_seconds,
                          tuple(idle), mask, exports, defaults.seq_len, defaults.action_shift,
-                         shift_note)
+                         shift_note, read_session_audio(root))

@@ -23,13 +23,14 @@ from ..session.timeline import live_intervals
 from .facts import SessionReport
 
 __all__ = ["ALL_PLOTS", "fps_plot", "gamepad_plot", "interval_histogram", "key_plot",
-           "latency_plot", "load_matplotlib", "mouse_plot", "timeline_plot"]
+           "latency_plot", "load_matplotlib", "mouse_plot", "timeline_figure", "timeline_plot"]
 
 WIDTH_IN, DPI = 11.0, 100  # 1100 px wide
 MAX_COLUMNS = 1000
 MAX_POINTS = 20_000  # a scatter of more rows draws every k-th
 PAUSE, DROP, IDLE, LINE = "#9bb7d4", "#d62728", "#bbbbbb", "#1f77b4"
 POLICY, HUMAN = "#ff7f0e", "#9467bd"  # a rollout's control band (timeline_plot)
+AUDIO = "#8c564b"  # the sound's envelope (timeline_plot)
 
 
 def load_matplotlib(purpose: str = "report") -> None:
@@ -219,12 +220,25 @@ def timeline_plot(rep: SessionReport) -> bytes:
     """Pauses, dropped ticks, idle stretches and input events on one time axis.
 
     A ``play`` rollout adds a band on top: who had control, policy or the player
-    (:func:`.rollout.control_spans`).
+    (:func:`.rollout.control_spans`); a session with audio adds the sound's envelope
+    (:func:`timeline_figure`).
     """
+    fig, _ = timeline_figure(rep)
+    return _png(fig)
+
+
+def timeline_figure(rep: SessionReport) -> tuple[Any, Any]:
+    """The timeline's figure and axes (:func:`timeline_plot` draws it to PNG).
+
+    The audio band (``rep.audio``) is the peak of the sound in each of :data:`MAX_COLUMNS`
+    columns on a dB scale (:func:`.audio.level`), on the row labelled ``audio``: blank where
+    nothing was recorded.
+    """
+    from .audio import FLOOR_DB, envelope, level
     from .rollout import control_spans
 
     control = control_spans(rep)
-    fig, (ax,) = _figure(2.6 if control else 2.2)
+    fig, (ax,) = _figure((2.6 if control else 2.2) + (0.5 if rep.audio is not None else 0))
     t_end = float(rep.series.t_s[-1]) if rep.series.rows else 1.0
     ts = np.asarray(rep.series.arrays["timestamps"], dtype=np.int64)
     ax.broken_barh(_pause_spans(rep), (3.6, 0.8), color=PAUSE)
@@ -243,12 +257,21 @@ def timeline_plot(rep: SessionReport) -> bytes:
                            label=f"{source} in control")
         labels.append("control (policy / human)")
         ax.legend(loc="upper right", fontsize=7, ncols=2, framealpha=0.8)
+    if rep.audio is not None:
+        y = len(labels) + 1
+        edges, lo, hi = envelope(rep.audio, t_end, MAX_COLUMNS)
+        mid = (edges[:-1] + edges[1:]) / 2
+        lev = level(lo, hi)
+        ax.fill_between(mid, y - 0.45 * lev, y + 0.45 * lev, where=lev > 0, color=AUDIO, lw=0,
+                        step="mid")
+        labels.append(f"audio ({rep.audio.rate} Hz)")
     ax.set_yticks(range(1, len(labels) + 1), labels)
     ax.set_ylim(0.4, len(labels) + 0.6 + (0.9 if control else 0))
     ax.set_xlim(0, max(t_end, 1e-3))
     ax.set_xlabel("time (s)")
-    ax.set_title("timeline", fontsize=10)
-    return _png(fig)
+    ax.set_title("timeline" + (f" (audio: peak per column, {FLOOR_DB:g} to 0 dBFS; blank: no "
+                               "sound recorded)" if rep.audio is not None else ""), fontsize=10)
+    return fig, ax
 
 
 def _pooled(values: npt.NDArray[Any], t: npt.NDArray[np.float64], edges: npt.NDArray[np.float64],

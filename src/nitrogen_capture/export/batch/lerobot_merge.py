@@ -22,6 +22,7 @@ import numpy as np
 from ...atomic import atomic_file, atomic_write, link_or_copy, make_dirs, remove_tree
 from ...errors import ExportError
 from ..lerobot import info as meta
+from ..lerobot.audio import move_episode_audio
 from ..lerobot.layout import MARK, add_cuts, mark_bytes, read_mark, repeat_total
 from ..lerobot.stats import aggregate, episode_columns, numeric_stats, stats_to_json
 from ..lerobot.tables import write_episodes
@@ -134,6 +135,7 @@ class _Output:
             for key, where in video_maps.items():
                 c, f = f"videos/{key}/chunk_index", f"videos/{key}/file_index"
                 row[c], row[f] = where[(row[c], row[f])]
+            move_episode_audio(root, row, self.out, e)
             mine = joined["episode_index"] == e
             row.update(episode_columns({c: numeric_stats(joined[c][mine]) for c in _RENUMBERED}))
             self.rows.append(row)
@@ -163,7 +165,7 @@ def merge_lerobot(settings: ConvertSettings, staging: Path, task_ids: Sequence[s
     out = settings.out
     # What an earlier merge of this batch left (the batch checked that --out is a dataset of
     # ours, outputs.py); a link there is removed, never followed.
-    for sub in ("meta", "data", "videos"):
+    for sub in ("meta", "data", "videos", "audio"):
         remove_tree(out / sub)
     make_dirs(out / "meta", below=out)
     atomic_write(out / MARK, mark_bytes())

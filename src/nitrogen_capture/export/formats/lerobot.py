@@ -87,9 +87,10 @@ class LerobotFormat(ExportFormat):
         return None
 
     def merge_leftovers(self, settings: ConvertSettings) -> list[Path]:
-        """A stopped merge's half-built ``meta``/``data``/``videos``."""
+        """A stopped merge's half-built ``meta``/``data``/``videos``/``audio``."""
         out = settings.out
-        return [out / sub for sub in ("meta", "data", "videos") if (out / sub).exists()]
+        return [out / sub for sub in ("meta", "data", "videos", "audio")
+                if (out / sub).exists()]
 
     def part_bytes(self, settings: ConvertSettings, frames: int) -> int:
         """Video at the dataset's frame size (720p when not fixed yet) and its rows."""

@@ -52,6 +52,16 @@ class PtFormat(ExportFormat):
         return convert_pt(settings, progress=progress, free_bytes=free_bytes,
                           size_note=size_note)
 
+    def batch_settings(self, settings: ConvertSettings,
+                       sessions: Sequence[Path]) -> ConvertSettings:
+        """A batch writes no audio features yet: ``--audio-features`` is refused before work."""
+        if settings.audio_features is not None:
+            from ...errors import ConfigError
+
+            raise ConfigError("--audio-features takes one session (--root), not a batch",
+                              setting="audio_features")
+        return settings
+
     def part_out(self, folder: Path) -> Path:
         """A ``.pt`` format's settings must name a .pt (the part writes its own files)."""
         return folder / "part.pt"

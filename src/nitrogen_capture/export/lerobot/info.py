@@ -66,13 +66,15 @@ def next_file(chunk: int, file: int) -> tuple[int, int]:
 def features(size: tuple[int, int], action_names: list[str], pad_names: list[str] | None,
              video_info: dict[str, Any] | None = None, *, repeat_flag: bool = True,
              state_names: list[str] | None = None,
-             source_flag: bool = True) -> dict[str, dict[str, Any]]:
+             source_flag: bool = True, audio_flag: bool = False) -> dict[str, dict[str, Any]]:
     """The ``features`` of info.json: the video, the state, ``action``, the pad, the flag, the rest.
 
     The state is ``observation.state`` named ``state_names`` (None: none; :mod:`.state`), the
     flag ``frame_is_repeat`` (``repeat_flag``: a dataset written before it existed is extended
     without it), the source ``action_source`` (int64 0 human / 1 policy, the names in
-    ``names.values``; ``source_flag`` as ``repeat_flag``); the rest LeRobot's bookkeeping columns.
+    ``names.values``; ``source_flag`` as ``repeat_flag``); ``audio_sample`` with
+    ``audio_flag`` (each frame's sample in its episode's audio file, :mod:`.audio`); the rest
+    LeRobot's bookkeeping columns.
     """
     w, h = size
     out: dict[str, dict[str, Any]] = {
@@ -94,6 +96,8 @@ def features(size: tuple[int, int], action_names: list[str], pad_names: list[str
     if source_flag:
         out[SOURCE_KEY] = {"dtype": "int64", "shape": [1],
                            "names": {"values": list(SOURCE_NAMES)}}
+    if audio_flag:
+        out["audio_sample"] = {"dtype": "int64", "shape": [1], "names": None}
     for name, dtype in DEFAULT_COLUMNS.items():
         out[name] = {"dtype": dtype, "shape": [1], "names": None}
     return out

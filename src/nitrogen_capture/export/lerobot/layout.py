@@ -51,6 +51,7 @@ BATCH_PARTS = ".parts"
 _CHUNK = re.compile(r"chunk-\d{3,9}")
 _PARQUET = re.compile(r"file-\d{3,9}\.parquet")
 _MP4 = re.compile(r"file-\d{3,9}\.mp4")
+_FLAC = re.compile(r"episode-\d{6,9}\.flac")
 # ".NAME.partial" (atomic.py) and the video writer's ".file-NNN.partial.mp4" of earlier versions.
 _TEMPORARY = re.compile(r"\..+\.partial(\.mp4)?")
 _META_FILES = frozenset({"info.json", "stats.json", "tasks.parquet", MARK.split("/")[1]})
@@ -126,7 +127,7 @@ def _fits(parts: tuple[str, ...], folder: bool) -> bool:
             return folder
         return (parts[2:] == ("part.json",) and not folder) or _fits(parts[2:], folder)
     if n == 1:
-        return folder if first in ("meta", "data", "videos") else (
+        return folder if first in ("meta", "data", "videos", "audio") else (
             first == BATCH_MANIFEST and not folder)
     if first == "meta":
         if n == 2:
@@ -136,6 +137,8 @@ def _fits(parts: tuple[str, ...], folder: bool) -> bool:
         return _chunked(parts[1:], folder, _PARQUET)
     if first == "videos":
         return folder if n == 2 else _chunked(parts[2:], folder, _MP4)
+    if first == "audio":  # each episode's sound (export/lerobot/audio.py)
+        return _chunked(parts[1:], folder, _FLAC)
     return False
 
 

@@ -57,6 +57,7 @@ from ...outputs import check_output
 from ..common import ConvertResult, Progress, check_space
 from ..source import ConvertSettings, FreeBytes, disk_free
 from . import info as meta
+from .audio import AUDIO_KEY, EpisodeAudio, has_audio
 from .existing import Existing, read_existing
 from .layout import LEROBOT_DATASET, MARK, add_cuts, mark_bytes, read_mark, repeat_total, scan
 from .plan import Episode, Plan, frame_size, plan_episodes
@@ -119,6 +120,7 @@ class _Run:
         self.outcome_col = existing is None or _has_outcome(root, existing)
         self.labels: list[dict[str, Any]] = []  # each episode's labels, for the mark
         self.state = state_kind(settings.state)
+        self.audio: EpisodeAudio | None = None  # sessions with audio: each episode's file
 
     def task_index(self, task: str) -> int:
         if task not in self.tasks:
@@ -172,6 +174,10 @@ class _Run:
         if self.source_flag:  # the source of the frame each row shows (export/action_source.py)
             cols[meta.SOURCE_KEY] = np.concatenate(
                 [ep.src.row_source[p.rows] for p in ep.parts]).astype(np.int64)
+        audio_cols: dict[str, Any] = {}
+        if self.audio is not None:
+            grid = np.concatenate([p.grid for p in ep.parts])
+            cols[AUDIO_KEY], audio_cols = self.audio.episode(ep.src.settings.root, e, grid, step)
         frame = np.arange(n, dtype=np.int64)
         cols.update(timestamp=(frame / fps).astype(np.float32), frame_index=frame,
                     episode_index=np.full(n, e, np.int64), index=start + frame,
@@ -184,6 +190,7 @@ class _Run:
         row.update(dataset_from_index=start, dataset_to_index=start + n)
         row.update(self.video.end_episode())
         row.update(episode_columns(stats))
+        row.update(audio_cols)
         labels = ep.src.reader.meta.effective_labels
         if self.outcome_col:
             row["outcome"] = labels.outcome or ""
@@ -205,7 +212,8 @@ class _Run:
     def publish(self, feats: dict[str, Any]) -> list[Path]:
         """Close the files, then write the episodes table, tasks, stats and info (last)."""
         root, existing = self.root, self.existing
-        files = [*self.data.finish(), *self.video.finish()]
+        files = [*self.data.finish(), *self.video.finish(),
+                 *(self.audio.written if self.audio is not None else [])]
         files.append(write_episodes(root, self.rows, existing.episodes_at if existing else None))
         meta.write_tasks(root, self.tasks)
         parts = self.stats
@@ -307,6 +315,7 @@ def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = No
     if any(e.src.action_names != names for e in plan.episodes):
         raise ExportError("the sessions' key layouts differ, so do their raw actions: pass "
                           "--action-space nitrogen (or convert them to separate datasets)")
+    audio = has_audio([e.src.settings.root for e in plan.episodes])
     kind = state_kind(settings.state)
     state_names = [kind.names(e.src.action_names, list(e.src.layout.keys))
                    for e in plan.episodes]
@@ -318,7 +327,7 @@ def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = No
                           or meta.REPEAT_KEY in existing.info["features"],
                           state_names=state_names[0],
                           source_flag=existing is None
-                          or meta.SOURCE_KEY in existing.info["features"])
+                          or meta.SOURCE_KEY in existing.info["features"], audio_flag=audio)
     if existing is not None:
         meta.check_compatible(existing.info, plan.fps, feats, out)
     needed = int(plan.rows * (size[0] * size[1] * _VIDEO_BYTES_PER_PIXEL + 200))
@@ -335,6 +344,7 @@ def convert_lerobot(settings: ConvertSettings, *, progress: Progress | None = No
             if existing is not None:
                 _mirror(out, staged, existing.files)
             run = _Run(settings, staged, plan, size, existing, progress)
+            run.audio = EpisodeAudio(staged) if audio else None
             feats[meta.VIDEO_KEY]["info"] = meta.video_info(run.codec, size, plan.fps)
             for ep in plan.episodes:
                 run.episode(ep)
