@@ -88,6 +88,7 @@ class AudioRecorder:
         self._high_since: int | None = None  # arrivals above the envelope since (abs ns)
         self._high_min: float | None = None
         self._alive = False
+        self._gone: bool | None = None  # set when the thread ends
         self.status = "ok"
         self.recorded = 0
         self.cut = 0
@@ -151,7 +152,8 @@ class AudioRecorder:
         if self.error is not None:
             stats["error"] = self.error
         status = self.status
-        if status == "ok" and not self._alive and self.device_lost:
+        gone = self._gone if self._gone is not None else not self._alive
+        if status == "ok" and gone and self.device_lost:
             status = "lost"
         return AudioInfo(self.rate, s.channels, self.source.describe(),
                          {"source": s.source, "backend": s.backend, "block_ms": s.block_ms},
@@ -168,6 +170,7 @@ class AudioRecorder:
                 self._writer.abandon()  # its parts stay for merge to recover
                 self._writer = None
         finally:
+            self._gone = not self._alive  # the device was away when the recording ended
             self._close_source()
 
     def _loop(self) -> None:
