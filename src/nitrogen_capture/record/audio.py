@@ -39,7 +39,7 @@ from ..session.audio_store import AudioChunkWriter
 from ..session.meta_audio import AudioInfo
 from ..session.paths import SessionPaths
 
-__all__ = ["DELAY_NS", "LOST_NS", "AudioRecorder"]
+__all__ = ["DELAY_NS", "LOST_NS", "WARM_UP_NS", "AudioRecorder"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ LOST_NS = 50_000_000
 _DRIFT_ALLOWANCE = 1e-3  # the envelope may rise this much per second of samples (1000 ppm)
 _FLUSH_NS = 500_000_000  # fsync the open chunk's files this often (as the journal)
 _REOPEN_NS = 1_000_000_000
+WARM_UP_NS = 3_000_000_000  # open() waits this long at most for the device's first sound
 _STEP_CONFIRM_NS = 1_500_000_000  # longer than a burst: late for this long is a loss
 
 
@@ -101,9 +102,25 @@ class AudioRecorder:
 
     # -- the capture thread's side ----------------------------------------------------------------
     def open(self) -> None:
-        """Open the source before the clock starts (raises AudioError: one line, no recording)."""
+        """Open the source before the clock starts (raises AudioError: one line, no recording).
+
+        Then wait (at most :data:`WARM_UP_NS`) for its first sound: an idle PulseAudio null
+        sink's monitor starts delivering about 2 s after a stream opens, and a recording whose
+        first seconds have no sound would leave the first presses without theirs. The wait is
+        before the clock starts, like the capture source's warm-up.
+        """
         self.source.open()
         self._alive = True
+        deadline = now_ns() + WARM_UP_NS
+        while now_ns() < deadline:
+            block = self.source.read()
+            if block is not None and len(block):
+                t = now_ns()
+                self._dev += len(block)
+                self._track(t - self._dev * 1e9 / self.rate, t, len(block))
+                return
+        log.info("audio: no sound from %s in %.0f s; recording starts anyway",
+                 self.source.device.get("name", self.source.name), WARM_UP_NS / 1e9)
 
     def start(self, t0: int) -> None:
         """Start the thread; the session clock's zero is ``t0`` (abs ns)."""
