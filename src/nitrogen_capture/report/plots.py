@@ -232,7 +232,7 @@ def timeline_figure(rep: SessionReport) -> tuple[Any, Any]:
 
     The audio band (``rep.audio``) is the peak of the sound in each of :data:`MAX_COLUMNS`
     columns on a dB scale (:func:`.audio.level`), on the row labelled ``audio``: blank where
-    nothing was recorded.
+    it is silent (below :data:`.audio.FLOOR_DB`) or nothing was recorded.
     """
     from .audio import FLOOR_DB, envelope, level
     from .rollout import control_spans
@@ -262,15 +262,19 @@ def timeline_figure(rep: SessionReport) -> tuple[Any, Any]:
         edges, lo, hi = envelope(rep.audio, t_end, MAX_COLUMNS)
         mid = (edges[:-1] + edges[1:]) / 2
         lev = level(lo, hi)
-        ax.fill_between(mid, y - 0.45 * lev, y + 0.45 * lev, where=lev > 0, color=AUDIO, lw=0,
-                        step="mid")
+        # One line per loud column, at least a pixel wide: a 5 ms click fills one column of a
+        # long session, and fill_between drops a region one column wide.
+        loud = lev > 0
+        ax.vlines(mid[loud], y - 0.45 * lev[loud], y + 0.45 * lev[loud], color=AUDIO,
+                  linewidth=1.0)
         labels.append(f"audio ({rep.audio.rate} Hz)")
     ax.set_yticks(range(1, len(labels) + 1), labels)
     ax.set_ylim(0.4, len(labels) + 0.6 + (0.9 if control else 0))
     ax.set_xlim(0, max(t_end, 1e-3))
     ax.set_xlabel("time (s)")
-    ax.set_title("timeline" + (f" (audio: peak per column, {FLOOR_DB:g} to 0 dBFS; blank: no "
-                               "sound recorded)" if rep.audio is not None else ""), fontsize=10)
+    ax.set_title("timeline" + (f" (audio: peak per column, {FLOOR_DB:g} to 0 dBFS; blank: "
+                               "silence or nothing recorded)" if rep.audio is not None else ""),
+                 fontsize=10)
     return fig, ax
 
 
