@@ -69,6 +69,7 @@ def merge_audio(paths: SessionPaths, meta: SessionMeta, timestamps: npt.NDArray[
     stored = sum(len(c.samples) for c in chunks)
     if recovered or "recorded_s" not in stats:
         stats["recorded_s"] = round(stored / info.rate, 3)
+    stats["chunks"] = [c.chunk for c in chunks]  # (after a crash the recorder's list is short)
     if recovered:
         stats["recovered_chunks"] = recovered
     # The clock fit's steps are the measure of sound the server dropped (the recorder's live
