@@ -1,5 +1,9 @@
 """A private PulseAudio server for the audio tests: :class:`PulseServer`.
 
+It is the demo's :class:`~nitrogen_capture.demo.soundserver.SoundServer` (one recipe for the
+product and the tests) plus what tests do to a server: play into it, unload and reload its sink,
+kill it, point this process at it.
+
 Debian's ``pulseaudio`` runs with its own runtime directory (a short ``/tmp/pa-*`` folder: a unix
 socket path must stay under 108 bytes), no user session and no default configuration (``-n``):
 its script loads only the native protocol on ``<dir>/native`` with anonymous access and a null
@@ -27,22 +31,17 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from nitrogen_capture.lifeline import tied_command
+from nitrogen_capture.demo.soundserver import SINK, SoundServer
 from waiting import wait_until
 
-SINK = "game"
 MONITOR = f"{SINK}.monitor"
-START_TIMEOUT_S = 20.0  # a margin on a loaded two-core machine, not an estimate
 _LEAD_S = 0.25  # how far the feed runs ahead of playback (pacat can still run dry under load)
 
 
@@ -69,53 +68,18 @@ def _feed(player: subprocess.Popen[bytes], data: npt.NDArray[np.int16], rate: in
         player.stdin.close()
 
 
-class PulseServer:
-    """One private ``pulseaudio`` with a null sink ``game`` (see the module docstring)."""
+class PulseServer(SoundServer):
+    """The demo's private server (demo/soundserver.py) plus what the tests do to it."""
 
     def __init__(self, rate: int = 48000, channels: int = 2) -> None:
-        self.rate = rate
-        self.channels = channels
-        self.dir = Path(tempfile.mkdtemp(prefix="pa-"))
-        self.socket = self.dir / "native"
-        self.log = self.dir / "pulseaudio.log"
-        self._proc: subprocess.Popen[bytes] | None = None
+        super().__init__(rate, channels)
         self._players: list[tuple[subprocess.Popen[bytes], threading.Thread]] = []
         self._saved: dict[str, str | None] | None = None
 
-    @property
-    def env(self) -> dict[str, str]:
-        """Variables a client (in-process or a subprocess) needs to reach this server only."""
-        return {"PULSE_SERVER": f"unix:{self.socket}", "PULSE_COOKIE": str(self.dir / "cookie"),
-                "PULSE_CLIENTCONFIG": str(self.dir / "client.conf")}
-
     def start(self) -> PulseServer:
-        """Start the server and wait until ``pactl info`` answers."""
-        for sub in ("home", "run", "config"):
-            (self.dir / sub).mkdir(mode=0o700)
-        (self.dir / "client.conf").write_text("autospawn = no\n")
-        script = self.dir / "default.pa"
-        script.write_text(
-            f"load-module module-native-protocol-unix auth-anonymous=1 socket={self.socket}\n"
-            f"{self._sink_module()}\nset-default-sink {SINK}\n")
-        env = {**os.environ, **self.env, "HOME": str(self.dir / "home"),
-               "XDG_RUNTIME_DIR": str(self.dir / "run"),
-               "XDG_CONFIG_HOME": str(self.dir / "config")}
-        cmd = ["pulseaudio", "-n", "-F", str(script), "--daemonize=no", "--exit-idle-time=-1",
-               "--disallow-exit", "--use-pid-file=no", "--log-target=stderr"]
-        with self.log.open("wb") as log:
-            self._proc = subprocess.Popen(tied_command(cmd, signal.SIGKILL), env=env,
-                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                          start_new_session=True)
-        try:
-            wait_until(lambda: self._pactl_ok("info"), self._why("pactl info answering"),
-                       START_TIMEOUT_S, proc=self._proc, interval=0.05)
-        except BaseException:
-            self.stop()
-            raise
+        """Start the server and wait until ``pactl info`` answers (AudioError: it did not)."""
+        super().start()
         return self
-
-    def _why(self, what: str) -> Any:
-        return lambda: f"{what} (log: {self.log.read_text(errors='replace')[-400:]})"
 
     def _sink_module(self, rate: int | None = None) -> str:
         return (f"load-module module-null-sink sink_name={SINK} rate={rate or self.rate} "
@@ -212,18 +176,8 @@ class PulseServer:
                     with contextlib.suppress(OSError):
                         pipe.close()
         self._players.clear()
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self._proc.pid, signal.SIGTERM)
-                try:
-                    self._proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self._proc.pid, signal.SIGKILL)
-                    self._proc.wait(timeout=30)
-            self._proc = None
+        super().stop()
         self.restore()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> PulseServer:
         return self.start()
