@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from nitrogen_capture.audio.base import AudioSettings
+from nitrogen_capture.cues import get_cue_backend
 from nitrogen_capture.events import KEY
 from nitrogen_capture.session.audio_store import read_session_audio
 from nitrogen_capture.session.merge import merge_session
@@ -173,3 +174,18 @@ def test_unfocused_sound_is_never_stored_even_without_focus_pause(tmp_path, monk
     assert z - a > audio.rate // 2 and not audio.samples[a:z].any()
     assert np.abs(audio.samples[z + audio.rate // 10:]).max() > 5000  # back after refocus
     assert result.meta.audio.stats["cut_s"] == pytest.approx(1.0, abs=0.15)
+
+
+def test_no_sound_cues_while_the_game_sound_is_recorded(tmp_path):
+    """A start/stop tone played to the game's output would be recorded with the game."""
+    with_audio = synthetic_recorder(tmp_path / "a", cue="sound", audio=_audio("click_s=1"))
+    without = synthetic_recorder(tmp_path / "b", cue="sound")
+    here = get_cue_backend("sound", say_missing=False)  # what this machine plays cues with
+    try:
+        assert with_audio.cue.name == "none"
+        assert without.cue.name == here.name
+    finally:
+        here.close()
+        for rec in (with_audio, without):
+            rec.cue.close()
+            rec.target.close()
