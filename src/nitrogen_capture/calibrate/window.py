@@ -103,7 +103,10 @@ def run_window(keys: Sequence[str] = DEFAULT_KEYS, size: tuple[int, int] = WINDO
                     _draw(pygame, screen, font, count)  # at once: this is what is measured
                     sys.stdout.write(f"{count}\n")  # after drawing: calibrate --manual counts
                     sys.stdout.flush()
-                elif ev.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED):
+                elif ev.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED, pygame.NOEVENT):
+                    # Idle too: a wlroots compositor casts a frame only when something is drawn,
+                    # and a screencast that starts after the first draw would otherwise wait
+                    # for a press that waits for its first frame (the Wayland tier's race).
                     _draw(pygame, screen, font, count)
         finally:
             clicker.close()
