@@ -38,7 +38,7 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-from nitrogen_capture.demo.soundserver import SINK, SoundServer
+from nitrogen_capture.demo.soundserver import SINK, SoundServer, sound_server_missing
 from waiting import wait_until
 
 MONITOR = f"{SINK}.monitor"
@@ -46,10 +46,14 @@ _LEAD_S = 0.25  # how far the feed runs ahead of playback (pacat can still run d
 
 
 def pulseaudio_missing() -> str | None:
-    """Why a private server cannot run here (None: it can)."""
-    for program in ("pulseaudio", "pactl", "pacat"):
-        if shutil.which(program) is None:
-            return f"needs Debian's pulseaudio and pulseaudio-utils ({program} not found)"
+    """Why a private server cannot run here, or the tests cannot play into it (None: both can).
+
+    The server's own programs are the demo's check; the tests also play with ``pacat``.
+    """
+    if (why := sound_server_missing()) is not None:
+        return why
+    if shutil.which("pacat") is None:
+        return "pacat not found (Debian: apt-get install pulseaudio-utils)"
     return None
 
 
