@@ -183,13 +183,14 @@ def recorded_audio(root: str | Path) -> RecordedAudio | None:
     if not chunks:
         return None
     rate, channels = chunks[0].rate, int(chunks[0].samples.shape[1])
-    fits = fit_runs(all_pieces(chunks), rate)
-    spans = tuple(sorted((int(fits[run].time_ns(start)), int(fits[run].time_ns(start + len(x))))
-                         for run, start, x in segments(chunks)))
     merged = read_session_audio(root)
     if merged is not None:
-        return RecordedAudio(merged.samples, merged.rate, spans)
-    return RecordedAudio(render(chunks, rate, channels)[0], rate, spans)
+        samples, fits = merged.samples, fit_runs(all_pieces(chunks), rate)
+    else:  # the render fits the runs itself: its fits date the spans too
+        samples, fits = render(chunks, rate, channels)
+    spans = tuple(sorted((int(fits[run].time_ns(start)), int(fits[run].time_ns(start + len(x))))
+                         for run, start, x in segments(chunks)))
+    return RecordedAudio(samples, rate, spans)
 
 
 def session_audio_offset(root: str | Path, game_log: dict[str, Any] | None = None,
